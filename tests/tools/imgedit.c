@@ -1,0 +1,380 @@
+/* imgedit.c -- edit ckpt images for the bad-input tests.
+ *
+ * Changes one field of an image and, unless told not to, recomputes the
+ * checksums afterwards, so that the image is still well-formed byte-wise and
+ * only the restorer's semantic check (version, CPU features, address ranges)
+ * can refuse it.  Checksums are recomputed inside-out, as the format nests them
+ * (include/ckpt_image.h): each run's crc over its pages (only with fix-crc -a),
+ * then tables_crc over [tables_off, data_off), which holds the run table, then
+ * hdr_crc over the 4096-byte header with hdr_crc zero, which holds tables_crc.
+ *
+ * Usage: imgedit [-n] IMG COMMAND [ARGS]
+ *   -n                          do not recompute checksums after an edit
+ *   info                        print header fields as name=value lines (sh eval)
+ *   vmas                        one line per vma: index start end kind prot runs
+ *   get-hdr FIELD               print one header field (decimal)
+ *   set-hdr FIELD VALUE         set a header field (magic, version, xcr0, ...)
+ *   get-vma INDEX FIELD         print one field of vma INDEX
+ *   set-vma INDEX FIELD VALUE   set one field of vma INDEX (start, end, prot, ...)
+ *   set-thread INDEX FIELD VALUE  set one field of thread INDEX (flags, xfeatures, ...)
+ *   flip OFFSET BIT             flip one bit of the file (never fixes checksums)
+ *   fix-crc [-a]                recompute tables_crc and hdr_crc (-a: run crcs first)
+ *   check                       verify every checksum; exit 1 on a mismatch
+ * VALUE and INDEX take C syntax (0x... hex, decimal).  Exit status: 0 done,
+ * 1 check failed, 2 usage or I/O error (one line on stderr, "imgedit: ...").
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ckpt_image.h"
+
+static const char *img_path;
+static unsigned char *img;	/* the whole file */
+static uint64_t img_len;
+
+static void die(const char *fmt, ...)
+{
+	char buf[512];
+	int n = snprintf(buf, sizeof(buf), "imgedit: ");
+	va_list ap;
+
+	va_start(ap, fmt);
+	n += vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof(buf) - 2)
+		n = (int)sizeof(buf) - 2;
+	buf[n++] = '\n';
+	if (write(2, buf, (size_t)n) < 0)
+		exit(2);
+	exit(2);
+}
+
+static void usage(void)
+{
+	die("usage: imgedit [-n] IMG info|vmas|get-hdr F|set-hdr F V|get-vma I F|"
+	    "set-vma I F V|set-thread I F V|flip OFF BIT|fix-crc [-a]|check");
+}
+
+static uint64_t num(const char *s)
+{
+	char *end;
+	uint64_t v;
+
+	errno = 0;
+	if (*s == '-')
+		v = (uint64_t)strtoll(s, &end, 0);
+	else
+		v = strtoull(s, &end, 0);
+	if (errno || end == s || *end)
+		die("%s: not a number", s);
+	return v;
+}
+
+static void load(void)
+{
+	int fd = open(img_path, O_RDONLY);
+	struct stat st;
+	uint64_t got = 0;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		die("%s: open: %s", img_path, strerror(errno));
+	img_len = (uint64_t)st.st_size;
+	img = malloc(img_len ? img_len : 1);
+	if (!img)
+		die("%s: out of memory", img_path);
+	while (got < img_len) {
+		ssize_t n = pread(fd, img + got, img_len - got, (off_t)got);
+
+		if (n <= 0)
+			die("%s: read: %s", img_path, n ? strerror(errno) : "short file");
+		got += (uint64_t)n;
+	}
+	close(fd);
+}
+
+/* write back in place (keeps inode and mode) */
+static void store(void)
+{
+	int fd = open(img_path, O_WRONLY);
+	uint64_t put = 0;
+
+	if (fd < 0)
+		die("%s: open for writing: %s", img_path, strerror(errno));
+	while (put < img_len) {
+		ssize_t n = pwrite(fd, img + put, img_len - put, (off_t)put);
+
+		if (n <= 0)
+			die("%s: write: %s", img_path, strerror(errno));
+		put += (uint64_t)n;
+	}
+	if (close(fd) < 0)
+		die("%s: close: %s", img_path, strerror(errno));
+}
+
+static struct ckpt_hdr *hdr(void)
+{
+	if (img_len < sizeof(struct ckpt_hdr))
+		die("%s: %llu bytes, shorter than a header", img_path,
+		    (unsigned long long)img_len);
+	return (struct ckpt_hdr *)img;
+}
+
+/* pointer to [off, off+len) inside the file, or die */
+static void *at(uint64_t off, uint64_t len, const char *what)
+{
+	if (off > img_len || len > img_len - off)
+		die("%s: %s at %llu+%llu is outside the file (%llu bytes)", img_path,
+		    what, (unsigned long long)off, (unsigned long long)len,
+		    (unsigned long long)img_len);
+	return img + off;
+}
+
+/* ---- field tables: name, offset, size ---- */
+struct field {
+	const char *name;
+	size_t off, size;
+};
+#define F(type, name) { #name, offsetof(struct type, name), sizeof(((struct type *)0)->name) }
+
+static const struct field hdr_fields[] = {
+	F(ckpt_hdr, magic), F(ckpt_hdr, version), F(ckpt_hdr, hdr_size), F(ckpt_hdr, hdr_crc),
+	F(ckpt_hdr, file_size), F(ckpt_hdr, created_ns), F(ckpt_hdr, tables_off),
+	F(ckpt_hdr, tables_size), F(ckpt_hdr, tables_crc), F(ckpt_hdr, flags),
+	F(ckpt_hdr, data_off), F(ckpt_hdr, data_size), F(ckpt_hdr, nthreads),
+	F(ckpt_hdr, nvmas), F(ckpt_hdr, nruns), F(ckpt_hdr, strings_size),
+	F(ckpt_hdr, threads_off), F(ckpt_hdr, proc_off), F(ckpt_hdr, vmas_off),
+	F(ckpt_hdr, runs_off), F(ckpt_hdr, strings_off), F(ckpt_hdr, page_size),
+	F(ckpt_hdr, xsave_size), F(ckpt_hdr, xcr0), F(ckpt_hdr, hwcap2),
+	F(ckpt_hdr, cpuid1_ecx), F(ckpt_hdr, cpuid1_edx), F(ckpt_hdr, cpuid7_ebx),
+	F(ckpt_hdr, cpuid7_ecx), F(ckpt_hdr, cpuid7_edx), F(ckpt_hdr, vdso_crc),
+	F(ckpt_hdr, vdso_size), F(ckpt_hdr, vvar_size), F(ckpt_hdr, vvar_vclock_size),
+	{ 0, 0, 0 }
+};
+
+static const struct field vma_fields[] = {
+	F(ckpt_vma, start), F(ckpt_vma, end), F(ckpt_vma, pgoff), F(ckpt_vma, dev),
+	F(ckpt_vma, ino), F(ckpt_vma, fsize), F(ckpt_vma, mtime_sec),
+	F(ckpt_vma, mtime_nsec), F(ckpt_vma, prot), F(ckpt_vma, kind), F(ckpt_vma, flags),
+	F(ckpt_vma, advice), F(ckpt_vma, pkey), F(ckpt_vma, path_off),
+	F(ckpt_vma, name_off), F(ckpt_vma, run_first), F(ckpt_vma, run_count),
+	F(ckpt_vma, pages_stored),
+	{ 0, 0, 0 }
+};
+
+static const struct field thread_fields[] = {
+	F(ckpt_thread, tid), F(ckpt_thread, flags), F(ckpt_thread, sigmask),
+	F(ckpt_thread, ss_sp), F(ckpt_thread, ss_size), F(ckpt_thread, ss_flags),
+	F(ckpt_thread, rseq_len), F(ckpt_thread, rseq_addr), F(ckpt_thread, rseq_sig),
+	F(ckpt_thread, xsave_size), F(ckpt_thread, xsave_off), F(ckpt_thread, xfeatures),
+	F(ckpt_thread, clear_child_tid), F(ckpt_thread, robust_list),
+	F(ckpt_thread, robust_len),
+	{ "rip", offsetof(struct ckpt_thread, regs.rip), 8 },
+	{ "rsp", offsetof(struct ckpt_thread, regs.rsp), 8 },
+	{ "rflags", offsetof(struct ckpt_thread, regs.rflags), 8 },
+	{ "fs_base", offsetof(struct ckpt_thread, regs.fs_base), 8 },
+	{ 0, 0, 0 }
+};
+
+static const struct field *field(const struct field *t, const char *name, const char *table)
+{
+	for (; t->name; t++)
+		if (!strcmp(t->name, name))
+			return t;
+	die("no %s field '%s'", table, name);
+	return NULL;
+}
+
+static uint64_t get_at(const unsigned char *base, const struct field *f)
+{
+	uint64_t v = 0;
+
+	memcpy(&v, base + f->off, f->size);	/* little-endian */
+	return v;
+}
+
+static void set_at(unsigned char *base, const struct field *f, uint64_t v)
+{
+	/* fits unsigned, or is a negative number that sign-extends from f->size */
+	if (f->size < 8 && v >> (8 * f->size) != 0 &&
+	    (int64_t)v >> (8 * f->size - 1) != -1)
+		die("%s: value 0x%llx does not fit in %zu bytes", f->name,
+		    (unsigned long long)v, f->size);
+	memcpy(base + f->off, &v, f->size);
+}
+
+static unsigned char *vma_at(uint64_t i)
+{
+	struct ckpt_hdr *h = hdr();
+
+	if (i >= h->nvmas)
+		die("%s: vma %llu: image has %u", img_path, (unsigned long long)i, h->nvmas);
+	return at(h->vmas_off + i * sizeof(struct ckpt_vma), sizeof(struct ckpt_vma), "vma");
+}
+
+static unsigned char *thread_at(uint64_t i)
+{
+	struct ckpt_hdr *h = hdr();
+
+	if (i >= h->nthreads)
+		die("%s: thread %llu: image has %u", img_path, (unsigned long long)i,
+		    h->nthreads);
+	return at(h->threads_off + i * sizeof(struct ckpt_thread),
+		  sizeof(struct ckpt_thread), "thread");
+}
+
+/* ---- checksums ---- */
+static uint32_t crc_tables(void)
+{
+	struct ckpt_hdr *h = hdr();
+
+	return ckpt_crc32c(0, at(h->tables_off, h->tables_size, "tables"), h->tables_size);
+}
+
+static uint32_t crc_hdr(void)
+{
+	struct ckpt_hdr copy = *hdr();
+
+	copy.hdr_crc = 0;
+	return ckpt_crc32c(0, &copy, sizeof(copy));
+}
+
+static struct ckpt_run *run_at(uint64_t i)
+{
+	struct ckpt_hdr *h = hdr();
+
+	return at(h->runs_off + i * sizeof(struct ckpt_run), sizeof(struct ckpt_run), "run");
+}
+
+static uint32_t crc_run(const struct ckpt_run *r)
+{
+	uint64_t len = r->npages * CKPT_PAGE_SIZE;
+
+	return ckpt_crc32c(0, at(r->data_off, len, "run data"), len);
+}
+
+static void fix_crc(int runs_too)
+{
+	struct ckpt_hdr *h = hdr();
+
+	if (runs_too)
+		for (uint64_t i = 0; i < h->nruns; i++) {
+			struct ckpt_run *r = run_at(i);
+
+			r->crc = crc_run(r);
+		}
+	h->tables_crc = crc_tables();
+	h->hdr_crc = crc_hdr();
+}
+
+static int check(void)
+{
+	struct ckpt_hdr *h = hdr();
+	int bad = 0;
+	uint32_t c;
+
+	if ((c = crc_hdr()) != h->hdr_crc) {
+		printf("hdr_crc 0x%08x, computed 0x%08x\n", h->hdr_crc, c);
+		bad = 1;
+	}
+	if ((c = crc_tables()) != h->tables_crc) {
+		printf("tables_crc 0x%08x, computed 0x%08x\n", h->tables_crc, c);
+		bad = 1;
+	}
+	for (uint64_t i = 0; i < h->nruns; i++) {
+		struct ckpt_run *r = run_at(i);
+
+		if ((c = crc_run(r)) != r->crc) {
+			printf("run %llu crc 0x%08x, computed 0x%08x\n",
+			       (unsigned long long)i, r->crc, c);
+			bad = 1;
+		}
+	}
+	if (!bad)
+		printf("checksums ok\n");
+	return bad;
+}
+
+int main(int argc, char **argv)
+{
+	int fix = 1, a = 1;
+	const char *cmd;
+
+	if (argc > a && !strcmp(argv[a], "-n")) {
+		fix = 0;
+		a++;
+	}
+	if (argc - a < 2)
+		usage();
+	img_path = argv[a++];
+	cmd = argv[a++];
+	argc -= a;
+	argv += a;		/* argv[0..argc) are the command's arguments */
+	load();
+
+	if (!strcmp(cmd, "info") && argc == 0) {
+		unsigned char *h = (unsigned char *)hdr();
+
+		for (const struct field *f = hdr_fields; f->name; f++)
+			printf("%s=%llu\n", f->name, (unsigned long long)get_at(h, f));
+		printf("actual_size=%llu\n", (unsigned long long)img_len);
+		return 0;
+	}
+	if (!strcmp(cmd, "vmas") && argc == 0) {
+		struct ckpt_hdr *h = hdr();
+
+		for (uint64_t i = 0; i < h->nvmas; i++) {
+			struct ckpt_vma *v = (struct ckpt_vma *)vma_at(i);
+
+			printf("%llu 0x%llx 0x%llx %u %u %u\n", (unsigned long long)i,
+			       (unsigned long long)v->start, (unsigned long long)v->end,
+			       v->kind, v->prot, v->run_count);
+		}
+		return 0;
+	}
+	if (!strcmp(cmd, "get-hdr") && argc == 1) {
+		printf("%llu\n", (unsigned long long)get_at((unsigned char *)hdr(),
+				field(hdr_fields, argv[0], "header")));
+		return 0;
+	}
+	if (!strcmp(cmd, "get-vma") && argc == 2) {
+		printf("%llu\n", (unsigned long long)get_at(vma_at(num(argv[0])),
+				field(vma_fields, argv[1], "vma")));
+		return 0;
+	}
+	if (!strcmp(cmd, "check") && argc == 0)
+		return check();
+
+	if (!strcmp(cmd, "set-hdr") && argc == 2) {
+		set_at((unsigned char *)hdr(), field(hdr_fields, argv[0], "header"), num(argv[1]));
+	} else if (!strcmp(cmd, "set-vma") && argc == 3) {
+		set_at(vma_at(num(argv[0])), field(vma_fields, argv[1], "vma"), num(argv[2]));
+	} else if (!strcmp(cmd, "set-thread") && argc == 3) {
+		set_at(thread_at(num(argv[0])), field(thread_fields, argv[1], "thread"),
+		       num(argv[2]));
+	} else if (!strcmp(cmd, "flip") && argc == 2) {
+		uint64_t off = num(argv[0]), bit = num(argv[1]);
+
+		if (off >= img_len || bit > 7)
+			die("%s: flip %s %s: file has %llu bytes, bits are 0-7", img_path,
+			    argv[0], argv[1], (unsigned long long)img_len);
+		img[off] ^= (unsigned char)(1u << bit);
+		fix = 0;
+	} else if (!strcmp(cmd, "fix-crc") && argc <= 1) {
+		if (argc == 1 && strcmp(argv[0], "-a"))
+			usage();
+		fix_crc(argc == 1);
+		fix = 0;
+	} else {
+		usage();
+	}
+	if (fix)
+		fix_crc(0);
+	store();
+	return 0;
+}
