@@ -1,0 +1,118 @@
+# ckpt -- one non-recursive Makefile.  `make help` lists the targets; V=1 shows commands.
+
+CC      ?= gcc
+NASM    ?= nasm
+OBJDUMP ?= objdump
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+B := build
+
+WARN      := -Wall -Wextra -Wno-unused-parameter
+# the freestanding restorer (and the reader it shares with readckpt)
+RST_CFLAGS := -std=gnu11 -O2 $(WARN) -Iinclude -ffreestanding -fno-builtin -nostdlib \
+              -static -fpie -no-pie -fno-stack-protector -fno-asynchronous-unwind-tables \
+              -fno-unwind-tables -fcf-protection=none -mno-red-zone -fno-jump-tables -msse4.2
+# the capture library: hosted, PIC, but its signal path uses raw syscalls only
+CAP_CFLAGS := -std=gnu11 -O2 -g $(WARN) -Iinclude -fPIC -fvisibility=hidden \
+              -fno-stack-protector -D_GNU_SOURCE -msse4.2
+HOST_CFLAGS := -std=gnu11 -O2 -g $(WARN) -Iinclude -D_GNU_SOURCE -msse4.2
+NASMFLAGS  := -f elf64 -Iasm/ -w+orphan-labels -w+number-overflow
+
+RST_SRC  := restore/main.c restore/image.c restore/vma.c restore/out.c restore/mem.c
+RST_ASM  := asm/entry.asm asm/jump.asm asm/syscall.asm
+CAP_SRC  := capture/preload.c capture/dump.c capture/maps.c
+CAP_ASM  := asm/context.asm asm/syscall.asm
+
+RST_OBJ  := $(RST_SRC:%.c=$(B)/rst/%.o) $(RST_ASM:%.asm=$(B)/%.o)
+CAP_OBJ  := $(CAP_SRC:%.c=$(B)/cap/%.o) $(CAP_ASM:%.asm=$(B)/%.o)
+# readckpt: hosted main + the restorer's reader, built the same way as in the restorer
+RDR_OBJ  := $(B)/readckpt.o $(B)/rst/restore/image.o $(B)/rst/restore/out.o $(B)/asm/syscall.o
+
+TEST_SRC := $(filter-out tests/lib.c,$(wildcard tests/*.c))
+TEST_BIN := $(TEST_SRC:tests/%.c=tests/bin/%)
+
+HDRS := $(wildcard include/*.h restore/*.h capture/*.h asm/*.inc)
+
+.PHONY: all help image test check check-break audit clean bench
+all: libckpt.so restorer readckpt demo $(TEST_BIN) tests/bin/imgedit
+
+help:
+	@echo "make            build libckpt.so, restorer, readckpt, demo and the tests"
+	@echo "make image      run the demo under libckpt.so, checkpoint it, leave ./myckpt"
+	@echo "                then: ./restorer myckpt"
+	@echo "make test       run the test suite (as root: again as an ordinary user)"
+	@echo "make check      same as make test"
+	@echo "make check-break  every test must fail when CKPT_TEST_BREAK=1 corrupts a value"
+	@echo "make audit      restorer.dis (objdump -d -M intel), restorer.sym (nm -n), asm listings"
+	@echo "make clean      remove build outputs"
+	@echo "V=1             show the commands"
+
+$(B)/%.o: %.asm $(wildcard asm/*.inc)
+	@mkdir -p $(dir $@)
+	@echo "  NASM    $<"
+	$(Q)$(NASM) $(NASMFLAGS) -l $(B)/$*.lst -o $@ $<
+
+$(B)/rst/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(RST_CFLAGS) -c -o $@ $<
+
+$(B)/cap/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CAP_CFLAGS) -c -o $@ $<
+
+restorer: $(RST_OBJ) linker.ld
+	@echo "  LD      $@"
+	$(Q)$(CC) $(RST_CFLAGS) -T linker.ld -Wl,--build-id=none -Wl,-z,noexecstack -o $@ $(RST_OBJ)
+	$(Q)if readelf -rW $@ | grep -q 'Relocation section'; then echo "restorer: has relocations"; rm -f $@; exit 1; fi
+
+libckpt.so: $(CAP_OBJ)
+	@echo "  LD      $@"
+	$(Q)$(CC) -shared -Wl,-z,noexecstack -Wl,-soname,libckpt.so -o $@ $(CAP_OBJ)
+
+$(B)/readckpt.o: readckpt.c $(HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(HOST_CFLAGS) -c -o $@ $<
+
+readckpt: $(RDR_OBJ)
+	@echo "  LD      $@"
+	$(Q)$(CC) -o $@ $(RDR_OBJ)
+
+demo: demo.c
+	@echo "  CC      $<"
+	$(Q)$(CC) $(HOST_CFLAGS) -o $@ $<
+
+tests/bin/%: tests/%.c tests/lib.c tests/lib.h $(HDRS)
+	@mkdir -p tests/bin
+	@echo "  CC      $<"
+	$(Q)$(CC) $(HOST_CFLAGS) -O1 -o $@ $< tests/lib.c
+
+tests/bin/imgedit: tests/tools/imgedit.c $(HDRS)
+	@mkdir -p tests/bin
+	@echo "  CC      $<"
+	$(Q)$(CC) $(HOST_CFLAGS) -o $@ $<
+
+# make image: start the demo under the library, checkpoint it, stop it.
+image: all
+	$(Q)sh tests/make-image.sh
+
+test check: all
+	$(Q)sh tests/run.sh
+
+check-break: all
+	$(Q)CKPT_TEST_BREAK=1 sh tests/run.sh --expect-fail
+
+audit: restorer
+	$(Q)$(OBJDUMP) -d -M intel --no-show-raw-insn restorer > restorer.dis
+	$(Q)nm -n restorer > restorer.sym
+	@echo "restorer.dis restorer.sym $(B)/asm/*.lst"; size restorer
+
+clean:
+	rm -rf $(B) tests/bin libckpt.so restorer readckpt demo myckpt restorer.dis restorer.sym

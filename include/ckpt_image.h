@@ -1,0 +1,253 @@
+/* ckpt_image.h -- the image format: the only contract between capture and restore.
+ *
+ * Fixed-width types only; every struct has explicit padding and a size assert, so
+ * the layout is the same for the hosted capture library, the freestanding restorer
+ * and readckpt.  docs/image-format.md describes every field with its offset.
+ *
+ * File layout (all offsets in bytes from the start of the file):
+ *
+ *   0                 struct ckpt_hdr (4096 bytes, hdr_crc covers it)
+ *   tables_off        the tables, tables_size bytes, tables_crc covers them:
+ *                       threads_off  struct ckpt_thread   [nthreads]
+ *                       proc_off     struct ckpt_proc     [1]
+ *                       vmas_off     struct ckpt_vma      [nvmas]  (sorted by start)
+ *                       runs_off     struct ckpt_run      [nruns]  (sorted by addr)
+ *                       strings_off  NUL-terminated strings, strings_size bytes
+ *                       each thread's XSAVE/FXSAVE area at thread.xsave_off
+ *                     zero padding up to data_off is part of the tables (and the crc)
+ *   data_off          page data, page-aligned, data_size bytes: the runs' pages,
+ *                     back to back in run order; each run has its own crc
+ *   file_size         = data_off + data_size; nothing follows
+ */
+#ifndef CKPT_IMAGE_H
+#define CKPT_IMAGE_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#define CKPT_MAGIC		0x54504b43u	/* "CKPT" read as a little-endian u32 */
+#define CKPT_VERSION		1u
+#define CKPT_HDR_SIZE		4096u
+#define CKPT_PAGE_SIZE		4096u
+#define CKPT_XSAVE_MAX		16384u		/* largest XSAVE area accepted (AMX fits) */
+#define CKPT_MAX_THREADS	4096u
+#define CKPT_MAX_VMAS		65536u
+#define CKPT_MAX_TABLES		(256u << 20)	/* tables larger than this are refused */
+#define CKPT_NSIG		64
+
+/* ---- registers: mirrored by asm/regs.inc (struc ckpt_regs) ---- */
+struct ckpt_regs {
+	uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp, rsp;	/*   0 */
+	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;		/*  64 */
+	uint64_t rip;						/* 128 */
+	uint64_t rflags;					/* 136 */
+	uint64_t fs_base;					/* 144 */
+	uint64_t gs_base;					/* 152 */
+	uint64_t cs, ss;					/* 160 selectors seen at save */
+	uint64_t pad[2];					/* 176 */
+};								/* 192 */
+#define CKPT_REGS_SIZE 192
+_Static_assert(sizeof(struct ckpt_regs) == CKPT_REGS_SIZE, "ckpt_regs");
+
+/* ckpt_thread.flags and the flags argument of the asm save/load routines */
+#define CKPT_CTX_FSGSBASE	0x1u	/* rd/wrfsbase usable (AT_HWCAP2 bit 1) */
+#define CKPT_CTX_XSAVE		0x2u	/* area is XSAVE (standard form), else FXSAVE */
+
+/* One thread.  Foundation images hold exactly one. */
+struct ckpt_thread {
+	uint32_t tid;		/* tid at checkpoint (== pid for the main thread) */
+	uint32_t flags;		/* CKPT_CTX_* used to save this thread */
+	struct ckpt_regs regs;	/* at the save point inside libckpt (see docs/restore.md) */
+	uint64_t sigmask;	/* blocked signals at the save point, bit n-1 = signal n */
+	uint64_t ss_sp;		/* sigaltstack */
+	uint64_t ss_size;
+	uint32_t ss_flags;
+	uint32_t rseq_len;	/* 0: no rseq area registered */
+	uint64_t rseq_addr;
+	uint32_t rseq_sig;
+	uint32_t xsave_size;	/* bytes at xsave_off (512 for FXSAVE) */
+	uint64_t xsave_off;	/* file offset, 64-aligned, inside the tables */
+	uint64_t xfeatures;	/* XCR0 when saved: the XRSTOR mask */
+	uint64_t clear_child_tid;	/* set_tid_address(); glibc's cached tid lives there */
+	uint64_t robust_list;
+	uint64_t robust_len;
+	uint64_t pad[28];
+};								/* 512 */
+_Static_assert(sizeof(struct ckpt_thread) == 512, "ckpt_thread");
+
+/* ckpt_vma.kind */
+enum ckpt_vma_kind {
+	CKPT_VMA_ANON = 1,	/* private anonymous: stored pages */
+	CKPT_VMA_HEAP,		/* [heap]: private anonymous, inside start_brk..brk */
+	CKPT_VMA_STACK,		/* [stack] */
+	CKPT_VMA_FILE,		/* file-backed: mapped from path again; private ones store written pages */
+	CKPT_VMA_SHMEM,		/* shared anonymous (/dev/zero (deleted), [anon_shmem:]): stored pages */
+	CKPT_VMA_GONE,		/* file deleted or replaced since mapping: content stored, mapped anonymous */
+	CKPT_VMA_VDSO,		/* [vdso]: the new kernel's is moved here, nothing stored */
+	CKPT_VMA_VVAR,		/* [vvar] */
+	CKPT_VMA_VVAR_VCLOCK,	/* [vvar_vclock] */
+	CKPT_VMA_KIND_MAX
+};
+
+/* ckpt_vma.flags: how it was mapped */
+#define CKPT_MAP_SHARED		0x0001u	/* 's' in maps, else private */
+#define CKPT_MAP_GROWSDOWN	0x0002u	/* VmFlags gd */
+#define CKPT_MAP_NORESERVE	0x0004u	/* writable private without VmFlags ac */
+#define CKPT_MAP_MAYWRITE	0x0008u	/* VmFlags mw: shared file opened for writing */
+
+/* ckpt_vma.advice: VmFlags that madvise() and friends set, applied again */
+#define CKPT_ADV_DONTFORK	0x0001u	/* dc */
+#define CKPT_ADV_DONTDUMP	0x0002u	/* dd */
+#define CKPT_ADV_WIPEONFORK	0x0004u	/* wf */
+#define CKPT_ADV_HUGEPAGE	0x0008u	/* hg */
+#define CKPT_ADV_NOHUGEPAGE	0x0010u	/* nh */
+#define CKPT_ADV_MERGEABLE	0x0020u	/* mg */
+#define CKPT_ADV_SEQUENTIAL	0x0040u	/* sr */
+#define CKPT_ADV_RANDOM		0x0080u	/* rr */
+#define CKPT_ADV_LOCKED		0x0100u	/* lo (restored best effort: RLIMIT_MEMLOCK) */
+
+struct ckpt_vma {
+	uint64_t start, end;	/* page-aligned, start < end */
+	uint64_t pgoff;		/* file offset in bytes (FILE) */
+	uint64_t dev;		/* major << 32 | minor, as /proc/self/maps shows it */
+	uint64_t ino;
+	int64_t  fsize;		/* file size at checkpoint (FILE) */
+	int64_t  mtime_sec;	/* file mtime at checkpoint (FILE) */
+	uint32_t mtime_nsec;
+	uint32_t prot;		/* PROT_READ | PROT_WRITE | PROT_EXEC */
+	uint32_t kind;		/* enum ckpt_vma_kind */
+	uint32_t flags;		/* CKPT_MAP_* */
+	uint32_t advice;	/* CKPT_ADV_* */
+	int32_t  pkey;		/* protection key, 0 when none */
+	uint32_t path_off;	/* into strings: path, or the anon name; 0 = none */
+	uint32_t name_off;	/* into strings: PR_SET_VMA_ANON_NAME name; 0 = none */
+	uint32_t run_first;	/* index of this vma's first run */
+	uint32_t run_count;
+	uint64_t pages_stored;
+	uint64_t pad[3];
+};								/* 128 */
+_Static_assert(sizeof(struct ckpt_vma) == 128, "ckpt_vma");
+
+/* A run of consecutive stored pages, all inside one vma. */
+struct ckpt_run {
+	uint64_t addr;		/* page-aligned */
+	uint64_t npages;
+	uint64_t data_off;	/* file offset of the first page */
+	uint32_t crc;		/* CRC-32C of the npages * 4096 bytes */
+	uint32_t vma;		/* index into the vma table */
+};								/* 32 */
+_Static_assert(sizeof(struct ckpt_run) == 32, "ckpt_run");
+
+/* Kernel sigaction as rt_sigaction(2) takes it. */
+struct ckpt_sigaction {
+	uint64_t handler;
+	uint64_t flags;
+	uint64_t restorer;
+	uint64_t mask;
+};
+_Static_assert(sizeof(struct ckpt_sigaction) == 32, "ckpt_sigaction");
+
+#define CKPT_AUXV_WORDS 128	/* u64 words of /proc/self/auxv kept (pairs, AT_NULL last) */
+
+/* The process: mm fields, identity, signal dispositions. */
+struct ckpt_proc {
+	uint32_t pid;		/* at checkpoint */
+	uint32_t umask;
+	char     comm[16];	/* PR_GET_NAME */
+	uint64_t start_code, end_code, start_data, end_data;	/* PR_SET_MM_MAP fields */
+	uint64_t start_brk, brk, start_stack;
+	uint64_t arg_start, arg_end, env_start, env_end;
+	uint32_t auxv_words;	/* used words of auxv[] */
+	uint32_t cwd_off;	/* into strings */
+	uint32_t exe_off;	/* into strings: /proc/self/exe target */
+	uint32_t pad0;
+	uint64_t resume_addr;	/* libckpt's struct ckpt_resume the restorer fills in */
+	uint64_t auxv[CKPT_AUXV_WORDS];
+	struct ckpt_sigaction sigact[CKPT_NSIG];	/* [n-1] = signal n; SIGKILL/SIGSTOP unused */
+	uint64_t pad[111];
+};								/* 4096 */
+_Static_assert(sizeof(struct ckpt_proc) == 4096, "ckpt_proc");
+
+/* Written by the restorer into the restored program just before the jump
+ * (at ckpt_proc.resume_addr), read by libckpt on its way back. */
+struct ckpt_resume {
+	uint64_t magic;		/* CKPT_RESUME_MAGIC once filled in */
+	uint64_t zone_start;	/* the restorer's address range: libckpt unmaps it */
+	uint64_t zone_end;
+	uint32_t pid;		/* pid of the restored process */
+	uint32_t flags;		/* CKPT_RESUME_* */
+	uint64_t pad[4];
+};
+#define CKPT_RESUME_MAGIC	0x454d555345524b43ull	/* "CKRESUME" */
+#define CKPT_RESUME_VERBOSE	0x1u	/* restorer ran with -v */
+_Static_assert(sizeof(struct ckpt_resume) == 64, "ckpt_resume");
+
+/* ---- the header ---- */
+struct ckpt_hdr {
+	uint32_t magic;		/*   0 CKPT_MAGIC */
+	uint32_t version;	/*   4 CKPT_VERSION */
+	uint32_t hdr_size;	/*   8 CKPT_HDR_SIZE */
+	uint32_t hdr_crc;	/*  12 CRC-32C of the 4096 bytes with this field zero */
+	uint64_t file_size;	/*  16 */
+	uint64_t created_ns;	/*  24 CLOCK_REALTIME at checkpoint */
+	uint64_t tables_off;	/*  32 = CKPT_HDR_SIZE */
+	uint64_t tables_size;	/*  40 = data_off - tables_off */
+	uint32_t tables_crc;	/*  48 */
+	uint32_t flags;		/*  52 reserved, 0 */
+	uint64_t data_off;	/*  56 page-aligned */
+	uint64_t data_size;	/*  64 */
+	uint32_t nthreads;	/*  72 */
+	uint32_t nvmas;		/*  76 */
+	uint32_t nruns;		/*  80 */
+	uint32_t strings_size;	/*  84 */
+	uint64_t threads_off;	/*  88 */
+	uint64_t proc_off;	/*  96 */
+	uint64_t vmas_off;	/* 104 */
+	uint64_t runs_off;	/* 112 */
+	uint64_t strings_off;	/* 120 */
+	/* the machine the image came from */
+	uint32_t page_size;	/* 128 */
+	uint32_t xsave_size;	/* 132 CPUID 0xD.0 EBX: XSAVE area for XCR0 (512: FXSAVE) */
+	uint64_t xcr0;		/* 136 XGETBV(0), 0 without XSAVE */
+	uint64_t hwcap2;	/* 144 AT_HWCAP2 */
+	uint32_t cpuid1_ecx;	/* 152 feature words the program may have chosen code by */
+	uint32_t cpuid1_edx;	/* 156 */
+	uint32_t cpuid7_ebx;	/* 160 */
+	uint32_t cpuid7_ecx;	/* 164 */
+	uint32_t cpuid7_edx;	/* 168 */
+	uint32_t vdso_crc;	/* 172 CRC-32C of the [vdso] bytes */
+	uint64_t vdso_size;	/* 176 */
+	uint64_t vvar_size;	/* 184 */
+	uint64_t vvar_vclock_size;	/* 192 0 when the kernel has none */
+	char     cpu_vendor[16];	/* 200 CPUID 0 vendor string */
+	char     kernel[65];	/* 216 uname release */
+	uint8_t  pad0[7];	/* 281 */
+	char     program[64];	/* 288 comm of the program, for messages */
+	uint8_t  reserved[3744];/* 352 zero */
+};
+_Static_assert(sizeof(struct ckpt_hdr) == CKPT_HDR_SIZE, "ckpt_hdr");
+_Static_assert(offsetof(struct ckpt_hdr, page_size) == 128, "hdr machine");
+_Static_assert(offsetof(struct ckpt_hdr, program) == 288, "hdr program");
+
+/* Feature bits ignored when comparing CPUs: they say nothing about what code can
+ * run (hypervisor present, OSXSAVE is checked through xcr0 instead). */
+#define CKPT_CPUID1_ECX_IGNORE	((1u << 31) | (1u << 27))
+
+/* ---- CRC-32C (Castagnoli), the checksum of every part of an image ----
+ * Computed with the SSE4.2 crc32 instruction; start with crc = 0. */
+__attribute__((target("sse4.2"), unused))
+static uint32_t ckpt_crc32c(uint32_t crc, const void *buf, uint64_t len)
+{
+	const unsigned char *p = buf;
+	uint64_t c = ~crc;
+
+	for (; len && ((uintptr_t)p & 7); len--, p++)
+		c = __builtin_ia32_crc32qi((uint32_t)c, *p);
+	for (; len >= 8; len -= 8, p += 8)
+		c = __builtin_ia32_crc32di(c, *(const uint64_t *)p);
+	for (; len; len--, p++)
+		c = __builtin_ia32_crc32qi((uint32_t)c, *p);
+	return ~(uint32_t)c;
+}
+
+#endif

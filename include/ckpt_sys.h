@@ -1,0 +1,221 @@
+/* ckpt_sys.h -- raw Linux x86-64 system calls for the restorer and the capture
+ * library's signal path.  No libc, no errno: each sys_<name>() returns the kernel's
+ * answer, which is -errno when it lies in [-4095, -1] (sys_failed()).  The kernel
+ * never returns a valid result in that range, which is why 4095 bounds it.
+ *
+ * Syscall ABI (asm/syscall.asm does the register shuffle, and is the only
+ * `syscall` instruction the restorer has besides the two arch_prctl fallbacks):
+ *   rax = number; rdi, rsi, rdx, r10, r8, r9 = arguments; rcx, r11 clobbered.
+ *
+ * Constants come from the kernel's uapi values, defined here only when the
+ * including file has not already got them from a libc header.
+ */
+#ifndef CKPT_SYS_H
+#define CKPT_SYS_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <asm/unistd.h>
+
+long ckpt_raw_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
+
+#define SC0(n)			ckpt_raw_syscall(n, 0, 0, 0, 0, 0, 0)
+#define SC1(n, a)		ckpt_raw_syscall(n, (long)(a), 0, 0, 0, 0, 0)
+#define SC2(n, a, b)		ckpt_raw_syscall(n, (long)(a), (long)(b), 0, 0, 0, 0)
+#define SC3(n, a, b, c)		ckpt_raw_syscall(n, (long)(a), (long)(b), (long)(c), 0, 0, 0)
+#define SC4(n, a, b, c, d)	ckpt_raw_syscall(n, (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
+#define SC5(n, a, b, c, d, e)	ckpt_raw_syscall(n, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), 0)
+#define SC6(n, a, b, c, d, e, f) ckpt_raw_syscall(n, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
+
+static inline int sys_failed(long r) { return (unsigned long)r >= -4095UL; }
+
+/* ---- uapi constants (x86-64 values) ---- */
+#ifndef PROT_READ
+#define PROT_NONE	0x0
+#define PROT_READ	0x1
+#define PROT_WRITE	0x2
+#define PROT_EXEC	0x4
+#define MAP_SHARED	0x01
+#define MAP_PRIVATE	0x02
+#define MAP_FIXED	0x10
+#define MAP_ANONYMOUS	0x20
+#define MAP_GROWSDOWN	0x0100
+#define MAP_NORESERVE	0x4000
+#endif
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+#ifndef MREMAP_MAYMOVE
+#define MREMAP_MAYMOVE	1
+#define MREMAP_FIXED	2
+#endif
+#ifndef MADV_RANDOM
+#define MADV_RANDOM	1
+#define MADV_SEQUENTIAL	2
+#define MADV_MERGEABLE	12
+#define MADV_HUGEPAGE	14
+#define MADV_NOHUGEPAGE	15
+#define MADV_DONTDUMP	16
+#define MADV_DONTFORK	10
+#endif
+#ifndef MADV_WIPEONFORK
+#define MADV_WIPEONFORK	18
+#endif
+#ifndef O_RDONLY
+#define O_RDONLY	00
+#define O_WRONLY	01
+#define O_RDWR		02
+#define O_CREAT		0100
+#define O_EXCL		0200
+#define O_TRUNC		01000
+#define O_DIRECTORY	0200000
+#define O_NOFOLLOW	0400000
+#define O_CLOEXEC	02000000
+#endif
+#ifndef AT_FDCWD
+#define AT_FDCWD	-100
+#endif
+#ifndef S_IFMT
+#define S_IFMT		0170000
+#define S_IFREG		0100000
+#define S_IFDIR		0040000
+#endif
+#ifndef SIG_SETMASK
+#define SIG_BLOCK	0
+#define SIG_SETMASK	2
+#endif
+#ifndef PR_SET_NAME
+#define PR_SET_NAME	15
+#define PR_GET_NAME	16
+#endif
+#ifndef PR_SET_MM
+#define PR_SET_MM	35
+#endif
+#define CKPT_PR_SET_MM_EXE_FILE	13
+#define CKPT_PR_SET_MM_MAP	14
+#define CKPT_PR_GET_TID_ADDRESS	40
+#define CKPT_PR_SET_VMA		0x53564d41
+#define CKPT_PR_SET_VMA_ANON_NAME 0
+#define CKPT_RSEQ_SIG		0x53053053	/* glibc's x86 RSEQ_SIG */
+#define CKPT_RSEQ_UNREGISTER	1
+
+/* struct stat as the x86-64 kernel fills it (fstat, newfstatat) */
+struct ksys_stat {
+	uint64_t st_dev, st_ino, st_nlink;
+	uint32_t st_mode, st_uid, st_gid, pad0;
+	uint64_t st_rdev;
+	int64_t  st_size, st_blksize, st_blocks;
+	uint64_t st_atime_sec, st_atime_nsec;
+	uint64_t st_mtime_sec, st_mtime_nsec;
+	uint64_t st_ctime_sec, st_ctime_nsec;
+	int64_t  unused[3];
+};
+/* st_dev -> the major:minor that /proc/self/maps prints (new_encode_dev) */
+static inline uint32_t ksys_major(uint64_t d) { return (uint32_t)((d >> 8) & 0xfff); }
+static inline uint32_t ksys_minor(uint64_t d) { return (uint32_t)((d & 0xff) | ((d >> 12) & 0xfff00)); }
+
+/* struct prctl_mm_map (linux/prctl.h) for PR_SET_MM_MAP */
+struct ksys_mm_map {
+	uint64_t start_code, end_code, start_data, end_data;
+	uint64_t start_brk, brk, start_stack;
+	uint64_t arg_start, arg_end, env_start, env_end;
+	uint64_t auxv;		/* __u64 *auxv */
+	uint32_t auxv_size;	/* bytes */
+	uint32_t exe_fd;	/* (u32)-1: leave /proc/self/exe alone */
+};
+
+/* stack_t for sigaltstack(2) */
+struct ksys_stack {
+	uint64_t ss_sp;
+	int32_t  ss_flags;
+	int32_t  pad;
+	uint64_t ss_size;
+};
+
+struct ksys_timespec { int64_t tv_sec, tv_nsec; };
+
+/* ---- the calls (man 2 prototype above each) ---- */
+
+/* ssize_t read(int fd, void *buf, size_t count); */
+static inline long sys_read(int fd, void *buf, size_t n) { return SC3(__NR_read, fd, buf, n); }
+/* ssize_t write(int fd, const void *buf, size_t count); */
+static inline long sys_write(int fd, const void *buf, size_t n) { return SC3(__NR_write, fd, buf, n); }
+/* ssize_t pread(int fd, void *buf, size_t count, off_t offset); */
+static inline long sys_pread(int fd, void *buf, size_t n, int64_t off) { return SC4(__NR_pread64, fd, buf, n, off); }
+/* ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset); */
+static inline long sys_pwrite(int fd, const void *buf, size_t n, int64_t off) { return SC4(__NR_pwrite64, fd, buf, n, off); }
+/* int openat(int dirfd, const char *path, int flags, mode_t mode); */
+static inline long sys_open(const char *path, int flags, int mode) { return SC4(__NR_openat, AT_FDCWD, path, flags, mode); }
+/* int close(int fd); */
+static inline long sys_close(int fd) { return SC1(__NR_close, fd); }
+/* int fstat(int fd, struct stat *st); */
+static inline long sys_fstat(int fd, struct ksys_stat *st) { return SC2(__NR_fstat, fd, st); }
+/* int newfstatat(int dirfd, const char *path, struct stat *st, int flags); */
+static inline long sys_stat(const char *path, struct ksys_stat *st) { return SC4(__NR_newfstatat, AT_FDCWD, path, st, 0); }
+/* void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off); */
+static inline long sys_mmap(uint64_t addr, uint64_t len, int prot, int flags, int fd, uint64_t off)
+{ return SC6(__NR_mmap, addr, len, prot, flags, fd, off); }
+/* int munmap(void *addr, size_t len); */
+static inline long sys_munmap(uint64_t addr, uint64_t len) { return SC2(__NR_munmap, addr, len); }
+/* int mprotect(void *addr, size_t len, int prot); */
+static inline long sys_mprotect(uint64_t addr, uint64_t len, int prot) { return SC3(__NR_mprotect, addr, len, prot); }
+/* void *mremap(void *old, size_t old_len, size_t new_len, int flags, void *new); */
+static inline long sys_mremap(uint64_t old, uint64_t olen, uint64_t nlen, int flags, uint64_t naddr)
+{ return SC5(__NR_mremap, old, olen, nlen, flags, naddr); }
+/* int madvise(void *addr, size_t len, int advice); */
+static inline long sys_madvise(uint64_t addr, uint64_t len, int advice) { return SC3(__NR_madvise, addr, len, advice); }
+/* int mlock(const void *addr, size_t len); */
+static inline long sys_mlock(uint64_t addr, uint64_t len) { return SC2(__NR_mlock, addr, len); }
+/* int pkey_alloc(unsigned flags, unsigned access_rights); */
+static inline long sys_pkey_alloc(void) { return SC2(__NR_pkey_alloc, 0, 0); }
+/* int pkey_free(int pkey); */
+static inline long sys_pkey_free(int k) { return SC1(__NR_pkey_free, k); }
+/* int pkey_mprotect(void *addr, size_t len, int prot, int pkey); */
+static inline long sys_pkey_mprotect(uint64_t a, uint64_t len, int prot, int k) { return SC4(__NR_pkey_mprotect, a, len, prot, k); }
+/* noreturn void exit_group(int status); */
+static inline __attribute__((noreturn)) void sys_exit_group(int status)
+{ SC1(__NR_exit_group, status); __builtin_unreachable(); }
+/* int rt_sigaction(int sig, const struct sigaction *act, struct sigaction *old, size_t sigsetsize); */
+static inline long sys_rt_sigaction(int sig, const void *act, void *old) { return SC4(__NR_rt_sigaction, sig, act, old, 8); }
+/* int rt_sigprocmask(int how, const sigset_t *set, sigset_t *old, size_t sigsetsize); */
+static inline long sys_rt_sigprocmask(int how, const uint64_t *set, uint64_t *old) { return SC4(__NR_rt_sigprocmask, how, set, old, 8); }
+/* int sigaltstack(const stack_t *ss, stack_t *old); */
+static inline long sys_sigaltstack(const struct ksys_stack *ss, struct ksys_stack *old) { return SC2(__NR_sigaltstack, ss, old); }
+/* int prctl(int option, unsigned long a2, a3, a4, a5); */
+static inline long sys_prctl(int op, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5) { return SC5(__NR_prctl, op, a2, a3, a4, a5); }
+/* int chdir(const char *path); */
+static inline long sys_chdir(const char *path) { return SC1(__NR_chdir, path); }
+/* mode_t umask(mode_t mask); */
+static inline long sys_umask(int mask) { return SC1(__NR_umask, mask); }
+/* pid_t getpid(void); */
+static inline long sys_getpid(void) { return SC0(__NR_getpid); }
+/* pid_t set_tid_address(int *tidptr); -- returns the caller's tid */
+static inline long sys_set_tid_address(uint64_t p) { return SC1(__NR_set_tid_address, p); }
+/* long set_robust_list(struct robust_list_head *head, size_t len); */
+static inline long sys_set_robust_list(uint64_t head, uint64_t len) { return SC2(__NR_set_robust_list, head, len); }
+/* long get_robust_list(int pid, struct robust_list_head **head, size_t *len); */
+static inline long sys_get_robust_list(uint64_t *head, uint64_t *len) { return SC3(__NR_get_robust_list, 0, head, len); }
+/* int rseq(struct rseq *rseq, uint32_t len, int flags, uint32_t sig); */
+static inline long sys_rseq(uint64_t area, uint32_t len, int flags, uint32_t sig) { return SC4(__NR_rseq, area, len, flags, sig); }
+/* int close_range(unsigned first, unsigned last, int flags); */
+static inline long sys_close_range(unsigned first, unsigned last) { return SC3(__NR_close_range, first, last, 0); }
+/* int ioctl(int fd, unsigned long req, void *arg); */
+static inline long sys_ioctl(int fd, unsigned long req, void *arg) { return SC3(__NR_ioctl, fd, req, arg); }
+/* int fsync(int fd); */
+static inline long sys_fsync(int fd) { return SC1(__NR_fsync, fd); }
+/* int fchmod(int fd, mode_t mode); */
+static inline long sys_fchmod(int fd, int mode) { return SC2(__NR_fchmod, fd, mode); }
+/* int renameat(int olddirfd, const char *old, int newdirfd, const char *new); */
+static inline long sys_rename(const char *from, const char *to) { return SC4(__NR_renameat, AT_FDCWD, from, AT_FDCWD, to); }
+/* int unlinkat(int dirfd, const char *path, int flags); */
+static inline long sys_unlink(const char *path) { return SC3(__NR_unlinkat, AT_FDCWD, path, 0); }
+/* ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t size); */
+static inline long sys_readlink(const char *path, char *buf, size_t n) { return SC4(__NR_readlinkat, AT_FDCWD, path, buf, n); }
+/* ssize_t getrandom(void *buf, size_t n, unsigned flags); */
+static inline long sys_getrandom(void *buf, size_t n) { return SC3(__NR_getrandom, buf, n, 0); }
+/* int clock_gettime(clockid_t clk, struct timespec *tp); */
+static inline long sys_clock_gettime(int clk, struct ksys_timespec *tp) { return SC2(__NR_clock_gettime, clk, tp); }
+/* int mincore(void *addr, size_t len, unsigned char *vec); */
+static inline long sys_mincore(uint64_t addr, uint64_t len, unsigned char *vec) { return SC3(__NR_mincore, addr, len, vec); }
+
+#endif

@@ -1,0 +1,249 @@
+/* image.c -- read an image and check every byte of it that is not page data.
+ *
+ * The one reader and validator: the restorer calls it before it changes anything,
+ * readckpt calls it before it prints anything.  After rst_image_open() succeeds,
+ * every offset, count and index in the tables is known to be in range, every
+ * string is NUL-terminated, vmas are sorted and disjoint, and runs lie inside
+ * their vma and inside the file's data area.  Page data is checked run by run
+ * (ckpt_run.crc) by whoever reads it.
+ */
+#include "rst.h"
+#include "ckpt_sys.h"
+
+static const char *const kind_names[CKPT_VMA_KIND_MAX] = {
+	[CKPT_VMA_ANON] = "anon",
+	[CKPT_VMA_HEAP] = "heap",
+	[CKPT_VMA_STACK] = "stack",
+	[CKPT_VMA_FILE] = "file",
+	[CKPT_VMA_SHMEM] = "shmem",
+	[CKPT_VMA_GONE] = "gone",
+	[CKPT_VMA_VDSO] = "vdso",
+	[CKPT_VMA_VVAR] = "vvar",
+	[CKPT_VMA_VVAR_VCLOCK] = "vvar_vclock",
+};
+
+const char *rst_kind_name(uint32_t kind)
+{
+	return kind && kind < CKPT_VMA_KIND_MAX ? kind_names[kind] : "?";
+}
+
+const char *rst_image_str(const struct rst_image *img, uint32_t off)
+{
+	return off ? img->strings + off : "";
+}
+
+/* pread exactly n bytes at off; a short file is an error of its own */
+static int read_at(int fd, void *buf, uint64_t n, uint64_t off, struct rst_err *e, const char *what)
+{
+	uint8_t *p = buf;
+
+	while (n) {
+		long r = sys_pread(fd, p, n > (1u << 30) ? (1u << 30) : n, off);
+
+		if (r == -4)			/* EINTR */
+			continue;
+		if (sys_failed(r))
+			return rst_fail(e, "read %s at %lu: errno %d", what, off, (int)-r);
+		if (r == 0)
+			return rst_fail(e, "truncated: %s ends at %lu", what, off);
+		p += r, off += r, n -= r;
+	}
+	return 0;
+}
+
+/* a table [off, off + n * size) lies inside the tables and is 8-aligned */
+static int table_ok(const struct ckpt_hdr *h, uint64_t off, uint64_t n, uint64_t size)
+{
+	uint64_t end = h->tables_off + h->tables_size;
+
+	return off >= h->tables_off && off <= end && (off & 7) == 0 &&
+	       n <= (end - off) / size;
+}
+
+static int check_header(struct rst_image *img, struct rst_err *e)
+{
+	struct ckpt_hdr *h = &img->hdr;
+	uint32_t crc = h->hdr_crc;
+
+	if (h->magic != CKPT_MAGIC)
+		return rst_fail(e, "bad magic 0x%x (want 0x%x): not a ckpt image", h->magic, CKPT_MAGIC);
+	if (h->version != CKPT_VERSION)
+		return rst_fail(e, "image version %u, this restorer reads version %u", h->version, CKPT_VERSION);
+	h->hdr_crc = 0;
+	if (ckpt_crc32c(0, h, sizeof(*h)) != crc)
+		return rst_fail(e, "header checksum mismatch: image corrupted");
+	h->hdr_crc = crc;
+	if (h->hdr_size != CKPT_HDR_SIZE || h->page_size != CKPT_PAGE_SIZE)
+		return rst_fail(e, "header size %u / page size %u not supported", h->hdr_size, h->page_size);
+	if (h->file_size != img->file_size)
+		return rst_fail(e, "file is %lu bytes, header says %lu: truncated or extended",
+				img->file_size, h->file_size);
+	if (h->tables_off != CKPT_HDR_SIZE || h->data_off & (CKPT_PAGE_SIZE - 1) ||
+	    h->tables_size != h->data_off - h->tables_off || h->data_off < h->tables_off ||
+	    h->data_size != h->file_size - h->data_off || h->data_off > h->file_size ||
+	    h->data_size & (CKPT_PAGE_SIZE - 1))
+		return rst_fail(e, "header layout inconsistent (tables %lu+%lu, data %lu+%lu)",
+				h->tables_off, h->tables_size, h->data_off, h->data_size);
+	if (h->tables_size > CKPT_MAX_TABLES)
+		return rst_fail(e, "tables of %lu bytes exceed the %u limit", h->tables_size, CKPT_MAX_TABLES);
+	if (h->nthreads < 1 || h->nthreads > CKPT_MAX_THREADS || h->nvmas > CKPT_MAX_VMAS)
+		return rst_fail(e, "bad counts: %u threads, %u vmas", h->nthreads, h->nvmas);
+	if (!table_ok(h, h->threads_off, h->nthreads, sizeof(struct ckpt_thread)) ||
+	    !table_ok(h, h->proc_off, 1, sizeof(struct ckpt_proc)) ||
+	    !table_ok(h, h->vmas_off, h->nvmas, sizeof(struct ckpt_vma)) ||
+	    !table_ok(h, h->runs_off, h->nruns, sizeof(struct ckpt_run)) ||
+	    !table_ok(h, h->strings_off, h->strings_size, 1) || h->strings_size < 1)
+		return rst_fail(e, "a table lies outside the tables area");
+	return 0;
+}
+
+static int check_threads(struct rst_image *img, struct rst_err *e)
+{
+	const struct ckpt_hdr *h = &img->hdr;
+
+	for (uint32_t i = 0; i < h->nthreads; i++) {
+		const struct ckpt_thread *t = &img->threads[i];
+		uint32_t min = t->flags & CKPT_CTX_XSAVE ? 576 : 512;
+
+		if (t->flags & ~(CKPT_CTX_FSGSBASE | CKPT_CTX_XSAVE) ||
+		    t->xsave_size < min || t->xsave_size > CKPT_XSAVE_MAX || (t->xsave_off & 63) ||
+		    !table_ok(h, t->xsave_off, t->xsave_size, 1))
+			return rst_fail(e, "thread %u: bad FPU area (%u bytes at %lu)", i, t->xsave_size, t->xsave_off);
+		if (t->regs.rip >= RST_TASK_SIZE || t->regs.rsp >= RST_TASK_SIZE)
+			return rst_fail(e, "thread %u: rip 0x%lx / rsp 0x%lx outside user space", i,
+					t->regs.rip, t->regs.rsp);
+	}
+	return 0;
+}
+
+static int str_ok(const struct rst_image *img, uint32_t off)
+{
+	return off < img->hdr.strings_size;
+}
+
+static int check_proc(struct rst_image *img, struct rst_err *e)
+{
+	const struct ckpt_proc *p = img->proc;
+
+	if (!str_ok(img, p->cwd_off) || !str_ok(img, p->exe_off) ||
+	    p->auxv_words > CKPT_AUXV_WORDS || (p->auxv_words & 1))
+		return rst_fail(e, "process record out of range");
+	if (p->resume_addr & 7)
+		return rst_fail(e, "resume block 0x%lx misaligned", p->resume_addr);
+	return 0;
+}
+
+static int check_vmas(struct rst_image *img, struct rst_err *e)
+{
+	const struct ckpt_hdr *h = &img->hdr;
+	uint64_t prev_end = 0, data_at = h->data_off;
+	uint32_t next_run = 0;
+	int resume_ok = 0;
+
+	for (uint32_t i = 0; i < h->nvmas; i++) {
+		const struct ckpt_vma *v = &img->vmas[i];
+		uint64_t stored = 0;
+
+		if (v->start >= v->end || (v->start | v->end) & (CKPT_PAGE_SIZE - 1) ||
+		    v->end > RST_TASK_SIZE || v->start < prev_end)
+			return rst_fail(e, "vma %u: bad range 0x%lx-0x%lx", i, v->start, v->end);
+		if (!v->kind || v->kind >= CKPT_VMA_KIND_MAX || v->prot & ~7u || v->pkey < 0 || v->pkey > 15)
+			return rst_fail(e, "vma %u at 0x%lx: bad kind %u / prot %u / pkey %d", i, v->start,
+					v->kind, v->prot, v->pkey);
+		if (!str_ok(img, v->path_off) || !str_ok(img, v->name_off))
+			return rst_fail(e, "vma %u: string offset out of range", i);
+		if (v->kind == CKPT_VMA_FILE && !v->path_off)
+			return rst_fail(e, "vma %u at 0x%lx: file mapping without a path", i, v->start);
+		if (v->run_first != next_run || v->run_count > h->nruns - next_run)
+			return rst_fail(e, "vma %u: runs %u+%u out of order", i, v->run_first, v->run_count);
+		if (v->run_count && (v->kind == CKPT_VMA_VDSO || v->kind == CKPT_VMA_VVAR ||
+				     v->kind == CKPT_VMA_VVAR_VCLOCK ||
+				     (v->kind == CKPT_VMA_FILE && (v->flags & CKPT_MAP_SHARED))))
+			return rst_fail(e, "vma %u at 0x%lx: %s mapping cannot hold pages", i, v->start,
+					rst_kind_name(v->kind));
+		for (uint32_t r = v->run_first; r < v->run_first + v->run_count; r++) {
+			const struct ckpt_run *run = &img->runs[r];
+
+			if (run->vma != i || run->npages == 0 || run->addr & (CKPT_PAGE_SIZE - 1) ||
+			    run->addr < v->start || run->npages > (v->end - run->addr) / CKPT_PAGE_SIZE ||
+			    (r > v->run_first && run->addr < img->runs[r - 1].addr +
+							     img->runs[r - 1].npages * CKPT_PAGE_SIZE))
+				return rst_fail(e, "run %u: 0x%lx+%lu pages outside vma %u", r, run->addr,
+						run->npages, i);
+			if (run->data_off != data_at || run->npages > (h->file_size - data_at) / CKPT_PAGE_SIZE)
+				return rst_fail(e, "run %u: data at %lu, expected %lu", r, run->data_off, data_at);
+			data_at += run->npages * CKPT_PAGE_SIZE;
+			stored += run->npages;
+		}
+		if (stored != v->pages_stored)
+			return rst_fail(e, "vma %u: %lu pages stored, runs hold %lu", i, v->pages_stored, stored);
+		if (img->proc->resume_addr >= v->start && img->proc->resume_addr + sizeof(struct ckpt_resume) <= v->end &&
+		    (v->prot & PROT_WRITE))
+			resume_ok = 1;
+		next_run += v->run_count;
+		prev_end = v->end;
+	}
+	if (next_run != h->nruns || data_at != h->file_size)
+		return rst_fail(e, "runs cover %lu of %lu data bytes", data_at - h->data_off, h->data_size);
+	if (!resume_ok)
+		return rst_fail(e, "resume block 0x%lx is not in a writable region", img->proc->resume_addr);
+	return 0;
+}
+
+int rst_image_open(struct rst_image *img, const char *path, uint64_t table_addr,
+		   uint64_t table_max, struct rst_err *e)
+{
+	struct ksys_stat st;
+	const struct ckpt_hdr *h = &img->hdr;
+	long r;
+
+	memset(img, 0, sizeof(*img));
+	img->path = path;
+	img->fd = (int)sys_open(path, O_RDONLY | O_CLOEXEC, 0);
+	if (sys_failed(img->fd)) {
+		int err = -img->fd;
+
+		img->fd = -1;
+		if (err == 2)
+			return rst_fail(e, "no such file");
+		if (err == 13)
+			return rst_fail(e, "permission denied");
+		return rst_fail(e, "open: errno %d", err);
+	}
+	if (sys_failed(sys_fstat(img->fd, &st)))
+		return rst_fail(e, "fstat failed");
+	if ((st.st_mode & S_IFMT) == S_IFDIR)
+		return rst_fail(e, "is a directory, not an image");
+	if ((st.st_mode & S_IFMT) != S_IFREG)
+		return rst_fail(e, "not a regular file");
+	img->file_size = st.st_size;
+	if (img->file_size == 0)
+		return rst_fail(e, "empty file, not an image");
+	if (img->file_size < CKPT_HDR_SIZE)
+		return rst_fail(e, "truncated: %lu bytes, a header alone is %u", img->file_size, CKPT_HDR_SIZE);
+	if (read_at(img->fd, &img->hdr, sizeof(img->hdr), 0, e, "header") || check_header(img, e))
+		return -1;
+	if (h->tables_size > table_max)
+		return rst_fail(e, "tables of %lu bytes do not fit the restorer's %lu", h->tables_size, table_max);
+
+	r = sys_mmap(table_addr, h->tables_size, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | (table_addr ? MAP_FIXED_NOREPLACE : 0), -1, 0);
+	if (sys_failed(r))
+		return rst_fail(e, "no memory for %lu bytes of tables: errno %d", h->tables_size, (int)-r);
+	img->tables = (uint8_t *)r;
+	if (read_at(img->fd, img->tables, h->tables_size, h->tables_off, e, "tables"))
+		return -1;
+	if (ckpt_crc32c(0, img->tables, h->tables_size) != h->tables_crc)
+		return rst_fail(e, "tables checksum mismatch: image corrupted");
+
+	img->threads = (struct ckpt_thread *)(img->tables + (h->threads_off - h->tables_off));
+	img->proc = (struct ckpt_proc *)(img->tables + (h->proc_off - h->tables_off));
+	img->vmas = (struct ckpt_vma *)(img->tables + (h->vmas_off - h->tables_off));
+	img->runs = (struct ckpt_run *)(img->tables + (h->runs_off - h->tables_off));
+	img->strings = (const char *)(img->tables + (h->strings_off - h->tables_off));
+	if (img->strings[h->strings_size - 1] != 0)
+		return rst_fail(e, "string table not terminated");
+	if (check_threads(img, e) || check_proc(img, e) || check_vmas(img, e))
+		return -1;
+	return 0;
+}

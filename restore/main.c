@@ -1,0 +1,256 @@
+/* main.c -- the restorer: turn this fresh process into the one in the image.
+ *
+ *   ./restorer [-v] [IMAGE]          IMAGE defaults to "myckpt"
+ *
+ * Steps (docs/restore.md numbers them the same way):
+ *   1. block every signal; read argv and auxv from the kernel's stack
+ *   2. read and validate the header and tables (image.c)
+ *   3. check this machine: CPU features, XSAVE layout, vDSO, mapped files, pkeys, cwd
+ *      -- any refusal so far: "restorer: IMAGE: reason", exit 2, nothing changed --
+ *   4. rebuild the address space (vma.c): park vDSO, unmap all else, place vDSO,
+ *      map and fill every region, checking each run's checksum (a bad one: exit 2)
+ *   5. process state: cwd, umask, name, signal dispositions, altstack, mm fields,
+ *      rseq, tid address, robust list; the resume block for libckpt
+ *   6. rst_jump: fs/gs base, FPU state, registers, iretq -- POINT OF NO RETURN
+ * Fds 0, 1, 2 stay the caller's; every other descriptor is closed before step 6.
+ * Signals stay blocked through the jump: libckpt sets the image's mask once it
+ * has unmapped the restorer, so no handler ever runs on a half-built process.
+ */
+#include "rst.h"
+#include "ckpt_sys.h"
+
+void rst_jump(const struct ckpt_regs *regs, const void *fpu, uint64_t xmask, unsigned flags)
+	__attribute__((noreturn));
+void rst_main(uint64_t *sp) __attribute__((noreturn, used));
+
+extern char rst_zone_start[], rst_zone_end[], rst_tables_addr[], rst_park_addr[];
+
+#define AT_NULL		0
+#define AT_HWCAP2	26
+#define HWCAP2_FSGSBASE	0x2
+
+static char image_path[4096];		/* argv lives on the stack step 4 unmaps */
+static int file_fds[CKPT_MAX_VMAS];	/* per vma: the opened mapped file, or -1 */
+static struct rst_image img;
+
+static void __attribute__((noreturn)) refuse(const char *path, const struct rst_err *e)
+{
+	rst_say(2, "restorer: %s: %s\n", path, e->msg);
+	sys_exit_group(2);
+}
+
+static void __attribute__((noreturn)) usage(int status)
+{
+	rst_say(status ? 2 : 1,
+		"usage: restorer [-v] [IMAGE]\n"
+		"  restore the process saved in IMAGE (default: myckpt) into this process\n"
+		"  -v, --verbose   say what is restored and what had to be skipped\n"
+		"  -h, --help      this text\n"
+		"exit status: 2 image refused or bad usage (nothing changed), 127 restore failed\n");
+	sys_exit_group(status);
+}
+
+static void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
+{
+	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+}
+
+/* CPU features and FPU layout: the image's program may have picked code paths
+ * (glibc ifuncs) by them, and its XSAVE area must fit this CPU's XCR0. */
+static int check_cpu(const struct rst_image *im, struct rst_err *e)
+{
+	const struct ckpt_hdr *h = &im->hdr;
+	uint32_t l1[4], l7[4] = { 0 }, miss;
+	uint64_t xcr0 = 0;
+
+	cpuid(1, 0, l1);
+	cpuid(0, 0, l7);
+	if (l7[0] >= 7)
+		cpuid(7, 0, l7);
+	else
+		l7[1] = l7[2] = l7[3] = 0;
+	if (l1[2] & (1u << 27)) {		/* OSXSAVE: xgetbv allowed */
+		uint32_t lo, hi;
+
+		__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+		xcr0 = (uint64_t)hi << 32 | lo;
+	}
+	miss = h->cpuid1_ecx & ~l1[2] & ~CKPT_CPUID1_ECX_IGNORE;
+	if (miss)
+		return rst_fail(e, "this CPU lacks features the image's CPU had (cpuid 1 ecx 0x%x)", miss);
+	if ((miss = h->cpuid1_edx & ~l1[3]))
+		return rst_fail(e, "this CPU lacks features the image's CPU had (cpuid 1 edx 0x%x)", miss);
+	if ((miss = h->cpuid7_ebx & ~l7[1]))
+		return rst_fail(e, "this CPU lacks features the image's CPU had (cpuid 7 ebx 0x%x)", miss);
+	if ((miss = h->cpuid7_ecx & ~l7[2]))
+		return rst_fail(e, "this CPU lacks features the image's CPU had (cpuid 7 ecx 0x%x)", miss);
+	if ((miss = h->cpuid7_edx & ~l7[3]))
+		return rst_fail(e, "this CPU lacks features the image's CPU had (cpuid 7 edx 0x%x)", miss);
+	for (uint32_t i = 0; i < h->nthreads; i++) {
+		const struct ckpt_thread *t = &im->threads[i];
+
+		if ((t->flags & CKPT_CTX_XSAVE) && (t->xfeatures & ~xcr0))
+			return rst_fail(e, "image saved XSAVE components 0x%lx, this CPU enables 0x%lx",
+					t->xfeatures, xcr0);
+	}
+	return 0;
+}
+
+static int check_process(const struct rst_image *im, struct rst_err *e)
+{
+	const char *cwd = rst_image_str(im, im->proc->cwd_off);
+	struct ksys_stat st;
+
+	if (im->hdr.nthreads != 1)
+		return rst_fail(e, "image has %u threads; this restorer restores one", im->hdr.nthreads);
+	if (*cwd && (sys_failed(sys_stat(cwd, &st)) || (st.st_mode & S_IFMT) != S_IFDIR))
+		return rst_fail(e, "working directory %s is gone", cwd);
+	for (uint32_t i = 0; i < im->hdr.nvmas; i++) {
+		const struct ckpt_vma *v = &im->vmas[i];
+
+		if (v->end > (uint64_t)rst_zone_start && v->start < (uint64_t)rst_zone_end)
+			return rst_fail(e, "region 0x%lx-0x%lx collides with the restorer at 0x%lx-0x%lx",
+					v->start, v->end, (uint64_t)rst_zone_start, (uint64_t)rst_zone_end);
+	}
+	return 0;
+}
+
+/* Step 5: what the kernel keeps for the process besides memory.  Failures here
+ * are reported as notices: the memory is in place and the program can run. */
+static void restore_process(const struct ckpt_thread *t, const struct ckpt_proc *p, uint32_t pid,
+			    int verbose)
+{
+	const char *cwd = rst_image_str(&img, p->cwd_off);
+	struct ksys_mm_map mm = {
+		.start_code = p->start_code, .end_code = p->end_code,
+		.start_data = p->start_data, .end_data = p->end_data,
+		.start_brk = p->start_brk, .brk = p->brk, .start_stack = p->start_stack,
+		.arg_start = p->arg_start, .arg_end = p->arg_end,
+		.env_start = p->env_start, .env_end = p->env_end,
+		.auxv = (uint64_t)p->auxv, .auxv_size = p->auxv_words * 8, .exe_fd = (uint32_t)-1,
+	};
+	struct ksys_stack ss = { .ss_sp = t->ss_sp, .ss_size = t->ss_size,
+				 .ss_flags = (int32_t)(t->ss_flags & 0x80000002u) };	/* DISABLE|AUTODISARM */
+	long r;
+
+	if (*cwd && sys_failed(r = sys_chdir(cwd)))
+		rst_say(2, "restorer: notice: cannot return to %s: errno %d\n", cwd, (int)-r);
+	sys_umask(p->umask);
+	sys_prctl(PR_SET_NAME, (uint64_t)p->comm, 0, 0, 0);
+	for (int sig = 1; sig <= CKPT_NSIG; sig++) {
+		if (sig == 9 || sig == 19)	/* SIGKILL, SIGSTOP: fixed */
+			continue;
+		r = sys_rt_sigaction(sig, &p->sigact[sig - 1], 0);
+		if (sys_failed(r) && verbose)
+			rst_say(2, "restorer: notice: signal %d disposition: errno %d\n", sig, (int)-r);
+	}
+	if (sys_failed(r = sys_sigaltstack(&ss, 0)))
+		rst_say(2, "restorer: notice: alternate signal stack not restored: errno %d\n", (int)-r);
+	if (sys_failed(r = sys_prctl(PR_SET_MM, CKPT_PR_SET_MM_MAP, (uint64_t)&mm, sizeof(mm), 0)))
+		rst_say(2, "restorer: notice: brk/stack/arg fields not restored (PR_SET_MM_MAP errno %d)\n",
+			(int)-r);
+	if (t->rseq_len && sys_failed(r = sys_rseq(t->rseq_addr, t->rseq_len, 0, t->rseq_sig)))
+		rst_say(2, "restorer: notice: rseq area 0x%lx not registered: errno %d\n", t->rseq_addr, (int)-r);
+	if (t->clear_child_tid) {
+		*(volatile uint32_t *)t->clear_child_tid = pid;	/* glibc's cached tid */
+		sys_set_tid_address(t->clear_child_tid);
+	}
+	if (t->robust_list)
+		sys_set_robust_list(t->robust_list, t->robust_len);
+}
+
+/* writable vma holding [addr, addr + len), or 0 */
+static int writable(uint64_t addr, uint64_t len)
+{
+	for (uint32_t i = 0; i < img.hdr.nvmas; i++) {
+		const struct ckpt_vma *v = &img.vmas[i];
+
+		if (addr >= v->start && addr + len <= v->end)
+			return (v->prot & PROT_WRITE) != 0;
+	}
+	return 0;
+}
+
+void rst_main(uint64_t *sp)
+{
+	static const uint64_t all_signals = ~0ull;
+	uint64_t argc = sp[0], hwcap2 = 0, *auxv;
+	char **argv = (char **)(sp + 1);
+	const char *path = "myckpt";
+	struct rst_specials specials;
+	struct rst_err err;
+	struct ckpt_resume *resume;
+	struct ckpt_thread *t;
+	int verbose = 0, paths = 0;
+	unsigned jump_flags;
+	uint32_t pid;
+
+	/* 1. no signal handler may run until libckpt says so */
+	sys_rt_sigprocmask(SIG_SETMASK, &all_signals, 0);
+	for (auxv = sp + 1 + argc + 1; *auxv; auxv++)	/* skip envp */
+		;
+	for (auxv++; auxv[0] != AT_NULL; auxv += 2)
+		if (auxv[0] == AT_HWCAP2)
+			hwcap2 = auxv[1];
+	for (uint64_t i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (rst_streq(a, "-v") || rst_streq(a, "--verbose"))
+			verbose = 1;
+		else if (rst_streq(a, "-h") || rst_streq(a, "--help"))
+			usage(0);
+		else if (rst_streq(a, "--") && i + 1 < argc)
+			path = argv[++i], paths++;
+		else if (a[0] == '-' && a[1]) {
+			rst_say(2, "restorer: unknown option '%s' (see restorer --help)\n", a);
+			sys_exit_group(2);
+		} else
+			path = a, paths++;
+	}
+	if (paths > 1 || rst_strlen(path) >= sizeof(image_path)) {
+		rst_say(2, "restorer: give one image path (see restorer --help)\n");
+		sys_exit_group(2);
+	}
+	memcpy(image_path, path, rst_strlen(path) + 1);
+	path = image_path;
+
+	/* 2. header and tables */
+	if (rst_image_open(&img, path, (uint64_t)rst_tables_addr,
+			   (uint64_t)(rst_park_addr - rst_tables_addr), &err))
+		refuse(path, &err);
+	t = &img.threads[0];
+
+	/* 3. this machine */
+	if (check_cpu(&img, &err) || check_process(&img, &err) ||
+	    rst_find_specials(&specials, &err) || rst_check_vdso(&img, &specials, &err) ||
+	    rst_open_files(&img, file_fds, verbose, &err) || rst_alloc_pkeys(&img, &err))
+		refuse(path, &err);
+
+	/* 4. the address space */
+	rst_rebuild(&img, &specials, file_fds, verbose);
+	for (uint32_t i = 0; i < img.hdr.nvmas; i++)
+		if (file_fds[i] >= 0)
+			sys_close(file_fds[i]);
+
+	/* 5. process state */
+	pid = (uint32_t)sys_getpid();
+	if (t->clear_child_tid && !writable(t->clear_child_tid, 4))
+		t->clear_child_tid = 0;
+	restore_process(t, img.proc, pid, verbose);
+	resume = (struct ckpt_resume *)img.proc->resume_addr;
+	resume->zone_start = (uint64_t)rst_zone_start;
+	resume->zone_end = (uint64_t)rst_zone_end;
+	resume->pid = pid;
+	resume->flags = verbose ? CKPT_RESUME_VERBOSE : 0;
+	resume->magic = CKPT_RESUME_MAGIC;
+	if (verbose)
+		rst_say(2, "restorer: %s: %u regions, %lu bytes of pages; resuming pid %u as %u\n",
+			path, img.hdr.nvmas, img.hdr.data_size, img.proc->pid, pid);
+	sys_close(img.fd);
+	sys_close_range(3, ~0u);
+
+	/* 6. registers */
+	jump_flags = (t->flags & CKPT_CTX_XSAVE) | (hwcap2 & HWCAP2_FSGSBASE ? CKPT_CTX_FSGSBASE : 0);
+	/* POINT OF NO RETURN: rst_jump loads the target's registers and iretq's */
+	rst_jump(&t->regs, img.tables + (t->xsave_off - img.hdr.tables_off), t->xfeatures, jump_flags);
+}

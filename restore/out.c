@@ -1,0 +1,112 @@
+/* out.c -- message formatting without libc: every line is built in a buffer and
+ * written with a single write(2), so lines from the restorer never interleave. */
+#include "rst.h"
+#include "ckpt_sys.h"
+
+static size_t put_num(char *buf, size_t cap, size_t at, uint64_t v, unsigned base, int neg)
+{
+	char tmp[24];
+	int n = 0;
+
+	do {
+		tmp[n++] = "0123456789abcdef"[v % base];
+		v /= base;
+	} while (v);
+	if (neg && at < cap)
+		buf[at++] = '-';
+	while (n && at < cap)
+		buf[at++] = tmp[--n];
+	return at;
+}
+
+/* Supports %s %c %d %u %x and the l-forms %ld %lu %lx, and %%.  Always
+ * NUL-terminates (cap > 0) and returns the length written. */
+size_t rst_vfmt(char *buf, size_t cap, const char *fmt, va_list ap)
+{
+	size_t at = 0;
+
+	if (!cap)
+		return 0;
+	cap--;					/* room for the NUL */
+	for (; *fmt && at < cap; fmt++) {
+		int lng = 0;
+
+		if (*fmt != '%') {
+			buf[at++] = *fmt;
+			continue;
+		}
+		if (*++fmt == 'l')
+			lng = 1, fmt++;
+		switch (*fmt) {
+		case 's': {
+			const char *s = va_arg(ap, const char *);
+
+			if (!s)
+				s = "(null)";
+			while (*s && at < cap)
+				buf[at++] = *s++;
+			break;
+		}
+		case 'c':
+			buf[at++] = (char)va_arg(ap, int);
+			break;
+		case 'd': {
+			int64_t v = lng ? va_arg(ap, long) : va_arg(ap, int);
+
+			at = put_num(buf, cap, at, v < 0 ? -(uint64_t)v : (uint64_t)v, 10, v < 0);
+			break;
+		}
+		case 'u':
+			at = put_num(buf, cap, at, lng ? va_arg(ap, unsigned long) : va_arg(ap, unsigned), 10, 0);
+			break;
+		case 'x':
+			at = put_num(buf, cap, at, lng ? va_arg(ap, unsigned long) : va_arg(ap, unsigned), 16, 0);
+			break;
+		case '%':
+			buf[at++] = '%';
+			break;
+		default:			/* unknown: print it as written */
+			buf[at++] = '%';
+			if (*fmt && at < cap)
+				buf[at++] = *fmt;
+			if (!*fmt)
+				fmt--;
+			break;
+		}
+	}
+	buf[at] = 0;
+	return at;
+}
+
+size_t rst_fmt(char *buf, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	n = rst_vfmt(buf, cap, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+void rst_say(int fd, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	n = rst_vfmt(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	sys_write(fd, line, n);
+}
+
+int rst_fail(struct rst_err *e, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	rst_vfmt(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}

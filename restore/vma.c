@@ -1,0 +1,341 @@
+/* vma.c -- take the restorer's address space apart and build the image's.
+ *
+ * Address space while this runs (x86-64, 47-bit user space):
+ *
+ *   0x000000000000  +---------------------------------------------+
+ *                   | image regions below the zone                |
+ *   0x1c0000000000  +== restorer zone (linker.ld) ================+
+ *                   | restorer text/rodata/data/bss (+ its stack) |
+ *   +16 MiB         | image tables (rst_tables_addr)              |
+ *   +1008 MiB       | parked [vvar] [vvar_vclock] [vdso]          |
+ *   0x1c0040000000  +=============================================+
+ *                   | image regions above the zone: PIE program,  |
+ *                   | heap, libraries, [stack], vdso/vvar...      |
+ *   0x7ffffffff000  +---------------------------------------------+
+ *
+ * rst_rebuild() parks the kernel's vDSO pages in the zone, unmaps everything
+ * outside the zone (the kernel-made stack included: _start left it), moves the
+ * vDSO pages to where the image had them, then maps and fills every region.
+ */
+#include "rst.h"
+#include "ckpt_sys.h"
+
+static char maps_buf[16384];		/* the restorer's own /proc/self/maps: a few lines */
+
+static uint64_t parse_hex(const char **s)
+{
+	uint64_t v = 0;
+
+	for (;; (*s)++) {
+		char c = **s;
+
+		if (c >= '0' && c <= '9')
+			v = v * 16 + (c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v = v * 16 + (c - 'a' + 10);
+		else
+			return v;
+	}
+}
+
+/* Find this kernel's [vdso], [vvar], [vvar_vclock] in the restorer's own maps. */
+int rst_find_specials(struct rst_specials *sp, struct rst_err *e)
+{
+	long fd = sys_open("/proc/self/maps", O_RDONLY | O_CLOEXEC, 0);
+	uint64_t len = 0;
+	const char *p;
+
+	memset(sp, 0, sizeof(*sp));
+	if (sys_failed(fd))
+		return rst_fail(e, "cannot open /proc/self/maps: errno %d", (int)-fd);
+	for (;;) {
+		long r = sys_read(fd, maps_buf + len, sizeof(maps_buf) - 1 - len);
+
+		if (r <= 0)
+			break;
+		len += r;
+	}
+	sys_close(fd);
+	maps_buf[len] = 0;
+
+	for (p = maps_buf; *p; ) {
+		const char *line = p, *name;
+		uint64_t start = parse_hex(&p), end;
+		int kind = 0;
+
+		p++;				/* '-' */
+		end = parse_hex(&p);
+		while (*p && *p != '\n' && *p != '[')
+			p++;
+		name = p;
+		while (*p && *p != '\n')
+			p++;
+		if (*p)
+			p++;
+		if (line[0] == '\n')
+			continue;
+		if (!memcmp(name, "[vdso]", 6))
+			kind = CKPT_VMA_VDSO;
+		else if (!memcmp(name, "[vvar]", 6))
+			kind = CKPT_VMA_VVAR;
+		else if (!memcmp(name, "[vvar_vclock]", 13))
+			kind = CKPT_VMA_VVAR_VCLOCK;
+		if (kind) {
+			sp->start[kind] = start;
+			sp->end[kind] = end;
+		}
+	}
+	if (!sp->start[CKPT_VMA_VDSO])
+		return rst_fail(e, "this kernel gave the restorer no [vdso]");
+	return 0;
+}
+
+/* The image's vDSO must be this kernel's: same bytes, same vvar pages at the
+ * same distance.  Programs keep pointers into it (glibc resolved clock_gettime
+ * there at start-up), so another kernel's vDSO cannot be swapped in. */
+int rst_check_vdso(const struct rst_image *img, const struct rst_specials *sp, struct rst_err *e)
+{
+	const struct ckpt_hdr *h = &img->hdr;
+	uint64_t vdso = sp->start[CKPT_VMA_VDSO], img_vdso = 0;
+	uint32_t crc = ckpt_crc32c(0, (const void *)vdso, sp->end[CKPT_VMA_VDSO] - vdso);
+	uint64_t sizes[CKPT_VMA_KIND_MAX] = { 0 };
+
+	sizes[CKPT_VMA_VDSO] = h->vdso_size;
+	sizes[CKPT_VMA_VVAR] = h->vvar_size;
+	sizes[CKPT_VMA_VVAR_VCLOCK] = h->vvar_vclock_size;
+	if (crc != h->vdso_crc || h->vdso_size != sp->end[CKPT_VMA_VDSO] - vdso)
+		return rst_fail(e, "vDSO differs from this kernel's (image from kernel %s): cannot restore", h->kernel);
+	for (uint32_t k = CKPT_VMA_VDSO; k <= CKPT_VMA_VVAR_VCLOCK; k++)
+		if (sizes[k] != sp->end[k] - sp->start[k])
+			return rst_fail(e, "[%s] is %lu bytes here, %lu in the image (kernel %s)",
+					rst_kind_name(k), sp->end[k] - sp->start[k], sizes[k], h->kernel);
+	for (uint32_t i = 0; i < h->nvmas; i++)
+		if (img->vmas[i].kind == CKPT_VMA_VDSO)
+			img_vdso = img->vmas[i].start;
+	for (uint32_t i = 0; i < h->nvmas && img_vdso; i++) {
+		const struct ckpt_vma *v = &img->vmas[i];
+
+		if ((v->kind == CKPT_VMA_VVAR || v->kind == CKPT_VMA_VVAR_VCLOCK) &&
+		    v->start - img_vdso != sp->start[v->kind] - vdso)
+			return rst_fail(e, "[%s] sits at another distance from [vdso] on this kernel",
+					rst_kind_name(v->kind));
+	}
+	return 0;
+}
+
+/* Open every file the image maps and check it is the file that was mapped.
+ * Code that changed cannot run where the program expects it: refused.  Data
+ * files that changed are mapped as they are now (as the kernel would show a
+ * running program), with a notice. */
+int rst_open_files(const struct rst_image *img, int *fds, int verbose, struct rst_err *e)
+{
+	for (uint32_t i = 0; i < img->hdr.nvmas; i++) {
+		const struct ckpt_vma *v = &img->vmas[i];
+		const char *path = rst_image_str(img, v->path_off);
+		struct ksys_stat st;
+		int mode = (v->flags & CKPT_MAP_SHARED) && (v->flags & CKPT_MAP_MAYWRITE) ? O_RDWR : O_RDONLY;
+		long fd;
+		int changed;
+
+		fds[i] = -1;
+		if (v->kind != CKPT_VMA_FILE)
+			continue;
+		fd = sys_open(path, mode | O_CLOEXEC, 0);
+		if (sys_failed(fd))
+			return rst_fail(e, "mapped file %s: cannot open: errno %d", path, (int)-fd);
+		fds[i] = (int)fd;
+		if (sys_failed(sys_fstat(fd, &st)))
+			return rst_fail(e, "mapped file %s: fstat failed", path);
+		if (st.st_ino != v->ino || ksys_major(st.st_dev) != (v->dev >> 32) ||
+		    ksys_minor(st.st_dev) != (uint32_t)v->dev)
+			return rst_fail(e, "mapped file %s was replaced (inode %lu, was %lu)", path,
+					st.st_ino, v->ino);
+		changed = st.st_size != v->fsize || (int64_t)st.st_mtime_sec != v->mtime_sec ||
+			  st.st_mtime_nsec != v->mtime_nsec;
+		if (changed && (v->prot & PROT_EXEC))
+			return rst_fail(e, "code file %s changed since the checkpoint", path);
+		if (changed && st.st_size < v->fsize && !(v->flags & CKPT_MAP_SHARED) &&
+		    (uint64_t)st.st_size < v->pgoff + (v->end - v->start))
+			return rst_fail(e, "mapped file %s shrank from %ld to %ld bytes", path, v->fsize, st.st_size);
+		if (changed && verbose)
+			rst_say(2, "restorer: notice: %s changed since the checkpoint; mapped as it is now\n", path);
+	}
+	return 0;
+}
+
+static void __attribute__((noreturn)) die(const struct rst_image *img, int status, const char *what,
+					  uint64_t addr, uint64_t len, long err)
+{
+	rst_say(2, "restorer: %s: %s 0x%lx+0x%lx: errno %d\n", img->path, what, addr, len, (int)-err);
+	sys_exit_group(status);
+}
+
+/* read one run's pages into place and check them against the run's crc */
+static void fill_run(const struct rst_image *img, const struct ckpt_run *run)
+{
+	uint64_t len = run->npages * CKPT_PAGE_SIZE, done = 0;
+
+	while (done < len) {
+		uint64_t n = len - done > (1u << 30) ? (1u << 30) : len - done;
+		long r = sys_pread(img->fd, (void *)(run->addr + done), n, run->data_off + done);
+
+		if (r == -4)
+			continue;
+		if (r <= 0)
+			die(img, 127, "read pages", run->addr + done, n, r ? r : -5);
+		done += r;
+	}
+	if (ckpt_crc32c(0, (const void *)run->addr, len) != run->crc) {
+		rst_say(2, "restorer: %s: page data checksum mismatch at 0x%lx: image corrupted\n",
+			img->path, run->addr);
+		sys_exit_group(2);
+	}
+}
+
+static const struct { uint32_t flag; int advice; } advices[] = {
+	{ CKPT_ADV_DONTFORK, MADV_DONTFORK },
+	{ CKPT_ADV_DONTDUMP, MADV_DONTDUMP },
+	{ CKPT_ADV_WIPEONFORK, MADV_WIPEONFORK },
+	{ CKPT_ADV_HUGEPAGE, MADV_HUGEPAGE },
+	{ CKPT_ADV_NOHUGEPAGE, MADV_NOHUGEPAGE },
+	{ CKPT_ADV_MERGEABLE, MADV_MERGEABLE },
+	{ CKPT_ADV_SEQUENTIAL, MADV_SEQUENTIAL },
+	{ CKPT_ADV_RANDOM, MADV_RANDOM },
+};
+
+/* map one region at its address, fill its stored pages, give it its final
+ * protection, advice, name and protection key */
+static void map_vma(const struct rst_image *img, const struct ckpt_vma *v, int fd, int verbose)
+{
+	uint64_t len = v->end - v->start;
+	int prot = v->prot, flags = MAP_FIXED_NOREPLACE, tmp_prot;
+	long r;
+
+	tmp_prot = v->run_count ? prot | PROT_READ | PROT_WRITE : prot;
+	if (v->kind == CKPT_VMA_FILE) {
+		flags |= v->flags & CKPT_MAP_SHARED ? MAP_SHARED : MAP_PRIVATE;
+	} else {
+		fd = -1;
+		flags |= MAP_ANONYMOUS | (v->flags & CKPT_MAP_SHARED ? MAP_SHARED : MAP_PRIVATE);
+	}
+	if (v->flags & CKPT_MAP_GROWSDOWN)
+		flags |= MAP_GROWSDOWN;
+	if (v->flags & CKPT_MAP_NORESERVE)
+		flags |= MAP_NORESERVE;
+	r = sys_mmap(v->start, len, tmp_prot, flags, fd, fd >= 0 ? v->pgoff : 0);
+	if (r != (long)v->start)
+		die(img, 127, "mmap", v->start, len, sys_failed(r) ? r : -17);
+
+	for (uint32_t i = v->run_first; i < v->run_first + v->run_count; i++)
+		fill_run(img, &img->runs[i]);
+
+	if (v->pkey)
+		r = sys_pkey_mprotect(v->start, len, prot, v->pkey);
+	else
+		r = tmp_prot != prot ? sys_mprotect(v->start, len, prot) : 0;
+	if (sys_failed(r))
+		die(img, 127, "mprotect", v->start, len, r);
+
+	for (uint32_t i = 0; i < sizeof(advices) / sizeof(advices[0]); i++) {
+		if (!(v->advice & advices[i].flag))
+			continue;
+		r = sys_madvise(v->start, len, advices[i].advice);
+		if (sys_failed(r) && verbose)
+			rst_say(2, "restorer: notice: madvise(0x%lx, %d): errno %d\n", v->start,
+				advices[i].advice, (int)-r);
+	}
+	if (v->advice & CKPT_ADV_LOCKED) {
+		r = sys_mlock(v->start, len);
+		if (sys_failed(r))
+			rst_say(2, "restorer: notice: region 0x%lx stays unlocked: mlock errno %d\n",
+				v->start, (int)-r);
+	}
+	if (v->name_off) {
+		r = sys_prctl(CKPT_PR_SET_VMA, CKPT_PR_SET_VMA_ANON_NAME, v->start, len,
+			      (uint64_t)rst_image_str(img, v->name_off));
+		if (sys_failed(r) && verbose)
+			rst_say(2, "restorer: notice: region 0x%lx keeps no name: errno %d\n", v->start, (int)-r);
+	}
+}
+
+/* Allocate exactly the protection keys the image's regions use (pkey_alloc
+ * hands out the lowest free key, so take keys until every needed one is ours,
+ * then give back the rest). */
+int rst_alloc_pkeys(const struct rst_image *img, struct rst_err *e)
+{
+	uint32_t need = 0, have = 1, extra = 0;	/* key 0 always exists */
+
+	for (uint32_t i = 0; i < img->hdr.nvmas; i++)
+		need |= 1u << img->vmas[i].pkey;
+	need &= ~1u;
+	while (need & ~have) {
+		long k = sys_pkey_alloc();
+
+		if (sys_failed(k))
+			return rst_fail(e, "image uses protection keys (mask 0x%x) and pkey_alloc failed: errno %d",
+					need, (int)-k);
+		have |= 1u << k;
+		if (!(need & (1u << k)))
+			extra |= 1u << k;
+	}
+	for (int k = 1; k < 16; k++)
+		if (extra & (1u << k))
+			sys_pkey_free(k);
+	return 0;
+}
+
+extern char rst_zone_start[], rst_zone_end[], rst_park_addr[];
+
+void rst_rebuild(const struct rst_image *img, const struct rst_specials *sp, const int *fds, int verbose)
+{
+	uint64_t zs = (uint64_t)rst_zone_start, ze = (uint64_t)rst_zone_end;
+	uint64_t park = (uint64_t)rst_park_addr, base = sp->start[CKPT_VMA_VDSO];
+	uint64_t parked[CKPT_VMA_KIND_MAX] = { 0 };
+	long r;
+
+	/* 1. park the vDSO pages in the zone, keeping their relative layout */
+	for (uint32_t k = CKPT_VMA_VDSO; k <= CKPT_VMA_VVAR_VCLOCK; k++) {
+		if (sp->start[k] < base && sp->start[k])
+			base = sp->start[k];
+	}
+	for (uint32_t k = CKPT_VMA_VDSO; k <= CKPT_VMA_VVAR_VCLOCK; k++) {
+		uint64_t len = sp->end[k] - sp->start[k];
+
+		if (!sp->start[k])
+			continue;
+		parked[k] = park + (sp->start[k] - base);
+		r = sys_mremap(sp->start[k], len, len, MREMAP_MAYMOVE | MREMAP_FIXED, parked[k]);
+		if (sys_failed(r))
+			die(img, 127, "park vdso pages", sp->start[k], len, r);
+	}
+
+	/* 2. everything outside the zone goes: the kernel's stack, anything else */
+	r = sys_munmap(0, zs);
+	if (!sys_failed(r))
+		r = sys_munmap(ze, RST_TASK_SIZE - ze);
+	if (sys_failed(r))
+		die(img, 127, "unmap", 0, RST_TASK_SIZE, r);
+
+	/* 3. the vDSO pages go where the image had them (or away, if it had none) */
+	for (uint32_t k = CKPT_VMA_VDSO; k <= CKPT_VMA_VVAR_VCLOCK; k++) {
+		uint64_t len = sp->end[k] - sp->start[k], to = 0;
+
+		if (!parked[k])
+			continue;
+		for (uint32_t i = 0; i < img->hdr.nvmas; i++)
+			if (img->vmas[i].kind == k)
+				to = img->vmas[i].start;
+		r = to ? sys_mremap(parked[k], len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to)
+		       : sys_munmap(parked[k], len);
+		if (sys_failed(r))
+			die(img, 127, "place vdso pages", to, len, r);
+	}
+
+	/* 4. every other region, in address order */
+	for (uint32_t i = 0; i < img->hdr.nvmas; i++) {
+		const struct ckpt_vma *v = &img->vmas[i];
+
+		if (v->kind != CKPT_VMA_VDSO && v->kind != CKPT_VMA_VVAR && v->kind != CKPT_VMA_VVAR_VCLOCK)
+			map_vma(img, v, fds[i], verbose);
+	}
+}
