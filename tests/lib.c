@@ -500,17 +500,20 @@ static void t_send_go(pid_t pid, int value, const char *who)
 /* Fork and exec the restorer with every signal blocked; returns its pid. */
 static pid_t t_restore(void)
 {
-	sigset_t all;
+	sigset_t all, old;
 	pid_t pid;
 
+	/* blocked before fork: a signal sent right after fork must stay pending */
 	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
 	pid = fork();
+	if (pid != 0)
+		sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0)
 		t_fatal("harness: fork: %s", strerror(errno));
 	if (pid == 0) {
 		char *argv[] = { "restorer", (char *)t_image, NULL };
 
-		sigprocmask(SIG_BLOCK, &all, NULL);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		execv(t_restorer, argv);
 		t_diag("harness: execv %s: %s", t_restorer, strerror(errno));

@@ -103,7 +103,9 @@ int t_result(void);		/* 0 if every check passed so far, else 1 */
 int t_ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int t_eq64(const char *what, uint64_t got, uint64_t want);
 int t_eqmem(const char *what, const void *got, const void *want, size_t n);
-void t_fill(void *p, size_t n, uint64_t seed);	/* deterministic pattern */
+/* deterministic pattern; the bytes at offset o (a multiple of 8) of a fill with seed s
+ * are those of a fill with seed s + o / 8 */
+void t_fill(void *p, size_t n, uint64_t seed);
 int t_check_fill(const char *what, const void *p, size_t n, uint64_t seed);
 
 /* ---- output, both sides: one write(2) per line ---- */
