@@ -1,0 +1,79 @@
+/* cap.h -- what the capture library's files share.
+ *
+ * Everything on the checkpoint path runs inside a signal handler: raw sys_*
+ * calls only (no errno, no malloc, no stdio), and state in static storage.
+ */
+#ifndef CAP_H
+#define CAP_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <string.h>
+#include "ckpt_image.h"
+#include "ckpt_sys.h"
+
+#define CAP_MAX_VMAS	16384u
+#define CAP_MAX_RUNS	131072u
+#define CAP_STRINGS	(512u << 10)
+#define CAP_IOBUF	(1u << 20)
+
+/* The checkpoint's working storage.  One page-aligned object, so the page scan
+ * can leave it out of the image: after a restore its contents do not matter. */
+struct cap_scratch {
+	struct ckpt_vma vmas[CAP_MAX_VMAS];
+	struct ckpt_run runs[CAP_MAX_RUNS];
+	char strings[CAP_STRINGS];
+	char iobuf[CAP_IOBUF];		/* smaps text, then page bounce buffer */
+	uint64_t regions[3 * 4096];	/* PAGEMAP_SCAN output (struct page_region) */
+	unsigned char mincore_vec[65536];
+};
+
+/* Process-wide settings, fixed when the library loads. */
+struct cap_config {
+	char path[4096];		/* absolute image path */
+	int sig;			/* trigger signal */
+	unsigned ctx_flags;		/* CKPT_CTX_* for ckpt_save_context */
+	uint32_t xsave_size;		/* bytes of FPU area */
+	uint64_t xcr0;
+	uint64_t hwcap2;
+	uint32_t cpuid1_ecx, cpuid1_edx, cpuid7_ebx, cpuid7_ecx, cpuid7_edx;
+	char cpu_vendor[16];
+	int have_pagemap_scan;		/* -1 unknown, 0 no, 1 yes */
+};
+
+/* The state a checkpoint takes besides memory, filled before the page walk. */
+struct cap_state {
+	struct ckpt_thread thread;
+	struct ckpt_proc proc;
+	const void *fpu;		/* FPU area, xsave_size bytes, 64-aligned */
+	char cwd[4096];
+	char exe[4096];
+};
+
+extern struct cap_config ckpt_cfg;
+extern struct cap_scratch ckpt_scratch;
+
+/* maps.c: walk /proc/self/smaps into scratch vmas; returns count or -errno */
+struct cap_walk {
+	uint32_t nvmas;
+	uint32_t nruns;
+	uint32_t strings_used;
+	uint64_t vdso_start, vdso_end, vvar_size, vvar_vclock_size;
+	const char *fail_what;		/* which step failed, for the message */
+	uint64_t fail_addr;
+};
+int cap_walk_maps(struct cap_walk *w);
+int cap_scan_pages(struct cap_walk *w);
+
+/* dump.c */
+int cap_write_image(struct cap_state *st, const char *path);
+
+/* preload.c */
+void cap_say(const char *fmt, ...);		/* "libckpt: ..." on stderr, one write */
+
+/* the formatter the restorer uses too (restore/out.c) */
+#include <stdarg.h>
+size_t rst_vfmt(char *buf, size_t cap, const char *fmt, va_list ap);
+size_t rst_fmt(char *buf, size_t cap, const char *fmt, ...);
+
+#endif

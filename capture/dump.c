@@ -1,0 +1,284 @@
+/* dump.c -- lay out and write one image (include/ckpt_image.h).
+ *
+ * Order: page data first (each run's crc is computed on the way), then the
+ * tables, then the header, all into a fresh private file beside the target;
+ * fsync, rename over the target, fsync the directory.  A reader never sees a
+ * partial image, and a failure leaves the previous image as it was.
+ */
+#include "cap.h"
+
+static struct ckpt_hdr hdr;
+static const uint8_t zeros[4096];
+
+static int write_at(int fd, const void *buf, uint64_t n, uint64_t off)
+{
+	const uint8_t *p = buf;
+
+	while (n) {
+		long r = sys_pwrite(fd, p, n > (1u << 30) ? (1u << 30) : n, off);
+
+		if (r == -4)
+			continue;
+		if (sys_failed(r))
+			return (int)r;
+		if (r == 0)
+			return -5;
+		p += r, off += r, n -= r;
+	}
+	return 0;
+}
+
+/* write `len` bytes of table at *off, extend the running crc */
+static int put(int fd, uint64_t *off, uint32_t *crc, const void *p, uint64_t len)
+{
+	int r = write_at(fd, p, len, *off);
+
+	*crc = ckpt_crc32c(*crc, p, len);
+	*off += len;
+	return r;
+}
+
+static int put_zeros(int fd, uint64_t *off, uint32_t *crc, uint64_t len)
+{
+	while (len) {
+		uint64_t n = len > sizeof(zeros) ? sizeof(zeros) : len;
+		int r = put(fd, off, crc, zeros, n);
+
+		if (r)
+			return r;
+		len -= n;
+	}
+	return 0;
+}
+
+/* A run goes through a bounce buffer (read with /proc/self/mem) when it is
+ * unreadable (PROT_NONE, exec-only: /proc/self/mem ignores protections), maps
+ * a deleted file (past the file's end /proc/self/mem answers EIO where a load
+ * would raise SIGBUS: those pages are stored as zeros), or holds this very
+ * stack, whose lower pages change while we write (crc and bytes must match). */
+static int needs_bounce(const struct ckpt_run *run, const struct ckpt_vma *v)
+{
+	uint64_t sp = (uint64_t)__builtin_frame_address(0);
+
+	return !(v->prot & PROT_READ) || v->kind == CKPT_VMA_GONE ||
+	       (sp >= v->start && sp < v->end);
+}
+
+/* Copy one run to the file. */
+static int write_run(int fd, int memfd, struct ckpt_run *run, const struct ckpt_vma *v)
+{
+	uint64_t len = run->npages * CKPT_PAGE_SIZE;
+	uint32_t crc = 0;
+
+	if (!needs_bounce(run, v)) {
+		run->crc = ckpt_crc32c(0, (const void *)run->addr, len);
+		return write_at(fd, (const void *)run->addr, len, run->data_off);
+	}
+	for (uint64_t done = 0; done < len; ) {
+		uint64_t n = len - done > CAP_IOBUF ? CAP_IOBUF : len - done;
+		long r = sys_pread(memfd, ckpt_scratch.iobuf, n, run->addr + done);
+		int w;
+
+		if (r == -5 || r == 0) {	/* EIO: past the file's end */
+			n = CKPT_PAGE_SIZE;
+			memset(ckpt_scratch.iobuf, 0, n);
+		} else if (sys_failed(r)) {
+			return (int)r;
+		} else {
+			n = (uint64_t)r & ~(uint64_t)(CKPT_PAGE_SIZE - 1);
+			if (!n) {
+				n = CKPT_PAGE_SIZE;
+				memset(ckpt_scratch.iobuf + r, 0, n - r);
+			}
+		}
+		crc = ckpt_crc32c(crc, ckpt_scratch.iobuf, n);
+		w = write_at(fd, ckpt_scratch.iobuf, n, run->data_off + done);
+		if (w)
+			return w;
+		done += n;
+	}
+	run->crc = crc;
+	return 0;
+}
+
+static void fill_header(const struct cap_walk *w, const struct cap_state *st)
+{
+	struct { char f[6][65]; } uts;
+	struct ksys_timespec now;
+
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.magic = CKPT_MAGIC;
+	hdr.version = CKPT_VERSION;
+	hdr.hdr_size = CKPT_HDR_SIZE;
+	hdr.page_size = CKPT_PAGE_SIZE;
+	hdr.xsave_size = ckpt_cfg.xsave_size;
+	hdr.xcr0 = ckpt_cfg.xcr0;
+	hdr.hwcap2 = ckpt_cfg.hwcap2;
+	hdr.cpuid1_ecx = ckpt_cfg.cpuid1_ecx;
+	hdr.cpuid1_edx = ckpt_cfg.cpuid1_edx;
+	hdr.cpuid7_ebx = ckpt_cfg.cpuid7_ebx;
+	hdr.cpuid7_ecx = ckpt_cfg.cpuid7_ecx;
+	hdr.cpuid7_edx = ckpt_cfg.cpuid7_edx;
+	memcpy(hdr.cpu_vendor, ckpt_cfg.cpu_vendor, sizeof(hdr.cpu_vendor));
+	if (w->vdso_end) {
+		hdr.vdso_size = w->vdso_end - w->vdso_start;
+		hdr.vdso_crc = ckpt_crc32c(0, (const void *)w->vdso_start, hdr.vdso_size);
+	}
+	hdr.vvar_size = w->vvar_size;
+	hdr.vvar_vclock_size = w->vvar_vclock_size;
+	if (!sys_failed(SC1(__NR_uname, &uts)))
+		memcpy(hdr.kernel, uts.f[2], sizeof(hdr.kernel) - 1);
+	memcpy(hdr.program, st->proc.comm, sizeof(st->proc.comm));
+	sys_clock_gettime(0, &now);
+	hdr.created_ns = (uint64_t)now.tv_sec * 1000000000ull + now.tv_nsec;
+}
+
+/* strings the process record points at go after the walk's strings */
+static uint32_t append_string(struct cap_walk *w, const char *s)
+{
+	size_t n = 0;
+	uint32_t off = w->strings_used;
+
+	while (s[n])
+		n++;
+	if (!n || off + n + 1 > CAP_STRINGS)
+		return 0;
+	memcpy(ckpt_scratch.strings + off, s, n + 1);
+	w->strings_used += n + 1;
+	return off;
+}
+
+int cap_write_image(struct cap_state *st, const char *path)
+{
+	struct cap_walk w = { 0 };
+	char tmp[4200];
+	uint64_t rnd = 0, off, tables_end;
+	uint32_t crc = 0;
+	long fd, memfd = -1;
+	int err, n;
+	const char *slash = path, *s;
+
+	err = cap_walk_maps(&w);
+	if (!err)
+		err = cap_scan_pages(&w);
+	if (err) {
+		cap_say("%s: %s at 0x%lx: errno %d", path, w.fail_what ? w.fail_what : "address space walk",
+			w.fail_addr, -err);
+		return err;
+	}
+	st->proc.cwd_off = append_string(&w, st->cwd);
+	st->proc.exe_off = append_string(&w, st->exe);
+	fill_header(&w, st);
+
+	/* layout: threads | proc | vmas | runs | strings | pad64 | fpu | pad4096 | data */
+	hdr.nthreads = 1;
+	hdr.nvmas = w.nvmas;
+	hdr.nruns = w.nruns;
+	hdr.strings_size = w.strings_used;
+	hdr.tables_off = CKPT_HDR_SIZE;
+	hdr.threads_off = hdr.tables_off;
+	hdr.proc_off = hdr.threads_off + sizeof(struct ckpt_thread);
+	hdr.vmas_off = hdr.proc_off + sizeof(struct ckpt_proc);
+	hdr.runs_off = hdr.vmas_off + (uint64_t)w.nvmas * sizeof(struct ckpt_vma);
+	hdr.strings_off = hdr.runs_off + (uint64_t)w.nruns * sizeof(struct ckpt_run);
+	st->thread.xsave_off = (hdr.strings_off + w.strings_used + 63) & ~63ull;
+	st->thread.xsave_size = ckpt_cfg.xsave_size;
+	tables_end = st->thread.xsave_off + st->thread.xsave_size;
+	hdr.data_off = (tables_end + CKPT_PAGE_SIZE - 1) & ~(uint64_t)(CKPT_PAGE_SIZE - 1);
+	hdr.tables_size = hdr.data_off - hdr.tables_off;
+	off = hdr.data_off;
+	for (uint32_t i = 0; i < w.nruns; i++) {
+		ckpt_scratch.runs[i].data_off = off;
+		off += ckpt_scratch.runs[i].npages * CKPT_PAGE_SIZE;
+	}
+	hdr.data_size = off - hdr.data_off;
+	hdr.file_size = off;
+
+	/* a fresh file nobody else can have made: O_EXCL | O_NOFOLLOW, random name */
+	for (s = path; *s; s++)
+		if (*s == '/')
+			slash = s + 1;
+	sys_getrandom(&rnd, sizeof(rnd));
+	n = (int)rst_fmt(tmp, sizeof(tmp), "%s", path);
+	if (n >= (int)sizeof(tmp) - 40) {
+		cap_say("%s: path too long", path);
+		return -36;
+	}
+	rst_fmt(tmp + (slash - path), sizeof(tmp) - (slash - path), ".%s.tmp.%lx", slash, rnd);
+	fd = sys_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (sys_failed(fd)) {
+		cap_say("%s: create %s: errno %d", path, tmp, (int)-fd);
+		return (int)fd;
+	}
+	sys_fchmod((int)fd, 0600);		/* whatever the umask says */
+
+	err = 0;
+	for (uint32_t i = 0; i < w.nruns && !err; i++) {
+		struct ckpt_run *run = &ckpt_scratch.runs[i];
+		const struct ckpt_vma *v = &ckpt_scratch.vmas[run->vma];
+
+		if (needs_bounce(run, v) && memfd < 0) {
+			memfd = sys_open("/proc/self/mem", O_RDONLY | O_CLOEXEC, 0);
+			if (sys_failed(memfd)) {
+				err = (int)memfd;
+				break;
+			}
+		}
+		err = write_run((int)fd, (int)memfd, run, v);
+	}
+	if (memfd >= 0)
+		sys_close((int)memfd);
+	if (err) {
+		cap_say("%s: write page data: errno %d", path, -err);
+		goto fail;
+	}
+
+	off = hdr.tables_off;
+	if ((err = put((int)fd, &off, &crc, &st->thread, sizeof(st->thread))) ||
+	    (err = put((int)fd, &off, &crc, &st->proc, sizeof(st->proc))) ||
+	    (err = put((int)fd, &off, &crc, ckpt_scratch.vmas, (uint64_t)w.nvmas * sizeof(struct ckpt_vma))) ||
+	    (err = put((int)fd, &off, &crc, ckpt_scratch.runs, (uint64_t)w.nruns * sizeof(struct ckpt_run))) ||
+	    (err = put((int)fd, &off, &crc, ckpt_scratch.strings, w.strings_used)) ||
+	    (err = put_zeros((int)fd, &off, &crc, st->thread.xsave_off - off)) ||
+	    (err = put((int)fd, &off, &crc, st->fpu, st->thread.xsave_size)) ||
+	    (err = put_zeros((int)fd, &off, &crc, hdr.data_off - off))) {
+		cap_say("%s: write tables: errno %d", path, -err);
+		goto fail;
+	}
+	hdr.tables_crc = crc;
+	hdr.hdr_crc = ckpt_crc32c(0, &hdr, sizeof(hdr));
+	if ((err = write_at((int)fd, &hdr, sizeof(hdr), 0))) {
+		cap_say("%s: write header: errno %d", path, -err);
+		goto fail;
+	}
+	if (sys_failed(err = (int)sys_fsync((int)fd))) {
+		cap_say("%s: fsync: errno %d", path, -err);
+		goto fail;
+	}
+	sys_close((int)fd);
+	if (sys_failed(err = (int)sys_rename(tmp, path))) {
+		cap_say("%s: rename: errno %d", path, -err);
+		sys_unlink(tmp);
+		return err;
+	}
+	/* make the rename itself durable */
+	if (slash > path) {
+		char dir[4096];
+
+		memcpy(dir, path, slash - path);
+		dir[slash - path] = 0;
+		fd = sys_open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	} else {
+		fd = sys_open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	}
+	if (!sys_failed(fd)) {
+		sys_fsync((int)fd);
+		sys_close((int)fd);
+	}
+	return 0;
+
+fail:
+	sys_close((int)fd);
+	sys_unlink(tmp);
+	return err;
+}

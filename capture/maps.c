@@ -1,0 +1,451 @@
+/* maps.c -- read the address space: /proc/self/smaps into vma records, then
+ * the page tables (PAGEMAP_SCAN on /proc/self/pagemap) into runs of pages worth
+ * storing.  Runs inside the signal handler: raw syscalls, static storage.
+ */
+#include "cap.h"
+
+/* PAGEMAP_SCAN (Linux 6.7) postdates Debian 12's 6.1 uapi headers */
+#ifndef PAGEMAP_SCAN
+#define PAGEMAP_SCAN		0xc0606610ul	/* _IOWR('f', 16, struct pm_scan_arg) */
+#endif
+#ifndef PAGE_IS_FILE
+#define PAGE_IS_WPALLOWED	(1ul << 0)
+#define PAGE_IS_WRITTEN		(1ul << 1)
+#define PAGE_IS_FILE		(1ul << 2)
+#define PAGE_IS_PRESENT		(1ul << 3)
+#define PAGE_IS_SWAPPED		(1ul << 4)
+#define PAGE_IS_PFNZERO		(1ul << 5)
+#define PAGE_IS_HUGE		(1ul << 6)
+#endif
+
+struct cap_pm_scan_arg {
+	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+	uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+
+static uint64_t hex(const char **s)
+{
+	uint64_t v = 0;
+
+	for (;; (*s)++) {
+		char c = **s;
+
+		if (c >= '0' && c <= '9')
+			v = v * 16 + (c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v = v * 16 + (c - 'a' + 10);
+		else
+			return v;
+	}
+}
+
+static uint64_t dec(const char **s)
+{
+	uint64_t v = 0;
+
+	while (**s >= '0' && **s <= '9')
+		v = v * 10 + (*(*s)++ - '0');
+	return v;
+}
+
+static int starts(const char *s, const char *prefix)
+{
+	while (*prefix)
+		if (*s++ != *prefix++)
+			return 0;
+	return 1;
+}
+
+/* copy s[0..n) into the string table; returns its offset, 0 when full */
+static uint32_t add_string(struct cap_walk *w, const char *s, size_t n)
+{
+	uint32_t off = w->strings_used;
+
+	if (off + n + 1 > CAP_STRINGS)
+		return 0;
+	memcpy(ckpt_scratch.strings + off, s, n);
+	ckpt_scratch.strings[off + n] = 0;
+	w->strings_used += n + 1;
+	return off;
+}
+
+/* "start-end perms offset maj:min inode   path" -> a new vma record */
+static int parse_header(struct cap_walk *w, const char *p, const char *eol)
+{
+	struct ckpt_vma *v;
+	const char *path;
+	uint64_t start, end, maj, min;
+	size_t plen;
+	int shared;
+
+	start = hex(&p);
+	p++;
+	end = hex(&p);
+	p++;
+	if (w->nvmas >= CAP_MAX_VMAS) {
+		w->fail_what = "too many regions";
+		w->fail_addr = start;
+		return -7;			/* E2BIG */
+	}
+	v = &ckpt_scratch.vmas[w->nvmas];
+	memset(v, 0, sizeof(*v));
+	v->start = start;
+	v->end = end;
+	v->prot = (p[0] == 'r' ? PROT_READ : 0) | (p[1] == 'w' ? PROT_WRITE : 0) | (p[2] == 'x' ? PROT_EXEC : 0);
+	shared = p[3] == 's';
+	v->flags = shared ? CKPT_MAP_SHARED : 0;
+	p += 5;
+	v->pgoff = hex(&p);
+	p++;
+	maj = hex(&p);
+	p++;
+	min = hex(&p);
+	p++;
+	v->dev = maj << 32 | min;
+	v->ino = dec(&p);
+	while (p < eol && *p == ' ')
+		p++;
+	path = p;
+	plen = eol - p;
+
+	if (plen == 0) {
+		v->kind = shared ? CKPT_VMA_SHMEM : CKPT_VMA_ANON;
+	} else if (path[0] == '[') {
+		if (starts(path, "[heap]"))
+			v->kind = CKPT_VMA_HEAP;
+		else if (starts(path, "[stack]"))
+			v->kind = CKPT_VMA_STACK;
+		else if (starts(path, "[vdso]"))
+			v->kind = CKPT_VMA_VDSO;
+		else if (starts(path, "[vvar]"))
+			v->kind = CKPT_VMA_VVAR;
+		else if (starts(path, "[vvar_vclock]"))
+			v->kind = CKPT_VMA_VVAR_VCLOCK;
+		else if (starts(path, "[vsyscall]"))
+			return 0;		/* fixed by the kernel, not a vma */
+		else if (starts(path, "[anon:") || starts(path, "[anon_shmem:")) {
+			size_t skip = path[5] == ':' ? 6 : 12;
+
+			v->kind = skip == 6 ? CKPT_VMA_ANON : CKPT_VMA_SHMEM;
+			v->name_off = add_string(w, path + skip, plen - skip - 1);
+		} else {
+			w->fail_what = "unknown special mapping";
+			w->fail_addr = start;
+			return -22;
+		}
+	} else {
+		static const char deleted[] = " (deleted)";
+		size_t dl = sizeof(deleted) - 1;
+		int gone = plen > dl && !memcmp(path + plen - dl, deleted, dl);
+		struct ksys_stat st;
+
+		v->path_off = add_string(w, path, plen);
+		if (!v->path_off) {
+			w->fail_what = "string table full";
+			w->fail_addr = start;
+			return -7;
+		}
+		if (shared && (starts(path, "/dev/zero (deleted)") || starts(path, "/SYSV"))) {
+			v->kind = CKPT_VMA_SHMEM;
+		} else if (gone) {
+			v->kind = CKPT_VMA_GONE;
+		} else if (sys_failed(sys_stat(ckpt_scratch.strings + v->path_off, &st)) ||
+			   st.st_ino != v->ino || ksys_major(st.st_dev) != maj || ksys_minor(st.st_dev) != min) {
+			v->kind = CKPT_VMA_GONE;	/* replaced since it was mapped */
+		} else if ((st.st_mode & S_IFMT) != S_IFREG) {
+			w->fail_what = "device mapping cannot be saved";
+			w->fail_addr = start;
+			return -19;		/* ENODEV */
+		} else {
+			v->kind = CKPT_VMA_FILE;
+			v->fsize = st.st_size;
+			v->mtime_sec = st.st_mtime_sec;
+			v->mtime_nsec = st.st_mtime_nsec;
+		}
+	}
+	if (v->kind == CKPT_VMA_VDSO) {
+		w->vdso_start = start;
+		w->vdso_end = end;
+	} else if (v->kind == CKPT_VMA_VVAR) {
+		w->vvar_size = end - start;
+	} else if (v->kind == CKPT_VMA_VVAR_VCLOCK) {
+		w->vvar_vclock_size = end - start;
+	}
+	w->nvmas++;
+	return 0;
+}
+
+/* "VmFlags: rd wr mr mw me ac sd" -> mapping flags and advice */
+static void parse_vmflags(struct ckpt_vma *v, const char *p, const char *eol)
+{
+	static const struct { char name[3]; uint32_t adv; } advs[] = {
+		{ "dc", CKPT_ADV_DONTFORK }, { "dd", CKPT_ADV_DONTDUMP }, { "wf", CKPT_ADV_WIPEONFORK },
+		{ "hg", CKPT_ADV_HUGEPAGE }, { "nh", CKPT_ADV_NOHUGEPAGE }, { "mg", CKPT_ADV_MERGEABLE },
+		{ "sr", CKPT_ADV_SEQUENTIAL }, { "rr", CKPT_ADV_RANDOM }, { "lo", CKPT_ADV_LOCKED },
+	};
+	int account = 0;
+
+	for (; p + 1 < eol; p++) {
+		if (p[0] == ' ' || p[1] == ' ')
+			continue;
+		if (p[0] == 'g' && p[1] == 'd')
+			v->flags |= CKPT_MAP_GROWSDOWN;
+		else if (p[0] == 'm' && p[1] == 'w')
+			v->flags |= CKPT_MAP_MAYWRITE;
+		else if (p[0] == 'a' && p[1] == 'c')
+			account = 1;
+		for (size_t i = 0; i < sizeof(advs) / sizeof(advs[0]); i++)
+			if (p[0] == advs[i].name[0] && p[1] == advs[i].name[1])
+				v->advice |= advs[i].adv;
+		p++;
+	}
+	/* private writable memory is accounted unless mapped MAP_NORESERVE */
+	if (!account && !(v->flags & CKPT_MAP_SHARED) && (v->prot & PROT_WRITE) &&
+	    (v->kind == CKPT_VMA_ANON || v->kind == CKPT_VMA_HEAP))
+		v->flags |= CKPT_MAP_NORESERVE;
+	/* the kernel sets dd on its own special mappings; nothing to redo there */
+	if (v->kind == CKPT_VMA_VDSO || v->kind == CKPT_VMA_VVAR || v->kind == CKPT_VMA_VVAR_VCLOCK)
+		v->advice = 0;
+}
+
+int cap_walk_maps(struct cap_walk *w)
+{
+	char *buf = ckpt_scratch.iobuf;
+	size_t have = 0;
+	long fd = sys_open("/proc/self/smaps", O_RDONLY | O_CLOEXEC, 0);
+	int in_vma = 0, err = 0;
+
+	w->nvmas = 0;
+	w->strings_used = 1;			/* offset 0 is "" */
+	ckpt_scratch.strings[0] = 0;
+	if (sys_failed(fd)) {
+		w->fail_what = "open /proc/self/smaps";
+		return (int)fd;
+	}
+	for (;;) {
+		long r = sys_read(fd, buf + have, CAP_IOBUF - 1 - have);
+		char *p = buf, *eol;
+
+		if (r < 0 && r != -4) {
+			err = (int)r;
+			w->fail_what = "read /proc/self/smaps";
+			break;
+		}
+		if (r <= 0 && r != -4 && have == 0)
+			break;
+		have += r > 0 ? r : 0;
+		if (r == 0 && have && buf[have - 1] != '\n')
+			buf[have++] = '\n';	/* last line without newline */
+		while ((eol = memchr(p, '\n', buf + have - p))) {
+			const char *q = p;
+
+			if ((*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f')) {
+				while ((*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f'))
+					q++;
+			}
+			if (*q == '-' && q != p) {
+				uint32_t before = w->nvmas;
+
+				err = parse_header(w, p, eol);
+				if (err)
+					break;
+				in_vma = w->nvmas != before;
+			} else if (in_vma && starts(p, "VmFlags:")) {
+				parse_vmflags(&ckpt_scratch.vmas[w->nvmas - 1], p + 8, eol);
+			} else if (in_vma && starts(p, "ProtectionKey:")) {
+				const char *k = p + 14;
+
+				while (*k == ' ')
+					k++;
+				ckpt_scratch.vmas[w->nvmas - 1].pkey = (int32_t)dec(&k);
+			}
+			p = eol + 1;
+		}
+		if (err)
+			break;
+		have -= p - buf;
+		memmove(buf, p, have);
+		if (r == 0)
+			break;
+	}
+	sys_close(fd);
+	return err;
+}
+
+/* ---- page scan ---- */
+
+static int add_run(struct cap_walk *w, uint32_t vma, uint64_t start, uint64_t end)
+{
+	uint64_t skip_s = (uint64_t)&ckpt_scratch, skip_e = skip_s + sizeof(ckpt_scratch);
+	struct ckpt_run *last = w->nruns ? &ckpt_scratch.runs[w->nruns - 1] : 0;
+
+	/* the capture's own scratch is never worth storing */
+	if (start < skip_e && end > skip_s) {
+		int r = 0;
+
+		if (start < skip_s)
+			r = add_run(w, vma, start, skip_s);
+		if (!r && end > skip_e)
+			r = add_run(w, vma, skip_e, end);
+		return r;
+	}
+	if (last && last->vma == vma && last->addr + last->npages * CKPT_PAGE_SIZE == start) {
+		last->npages += (end - start) / CKPT_PAGE_SIZE;
+		return 0;
+	}
+	if (w->nruns >= CAP_MAX_RUNS) {
+		w->fail_what = "too many page runs";
+		w->fail_addr = start;
+		return -7;
+	}
+	last = &ckpt_scratch.runs[w->nruns++];
+	memset(last, 0, sizeof(*last));
+	last->addr = start;
+	last->npages = (end - start) / CKPT_PAGE_SIZE;
+	last->vma = vma;
+	return 0;
+}
+
+/* Pages that hold data of their own: present or swapped, and not the shared
+ * zero page (read but never written); in a private file mapping, only pages
+ * copied on write (clean file pages are mapped from the file again). */
+static int scan_ioctl(struct cap_walk *w, int pm, uint32_t vi, uint64_t exclude_file)
+{
+	const struct ckpt_vma *v = &ckpt_scratch.vmas[vi];
+	uint64_t (*reg)[3] = (uint64_t (*)[3])ckpt_scratch.regions;
+	struct cap_pm_scan_arg a = {
+		.size = sizeof(a), .start = v->start, .end = v->end,
+		.vec = (uint64_t)reg, .vec_len = sizeof(ckpt_scratch.regions) / 24,
+		.category_inverted = PAGE_IS_PFNZERO | exclude_file,
+		.category_mask = PAGE_IS_PFNZERO | exclude_file,
+		.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+		.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+	};
+
+	while (a.start < v->end) {
+		long n = sys_ioctl(pm, PAGEMAP_SCAN, &a);
+
+		if (sys_failed(n))
+			return (int)n;
+		for (long i = 0; i < n; i++)
+			if (add_run(w, vi, reg[i][0], reg[i][1]))
+				return -7;
+		if (a.walk_end <= a.start)
+			break;
+		a.start = a.walk_end;
+	}
+	return 0;
+}
+
+/* Without PAGEMAP_SCAN (kernels before 6.7): read the pagemap words.  The zero
+ * page cannot be told apart there, so read-only-touched pages are stored too. */
+static int scan_pagemap(struct cap_walk *w, int pm, uint32_t vi, int exclude_file)
+{
+	const struct ckpt_vma *v = &ckpt_scratch.vmas[vi];
+	uint64_t *words = (uint64_t *)ckpt_scratch.iobuf;
+	uint64_t per = CAP_IOBUF / 8;
+
+	for (uint64_t a = v->start; a < v->end; ) {
+		uint64_t n = (v->end - a) / CKPT_PAGE_SIZE;
+		long r;
+
+		if (n > per)
+			n = per;
+		r = sys_pread(pm, words, n * 8, (a / CKPT_PAGE_SIZE) * 8);
+		if (sys_failed(r) || r == 0)
+			return r ? (int)r : -5;
+		n = r / 8;
+		for (uint64_t i = 0; i < n; i++) {
+			uint64_t pw = words[i];
+			int keep = (pw >> 63 & 1) || (pw >> 62 & 1);
+
+			if (exclude_file && (pw >> 61 & 1))
+				keep = 0;
+			if (keep && add_run(w, vi, a + i * CKPT_PAGE_SIZE, a + (i + 1) * CKPT_PAGE_SIZE))
+				return -7;
+		}
+		a += n * CKPT_PAGE_SIZE;
+	}
+	return 0;
+}
+
+/* Shared memory: pages the page cache holds (mincore) */
+static int scan_resident(struct cap_walk *w, uint32_t vi)
+{
+	const struct ckpt_vma *v = &ckpt_scratch.vmas[vi];
+	uint64_t per = sizeof(ckpt_scratch.mincore_vec);
+
+	for (uint64_t a = v->start; a < v->end; ) {
+		uint64_t n = (v->end - a) / CKPT_PAGE_SIZE;
+		long r;
+
+		if (n > per)
+			n = per;
+		r = sys_mincore(a, n * CKPT_PAGE_SIZE, ckpt_scratch.mincore_vec);
+		if (sys_failed(r))
+			return (int)r;
+		for (uint64_t i = 0; i < n; i++)
+			if ((ckpt_scratch.mincore_vec[i] & 1) &&
+			    add_run(w, vi, a + i * CKPT_PAGE_SIZE, a + (i + 1) * CKPT_PAGE_SIZE))
+				return -7;
+		a += n * CKPT_PAGE_SIZE;
+	}
+	return 0;
+}
+
+int cap_scan_pages(struct cap_walk *w)
+{
+	long pm = sys_open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
+	int err = 0;
+
+	w->nruns = 0;
+	if (sys_failed(pm)) {
+		w->fail_what = "open /proc/self/pagemap";
+		return (int)pm;
+	}
+	for (uint32_t i = 0; i < w->nvmas && !err; i++) {
+		struct ckpt_vma *v = &ckpt_scratch.vmas[i];
+		uint32_t first = w->nruns;
+
+		v->run_first = first;
+		switch (v->kind) {
+		case CKPT_VMA_VDSO: case CKPT_VMA_VVAR: case CKPT_VMA_VVAR_VCLOCK:
+			break;			/* the kernel's, moved at restore */
+		case CKPT_VMA_FILE:
+			if (v->flags & CKPT_MAP_SHARED)
+				break;		/* the file holds it */
+			__attribute__((fallthrough));	/* private: copied-on-write pages only */
+		case CKPT_VMA_ANON: case CKPT_VMA_HEAP: case CKPT_VMA_STACK: {
+			uint64_t xf = v->kind == CKPT_VMA_FILE ? PAGE_IS_FILE : 0;
+
+			if (ckpt_cfg.have_pagemap_scan) {
+				err = scan_ioctl(w, pm, i, xf);
+				if (err == -25 || err == -22) {	/* ENOTTY/EINVAL: kernel without it */
+					ckpt_cfg.have_pagemap_scan = 0;
+					w->nruns = first;
+					err = 0;
+				}
+			}
+			if (!ckpt_cfg.have_pagemap_scan)
+				err = scan_pagemap(w, pm, i, xf != 0);
+			break;
+		}
+		case CKPT_VMA_SHMEM:
+			err = scan_resident(w, i);
+			break;
+		case CKPT_VMA_GONE:		/* no file to map again: all of it */
+			err = add_run(w, i, v->start, v->end);
+			break;
+		}
+		v->run_count = w->nruns - first;
+		v->pages_stored = 0;
+		for (uint32_t r = first; r < w->nruns; r++)
+			v->pages_stored += ckpt_scratch.runs[r].npages;
+		if (err && !w->fail_what) {
+			w->fail_what = "page scan";
+			w->fail_addr = v->start;
+		}
+	}
+	sys_close(pm);
+	return err;
+}

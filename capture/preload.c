@@ -1,0 +1,356 @@
+/* preload.c -- libckpt.so: settings, the trigger signal, the public API, and
+ * what the process does on its way back after a restore.
+ *
+ * Loaded with LD_PRELOAD (or linked with -lckpt).  The constructor reads the
+ * environment once and installs the handler for CKPT_SIGNAL only; handlers the
+ * program sets for other signals are never touched.
+ */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <ucontext.h>
+#include <unistd.h>
+#include <cpuid.h>
+#include <errno.h>
+
+#include "cap.h"
+#include "ckpt.h"
+
+#define CKPT_API __attribute__((visibility("default")))
+
+int ckpt_save_context(struct ckpt_regs *regs, void *fpu_area, unsigned flags);
+
+struct cap_config ckpt_cfg;
+struct cap_scratch ckpt_scratch __attribute__((aligned(4096)));
+
+static struct cap_state state;
+static uint8_t fpu_area[CKPT_XSAVE_MAX] __attribute__((aligned(64)));
+static struct ckpt_resume resume;		/* the restorer fills this in */
+static volatile int busy;			/* a checkpoint is being taken */
+static unsigned long restore_count;
+static uint64_t mask_at_save;			/* blocked set inside ckpt_take */
+
+/* "libckpt: <message>\n" on stderr with one write */
+void cap_say(const char *fmt, ...)
+{
+	char line[600];
+	size_t n;
+	va_list ap;
+
+	memcpy(line, "libckpt: ", 9);
+	va_start(ap, fmt);
+	n = 9 + rst_vfmt(line + 9, sizeof(line) - 10, fmt, ap);
+	va_end(ap);
+	line[n++] = '\n';
+	sys_write(2, line, n);
+}
+
+/* ---- settings ---- */
+
+static const struct { const char *name; int sig; } signames[] = {
+	{ "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT }, { "USR1", SIGUSR1 },
+	{ "USR2", SIGUSR2 }, { "ALRM", SIGALRM }, { "TERM", SIGTERM }, { "PWR", SIGPWR },
+	{ "URG", SIGURG }, { "WINCH", SIGWINCH }, { "XCPU", SIGXCPU }, { "VTALRM", SIGVTALRM },
+	{ "PROF", SIGPROF }, { "IO", SIGIO }, { "SYS", SIGSYS },
+};
+
+/* "12", "USR2", "SIGUSR2", "RTMIN+3" -> signal number, or 0 */
+static int parse_signal(const char *s)
+{
+	char *end;
+	long n;
+
+	if (!strncmp(s, "SIG", 3))
+		s += 3;
+	if (!strncmp(s, "RTMIN+", 6)) {
+		n = strtol(s + 6, &end, 10);
+		return !*end && n >= 0 && SIGRTMIN + n <= SIGRTMAX ? SIGRTMIN + (int)n : 0;
+	}
+	if (*s >= '0' && *s <= '9') {
+		n = strtol(s, &end, 10);
+		return !*end && n > 0 && n <= 64 ? (int)n : 0;
+	}
+	for (size_t i = 0; i < sizeof(signames) / sizeof(signames[0]); i++)
+		if (!strcmp(s, signames[i].name))
+			return signames[i].sig;
+	return 0;
+}
+
+static void probe_machine(void)
+{
+	unsigned a, b, c, d;
+
+	ckpt_cfg.hwcap2 = getauxval(AT_HWCAP2);
+	if (ckpt_cfg.hwcap2 & 2)		/* HWCAP2_FSGSBASE */
+		ckpt_cfg.ctx_flags |= CKPT_CTX_FSGSBASE;
+	__cpuid(0, a, b, c, d);
+	memcpy(ckpt_cfg.cpu_vendor, &b, 4);
+	memcpy(ckpt_cfg.cpu_vendor + 4, &d, 4);
+	memcpy(ckpt_cfg.cpu_vendor + 8, &c, 4);
+	if (a >= 7) {
+		__cpuid_count(7, 0, a, b, c, d);
+		ckpt_cfg.cpuid7_ebx = b;
+		ckpt_cfg.cpuid7_ecx = c;
+		ckpt_cfg.cpuid7_edx = d;
+	}
+	__cpuid(1, a, b, c, d);
+	ckpt_cfg.cpuid1_ecx = c;
+	ckpt_cfg.cpuid1_edx = d;
+	ckpt_cfg.xsave_size = 512;			/* FXSAVE */
+	if ((c & (1u << 26)) && (c & (1u << 27))) {	/* XSAVE, OSXSAVE */
+		unsigned lo, hi;
+
+		__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+		ckpt_cfg.xcr0 = (uint64_t)hi << 32 | lo;
+		__cpuid_count(0xd, 0, a, b, c, d);
+		if (b <= CKPT_XSAVE_MAX) {
+			ckpt_cfg.xsave_size = b;
+			ckpt_cfg.ctx_flags |= CKPT_CTX_XSAVE;
+		}
+	}
+	ckpt_cfg.have_pagemap_scan = 1;		/* cleared on first ENOTTY */
+}
+
+static void on_signal(int sig, siginfo_t *si, void *ucv);
+
+__attribute__((constructor)) static void ckpt_init(void)
+{
+	const char *file = getenv("CKPT_FILE"), *sig = getenv("CKPT_SIGNAL");
+	struct sigaction sa;
+	char cwd[4096];
+	int n;
+
+	probe_machine();
+	if (!file || !*file)
+		file = "myckpt";
+	if (file[0] == '/') {
+		n = snprintf(ckpt_cfg.path, sizeof(ckpt_cfg.path), "%s", file);
+	} else {
+		if (!getcwd(cwd, sizeof(cwd))) {
+			cap_say("cannot read the working directory: checkpoints disabled");
+			return;
+		}
+		n = snprintf(ckpt_cfg.path, sizeof(ckpt_cfg.path), "%s/%s", cwd, file);
+	}
+	if (n >= (int)sizeof(ckpt_cfg.path) - 64) {
+		cap_say("CKPT_FILE too long: checkpoints disabled");
+		return;
+	}
+	ckpt_cfg.sig = SIGUSR2;
+	if (sig && *sig && !(ckpt_cfg.sig = parse_signal(sig))) {
+		cap_say("CKPT_SIGNAL=%s: not a signal name or number: checkpoints disabled", sig);
+		return;
+	}
+	if (ckpt_cfg.sig == SIGKILL || ckpt_cfg.sig == SIGSTOP) {
+		cap_say("CKPT_SIGNAL=%s cannot be caught: checkpoints disabled", sig);
+		ckpt_cfg.sig = 0;
+		return;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_signal;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigfillset(&sa.sa_mask);		/* nothing else runs during a checkpoint */
+	if (sigaction(ckpt_cfg.sig, &sa, NULL))
+		cap_say("sigaction(%d): %s: checkpoints disabled", ckpt_cfg.sig, strerror(errno));
+}
+
+/* ---- taking a checkpoint ---- */
+
+static void fill_state(uint64_t program_mask)
+{
+	struct ckpt_thread *t = &state.thread;
+	struct ckpt_proc *p = &state.proc;
+	struct ksys_stack ss;
+	extern __attribute__((weak)) const ptrdiff_t __rseq_offset;
+	extern __attribute__((weak)) const unsigned int __rseq_size;
+	long r;
+
+	memset(t, 0, sizeof(*t));
+	t->tid = (uint32_t)SC0(__NR_gettid);
+	t->flags = ckpt_cfg.ctx_flags & CKPT_CTX_XSAVE;
+	t->xfeatures = ckpt_cfg.xcr0;
+	t->sigmask = program_mask;
+	if (!sys_sigaltstack(0, &ss)) {
+		t->ss_sp = ss.ss_sp;
+		t->ss_size = ss.ss_size;
+		t->ss_flags = (uint32_t)ss.ss_flags;
+	}
+	sys_prctl(CKPT_PR_GET_TID_ADDRESS, (uint64_t)&t->clear_child_tid, 0, 0, 0);
+	sys_get_robust_list(&t->robust_list, &t->robust_len);
+	/* glibc registers an rseq area per thread at fs_base + __rseq_offset.  The
+	 * kernel answers EBUSY to a registration that matches the current one
+	 * exactly: that tells which length glibc used. */
+	if (&__rseq_size && &__rseq_offset && __rseq_size) {
+		uint64_t tp, area;
+		uint32_t lens[2] = { 32, __rseq_size };
+
+		__asm__ volatile("mov %%fs:0, %0" : "=r"(tp));
+		area = tp + __rseq_offset;
+		for (int i = 0; i < 2; i++) {
+			r = sys_rseq(area, lens[i], 0, CKPT_RSEQ_SIG);
+			if (r == -16) {		/* EBUSY: that is the registration */
+				t->rseq_addr = area;
+				t->rseq_len = lens[i];
+				t->rseq_sig = CKPT_RSEQ_SIG;
+				break;
+			}
+			if (r == 0)		/* it was not registered: undo ours */
+				sys_rseq(area, lens[i], CKPT_RSEQ_UNREGISTER, CKPT_RSEQ_SIG);
+		}
+	}
+
+	memset(p, 0, sizeof(*p));
+	p->pid = (uint32_t)sys_getpid();
+	r = sys_umask(022);
+	sys_umask((int)r);
+	p->umask = (uint32_t)r;
+	sys_prctl(PR_GET_NAME, (uint64_t)p->comm, 0, 0, 0);
+	p->resume_addr = (uint64_t)&resume;
+	for (int sig = 1; sig <= CKPT_NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sys_rt_sigaction(sig, 0, &p->sigact[sig - 1]);
+	r = SC2(__NR_getcwd, state.cwd, sizeof(state.cwd));
+	if (sys_failed(r))
+		state.cwd[0] = 0;
+	r = sys_readlink("/proc/self/exe", state.exe, sizeof(state.exe) - 1);
+	state.exe[sys_failed(r) ? 0 : r] = 0;
+}
+
+/* /proc/self/stat fields 26-28 and 45-51, brk, auxv: the PR_SET_MM_MAP set */
+static int fill_mm(struct ckpt_proc *p)
+{
+	char *buf = ckpt_scratch.iobuf, *s;
+	uint64_t v[64] = { 0 };
+	long fd, n;
+	int field;
+
+	fd = sys_open("/proc/self/stat", O_RDONLY | O_CLOEXEC, 0);
+	if (sys_failed(fd))
+		return (int)fd;
+	n = sys_read((int)fd, buf, 4095);
+	sys_close((int)fd);
+	if (n <= 0)
+		return -5;
+	buf[n] = 0;
+	s = strrchr(buf, ')');			/* comm may hold spaces and parens */
+	if (!s)
+		return -5;
+	for (field = 2, s++; *s && field < 64; ) {
+		while (*s == ' ')
+			s++;
+		field++;
+		if (*s >= '0' && *s <= '9')
+			v[field] = strtoull(s, &s, 10);
+		while (*s && *s != ' ')
+			s++;
+	}
+	p->start_code = v[26];
+	p->end_code = v[27];
+	p->start_stack = v[28];
+	p->start_data = v[45];
+	p->end_data = v[46];
+	p->start_brk = v[47];
+	p->arg_start = v[48];
+	p->arg_end = v[49];
+	p->env_start = v[50];
+	p->env_end = v[51];
+	p->brk = (uint64_t)SC1(__NR_brk, 0);
+
+	fd = sys_open("/proc/self/auxv", O_RDONLY | O_CLOEXEC, 0);
+	if (sys_failed(fd))
+		return (int)fd;
+	n = sys_read((int)fd, p->auxv, sizeof(p->auxv));
+	sys_close((int)fd);
+	p->auxv_words = n > 0 ? (uint32_t)(n / 16) * 2 : 0;
+	return 0;
+}
+
+/* Back from a restore: drop the restorer, put the signal mask back. */
+static void after_restore(void)
+{
+	restore_count++;
+	if (resume.magic == CKPT_RESUME_MAGIC) {
+		sys_munmap(resume.zone_start, resume.zone_end - resume.zone_start);
+		if (state.exe[0]) {
+			long fd = sys_open(state.exe, O_RDONLY | O_CLOEXEC, 0);
+
+			/* /proc/self/exe names the restorer until this; needs CAP_SYS_RESOURCE */
+			if (!sys_failed(fd)) {
+				if (sys_failed(sys_prctl(PR_SET_MM, CKPT_PR_SET_MM_EXE_FILE, fd, 0, 0)))
+					cap_say("notice: /proc/self/exe still names the restorer "
+						"(setting it needs CAP_SYS_RESOURCE)");
+				sys_close((int)fd);
+			}
+		}
+	}
+	resume.magic = 0;
+}
+
+/* Save this thread, write the image.  Returns 0 (written), 1 (restored), -errno. */
+static int ckpt_take(int from_signal, uint64_t program_mask)
+{
+	static const uint64_t all = ~0ull;
+	int r;
+
+	sys_rt_sigprocmask(SIG_BLOCK, &all, &mask_at_save);
+	if (busy) {
+		sys_rt_sigprocmask(SIG_SETMASK, &mask_at_save, 0);
+		return -16;			/* EBUSY */
+	}
+	busy = 1;
+	fill_state(from_signal ? program_mask : mask_at_save);
+	r = fill_mm(&state.proc);
+	if (r) {
+		cap_say("%s: cannot read the mm fields: errno %d", ckpt_cfg.path, -r);
+		goto out;
+	}
+	state.fpu = fpu_area;
+	resume.magic = 0;
+	if (ckpt_save_context(&state.thread.regs, fpu_area, ckpt_cfg.ctx_flags) == 0) {
+		r = cap_write_image(&state, ckpt_cfg.path);
+	} else {
+		/* restored: every register is as it was at the call above, memory as
+		 * it was when the image was written; the restorer left signals blocked */
+		after_restore();
+		r = 1;
+	}
+out:
+	busy = 0;
+	sys_rt_sigprocmask(SIG_SETMASK, &mask_at_save, 0);
+	return r;
+}
+
+static void on_signal(int sig, siginfo_t *si, void *ucv)
+{
+	ucontext_t *uc = ucv;
+	uint64_t mask;
+
+	memcpy(&mask, &uc->uc_sigmask, sizeof(mask));
+	ckpt_take(1, mask);
+}
+
+/* ---- the API (include/ckpt.h) ---- */
+
+CKPT_API int ckpt_checkpoint(void)
+{
+	int r;
+
+	if (!ckpt_cfg.path[0]) {
+		errno = EINVAL;
+		return -1;
+	}
+	r = ckpt_take(0, 0);
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	return r;
+}
+
+CKPT_API unsigned long ckpt_restore_count(void)
+{
+	return restore_count;
+}

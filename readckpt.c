@@ -1,0 +1,151 @@
+/* readckpt -- print an image in plain text: header, machine, threads and their
+ * registers, process state, regions.  It reads and validates with the same code
+ * as the restorer (restore/image.c), so what it prints is what would be restored. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include "ckpt_image.h"
+#include "../restore/rst.h"
+
+static const char *const sig_names[CKPT_NSIG + 1] = {
+	[1] = "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV",
+	"USR2", "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU",
+	"URG", "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
+};
+
+static void print_regs(const struct ckpt_regs *r)
+{
+	static const char *const names[16] = { "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp",
+					       "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15" };
+	const uint64_t *v = &r->rax;
+
+	for (int i = 0; i < 16; i++)
+		printf("    %-3s 0x%016lx%s", names[i], v[i], i % 4 == 3 ? "\n" : "");
+	printf("    rip 0x%016lx    rflags 0x%08lx    cs 0x%lx ss 0x%lx\n", r->rip, r->rflags, r->cs, r->ss);
+	printf("    fs_base 0x%016lx    gs_base 0x%016lx\n", r->fs_base, r->gs_base);
+}
+
+static void print_fpu(const struct rst_image *img, const struct ckpt_thread *t)
+{
+	const uint8_t *a = img->tables + (t->xsave_off - img->hdr.tables_off);
+	uint32_t mxcsr;
+	uint16_t fcw;
+	uint64_t xstate_bv = 0;
+
+	memcpy(&fcw, a, 2);
+	memcpy(&mxcsr, a + 24, 4);
+	if (t->flags & CKPT_CTX_XSAVE)
+		memcpy(&xstate_bv, a + 512, 8);
+	printf("    fpu %s, %u bytes: fcw 0x%04x mxcsr 0x%08x", t->flags & CKPT_CTX_XSAVE ? "xsave" : "fxsave",
+	       t->xsave_size, fcw, mxcsr);
+	if (t->flags & CKPT_CTX_XSAVE)
+		printf(" xfeatures 0x%lx xstate_bv 0x%lx", t->xfeatures, xstate_bv);
+	printf("\n");
+}
+
+static void print_mask(const char *label, uint64_t m)
+{
+	printf("%s", label);
+	if (!m)
+		printf(" (none)");
+	for (int s = 1; s <= CKPT_NSIG; s++)
+		if (m & (1ull << (s - 1))) {
+			if (s < 32 && sig_names[s])
+				printf(" %s", sig_names[s]);
+			else
+				printf(" %d", s);
+		}
+	printf("\n");
+}
+
+static void perms(uint32_t prot, uint32_t flags, char out[5])
+{
+	out[0] = prot & 1 ? 'r' : '-';
+	out[1] = prot & 2 ? 'w' : '-';
+	out[2] = prot & 4 ? 'x' : '-';
+	out[3] = flags & CKPT_MAP_SHARED ? 's' : 'p';
+	out[4] = 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *path = argc > 1 ? argv[1] : "myckpt";
+	struct rst_image img;
+	struct rst_err err;
+	const struct ckpt_hdr *h;
+	const struct ckpt_proc *p;
+	time_t created;
+	char when[64];
+
+	if (argc > 2 || (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))) {
+		fprintf(argc > 2 ? stderr : stdout, "usage: readckpt [IMAGE]   (default: myckpt)\n");
+		return argc > 2 ? 2 : 0;
+	}
+	if (rst_image_open(&img, path, 0, CKPT_MAX_TABLES, &err)) {
+		fprintf(stderr, "readckpt: %s: %s\n", path, err.msg);
+		return 2;
+	}
+	h = &img.hdr;
+	p = img.proc;
+	created = (time_t)(h->created_ns / 1000000000ull);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", gmtime(&created));
+
+	printf("image %s\n", path);
+	printf("  format      version %u, %lu bytes (tables %lu, page data %lu)\n", h->version, h->file_size,
+	       h->tables_size, h->data_size);
+	printf("  created     %s\n", when);
+	printf("  program     %.64s, pid %u\n", h->program, p->pid);
+	printf("  machine     %.16s, kernel %.65s, page %u\n", h->cpu_vendor, h->kernel, h->page_size);
+	printf("  cpu         xcr0 0x%lx, xsave %u bytes, hwcap2 0x%lx, cpuid1 ecx 0x%08x edx 0x%08x,"
+	       " cpuid7 ebx 0x%08x ecx 0x%08x edx 0x%08x\n", h->xcr0, h->xsave_size, h->hwcap2,
+	       h->cpuid1_ecx, h->cpuid1_edx, h->cpuid7_ebx, h->cpuid7_ecx, h->cpuid7_edx);
+	printf("  vdso        %lu bytes crc 0x%08x, vvar %lu, vvar_vclock %lu\n", h->vdso_size, h->vdso_crc,
+	       h->vvar_size, h->vvar_vclock_size);
+
+	printf("threads %u\n", h->nthreads);
+	for (uint32_t i = 0; i < h->nthreads; i++) {
+		const struct ckpt_thread *t = &img.threads[i];
+
+		printf("  thread %u: tid %u\n", i, t->tid);
+		print_regs(&t->regs);
+		print_fpu(&img, t);
+		print_mask("    blocked    ", t->sigmask);
+		printf("    altstack   %s0x%lx+%lu\n", t->ss_flags & 2 ? "disabled " : "", t->ss_sp, t->ss_size);
+		printf("    rseq       0x%lx len %u sig 0x%x\n", t->rseq_addr, t->rseq_len, t->rseq_sig);
+		printf("    tid addr   0x%lx   robust list 0x%lx+%lu\n", t->clear_child_tid, t->robust_list,
+		       t->robust_len);
+	}
+
+	printf("process\n");
+	printf("  comm %.16s  umask %03o  cwd %s\n", p->comm, p->umask, rst_image_str(&img, p->cwd_off));
+	printf("  exe  %s\n", rst_image_str(&img, p->exe_off));
+	printf("  code 0x%lx-0x%lx  data 0x%lx-0x%lx  brk 0x%lx-0x%lx  stack 0x%lx\n", p->start_code,
+	       p->end_code, p->start_data, p->end_data, p->start_brk, p->brk, p->start_stack);
+	printf("  args 0x%lx-0x%lx  env 0x%lx-0x%lx  auxv %u words\n", p->arg_start, p->arg_end,
+	       p->env_start, p->env_end, p->auxv_words);
+	printf("  signal dispositions (not default):\n");
+	for (int s = 1; s <= CKPT_NSIG; s++) {
+		const struct ckpt_sigaction *sa = &p->sigact[s - 1];
+
+		if (!sa->handler)
+			continue;
+		printf("    %-6s %s flags 0x%lx mask 0x%lx\n", s < 32 && sig_names[s] ? sig_names[s] : "",
+		       sa->handler == 1 ? "ignored" : "handler", sa->flags, sa->mask);
+		if (sa->handler > 1)
+			printf("           at 0x%lx restorer 0x%lx (signal %d)\n", sa->handler, sa->restorer, s);
+	}
+
+	printf("regions %u, runs %u\n", h->nvmas, h->nruns);
+	printf("  %-33s %-4s %-11s %10s %8s  %s\n", "address", "perm", "kind", "size", "stored", "path");
+	for (uint32_t i = 0; i < h->nvmas; i++) {
+		const struct ckpt_vma *v = &img.vmas[i];
+		char pm[5];
+
+		perms(v->prot, v->flags, pm);
+		printf("  %016lx-%016lx %s %-11s %9luK %7luK  %s%s%s%s\n", v->start, v->end, pm,
+		       rst_kind_name(v->kind), (v->end - v->start) >> 10, v->pages_stored * 4,
+		       rst_image_str(&img, v->path_off), v->name_off ? "[anon:" : "",
+		       rst_image_str(&img, v->name_off), v->name_off ? "]" : "");
+	}
+	return 0;
+}
