@@ -123,8 +123,12 @@ refuse "a directory" "$W/dir"
 refuse "an empty file" "$W/empty.img"
 refuse "/dev/null" /dev/null
 mkdir "$W/cwd"
-(cd "$W/cwd" && NAME_IN_MSG=myckpt run_refuse "" && echo "$why" >"$W/why")
-why=$(cat "$W/why")
+# (no subshell: some shells run the EXIT trap when one ends)
+cd "$W/cwd" || exit 1
+NAME_IN_MSG=myckpt
+run_refuse ""
+cd - >/dev/null || exit 1
+NAME_IN_MSG=
 if [ -z "$why" ]; then ok "no argument, no ./myckpt"; else not_ok "no argument, no ./myckpt: $why"; fi
 NAME_IN_MSG=restorer
 refuse "bad option --no-such-option" "" --no-such-option
@@ -134,6 +138,7 @@ NAME_IN_MSG=
 # ---- one good image: the demo counting to 40 every 50 ms ----
 make_good() {
 	rm -f "$GOOD"
+	: >"$W/orig.out"
 	LD_PRELOAD=$LIB CKPT_FILE=$GOOD "$DEMO" 40 50 >"$W/orig.out" 2>"$W/orig.err" </dev/null &
 	demo_pid=$!
 	i=0
