@@ -56,7 +56,10 @@ while :; do
 		wait "$pid"
 		rc=$?
 		pid=
-		fail "the demo died (status $rc) before writing $IMG"
+		if [ "$rc" -gt 128 ]; then
+			fail "the demo was killed by signal $((rc - 128)) before writing $IMG (is libckpt.so catching SIGUSR2? CKPT_SIGNAL=${CKPT_SIGNAL:-unset})"
+		fi
+		fail "the demo exited (status $rc) before writing $IMG"
 	fi
 	ticks=$((ticks + 1))
 	[ "$ticks" -le $((WAIT * 10)) ] ||
