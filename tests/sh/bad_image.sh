@@ -133,6 +133,7 @@ if [ -z "$why" ]; then ok "no argument, no ./myckpt"; else not_ok "no argument, 
 NAME_IN_MSG=restorer
 refuse "bad option --no-such-option" "" --no-such-option
 refuse "bad option -Z" "" -Z
+refuse "two image paths" "$W/no-such-image" "$W/empty.img"
 NAME_IN_MSG=
 
 # ---- one good image: the demo counting to 40 every 50 ms ----
