@@ -33,6 +33,7 @@ LIMIT_MS=1000			# a refusal must take at most this long
 
 n=0
 failed=0
+slowest=0			# ms, the slowest refusal
 demo_pid=
 cleanup() {
 	[ -n "$demo_pid" ] && kill "$demo_pid" 2>/dev/null
@@ -64,6 +65,7 @@ run_refuse() {
 	fi
 	rc=$?
 	ms=$(($(now_ms) - t0))
+	[ "$ms" -le "$slowest" ] || slowest=$ms
 	line=$(head -n 1 "$W/err")
 	nl=$(wc -l <"$W/err")
 	last=$(tail -c 1 "$W/err" | od -An -tx1 | tr -d ' ')
@@ -421,5 +423,5 @@ NAME_IN_MSG=restorer
 refuse "bad option before a good image" "$GOOD" --no-such-option
 NAME_IN_MSG=
 
-echo "# bad_image: $n checks, $failed failed"
+echo "# bad_image: $n checks, $failed failed; slowest refusal $slowest ms"
 [ "$failed" -eq 0 ]
