@@ -302,22 +302,37 @@ static size_t t_linelen(const char *p)
 	return nl ? (size_t)(nl - p) : strlen(p);
 }
 
+/* start address of a maps line (or ~0 past the end, so the other side drains) */
+static unsigned long t_line_start(const char *p)
+{
+	return *p ? strtoul(p, NULL, 16) : ~0ul;
+}
+
+/* Maps lines are sorted by address: walk both like a merge, so one extra or
+ * missing line shows as that line, not as every line after it shifted. */
 int t_maps_diff(const char *a, const char *b)
 {
-	int line = 1, shown = 0;
+	int shown = 0;
 
 	while (*a || *b) {
 		size_t la = t_linelen(a), lb = t_linelen(b);
+		unsigned long sa = t_line_start(a), sb = t_line_start(b);
 
-		if (la != lb || memcmp(a, b, la)) {
-			if (shown++ < 8) {
-				t_diag("maps line %d before: %.*s", line, (int)la, *a ? a : "(none)");
-				t_diag("maps line %d after:  %.*s", line, (int)lb, *b ? b : "(none)");
-			}
+		if (la == lb && !memcmp(a, b, la)) {
+			a += la + (a[la] == '\n');
+			b += lb + (b[lb] == '\n');
+			continue;
 		}
-		a += la + (a[la] == '\n');
-		b += lb + (b[lb] == '\n');
-		line++;
+		if (shown++ < 16) {
+			if (sa <= sb)
+				t_diag("maps before: %.*s", (int)la, a);
+			if (sb <= sa)
+				t_diag("maps after:  %.*s", (int)lb, b);
+		}
+		if (sa <= sb)
+			a += la + (a[la] == '\n');
+		if (sb <= sa)
+			b += lb + (b[lb] == '\n');
 	}
 	return shown;
 }

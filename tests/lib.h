@@ -121,7 +121,8 @@ long t_read_file(const char *path, char *buf, size_t size);
  * and perms ("rw-p"), returns 1 if found, 0 if addr is unmapped, -1 on error. */
 int t_maps_find(uintptr_t addr, uintptr_t *start, uintptr_t *end, char perms[5],
 		char *line, size_t linesz);
-/* Compare two maps texts line by line; prints the first differing lines. 0 = same. */
+/* Compare two maps texts; prints the lines only one side has (matched by start
+ * address), as "# maps before:" / "# maps after:".  Returns 0 when identical. */
 int t_maps_diff(const char *before, const char *after);
 
 /* directory holding CKPT_FILE (the test's private temp dir) */
