@@ -119,6 +119,7 @@ int main(int argc, char **argv)
 	printf("process\n");
 	printf("  comm %.16s  umask %03o  cwd %s\n", p->comm, p->umask, rst_image_str(&img, p->cwd_off));
 	printf("  exe  %s\n", rst_image_str(&img, p->exe_off));
+	printf("  resume block 0x%lx\n", p->resume_addr);
 	printf("  code 0x%lx-0x%lx  data 0x%lx-0x%lx  brk 0x%lx-0x%lx  stack 0x%lx\n", p->start_code,
 	       p->end_code, p->start_data, p->end_data, p->start_brk, p->brk, p->start_stack);
 	printf("  args 0x%lx-0x%lx  env 0x%lx-0x%lx  auxv %u words\n", p->arg_start, p->arg_end,

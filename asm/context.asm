@@ -4,6 +4,10 @@
 ;
 ; Works like setjmp for the whole register file: returns 0 after saving, and
 ; returns 1 a second time when the restorer (asm/jump.asm) loads this state back.
+; The saved state is the caller's right after this call returns: rip = our return
+; address, rsp = above it, rax = 1.  Resuming must not go through our `ret`: by
+; the time the image is written, the caller's next call has overwritten the slot
+; that held our return address.  Declare it returns_twice in C, like setjmp.
 ; flags: CKPT_CTX_FSGSBASE -> rdfsbase/rdgsbase, else arch_prctl(ARCH_GET_FS/GS);
 ;        CKPT_CTX_XSAVE    -> xsave of every XCR0 component, else fxsave.
 ; fpu_area must be 64-byte aligned, its 64-byte XSAVE header zeroed once, and as
@@ -17,12 +21,12 @@
 ; ----------------------------------------------------------------
 ; ckpt_save_context -- store GPRs, rip, rflags, selectors, fs/gs base, FPU/vector state
 ;  IN: rdi = struct ckpt_regs *, rsi = fpu_area, edx = CKPT_CTX_* flags
-; OUT: eax = 0 now; eax = 1 when resumed at .resumed with every other register as
-;      it was at the call (rsp points at our return address again)
+; OUT: eax = 0 now; eax = 1 when resumed, in the caller, with every other
+;      register as it was at the call
 	global ckpt_save_context:function hidden (ckpt_save_context.end - ckpt_save_context)
 ckpt_save_context:
-	mov	[rdi + ckpt_regs.rax], rax	; the caller's values, all of them:
-	mov	[rdi + ckpt_regs.rbx], rbx	; the restorer reloads the full set
+	mov	qword [rdi + ckpt_regs.rax], 1	; the resumed call returns 1
+	mov	[rdi + ckpt_regs.rbx], rbx	; the caller's values, all of them:
 	mov	[rdi + ckpt_regs.rcx], rcx
 	mov	[rdi + ckpt_regs.rdx], rdx
 	mov	[rdi + ckpt_regs.rsi], rsi
@@ -36,10 +40,11 @@ ckpt_save_context:
 	mov	[rdi + ckpt_regs.r13], r13
 	mov	[rdi + ckpt_regs.r14], r14
 	mov	[rdi + ckpt_regs.r15], r15
-	mov	[rdi + ckpt_regs.rsp], rsp	; rsp -> our return address
-	lea	rax, [rel .resumed]
-	mov	[rdi + ckpt_regs.rip], rax	; resume lands on .resumed
-	pushfq					; no mov above touched the flags:
+	lea	rax, [rsp + 8]
+	mov	[rdi + ckpt_regs.rsp], rax	; rsp as after our ret
+	mov	rax, [rsp]
+	mov	[rdi + ckpt_regs.rip], rax	; resume at our return address
+	pushfq					; no mov/lea above touched the flags:
 	pop	qword [rdi + ckpt_regs.rflags]	;   these are the caller's
 	mov	ax, cs
 	movzx	eax, ax
@@ -83,10 +88,6 @@ ckpt_save_context:
 .fxsave:
 	fxsave	[rsi]
 	xor	eax, eax			; first return: 0
-	ret
-
-.resumed:					; rst_jump's iretq lands here; rsp as saved
-	mov	eax, 1				; second return: 1
 	ret
 .end:
 

@@ -21,7 +21,8 @@
 
 #define CKPT_API __attribute__((visibility("default")))
 
-int ckpt_save_context(struct ckpt_regs *regs, void *fpu_area, unsigned flags);
+/* asm/context.asm: 0 after saving, 1 when resumed from an image */
+int ckpt_save_context(struct ckpt_regs *regs, void *fpu_area, unsigned flags) __attribute__((returns_twice));
 
 struct cap_config ckpt_cfg;
 struct cap_scratch ckpt_scratch __attribute__((aligned(4096)));
@@ -268,23 +269,47 @@ static int fill_mm(struct ckpt_proc *p)
 	return 0;
 }
 
+/* /proc/self/exe names the restorer after a restore; point it at the program
+ * again.  PR_SET_MM_MAP with exe_fd needs CAP_CHECKPOINT_RESTORE, the older
+ * PR_SET_MM_EXE_FILE needs CAP_SYS_RESOURCE; without either it stays, with a
+ * notice.  The restorer must be unmapped first (the kernel refuses, EBUSY,
+ * while the old executable is still mapped). */
+static void reset_exe(const struct ckpt_proc *p)
+{
+	struct ksys_mm_map mm = {
+		.start_code = p->start_code, .end_code = p->end_code,
+		.start_data = p->start_data, .end_data = p->end_data,
+		.start_brk = p->start_brk, .brk = (uint64_t)SC1(__NR_brk, 0), .start_stack = p->start_stack,
+		.arg_start = p->arg_start, .arg_end = p->arg_end,
+		.env_start = p->env_start, .env_end = p->env_end,
+		.auxv = (uint64_t)p->auxv, .auxv_size = p->auxv_words * 8,
+	};
+	long fd = sys_open(state.exe, O_RDONLY | O_CLOEXEC, 0), r;
+
+	if (sys_failed(fd)) {
+		cap_say("notice: /proc/self/exe still names the restorer: %s: errno %d", state.exe, (int)-fd);
+		return;
+	}
+	mm.exe_fd = (uint32_t)fd;
+	r = sys_prctl(PR_SET_MM, CKPT_PR_SET_MM_MAP, (uint64_t)&mm, sizeof(mm), 0);
+	if (r == -1)				/* EPERM */
+		r = sys_prctl(PR_SET_MM, CKPT_PR_SET_MM_EXE_FILE, fd, 0, 0);
+	if (r == -1)
+		cap_say("notice: /proc/self/exe still names the restorer "
+			"(needs CAP_CHECKPOINT_RESTORE or CAP_SYS_RESOURCE)");
+	else if (sys_failed(r))
+		cap_say("notice: /proc/self/exe still names the restorer: errno %d", (int)-r);
+	sys_close((int)fd);
+}
+
 /* Back from a restore: drop the restorer, put the signal mask back. */
 static void after_restore(void)
 {
 	restore_count++;
 	if (resume.magic == CKPT_RESUME_MAGIC) {
 		sys_munmap(resume.zone_start, resume.zone_end - resume.zone_start);
-		if (state.exe[0]) {
-			long fd = sys_open(state.exe, O_RDONLY | O_CLOEXEC, 0);
-
-			/* /proc/self/exe names the restorer until this; needs CAP_SYS_RESOURCE */
-			if (!sys_failed(fd)) {
-				if (sys_failed(sys_prctl(PR_SET_MM, CKPT_PR_SET_MM_EXE_FILE, fd, 0, 0)))
-					cap_say("notice: /proc/self/exe still names the restorer "
-						"(setting it needs CAP_SYS_RESOURCE)");
-				sys_close((int)fd);
-			}
-		}
+		if (state.exe[0])
+			reset_exe(&state.proc);
 	}
 	resume.magic = 0;
 }

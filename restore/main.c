@@ -86,6 +86,9 @@ static int check_cpu(const struct rst_image *im, struct rst_err *e)
 		return rst_fail(e, "this CPU lacks features the image's CPU had (cpuid 7 ecx 0x%x)", miss);
 	if ((miss = h->cpuid7_edx & ~l7[3]))
 		return rst_fail(e, "this CPU lacks features the image's CPU had (cpuid 7 edx 0x%x)", miss);
+	if (h->xcr0 & ~xcr0)	/* glibc picks AVX/AVX-512 code by XCR0 */
+		return rst_fail(e, "image's CPU enabled XSAVE components 0x%lx, this CPU enables 0x%lx",
+				h->xcr0, xcr0);
 	for (uint32_t i = 0; i < h->nthreads; i++) {
 		const struct ckpt_thread *t = &im->threads[i];
 

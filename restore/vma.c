@@ -170,14 +170,15 @@ static void __attribute__((noreturn)) die(const struct rst_image *img, int statu
 	sys_exit_group(status);
 }
 
-/* read one run's pages into place and check them against the run's crc */
-static void fill_run(const struct rst_image *img, const struct ckpt_run *run)
+/* read one run's pages into place (its region built `delta` bytes away from
+ * its address) and check them against the run's crc */
+static void fill_run(const struct rst_image *img, const struct ckpt_run *run, uint64_t delta)
 {
-	uint64_t len = run->npages * CKPT_PAGE_SIZE, done = 0;
+	uint64_t len = run->npages * CKPT_PAGE_SIZE, done = 0, to = run->addr + delta;
 
 	while (done < len) {
 		uint64_t n = len - done > (1u << 30) ? (1u << 30) : len - done;
-		long r = sys_pread(img->fd, (void *)(run->addr + done), n, run->data_off + done);
+		long r = sys_pread(img->fd, (void *)(to + done), n, run->data_off + done);
 
 		if (r == -4)
 			continue;
@@ -185,7 +186,7 @@ static void fill_run(const struct rst_image *img, const struct ckpt_run *run)
 			die(img, 127, "read pages", run->addr + done, n, r ? r : -5);
 		done += r;
 	}
-	if (ckpt_crc32c(0, (const void *)run->addr, len) != run->crc) {
+	if (ckpt_crc32c(0, (const void *)to, len) != run->crc) {
 		rst_say(2, "restorer: %s: page data checksum mismatch at 0x%lx: image corrupted\n",
 			img->path, run->addr);
 		sys_exit_group(2);
@@ -203,11 +204,29 @@ static const struct { uint32_t flag; int advice; } advices[] = {
 	{ CKPT_ADV_RANDOM, MADV_RANDOM },
 };
 
-/* map one region at its address, fill its stored pages, give it its final
- * protection, advice, name and protection key */
-static void map_vma(const struct rst_image *img, const struct ckpt_vma *v, int fd, int verbose)
+static int private_anon(const struct ckpt_vma *v)
 {
-	uint64_t len = v->end - v->start;
+	return !(v->flags & CKPT_MAP_SHARED) && (v->kind == CKPT_VMA_ANON || v->kind == CKPT_VMA_HEAP ||
+						  v->kind == CKPT_VMA_STACK || v->kind == CKPT_VMA_GONE);
+}
+
+/* Two adjacent private anonymous regions the kernel would merge into one on
+ * mmap, though the program had two (each had its own anon_vma, from separate
+ * mappings).  Kept apart, /proc/self/maps reads as it did. */
+static int twins(const struct ckpt_vma *a, const struct ckpt_vma *b)
+{
+	return a->end == b->start && private_anon(a) && private_anon(b) && a->prot == b->prot &&
+	       a->flags == b->flags && a->advice == b->advice && a->pkey == b->pkey && !a->name_off &&
+	       !b->name_off;
+}
+
+/* map one region at its address, fill its stored pages, give it its final
+ * protection, advice, name and protection key.  A region with a twin is built
+ * away from its place and moved in with mremap: a moved region with pages of
+ * its own keeps its own anon_vma, which the kernel never merges. */
+static void map_vma(const struct rst_image *img, const struct ckpt_vma *v, int fd, int apart, int verbose)
+{
+	uint64_t len = v->end - v->start, at = v->start;
 	int prot = v->prot, flags = MAP_FIXED_NOREPLACE, tmp_prot;
 	long r;
 
@@ -222,12 +241,27 @@ static void map_vma(const struct rst_image *img, const struct ckpt_vma *v, int f
 		flags |= MAP_GROWSDOWN;
 	if (v->flags & CKPT_MAP_NORESERVE)
 		flags |= MAP_NORESERVE;
-	r = sys_mmap(v->start, len, tmp_prot, flags, fd, fd >= 0 ? v->pgoff : 0);
-	if (r != (long)v->start)
+	if (apart) {				/* anywhere free, moved in below */
+		flags &= ~MAP_FIXED_NOREPLACE;
+		at = 0;
+		tmp_prot = prot | PROT_READ | PROT_WRITE;
+	}
+	r = sys_mmap(at, len, tmp_prot, flags, fd, fd >= 0 ? v->pgoff : 0);
+	if (sys_failed(r) || (!apart && r != (long)v->start))
 		die(img, 127, "mmap", v->start, len, sys_failed(r) ? r : -17);
+	at = (uint64_t)r;
 
 	for (uint32_t i = v->run_first; i < v->run_first + v->run_count; i++)
-		fill_run(img, &img->runs[i]);
+		fill_run(img, &img->runs[i], at - v->start);
+	if (apart) {
+		if (!v->run_count) {		/* no page yet: make the anon_vma exist */
+			*(volatile char *)at = 0;
+			sys_madvise(at, CKPT_PAGE_SIZE, 4);	/* MADV_DONTNEED */
+		}
+		r = sys_mremap(at, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, v->start);
+		if (sys_failed(r))
+			die(img, 127, "mremap", v->start, len, r);
+	}
 
 	if (v->pkey)
 		r = sys_pkey_mprotect(v->start, len, prot, v->pkey);
@@ -335,7 +369,10 @@ void rst_rebuild(const struct rst_image *img, const struct rst_specials *sp, con
 	for (uint32_t i = 0; i < img->hdr.nvmas; i++) {
 		const struct ckpt_vma *v = &img->vmas[i];
 
+		int apart = (i > 0 && twins(&img->vmas[i - 1], v)) ||
+			    (i + 1 < img->hdr.nvmas && twins(v, &img->vmas[i + 1]));
+
 		if (v->kind != CKPT_VMA_VDSO && v->kind != CKPT_VMA_VVAR && v->kind != CKPT_VMA_VVAR_VCLOCK)
-			map_vma(img, v, fds[i], verbose);
+			map_vma(img, v, fds[i], apart, verbose);
 	}
 }
