@@ -16,8 +16,8 @@
 #
 # usage: sh tests/run.sh [-v] [--expect-fail] [TEST...]
 #   --expect-fail  for `make check-break` (CKPT_TEST_BREAK=1): every test must
-#                  fail; one that fails counts as passed, one that passes as failed,
-#                  a skip stays a skip.
+#                  fail on one of its checks (a `not ok N` line); that counts as
+#                  passed, a pass or any other failure as failed, a skip stays a skip.
 #   TEST...        names to run (regs_gpr, bad_image), default all.
 # Environment: CKPT_TEST_TIMEOUT seconds per test (default 60), KEEP=1 keeps the
 # temp dirs.
@@ -88,7 +88,14 @@ run_one() {
 	if [ $expect_fail -eq 1 ]; then
 		case $res in
 		pass) res=fail why="passed with CKPT_TEST_BREAK=1: its checks do not bite" ;;
-		fail) res=pass why="broke as expected ($why)" ;;
+		fail)
+			# it must fail on a check of its own, not on a crash or refusal
+			if grep -q '^not ok [0-9]' "$out"; then
+				res=pass why="broke as expected: $(grep -m 1 '^not ok [0-9]' "$out")"
+			else
+				why="failed, but no check of its own failed ($why): fix that first"
+			fi
+			;;
 		esac
 	fi
 	case $res in
