@@ -17,6 +17,10 @@
  *                                              spin ends: checks, "ok N ..."
  *   waitpid: exit 0 = pass                     exit 0 / 1
  *
+ * opts.restores = 2 restores the same image again after that; opts.generations = 3
+ * lets the restored subject wait again (not T_GO_LAST): the parent checkpoints it,
+ * kills it and restores the new image, three generations deep.
+ *
  * The gen 0 run checks the ORIGINAL process after its checkpoint: if that fails the
  * test itself is wrong, and it says so.  The subject's environment after restore is
  * the image's, so CKPT_TEST_BREAK reaches it through the SIGUSR1 value (T_GO_BREAK):
@@ -87,7 +91,9 @@ extern volatile int t_go;		/* the SIGUSR1 value, -1 while waiting */
 /* SIGUSR1 handler (SA_SIGINFO): t_go = value, t_target = t_exit.  t_main installs
  * it with SA_SIGINFO|SA_RESTART; sigstate.c installs it with flags of its own. */
 void t_go_handler(int sig, siginfo_t *si, void *uc);
-/* After an asm spin: exit(1) if an earlier round failed, returns the generation. */
+/* After an asm spin: takes the go value (t_gen() etc. read it), returns the
+ * generation.  (t_wait() does this itself, and exits 1 at entry if an earlier
+ * round of checks failed.) */
 int t_after_spin(void);
 
 /* C-level wait: spins until SIGUSR1, returns the generation (0 = original) */
@@ -115,7 +121,8 @@ _Noreturn void t_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2))
 _Noreturn void t_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));	/* exit 1 */
 
 /* ---- /proc/self/maps ---- */
-/* Read /proc/self/maps into buf (no malloc); returns length or -1. */
+/* Read a whole file (/proc/self/maps) into buf, NUL-terminated, no malloc;
+ * returns the length or -1. */
 long t_read_file(const char *path, char *buf, size_t size);
 /* Find the maps line containing addr: copies it to line (may be NULL), fills start/end
  * and perms ("rw-p"), returns 1 if found, 0 if addr is unmapped, -1 on error. */
