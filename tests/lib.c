@@ -18,6 +18,9 @@
 #include <sys/wait.h>
 
 #define T_TIMEOUT_MS	10000	/* any wait of the parent */
+/* A restored subject whose checks all passed exits with this, not 0: a restorer
+ * that exits 0 without ever running the program must not look like a pass. */
+#define T_EXIT_RESTORED_OK 42
 
 /* ------------------------------------------------------------------ output */
 
@@ -563,6 +566,7 @@ static int t_subject_main(int (*subject)(void))
 {
 	struct sigaction sa;
 	sigset_t s;
+	int r;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	memset(&sa, 0, sizeof sa);
@@ -575,11 +579,13 @@ static int t_subject_main(int (*subject)(void))
 	sigaddset(&s, SIGUSR1);
 	sigaddset(&s, SIGUSR2);
 	sigprocmask(SIG_UNBLOCK, &s, NULL);
-	exit(subject());
+	r = subject();
+	exit(r == 0 && t_gen() > 0 ? T_EXIT_RESTORED_OK : r);
 }
 
-/* Check one process's end: 0 if it exited 0. */
-static int t_expect_exit0(pid_t pid, const char *who)
+/* Check one process's end: 0 if it exited with want (0 for the original,
+ * T_EXIT_RESTORED_OK for a restored one). */
+static int t_expect_exit(pid_t pid, int want, const char *who)
 {
 	int st = t_reap(pid, T_TIMEOUT_MS);
 
@@ -588,9 +594,13 @@ static int t_expect_exit0(pid_t pid, const char *who)
 			 T_TIMEOUT_MS);
 		return 1;
 	}
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+	if (WIFEXITED(st) && WEXITSTATUS(st) == want)
 		return 0;
-	t_printf("not ok - %s %s", who, t_status_str(st));
+	if (want && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		t_printf("not ok - %s exited 0 without running the program's checks "
+			 "(the restorer gave up quietly?)", who);
+	else
+		t_printf("not ok - %s %s", who, t_status_str(st));
 	return 1;
 }
 
@@ -636,7 +646,7 @@ int t_main(int (*subject)(void), const struct t_opts *opts)
 	if (o.delay_ms)
 		t_sleep_ms(o.delay_ms);
 	t_send_go(pid, T_GO_LAST, "original subject");
-	if (t_expect_exit0(pid, "original process, checking itself after its checkpoint,")) {
+	if (t_expect_exit(pid, 0, "original process, checking itself after its checkpoint,")) {
 		t_printf("not ok - the test is broken: its state is wrong before any restore");
 		t_kill_kids();
 		return 1;
@@ -653,7 +663,7 @@ int t_main(int (*subject)(void), const struct t_opts *opts)
 			  (o.generations == 1 ? T_GO_LAST : 0), who);
 		if (o.generations > 1)
 			break;
-		fails += t_expect_exit0(pid, who);
+		fails += t_expect_exit(pid, T_EXIT_RESTORED_OK, who);
 	}
 
 	/* generations: checkpoint the restored process, kill it, restore that image */
@@ -673,7 +683,7 @@ int t_main(int (*subject)(void), const struct t_opts *opts)
 			  (gen == o.generations ? T_GO_LAST : 0), who);
 	}
 	if (o.generations > 1)
-		fails += t_expect_exit0(pid, who);
+		fails += t_expect_exit(pid, T_EXIT_RESTORED_OK, who);
 	t_kill_kids();
 	return fails ? 1 : 0;
 }

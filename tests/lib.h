@@ -15,7 +15,8 @@
  *   fork; block all signals; execv restorer
  *   sigqueue(SIGUSR1, gen 1 [| BREAK]) ----->  (pending until the program is back)
  *                                              spin ends: checks, "ok N ..."
- *   waitpid: exit 0 = pass                     exit 0 / 1
+ *   waitpid: 42 = pass                         exit 42 (all ok; not 0, which a
+ *                                              restorer that did nothing returns) / 1
  *
  * opts.restores = 2 restores the same image again after that; opts.generations = 3
  * lets the restored subject wait again (not T_GO_LAST): the parent checkpoints it,
