@@ -32,6 +32,9 @@ RST_OBJ  := $(RST_SRC:%.c=$(B)/rst/%.o) $(RST_ASM:%.asm=$(B)/%.o)
 CAP_OBJ  := $(CAP_SRC:%.c=$(B)/cap/%.o) $(CAP_ASM:%.asm=$(B)/%.o)
 # readckpt: hosted main + the restorer's reader, built the same way as in the restorer
 RDR_OBJ  := $(B)/readckpt.o $(B)/rst/restore/image.o $(B)/rst/restore/out.o $(B)/asm/syscall.o
+# the ckpt command: hosted, and the same reader for `ckpt info --json`
+VERSION  := 0.1
+CKPT_OBJ := $(B)/capture/ckpt.o $(B)/rst/restore/image.o $(B)/rst/restore/out.o $(B)/asm/syscall.o
 
 TEST_SRC := $(filter-out tests/lib.c,$(wildcard tests/*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=tests/bin/%)
@@ -39,7 +42,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=tests/bin/%)
 HDRS := $(wildcard include/*.h restore/*.h capture/*.h asm/*.inc)
 
 .PHONY: all help image test check check-break audit clean bench
-all: libckpt.so restorer readckpt demo $(TEST_BIN) tests/bin/imgedit
+all: libckpt.so restorer readckpt ckpt demo $(TEST_BIN) tests/bin/imgedit
 
 help:
 	@echo "make            build libckpt.so, restorer, readckpt, demo and the tests"
@@ -85,6 +88,15 @@ readckpt: $(RDR_OBJ)
 	@echo "  LD      $@"
 	$(Q)$(CC) -o $@ $(RDR_OBJ)
 
+$(B)/capture/ckpt.o: capture/ckpt.c $(HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(HOST_CFLAGS) -DCKPT_TOOL_VERSION='"$(VERSION)"' -c -o $@ $<
+
+ckpt: $(CKPT_OBJ)
+	@echo "  LD      $@"
+	$(Q)$(CC) -o $@ $(CKPT_OBJ)
+
 demo: demo.c
 	@echo "  CC      $<"
 	$(Q)$(CC) $(HOST_CFLAGS) -o $@ $<
@@ -115,4 +127,4 @@ audit: restorer
 	@echo "restorer.dis restorer.sym $(B)/asm/*.lst"; size restorer
 
 clean:
-	rm -rf $(B) tests/bin libckpt.so restorer readckpt demo myckpt restorer.dis restorer.sym
+	rm -rf $(B) tests/bin libckpt.so restorer readckpt ckpt demo myckpt restorer.dis restorer.sym

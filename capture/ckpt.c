@@ -1,0 +1,1484 @@
+/* ckpt.c -- the `ckpt` command: run a program under libckpt.so, checkpoint it
+ * from outside, restore it, inspect an image, and say what this machine allows.
+ *
+ *   ckpt run [--file PATH] [--interval S] [--signal SIG] [--] PROGRAM [ARGS...]
+ *   ckpt dump PID [--file PATH] [--timeout S]
+ *   ckpt restore [--lazy] [-v] [IMAGE]
+ *   ckpt info [--json] [IMAGE]
+ *   ckpt check
+ *
+ * A hosted program (libc).  It finds its helpers from its own location
+ * (/proc/self/exe), so it works from any directory:
+ *   libckpt.so   DIR/libckpt.so (the build tree), else DIR/../lib/libckpt.so
+ *                (installed: PREFIX/bin/ckpt, PREFIX/lib/libckpt.so)
+ *   restorer     DIR/restorer     (the build tree and PREFIX/bin alike)
+ *   readckpt     DIR/readckpt
+ * where DIR is the directory that holds the ckpt binary.
+ *
+ * Exit status: 0 done; 1 the operation failed; 2 usage error (and, for info
+ * and restore, an image that is refused, as readckpt and the restorer say).
+ * `run` and `restore` exec their program: its status is theirs.  Errors are
+ * one line on stderr, `ckpt: ...`.
+ *
+ * `info --json` reads the image with the same reader and validator as the
+ * restorer and readckpt (restore/image.c), linked in the same way as readckpt.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sched.h>
+#include <time.h>
+#include <unistd.h>
+#include <cpuid.h>
+#include <sys/auxv.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <linux/userfaultfd.h>
+
+#include "ckpt_image.h"
+#include "../restore/rst.h"
+
+#ifndef CKPT_TOOL_VERSION
+#define CKPT_TOOL_VERSION "0.1"
+#endif
+
+/* exit statuses */
+#define EX_OK		0
+#define EX_FAIL		1
+#define EX_USAGE	2
+
+static char self_dir[PATH_MAX];		/* directory holding this binary */
+static const char *cmd = "";		/* subcommand, for messages: "dump: " */
+
+/* ---- messages ---- */
+
+/* "ckpt: [cmd: ]message\n" on stderr, one write */
+static void say(const char *fmt, ...)
+{
+	char line[1024];
+	int n;
+	va_list ap;
+
+	n = snprintf(line, sizeof(line), "ckpt: %s%s", cmd, *cmd ? ": " : "");
+	va_start(ap, fmt);
+	n += vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	if (write(2, line, n) < 0)
+		return;
+}
+
+static void __attribute__((noreturn)) usage_error(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (*cmd)
+		say("%s (see: ckpt %s --help)", msg, cmd);
+	else
+		say("%s (see: ckpt --help)", msg);
+	exit(EX_USAGE);
+}
+
+static void __attribute__((noreturn)) version(void)
+{
+	printf("ckpt %s (image format version %u, x86-64)\n", CKPT_TOOL_VERSION, CKPT_VERSION);
+	exit(EX_OK);
+}
+
+static const char main_help[] =
+	"usage: ckpt COMMAND [OPTIONS] [ARGS]\n"
+	"checkpoint and restore Linux x86-64 processes from user space\n"
+	"\n"
+	"commands:\n"
+	"  run      run a program with libckpt.so loaded, so that it can be checkpointed\n"
+	"  dump     checkpoint a running ckpt-enabled process and wait for its image\n"
+	"  restore  turn this process into the one saved in an image (execs restorer)\n"
+	"  info     print an image (readckpt), or describe it in JSON\n"
+	"  check    say what this kernel and CPU allow, one line per capability\n"
+	"  help     help on a command: ckpt help dump\n"
+	"\n"
+	"options: -h, --help  this text;  -V, --version  the version\n"
+	"exit status: 0 done, 1 operation failed, 2 usage error or image refused;\n"
+	"run and restore exec their program, whose status is theirs\n"
+	"see ckpt(1), restorer(1), readckpt(1), libckpt(3), ckpt-image(5)\n";
+
+static const char run_help[] =
+	"usage: ckpt run [--file PATH] [--signal SIG] [--interval S] [--] PROGRAM [ARGS...]\n"
+	"run PROGRAM (searched on PATH) with libckpt.so preloaded\n"
+	"  -f, --file PATH     image path, made absolute (default: CKPT_FILE, else ./myckpt)\n"
+	"  -s, --signal SIG    trigger signal: number or name, USR1, SIGUSR1, RTMIN+3\n"
+	"                      (default: CKPT_SIGNAL, else SIGUSR2)\n"
+	"  -i, --interval S    seconds between automatic checkpoints: sets CKPT_INTERVAL,\n"
+	"                      which libckpt.so does NOT implement yet (a warning says so)\n"
+	"sets LD_PRELOAD (the libckpt.so beside ckpt, or in ../lib), CKPT_FILE and\n"
+	"CKPT_SIGNAL, then execs PROGRAM: the exit status is PROGRAM's; 127 not found,\n"
+	"126 not executable, 2 usage error\n";
+
+static const char dump_help[] =
+	"usage: ckpt dump [--file PATH] [--timeout S] PID\n"
+	"checkpoint the running process PID (started with ckpt run, or with libckpt.so\n"
+	"in LD_PRELOAD) and wait until its new image is complete\n"
+	"  -f, --file PATH     where the image appears (default: CKPT_FILE in the process's\n"
+	"                      environment; a relative one is taken from the process's\n"
+	"                      current directory, which may not be where it started)\n"
+	"  -t, --timeout S     give up after S seconds (default 60; 0 waits for ever)\n"
+	"sends nothing unless PID maps libckpt.so and catches its trigger signal\n"
+	"(CKPT_SIGNAL in its environment, default SIGUSR2), which would kill it otherwise.\n"
+	"prints PATH, size and time taken; on a terminal, progress on stderr\n"
+	"exit status: 0 image written, 1 failed (no such process, not ckpt-enabled,\n"
+	"checkpoint failed, timeout), 2 usage error\n";
+
+static const char restore_help[] =
+	"usage: ckpt restore [--lazy] [-v] [IMAGE]\n"
+	"exec the restorer on IMAGE (default: myckpt): this process becomes the saved one\n"
+	"  -v, --verbose       the restorer says what it restores and what it skips\n"
+	"      --lazy          load pages on first touch; refused unless the restorer\n"
+	"                      lists --lazy in its --help (not implemented yet)\n"
+	"exit status: the restored program's; 2 image refused or usage error (nothing\n"
+	"changed); 127 the restore failed after the point of no return; 1 no restorer\n";
+
+static const char info_help[] =
+	"usage: ckpt info [--json] [IMAGE]\n"
+	"print IMAGE (default: myckpt) after validating it like the restorer does\n"
+	"      --json          one JSON object: header, machine, threads, process, regions\n"
+	"                      (addresses as \"0x...\" strings, sizes as numbers)\n"
+	"without --json this runs readckpt IMAGE\n"
+	"exit status: 0 printed, 2 image refused or usage error, 1 no readckpt\n";
+
+static const char check_help[] =
+	"usage: ckpt check\n"
+	"one line per capability ckpt uses or will use, with yes/no and why:\n"
+	"fsgsbase, XSAVE features, userfaultfd write-protect (async), PAGEMAP_SCAN,\n"
+	"PR_SET_MM_MAP, CAP_CHECKPOINT_RESTORE, CAP_SYS_RESOURCE, time and user namespaces.\n"
+	"Probes run in short-lived child processes; results differ for root and users.\n"
+	"exit status: 0 (the answers are in the output), 2 usage error\n";
+
+/* ---- helpers ---- */
+
+static void find_self(void)
+{
+	ssize_t n = readlink("/proc/self/exe", self_dir, sizeof(self_dir) - 1);
+	char *slash;
+
+	if (n <= 0) {
+		say("cannot read /proc/self/exe: %s", strerror(errno));
+		exit(EX_FAIL);
+	}
+	self_dir[n] = 0;
+	slash = strrchr(self_dir, '/');
+	if (slash)
+		*slash = 0;
+}
+
+static int is_file(const char *p)
+{
+	struct stat st;
+
+	return !stat(p, &st) && S_ISREG(st.st_mode);
+}
+
+/* a helper program beside ckpt: "restorer", "readckpt" */
+static int find_helper(const char *name, char *out, size_t cap)
+{
+	if (snprintf(out, cap, "%s/%s", self_dir, name) < (int)cap && access(out, X_OK) == 0 &&
+	    is_file(out))
+		return 0;
+	say("no %s beside ckpt (looked for %s)", name, out);
+	return -1;
+}
+
+/* libckpt.so: DIR/libckpt.so (build tree), else DIR/../lib/libckpt.so (installed) */
+static int find_lib(char *out, size_t cap)
+{
+	static const char *const rel[] = { "libckpt.so", "../lib/libckpt.so" };
+	char p[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+		if (snprintf(p, sizeof(p), "%s/%s", self_dir, rel[i]) < (int)sizeof(p) && is_file(p) && realpath(p, out) && strlen(out) < cap)
+			return 0;
+	}
+	say("no libckpt.so beside ckpt (%s/libckpt.so) or in %s/../lib", self_dir, self_dir);
+	return -1;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* "1.5", "30" -> seconds; -1 if not a number >= 0 */
+static double parse_seconds(const char *s)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || *end || errno || !(v >= 0) || v > 1e9)
+		return -1;
+	return v;
+}
+
+static void human(char *buf, size_t cap, double bytes)
+{
+	static const char *const unit[] = { "bytes", "KiB", "MiB", "GiB", "TiB" };
+	int u = 0;
+
+	while (bytes >= 1024 && u < 4)
+		bytes /= 1024, u++;
+	if (u == 0)
+		snprintf(buf, cap, "%.0f bytes", bytes);
+	else
+		snprintf(buf, cap, "%.1f %s", bytes, unit[u]);
+}
+
+/* ---- signals: parsed exactly as capture/preload.c parse_signal() does ---- */
+
+static const struct { const char *name; int sig; } signames[] = {
+	{ "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT }, { "USR1", SIGUSR1 },
+	{ "USR2", SIGUSR2 }, { "ALRM", SIGALRM }, { "TERM", SIGTERM }, { "PWR", SIGPWR },
+	{ "URG", SIGURG }, { "WINCH", SIGWINCH }, { "XCPU", SIGXCPU }, { "VTALRM", SIGVTALRM },
+	{ "PROF", SIGPROF }, { "IO", SIGIO }, { "SYS", SIGSYS },
+};
+
+static int parse_signal(const char *s)
+{
+	char *end;
+	long n;
+
+	if (!strncmp(s, "SIG", 3))
+		s += 3;
+	if (!strncmp(s, "RTMIN+", 6)) {
+		n = strtol(s + 6, &end, 10);
+		return !*end && n >= 0 && SIGRTMIN + n <= SIGRTMAX ? SIGRTMIN + (int)n : 0;
+	}
+	if (*s >= '0' && *s <= '9') {
+		n = strtol(s, &end, 10);
+		return !*end && n > 0 && n <= 64 ? (int)n : 0;
+	}
+	for (size_t i = 0; i < sizeof(signames) / sizeof(signames[0]); i++)
+		if (!strcmp(s, signames[i].name))
+			return signames[i].sig;
+	return 0;
+}
+
+static const char *sig_name(int sig, char *buf, size_t cap)
+{
+	for (size_t i = 0; i < sizeof(signames) / sizeof(signames[0]); i++)
+		if (signames[i].sig == sig) {
+			snprintf(buf, cap, "SIG%s", signames[i].name);
+			return buf;
+		}
+	if (sig >= SIGRTMIN && sig <= SIGRTMAX)
+		snprintf(buf, cap, "SIGRTMIN+%d", sig - SIGRTMIN);
+	else
+		snprintf(buf, cap, "signal %d", sig);
+	return buf;
+}
+
+/* getopt_long with our own messages: opterr off, '?' and ':' reported here */
+static int next_opt(int argc, char **argv, const char *shortopts, const struct option *longopts)
+{
+	int c;
+
+	opterr = 0;
+	c = getopt_long(argc, argv, shortopts, longopts, NULL);
+	if (c == '?') {
+		if (optopt)
+			usage_error("unknown option '-%c'", optopt);
+		usage_error("unknown option '%s'", argv[optind - 1]);
+	}
+	if (c == ':')
+		usage_error("option '%s' needs a value", argv[optind - 1]);
+	return c;
+}
+
+static void __attribute__((noreturn)) help(const char *text)
+{
+	fputs(text, stdout);
+	exit(EX_OK);
+}
+
+/* ================================================================ run ==== */
+
+/* ELF without PT_INTERP: LD_PRELOAD has no effect on it.  1 static, 0 not/unknown */
+static int is_static_elf(const char *path)
+{
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), interp = 0, ok = 0;
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &eh, sizeof(eh), 0) == sizeof(eh) && !memcmp(eh.e_ident, ELFMAG, SELFMAG) &&
+	    eh.e_ident[EI_CLASS] == ELFCLASS64 && eh.e_phentsize == sizeof(ph)) {
+		ok = 1;
+		for (int i = 0; i < eh.e_phnum; i++) {
+			if (pread(fd, &ph, sizeof(ph), eh.e_phoff + (off_t)i * sizeof(ph)) != sizeof(ph)) {
+				ok = 0;
+				break;
+			}
+			if (ph.p_type == PT_INTERP)
+				interp = 1;
+		}
+	}
+	close(fd);
+	return ok && !interp;
+}
+
+/* PROGRAM as execvp would find it, or "" */
+static void which(const char *prog, char *out, size_t cap)
+{
+	const char *path = getenv("PATH"), *p, *colon;
+
+	out[0] = 0;
+	if (strchr(prog, '/')) {
+		snprintf(out, cap, "%s", prog);
+		return;
+	}
+	if (!path)
+		path = "/usr/local/bin:/bin:/usr/bin";
+	for (p = path;; p = colon + 1) {
+		colon = strchr(p, ':');
+		int len = colon ? (int)(colon - p) : (int)strlen(p);
+
+		snprintf(out, cap, "%.*s%s%s", len, p, len ? "/" : "", prog);
+		if (access(out, X_OK) == 0 && is_file(out))
+			return;
+		if (!colon)
+			break;
+	}
+	out[0] = 0;
+}
+
+/* does the library read CKPT_INTERVAL at all?  (so the warning retires itself) */
+static int lib_knows(const char *lib, const char *word)
+{
+	FILE *f = fopen(lib, "rb");
+	char buf[65536 + 64];
+	size_t n, keep = 0, wl = strlen(word);
+	int found = 0;
+
+	if (!f)
+		return 0;
+	while (!found && (n = fread(buf + keep, 1, sizeof(buf) - 64 - keep, f)) > 0) {
+		n += keep;
+		found = memmem(buf, n, word, wl) != NULL;
+		keep = n < wl ? n : wl - 1;
+		memmove(buf, buf + n - keep, keep);
+	}
+	fclose(f);
+	return found;
+}
+
+/* PATH relative to the current directory -> absolute, without resolving links */
+static int absolute(const char *path, char *out, size_t cap)
+{
+	char cwd[PATH_MAX];
+
+	if (path[0] == '/')
+		return snprintf(out, cap, "%s", path) < (int)cap ? 0 : -1;
+	if (!getcwd(cwd, sizeof(cwd)))
+		return -1;
+	while (path[0] == '.' && path[1] == '/')
+		path += 2;
+	return snprintf(out, cap, "%s/%s", cwd, path) < (int)cap ? 0 : -1;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "file", required_argument, 0, 'f' }, { "signal", required_argument, 0, 's' },
+		{ "interval", required_argument, 0, 'i' }, { "help", no_argument, 0, 'h' },
+		{ "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
+	};
+	const char *file = NULL, *signal_arg = NULL, *interval = NULL, *old;
+	char lib[PATH_MAX], img[PATH_MAX], prog[PATH_MAX], num[16], *preload;
+	int c, sig;
+
+	while ((c = next_opt(argc, argv, "+:f:s:i:hV", opts)) != -1) {
+		switch (c) {
+		case 'f': file = optarg; break;
+		case 's': signal_arg = optarg; break;
+		case 'i': interval = optarg; break;
+		case 'h': help(run_help);
+		case 'V': version();
+		}
+	}
+	if (optind >= argc)
+		usage_error("no PROGRAM to run");
+	if (file && !*file)
+		usage_error("--file: empty path");
+	if (signal_arg) {
+		sig = parse_signal(signal_arg);
+		if (!sig)
+			usage_error("--signal %s: not a signal name or number libckpt accepts", signal_arg);
+		if (sig == SIGKILL || sig == SIGSTOP)
+			usage_error("--signal %s: cannot be caught", signal_arg);
+		snprintf(num, sizeof(num), "%d", sig);
+		setenv("CKPT_SIGNAL", num, 1);
+	}
+	if (interval && !(parse_seconds(interval) > 0))
+		usage_error("--interval %s: want a number of seconds > 0", interval);
+
+	if (find_lib(lib, sizeof(lib)))
+		return EX_FAIL;
+	if (strpbrk(lib, " :")) {
+		say("cannot preload %s: LD_PRELOAD splits paths at spaces and colons", lib);
+		return EX_FAIL;
+	}
+	if (!file)
+		file = getenv("CKPT_FILE");
+	if (!file || !*file)
+		file = "myckpt";		/* libckpt's default, made explicit for ckpt dump */
+	if (absolute(file, img, sizeof(img))) {
+		say("cannot make %s absolute: %s", file, strerror(errno ? errno : ENAMETOOLONG));
+		return EX_FAIL;
+	}
+	setenv("CKPT_FILE", img, 1);
+	if (interval) {
+		setenv("CKPT_INTERVAL", interval, 1);
+		if (!lib_knows(lib, "CKPT_INTERVAL"))
+			say("warning: --interval: %s does not take periodic checkpoints yet; "
+			    "CKPT_INTERVAL=%s is set but ignored", lib, interval);
+	}
+	old = getenv("LD_PRELOAD");
+	if (old && *old) {
+		preload = malloc(strlen(lib) + strlen(old) + 2);
+		if (!preload)
+			return EX_FAIL;
+		sprintf(preload, "%s:%s", lib, old);
+	} else {
+		preload = lib;
+	}
+	setenv("LD_PRELOAD", preload, 1);
+
+	which(argv[optind], prog, sizeof(prog));
+	if (prog[0] && is_static_elf(prog))
+		say("warning: %s is statically linked: LD_PRELOAD has no effect, it cannot be checkpointed",
+		    prog);
+	execvp(argv[optind], argv + optind);
+	c = errno;
+	say("%s: %s", argv[optind], c == ENOENT ? "command not found" : strerror(c));
+	return c == ENOENT ? 127 : 126;
+}
+
+/* =============================================================== dump ==== */
+
+/* whole small file (/proc/PID/environ, status) into a malloc'd buffer; NUL-terminated */
+static char *slurp(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t cap = 8192, n = 0;
+	char *buf;
+	ssize_t r;
+
+	if (fd < 0)
+		return NULL;
+	buf = malloc(cap + 1);
+	while (buf && (r = read(fd, buf + n, cap - n)) > 0) {
+		n += r;
+		if (n == cap) {
+			char *nb = realloc(buf, 2 * cap + 1);
+
+			if (!nb) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+	}
+	if (buf && r < 0) {
+		free(buf);
+		buf = NULL;
+	}
+	if (!buf) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return NULL;
+	}
+	close(fd);
+	buf[n] = 0;
+	if (len)
+		*len = n;
+	return buf;
+}
+
+/* NAME=value from a NUL-separated environ block, or NULL */
+static const char *env_get(const char *env, size_t len, const char *name)
+{
+	size_t nl = strlen(name);
+
+	for (const char *p = env; p < env + len; p += strlen(p) + 1)
+		if (!strncmp(p, name, nl) && p[nl] == '=')
+			return p + nl + 1;
+	return NULL;
+}
+
+/* "Field:\tvalue" from /proc/PID/status text */
+static const char *status_field(const char *status, const char *field)
+{
+	size_t fl = strlen(field);
+
+	for (const char *p = status; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : p)
+		if (!strncmp(p, field, fl) && p[fl] == ':')
+			return p + fl + 1 + strspn(p + fl + 1, " \t");
+	return NULL;
+}
+
+static uint64_t status_mask(const char *status, const char *field)
+{
+	const char *v = status_field(status, field);
+
+	return v ? strtoull(v, NULL, 16) : 0;
+}
+
+/* a mapping of libckpt.so* in /proc/PID/maps: 1 yes, 0 no, -errno */
+static int maps_libckpt(int pid)
+{
+	char path[64], line[4096 + 256];
+	FILE *f;
+	int found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *p = strchr(line, '/'), *base;
+
+		if (!p)
+			continue;
+		p[strcspn(p, "\n")] = 0;
+		base = strrchr(p, '/') + 1;
+		if (!strncmp(base, "libckpt.so", 10))
+			found = 1;
+	}
+	fclose(f);
+	return found;
+}
+
+struct dump_watch {
+	const char *path;	/* the image */
+	char dir[PATH_MAX];	/* its directory, and the temp file's prefix ".NAME.tmp." */
+	char prefix[NAME_MAX + 16];
+};
+
+/* size of the temp file libckpt is writing beside the image, -1 if none */
+static long long tmp_size(const struct dump_watch *w)
+{
+	DIR *d = opendir(w->dir);
+	struct dirent *de;
+	long long best = -1;
+	size_t pl = strlen(w->prefix);
+	struct stat st;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, w->prefix, pl) && !fstatat(dirfd(d), de->d_name, &st, 0) &&
+		    st.st_size > best)
+			best = st.st_size;
+	closedir(d);
+	return best;
+}
+
+static int cmd_dump(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "file", required_argument, 0, 'f' }, { "timeout", required_argument, 0, 't' },
+		{ "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
+	};
+	const char *file = NULL, *pid_arg = NULL, *cf, *cs;
+	char path[PATH_MAX], proc[64], signame[32], cwd[PATH_MAX], sz[32], *env, *status, *end;
+	double timeout = 60, t0, t, shown = 0;
+	struct stat before, st;
+	struct dump_watch w;
+	int c, sig = SIGUSR2, had_old, r, progress, done_seen = 0;
+	size_t envlen;
+	long pidl;
+	pid_t pid;
+
+	while ((c = next_opt(argc, argv, ":f:t:hV", opts)) != -1) {
+		switch (c) {
+		case 'f': file = optarg; break;
+		case 't':
+			timeout = parse_seconds(optarg);
+			if (timeout < 0)
+				usage_error("--timeout %s: want a number of seconds", optarg);
+			break;
+		case 'h': help(dump_help);
+		case 'V': version();
+		}
+	}
+	if (optind >= argc)
+		usage_error("no PID given");
+	if (optind + 1 < argc)
+		usage_error("one PID only ('%s' is extra)", argv[optind + 1]);
+	pid_arg = argv[optind];
+	errno = 0;
+	pidl = strtol(pid_arg, &end, 10);
+	if (*end || end == pid_arg || pidl <= 0 || pidl > INT_MAX || errno)
+		usage_error("'%s' is not a process id", pid_arg);
+	pid = (pid_t)pidl;
+	if (pid == getpid()) {
+		say("pid %d is ckpt itself", pid);
+		return EX_FAIL;
+	}
+
+	/* 1. the process exists and we may signal it */
+	if (kill(pid, 0)) {
+		if (errno == ESRCH)
+			say("pid %d: no such process", pid);
+		else
+			say("pid %d: cannot signal it: %s", pid, strerror(errno));
+		return EX_FAIL;
+	}
+	/* 2. it maps libckpt.so; otherwise SIGUSR2 would kill it: send nothing */
+	r = maps_libckpt(pid);
+	if (r < 0) {
+		say("pid %d: cannot read /proc/%d/maps (%s): not signalled", pid, pid, strerror(-r));
+		return EX_FAIL;
+	}
+	if (!r) {
+		say("pid %d does not have libckpt.so loaded (start it with ckpt run): not signalled", pid);
+		return EX_FAIL;
+	}
+	/* 3. its CKPT_FILE and CKPT_SIGNAL, read by libckpt when it started */
+	snprintf(proc, sizeof(proc), "/proc/%d/environ", pid);
+	env = slurp(proc, &envlen);
+	if (!env) {
+		say("pid %d: cannot read %s (%s): not signalled", pid, proc, strerror(errno));
+		return EX_FAIL;
+	}
+	cs = env_get(env, envlen, "CKPT_SIGNAL");
+	if (cs && *cs) {
+		sig = parse_signal(cs);
+		if (!sig || sig == SIGKILL || sig == SIGSTOP) {
+			say("pid %d: CKPT_SIGNAL=%s is not a signal libckpt accepts: its checkpoints are "
+			    "disabled; not signalled", pid, cs);
+			return EX_FAIL;
+		}
+	}
+	sig_name(sig, signame, sizeof(signame));
+	cf = env_get(env, envlen, "CKPT_FILE");
+	if (file) {
+		if (absolute(file, path, sizeof(path)))
+			usage_error("--file %s: path too long", file);
+	} else {
+		if (!cf || !*cf)
+			cf = "myckpt";
+		if (cf[0] == '/') {
+			snprintf(path, sizeof(path), "%s", cf);
+		} else {
+			/* libckpt took it relative to the directory the program started
+			 * in; the current one is the best guess left (see --help) */
+			snprintf(proc, sizeof(proc), "/proc/%d/cwd", pid);
+			ssize_t n = readlink(proc, cwd, sizeof(cwd) - 1);
+
+			if (n <= 0) {
+				say("pid %d: CKPT_FILE=%s is relative and %s is unreadable (%s): use --file",
+				    pid, cf, proc, strerror(errno));
+				return EX_FAIL;
+			}
+			cwd[n] = 0;
+			if (snprintf(path, sizeof(path), "%s/%s", cwd, cf) >= (int)sizeof(path))
+				usage_error("CKPT_FILE of pid %d: path too long", pid);
+		}
+	}
+	free(env);
+	/* 4. it catches that signal (libckpt installed its handler) */
+	snprintf(proc, sizeof(proc), "/proc/%d/status", pid);
+	status = slurp(proc, NULL);
+	if (!status) {
+		say("pid %d: cannot read %s (%s): not signalled", pid, proc, strerror(errno));
+		return EX_FAIL;
+	}
+	if (!(status_mask(status, "SigCgt") & (1ull << (sig - 1)))) {
+		say("pid %d does not catch %s (libckpt disabled? see its stderr): not signalled",
+		    pid, signame);
+		return EX_FAIL;
+	}
+	free(status);
+
+	/* where libckpt writes: DIR/.NAME.tmp.<hex>, renamed to DIR/NAME */
+	{
+		const char *slash = strrchr(path, '/');
+
+		snprintf(w.dir, sizeof(w.dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+		snprintf(w.prefix, sizeof(w.prefix), ".%.*s.tmp.", NAME_MAX, slash + 1);
+		w.path = path;
+	}
+	if (stat(w.dir, &st) || !S_ISDIR(st.st_mode)) {
+		say("pid %d: image directory %s: %s: not signalled", pid, w.dir,
+		    errno ? strerror(errno) : "not a directory");
+		return EX_FAIL;
+	}
+	had_old = !stat(path, &before);
+
+	/* 5. trigger, then wait for a new inode at the path */
+	progress = isatty(2);
+	t0 = now_s();
+	if (kill(pid, sig)) {
+		say("pid %d: kill %s: %s", pid, signame, strerror(errno));
+		return EX_FAIL;
+	}
+	for (int i = 0;; i++) {
+		int in_handler, pending, gone;
+		uint64_t blk;
+
+		/* status first, then the image: libckpt renames before its handler
+		 * returns, so "handler done" followed by "no new image" is a failure */
+		status = slurp(proc, NULL);
+		gone = !status || *status_field(status, "State") == 'Z' || *status_field(status, "State") == 'X';
+		blk = status ? status_mask(status, "SigBlk") : 0;
+		pending = status && ((status_mask(status, "SigPnd") | status_mask(status, "ShdPnd")) &
+				     (1ull << (sig - 1)));
+		/* libckpt blocks every signal while it writes; the kernel never
+		 * shows SIGKILL/SIGSTOP blocked, glibc's sigfillset leaves out 32, 33 */
+		in_handler = (blk | 0x180040100ull) == ~0ull;
+		if (!stat(path, &st) && (!had_old || st.st_ino != before.st_ino || st.st_dev != before.st_dev)) {
+			t = now_s() - t0;
+			if (shown)
+				fputs("\r\033[K", stderr);
+			human(sz, sizeof(sz), (double)st.st_size);
+			printf("%s: %lld bytes (%s) in %.3f s\n", path, (long long)st.st_size, sz, t);
+			free(status);
+			return EX_OK;
+		}
+		if (gone) {
+			if (shown)
+				fputs("\r\033[K", stderr);
+			say("pid %d exited before its image was complete (it wrote none at %s)", pid, path);
+			free(status);
+			return EX_FAIL;
+		}
+		/* done, and no new image: the same answer three polls in a row, to
+		 * step over the instant between dequeue and the handler's mask */
+		done_seen = !pending && !in_handler ? done_seen + 1 : 0;
+		if (done_seen >= 3) {
+			if (shown)
+				fputs("\r\033[K", stderr);
+			say("pid %d handled %s but wrote no new image at %s (libckpt says why on the "
+			    "program's stderr; or the image is elsewhere: use --file)", pid, signame, path);
+			free(status);
+			return EX_FAIL;
+		}
+		t = now_s() - t0;
+		if (timeout > 0 && t > timeout) {
+			if (shown)
+				fputs("\r\033[K", stderr);
+			if (status && *status_field(status, "State") == 'T')
+				say("timed out after %.0f s: pid %d is stopped (SIGCONT it)", timeout, pid);
+			else if (pending && (blk & (1ull << (sig - 1))) && !in_handler)
+				say("timed out after %.0f s: pid %d blocks %s; the checkpoint waits until it "
+				    "unblocks it", timeout, pid, signame);
+			else
+				say("timed out after %.0f s: no new image at %s", timeout, path);
+			free(status);
+			return EX_FAIL;
+		}
+		free(status);
+		if (progress && t > 0.5 && t - shown >= 0.2) {
+			long long size = tmp_size(&w);
+
+			human(sz, sizeof(sz), size > 0 ? (double)size : 0);
+			fprintf(stderr, "\r\033[Kckpt: dump: pid %d: %s written, %.1f s", pid, sz, t);
+			fflush(stderr);
+			shown = t;
+		}
+		usleep(i < 100 ? 2000 : 20000);
+	}
+}
+
+/* ============================================================ restore ==== */
+
+/* does `restorer --help` mention WORD?  1 yes, 0 no, -1 could not run it */
+static int helper_mentions(const char *exe, const char *word)
+{
+	int p[2], st;
+	pid_t child;
+	char buf[8192];
+	size_t n = 0;
+	ssize_t r;
+
+	if (pipe(p))
+		return -1;
+	child = fork();
+	if (child < 0)
+		return -1;
+	if (child == 0) {
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		close(p[0]);
+		close(p[1]);
+		execl(exe, exe, "--help", (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	while (n < sizeof(buf) - 1 && (r = read(p[0], buf + n, sizeof(buf) - 1 - n)) > 0)
+		n += r;
+	close(p[0]);
+	waitpid(child, &st, 0);
+	buf[n] = 0;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) == 127)
+		return -1;
+	return strstr(buf, word) != NULL;
+}
+
+static int cmd_restore(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "lazy", no_argument, 0, 'L' }, { "verbose", no_argument, 0, 'v' },
+		{ "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
+	};
+	char rst[PATH_MAX];
+	char *args[8];
+	int c, lazy = 0, verbose = 0, n = 0;
+
+	while ((c = next_opt(argc, argv, ":vhV", opts)) != -1) {
+		switch (c) {
+		case 'L': lazy = 1; break;
+		case 'v': verbose = 1; break;
+		case 'h': help(restore_help);
+		case 'V': version();
+		}
+	}
+	if (optind + 1 < argc)
+		usage_error("one IMAGE only ('%s' is extra)", argv[optind + 1]);
+	if (find_helper("restorer", rst, sizeof(rst)))
+		return EX_FAIL;
+	if (lazy) {
+		c = helper_mentions(rst, "--lazy");
+		if (c < 0) {
+			say("cannot run %s --help", rst);
+			return EX_FAIL;
+		}
+		if (!c) {
+			say("--lazy: %s does not support lazy restore yet (it is not in its --help)", rst);
+			return EX_USAGE;
+		}
+	}
+	args[n++] = rst;
+	if (verbose)
+		args[n++] = "-v";
+	if (lazy)
+		args[n++] = "--lazy";
+	if (optind < argc) {
+		args[n++] = "--";
+		args[n++] = argv[optind];
+	}
+	args[n] = NULL;
+	execv(rst, args);
+	say("cannot run %s: %s", rst, strerror(errno));
+	return EX_FAIL;
+}
+
+/* =============================================================== info ==== */
+
+static void json_str(FILE *f, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	fputc('"', f);
+	while (*p) {
+		unsigned c = *p, len = 0;
+
+		if (c == '"' || c == '\\') {
+			fprintf(f, "\\%c", c);
+			p++;
+			continue;
+		}
+		if (c < 0x20) {
+			fprintf(f, "\\u%04x", c);
+			p++;
+			continue;
+		}
+		if (c < 0x80) {
+			fputc(c, f);
+			p++;
+			continue;
+		}
+		/* valid UTF-8 passes through; any other byte becomes U+FFFD */
+		if (c >= 0xc2 && c <= 0xdf)
+			len = 2;
+		else if (c >= 0xe0 && c <= 0xef)
+			len = 3;
+		else if (c >= 0xf0 && c <= 0xf4)
+			len = 4;
+		for (unsigned i = 1; i < len; i++)
+			if ((p[i] & 0xc0) != 0x80)
+				len = 0;
+		if (len) {
+			fwrite(p, 1, len, f);
+			p += len;
+		} else {
+			fputs("\\ufffd", f);
+			p++;
+		}
+	}
+	fputc('"', f);
+}
+
+static void json_strn(FILE *f, const char *s, size_t max)
+{
+	char buf[128];
+
+	snprintf(buf, sizeof(buf), "%.*s", (int)(max < sizeof(buf) - 1 ? max : sizeof(buf) - 1), s);
+	json_str(f, buf);
+}
+
+static const char *const sig_abbrev[32] = {
+	[1] = "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV",
+	"USR2", "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU",
+	"URG", "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
+};
+
+static void json_sigset(FILE *f, uint64_t m)
+{
+	int first = 1;
+
+	fputc('[', f);
+	for (int s = 1; s <= CKPT_NSIG; s++)
+		if (m & (1ull << (s - 1))) {
+			fprintf(f, "%s%d", first ? "" : ", ", s);
+			first = 0;
+		}
+	fputc(']', f);
+}
+
+static int info_json(const char *path)
+{
+	static const char *const rn[16] = { "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp",
+					    "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15" };
+	struct rst_image img;
+	struct rst_err err;
+	const struct ckpt_hdr *h;
+	const struct ckpt_proc *p;
+	FILE *f = stdout;
+	char when[64];
+	time_t created;
+
+	if (rst_image_open(&img, path, 0, CKPT_MAX_TABLES, &err)) {
+		say("%s: %s", path, err.msg);
+		return EX_USAGE;
+	}
+	h = &img.hdr;
+	p = img.proc;
+	created = (time_t)(h->created_ns / 1000000000ull);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&created));
+
+	fputs("{\n  \"path\": ", f);
+	json_str(f, path);
+	fprintf(f, ",\n  \"format_version\": %u,\n  \"file_size\": %lu,\n  \"tables_size\": %lu,\n"
+		"  \"data_size\": %lu,\n  \"created_ns\": %lu,\n  \"created\": \"%s\",\n",
+		h->version, h->file_size, h->tables_size, h->data_size, h->created_ns, when);
+	fputs("  \"program\": ", f);
+	json_strn(f, h->program, sizeof(h->program));
+	fprintf(f, ",\n  \"pid\": %u,\n", p->pid);
+	fputs("  \"machine\": {\"cpu_vendor\": ", f);
+	json_strn(f, h->cpu_vendor, sizeof(h->cpu_vendor));
+	fputs(", \"kernel\": ", f);
+	json_strn(f, h->kernel, sizeof(h->kernel));
+	fprintf(f, ", \"page_size\": %u, \"xcr0\": \"0x%lx\", \"xsave_size\": %u, \"hwcap2\": \"0x%lx\",\n"
+		"    \"cpuid1_ecx\": \"0x%08x\", \"cpuid1_edx\": \"0x%08x\", \"cpuid7_ebx\": \"0x%08x\","
+		" \"cpuid7_ecx\": \"0x%08x\", \"cpuid7_edx\": \"0x%08x\",\n"
+		"    \"vdso_size\": %lu, \"vdso_crc\": \"0x%08x\", \"vvar_size\": %lu, \"vvar_vclock_size\": %lu},\n",
+		h->page_size, h->xcr0, h->xsave_size, h->hwcap2, h->cpuid1_ecx, h->cpuid1_edx,
+		h->cpuid7_ebx, h->cpuid7_ecx, h->cpuid7_edx, h->vdso_size, h->vdso_crc, h->vvar_size,
+		h->vvar_vclock_size);
+
+	fputs("  \"threads\": [", f);
+	for (uint32_t i = 0; i < h->nthreads; i++) {
+		const struct ckpt_thread *t = &img.threads[i];
+		const uint64_t *v = &t->regs.rax;
+
+		fprintf(f, "%s\n    {\"tid\": %u, \"fpu\": \"%s\", \"xsave_size\": %u, \"xfeatures\": \"0x%lx\",\n"
+			"     \"regs\": {", i ? "," : "", t->tid, t->flags & CKPT_CTX_XSAVE ? "xsave" : "fxsave",
+			t->xsave_size, t->xfeatures);
+		for (int r = 0; r < 16; r++)
+			fprintf(f, "\"%s\": \"0x%lx\", ", rn[r], v[r]);
+		fprintf(f, "\"rip\": \"0x%lx\", \"rflags\": \"0x%lx\", \"fs_base\": \"0x%lx\", "
+			"\"gs_base\": \"0x%lx\", \"cs\": \"0x%lx\", \"ss\": \"0x%lx\"},\n     \"blocked\": ",
+			t->regs.rip, t->regs.rflags, t->regs.fs_base, t->regs.gs_base, t->regs.cs, t->regs.ss);
+		json_sigset(f, t->sigmask);
+		fprintf(f, ", \"altstack\": {\"sp\": \"0x%lx\", \"size\": %lu, \"flags\": %u},\n"
+			"     \"rseq\": {\"addr\": \"0x%lx\", \"len\": %u, \"sig\": \"0x%x\"}, "
+			"\"clear_child_tid\": \"0x%lx\", \"robust_list\": \"0x%lx\", \"robust_len\": %lu}",
+			t->ss_sp, t->ss_size, t->ss_flags, t->rseq_addr, t->rseq_len, t->rseq_sig,
+			t->clear_child_tid, t->robust_list, t->robust_len);
+	}
+	fputs("\n  ],\n  \"process\": {\"comm\": ", f);
+	json_strn(f, p->comm, sizeof(p->comm));
+	fprintf(f, ", \"umask\": \"%03o\", \"cwd\": ", p->umask);
+	json_str(f, rst_image_str(&img, p->cwd_off));
+	fputs(", \"exe\": ", f);
+	json_str(f, rst_image_str(&img, p->exe_off));
+	fprintf(f, ",\n    \"start_code\": \"0x%lx\", \"end_code\": \"0x%lx\", \"start_data\": \"0x%lx\", "
+		"\"end_data\": \"0x%lx\",\n    \"start_brk\": \"0x%lx\", \"brk\": \"0x%lx\", "
+		"\"start_stack\": \"0x%lx\", \"arg_start\": \"0x%lx\", \"arg_end\": \"0x%lx\",\n"
+		"    \"env_start\": \"0x%lx\", \"env_end\": \"0x%lx\", \"auxv_words\": %u,\n"
+		"    \"signals\": [", p->start_code, p->end_code, p->start_data, p->end_data, p->start_brk,
+		p->brk, p->start_stack, p->arg_start, p->arg_end, p->env_start, p->env_end, p->auxv_words);
+	for (int s = 1, first = 1; s <= CKPT_NSIG; s++) {
+		const struct ckpt_sigaction *sa = &p->sigact[s - 1];
+
+		if (!sa->handler)
+			continue;
+		fprintf(f, "%s\n      {\"signal\": %d, \"name\": \"%s\", \"action\": \"%s\", \"handler\": \"0x%lx\", "
+			"\"flags\": \"0x%lx\", \"mask\": \"0x%lx\"}", first ? "" : ",", s,
+			s < 32 && sig_abbrev[s] ? sig_abbrev[s] : "", sa->handler == 1 ? "ignore" : "handler",
+			sa->handler, sa->flags, sa->mask);
+		first = 0;
+	}
+	fprintf(f, "]},\n  \"runs\": %u,\n  \"regions\": [", h->nruns);
+	for (uint32_t i = 0; i < h->nvmas; i++) {
+		const struct ckpt_vma *v = &img.vmas[i];
+
+		fprintf(f, "%s\n    {\"start\": \"0x%lx\", \"end\": \"0x%lx\", \"size\": %lu, \"perm\": \"%c%c%c%c\", "
+			"\"kind\": \"%s\", \"path\": ", i ? "," : "", v->start, v->end, v->end - v->start,
+			v->prot & 1 ? 'r' : '-', v->prot & 2 ? 'w' : '-', v->prot & 4 ? 'x' : '-',
+			v->flags & CKPT_MAP_SHARED ? 's' : 'p', rst_kind_name(v->kind));
+		json_str(f, rst_image_str(&img, v->path_off));
+		fputs(", \"name\": ", f);
+		json_str(f, rst_image_str(&img, v->name_off));
+		fprintf(f, ", \"pgoff\": %lu, \"flags\": \"0x%x\", \"advice\": \"0x%x\", \"pkey\": %d, "
+			"\"pages_stored\": %lu, \"runs\": %u}", v->pgoff, v->flags, v->advice, v->pkey,
+			v->pages_stored, v->run_count);
+	}
+	fputs("\n  ]\n}\n", f);
+	if (fflush(f) || ferror(f)) {
+		say("writing the JSON: %s", strerror(errno));
+		return EX_FAIL;
+	}
+	return EX_OK;
+}
+
+static int cmd_info(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, 0, 'j' }, { "help", no_argument, 0, 'h' },
+		{ "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
+	};
+	const char *path = "myckpt";
+	char rdr[PATH_MAX], arg[PATH_MAX + 2];
+	int c, json = 0;
+
+	while ((c = next_opt(argc, argv, ":hV", opts)) != -1) {
+		switch (c) {
+		case 'j': json = 1; break;
+		case 'h': help(info_help);
+		case 'V': version();
+		}
+	}
+	if (optind + 1 < argc)
+		usage_error("one IMAGE only ('%s' is extra)", argv[optind + 1]);
+	if (optind < argc)
+		path = argv[optind];
+	if (json)
+		return info_json(path);
+	if (find_helper("readckpt", rdr, sizeof(rdr)))
+		return EX_FAIL;
+	/* readckpt takes no "--": keep a leading '-' from reading as an option */
+	snprintf(arg, sizeof(arg), "%s%s", path[0] == '-' ? "./" : "", path);
+	execl(rdr, rdr, arg, (char *)NULL);
+	say("cannot run %s: %s", rdr, strerror(errno));
+	return EX_FAIL;
+}
+
+/* ============================================================== check ==== */
+
+static void line(const char *what, int yes, const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	printf("%-24s %-3s  %s\n", what, yes ? "yes" : "no", why);
+}
+
+/* run fn in a child, return its exit status (0..255), or -1 */
+static int in_child(int (*fn)(void *), void *arg)
+{
+	pid_t c;
+	int st;
+
+	fflush(stdout);
+	c = fork();
+	if (c < 0)
+		return -1;
+	if (c == 0)
+		_exit(fn(arg) & 0xff);
+	if (waitpid(c, &st, 0) != c || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+static long read_long(const char *path, long dflt)
+{
+	char *s = slurp(path, NULL);
+	long v = dflt;
+
+	if (s) {
+		v = strtol(s, NULL, 10);
+		free(s);
+	}
+	return v;
+}
+
+static void check_fsgsbase(void)
+{
+	unsigned long h2 = getauxval(AT_HWCAP2);
+
+	if (h2 & 2)
+		line("fsgsbase", 1, "AT_HWCAP2 bit 1: rdfsbase/wrfsbase save and load fs/gs base in user space");
+	else
+		line("fsgsbase", 0, "AT_HWCAP2 bit 1 clear (CPU or kernel): fs/gs base go through arch_prctl");
+}
+
+static void check_xsave(void)
+{
+	static const char *const comp[19] = {
+		"x87", "SSE", "AVX", "BNDREGS", "BNDCSR", "opmask", "ZMM_Hi256", "Hi16_ZMM",
+		"PT", "PKRU", "PASID", "CET_U", "CET_S", "HDC", "UINTR", "LBR", "HWP",
+		"TILECFG", "TILEDATA",
+	};
+	unsigned a, b, c, d;
+	char names[256] = "";
+	uint64_t xcr0;
+	size_t n = 0;
+
+	__cpuid(1, a, b, c, d);
+	if (!(c & (1u << 26)) || !(c & (1u << 27))) {
+		line("xsave", 0, "CPUID.1 ECX XSAVE/OSXSAVE clear: FPU/SSE state saved with FXSAVE (512 bytes)");
+		return;
+	}
+	__asm__ volatile("xgetbv" : "=a"(a), "=d"(d) : "c"(0));
+	xcr0 = (uint64_t)d << 32 | a;
+	for (int i = 0; i < 64; i++)
+		if (xcr0 & (1ull << i))
+			n += snprintf(names + n, sizeof(names) - n, "%s%s", n ? " " : "",
+				      i < 19 ? comp[i] : "?");
+	__cpuid_count(0xd, 0, a, b, c, d);
+	line("xsave", 1, "XCR0 0x%lx: %s; %u-byte area%s", xcr0, names, b,
+	     b > CKPT_XSAVE_MAX ? " (larger than ckpt accepts: FXSAVE is used)" : "");
+	line("  avx", (xcr0 & 0x6) == 0x6, "XCR0 bits 1-2 (SSE, AVX): ymm state in the images");
+	line("  avx-512", (xcr0 & 0xe0) == 0xe0, "XCR0 bits 5-7 (opmask, ZMM_Hi256, Hi16_ZMM): zmm and k state in the images");
+	line("  pkru", (xcr0 & 0x200) != 0, "XCR0 bit 9: protection-key rights (PKRU) in the images");
+	line("  amx", (xcr0 & 0x60000) == 0x60000, "XCR0 bits 17-18 (TILECFG, TILEDATA)");
+}
+
+/* ---- userfaultfd ---- */
+#ifndef UFFD_FEATURE_WP_HUGETLBFS_SHMEM
+#define UFFD_FEATURE_WP_HUGETLBFS_SHMEM	(1 << 12)
+#endif
+#ifndef UFFD_FEATURE_WP_UNPOPULATED
+#define UFFD_FEATURE_WP_UNPOPULATED	(1 << 13)
+#endif
+#ifndef UFFD_FEATURE_WP_ASYNC
+#define UFFD_FEATURE_WP_ASYNC		(1 << 15)
+#endif
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY		1
+#endif
+
+static void check_uffd(void)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = 0 };
+	long unpriv = read_long("/proc/sys/vm/unprivileged_userfaultfd", -1);
+	const char *how = "";
+	int fd, e, wp_reg = 0;
+	void *page;
+
+	fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 && errno == EPERM) {
+		fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+		how = " with UFFD_USER_MODE_ONLY";
+	}
+	if (fd < 0) {
+		e = errno;
+		if (e == ENOSYS)
+			line("userfaultfd", 0, "the kernel has no userfaultfd (CONFIG_USERFAULTFD)");
+		else
+			line("userfaultfd", 0, "userfaultfd(): %s (vm.unprivileged_userfaultfd=%ld; "
+			     "needs CAP_SYS_PTRACE or a kernel with UFFD_USER_MODE_ONLY)", strerror(e), unpriv);
+		line("  write-protect", 0, "no userfaultfd");
+		line("  write-protect async", 0, "no userfaultfd");
+		return;
+	}
+	if (ioctl(fd, UFFDIO_API, &api)) {
+		line("userfaultfd", 0, "UFFDIO_API: %s", strerror(errno));
+		close(fd);
+		return;
+	}
+	close(fd);
+	line("userfaultfd", 1, "opened%s (vm.unprivileged_userfaultfd=%ld); features 0x%llx", how,
+	     unpriv, (unsigned long long)api.features);
+	/* a real registration: what the kernel says for anonymous memory */
+	page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | (*how ? UFFD_USER_MODE_ONLY : 0));
+	if (page != MAP_FAILED && fd >= 0) {
+		struct uffdio_api a2 = { .api = UFFD_API, .features = api.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP };
+		struct uffdio_register reg = {
+			.range = { .start = (uintptr_t)page, .len = 4096 }, .mode = UFFDIO_REGISTER_MODE_WP,
+		};
+
+		wp_reg = !ioctl(fd, UFFDIO_API, &a2) && !ioctl(fd, UFFDIO_REGISTER, &reg);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (page != MAP_FAILED)
+		munmap(page, 4096);
+	line("  write-protect", (api.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP) && wp_reg,
+	     "UFFD_FEATURE_PAGEFAULT_FLAG_WP %s, UFFDIO_REGISTER_MODE_WP on anonymous memory %s%s",
+	     api.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP ? "offered" : "absent",
+	     wp_reg ? "works" : "refused",
+	     api.features & UFFD_FEATURE_WP_UNPOPULATED ? "; WP_UNPOPULATED" : "");
+	line("  write-protect async", (api.features & UFFD_FEATURE_WP_ASYNC) != 0,
+	     "UFFD_FEATURE_WP_ASYNC %s: dirty tracking without a fault handler (Linux 6.7+)",
+	     api.features & UFFD_FEATURE_WP_ASYNC ? "offered" : "absent");
+}
+
+/* ---- PAGEMAP_SCAN (linux/fs.h, Linux 6.7) ---- */
+struct ck_page_region {
+	uint64_t start, end, categories;
+};
+struct ck_pm_scan_arg {
+	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+	uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+#define CK_PAGEMAP_SCAN		_IOWR('f', 16, struct ck_pm_scan_arg)
+#define CK_PAGE_IS_PRESENT	(1 << 3)
+
+static void check_pagemap_scan(void)
+{
+	static char probe[8192] __attribute__((aligned(4096)));
+	struct ck_page_region vec[4];
+	struct ck_pm_scan_arg arg = {
+		.size = sizeof(arg), .start = (uintptr_t)probe, .end = (uintptr_t)probe + 4096,
+		.vec = (uintptr_t)vec, .vec_len = 4, .category_anyof_mask = CK_PAGE_IS_PRESENT,
+		.return_mask = CK_PAGE_IS_PRESENT,
+	};
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	long r;
+
+	probe[0] = 1;
+	if (fd < 0) {
+		line("pagemap_scan", 0, "/proc/self/pagemap: %s", strerror(errno));
+		return;
+	}
+	r = ioctl(fd, CK_PAGEMAP_SCAN, &arg);
+	if (r < 0)
+		line("pagemap_scan", 0, "ioctl(PAGEMAP_SCAN): %s (Linux 6.7+): pages found with mincore",
+		     errno == ENOTTY ? "not in this kernel" : strerror(errno));
+	else
+		line("pagemap_scan", 1, "ioctl(PAGEMAP_SCAN) on /proc/self/pagemap: resident pages found "
+		     "in one call per range");
+	close(fd);
+}
+
+/* ---- PR_SET_MM_MAP, in a child: set the mm fields to what they are ---- */
+static int probe_mm_map(void *unused)
+{
+	struct prctl_mm_map mm;
+	uint64_t v[64] = { 0 };
+	static uint64_t auxv[128];
+	unsigned size = 0;
+	char *s = slurp("/proc/self/stat", NULL), *q;
+	int fd, field, n;
+
+	if (prctl(PR_SET_MM, PR_SET_MM_MAP_SIZE, &size, 0, 0) || size != sizeof(mm))
+		return 100;
+	if (!s || !(q = strrchr(s, ')')))
+		return 101;
+	for (field = 2, q++; *q && field < 63;) {
+		while (*q == ' ')
+			q++;
+		field++;
+		v[field] = strtoull(q, &q, 10);
+		while (*q && *q != ' ')
+			q++;
+	}
+	fd = open("/proc/self/auxv", O_RDONLY);
+	n = fd >= 0 ? (int)read(fd, auxv, sizeof(auxv)) : -1;
+	if (n <= 0)
+		return 101;
+	memset(&mm, 0, sizeof(mm));
+	mm.start_code = v[26], mm.end_code = v[27], mm.start_stack = v[28];
+	mm.start_data = v[45], mm.end_data = v[46], mm.start_brk = v[47];
+	mm.arg_start = v[48], mm.arg_end = v[49], mm.env_start = v[50], mm.env_end = v[51];
+	mm.brk = (uint64_t)sbrk(0);
+	mm.auxv = (__u64 *)auxv;
+	mm.auxv_size = (unsigned)n;
+	mm.exe_fd = (unsigned)-1;
+	return prctl(PR_SET_MM, PR_SET_MM_MAP, &mm, sizeof(mm), 0) ? errno : 0;
+}
+
+static int have_cap(int cap)
+{
+	char *s = slurp("/proc/self/status", NULL);
+	uint64_t eff = s ? status_mask(s, "CapEff") : 0;
+
+	free(s);
+	return (eff >> cap) & 1;
+}
+
+static void check_mm_and_caps(void)
+{
+	int r = in_child(probe_mm_map, NULL);
+	int cr = have_cap(40), res = have_cap(24);	/* CAP_CHECKPOINT_RESTORE, CAP_SYS_RESOURCE */
+
+	if (r == 0)
+		line("pr_set_mm_map", 1, "prctl(PR_SET_MM, PR_SET_MM_MAP) accepted: brk, stack, arg/env, "
+		     "auxv restored");
+	else if (r == 100)
+		line("pr_set_mm_map", 0, "PR_SET_MM_MAP_SIZE refused or differs (CONFIG_CHECKPOINT_RESTORE?)");
+	else if (r > 0 && r < 100)
+		line("pr_set_mm_map", 0, "prctl(PR_SET_MM_MAP): %s: brk and arg/env fields stay the "
+		     "restorer's", strerror(r));
+	else
+		line("pr_set_mm_map", 0, "the probe could not run");
+	line("cap_checkpoint_restore", cr, "%s: PR_SET_MM_MAP exe_fd (/proc/PID/exe names the program "
+	     "again after restore)", cr ? "in the effective set" : "not in the effective set");
+	line("cap_sys_resource", res, "%s: PR_SET_MM_EXE_FILE, the older way to set /proc/PID/exe",
+	     res ? "in the effective set" : "not in the effective set");
+}
+
+/* ---- namespaces, in children ---- */
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+static int probe_unshare(void *flags)
+{
+	return unshare((int)(intptr_t)flags) ? errno : 0;
+}
+
+static void check_ns(void)
+{
+	int u = in_child(probe_unshare, (void *)(intptr_t)CLONE_NEWUSER);
+	int t = in_child(probe_unshare, (void *)(intptr_t)CLONE_NEWTIME);
+	int ut = t ? in_child(probe_unshare, (void *)(intptr_t)(CLONE_NEWUSER | CLONE_NEWTIME)) : -1;
+	long unpriv = read_long("/proc/sys/kernel/unprivileged_userns_clone", -1);
+	long maxns = read_long("/proc/sys/user/max_user_namespaces", -1);
+
+	if (t == 0)
+		line("time namespace", 1, "unshare(CLONE_NEWTIME): monotonic and boottime clocks can "
+		     "continue from the checkpoint");
+	else if (ut == 0)
+		line("time namespace", 1, "unshare(CLONE_NEWTIME) inside a new user namespace only (%s "
+		     "without one)", strerror(t));
+	else
+		line("time namespace", 0, "unshare(CLONE_NEWTIME): %s",
+		     t == EINVAL ? "not in this kernel (CONFIG_TIME_NS)" : t > 0 ? strerror(t) : "probe failed");
+	if (u == 0)
+		line("user namespace", 1, "unshare(CLONE_NEWUSER) works (max_user_namespaces=%ld)", maxns);
+	else
+		line("user namespace", 0, "unshare(CLONE_NEWUSER): %s (max_user_namespaces=%ld%s)",
+		     u > 0 ? strerror(u) : "probe failed", maxns,
+		     unpriv == 0 ? ", kernel.unprivileged_userns_clone=0" : "");
+}
+
+static int cmd_check(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
+	};
+	int c;
+
+	while ((c = next_opt(argc, argv, ":hV", opts)) != -1) {
+		switch (c) {
+		case 'h': help(check_help);
+		case 'V': version();
+		}
+	}
+	if (optind < argc)
+		usage_error("takes no arguments ('%s')", argv[optind]);
+	printf("# ckpt check: uid %d, kernel ", (int)getuid());
+	fflush(stdout);
+	{
+		char *rel = slurp("/proc/sys/kernel/osrelease", NULL);
+
+		printf("%s", rel ? rel : "?\n");
+		free(rel);
+	}
+	check_fsgsbase();
+	check_xsave();
+	check_uffd();
+	check_pagemap_scan();
+	check_mm_and_caps();
+	check_ns();
+	return fflush(stdout) ? EX_FAIL : EX_OK;
+}
+
+/* =============================================================== main ==== */
+
+static const struct {
+	const char *name;
+	int (*fn)(int, char **);
+	const char *help;
+} commands[] = {
+	{ "run", cmd_run, run_help },		{ "dump", cmd_dump, dump_help },
+	{ "restore", cmd_restore, restore_help }, { "info", cmd_info, info_help },
+	{ "check", cmd_check, check_help },
+};
+
+int main(int argc, char **argv)
+{
+	const char *a = argc > 1 ? argv[1] : NULL;
+	size_t i;
+
+	if (!a)
+		usage_error("no command given; commands: run, dump, restore, info, check");
+	if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+		help(main_help);
+	if (!strcmp(a, "-V") || !strcmp(a, "--version"))
+		version();
+	if (!strcmp(a, "help")) {
+		if (argc < 3)
+			help(main_help);
+		for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+			if (!strcmp(argv[2], commands[i].name))
+				help(commands[i].help);
+		usage_error("help: unknown command '%s'", argv[2]);
+	}
+	if (a[0] == '-')
+		usage_error("unknown option '%s'; a command comes first: run, dump, restore, info, check", a);
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(a, commands[i].name)) {
+			cmd = commands[i].name;
+			find_self();
+			optind = 1;
+			return commands[i].fn(argc - 1, argv + 1);
+		}
+	usage_error("unknown command '%s'; commands: run, dump, restore, info, check", a);
+}
