@@ -23,9 +23,9 @@ CAP_CFLAGS := -std=gnu11 -O2 -g $(WARN) -Iinclude -fPIC -fvisibility=hidden \
 HOST_CFLAGS := -std=gnu11 -O2 -g $(WARN) -Iinclude -D_GNU_SOURCE -msse4.2
 NASMFLAGS  := -f elf64 -Iasm/ -w+orphan-labels -w+number-overflow
 
-RST_SRC  := restore/main.c restore/image.c restore/vma.c restore/out.c restore/mem.c
+RST_SRC  := restore/main.c restore/image.c restore/vma.c restore/fds.c restore/out.c restore/mem.c
 RST_ASM  := asm/entry.asm asm/jump.asm asm/syscall.asm
-CAP_SRC  := capture/preload.c capture/dump.c capture/maps.c restore/out.c
+CAP_SRC  := capture/preload.c capture/dump.c capture/maps.c capture/state.c restore/out.c
 CAP_ASM  := asm/context.asm asm/syscall.asm
 
 RST_OBJ  := $(RST_SRC:%.c=$(B)/rst/%.o) $(RST_ASM:%.asm=$(B)/%.o)
@@ -41,7 +41,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=tests/bin/%)
 
 HDRS := $(wildcard include/*.h restore/*.h capture/*.h asm/*.inc)
 
-.PHONY: all help image test check check-break audit clean bench
+.PHONY: all help image test check check-break audit clean bench install uninstall
 all: libckpt.so restorer readckpt ckpt demo $(TEST_BIN) tests/bin/imgedit
 
 help:
@@ -53,6 +53,9 @@ help:
 	@echo "make check-break  every test must fail when CKPT_TEST_BREAK=1 corrupts a value"
 	@echo "make audit      restorer.dis (objdump -d -M intel), restorer.sym (nm -n), asm listings"
 	@echo "make clean      remove build outputs"
+	@echo "make install    PREFIX=/usr/local DESTDIR=: bin/ckpt restorer readckpt, lib/libckpt.so,"
+	@echo "                include/ckpt.h, lib/pkgconfig/ckpt.pc, share/man/man{1,3,5}"
+	@echo "make uninstall  remove what make install put there"
 	@echo "V=1             show the commands"
 
 $(B)/%.o: %.asm $(wildcard asm/*.inc)
@@ -125,6 +128,33 @@ audit: restorer
 	$(Q)$(OBJDUMP) -d -M intel --no-show-raw-insn restorer > restorer.dis
 	$(Q)nm -n restorer > restorer.sym
 	@echo "restorer.dis restorer.sym $(B)/asm/*.lst"; size restorer
+
+# make install: ckpt finds libckpt.so in ../lib and restorer, readckpt beside
+# itself, so BINDIR and LIBDIR must stay PREFIX/bin and PREFIX/lib.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BINDIR  := $(PREFIX)/bin
+LIBDIR  := $(PREFIX)/lib
+INCDIR  := $(PREFIX)/include
+MANDIR  := $(PREFIX)/share/man
+INSTALL_BIN := ckpt restorer readckpt
+MAN_PAGES   := $(wildcard man/*.[135])
+
+install: $(INSTALL_BIN) libckpt.so
+	@echo "  INSTALL $(DESTDIR)$(PREFIX)"
+	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man5
+	$(Q)install -m 755 $(INSTALL_BIN) $(DESTDIR)$(BINDIR)/
+	$(Q)install -m 755 libckpt.so $(DESTDIR)$(LIBDIR)/
+	$(Q)install -m 644 include/ckpt.h $(DESTDIR)$(INCDIR)/
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' ckpt.pc.in \
+		> $(DESTDIR)$(LIBDIR)/pkgconfig/ckpt.pc
+	$(Q)for m in $(MAN_PAGES); do install -m 644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/ || exit 1; done
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(INSTALL_BIN)) $(DESTDIR)$(LIBDIR)/libckpt.so \
+		$(DESTDIR)$(INCDIR)/ckpt.h $(DESTDIR)$(LIBDIR)/pkgconfig/ckpt.pc \
+		$(foreach m,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
 
 clean:
 	rm -rf $(B) tests/bin libckpt.so restorer readckpt ckpt demo myckpt restorer.dis restorer.sym

@@ -16,6 +16,11 @@
 #define CAP_MAX_RUNS	131072u
 #define CAP_STRINGS	(512u << 10)
 #define CAP_IOBUF	(1u << 20)
+#define CAP_MAX_FDS	4096u
+#define CAP_FDBUF	(4u << 20)	/* buffered pipe bytes kept per checkpoint */
+#define CAP_MAX_SIGS	1024u
+#define CAP_MAX_TIMERS	256u
+#define CAP_MAX_FD_COPY	(64u << 20)	/* largest deleted file or memfd copied into an image */
 
 /* The checkpoint's working storage.  One page-aligned object, so the page scan
  * can leave it out of the image: after a restore its contents do not matter. */
@@ -26,6 +31,10 @@ struct cap_scratch {
 	char iobuf[CAP_IOBUF];		/* smaps text, then page bounce buffer */
 	uint64_t regions[3 * 4096];	/* PAGEMAP_SCAN output (struct page_region) */
 	unsigned char mincore_vec[65536];
+	struct ckpt_fd fds[CAP_MAX_FDS];
+	struct ckpt_siginfo sigs[CAP_MAX_SIGS];
+	struct ckpt_timer timers[CAP_MAX_TIMERS];
+	char fdbuf[CAP_FDBUF];
 };
 
 /* Process-wide settings, fixed when the library loads. */
@@ -58,12 +67,21 @@ struct cap_walk {
 	uint32_t nvmas;
 	uint32_t nruns;
 	uint32_t strings_used;
+	uint32_t nfds, nsigs, ntimers;
+	uint64_t fdbuf_used;
 	uint64_t vdso_start, vdso_end, vvar_size, vvar_vclock_size;
 	const char *fail_what;		/* which step failed, for the message */
 	uint64_t fail_addr;
 };
 int cap_walk_maps(struct cap_walk *w);
 int cap_scan_pages(struct cap_walk *w);
+uint32_t cap_add_string(struct cap_walk *w, const char *s);	/* offset, 0 when full or empty */
+
+/* state.c */
+int cap_collect_fds(struct cap_walk *w);
+int cap_collect_signals(struct cap_walk *w);
+int cap_collect_timers(struct cap_walk *w);
+void cap_collect_limits(struct ckpt_proc *p);
 
 /* dump.c */
 int cap_write_image(struct cap_state *st, const char *path);

@@ -101,6 +101,57 @@ static int write_run(int fd, int memfd, struct ckpt_run *run, const struct ckpt_
 	return 0;
 }
 
+/* A descriptor's stored bytes: buffered pipe bytes (taken at collection time),
+ * or the whole content of a memfd or deleted file, read from the descriptor. */
+static int write_fd_data(int fd, struct ckpt_fd *f)
+{
+	uint32_t crc = 0;
+	int err = 0, src = f->fd;
+
+	if (!f->data_len)
+		return 0;
+	if (f->kind == CKPT_FD_PIPE || f->kind == CKPT_FD_FIFO) {
+		const char *bytes = ckpt_scratch.fdbuf + f->aux[1];
+
+		f->aux[1] = 0;
+		f->data_crc = ckpt_crc32c(0, bytes, f->data_len);
+		return write_at(fd, bytes, f->data_len, f->data_off);
+	}
+	if ((f->flags & 3) == O_WRONLY) {	/* read it through a second opening */
+		char link[64];
+
+		rst_fmt(link, sizeof(link), "/proc/self/fd/%d", f->fd);
+		src = (int)sys_open(link, O_RDONLY | O_CLOEXEC, 0);
+		if (sys_failed(src))
+			return src;
+	}
+	for (uint64_t done = 0; done < f->data_len; ) {
+		uint64_t n = f->data_len - done > CAP_IOBUF ? CAP_IOBUF : f->data_len - done;
+		long r = sys_pread(src, ckpt_scratch.iobuf, n, (int64_t)done);
+
+		if (sys_failed(r)) {
+			if (src != f->fd)
+				sys_close(src);
+			return (int)r;
+		}
+		if (r == 0) {			/* shrank meanwhile: zeros */
+			memset(ckpt_scratch.iobuf, 0, n);
+			r = (long)n;
+		}
+		crc = ckpt_crc32c(crc, ckpt_scratch.iobuf, r);
+		err = write_at(fd, ckpt_scratch.iobuf, r, f->data_off + done);
+		if (err)
+			break;
+		done += r;
+	}
+	if (src != f->fd)
+		sys_close(src);
+	f->data_crc = crc;
+	return err;
+}
+
+static int write_image(struct cap_state *st, const char *path);
+
 static void fill_header(const struct cap_walk *w, const struct cap_state *st)
 {
 	struct { char f[6][65]; } uts;
@@ -133,22 +184,37 @@ static void fill_header(const struct cap_walk *w, const struct cap_state *st)
 	hdr.created_ns = (uint64_t)now.tv_sec * 1000000000ull + now.tv_nsec;
 }
 
-/* strings the process record points at go after the walk's strings */
-static uint32_t append_string(struct cap_walk *w, const char *s)
+/* Memory tagged with a protection key is out of reach of a signal handler:
+ * the kernel enters handlers with PKRU at its default, which allows key 0
+ * only.  Open every key while the image is taken; sigreturn puts the
+ * program's PKRU back. */
+static uint32_t pkru_open_all(void)
 {
-	size_t n = 0;
-	uint32_t off = w->strings_used;
+	uint32_t old;
 
-	while (s[n])
-		n++;
-	if (!n || off + n + 1 > CAP_STRINGS)
+	if (!(ckpt_cfg.cpuid7_ecx & (1u << 4)))	/* OSPKE */
 		return 0;
-	memcpy(ckpt_scratch.strings + off, s, n + 1);
-	w->strings_used += n + 1;
-	return off;
+	__asm__ volatile("rdpkru" : "=a"(old) : "c"(0) : "rdx");
+	__asm__ volatile("wrpkru" : : "a"(0), "c"(0), "d"(0) : "memory");
+	return old;
+}
+
+static void pkru_set(uint32_t v)
+{
+	if (ckpt_cfg.cpuid7_ecx & (1u << 4))
+		__asm__ volatile("wrpkru" : : "a"(v), "c"(0), "d"(0) : "memory");
 }
 
 int cap_write_image(struct cap_state *st, const char *path)
+{
+	uint32_t pkru = pkru_open_all();
+	int err = write_image(st, path);
+
+	pkru_set(pkru);
+	return err;
+}
+
+static int write_image(struct cap_state *st, const char *path)
 {
 	struct cap_walk w = { 0 };
 	char tmp[4200];
@@ -161,13 +227,19 @@ int cap_write_image(struct cap_state *st, const char *path)
 	err = cap_walk_maps(&w);
 	if (!err)
 		err = cap_scan_pages(&w);
+	if (!err)
+		err = cap_collect_fds(&w);
+	if (!err)
+		err = cap_collect_signals(&w);
+	if (!err)
+		err = cap_collect_timers(&w);
 	if (err) {
 		cap_say("%s: %s at 0x%lx: errno %d", path, w.fail_what ? w.fail_what : "address space walk",
 			w.fail_addr, -err);
 		return err;
 	}
-	st->proc.cwd_off = append_string(&w, st->cwd);
-	st->proc.exe_off = append_string(&w, st->exe);
+	st->proc.cwd_off = cap_add_string(&w, st->cwd);
+	st->proc.exe_off = cap_add_string(&w, st->exe);
 	fill_header(&w, st);
 
 	/* layout: threads | proc | vmas | runs | strings | pad64 | fpu | pad4096 | data */
@@ -180,7 +252,13 @@ int cap_write_image(struct cap_state *st, const char *path)
 	hdr.proc_off = hdr.threads_off + sizeof(struct ckpt_thread);
 	hdr.vmas_off = hdr.proc_off + sizeof(struct ckpt_proc);
 	hdr.runs_off = hdr.vmas_off + (uint64_t)w.nvmas * sizeof(struct ckpt_vma);
-	hdr.strings_off = hdr.runs_off + (uint64_t)w.nruns * sizeof(struct ckpt_run);
+	hdr.nfds = w.nfds;
+	hdr.nsigs = w.nsigs;
+	hdr.ntimers = w.ntimers;
+	hdr.fds_off = hdr.runs_off + (uint64_t)w.nruns * sizeof(struct ckpt_run);
+	hdr.sigs_off = hdr.fds_off + (uint64_t)w.nfds * sizeof(struct ckpt_fd);
+	hdr.timers_off = hdr.sigs_off + (uint64_t)w.nsigs * sizeof(struct ckpt_siginfo);
+	hdr.strings_off = hdr.timers_off + (uint64_t)w.ntimers * sizeof(struct ckpt_timer);
 	st->thread.xsave_off = (hdr.strings_off + w.strings_used + 63) & ~63ull;
 	st->thread.xsave_size = ckpt_cfg.xsave_size;
 	tables_end = st->thread.xsave_off + st->thread.xsave_size;
@@ -190,6 +268,10 @@ int cap_write_image(struct cap_state *st, const char *path)
 	for (uint32_t i = 0; i < w.nruns; i++) {
 		ckpt_scratch.runs[i].data_off = off;
 		off += ckpt_scratch.runs[i].npages * CKPT_PAGE_SIZE;
+	}
+	for (uint32_t i = 0; i < w.nfds; i++) {
+		ckpt_scratch.fds[i].data_off = ckpt_scratch.fds[i].data_len ? off : 0;
+		off += ckpt_scratch.fds[i].data_len;
 	}
 	hdr.data_size = off - hdr.data_off;
 	hdr.file_size = off;
@@ -232,12 +314,21 @@ int cap_write_image(struct cap_state *st, const char *path)
 		cap_say("%s: write page data: errno %d", path, -err);
 		goto fail;
 	}
+	for (uint32_t i = 0; i < w.nfds && !err; i++)
+		err = write_fd_data((int)fd, &ckpt_scratch.fds[i]);
+	if (err) {
+		cap_say("%s: write descriptor contents: errno %d", path, -err);
+		goto fail;
+	}
 
 	off = hdr.tables_off;
 	if ((err = put((int)fd, &off, &crc, &st->thread, sizeof(st->thread))) ||
 	    (err = put((int)fd, &off, &crc, &st->proc, sizeof(st->proc))) ||
 	    (err = put((int)fd, &off, &crc, ckpt_scratch.vmas, (uint64_t)w.nvmas * sizeof(struct ckpt_vma))) ||
 	    (err = put((int)fd, &off, &crc, ckpt_scratch.runs, (uint64_t)w.nruns * sizeof(struct ckpt_run))) ||
+	    (err = put((int)fd, &off, &crc, ckpt_scratch.fds, (uint64_t)w.nfds * sizeof(struct ckpt_fd))) ||
+	    (err = put((int)fd, &off, &crc, ckpt_scratch.sigs, (uint64_t)w.nsigs * sizeof(struct ckpt_siginfo))) ||
+	    (err = put((int)fd, &off, &crc, ckpt_scratch.timers, (uint64_t)w.ntimers * sizeof(struct ckpt_timer))) ||
 	    (err = put((int)fd, &off, &crc, ckpt_scratch.strings, w.strings_used)) ||
 	    (err = put_zeros((int)fd, &off, &crc, st->thread.xsave_off - off)) ||
 	    (err = put((int)fd, &off, &crc, st->fpu, st->thread.xsave_size)) ||

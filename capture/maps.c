@@ -56,17 +56,22 @@ static int starts(const char *s, const char *prefix)
 	return 1;
 }
 
-/* copy s[0..n) into the string table; returns its offset, 0 when full */
+/* copy s[0..n) into the string table; returns its offset, 0 when full or empty */
 static uint32_t add_string(struct cap_walk *w, const char *s, size_t n)
 {
 	uint32_t off = w->strings_used;
 
-	if (off + n + 1 > CAP_STRINGS)
+	if (!n || off + n + 1 > CAP_STRINGS)
 		return 0;
 	memcpy(ckpt_scratch.strings + off, s, n);
 	ckpt_scratch.strings[off + n] = 0;
 	w->strings_used += n + 1;
 	return off;
+}
+
+uint32_t cap_add_string(struct cap_walk *w, const char *s)
+{
+	return add_string(w, s, strlen(s));
 }
 
 /* "start-end perms offset maj:min inode   path" -> a new vma record */

@@ -213,6 +213,7 @@ static void fill_state(uint64_t program_mask)
 	for (int sig = 1; sig <= CKPT_NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			sys_rt_sigaction(sig, 0, &p->sigact[sig - 1]);
+	cap_collect_limits(p);
 	r = SC2(__NR_getcwd, state.cwd, sizeof(state.cwd));
 	if (sys_failed(r))
 		state.cwd[0] = 0;

@@ -12,11 +12,16 @@
  *                       proc_off     struct ckpt_proc     [1]
  *                       vmas_off     struct ckpt_vma      [nvmas]  (sorted by start)
  *                       runs_off     struct ckpt_run      [nruns]  (sorted by addr)
+ *                       fds_off      struct ckpt_fd       [nfds]
+ *                       sigs_off     struct ckpt_siginfo  [nsigs]
+ *                       timers_off   struct ckpt_timer    [ntimers]
  *                       strings_off  NUL-terminated strings, strings_size bytes
  *                       each thread's XSAVE/FXSAVE area at thread.xsave_off
  *                     zero padding up to data_off is part of the tables (and the crc)
- *   data_off          page data, page-aligned, data_size bytes: the runs' pages,
- *                     back to back in run order; each run has its own crc
+ *   data_off          page data, page-aligned: the runs' pages, back to back in
+ *                     run order, each run with its own crc; then the descriptors'
+ *                     stored bytes (ckpt_fd.data_off/len), back to back in table
+ *                     order, each with its own crc; data_size bytes in all
  *   file_size         = data_off + data_size; nothing follows
  */
 #ifndef CKPT_IMAGE_H
@@ -32,6 +37,7 @@
 #define CKPT_XSAVE_MAX		16384u		/* largest XSAVE area accepted (AMX fits) */
 #define CKPT_MAX_THREADS	4096u
 #define CKPT_MAX_VMAS		65536u
+#define CKPT_MAX_FDS		65536u
 #define CKPT_MAX_TABLES		(256u << 20)	/* tables larger than this are refused */
 #define CKPT_NSIG		64
 
@@ -164,7 +170,12 @@ struct ckpt_proc {
 	uint64_t resume_addr;	/* libckpt's struct ckpt_resume the restorer fills in */
 	uint64_t auxv[CKPT_AUXV_WORDS];
 	struct ckpt_sigaction sigact[CKPT_NSIG];	/* [n-1] = signal n; SIGKILL/SIGSTOP unused */
-	uint64_t pad[111];
+	struct { uint64_t cur, max; } rlimit[16];	/* prlimit64, RLIMIT_CPU .. RLIMIT_RTTIME */
+	struct { int64_t interval_sec, interval_usec, value_sec, value_usec; } itimer[3];
+							/* ITIMER_REAL, _VIRTUAL, _PROF: remaining */
+	uint32_t personality;
+	uint32_t pad1;
+	uint64_t pad[66];
 };								/* 4096 */
 _Static_assert(sizeof(struct ckpt_proc) == 4096, "ckpt_proc");
 
@@ -181,6 +192,69 @@ struct ckpt_resume {
 #define CKPT_RESUME_MAGIC	0x454d555345524b43ull	/* "CKRESUME" */
 #define CKPT_RESUME_VERBOSE	0x1u	/* restorer ran with -v */
 _Static_assert(sizeof(struct ckpt_resume) == 64, "ckpt_resume");
+
+/* ckpt_fd.kind */
+enum ckpt_fd_kind {
+	CKPT_FD_REG = 1,	/* regular file, reopened by path at pos */
+	CKPT_FD_DIR,		/* directory, reopened by path */
+	CKPT_FD_PIPE,		/* pipe with both ends here: made again, buffered bytes refilled */
+	CKPT_FD_FIFO,		/* named pipe, reopened by path, buffered bytes refilled */
+	CKPT_FD_CHR,		/* character device (/dev/null, /dev/pts/N ...), reopened by path */
+	CKPT_FD_MEMFD,		/* memfd: made again with its name, content and seals */
+	CKPT_FD_DELETED,	/* regular file deleted since open: content stored, made again unlinked */
+	CKPT_FD_EVENTFD,	/* aux[0] = counter, aux[1] = 1 for EFD_SEMAPHORE */
+	CKPT_FD_TIMERFD,	/* aux[0] = clockid, aux[1..2] = interval s/ns, aux[3..4] = remaining s/ns */
+	CKPT_FD_SIGNALFD,	/* aux[0] = mask */
+	CKPT_FD_UNSUPPORTED,	/* path says what it was (socket:[..], anon_inode:[..]) */
+	CKPT_FD_KIND_MAX
+};
+
+#define CKPT_FD_CLOEXEC		0x1u	/* ckpt_fd.fd_flags: FD_CLOEXEC */
+
+/* One open descriptor.  Descriptors that share one open file description
+ * (dup, fork) have the same `share` value: the index of the first of them. */
+struct ckpt_fd {
+	int32_t  fd;
+	uint32_t kind;		/* enum ckpt_fd_kind */
+	uint32_t flags;		/* open(2) flags as /proc/self/fdinfo shows them */
+	uint32_t fd_flags;	/* CKPT_FD_CLOEXEC */
+	uint64_t pos;		/* file offset */
+	uint64_t dev, ino;	/* st_dev as major << 32 | minor, st_ino */
+	int64_t  size;		/* st_size at checkpoint */
+	int64_t  mtime_sec;
+	uint32_t mtime_nsec;
+	uint32_t mode;		/* st_mode */
+	uint32_t path_off;	/* into strings: readlink of /proc/self/fd/N */
+	uint32_t share;		/* index into the fd table of the first sharer */
+	uint32_t peer;		/* CKPT_FD_PIPE: index of a descriptor on the other end */
+	uint32_t data_crc;	/* CRC-32C of the data bytes */
+	uint64_t data_off;	/* stored bytes: pipe buffer, file or memfd content */
+	uint64_t data_len;
+	uint64_t aux[6];	/* kind-specific, see enum ckpt_fd_kind */
+	uint64_t pad[2];
+};								/* 160 */
+_Static_assert(sizeof(struct ckpt_fd) == 160, "ckpt_fd");
+
+/* A signal pending at the checkpoint, queued again at restore. */
+struct ckpt_siginfo {
+	uint32_t signo;
+	uint32_t shared;	/* 1: pending for the process, 0: for the thread */
+	uint8_t  info[128];	/* siginfo_t as rt_sigtimedwait returned it */
+};								/* 136 */
+_Static_assert(sizeof(struct ckpt_siginfo) == 136, "ckpt_siginfo");
+
+/* A POSIX timer (timer_create), made again with the same id. */
+struct ckpt_timer {
+	int32_t  id;
+	int32_t  clockid;
+	int32_t  signo;
+	int32_t  notify;	/* SIGEV_SIGNAL, SIGEV_NONE, SIGEV_THREAD_ID */
+	int32_t  tid;		/* SIGEV_THREAD_ID target */
+	int32_t  pad0;
+	uint64_t sigval;
+	int64_t  interval_sec, interval_nsec, value_sec, value_nsec;	/* remaining */
+};								/* 64 */
+_Static_assert(sizeof(struct ckpt_timer) == 64, "ckpt_timer");
 
 /* ---- the header ---- */
 struct ckpt_hdr {
@@ -223,7 +297,14 @@ struct ckpt_hdr {
 	char     kernel[65];	/* 216 uname release */
 	uint8_t  pad0[7];	/* 281 */
 	char     program[64];	/* 288 comm of the program, for messages */
-	uint8_t  reserved[3744];/* 352 zero */
+	uint32_t nfds;		/* 352 descriptor table */
+	uint32_t nsigs;		/* 356 pending signals */
+	uint32_t ntimers;	/* 360 POSIX timers */
+	uint32_t pad1;		/* 364 */
+	uint64_t fds_off;	/* 368 */
+	uint64_t sigs_off;	/* 376 */
+	uint64_t timers_off;	/* 384 */
+	uint8_t  reserved[3704];/* 392 zero */
 };
 _Static_assert(sizeof(struct ckpt_hdr) == CKPT_HDR_SIZE, "ckpt_hdr");
 _Static_assert(offsetof(struct ckpt_hdr, page_size) == 128, "hdr machine");

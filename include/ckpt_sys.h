@@ -80,6 +80,10 @@ static inline int sys_failed(long r) { return (unsigned long)r >= -4095UL; }
 #define S_IFREG		0100000
 #define S_IFDIR		0040000
 #endif
+#ifndef S_IFCHR
+#define S_IFCHR		0020000
+#define S_IFIFO		0010000
+#endif
 #ifndef SIG_SETMASK
 #define SIG_BLOCK	0
 #define SIG_SETMASK	2
@@ -217,5 +221,56 @@ static inline long sys_getrandom(void *buf, size_t n) { return SC3(__NR_getrando
 static inline long sys_clock_gettime(int clk, struct ksys_timespec *tp) { return SC2(__NR_clock_gettime, clk, tp); }
 /* int mincore(void *addr, size_t len, unsigned char *vec); */
 static inline long sys_mincore(uint64_t addr, uint64_t len, unsigned char *vec) { return SC3(__NR_mincore, addr, len, vec); }
+
+/* ssize_t getdents64(int fd, void *dirp, size_t count); */
+static inline long sys_getdents64(int fd, void *buf, size_t n) { return SC3(__NR_getdents64, fd, buf, n); }
+/* int fcntl(int fd, int cmd, long arg); */
+static inline long sys_fcntl(int fd, int cmd, long arg) { return SC3(__NR_fcntl, fd, cmd, arg); }
+/* int dup3(int old, int new, int flags); */
+static inline long sys_dup3(int o, int n, int flags) { return SC3(__NR_dup3, o, n, flags); }
+/* off_t lseek(int fd, off_t off, int whence); */
+static inline long sys_lseek(int fd, int64_t off, int whence) { return SC3(__NR_lseek, fd, off, whence); }
+/* int kcmp(pid_t pid1, pid_t pid2, int type, unsigned long idx1, unsigned long idx2); */
+static inline long sys_kcmp(int p1, int p2, int type, long i1, long i2) { return SC5(__NR_kcmp, p1, p2, type, i1, i2); }
+/* ssize_t tee(int in, int out, size_t len, unsigned flags); */
+static inline long sys_tee(int in, int out, size_t n, unsigned flags) { return SC4(__NR_tee, in, out, n, flags); }
+/* int pipe2(int fds[2], int flags); */
+static inline long sys_pipe2(int *fds, int flags) { return SC2(__NR_pipe2, fds, flags); }
+/* int eventfd2(unsigned initval, int flags); */
+static inline long sys_eventfd2(unsigned v, int flags) { return SC2(__NR_eventfd2, v, flags); }
+/* int timerfd_create(int clockid, int flags); */
+static inline long sys_timerfd_create(int clk, int flags) { return SC2(__NR_timerfd_create, clk, flags); }
+/* int timerfd_settime(int fd, int flags, const struct itimerspec *new, struct itimerspec *old); */
+static inline long sys_timerfd_settime(int fd, int flags, const void *n, void *o) { return SC4(__NR_timerfd_settime, fd, flags, n, o); }
+/* int signalfd4(int fd, const sigset_t *mask, size_t sizemask, int flags); */
+static inline long sys_signalfd4(int fd, const uint64_t *mask, int flags) { return SC4(__NR_signalfd4, fd, mask, 8, flags); }
+/* int memfd_create(const char *name, unsigned flags); */
+static inline long sys_memfd_create(const char *name, unsigned flags) { return SC2(__NR_memfd_create, name, flags); }
+/* int prlimit64(pid_t pid, int res, const struct rlimit64 *new, struct rlimit64 *old); */
+static inline long sys_prlimit(int res, const void *n, void *o) { return SC4(__NR_prlimit64, 0, res, n, o); }
+/* int getitimer(int which, struct itimerval *v); */
+static inline long sys_getitimer(int which, void *v) { return SC2(__NR_getitimer, which, v); }
+/* int setitimer(int which, const struct itimerval *n, struct itimerval *o); */
+static inline long sys_setitimer(int which, const void *n) { return SC3(__NR_setitimer, which, n, 0); }
+/* int personality(unsigned long persona); */
+static inline long sys_personality(unsigned long p) { return SC1(__NR_personality, p); }
+/* int rt_sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *t, size_t sz); */
+static inline long sys_rt_sigtimedwait(const uint64_t *set, void *info, const struct ksys_timespec *t)
+{ return SC4(__NR_rt_sigtimedwait, set, info, t, 8); }
+/* int rt_tgsigqueueinfo(pid_t tgid, pid_t tid, int sig, siginfo_t *info); */
+static inline long sys_rt_tgsigqueueinfo(int tgid, int tid, int sig, const void *info)
+{ return SC4(__NR_rt_tgsigqueueinfo, tgid, tid, sig, info); }
+/* int rt_sigqueueinfo(pid_t tgid, int sig, siginfo_t *info); */
+static inline long sys_rt_sigqueueinfo(int tgid, int sig, const void *info) { return SC3(__NR_rt_sigqueueinfo, tgid, sig, info); }
+/* int timer_create(clockid_t clk, struct sigevent *sev, timer_t *id); */
+static inline long sys_timer_create(int clk, void *sev, int *id) { return SC3(__NR_timer_create, clk, sev, id); }
+/* int timer_settime(timer_t id, int flags, const struct itimerspec *n, struct itimerspec *o); */
+static inline long sys_timer_settime(int id, int flags, const void *n) { return SC4(__NR_timer_settime, id, flags, n, 0); }
+/* int timer_gettime(timer_t id, struct itimerspec *cur); */
+static inline long sys_timer_gettime(int id, void *cur) { return SC2(__NR_timer_gettime, id, cur); }
+/* int ftruncate(int fd, off_t len); */
+static inline long sys_ftruncate(int fd, int64_t len) { return SC2(__NR_ftruncate, fd, len); }
+/* pid_t gettid(void); */
+static inline long sys_gettid(void) { return SC0(__NR_gettid); }
 
 #endif

@@ -80,18 +80,21 @@ static int check_header(struct rst_image *img, struct rst_err *e)
 				img->file_size, h->file_size);
 	if (h->tables_off != CKPT_HDR_SIZE || h->data_off & (CKPT_PAGE_SIZE - 1) ||
 	    h->tables_size != h->data_off - h->tables_off || h->data_off < h->tables_off ||
-	    h->data_size != h->file_size - h->data_off || h->data_off > h->file_size ||
-	    h->data_size & (CKPT_PAGE_SIZE - 1))
+	    h->data_size != h->file_size - h->data_off || h->data_off > h->file_size)
 		return rst_fail(e, "header layout inconsistent (tables %lu+%lu, data %lu+%lu)",
 				h->tables_off, h->tables_size, h->data_off, h->data_size);
 	if (h->tables_size > CKPT_MAX_TABLES)
 		return rst_fail(e, "tables of %lu bytes exceed the %u limit", h->tables_size, CKPT_MAX_TABLES);
-	if (h->nthreads < 1 || h->nthreads > CKPT_MAX_THREADS || h->nvmas > CKPT_MAX_VMAS)
+	if (h->nthreads < 1 || h->nthreads > CKPT_MAX_THREADS || h->nvmas > CKPT_MAX_VMAS ||
+	    h->nfds > CKPT_MAX_FDS)
 		return rst_fail(e, "bad counts: %u threads, %u vmas", h->nthreads, h->nvmas);
 	if (!table_ok(h, h->threads_off, h->nthreads, sizeof(struct ckpt_thread)) ||
 	    !table_ok(h, h->proc_off, 1, sizeof(struct ckpt_proc)) ||
 	    !table_ok(h, h->vmas_off, h->nvmas, sizeof(struct ckpt_vma)) ||
 	    !table_ok(h, h->runs_off, h->nruns, sizeof(struct ckpt_run)) ||
+	    !table_ok(h, h->fds_off, h->nfds, sizeof(struct ckpt_fd)) ||
+	    !table_ok(h, h->sigs_off, h->nsigs, sizeof(struct ckpt_siginfo)) ||
+	    !table_ok(h, h->timers_off, h->ntimers, sizeof(struct ckpt_timer)) ||
 	    !table_ok(h, h->strings_off, h->strings_size, 1) || h->strings_size < 1)
 		return rst_fail(e, "a table lies outside the tables area");
 	return 0;
@@ -133,7 +136,7 @@ static int check_proc(struct rst_image *img, struct rst_err *e)
 	return 0;
 }
 
-static int check_vmas(struct rst_image *img, struct rst_err *e)
+static int check_vmas(struct rst_image *img, uint64_t *data_end, struct rst_err *e)
 {
 	const struct ckpt_hdr *h = &img->hdr;
 	uint64_t prev_end = 0, data_at = h->data_off;
@@ -183,10 +186,44 @@ static int check_vmas(struct rst_image *img, struct rst_err *e)
 		next_run += v->run_count;
 		prev_end = v->end;
 	}
-	if (next_run != h->nruns || data_at != h->file_size)
-		return rst_fail(e, "runs cover %lu of %lu data bytes", data_at - h->data_off, h->data_size);
+	if (next_run != h->nruns)
+		return rst_fail(e, "runs cover %u of %u run records", next_run, h->nruns);
 	if (!resume_ok)
 		return rst_fail(e, "resume block 0x%lx is not in a writable region", img->proc->resume_addr);
+	*data_end = data_at;
+	return 0;
+}
+
+/* descriptors in ascending fd order; stored bytes follow the page runs */
+static int check_fds(struct rst_image *img, uint64_t data_at, struct rst_err *e)
+{
+	const struct ckpt_hdr *h = &img->hdr;
+	int32_t prev = -1;
+
+	for (uint32_t i = 0; i < h->nfds; i++) {
+		const struct ckpt_fd *f = &img->fds[i];
+
+		if (f->fd <= prev || f->fd >= (1 << 20) || !f->kind || f->kind >= CKPT_FD_KIND_MAX ||
+		    !str_ok(img, f->path_off) || f->share > i || img->fds[f->share].share != f->share ||
+		    f->peer >= h->nfds)
+			return rst_fail(e, "descriptor record %u (fd %d) out of range", i, f->fd);
+		if (f->data_len) {
+			if (f->data_off != data_at || f->data_len > h->file_size - data_at)
+				return rst_fail(e, "fd %d: stored bytes at %lu, expected %lu", f->fd,
+						f->data_off, data_at);
+			data_at += f->data_len;
+		}
+		prev = f->fd;
+	}
+	if (data_at != h->file_size)
+		return rst_fail(e, "data area holds %lu bytes, records account for %lu", h->data_size,
+				data_at - h->data_off);
+	for (uint32_t i = 0; i < h->nsigs; i++)
+		if (!img->sigs[i].signo || img->sigs[i].signo > CKPT_NSIG)
+			return rst_fail(e, "pending signal record %u: signal %u", i, img->sigs[i].signo);
+	for (uint32_t i = 0; i < h->ntimers; i++)
+		if (img->timers[i].id < 0 || img->timers[i].signo < 0 || img->timers[i].signo > CKPT_NSIG)
+			return rst_fail(e, "timer record %u out of range", i);
 	return 0;
 }
 
@@ -195,6 +232,7 @@ int rst_image_open(struct rst_image *img, const char *path, uint64_t table_addr,
 {
 	struct ksys_stat st;
 	const struct ckpt_hdr *h = &img->hdr;
+	uint64_t data_end = 0;
 	long r;
 
 	memset(img, 0, sizeof(*img));
@@ -240,10 +278,14 @@ int rst_image_open(struct rst_image *img, const char *path, uint64_t table_addr,
 	img->proc = (struct ckpt_proc *)(img->tables + (h->proc_off - h->tables_off));
 	img->vmas = (struct ckpt_vma *)(img->tables + (h->vmas_off - h->tables_off));
 	img->runs = (struct ckpt_run *)(img->tables + (h->runs_off - h->tables_off));
+	img->fds = (struct ckpt_fd *)(img->tables + (h->fds_off - h->tables_off));
+	img->sigs = (struct ckpt_siginfo *)(img->tables + (h->sigs_off - h->tables_off));
+	img->timers = (struct ckpt_timer *)(img->tables + (h->timers_off - h->tables_off));
 	img->strings = (const char *)(img->tables + (h->strings_off - h->tables_off));
 	if (img->strings[h->strings_size - 1] != 0)
 		return rst_fail(e, "string table not terminated");
-	if (check_threads(img, e) || check_proc(img, e) || check_vmas(img, e))
+	if (check_threads(img, e) || check_proc(img, e) || check_vmas(img, &data_end, e) ||
+	    check_fds(img, data_end, e))
 		return -1;
 	return 0;
 }

@@ -1,18 +1,22 @@
 /* main.c -- the restorer: turn this fresh process into the one in the image.
  *
- *   ./restorer [-v] [IMAGE]          IMAGE defaults to "myckpt"
+ *   ./restorer [-v] [--stdio=caller|image] [--close-unsupported] [IMAGE]
+ *                                    IMAGE defaults to "myckpt"
  *
  * Steps (docs/restore.md numbers them the same way):
  *   1. block every signal; read argv and auxv from the kernel's stack
  *   2. read and validate the header and tables (image.c)
- *   3. check this machine: CPU features, XSAVE layout, vDSO, mapped files, pkeys, cwd
+ *   3. check this machine: CPU features, XSAVE layout, vDSO, mapped files, pkeys, cwd,
+ *      resource limits; make every descriptor at a staging number (fds.c)
  *      -- any refusal so far: "restorer: IMAGE: reason", exit 2, nothing changed --
  *   4. rebuild the address space (vma.c): park vDSO, unmap all else, place vDSO,
  *      map and fill every region, checking each run's checksum (a bad one: exit 2)
  *   5. process state: cwd, umask, name, signal dispositions, altstack, mm fields,
- *      rseq, tid address, robust list; the resume block for libckpt
+ *      rseq, tid address, robust list, limits, personality, timers, pending
+ *      signals; descriptors moved to their numbers; the resume block for libckpt
  *   6. rst_jump: fs/gs base, FPU state, registers, iretq -- POINT OF NO RETURN
- * Fds 0, 1, 2 stay the caller's; every other descriptor is closed before step 6.
+ * Fds 0, 1, 2 stay the caller's (unless --stdio=image); every descriptor the
+ * image did not have is closed before step 6.
  * Signals stay blocked through the jump: libckpt sets the image's mask once it
  * has unmapped the restorer, so no handler ever runs on a half-built process.
  */
@@ -42,10 +46,14 @@ static void __attribute__((noreturn)) refuse(const char *path, const struct rst_
 static void __attribute__((noreturn)) usage(int status)
 {
 	rst_say(status ? 2 : 1,
-		"usage: restorer [-v] [IMAGE]\n"
+		"usage: restorer [-v] [--stdio=caller|image] [--close-unsupported] [IMAGE]\n"
 		"  restore the process saved in IMAGE (default: myckpt) into this process\n"
-		"  -v, --verbose   say what is restored and what had to be skipped\n"
-		"  -h, --help      this text\n"
+		"  -v, --verbose         say what is restored and what had to be skipped\n"
+		"  --stdio=caller        fds 0, 1, 2 are this command's (the default)\n"
+		"  --stdio=image         fds 0, 1, 2 are opened again as the image recorded them\n"
+		"  --close-unsupported   restore descriptors that cannot be made again (sockets...)\n"
+		"                        as closed, with a notice, instead of refusing the image\n"
+		"  -h, --help            this text\n"
 		"exit status: 2 image refused or bad usage (nothing changed), 127 restore failed\n");
 	sys_exit_group(status);
 }
@@ -118,6 +126,75 @@ static int check_process(const struct rst_image *im, struct rst_err *e)
 	return 0;
 }
 
+/* The limits this process runs under now must let the image's memory and
+ * descriptors exist (the image's own limits are set in step 5). */
+static int check_limits(const struct rst_image *im, struct rst_err *e)
+{
+	struct { uint64_t cur, max; } lim;
+	uint64_t total = 0, data = 0;
+	int32_t top = -1;
+
+	for (uint32_t i = 0; i < im->hdr.nvmas; i++) {
+		const struct ckpt_vma *v = &im->vmas[i];
+
+		total += v->end - v->start;
+		if ((v->prot & PROT_WRITE) && !(v->flags & (CKPT_MAP_SHARED | CKPT_MAP_GROWSDOWN)))
+			data += v->end - v->start;
+	}
+	for (uint32_t i = 0; i < im->hdr.nfds; i++)
+		top = im->fds[i].fd;
+	if (!sys_prlimit(7, 0, &lim) && top >= 0 && lim.cur < (uint64_t)top + 1 + im->hdr.nfds)
+		return rst_fail(e, "RLIMIT_NOFILE is %lu here; the image has fd %d open (needs %lu)", lim.cur,
+				top, (uint64_t)top + 1 + im->hdr.nfds);
+	if (!sys_prlimit(9, 0, &lim) && lim.cur < total + ((uint64_t)rst_zone_end - (uint64_t)rst_zone_start))
+		return rst_fail(e, "RLIMIT_AS is %lu bytes here; the image maps %lu", lim.cur, total);
+	if (!sys_prlimit(2, 0, &lim) && lim.cur < data)
+		return rst_fail(e, "RLIMIT_DATA is %lu bytes here; the image has %lu of private writable memory",
+				lim.cur, data);
+	return 0;
+}
+
+/* POSIX timers with their old ids (PR_TIMER_CREATE_RESTORE_IDS, Linux 6.15),
+ * interval timers, and the signals that were pending: queued now, delivered
+ * once libckpt unblocks them. */
+static void restore_timers_signals(const struct ckpt_proc *p, uint32_t old_pid, uint32_t pid)
+{
+	long r;
+
+	for (int i = 0; i < 3; i++)
+		if (p->itimer[i].value_sec || p->itimer[i].value_usec)
+			sys_setitimer(i, &p->itimer[i]);
+	if (img.hdr.ntimers && sys_failed(sys_prctl(77, 1, 0, 0, 0)))	/* PR_TIMER_CREATE_RESTORE_IDS on */
+		rst_say(2, "restorer: notice: this kernel cannot give timers their old ids\n");
+	for (uint32_t i = 0; i < img.hdr.ntimers; i++) {
+		const struct ckpt_timer *t = &img.timers[i];
+		struct { uint64_t value; int32_t signo, notify, tid, pad[11]; } sev = {
+			.value = t->sigval, .signo = t->signo, .notify = t->notify,
+			.tid = (uint32_t)t->tid == old_pid ? (int32_t)pid : t->tid,
+		};
+		int64_t its[4] = { t->interval_sec, t->interval_nsec, t->value_sec, t->value_nsec };
+		int id = t->id;
+
+		r = sys_timer_create(t->clockid, &sev, &id);
+		if (sys_failed(r) || id != t->id)
+			rst_say(2, "restorer: notice: POSIX timer %d not restored (errno %d, got id %d)\n", t->id,
+				(int)-r, id);
+		else if (its[2] || its[3])
+			sys_timer_settime(id, 0, its);
+	}
+	if (img.hdr.ntimers)
+		sys_prctl(77, 0, 0, 0, 0);
+	for (uint32_t i = 0; i < img.hdr.nsigs; i++) {
+		const struct ckpt_siginfo *s = &img.sigs[i];
+
+		r = s->shared ? sys_rt_sigqueueinfo((int)pid, (int)s->signo, s->info)
+			      : sys_rt_tgsigqueueinfo((int)pid, (int)pid, (int)s->signo, s->info);
+		if (sys_failed(r))
+			rst_say(2, "restorer: notice: pending signal %u not queued again: errno %d\n", s->signo,
+				(int)-r);
+	}
+}
+
 /* Step 5: what the kernel keeps for the process besides memory.  Failures here
  * are reported as notices: the memory is in place and the program can run. */
 static void restore_process(const struct ckpt_thread *t, const struct ckpt_proc *p, uint32_t pid,
@@ -160,6 +237,10 @@ static void restore_process(const struct ckpt_thread *t, const struct ckpt_proc 
 	}
 	if (t->robust_list)
 		sys_set_robust_list(t->robust_list, t->robust_len);
+	sys_personality(p->personality);
+	for (int res = 0; res < 16; res++)
+		if (sys_failed(r = sys_prlimit(res, &p->rlimit[res], 0)) && verbose)
+			rst_say(2, "restorer: notice: resource limit %d not restored: errno %d\n", res, (int)-r);
 }
 
 /* writable vma holding [addr, addr + len), or 0 */
@@ -184,7 +265,7 @@ void rst_main(uint64_t *sp)
 	struct rst_err err;
 	struct ckpt_resume *resume;
 	struct ckpt_thread *t;
-	int verbose = 0, paths = 0;
+	int verbose = 0, paths = 0, stdio_image = 0, close_unsupported = 0;
 	unsigned jump_flags;
 	uint32_t pid;
 
@@ -202,6 +283,12 @@ void rst_main(uint64_t *sp)
 			verbose = 1;
 		else if (rst_streq(a, "-h") || rst_streq(a, "--help"))
 			usage(0);
+		else if (rst_streq(a, "--stdio=image"))
+			stdio_image = 1;
+		else if (rst_streq(a, "--stdio=caller"))
+			stdio_image = 0;
+		else if (rst_streq(a, "--close-unsupported"))
+			close_unsupported = 1;
 		else if (rst_streq(a, "--") && i + 1 < argc)
 			path = argv[++i], paths++;
 		else if (a[0] == '-' && a[1]) {
@@ -224,9 +311,10 @@ void rst_main(uint64_t *sp)
 	t = &img.threads[0];
 
 	/* 3. this machine */
-	if (check_cpu(&img, &err) || check_process(&img, &err) ||
+	if (check_cpu(&img, &err) || check_process(&img, &err) || check_limits(&img, &err) ||
 	    rst_find_specials(&specials, &err) || rst_check_vdso(&img, &specials, &err) ||
-	    rst_open_files(&img, file_fds, verbose, &err) || rst_alloc_pkeys(&img, &err))
+	    rst_open_files(&img, file_fds, verbose, &err) || rst_alloc_pkeys(&img, &err) ||
+	    rst_prepare_fds(&img, stdio_image, close_unsupported, verbose, &err))
 		refuse(path, &err);
 
 	/* 4. the address space */
@@ -240,6 +328,7 @@ void rst_main(uint64_t *sp)
 	if (t->clear_child_tid && !writable(t->clear_child_tid, 4))
 		t->clear_child_tid = 0;
 	restore_process(t, img.proc, pid, verbose);
+	restore_timers_signals(img.proc, img.proc->pid, pid);
 	resume = (struct ckpt_resume *)img.proc->resume_addr;
 	resume->zone_start = (uint64_t)rst_zone_start;
 	resume->zone_end = (uint64_t)rst_zone_end;
@@ -250,7 +339,7 @@ void rst_main(uint64_t *sp)
 		rst_say(2, "restorer: %s: %u regions, %lu bytes of pages; resuming pid %u as %u\n",
 			path, img.hdr.nvmas, img.hdr.data_size, img.proc->pid, pid);
 	sys_close(img.fd);
-	sys_close_range(3, ~0u);
+	rst_install_fds(&img, stdio_image);
 
 	/* 6. registers */
 	jump_flags = (t->flags & CKPT_CTX_XSAVE) | (hwcap2 & HWCAP2_FSGSBASE ? CKPT_CTX_FSGSBASE : 0);

@@ -29,6 +29,9 @@ struct rst_image {
 	struct ckpt_proc *proc;
 	struct ckpt_vma *vmas;
 	struct ckpt_run *runs;
+	struct ckpt_fd *fds;
+	struct ckpt_siginfo *sigs;
+	struct ckpt_timer *timers;
 	const char *strings;
 };
 /* Open, read and check everything but the page data.  The tables go to a fresh
@@ -56,6 +59,11 @@ int rst_check_vdso(const struct rst_image *img, const struct rst_specials *sp, s
 int rst_open_files(const struct rst_image *img, int *fds, int verbose, struct rst_err *e);
 int rst_alloc_pkeys(const struct rst_image *img, struct rst_err *e);
 void rst_rebuild(const struct rst_image *img, const struct rst_specials *sp, const int *fds, int verbose);
+
+/* fds.c */
+int rst_prepare_fds(const struct rst_image *img, int stdio_image, int close_unsupported, int verbose,
+		    struct rst_err *e);
+void rst_install_fds(const struct rst_image *img, int stdio_image);
 
 #define RST_TASK_SIZE	0x7ffffffff000ull	/* x86-64 4-level user address space top */
 

@@ -1,0 +1,379 @@
+/* state.c -- what the kernel holds for the process besides memory and
+ * registers: descriptors, pending signals, POSIX and interval timers, resource
+ * limits, personality.  Runs in the signal handler: raw syscalls, static storage.
+ */
+#include "cap.h"
+
+#define F_GETFD		1
+#define F_GETPIPE_SZ	1032
+#define F_GET_SEALS	1034
+#define FIONREAD	0x541b
+#define KCMP_FILE	0
+#define SPLICE_F_NONBLOCK 2
+
+static uint64_t num(const char **s, unsigned base)
+{
+	uint64_t v = 0;
+
+	for (;; (*s)++) {
+		char c = **s;
+		unsigned d;
+
+		if (c >= '0' && c <= '9')
+			d = c - '0';
+		else if (base == 16 && c >= 'a' && c <= 'f')
+			d = c - 'a' + 10;
+		else
+			return v;
+		if (d >= base)
+			return v;
+		v = v * base + d;
+	}
+}
+
+/* value of "key:\t..." in a small /proc text, or 0 when absent */
+static const char *field(const char *text, const char *key)
+{
+	size_t kl = strlen(key);
+
+	for (const char *p = text; p && *p; ) {
+		if (!strncmp(p, key, kl)) {
+			p += kl;
+			while (*p == ' ' || *p == '\t')
+				p++;
+			return p;
+		}
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return 0;
+}
+
+static long read_small(const char *path, char *buf, size_t cap)
+{
+	long fd = sys_open(path, O_RDONLY | O_CLOEXEC, 0), n;
+
+	if (sys_failed(fd))
+		return fd;
+	n = sys_read((int)fd, buf, cap - 1);
+	sys_close((int)fd);
+	buf[n > 0 ? n : 0] = 0;
+	return n;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+
+	return a >= b && !strcmp(s + a - b, suffix);
+}
+
+/* one descriptor -> its record; stored bytes for pipes go to fdbuf */
+static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
+{
+	char path[64], link[4096], info[1024];
+	struct ksys_stat st;
+	const char *v;
+	long n;
+
+	memset(f, 0, sizeof(*f));
+	f->fd = fd;
+	if (sys_failed(sys_fstat(fd, &st)))
+		return -9;
+	f->mode = st.st_mode;
+	f->dev = (uint64_t)ksys_major(st.st_dev) << 32 | ksys_minor(st.st_dev);
+	f->ino = st.st_ino;
+	f->size = st.st_size;
+	f->mtime_sec = st.st_mtime_sec;
+	f->mtime_nsec = (uint32_t)st.st_mtime_nsec;
+	if (sys_fcntl(fd, F_GETFD, 0) & 1)
+		f->fd_flags = CKPT_FD_CLOEXEC;
+	rst_fmt(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = sys_readlink(path, link, sizeof(link) - 1);
+	link[n > 0 ? n : 0] = 0;
+	f->path_off = cap_add_string(w, link);
+	rst_fmt(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	if (read_small(path, info, sizeof(info)) <= 0)
+		return -5;
+	if ((v = field(info, "pos:")))
+		f->pos = num(&v, 10);
+	if ((v = field(info, "flags:")))
+		f->flags = (uint32_t)num(&v, 8);
+
+	switch (st.st_mode & S_IFMT) {
+	case S_IFREG: {
+		struct ksys_stat now;
+
+		if (!strncmp(link, "/memfd:", 7)) {
+			f->kind = CKPT_FD_MEMFD;
+			f->aux[0] = (uint64_t)sys_fcntl(fd, F_GET_SEALS, 0);
+		} else if (ends_with(link, " (deleted)") || sys_failed(sys_stat(link, &now)) ||
+			   now.st_ino != st.st_ino || now.st_dev != st.st_dev) {
+			f->kind = CKPT_FD_DELETED;
+		} else {
+			f->kind = CKPT_FD_REG;
+		}
+		if (f->kind != CKPT_FD_REG) {
+			if (st.st_size > (int64_t)CAP_MAX_FD_COPY) {
+				cap_say("fd %d (%s): %ld bytes exceed the %u-byte copy limit: recorded as "
+					"not restorable", fd, link, st.st_size, CAP_MAX_FD_COPY);
+				f->kind = CKPT_FD_UNSUPPORTED;
+			} else {
+				f->data_len = st.st_size;	/* copied at write time */
+			}
+		}
+		break;
+	}
+	case S_IFDIR:
+		f->kind = CKPT_FD_DIR;
+		break;
+	case S_IFCHR:
+		f->kind = CKPT_FD_CHR;
+		break;
+	case S_IFIFO:
+		f->kind = strncmp(link, "pipe:[", 6) ? CKPT_FD_FIFO : CKPT_FD_PIPE;
+		f->aux[0] = (uint64_t)sys_fcntl(fd, F_GETPIPE_SZ, 0);
+		break;
+	default:
+		if (!strcmp(link, "anon_inode:[eventfd]")) {
+			f->kind = CKPT_FD_EVENTFD;
+			if ((v = field(info, "eventfd-count:")))
+				f->aux[0] = num(&v, 16);
+			if ((v = field(info, "eventfd-semaphore:")))
+				f->aux[1] = num(&v, 10);
+		} else if (!strcmp(link, "anon_inode:[timerfd]")) {
+			f->kind = CKPT_FD_TIMERFD;
+			if ((v = field(info, "clockid:")))
+				f->aux[0] = num(&v, 10);
+			if ((v = field(info, "it_value: (")))
+				f->aux[3] = num(&v, 10), v += 2, f->aux[4] = num(&v, 10);
+			if ((v = field(info, "it_interval: (")))
+				f->aux[1] = num(&v, 10), v += 2, f->aux[2] = num(&v, 10);
+		} else if (!strcmp(link, "anon_inode:[signalfd]")) {
+			f->kind = CKPT_FD_SIGNALFD;
+			if ((v = field(info, "sigmask:")))
+				f->aux[0] = num(&v, 16);
+		} else {
+			f->kind = CKPT_FD_UNSUPPORTED;	/* sockets, epoll, inotify ... */
+		}
+	}
+	return 0;
+}
+
+/* Bytes buffered in a pipe, read without taking them: tee(2) into a pipe of
+ * our own, then read that.  Needs the read end. */
+static int peek_pipe(struct cap_walk *w, struct ckpt_fd *rd)
+{
+	int tmp[2];
+	int avail = 0;
+	long n;
+
+	if (sys_failed(sys_ioctl(rd->fd, FIONREAD, &avail)) || avail <= 0)
+		return 0;
+	if ((uint64_t)avail > CAP_FDBUF - w->fdbuf_used) {
+		cap_say("fd %d: %d buffered pipe bytes exceed what a checkpoint keeps", rd->fd, avail);
+		return -7;
+	}
+	if (sys_failed(sys_pipe2(tmp, O_CLOEXEC)))
+		return -24;
+	sys_fcntl(tmp[1], 1031, avail);		/* F_SETPIPE_SZ: room for all of it */
+	n = sys_tee(rd->fd, tmp[1], avail, SPLICE_F_NONBLOCK);
+	if (n > 0)
+		n = sys_read(tmp[0], ckpt_scratch.fdbuf + w->fdbuf_used, n);
+	sys_close(tmp[0]);
+	sys_close(tmp[1]);
+	if (n < 0)
+		return (int)n;
+	rd->aux[1] = w->fdbuf_used;		/* where in fdbuf, until write time */
+	rd->data_len = n;
+	w->fdbuf_used += n;
+	return 0;
+}
+
+int cap_collect_fds(struct cap_walk *w)
+{
+	static char dents[32768];
+	long dir = sys_open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	int32_t nums[CAP_MAX_FDS];
+	uint32_t n = 0;
+	int pid = (int)sys_getpid();
+
+	w->nfds = 0;
+	w->fdbuf_used = 0;
+	if (sys_failed(dir)) {
+		w->fail_what = "open /proc/self/fd";
+		return (int)dir;
+	}
+	for (;;) {
+		long len = sys_getdents64((int)dir, dents, sizeof(dents));
+
+		if (len <= 0)
+			break;
+		for (long at = 0; at < len; ) {
+			const char *name = dents + at + 19;	/* d_ino 8, d_off 8, d_reclen 2, d_type 1 */
+			uint16_t reclen;
+			const char *p = name;
+			int64_t fd;
+
+			memcpy(&reclen, dents + at + 16, 2);
+			at += reclen;
+			if (*p < '0' || *p > '9')
+				continue;
+			fd = (int64_t)num(&p, 10);
+			if (fd == dir)
+				continue;
+			if (n >= CAP_MAX_FDS) {
+				sys_close((int)dir);
+				w->fail_what = "too many descriptors";
+				return -24;
+			}
+			nums[n++] = (int32_t)fd;
+		}
+	}
+	sys_close((int)dir);
+	for (uint32_t i = 1; i < n; i++)	/* ascending, as the format wants */
+		for (uint32_t j = i; j > 0 && nums[j - 1] > nums[j]; j--) {
+			int32_t t = nums[j];
+
+			nums[j] = nums[j - 1];
+			nums[j - 1] = t;
+		}
+
+	for (uint32_t i = 0; i < n; i++) {
+		struct ckpt_fd *f = &ckpt_scratch.fds[w->nfds];
+
+		if (describe_fd(w, f, nums[i]))
+			continue;		/* closed meanwhile */
+		f->share = w->nfds;
+		f->peer = w->nfds;
+		for (uint32_t j = 0; j < w->nfds; j++) {
+			struct ckpt_fd *g = &ckpt_scratch.fds[j];
+
+			if (g->ino != f->ino || g->dev != f->dev || g->kind != f->kind)
+				continue;
+			if (g->share == j && sys_kcmp(pid, pid, KCMP_FILE, g->fd, f->fd) == 0) {
+				f->share = j;	/* dup of the same open file description */
+				break;
+			}
+			if (f->kind == CKPT_FD_PIPE && (g->flags & 3) != (f->flags & 3))
+				f->peer = j, g->peer = w->nfds;	/* the other end */
+		}
+		w->nfds++;
+	}
+	/* pipes: the buffered bytes, read through a read end */
+	for (uint32_t i = 0; i < w->nfds; i++) {
+		struct ckpt_fd *f = &ckpt_scratch.fds[i];
+		int err;
+
+		if ((f->kind != CKPT_FD_PIPE && f->kind != CKPT_FD_FIFO) || f->share != i || (f->flags & 3) != O_RDONLY)
+			continue;
+		if (f->kind == CKPT_FD_PIPE && f->peer == i)
+			continue;		/* other end elsewhere: restored per policy */
+		err = peek_pipe(w, f);
+		if (err) {
+			w->fail_what = "pipe contents";
+			w->fail_addr = (uint64_t)f->fd;
+			return err;
+		}
+	}
+	/* a pipe whose other end is outside the process cannot be made again */
+	for (uint32_t i = 0; i < w->nfds; i++) {
+		struct ckpt_fd *f = &ckpt_scratch.fds[i];
+
+		if (f->kind == CKPT_FD_PIPE && f->peer == i && ckpt_scratch.fds[f->share].peer == f->share)
+			f->kind = CKPT_FD_UNSUPPORTED;
+	}
+	return 0;
+}
+
+/* Signals pending now: taken with rt_sigtimedwait and queued again at once, so
+ * the running program still gets them; the restorer queues them once more. */
+int cap_collect_signals(struct cap_walk *w)
+{
+	char status[4096];
+	const char *v;
+	uint64_t shared = 0, all = ~0ull & ~((1ull << 8) | (1ull << 18));	/* not KILL, STOP */
+	struct ksys_timespec zero = { 0, 0 };
+	int pid = (int)sys_getpid(), tid = (int)sys_gettid();
+
+	w->nsigs = 0;
+	if (read_small("/proc/self/status", status, sizeof(status)) > 0 && (v = field(status, "ShdPnd:")))
+		shared = num(&v, 16);
+	while (w->nsigs < CAP_MAX_SIGS) {
+		struct ckpt_siginfo *s = &ckpt_scratch.sigs[w->nsigs];
+		long sig = sys_rt_sigtimedwait(&all, s->info, &zero);
+
+		if (sig <= 0)
+			break;
+		s->signo = (uint32_t)sig;
+		s->shared = (shared >> (sig - 1)) & 1;
+		w->nsigs++;
+	}
+	for (uint32_t i = 0; i < w->nsigs; i++) {
+		const struct ckpt_siginfo *s = &ckpt_scratch.sigs[i];
+
+		if (s->shared)
+			sys_rt_sigqueueinfo(pid, (int)s->signo, s->info);
+		else
+			sys_rt_tgsigqueueinfo(pid, tid, (int)s->signo, s->info);
+	}
+	return 0;
+}
+
+/* POSIX timers, from /proc/self/timers, with their remaining time */
+int cap_collect_timers(struct cap_walk *w)
+{
+	char *text = ckpt_scratch.iobuf;
+	const char *p;
+
+	w->ntimers = 0;
+	if (read_small("/proc/self/timers", text, CAP_IOBUF) <= 0)
+		return 0;
+	for (p = text; (p = field(p, "ID:")) && w->ntimers < CAP_MAX_TIMERS; ) {
+		struct ckpt_timer *t = &ckpt_scratch.timers[w->ntimers];
+		int64_t its[4];
+		const char *v;
+
+		memset(t, 0, sizeof(*t));
+		t->id = (int32_t)num(&p, 10);
+		if ((v = field(p, "signal:"))) {
+			t->signo = (int32_t)num(&v, 10);
+			v++;
+			t->sigval = num(&v, 16);
+		}
+		if ((v = field(p, "notify:"))) {
+			if (!strncmp(v, "thread", 6))
+				t->notify = 4;		/* SIGEV_THREAD_ID */
+			else if (!strncmp(v, "none", 4))
+				t->notify = 1;		/* SIGEV_NONE */
+			else
+				t->notify = 0;		/* SIGEV_SIGNAL */
+			while (*v && *v != '.')
+				v++;
+			if (*v == '.')
+				v++, t->tid = (int32_t)num(&v, 10);
+		}
+		if ((v = field(p, "ClockID:")))
+			t->clockid = (int32_t)num(&v, 10);
+		if (!sys_timer_gettime(t->id, its)) {
+			t->interval_sec = its[0];
+			t->interval_nsec = its[1];
+			t->value_sec = its[2];
+			t->value_nsec = its[3];
+		}
+		w->ntimers++;
+	}
+	return 0;
+}
+
+/* resource limits, interval timers, personality */
+void cap_collect_limits(struct ckpt_proc *p)
+{
+	for (int r = 0; r < 16; r++)
+		if (sys_failed(sys_prlimit(r, 0, &p->rlimit[r])))
+			p->rlimit[r].cur = p->rlimit[r].max = ~0ull;
+	for (int i = 0; i < 3; i++)
+		sys_getitimer(i, &p->itimer[i]);
+	p->personality = (uint32_t)sys_personality(0xffffffffu);
+}

@@ -1,0 +1,290 @@
+/* fds.c -- make the image's descriptors again.
+ *
+ * Two phases.  rst_prepare_fds() runs before anything is torn down: it opens,
+ * creates and fills every object (files, pipes with their buffered bytes,
+ * memfds, eventfds ...) and parks each at a staging number above every number
+ * the image uses, so a refusal (file gone, shorter than its offset, a kind we
+ * cannot make) still leaves the caller's process as it was.  rst_install_fds()
+ * runs once the image file is closed: dup3 from the staging numbers to the
+ * image's numbers, then everything else above 2 is closed.
+ * Fds 0, 1, 2 stay the caller's unless --stdio=image.
+ */
+#include "rst.h"
+#include "ckpt_sys.h"
+
+#define F_DUPFD_CLOEXEC	1030
+#define F_SETFL		4
+#define F_SETPIPE_SZ	1031
+#define F_ADD_SEALS	1033
+#define O_TMPFILE_RW	(020000000 | O_DIRECTORY | O_RDWR)
+#define SETFL_MASK	(02000 | 04000 | 020000 | 040000 | 01000000)	/* APPEND NONBLOCK ASYNC DIRECT NOATIME */
+#define OPEN_MASK	(~(O_CREAT | O_EXCL | O_TRUNC | 0400 /* O_NOCTTY */))
+
+static int stage[CKPT_MAX_FDS];		/* per fd record: staging descriptor, or -1 */
+static int stage_min;			/* staging numbers start here */
+static char copy_buf[1 << 20];
+
+/* copy len bytes at the image's off into fd, checking the crc */
+static int copy_in(const struct rst_image *img, int fd, uint64_t off, uint64_t len, uint32_t crc_want,
+		   const struct ckpt_fd *f, struct rst_err *e)
+{
+	uint32_t crc = 0;
+
+	for (uint64_t done = 0; done < len; ) {
+		uint64_t n = len - done > sizeof(copy_buf) ? sizeof(copy_buf) : len - done;
+		long r = sys_pread(img->fd, copy_buf, n, off + done);
+
+		if (r <= 0)
+			return rst_fail(e, "fd %d: reading its stored bytes failed", f->fd);
+		crc = ckpt_crc32c(crc, copy_buf, r);
+		for (long w = 0; w < r; ) {
+			long k = sys_write(fd, copy_buf + w, r - w);
+
+			if (k <= 0)
+				return rst_fail(e, "fd %d: refilling %s: errno %d", f->fd,
+						rst_image_str(img, f->path_off), (int)-k);
+			w += k;
+		}
+		done += r;
+	}
+	if (crc != crc_want)
+		return rst_fail(e, "fd %d: stored bytes checksum mismatch: image corrupted", f->fd);
+	return 0;
+}
+
+/* "/memfd:NAME (deleted)" -> NAME; "/a/b (deleted)" -> "/a/b" */
+static void strip(const char *path, const char *prefix, char *out, size_t cap)
+{
+	size_t pl = rst_strlen(prefix), n;
+
+	if (!memcmp(path, prefix, pl))
+		path += pl;
+	n = rst_strlen(path);
+	if (n >= 10 && !memcmp(path + n - 10, " (deleted)", 10))
+		n -= 10;
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(out, path, n);
+	out[n] = 0;
+}
+
+static long make_deleted(const struct rst_image *img, const struct ckpt_fd *f, struct rst_err *e)
+{
+	char name[4096], link[64];
+	size_t cut;
+	long fd, re;
+
+	strip(rst_image_str(img, f->path_off), "", name, sizeof(name));
+	for (cut = rst_strlen(name); cut > 1 && name[cut - 1] != '/'; cut--)
+		;
+	name[cut > 1 ? cut - 1 : 1] = 0;	/* its directory */
+	fd = sys_open(name, O_TMPFILE_RW | O_CLOEXEC, f->mode & 07777);
+	if (sys_failed(fd))
+		fd = sys_open("/tmp", O_TMPFILE_RW | O_CLOEXEC, f->mode & 07777);
+	if (sys_failed(fd))
+		return rst_fail(e, "fd %d: cannot make a file for deleted %s: errno %d", f->fd,
+				rst_image_str(img, f->path_off), (int)-fd);
+	if (copy_in(img, (int)fd, f->data_off, f->data_len, f->data_crc, f, e))
+		return -1;
+	if ((f->flags & 3) == O_RDWR)
+		return fd;
+	rst_fmt(link, sizeof(link), "/proc/self/fd/%d", (int)fd);
+	re = sys_open(link, (f->flags & OPEN_MASK) | O_CLOEXEC, 0);
+	sys_close((int)fd);
+	return sys_failed(re) ? rst_fail(e, "fd %d: reopening deleted file: errno %d", f->fd, (int)-re) : re;
+}
+
+/* open a file again and check it can serve the saved offset */
+static long reopen(const struct rst_image *img, const struct ckpt_fd *f, int verbose, struct rst_err *e)
+{
+	const char *path = rst_image_str(img, f->path_off);
+	struct ksys_stat st;
+	long fd = sys_open(path, (f->flags & OPEN_MASK) | O_CLOEXEC, 0);
+
+	if (fd == -2)
+		return rst_fail(e, "fd %d: file %s is gone", f->fd, path);
+	if (sys_failed(fd))
+		return rst_fail(e, "fd %d: cannot open %s: errno %d", f->fd, path, (int)-fd);
+	if (f->kind == CKPT_FD_REG && !sys_fstat(fd, &st)) {
+		if ((uint64_t)st.st_size < f->pos && !(f->flags & 02000))
+			return rst_fail(e, "fd %d: file %s is now %ld bytes, shorter than its offset %lu",
+					f->fd, path, st.st_size, f->pos);
+		if (verbose && (st.st_size != f->size || (int64_t)st.st_mtime_sec != f->mtime_sec ||
+				st.st_mtime_nsec != f->mtime_nsec || st.st_ino != f->ino))
+			rst_say(2, "restorer: notice: fd %d: %s changed since the checkpoint; opened as it is now\n",
+				f->fd, path);
+	}
+	return fd;
+}
+
+/* A FIFO opened for writing only needs a reader to open without blocking:
+ * hold one open for the moment of the open. */
+static long reopen_fifo(const struct rst_image *img, const struct ckpt_fd *f, struct rst_err *e)
+{
+	const char *path = rst_image_str(img, f->path_off);
+	long hold = sys_open(path, O_RDWR | O_CLOEXEC, 0), fd;
+
+	if (sys_failed(hold))
+		return rst_fail(e, "fd %d: FIFO %s: errno %d", f->fd, path, (int)-hold);
+	fd = sys_open(path, (f->flags & OPEN_MASK) | 04000 /* O_NONBLOCK */ | O_CLOEXEC, 0);
+	sys_close((int)hold);
+	if (sys_failed(fd))
+		return rst_fail(e, "fd %d: FIFO %s: errno %d", f->fd, path, (int)-fd);
+	return fd;
+}
+
+/* the read end of a pipe pair among the records, and its partner */
+static long make_pipe(const struct rst_image *img, uint32_t i, struct rst_err *e)
+{
+	const struct ckpt_fd *f = &img->fds[i], *g = &img->fds[img->fds[f->peer].share];
+	const struct ckpt_fd *rd = (f->flags & 3) == O_RDONLY ? f : g, *wr = rd == f ? g : f;
+	int p[2];
+	long r = sys_pipe2(p, O_CLOEXEC | 04000);	/* non-blocking while we fill it */
+
+	if (sys_failed(r))
+		return rst_fail(e, "fd %d: pipe: errno %d", f->fd, (int)-r);
+	if (f->aux[0])
+		sys_fcntl(p[1], F_SETPIPE_SZ, (long)f->aux[0]);
+	if (rd->data_len && copy_in(img, p[1], rd->data_off, rd->data_len, rd->data_crc, rd, e))
+		return -1;
+	stage[rd - img->fds] = p[0];
+	stage[wr - img->fds] = p[1];
+	return 0;
+}
+
+static long make_one(const struct rst_image *img, uint32_t i, int close_unsupported, int verbose,
+		     struct rst_err *e)
+{
+	const struct ckpt_fd *f = &img->fds[i];
+	const char *path = rst_image_str(img, f->path_off);
+	int nb = f->flags & 04000 ? 04000 : 0;
+	char name[256];
+	long fd;
+
+	switch (f->kind) {
+	case CKPT_FD_REG: case CKPT_FD_DIR: case CKPT_FD_CHR:
+		fd = reopen(img, f, verbose, e);
+		if (fd >= 0 && f->kind != CKPT_FD_CHR && sys_failed(sys_lseek((int)fd, (int64_t)f->pos, 0)))
+			return rst_fail(e, "fd %d: cannot seek %s to %lu", f->fd, path, f->pos);
+		return fd;
+	case CKPT_FD_FIFO:
+		fd = reopen_fifo(img, f, e);
+		if (fd >= 0 && f->data_len && copy_in(img, (int)fd, f->data_off, f->data_len, f->data_crc, f, e))
+			return -1;
+		return fd;
+	case CKPT_FD_MEMFD:
+		strip(path, "/memfd:", name, sizeof(name));
+		fd = sys_memfd_create(name, 1 | 2);	/* MFD_CLOEXEC | MFD_ALLOW_SEALING */
+		if (sys_failed(fd))
+			return rst_fail(e, "fd %d: memfd_create: errno %d", f->fd, (int)-fd);
+		if (copy_in(img, (int)fd, f->data_off, f->data_len, f->data_crc, f, e) ||
+		    sys_failed(sys_ftruncate((int)fd, f->size)))
+			return -1;
+		sys_lseek((int)fd, (int64_t)f->pos, 0);
+		if (f->aux[0] & ~1ull && sys_failed(sys_fcntl((int)fd, F_ADD_SEALS, (long)(f->aux[0] & ~1ull))))
+			return rst_fail(e, "fd %d: memfd seals 0x%lx could not be set", f->fd, f->aux[0]);
+		return fd;
+	case CKPT_FD_DELETED:
+		fd = make_deleted(img, f, e);
+		if (fd >= 0)
+			sys_lseek((int)fd, (int64_t)f->pos, 0);
+		return fd;
+	case CKPT_FD_EVENTFD:
+		fd = sys_eventfd2(0, O_CLOEXEC | nb | (f->aux[1] ? 1 : 0));	/* EFD_SEMAPHORE */
+		if (!sys_failed(fd) && f->aux[0])
+			sys_write((int)fd, &f->aux[0], 8);
+		return sys_failed(fd) ? rst_fail(e, "fd %d: eventfd: errno %d", f->fd, (int)-fd) : fd;
+	case CKPT_FD_TIMERFD: {
+		int64_t its[4] = { (int64_t)f->aux[1], (int64_t)f->aux[2], (int64_t)f->aux[3], (int64_t)f->aux[4] };
+
+		fd = sys_timerfd_create((int)f->aux[0], O_CLOEXEC | nb);
+		if (sys_failed(fd))
+			return rst_fail(e, "fd %d: timerfd_create: errno %d", f->fd, (int)-fd);
+		if ((its[2] || its[3]) && sys_failed(sys_timerfd_settime((int)fd, 0, its, 0)))
+			return rst_fail(e, "fd %d: timerfd_settime failed", f->fd);
+		return fd;
+	}
+	case CKPT_FD_SIGNALFD:
+		fd = sys_signalfd4(-1, &f->aux[0], O_CLOEXEC | nb);
+		return sys_failed(fd) ? rst_fail(e, "fd %d: signalfd: errno %d", f->fd, (int)-fd) : fd;
+	default:				/* CKPT_FD_UNSUPPORTED */
+		if (!close_unsupported)
+			return rst_fail(e, "fd %d (%s) cannot be restored (--close-unsupported restores it closed)",
+					f->fd, path);
+		rst_say(2, "restorer: notice: fd %d (%s) restored closed\n", f->fd, path);
+		return -2;
+	}
+}
+
+int rst_prepare_fds(const struct rst_image *img, int stdio_image, int close_unsupported, int verbose,
+		    struct rst_err *e)
+{
+	uint32_t n = img->hdr.nfds;
+	int top = 2;
+
+	if (n > CKPT_MAX_FDS)
+		return rst_fail(e, "%u descriptors: more than this restorer makes", n);
+	for (uint32_t i = 0; i < n; i++) {
+		stage[i] = -1;
+		if (img->fds[i].fd > top)
+			top = img->fds[i].fd;
+	}
+	stage_min = top + 1;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct ckpt_fd *f = &img->fds[i];
+		long fd;
+
+		if ((f->fd <= 2 && !stdio_image) || f->share != i || stage[i] >= 0)
+			continue;
+		if (f->kind == CKPT_FD_PIPE) {
+			if (make_pipe(img, i, e))
+				return -1;
+			continue;
+		}
+		fd = make_one(img, i, close_unsupported, verbose, e);
+		if (fd == -2)
+			continue;		/* restored closed, as asked */
+		if (fd < 0)
+			return -1;
+		stage[i] = (int)fd;
+	}
+	/* status flags, then up out of the way of every image number */
+	for (uint32_t i = 0; i < n; i++) {
+		long moved;
+
+		if (stage[i] < 0)
+			continue;
+		sys_fcntl(stage[i], F_SETFL, img->fds[i].flags & SETFL_MASK);
+		moved = sys_fcntl(stage[i], F_DUPFD_CLOEXEC, stage_min);
+		if (sys_failed(moved))
+			return rst_fail(e, "no descriptor above %d for fd %d (RLIMIT_NOFILE?): errno %d",
+					stage_min, img->fds[i].fd, (int)-moved);
+		sys_close(stage[i]);
+		stage[i] = (int)moved;
+	}
+	return 0;
+}
+
+void rst_install_fds(const struct rst_image *img, int stdio_image)
+{
+	int next = 3;
+
+	for (uint32_t i = 0; i < img->hdr.nfds; i++) {
+		const struct ckpt_fd *f = &img->fds[i], *lead = &img->fds[f->share];
+		int src = stage[f->share];
+
+		if (f->fd <= 2 && !stdio_image)
+			continue;
+		if (src < 0 && lead->fd <= 2 && !stdio_image)
+			src = lead->fd;		/* a dup of the caller's stdio */
+		if (f->fd >= next && f->fd > 2)
+			sys_close_range((unsigned)next, (unsigned)f->fd);	/* numbers closed in the image */
+		if (src >= 0 && src != f->fd)
+			sys_dup3(src, f->fd, f->fd_flags & CKPT_FD_CLOEXEC ? O_CLOEXEC : 0);
+		if (f->fd >= next)
+			next = f->fd + 1;
+	}
+	sys_close_range((unsigned)(next > stage_min ? next : stage_min), ~0u);	/* staging, and the rest */
+	if (next < stage_min)
+		sys_close_range((unsigned)next, (unsigned)stage_min - 1);
+}
