@@ -631,6 +631,10 @@ int t_main(int (*subject)(void), const struct t_opts *opts)
 			"LD_PRELOAD=libckpt.so, through tests/run.sh");
 	t_find_restorer();
 	atexit(t_kill_kids);
+	/* Descriptors inherited from whoever ran us (a CI runner, a terminal's
+	 * helpers) are not the test's: a pipe whose other end is outside would be
+	 * refused at restore, as it should be.  Start clean. */
+	syscall(436 /* close_range */, 3, ~0U, 0);
 
 	/* generation 0: the original process */
 	pid = fork();
