@@ -149,11 +149,12 @@ static const char dump_help[] =
 	"checkpoint failed, timeout), 2 usage error\n";
 
 static const char restore_help[] =
-	"usage: ckpt restore [--lazy] [-v] [IMAGE]\n"
+	"usage: ckpt restore [--lazy] [-v] [RESTORER-OPTIONS] [IMAGE]\n"
 	"exec the restorer on IMAGE (default: myckpt): this process becomes the saved one\n"
 	"  -v, --verbose       the restorer says what it restores and what it skips\n"
 	"      --lazy          load pages on first touch; refused unless the restorer\n"
 	"                      lists --lazy in its --help (not implemented yet)\n"
+	"any other option is passed to the restorer if restorer --help names it\n"
 	"exit status: the restored program's; 2 image refused or usage error (nothing\n"
 	"changed); 127 the restore failed after the point of no return; 1 no restorer\n";
 
@@ -820,20 +821,20 @@ static int cmd_dump(int argc, char **argv)
 
 /* ============================================================ restore ==== */
 
-/* does `restorer --help` mention WORD?  1 yes, 0 no, -1 could not run it */
-static int helper_mentions(const char *exe, const char *word)
+/* the restorer's --help text (stdout and stderr), or NULL if it would not run */
+static char *helper_help(const char *exe)
 {
+	static char buf[16384];
 	int p[2], st;
 	pid_t child;
-	char buf[8192];
 	size_t n = 0;
 	ssize_t r;
 
 	if (pipe(p))
-		return -1;
+		return NULL;
 	child = fork();
 	if (child < 0)
-		return -1;
+		return NULL;
 	if (child == 0) {
 		dup2(p[1], 1);
 		dup2(p[1], 2);
@@ -849,51 +850,78 @@ static int helper_mentions(const char *exe, const char *word)
 	waitpid(child, &st, 0);
 	buf[n] = 0;
 	if (!WIFEXITED(st) || WEXITSTATUS(st) == 127)
-		return -1;
-	return strstr(buf, word) != NULL;
+		return NULL;
+	return buf;
 }
 
+/* does TEXT name option OPT ("--lazy") as a whole word? */
+static int names_option(const char *text, const char *opt, size_t len)
+{
+	for (const char *p = text; (p = strstr(p, opt)); p += len) {
+		char next = p[len];
+
+		if ((p == text || !(isalnum((unsigned char)p[-1]) || p[-1] == '-')) &&
+		    !(isalnum((unsigned char)next) || next == '-' || next == '_'))
+			return 1;
+	}
+	return 0;
+}
+
+/* ckpt restore's own options are -v, -h, -V; any other option goes to the
+ * restorer if its --help names it (--lazy, --stdio=, --close-unsupported...),
+ * so ckpt never offers what the installed restorer cannot do. */
 static int cmd_restore(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "lazy", no_argument, 0, 'L' }, { "verbose", no_argument, 0, 'v' },
-		{ "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
-	};
-	char rst[PATH_MAX];
-	char *args[8];
-	int c, lazy = 0, verbose = 0, n = 0;
+	char rst[PATH_MAX], opt[64];
+	const char *help_text = NULL, *image = NULL;
+	char **args;
+	int n = 0;
 
-	while ((c = next_opt(argc, argv, ":vhV", opts)) != -1) {
-		switch (c) {
-		case 'L': lazy = 1; break;
-		case 'v': verbose = 1; break;
-		case 'h': help(restore_help);
-		case 'V': version();
-		}
-	}
-	if (optind + 1 < argc)
-		usage_error("one IMAGE only ('%s' is extra)", argv[optind + 1]);
-	if (find_helper("restorer", rst, sizeof(rst)))
+	if (find_helper("restorer", rst, sizeof(rst)) && argc > 1 &&
+	    strcmp(argv[1], "-h") && strcmp(argv[1], "--help"))
 		return EX_FAIL;
-	if (lazy) {
-		c = helper_mentions(rst, "--lazy");
-		if (c < 0) {
+	args = calloc(argc + 3, sizeof(*args));
+	if (!args)
+		return EX_FAIL;
+	args[n++] = rst;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		size_t len;
+
+		if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+			help(restore_help);
+		if (!strcmp(a, "-V") || !strcmp(a, "--version"))
+			version();
+		if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+			args[n++] = "-v";
+			continue;
+		}
+		if (!strcmp(a, "--") || a[0] != '-' || !a[1]) {
+			if (!strcmp(a, "--") && ++i >= argc)
+				usage_error("no IMAGE after --");
+			if (image)
+				usage_error("one IMAGE only ('%s' is extra)", argv[i]);
+			image = argv[i];
+			continue;
+		}
+		len = strcspn(a, "=");
+		snprintf(opt, sizeof(opt), "%.*s", (int)(len < sizeof(opt) ? len : sizeof(opt) - 1), a);
+		if (!help_text && !(help_text = helper_help(rst))) {
 			say("cannot run %s --help", rst);
 			return EX_FAIL;
 		}
-		if (!c) {
-			say("--lazy: %s does not support lazy restore yet (it is not in its --help)", rst);
-			return EX_USAGE;
+		if (!names_option(help_text, opt, strlen(opt))) {
+			if (!strcmp(opt, "--lazy")) {
+				say("--lazy: %s does not support lazy restore yet (not in its --help)", rst);
+				exit(EX_USAGE);
+			}
+			usage_error("unknown option '%s' (not one of ckpt restore's, not in restorer --help)", a);
 		}
+		args[n++] = (char *)a;
 	}
-	args[n++] = rst;
-	if (verbose)
-		args[n++] = "-v";
-	if (lazy)
-		args[n++] = "--lazy";
-	if (optind < argc) {
+	if (image) {
 		args[n++] = "--";
-		args[n++] = argv[optind];
+		args[n++] = (char *)image;
 	}
 	args[n] = NULL;
 	execv(rst, args);
