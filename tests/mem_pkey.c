@@ -62,7 +62,7 @@ static int subject(void)
 {
 	unsigned char *p = mmap(NULL, LEN, PROT_READ | PROT_WRITE,
 				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	uint32_t pkru0;
+	uint32_t pkru0, pkru;
 	int st;
 
 	if (p == MAP_FAILED)
@@ -76,10 +76,11 @@ static int subject(void)
 	pkru0 = rdpkru();
 
 	t_wait();
+	pkru = rdpkru();
 	if (t_break())
-		p[100] ^= 1;	/* the break itself must not fault: allow write */
+		pkru ^= 1u << (2 * pkey + 1);	/* as if write access came back */
 
-	t_eq64("PKRU", rdpkru(), pkru0);
+	t_eq64("PKRU", pkru, pkru0);
 	t_eq64("ProtectionKey of the region (smaps)", smaps_pkey(p), pkey);
 	t_check_fill("region contents (readable)", p, LEN, 0x9e4);
 	st = t_fork_wait(child_writes, p);
