@@ -394,19 +394,25 @@ static void t_track(pid_t p, int on)
 		}
 }
 
-static const char *t_status_str(int st)
+static pid_t t_orig_pid;	/* the original subject: 2/126/127 mean nothing there */
+
+static const char *t_status_str(int st, pid_t pid)
 {
 	static char buf[128];
+	int restored = pid != t_orig_pid;
 
 	if (WIFEXITED(st)) {
-		switch (WEXITSTATUS(st)) {
-		case 0: return "exited 0";
-		case 1: return "exited 1: checks failed (see above)";
-		case 2: return "exited 2: the restorer refused the image (see its message above)";
-		case 126: return "exited 126: could not run the restorer";
-		case 127: return "exited 127: the restorer failed after the point of no return";
-		}
-		snprintf(buf, sizeof buf, "exited %d", WEXITSTATUS(st));
+		int c = WEXITSTATUS(st);
+
+		if (c == 1)
+			return "exited 1: checks failed (see above)";
+		if (restored && c == 2)
+			return "exited 2: the restorer refused the image (see its message above)";
+		if (restored && c == 126)
+			return "exited 126: could not run the restorer";
+		if (restored && c == 127)
+			return "exited 127: the restorer failed after the point of no return";
+		snprintf(buf, sizeof buf, "exited %d", c);
 	} else if (WIFSIGNALED(st)) {
 		snprintf(buf, sizeof buf, "killed by signal %d (%s)", WTERMSIG(st),
 			 strsignal(WTERMSIG(st)));
@@ -453,7 +459,7 @@ static void t_wait_ready(pid_t pid, uint64_t seq, const char *who)
 
 		if (st != -2)
 			t_fatal("%s ended before it was ready to be checkpointed: %s", who,
-				t_status_str(st));
+				t_status_str(st, pid));
 		/* EFAULT: still the restorer, t_seq not mapped yet */
 		if (process_vm_readv(pid, &l, 1, &r, 1, 0) != sizeof v && errno != EFAULT)
 			t_fatal("harness: process_vm_readv %s (pid %d): %s", who, pid,
@@ -502,7 +508,7 @@ static void t_checkpoint(pid_t pid, const char *who)
 			return;
 		st = t_reap(pid, 0);
 		if (st != -2)
-			t_fatal("%s died while being checkpointed: %s", who, t_status_str(st));
+			t_fatal("%s died while being checkpointed: %s", who, t_status_str(st, pid));
 	}
 	t_kill_kids();
 	t_fatal("no new image at %s %d ms after SIGUSR2 to %s", t_image, T_TIMEOUT_MS, who);
@@ -600,7 +606,7 @@ static int t_expect_exit(pid_t pid, int want, const char *who)
 		t_printf("not ok - %s exited 0 without running the program's checks "
 			 "(the restorer gave up quietly?)", who);
 	else
-		t_printf("not ok - %s %s", who, t_status_str(st));
+		t_printf("not ok - %s %s", who, t_status_str(st, pid));
 	return 1;
 }
 
@@ -642,6 +648,7 @@ int t_main(int (*subject)(void), const struct t_opts *opts)
 		t_fatal("harness: fork: %s", strerror(errno));
 	if (pid == 0)
 		t_subject_main(subject);
+	t_orig_pid = pid;
 	t_track(pid, 1);
 	t_wait_ready(pid, seq, "original subject");
 	t_checkpoint(pid, "original subject");
