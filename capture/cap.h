@@ -48,6 +48,7 @@ struct cap_config {
 	uint32_t cpuid1_ecx, cpuid1_edx, cpuid7_ebx, cpuid7_ecx, cpuid7_edx;
 	char cpu_vendor[16];
 	int have_pagemap_scan;		/* -1 unknown, 0 no, 1 yes */
+	int fork_writer;		/* write images from a forked child (CKPT_FORK != 0) */
 };
 
 /* The state a checkpoint takes besides memory, filled before the page walk. */
@@ -83,8 +84,9 @@ int cap_collect_signals(struct cap_walk *w);
 int cap_collect_timers(struct cap_walk *w);
 void cap_collect_limits(struct ckpt_proc *p);
 
-/* dump.c */
-int cap_write_image(struct cap_state *st, const char *path);
+/* dump.c: phase 1 in the process, phase 2 there or in a forked child */
+int cap_prepare(struct cap_walk *w, struct cap_state *st, const char *path);
+int cap_finish(struct cap_walk *w, struct cap_state *st, const char *path);
 
 /* preload.c */
 void cap_say(const char *fmt, ...);		/* "libckpt: ..." on stderr, one write */

@@ -150,7 +150,7 @@ static int write_fd_data(int fd, struct ckpt_fd *f)
 	return err;
 }
 
-static int write_image(struct cap_state *st, const char *path);
+static int write_image(struct cap_walk *wp, struct cap_state *st, const char *path);
 
 static void fill_header(const struct cap_walk *w, const struct cap_state *st)
 {
@@ -205,18 +205,43 @@ static void pkru_set(uint32_t v)
 		__asm__ volatile("wrpkru" : : "a"(v), "c"(0), "d"(0) : "memory");
 }
 
-int cap_write_image(struct cap_state *st, const char *path)
+/* Phase 1, in the process itself: the address space layout, and what a
+ * forked child would not inherit (pending signals, POSIX timers). */
+int cap_prepare(struct cap_walk *w, struct cap_state *st, const char *path)
+{
+	int err;
+
+	memset(w, 0, sizeof(*w));
+	err = cap_walk_maps(w);
+	if (!err)
+		err = cap_collect_signals(w);
+	if (!err)
+		err = cap_collect_timers(w);
+	if (err) {
+		cap_say("%s: %s at 0x%lx: errno %d", path, w->fail_what ? w->fail_what : "address space walk",
+			w->fail_addr, -err);
+		return err;
+	}
+	st->proc.cwd_off = cap_add_string(w, st->cwd);
+	st->proc.exe_off = cap_add_string(w, st->exe);
+	return 0;
+}
+
+/* Phase 2, in the process or in a child forked right after phase 1 (its
+ * memory and descriptors are the process's at the fork): pages, descriptors,
+ * the file. */
+int cap_finish(struct cap_walk *w, struct cap_state *st, const char *path)
 {
 	uint32_t pkru = pkru_open_all();
-	int err = write_image(st, path);
+	int err = write_image(w, st, path);
 
 	pkru_set(pkru);
 	return err;
 }
 
-static int write_image(struct cap_state *st, const char *path)
+static int write_image(struct cap_walk *wp, struct cap_state *st, const char *path)
 {
-	struct cap_walk w = { 0 };
+	struct cap_walk w = *wp;
 	char tmp[4200];
 	uint64_t rnd = 0, off, tables_end;
 	uint32_t crc = 0;
@@ -224,22 +249,14 @@ static int write_image(struct cap_state *st, const char *path)
 	int err, n;
 	const char *slash = path, *s;
 
-	err = cap_walk_maps(&w);
-	if (!err)
-		err = cap_scan_pages(&w);
+	err = cap_scan_pages(&w);
 	if (!err)
 		err = cap_collect_fds(&w);
-	if (!err)
-		err = cap_collect_signals(&w);
-	if (!err)
-		err = cap_collect_timers(&w);
 	if (err) {
-		cap_say("%s: %s at 0x%lx: errno %d", path, w.fail_what ? w.fail_what : "address space walk",
+		cap_say("%s: %s at 0x%lx: errno %d", path, w.fail_what ? w.fail_what : "page scan",
 			w.fail_addr, -err);
 		return err;
 	}
-	st->proc.cwd_off = cap_add_string(&w, st->cwd);
-	st->proc.exe_off = cap_add_string(&w, st->exe);
 	fill_header(&w, st);
 
 	/* layout: threads | proc | vmas | runs | strings | pad64 | fpu | pad4096 | data */

@@ -31,6 +31,7 @@ static struct cap_state state;
 static uint8_t fpu_area[CKPT_XSAVE_MAX] __attribute__((aligned(64)));
 static struct ckpt_resume resume;		/* the restorer fills this in */
 static volatile int busy;			/* a checkpoint is being taken */
+static int writer;				/* pid of the child writing an image */
 static unsigned long restore_count;
 static uint64_t mask_at_save;			/* blocked set inside ckpt_take */
 
@@ -140,6 +141,7 @@ __attribute__((constructor)) static void ckpt_init(void)
 		cap_say("CKPT_FILE too long: checkpoints disabled");
 		return;
 	}
+	ckpt_cfg.fork_writer = !(getenv("CKPT_FORK") && !strcmp(getenv("CKPT_FORK"), "0"));
 	ckpt_cfg.sig = SIGUSR2;
 	if (sig && *sig && !(ckpt_cfg.sig = parse_signal(sig))) {
 		cap_say("CKPT_SIGNAL=%s: not a signal name or number: checkpoints disabled", sig);
@@ -307,6 +309,7 @@ static void reset_exe(const struct ckpt_proc *p)
 static void after_restore(void)
 {
 	restore_count++;
+	writer = 0;				/* the image's writer was another process */
 	if (resume.magic == CKPT_RESUME_MAGIC) {
 		sys_munmap(resume.zone_start, resume.zone_end - resume.zone_start);
 		if (state.exe[0])
@@ -315,14 +318,85 @@ static void after_restore(void)
 	resume.magic = 0;
 }
 
-/* Save this thread, write the image.  Returns 0 (written), 1 (restored), -errno. */
+#define WNOHANG		1
+#define WCLONE		0x80000000	/* __WCLONE: our writer sends no SIGCHLD */
+
+/* Collect the last writer if it has finished (or wait for it): 0 when none
+ * is left, -16 (EBUSY) while it still runs, -5 (EIO) when it failed. */
+static int reap_writer(int wait)
+{
+	int status = 0;
+	long r;
+
+	if (!writer)
+		return 0;
+	do
+		r = SC4(__NR_wait4, writer, &status, (wait ? 0 : WNOHANG) | WCLONE, 0);
+	while (r == -4);
+	if (r == 0)
+		return -16;
+	writer = 0;
+	if (sys_failed(r))
+		return 0;			/* already gone: someone waited with __WALL */
+	return (status & 0x7f) == 0 && ((status >> 8) & 0xff) == 0 ? 0 : -5;
+}
+
+/* MADV_DONTFORK regions would be missing in the writer, MADV_WIPEONFORK ones
+ * empty: lift both around the fork (set = 0), then put them back (set = 1). */
+static void fork_advice(const struct cap_walk *w, int set)
+{
+	for (uint32_t i = 0; i < w->nvmas; i++) {
+		const struct ckpt_vma *v = &ckpt_scratch.vmas[i];
+		uint64_t len = v->end - v->start;
+
+		if (v->advice & CKPT_ADV_DONTFORK)
+			sys_madvise(v->start, len, set ? 10 : 11);	/* MADV_DONTFORK / MADV_DOFORK */
+		if (v->advice & CKPT_ADV_WIPEONFORK)
+			sys_madvise(v->start, len, set ? 18 : 19);	/* MADV_WIPEONFORK / MADV_KEEPONFORK */
+	}
+}
+
+/* Write the image: in a child forked here, whose memory and descriptors stay
+ * as they are at the fork (copy on write) while the program runs on; or
+ * right here with CKPT_FORK=0.  A raw clone: no atfork handlers run, the child
+ * never returns into the program, flushes no stdio and runs no atexit
+ * handler, and it sends no SIGCHLD the program could see. */
+static int write_now(int wait)
+{
+	struct cap_walk w;
+	long pid;
+	int r = cap_prepare(&w, &state, ckpt_cfg.path);
+
+	if (r || !ckpt_cfg.fork_writer)
+		return r ? r : cap_finish(&w, &state, ckpt_cfg.path);
+	fork_advice(&w, 0);
+	pid = SC5(__NR_clone, 0, 0, 0, 0, 0);	/* exit signal 0 */
+	if (pid == 0)
+		sys_exit_group(cap_finish(&w, &state, ckpt_cfg.path) ? 1 : 0);
+	fork_advice(&w, 1);
+	if (sys_failed(pid)) {			/* no child: write it here */
+		cap_say("%s: fork for the writer failed (errno %d); writing in place", ckpt_cfg.path, (int)-pid);
+		return cap_finish(&w, &state, ckpt_cfg.path);
+	}
+	writer = (int)pid;
+	return wait ? reap_writer(1) : 0;
+}
+
+/* Save this thread, write the image.  Returns 0 (written, or being written
+ * by the child when !wait), 1 (restored), -errno. */
 static int ckpt_take(int from_signal, uint64_t program_mask)
 {
 	static const uint64_t all = ~0ull;
 	int r;
 
 	sys_rt_sigprocmask(SIG_BLOCK, &all, &mask_at_save);
-	if (busy) {
+	r = reap_writer(!from_signal);		/* at most one checkpoint in flight */
+	if (r == -5)
+		cap_say("%s: the previous checkpoint failed (see above); the image before it is kept",
+			ckpt_cfg.path);
+	if (busy || r == -16) {
+		if (r == -16)
+			cap_say("%s: a checkpoint is still being written; this one is skipped", ckpt_cfg.path);
 		sys_rt_sigprocmask(SIG_SETMASK, &mask_at_save, 0);
 		return -16;			/* EBUSY */
 	}
@@ -336,7 +410,7 @@ static int ckpt_take(int from_signal, uint64_t program_mask)
 	state.fpu = fpu_area;
 	resume.magic = 0;
 	if (ckpt_save_context(&state.thread.regs, fpu_area, ckpt_cfg.ctx_flags) == 0) {
-		r = cap_write_image(&state, ckpt_cfg.path);
+		r = write_now(!from_signal);
 	} else {
 		/* restored: every register is as it was at the call above, memory as
 		 * it was when the image was written; the restorer left signals blocked */
