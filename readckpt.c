@@ -81,7 +81,7 @@ int main(int argc, char **argv)
 		fprintf(argc > 2 ? stderr : stdout, "usage: readckpt [IMAGE]   (default: myckpt)\n");
 		return argc > 2 ? 2 : 0;
 	}
-	if (rst_image_open(&img, path, 0, CKPT_MAX_TABLES, &err)) {
+	if (rst_image_open(&img, path, 0, &err)) {
 		fprintf(stderr, "readckpt: %s: %s\n", path, err.msg);
 		return 2;
 	}

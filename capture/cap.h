@@ -63,7 +63,7 @@ struct cap_state {
 extern struct cap_config ckpt_cfg;
 extern struct cap_scratch ckpt_scratch;
 
-/* maps.c: walk /proc/self/smaps into scratch vmas; returns count or -errno */
+/* maps.c: walk /proc/self/smaps into scratch vmas, then the page tables into runs */
 struct cap_walk {
 	uint32_t nvmas;
 	uint32_t nruns;
@@ -82,6 +82,7 @@ uint32_t cap_add_string(struct cap_walk *w, const char *s);	/* offset, 0 when fu
 int cap_collect_fds(struct cap_walk *w);
 int cap_collect_signals(struct cap_walk *w);
 int cap_collect_timers(struct cap_walk *w);
+int cap_count_threads(void);
 void cap_collect_limits(struct ckpt_proc *p);
 
 /* dump.c: phase 1 in the process, phase 2 there or in a forked child */

@@ -212,6 +212,12 @@ int cap_prepare(struct cap_walk *w, struct cap_state *st, const char *path)
 	int err;
 
 	memset(w, 0, sizeof(*w));
+	err = cap_count_threads();
+	if (err > 1) {
+		cap_say("%s: the process has %d threads; this version checkpoints single-threaded "
+			"programs only", path, err);
+		return -22;
+	}
 	err = cap_walk_maps(w);
 	if (!err)
 		err = cap_collect_signals(w);

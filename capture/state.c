@@ -367,6 +367,19 @@ int cap_collect_timers(struct cap_walk *w)
 	return 0;
 }
 
+/* "Threads:" of /proc/self/status, or -errno */
+int cap_count_threads(void)
+{
+	char status[4096];
+	const char *v;
+	long n = read_small("/proc/self/status", status, sizeof(status));
+
+	if (n <= 0)
+		return n ? (int)n : -5;
+	v = field(status, "Threads:");
+	return v ? (int)num(&v, 10) : 1;
+}
+
 /* resource limits, interval timers, personality */
 void cap_collect_limits(struct ckpt_proc *p)
 {

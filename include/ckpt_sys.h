@@ -177,7 +177,7 @@ static inline long sys_pkey_free(int k) { return SC1(__NR_pkey_free, k); }
 /* int pkey_mprotect(void *addr, size_t len, int prot, int pkey); */
 static inline long sys_pkey_mprotect(uint64_t a, uint64_t len, int prot, int k) { return SC4(__NR_pkey_mprotect, a, len, prot, k); }
 /* noreturn void exit_group(int status); */
-static inline __attribute__((noreturn)) void sys_exit_group(int status)
+static inline __attribute__((noreturn, always_inline)) void sys_exit_group(int status)
 { SC1(__NR_exit_group, status); __builtin_unreachable(); }
 /* int rt_sigaction(int sig, const struct sigaction *act, struct sigaction *old, size_t sigsetsize); */
 static inline long sys_rt_sigaction(int sig, const void *act, void *old) { return SC4(__NR_rt_sigaction, sig, act, old, 8); }

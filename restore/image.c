@@ -56,6 +56,8 @@ static int table_ok(const struct ckpt_hdr *h, uint64_t off, uint64_t n, uint64_t
 {
 	uint64_t end = h->tables_off + h->tables_size;
 
+	if (n == 0 && off == 0)
+		return 1;			/* an empty table needs no place */
 	return off >= h->tables_off && off <= end && (off & 7) == 0 &&
 	       n <= (end - off) / size;
 }
@@ -75,6 +77,8 @@ static int check_header(struct rst_image *img, struct rst_err *e)
 	h->hdr_crc = crc;
 	if (h->hdr_size != CKPT_HDR_SIZE || h->page_size != CKPT_PAGE_SIZE)
 		return rst_fail(e, "header size %u / page size %u not supported", h->hdr_size, h->page_size);
+	if (h->flags)
+		return rst_fail(e, "header flags 0x%x unknown to this reader", h->flags);
 	if (h->file_size != img->file_size)
 		return rst_fail(e, "file is %lu bytes, header says %lu: truncated or extended",
 				img->file_size, h->file_size);
@@ -112,8 +116,9 @@ static int check_threads(struct rst_image *img, struct rst_err *e)
 		    t->xsave_size < min || t->xsave_size > CKPT_XSAVE_MAX || (t->xsave_off & 63) ||
 		    !table_ok(h, t->xsave_off, t->xsave_size, 1))
 			return rst_fail(e, "thread %u: bad FPU area (%u bytes at %lu)", i, t->xsave_size, t->xsave_off);
-		if (t->regs.rip >= RST_TASK_SIZE || t->regs.rsp >= RST_TASK_SIZE)
-			return rst_fail(e, "thread %u: rip 0x%lx / rsp 0x%lx outside user space", i,
+		if (t->regs.rip >= RST_TASK_SIZE || t->regs.rsp >= RST_TASK_SIZE ||
+		    t->regs.fs_base >= RST_TASK_SIZE || t->regs.gs_base >= RST_TASK_SIZE)
+			return rst_fail(e, "thread %u: rip 0x%lx / rsp 0x%lx / fs or gs base outside user space", i,
 					t->regs.rip, t->regs.rsp);
 	}
 	return 0;
@@ -131,8 +136,8 @@ static int check_proc(struct rst_image *img, struct rst_err *e)
 	if (!str_ok(img, p->cwd_off) || !str_ok(img, p->exe_off) ||
 	    p->auxv_words > CKPT_AUXV_WORDS || (p->auxv_words & 1))
 		return rst_fail(e, "process record out of range");
-	if (p->resume_addr & 7)
-		return rst_fail(e, "resume block 0x%lx misaligned", p->resume_addr);
+	if ((p->resume_addr & 7) || p->resume_addr >= RST_TASK_SIZE)
+		return rst_fail(e, "resume block 0x%lx misaligned or outside user space", p->resume_addr);
 	return 0;
 }
 
@@ -157,6 +162,10 @@ static int check_vmas(struct rst_image *img, uint64_t *data_end, struct rst_err 
 			return rst_fail(e, "vma %u: string offset out of range", i);
 		if (v->kind == CKPT_VMA_FILE && !v->path_off)
 			return rst_fail(e, "vma %u at 0x%lx: file mapping without a path", i, v->start);
+		if ((v->kind == CKPT_VMA_VDSO && v->end - v->start != h->vdso_size) ||
+		    (v->kind == CKPT_VMA_VVAR && v->end - v->start != h->vvar_size) ||
+		    (v->kind == CKPT_VMA_VVAR_VCLOCK && v->end - v->start != h->vvar_vclock_size))
+			return rst_fail(e, "vma %u: [%s] size differs from the header's", i, rst_kind_name(v->kind));
 		if (v->run_first != next_run || v->run_count > h->nruns - next_run)
 			return rst_fail(e, "vma %u: runs %u+%u out of order", i, v->run_first, v->run_count);
 		if (v->run_count && (v->kind == CKPT_VMA_VDSO || v->kind == CKPT_VMA_VVAR ||
@@ -205,7 +214,8 @@ static int check_fds(struct rst_image *img, uint64_t data_at, struct rst_err *e)
 
 		if (f->fd <= prev || f->fd >= (1 << 20) || !f->kind || f->kind >= CKPT_FD_KIND_MAX ||
 		    !str_ok(img, f->path_off) || f->share > i || img->fds[f->share].share != f->share ||
-		    f->peer >= h->nfds)
+		    f->peer >= h->nfds || (f->peer != i && (f->kind != CKPT_FD_PIPE ||
+							    img->fds[f->peer].kind != CKPT_FD_PIPE)))
 			return rst_fail(e, "descriptor record %u (fd %d) out of range", i, f->fd);
 		if (f->data_len) {
 			if (f->data_off != data_at || f->data_len > h->file_size - data_at)
@@ -227,8 +237,7 @@ static int check_fds(struct rst_image *img, uint64_t data_at, struct rst_err *e)
 	return 0;
 }
 
-int rst_image_open(struct rst_image *img, const char *path, uint64_t table_addr,
-		   uint64_t table_max, struct rst_err *e)
+int rst_image_open(struct rst_image *img, const char *path, uint64_t table_addr, struct rst_err *e)
 {
 	struct ksys_stat st;
 	const struct ckpt_hdr *h = &img->hdr;
@@ -237,7 +246,7 @@ int rst_image_open(struct rst_image *img, const char *path, uint64_t table_addr,
 
 	memset(img, 0, sizeof(*img));
 	img->path = path;
-	img->fd = (int)sys_open(path, O_RDONLY | O_CLOEXEC, 0);
+	img->fd = (int)sys_open(path, O_RDONLY | O_CLOEXEC | 04000 /* O_NONBLOCK: a FIFO must not hang us */, 0);
 	if (sys_failed(img->fd)) {
 		int err = -img->fd;
 
@@ -261,13 +270,12 @@ int rst_image_open(struct rst_image *img, const char *path, uint64_t table_addr,
 		return rst_fail(e, "truncated: %lu bytes, a header alone is %u", img->file_size, CKPT_HDR_SIZE);
 	if (read_at(img->fd, &img->hdr, sizeof(img->hdr), 0, e, "header") || check_header(img, e))
 		return -1;
-	if (h->tables_size > table_max)
-		return rst_fail(e, "tables of %lu bytes do not fit the restorer's %lu", h->tables_size, table_max);
 
 	r = sys_mmap(table_addr, h->tables_size, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | (table_addr ? MAP_FIXED_NOREPLACE : 0), -1, 0);
-	if (sys_failed(r))
-		return rst_fail(e, "no memory for %lu bytes of tables: errno %d", h->tables_size, (int)-r);
+	if (sys_failed(r) || (table_addr && (uint64_t)r != table_addr))
+		return rst_fail(e, "no memory for %lu bytes of tables at 0x%lx: errno %d", h->tables_size,
+				table_addr, sys_failed(r) ? (int)-r : 17);
 	img->tables = (uint8_t *)r;
 	if (read_at(img->fd, img->tables, h->tables_size, h->tables_off, e, "tables"))
 		return -1;

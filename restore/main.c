@@ -6,7 +6,7 @@
  * Steps (docs/restore.md numbers them the same way):
  *   1. block every signal; read argv and auxv from the kernel's stack
  *   2. read and validate the header and tables (image.c)
- *   3. check this machine: CPU features, XSAVE layout, vDSO, mapped files, pkeys, cwd,
+ *   3. check this machine: CPU features, XSAVE components, vDSO, mapped files, pkeys, cwd,
  *      resource limits; make every descriptor at a staging number (fds.c)
  *      -- any refusal so far: "restorer: IMAGE: reason", exit 2, nothing changed --
  *   4. rebuild the address space (vma.c): park vDSO, unmap all else, place vDSO,
@@ -17,8 +17,9 @@
  *   6. rst_jump: fs/gs base, FPU state, registers, iretq -- POINT OF NO RETURN
  * Fds 0, 1, 2 stay the caller's (unless --stdio=image); every descriptor the
  * image did not have is closed before step 6.
- * Signals stay blocked through the jump: libckpt sets the image's mask once it
- * has unmapped the restorer, so no handler ever runs on a half-built process.
+ * Signals stay blocked through the jump: libckpt puts back the mask it had at
+ * the save point once it has unmapped the restorer (the program's own mask
+ * then returns with sigreturn), so no handler runs on a half-built process.
  */
 #include "rst.h"
 #include "ckpt_sys.h"
@@ -27,7 +28,7 @@ void rst_jump(const struct ckpt_regs *regs, const void *fpu, uint64_t xmask, uns
 	__attribute__((noreturn));
 void rst_main(uint64_t *sp) __attribute__((noreturn, used));
 
-extern char rst_zone_start[], rst_zone_end[], rst_tables_addr[], rst_park_addr[];
+extern char rst_zone_start[], rst_zone_end[], rst_tables_addr[];
 
 #define AT_NULL		0
 #define AT_HWCAP2	26
@@ -61,6 +62,34 @@ static void __attribute__((noreturn)) usage(int status)
 static void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
 {
 	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+}
+
+/* The FPU area must load without a fault: XRSTOR/FXRSTOR raise #GP on MXCSR
+ * bits this CPU reserves, on components it does not enable, and on a
+ * compacted or dirty XSAVE header. */
+static int check_fpu_area(const struct rst_image *im, const struct ckpt_thread *t, uint64_t xcr0,
+			  struct rst_err *e)
+{
+	static uint8_t probe[512] __attribute__((aligned(64)));
+	const uint8_t *a = im->tables + (t->xsave_off - im->hdr.tables_off);
+	uint32_t mxcsr, mask;
+	uint64_t hdr[8];
+
+	__asm__ volatile("fxsave %0" : "=m"(probe));
+	memcpy(&mask, probe + 28, 4);		/* MXCSR_MASK; 0 means the default 0xffbf */
+	memcpy(&mxcsr, a + 24, 4);
+	if (mxcsr & ~(mask ? mask : 0xffbf))
+		return rst_fail(e, "thread %u: MXCSR 0x%x sets bits this CPU reserves", t->tid, mxcsr);
+	if (!(t->flags & CKPT_CTX_XSAVE))
+		return 0;
+	if (t->xfeatures & ~xcr0)
+		return rst_fail(e, "image saved XSAVE components 0x%lx, this CPU enables 0x%lx",
+				t->xfeatures, xcr0);
+	memcpy(hdr, a + 512, sizeof(hdr));
+	if (hdr[0] & ~t->xfeatures || hdr[1] || hdr[2] | hdr[3] | hdr[4] | hdr[5] | hdr[6] | hdr[7])
+		return rst_fail(e, "thread %u: XSAVE header invalid (xstate_bv 0x%lx, xcomp_bv 0x%lx)", t->tid,
+				hdr[0], hdr[1]);
+	return 0;
 }
 
 /* CPU features and FPU layout: the image's program may have picked code paths
@@ -97,13 +126,9 @@ static int check_cpu(const struct rst_image *im, struct rst_err *e)
 	if (h->xcr0 & ~xcr0)	/* glibc picks AVX/AVX-512 code by XCR0 */
 		return rst_fail(e, "image's CPU enabled XSAVE components 0x%lx, this CPU enables 0x%lx",
 				h->xcr0, xcr0);
-	for (uint32_t i = 0; i < h->nthreads; i++) {
-		const struct ckpt_thread *t = &im->threads[i];
-
-		if ((t->flags & CKPT_CTX_XSAVE) && (t->xfeatures & ~xcr0))
-			return rst_fail(e, "image saved XSAVE components 0x%lx, this CPU enables 0x%lx",
-					t->xfeatures, xcr0);
-	}
+	for (uint32_t i = 0; i < h->nthreads; i++)
+		if (check_fpu_area(im, &im->threads[i], xcr0, e))
+			return -1;
 	return 0;
 }
 
@@ -249,7 +274,7 @@ static int writable(uint64_t addr, uint64_t len)
 	for (uint32_t i = 0; i < img.hdr.nvmas; i++) {
 		const struct ckpt_vma *v = &img.vmas[i];
 
-		if (addr >= v->start && addr + len <= v->end)
+		if (addr >= v->start && addr < v->end && len <= v->end - addr)
 			return (v->prot & PROT_WRITE) != 0;
 	}
 	return 0;
@@ -289,8 +314,10 @@ void rst_main(uint64_t *sp)
 			stdio_image = 0;
 		else if (rst_streq(a, "--close-unsupported"))
 			close_unsupported = 1;
-		else if (rst_streq(a, "--") && i + 1 < argc)
-			path = argv[++i], paths++;
+		else if (rst_streq(a, "--")) {
+			if (i + 1 < argc)
+				path = argv[++i], paths++;
+		}
 		else if (a[0] == '-' && a[1]) {
 			rst_say(2, "restorer: unknown option '%s' (see restorer --help)\n", a);
 			sys_exit_group(2);
@@ -304,9 +331,18 @@ void rst_main(uint64_t *sp)
 	memcpy(image_path, path, rst_strlen(path) + 1);
 	path = image_path;
 
+	{	/* every checksum is CRC-32C with the SSE4.2 crc32 instruction */
+		uint32_t l1[4];
+
+		cpuid(1, 0, l1);
+		if (!(l1[2] & (1u << 20))) {
+			rst_say(2, "restorer: this CPU lacks SSE4.2, which image checksums need\n");
+			sys_exit_group(2);
+		}
+	}
+
 	/* 2. header and tables */
-	if (rst_image_open(&img, path, (uint64_t)rst_tables_addr,
-			   (uint64_t)(rst_park_addr - rst_tables_addr), &err))
+	if (rst_image_open(&img, path, (uint64_t)rst_tables_addr, &err))
 		refuse(path, &err);
 	t = &img.threads[0];
 

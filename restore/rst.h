@@ -35,10 +35,9 @@ struct rst_image {
 	const char *strings;
 };
 /* Open, read and check everything but the page data.  The tables go to a fresh
- * mapping at table_addr (MAP_FIXED_NOREPLACE) or anywhere when table_addr is 0;
- * tables larger than table_max are refused. */
-int rst_image_open(struct rst_image *img, const char *path, uint64_t table_addr,
-		   uint64_t table_max, struct rst_err *e);
+ * mapping at table_addr (MAP_FIXED_NOREPLACE) or anywhere when table_addr is 0.
+ * linker.ld leaves the restorer room for CKPT_MAX_TABLES there. */
+int rst_image_open(struct rst_image *img, const char *path, uint64_t table_addr, struct rst_err *e);
 const char *rst_image_str(const struct rst_image *img, uint32_t off);	/* "" for 0 */
 const char *rst_kind_name(uint32_t kind);
 

@@ -59,7 +59,7 @@ int rst_find_specials(struct rst_specials *sp, struct rst_err *e)
 	maps_buf[len] = 0;
 
 	for (p = maps_buf; *p; ) {
-		const char *line = p, *name;
+		const char *name;
 		uint64_t start = parse_hex(&p), end;
 		int kind = 0;
 
@@ -72,8 +72,6 @@ int rst_find_specials(struct rst_specials *sp, struct rst_err *e)
 			p++;
 		if (*p)
 			p++;
-		if (line[0] == '\n')
-			continue;
 		if (!memcmp(name, "[vdso]", 6))
 			kind = CKPT_VMA_VDSO;
 		else if (!memcmp(name, "[vvar]", 6))
@@ -109,9 +107,17 @@ int rst_check_vdso(const struct rst_image *img, const struct rst_specials *sp, s
 		if (sizes[k] != sp->end[k] - sp->start[k])
 			return rst_fail(e, "[%s] is %lu bytes here, %lu in the image (kernel %s)",
 					rst_kind_name(k), sp->end[k] - sp->start[k], sizes[k], h->kernel);
-	for (uint32_t i = 0; i < h->nvmas; i++)
-		if (img->vmas[i].kind == CKPT_VMA_VDSO)
+	for (uint32_t i = 0; i < h->nvmas; i++) {
+		uint32_t k = img->vmas[i].kind;
+
+		if (k == CKPT_VMA_VDSO)
 			img_vdso = img->vmas[i].start;
+		if (k == CKPT_VMA_VDSO || k == CKPT_VMA_VVAR || k == CKPT_VMA_VVAR_VCLOCK)
+			sizes[k] = 0;		/* seen: this kernel's pages have a place */
+	}
+	for (uint32_t k = CKPT_VMA_VDSO; k <= CKPT_VMA_VVAR_VCLOCK; k++)
+		if (sizes[k])
+			return rst_fail(e, "image has no place for this kernel's [%s]", rst_kind_name(k));
 	for (uint32_t i = 0; i < h->nvmas && img_vdso; i++) {
 		const struct ckpt_vma *v = &img->vmas[i];
 
@@ -350,7 +356,8 @@ void rst_rebuild(const struct rst_image *img, const struct rst_specials *sp, con
 	if (sys_failed(r))
 		die(img, 127, "unmap", 0, RST_TASK_SIZE, r);
 
-	/* 3. the vDSO pages go where the image had them (or away, if it had none) */
+	/* 3. the vDSO pages go where the image had them (rst_check_vdso made sure
+	 * the image has each one this kernel has, with the same size) */
 	for (uint32_t k = CKPT_VMA_VDSO; k <= CKPT_VMA_VVAR_VCLOCK; k++) {
 		uint64_t len = sp->end[k] - sp->start[k], to = 0;
 
@@ -359,8 +366,7 @@ void rst_rebuild(const struct rst_image *img, const struct rst_specials *sp, con
 		for (uint32_t i = 0; i < img->hdr.nvmas; i++)
 			if (img->vmas[i].kind == k)
 				to = img->vmas[i].start;
-		r = to ? sys_mremap(parked[k], len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to)
-		       : sys_munmap(parked[k], len);
+		r = sys_mremap(parked[k], len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
 		if (sys_failed(r))
 			die(img, 127, "place vdso pages", to, len, r);
 	}
