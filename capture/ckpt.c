@@ -478,7 +478,11 @@ static int cmd_run(int argc, char **argv)
 	setenv("LD_PRELOAD", preload, 1);
 
 	which(argv[optind], prog, sizeof(prog));
-	if (prog[0] && is_static_elf(prog))
+	if (!prog[0]) {
+		say("%s: command not found", argv[optind]);
+		return 127;
+	}
+	if (is_static_elf(prog))
 		say("warning: %s is statically linked: LD_PRELOAD has no effect, it cannot be checkpointed",
 		    prog);
 	execvp(argv[optind], argv + optind);
@@ -583,6 +587,70 @@ static int maps_libckpt(int pid)
 			found = 1;
 	}
 	fclose(f);
+	return found;
+}
+
+/* state letter of /proc/PID/stat ('R', 'S', 'Z'...), or 0 when gone; *ppid set */
+static char proc_state(long pid, long *ppid)
+{
+	char path[64], buf[512], *p;
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	p = strrchr(buf, ')');		/* comm may hold spaces and parens */
+	if (!p || p[1] != ' ' || !p[2])
+		return 0;
+	if (ppid)
+		*ppid = strtol(p + 4, NULL, 10);
+	return p[2];
+}
+
+/* does PID have a child that has not exited?  libckpt writes the image from
+ * a forked child while the program runs on, so the handler being done does
+ * not mean the checkpoint is */
+static int live_child(pid_t pid)
+{
+	char path[64], *kids, *p, *end;
+	long ppid;
+	DIR *d;
+	struct dirent *de;
+	int found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
+	kids = slurp(path, NULL);
+	if (kids) {
+		for (p = kids; !found; p = end) {
+			long c = strtol(p, &end, 10);
+			char st;
+
+			if (end == p)
+				break;
+			st = proc_state(c, NULL);
+			found = st && st != 'Z' && st != 'X';
+		}
+		free(kids);
+		return found;
+	}
+	d = opendir("/proc");		/* no CONFIG_PROC_CHILDREN: ask every process */
+	while (d && !found && (de = readdir(d))) {
+		char st;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		st = proc_state(strtol(de->d_name, NULL, 10), &ppid);
+		found = st && st != 'Z' && st != 'X' && ppid == pid;
+	}
+	if (d)
+		closedir(d);
 	return found;
 }
 
@@ -752,7 +820,7 @@ static int cmd_dump(int argc, char **argv)
 		return EX_FAIL;
 	}
 	for (int i = 0;; i++) {
-		int in_handler, pending, gone;
+		int in_handler, pending, gone, writing;
 		uint64_t blk;
 
 		/* status first, then the image: libckpt renames before its handler
@@ -765,6 +833,7 @@ static int cmd_dump(int argc, char **argv)
 		/* libckpt blocks every signal while it writes; the kernel never
 		 * shows SIGKILL/SIGSTOP blocked, glibc's sigfillset leaves out 32, 33 */
 		in_handler = (blk | 0x180040100ull) == ~0ull;
+		writing = !pending && !in_handler && (live_child(pid) || tmp_size(&w) >= 0);
 		if (!stat(path, &st) && (!had_old || st.st_ino != before.st_ino || st.st_dev != before.st_dev)) {
 			t = now_s() - t0;
 			if (shown)
@@ -783,7 +852,7 @@ static int cmd_dump(int argc, char **argv)
 		}
 		/* done, and no new image: the same answer three polls in a row, to
 		 * step over the instant between dequeue and the handler's mask */
-		done_seen = !pending && !in_handler ? done_seen + 1 : 0;
+		done_seen = !pending && !in_handler && !writing ? done_seen + 1 : 0;
 		if (done_seen >= 3) {
 			if (shown)
 				fputs("\r\033[K", stderr);
@@ -1014,7 +1083,7 @@ static int info_json(const char *path)
 	char when[64];
 	time_t created;
 
-	if (rst_image_open(&img, path, 0, CKPT_MAX_TABLES, &err)) {
+	if (rst_image_open(&img, path, 0, &err)) {
 		say("%s: %s", path, err.msg);
 		return EX_USAGE;
 	}
