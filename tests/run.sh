@@ -170,9 +170,13 @@ if [ "$(id -u)" -eq 0 ]; then
 		tree=$(mktemp -d /tmp/ckpt-user.XXXXXX) &&
 		mkdir -p "$tree/tests" &&
 		cp -p "$ROOT/libckpt.so" "$ROOT/restorer" "$tree/" &&
-		for f in readckpt demo; do
+		for f in readckpt demo ckpt Makefile ckpt.pc.in; do
 			[ -e "$ROOT/$f" ] && cp -p "$ROOT/$f" "$tree/"
 			:
+		done &&
+		# what `make install` copies (tests/sh/cli.sh installs from this tree)
+		for d in include man; do
+			[ ! -d "$ROOT/$d" ] || cp -pR "$ROOT/$d" "$tree/" || exit 1
 		done &&
 		cp -pR "$ROOT/tests/bin" "$tree/tests/" &&
 		{ [ ! -d "$ROOT/tests/sh" ] || cp -pR "$ROOT/tests/sh" "$tree/tests/"; } &&
