@@ -175,9 +175,8 @@ if [ "$(id -u)" -eq 0 ]; then
 			:
 		done &&
 		# what `make install` copies (tests/sh/cli.sh installs from this tree)
-		for d in include man; do
-			[ ! -d "$ROOT/$d" ] || cp -pR "$ROOT/$d" "$tree/" || exit 1
-		done &&
+		{ [ ! -d "$ROOT/include" ] || cp -pR "$ROOT/include" "$tree/"; } &&
+		{ [ ! -d "$ROOT/man" ] || cp -pR "$ROOT/man" "$tree/"; } &&
 		cp -pR "$ROOT/tests/bin" "$tree/tests/" &&
 		{ [ ! -d "$ROOT/tests/sh" ] || cp -pR "$ROOT/tests/sh" "$tree/tests/"; } &&
 		cp -p "$ROOT/tests/run.sh" "$tree/tests/" &&
