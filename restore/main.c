@@ -1,6 +1,6 @@
 /* main.c -- the restorer: turn this fresh process into the one in the image.
  *
- *   ./restorer [-v] [--stdio=caller|image] [--close-unsupported] [IMAGE]
+ *   ./restorer [-v] [--lazy] [--stdio=caller|image] [--close-unsupported] [IMAGE]
  *                                    IMAGE defaults to "myckpt"
  *
  * Steps (docs/restore.md numbers them the same way):
@@ -47,9 +47,13 @@ static void __attribute__((noreturn)) refuse(const char *path, const struct rst_
 static void __attribute__((noreturn)) usage(int status)
 {
 	rst_say(status ? 2 : 1,
-		"usage: restorer [-v] [--stdio=caller|image] [--close-unsupported] [IMAGE]\n"
+		"usage: restorer [-v] [--lazy] [--stdio=caller|image] [--close-unsupported] [IMAGE]\n"
 		"  restore the process saved in IMAGE (default: myckpt) into this process\n"
 		"  -v, --verbose         say what is restored and what had to be skipped\n"
+		"  --lazy                map page data from IMAGE instead of reading it: the\n"
+		"                        program runs at once and pages come in on first touch;\n"
+		"                        page checksums are not checked, and IMAGE must stay\n"
+		"                        (replace it only by rename, never rewrite it in place)\n"
 		"  --stdio=caller        fds 0, 1, 2 are this command's (the default)\n"
 		"  --stdio=image         fds 0, 1, 2 are opened again as the image recorded them\n"
 		"  --close-unsupported   restore descriptors that cannot be made again (sockets...)\n"
@@ -290,7 +294,7 @@ void rst_main(uint64_t *sp)
 	struct rst_err err;
 	struct ckpt_resume *resume;
 	struct ckpt_thread *t;
-	int verbose = 0, paths = 0, stdio_image = 0, close_unsupported = 0;
+	int verbose = 0, paths = 0, stdio_image = 0, close_unsupported = 0, lazy = 0;
 	unsigned jump_flags;
 	uint32_t pid;
 
@@ -314,6 +318,8 @@ void rst_main(uint64_t *sp)
 			stdio_image = 0;
 		else if (rst_streq(a, "--close-unsupported"))
 			close_unsupported = 1;
+		else if (rst_streq(a, "--lazy"))
+			lazy = 1;
 		else if (rst_streq(a, "--")) {
 			if (i + 1 < argc)
 				path = argv[++i], paths++;
@@ -354,7 +360,7 @@ void rst_main(uint64_t *sp)
 		refuse(path, &err);
 
 	/* 4. the address space */
-	rst_rebuild(&img, &specials, file_fds, verbose);
+	rst_rebuild(&img, &specials, file_fds, lazy, verbose);
 	for (uint32_t i = 0; i < img.hdr.nvmas; i++)
 		if (file_fds[i] >= 0)
 			sys_close(file_fds[i]);

@@ -57,7 +57,8 @@ int rst_find_specials(struct rst_specials *sp, struct rst_err *e);
 int rst_check_vdso(const struct rst_image *img, const struct rst_specials *sp, struct rst_err *e);
 int rst_open_files(const struct rst_image *img, int *fds, int verbose, struct rst_err *e);
 int rst_alloc_pkeys(const struct rst_image *img, struct rst_err *e);
-void rst_rebuild(const struct rst_image *img, const struct rst_specials *sp, const int *fds, int verbose);
+void rst_rebuild(const struct rst_image *img, const struct rst_specials *sp, const int *fds, int lazy,
+		 int verbose);
 
 /* fds.c */
 int rst_prepare_fds(const struct rst_image *img, int stdio_image, int close_unsupported, int verbose,

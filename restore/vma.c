@@ -230,7 +230,21 @@ static int twins(const struct ckpt_vma *a, const struct ckpt_vma *b)
  * protection, advice, name and protection key.  A region with a twin is built
  * away from its place and moved in with mremap: a moved region with pages of
  * its own keeps its own anon_vma, which the kernel never merges. */
-static void map_vma(const struct rst_image *img, const struct ckpt_vma *v, int fd, int apart, int verbose)
+/* Lazy: map a run's pages MAP_PRIVATE straight from the image file over the
+ * fresh region.  Nothing is read now; each page comes in on first touch, and a
+ * write copies it.  Not for shared memory (the pages must be the object's), nor
+ * for the stack (a file-backed piece at its bottom would stop it growing). */
+static void map_run_lazily(const struct rst_image *img, const struct ckpt_run *run, uint64_t delta, int prot)
+{
+	uint64_t len = run->npages * CKPT_PAGE_SIZE;
+	long r = sys_mmap(run->addr + delta, len, prot, MAP_PRIVATE | MAP_FIXED, img->fd, run->data_off);
+
+	if (r != (long)(run->addr + delta))
+		die(img, 127, "map image pages", run->addr, len, sys_failed(r) ? r : -17);
+}
+
+static void map_vma(const struct rst_image *img, const struct ckpt_vma *v, int fd, int apart, int lazy,
+		    int verbose)
 {
 	uint64_t len = v->end - v->start, at = v->start;
 	int prot = v->prot, flags = MAP_FIXED_NOREPLACE, tmp_prot;
@@ -257,8 +271,12 @@ static void map_vma(const struct rst_image *img, const struct ckpt_vma *v, int f
 		die(img, 127, "mmap", v->start, len, sys_failed(r) ? r : -17);
 	at = (uint64_t)r;
 
-	for (uint32_t i = v->run_first; i < v->run_first + v->run_count; i++)
-		fill_run(img, &img->runs[i], at - v->start);
+	for (uint32_t i = v->run_first; i < v->run_first + v->run_count; i++) {
+		if (lazy)
+			map_run_lazily(img, &img->runs[i], at - v->start, tmp_prot);
+		else
+			fill_run(img, &img->runs[i], at - v->start);
+	}
 	if (apart) {
 		if (!v->run_count) {		/* no page yet: make the anon_vma exist */
 			*(volatile char *)at = 0;
@@ -326,7 +344,8 @@ int rst_alloc_pkeys(const struct rst_image *img, struct rst_err *e)
 
 extern char rst_zone_start[], rst_zone_end[], rst_park_addr[];
 
-void rst_rebuild(const struct rst_image *img, const struct rst_specials *sp, const int *fds, int verbose)
+void rst_rebuild(const struct rst_image *img, const struct rst_specials *sp, const int *fds, int lazy,
+		 int verbose)
 {
 	uint64_t zs = (uint64_t)rst_zone_start, ze = (uint64_t)rst_zone_end;
 	uint64_t park = (uint64_t)rst_park_addr, base = sp->start[CKPT_VMA_VDSO];
@@ -375,10 +394,11 @@ void rst_rebuild(const struct rst_image *img, const struct rst_specials *sp, con
 	for (uint32_t i = 0; i < img->hdr.nvmas; i++) {
 		const struct ckpt_vma *v = &img->vmas[i];
 
-		int apart = (i > 0 && twins(&img->vmas[i - 1], v)) ||
-			    (i + 1 < img->hdr.nvmas && twins(v, &img->vmas[i + 1]));
+		int lazy_here = lazy && !(v->flags & CKPT_MAP_SHARED) && v->kind != CKPT_VMA_STACK;
+		int apart = !lazy_here && ((i > 0 && twins(&img->vmas[i - 1], v)) ||
+					   (i + 1 < img->hdr.nvmas && twins(v, &img->vmas[i + 1])));
 
 		if (v->kind != CKPT_VMA_VDSO && v->kind != CKPT_VMA_VVAR && v->kind != CKPT_VMA_VVAR_VCLOCK)
-			map_vma(img, v, fds[i], apart, verbose);
+			map_vma(img, v, fds[i], apart, lazy_here, verbose);
 	}
 }
