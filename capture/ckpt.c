@@ -1170,7 +1170,37 @@ static int info_json(const char *path)
 			"\"pages_stored\": %lu, \"runs\": %u}", v->pgoff, v->flags, v->advice, v->pkey,
 			v->pages_stored, v->run_count);
 	}
-	fputs("\n  ]\n}\n", f);
+	fputs("\n  ],\n  \"fds\": [", f);
+	for (uint32_t i = 0; i < h->nfds; i++) {
+		static const char *const fd_kinds[CKPT_FD_KIND_MAX] = {
+			[CKPT_FD_REG] = "file", [CKPT_FD_DIR] = "dir", [CKPT_FD_PIPE] = "pipe",
+			[CKPT_FD_FIFO] = "fifo", [CKPT_FD_CHR] = "chr", [CKPT_FD_MEMFD] = "memfd",
+			[CKPT_FD_DELETED] = "deleted", [CKPT_FD_EVENTFD] = "eventfd",
+			[CKPT_FD_TIMERFD] = "timerfd", [CKPT_FD_SIGNALFD] = "signalfd",
+			[CKPT_FD_UNSUPPORTED] = "unsupported",
+		};
+		const struct ckpt_fd *d = &img.fds[i];
+		const char *k = d->kind < CKPT_FD_KIND_MAX && fd_kinds[d->kind] ? fd_kinds[d->kind] : "?";
+
+		fprintf(f, "%s\n    {\"fd\": %d, \"kind\": \"%s\", \"flags\": \"0x%x\", \"cloexec\": %s, "
+			"\"pos\": %lu, \"stored\": %lu, \"path\": ", i ? "," : "", d->fd, k, d->flags,
+			d->fd_flags & CKPT_FD_CLOEXEC ? "true" : "false", d->pos, d->data_len);
+		json_str(f, rst_image_str(&img, d->path_off));
+		fputc('}', f);
+	}
+	fputs("\n  ],\n  \"pending_signals\": [", f);
+	for (uint32_t i = 0; i < h->nsigs; i++)
+		fprintf(f, "%s{\"signal\": %u, \"shared\": %s}", i ? ", " : "", img.sigs[i].signo,
+			img.sigs[i].shared ? "true" : "false");
+	fputs("],\n  \"timers\": [", f);
+	for (uint32_t i = 0; i < h->ntimers; i++) {
+		const struct ckpt_timer *t = &img.timers[i];
+
+		fprintf(f, "%s\n    {\"id\": %d, \"clockid\": %d, \"signal\": %d, \"interval_ns\": %ld, "
+			"\"remaining_ns\": %ld}", i ? "," : "", t->id, t->clockid, t->signo,
+			t->interval_sec * 1000000000l + t->interval_nsec, t->value_sec * 1000000000l + t->value_nsec);
+	}
+	fputs("]\n}\n", f);
 	if (fflush(f) || ferror(f)) {
 		say("writing the JSON: %s", strerror(errno));
 		return EX_FAIL;

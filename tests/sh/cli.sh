@@ -287,6 +287,7 @@ assert d["format_version"] >= 1 and d["file_size"] > 0, "header"
 assert d["threads"] and d["threads"][0]["regs"]["rip"].startswith("0x"), "threads"
 assert any(r["kind"] == "stack" for r in d["regions"]), "no stack region"
 assert d["process"]["comm"] == "demo", d["process"]["comm"]
+assert [f["fd"] for f in d["fds"]][:3] == [0, 1, 2], "fds"
 ' "$W/out" 2>"$W/py.err"; then
 		ok "ckpt info --json: valid JSON with header, threads, process, regions"
 	else
