@@ -136,6 +136,56 @@ int main(int argc, char **argv)
 			printf("           at 0x%lx restorer 0x%lx (signal %d)\n", sa->handler, sa->restorer, s);
 	}
 
+	printf("  limits (cur/max, - = unlimited):");
+	for (int r = 0; r < 16; r++) {
+		if (r % 4 == 0)
+			printf("\n   ");
+		if (p->rlimit[r].cur == ~0ull)
+			printf(" %2d:-", r);
+		else
+			printf(" %2d:%lu", r, p->rlimit[r].cur);
+		if (p->rlimit[r].max == ~0ull)
+			printf("/-");
+		else
+			printf("/%lu", p->rlimit[r].max);
+	}
+	printf("\n  personality 0x%x\n", p->personality);
+	for (int i = 0; i < 3; i++)
+		if (p->itimer[i].value_sec || p->itimer[i].value_usec)
+			printf("  itimer %s: %ld.%06lds left, every %ld.%06lds\n", i == 0 ? "REAL" : i == 1 ? "VIRTUAL" : "PROF",
+			       p->itimer[i].value_sec, p->itimer[i].value_usec, p->itimer[i].interval_sec,
+			       p->itimer[i].interval_usec);
+	for (uint32_t i = 0; i < h->ntimers; i++) {
+		const struct ckpt_timer *t = &img.timers[i];
+
+		printf("  posix timer %d: clock %d signal %d notify %d value 0x%lx, %ld.%09lds left, every %ld.%09lds\n",
+		       t->id, t->clockid, t->signo, t->notify, t->sigval, t->value_sec, t->value_nsec,
+		       t->interval_sec, t->interval_nsec);
+	}
+	for (uint32_t i = 0; i < h->nsigs; i++)
+		printf("  pending signal %u (%s)\n", img.sigs[i].signo, img.sigs[i].shared ? "process" : "thread");
+
+	printf("descriptors %u\n", h->nfds);
+	for (uint32_t i = 0; i < h->nfds; i++) {
+		static const char *const kinds[CKPT_FD_KIND_MAX] = {
+			[CKPT_FD_REG] = "file", [CKPT_FD_DIR] = "dir", [CKPT_FD_PIPE] = "pipe", [CKPT_FD_FIFO] = "fifo",
+			[CKPT_FD_CHR] = "chardev", [CKPT_FD_MEMFD] = "memfd", [CKPT_FD_DELETED] = "deleted",
+			[CKPT_FD_EVENTFD] = "eventfd", [CKPT_FD_TIMERFD] = "timerfd", [CKPT_FD_SIGNALFD] = "signalfd",
+			[CKPT_FD_UNSUPPORTED] = "UNSUPPORTED",
+		};
+		const struct ckpt_fd *f = &img.fds[i];
+
+		printf("  %4d %-11s flags 0%06o%s pos %-8lu %s", f->fd, kinds[f->kind], f->flags,
+		       f->fd_flags & CKPT_FD_CLOEXEC ? " cloexec" : "        ", f->pos, rst_image_str(&img, f->path_off));
+		if (f->share != i)
+			printf("  (same file as fd %d)", img.fds[f->share].fd);
+		if (f->peer != i)
+			printf("  (other end: fd %d)", img.fds[f->peer].fd);
+		if (f->data_len)
+			printf("  [%lu bytes stored]", f->data_len);
+		printf("\n");
+	}
+
 	printf("regions %u, runs %u\n", h->nvmas, h->nruns);
 	printf("  %-33s %-4s %-11s %10s %8s  %s\n", "address", "perm", "kind", "size", "stored", "path");
 	for (uint32_t i = 0; i < h->nvmas; i++) {

@@ -1,6 +1,6 @@
 /* main.c -- the restorer: turn this fresh process into the one in the image.
  *
- *   ./restorer [-v] [--lazy] [--stdio=caller|image] [--close-unsupported] [IMAGE]
+ *   ./restorer [-v] [--lazy] [--same-pid] [--stdio=caller|image] [--close-unsupported] [IMAGE]
  *                                    IMAGE defaults to "myckpt"
  *
  * Steps (docs/restore.md numbers them the same way):
@@ -47,7 +47,8 @@ static void __attribute__((noreturn)) refuse(const char *path, const struct rst_
 static void __attribute__((noreturn)) usage(int status)
 {
 	rst_say(status ? 2 : 1,
-		"usage: restorer [-v] [--lazy] [--stdio=caller|image] [--close-unsupported] [IMAGE]\n"
+		"usage: restorer [-v] [--lazy] [--same-pid] [--stdio=caller|image]\n"
+		"                [--close-unsupported] [IMAGE]\n"
 		"  restore the process saved in IMAGE (default: myckpt) into this process\n"
 		"  -v, --verbose         say what is restored and what had to be skipped\n"
 		"  --lazy                map page data from IMAGE instead of reading it: the\n"
@@ -58,6 +59,8 @@ static void __attribute__((noreturn)) usage(int status)
 		"  --stdio=image         fds 0, 1, 2 are opened again as the image recorded them\n"
 		"  --close-unsupported   restore descriptors that cannot be made again (sockets...)\n"
 		"                        as closed, with a notice, instead of refusing the image\n"
+		"  --same-pid            give the program its old pid back (needs\n"
+		"                        CAP_CHECKPOINT_RESTORE; this command waits for it)\n"
 		"  -h, --help            this text\n"
 		"exit status: 2 image refused or bad usage (nothing changed), 127 restore failed\n");
 	sys_exit_group(status);
@@ -224,6 +227,46 @@ static void restore_timers_signals(const struct ckpt_proc *p, uint32_t old_pid, 
 	}
 }
 
+/* --same-pid: continue in a child made with clone3(set_tid = the image's pid)
+ * (needs CAP_CHECKPOINT_RESTORE); this process waits for it and ends the way
+ * it ends, so the caller sees one command with the program's exit status. */
+static void become_old_pid(const char *path, uint32_t want)
+{
+	struct {
+		uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+		uint64_t set_tid, set_tid_size, cgroup;
+	} args = { .exit_signal = 17 /* SIGCHLD */, .set_tid = 0, .set_tid_size = 1 };
+	int32_t tid = (int32_t)want;
+	int status = 0;
+	long pid, r;
+
+	if ((uint32_t)sys_getpid() == want)
+		return;
+	args.set_tid = (uint64_t)&tid;
+	pid = SC2(__NR_clone3, &args, sizeof(args));
+	if (pid == 0)
+		return;				/* the child: carry on restoring */
+	if (sys_failed(pid)) {
+		rst_say(2, "restorer: %s: --same-pid: pid %u %s\n", path, want,
+			pid == -17 ? "is in use" : pid == -1 ? "needs CAP_CHECKPOINT_RESTORE" : "cannot be had");
+		sys_exit_group(2);
+	}
+	do
+		r = SC4(__NR_wait4, pid, &status, 0, 0);
+	while (r == -4);
+	if ((status & 0x7f) == 0)
+		sys_exit_group((status >> 8) & 0xff);
+	{	/* killed by a signal: end the same way */
+		uint64_t one = 1ull << ((status & 0x7f) - 1);
+		struct ckpt_sigaction dfl = { 0 };
+
+		sys_rt_sigaction(status & 0x7f, &dfl, 0);
+		SC2(__NR_kill, sys_getpid(), status & 0x7f);
+		sys_rt_sigprocmask(1 /* SIG_UNBLOCK */, &one, 0);
+	}
+	sys_exit_group(128 + (status & 0x7f));
+}
+
 /* Step 5: what the kernel keeps for the process besides memory.  Failures here
  * are reported as notices: the memory is in place and the program can run. */
 static void restore_process(const struct ckpt_thread *t, const struct ckpt_proc *p, uint32_t pid,
@@ -294,7 +337,7 @@ void rst_main(uint64_t *sp)
 	struct rst_err err;
 	struct ckpt_resume *resume;
 	struct ckpt_thread *t;
-	int verbose = 0, paths = 0, stdio_image = 0, close_unsupported = 0, lazy = 0;
+	int verbose = 0, paths = 0, stdio_image = 0, close_unsupported = 0, lazy = 0, same_pid = 0;
 	unsigned jump_flags;
 	uint32_t pid;
 
@@ -320,6 +363,8 @@ void rst_main(uint64_t *sp)
 			close_unsupported = 1;
 		else if (rst_streq(a, "--lazy"))
 			lazy = 1;
+		else if (rst_streq(a, "--same-pid"))
+			same_pid = 1;
 		else if (rst_streq(a, "--")) {
 			if (i + 1 < argc)
 				path = argv[++i], paths++;
@@ -358,6 +403,9 @@ void rst_main(uint64_t *sp)
 	    rst_open_files(&img, file_fds, verbose, &err) || rst_alloc_pkeys(&img, &err) ||
 	    rst_prepare_fds(&img, stdio_image, close_unsupported, verbose, &err))
 		refuse(path, &err);
+
+	if (same_pid)
+		become_old_pid(path, img.proc->pid);
 
 	/* 4. the address space */
 	rst_rebuild(&img, &specials, file_fds, lazy, verbose);
