@@ -812,8 +812,15 @@ static int cmd_dump(int argc, char **argv)
 	}
 	had_old = !stat(path, &before);
 
-	/* 5. trigger, then wait for a new inode at the path */
+	/* 5. the previous checkpoint's writer may still be exiting: libckpt
+	 * refuses a new one (EBUSY) until it has gone, so wait a little */
 	progress = isatty(2);
+	t0 = now_s();
+	while (live_child(pid) && now_s() - t0 < (timeout > 0 && timeout < 10 ? timeout : 10))
+		usleep(10000);
+	had_old = !stat(path, &before);
+
+	/* 6. trigger, then wait for a new inode at the path */
 	t0 = now_s();
 	if (kill(pid, sig)) {
 		say("pid %d: kill %s: %s", pid, signame, strerror(errno));
@@ -857,7 +864,8 @@ static int cmd_dump(int argc, char **argv)
 			if (shown)
 				fputs("\r\033[K", stderr);
 			say("pid %d handled %s but wrote no new image at %s (libckpt says why on the "
-			    "program's stderr; or the image is elsewhere: use --file)", pid, signame, path);
+			    "program's stderr: a previous checkpoint still running? or the image is "
+			    "elsewhere: use --file)", pid, signame, path);
 			free(status);
 			return EX_FAIL;
 		}
