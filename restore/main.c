@@ -46,7 +46,7 @@ static void __attribute__((noreturn)) refuse(const char *path, const struct rst_
 
 static void __attribute__((noreturn)) usage(int status)
 {
-	rst_say(status ? 2 : 1,
+	static const char text[] =
 		"usage: restorer [-v] [--lazy] [--same-pid] [--stdio=caller|image]\n"
 		"                [--close-unsupported] [IMAGE]\n"
 		"  restore the process saved in IMAGE (default: myckpt) into this process\n"
@@ -62,7 +62,9 @@ static void __attribute__((noreturn)) usage(int status)
 		"  --same-pid            give the program its old pid back (needs\n"
 		"                        CAP_CHECKPOINT_RESTORE; this command waits for it)\n"
 		"  -h, --help            this text\n"
-		"exit status: 2 image refused or bad usage (nothing changed), 127 restore failed\n");
+		"exit status: 2 image refused or bad usage (nothing changed), 127 restore failed\n";
+
+	sys_write(status ? 2 : 1, text, sizeof(text) - 1);
 	sys_exit_group(status);
 }
 
