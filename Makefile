@@ -25,7 +25,7 @@ NASMFLAGS  := -f elf64 -Iasm/ -w+orphan-labels -w+number-overflow
 
 RST_SRC  := restore/main.c restore/image.c restore/vma.c restore/fds.c restore/out.c restore/mem.c
 RST_ASM  := asm/entry.asm asm/jump.asm asm/syscall.asm
-CAP_SRC  := capture/preload.c capture/dump.c capture/maps.c capture/state.c restore/out.c
+CAP_SRC  := capture/preload.c capture/dump.c capture/maps.c capture/state.c capture/api.c restore/out.c
 CAP_ASM  := asm/context.asm asm/syscall.asm
 
 RST_OBJ  := $(RST_SRC:%.c=$(B)/rst/%.o) $(RST_ASM:%.asm=$(B)/%.o)
@@ -51,6 +51,7 @@ help:
 	@echo "make test       run the test suite (as root: again as an ordinary user)"
 	@echo "make check      same as make test"
 	@echo "make check-break  every test must fail when CKPT_TEST_BREAK=1 corrupts a value"
+	@echo "make bench      checkpoint/restore cost vs fork, write+fsync, read, memcpy (QUICK=1: small sizes)"
 	@echo "make audit      restorer.dis (objdump -d -M intel), restorer.sym (nm -n), asm listings"
 	@echo "make clean      remove build outputs"
 	@echo "make install    PREFIX=/usr/local DESTDIR=: bin/ckpt restorer readckpt, lib/libckpt.so,"
@@ -123,6 +124,10 @@ test check: all
 
 check-break: all
 	$(Q)CKPT_TEST_BREAK=1 sh tests/run.sh --expect-fail
+
+# make bench [QUICK=1]: tests/bench/bench.sh; output under bench-out/
+bench: all
+	$(Q)CC="$(CC)" QUICK="$(QUICK)" sh tests/bench/bench.sh
 
 audit: restorer
 	$(Q)$(OBJDUMP) -d -M intel --no-show-raw-insn restorer > restorer.dis

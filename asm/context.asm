@@ -91,4 +91,17 @@ ckpt_save_context:
 	ret
 .end:
 
+; ----------------------------------------------------------------
+; ckpt_enter_restorer -- start the restorer mapped into this process (tlongjmp)
+;  IN: rdi = its entry point (_start), rsi = a stack laid out as the kernel lays
+;      out a new program's: argc, argv[], NULL, envp[], NULL, auxv pairs
+; OUT: does not return here: the restorer ends in the image's registers, or
+;      in the ckpt_bail registers it was given when it refuses the image
+	global ckpt_enter_restorer:function hidden (ckpt_enter_restorer.end - ckpt_enter_restorer)
+ckpt_enter_restorer:
+	mov	rsp, rsi			; rsp = &argc, as after execve
+	xor	ebp, ebp
+	jmp	rdi				; _start takes it from here
+.end:
+
 	section .note.GNU-stack noalloc noexec nowrite progbits

@@ -87,10 +87,18 @@ void cap_collect_limits(struct ckpt_proc *p);
 
 /* dump.c: phase 1 in the process, phase 2 there or in a forked child */
 int cap_prepare(struct cap_walk *w, struct cap_state *st, const char *path);
-int cap_finish(struct cap_walk *w, struct cap_state *st, const char *path);
+int cap_finish(struct cap_walk *w, struct cap_state *st, const char *path, int target_fd);
 
 /* preload.c */
 void cap_say(const char *fmt, ...);		/* "libckpt: ..." on stderr, one write */
+int cap_take_to(const char *path, int target_fd);	/* checkpoint now, waited for */
+void cap_rseq_probe(uint64_t *addr, uint32_t *len);
+int ckpt_save_context(struct ckpt_regs *regs, void *fpu_area, unsigned flags) __attribute__((returns_twice));
+
+/* api.c: the user-directed API's own state across roll-backs */
+void cap_after_rollback(int carry_fd);
+void cap_after_fresh_restore(void);
+int cap_fd_is_ours(int fd);
 
 /* the formatter the restorer uses too (restore/out.c) */
 #include <stdarg.h>

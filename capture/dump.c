@@ -150,7 +150,7 @@ static int write_fd_data(int fd, struct ckpt_fd *f)
 	return err;
 }
 
-static int write_image(struct cap_walk *wp, struct cap_state *st, const char *path);
+static int write_image(struct cap_walk *wp, struct cap_state *st, const char *path, int target_fd);
 
 static void fill_header(const struct cap_walk *w, const struct cap_state *st)
 {
@@ -236,16 +236,16 @@ int cap_prepare(struct cap_walk *w, struct cap_state *st, const char *path)
 /* Phase 2, in the process or in a child forked right after phase 1 (its
  * memory and descriptors are the process's at the fork): pages, descriptors,
  * the file. */
-int cap_finish(struct cap_walk *w, struct cap_state *st, const char *path)
+int cap_finish(struct cap_walk *w, struct cap_state *st, const char *path, int target_fd)
 {
 	uint32_t pkru = pkru_open_all();
-	int err = write_image(w, st, path);
+	int err = write_image(w, st, path, target_fd);
 
 	pkru_set(pkru);
 	return err;
 }
 
-static int write_image(struct cap_walk *wp, struct cap_state *st, const char *path)
+static int write_image(struct cap_walk *wp, struct cap_state *st, const char *path, int target_fd)
 {
 	struct cap_walk w = *wp;
 	char tmp[4200];
@@ -299,6 +299,11 @@ static int write_image(struct cap_walk *wp, struct cap_state *st, const char *pa
 	hdr.data_size = off - hdr.data_off;
 	hdr.file_size = off;
 
+	if (target_fd >= 0) {			/* an in-memory store (memfd): no rename */
+		fd = target_fd;
+		sys_ftruncate((int)fd, 0);
+		goto write;
+	}
 	/* a fresh file nobody else can have made: O_EXCL | O_NOFOLLOW, random name */
 	for (s = path; *s; s++)
 		if (*s == '/')
@@ -316,6 +321,7 @@ static int write_image(struct cap_walk *wp, struct cap_state *st, const char *pa
 		return (int)fd;
 	}
 	sys_fchmod((int)fd, 0600);		/* whatever the umask says */
+write:
 
 	err = 0;
 	for (uint32_t i = 0; i < w.nruns && !err; i++) {
@@ -365,6 +371,8 @@ static int write_image(struct cap_walk *wp, struct cap_state *st, const char *pa
 		cap_say("%s: write header: errno %d", path, -err);
 		goto fail;
 	}
+	if (target_fd >= 0)
+		return 0;
 	if (sys_failed(err = (int)sys_fsync((int)fd))) {
 		cap_say("%s: fsync: errno %d", path, -err);
 		goto fail;
@@ -392,6 +400,8 @@ static int write_image(struct cap_walk *wp, struct cap_state *st, const char *pa
 	return 0;
 
 fail:
+	if (target_fd >= 0)
+		return err;
 	sys_close((int)fd);
 	sys_unlink(tmp);
 	return err;

@@ -21,8 +21,6 @@
 
 #define CKPT_API __attribute__((visibility("default")))
 
-/* asm/context.asm: 0 after saving, 1 when resumed from an image */
-int ckpt_save_context(struct ckpt_regs *regs, void *fpu_area, unsigned flags) __attribute__((returns_twice));
 
 struct cap_config ckpt_cfg;
 struct cap_scratch ckpt_scratch __attribute__((aligned(4096)));
@@ -162,13 +160,41 @@ __attribute__((constructor)) static void ckpt_init(void)
 
 /* ---- taking a checkpoint ---- */
 
+/* glibc registers an rseq area per thread at fs_base + __rseq_offset.  The
+ * kernel answers EBUSY to a registration that matches the current one
+ * exactly: that tells which length glibc used.  len = 0: none registered. */
+void cap_rseq_probe(uint64_t *addr, uint32_t *len)
+{
+	extern __attribute__((weak)) const ptrdiff_t __rseq_offset;
+	extern __attribute__((weak)) const unsigned int __rseq_size;
+	uint64_t tp, area;
+
+	*addr = 0;
+	*len = 0;
+	if (!&__rseq_size || !&__rseq_offset || !__rseq_size)
+		return;
+	__asm__ volatile("mov %%fs:0, %0" : "=r"(tp));
+	area = tp + __rseq_offset;
+	for (uint32_t l = 32; ; l = __rseq_size) {
+		long r = sys_rseq(area, l, 0, CKPT_RSEQ_SIG);
+
+		if (r == -16) {			/* EBUSY: that is the registration */
+			*addr = area;
+			*len = l;
+			return;
+		}
+		if (r == 0)			/* it was not registered: undo ours */
+			sys_rseq(area, l, CKPT_RSEQ_UNREGISTER, CKPT_RSEQ_SIG);
+		if (l == __rseq_size)
+			return;
+	}
+}
+
 static void fill_state(uint64_t program_mask)
 {
 	struct ckpt_thread *t = &state.thread;
 	struct ckpt_proc *p = &state.proc;
 	struct ksys_stack ss;
-	extern __attribute__((weak)) const ptrdiff_t __rseq_offset;
-	extern __attribute__((weak)) const unsigned int __rseq_size;
 	long r;
 
 	memset(t, 0, sizeof(*t));
@@ -183,27 +209,9 @@ static void fill_state(uint64_t program_mask)
 	}
 	sys_prctl(CKPT_PR_GET_TID_ADDRESS, (uint64_t)&t->clear_child_tid, 0, 0, 0);
 	sys_get_robust_list(&t->robust_list, &t->robust_len);
-	/* glibc registers an rseq area per thread at fs_base + __rseq_offset.  The
-	 * kernel answers EBUSY to a registration that matches the current one
-	 * exactly: that tells which length glibc used. */
-	if (&__rseq_size && &__rseq_offset && __rseq_size) {
-		uint64_t tp, area;
-		uint32_t lens[2] = { 32, __rseq_size };
-
-		__asm__ volatile("mov %%fs:0, %0" : "=r"(tp));
-		area = tp + __rseq_offset;
-		for (int i = 0; i < 2; i++) {
-			r = sys_rseq(area, lens[i], 0, CKPT_RSEQ_SIG);
-			if (r == -16) {		/* EBUSY: that is the registration */
-				t->rseq_addr = area;
-				t->rseq_len = lens[i];
-				t->rseq_sig = CKPT_RSEQ_SIG;
-				break;
-			}
-			if (r == 0)		/* it was not registered: undo ours */
-				sys_rseq(area, lens[i], CKPT_RSEQ_UNREGISTER, CKPT_RSEQ_SIG);
-		}
-	}
+	cap_rseq_probe(&t->rseq_addr, &t->rseq_len);
+	if (t->rseq_len)
+		t->rseq_sig = CKPT_RSEQ_SIG;
 
 	memset(p, 0, sizeof(*p));
 	p->pid = (uint32_t)sys_getpid();
@@ -312,8 +320,13 @@ static void after_restore(void)
 	writer = 0;				/* the image's writer was another process */
 	if (resume.magic == CKPT_RESUME_MAGIC) {
 		sys_munmap(resume.zone_start, resume.zone_end - resume.zone_start);
-		if (state.exe[0])
-			reset_exe(&state.proc);
+		if (resume.flags & CKPT_RESUME_IN_PROCESS)
+			cap_after_rollback(resume.carry_fd);
+		else {
+			cap_after_fresh_restore();
+			if (state.exe[0])
+				reset_exe(&state.proc);
+		}
 	}
 	resume.magic = 0;
 }
@@ -361,30 +374,31 @@ static void fork_advice(const struct cap_walk *w, int set)
  * right here with CKPT_FORK=0.  A raw clone: no atfork handlers run, the child
  * never returns into the program, flushes no stdio and runs no atexit
  * handler, and it sends no SIGCHLD the program could see. */
-static int write_now(int wait)
+static int write_now(const char *path, int target_fd, int wait)
 {
 	struct cap_walk w;
 	long pid;
-	int r = cap_prepare(&w, &state, ckpt_cfg.path);
+	int r = cap_prepare(&w, &state, path);
 
 	if (r || !ckpt_cfg.fork_writer)
-		return r ? r : cap_finish(&w, &state, ckpt_cfg.path);
+		return r ? r : cap_finish(&w, &state, path, target_fd);
 	fork_advice(&w, 0);
 	pid = SC5(__NR_clone, 0, 0, 0, 0, 0);	/* exit signal 0 */
 	if (pid == 0)
-		sys_exit_group(cap_finish(&w, &state, ckpt_cfg.path) ? 1 : 0);
+		sys_exit_group(cap_finish(&w, &state, path, target_fd) ? 1 : 0);
 	fork_advice(&w, 1);
 	if (sys_failed(pid)) {			/* no child: write it here */
-		cap_say("%s: fork for the writer failed (errno %d); writing in place", ckpt_cfg.path, (int)-pid);
-		return cap_finish(&w, &state, ckpt_cfg.path);
+		cap_say("%s: fork for the writer failed (errno %d); writing in place", path, (int)-pid);
+		return cap_finish(&w, &state, path, target_fd);
 	}
 	writer = (int)pid;
 	return wait ? reap_writer(1) : 0;
 }
 
-/* Save this thread, write the image.  Returns 0 (written, or being written
- * by the child when !wait), 1 (restored), -errno. */
-static int ckpt_take(int from_signal, uint64_t program_mask)
+/* Save this thread, write the image to path (or into target_fd when >= 0).
+ * Returns 0 (written, or being written by the child for a signal), 1
+ * (restored), -errno. */
+static int ckpt_take(int from_signal, uint64_t program_mask, const char *path, int target_fd)
 {
 	static const uint64_t all = ~0ull;
 	int r;
@@ -393,10 +407,10 @@ static int ckpt_take(int from_signal, uint64_t program_mask)
 	r = reap_writer(!from_signal);		/* at most one checkpoint in flight */
 	if (r == -5)
 		cap_say("%s: the previous checkpoint failed (see above); the image before it is kept",
-			ckpt_cfg.path);
+			path);
 	if (busy || r == -16) {
 		if (r == -16)
-			cap_say("%s: a checkpoint is still being written; this one is skipped", ckpt_cfg.path);
+			cap_say("%s: a checkpoint is still being written; this one is skipped", path);
 		sys_rt_sigprocmask(SIG_SETMASK, &mask_at_save, 0);
 		return -16;			/* EBUSY */
 	}
@@ -404,13 +418,13 @@ static int ckpt_take(int from_signal, uint64_t program_mask)
 	fill_state(from_signal ? program_mask : mask_at_save);
 	r = fill_mm(&state.proc);
 	if (r) {
-		cap_say("%s: cannot read the mm fields: errno %d", ckpt_cfg.path, -r);
+		cap_say("%s: cannot read the mm fields: errno %d", path, -r);
 		goto out;
 	}
 	state.fpu = fpu_area;
 	resume.magic = 0;
 	if (ckpt_save_context(&state.thread.regs, fpu_area, ckpt_cfg.ctx_flags) == 0) {
-		r = write_now(!from_signal);
+		r = write_now(path, target_fd, !from_signal);
 	} else {
 		/* restored: every register is as it was at the call above, memory as
 		 * it was when the image was written; the restorer left signals blocked */
@@ -429,7 +443,13 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 	uint64_t mask;
 
 	memcpy(&mask, &uc->uc_sigmask, sizeof(mask));
-	ckpt_take(1, mask);
+	ckpt_take(1, mask, ckpt_cfg.path, -1);
+}
+
+/* for api.c: a checkpoint taken by the program, waited for */
+int cap_take_to(const char *path, int target_fd)
+{
+	return ckpt_take(0, 0, path, target_fd);
 }
 
 /* ---- the API (include/ckpt.h) ---- */
@@ -442,7 +462,7 @@ CKPT_API int ckpt_checkpoint(void)
 		errno = EINVAL;
 		return -1;
 	}
-	r = ckpt_take(0, 0);
+	r = ckpt_take(0, 0, ckpt_cfg.path, -1);
 	if (r < 0) {
 		errno = -r;
 		return -1;

@@ -221,8 +221,8 @@ int cap_collect_fds(struct cap_walk *w)
 			if (*p < '0' || *p > '9')
 				continue;
 			fd = (int64_t)num(&p, 10);
-			if (fd == dir)
-				continue;
+			if (fd == dir || cap_fd_is_ours((int)fd))
+				continue;	/* libckpt's own: the reader, the API's stores */
 			if (n >= CAP_MAX_FDS) {
 				sys_close((int)dir);
 				w->fail_what = "too many descriptors";
@@ -266,7 +266,7 @@ int cap_collect_fds(struct cap_walk *w)
 		struct ckpt_fd *f = &ckpt_scratch.fds[i];
 		int err;
 
-		if ((f->kind != CKPT_FD_PIPE && f->kind != CKPT_FD_FIFO) || f->share != i || (f->flags & 3) != O_RDONLY)
+		if ((f->kind != CKPT_FD_PIPE && f->kind != CKPT_FD_FIFO) || f->share != i || (f->flags & 3) == O_WRONLY)
 			continue;
 		if (f->kind == CKPT_FD_PIPE && f->peer == i)
 			continue;		/* other end elsewhere: restored per policy */

@@ -187,10 +187,24 @@ struct ckpt_resume {
 	uint64_t zone_end;
 	uint32_t pid;		/* pid of the restored process */
 	uint32_t flags;		/* CKPT_RESUME_* */
-	uint64_t pad[4];
+	int32_t  carry_fd;	/* IN_PROCESS: libckpt's memfd carried across the roll-back */
+	uint32_t pad0;
+	uint64_t pad[3];
 };
 #define CKPT_RESUME_MAGIC	0x454d555345524b43ull	/* "CKRESUME" */
 #define CKPT_RESUME_VERBOSE	0x1u	/* restorer ran with -v */
+#define CKPT_RESUME_IN_PROCESS	0x2u	/* tlongjmp: same process, descriptors left as they are */
+
+/* tlongjmp's way back when the restorer refuses the image before it changed
+ * anything (--in-process=FD,ADDR names one of these in libckpt's memory):
+ * the restorer loads these registers instead of the image's, with rax = 2. */
+struct ckpt_bail {
+	struct ckpt_regs regs;
+	uint64_t fpu;		/* address of the FPU area saved with regs */
+	uint64_t xfeatures;	/* its XRSTOR mask */
+	uint32_t flags;		/* CKPT_CTX_* */
+	uint32_t pad;
+};
 _Static_assert(sizeof(struct ckpt_resume) == 64, "ckpt_resume");
 
 /* ckpt_fd.kind */

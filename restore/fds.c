@@ -86,8 +86,7 @@ static long make_deleted(const struct rst_image *img, const struct ckpt_fd *f, s
 				rst_image_str(img, f->path_off), (int)-fd);
 	if (copy_in(img, (int)fd, f->data_off, f->data_len, f->data_crc, f, e))
 		return -1;
-	if ((f->flags & 3) == O_RDWR)
-		return fd;
+	/* opened again through /proc: the program's flags, not O_TMPFILE's */
 	rst_fmt(link, sizeof(link), "/proc/self/fd/%d", (int)fd);
 	re = sys_open(link, (f->flags & OPEN_MASK) | O_CLOEXEC, 0);
 	sys_close((int)fd);
@@ -169,8 +168,17 @@ static long make_one(const struct rst_image *img, uint32_t i, int close_unsuppor
 		return fd;
 	case CKPT_FD_FIFO:
 		fd = reopen_fifo(img, f, e);
-		if (fd >= 0 && f->data_len && copy_in(img, (int)fd, f->data_off, f->data_len, f->data_crc, f, e))
-			return -1;
+		if (fd >= 0 && f->data_len) {	/* the bytes go in through a writer of our own */
+			long w = sys_open(path, O_WRONLY | 04000 | O_CLOEXEC, 0);
+			int bad = sys_failed(w) ? rst_fail(e, "fd %d: FIFO %s: no writer to refill it: errno %d",
+							   f->fd, path, (int)-w)
+					       : copy_in(img, (int)w, f->data_off, f->data_len, f->data_crc, f, e);
+
+			if (!sys_failed(w))
+				sys_close((int)w);
+			if (bad)
+				return -1;
+		}
 		return fd;
 	case CKPT_FD_MEMFD:
 		strip(path, "/memfd:", name, sizeof(name));
@@ -181,7 +189,7 @@ static long make_one(const struct rst_image *img, uint32_t i, int close_unsuppor
 		    sys_failed(sys_ftruncate((int)fd, f->size)))
 			return -1;
 		sys_lseek((int)fd, (int64_t)f->pos, 0);
-		if (f->aux[0] & ~1ull && sys_failed(sys_fcntl((int)fd, F_ADD_SEALS, (long)(f->aux[0] & ~1ull))))
+		if (f->aux[0] && sys_failed(sys_fcntl((int)fd, F_ADD_SEALS, (long)f->aux[0])))
 			return rst_fail(e, "fd %d: memfd seals 0x%lx could not be set", f->fd, f->aux[0]);
 		return fd;
 	case CKPT_FD_DELETED:
@@ -263,6 +271,21 @@ int rst_prepare_fds(const struct rst_image *img, int stdio_image, int close_unsu
 		stage[i] = (int)moved;
 	}
 	return 0;
+}
+
+/* tlongjmp: the descriptors stay as they are (the kernel objects live on, as
+ * the program left them); a regular file still open at its old number goes
+ * back to its saved offset. */
+void rst_rewind_fds(const struct rst_image *img)
+{
+	for (uint32_t i = 0; i < img->hdr.nfds; i++) {
+		const struct ckpt_fd *f = &img->fds[i];
+		struct ksys_stat st;
+
+		if (f->kind == CKPT_FD_REG && f->share == i && !sys_fstat(f->fd, &st) && st.st_ino == f->ino &&
+		    ksys_major(st.st_dev) == (f->dev >> 32) && ksys_minor(st.st_dev) == (uint32_t)f->dev)
+			sys_lseek(f->fd, (int64_t)f->pos, 0);
+	}
 }
 
 void rst_install_fds(const struct rst_image *img, int stdio_image)

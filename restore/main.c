@@ -38,10 +38,47 @@ static char image_path[4096];		/* argv lives on the stack step 4 unmaps */
 static int file_fds[CKPT_MAX_VMAS];	/* per vma: the opened mapped file, or -1 */
 static struct rst_image img;
 
+static struct ckpt_bail *bail;		/* tlongjmp: where to go back on a refusal */
+static int carry_fd = -1;		/* tlongjmp: libckpt's memfd, handed back to it */
+
+/* Refused before anything changed: exit 2, or for a tlongjmp go back into the
+ * program (rax = 2) after closing what we opened in its descriptor table. */
 static void __attribute__((noreturn)) refuse(const char *path, const struct rst_err *e)
 {
 	rst_say(2, "restorer: %s: %s\n", path, e->msg);
-	sys_exit_group(2);
+	if (!bail)
+		sys_exit_group(2);
+	for (uint32_t i = 0; img.fd >= 0 && i < img.hdr.nvmas && i < CKPT_MAX_VMAS; i++)
+		if (file_fds[i] > 2)
+			sys_close(file_fds[i]);
+	if (img.fd > 2)
+		sys_close(img.fd);
+	bail->regs.rax = 2;
+	rst_jump(&bail->regs, (const void *)bail->fpu, bail->xfeatures, bail->flags);
+}
+
+/* "--in-process=FD,ADDR" (decimal fd, hex address of a struct ckpt_bail) */
+static int parse_in_process(const char *s)
+{
+	uint64_t fd = 0, addr = 0;
+
+	for (; *s >= '0' && *s <= '9'; s++)
+		fd = fd * 10 + (*s - '0');
+	if (*s++ != ',')
+		return -1;
+	for (; *s; s++) {
+		if (*s >= '0' && *s <= '9')
+			addr = addr * 16 + (*s - '0');
+		else if (*s >= 'a' && *s <= 'f')
+			addr = addr * 16 + (*s - 'a' + 10);
+		else
+			return -1;
+	}
+	if (!addr || (addr & 7) || fd > 0x7fffffff)
+		return -1;
+	carry_fd = (int)fd;
+	bail = (struct ckpt_bail *)addr;
+	return 0;
 }
 
 static void __attribute__((noreturn)) usage(int status)
@@ -272,7 +309,7 @@ static void become_old_pid(const char *path, uint32_t want)
 /* Step 5: what the kernel keeps for the process besides memory.  Failures here
  * are reported as notices: the memory is in place and the program can run. */
 static void restore_process(const struct ckpt_thread *t, const struct ckpt_proc *p, uint32_t pid,
-			    int verbose)
+			    int limits, int verbose)
 {
 	const char *cwd = rst_image_str(&img, p->cwd_off);
 	struct ksys_mm_map mm = {
@@ -311,6 +348,8 @@ static void restore_process(const struct ckpt_thread *t, const struct ckpt_proc 
 	}
 	if (t->robust_list)
 		sys_set_robust_list(t->robust_list, t->robust_len);
+	if (!limits)
+		return;
 	sys_personality(p->personality);
 	for (int res = 0; res < 16; res++)
 		if (sys_failed(r = sys_prlimit(res, &p->rlimit[res], 0)) && verbose)
@@ -367,6 +406,12 @@ void rst_main(uint64_t *sp)
 			lazy = 1;
 		else if (rst_streq(a, "--same-pid"))
 			same_pid = 1;
+		else if (!memcmp(a, "--in-process=", 13)) {	/* from libckpt's tlongjmp only */
+			if (parse_in_process(a + 13)) {
+				rst_say(2, "restorer: bad --in-process argument\n");
+				sys_exit_group(2);
+			}
+		}
 		else if (rst_streq(a, "--")) {
 			if (i + 1 < argc)
 				path = argv[++i], paths++;
@@ -402,11 +447,14 @@ void rst_main(uint64_t *sp)
 	/* 3. this machine */
 	if (check_cpu(&img, &err) || check_process(&img, &err) || check_limits(&img, &err) ||
 	    rst_find_specials(&specials, &err) || rst_check_vdso(&img, &specials, &err) ||
-	    rst_open_files(&img, file_fds, verbose, &err) || rst_alloc_pkeys(&img, &err) ||
-	    rst_prepare_fds(&img, stdio_image, close_unsupported, verbose, &err))
+	    rst_open_files(&img, file_fds, verbose, &err))
+		refuse(path, &err);
+	if (bail ? rst_verify_runs(&img, &err)	/* a roll-back: the program must survive a bad image */
+		 : rst_alloc_pkeys(&img, &err) ||
+		   rst_prepare_fds(&img, stdio_image, close_unsupported, verbose, &err))
 		refuse(path, &err);
 
-	if (same_pid)
+	if (same_pid && !bail)
 		become_old_pid(path, img.proc->pid);
 
 	/* 4. the address space */
@@ -419,19 +467,26 @@ void rst_main(uint64_t *sp)
 	pid = (uint32_t)sys_getpid();
 	if (t->clear_child_tid && !writable(t->clear_child_tid, 4))
 		t->clear_child_tid = 0;
-	restore_process(t, img.proc, pid, verbose);
-	restore_timers_signals(img.proc, img.proc->pid, pid);
+	if (bail)				/* same thread: glibc's cached tid stands */
+		t->clear_child_tid = 0;
+	restore_process(t, img.proc, pid, !bail, verbose);
+	if (!bail)
+		restore_timers_signals(img.proc, img.proc->pid, pid);
 	resume = (struct ckpt_resume *)img.proc->resume_addr;
 	resume->zone_start = (uint64_t)rst_zone_start;
 	resume->zone_end = (uint64_t)rst_zone_end;
 	resume->pid = pid;
-	resume->flags = verbose ? CKPT_RESUME_VERBOSE : 0;
+	resume->flags = (verbose ? CKPT_RESUME_VERBOSE : 0) | (bail ? CKPT_RESUME_IN_PROCESS : 0);
+	resume->carry_fd = carry_fd;
 	resume->magic = CKPT_RESUME_MAGIC;
 	if (verbose)
 		rst_say(2, "restorer: %s: %u regions, %lu bytes of pages; resuming pid %u as %u\n",
 			path, img.hdr.nvmas, img.hdr.data_size, img.proc->pid, pid);
 	sys_close(img.fd);
-	rst_install_fds(&img, stdio_image);
+	if (bail)
+		rst_rewind_fds(&img);
+	else
+		rst_install_fds(&img, stdio_image);
 
 	/* 6. registers */
 	jump_flags = (t->flags & CKPT_CTX_XSAVE) | (hwcap2 & HWCAP2_FSGSBASE ? CKPT_CTX_FSGSBASE : 0);

@@ -57,6 +57,7 @@ int rst_find_specials(struct rst_specials *sp, struct rst_err *e);
 int rst_check_vdso(const struct rst_image *img, const struct rst_specials *sp, struct rst_err *e);
 int rst_open_files(const struct rst_image *img, int *fds, int verbose, struct rst_err *e);
 int rst_alloc_pkeys(const struct rst_image *img, struct rst_err *e);
+int rst_verify_runs(const struct rst_image *img, struct rst_err *e);
 void rst_rebuild(const struct rst_image *img, const struct rst_specials *sp, const int *fds, int lazy,
 		 int verbose);
 
@@ -64,6 +65,7 @@ void rst_rebuild(const struct rst_image *img, const struct rst_specials *sp, con
 int rst_prepare_fds(const struct rst_image *img, int stdio_image, int close_unsupported, int verbose,
 		    struct rst_err *e);
 void rst_install_fds(const struct rst_image *img, int stdio_image);
+void rst_rewind_fds(const struct rst_image *img);
 
 #define RST_TASK_SIZE	0x7ffffffff000ull	/* x86-64 4-level user address space top */
 

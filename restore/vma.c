@@ -20,7 +20,7 @@
 #include "rst.h"
 #include "ckpt_sys.h"
 
-static char maps_buf[16384];		/* the restorer's own /proc/self/maps: a few lines */
+static char maps_buf[1 << 20];		/* this process's /proc/self/maps (a tlongjmp: the program's) */
 
 static uint64_t parse_hex(const char **s)
 {
@@ -56,6 +56,8 @@ int rst_find_specials(struct rst_specials *sp, struct rst_err *e)
 		len += r;
 	}
 	sys_close(fd);
+	if (len >= sizeof(maps_buf) - 1)
+		return rst_fail(e, "/proc/self/maps is larger than %lu bytes", sizeof(maps_buf) - 1);
 	maps_buf[len] = 0;
 
 	for (p = maps_buf; *p; ) {
@@ -197,6 +199,32 @@ static void fill_run(const struct rst_image *img, const struct ckpt_run *run, ui
 			img->path, run->addr);
 		sys_exit_group(2);
 	}
+}
+
+/* Check every run's crc before anything is torn down (a tlongjmp must leave
+ * the program as it was when the image is bad), reading through a buffer. */
+int rst_verify_runs(const struct rst_image *img, struct rst_err *e)
+{
+	static char buf[1 << 20];
+
+	for (uint32_t i = 0; i < img->hdr.nruns; i++) {
+		const struct ckpt_run *run = &img->runs[i];
+		uint64_t len = run->npages * CKPT_PAGE_SIZE;
+		uint32_t crc = 0;
+
+		for (uint64_t done = 0; done < len; ) {
+			long r = sys_pread(img->fd, buf, len - done > sizeof(buf) ? sizeof(buf) : len - done,
+					   run->data_off + done);
+
+			if (r <= 0)
+				return rst_fail(e, "reading page data at %lu failed", run->data_off + done);
+			crc = ckpt_crc32c(crc, buf, r);
+			done += r;
+		}
+		if (crc != run->crc)
+			return rst_fail(e, "page data checksum mismatch at 0x%lx: image corrupted", run->addr);
+	}
+	return 0;
 }
 
 static const struct { uint32_t flag; int advice; } advices[] = {
