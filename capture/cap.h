@@ -49,6 +49,7 @@ struct cap_config {
 	char cpu_vendor[16];
 	int have_pagemap_scan;		/* -1 unknown, 0 no, 1 yes */
 	int fork_writer;		/* write images from a forked child (CKPT_FORK != 0) */
+	int keep;			/* CKPT_KEEP: images kept, the newest at path (0/1: one) */
 };
 
 /* The state a checkpoint takes besides memory, filled before the page walk. */

@@ -152,6 +152,25 @@ static int write_fd_data(int fd, struct ckpt_fd *f)
 
 static int write_image(struct cap_walk *wp, struct cap_state *st, const char *path, int target_fd);
 
+/* CKPT_KEEP=N: before the new image takes the name, the one there becomes
+ * path.1, path.1 becomes path.2 ... up to path.N-1; the oldest goes.  Each
+ * step leaves every kept name on a complete image. */
+static void rotate(const char *path)
+{
+	char from[4200], to[4200];
+
+	if (ckpt_cfg.keep < 2)
+		return;
+	for (int k = ckpt_cfg.keep - 1; k >= 2; k--) {
+		rst_fmt(from, sizeof(from), "%s.%d", path, k - 1);
+		rst_fmt(to, sizeof(to), "%s.%d", path, k);
+		sys_rename(from, to);
+	}
+	rst_fmt(to, sizeof(to), "%s.1", path);
+	sys_unlink(to);
+	SC5(__NR_linkat, AT_FDCWD, path, AT_FDCWD, to, 0);
+}
+
 static void fill_header(const struct cap_walk *w, const struct cap_state *st)
 {
 	struct { char f[6][65]; } uts;
@@ -378,6 +397,7 @@ write:
 		goto fail;
 	}
 	sys_close((int)fd);
+	rotate(path);
 	if (sys_failed(err = (int)sys_rename(tmp, path))) {
 		cap_say("%s: rename: errno %d", path, -err);
 		sys_unlink(tmp);

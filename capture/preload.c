@@ -116,9 +116,44 @@ static void probe_machine(void)
 
 static void on_signal(int sig, siginfo_t *si, void *ucv);
 
+#define INTERVAL_COOKIE	0x636b7074696d6572ull	/* "ckptimer": sigval of our own timer */
+
+/* CKPT_INTERVAL=S: a POSIX timer of the library's own (CLOCK_MONOTONIC) sends
+ * CKPT_SIGNAL every S seconds.  The program's handlers never see it and its
+ * own timers (alarm, setitimer, timer_create) are untouched; a system call
+ * that fails with EINTR whenever any handler runs (poll, select, epoll_wait,
+ * sigsuspend) can see that, as with any handled signal.  The timer is part of
+ * the image: a restored program goes on checkpointing at the same pace. */
+static void start_interval(const char *s)
+{
+	struct { uint64_t value; int32_t signo, notify, pad[12]; } sev = {
+		.value = INTERVAL_COOKIE, .signo = ckpt_cfg.sig, .notify = 0 /* SIGEV_SIGNAL */,
+	};
+	struct ksys_timespec its[2];
+	double secs;
+	char *end;
+	int id = -1;
+	long r;
+
+	if (!s || !*s)
+		return;
+	secs = strtod(s, &end);
+	if (*end || !(secs >= 0.001) || secs > 1e9) {
+		cap_say("CKPT_INTERVAL=%s: not a number of seconds: no periodic checkpoints", s);
+		return;
+	}
+	its[0].tv_sec = its[1].tv_sec = (int64_t)secs;
+	its[0].tv_nsec = its[1].tv_nsec = (int64_t)((secs - (double)(int64_t)secs) * 1e9);
+	r = sys_timer_create(1 /* CLOCK_MONOTONIC */, &sev, &id);
+	if (!sys_failed(r))
+		r = sys_timer_settime(id, 0, its);
+	if (sys_failed(r))
+		cap_say("CKPT_INTERVAL=%s: timer: errno %d: no periodic checkpoints", s, (int)-r);
+}
+
 __attribute__((constructor)) static void ckpt_init(void)
 {
-	const char *file = getenv("CKPT_FILE"), *sig = getenv("CKPT_SIGNAL");
+	const char *file = getenv("CKPT_FILE"), *sig = getenv("CKPT_SIGNAL"), *keep;
 	struct sigaction sa;
 	char cwd[4096];
 	int n;
@@ -154,8 +189,21 @@ __attribute__((constructor)) static void ckpt_init(void)
 	sa.sa_sigaction = on_signal;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigfillset(&sa.sa_mask);		/* nothing else runs during a checkpoint */
-	if (sigaction(ckpt_cfg.sig, &sa, NULL))
+	if (sigaction(ckpt_cfg.sig, &sa, NULL)) {
 		cap_say("sigaction(%d): %s: checkpoints disabled", ckpt_cfg.sig, strerror(errno));
+		return;
+	}
+	start_interval(getenv("CKPT_INTERVAL"));
+	keep = getenv("CKPT_KEEP");
+	if (keep && *keep) {
+		char *end;
+		long n = strtol(keep, &end, 10);
+
+		if (*end || n < 1 || n > 1000)
+			cap_say("CKPT_KEEP=%s: not a count from 1 to 1000: keeping 1", keep);
+		else
+			ckpt_cfg.keep = (int)n;
+	}
 }
 
 /* ---- taking a checkpoint ---- */
@@ -409,7 +457,7 @@ static int ckpt_take(int from_signal, uint64_t program_mask, const char *path, i
 		cap_say("%s: the previous checkpoint failed (see above); the image before it is kept",
 			path);
 	if (busy || r == -16) {
-		if (r == -16)
+		if (r == -16 && from_signal != 2)	/* a timer tick just waits for the next one */
 			cap_say("%s: a checkpoint is still being written; this one is skipped", path);
 		sys_rt_sigprocmask(SIG_SETMASK, &mask_at_save, 0);
 		return -16;			/* EBUSY */
@@ -443,7 +491,8 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 	uint64_t mask;
 
 	memcpy(&mask, &uc->uc_sigmask, sizeof(mask));
-	ckpt_take(1, mask, ckpt_cfg.path, -1);
+	ckpt_take(si && si->si_code == SI_TIMER && (uint64_t)si->si_value.sival_ptr == INTERVAL_COOKIE ? 2 : 1,
+		  mask, ckpt_cfg.path, -1);
 }
 
 /* for api.c: a checkpoint taken by the program, waited for */
