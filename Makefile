@@ -36,13 +36,16 @@ RDR_OBJ  := $(B)/readckpt.o $(B)/rst/restore/image.o $(B)/rst/restore/out.o $(B)
 VERSION  := 0.1
 CKPT_OBJ := $(B)/capture/ckpt.o $(B)/rst/restore/image.o $(B)/rst/restore/out.o $(B)/asm/syscall.o
 
-TEST_SRC := $(filter-out tests/lib.c,$(wildcard tests/*.c))
+# tests/api_*.c: the user-directed API, linked with -lckpt (not tests/lib.c)
+API_SRC  := $(wildcard tests/api_*.c)
+API_BIN  := $(API_SRC:tests/%.c=tests/bin/%)
+TEST_SRC := $(filter-out tests/lib.c $(API_SRC),$(wildcard tests/*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=tests/bin/%)
 
 HDRS := $(wildcard include/*.h restore/*.h capture/*.h asm/*.inc)
 
 .PHONY: all help image test check check-break audit clean bench install uninstall
-all: libckpt.so restorer readckpt ckpt demo $(TEST_BIN) tests/bin/imgedit
+all: libckpt.so restorer readckpt ckpt demo $(TEST_BIN) $(API_BIN) tests/bin/imgedit
 
 help:
 	@echo "make            build libckpt.so, restorer, readckpt, demo and the tests"
@@ -109,6 +112,13 @@ tests/bin/%: tests/%.c tests/lib.c tests/lib.h $(HDRS)
 	@mkdir -p tests/bin
 	@echo "  CC      $<"
 	$(Q)$(CC) $(HOST_CFLAGS) -O1 -o $@ $< tests/lib.c
+
+# rpath $ORIGIN/../..: tests/bin/NAME finds the tree's libckpt.so, also in the
+# copy tests/run.sh makes for the ordinary-user pass
+tests/bin/api_%: tests/api_%.c tests/api_lib.h include/ckpt.h libckpt.so
+	@mkdir -p tests/bin
+	@echo "  CC      $<"
+	$(Q)$(CC) $(HOST_CFLAGS) -O1 -o $@ $< -L. -lckpt -Wl,-rpath,'$$ORIGIN/../..'
 
 tests/bin/imgedit: tests/tools/imgedit.c $(HDRS)
 	@mkdir -p tests/bin
