@@ -64,7 +64,7 @@ static sigset_t mask_now(void)
 
 static int same_mask(sigset_t a, sigset_t b)
 {
-	return !memcmp(&a, &b, sizeof a);
+	return !memcmp(&a, &b, 8);	/* the kernel's 64 signals; glibc's sigset_t is bigger */
 }
 
 struct jump { int d, r, err; };
