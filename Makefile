@@ -138,6 +138,7 @@ check-break: all
 # make bench [QUICK=1]: tests/bench/bench.sh; output under bench-out/
 bench: all
 	$(Q)CC="$(CC)" QUICK="$(QUICK)" sh tests/bench/bench.sh
+	$(Q)CC="$(CC)" QUICK="$(QUICK)" sh tests/bench/api.sh
 
 audit: restorer
 	$(Q)$(OBJDUMP) -d -M intel --no-show-raw-insn restorer > restorer.dis

@@ -35,7 +35,7 @@ LIMIT_MS=1000			# a refusal must take at most this long
 
 n=0
 failed=0
-slowest=0			# ms, the slowest refusal
+slowest=0			# ms, the slowest refusal that passed
 demo_pid=
 cleanup() {
 	[ -n "$demo_pid" ] && kill "$demo_pid" 2>/dev/null
@@ -52,11 +52,28 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # ---- refuse DESC PATH [ARGS...] -- run the restorer on PATH, expect a refusal.
 # Sets $why to the first problem found (empty: refused correctly), $line to
-# its stderr line; prints nothing.  ARGS go before PATH; PATH "" means no path
+# its stderr line; prints nothing but a note when a slow run passes on a
+# second try.  ARGS go before PATH; PATH "" means no path
 # argument at all (the restorer's default), then NAME_IN_MSG is what the line
 # must name.
 NAME_IN_MSG=
 run_refuse() {
+	run_refuse_once "$@"
+	case $why in
+	took*)
+		# a refusal reads a few pages: one slow run is the machine (other
+		# tests on 2 cores), a second one is the restorer
+		first_ms=$ms
+		run_refuse_once "$@"
+		if [ -n "$why" ]; then
+			why="$why, and $first_ms ms on the first try"
+		else
+			note "slow once: $first_ms ms, then $ms ms: ${path:-restorer $*}"
+		fi
+		;;
+	esac
+}
+run_refuse_once() {
 	path=$1
 	shift
 	t0=$(now_ms)
@@ -67,7 +84,6 @@ run_refuse() {
 	fi
 	rc=$?
 	ms=$(($(now_ms) - t0))
-	[ "$ms" -le "$slowest" ] || slowest=$ms
 	line=$(head -n 1 "$W/err")
 	nl=$(wc -l <"$W/err")
 	last=$(tail -c 1 "$W/err" | od -An -tx1 | tr -d ' ')
@@ -92,6 +108,7 @@ run_refuse() {
 	elif [ "$ms" -gt "$LIMIT_MS" ]; then
 		why="took $ms ms (limit $LIMIT_MS)"
 	fi
+	[ -n "$why" ] || [ "$ms" -le "$slowest" ] || slowest=$ms
 }
 
 # refuse DESC PATH [ARGS...] -- one test line
