@@ -299,9 +299,15 @@ spread() {	# spread FROM TO COUNT -- COUNT offsets from FROM to TO, both include
 }
 # every header field's first byte or so, both checksums, reserved bytes, the end
 hdr_offs="0 1 2 3 4 7 8 12 15 16 23 24 31 32 40 48 52 56 64 72 76 80 84 88 96 104 112
-	120 128 132 136 144 152 160 164 168 172 176 184 192 200 216 288 352 2048 4095"
-tab_offs="$H_threads_off $H_proc_off $H_vmas_off $H_runs_off $H_strings_off
-	$(spread "$H_tables_off" $((H_data_off - 1)) 25)"
+	120 128 132 136 144 152 160 164 168 172 176 184 192 200 216 288 352 356 360 368
+	376 384 392 2048 4095"
+# the first byte of each table (an empty one may start where the data does)
+tab_offs=
+for off in $H_threads_off $H_proc_off $H_vmas_off $H_runs_off $H_strings_off \
+	   ${H_fds_off:-} ${H_sigs_off:-} ${H_timers_off:-}; do
+	[ "$off" -ge "$H_tables_off" ] && [ "$off" -lt "$H_data_off" ] && tab_offs="$tab_offs $off"
+done
+tab_offs="$tab_offs $(spread "$H_tables_off" $((H_data_off - 1)) 25)"
 flips header $hdr_offs
 flips tables $tab_offs
 flips data $(spread "$H_data_off" $((H_file_size - 1)) 30)
