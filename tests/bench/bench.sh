@@ -1,0 +1,267 @@
+#!/bin/sh
+# bench.sh -- make bench: what a checkpoint and a restore cost, each figure
+# beside what the machine does with the same bytes in the same run.
+#
+# Cases: dense random data of 64 MiB, 256 MiB, 1 GiB, 2 GiB (QUICK=1: 64 and
+# 256 MiB only), and sparse: 1 GiB mapped and fully read, 10 MiB written.
+# Each run is one tests/bench/run1 (see its header for every figure and how it
+# is taken; tests/bench/work.c is the program checkpointed).  Per case: the
+# median of BENCH_RUNS runs (default 5; BENCH_RUNS_2G, default 3, for 2 GiB).
+# Ratios are medians of the per-run ratios (figure / baseline of that run).
+#
+# Output under bench-out/: runs.txt (every run, key=value), bench.csv (the
+# medians), bench.png (gnuplot; skipped with a notice when gnuplot is missing:
+# Debian package `gnuplot-nox`), run1.log (stderr of the runs).
+#
+# Environment: QUICK=1, BENCH_RUNS, BENCH_RUNS_2G, BENCH_BUSY=1 (see work.c), CC, BENCH_DIR (scratch
+# directory for images; default bench-out/tmp: it must not be tmpfs if the
+# write+fsync figures are to mean anything).
+
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+OUT=$ROOT/bench-out
+TMP=${BENCH_DIR:-$OUT/tmp}
+CC=${CC:-gcc}
+RUNS=${BENCH_RUNS:-5}
+RUNS_2G=${BENCH_RUNS_2G:-3}
+MiB=1048576
+
+if [ -n "${QUICK:-}" ] && [ "${QUICK:-}" != 0 ]; then
+	SIZES="64 256"
+else
+	SIZES="64 256 1024 2048"
+fi
+
+RUN1=
+cleanup() {
+	if [ -n "$RUN1" ]; then
+		kill "$RUN1" 2>/dev/null	# run1 kills and reaps its own children
+		wait "$RUN1" 2>/dev/null
+	fi
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+for f in libckpt.so restorer; do
+	[ -e "$ROOT/$f" ] || { echo "bench: $ROOT/$f missing: run make first" >&2; exit 1; }
+done
+mkdir -p "$OUT/bin" "$TMP" || exit 1
+$CC -std=gnu11 -O2 -g -Wall -Wextra -o "$OUT/bin/work" "$ROOT/tests/bench/work.c" &&
+$CC -std=gnu11 -O2 -g -Wall -Wextra -o "$OUT/bin/run1" "$ROOT/tests/bench/run1.c" || exit 1
+# run1 finds work at DIR/../bin/work
+if [ "$(cd "$TMP/.." && pwd)" != "$OUT" ]; then
+	mkdir -p "$TMP/../bin" && cp "$OUT/bin/work" "$TMP/../bin/work" || exit 1
+fi
+# measure a snapshot: a rebuild in the tree during the run must not change
+# (or break) the library and restorer between two runs
+cp "$ROOT/libckpt.so" "$ROOT/restorer" "$OUT/bin/" || exit 1
+
+: > "$OUT/runs.txt"
+: > "$OUT/run1.log"
+fs=$(df -PT "$TMP" 2>/dev/null | awk 'NR == 2 { print $2 " on " $1 }')
+echo "bench: $(uname -r), $(nproc) cpus, scratch $TMP ($fs)"
+case $fs in tmpfs*) echo "bench: NOTE: scratch is tmpfs: write+fsync and checkpoint times mean little" ;; esac
+[ "$(id -u)" = 0 ] || echo "bench: not root: the cold read() baseline is skipped"
+
+start=$(date +%s)
+failed=0
+# one_case MODE MIB RUNS
+one_case() {
+	i=1
+	printf 'bench: %-6s %5s MiB:' "$1" "$2"
+	while [ "$i" -le "$3" ]; do
+		"$OUT/bin/run1" "$1" $(($2 * MiB)) "$TMP" "$OUT/bin" > "$OUT/run.out" 2>> "$OUT/run1.log" &
+		RUN1=$!
+		wait "$RUN1"
+		rc=$?
+		RUN1=
+		if [ $rc -ne 0 ]; then
+			echo " run $i FAILED (exit $rc):"
+			grep '^run1:' "$OUT/run1.log" | tail -3 | sed 's/^/    /'
+			failed=$((failed + 1))
+			return
+		fi
+		cat "$OUT/run.out" >> "$OUT/runs.txt"
+		printf ' %s' "$i"
+		i=$((i + 1))
+	done
+	echo " ($(($(date +%s) - start)) s so far)"
+}
+
+for s in $SIZES; do
+	n=$RUNS
+	[ "$s" -ge 2048 ] && [ "$RUNS_2G" -lt "$RUNS" ] && n=$RUNS_2G
+	one_case dense "$s" "$n"
+done
+one_case sparse 1024 "$RUNS"
+rm -f "$OUT/run.out"
+grep -q 'cold read skipped' "$OUT/run1.log" &&
+	echo "bench: cold read skipped: $(grep -m1 'cold read skipped' "$OUT/run1.log" | sed 's/.*drop_caches: //')"
+
+# ---- medians, table, CSV ----
+awk -v csv="$OUT/bench.csv" '
+function kv(line,   n, i, f, p) {
+	delete v
+	n = split(line, f, " ")
+	for (i = 1; i <= n; i++) {
+		p = index(f[i], "=")
+		if (p)
+			v[substr(f[i], 1, p - 1)] = substr(f[i], p + 1)
+	}
+}
+function add(c, k, x) { cnt[c, k]++; val[c, k, cnt[c, k]] = x }
+function med(c, k,   n, i, j, t, a) {
+	n = cnt[c, k]
+	if (!n)
+		return -1
+	for (i = 1; i <= n; i++)
+		a[i] = val[c, k, i]
+	for (i = 2; i <= n; i++)	# insertion sort: mawk has no asort
+		for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
+			t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
+		}
+	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+function ms(x) { return x < 0 ? -1 : x / 1e6 }
+function mib(x) { return x / 1048576 }
+function f(x, d) { return x < 0 ? "-" : sprintf("%." d "f", x) }
+function r(x) { return x < 0 ? "-" : sprintf("%.2fx", x) }
+{
+	kv($0)
+	c = v["mode"] " " v["bytes"]
+	if (!(c in seen)) { seen[c] = 1; order[++ncase] = c }
+	runs[c]++
+	split("pause_ns fork_ns ckpt_ns write_ns img_size img_disk eager_run_ns eager_ver_ns lazy_run_ns lazy_ver_ns read_ns read_cold_ns memcpy_ns sum_ns other_gap_ns fill_ns written", keys, " ")
+	for (i in keys)
+		add(c, keys[i], v[keys[i]] + 0)
+	add(c, "pause/fork", v["pause_ns"] / v["fork_ns"])
+	add(c, "ckpt/write", v["ckpt_ns"] / v["write_ns"])
+	add(c, "eager/read", v["eager_ver_ns"] / v["read_ns"])
+	add(c, "eagerrun/read", v["eager_run_ns"] / v["read_ns"])
+	add(c, "lazy/read", v["lazy_ver_ns"] / v["read_ns"])
+	add(c, "eager/readsum", v["eager_ver_ns"] / (v["read_ns"] + v["sum_ns"]))
+	add(c, "memcpy/read", v["memcpy_ns"] / v["read_ns"])
+}
+END {
+	print "case,size_mib,runs,pause_ms,fork_ms,pause_over_fork,ckpt_ms,write_fsync_ms,ckpt_over_write," \
+	      "image_mib,image_disk_mib,eager_run_ms,eager_verified_ms,read_ms,eager_over_read," \
+	      "eager_over_read_plus_sum,read_cold_ms,lazy_run_ms,lazy_verified_ms,lazy_over_read," \
+	      "memcpy_ms,sum_pass_ms,other_gap_ms,written_mib" > csv
+	printf "\nmedians; ratios are medians of per-run ratios to the baseline measured in the same run\n"
+	printf "\ncapture                 pause      fork   pause/     ckpt  write+fsync  ckpt/     image   on disk\n"
+	printf "case       MiB runs      ms        ms   fork        ms        ms     write      MiB       MiB\n"
+	for (i = 1; i <= ncase; i++) {
+		c = order[i]; split(c, cs, " ")
+		printf "%-7s %6d %4d %8s %9s %7s %9s %9s %8s %9s %9s\n", cs[1], mib(cs[2]), runs[c],
+		       f(ms(med(c, "pause_ns")), 2), f(ms(med(c, "fork_ns")), 2), r(med(c, "pause/fork")),
+		       f(ms(med(c, "ckpt_ns")), 1), f(ms(med(c, "write_ns")), 1), r(med(c, "ckpt/write")),
+		       f(mib(med(c, "img_size")), 2), f(mib(med(c, "img_disk")), 2)
+	}
+	printf "\nrestore                eager     eager  read()   eager/   read()      lazy      lazy  lazy/   memcpy   sum\n"
+	printf "case       MiB    running  verified    warm    read     cold   running  verified  read       ms  pass\n"
+	for (i = 1; i <= ncase; i++) {
+		c = order[i]; split(c, cs, " ")
+		printf "%-7s %6d %10s %9s %7s %7s %8s %9s %9s %6s %8s %5s\n", cs[1], mib(cs[2]),
+		       f(ms(med(c, "eager_run_ns")), 1), f(ms(med(c, "eager_ver_ns")), 1),
+		       f(ms(med(c, "read_ns")), 1), r(cs[1] == "sparse" ? -1 : med(c, "eager/read")),
+		       f(ms(med(c, "read_cold_ns")), 1), f(ms(med(c, "lazy_run_ns")), 2),
+		       f(ms(med(c, "lazy_ver_ns")), 1), r(cs[1] == "sparse" ? -1 : med(c, "lazy/read")),
+		       f(ms(med(c, "memcpy_ns")), 1), f(ms(med(c, "sum_ns")), 0)
+		printf "%s,%d,%d,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f\n",
+		       cs[1], mib(cs[2]), runs[c], ms(med(c, "pause_ns")), ms(med(c, "fork_ns")), med(c, "pause/fork"),
+		       ms(med(c, "ckpt_ns")), ms(med(c, "write_ns")), med(c, "ckpt/write"),
+		       mib(med(c, "img_size")), mib(med(c, "img_disk")), ms(med(c, "eager_run_ns")),
+		       ms(med(c, "eager_ver_ns")), ms(med(c, "read_ns")), med(c, "eager/read"),
+		       med(c, "eager/readsum"), ms(med(c, "read_cold_ns")), ms(med(c, "lazy_run_ns")),
+		       ms(med(c, "lazy_ver_ns")), med(c, "lazy/read"), ms(med(c, "memcpy_ns")),
+		       ms(med(c, "sum_ns")), ms(med(c, "other_gap_ns")), mib(med(c, "written")) > csv
+	}
+	printf "(sparse: write+fsync, read() and memcpy are of the 10 MiB written; fork and the sum pass\n"
+	printf " are of the whole 1 GiB, whose zero pages the verifying sum faults in again after a restore,\n"
+	printf " so its restore ratios are left out.  sum pass: that sum over resident memory, part of both\n"
+	printf " \"verified\" times.  A cold read() follows echo 1 > /proc/sys/vm/drop_caches.  After its\n"
+	printf " pause the program sleeps while the image is written; BENCH_BUSY=1: it spins on)\n"
+
+	# targets (issue 5): 1 GiB dense, or the largest dense size measured
+	big = ""; bigb = 0; found = 0
+	for (i = 1; i <= ncase; i++) {
+		split(order[i], cs, " ")
+		if (cs[1] != "dense")
+			continue
+		if (cs[2] + 0 == 1073741824) {
+			big = order[i]; bigb = cs[2] + 0; found = 1
+		} else if (!found && cs[2] + 0 > bigb) {
+			big = order[i]; bigb = cs[2] + 0
+		}
+	}
+	sp = ""
+	for (i = 1; i <= ncase; i++)
+		if (order[i] ~ /^sparse/)
+			sp = order[i]
+	printf "\ntargets (issue 5)%s\n", bigb == 1073741824 || big == "" ? ", dense 1 GiB" : \
+	       sprintf(", dense %d MiB (no 1 GiB run: QUICK=1)", mib(bigb))
+	if (big != "") {
+		t("pause <= 1.5x fork of the same process", med(big, "pause/fork"), 1.5, "x", \
+		  sprintf("%.2f ms vs %.2f ms", ms(med(big, "pause_ns")), ms(med(big, "fork_ns"))))
+		t("checkpoint <= 1.25x write()+fsync", med(big, "ckpt/write"), 1.25, "x", \
+		  sprintf("%.0f ms vs %.0f ms", ms(med(big, "ckpt_ns")), ms(med(big, "write_ns"))))
+		t("eager restore, verified <= 1.5x read()", med(big, "eager/read"), 1.5, "x", \
+		  sprintf("%.0f ms vs %.0f ms", ms(med(big, "eager_ver_ns")), ms(med(big, "read_ns"))))
+		t("lazy restore to running < 10 ms", ms(med(big, "lazy_run_ns")), 10, " ms", "")
+	}
+	if (sp != "") {
+		t("sparse image <= 11 MiB (st_size)", mib(med(sp, "img_size")), 11, " MiB", \
+		  sprintf("%.2f MiB on disk", mib(med(sp, "img_disk"))))
+		t("sparse checkpoint < 50 ms", ms(med(sp, "ckpt_ns")), 50, " ms", "")
+	}
+}
+function t(what, x, lim, unit, note) {
+	printf "  %-42s %9s  target %5s%-3s  %-7s %s\n", what, x < 0 ? "-" : sprintf("%.2f%s", x, unit == "x" ? "x" : ""),
+	       lim, unit, x < 0 ? "n/a" : x <= lim ? "met" : "NOT MET", note
+}
+' "$OUT/runs.txt"
+echo "bench: $OUT/bench.csv, $OUT/runs.txt"
+
+# ---- plot ----
+if ! command -v gnuplot >/dev/null 2>&1; then
+	echo "bench: gnuplot not found: no plot (Debian: apt-get install gnuplot-nox)"
+elif [ "$(grep -c '^dense' "$OUT/bench.csv")" -lt 1 ]; then
+	echo "bench: no dense case measured: no plot"
+else
+	grep -e '^case' -e '^dense' "$OUT/bench.csv" > "$OUT/dense.csv"
+	gnuplot <<EOF 2> "$OUT/gnuplot.log" && echo "bench: $OUT/bench.png" ||
+		{ echo "bench: gnuplot failed:"; sed 's/^/    /' "$OUT/gnuplot.log"; }
+set terminal pngcairo size 1400,560 noenhanced font ",10"
+set output "$OUT/bench.png"
+set datafile separator ","
+set key top left
+set grid
+set logscale x 2
+set xlabel "dense random data (MiB)"
+set multiplot layout 1,2 title "ckpt: $(uname -r), $(nproc) cpus -- medians"
+set logscale y
+set ylabel "ms"
+set title "time"
+plot "$OUT/dense.csv" using 2:4 skip 1 with linespoints title "pause", \
+     "" using 2:5 skip 1 with linespoints dt 2 title "fork()", \
+     "" using 2:7 skip 1 with linespoints title "checkpoint", \
+     "" using 2:8 skip 1 with linespoints dt 2 title "write()+fsync", \
+     "" using 2:13 skip 1 with linespoints title "eager restore, verified", \
+     "" using 2:14 skip 1 with linespoints dt 2 title "read() warm", \
+     "" using 2:18 skip 1 with linespoints title "lazy restore, running"
+unset logscale y
+set ylabel "ratio to the machine (same run)"
+set yrange [0:*]
+set title "ratios; dashed: targets"
+plot "$OUT/dense.csv" using 2:6 skip 1 with linespoints lc 1 title "pause / fork", \
+     "" using 2:9 skip 1 with linespoints lc 2 title "checkpoint / write+fsync", \
+     "" using 2:15 skip 1 with linespoints lc 3 title "eager verified / read()", \
+     1.5 with lines dt 2 lc 1 title "1.5x (pause, eager)", \
+     1.25 with lines dt 2 lc 2 title "1.25x (checkpoint)"
+unset multiplot
+EOF
+	rm -f "$OUT/dense.csv"
+fi
+[ $failed -eq 0 ] || { echo "bench: $failed case(s) failed: see $OUT/run1.log"; exit 1; }

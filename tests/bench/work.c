@@ -1,0 +1,324 @@
+/* work.c -- the benchmark's workload: N bytes of memory, checkpointed once,
+ * restored eagerly and lazily.  Runs under LD_PRELOAD=libckpt.so, started by
+ * tests/bench/run1.c (which measures everything seen from outside).
+ *
+ *   work dense  BYTES FD    BYTES of dense random data
+ *   work sparse BYTES FD    BYTES mapped and fully read (so every page maps
+ *                           the shared zero page), WRITTEN bytes written in
+ *                           64 KiB pieces spread evenly over it
+ *
+ * Before the checkpoint it measures the machine on its own memory and writes
+ * one line to FD (a pipe from run1):
+ *   fill_ns sum_ns fork_ns memcpy_ns      fork_ns: median of 3 fork() calls of
+ *                                         this very process, call to return in
+ *                                         the parent; memcpy_ns: N bytes (the
+ *                                         written bytes when sparse) into fresh
+ *                                         memory, page faults included
+ * It then spins reading CLOCK_MONOTONIC and logs every gap of 20 us or more
+ * between two readings; a little later it closes FD (run1 sees EOF: the spin
+ * is running).  run1 writes the time it is about to send SIGUSR2 into
+ * sig_sent_ns (process_vm_writev; its address is in the line above), then
+ * sends it.  libckpt's handler interrupts the spin: its whole run, fork
+ * included, is one gap.  The pause is the longest gap that ends after the
+ * send time and starts at most 5 ms after it (the signal reaches a running
+ * process at once; a preemption that straddles the send time holds the
+ * handler too; a short interrupt between the send time and the delivery
+ * does not hide the handler's gap).
+ *
+ * After its pause the program sleeps (1 ms steps) instead of spinning, so
+ * that on a small machine the image writer does not fight a busy loop for
+ * the CPU: the checkpoint time then measures ckpt, not the scheduler.
+ * BENCH_BUSY=1 keeps it spinning (a program that keeps a core busy).
+ *
+ * The original process: run1 sends SIGUSR1 once the image is in place.  It
+ * writes RESDIR/res.PID, one line "pause_ns=... other_gap_ns=... gaps=..."
+ * (other_gap: the longest gap of the spin besides the pause), exits 0.
+ *
+ * A restored process: it comes back inside the spin, sees ckpt_restore_count()
+ * move, takes the time (running again), sums every word of its memory and
+ * compares with the sum taken before the checkpoint (every page verified),
+ * writes "run_ns=... ver_ns=... ok=1|0" to res.PID (its new pid), exits 0 or 3.
+ * CLOCK_MONOTONIC is one clock for the whole machine, so run1 subtracts its
+ * own start time.
+ *
+ * No stdio before the checkpoint: buffered bytes would be in the image.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#define PG		4096ul
+#define PIECE		(64ul << 10)
+#define GAP_MIN_NS	20000
+#define MAX_GAPS	8192
+#define PAUSE_WINDOW_NS	5000000
+
+/* libckpt.so (LD_PRELOAD) defines it; 0 in the original run */
+extern unsigned long ckpt_restore_count(void) __attribute__((weak));
+
+static volatile sig_atomic_t done;
+volatile uint64_t sig_sent_ns;			/* run1 writes it before SIGUSR2 */
+static struct { uint64_t at, len; } gaps[MAX_GAPS];
+static unsigned ngaps;
+
+static uint8_t *mem;
+static size_t size;				/* mapped */
+static uint64_t sum_before;
+
+static void die(const char *what)
+{
+	char b[256];
+	int n = snprintf(b, sizeof b, "work: %s: %s\n", what, strerror(errno));
+
+	if (write(2, b, n) < 0)
+		_exit(1);
+	_exit(1);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* splitmix64: dense, incompressible, and cheap enough (~1 ns a word) */
+static uint64_t mix(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+static void fill(uint8_t *p, size_t n, uint64_t seed)
+{
+	uint64_t *w = (uint64_t *)p;
+
+	for (size_t i = 0; i < n / 8; i++)
+		w[i] = mix(seed + i);
+}
+
+/* every word, xor its index: a page put back at the wrong address, or not at
+ * all, changes the sum; vectorises to memory speed */
+static uint64_t sum_all(const uint8_t *p, size_t n)
+{
+	const uint64_t *w = (const uint64_t *)p;
+	uint64_t s = 0;
+
+	for (size_t i = 0; i < n / 8; i++)
+		s += w[i] ^ i;
+	return s;
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	done = 1;
+}
+
+static void put_result(const char *line)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof path, "res.%d", (int)getpid());
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		die(path);
+	if (write(fd, line, strlen(line)) < 0)
+		die("write result");
+	close(fd);
+}
+
+static void restored(void)
+{
+	uint64_t run = now_ns(), ver, s;
+	char line[160];
+
+	s = sum_all(mem, size);
+	ver = now_ns();
+	snprintf(line, sizeof line, "run_ns=%llu ver_ns=%llu ok=%d\n", (unsigned long long)run,
+		 (unsigned long long)ver, s == sum_before);
+	put_result(line);
+	exit(s == sum_before ? 0 : 3);
+}
+
+static uint64_t pause_ns;
+
+static void finished(void)
+{
+	uint64_t other = 0;
+	char line[160];
+	int seen = 0;
+
+	for (unsigned i = 0; i < ngaps; i++) {
+		if (gaps[i].len == pause_ns && !seen) {
+			seen = 1;
+			continue;
+		}
+		if (gaps[i].len > other)
+			other = gaps[i].len;
+	}
+	snprintf(line, sizeof line, "pause_ns=%llu other_gap_ns=%llu gaps=%u\n",
+		 (unsigned long long)pause_ns, (unsigned long long)other, ngaps);
+	put_result(line);
+	exit(pause_ns ? 0 : 4);
+}
+
+/* a gap between two clock readings: log it; the longest that ends after
+ * run1's send time and starts soon after it is the pause */
+static void gap(uint64_t prev, uint64_t now)
+{
+	uint64_t t = sig_sent_ns;
+
+	if (now - prev < GAP_MIN_NS)
+		return;
+	if (ngaps < MAX_GAPS) {
+		gaps[ngaps].at = prev;
+		gaps[ngaps].len = now - prev;
+		ngaps++;
+	}
+	if (t && now >= t && prev <= t + PAUSE_WINDOW_NS && now - prev > pause_ns)
+		pause_ns = now - prev;
+}
+
+static int cmp64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* fork() of this process: median of 3, call to return in the parent */
+static uint64_t time_fork(void)
+{
+	uint64_t t[3];
+
+	for (int i = 0; i < 3; i++) {
+		uint64_t t0 = now_ns();
+		pid_t p = fork();
+
+		t[i] = now_ns() - t0;
+		if (p < 0)
+			die("fork");
+		if (p == 0)
+			_exit(0);
+		while (waitpid(p, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	qsort(t, 3, sizeof t[0], cmp64);
+	return t[1];
+}
+
+/* memcpy of n bytes from src into memory mapped just now */
+static uint64_t time_memcpy(const uint8_t *src, size_t n)
+{
+	uint8_t *dst = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t t0, t;
+
+	if (dst == MAP_FAILED)
+		die("mmap (memcpy baseline)");
+	t0 = now_ns();
+	memcpy(dst, src, n);
+	t = now_ns() - t0;
+	__asm__ volatile("" : : "r"(dst) : "memory");
+	munmap(dst, n);
+	return t;
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t t0, fill_ns, sum_ns, fork_ns, memcpy_ns, prev, now;
+	unsigned long seen;
+	struct sigaction sa;
+	size_t written = 0;
+	int sparse, fd, closed = 0, busy;
+	char line[256];
+
+	if (argc != 4 || (strcmp(argv[1], "dense") && strcmp(argv[1], "sparse"))) {
+		fprintf(stderr, "usage: work dense|sparse BYTES FD\n");
+		return 2;
+	}
+	if (!ckpt_restore_count) {
+		fprintf(stderr, "work: libckpt.so is not loaded (run under LD_PRELOAD)\n");
+		return 2;
+	}
+	sparse = !strcmp(argv[1], "sparse");
+	size = strtoull(argv[2], NULL, 0) & ~(PG - 1);
+	fd = atoi(argv[3]);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_usr1;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGUSR1, &sa, NULL))
+		die("sigaction");
+
+	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		die("mmap");
+	t0 = now_ns();
+	if (!sparse) {
+		fill(mem, size, 1);
+		written = size;
+	} else {
+		size_t pieces = (10ul << 20) / PIECE, stride = (size / pieces) & ~(PG - 1);
+		volatile uint64_t x = 0;
+
+		for (size_t off = 0; off < size; off += PG)	/* map the zero page everywhere */
+			x += *(volatile uint64_t *)(mem + off);
+		(void)x;
+		for (size_t i = 0; i < pieces; i++)
+			fill(mem + i * stride, PIECE, 1 + i * stride / 8);
+		written = pieces * PIECE;
+	}
+	fill_ns = now_ns() - t0;
+	t0 = now_ns();
+	sum_before = sum_all(mem, size);
+	sum_ns = now_ns() - t0;
+	fork_ns = time_fork();
+	memcpy_ns = time_memcpy(mem, written);
+
+	snprintf(line, sizeof line, "fill_ns=%llu sum_ns=%llu fork_ns=%llu memcpy_ns=%llu written=%zu "
+		 "addr=%llu\n", (unsigned long long)fill_ns, (unsigned long long)sum_ns,
+		 (unsigned long long)fork_ns, (unsigned long long)memcpy_ns, written,
+		 (unsigned long long)(uintptr_t)&sig_sent_ns);
+	if (write(fd, line, strlen(line)) < 0)
+		die("write to run1");
+
+	/* the spin: the handler runs inside one of these gaps */
+	busy = getenv("BENCH_BUSY") && !strcmp(getenv("BENCH_BUSY"), "1");
+	seen = ckpt_restore_count();
+	t0 = prev = now_ns();
+	while (!done) {
+		now = now_ns();
+		if (ckpt_restore_count() != seen)
+			restored();
+		gap(prev, now);
+		prev = now;
+		if (!closed && now - t0 > 2000000) {	/* spinning: tell run1 */
+			close(fd);
+			closed = 1;
+			prev = now_ns();
+		}
+		if (pause_ns && !busy && now > sig_sent_ns + PAUSE_WINDOW_NS) {
+			struct timespec ms = { 0, 1000000 };
+
+			nanosleep(&ms, NULL);
+			prev = now_ns();
+		}
+	}
+	gap(prev, now_ns());		/* SIGUSR2 and SIGUSR1 back to back */
+	finished();
+	return 0;
+}
