@@ -181,6 +181,8 @@ if ! cc -O1 -o "$W/fprog" "$W/fprog.c" 2>"$W/cc.err"; then
 	exit 1
 fi
 FPROG=$W/fprog
+LAST=40			# each program writes 40 lines, one every 50 ms: 2 s
+MS=50
 
 # ---- running, checkpointing, restoring ----
 
@@ -215,10 +217,19 @@ ckpt() {
 	seen=$(lines "$2")
 	kill -USR2 "$pid"
 	i=0
+	gone=0
 	while [ ! -e "$img" ]; do
 		i=$((i + 1))
-		if [ $i -gt 200 ] || ! kill -0 "$pid" 2>/dev/null; then
-			not_ok "no image at $img after SIGUSR2: $(oneline "$sout.err")"
+		# libckpt's writer is a child of its own: it may finish after the
+		# program did, so the program's end only shortens the wait to 2 s
+		if [ $gone -eq 0 ] && ! kill -0 "$pid" 2>/dev/null; then
+			gone=$i
+		fi
+		if [ $i -gt 200 ] || { [ $gone -gt 0 ] && [ $i -gt $((gone + 40)) ]; }; then
+			wait "$pid" 2>/dev/null
+			st=$?
+			[ $gone -gt 0 ] || st="still running"
+			not_ok "no image at $img $((i / 20)) s after SIGUSR2 (program: $st): $(oneline "$sout.err")"
 			kill -9 "$pid" 2>/dev/null
 			pid=
 			return 1
@@ -293,8 +304,7 @@ seqfile() {
 }
 
 # ---- A: the same image twice, after the first restored run appended ----
-LAST=30
-start "$W/a.img" "$W/a.out" "$W/a.log" $LAST 30 append
+start "$W/a.img" "$W/a.out" "$W/a.log" $LAST $MS append
 if ckpt "$W/a.img" "$W/a.log" 5; then
 	k=$(lines "$W/a.log")
 	restore "$W/a.r1" "$W/a.img"
@@ -333,7 +343,7 @@ if ckpt "$W/a.img" "$W/a.log" 5; then
 fi
 
 # ---- B: the file is gone ----
-start "$W/b.img" "$W/b.out" "$W/b.data" $LAST 30
+start "$W/b.img" "$W/b.out" "$W/b.data" $LAST $MS
 if ckpt "$W/b.img" "$W/b.data" 3; then
 	rm -f "$W/b.data"
 	restore "$W/b.r" "$W/b.img"
@@ -341,7 +351,7 @@ if ckpt "$W/b.img" "$W/b.data" 3; then
 fi
 
 # ---- C: the file is shorter than the saved offset ----
-start "$W/c.img" "$W/c.out" "$W/c.data" $LAST 30
+start "$W/c.img" "$W/c.out" "$W/c.data" $LAST $MS
 if ckpt "$W/c.img" "$W/c.data" 3; then
 	truncate -s 3 "$W/c.data"
 	restore "$W/c.r" "$W/c.img"
@@ -349,7 +359,7 @@ if ckpt "$W/c.img" "$W/c.data" 3; then
 fi
 
 # ---- D: the file grew ----
-start "$W/d.img" "$W/d.out" "$W/d.data" $LAST 30
+start "$W/d.img" "$W/d.out" "$W/d.data" $LAST $MS
 if ckpt "$W/d.img" "$W/d.data" 3; then
 	echo "JUNK" >>"$W/d.data"
 	restore "$W/d.r" -v "$W/d.img"
@@ -372,7 +382,7 @@ fi
 
 # ---- E: the working directory is gone ----
 mkdir "$W/e.wd"
-start "$W/e.img" "$W/e.out" "$W/e.data" $LAST 30 "cwd=$W/e.wd"
+start "$W/e.img" "$W/e.out" "$W/e.data" $LAST $MS "cwd=$W/e.wd"
 if ckpt "$W/e.img" "$W/e.data" 3; then
 	rmdir "$W/e.wd"
 	restore "$W/e.r" "$W/e.img"
@@ -380,7 +390,7 @@ if ckpt "$W/e.img" "$W/e.data" 3; then
 fi
 
 # ---- F: RLIMIT_NOFILE below the highest descriptor (fd 60) ----
-start "$W/f.img" "$W/f.out" "$W/f.data" $LAST 30 hi=60
+start "$W/f.img" "$W/f.out" "$W/f.data" $LAST $MS hi=60
 if ckpt "$W/f.img" "$W/f.data" 3; then
 	(ulimit -n 40 && exec timeout -k 1 10 "$RST" "$W/f.img") >"$W/f.r" 2>"$W/f.r.err" </dev/null
 	rc=$?
@@ -394,7 +404,7 @@ if ckpt "$W/f.img" "$W/f.data" 3; then
 fi
 
 # ---- G: sockets ----
-start "$W/g.img" "$W/g.out" "$W/g.data" $LAST 30 sock
+start "$W/g.img" "$W/g.out" "$W/g.data" $LAST $MS sock
 if ckpt "$W/g.img" "$W/g.data" 3; then
 	socks=$(sed -n 's/^sockets at fds //p' "$W/g.out")
 	note "sockets at fds $socks"
@@ -423,7 +433,7 @@ if ckpt "$W/g.img" "$W/g.data" 3; then
 fi
 
 # ---- H: stdout was a file ----
-start "$W/h.img" "$W/h.stdout" "$W/h.data" $LAST 30
+start "$W/h.img" "$W/h.stdout" "$W/h.data" $LAST $MS
 if ckpt "$W/h.img" "$W/h.stdout" 3; then
 	restore "$W/h.r" "$W/h.img"
 	if [ "$rc" -eq 0 ] && ticks "$W/h.r" && [ "$last" -eq $LAST ] && [ "$first" -gt "$seen" ]; then

@@ -189,9 +189,15 @@ run_one() {
 	note "$name: pid $pid, fds: $(ls /proc/"$pid"/fd 2>/dev/null | tr '\n' ' ')"
 	sigcgt=$(sed -n 's/^SigCgt:[[:space:]]*0*//p' /proc/"$pid"/status 2>/dev/null)
 	kill -"${sig:-USR2}" "$pid"
+	# libckpt's writer is a child of its own and may finish after the program:
+	# once the program is gone, 2 s more
+	local gone=0
 	for ((i = 0; i < 200; i++)); do
 		[ -e "$img" ] && break
-		kill -0 "$pid" 2>/dev/null || break
+		if [ $gone -eq 0 ] && ! kill -0 "$pid" 2>/dev/null; then
+			gone=$i
+		fi
+		[ $gone -gt 0 ] && [ $i -gt $((gone + 40)) ] && break
 		sleep 0.05
 	done
 	kill -9 "$pid" 2>/dev/null
