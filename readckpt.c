@@ -94,6 +94,19 @@ int main(int argc, char **argv)
 	printf("  format      version %u, %lu bytes (tables %lu, page data %lu)\n", h->version, h->file_size,
 	       h->tables_size, h->data_size);
 	printf("  created     %s\n", when);
+	printf("  id          ");
+	for (int i = 0; i < 16; i++)
+		printf("%02x", h->image_id[i]);
+	if (h->depth) {
+		printf(", incremental, %u image%s back to a full one\n  parent      %s (id ", h->depth,
+		       h->depth == 1 ? "" : "s", h->parent_name);
+		for (int i = 0; i < 16; i++)
+			printf("%02x", h->parent_id[i]);
+		printf(")");
+	} else {
+		printf(", full image");
+	}
+	printf("\n");
 	printf("  program     %.64s, pid %u\n", h->program, p->pid);
 	printf("  machine     %.16s, kernel %.65s, page %u\n", h->cpu_vendor, h->kernel, h->page_size);
 	printf("  cpu         xcr0 0x%lx, xsave %u bytes, hwcap2 0x%lx, cpuid1 ecx 0x%08x edx 0x%08x,"
@@ -193,7 +206,8 @@ int main(int argc, char **argv)
 		char pm[5];
 
 		perms(v->prot, v->flags, pm);
-		printf("  %016lx-%016lx %s %-11s %9luK %7luK  %s%s%s%s\n", v->start, v->end, pm,
+		printf("  %016lx-%016lx %s%c%-11s %9luK %7luK  %s%s%s%s\n", v->start, v->end, pm,
+		       v->flags & CKPT_MAP_FRESH ? '*' : ' ',
 		       rst_kind_name(v->kind), (v->end - v->start) >> 10, v->pages_stored * 4,
 		       rst_image_str(&img, v->path_off), v->name_off ? "[anon:" : "",
 		       rst_image_str(&img, v->name_off), v->name_off ? "]" : "");

@@ -76,6 +76,8 @@ static void reg_init(void)
 
 int cap_fd_is_ours(int fd)
 {
+	if (fd >= 0 && fd == ckpt_track.uffd)
+		return 1;
 	if (reg.magic != REG_MAGIC || fd < 0)
 		return 0;
 	if (fd == reg.cache_fd)

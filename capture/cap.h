@@ -50,6 +50,8 @@ struct cap_config {
 	int have_pagemap_scan;		/* -1 unknown, 0 no, 1 yes */
 	int fork_writer;		/* write images from a forked child (CKPT_FORK != 0) */
 	int keep;			/* CKPT_KEEP: images kept, the newest at path (0/1: one) */
+	int incremental;		/* CKPT_INCREMENTAL=1 */
+	int full_every;			/* CKPT_FULL_EVERY: a full image after this many (default 8) */
 };
 
 /* The state a checkpoint takes besides memory, filled before the page walk. */
@@ -71,6 +73,14 @@ struct cap_walk {
 	uint32_t strings_used;
 	uint32_t nfds, nsigs, ntimers;
 	uint64_t fdbuf_used;
+	int incremental;		/* this image holds only what changed since its parent */
+	int scanned;			/* pages already scanned (in the process, before the fork) */
+	int chain;			/* CKPT_INCREMENTAL: written as <path>.<id>, linked to <path> */
+	uint8_t image_id[16], parent_id[16];
+	uint32_t depth;
+	char parent_name[256];
+	uint32_t ndelete;		/* CKPT_KEEP: chain images no kept image needs any more */
+	uint8_t delete_ids[64][16];
 	uint64_t vdso_start, vdso_end, vvar_size, vvar_vclock_size;
 	const char *fail_what;		/* which step failed, for the message */
 	uint64_t fail_addr;
@@ -78,6 +88,21 @@ struct cap_walk {
 int cap_walk_maps(struct cap_walk *w);
 int cap_scan_pages(struct cap_walk *w);
 uint32_t cap_add_string(struct cap_walk *w, const char *s);	/* offset, 0 when full or empty */
+
+/* track.c: written pages between checkpoints (userfaultfd write-protect) */
+struct track_state {
+	int uffd;			/* -1: not tracking */
+	int valid;			/* the last image is complete and tracking ran since */
+	uint32_t since_full;		/* images since the last full one */
+	uint32_t depth;			/* of the last image */
+	uint8_t last_id[16];		/* of the last image */
+	uint32_t nkept;			/* ids of images written, newest last (CKPT_KEEP) */
+	struct { uint8_t id[16]; uint32_t depth; } kept[64];
+};
+extern struct track_state ckpt_track;
+int cap_track_init(void);
+int cap_trackable(const struct ckpt_vma *v);
+void cap_track_arm(const struct cap_walk *w, int full);
 
 /* state.c */
 int cap_collect_fds(struct cap_walk *w);
@@ -87,8 +112,9 @@ int cap_count_threads(void);
 void cap_collect_limits(struct ckpt_proc *p);
 
 /* dump.c: phase 1 in the process, phase 2 there or in a forked child */
-int cap_prepare(struct cap_walk *w, struct cap_state *st, const char *path);
+int cap_prepare(struct cap_walk *w, struct cap_state *st, const char *path, int incremental);
 int cap_finish(struct cap_walk *w, struct cap_state *st, const char *path, int target_fd);
+void cap_chain_name(char *out, size_t cap, const char *path, const uint8_t *id);
 
 /* preload.c */
 void cap_say(const char *fmt, ...);		/* "libckpt: ..." on stderr, one write */

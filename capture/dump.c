@@ -152,6 +152,18 @@ static int write_fd_data(int fd, struct ckpt_fd *f)
 
 static int write_image(struct cap_walk *wp, struct cap_state *st, const char *path, int target_fd);
 
+/* "<path>.<first 8 bytes of the id in hex>": an image of a chain */
+void cap_chain_name(char *out, size_t cap, const char *path, const uint8_t *id)
+{
+	size_t n = rst_fmt(out, cap, "%s.", path);
+
+	for (int i = 0; i < 8 && n + 2 < cap; i++) {
+		out[n++] = "0123456789abcdef"[id[i] >> 4];
+		out[n++] = "0123456789abcdef"[id[i] & 15];
+	}
+	out[n] = 0;
+}
+
 /* CKPT_KEEP=N: before the new image takes the name, the one there becomes
  * path.1, path.1 becomes path.2 ... up to path.N-1; the oldest goes.  Each
  * step leaves every kept name on a complete image. */
@@ -199,6 +211,12 @@ static void fill_header(const struct cap_walk *w, const struct cap_state *st)
 	if (!sys_failed(SC1(__NR_uname, &uts)))
 		memcpy(hdr.kernel, uts.f[2], sizeof(hdr.kernel) - 1);
 	memcpy(hdr.program, st->proc.comm, sizeof(st->proc.comm));
+	memcpy(hdr.image_id, w->image_id, sizeof(hdr.image_id));
+	if (w->incremental) {
+		memcpy(hdr.parent_id, w->parent_id, sizeof(hdr.parent_id));
+		hdr.depth = w->depth;
+		memcpy(hdr.parent_name, w->parent_name, sizeof(hdr.parent_name));
+	}
 	sys_clock_gettime(0, &now);
 	hdr.created_ns = (uint64_t)now.tv_sec * 1000000000ull + now.tv_nsec;
 }
@@ -226,11 +244,12 @@ static void pkru_set(uint32_t v)
 
 /* Phase 1, in the process itself: the address space layout, and what a
  * forked child would not inherit (pending signals, POSIX timers). */
-int cap_prepare(struct cap_walk *w, struct cap_state *st, const char *path)
+int cap_prepare(struct cap_walk *w, struct cap_state *st, const char *path, int incremental)
 {
 	int err;
 
 	memset(w, 0, sizeof(*w));
+	w->incremental = incremental;
 	err = cap_count_threads();
 	if (err > 1) {
 		cap_say("%s: the process has %d threads; this version checkpoints single-threaded "
@@ -238,6 +257,10 @@ int cap_prepare(struct cap_walk *w, struct cap_state *st, const char *path)
 		return -22;
 	}
 	err = cap_walk_maps(w);
+	if (!err && incremental) {	/* the write tracking lives in this process's page tables */
+		err = cap_scan_pages(w);
+		w->scanned = 1;
+	}
 	if (!err)
 		err = cap_collect_signals(w);
 	if (!err)
@@ -274,7 +297,7 @@ static int write_image(struct cap_walk *wp, struct cap_state *st, const char *pa
 	int err, n;
 	const char *slash = path, *s;
 
-	err = cap_scan_pages(&w);
+	err = w.scanned ? 0 : cap_scan_pages(&w);
 	if (!err)
 		err = cap_collect_fds(&w);
 	if (err) {
@@ -308,8 +331,15 @@ static int write_image(struct cap_walk *wp, struct cap_state *st, const char *pa
 	hdr.tables_size = hdr.data_off - hdr.tables_off;
 	off = hdr.data_off;
 	for (uint32_t i = 0; i < w.nruns; i++) {
-		ckpt_scratch.runs[i].data_off = off;
-		off += ckpt_scratch.runs[i].npages * CKPT_PAGE_SIZE;
+		struct ckpt_run *run = &ckpt_scratch.runs[i];
+
+		if (run->data_off == ~0ull) {	/* zero pages: nothing stored */
+			run->data_off = 0;
+			run->crc = 0;
+			continue;
+		}
+		run->data_off = off;
+		off += run->npages * CKPT_PAGE_SIZE;
 	}
 	for (uint32_t i = 0; i < w.nfds; i++) {
 		ckpt_scratch.fds[i].data_off = ckpt_scratch.fds[i].data_len ? off : 0;
@@ -347,6 +377,8 @@ write:
 		struct ckpt_run *run = &ckpt_scratch.runs[i];
 		const struct ckpt_vma *v = &ckpt_scratch.vmas[run->vma];
 
+		if (!run->data_off)
+			continue;		/* zero pages */
 		if (needs_bounce(run, v) && memfd < 0) {
 			memfd = sys_open("/proc/self/mem", O_RDONLY | O_CLOEXEC, 0);
 			if (sys_failed(memfd)) {
@@ -397,11 +429,33 @@ write:
 		goto fail;
 	}
 	sys_close((int)fd);
-	rotate(path);
-	if (sys_failed(err = (int)sys_rename(tmp, path))) {
-		cap_say("%s: rename: errno %d", path, -err);
-		sys_unlink(tmp);
-		return err;
+	if (w.chain) {
+		char named[4200];
+
+		/* <path>.<id> for good, then <path> becomes a second name of it */
+		cap_chain_name(named, sizeof(named), path, w.image_id);
+		if (sys_failed(err = (int)sys_rename(tmp, named))) {
+			cap_say("%s: rename: errno %d", named, -err);
+			sys_unlink(tmp);
+			return err;
+		}
+		if (sys_failed(err = (int)SC5(__NR_linkat, AT_FDCWD, named, AT_FDCWD, tmp, 0)) ||
+		    sys_failed(err = (int)sys_rename(tmp, path))) {
+			cap_say("%s: cannot point it at %s: errno %d", path, named, -err);
+			sys_unlink(tmp);
+			return err;
+		}
+		for (uint32_t i = 0; i < w.ndelete; i++) {	/* CKPT_KEEP: no kept image needs these */
+			cap_chain_name(named, sizeof(named), path, w.delete_ids[i]);
+			sys_unlink(named);
+		}
+	} else {
+		rotate(path);
+		if (sys_failed(err = (int)sys_rename(tmp, path))) {
+			cap_say("%s: rename: errno %d", path, -err);
+			sys_unlink(tmp);
+			return err;
+		}
 	}
 	/* make the rename itself durable */
 	if (slash > path) {

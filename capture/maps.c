@@ -199,6 +199,8 @@ static void parse_vmflags(struct ckpt_vma *v, const char *p, const char *eol)
 			v->flags |= CKPT_MAP_MAYWRITE;
 		else if (p[0] == 'a' && p[1] == 'c')
 			account = 1;
+		else if (p[0] == 'u' && p[1] == 'w')
+			v->flags |= CKPT_MAP_TRACKED;
 		for (size_t i = 0; i < sizeof(advs) / sizeof(advs[0]); i++)
 			if (p[0] == advs[i].name[0] && p[1] == advs[i].name[1])
 				v->advice |= advs[i].adv;
@@ -279,7 +281,9 @@ int cap_walk_maps(struct cap_walk *w)
 
 /* ---- page scan ---- */
 
-static int add_run(struct cap_walk *w, uint32_t vma, uint64_t start, uint64_t end)
+#define ZERO_RUN	(~0ull)	/* data_off of a run of zero pages until the layout */
+
+static int add_run_as(struct cap_walk *w, uint32_t vma, uint64_t start, uint64_t end, int zero)
 {
 	uint64_t skip_s = (uint64_t)&ckpt_scratch, skip_e = skip_s + sizeof(ckpt_scratch);
 	struct ckpt_run *last = w->nruns ? &ckpt_scratch.runs[w->nruns - 1] : 0;
@@ -289,12 +293,13 @@ static int add_run(struct cap_walk *w, uint32_t vma, uint64_t start, uint64_t en
 		int r = 0;
 
 		if (start < skip_s)
-			r = add_run(w, vma, start, skip_s);
+			r = add_run_as(w, vma, start, skip_s, zero);
 		if (!r && end > skip_e)
-			r = add_run(w, vma, skip_e, end);
+			r = add_run_as(w, vma, skip_e, end, zero);
 		return r;
 	}
-	if (last && last->vma == vma && last->addr + last->npages * CKPT_PAGE_SIZE == start) {
+	if (last && last->vma == vma && last->addr + last->npages * CKPT_PAGE_SIZE == start &&
+	    (last->data_off == ZERO_RUN) == zero) {
 		last->npages += (end - start) / CKPT_PAGE_SIZE;
 		return 0;
 	}
@@ -308,6 +313,46 @@ static int add_run(struct cap_walk *w, uint32_t vma, uint64_t start, uint64_t en
 	last->addr = start;
 	last->npages = (end - start) / CKPT_PAGE_SIZE;
 	last->vma = vma;
+	last->data_off = zero ? ZERO_RUN : 0;
+	return 0;
+}
+
+static int add_run(struct cap_walk *w, uint32_t vma, uint64_t start, uint64_t end)
+{
+	return add_run_as(w, vma, start, end, 0);
+}
+
+/* A tracked region in an incremental image: the pages written since the last
+ * checkpoint, protected again in the same walk.  Written pages that hold
+ * nothing now (dropped with MADV_DONTNEED) become zero runs. */
+static int scan_written(struct cap_walk *w, int pm, uint32_t vi)
+{
+	const struct ckpt_vma *v = &ckpt_scratch.vmas[vi];
+	uint64_t (*reg)[3] = (uint64_t (*)[3])ckpt_scratch.regions;
+	struct cap_pm_scan_arg a = {
+		.size = sizeof(a), .flags = 1 | 2,	/* PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC */
+		.start = v->start, .end = v->end,
+		.vec = (uint64_t)reg, .vec_len = sizeof(ckpt_scratch.regions) / 24,
+		.category_mask = PAGE_IS_WRITTEN,
+		.return_mask = PAGE_IS_WRITTEN | PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_PFNZERO,
+	};
+
+	while (a.start < v->end) {
+		long n = sys_ioctl(pm, PAGEMAP_SCAN, &a);
+
+		if (sys_failed(n))
+			return (int)n;
+		for (long i = 0; i < n; i++) {
+			uint64_t c = reg[i][2];
+			int data = (c & (PAGE_IS_PRESENT | PAGE_IS_SWAPPED)) && !(c & PAGE_IS_PFNZERO);
+
+			if (add_run_as(w, vi, reg[i][0], reg[i][1], !data))
+				return -7;
+		}
+		if (a.walk_end <= a.start)
+			break;
+		a.start = a.walk_end;
+	}
 	return 0;
 }
 
@@ -423,6 +468,10 @@ int cap_scan_pages(struct cap_walk *w)
 		case CKPT_VMA_ANON: case CKPT_VMA_HEAP: case CKPT_VMA_STACK: {
 			uint64_t xf = v->kind == CKPT_VMA_FILE ? PAGE_IS_FILE : 0;
 
+			if (w->incremental && (v->flags & CKPT_MAP_TRACKED) && cap_trackable(v)) {
+				err = scan_written(w, pm, i);
+				break;
+			}
 			if (ckpt_cfg.have_pagemap_scan) {
 				err = scan_ioctl(w, pm, i, xf);
 				if (err == -25 || err == -22) {	/* ENOTTY/EINVAL: kernel without it */
@@ -445,7 +494,10 @@ int cap_scan_pages(struct cap_walk *w)
 		v->run_count = w->nruns - first;
 		v->pages_stored = 0;
 		for (uint32_t r = first; r < w->nruns; r++)
-			v->pages_stored += ckpt_scratch.runs[r].npages;
+			if (ckpt_scratch.runs[r].data_off != ZERO_RUN)
+				v->pages_stored += ckpt_scratch.runs[r].npages;
+		if (w->incremental && !((v->flags & CKPT_MAP_TRACKED) && cap_trackable(v)))
+			v->flags |= CKPT_MAP_FRESH;	/* stored whole: older images do not apply */
 		if (err && !w->fail_what) {
 			w->fail_what = "page scan";
 			w->fail_addr = v->start;

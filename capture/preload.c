@@ -194,6 +194,20 @@ __attribute__((constructor)) static void ckpt_init(void)
 		return;
 	}
 	start_interval(getenv("CKPT_INTERVAL"));
+	if (getenv("CKPT_INCREMENTAL") && !strcmp(getenv("CKPT_INCREMENTAL"), "1")) {
+		const char *every = getenv("CKPT_FULL_EVERY");
+		int r;
+
+		ckpt_cfg.incremental = 1;
+		ckpt_cfg.full_every = every && atoi(every) > 0 ? atoi(every) : 8;
+		r = cap_track_init();
+		if (r)
+			cap_say("incremental images: userfaultfd write-protect is not available here (errno %d): "
+				"every image is full", -r);
+		else if (getenv("CKPT_VERBOSE"))
+			cap_say("incremental images: writes tracked with userfaultfd write-protect (async); "
+				"a full image every %d", ckpt_cfg.full_every);
+	}
 	keep = getenv("CKPT_KEEP");
 	if (keep && *keep) {
 		char *end;
@@ -366,6 +380,12 @@ static void after_restore(void)
 {
 	restore_count++;
 	writer = 0;				/* the image's writer was another process */
+	/* write tracking and the chain belong to the process that was saved: start
+	 * afresh (a full image first), and never delete that lineage's files */
+	memset(&ckpt_track, 0, sizeof(ckpt_track));
+	ckpt_track.uffd = -1;
+	if (ckpt_cfg.incremental)
+		cap_track_init();
 	if (resume.magic == CKPT_RESUME_MAGIC) {
 		sys_munmap(resume.zone_start, resume.zone_end - resume.zone_start);
 		if (resume.flags & CKPT_RESUME_IN_PROCESS)
@@ -422,25 +442,73 @@ static void fork_advice(const struct cap_walk *w, int set)
  * right here with CKPT_FORK=0.  A raw clone: no atfork handlers run, the child
  * never returns into the program, flushes no stdio and runs no atexit
  * handler, and it sends no SIGCHLD the program could see. */
+/* CKPT_INCREMENTAL: this image's place in the chain, and which older chain
+ * files CKPT_KEEP lets go (the newest `keep` images and what they need stay). */
+static void plan_chain(struct cap_walk *w, const char *path, int full)
+{
+	struct track_state *t = &ckpt_track;
+	uint32_t keep = ckpt_cfg.keep > 1 ? (uint32_t)ckpt_cfg.keep : 1, oldest, base;
+	const char *slash = strrchr(path, '/');
+
+	w->chain = 1;
+	sys_getrandom(w->image_id, sizeof(w->image_id));
+	if (!full) {
+		memcpy(w->parent_id, t->last_id, sizeof(w->parent_id));
+		w->depth = t->depth + 1;
+		cap_chain_name(w->parent_name, sizeof(w->parent_name), slash ? slash + 1 : path, t->last_id);
+	}
+	if (t->nkept == 64) {			/* the list is full: the oldest goes */
+		memcpy(w->delete_ids[w->ndelete++], t->kept[0].id, 16);
+		memmove(t->kept, t->kept + 1, 63 * sizeof(t->kept[0]));
+		t->nkept--;
+	}
+	memcpy(t->kept[t->nkept].id, w->image_id, 16);
+	t->kept[t->nkept++].depth = w->depth;
+	oldest = t->nkept > keep ? t->nkept - keep : 0;
+	base = oldest >= t->kept[oldest].depth ? oldest - t->kept[oldest].depth : 0;
+	for (uint32_t i = 0; i < base && w->ndelete < 64; i++)
+		memcpy(w->delete_ids[w->ndelete++], t->kept[i].id, 16);
+	memmove(t->kept, t->kept + base, (t->nkept - base) * sizeof(t->kept[0]));
+	t->nkept -= base;
+}
+
 static int write_now(const char *path, int target_fd, int wait)
 {
 	struct cap_walk w;
+	struct track_state *t = &ckpt_track;
+	int chain = ckpt_cfg.incremental && target_fd < 0 && path == ckpt_cfg.path;
+	int full = !chain || t->uffd < 0 || !t->valid || t->since_full + 1 >= (uint32_t)ckpt_cfg.full_every;
 	long pid;
-	int r = cap_prepare(&w, &state, path);
+	int r = cap_prepare(&w, &state, path, !full);
 
-	if (r || !ckpt_cfg.fork_writer)
-		return r ? r : cap_finish(&w, &state, path, target_fd);
-	fork_advice(&w, 0);
-	pid = SC5(__NR_clone, 0, 0, 0, 0, 0);	/* exit signal 0 */
-	if (pid == 0)
-		sys_exit_group(cap_finish(&w, &state, path, target_fd) ? 1 : 0);
-	fork_advice(&w, 1);
-	if (sys_failed(pid)) {			/* no child: write it here */
-		cap_say("%s: fork for the writer failed (errno %d); writing in place", path, (int)-pid);
-		return cap_finish(&w, &state, path, target_fd);
+	if (r)
+		return r;
+	if (chain)
+		plan_chain(&w, path, full);
+	if (!ckpt_cfg.fork_writer) {
+		r = cap_finish(&w, &state, path, target_fd);
+	} else {
+		fork_advice(&w, 0);
+		pid = SC5(__NR_clone, 0, 0, 0, 0, 0);	/* exit signal 0 */
+		if (pid == 0)
+			sys_exit_group(cap_finish(&w, &state, path, target_fd) ? 1 : 0);
+		fork_advice(&w, 1);
+		if (sys_failed(pid)) {		/* no child: write it here */
+			cap_say("%s: fork for the writer failed (errno %d); writing in place", path, (int)-pid);
+			r = cap_finish(&w, &state, path, target_fd);
+		} else {
+			writer = (int)pid;
+			r = wait ? reap_writer(1) : 0;
+		}
 	}
-	writer = (int)pid;
-	return wait ? reap_writer(1) : 0;
+	if (chain && t->uffd >= 0) {		/* from here on, writes are tracked again */
+		cap_track_arm(&w, full);
+		t->valid = r == 0;		/* a writer that fails later clears it too */
+		memcpy(t->last_id, w.image_id, sizeof(t->last_id));
+		t->depth = w.depth;
+		t->since_full = full ? 0 : t->since_full + 1;
+	}
+	return r;
 }
 
 /* Save this thread, write the image to path (or into target_fd when >= 0).
@@ -453,9 +521,11 @@ static int ckpt_take(int from_signal, uint64_t program_mask, const char *path, i
 
 	sys_rt_sigprocmask(SIG_BLOCK, &all, &mask_at_save);
 	r = reap_writer(!from_signal);		/* at most one checkpoint in flight */
-	if (r == -5)
+	if (r == -5) {
 		cap_say("%s: the previous checkpoint failed (see above); the image before it is kept",
 			path);
+		ckpt_track.valid = 0;		/* the next image of a chain starts afresh */
+	}
 	if (busy || r == -16) {
 		if (r == -16 && from_signal != 2)	/* a timer tick just waits for the next one */
 			cap_say("%s: a checkpoint is still being written; this one is skipped", path);

@@ -100,6 +100,8 @@ enum ckpt_vma_kind {
 #define CKPT_MAP_GROWSDOWN	0x0002u	/* VmFlags gd */
 #define CKPT_MAP_NORESERVE	0x0004u	/* writable private without VmFlags ac */
 #define CKPT_MAP_MAYWRITE	0x0008u	/* VmFlags mw: shared file opened for writing */
+#define CKPT_MAP_FRESH		0x0010u	/* incremental: older images hold nothing of this region */
+#define CKPT_MAP_TRACKED	0x0020u	/* VmFlags uw: writes tracked with userfaultfd-wp */
 
 /* ckpt_vma.advice: VmFlags that madvise() and friends set, applied again */
 #define CKPT_ADV_DONTFORK	0x0001u	/* dc */
@@ -134,11 +136,13 @@ struct ckpt_vma {
 };								/* 128 */
 _Static_assert(sizeof(struct ckpt_vma) == 128, "ckpt_vma");
 
-/* A run of consecutive stored pages, all inside one vma. */
+/* A run of consecutive stored pages, all inside one vma.  In an incremental
+ * image a run with data_off 0 stores nothing: those pages are zero now
+ * (written, then dropped with MADV_DONTNEED), whatever older images hold. */
 struct ckpt_run {
 	uint64_t addr;		/* page-aligned */
 	uint64_t npages;
-	uint64_t data_off;	/* file offset of the first page */
+	uint64_t data_off;	/* file offset of the first page; 0: zero pages */
 	uint32_t crc;		/* CRC-32C of the npages * 4096 bytes */
 	uint32_t vma;		/* index into the vma table */
 };								/* 32 */
@@ -318,7 +322,12 @@ struct ckpt_hdr {
 	uint64_t fds_off;	/* 368 */
 	uint64_t sigs_off;	/* 376 */
 	uint64_t timers_off;	/* 384 */
-	uint8_t  reserved[3704];/* 392 zero */
+	uint8_t  image_id[16];	/* 392 random: who this image is */
+	uint8_t  parent_id[16];	/* 408 image_id of the parent (depth > 0) */
+	uint32_t depth;		/* 424 0: full image; n: n parents back to a full one */
+	uint32_t pad2;		/* 428 */
+	char     parent_name[256];	/* 432 the parent's file name, in this image's directory */
+	uint8_t  reserved[3408];/* 688 zero */
 };
 _Static_assert(sizeof(struct ckpt_hdr) == CKPT_HDR_SIZE, "ckpt_hdr");
 _Static_assert(offsetof(struct ckpt_hdr, page_size) == 128, "hdr machine");

@@ -62,6 +62,17 @@ static int table_ok(const struct ckpt_hdr *h, uint64_t off, uint64_t n, uint64_t
 	       n <= (end - off) / size;
 }
 
+/* a file name, NUL-terminated inside n bytes, no '/', not "." or ".." */
+static int plain_name(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && s[i]; i++)
+		if (s[i] == '/')
+			return 0;
+	return i > 0 && i < n && !(s[0] == '.' && (i == 1 || (i == 2 && s[1] == '.')));
+}
+
 static int check_header(struct rst_image *img, struct rst_err *e)
 {
 	struct ckpt_hdr *h = &img->hdr;
@@ -79,6 +90,8 @@ static int check_header(struct rst_image *img, struct rst_err *e)
 		return rst_fail(e, "header size %u / page size %u not supported", h->hdr_size, h->page_size);
 	if (h->flags)
 		return rst_fail(e, "header flags 0x%x unknown to this reader", h->flags);
+	if (h->depth && (h->depth > 1000 || !plain_name(h->parent_name, sizeof(h->parent_name))))
+		return rst_fail(e, "bad parent reference (depth %u)", h->depth);
 	if (h->file_size != img->file_size)
 		return rst_fail(e, "file is %lu bytes, header says %lu: truncated or extended",
 				img->file_size, h->file_size);
@@ -182,6 +195,8 @@ static int check_vmas(struct rst_image *img, uint64_t *data_end, struct rst_err 
 							     img->runs[r - 1].npages * CKPT_PAGE_SIZE))
 				return rst_fail(e, "run %u: 0x%lx+%lu pages outside vma %u", r, run->addr,
 						run->npages, i);
+			if (run->data_off == 0 && h->depth && run->crc == 0)
+				continue;	/* zero pages: nothing stored */
 			if (run->data_off != data_at || run->npages > (h->file_size - data_at) / CKPT_PAGE_SIZE)
 				return rst_fail(e, "run %u: data at %lu, expected %lu", r, run->data_off, data_at);
 			data_at += run->npages * CKPT_PAGE_SIZE;

@@ -35,6 +35,11 @@ extern char rst_zone_start[], rst_zone_end[], rst_tables_addr[];
 #define HWCAP2_FSGSBASE	0x2
 
 static char image_path[4096];		/* argv lives on the stack step 4 unmaps */
+#define MAX_CHAIN 256
+static struct rst_image parents[MAX_CHAIN];	/* an incremental image's parents, newest first */
+static char parent_paths[MAX_CHAIN][4096 + 256];
+static const struct rst_image *chain[MAX_CHAIN + 1];	/* oldest (full) first */
+static uint32_t nchain;
 static int file_fds[CKPT_MAX_VMAS];	/* per vma: the opened mapped file, or -1 */
 static struct rst_image img;
 
@@ -306,6 +311,47 @@ static void become_old_pid(const char *path, uint32_t want)
 	sys_exit_group(128 + (status & 0x7f));
 }
 
+/* An incremental image names its parent, in its own directory, by file name
+ * and id; each parent's tables go to the zone after the previous ones.  The
+ * whole chain is read and checked before anything changes. */
+static int open_chain(const char *path, struct rst_err *e)
+{
+	extern char rst_park_addr[];
+	const struct rst_image *child = &img;
+	uint64_t at = (uint64_t)rst_tables_addr + ((img.hdr.tables_size + 0xfff) & ~0xfffull);
+	size_t dir = rst_strlen(path);
+	uint32_t n = 0;
+
+	while (dir && path[dir - 1] != '/')
+		dir--;
+	while (child->hdr.depth) {
+		struct rst_image *p = &parents[n];
+		char *pp = parent_paths[n];
+
+		if (n >= MAX_CHAIN)
+			return rst_fail(e, "chain of more than %u images", MAX_CHAIN);
+		memcpy(pp, path, dir);
+		memcpy(pp + dir, child->hdr.parent_name, rst_strlen(child->hdr.parent_name) + 1);
+		if (rst_image_open(p, pp, at, e)) {
+			struct rst_err inner = *e;
+
+			return rst_fail(e, "parent %s: %s", pp, inner.msg);
+		}
+		if (memcmp(p->hdr.image_id, child->hdr.parent_id, 16) || p->hdr.depth + 1 != child->hdr.depth)
+			return rst_fail(e, "parent %s is not the image this one was taken after", pp);
+		at += (p->hdr.tables_size + 0xfff) & ~0xfffull;
+		if (at > (uint64_t)rst_park_addr)
+			return rst_fail(e, "the chain's tables do not fit the restorer's zone");
+		child = p;
+		n++;
+	}
+	nchain = 0;
+	for (uint32_t i = n; i > 0; i--)
+		chain[nchain++] = &parents[i - 1];
+	chain[nchain++] = &img;
+	return 0;
+}
+
 /* Step 5: what the kernel keeps for the process besides memory.  Failures here
  * are reported as notices: the memory is in place and the program can run. */
 static void restore_process(const struct ckpt_thread *t, const struct ckpt_proc *p, uint32_t pid,
@@ -443,12 +489,22 @@ void rst_main(uint64_t *sp)
 	if (rst_image_open(&img, path, (uint64_t)rst_tables_addr, &err))
 		refuse(path, &err);
 	t = &img.threads[0];
+	if (open_chain(path, &err))
+		refuse(path, &err);
+	if (lazy && nchain > 1) {
+		lazy = 0;
+		if (verbose)
+			rst_say(2, "restorer: notice: %s is incremental: its pages are read, not mapped\n", path);
+	}
 
 	/* 3. this machine */
 	if (check_cpu(&img, &err) || check_process(&img, &err) || check_limits(&img, &err) ||
 	    rst_find_specials(&specials, &err) || rst_check_vdso(&img, &specials, &err) ||
 	    rst_open_files(&img, file_fds, verbose, &err))
 		refuse(path, &err);
+	for (uint32_t i = 0; bail && i + 1 < nchain; i++)
+		if (rst_verify_runs(chain[i], &err))
+			refuse(chain[i]->path, &err);
 	if (bail ? rst_verify_runs(&img, &err)	/* a roll-back: the program must survive a bad image */
 		 : rst_alloc_pkeys(&img, &err) ||
 		   rst_prepare_fds(&img, stdio_image, close_unsupported, verbose, &err))
@@ -458,7 +514,9 @@ void rst_main(uint64_t *sp)
 		become_old_pid(path, img.proc->pid);
 
 	/* 4. the address space */
-	rst_rebuild(&img, &specials, file_fds, lazy, verbose);
+	rst_rebuild(chain, nchain, &specials, file_fds, lazy, verbose);
+	for (uint32_t i = 0; i + 1 < nchain; i++)
+		sys_close(chain[i]->fd);
 	for (uint32_t i = 0; i < img.hdr.nvmas; i++)
 		if (file_fds[i] >= 0)
 			sys_close(file_fds[i]);

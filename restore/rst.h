@@ -58,8 +58,9 @@ int rst_check_vdso(const struct rst_image *img, const struct rst_specials *sp, s
 int rst_open_files(const struct rst_image *img, int *fds, int verbose, struct rst_err *e);
 int rst_alloc_pkeys(const struct rst_image *img, struct rst_err *e);
 int rst_verify_runs(const struct rst_image *img, struct rst_err *e);
-void rst_rebuild(const struct rst_image *img, const struct rst_specials *sp, const int *fds, int lazy,
-		 int verbose);
+/* chain[0] is a full image, chain[nchain - 1] the one to restore */
+void rst_rebuild(const struct rst_image *const *chain, uint32_t nchain, const struct rst_specials *sp,
+		 const int *fds, int lazy, int verbose);
 
 /* fds.c */
 int rst_prepare_fds(const struct rst_image *img, int stdio_image, int close_unsupported, int verbose,

@@ -271,14 +271,24 @@ static void map_run_lazily(const struct rst_image *img, const struct ckpt_run *r
 		die(img, 127, "map image pages", run->addr, len, sys_failed(r) ? r : -17);
 }
 
+static void seal_vma(const struct rst_image *img, const struct ckpt_vma *v, int tmp_prot, int verbose);
+
+/* tmp_prot: while pages go in, a private region is writable; a shared file
+ * mapping never receives pages and keeps what its file's open mode allows */
+static int fill_prot(const struct ckpt_vma *v, int chained)
+{
+	if ((v->kind == CKPT_VMA_FILE && (v->flags & CKPT_MAP_SHARED)) || (!chained && !v->run_count))
+		return v->prot;
+	return v->prot | PROT_READ | PROT_WRITE;
+}
+
 static void map_vma(const struct rst_image *img, const struct ckpt_vma *v, int fd, int apart, int lazy,
-		    int verbose)
+		    int chained, int verbose)
 {
 	uint64_t len = v->end - v->start, at = v->start;
-	int prot = v->prot, flags = MAP_FIXED_NOREPLACE, tmp_prot;
+	int prot = v->prot, flags = MAP_FIXED_NOREPLACE, tmp_prot = fill_prot(v, chained);
 	long r;
 
-	tmp_prot = v->run_count ? prot | PROT_READ | PROT_WRITE : prot;
 	if (v->kind == CKPT_VMA_FILE) {
 		flags |= v->flags & CKPT_MAP_SHARED ? MAP_SHARED : MAP_PRIVATE;
 	} else {
@@ -298,6 +308,8 @@ static void map_vma(const struct rst_image *img, const struct ckpt_vma *v, int f
 	if (sys_failed(r) || (!apart && r != (long)v->start))
 		die(img, 127, "mmap", v->start, len, sys_failed(r) ? r : -17);
 	at = (uint64_t)r;
+	if (chained)
+		return;				/* filled from the whole chain, sealed after */
 
 	for (uint32_t i = v->run_first; i < v->run_first + v->run_count; i++) {
 		if (lazy)
@@ -314,6 +326,15 @@ static void map_vma(const struct rst_image *img, const struct ckpt_vma *v, int f
 		if (sys_failed(r))
 			die(img, 127, "mremap", v->start, len, r);
 	}
+	seal_vma(img, v, tmp_prot, verbose);
+}
+
+/* final protection (and key), advice, lock, name */
+static void seal_vma(const struct rst_image *img, const struct ckpt_vma *v, int tmp_prot, int verbose)
+{
+	uint64_t len = v->end - v->start;
+	int prot = v->prot;
+	long r;
 
 	if (v->pkey)
 		r = sys_pkey_mprotect(v->start, len, prot, v->pkey);
@@ -341,6 +362,103 @@ static void map_vma(const struct rst_image *img, const struct ckpt_vma *v, int f
 			      (uint64_t)rst_image_str(img, v->name_off));
 		if (sys_failed(r) && verbose)
 			rst_say(2, "restorer: notice: region 0x%lx keeps no name: errno %d\n", v->start, (int)-r);
+	}
+}
+
+/* ---- incremental chains: pages of every image, oldest first ---- */
+
+static int is_special(const struct ckpt_vma *v)
+{
+	return v->kind == CKPT_VMA_VDSO || v->kind == CKPT_VMA_VVAR || v->kind == CKPT_VMA_VVAR_VCLOCK;
+}
+
+/* the restored regions' part of [a, b): zeroed (private: the pages drop
+ * back to zero; shared memory: the hole is punched in the object) */
+static void clear_range(const struct rst_image *img, uint64_t a, uint64_t b)
+{
+	for (uint32_t i = 0; i < img->hdr.nvmas; i++) {
+		const struct ckpt_vma *v = &img->vmas[i];
+		uint64_t s = a > v->start ? a : v->start, e = b < v->end ? b : v->end;
+
+		if (s >= e || is_special(v) || (v->kind == CKPT_VMA_FILE && (v->flags & CKPT_MAP_SHARED)))
+			continue;
+		sys_madvise(s, e - s, v->flags & CKPT_MAP_SHARED ? 9 /* MADV_REMOVE */ : 4 /* MADV_DONTNEED */);
+	}
+}
+
+/* the restored region holding all of [a, b), or 0 */
+static const struct ckpt_vma *holder(const struct rst_image *img, uint64_t a, uint64_t b)
+{
+	uint32_t lo = 0, hi = img->hdr.nvmas;
+
+	while (lo < hi) {			/* vmas are sorted and disjoint */
+		uint32_t mid = (lo + hi) / 2;
+
+		if (img->vmas[mid].end <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < img->hdr.nvmas && img->vmas[lo].start <= a && b <= img->vmas[lo].end &&
+	    !is_special(&img->vmas[lo]) && !(img->vmas[lo].kind == CKPT_VMA_FILE && (img->vmas[lo].flags & CKPT_MAP_SHARED)))
+		return &img->vmas[lo];
+	return 0;
+}
+
+/* A run of an older image whose pages now straddle regions (or fall outside
+ * any): read it through a buffer for its crc, copy what has a place. */
+static void fill_run_clipped(const struct rst_image *from, const struct rst_image *to, const struct ckpt_run *run)
+{
+	static char buf[1 << 20];
+	uint64_t len = run->npages * CKPT_PAGE_SIZE;
+	uint32_t crc = 0;
+
+	for (uint64_t done = 0; done < len; ) {
+		uint64_t n = len - done > sizeof(buf) ? sizeof(buf) : len - done;
+		long r = sys_pread(from->fd, buf, n, run->data_off + done);
+
+		if (r != (long)n)
+			die(from, 127, "read pages", run->addr + done, n, r < 0 ? r : -5);
+		crc = ckpt_crc32c(crc, buf, n);
+		for (uint64_t p = 0; p < n; p += CKPT_PAGE_SIZE) {
+			uint64_t a = run->addr + done + p;
+
+			if (holder(to, a, a + CKPT_PAGE_SIZE))
+				memcpy((void *)a, buf + p, CKPT_PAGE_SIZE);
+		}
+		done += n;
+	}
+	if (crc != run->crc) {
+		rst_say(2, "restorer: %s: page data checksum mismatch at 0x%lx: image corrupted\n",
+			from->path, run->addr);
+		sys_exit_group(2);
+	}
+}
+
+/* chain[0] is the full image, chain[n-1] the newest (whose layout is built).
+ * Oldest first: a region an image stored whole (CKPT_MAP_FRESH) forgets what
+ * older images had there; then its runs go in, zero runs dropping pages. */
+static void apply_chain(const struct rst_image *const *chain, uint32_t n)
+{
+	const struct rst_image *top = chain[n - 1];
+
+	for (uint32_t j = 0; j < n; j++) {
+		const struct rst_image *im = chain[j];
+
+		for (uint32_t i = 0; j && i < im->hdr.nvmas; i++)
+			if (im->vmas[i].flags & CKPT_MAP_FRESH)
+				clear_range(top, im->vmas[i].start, im->vmas[i].end);
+		for (uint32_t i = 0; i < im->hdr.nruns; i++) {
+			const struct ckpt_run *run = &im->runs[i];
+			uint64_t end = run->addr + run->npages * CKPT_PAGE_SIZE;
+
+			if (!run->data_off)
+				clear_range(top, run->addr, end);
+			else if (holder(top, run->addr, end))
+				fill_run(im, run, 0);
+			else
+				fill_run_clipped(im, top, run);
+		}
 	}
 }
 
@@ -372,9 +490,11 @@ int rst_alloc_pkeys(const struct rst_image *img, struct rst_err *e)
 
 extern char rst_zone_start[], rst_zone_end[], rst_park_addr[];
 
-void rst_rebuild(const struct rst_image *img, const struct rst_specials *sp, const int *fds, int lazy,
-		 int verbose)
+void rst_rebuild(const struct rst_image *const *chain, uint32_t nchain, const struct rst_specials *sp,
+		 const int *fds, int lazy, int verbose)
 {
+	const struct rst_image *img = chain[nchain - 1];
+	int chained = nchain > 1;
 	uint64_t zs = (uint64_t)rst_zone_start, ze = (uint64_t)rst_zone_end;
 	uint64_t park = (uint64_t)rst_park_addr, base = sp->start[CKPT_VMA_VDSO];
 	uint64_t parked[CKPT_VMA_KIND_MAX] = { 0 };
@@ -422,11 +542,17 @@ void rst_rebuild(const struct rst_image *img, const struct rst_specials *sp, con
 	for (uint32_t i = 0; i < img->hdr.nvmas; i++) {
 		const struct ckpt_vma *v = &img->vmas[i];
 
-		int lazy_here = lazy && !(v->flags & CKPT_MAP_SHARED) && v->kind != CKPT_VMA_STACK;
-		int apart = !lazy_here && ((i > 0 && twins(&img->vmas[i - 1], v)) ||
-					   (i + 1 < img->hdr.nvmas && twins(v, &img->vmas[i + 1])));
+		int lazy_here = lazy && !chained && !(v->flags & CKPT_MAP_SHARED) && v->kind != CKPT_VMA_STACK;
+		int apart = !lazy_here && !chained && ((i > 0 && twins(&img->vmas[i - 1], v)) ||
+						       (i + 1 < img->hdr.nvmas && twins(v, &img->vmas[i + 1])));
 
-		if (v->kind != CKPT_VMA_VDSO && v->kind != CKPT_VMA_VVAR && v->kind != CKPT_VMA_VVAR_VCLOCK)
-			map_vma(img, v, fds[i], apart, lazy_here, verbose);
+		if (!is_special(v))
+			map_vma(img, v, fds[i], apart, lazy_here, chained, verbose);
 	}
+	if (!chained)
+		return;
+	apply_chain(chain, nchain);
+	for (uint32_t i = 0; i < img->hdr.nvmas; i++)
+		if (!is_special(&img->vmas[i]))
+			seal_vma(img, &img->vmas[i], fill_prot(&img->vmas[i], 1), verbose);
 }
