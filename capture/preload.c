@@ -14,6 +14,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 #include <cpuid.h>
+#include <dlfcn.h>
 #include <errno.h>
 
 #include "cap.h"
@@ -115,6 +116,8 @@ static void probe_machine(void)
 }
 
 static void on_signal(int sig, siginfo_t *si, void *ucv);
+static struct sigaction prog_view;
+static int trigger_owned;
 
 #define INTERVAL_COOKIE	0x636b7074696d6572ull	/* "ckptimer": sigval of our own timer */
 
@@ -189,10 +192,11 @@ __attribute__((constructor)) static void ckpt_init(void)
 	sa.sa_sigaction = on_signal;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigfillset(&sa.sa_mask);		/* nothing else runs during a checkpoint */
-	if (sigaction(ckpt_cfg.sig, &sa, NULL)) {
+	if (sigaction(ckpt_cfg.sig, &sa, &prog_view)) {
 		cap_say("sigaction(%d): %s: checkpoints disabled", ckpt_cfg.sig, strerror(errno));
 		return;
 	}
+	trigger_owned = 1;
 	start_interval(getenv("CKPT_INTERVAL"));
 	if (getenv("CKPT_INCREMENTAL") && !strcmp(getenv("CKPT_INCREMENTAL"), "1")) {
 		const char *every = getenv("CKPT_FULL_EVERY");
@@ -563,6 +567,48 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 	memcpy(&mask, &uc->uc_sigmask, sizeof(mask));
 	ckpt_take(si && si->si_code == SI_TIMER && (uint64_t)si->si_value.sival_ptr == INTERVAL_COOKIE ? 2 : 1,
 		  mask, ckpt_cfg.path, -1);
+}
+
+/* ---- the trigger signal stays ours ----
+ * A program that sets its own handler for CKPT_SIGNAL (bash sets one for
+ * every signal that would end it) would take checkpoints away and die of the
+ * next trigger.  These wrappers keep libckpt's handler installed and give the
+ * program its own view: what it set is what it reads back.  Other signals go
+ * to libc untouched.  (A program making the raw rt_sigaction system call
+ * itself is not caught: choose another CKPT_SIGNAL for it.) */
+static struct sigaction prog_view;		/* the program's idea of CKPT_SIGNAL */
+static int trigger_owned;			/* our handler is installed */
+
+CKPT_API int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	static int (*real)(int, const struct sigaction *, struct sigaction *);
+
+	if (trigger_owned && sig == ckpt_cfg.sig) {
+		if (old)
+			*old = prog_view;
+		if (act) {
+			prog_view = *act;
+			if (getenv("CKPT_VERBOSE"))
+				cap_say("the program set its own handler for signal %d, which checkpoints use; "
+					"kept for checkpoints (CKPT_SIGNAL picks another)", sig);
+		}
+		return 0;
+	}
+	if (!real)
+		real = (int (*)(int, const struct sigaction *, struct sigaction *))dlsym(RTLD_NEXT, "sigaction");
+	return real(sig, act, old);
+}
+
+CKPT_API sighandler_t signal(int sig, sighandler_t handler)
+{
+	struct sigaction sa, old;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler;
+	sa.sa_flags = SA_RESTART;		/* BSD semantics, as glibc's signal() */
+	if (sigaction(sig, &sa, &old))
+		return SIG_ERR;
+	return old.sa_handler;
 }
 
 /* for api.c: a checkpoint taken by the program, waited for */
