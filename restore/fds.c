@@ -275,14 +275,15 @@ int rst_prepare_fds(const struct rst_image *img, int stdio_image, int close_unsu
 
 /* tlongjmp: the descriptors stay as they are (the kernel objects live on, as
  * the program left them); a regular file still open at its old number goes
- * back to its saved offset. */
+ * back to its saved offset -- except 0, 1 and 2, which belong to whoever
+ * started the program (a log it writes to must not be overwritten). */
 void rst_rewind_fds(const struct rst_image *img)
 {
 	for (uint32_t i = 0; i < img->hdr.nfds; i++) {
 		const struct ckpt_fd *f = &img->fds[i];
 		struct ksys_stat st;
 
-		if (f->kind == CKPT_FD_REG && f->share == i && !sys_fstat(f->fd, &st) && st.st_ino == f->ino &&
+		if (f->fd > 2 && f->kind == CKPT_FD_REG && f->share == i && !sys_fstat(f->fd, &st) && st.st_ino == f->ino &&
 		    ksys_major(st.st_dev) == (f->dev >> 32) && ksys_minor(st.st_dev) == (uint32_t)f->dev)
 			sys_lseek(f->fd, (int64_t)f->pos, 0);
 	}
