@@ -71,8 +71,21 @@ static int write_run(int fd, int memfd, struct ckpt_run *run, const struct ckpt_
 	uint32_t crc = 0;
 
 	if (!needs_bounce(run, v)) {
-		run->crc = ckpt_crc32c(0, (const void *)run->addr, len);
-		return write_at(fd, (const void *)run->addr, len, run->data_off);
+		/* 8 MiB at a time: crc while the piece is in cache, write it, and
+		 * start its writeback so the disk works while we go on */
+		for (uint64_t done = 0; done < len; ) {
+			uint64_t n = len - done > (8u << 20) ? (8u << 20) : len - done;
+			int w;
+
+			crc = ckpt_crc32c(crc, (const void *)(run->addr + done), n);
+			w = write_at(fd, (const void *)(run->addr + done), n, run->data_off + done);
+			if (w)
+				return w;
+			SC4(__NR_sync_file_range, fd, run->data_off + done, n, 2 /* SYNC_FILE_RANGE_WRITE */);
+			done += n;
+		}
+		run->crc = crc;
+		return 0;
 	}
 	for (uint64_t done = 0; done < len; ) {
 		uint64_t n = len - done > CAP_IOBUF ? CAP_IOBUF : len - done;

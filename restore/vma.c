@@ -183,18 +183,21 @@ static void __attribute__((noreturn)) die(const struct rst_image *img, int statu
 static void fill_run(const struct rst_image *img, const struct ckpt_run *run, uint64_t delta)
 {
 	uint64_t len = run->npages * CKPT_PAGE_SIZE, done = 0, to = run->addr + delta;
+	uint32_t crc = 0;
 
+	/* 1 MiB at a time: the crc reads each piece while it is still in cache */
 	while (done < len) {
-		uint64_t n = len - done > (1u << 30) ? (1u << 30) : len - done;
+		uint64_t n = len - done > (1u << 20) ? (1u << 20) : len - done;
 		long r = sys_pread(img->fd, (void *)(to + done), n, run->data_off + done);
 
 		if (r == -4)
 			continue;
 		if (r <= 0)
 			die(img, 127, "read pages", run->addr + done, n, r ? r : -5);
+		crc = ckpt_crc32c(crc, (const void *)(to + done), r);
 		done += r;
 	}
-	if (ckpt_crc32c(0, (const void *)to, len) != run->crc) {
+	if (crc != run->crc) {
 		rst_say(2, "restorer: %s: page data checksum mismatch at 0x%lx: image corrupted\n",
 			img->path, run->addr);
 		sys_exit_group(2);
