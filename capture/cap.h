@@ -31,6 +31,7 @@ struct cap_scratch {
 	char iobuf[CAP_IOBUF];		/* smaps text, then page bounce buffer */
 	uint64_t regions[3 * 4096];	/* PAGEMAP_SCAN output (struct page_region) */
 	unsigned char mincore_vec[65536];
+	uint8_t from_parent[CAP_MAX_VMAS / 8];	/* pages read from the process, not the writer */
 	struct ckpt_fd fds[CAP_MAX_FDS];
 	struct ckpt_siginfo sigs[CAP_MAX_SIGS];
 	struct ckpt_timer timers[CAP_MAX_TIMERS];
@@ -75,6 +76,8 @@ struct cap_walk {
 	uint64_t fdbuf_used;
 	int incremental;		/* this image holds only what changed since its parent */
 	int scanned;			/* pages already scanned (in the process, before the fork) */
+	int quick;			/* the layout came from /proc/self/maps: refine it in the writer */
+	int parent_pid;			/* the process being saved (the writer is its child) */
 	int chain;			/* CKPT_INCREMENTAL: written as <path>.<id>, linked to <path> */
 	uint8_t image_id[16], parent_id[16];
 	uint32_t depth;
@@ -85,7 +88,9 @@ struct cap_walk {
 	const char *fail_what;		/* which step failed, for the message */
 	uint64_t fail_addr;
 };
-int cap_walk_maps(struct cap_walk *w);
+enum { WALK_SMAPS, WALK_MAPS, WALK_REFINE };
+int cap_walk_maps(struct cap_walk *w, int mode);
+int cap_from_parent(uint32_t vma_index);
 int cap_scan_pages(struct cap_walk *w);
 uint32_t cap_add_string(struct cap_walk *w, const char *s);	/* offset, 0 when full or empty */
 
@@ -112,7 +117,7 @@ int cap_count_threads(void);
 void cap_collect_limits(struct ckpt_proc *p);
 
 /* dump.c: phase 1 in the process, phase 2 there or in a forked child */
-int cap_prepare(struct cap_walk *w, struct cap_state *st, const char *path, int incremental);
+int cap_prepare(struct cap_walk *w, struct cap_state *st, const char *path, int incremental, int quick);
 int cap_finish(struct cap_walk *w, struct cap_state *st, const char *path, int target_fd);
 void cap_chain_name(char *out, size_t cap, const char *path, const uint8_t *id);
 

@@ -60,7 +60,7 @@ static int needs_bounce(const struct ckpt_run *run, const struct ckpt_vma *v)
 {
 	uint64_t sp = (uint64_t)__builtin_frame_address(0);
 
-	return !(v->prot & PROT_READ) || v->kind == CKPT_VMA_GONE ||
+	return !(v->prot & PROT_READ) || v->kind == CKPT_VMA_GONE || cap_from_parent(run->vma) ||
 	       (sp >= v->start && sp < v->end);
 }
 
@@ -257,7 +257,7 @@ static void pkru_set(uint32_t v)
 
 /* Phase 1, in the process itself: the address space layout, and what a
  * forked child would not inherit (pending signals, POSIX timers). */
-int cap_prepare(struct cap_walk *w, struct cap_state *st, const char *path, int incremental)
+int cap_prepare(struct cap_walk *w, struct cap_state *st, const char *path, int incremental, int quick)
 {
 	int err;
 
@@ -269,7 +269,9 @@ int cap_prepare(struct cap_walk *w, struct cap_state *st, const char *path, int 
 			"programs only", path, err);
 		return -22;
 	}
-	err = cap_walk_maps(w);
+	w->parent_pid = (int)sys_getpid();
+	w->quick = quick;
+	err = cap_walk_maps(w, quick ? WALK_MAPS : WALK_SMAPS);
 	if (!err && incremental) {	/* the write tracking lives in this process's page tables */
 		err = cap_scan_pages(w);
 		w->scanned = 1;
@@ -306,11 +308,13 @@ static int write_image(struct cap_walk *wp, struct cap_state *st, const char *pa
 	char tmp[4200];
 	uint64_t rnd = 0, off, tables_end;
 	uint32_t crc = 0;
-	long fd, memfd = -1;
+	long fd, memfd = -1, pmemfd = -1;
 	int err, n;
 	const char *slash = path, *s;
 
-	err = w.scanned ? 0 : cap_scan_pages(&w);
+	err = w.quick ? cap_walk_maps(&w, WALK_REFINE) : 0;
+	if (!err && !w.scanned)
+		err = cap_scan_pages(&w);
 	if (!err)
 		err = cap_collect_fds(&w);
 	if (err) {
@@ -392,6 +396,17 @@ write:
 
 		if (!run->data_off)
 			continue;		/* zero pages */
+		if (cap_from_parent(run->vma) && pmemfd < 0) {	/* MADV_DONTFORK/WIPEONFORK pages */
+			char mem[64];
+
+			rst_fmt(mem, sizeof(mem), "/proc/%d/mem", w.parent_pid);
+			pmemfd = sys_open(mem, O_RDONLY | O_CLOEXEC, 0);
+			if (sys_failed(pmemfd)) {
+				err = (int)pmemfd;
+				pmemfd = -1;
+				break;
+			}
+		}
 		if (needs_bounce(run, v) && memfd < 0) {
 			memfd = sys_open("/proc/self/mem", O_RDONLY | O_CLOEXEC, 0);
 			if (sys_failed(memfd)) {
@@ -399,10 +414,12 @@ write:
 				break;
 			}
 		}
-		err = write_run((int)fd, (int)memfd, run, v);
+		err = write_run((int)fd, cap_from_parent(run->vma) ? (int)pmemfd : (int)memfd, run, v);
 	}
 	if (memfd >= 0)
 		sys_close((int)memfd);
+	if (pmemfd >= 0)
+		sys_close((int)pmemfd);
 	if (err) {
 		cap_say("%s: write page data: errno %d", path, -err);
 		goto fail;

@@ -215,18 +215,51 @@ static void parse_vmflags(struct ckpt_vma *v, const char *p, const char *eol)
 		v->advice = 0;
 }
 
-int cap_walk_maps(struct cap_walk *w)
+/* REFINE: this header's region in the table the process made (sorted), or -1 */
+static int32_t find_vma(const struct cap_walk *w, const char *p, uint32_t *hint)
 {
-	char *buf = ckpt_scratch.iobuf;
-	size_t have = 0;
-	long fd = sys_open("/proc/self/smaps", O_RDONLY | O_CLOEXEC, 0);
-	int in_vma = 0, err = 0;
+	uint64_t start = hex(&p), end;
 
-	w->nvmas = 0;
-	w->strings_used = 1;			/* offset 0 is "" */
-	ckpt_scratch.strings[0] = 0;
+	p++;
+	end = hex(&p);
+	while (*hint < w->nvmas && ckpt_scratch.vmas[*hint].start < start)
+		(*hint)++;
+	if (*hint < w->nvmas && ckpt_scratch.vmas[*hint].start == start && ckpt_scratch.vmas[*hint].end == end)
+		return (int32_t)*hint;
+	return -1;
+}
+
+/* WALK_SMAPS: /proc/self/smaps into new records (flags, advice, keys too).
+ * WALK_MAPS: /proc/self/maps, far cheaper (smaps walks every page table
+ * entry to count Rss): layout only, for the process before a fork.
+ * WALK_REFINE: in the forked writer, the process's smaps fills in flags,
+ * advice and keys of the records the process made before the fork (the
+ * writer's own would not do: a fork drops mlock and MADV_DONTFORK regions).
+ * The process runs on meanwhile; a region it changed since keeps what maps
+ * said.  MADV_DONTFORK and MADV_WIPEONFORK regions have no pages in the
+ * writer: those are read from the process itself (cap_from_parent). */
+int cap_walk_maps(struct cap_walk *w, int mode)
+{
+	char *buf = ckpt_scratch.iobuf, file[64];
+	size_t have = 0;
+	long fd;
+	int in_vma = 0, err = 0;
+	uint32_t hint = 0, cur = 0;
+
+	if (mode == WALK_REFINE)
+		rst_fmt(file, sizeof(file), "/proc/%d/smaps", w->parent_pid);
+	else
+		rst_fmt(file, sizeof(file), "/proc/self/%s", mode == WALK_MAPS ? "maps" : "smaps");
+	fd = sys_open(file, O_RDONLY | O_CLOEXEC, 0);
+
+	memset(ckpt_scratch.from_parent, 0, sizeof(ckpt_scratch.from_parent));
+	if (mode != WALK_REFINE) {
+		w->nvmas = 0;
+		w->strings_used = 1;		/* offset 0 is "" */
+		ckpt_scratch.strings[0] = 0;
+	}
 	if (sys_failed(fd)) {
-		w->fail_what = "open /proc/self/smaps";
+		w->fail_what = mode == WALK_REFINE ? "open the process's smaps" : "open /proc/self/smaps";
 		return (int)fd;
 	}
 	for (;;) {
@@ -250,21 +283,30 @@ int cap_walk_maps(struct cap_walk *w)
 				while ((*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f'))
 					q++;
 			}
-			if (*q == '-' && q != p) {
+			if (*q == '-' && q != p && mode == WALK_REFINE) {
+				int32_t j = find_vma(w, p, &hint);
+
+				in_vma = j >= 0;
+				cur = in_vma ? (uint32_t)j : 0;
+			} else if (*q == '-' && q != p) {
 				uint32_t before = w->nvmas;
 
 				err = parse_header(w, p, eol);
 				if (err)
 					break;
 				in_vma = w->nvmas != before;
+				cur = w->nvmas - 1;
 			} else if (in_vma && starts(p, "VmFlags:")) {
-				parse_vmflags(&ckpt_scratch.vmas[w->nvmas - 1], p + 8, eol);
+				parse_vmflags(&ckpt_scratch.vmas[cur], p + 8, eol);
+				if (mode == WALK_REFINE &&
+				    (ckpt_scratch.vmas[cur].advice & (CKPT_ADV_WIPEONFORK | CKPT_ADV_DONTFORK)))
+					ckpt_scratch.from_parent[cur / 8] |= 1u << (cur % 8);
 			} else if (in_vma && starts(p, "ProtectionKey:")) {
 				const char *k = p + 14;
 
 				while (*k == ' ')
 					k++;
-				ckpt_scratch.vmas[w->nvmas - 1].pkey = (int32_t)dec(&k);
+				ckpt_scratch.vmas[cur].pkey = (int32_t)dec(&k);
 			}
 			p = eol + 1;
 		}
@@ -285,7 +327,8 @@ int cap_walk_maps(struct cap_walk *w)
 
 static int add_run_as(struct cap_walk *w, uint32_t vma, uint64_t start, uint64_t end, int zero)
 {
-	uint64_t skip_s = (uint64_t)&ckpt_scratch, skip_e = skip_s + sizeof(ckpt_scratch);
+	uint64_t skip_s = (uint64_t)&ckpt_scratch;
+	uint64_t skip_e = (skip_s + sizeof(ckpt_scratch)) & ~(uint64_t)(CKPT_PAGE_SIZE - 1);	/* whole pages only */
 	struct ckpt_run *last = w->nruns ? &ckpt_scratch.runs[w->nruns - 1] : 0;
 
 	/* the capture's own scratch is never worth storing */
@@ -443,9 +486,14 @@ static int scan_resident(struct cap_walk *w, uint32_t vi)
 	return 0;
 }
 
+int cap_from_parent(uint32_t i)
+{
+	return (ckpt_scratch.from_parent[i / 8] >> (i % 8)) & 1;
+}
+
 int cap_scan_pages(struct cap_walk *w)
 {
-	long pm = sys_open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
+	long pm = sys_open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0), ppm = -1;
 	int err = 0;
 
 	w->nruns = 0;
@@ -468,12 +516,28 @@ int cap_scan_pages(struct cap_walk *w)
 		case CKPT_VMA_ANON: case CKPT_VMA_HEAP: case CKPT_VMA_STACK: {
 			uint64_t xf = v->kind == CKPT_VMA_FILE ? PAGE_IS_FILE : 0;
 
+			int use = (int)pm;
+
 			if (w->incremental && (v->flags & CKPT_MAP_TRACKED) && cap_trackable(v)) {
 				err = scan_written(w, pm, i);
 				break;
 			}
+			if (cap_from_parent(i)) {	/* the writer lacks these pages: ask the process's */
+				char path[64];
+
+				if (ppm < 0) {
+					rst_fmt(path, sizeof(path), "/proc/%d/pagemap", w->parent_pid);
+					ppm = sys_open(path, O_RDONLY | O_CLOEXEC, 0);
+					if (sys_failed(ppm)) {
+						err = (int)ppm;
+						ppm = -1;
+						break;
+					}
+				}
+				use = (int)ppm;
+			}
 			if (ckpt_cfg.have_pagemap_scan) {
-				err = scan_ioctl(w, pm, i, xf);
+				err = scan_ioctl(w, use, i, xf);
 				if (err == -25 || err == -22) {	/* ENOTTY/EINVAL: kernel without it */
 					ckpt_cfg.have_pagemap_scan = 0;
 					w->nruns = first;
@@ -481,7 +545,7 @@ int cap_scan_pages(struct cap_walk *w)
 				}
 			}
 			if (!ckpt_cfg.have_pagemap_scan)
-				err = scan_pagemap(w, pm, i, xf != 0);
+				err = scan_pagemap(w, use, i, xf != 0);
 			break;
 		}
 		case CKPT_VMA_SHMEM:
@@ -504,5 +568,7 @@ int cap_scan_pages(struct cap_walk *w)
 		}
 	}
 	sys_close(pm);
+	if (ppm >= 0)
+		sys_close(ppm);
 	return err;
 }

@@ -430,6 +430,8 @@ static int reap_writer(int wait)
  * empty: lift both around the fork (set = 0), then put them back (set = 1). */
 static void fork_advice(const struct cap_walk *w, int set)
 {
+	if (w->quick)
+		return;				/* advice unknown here: the writer reads those pages from us */
 	for (uint32_t i = 0; i < w->nvmas; i++) {
 		const struct ckpt_vma *v = &ckpt_scratch.vmas[i];
 		uint64_t len = v->end - v->start;
@@ -483,7 +485,8 @@ static int write_now(const char *path, int target_fd, int wait)
 	int chain = ckpt_cfg.incremental && target_fd < 0 && path == ckpt_cfg.path;
 	int full = !chain || t->uffd < 0 || !t->valid || t->since_full + 1 >= (uint32_t)ckpt_cfg.full_every;
 	long pid;
-	int r = cap_prepare(&w, &state, path, !full);
+	/* a writer that forks reads the costly smaps itself (WALK_REFINE) */
+	int r = cap_prepare(&w, &state, path, !full, ckpt_cfg.fork_writer && full);
 
 	if (r)
 		return r;
