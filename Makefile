@@ -25,7 +25,8 @@ NASMFLAGS  := -f elf64 -Iasm/ -w+orphan-labels -w+number-overflow
 
 RST_SRC  := restore/main.c restore/image.c restore/vma.c restore/fds.c restore/out.c restore/mem.c
 RST_ASM  := asm/entry.asm asm/jump.asm asm/syscall.asm
-CAP_SRC  := capture/preload.c capture/dump.c capture/maps.c capture/state.c capture/api.c capture/track.c restore/out.c
+CAP_SRC  := capture/preload.c capture/dump.c capture/maps.c capture/state.c capture/api.c capture/track.c \
+            capture/signame.c restore/out.c
 CAP_ASM  := asm/context.asm asm/syscall.asm
 
 RST_OBJ  := $(RST_SRC:%.c=$(B)/rst/%.o) $(RST_ASM:%.asm=$(B)/%.o)
@@ -34,7 +35,7 @@ CAP_OBJ  := $(CAP_SRC:%.c=$(B)/cap/%.o) $(CAP_ASM:%.asm=$(B)/%.o)
 RDR_OBJ  := $(B)/readckpt.o $(B)/rst/restore/image.o $(B)/rst/restore/out.o $(B)/asm/syscall.o
 # the ckpt command: hosted, and the same reader for `ckpt info --json`
 VERSION  := 0.1
-CKPT_OBJ := $(B)/capture/ckpt.o $(B)/rst/restore/image.o $(B)/rst/restore/out.o $(B)/asm/syscall.o
+CKPT_OBJ := $(B)/capture/ckpt.o $(B)/capture/signame.o $(B)/rst/restore/image.o $(B)/rst/restore/out.o $(B)/asm/syscall.o
 
 # tests/api_*.c: the user-directed API, linked with -lckpt (not tests/lib.c)
 API_SRC  := $(wildcard tests/api_*.c)
@@ -94,6 +95,11 @@ $(B)/readckpt.o: readckpt.c $(HDRS)
 readckpt: $(RDR_OBJ)
 	@echo "  LD      $@"
 	$(Q)$(CC) -o $@ $(RDR_OBJ)
+
+$(B)/capture/signame.o: capture/signame.c capture/signame.h
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(HOST_CFLAGS) -c -o $@ $<
 
 $(B)/capture/ckpt.o: capture/ckpt.c $(HDRS)
 	@mkdir -p $(dir $@)

@@ -49,6 +49,7 @@
 #include <sys/wait.h>
 #include <linux/userfaultfd.h>
 
+#include "signame.h"
 #include "ckpt_image.h"
 #include "../restore/rst.h"
 
@@ -256,41 +257,13 @@ static void human(char *buf, size_t cap, double bytes)
 		snprintf(buf, cap, "%.1f %s", bytes, unit[u]);
 }
 
-/* ---- signals: parsed exactly as capture/preload.c parse_signal() does ---- */
-
-static const struct { const char *name; int sig; } signames[] = {
-	{ "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT }, { "USR1", SIGUSR1 },
-	{ "USR2", SIGUSR2 }, { "ALRM", SIGALRM }, { "TERM", SIGTERM }, { "PWR", SIGPWR },
-	{ "URG", SIGURG }, { "WINCH", SIGWINCH }, { "XCPU", SIGXCPU }, { "VTALRM", SIGVTALRM },
-	{ "PROF", SIGPROF }, { "IO", SIGIO }, { "SYS", SIGSYS },
-};
-
-static int parse_signal(const char *s)
-{
-	char *end;
-	long n;
-
-	if (!strncmp(s, "SIG", 3))
-		s += 3;
-	if (!strncmp(s, "RTMIN+", 6)) {
-		n = strtol(s + 6, &end, 10);
-		return !*end && n >= 0 && SIGRTMIN + n <= SIGRTMAX ? SIGRTMIN + (int)n : 0;
-	}
-	if (*s >= '0' && *s <= '9') {
-		n = strtol(s, &end, 10);
-		return !*end && n > 0 && n <= 64 ? (int)n : 0;
-	}
-	for (size_t i = 0; i < sizeof(signames) / sizeof(signames[0]); i++)
-		if (!strcmp(s, signames[i].name))
-			return signames[i].sig;
-	return 0;
-}
+/* ---- signals: named as libckpt reads CKPT_SIGNAL (capture/signame.c) ---- */
 
 static const char *sig_name(int sig, char *buf, size_t cap)
 {
-	for (size_t i = 0; i < sizeof(signames) / sizeof(signames[0]); i++)
-		if (signames[i].sig == sig) {
-			snprintf(buf, cap, "SIG%s", signames[i].name);
+	for (const struct ckpt_signame *p = ckpt_signames; p->name; p++)
+		if (p->sig == sig) {
+			snprintf(buf, cap, "SIG%s", p->name);
 			return buf;
 		}
 	if (sig >= SIGRTMIN && sig <= SIGRTMAX)
@@ -434,7 +407,7 @@ static int cmd_run(int argc, char **argv)
 	if (file && !*file)
 		usage_error("--file: empty path");
 	if (signal_arg) {
-		sig = parse_signal(signal_arg);
+		sig = ckpt_parse_signal(signal_arg);
 		if (!sig)
 			usage_error("--signal %s: not a signal name or number libckpt accepts", signal_arg);
 		if (sig == SIGKILL || sig == SIGSTOP)
@@ -749,7 +722,7 @@ static int cmd_dump(int argc, char **argv)
 	}
 	cs = env_get(env, envlen, "CKPT_SIGNAL");
 	if (cs && *cs) {
-		sig = parse_signal(cs);
+		sig = ckpt_parse_signal(cs);
 		if (!sig || sig == SIGKILL || sig == SIGSTOP) {
 			say("pid %d: CKPT_SIGNAL=%s is not a signal libckpt accepts: its checkpoints are "
 			    "disabled; not signalled", pid, cs);

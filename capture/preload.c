@@ -18,6 +18,7 @@
 #include <errno.h>
 
 #include "cap.h"
+#include "signame.h"
 #include "ckpt.h"
 
 #define CKPT_API __attribute__((visibility("default")))
@@ -50,35 +51,6 @@ void cap_say(const char *fmt, ...)
 }
 
 /* ---- settings ---- */
-
-static const struct { const char *name; int sig; } signames[] = {
-	{ "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT }, { "USR1", SIGUSR1 },
-	{ "USR2", SIGUSR2 }, { "ALRM", SIGALRM }, { "TERM", SIGTERM }, { "PWR", SIGPWR },
-	{ "URG", SIGURG }, { "WINCH", SIGWINCH }, { "XCPU", SIGXCPU }, { "VTALRM", SIGVTALRM },
-	{ "PROF", SIGPROF }, { "IO", SIGIO }, { "SYS", SIGSYS },
-};
-
-/* "12", "USR2", "SIGUSR2", "RTMIN+3" -> signal number, or 0 */
-static int parse_signal(const char *s)
-{
-	char *end;
-	long n;
-
-	if (!strncmp(s, "SIG", 3))
-		s += 3;
-	if (!strncmp(s, "RTMIN+", 6)) {
-		n = strtol(s + 6, &end, 10);
-		return !*end && n >= 0 && SIGRTMIN + n <= SIGRTMAX ? SIGRTMIN + (int)n : 0;
-	}
-	if (*s >= '0' && *s <= '9') {
-		n = strtol(s, &end, 10);
-		return !*end && n > 0 && n <= 64 ? (int)n : 0;
-	}
-	for (size_t i = 0; i < sizeof(signames) / sizeof(signames[0]); i++)
-		if (!strcmp(s, signames[i].name))
-			return signames[i].sig;
-	return 0;
-}
 
 static void probe_machine(void)
 {
@@ -178,8 +150,9 @@ __attribute__((constructor)) static void ckpt_init(void)
 		return;
 	}
 	ckpt_cfg.fork_writer = !(getenv("CKPT_FORK") && !strcmp(getenv("CKPT_FORK"), "0"));
+	ckpt_cfg.copy_files = getenv("CKPT_COPY_FILES") && !strcmp(getenv("CKPT_COPY_FILES"), "1");
 	ckpt_cfg.sig = SIGUSR2;
-	if (sig && *sig && !(ckpt_cfg.sig = parse_signal(sig))) {
+	if (sig && *sig && !(ckpt_cfg.sig = ckpt_parse_signal(sig))) {
 		cap_say("CKPT_SIGNAL=%s: not a signal name or number: checkpoints disabled", sig);
 		return;
 	}
