@@ -13,22 +13,7 @@
 
 static uint64_t num(const char **s, unsigned base)
 {
-	uint64_t v = 0;
-
-	for (;; (*s)++) {
-		char c = **s;
-		unsigned d;
-
-		if (c >= '0' && c <= '9')
-			d = c - '0';
-		else if (base == 16 && c >= 'a' && c <= 'f')
-			d = c - 'a' + 10;
-		else
-			return v;
-		if (d >= base)
-			return v;
-		v = v * base + d;
-	}
+	return rst_parse_num(s, base);
 }
 
 /* value of "key:\t..." in a small /proc text, or 0 when absent */

@@ -65,21 +65,12 @@ static void __attribute__((noreturn)) refuse(const char *path, const struct rst_
 /* "--in-process=FD,ADDR" (decimal fd, hex address of a struct ckpt_bail) */
 static int parse_in_process(const char *s)
 {
-	uint64_t fd = 0, addr = 0;
+	uint64_t fd = rst_parse_num(&s, 10), addr;
 
-	for (; *s >= '0' && *s <= '9'; s++)
-		fd = fd * 10 + (*s - '0');
 	if (*s++ != ',')
 		return -1;
-	for (; *s; s++) {
-		if (*s >= '0' && *s <= '9')
-			addr = addr * 16 + (*s - '0');
-		else if (*s >= 'a' && *s <= 'f')
-			addr = addr * 16 + (*s - 'a' + 10);
-		else
-			return -1;
-	}
-	if (!addr || (addr & 7) || fd > 0x7fffffff)
+	addr = rst_parse_num(&s, 16);
+	if (*s || !addr || (addr & 7) || fd > 0x7fffffff)
 		return -1;
 	carry_fd = (int)fd;
 	bail = (struct ckpt_bail *)addr;

@@ -78,6 +78,27 @@ size_t rst_vfmt(char *buf, size_t cap, const char *fmt, va_list ap)
 	return at;
 }
 
+/* Digits of base 8, 10 or 16 (lowercase) at *s; *s is left after them. */
+uint64_t rst_parse_num(const char **s, unsigned base)
+{
+	uint64_t v = 0;
+
+	for (;; (*s)++) {
+		char c = **s;
+		unsigned d;
+
+		if (c >= '0' && c <= '9')
+			d = (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			d = (unsigned)(c - 'a' + 10);
+		else
+			return v;
+		if (d >= base)
+			return v;
+		v = v * base + d;
+	}
+}
+
 size_t rst_fmt(char *buf, size_t cap, const char *fmt, ...)
 {
 	va_list ap;

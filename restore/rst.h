@@ -10,6 +10,7 @@
 /* out.c: a small formatter (%s %c %d %u %x %ld %lu %lx %%) and one-write output */
 size_t rst_vfmt(char *buf, size_t cap, const char *fmt, va_list ap);
 size_t rst_fmt(char *buf, size_t cap, const char *fmt, ...);
+uint64_t rst_parse_num(const char **s, unsigned base);
 void rst_say(int fd, const char *fmt, ...);
 
 /* An error message under construction: "reason" without the "restorer: IMAGE: " prefix. */
