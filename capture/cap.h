@@ -52,6 +52,7 @@ struct cap_config {
 	int fork_writer;		/* write images from a forked child (CKPT_FORK != 0) */
 	int keep;			/* CKPT_KEEP: images kept, the newest at path (0/1: one) */
 	int incremental;		/* CKPT_INCREMENTAL=1 */
+	int copy_files;			/* CKPT_COPY_FILES=1: private file mappings stored whole */
 	int full_every;			/* CKPT_FULL_EVERY: a full image after this many (default 8) */
 };
 
@@ -136,5 +137,6 @@ int cap_fd_is_ours(int fd);
 #include <stdarg.h>
 size_t rst_vfmt(char *buf, size_t cap, const char *fmt, va_list ap);
 size_t rst_fmt(char *buf, size_t cap, const char *fmt, ...);
+uint64_t rst_parse_num(const char **s, unsigned base);
 
 #endif

@@ -60,7 +60,8 @@ static int needs_bounce(const struct ckpt_run *run, const struct ckpt_vma *v)
 {
 	uint64_t sp = (uint64_t)__builtin_frame_address(0);
 
-	return !(v->prot & PROT_READ) || v->kind == CKPT_VMA_GONE || cap_from_parent(run->vma) ||
+	return !(v->prot & PROT_READ) || v->kind == CKPT_VMA_GONE || (v->flags & CKPT_MAP_COPIED) ||
+	       cap_from_parent(run->vma) ||
 	       (sp >= v->start && sp < v->end);
 }
 

@@ -25,27 +25,12 @@ struct cap_pm_scan_arg {
 
 static uint64_t hex(const char **s)
 {
-	uint64_t v = 0;
-
-	for (;; (*s)++) {
-		char c = **s;
-
-		if (c >= '0' && c <= '9')
-			v = v * 16 + (c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v = v * 16 + (c - 'a' + 10);
-		else
-			return v;
-	}
+	return rst_parse_num(s, 16);
 }
 
 static uint64_t dec(const char **s)
 {
-	uint64_t v = 0;
-
-	while (**s >= '0' && **s <= '9')
-		v = v * 10 + (*(*s)++ - '0');
-	return v;
+	return rst_parse_num(s, 10);
 }
 
 static int starts(const char *s, const char *prefix)
@@ -512,6 +497,11 @@ int cap_scan_pages(struct cap_walk *w)
 		case CKPT_VMA_FILE:
 			if (v->flags & CKPT_MAP_SHARED)
 				break;		/* the file holds it */
+			if (ckpt_cfg.copy_files) {	/* the image must not need the file */
+				v->flags |= CKPT_MAP_COPIED;
+				err = add_run(w, i, v->start, v->end);
+				break;
+			}
 			__attribute__((fallthrough));	/* private: copied-on-write pages only */
 		case CKPT_VMA_ANON: case CKPT_VMA_HEAP: case CKPT_VMA_STACK: {
 			uint64_t xf = v->kind == CKPT_VMA_FILE ? PAGE_IS_FILE : 0;

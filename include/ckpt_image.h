@@ -102,6 +102,9 @@ enum ckpt_vma_kind {
 #define CKPT_MAP_MAYWRITE	0x0008u	/* VmFlags mw: shared file opened for writing */
 #define CKPT_MAP_FRESH		0x0010u	/* incremental: older images hold nothing of this region */
 #define CKPT_MAP_TRACKED	0x0020u	/* VmFlags uw: writes tracked with userfaultfd-wp */
+#define CKPT_MAP_COPIED		0x0040u	/* private file mapping stored whole (CKPT_COPY_FILES=1):
+					 * restored from the file when it is unchanged, else
+					 * from these pages, anonymous */
 
 /* ckpt_vma.advice: VmFlags that madvise() and friends set, applied again */
 #define CKPT_ADV_DONTFORK	0x0001u	/* dc */

@@ -22,22 +22,6 @@
 
 static char maps_buf[1 << 20];		/* this process's /proc/self/maps (a tlongjmp: the program's) */
 
-static uint64_t parse_hex(const char **s)
-{
-	uint64_t v = 0;
-
-	for (;; (*s)++) {
-		char c = **s;
-
-		if (c >= '0' && c <= '9')
-			v = v * 16 + (c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v = v * 16 + (c - 'a' + 10);
-		else
-			return v;
-	}
-}
-
 /* Find this kernel's [vdso], [vvar], [vvar_vclock] in the restorer's own maps. */
 int rst_find_specials(struct rst_specials *sp, struct rst_err *e)
 {
@@ -62,11 +46,11 @@ int rst_find_specials(struct rst_specials *sp, struct rst_err *e)
 
 	for (p = maps_buf; *p; ) {
 		const char *name;
-		uint64_t start = parse_hex(&p), end;
+		uint64_t start = rst_parse_num(&p, 16), end;
 		int kind = 0;
 
 		p++;				/* '-' */
-		end = parse_hex(&p);
+		end = rst_parse_num(&p, 16);
 		while (*p && *p != '\n' && *p != '[')
 			p++;
 		name = p;
@@ -149,23 +133,38 @@ int rst_open_files(const struct rst_image *img, int *fds, int verbose, struct rs
 		if (v->kind != CKPT_VMA_FILE)
 			continue;
 		fd = sys_open(path, mode | O_CLOEXEC, 0);
+		if (!sys_failed(fd) && sys_failed(sys_fstat(fd, &st))) {
+			sys_close((int)fd);
+			fd = -5;
+		}
+		changed = sys_failed(fd) || st.st_ino != v->ino || ksys_major(st.st_dev) != (v->dev >> 32) ||
+			  ksys_minor(st.st_dev) != (uint32_t)v->dev || st.st_size != v->fsize ||
+			  (int64_t)st.st_mtime_sec != v->mtime_sec || st.st_mtime_nsec != v->mtime_nsec;
+		if (v->flags & CKPT_MAP_COPIED) {	/* the image has every page: the file is optional */
+			if (changed) {
+				if (!sys_failed(fd))
+					sys_close((int)fd);
+				if (verbose)
+					rst_say(2, "restorer: notice: %s is gone or changed; mapped from the image's copy\n",
+						path);
+			} else {
+				fds[i] = (int)fd;
+			}
+			continue;
+		}
 		if (sys_failed(fd))
 			return rst_fail(e, "mapped file %s: cannot open: errno %d", path, (int)-fd);
 		fds[i] = (int)fd;
-		if (sys_failed(sys_fstat(fd, &st)))
-			return rst_fail(e, "mapped file %s: fstat failed", path);
 		if (st.st_ino != v->ino || ksys_major(st.st_dev) != (v->dev >> 32) ||
 		    ksys_minor(st.st_dev) != (uint32_t)v->dev)
 			return rst_fail(e, "mapped file %s was replaced (inode %lu, was %lu)", path,
 					st.st_ino, v->ino);
-		changed = st.st_size != v->fsize || (int64_t)st.st_mtime_sec != v->mtime_sec ||
-			  st.st_mtime_nsec != v->mtime_nsec;
 		if (changed && (v->prot & PROT_EXEC))
 			return rst_fail(e, "code file %s changed since the checkpoint", path);
 		if (changed && st.st_size < v->fsize && !(v->flags & CKPT_MAP_SHARED) &&
 		    (uint64_t)st.st_size < v->pgoff + (v->end - v->start))
 			return rst_fail(e, "mapped file %s shrank from %ld to %ld bytes", path, v->fsize, st.st_size);
-		if (changed && verbose)
+		if (changed)
 			rst_say(2, "restorer: notice: %s changed since the checkpoint; mapped as it is now\n", path);
 	}
 	return 0;
@@ -292,9 +291,9 @@ static void map_vma(const struct rst_image *img, const struct ckpt_vma *v, int f
 	int prot = v->prot, flags = MAP_FIXED_NOREPLACE, tmp_prot = fill_prot(v, chained);
 	long r;
 
-	if (v->kind == CKPT_VMA_FILE) {
+	if (v->kind == CKPT_VMA_FILE && fd >= 0) {
 		flags |= v->flags & CKPT_MAP_SHARED ? MAP_SHARED : MAP_PRIVATE;
-	} else {
+	} else {				/* anonymous (or a copied file that is gone) */
 		fd = -1;
 		flags |= MAP_ANONYMOUS | (v->flags & CKPT_MAP_SHARED ? MAP_SHARED : MAP_PRIVATE);
 	}
