@@ -36,6 +36,10 @@ LIMIT_MS=1000			# a refusal must take at most this long
 n=0
 failed=0
 slowest=0			# ms, the slowest refusal that passed
+# CKPT_TEST_BREAK=1 (make check-break): expect the wrong exit status, so that
+# every refusal check must fail and the script with it
+want_rc=2
+[ "${CKPT_TEST_BREAK:-0}" = 1 ] && want_rc=3
 demo_pid=
 cleanup() {
 	[ -n "$demo_pid" ] && kill "$demo_pid" 2>/dev/null
@@ -93,8 +97,8 @@ run_refuse_once() {
 		why="still running after 5 s, killed by timeout"
 	elif [ "$rc" -gt 128 ]; then
 		why="died of signal $((rc - 128))"
-	elif [ "$rc" -ne 2 ]; then
-		why="exit status $rc, want 2"
+	elif [ "$rc" -ne "$want_rc" ]; then
+		why="exit status $rc, want $want_rc"
 	elif [ -s "$W/out" ]; then
 		why="wrote to stdout: $(head -c 60 "$W/out" | tr '\n' ' ')"
 	elif [ ! -s "$W/err" ]; then

@@ -40,6 +40,9 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
 ok() { n=$((n + 1)); echo "ok $n $*"; }
+# CKPT_TEST_BREAK=1 (make check-break): success checks expect the wrong status
+ok_rc=0
+[ "${CKPT_TEST_BREAK:-0}" = 1 ] && ok_rc=1
 not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $*"; }
 note() { echo "# $*"; }
 check() {	# check DESC COND... -- ok if the command COND succeeds
@@ -87,7 +90,7 @@ expect_ok() {
 	desc=$1
 	shift
 	run_cmd "$@"
-	if [ "$rc" -eq 0 ] && [ -s "$W/out" ] && [ ! -s "$W/err" ]; then
+	if [ "$rc" -eq "$ok_rc" ] && [ -s "$W/out" ] && [ ! -s "$W/err" ]; then
 		ok "$desc"
 	else
 		not_ok "$desc: exit $rc, stdout $(wc -c <"$W/out") bytes, stderr: $(oneline "$W/err")"
