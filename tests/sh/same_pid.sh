@@ -1,0 +1,95 @@
+#!/bin/sh
+# same_pid.sh -- `restorer --same-pid` gives the program its old pid back.
+#
+# Simulates a user who restores a daemon whose pid is written in a pid file:
+#   A  with CAP_CHECKPOINT_RESTORE (root here): the restored demo runs as the
+#      pid it had at the checkpoint, prints on, and the restorer command ends
+#      with the program's exit status
+#   B  while that pid is still taken (the original still runs): refused before
+#      anything changes, exit 2, one line that says the pid is in use
+#   C  without the capability (the ordinary-user pass): refused the same way,
+#      naming the capability
+# Environment (tests/run.sh sets them): ROOT, TMPDIR.  Output `ok N` / `not ok N`;
+# exit 0, 1.  CKPT_TEST_BREAK=1: the pid (or, without the capability, the
+# message) is compared with a wrong value.
+
+set -u
+ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+W=$(mktemp -d "${TMPDIR:-/tmp}/same_pid.XXXXXX") || exit 1
+n=0
+failed=0
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+	rm -rf "$W"
+}
+trap cleanup EXIT
+ok() { n=$((n + 1)); echo "ok $n $*"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $*"; }
+
+# a demo counting to 30, 100 ms apart, checkpointed after a few numbers
+LD_PRELOAD=$ROOT/libckpt.so CKPT_FILE=$W/img "$ROOT/demo" 30 100 >"$W/orig.out" 2>&1 &
+pid=$!
+sleep 0.4
+kill -USR2 "$pid"
+t=0
+while [ ! -s "$W/img" ] && [ $t -lt 100 ]; do sleep 0.1; t=$((t + 1)); done
+[ -s "$W/img" ] || { not_ok "no image after SIGUSR2"; exit 1; }
+sleep 0.3				# let the writer finish its rename and exit
+old=$pid
+eff=$(awk '/^CapEff:/ { print $2 }' /proc/self/status)
+capable=$(( (0x$eff >> 40) & 1 ))	# CAP_CHECKPOINT_RESTORE is bit 40
+want=$old
+[ "${CKPT_TEST_BREAK:-0}" = 1 ] && want=$((old + 1))
+
+if [ "$capable" -eq 1 ]; then
+	# B: the pid is still the original's
+	"$ROOT/restorer" --same-pid "$W/img" >"$W/b.out" 2>"$W/b.err"
+	rc=$?
+	if [ $rc -eq 2 ] && [ "$(wc -l <"$W/b.err")" -eq 1 ] && grep -q "^restorer: .*pid $old" "$W/b.err" &&
+	   [ ! -s "$W/b.out" ]; then
+		ok "pid $old still taken: refused, exit 2, one line: $(cat "$W/b.err")"
+	else
+		not_ok "pid still taken: exit $rc, stderr: $(tr '\n' '|' <"$W/b.err")"
+	fi
+fi
+kill -9 "$pid"
+wait "$pid" 2>/dev/null
+pid=
+
+if [ "$capable" -eq 0 ]; then
+	# C: no capability (the ordinary-user pass)
+	"$ROOT/restorer" --same-pid "$W/img" >"$W/c.out" 2>"$W/c.err"
+	rc=$?
+	need=CAP_CHECKPOINT_RESTORE
+	[ "${CKPT_TEST_BREAK:-0}" = 1 ] && need=CAP_SYS_ADMIN		# a wrong expectation
+	if [ $rc -eq 2 ] && [ "$(wc -l <"$W/c.err")" -eq 1 ] && grep -q "$need" "$W/c.err"; then
+		ok "without CAP_CHECKPOINT_RESTORE: refused, exit 2: $(cat "$W/c.err")"
+	else
+		not_ok "without the capability: exit $rc, stderr: $(tr '\n' '|' <"$W/c.err")"
+	fi
+	[ $failed -eq 0 ] || exit 1
+	exit 0
+fi
+
+# A: the old pid is free now; the restored program must run as it
+"$ROOT/restorer" --same-pid "$W/img" >"$W/a.out" 2>"$W/a.err" &
+rpid=$!
+t=0
+while ! [ -r "/proc/$want/comm" ] && [ $t -lt 50 ]; do sleep 0.1; t=$((t + 1)); done
+comm=$(cat "/proc/$want/comm" 2>/dev/null)
+if [ "$comm" = demo ]; then
+	ok "the restored demo runs as pid $want, its pid at the checkpoint"
+else
+	not_ok "no demo at pid $want (comm '$comm'); restorer stderr: $(tr '\n' '|' <"$W/a.err")"
+fi
+wait "$rpid"
+rc=$?
+last=$(tail -n 1 "$W/a.out")
+if [ $rc -eq 0 ] && [ "$last" = "count 30" ]; then
+	ok "it counted on to 30 and the restorer command ended with its status 0"
+else
+	not_ok "restorer exit $rc, last line '$last'"
+fi
+[ $failed -eq 0 ] || exit 1
+exit 0
