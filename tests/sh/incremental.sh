@@ -571,7 +571,7 @@ if [ -x "$CKPT" ] && "$CKPT" --help 2>/dev/null | grep -q '^  merge'; then
 	if [ -n "${f10:-}" ]; then
 		G=$W/g
 		mkdir -p "$G"
-		"$CKPT" merge "$A/img" "$G/merged" 2>"$W/g.err"
+		"$CKPT" merge "$A/img" "$G/merged" >/dev/null 2>"$W/g.err"
 		rc=$?
 		if [ $rc -eq 0 ] && [ -f "$G/merged" ]; then
 			ok "G: ckpt merge folded the chain of 10 into $(stat -c %s "$G/merged") bytes"
@@ -592,8 +592,7 @@ if [ -x "$CKPT" ] && "$CKPT" --help 2>/dev/null | grep -q '^  merge'; then
 		mv "$G/merged" "$G/alone"	# alone: no parent beside it
 		restore_check "G: the merged image alone restores checkpoint 10's memory" "$G/alone" 10 \
 			"$(sum_of "$A" 10)"
-		f4=$(file_of "$A" 4)
-		"$CKPT" merge "$f4" "$G/m4" 2>/dev/null
+		"$CKPT" merge "$(file_of "$A" 4)" "$G/m4" >/dev/null 2>&1
 		restore_check "G: merging a middle image (4) restores checkpoint 4's memory" "$G/m4" 4 \
 			"$(sum_of "$A" 4)"
 		rm -f "$B/$p4"
