@@ -150,6 +150,10 @@ CKPT_API int tsetjmp(void)
 	int n, prev, r, fd = -1;
 
 	reg_init();
+	if (cap_count_threads() > 1) {	/* a roll-back of several threads is not safe here */
+		errno = ENOTSUP;
+		return -1;
+	}
 	if ((r = store_init())) {
 		errno = -r;
 		return -1;
@@ -392,6 +396,10 @@ CKPT_API int tlongjmp(int d)
 	int carry, sig, r;
 
 	reg_init();
+	if (cap_count_threads() > 1) {
+		errno = ENOTSUP;
+		return -1;
+	}
 	if (d == 0)
 		d = reg.numchkpts;
 	if (d < 1 || d > reg.numchkpts) {

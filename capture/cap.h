@@ -57,10 +57,15 @@ struct cap_config {
 };
 
 /* The state a checkpoint takes besides memory, filled before the page walk. */
+#define CAP_MAX_THREADS	64
+
 struct cap_state {
-	struct ckpt_thread thread;
+	struct ckpt_thread thread;	/* the thread taking the checkpoint */
 	struct ckpt_proc proc;
-	const void *fpu;		/* FPU area, xsave_size bytes, 64-aligned */
+	const void *fpu;		/* its FPU area, xsave_size bytes, 64-aligned */
+	uint32_t nthreads;		/* every thread, the main one (tid == pid) first: */
+	struct ckpt_thread *thr[CAP_MAX_THREADS];
+	const void *fpu_of[CAP_MAX_THREADS];
 	char cwd[4096];
 	char exe[4096];
 };
@@ -94,6 +99,21 @@ int cap_walk_maps(struct cap_walk *w, int mode);
 int cap_from_parent(uint32_t vma_index);
 int cap_scan_pages(struct cap_walk *w);
 uint32_t cap_add_string(struct cap_walk *w, const char *s);	/* offset, 0 when full or empty */
+
+/* threads.c: the other threads, stopped in a handler while the image is taken */
+struct cap_thread_slot {
+	struct ckpt_thread rec;
+	uint8_t fpu[CKPT_XSAVE_MAX] __attribute__((aligned(64)));
+	int32_t tid;
+};
+extern struct cap_thread_slot ckpt_slots[CAP_MAX_THREADS - 1];
+extern uint32_t ckpt_nslots;
+int cap_stop_threads(const char *path);		/* 0, or -errno with all released */
+void cap_release_threads(void);
+void cap_wait_arrivals(void);			/* after a restore, in the trigger thread */
+void cap_fill_thread(struct ckpt_thread *t, uint64_t program_mask);
+extern int ckpt_stop_sig;
+void cap_on_stop(int sig, void *si, void *ucv);
 
 /* track.c: written pages between checkpoints (userfaultfd write-protect) */
 struct track_state {

@@ -265,10 +265,10 @@ int cap_prepare(struct cap_walk *w, struct cap_state *st, const char *path, int 
 	memset(w, 0, sizeof(*w));
 	w->incremental = incremental;
 	err = cap_count_threads();
-	if (err > 1) {
-		cap_say("%s: the process has %d threads; this version checkpoints single-threaded "
-			"programs only", path, err);
-		return -22;
+	if (err > 0 && (uint32_t)err != st->nthreads) {	/* one appeared or went meanwhile */
+		cap_say("%s: the process has %d threads, %u of them stopped: checkpoint skipped", path, err,
+			st->nthreads);
+		return -16;
 	}
 	w->parent_pid = (int)sys_getpid();
 	w->quick = quick;
@@ -326,13 +326,13 @@ static int write_image(struct cap_walk *wp, struct cap_state *st, const char *pa
 	fill_header(&w, st);
 
 	/* layout: threads | proc | vmas | runs | strings | pad64 | fpu | pad4096 | data */
-	hdr.nthreads = 1;
+	hdr.nthreads = st->nthreads;
 	hdr.nvmas = w.nvmas;
 	hdr.nruns = w.nruns;
 	hdr.strings_size = w.strings_used;
 	hdr.tables_off = CKPT_HDR_SIZE;
 	hdr.threads_off = hdr.tables_off;
-	hdr.proc_off = hdr.threads_off + sizeof(struct ckpt_thread);
+	hdr.proc_off = hdr.threads_off + (uint64_t)st->nthreads * sizeof(struct ckpt_thread);
 	hdr.vmas_off = hdr.proc_off + sizeof(struct ckpt_proc);
 	hdr.runs_off = hdr.vmas_off + (uint64_t)w.nvmas * sizeof(struct ckpt_vma);
 	hdr.nfds = w.nfds;
@@ -342,9 +342,12 @@ static int write_image(struct cap_walk *wp, struct cap_state *st, const char *pa
 	hdr.sigs_off = hdr.fds_off + (uint64_t)w.nfds * sizeof(struct ckpt_fd);
 	hdr.timers_off = hdr.sigs_off + (uint64_t)w.nsigs * sizeof(struct ckpt_siginfo);
 	hdr.strings_off = hdr.timers_off + (uint64_t)w.ntimers * sizeof(struct ckpt_timer);
-	st->thread.xsave_off = (hdr.strings_off + w.strings_used + 63) & ~63ull;
-	st->thread.xsave_size = ckpt_cfg.xsave_size;
-	tables_end = st->thread.xsave_off + st->thread.xsave_size;
+	tables_end = hdr.strings_off + w.strings_used;
+	for (uint32_t i = 0; i < st->nthreads; i++) {	/* each thread's FPU area, 64-aligned */
+		st->thr[i]->xsave_off = (tables_end + 63) & ~63ull;
+		st->thr[i]->xsave_size = ckpt_cfg.xsave_size;
+		tables_end = st->thr[i]->xsave_off + st->thr[i]->xsave_size;
+	}
 	hdr.data_off = (tables_end + CKPT_PAGE_SIZE - 1) & ~(uint64_t)(CKPT_PAGE_SIZE - 1);
 	hdr.tables_size = hdr.data_off - hdr.tables_off;
 	off = hdr.data_off;
@@ -433,17 +436,23 @@ write:
 	}
 
 	off = hdr.tables_off;
-	if ((err = put((int)fd, &off, &crc, &st->thread, sizeof(st->thread))) ||
+	for (uint32_t i = 0; i < st->nthreads && !err; i++)
+		err = put((int)fd, &off, &crc, st->thr[i], sizeof(struct ckpt_thread));
+	if (err ||
 	    (err = put((int)fd, &off, &crc, &st->proc, sizeof(st->proc))) ||
 	    (err = put((int)fd, &off, &crc, ckpt_scratch.vmas, (uint64_t)w.nvmas * sizeof(struct ckpt_vma))) ||
 	    (err = put((int)fd, &off, &crc, ckpt_scratch.runs, (uint64_t)w.nruns * sizeof(struct ckpt_run))) ||
 	    (err = put((int)fd, &off, &crc, ckpt_scratch.fds, (uint64_t)w.nfds * sizeof(struct ckpt_fd))) ||
 	    (err = put((int)fd, &off, &crc, ckpt_scratch.sigs, (uint64_t)w.nsigs * sizeof(struct ckpt_siginfo))) ||
 	    (err = put((int)fd, &off, &crc, ckpt_scratch.timers, (uint64_t)w.ntimers * sizeof(struct ckpt_timer))) ||
-	    (err = put((int)fd, &off, &crc, ckpt_scratch.strings, w.strings_used)) ||
-	    (err = put_zeros((int)fd, &off, &crc, st->thread.xsave_off - off)) ||
-	    (err = put((int)fd, &off, &crc, st->fpu, st->thread.xsave_size)) ||
-	    (err = put_zeros((int)fd, &off, &crc, hdr.data_off - off))) {
+	    (err = put((int)fd, &off, &crc, ckpt_scratch.strings, w.strings_used))) {
+		cap_say("%s: write tables: errno %d", path, -err);
+		goto fail;
+	}
+	for (uint32_t i = 0; i < st->nthreads && !err; i++)
+		if (!(err = put_zeros((int)fd, &off, &crc, st->thr[i]->xsave_off - off)))
+			err = put((int)fd, &off, &crc, st->fpu_of[i], st->thr[i]->xsave_size);
+	if (err || (err = put_zeros((int)fd, &off, &crc, hdr.data_off - off))) {
 		cap_say("%s: write tables: errno %d", path, -err);
 		goto fail;
 	}

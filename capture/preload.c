@@ -30,7 +30,7 @@ struct cap_scratch ckpt_scratch __attribute__((aligned(4096)));
 static struct cap_state state;
 static uint8_t fpu_area[CKPT_XSAVE_MAX] __attribute__((aligned(64)));
 static struct ckpt_resume resume;		/* the restorer fills this in */
-static volatile int busy;			/* a checkpoint is being taken */
+static int busy;				/* a checkpoint is being taken (atomic) */
 static int writer;				/* pid of the child writing an image */
 static unsigned long restore_count;
 static uint64_t mask_at_save;			/* blocked set inside ckpt_take */
@@ -88,8 +88,8 @@ static void probe_machine(void)
 }
 
 static void on_signal(int sig, siginfo_t *si, void *ucv);
-static struct sigaction prog_view;
-static int trigger_owned;
+static struct sigaction prog_view, stop_view;
+static int trigger_owned, stop_owned;
 
 #define INTERVAL_COOKIE	0x636b7074696d6572ull	/* "ckptimer": sigval of our own timer */
 
@@ -170,6 +170,21 @@ __attribute__((constructor)) static void ckpt_init(void)
 		return;
 	}
 	trigger_owned = 1;
+	{	/* the stop signal for the other threads (threads.c) */
+		const char *ss = getenv("CKPT_STOP_SIGNAL");
+		struct sigaction st;
+
+		if (ss && *ss && !(ckpt_stop_sig = ckpt_parse_signal(ss)))
+			cap_say("CKPT_STOP_SIGNAL=%s: not a signal: using %d", ss, ckpt_stop_sig = 63);
+		memset(&st, 0, sizeof(st));
+		st.sa_sigaction = (void (*)(int, siginfo_t *, void *))cap_on_stop;
+		st.sa_flags = SA_SIGINFO | SA_RESTART;
+		sigfillset(&st.sa_mask);
+		if (ckpt_stop_sig == ckpt_cfg.sig || sigaction(ckpt_stop_sig, &st, &stop_view))
+			cap_say("stop signal %d unusable: multi-threaded checkpoints will fail", ckpt_stop_sig);
+		else
+			stop_owned = 1;
+	}
 	start_interval(getenv("CKPT_INTERVAL"));
 	if (getenv("CKPT_INCREMENTAL") && !strcmp(getenv("CKPT_INCREMENTAL"), "1")) {
 		const char *every = getenv("CKPT_FULL_EVERY");
@@ -229,12 +244,10 @@ void cap_rseq_probe(uint64_t *addr, uint32_t *len)
 	}
 }
 
-static void fill_state(uint64_t program_mask)
+/* the calling thread's record, but its registers (ckpt_save_context's job) */
+void cap_fill_thread(struct ckpt_thread *t, uint64_t program_mask)
 {
-	struct ckpt_thread *t = &state.thread;
-	struct ckpt_proc *p = &state.proc;
 	struct ksys_stack ss;
-	long r;
 
 	memset(t, 0, sizeof(*t));
 	t->tid = (uint32_t)SC0(__NR_gettid);
@@ -251,7 +264,14 @@ static void fill_state(uint64_t program_mask)
 	cap_rseq_probe(&t->rseq_addr, &t->rseq_len);
 	if (t->rseq_len)
 		t->rseq_sig = CKPT_RSEQ_SIG;
+}
 
+static void fill_state(uint64_t program_mask)
+{
+	struct ckpt_proc *p = &state.proc;
+	long r;
+
+	cap_fill_thread(&state.thread, program_mask);
 	memset(p, 0, sizeof(*p));
 	p->pid = (uint32_t)sys_getpid();
 	r = sys_umask(022);
@@ -364,6 +384,7 @@ static void after_restore(void)
 	if (ckpt_cfg.incremental)
 		cap_track_init();
 	if (resume.magic == CKPT_RESUME_MAGIC) {
+		cap_wait_arrivals();		/* no thread may still be in the restorer's code */
 		sys_munmap(resume.zone_start, resume.zone_end - resume.zone_start);
 		if (resume.flags & CKPT_RESUME_IN_PROCESS)
 			cap_after_rollback(resume.carry_fd);
@@ -491,6 +512,30 @@ static int write_now(const char *path, int target_fd, int wait)
 	return r;
 }
 
+/* The image's thread table: the main thread (tid == pid) first, as the
+ * restorer gives its own thread to it; the rest make threads of their own. */
+static void list_threads(void)
+{
+	int32_t pid = (int32_t)sys_getpid();
+
+	state.nthreads = 0;
+	state.thr[state.nthreads] = &state.thread;
+	state.fpu_of[state.nthreads++] = fpu_area;
+	for (uint32_t i = 0; i < ckpt_nslots; i++) {
+		state.thr[state.nthreads] = &ckpt_slots[i].rec;
+		state.fpu_of[state.nthreads++] = ckpt_slots[i].fpu;
+		if (ckpt_slots[i].tid == pid) {	/* the main thread goes first */
+			struct ckpt_thread *t = state.thr[0];
+			const void *f = state.fpu_of[0];
+
+			state.thr[0] = state.thr[state.nthreads - 1];
+			state.fpu_of[0] = state.fpu_of[state.nthreads - 1];
+			state.thr[state.nthreads - 1] = t;
+			state.fpu_of[state.nthreads - 1] = f;
+		}
+	}
+}
+
 /* Save this thread, write the image to path (or into target_fd when >= 0).
  * Returns 0 (written, or being written by the child for a signal), 1
  * (restored), -errno. */
@@ -506,23 +551,27 @@ static int ckpt_take(int from_signal, uint64_t program_mask, const char *path, i
 			path);
 		ckpt_track.valid = 0;		/* the next image of a chain starts afresh */
 	}
-	if (busy || r == -16) {
+	if (r == -16 || __atomic_exchange_n(&busy, 1, __ATOMIC_SEQ_CST)) {
 		if (r == -16 && from_signal != 2)	/* a timer tick just waits for the next one */
 			cap_say("%s: a checkpoint is still being written; this one is skipped", path);
 		sys_rt_sigprocmask(SIG_SETMASK, &mask_at_save, 0);
 		return -16;			/* EBUSY */
 	}
-	busy = 1;
 	fill_state(from_signal ? program_mask : mask_at_save);
 	r = fill_mm(&state.proc);
 	if (r) {
 		cap_say("%s: cannot read the mm fields: errno %d", path, -r);
 		goto out;
 	}
+	r = cap_stop_threads(path);
+	if (r)
+		goto out;
+	list_threads();
 	state.fpu = fpu_area;
 	resume.magic = 0;
 	if (ckpt_save_context(&state.thread.regs, fpu_area, ckpt_cfg.ctx_flags) == 0) {
 		r = write_now(path, target_fd, !from_signal);
+		cap_release_threads();		/* the snapshot exists: the others go on */
 	} else {
 		/* restored: every register is as it was at the call above, memory as
 		 * it was when the image was written; the restorer left signals blocked */
@@ -530,7 +579,7 @@ static int ckpt_take(int from_signal, uint64_t program_mask, const char *path, i
 		r = 1;
 	}
 out:
-	busy = 0;
+	__atomic_store_n(&busy, 0, __ATOMIC_SEQ_CST);
 	sys_rt_sigprocmask(SIG_SETMASK, &mask_at_save, 0);
 	return r;
 }
@@ -559,11 +608,13 @@ CKPT_API int sigaction(int sig, const struct sigaction *act, struct sigaction *o
 {
 	static int (*real)(int, const struct sigaction *, struct sigaction *);
 
-	if (trigger_owned && sig == ckpt_cfg.sig) {
+	if ((trigger_owned && sig == ckpt_cfg.sig) || (stop_owned && sig == ckpt_stop_sig)) {
+		struct sigaction *view = sig == ckpt_cfg.sig ? &prog_view : &stop_view;
+
 		if (old)
-			*old = prog_view;
+			*old = *view;
 		if (act) {
-			prog_view = *act;
+			*view = *act;
 			if (getenv("CKPT_VERBOSE"))
 				cap_say("the program set its own handler for signal %d, which checkpoints use; "
 					"kept for checkpoints (CKPT_SIGNAL picks another)", sig);

@@ -26,6 +26,12 @@
 
 void rst_jump(const struct ckpt_regs *regs, const void *fpu, uint64_t xmask, unsigned flags)
 	__attribute__((noreturn));
+long rst_spawn_thread(uint64_t flags, void *stack_top, void (*fn)(void *), void *arg);
+
+#define RST_MAX_THREADS	64
+#define RST_THREAD_STACK 16384
+/* CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM */
+#define RST_CLONE_THREAD 0x50f00ul
 void rst_main(uint64_t *sp) __attribute__((noreturn, used));
 
 extern char rst_zone_start[], rst_zone_end[], rst_tables_addr[];
@@ -35,6 +41,8 @@ extern char rst_zone_start[], rst_zone_end[], rst_tables_addr[];
 #define HWCAP2_FSGSBASE	0x2
 
 static char image_path[4096];		/* argv lives on the stack step 4 unmaps */
+static uint64_t hwcap2;			/* AT_HWCAP2 of this process */
+static uint8_t thread_stacks[RST_MAX_THREADS][RST_THREAD_STACK] __attribute__((aligned(16)));
 #define MAX_CHAIN 256
 static struct rst_image parents[MAX_CHAIN];	/* an incremental image's parents, newest first */
 static char parent_paths[MAX_CHAIN][4096 + 256];
@@ -179,8 +187,14 @@ static int check_process(const struct rst_image *im, struct rst_err *e)
 	const char *cwd = rst_image_str(im, im->proc->cwd_off);
 	struct ksys_stat st;
 
-	if (im->hdr.nthreads != 1)
-		return rst_fail(e, "image has %u threads; this restorer restores one", im->hdr.nthreads);
+	if (im->hdr.nthreads > RST_MAX_THREADS)
+		return rst_fail(e, "image has %u threads; this restorer makes at most %u", im->hdr.nthreads,
+				RST_MAX_THREADS);
+	if (im->threads[0].tid != im->proc->pid)
+		return rst_fail(e, "thread 0 is tid %u, not the process's main thread %u", im->threads[0].tid,
+				im->proc->pid);
+	if (bail && im->hdr.nthreads > 1)
+		return rst_fail(e, "a roll-back into a multi-threaded image is not supported");
 	if (*cwd && (sys_failed(sys_stat(cwd, &st)) || (st.st_mode & S_IFMT) != S_IFDIR))
 		return rst_fail(e, "working directory %s is gone", cwd);
 	for (uint32_t i = 0; i < im->hdr.nvmas; i++) {
@@ -343,6 +357,33 @@ static int open_chain(const char *path, struct rst_err *e)
 	return 0;
 }
 
+static unsigned jump_flags_of(const struct ckpt_thread *t)
+{
+	return (t->flags & CKPT_CTX_XSAVE) | (hwcap2 & HWCAP2_FSGSBASE ? CKPT_CTX_FSGSBASE : 0);
+}
+
+/* A thread of the image other than the main one, on its restorer stack: its
+ * own kernel state, then its registers.  It resumes in libckpt's stop handler,
+ * which counts it in before the main thread lets the restorer's zone go. */
+static void rst_thread_main(void *arg)
+{
+	const struct ckpt_thread *t = arg;
+	struct ksys_stack ss = { .ss_sp = t->ss_sp, .ss_size = t->ss_size,
+				 .ss_flags = (int32_t)(t->ss_flags & 0x80000002u) };
+
+	sys_sigaltstack(&ss, 0);
+	if (t->rseq_len)
+		sys_rseq(t->rseq_addr, t->rseq_len, 0, t->rseq_sig);
+	if (t->clear_child_tid) {
+		*(volatile uint32_t *)t->clear_child_tid = (uint32_t)sys_gettid();	/* glibc's cached tid */
+		sys_set_tid_address(t->clear_child_tid);
+	}
+	if (t->robust_list)
+		sys_set_robust_list(t->robust_list, t->robust_len);
+	/* POINT OF NO RETURN (this thread): its registers, and into the program */
+	rst_jump(&t->regs, img.tables + (t->xsave_off - img.hdr.tables_off), t->xfeatures, jump_flags_of(t));
+}
+
 /* Step 5: what the kernel keeps for the process besides memory.  Failures here
  * are reported as notices: the memory is in place and the program can run. */
 static void restore_process(const struct ckpt_thread *t, const struct ckpt_proc *p, uint32_t pid,
@@ -408,7 +449,7 @@ static int writable(uint64_t addr, uint64_t len)
 void rst_main(uint64_t *sp)
 {
 	static const uint64_t all_signals = ~0ull;
-	uint64_t argc = sp[0], hwcap2 = 0, *auxv;
+	uint64_t argc = sp[0], *auxv;
 	char **argv = (char **)(sp + 1);
 	const char *path = "myckpt";
 	struct rst_specials specials;
@@ -538,7 +579,21 @@ void rst_main(uint64_t *sp)
 		rst_install_fds(&img, stdio_image);
 
 	/* 6. registers */
-	jump_flags = (t->flags & CKPT_CTX_XSAVE) | (hwcap2 & HWCAP2_FSGSBASE ? CKPT_CTX_FSGSBASE : 0);
+	/* the other threads, last: each goes straight into the program */
+	for (uint32_t i = 1; i < img.hdr.nthreads; i++) {
+		struct ckpt_thread *o = &img.threads[i];
+		long tid;
+
+		if (o->clear_child_tid && !writable(o->clear_child_tid, 4))
+			o->clear_child_tid = 0;
+		tid = rst_spawn_thread(RST_CLONE_THREAD, thread_stacks[i] + RST_THREAD_STACK, rst_thread_main, o);
+		if (sys_failed(tid)) {
+			rst_say(2, "restorer: %s: thread %u of %u: clone: errno %d\n", path, i, img.hdr.nthreads,
+				(int)-tid);
+			sys_exit_group(127);
+		}
+	}
+	jump_flags = jump_flags_of(t);
 	/* POINT OF NO RETURN: rst_jump loads the target's registers and iretq's */
 	rst_jump(&t->regs, img.tables + (t->xsave_off - img.hdr.tables_off), t->xfeatures, jump_flags);
 }

@@ -1,0 +1,155 @@
+/* threads.c -- the other threads of the process, while one takes a checkpoint.
+ *
+ * The thread that takes the checkpoint sends every other thread the stop
+ * signal (CKPT_STOP_SIGNAL, default 63 = SIGRTMAX-1: a real-time signal, so
+ * it is queued and never merged, and one programs rarely claim; libckpt keeps
+ * it as it keeps the trigger signal, giving the program its own view).  Each
+ * saves its own registers, FPU state, mask, alternate stack, rseq area, tid
+ * address and robust list with the same routines as the first thread, says
+ * so, and waits on a futex until the image's snapshot exists (the fork of the
+ * writer, or the write itself).  A thread in a system call comes back from it
+ * as after any handled signal: restarted or EINTR, by its SA_RESTART rules
+ * (the stop handler sets SA_RESTART).
+ *
+ * After a restore each of them resumes here, in its handler, counts itself
+ * in and returns to where it was; the first thread waits for all of them
+ * before it unmaps the restorer, whose code they ran last.
+ */
+#include <stddef.h>
+#include <ucontext.h>
+#include "cap.h"
+
+#define FUTEX_WAIT_PRIVATE	128
+#define FUTEX_WAKE_PRIVATE	129
+
+struct cap_thread_slot ckpt_slots[CAP_MAX_THREADS - 1];
+uint32_t ckpt_nslots;
+int ckpt_stop_sig = 63;
+static volatile int32_t stopped;	/* threads that saved themselves */
+static volatile int32_t release;	/* bumped to let them go */
+static volatile int32_t arrived;	/* after a restore: threads back in the program */
+
+static void futex_wait(volatile int32_t *addr, int32_t val, int64_t ms)
+{
+	struct ksys_timespec t = { ms / 1000, (ms % 1000) * 1000000 };
+
+	SC4(__NR_futex, addr, FUTEX_WAIT_PRIVATE, val, ms >= 0 ? &t : 0);
+}
+
+static void futex_wake(volatile int32_t *addr)
+{
+	SC3(__NR_futex, addr, FUTEX_WAKE_PRIVATE, 0x7fffffff);
+}
+
+/* the stop signal's handler, in each thread but the one taking the checkpoint */
+void cap_on_stop(int sig, void *si, void *ucv)
+{
+	int32_t tid = (int32_t)sys_gettid(), gen;
+	struct cap_thread_slot *slot = 0;
+	uint64_t mask;
+
+	for (uint32_t i = 0; i < ckpt_nslots; i++)
+		if (ckpt_slots[i].tid == tid)
+			slot = &ckpt_slots[i];
+	if (!slot)
+		return;				/* not asked for: nothing to do */
+	memcpy(&mask, (char *)ucv + offsetof(ucontext_t, uc_sigmask), sizeof(mask));
+	cap_fill_thread(&slot->rec, mask);
+	gen = release;
+	if (ckpt_save_context(&slot->rec.regs, slot->fpu, ckpt_cfg.ctx_flags) == 0) {
+		__atomic_add_fetch(&stopped, 1, __ATOMIC_SEQ_CST);
+		futex_wake(&stopped);
+		while (__atomic_load_n(&release, __ATOMIC_SEQ_CST) == gen)
+			futex_wait(&release, gen, -1);
+	} else {				/* restored: back in the program */
+		__atomic_add_fetch(&arrived, 1, __ATOMIC_SEQ_CST);
+		futex_wake(&arrived);
+	}
+	(void)sig;
+	(void)si;
+}
+
+/* Stop every other thread.  New threads may appear while we do: list again
+ * until a round finds none.  0, or -errno with every stopped thread let go. */
+int cap_stop_threads(const char *path)
+{
+	static char dents[16384];
+	int32_t self = (int32_t)sys_gettid(), pid = (int32_t)sys_getpid();
+	int fresh = 1;
+
+	ckpt_nslots = 0;
+	stopped = 0;
+	arrived = 0;
+	for (int round = 0; fresh && round < 8; round++) {
+		long dir = sys_open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+		int64_t deadline = 3000;
+
+		fresh = 0;
+		if (sys_failed(dir))
+			break;
+		for (;;) {
+			long len = sys_getdents64((int)dir, dents, sizeof(dents));
+
+			if (len <= 0)
+				break;
+			for (long at = 0; at < len; ) {
+				const char *p = dents + at + 19;
+				uint16_t reclen;
+				int32_t tid, known = 0;
+
+				memcpy(&reclen, dents + at + 16, 2);
+				at += reclen;
+				if (*p < '0' || *p > '9')
+					continue;
+				tid = (int32_t)rst_parse_num(&p, 10);
+				for (uint32_t i = 0; i < ckpt_nslots; i++)
+					known |= ckpt_slots[i].tid == tid;
+				if (tid == self || known)
+					continue;
+				if (ckpt_nslots >= CAP_MAX_THREADS - 1) {
+					sys_close((int)dir);
+					cap_say("%s: more than %u threads: checkpoint skipped", path, CAP_MAX_THREADS);
+					cap_release_threads();
+					return -7;
+				}
+				ckpt_slots[ckpt_nslots].tid = tid;
+				if (sys_failed(SC3(__NR_tgkill, pid, tid, ckpt_stop_sig)))
+					continue;	/* it ended meanwhile */
+				ckpt_nslots++;
+				fresh = 1;
+			}
+		}
+		sys_close((int)dir);
+		while (stopped < (int32_t)ckpt_nslots && deadline > 0) {
+			int32_t seen = stopped;
+
+			futex_wait(&stopped, seen, 100);
+			deadline -= 100;		/* a wake-up may come early: close enough */
+		}
+		if (stopped < (int32_t)ckpt_nslots) {
+			cap_say("%s: %d of %u threads did not stop (stop signal %d blocked?): checkpoint skipped",
+				path, (int)ckpt_nslots - stopped, ckpt_nslots, ckpt_stop_sig);
+			cap_release_threads();
+			return -16;
+		}
+	}
+	return 0;
+}
+
+void cap_release_threads(void)
+{
+	if (!ckpt_nslots)
+		return;
+	__atomic_add_fetch(&release, 1, __ATOMIC_SEQ_CST);
+	futex_wake(&release);
+}
+
+/* after a restore: every restored thread has left the restorer's code */
+void cap_wait_arrivals(void)
+{
+	for (int64_t waited = 0; arrived < (int32_t)ckpt_nslots && waited < 10000; waited += 100)
+		futex_wait(&arrived, arrived, 100);
+	if (arrived < (int32_t)ckpt_nslots)
+		cap_say("notice: %d of %u restored threads did not come back", (int)ckpt_nslots - arrived,
+			ckpt_nslots);
+}
