@@ -350,8 +350,13 @@ static uint32_t ckpt_crc32c(uint32_t crc, const void *buf, uint64_t len)
 
 	for (; len && ((uintptr_t)p & 7); len--, p++)
 		c = __builtin_ia32_crc32qi((uint32_t)c, *p);
-	for (; len >= 8; len -= 8, p += 8)
-		c = __builtin_ia32_crc32di(c, *(const uint64_t *)p);
+	for (; len >= 8; len -= 8, p += 8) {
+		uint64_t word;
+
+		__builtin_memcpy(&word, p, 8);	/* not *(uint64_t *)p: the caller's
+						 * type may be anything (aliasing) */
+		c = __builtin_ia32_crc32di(c, word);
+	}
 	for (; len; len--, p++)
 		c = __builtin_ia32_crc32qi((uint32_t)c, *p);
 	return ~(uint32_t)c;
