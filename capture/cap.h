@@ -127,6 +127,7 @@ struct track_state {
 };
 extern struct track_state ckpt_track;
 int cap_track_init(void);
+void cap_track_check(void);
 int cap_trackable(const struct ckpt_vma *v);
 void cap_track_arm(const struct cap_walk *w, int full);
 

@@ -477,11 +477,14 @@ static int write_now(const char *path, int target_fd, int wait)
 	struct cap_walk w;
 	struct track_state *t = &ckpt_track;
 	int chain = ckpt_cfg.incremental && target_fd < 0 && path == ckpt_cfg.path;
-	int full = !chain || t->uffd < 0 || !t->valid || t->since_full + 1 >= (uint32_t)ckpt_cfg.full_every;
+	int full, r;
 	long pid;
-	/* a writer that forks reads the costly smaps itself (WALK_REFINE) */
-	int r = cap_prepare(&w, &state, path, !full, ckpt_cfg.fork_writer && full);
 
+	if (chain)
+		cap_track_check();
+	full = !chain || t->uffd < 0 || !t->valid || t->since_full + 1 >= (uint32_t)ckpt_cfg.full_every;
+	/* a writer that forks reads the costly smaps itself (WALK_REFINE) */
+	r = cap_prepare(&w, &state, path, !full, ckpt_cfg.fork_writer && full);
 	if (r)
 		return r;
 	if (chain)

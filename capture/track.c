@@ -53,6 +53,27 @@ int cap_track_init(void)
 	return 0;
 }
 
+/* Is our userfaultfd still ours?  A program that closes every descriptor it
+ * did not open (close_range(3, ~0U)) closes it too, and the number may name
+ * another file since.  Then tracking starts over: a full image, a notice. */
+void cap_track_check(void)
+{
+	char link[64], target[64];
+	long n;
+
+	if (ckpt_track.uffd < 0)
+		return;
+	rst_fmt(link, sizeof(link), "/proc/self/fd/%d", ckpt_track.uffd);
+	n = sys_readlink(link, target, sizeof(target) - 1);
+	target[n > 0 ? n : 0] = 0;
+	if (n > 0 && !strcmp(target, "anon_inode:[userfaultfd]"))
+		return;
+	cap_say("notice: the program closed libckpt's userfaultfd: the next image is full, tracking starts over");
+	ckpt_track.uffd = -1;
+	ckpt_track.valid = 0;
+	cap_track_init();
+}
+
 /* Regions whose writes can be tracked: private anonymous memory. */
 int cap_trackable(const struct ckpt_vma *v)
 {
