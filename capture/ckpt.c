@@ -132,8 +132,7 @@ static const char run_help[] =
 	"  -f, --file PATH     image path, made absolute (default: CKPT_FILE, else ./myckpt)\n"
 	"  -s, --signal SIG    trigger signal: number or name, USR1, SIGUSR1, RTMIN+3\n"
 	"                      (default: CKPT_SIGNAL, else SIGUSR2)\n"
-	"  -i, --interval S    seconds between automatic checkpoints: sets CKPT_INTERVAL,\n"
-	"                      which libckpt.so does NOT implement yet (a warning says so)\n"
+	"  -i, --interval S    seconds between automatic checkpoints (sets CKPT_INTERVAL)\n"
 	"sets LD_PRELOAD (the libckpt.so beside ckpt, or in ../lib), CKPT_FILE and\n"
 	"CKPT_SIGNAL, then execs PROGRAM: the exit status is PROGRAM's; 127 not found,\n"
 	"126 not executable, 2 usage error\n";
@@ -156,8 +155,7 @@ static const char restore_help[] =
 	"usage: ckpt restore [--lazy] [-v] [RESTORER-OPTIONS] [IMAGE]\n"
 	"exec the restorer on IMAGE (default: myckpt): this process becomes the saved one\n"
 	"  -v, --verbose       the restorer says what it restores and what it skips\n"
-	"      --lazy          load pages on first touch; refused unless the restorer\n"
-	"                      lists --lazy in its --help (not implemented yet)\n"
+	"      --lazy          map the image's pages; they load on first touch\n"
 	"any other option is passed to the restorer if restorer --help names it\n"
 	"exit status: the restored program's; 2 image refused or usage error (nothing\n"
 	"changed); 127 the restore failed after the point of no return; 1 no restorer\n";
@@ -360,26 +358,6 @@ static void which(const char *prog, char *out, size_t cap)
 	out[0] = 0;
 }
 
-/* does the library read CKPT_INTERVAL at all?  (so the warning retires itself) */
-static int lib_knows(const char *lib, const char *word)
-{
-	FILE *f = fopen(lib, "rb");
-	char buf[65536 + 64];
-	size_t n, keep = 0, wl = strlen(word);
-	int found = 0;
-
-	if (!f)
-		return 0;
-	while (!found && (n = fread(buf + keep, 1, sizeof(buf) - 64 - keep, f)) > 0) {
-		n += keep;
-		found = memmem(buf, n, word, wl) != NULL;
-		keep = n < wl ? n : wl - 1;
-		memmove(buf, buf + n - keep, keep);
-	}
-	fclose(f);
-	return found;
-}
-
 /* PATH relative to the current directory -> absolute, without resolving links */
 static int absolute(const char *path, char *out, size_t cap)
 {
@@ -447,9 +425,6 @@ static int cmd_run(int argc, char **argv)
 	setenv("CKPT_FILE", img, 1);
 	if (interval) {
 		setenv("CKPT_INTERVAL", interval, 1);
-		if (!lib_knows(lib, "CKPT_INTERVAL"))
-			say("warning: --interval: %s does not take periodic checkpoints yet; "
-			    "CKPT_INTERVAL=%s is set but ignored", lib, interval);
 	}
 	old = getenv("LD_PRELOAD");
 	if (old && *old) {
