@@ -48,7 +48,7 @@ void cap_on_stop(int sig, void *si, void *ucv)
 	struct cap_thread_slot *slot = 0;
 	uint64_t mask;
 
-	for (uint32_t i = 0; i < ckpt_nslots; i++)
+	for (uint32_t i = 0; i < __atomic_load_n(&ckpt_nslots, __ATOMIC_SEQ_CST); i++)
 		if (ckpt_slots[i].tid == tid)
 			slot = &ckpt_slots[i];
 	if (!slot)
@@ -112,10 +112,14 @@ int cap_stop_threads(const char *path)
 					cap_release_threads();
 					return -7;
 				}
+				/* its slot must be visible before the signal lands:
+				 * the handler may run on another CPU at once */
 				ckpt_slots[ckpt_nslots].tid = tid;
-				if (sys_failed(SC3(__NR_tgkill, pid, tid, ckpt_stop_sig)))
-					continue;	/* it ended meanwhile */
-				ckpt_nslots++;
+				__atomic_store_n(&ckpt_nslots, ckpt_nslots + 1, __ATOMIC_SEQ_CST);
+				if (sys_failed(SC3(__NR_tgkill, pid, tid, ckpt_stop_sig))) {
+					ckpt_slots[--ckpt_nslots].tid = 0;	/* it ended meanwhile */
+					continue;
+				}
 				fresh = 1;
 			}
 		}

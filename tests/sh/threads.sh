@@ -1,0 +1,216 @@
+#!/bin/sh
+# threads.sh -- multi-threaded programs checkpointed and restored.
+#
+# Simulates a pthread program and a Python program with threads, saved while
+# they work:
+#   A  a C program with 8 threads (5 spinning, one waiting on a condition
+#      variable, one in a 30 s nanosleep, one taking a mutex in a loop), each
+#      with its own TLS value, checkpointed and restored three
+#      generations deep (each restored process checkpoints again).  After each
+#      restore: every thread runs (its counter moves), kept its TLS value, and
+#      is reached by pthread_kill (its SIGUSR1 handler sees its own TLS); the
+#      waiter wakes; in the end every thread is joined.
+#   B  python3 with 4 threading.Thread workers appending to a list, saved with
+#      SIGUSR2 mid-work, restored: the workers finish and the total is right.
+# Environment (tests/run.sh): ROOT, TMPDIR.  `ok N` / `not ok N`; exit 0, 1, 4.
+# CKPT_TEST_BREAK=1: the C program is told to expect a wrong TLS value.
+
+set -u
+ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+W=$(mktemp -d "${TMPDIR:-/tmp}/threads.XXXXXX") || exit 1
+n=0
+failed=0
+trap 'rm -rf "$W"' EXIT
+ok() { n=$((n + 1)); echo "ok $n $*"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $*"; }
+command -v cc >/dev/null 2>&1 || { echo "# SKIP no C compiler"; exit 4; }
+
+cat >"$W/mt.c" <<'EOF'
+/* 8 threads under libckpt; each run checks the threads, then checkpoints and exits;
+ * the run restored from the third image joins them all.  Output: "stage N ok" */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+
+static __thread int me = -1;
+static volatile int stop, woke, bad, got[8];
+static volatile unsigned long count[8];
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER, rmu;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static pthread_t th[8];
+static int tls_delta;
+
+static void on_usr1(int sig) { if (me >= 0 && me < 8) got[me] = 1; (void)sig; }
+static void check_tls(int i) { if (me != i + tls_delta) bad = 1; }
+static void *spin(void *a) { int i = (int)(long)a; me = i; while (!stop) { count[i]++; check_tls(i); } return 0; }
+static void *waiter(void *a)
+{
+	int i = (int)(long)a;
+	me = i;
+	pthread_mutex_lock(&mu);
+	while (!stop) { pthread_cond_wait(&cv, &mu); woke++; count[i]++; check_tls(i); }
+	pthread_mutex_unlock(&mu);
+	return 0;
+}
+static void *sleeper(void *a)
+{
+	int i = (int)(long)a;
+	struct timespec t = { 30, 0 };
+	me = i;
+	while (!stop) { nanosleep(&t, 0); count[i]++; check_tls(i); }
+	return 0;
+}
+static void *locker(void *a)
+{
+	int i = (int)(long)a;
+	me = i;
+	while (!stop) { pthread_mutex_lock(&rmu); count[i]++; check_tls(i); pthread_mutex_unlock(&rmu); }
+	return 0;
+}
+
+static int check(int stage)
+{
+	unsigned long before[8];
+	int w0 = woke;
+
+	memcpy(before, (void *)count, sizeof(before));
+	usleep(200000);
+	for (int i = 0; i < 8; i++)
+		if (i != 5 && i != 6 && count[i] == before[i]) { printf("stage %d: thread %d does not run\n", stage, i); return 1; }
+	pthread_mutex_lock(&mu); pthread_cond_broadcast(&cv); pthread_mutex_unlock(&mu);
+	for (int i = 0; i < 8; i++) { got[i] = 0; pthread_kill(th[i], SIGUSR1); }
+	usleep(200000);
+	for (int i = 0; i < 8; i++)
+		if (!got[i]) { printf("stage %d: pthread_kill did not reach thread %d as itself\n", stage, i); return 1; }
+	if (woke == w0) { printf("stage %d: the waiter did not wake\n", stage); return 1; }
+	if (bad) { printf("stage %d: a thread lost its TLS value\n", stage); return 1; }
+	printf("stage %d ok\n", stage);
+	fflush(stdout);
+	return 0;
+}
+
+int main(void)
+{
+	int (*checkpoint)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "ckpt_checkpoint");
+	unsigned long (*restores)(void) = (unsigned long (*)(void))dlsym(RTLD_DEFAULT, "ckpt_restore_count");
+	pthread_mutexattr_t ra;
+	struct sigaction sa;
+
+	if (!checkpoint || !restores) { printf("libckpt.so not loaded\n"); return 1; }
+	syscall(436 /* close_range */, 3, ~0U, 0);	/* a runner's stray pipe is not ours */
+	tls_delta = getenv("BREAK_TLS") ? 1 : 0;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_usr1;
+	sigaction(SIGUSR1, &sa, 0);
+	/* a normal mutex: glibc keeps no owner tid in it.  A recursive, error-checking
+	 * or robust one held at the checkpoint names its owner by the old tid, which a
+	 * restored thread no longer has (see restorer(1), --same-pid) */
+	pthread_mutexattr_init(&ra);
+	pthread_mutexattr_settype(&ra, PTHREAD_MUTEX_NORMAL);
+	pthread_mutex_init(&rmu, &ra);
+	for (long i = 0; i < 5; i++) pthread_create(&th[i], 0, spin, (void *)i);
+	pthread_create(&th[5], 0, waiter, (void *)5L);
+	pthread_create(&th[6], 0, sleeper, (void *)6L);
+	pthread_create(&th[7], 0, locker, (void *)7L);
+	usleep(200000);
+	for (;;) {
+		unsigned long stage = restores();
+
+		if (check((int)stage))
+			return 1;
+		if (stage == 3)
+			break;
+		if (checkpoint() == 0) {	/* this generation's image is written */
+			printf("saved %lu\n", stage + 1);
+			fflush(stdout);
+			_exit(0);
+		}
+	}
+	stop = 1;
+	pthread_mutex_lock(&mu); pthread_cond_broadcast(&cv); pthread_mutex_unlock(&mu);
+	pthread_kill(th[6], SIGUSR1);		/* out of its nanosleep */
+	for (int i = 0; i < 8; i++) pthread_join(th[i], 0);
+	printf("joined 8\n");
+	return 0;
+}
+EOF
+if ! cc -O1 -pthread -o "$W/mt" "$W/mt.c" -ldl 2>"$W/cc.err"; then
+	not_ok "cannot build the threaded program: $(head -c 300 "$W/cc.err")"
+	exit 1
+fi
+
+# A: three generations
+brk=
+[ "${CKPT_TEST_BREAK:-0}" = 1 ] && brk=1
+(cd "$W" && exec env ${brk:+BREAK_TLS=1} LD_PRELOAD="$ROOT/libckpt.so" CKPT_FILE="$W/mt.img" \
+	timeout 30 ./mt) >"$W/gen0.out" 2>"$W/gen0.err"
+if grep -q "^stage 0 ok" "$W/gen0.out" && grep -q "^saved 1" "$W/gen0.out"; then
+	ok "original: 8 threads checked, image 1 written"
+else
+	not_ok "original: $(tr '\n' '|' <"$W/gen0.out") $(tr '\n' '|' <"$W/gen0.err")"
+fi
+for g in 1 2 3; do
+	(cd "$W" && timeout 30 "$ROOT/restorer" "$W/mt.img") >"$W/gen$g.out" 2>"$W/gen$g.err"
+	rc=$?
+	if [ $g -lt 3 ]; then want="saved $((g + 1))"; else want="joined 8"; fi
+	if [ $rc -eq 0 ] && grep -q "^stage $g ok" "$W/gen$g.out" && grep -q "^$want" "$W/gen$g.out"; then
+		ok "restored generation $g: every thread runs, kept its TLS, takes pthread_kill; $want"
+	else
+		not_ok "generation $g: exit $rc: $(tr '\n' '|' <"$W/gen$g.out") $(tr '\n' '|' <"$W/gen$g.err")"
+	fi
+done
+
+# B: python3 threading
+PY=/usr/bin/python3
+if [ ! -x "$PY" ]; then
+	echo "# SKIP B: no /usr/bin/python3"
+else
+	cat >"$W/t.py" <<'EOF'
+import os, threading, time, sys
+os.closerange(3, 65536)   # a runner's stray pipe is not ours
+out = []
+lock = threading.Lock()
+def work(k):
+    for i in range(60):
+        with lock:
+            out.append(k * 1000 + i)
+        time.sleep(0.02)
+ts = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+for t in ts: t.start()
+print("started", flush=True)
+for t in ts: t.join()
+print("total", len(out), sum(out), flush=True)
+EOF
+	# no timeout(1) in between: SIGUSR2 must reach python itself (it is killed below)
+	(cd "$W" && exec env LD_PRELOAD="$ROOT/libckpt.so" CKPT_FILE="$W/py.img" "$PY" "$W/t.py") \
+		>"$W/py0.out" 2>"$W/py0.err" &
+	pid=$!
+	sleep 0.5
+	kill -USR2 $pid
+	t=0
+	while [ ! -s "$W/py.img" ] && [ $t -lt 50 ]; do sleep 0.1; t=$((t + 1)); done
+	sleep 0.2
+	kill -9 $pid 2>/dev/null
+	wait $pid 2>/dev/null
+	if [ ! -s "$W/py.img" ]; then
+		not_ok "python3: no image after SIGUSR2: $(tr '\n' '|' <"$W/py0.err")"
+	else
+		(cd "$W" && timeout 30 "$ROOT/restorer" "$W/py.img") >"$W/py1.out" 2>"$W/py1.err"
+		rc=$?
+		want="total 240 $(( (0 + 1000 + 2000 + 3000) * 60 + 4 * 1770 ))"
+		if [ $rc -eq 0 ] && grep -q "^$want\$" "$W/py1.out"; then
+			ok "python3 with 4 threads: restored, the workers finished: $want"
+		else
+			not_ok "python3: exit $rc, want '$want': $(tr '\n' '|' <"$W/py1.out") $(tr '\n' '|' <"$W/py1.err")"
+		fi
+	fi
+fi
+[ $failed -eq 0 ] || exit 1
+exit 0
