@@ -89,9 +89,9 @@ rst_jump:
 .end:
 
 ; ----------------------------------------------------------------
-; rst_spawn_thread -- clone a thread of this process onto its own stack
-;  IN: rdi = clone flags, rsi = top of the new thread's stack (16-aligned),
-;      rdx = fn, rcx = arg
+; rst_spawn_thread -- clone3 a thread of this process onto its own stack
+;  IN: rdi = struct clone_args * (flags, stack, stack_size, maybe set_tid),
+;      rsi = its size, rdx = fn, rcx = arg
 ; OUT: parent: rax = the new thread's tid, or -errno; rbx, rbp, r12-r15 kept.
 ;      child: runs fn(arg) on the new stack; fn never returns
 	global rst_spawn_thread:function (rst_spawn_thread.end - rst_spawn_thread)
@@ -100,11 +100,8 @@ rst_spawn_thread:
 	push	r13
 	mov	r12, rdx			; r12 = fn  (the child gets a copy of every
 	mov	r13, rcx			; r13 = arg  register but rax and rsp)
-	mov	eax, SYS_clone
-	xor	edx, edx			; parent_tid: none
-	xor	r10d, r10d			; child_tid: none (set_tid_address later)
-	xor	r8d, r8d			; tls: none (rst_jump loads fs_base)
-	syscall					; clone(flags, stack, 0, 0, 0)
+	mov	eax, SYS_clone3
+	syscall					; clone3(args, size): rsp = stack + stack_size
 	test	rax, rax
 	jz	.child
 	pop	r13				; parent: rax = tid or -errno

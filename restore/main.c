@@ -26,7 +26,11 @@
 
 void rst_jump(const struct ckpt_regs *regs, const void *fpu, uint64_t xmask, unsigned flags)
 	__attribute__((noreturn));
-long rst_spawn_thread(uint64_t flags, void *stack_top, void (*fn)(void *), void *arg);
+struct rst_clone_args {			/* struct clone_args (linux/sched.h) */
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+	uint64_t set_tid, set_tid_size, cgroup;
+};
+long rst_spawn_thread(const struct rst_clone_args *args, uint64_t size, void (*fn)(void *), void *arg);
 
 #define RST_MAX_THREADS	64
 #define RST_THREAD_STACK 16384
@@ -586,7 +590,17 @@ void rst_main(uint64_t *sp)
 
 		if (o->clear_child_tid && !writable(o->clear_child_tid, 4))
 			o->clear_child_tid = 0;
-		tid = rst_spawn_thread(RST_CLONE_THREAD, thread_stacks[i] + RST_THREAD_STACK, rst_thread_main, o);
+		{	/* --same-pid: each thread gets its old tid too (glibc keeps
+			 * tids in recursive, error-checking and robust mutexes) */
+			int32_t old = (int32_t)o->tid;
+			struct rst_clone_args ca = {
+				.flags = RST_CLONE_THREAD, .stack = (uint64_t)thread_stacks[i],
+				.stack_size = RST_THREAD_STACK,
+				.set_tid = same_pid ? (uint64_t)&old : 0, .set_tid_size = same_pid ? 1 : 0,
+			};
+
+			tid = rst_spawn_thread(&ca, sizeof(ca), rst_thread_main, o);
+		}
 		if (sys_failed(tid)) {
 			rst_say(2, "restorer: %s: thread %u of %u: clone: errno %d\n", path, i, img.hdr.nthreads,
 				(int)-tid);

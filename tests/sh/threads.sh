@@ -12,6 +12,9 @@
 #      waiter wakes; in the end every thread is joined.
 #   B  python3 with 4 threading.Thread workers appending to a list, saved with
 #      SIGUSR2 mid-work, restored: the workers finish and the total is right.
+#   C  with CAP_CHECKPOINT_RESTORE: a thread holds a recursive mutex (glibc
+#      records its owner's tid in it) at the checkpoint; restored with
+#      --same-pid every thread has its old tid and unlocks it.
 # Environment (tests/run.sh): ROOT, TMPDIR.  `ok N` / `not ok N`; exit 0, 1, 4.
 # CKPT_TEST_BREAK=1: the C program is told to expect a wrong TLS value.
 
@@ -166,6 +169,65 @@ for g in 1 2 3; do
 		not_ok "generation $g: exit $rc: $(tr '\n' '|' <"$W/gen$g.out") $(tr '\n' '|' <"$W/gen$g.err")"
 	fi
 done
+
+# C: with CAP_CHECKPOINT_RESTORE, --same-pid gives every thread its old tid,
+# so a recursive mutex a thread held at the checkpoint is still its own
+eff=$(awk '/^CapEff:/ { print $2 }' /proc/self/status)
+if [ $(( (0x$eff >> 40) & 1 )) -eq 0 ]; then
+	echo "# SKIP C: --same-pid needs CAP_CHECKPOINT_RESTORE (ordinary user)"
+else
+	cat >"$W/rm.c" <<'EOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+static pthread_mutex_t m;
+static volatile int go, held, result = -1;
+static void *holder(void *a)
+{
+	pthread_mutex_lock(&m); pthread_mutex_lock(&m); held = 1;
+	while (!go) usleep(1000);
+	result = pthread_mutex_unlock(&m) | pthread_mutex_unlock(&m);	/* EPERM if not the owner */
+	return a;
+}
+int main(void)
+{
+	int (*checkpoint)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "ckpt_checkpoint");
+	pthread_mutexattr_t ra;
+	pthread_t t;
+
+	syscall(436, 3, ~0U, 0);
+	pthread_mutexattr_init(&ra);
+	pthread_mutexattr_settype(&ra, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&m, &ra);
+	pthread_create(&t, 0, holder, 0);
+	while (!held) usleep(1000);
+	if (!checkpoint || checkpoint() == 0) { puts("saved"); fflush(stdout); _exit(0); }
+	go = 1;
+	pthread_join(t, 0);
+	printf("unlock %s\n", result ? "failed" : "ok");
+	printf("relock %s\n", pthread_mutex_trylock(&m) == 0 ? "ok" : "failed");
+	return 0;
+}
+EOF
+	if cc -O1 -pthread -o "$W/rm" "$W/rm.c" -ldl 2>"$W/cc.err" &&
+	   (cd "$W" && exec env LD_PRELOAD="$ROOT/libckpt.so" CKPT_FILE="$W/rm.img" timeout 30 ./rm) >"$W/rm0.out" 2>&1 &&
+	   grep -q saved "$W/rm0.out"; then
+		(cd "$W" && timeout 30 "$ROOT/restorer" --same-pid "$W/rm.img") >"$W/rm1.out" 2>&1
+		want="unlock ok"
+		[ "${CKPT_TEST_BREAK:-0}" = 1 ] && want="unlock failed"
+		if grep -q "^$want" "$W/rm1.out" && grep -q "^relock ok" "$W/rm1.out"; then
+			ok "--same-pid: a recursive mutex held at the checkpoint is unlocked by its thread"
+		else
+			not_ok "--same-pid recursive mutex: $(tr '\n' '|' <"$W/rm1.out")"
+		fi
+	else
+		not_ok "recursive mutex program: $(tr '\n' '|' <"$W/rm0.out") $(head -c 200 "$W/cc.err")"
+	fi
+fi
 
 # B: python3 threading
 PY=/usr/bin/python3
