@@ -88,8 +88,8 @@ static void probe_machine(void)
 }
 
 static void on_signal(int sig, siginfo_t *si, void *ucv);
-static struct sigaction prog_view, stop_view;
-static int trigger_owned, stop_owned;
+static struct sigaction prog_view, stop_view;	/* what the program set for them */
+static int trigger_owned, stop_owned;		/* our handlers are installed */
 
 #define INTERVAL_COOKIE	0x636b7074696d6572ull	/* "ckptimer": sigval of our own timer */
 
@@ -603,9 +603,9 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
  * next trigger.  These wrappers keep libckpt's handler installed and give the
  * program its own view: what it set is what it reads back.  Other signals go
  * to libc untouched.  (A program making the raw rt_sigaction system call
- * itself is not caught: choose another CKPT_SIGNAL for it.) */
-static struct sigaction prog_view;		/* the program's idea of CKPT_SIGNAL */
-static int trigger_owned;			/* our handler is installed */
+ * itself is not caught: choose another CKPT_SIGNAL for it.)  The same goes
+ * for the stop signal of threads.c.  prog_view and stop_view (declared above,
+ * with trigger_owned and stop_owned) are the program's idea of the two. */
 
 CKPT_API int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {

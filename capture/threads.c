@@ -140,10 +140,13 @@ int cap_stop_threads(const char *path)
 	return 0;
 }
 
+/* Let the stopped threads go.  The slots are emptied too: a thread whose stop
+ * signal lands only now (it had it blocked) finds none and returns at once. */
 void cap_release_threads(void)
 {
 	if (!ckpt_nslots)
 		return;
+	__atomic_store_n(&ckpt_nslots, 0, __ATOMIC_SEQ_CST);
 	__atomic_add_fetch(&release, 1, __ATOMIC_SEQ_CST);
 	futex_wake(&release);
 }

@@ -59,7 +59,7 @@ _Static_assert(sizeof(struct ckpt_regs) == CKPT_REGS_SIZE, "ckpt_regs");
 #define CKPT_CTX_FSGSBASE	0x1u	/* rd/wrfsbase usable (AT_HWCAP2 bit 1) */
 #define CKPT_CTX_XSAVE		0x2u	/* area is XSAVE (standard form), else FXSAVE */
 
-/* One thread.  Foundation images hold exactly one. */
+/* One thread.  Record 0 is the process's main thread (tid == pid). */
 struct ckpt_thread {
 	uint32_t tid;		/* tid at checkpoint (== pid for the main thread) */
 	uint32_t flags;		/* CKPT_CTX_* used to save this thread */
@@ -213,6 +213,7 @@ struct ckpt_bail {
 	uint32_t pad;
 };
 _Static_assert(sizeof(struct ckpt_resume) == 64, "ckpt_resume");
+_Static_assert(sizeof(struct ckpt_bail) == 216, "ckpt_bail");
 
 /* ckpt_fd.kind */
 enum ckpt_fd_kind {

@@ -214,6 +214,8 @@ int rst_verify_runs(const struct rst_image *img, struct rst_err *e)
 		uint64_t len = run->npages * CKPT_PAGE_SIZE;
 		uint32_t crc = 0;
 
+		if (!run->data_off)
+			continue;		/* zero pages: nothing stored */
 		for (uint64_t done = 0; done < len; ) {
 			long r = sys_pread(img->fd, buf, len - done > sizeof(buf) ? sizeof(buf) : len - done,
 					   run->data_off + done);
