@@ -66,14 +66,81 @@ static int needs_bounce(const struct ckpt_run *run, const struct ckpt_vma *v)
 }
 
 /* Copy one run to the file. */
+/* Page data goes to the file in order: once 8 MiB have been written since the
+ * last time, start their writeback, so the disk works while we go on. */
+static uint64_t synced_to;
+
+static void start_writeback(int fd, uint64_t written_to)
+{
+	if (written_to - synced_to < (8u << 20))
+		return;
+	SC4(__NR_sync_file_range, fd, synced_to, written_to - synced_to, 2 /* SYNC_FILE_RANGE_WRITE */);
+	synced_to = written_to;
+}
+
+/* Small runs (a sparse heap: thousands of them) are summed at once and written
+ * with one pwritev per 1024: they lie back to back in the file. */
+#define SMALL_RUN_PAGES	16
+static struct { uint64_t base, len; } gathered[1024];
+static uint32_t ngathered;
+static uint64_t gathered_off, gathered_len;
+
+static int flush_gathered(int fd)
+{
+	uint64_t off = gathered_off, left = gathered_len;
+	uint32_t i = 0;
+
+	while (left) {
+		long r = SC4(__NR_pwritev, fd, &gathered[i], ngathered - i, off);
+
+		if (r == -4)
+			continue;
+		if (sys_failed(r) || r == 0) {
+			ngathered = 0;
+			gathered_len = 0;
+			return r ? (int)r : -5;
+		}
+		off += r, left -= r;
+		while (r && i < ngathered) {	/* step over what went out */
+			uint64_t k = (uint64_t)r < gathered[i].len ? (uint64_t)r : gathered[i].len;
+
+			gathered[i].base += k, gathered[i].len -= k, r -= k;
+			if (!gathered[i].len)
+				i++;
+		}
+	}
+	start_writeback(fd, gathered_off + gathered_len);
+	ngathered = 0;
+	gathered_len = 0;
+	return 0;
+}
+
+static int gather_run(int fd, struct ckpt_run *run)
+{
+	uint64_t len = run->npages * CKPT_PAGE_SIZE;
+
+	if (ngathered == sizeof(gathered) / sizeof(gathered[0])) {
+		int err = flush_gathered(fd);
+
+		if (err)
+			return err;
+	}
+	if (!ngathered)
+		gathered_off = run->data_off;
+	run->crc = ckpt_crc32c(0, (const void *)run->addr, len);
+	gathered[ngathered].base = run->addr;
+	gathered[ngathered++].len = len;
+	gathered_len += len;
+	return 0;
+}
+
 static int write_run(int fd, int memfd, struct ckpt_run *run, const struct ckpt_vma *v)
 {
 	uint64_t len = run->npages * CKPT_PAGE_SIZE;
 	uint32_t crc = 0;
 
 	if (!needs_bounce(run, v)) {
-		/* 8 MiB at a time: crc while the piece is in cache, write it, and
-		 * start its writeback so the disk works while we go on */
+		/* 8 MiB at a time: crc while the piece is in cache, then write it */
 		for (uint64_t done = 0; done < len; ) {
 			uint64_t n = len - done > (8u << 20) ? (8u << 20) : len - done;
 			int w;
@@ -82,8 +149,8 @@ static int write_run(int fd, int memfd, struct ckpt_run *run, const struct ckpt_
 			w = write_at(fd, (const void *)(run->addr + done), n, run->data_off + done);
 			if (w)
 				return w;
-			SC4(__NR_sync_file_range, fd, run->data_off + done, n, 2 /* SYNC_FILE_RANGE_WRITE */);
 			done += n;
+			start_writeback(fd, run->data_off + done);
 		}
 		run->crc = crc;
 		return 0;
@@ -394,12 +461,19 @@ static int write_image(struct cap_walk *wp, struct cap_state *st, const char *pa
 write:
 
 	err = 0;
+	synced_to = hdr.data_off;
 	for (uint32_t i = 0; i < w.nruns && !err; i++) {
 		struct ckpt_run *run = &ckpt_scratch.runs[i];
 		const struct ckpt_vma *v = &ckpt_scratch.vmas[run->vma];
 
 		if (!run->data_off)
 			continue;		/* zero pages */
+		if (run->npages <= SMALL_RUN_PAGES && !needs_bounce(run, v)) {
+			err = gather_run((int)fd, run);	/* many small runs, one pwritev */
+			continue;
+		}
+		if ((err = flush_gathered((int)fd)))
+			break;
 		if (cap_from_parent(run->vma) && pmemfd < 0) {	/* MADV_DONTFORK/WIPEONFORK pages */
 			char mem[64];
 
@@ -420,6 +494,8 @@ write:
 		}
 		err = write_run((int)fd, cap_from_parent(run->vma) ? (int)pmemfd : (int)memfd, run, v);
 	}
+	if (!err)
+		err = flush_gathered((int)fd);
 	if (memfd >= 0)
 		sys_close((int)memfd);
 	if (pmemfd >= 0)

@@ -350,6 +350,38 @@ static int add_run(struct cap_walk *w, uint32_t vma, uint64_t start, uint64_t en
 	return add_run_as(w, vma, start, end, 0);
 }
 
+/* One PAGEMAP_SCAN walk over a region, call after call.  The kernel can end a
+ * call with walk_end below the last region it returned, and the next call
+ * then returns some of those pages again: keep only what lies past what we
+ * have, and go on from the further of the two.  written: the regions are
+ * PAGE_IS_WRITTEN ones, and those holding no page become zero runs. */
+static int scan_walk(struct cap_walk *w, int pm, uint32_t vi, struct cap_pm_scan_arg *a, int written)
+{
+	uint64_t (*reg)[3] = (uint64_t (*)[3])ckpt_scratch.regions;
+	uint64_t done = a->start;
+
+	while (a->start < a->end) {
+		long n = sys_ioctl(pm, PAGEMAP_SCAN, a);
+
+		if (sys_failed(n))
+			return (int)n;
+		for (long i = 0; i < n; i++) {
+			uint64_t s = reg[i][0] > done ? reg[i][0] : done, e = reg[i][1], c = reg[i][2];
+			int zero = written && !((c & (PAGE_IS_PRESENT | PAGE_IS_SWAPPED)) && !(c & PAGE_IS_PFNZERO));
+
+			if (e <= s)
+				continue;
+			if (add_run_as(w, vi, s, e, zero))
+				return -7;
+			done = e;
+		}
+		if (a->walk_end <= a->start && done <= a->start)
+			break;
+		a->start = a->walk_end > done ? a->walk_end : done;
+	}
+	return 0;
+}
+
 /* A tracked region in an incremental image: the pages written since the last
  * checkpoint, protected again in the same walk.  Written pages that hold
  * nothing now (dropped with MADV_DONTNEED) become zero runs. */
@@ -365,23 +397,7 @@ static int scan_written(struct cap_walk *w, int pm, uint32_t vi)
 		.return_mask = PAGE_IS_WRITTEN | PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_PFNZERO,
 	};
 
-	while (a.start < v->end) {
-		long n = sys_ioctl(pm, PAGEMAP_SCAN, &a);
-
-		if (sys_failed(n))
-			return (int)n;
-		for (long i = 0; i < n; i++) {
-			uint64_t c = reg[i][2];
-			int data = (c & (PAGE_IS_PRESENT | PAGE_IS_SWAPPED)) && !(c & PAGE_IS_PFNZERO);
-
-			if (add_run_as(w, vi, reg[i][0], reg[i][1], !data))
-				return -7;
-		}
-		if (a.walk_end <= a.start)
-			break;
-		a.start = a.walk_end;
-	}
-	return 0;
+	return scan_walk(w, pm, vi, &a, 1);
 }
 
 /* Pages that hold data of their own: present or swapped, and not the shared
@@ -400,19 +416,7 @@ static int scan_ioctl(struct cap_walk *w, int pm, uint32_t vi, uint64_t exclude_
 		.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
 	};
 
-	while (a.start < v->end) {
-		long n = sys_ioctl(pm, PAGEMAP_SCAN, &a);
-
-		if (sys_failed(n))
-			return (int)n;
-		for (long i = 0; i < n; i++)
-			if (add_run(w, vi, reg[i][0], reg[i][1]))
-				return -7;
-		if (a.walk_end <= a.start)
-			break;
-		a.start = a.walk_end;
-	}
-	return 0;
+	return scan_walk(w, pm, vi, &a, 0);
 }
 
 /* Without PAGEMAP_SCAN (kernels before 6.7): read the pagemap words.  The zero
