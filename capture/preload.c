@@ -33,7 +33,6 @@ static struct ckpt_resume resume;		/* the restorer fills this in */
 static int busy;				/* a checkpoint is being taken (atomic) */
 static int writer;				/* pid of the child writing an image */
 static unsigned long restore_count;
-static uint64_t mask_at_save;			/* blocked set inside ckpt_take */
 
 /* "libckpt: <message>\n" on stderr with one write */
 void cap_say(const char *fmt, ...)
@@ -545,9 +544,10 @@ static void list_threads(void)
 static int ckpt_take(int from_signal, uint64_t program_mask, const char *path, int target_fd)
 {
 	static const uint64_t all = ~0ull;
-	int r;
+	uint64_t old_mask;			/* this thread's, not a shared one: two */
+	int r;					/* threads may call at once */
 
-	sys_rt_sigprocmask(SIG_BLOCK, &all, &mask_at_save);
+	sys_rt_sigprocmask(SIG_BLOCK, &all, &old_mask);
 	r = reap_writer(!from_signal);		/* at most one checkpoint in flight */
 	if (r == -5) {
 		cap_say("%s: the previous checkpoint failed (see above); the image before it is kept",
@@ -557,10 +557,10 @@ static int ckpt_take(int from_signal, uint64_t program_mask, const char *path, i
 	if (r == -16 || __atomic_exchange_n(&busy, 1, __ATOMIC_SEQ_CST)) {
 		if (r == -16 && from_signal != 2)	/* a timer tick just waits for the next one */
 			cap_say("%s: a checkpoint is still being written; this one is skipped", path);
-		sys_rt_sigprocmask(SIG_SETMASK, &mask_at_save, 0);
+		sys_rt_sigprocmask(SIG_SETMASK, &old_mask, 0);
 		return -16;			/* EBUSY */
 	}
-	fill_state(from_signal ? program_mask : mask_at_save);
+	fill_state(from_signal ? program_mask : old_mask);
 	r = fill_mm(&state.proc);
 	if (r) {
 		cap_say("%s: cannot read the mm fields: errno %d", path, -r);
@@ -583,7 +583,7 @@ static int ckpt_take(int from_signal, uint64_t program_mask, const char *path, i
 	}
 out:
 	__atomic_store_n(&busy, 0, __ATOMIC_SEQ_CST);
-	sys_rt_sigprocmask(SIG_SETMASK, &mask_at_save, 0);
+	sys_rt_sigprocmask(SIG_SETMASK, &old_mask, 0);	/* after a restore: as it was at the save */
 	return r;
 }
 
