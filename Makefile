@@ -145,6 +145,7 @@ check-break: all
 bench: all
 	$(Q)CC="$(CC)" QUICK="$(QUICK)" sh tests/bench/bench.sh
 	$(Q)CC="$(CC)" QUICK="$(QUICK)" sh tests/bench/api.sh
+	$(Q)CC="$(CC)" QUICK="$(QUICK)" sh tests/bench/incr.sh
 
 audit: restorer
 	$(Q)$(OBJDUMP) -d -M intel --no-show-raw-insn restorer > restorer.dis
