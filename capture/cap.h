@@ -116,8 +116,11 @@ extern int ckpt_stop_sig;
 void cap_on_stop(int sig, void *si, void *ucv);
 
 /* track.c: written pages between checkpoints (userfaultfd write-protect) */
+enum { TRACK_NONE, TRACK_UFFD, TRACK_HASH };
 struct track_state {
-	int uffd;			/* -1: not tracking */
+	int method;			/* TRACK_*: how writes are found */
+	int uffd;			/* TRACK_UFFD: -1: not tracking */
+	uint64_t hash_map;		/* TRACK_HASH: the page-hash store (shared, libckpt's) */
 	int valid;			/* the last image is complete and tracking ran since */
 	uint32_t since_full;		/* images since the last full one */
 	uint32_t depth;			/* of the last image */
@@ -128,6 +131,8 @@ struct track_state {
 extern struct track_state ckpt_track;
 int cap_track_init(void);
 void cap_track_check(void);
+int cap_scan_hashed(struct cap_walk *w, int pm, uint32_t vi);
+int cap_add_run_as(struct cap_walk *w, uint32_t vma, uint64_t start, uint64_t end, int zero);
 int cap_trackable(const struct ckpt_vma *v);
 void cap_track_arm(const struct cap_walk *w, int full);
 

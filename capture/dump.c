@@ -340,7 +340,7 @@ int cap_prepare(struct cap_walk *w, struct cap_state *st, const char *path, int 
 	w->parent_pid = (int)sys_getpid();
 	w->quick = quick;
 	err = cap_walk_maps(w, quick ? WALK_MAPS : WALK_SMAPS);
-	if (!err && incremental) {	/* the write tracking lives in this process's page tables */
+	if (!err && incremental && ckpt_track.method == TRACK_UFFD) {	/* it lives in our page tables */
 		err = cap_scan_pages(w);
 		w->scanned = 1;
 	}

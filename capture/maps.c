@@ -77,6 +77,8 @@ static int parse_header(struct cap_walk *w, const char *p, const char *eol)
 		w->fail_addr = start;
 		return -7;			/* E2BIG */
 	}
+	if (start == ckpt_track.hash_map)
+		return 0;			/* the page-hash store is the library's own */
 	v = &ckpt_scratch.vmas[w->nvmas];
 	memset(v, 0, sizeof(*v));
 	v->start = start;
@@ -310,7 +312,7 @@ int cap_walk_maps(struct cap_walk *w, int mode)
 
 #define ZERO_RUN	(~0ull)	/* data_off of a run of zero pages until the layout */
 
-static int add_run_as(struct cap_walk *w, uint32_t vma, uint64_t start, uint64_t end, int zero)
+int cap_add_run_as(struct cap_walk *w, uint32_t vma, uint64_t start, uint64_t end, int zero)
 {
 	uint64_t skip_s = (uint64_t)&ckpt_scratch;
 	uint64_t skip_e = (skip_s + sizeof(ckpt_scratch)) & ~(uint64_t)(CKPT_PAGE_SIZE - 1);	/* whole pages only */
@@ -321,9 +323,9 @@ static int add_run_as(struct cap_walk *w, uint32_t vma, uint64_t start, uint64_t
 		int r = 0;
 
 		if (start < skip_s)
-			r = add_run_as(w, vma, start, skip_s, zero);
+			r = cap_add_run_as(w, vma, start, skip_s, zero);
 		if (!r && end > skip_e)
-			r = add_run_as(w, vma, skip_e, end, zero);
+			r = cap_add_run_as(w, vma, skip_e, end, zero);
 		return r;
 	}
 	if (last && last->vma == vma && last->addr + last->npages * CKPT_PAGE_SIZE == start &&
@@ -347,7 +349,7 @@ static int add_run_as(struct cap_walk *w, uint32_t vma, uint64_t start, uint64_t
 
 static int add_run(struct cap_walk *w, uint32_t vma, uint64_t start, uint64_t end)
 {
-	return add_run_as(w, vma, start, end, 0);
+	return cap_add_run_as(w, vma, start, end, 0);
 }
 
 /* One PAGEMAP_SCAN walk over a region, call after call.  The kernel can end a
@@ -371,7 +373,7 @@ static int scan_walk(struct cap_walk *w, int pm, uint32_t vi, struct cap_pm_scan
 
 			if (e <= s)
 				continue;
-			if (add_run_as(w, vi, s, e, zero))
+			if (cap_add_run_as(w, vi, s, e, zero))
 				return -7;
 			done = e;
 		}
@@ -516,6 +518,10 @@ int cap_scan_pages(struct cap_walk *w)
 				err = scan_written(w, pm, i);
 				break;
 			}
+			if (ckpt_track.method == TRACK_HASH && w->chain && cap_trackable(v) && !cap_from_parent(i)) {
+				err = cap_scan_hashed(w, pm, i);	/* sets FRESH itself */
+				break;
+			}
 			if (cap_from_parent(i)) {	/* the writer lacks these pages: ask the process's */
 				char path[64];
 
@@ -554,7 +560,8 @@ int cap_scan_pages(struct cap_walk *w)
 		for (uint32_t r = first; r < w->nruns; r++)
 			if (ckpt_scratch.runs[r].data_off != ZERO_RUN)
 				v->pages_stored += ckpt_scratch.runs[r].npages;
-		if (w->incremental && !((v->flags & CKPT_MAP_TRACKED) && cap_trackable(v)))
+		if (w->incremental && !((v->flags & CKPT_MAP_TRACKED) && cap_trackable(v)) &&
+		    !(ckpt_track.method == TRACK_HASH && cap_trackable(v) && !cap_from_parent(i)))
 			v->flags |= CKPT_MAP_FRESH;	/* stored whole: older images do not apply */
 		if (err && !w->fail_what) {
 			w->fail_what = "page scan";

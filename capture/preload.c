@@ -196,8 +196,9 @@ __attribute__((constructor)) static void ckpt_init(void)
 			cap_say("incremental images: userfaultfd write-protect is not available here (errno %d): "
 				"every image is full", -r);
 		else if (getenv("CKPT_VERBOSE"))
-			cap_say("incremental images: writes tracked with userfaultfd write-protect (async); "
-				"a full image every %d", ckpt_cfg.full_every);
+			cap_say("incremental images: writes found by %s; a full image every %d",
+				ckpt_track.method == TRACK_UFFD ? "userfaultfd write-protect (async)"
+								: "comparing page hashes", ckpt_cfg.full_every);
 	}
 	keep = getenv("CKPT_KEEP");
 	if (keep && *keep) {
@@ -481,7 +482,8 @@ static int write_now(const char *path, int target_fd, int wait)
 
 	if (chain)
 		cap_track_check();
-	full = !chain || t->uffd < 0 || !t->valid || t->since_full + 1 >= (uint32_t)ckpt_cfg.full_every;
+	full = !chain || t->method == TRACK_NONE || !t->valid ||
+	       t->since_full + 1 >= (uint32_t)ckpt_cfg.full_every;
 	/* a writer that forks reads the costly smaps itself (WALK_REFINE) */
 	r = cap_prepare(&w, &state, path, !full, ckpt_cfg.fork_writer && full);
 	if (r)
@@ -504,8 +506,9 @@ static int write_now(const char *path, int target_fd, int wait)
 			r = wait ? reap_writer(1) : 0;
 		}
 	}
-	if (chain && t->uffd >= 0) {		/* from here on, writes are tracked again */
-		cap_track_arm(&w, full);
+	if (chain && t->method != TRACK_NONE) {	/* from here on, writes are tracked again */
+		if (t->method == TRACK_UFFD)
+			cap_track_arm(&w, full);
 		t->valid = r == 0;		/* a writer that fails later clears it too */
 		memcpy(t->last_id, w.image_id, sizeof(t->last_id));
 		t->depth = w.depth;
