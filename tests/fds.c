@@ -28,18 +28,6 @@ static char link0[NFD][PATH_MAX];
 static int fl0[NFD], fdfl0[NFD];
 static off_t off0[NFD];
 
-static void fdlink(int f, char *buf)
-{
-	char p[64];
-	ssize_t n;
-
-	snprintf(p, sizeof p, "/proc/self/fd/%d", f);
-	n = readlink(p, buf, PATH_MAX - 1);
-	if (n < 0)
-		n = snprintf(buf, PATH_MAX, "(not open)");
-	buf[n] = 0;
-}
-
 static int subject(void)
 {
 	char path[PATH_MAX], buf[200], want[100], link[PATH_MAX], what[64];
@@ -69,7 +57,7 @@ static int subject(void)
 	for (int i = 0; i < NFD; i++) {
 		if (fd[i] < 0)
 			t_fatal("open %s", names[i]);
-		fdlink(fd[i], link0[i]);
+		t_fdlink(fd[i], link0[i]);
 		fl0[i] = fcntl(fd[i], F_GETFL);
 		fdfl0[i] = fcntl(fd[i], F_GETFD);
 		off0[i] = lseek(fd[i], 0, SEEK_CUR);
@@ -77,14 +65,14 @@ static int subject(void)
 
 	t_wait();
 	for (int i = 0; i < NFD; i++) {
-		fdlink(fd[i], link);
+		t_fdlink(fd[i], link);
 		if (t_break() && i == DATA)
 			link[strlen(link) - 1] ^= 1;
 		if (i == PIPE_R || i == PIPE_W) {
 			/* a new pipe: a new inode, but both ends on the same one */
 			char other[PATH_MAX];
 
-			fdlink(fd[i == PIPE_R ? PIPE_W : PIPE_R], other);
+			t_fdlink(fd[i == PIPE_R ? PIPE_W : PIPE_R], other);
 			t_ok(!strncmp(link, "pipe:[", 6) && !strcmp(link, other),
 			     "fd %d %s: is \"%s\", the same pipe as fd %d (\"%s\")", fd[i],
 			     names[i], link, fd[i == PIPE_R ? PIPE_W : PIPE_R], other);

@@ -27,18 +27,6 @@ static int ra, wa, rwb;
 static int flra, flwa, flrwb;
 static char pa[PATH_MAX], pb[PATH_MAX];
 
-static void fdlink(int f, char *buf)
-{
-	char p[64];
-	ssize_t n;
-
-	snprintf(p, sizeof p, "/proc/self/fd/%d", f);
-	n = readlink(p, buf, PATH_MAX - 1);
-	if (n < 0)
-		n = snprintf(buf, PATH_MAX, "(not open)");
-	buf[n] = 0;
-}
-
 static int subject(void)
 {
 	char buf[128], want[128], la[PATH_MAX], lw[PATH_MAX], lb[PATH_MAX];
@@ -65,9 +53,9 @@ static int subject(void)
 	flrwb = fcntl(rwb, F_GETFL);
 
 	t_wait();
-	fdlink(ra, la);
-	fdlink(wa, lw);
-	fdlink(rwb, lb);
+	t_fdlink(ra, la);
+	t_fdlink(wa, lw);
+	t_fdlink(rwb, lb);
 	t_ok(!strcmp(la, pa) && !strcmp(lw, pa), "fifo-a: fds %d and %d are %s (\"%s\", \"%s\")",
 	     ra, wa, pa, la, lw);
 	t_ok(!strcmp(lb, pb), "fifo-b: fd %d is %s (\"%s\")", rwb, pb, lb);

@@ -59,18 +59,6 @@ static int fl0[NFD], fdfl0[NFD];
 static char link0[NFD][PATH_MAX];
 static unsigned char openset0[1024];	/* 1: number open before the checkpoint */
 
-static void fdlink(int f, char *buf)
-{
-	char p[64];
-	ssize_t n;
-
-	snprintf(p, sizeof p, "/proc/self/fd/%d", f);
-	n = readlink(p, buf, PATH_MAX - 1);
-	if (n < 0)
-		n = snprintf(buf, PATH_MAX, "(not open)");
-	buf[n] = 0;
-}
-
 /* the open descriptor numbers below 1024, from /proc/self/fd */
 static void openset(unsigned char *set)
 {
@@ -202,7 +190,7 @@ static void setup(void)
 	for (int i = 0; i < NFD; i++) {
 		fl0[i] = fcntl(fd[i], F_GETFL);
 		fdfl0[i] = fcntl(fd[i], F_GETFD);
-		fdlink(fd[i], link0[i]);
+		t_fdlink(fd[i], link0[i]);
 	}
 	openset(openset0);
 }
@@ -218,7 +206,7 @@ static void check_generic(void)
 		if (now[n] == openset0[n])
 			continue;
 		same = 0;
-		fdlink(n, link);
+		t_fdlink(n, link);
 		t_diag("fd %d: %s now (%s), %s before", n, now[n] ? "open" : "closed", link,
 		       openset0[n] ? "open" : "closed");
 	}
@@ -241,7 +229,7 @@ static void check_generic(void)
 	for (int i = 0; i < NFD; i++) {
 		if (i == DELETED)
 			continue;	/* checked with its kind */
-		fdlink(fd[i], link);
+		t_fdlink(fd[i], link);
 		t_ok(!strcmp(link, link0[i]), "fd %d %s: is \"%s\" (want \"%s\")", fd[i], names[i],
 		     link, link0[i]);
 	}
@@ -338,7 +326,7 @@ static void check_deleted(void)
 	struct stat st;
 	size_t ll;
 
-	fdlink(fd[DELETED], link);
+	t_fdlink(fd[DELETED], link);
 	ll = strlen(link);
 	t_ok(ll > 10 && !strcmp(link + ll - 10, " (deleted)"), "deleted file: still deleted (\"%s\")",
 	     link);
@@ -367,7 +355,7 @@ static void check_devices(void)
 		zero &= buf[i] == 0;
 	t_ok(n == sizeof buf && zero, "/dev/zero: reads zeros");
 	n = read(fd[URANDOM], buf, 16);
-	fdlink(fd[URANDOM], link);
+	t_fdlink(fd[URANDOM], link);
 	t_ok(n == 16 && !strcmp(link, "/dev/urandom"), "/dev/urandom: reads 16 bytes");
 }
 

@@ -719,3 +719,42 @@ int t_main(int (*subject)(void), const struct t_opts *opts)
 	t_kill_kids();
 	return fails ? 1 : 0;
 }
+
+void t_fdlink(int f, char *buf)
+{
+	char p[64];
+	ssize_t n;
+
+	snprintf(p, sizeof p, "/proc/self/fd/%d", f);
+	n = readlink(p, buf, PATH_MAX - 1);
+	if (n < 0)
+		n = snprintf(buf, PATH_MAX, "(not open)");
+	buf[n] = 0;
+}
+
+const char *t_smaps_field(const void *addr, const char *key)
+{
+	static char buf[1 << 20], val[512];
+	size_t kl = strlen(key);
+	char *p;
+	int in = 0;
+
+	if (t_read_file("/proc/self/smaps", buf, sizeof buf) < 0)
+		return NULL;
+	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		unsigned long s, e;
+
+		if (sscanf(p, "%lx-%lx ", &s, &e) == 2 && strchr(p, '-') < strchr(p, ' ')) {
+			if (in)
+				break;
+			in = (uintptr_t)addr >= s && (uintptr_t)addr < e;
+		} else if (in && !strncmp(p, key, kl)) {
+			p += kl;
+			while (*p == ' ')
+				p++;
+			snprintf(val, sizeof val, "%.*s", (int)strcspn(p, "\n"), p);
+			return val;
+		}
+	}
+	return NULL;
+}

@@ -125,6 +125,12 @@ _Noreturn void t_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)
 /* Read a whole file (/proc/self/maps) into buf, NUL-terminated, no malloc;
  * returns the length or -1. */
 long t_read_file(const char *path, char *buf, size_t size);
+/* readlink of /proc/self/fd/F into buf (PATH_MAX bytes), "(not open)" if closed */
+void t_fdlink(int f, char *buf);
+/* the value after KEY ("VmFlags:", "ProtectionKey:") in the smaps block that
+ * holds addr, blanks skipped, up to the end of its line; NULL if none.  The
+ * text lives in a static buffer until the next call. */
+const char *t_smaps_field(const void *addr, const char *key);
 /* Find the maps line containing addr: copies it to line (may be NULL), fills start/end
  * and perms ("rw-p"), returns 1 if found, 0 if addr is unmapped, -1 on error. */
 int t_maps_find(uintptr_t addr, uintptr_t *start, uintptr_t *end, char perms[5],

@@ -46,27 +46,9 @@ static struct region rg[] = {
 /* VmFlags of the smaps block holding addr; 0 if found */
 static int smaps_of(void *addr, char *flags, size_t n)
 {
-	static char buf[1 << 20];
-	char *p, *vf;
-	int in = 0;
+	const char *vf = t_smaps_field(addr, "VmFlags:");
 
-	flags[0] = 0;
-	if (t_read_file("/proc/self/smaps", buf, sizeof buf) < 0)
-		return -1;
-	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-		unsigned long s, e;
-
-		if (sscanf(p, "%lx-%lx ", &s, &e) == 2 && strchr(p, '-') < strchr(p, ' ')) {
-			if (in)
-				break;
-			in = (uintptr_t)addr >= s && (uintptr_t)addr < e;
-		} else if (in && !strncmp(p, "VmFlags:", 8)) {
-			vf = p + 8;
-			while (*vf == ' ')
-				vf++;
-			snprintf(flags, n, "%.*s", (int)strcspn(vf, "\n"), vf);
-		}
-	}
+	snprintf(flags, n, "%s", vf ? vf : "");
 	return flags[0] ? 0 : -1;
 }
 

@@ -22,24 +22,9 @@
 /* ProtectionKey of the smaps block holding addr, -1 if none */
 static int smaps_pkey(void *addr)
 {
-	static char buf[1 << 20];
-	char *p;
-	int in = 0;
+	const char *k = t_smaps_field(addr, "ProtectionKey:");
 
-	if (t_read_file("/proc/self/smaps", buf, sizeof buf) < 0)
-		return -1;
-	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-		unsigned long s, e;
-
-		if (sscanf(p, "%lx-%lx ", &s, &e) == 2 && strchr(p, '-') < strchr(p, ' ')) {
-			if (in)
-				break;
-			in = (uintptr_t)addr >= s && (uintptr_t)addr < e;
-		} else if (in && !strncmp(p, "ProtectionKey:", 14)) {
-			return atoi(p + 14);
-		}
-	}
-	return -1;
+	return k ? atoi(k) : -1;
 }
 
 static uint32_t rdpkru(void)
