@@ -298,12 +298,40 @@ fail:
 	return 0;
 }
 
+/* The persist()ed bytes, region after region behind the registry in the
+ * carry memfd: into it (to_carry) before a jump, back out after it.  Through
+ * /proc/self/mem, so a region that is not mapped (now, or in the state rolled
+ * back to) is skipped rather than faulted on: what is there stays. */
+static void copy_persisted(int carry, int to_carry)
+{
+	static char buf[1 << 16];
+	uint64_t base = sizeof(struct registry);
+	long mem = sys_open("/proc/self/mem", (to_carry ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0);
+
+	for (uint32_t i = 0; i < reg.npersist && !sys_failed(mem); i++) {
+		uint64_t a = reg.persist[i].addr, off = base, left = reg.persist[i].size;
+
+		while (left) {
+			uint64_t chunk = left > sizeof(buf) ? sizeof(buf) : left;
+			long n = to_carry ? sys_pread((int)mem, buf, chunk, (int64_t)a)
+					  : sys_pread(carry, buf, chunk, (int64_t)off);
+
+			if (n <= 0 || (to_carry ? sys_pwrite(carry, buf, n, (int64_t)off)
+						: sys_pwrite((int)mem, buf, n, (int64_t)a)) != n)
+				break;
+			a += n, off += n, left -= n;
+		}
+		base += reg.persist[i].size;
+	}
+	if (!sys_failed(mem))
+		sys_close((int)mem);
+}
+
 /* the registry as it will be after the jump, then the persist()ed bytes */
 static int write_carry(int d, int sig)
 {
 	struct registry next = reg;
-	long fd = sys_memfd_create("ckpt:carry", 1 /* MFD_CLOEXEC */), memfd;
-	uint64_t off = sizeof(next);
+	long fd = sys_memfd_create("ckpt:carry", 1 /* MFD_CLOEXEC */);
 	struct ckpt_jump *j = &next.jumps[next.njumps % MAX_JUMPS];
 	struct ksys_timespec now;
 
@@ -322,25 +350,7 @@ static int write_carry(int d, int sig)
 	next.current = d;
 	if (sys_pwrite((int)fd, &next, sizeof(next), 0) != sizeof(next))
 		goto fail;
-	memfd = sys_open("/proc/self/mem", O_RDONLY | O_CLOEXEC, 0);
-	for (uint32_t i = 0; i < reg.npersist && !sys_failed(memfd); i++) {
-		static char buf[1 << 16];
-		uint64_t a = reg.persist[i].addr, left = reg.persist[i].size;
-
-		while (left) {
-			long n = sys_pread((int)memfd, buf, left > sizeof(buf) ? sizeof(buf) : left, (int64_t)a);
-
-			if (n <= 0)
-				break;	/* unmapped now: whatever the image has stays */
-			sys_pwrite((int)fd, buf, n, (int64_t)off);
-			a += n, off += n, left -= n;
-		}
-		off = sizeof(next);
-		for (uint32_t k = 0; k <= i; k++)
-			off += reg.persist[k].size;
-	}
-	if (!sys_failed(memfd))
-		sys_close((int)memfd);
+	copy_persisted((int)fd, 1);
 	return (int)fd;
 fail:
 	sys_close((int)fd);
@@ -350,29 +360,10 @@ fail:
 /* In the process rolled back: take the registry and persist()ed bytes over. */
 void cap_after_rollback(int carry_fd)
 {
-	uint64_t off = sizeof(reg);
-	long memfd;
 
 	if (carry_fd < 0 || sys_pread(carry_fd, &reg, sizeof(reg), 0) != sizeof(reg))
 		return;
-	memfd = sys_open("/proc/self/mem", O_RDWR | O_CLOEXEC, 0);
-	for (uint32_t i = 0; i < reg.npersist && !sys_failed(memfd); i++) {
-		static char buf[1 << 16];
-		uint64_t a = reg.persist[i].addr, left = reg.persist[i].size;
-
-		while (left) {
-			long n = sys_pread(carry_fd, buf, left > sizeof(buf) ? sizeof(buf) : left, (int64_t)off);
-
-			if (n <= 0 || sys_pwrite((int)memfd, buf, n, (int64_t)a) != n)
-				break;	/* not mapped in this state: nothing to keep it in */
-			a += n, off += n, left -= n;
-		}
-		off = sizeof(reg);
-		for (uint32_t k = 0; k <= i; k++)
-			off += reg.persist[k].size;
-	}
-	if (!sys_failed(memfd))
-		sys_close((int)memfd);
+	copy_persisted(carry_fd, 0);
 	sys_close(carry_fd);
 }
 
