@@ -11,11 +11,22 @@
  * as after any handled signal: restarted or EINTR, by its SA_RESTART rules
  * (the stop handler sets SA_RESTART).
  *
+ * A thread that blocks the stop signal (Node.js has one that blocks all it
+ * can) is sent signal 33 instead.  glibc keeps 32 and 33 for itself
+ * (SIGCANCEL, SIGSETXID) and its pthread_sigmask and sigprocmask refuse to
+ * block them, so a thread that blocked "everything" through libc still takes
+ * them.  For the few milliseconds of the stop 33's handler is ours: it is
+ * sent with rt_tgsigqueueinfo as SI_QUEUE with a cookie, our handler passes
+ * anything else on to glibc's (set*id's broadcast uses SI_TKILL), and glibc's
+ * handler ignores what is not SI_TKILL, should a late one reach it after
+ * ours is gone.  The image keeps glibc's disposition (read before the stop).
+ *
  * After a restore each of them resumes here, in its handler, counts itself
  * in and returns to where it was; the first thread waits for all of them
  * before it unmaps the restorer, whose code they ran last.
  */
 #include <stddef.h>
+#include <signal.h>
 #include <ucontext.h>
 #include "cap.h"
 
@@ -28,6 +39,11 @@ int ckpt_stop_sig = 63;
 static volatile int32_t stopped;	/* threads that saved themselves */
 static volatile int32_t release;	/* bumped to let them go */
 static volatile int32_t arrived;	/* after a restore: threads back in the program */
+
+#define SIG_SETXID	33		/* glibc's, never blocked through libc */
+#define STOP_COOKIE	0x636b7074u	/* "ckpt" in si_value */
+static struct ckpt_sigaction setxid_prog;	/* glibc's 33 while ours is in */
+static int setxid_ours;
 
 static void futex_wait(volatile int32_t *addr, int32_t val, int64_t ms)
 {
@@ -67,6 +83,76 @@ void cap_on_stop(int sig, void *si, void *ucv)
 	}
 	(void)sig;
 	(void)si;
+}
+
+/* signal 33 while threads are being stopped: ours when it carries the cookie */
+static void on_setxid(int sig, siginfo_t *si, void *ucv)
+{
+	if (si && si->si_code == SI_QUEUE && si->si_value.sival_int == (int)STOP_COOKIE) {
+		cap_on_stop(sig, si, ucv);
+		return;
+	}
+	if (setxid_prog.handler > 1) {		/* not SIG_DFL or SIG_IGN */
+		if (setxid_prog.flags & SA_SIGINFO)
+			((void (*)(int, siginfo_t *, void *))setxid_prog.handler)(sig, si, ucv);
+		else
+			((void (*)(int))setxid_prog.handler)(sig);
+	}
+}
+
+/* the signal mask of thread tid, from /proc; 0 when unknown */
+static uint64_t blocked_of(int32_t tid)
+{
+	char path[64], buf[2048];
+	const char *p;
+	long fd, n;
+
+	rst_fmt(path, sizeof(path), "/proc/self/task/%d/status", (int)tid);
+	fd = sys_open(path, O_RDONLY | O_CLOEXEC, 0);
+	if (sys_failed(fd))
+		return 0;
+	n = sys_read((int)fd, buf, sizeof(buf) - 1);
+	sys_close((int)fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	p = strstr(buf, "\nSigBlk:");
+	if (!p)
+		return 0;
+	p += 9;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return rst_parse_num(&p, 16);
+}
+
+/* send thread tid the stop signal, or 33 (with our handler in) if it blocks that */
+static long send_stop(int32_t pid, int32_t tid)
+{
+	uint64_t blocked = blocked_of(tid);
+	siginfo_t si;
+
+	if (!(blocked >> (ckpt_stop_sig - 1) & 1) || (blocked >> (SIG_SETXID - 1) & 1))
+		return SC3(__NR_tgkill, pid, tid, ckpt_stop_sig);
+	if (!setxid_ours) {
+		struct ckpt_sigaction ours;
+
+		/* the same flags and return trampoline as the stop signal's */
+		if (sys_failed(sys_rt_sigaction(ckpt_stop_sig, 0, &ours)) ||
+		    sys_failed(sys_rt_sigaction(SIG_SETXID, 0, &setxid_prog)))
+			return SC3(__NR_tgkill, pid, tid, ckpt_stop_sig);
+		ours.handler = (uint64_t)on_setxid;
+		ours.mask = ~0ull;
+		if (sys_failed(sys_rt_sigaction(SIG_SETXID, &ours, 0)))
+			return SC3(__NR_tgkill, pid, tid, ckpt_stop_sig);
+		setxid_ours = 1;
+	}
+	memset(&si, 0, sizeof(si));
+	si.si_signo = SIG_SETXID;
+	si.si_code = SI_QUEUE;
+	si.si_pid = pid;
+	si.si_uid = (uid_t)SC0(__NR_getuid);
+	si.si_value.sival_int = (int)STOP_COOKIE;
+	return SC4(__NR_rt_tgsigqueueinfo, pid, tid, SIG_SETXID, &si);
 }
 
 /* Stop every other thread.  New threads may appear while we do: list again
@@ -116,7 +202,7 @@ int cap_stop_threads(const char *path)
 				 * the handler may run on another CPU at once */
 				ckpt_slots[ckpt_nslots].tid = tid;
 				__atomic_store_n(&ckpt_nslots, ckpt_nslots + 1, __ATOMIC_SEQ_CST);
-				if (sys_failed(SC3(__NR_tgkill, pid, tid, ckpt_stop_sig))) {
+				if (sys_failed(send_stop(pid, tid))) {
 					ckpt_slots[--ckpt_nslots].tid = 0;	/* it ended meanwhile */
 					continue;
 				}
@@ -131,8 +217,9 @@ int cap_stop_threads(const char *path)
 			deadline -= 100;		/* a wake-up may come early: close enough */
 		}
 		if (stopped < (int32_t)ckpt_nslots) {
-			cap_say("%s: %d of %u threads did not stop (stop signal %d blocked?): checkpoint skipped",
-				path, (int)ckpt_nslots - stopped, ckpt_nslots, ckpt_stop_sig);
+			cap_say("%s: %d of %u threads did not stop (stop signal %d and signal %d blocked?): "
+				"checkpoint skipped", path, (int)ckpt_nslots - stopped, ckpt_nslots, ckpt_stop_sig,
+				SIG_SETXID);
 			cap_release_threads();
 			return -16;
 		}
@@ -144,6 +231,10 @@ int cap_stop_threads(const char *path)
  * signal lands only now (it had it blocked) finds none and returns at once. */
 void cap_release_threads(void)
 {
+	if (setxid_ours) {		/* they are in our handler already: glibc's goes back */
+		sys_rt_sigaction(SIG_SETXID, &setxid_prog, 0);
+		setxid_ours = 0;
+	}
 	if (!ckpt_nslots)
 		return;
 	__atomic_store_n(&ckpt_nslots, 0, __ATOMIC_SEQ_CST);
@@ -154,6 +245,7 @@ void cap_release_threads(void)
 /* after a restore: every restored thread has left the restorer's code */
 void cap_wait_arrivals(void)
 {
+	setxid_ours = 0;		/* the image holds glibc's handler for 33 */
 	for (int64_t waited = 0; arrived < (int32_t)ckpt_nslots && waited < 10000; waited += 100)
 		futex_wait(&arrived, arrived, 100);
 	if (arrived < (int32_t)ckpt_nslots)
