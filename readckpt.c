@@ -184,7 +184,7 @@ int main(int argc, char **argv)
 			[CKPT_FD_REG] = "file", [CKPT_FD_DIR] = "dir", [CKPT_FD_PIPE] = "pipe", [CKPT_FD_FIFO] = "fifo",
 			[CKPT_FD_CHR] = "chardev", [CKPT_FD_MEMFD] = "memfd", [CKPT_FD_DELETED] = "deleted",
 			[CKPT_FD_EVENTFD] = "eventfd", [CKPT_FD_TIMERFD] = "timerfd", [CKPT_FD_SIGNALFD] = "signalfd",
-			[CKPT_FD_UNSUPPORTED] = "UNSUPPORTED",
+			[CKPT_FD_UNSUPPORTED] = "UNSUPPORTED", [CKPT_FD_EPOLL] = "epoll",
 		};
 		const struct ckpt_fd *f = &img.fds[i];
 

@@ -1145,7 +1145,7 @@ static int info_json(const char *path)
 			[CKPT_FD_FIFO] = "fifo", [CKPT_FD_CHR] = "chr", [CKPT_FD_MEMFD] = "memfd",
 			[CKPT_FD_DELETED] = "deleted", [CKPT_FD_EVENTFD] = "eventfd",
 			[CKPT_FD_TIMERFD] = "timerfd", [CKPT_FD_SIGNALFD] = "signalfd",
-			[CKPT_FD_UNSUPPORTED] = "unsupported",
+			[CKPT_FD_UNSUPPORTED] = "unsupported", [CKPT_FD_EPOLL] = "epoll",
 		};
 		const struct ckpt_fd *d = &img.fds[i];
 		const char *k = d->kind < CKPT_FD_KIND_MAX && fd_kinds[d->kind] ? fd_kinds[d->kind] : "?";

@@ -182,7 +182,7 @@ static int write_run(int fd, int memfd, struct ckpt_run *run, const struct ckpt_
 	return 0;
 }
 
-/* A descriptor's stored bytes: buffered pipe bytes (taken at collection time),
+/* A descriptor's stored bytes: buffered pipe bytes or epoll watches (taken at collection time),
  * or the whole content of a memfd or deleted file, read from the descriptor. */
 static int write_fd_data(int fd, struct ckpt_fd *f)
 {
@@ -191,7 +191,7 @@ static int write_fd_data(int fd, struct ckpt_fd *f)
 
 	if (!f->data_len)
 		return 0;
-	if (f->kind == CKPT_FD_PIPE || f->kind == CKPT_FD_FIFO) {
+	if (f->kind == CKPT_FD_PIPE || f->kind == CKPT_FD_FIFO || f->kind == CKPT_FD_EPOLL) {
 		const char *bytes = ckpt_scratch.fdbuf + f->aux[1];
 
 		f->aux[1] = 0;

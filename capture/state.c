@@ -54,6 +54,55 @@ static int ends_with(const char *s, const char *suffix)
 	return a >= b && !strcmp(s + a - b, suffix);
 }
 
+/* An epoll instance's watches, from its fdinfo lines
+ * "tfd: N events: HEX data: HEX pos:.. ino:.. sdev:..", into fdbuf (written
+ * as its stored bytes, like a pipe's). */
+static int epoll_watches(struct cap_walk *w, struct ckpt_fd *f)
+{
+	static char text[1 << 16];
+	char fdinfo[64];
+	struct ckpt_epoll_watch *out = (struct ckpt_epoll_watch *)(ckpt_scratch.fdbuf + w->fdbuf_used);
+	uint64_t room = (CAP_FDBUF - w->fdbuf_used) / sizeof(*out), n = 0;
+	long len;
+
+	rst_fmt(fdinfo, sizeof(fdinfo), "/proc/self/fdinfo/%d", f->fd);
+	len = read_small(fdinfo, text, sizeof(text));
+	if (len <= 0 || len >= (long)sizeof(text) - 1) {
+		cap_say("fd %d: epoll: %s unreadable or too long: recorded as not restorable", f->fd, fdinfo);
+		return -7;
+	}
+	for (const char *p = text; (p = strstr(p, "tfd:")); ) {
+		const char *v;
+
+		if (n >= room) {
+			cap_say("fd %d: epoll: more watches than a checkpoint keeps", f->fd);
+			return -7;
+		}
+		p += 4;
+		while (*p == ' ')
+			p++;
+		out[n].fd = (int32_t)num(&p, 10);
+		if (!(v = strstr(p, "events:")))
+			return -5;
+		v += 7;
+		while (*v == ' ')
+			v++;
+		out[n].events = (uint32_t)num(&v, 16);
+		if (!(v = strstr(v, "data:")))
+			return -5;
+		v += 5;
+		while (*v == ' ')
+			v++;
+		out[n].data = num(&v, 16);
+		p = v;
+		n++;
+	}
+	f->aux[1] = w->fdbuf_used;		/* where in fdbuf, until write time */
+	f->data_len = n * sizeof(*out);
+	w->fdbuf_used += f->data_len;
+	return 0;
+}
+
 /* one descriptor -> its record; stored bytes for pipes go to fdbuf */
 static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
 {
@@ -139,8 +188,10 @@ static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
 			f->kind = CKPT_FD_SIGNALFD;
 			if ((v = field(info, "sigmask:")))
 				f->aux[0] = num(&v, 16);
+		} else if (!strcmp(link, "anon_inode:[eventpoll]")) {
+			f->kind = CKPT_FD_EPOLL;	/* its watches: epoll_watches() */
 		} else {
-			f->kind = CKPT_FD_UNSUPPORTED;	/* sockets, epoll, inotify ... */
+			f->kind = CKPT_FD_UNSUPPORTED;	/* sockets, inotify ... */
 		}
 	}
 	return 0;
@@ -261,6 +312,13 @@ int cap_collect_fds(struct cap_walk *w)
 			w->fail_addr = (uint64_t)f->fd;
 			return err;
 		}
+	}
+	/* epoll instances: what each watches */
+	for (uint32_t i = 0; i < w->nfds; i++) {
+		struct ckpt_fd *f = &ckpt_scratch.fds[i];
+
+		if (f->kind == CKPT_FD_EPOLL && f->share == i && epoll_watches(w, f))
+			f->kind = CKPT_FD_UNSUPPORTED;
 	}
 	/* a pipe whose other end is outside the process cannot be made again */
 	for (uint32_t i = 0; i < w->nfds; i++) {

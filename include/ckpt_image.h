@@ -228,6 +228,7 @@ enum ckpt_fd_kind {
 	CKPT_FD_TIMERFD,	/* aux[0] = clockid, aux[1..2] = interval s/ns, aux[3..4] = remaining s/ns */
 	CKPT_FD_SIGNALFD,	/* aux[0] = mask */
 	CKPT_FD_UNSUPPORTED,	/* path says what it was (socket:[..], anon_inode:[..]) */
+	CKPT_FD_EPOLL,		/* stored bytes: struct ckpt_epoll_watch[], re-added after every fd is back */
 	CKPT_FD_KIND_MAX
 };
 
@@ -256,6 +257,14 @@ struct ckpt_fd {
 	uint64_t pad[2];
 };								/* 160 */
 _Static_assert(sizeof(struct ckpt_fd) == 160, "ckpt_fd");
+
+/* One descriptor watched by an epoll instance (CKPT_FD_EPOLL's stored bytes). */
+struct ckpt_epoll_watch {
+	int32_t  fd;		/* the number it was added under */
+	uint32_t events;	/* EPOLLIN ... EPOLLET, EPOLLONESHOT as the kernel keeps them */
+	uint64_t data;		/* epoll_data, returned by epoll_wait */
+};
+_Static_assert(sizeof(struct ckpt_epoll_watch) == 16, "ckpt_epoll_watch");
 
 /* A signal pending at the checkpoint, queued again at restore. */
 struct ckpt_siginfo {

@@ -243,6 +243,11 @@ static inline long sys_timerfd_create(int clk, int flags) { return SC2(__NR_time
 /* int timerfd_settime(int fd, int flags, const struct itimerspec *new, struct itimerspec *old); */
 static inline long sys_timerfd_settime(int fd, int flags, const void *n, void *o) { return SC4(__NR_timerfd_settime, fd, flags, n, o); }
 /* int signalfd4(int fd, const sigset_t *mask, size_t sizemask, int flags); */
+static inline long sys_epoll_create1(int flags) { return SC1(__NR_epoll_create1, flags); }
+
+/* ev: the packed struct epoll_event, u32 events then u64 data (12 bytes) */
+static inline long sys_epoll_ctl(int ep, int op, int fd, const void *ev) { return SC4(__NR_epoll_ctl, ep, op, fd, ev); }
+
 static inline long sys_signalfd4(int fd, const uint64_t *mask, int flags) { return SC4(__NR_signalfd4, fd, mask, 8, flags); }
 /* int memfd_create(const char *name, unsigned flags); */
 static inline long sys_memfd_create(const char *name, unsigned flags) { return SC2(__NR_memfd_create, name, flags); }

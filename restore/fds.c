@@ -20,7 +20,11 @@
 #define SETFL_MASK	(02000 | 04000 | 020000 | 040000 | 01000000)	/* APPEND NONBLOCK ASYNC DIRECT NOATIME */
 #define OPEN_MASK	(~(O_CREAT | O_EXCL | O_TRUNC | 0400 /* O_NOCTTY */))
 
+#define MAX_WATCHES	16384
+
 static int stage[CKPT_MAX_FDS];		/* per fd record: staging descriptor, or -1 */
+static struct ckpt_epoll_watch watches[MAX_WATCHES];	/* every epoll instance's, in record order */
+static uint32_t nwatches;
 static int stage_min;			/* staging numbers start here */
 static char copy_buf[1 << 20];
 
@@ -215,6 +219,23 @@ static long make_one(const struct rst_image *img, uint32_t i, int close_unsuppor
 	case CKPT_FD_SIGNALFD:
 		fd = sys_signalfd4(-1, &f->aux[0], O_CLOEXEC | nb);
 		return sys_failed(fd) ? rst_fail(e, "fd %d: signalfd: errno %d", f->fd, (int)-fd) : fd;
+	case CKPT_FD_EPOLL: {		/* empty now; its watches go in once every fd is back */
+		uint64_t n = f->data_len / sizeof(struct ckpt_epoll_watch);
+		uint32_t crc;
+
+		if (n > MAX_WATCHES - nwatches)
+			return rst_fail(e, "fd %d: more epoll watches than this restorer keeps (%u)", f->fd,
+					MAX_WATCHES);
+		if (n && sys_pread(img->fd, &watches[nwatches], f->data_len, (int64_t)f->data_off) !=
+			 (long)f->data_len)
+			return rst_fail(e, "fd %d: reading its epoll watches failed", f->fd);
+		crc = ckpt_crc32c(0, &watches[nwatches], f->data_len);
+		if (crc != f->data_crc)
+			return rst_fail(e, "fd %d: stored bytes checksum mismatch: image corrupted", f->fd);
+		nwatches += (uint32_t)n;
+		fd = sys_epoll_create1(O_CLOEXEC);
+		return sys_failed(fd) ? rst_fail(e, "fd %d: epoll_create1: errno %d", f->fd, (int)-fd) : fd;
+	}
 	default:				/* CKPT_FD_UNSUPPORTED */
 		if (!close_unsupported)
 			return rst_fail(e, "fd %d (%s) cannot be restored (--close-unsupported restores it closed)",
@@ -238,6 +259,7 @@ int rst_prepare_fds(const struct rst_image *img, int stdio_image, int close_unsu
 			top = img->fds[i].fd;
 	}
 	stage_min = top + 1;
+	nwatches = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		const struct ckpt_fd *f = &img->fds[i];
 		long fd;
@@ -289,6 +311,30 @@ void rst_rewind_fds(const struct rst_image *img)
 	}
 }
 
+/* Every descriptor has its number again: each epoll instance gets back what
+ * it watched, under the numbers it was given (the kernel keys a watch by file
+ * and number).  A watched number that was not restored is left out. */
+static void add_epoll_watches(const struct rst_image *img)
+{
+	const struct ckpt_epoll_watch *wt = watches;
+
+	for (uint32_t i = 0; i < img->hdr.nfds; i++) {
+		const struct ckpt_fd *f = &img->fds[i];
+		uint64_t n = f->data_len / sizeof(*wt);
+
+		if (f->kind != CKPT_FD_EPOLL || f->share != i)
+			continue;
+		for (uint64_t k = 0; k < n; k++, wt++) {
+			uint32_t ev[3] = { wt->events, (uint32_t)wt->data, (uint32_t)(wt->data >> 32) };
+			long r = stage[i] < 0 ? 0 : sys_epoll_ctl(f->fd, 1 /* EPOLL_CTL_ADD */, wt->fd, ev);
+
+			if (sys_failed(r))
+				rst_say(2, "restorer: notice: fd %d: epoll watch of fd %d not restored: errno %d\n",
+					f->fd, wt->fd, (int)-r);
+		}
+	}
+}
+
 void rst_install_fds(const struct rst_image *img, int stdio_image)
 {
 	int next = 3;
@@ -311,4 +357,5 @@ void rst_install_fds(const struct rst_image *img, int stdio_image)
 	sys_close_range((unsigned)(next > stage_min ? next : stage_min), ~0u);	/* staging, and the rest */
 	if (next < stage_min)
 		sys_close_range((unsigned)next, (unsigned)stage_min - 1);
+	add_epoll_watches(img);
 }

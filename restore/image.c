@@ -232,6 +232,8 @@ static int check_fds(struct rst_image *img, uint64_t data_at, struct rst_err *e)
 		    f->peer >= h->nfds || (f->peer != i && (f->kind != CKPT_FD_PIPE ||
 							    img->fds[f->peer].kind != CKPT_FD_PIPE)))
 			return rst_fail(e, "descriptor record %u (fd %d) out of range", i, f->fd);
+		if (f->kind == CKPT_FD_EPOLL && f->data_len % sizeof(struct ckpt_epoll_watch))
+			return rst_fail(e, "fd %d: epoll watches of %lu bytes", f->fd, f->data_len);
 		if (f->data_len) {
 			if (f->data_off != data_at || f->data_len > h->file_size - data_at)
 				return rst_fail(e, "fd %d: stored bytes at %lu, expected %lu", f->fd,
