@@ -3,7 +3,8 @@
 # restored, carry on as if nothing happened.
 #
 # Simulates a user checkpointing the interpreters they run every day (issue 4,
-# "real programs"): a python3 script, a perl script and a bash loop, each
+# "real programs"; node for issue 9): a python3 script, a perl script, a
+# Node.js script (several threads, epoll) and a bash loop, each
 # writing numbered lines to a file it holds open for appending and to its
 # stdout, a pipe read by cat, while keeping a running sum of squares; and a bash
 # script that, after the same loop, runs external commands: date, sleep, wc.
@@ -27,7 +28,7 @@
 # commands: date prints a time between the start of the test and now, sleep
 # exits 0, and wc counts the lines the file holds at the end.
 #
-# The interpreters are /usr/bin/python3, /usr/bin/perl and /bin/bash, never
+# The interpreters are /usr/bin/python3, /usr/bin/perl, /usr/bin/node and /bin/bash, never
 # the ones first on PATH (a pyenv shim under /root, which the ordinary-user pass
 # cannot read).  A missing interpreter skips its program; all missing: exit 4.
 #
@@ -41,6 +42,7 @@ RST=$ROOT/restorer
 LIB=$ROOT/libckpt.so
 PY=/usr/bin/python3
 PERL=/usr/bin/perl
+NODE=/usr/bin/node
 BASH_BIN=/bin/bash
 W=$(mktemp -d "${TMPDIR:-/tmp}/real_programs.XXXXXX") || exit 1
 LAST=60			# lines each program writes
@@ -107,6 +109,30 @@ for my $i (1 .. $last) {
 print "pl done $s\n";
 close($f);
 exit 0;
+EOF
+# node: single-threaded JavaScript over libuv's threads (a pool for file
+# I/O, V8's platform workers, one that blocks every signal it can).  Each line
+# goes to the file through the pool (fs.write), then to stdout; the delay is
+# a timer: epoll, eventfds and pipes all carry over
+cat >"$W/count.js" <<'EOF'
+const fs = require("fs");
+const path = process.argv[2], last = Number(process.argv[3]);
+const fd = fs.openSync(path, "a");
+let s = 0, i = 1;
+function step() {
+	fs.write(fd, "js " + i + "\n", (err) => {
+		if (err) throw err;
+		console.log("js " + i);
+		s += i * i;
+		if (++i <= last)
+			setTimeout(step, 50);
+		else {
+			console.log("js done " + s);
+			fs.closeSync(fd);
+		}
+	});
+}
+step();
 EOF
 # bash: the delay is `read -t` on a FIFO nobody writes (a builtin: the loop
 # runs no child, so the checkpoint never lands in a wait for one).  MODE ext:
@@ -293,6 +319,11 @@ if [ -x "$PERL" ]; then
 else
 	note "no $PERL: the perl program is skipped"
 fi
+if [ -x "$NODE" ]; then
+	run_one node js - "$NODE" "$W/count.js" "$W/node.file" $LAST
+else
+	note "no $NODE: the node program is skipped (apt-get install nodejs)"
+fi
 if [ -x "$BASH_BIN" ]; then
 	run_one bash-loop sh - "$BASH_BIN" "$W/count.sh" "$W/bash-loop.file" $LAST "$W/sh.fifo" loop
 	# bash catches SIGUSR2 (as every terminating signal) with a handler of its
@@ -304,7 +335,7 @@ else
 fi
 
 if [ "$ran" -eq 0 ]; then
-	echo "# SKIP none of $PY, $PERL, $BASH_BIN is installed"
+	echo "# SKIP none of $PY, $PERL, $NODE, $BASH_BIN is installed"
 	exit 4
 fi
 echo "# real_programs: $n checks, $failed failed"
