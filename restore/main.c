@@ -280,36 +280,24 @@ static void restore_timers_signals(const struct ckpt_proc *p, uint32_t old_pid, 
 	}
 }
 
-/* --same-pid: continue in a child made with clone3(set_tid = the image's pid)
- * (needs CAP_CHECKPOINT_RESTORE); this process waits for it and ends the way
- * it ends, so the caller sees one command with the program's exit status. */
-static void become_old_pid(const char *path, uint32_t want)
+/* Wait for process pid, then end the way it ended, so that the caller sees
+ * one command with the program's status.  As pid 1 of a PID namespace
+ * (reap_all) every orphan there is reaped on the way, and a death by signal
+ * becomes status 128 + signal: the kernel ignores a signal pid 1 sends itself. */
+static void __attribute__((noreturn)) end_as(long pid, int reap_all)
 {
-	struct {
-		uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
-		uint64_t set_tid, set_tid_size, cgroup;
-	} args = { .exit_signal = 17 /* SIGCHLD */, .set_tid = 0, .set_tid_size = 1 };
-	int32_t tid = (int32_t)want;
 	int status = 0;
-	long pid, r;
+	long r;
 
-	if ((uint32_t)sys_getpid() == want)
-		return;
-	args.set_tid = (uint64_t)&tid;
-	pid = SC2(__NR_clone3, &args, sizeof(args));
-	if (pid == 0)
-		return;				/* the child: carry on restoring */
-	if (sys_failed(pid)) {
-		rst_say(2, "restorer: %s: --same-pid: pid %u %s\n", path, want,
-			pid == -17 ? "is in use" : pid == -1 ? "needs CAP_CHECKPOINT_RESTORE" : "cannot be had");
-		sys_exit_group(2);
-	}
+	sys_close_range(0, ~0u);	/* hold no end of the program's pipes */
 	do
-		r = SC4(__NR_wait4, pid, &status, 0, 0);
-	while (r == -4);
+		r = SC4(__NR_wait4, reap_all ? -1 : pid, &status, 0x40000000 /* __WALL */, 0);
+	while (r == -4 || (r > 0 && r != pid));
+	if (sys_failed(r))
+		sys_exit_group(127);
 	if ((status & 0x7f) == 0)
 		sys_exit_group((status >> 8) & 0xff);
-	{	/* killed by a signal: end the same way */
+	if (!reap_all) {		/* killed by a signal: end the same way */
 		uint64_t one = 1ull << ((status & 0x7f) - 1);
 		struct ckpt_sigaction dfl = { 0 };
 
@@ -318,6 +306,119 @@ static void become_old_pid(const char *path, uint32_t want)
 		sys_rt_sigprocmask(1 /* SIG_UNBLOCK */, &one, 0);
 	}
 	sys_exit_group(128 + (status & 0x7f));
+}
+
+static long fork_with_pid(int32_t *want)
+{
+	struct {
+		uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+		uint64_t set_tid, set_tid_size, cgroup;
+	} args = { .exit_signal = 17 /* SIGCHLD */, .set_tid = (uint64_t)want, .set_tid_size = want ? 1 : 0 };
+
+	return SC2(__NR_clone3, &args, sizeof(args));
+}
+
+static int write_proc(const char *file, const char *text)
+{
+	long fd = sys_open(file, O_WRONLY | O_CLOEXEC, 0), n;
+
+	if (sys_failed(fd))
+		return (int)fd;
+	n = sys_write((int)fd, text, rst_strlen(text));
+	sys_close((int)fd);
+	return sys_failed(n) ? (int)n : 0;
+}
+
+static void __attribute__((noreturn)) pid_refused(const char *path, uint32_t want, const char *why, long err)
+{
+	rst_say(2, "restorer: %s: --same-pid: pid %u: %s: errno %d\n", path, want, why, (int)-err);
+	sys_exit_group(2);
+}
+
+/* Restoring inside a user namespace of our own: the capabilities it gave are
+ * dropped by each thread before it enters the program. */
+static int in_own_userns;
+
+static void drop_ns_capabilities(void)
+{
+	struct { uint32_t version; int32_t pid; } hdr = { 0x20080522 /* v3 */, 0 };
+	uint32_t none[6] = { 0 };	/* effective, permitted, inheritable; x2 */
+
+	if (in_own_userns)
+		SC2(__NR_capset, &hdr, none);
+}
+
+/* An ordinary user may not choose pids in the system's PID namespace, but may
+ * in one it owns: a new user namespace (uid and gid mapped to themselves)
+ * owning a new PID namespace.  Its first process, pid 1 there, takes a mount
+ * namespace with a /proc of the new PID namespace (so that /proc/PID means the
+ * pids the program sees) and makes the program's process with the old pid;
+ * then it reaps, and ends as the program ends.  Returns in the program's
+ * process; this process and pid 1 wait. */
+static void old_pid_in_new_ns(const char *path, uint32_t want)
+{
+	int32_t tid = (int32_t)want;
+	uint32_t uid = (uint32_t)SC0(__NR_getuid), gid = (uint32_t)SC0(__NR_getgid);
+	char map[64];
+	long r, pid;
+
+	r = SC1(__NR_unshare, 0x10000000 | 0x20000000);	/* CLONE_NEWUSER | CLONE_NEWPID */
+	if (sys_failed(r))
+		pid_refused(path, want, "needs CAP_CHECKPOINT_RESTORE or a user namespace (unshare)", r);
+	rst_fmt(map, sizeof(map), "%u %u 1\n", uid, uid);
+	r = write_proc("/proc/self/uid_map", map);
+	if (!r)
+		r = write_proc("/proc/self/setgroups", "deny");
+	rst_fmt(map, sizeof(map), "%u %u 1\n", gid, gid);
+	if (!r)
+		r = write_proc("/proc/self/gid_map", map);
+	if (r)
+		pid_refused(path, want, "cannot map uid and gid in the new user namespace", r);
+	pid = fork_with_pid(0);
+	if (sys_failed(pid))
+		pid_refused(path, want, "cannot start the new PID namespace", pid);
+	if (pid)
+		end_as(pid, 0);
+
+	/* pid 1 of the new namespace: gone with the restorer that started it */
+	sys_prctl(1 /* PR_SET_PDEATHSIG */, 9, 0, 0, 0);
+	r = SC1(__NR_unshare, 0x00020000);			/* CLONE_NEWNS */
+	if (!r)
+		r = SC5(__NR_mount, 0, "/", 0, 16384 | (1 << 18), 0);	/* MS_REC | MS_PRIVATE */
+	if (!r)
+		r = SC5(__NR_mount, "proc", "/proc", "proc", 2 | 4 | 8, 0);	/* NOSUID NODEV NOEXEC */
+	if (sys_failed(r))
+		pid_refused(path, want, "cannot mount /proc for the new PID namespace", r);
+	pid = fork_with_pid(&tid);
+	if (sys_failed(pid))
+		pid_refused(path, want, pid == -17 ? "is in use" : "cannot be had", pid);
+	if (pid)
+		end_as(pid, 1);
+	in_own_userns = 1;
+}
+
+/* --same-pid: continue in a child made with clone3(set_tid = the image's pid),
+ * in the system's PID namespace where allowed (CAP_CHECKPOINT_RESTORE), else
+ * in new user and PID namespaces; this process waits for it. */
+static void become_old_pid(const char *path, uint32_t want, int verbose)
+{
+	int32_t tid = (int32_t)want;
+	long pid;
+
+	if ((uint32_t)sys_getpid() == want)
+		return;
+	pid = fork_with_pid(&tid);
+	if (pid == -1 /* EPERM */) {
+		if (verbose)
+			rst_say(2, "restorer: %s: --same-pid: no CAP_CHECKPOINT_RESTORE: pid %u in new user "
+				"and PID namespaces\n", path, want);
+		old_pid_in_new_ns(path, want);
+		return;
+	}
+	if (sys_failed(pid))
+		pid_refused(path, want, pid == -17 ? "is in use" : "cannot be had", pid);
+	if (pid)
+		end_as(pid, 0);
 }
 
 /* An incremental image names its parent, in its own directory, by file name
@@ -384,6 +485,7 @@ static void rst_thread_main(void *arg)
 	}
 	if (t->robust_list)
 		sys_set_robust_list(t->robust_list, t->robust_len);
+	drop_ns_capabilities();
 	/* POINT OF NO RETURN (this thread): its registers, and into the program */
 	rst_jump(&t->regs, img.tables + (t->xsave_off - img.hdr.tables_off), t->xfeatures, jump_flags_of(t));
 }
@@ -547,7 +649,7 @@ void rst_main(uint64_t *sp)
 		refuse(path, &err);
 
 	if (same_pid && !bail)
-		become_old_pid(path, img.proc->pid);
+		become_old_pid(path, img.proc->pid, verbose);
 
 	/* 4. the address space */
 	rst_rebuild(chain, nchain, &specials, file_fds, lazy, verbose);
@@ -608,6 +710,7 @@ void rst_main(uint64_t *sp)
 		}
 	}
 	jump_flags = jump_flags_of(t);
+	drop_ns_capabilities();
 	/* POINT OF NO RETURN: rst_jump loads the target's registers and iretq's */
 	rst_jump(&t->regs, img.tables + (t->xsave_off - img.hdr.tables_off), t->xfeatures, jump_flags);
 }
