@@ -12,9 +12,10 @@
 #      waiter wakes; in the end every thread is joined.
 #   B  python3 with 4 threading.Thread workers appending to a list, saved with
 #      SIGUSR2 mid-work, restored: the workers finish and the total is right.
-#   C  with CAP_CHECKPOINT_RESTORE: a thread holds a recursive mutex (glibc
-#      records its owner's tid in it) at the checkpoint; restored with
-#      --same-pid every thread has its old tid and unlocks it.
+#   C  a thread holds a recursive and a robust error-checking mutex (glibc
+#      records its owner's tid in both) at the checkpoint; restored with
+#      --same-pid (as root: CAP_CHECKPOINT_RESTORE; as an ordinary user: in new
+#      user and PID namespaces) every thread has its old tid and unlocks them.
 # Environment (tests/run.sh): ROOT, TMPDIR.  `ok N` / `not ok N`; exit 0, 1, 4.
 # CKPT_TEST_BREAK=1: the C program is told to expect a wrong TLS value.
 
@@ -170,12 +171,13 @@ for g in 1 2 3; do
 	fi
 done
 
-# C: with CAP_CHECKPOINT_RESTORE, --same-pid gives every thread its old tid,
-# so a recursive mutex a thread held at the checkpoint is still its own
+# C: --same-pid gives every thread its old tid (with CAP_CHECKPOINT_RESTORE
+# in the system's PID namespace, else in new user and PID namespaces), so a
+# recursive and a robust mutex a thread held at the checkpoint are still its own
 eff=$(awk '/^CapEff:/ { print $2 }' /proc/self/status)
-if [ $(( (0x$eff >> 40) & 1 )) -eq 0 ]; then
-	echo "# SKIP C: --same-pid needs CAP_CHECKPOINT_RESTORE (ordinary user)"
-else
+how="CAP_CHECKPOINT_RESTORE"
+[ $(( (0x$eff >> 40) & 1 )) -eq 0 ] && how="user and PID namespaces (ordinary user)"
+{
 	cat >"$W/rm.c" <<'EOF'
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -184,13 +186,14 @@ else
 #include <stdio.h>
 #include <unistd.h>
 #include <sys/syscall.h>
-static pthread_mutex_t m;
+static pthread_mutex_t m, rb;
 static volatile int go, held, result = -1;
 static void *holder(void *a)
 {
-	pthread_mutex_lock(&m); pthread_mutex_lock(&m); held = 1;
+	pthread_mutex_lock(&m); pthread_mutex_lock(&m); pthread_mutex_lock(&rb); held = 1;
 	while (!go) usleep(1000);
-	result = pthread_mutex_unlock(&m) | pthread_mutex_unlock(&m);	/* EPERM if not the owner */
+	/* EPERM if glibc does not see this thread as the owner */
+	result = pthread_mutex_unlock(&m) | pthread_mutex_unlock(&m) | pthread_mutex_unlock(&rb);
 	return a;
 }
 int main(void)
@@ -203,13 +206,16 @@ int main(void)
 	pthread_mutexattr_init(&ra);
 	pthread_mutexattr_settype(&ra, PTHREAD_MUTEX_RECURSIVE);
 	pthread_mutex_init(&m, &ra);
+	pthread_mutexattr_settype(&ra, PTHREAD_MUTEX_ERRORCHECK);
+	pthread_mutexattr_setrobust(&ra, PTHREAD_MUTEX_ROBUST);
+	pthread_mutex_init(&rb, &ra);
 	pthread_create(&t, 0, holder, 0);
 	while (!held) usleep(1000);
 	if (!checkpoint || checkpoint() == 0) { puts("saved"); fflush(stdout); _exit(0); }
 	go = 1;
 	pthread_join(t, 0);
 	printf("unlock %s\n", result ? "failed" : "ok");
-	printf("relock %s\n", pthread_mutex_trylock(&m) == 0 ? "ok" : "failed");
+	printf("relock %s\n", pthread_mutex_trylock(&m) == 0 && pthread_mutex_trylock(&rb) == 0 ? "ok" : "failed");
 	return 0;
 }
 EOF
@@ -219,15 +225,17 @@ EOF
 		(cd "$W" && timeout 30 "$ROOT/restorer" --same-pid "$W/rm.img") >"$W/rm1.out" 2>&1
 		want="unlock ok"
 		[ "${CKPT_TEST_BREAK:-0}" = 1 ] && want="unlock failed"
-		if grep -q "^$want" "$W/rm1.out" && grep -q "^relock ok" "$W/rm1.out"; then
-			ok "--same-pid: a recursive mutex held at the checkpoint is unlocked by its thread"
+		if grep -q "^restorer: .*--same-pid: .*user namespace" "$W/rm1.out"; then
+			echo "# SKIP C: no CAP_CHECKPOINT_RESTORE and no user namespaces here: $(head -n 1 "$W/rm1.out")"
+		elif grep -q "^$want" "$W/rm1.out" && grep -q "^relock ok" "$W/rm1.out"; then
+			ok "--same-pid through $how: a recursive and a robust mutex held at the checkpoint are unlocked by their thread"
 		else
-			not_ok "--same-pid recursive mutex: $(tr '\n' '|' <"$W/rm1.out")"
+			not_ok "--same-pid ($how) recursive and robust mutex: $(tr '\n' '|' <"$W/rm1.out")"
 		fi
 	else
-		not_ok "recursive mutex program: $(tr '\n' '|' <"$W/rm0.out") $(head -c 200 "$W/cc.err")"
+		not_ok "mutex program: $(tr '\n' '|' <"$W/rm0.out") $(head -c 200 "$W/cc.err")"
 	fi
-fi
+}
 
 # B: python3 threading
 PY=/usr/bin/python3
