@@ -32,6 +32,7 @@ struct cap_scratch {
 	uint64_t regions[3 * 4096];	/* PAGEMAP_SCAN output (struct page_region) */
 	unsigned char mincore_vec[65536];
 	uint8_t from_parent[CAP_MAX_VMAS / 8];	/* pages read from the process, not the writer */
+	uint8_t remade[CAP_MAX_VMAS / 8];	/* MADV_DONTFORK regions the writer made and filled */
 	struct ckpt_fd fds[CAP_MAX_FDS];
 	struct ckpt_siginfo sigs[CAP_MAX_SIGS];
 	struct ckpt_timer timers[CAP_MAX_TIMERS];
@@ -97,6 +98,7 @@ struct cap_walk {
 enum { WALK_SMAPS, WALK_MAPS, WALK_REFINE };
 int cap_walk_maps(struct cap_walk *w, int mode);
 int cap_from_parent(uint32_t vma_index);
+int cap_take_dontfork(struct cap_walk *w);	/* in the writer, before the process goes on */
 int cap_scan_pages(struct cap_walk *w);
 uint32_t cap_add_string(struct cap_walk *w, const char *s);	/* offset, 0 when full or empty */
 

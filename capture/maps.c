@@ -241,6 +241,7 @@ int cap_walk_maps(struct cap_walk *w, int mode)
 
 	memset(ckpt_scratch.from_parent, 0, sizeof(ckpt_scratch.from_parent));
 	if (mode != WALK_REFINE) {
+		memset(ckpt_scratch.remade, 0, sizeof(ckpt_scratch.remade));
 		w->nvmas = 0;
 		w->strings_used = 1;		/* offset 0 is "" */
 		ckpt_scratch.strings[0] = 0;
@@ -286,7 +287,8 @@ int cap_walk_maps(struct cap_walk *w, int mode)
 			} else if (in_vma && starts(p, "VmFlags:")) {
 				parse_vmflags(&ckpt_scratch.vmas[cur], p + 8, eol);
 				if (mode == WALK_REFINE &&
-				    (ckpt_scratch.vmas[cur].advice & (CKPT_ADV_WIPEONFORK | CKPT_ADV_DONTFORK)))
+				    (ckpt_scratch.vmas[cur].advice & (CKPT_ADV_WIPEONFORK | CKPT_ADV_DONTFORK)) &&
+				    !(ckpt_scratch.remade[cur / 8] >> (cur % 8) & 1))
 					ckpt_scratch.from_parent[cur / 8] |= 1u << (cur % 8);
 			} else if (in_vma && starts(p, "ProtectionKey:")) {
 				const char *k = p + 14;
@@ -475,6 +477,100 @@ static int scan_resident(struct cap_walk *w, uint32_t vi)
 		a += n * CKPT_PAGE_SIZE;
 	}
 	return 0;
+}
+
+/* In the writer, while the process still waits: the private regions the
+ * fork left out (MADV_DONTFORK: V8 gives its whole JavaScript heap that
+ * advice) are made again here, at their addresses, and filled with the
+ * process's pages through /proc/PID/mem.  Read later, once the process runs
+ * on, they would no longer match the rest of the snapshot.  They are the
+ * process's regions missing from the writer's own /proc/self/maps.  Pages
+ * the process has (present or swapped, not the zero page) are copied; the
+ * page scan then finds them in the writer like any other. */
+int cap_take_dontfork(struct cap_walk *w)
+{
+	char *buf = ckpt_scratch.iobuf, path[64];
+	uint64_t (*have)[2] = (uint64_t (*)[2])ckpt_scratch.fdbuf;	/* the writer's regions */
+	uint64_t room = CAP_FDBUF / 16, nhave = 0;
+	size_t len = 0;
+	long fd = sys_open("/proc/self/maps", O_RDONLY | O_CLOEXEC, 0), r, pm = -1, mem = -1;
+	int err = 0;
+
+	if (sys_failed(fd))
+		return (int)fd;
+	for (;;) {			/* "start-end ..." lines, ascending */
+		char *p = buf, *eol;
+
+		r = sys_read((int)fd, buf + len, CAP_IOBUF - 1 - len);
+		if (r < 0 && r != -4) {
+			sys_close((int)fd);
+			return (int)r;
+		}
+		len += r > 0 ? r : 0;
+		while ((eol = memchr(p, '\n', buf + len - p)) && nhave < room) {
+			const char *q = p;
+
+			have[nhave][0] = hex(&q);
+			q++;
+			have[nhave++][1] = hex(&q);
+			p = eol + 1;
+		}
+		len -= p - buf;
+		memmove(buf, p, len);
+		if (r == 0)
+			break;
+	}
+	sys_close((int)fd);
+	for (uint32_t i = 0, h = 0; i < w->nvmas && !err; i++) {
+		struct ckpt_vma *v = &ckpt_scratch.vmas[i];
+		uint32_t first = w->nruns;
+
+		while (h < nhave && have[h][1] <= v->start)
+			h++;
+		if ((h < nhave && have[h][0] < v->end) || (v->flags & CKPT_MAP_SHARED) ||
+		    (v->kind != CKPT_VMA_ANON && v->kind != CKPT_VMA_HEAP && v->kind != CKPT_VMA_FILE &&
+		     v->kind != CKPT_VMA_STACK))
+			continue;		/* the fork kept it (or it is not ours to make) */
+		r = sys_mmap(v->start, v->end - v->start, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | 0x100000 /* MAP_FIXED_NOREPLACE */, -1, 0);
+		if (sys_failed(r) || (uint64_t)r != v->start) {
+			err = sys_failed(r) ? (int)r : -17;
+			break;
+		}
+		if (pm < 0) {
+			rst_fmt(path, sizeof(path), "/proc/%d/pagemap", w->parent_pid);
+			pm = sys_open(path, O_RDONLY | O_CLOEXEC, 0);
+			rst_fmt(path, sizeof(path), "/proc/%d/mem", w->parent_pid);
+			mem = sys_open(path, O_RDONLY | O_CLOEXEC, 0);
+			if (sys_failed(pm) || sys_failed(mem)) {
+				err = sys_failed(pm) ? (int)pm : (int)mem;
+				break;
+			}
+		}
+		err = ckpt_cfg.have_pagemap_scan ? scan_ioctl(w, (int)pm, i, 0) : -22;
+		if (err == -25 || err == -22) {
+			w->nruns = first;
+			err = scan_pagemap(w, (int)pm, i, 0);
+		}
+		for (uint32_t k = first; k < w->nruns && !err; k++) {	/* the pages, into place */
+			const struct ckpt_run *run = &ckpt_scratch.runs[k];
+			uint64_t n = run->npages * CKPT_PAGE_SIZE;
+
+			r = sys_pread((int)mem, (void *)run->addr, n, (int64_t)run->addr);
+			if ((uint64_t)r != n)
+				err = sys_failed(r) ? (int)r : -5;
+		}
+		w->nruns = first;	/* the real scan comes later */
+		ckpt_scratch.remade[i / 8] |= 1u << (i % 8);
+	}
+	if (pm >= 0)
+		sys_close((int)pm);
+	if (mem >= 0)
+		sys_close((int)mem);
+	if (err) {
+		w->fail_what = "copying the MADV_DONTFORK regions";
+	}
+	return err;
 }
 
 int cap_from_parent(uint32_t i)

@@ -493,10 +493,34 @@ static int write_now(const char *path, int target_fd, int wait)
 	if (!ckpt_cfg.fork_writer) {
 		r = cap_finish(&w, &state, path, target_fd);
 	} else {
+		/* without smaps (quick) the process waits at this gate until the
+		 * writer has its MADV_DONTFORK regions: until it closes its end */
+		int gate[2] = { -1, -1 };
+		char dummy;
+
+		if (w.quick && sys_failed(sys_pipe2(gate, O_CLOEXEC)))
+			gate[0] = gate[1] = -1;
 		fork_advice(&w, 0);
 		pid = SC5(__NR_clone, 0, 0, 0, 0, 0);	/* exit signal 0 */
-		if (pid == 0)
-			sys_exit_group(cap_finish(&w, &state, path, target_fd) ? 1 : 0);
+		if (pid == 0) {
+			int bad = 0;
+
+			if (gate[0] >= 0) {
+				sys_close(gate[0]);
+				bad = cap_take_dontfork(&w);
+				sys_close(gate[1]);
+				if (bad)
+					cap_say("%s: checkpoint failed: %s: errno %d", path, w.fail_what, -bad);
+			}
+			sys_exit_group(bad || cap_finish(&w, &state, path, target_fd) ? 1 : 0);
+		}
+		if (gate[0] >= 0) {
+			sys_close(gate[1]);
+			if (!sys_failed(pid))
+				while (sys_read(gate[0], &dummy, 1) == -4)
+					;
+			sys_close(gate[0]);
+		}
 		fork_advice(&w, 1);
 		if (sys_failed(pid)) {		/* no child: write it here */
 			cap_say("%s: fork for the writer failed (errno %d); writing in place", path, (int)-pid);
