@@ -104,8 +104,9 @@ static void __attribute__((noreturn)) usage(int status)
 		"  --stdio=image         fds 0, 1, 2 are opened again as the image recorded them\n"
 		"  --close-unsupported   restore descriptors that cannot be made again (sockets...)\n"
 		"                        as closed, with a notice, instead of refusing the image\n"
-		"  --same-pid            give the program its old pid back (needs\n"
-		"                        CAP_CHECKPOINT_RESTORE; this command waits for it)\n"
+		"  --same-pid            give the program its old pid and tids back (with\n"
+		"                        CAP_CHECKPOINT_RESTORE, else in new user and PID\n"
+		"                        namespaces; this command waits for it)\n"
 		"  -h, --help            this text\n"
 		"exit status: 2 image refused or bad usage (nothing changed), 127 restore failed\n";
 
