@@ -2,15 +2,18 @@
  * eagerly and lazily, and measure the machine on the same bytes in the same
  * run.  tests/bench/bench.sh runs it several times per size and takes medians.
  *
- *   run1 dense|sparse BYTES DIR ROOT
+ *   run1 dense|sparse BYTES DIR ROOT [THREADS]
  *     DIR   scratch directory (the image and the baseline file go there, so
  *           both sit on the same filesystem); left empty afterwards
  *     ROOT  where libckpt.so and restorer are (bench.sh: a copy in bench-out/bin);
  *           the workload is DIR/../bin/work
+ *     THREADS  threads of the workload (default 1; see work.c)
  *
  * Prints one line of key=value on stdout (times in ns, sizes in bytes):
+ *   mode bytes threads           the arguments
  *   from work (its own memory): fill_ns sum_ns fork_ns memcpy_ns written
  *   pause_ns other_gap_ns        the program's pause (see work.c)
+ *   thr_pause_ns                 the longest pause of its other threads
  *   ckpt_ns                      SIGUSR2 sent -> new image renamed into place
  *                                (inotify IN_MOVED_TO on DIR)
  *   img_size img_disk            st_size, st_blocks * 512
@@ -48,7 +51,7 @@
 
 #define TIMEOUT_MS	180000
 
-static const char *dir, *root, *mode;
+static const char *dir, *root, *mode, *threads = "1";
 static char image[PATH_MAX], base[PATH_MAX], work_bin[PATH_MAX], restorer[PATH_MAX];
 static pid_t kids[4];
 
@@ -179,7 +182,7 @@ static pid_t start_work(size_t bytes, int *rfd)
 		snprintf(f, sizeof f, "%d", 3);
 		setenv("LD_PRELOAD", lib, 1);
 		setenv("CKPT_FILE", image, 1);
-		execl(work_bin, "work", mode, b, f, (char *)NULL);
+		execl(work_bin, "work", mode, b, f, threads, (char *)NULL);
 		_exit(126);
 	}
 	close(pfd[1]);
@@ -317,7 +320,7 @@ static int drop_caches(const char **why)
 int main(int argc, char **argv)
 {
 	char wl[512], res[256];
-	uint64_t t_sig, ckpt_ns, er, ev, lr, lv, wr, rd, rc = (uint64_t)-1;
+	uint64_t t_sig, t_sent, ckpt_ns, er, ev, lr, lv, wr, rd, rc = (uint64_t)-1;
 	size_t bytes, written;
 	const char *why = "";
 	struct stat st;
@@ -326,11 +329,13 @@ int main(int argc, char **argv)
 	ssize_t n, len = 0;
 	pid_t w;
 
-	if (argc != 5 || (strcmp(argv[1], "dense") && strcmp(argv[1], "sparse"))) {
-		fprintf(stderr, "usage: run1 dense|sparse BYTES DIR ROOT\n");
+	if ((argc != 5 && argc != 6) || (strcmp(argv[1], "dense") && strcmp(argv[1], "sparse"))) {
+		fprintf(stderr, "usage: run1 dense|sparse BYTES DIR ROOT [THREADS]\n");
 		return 2;
 	}
 	mode = argv[1];
+	if (argc == 6)
+		threads = argv[5];
 	bytes = strtoull(argv[2], NULL, 0);
 	dir = argv[3];
 	root = argv[4];
@@ -368,10 +373,13 @@ int main(int argc, char **argv)
 	written = field(wl, "written");
 
 	/* 2. checkpoint: SIGUSR2 -> IN_MOVED_TO "img"; work learns the send
-	 * time first (see work.c: it picks its pause by it) */
+	 * time first and when kill() returned after (see work.c: it picks its
+	 * pause by them) */
 	{
 		struct iovec l = { &t_sig, sizeof t_sig };
 		struct iovec r = { (void *)(uintptr_t)field(wl, "addr"), sizeof t_sig };
+		struct iovec r1 = { (void *)(uintptr_t)(field(wl, "addr") + 8), sizeof t_sent };
+		struct iovec l1 = { &t_sent, sizeof t_sent };
 
 		/* twice: the first write takes the copy-on-write fault (and its TLB
 		 * flush, a gap in work's spin) before the send time */
@@ -382,9 +390,12 @@ int main(int argc, char **argv)
 		t_sig = now_ns();
 		if (process_vm_writev(w, &l, 1, &r, 1, 0) != sizeof t_sig)
 			fatal("process_vm_writev to work: %s", strerror(errno));
+		if (kill(w, SIGUSR2))
+			fatal("kill SIGUSR2: %s", strerror(errno));
+		t_sent = now_ns();
+		if (process_vm_writev(w, &l1, 1, &r1, 1, 0) != sizeof t_sent)
+			fatal("process_vm_writev to work: %s", strerror(errno));
 	}
-	if (kill(w, SIGUSR2))
-		fatal("kill SIGUSR2: %s", strerror(errno));
 	for (;;) {
 		char ev_buf[4096] __attribute__((aligned(8)));
 		struct pollfd pf = { ifd, POLLIN, 0 };
@@ -444,10 +455,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "run1: cold read skipped: drop_caches: %s\n", why);
 	unlink(base);
 
-	printf("mode=%s bytes=%zu %s %s ckpt_ns=%llu img_size=%lld img_disk=%lld "
+	printf("mode=%s bytes=%zu threads=%s %s %s ckpt_ns=%llu img_size=%lld img_disk=%lld "
 	       "eager_run_ns=%llu eager_ver_ns=%llu lazy_run_ns=%llu lazy_ver_ns=%llu "
 	       "write_ns=%llu read_ns=%llu read_cold_ns=%lld\n",
-	       mode, bytes, wl, res, (unsigned long long)ckpt_ns, (long long)st.st_size,
+	       mode, bytes, threads, wl, res, (unsigned long long)ckpt_ns, (long long)st.st_size,
 	       (long long)st.st_blocks * 512, (unsigned long long)er, (unsigned long long)ev,
 	       (unsigned long long)lr, (unsigned long long)lv, (unsigned long long)wr,
 	       (unsigned long long)rd, (long long)rc);

@@ -2,10 +2,26 @@
  * restored eagerly and lazily.  Runs under LD_PRELOAD=libckpt.so, started by
  * tests/bench/run1.c (which measures everything seen from outside).
  *
- *   work dense  BYTES FD    BYTES of dense random data
- *   work sparse BYTES FD    BYTES mapped and fully read (so every page maps
- *                           the shared zero page), WRITTEN bytes written in
- *                           64 KiB pieces spread evenly over it
+ *   work dense  BYTES FD [THREADS]   BYTES of dense random data
+ *   work sparse BYTES FD [THREADS]   BYTES mapped and fully read (so every
+ *                           page maps the shared zero page), WRITTEN bytes
+ *                           written in 64 KiB pieces spread evenly over it
+ *
+ * THREADS (default 1): the main thread and THREADS - 1 workers.  The workers
+ * start once the memory is filled and summed, so fork_ns below is the fork of
+ * the threaded process.  Each owns a slice of the memory (BYTES / (THREADS -
+ * 1), whole pages) and walks it over and over, page by page: it reads every
+ * word of the page and writes the page's first word back unchanged (a store,
+ * so that after the snapshot's fork every page it reaches costs the program
+ * a copy-on-write fault, as a program writing its memory pays; the same
+ * value, so that the sums below still hold).  Between two pages it reads
+ * CLOCK_MONOTONIC and logs the gaps of 20 us or more that end after run1's
+ * send time (the first WGAPS of them).  Its pause is the longest of those
+ * that overlaps the main thread's pause (below): the main thread stops the
+ * workers from its handler, inside its own pause, which can begin well after
+ * the send time when there are more threads than cores (it waits for one).
+ * The workers block SIGUSR1 and SIGUSR2, so the main thread is the one that
+ * takes the checkpoint and stops the others.
  *
  * Before the checkpoint it measures the machine on its own memory and writes
  * one line to FD (a pipe from run1):
@@ -17,27 +33,43 @@
  * It then spins reading CLOCK_MONOTONIC and logs every gap of 20 us or more
  * between two readings; a little later it closes FD (run1 sees EOF: the spin
  * is running).  run1 writes the time it is about to send SIGUSR2 into
- * sig_sent_ns (process_vm_writev; its address is in the line above), then
- * sends it.  libckpt's handler interrupts the spin: its whole run, fork
- * included, is one gap.  The pause is the longest gap that ends after the
- * send time and starts at most 5 ms after it (the signal reaches a running
+ * sig_sent_ns[0] (process_vm_writev; its address is in the line above),
+ * sends it, and writes the time kill() returned into sig_sent_ns[1].
+ * libckpt's handler interrupts the spin: its whole run, fork included, is
+ * one gap.  The pause is the longest gap that ends after the send time and
+ * starts at most 5 ms after kill() returned (the signal reaches a running
  * process at once; a preemption that straddles the send time holds the
  * handler too; a short interrupt between the send time and the delivery
- * does not hide the handler's gap).
+ * does not hide the handler's gap).  Two times, not one: when the program's
+ * threads keep every core busy, run1 itself can wait many ms for a core
+ * between the two, and the signal goes out only at the end of that wait.
+ * The pause is picked from the log once the program has been told to stop.
  *
- * After its pause the program sleeps (1 ms steps) instead of spinning, so
+ * Once the spin reads a time 5 ms past kill()'s return it has had its pause
+ * (running again means the signal was delivered).  From then on it sleeps
+ * (1 ms steps) instead of spinning, so
  * that on a small machine the image writer does not fight a busy loop for
  * the CPU: the checkpoint time then measures ckpt, not the scheduler.
- * BENCH_BUSY=1 keeps it spinning (a program that keeps a core busy).
+ * BENCH_BUSY=1 keeps it spinning (a program that keeps a core busy).  The
+ * workers do the same: once the main thread's pause is over they sleep 1 ms
+ * after each page (so they still write their slices while the image is
+ * written, slowly), and with BENCH_BUSY=1 they keep going flat out.
  *
  * The original process: run1 sends SIGUSR1 once the image is in place.  It
- * writes RESDIR/res.PID, one line "pause_ns=... other_gap_ns=... gaps=..."
- * (other_gap: the longest gap of the spin besides the pause), exits 0.
+ * writes RESDIR/res.PID, one line "pause_ns=... other_gap_ns=... gaps=...
+ * thr_pause_ns=... thr_nopause=..." (other_gap: the longest gap of the spin
+ * besides the pause; thr_pause: the longest of the workers' pauses, 0
+ * without workers; thr_nopause: workers with no gap over the main thread's
+ * pause, which should be 0), exits 0.
  *
  * A restored process: it comes back inside the spin, sees ckpt_restore_count()
  * move, takes the time (running again), sums every word of its memory and
  * compares with the sum taken before the checkpoint (every page verified),
  * writes "run_ns=... ver_ns=... ok=1|0" to res.PID (its new pid), exits 0 or 3.
+ * Restored workers see the count move too, check in and stop walking (so the
+ * verifying sum measures the restore, not a share of the CPU); ok is 0 also
+ * when a worker has not checked in 10 s after the sum (its thread was not
+ * restored, or does not run).
  * CLOCK_MONOTONIC is one clock for the whole machine, so run1 subtracts its
  * own start time.
  *
@@ -45,6 +77,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -61,18 +95,30 @@
 #define GAP_MIN_NS	20000
 #define MAX_GAPS	8192
 #define PAUSE_WINDOW_NS	5000000
+#define MAX_THREADS	64		/* libckpt's limit */
+#define WGAPS		64
 
 /* libckpt.so (LD_PRELOAD) defines it; 0 in the original run */
 extern unsigned long ckpt_restore_count(void) __attribute__((weak));
 
 static volatile sig_atomic_t done;
-volatile uint64_t sig_sent_ns;			/* run1 writes it before SIGUSR2 */
+/* run1 writes [0] before SIGUSR2 is sent, [1] once kill() has returned */
+volatile uint64_t sig_sent_ns[2] __attribute__((aligned(16)));
 static struct { uint64_t at, len; } gaps[MAX_GAPS];
 static unsigned ngaps;
 
 static uint8_t *mem;
 static size_t size;				/* mapped */
 static uint64_t sum_before;
+
+static int nthreads = 1, busy;
+static unsigned long seen;			/* ckpt_restore_count() before the spin */
+static int back;				/* workers that saw a restore */
+static int slow;				/* the main thread is past its pause */
+static struct wlog {				/* a worker's gaps after the send time */
+	uint64_t at[WGAPS], len[WGAPS];
+	unsigned n;
+} wlog[MAX_THREADS];
 
 static void die(const char *what)
 {
@@ -148,40 +194,64 @@ static void restored(void)
 
 	s = sum_all(mem, size);
 	ver = now_ns();
+	/* not a time limit on ckpt: a worker that never runs again is a failure */
+	while (__atomic_load_n(&back, __ATOMIC_SEQ_CST) < nthreads - 1 && now_ns() - ver < 10000000000ull)
+		sched_yield();
+	if (__atomic_load_n(&back, __ATOMIC_SEQ_CST) < nthreads - 1)
+		s = ~sum_before;
 	snprintf(line, sizeof line, "run_ns=%llu ver_ns=%llu ok=%d\n", (unsigned long long)run,
 		 (unsigned long long)ver, s == sum_before);
 	put_result(line);
 	exit(s == sum_before ? 0 : 3);
 }
 
-static uint64_t pause_ns;
+static uint64_t pause_ns, pause_at;
 
 static void finished(void)
 {
-	uint64_t other = 0;
-	char line[160];
-	int seen = 0;
+	uint64_t other = 0, thr = 0, t0 = sig_sent_ns[0], t1 = sig_sent_ns[1];
+	char line[200];
+	int found = 0, missing = 0;
 
+	/* the pause: see the header */
+	for (unsigned i = 0; i < ngaps; i++)
+		if (t0 && gaps[i].at + gaps[i].len >= t0 && gaps[i].at <= (t1 ? t1 : t0) + PAUSE_WINDOW_NS &&
+		    gaps[i].len > pause_ns) {
+			pause_ns = gaps[i].len;
+			pause_at = gaps[i].at;
+		}
 	for (unsigned i = 0; i < ngaps; i++) {
-		if (gaps[i].len == pause_ns && !seen) {
-			seen = 1;
+		if (gaps[i].len == pause_ns && !found) {
+			found = 1;
 			continue;
 		}
 		if (gaps[i].len > other)
 			other = gaps[i].len;
 	}
-	snprintf(line, sizeof line, "pause_ns=%llu other_gap_ns=%llu gaps=%u\n",
-		 (unsigned long long)pause_ns, (unsigned long long)other, ngaps);
+	/* each worker's pause: its longest gap over the main thread's */
+	for (int i = 1; i < nthreads; i++) {
+		unsigned n = __atomic_load_n(&wlog[i].n, __ATOMIC_ACQUIRE);
+		uint64_t p = 0;
+
+		for (unsigned j = 0; j < n; j++)
+			if (wlog[i].at[j] < pause_at + pause_ns && wlog[i].at[j] + wlog[i].len[j] > pause_at &&
+			    wlog[i].len[j] > p)
+				p = wlog[i].len[j];
+		if (!p)
+			missing++;
+		if (p > thr)
+			thr = p;
+	}
+	snprintf(line, sizeof line, "pause_ns=%llu other_gap_ns=%llu gaps=%u thr_pause_ns=%llu "
+		 "thr_nopause=%d\n", (unsigned long long)pause_ns, (unsigned long long)other, ngaps,
+		 (unsigned long long)thr, missing);
 	put_result(line);
 	exit(pause_ns ? 0 : 4);
 }
 
-/* a gap between two clock readings: log it; the longest that ends after
- * run1's send time and starts soon after it is the pause */
+/* a gap between two clock readings of the main thread's spin: log it */
 static void gap(uint64_t prev, uint64_t now)
 {
-	uint64_t t = sig_sent_ns;
-
 	if (now - prev < GAP_MIN_NS)
 		return;
 	if (ngaps < MAX_GAPS) {
@@ -189,8 +259,79 @@ static void gap(uint64_t prev, uint64_t now)
 		gaps[ngaps].len = now - prev;
 		ngaps++;
 	}
-	if (t && now >= t && prev <= t + PAUSE_WINDOW_NS && now - prev > pause_ns)
-		pause_ns = now - prev;
+}
+
+/* a worker: see the header.  Its slice is [lo, hi), whole pages. */
+struct slice { int id; size_t lo, hi; };
+
+static void *worker(void *arg)
+{
+	const struct slice *sl = arg;
+	struct wlog *lg = &wlog[sl->id];
+	uint64_t prev = now_ns(), now, t;
+	volatile uint64_t keep = 0;
+
+	for (size_t off = sl->lo; ; off = off + PG < sl->hi ? off + PG : sl->lo) {
+		volatile uint64_t *w = (volatile uint64_t *)(mem + off);
+		uint64_t x = 0;
+
+		for (size_t i = 0; i < PG / 8; i++)
+			x += w[i];
+		w[0] = w[0];		/* a store of the same value: see the header */
+		keep = x;
+		if (ckpt_restore_count() != seen) {
+			__atomic_add_fetch(&back, 1, __ATOMIC_SEQ_CST);
+			for (;;)
+				pause();	/* the exit of the main thread ends it */
+		}
+		now = now_ns();
+		t = sig_sent_ns[0];
+		if (now - prev >= GAP_MIN_NS && t && now >= t && lg->n < WGAPS) {
+			lg->at[lg->n] = prev;
+			lg->len[lg->n] = now - prev;
+			__atomic_store_n(&lg->n, lg->n + 1, __ATOMIC_RELEASE);
+		}
+		prev = now;
+		if (!busy && __atomic_load_n(&slow, __ATOMIC_ACQUIRE)) {
+			struct timespec ms = { 0, 1000000 };
+
+			nanosleep(&ms, NULL);
+			prev = now_ns();
+		}
+	}
+	(void)keep;
+	return NULL;
+}
+
+/* THREADS - 1 workers over the memory, with SIGUSR1 and SIGUSR2 blocked */
+static void start_workers(void)
+{
+	static struct slice sl[MAX_THREADS];
+	size_t pages = size / PG, per = pages / (nthreads - 1);
+	sigset_t block, old;
+	pthread_t t;
+	int e;
+
+	if (per == 0) {
+		errno = EINVAL;
+		die("fewer pages than workers");
+	}
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR1);
+	sigaddset(&block, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	for (int i = 1; i < nthreads; i++) {
+		sl[i].id = i;
+		sl[i].lo = (i - 1) * per * PG;
+		sl[i].hi = i == nthreads - 1 ? pages * PG : i * per * PG;
+		e = pthread_create(&t, NULL, worker, &sl[i]);
+		if (e) {
+			errno = e;
+			die("pthread_create");
+		}
+		pthread_detach(t);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 static int cmp64(const void *a, const void *b)
@@ -240,14 +381,19 @@ static uint64_t time_memcpy(const uint8_t *src, size_t n)
 int main(int argc, char **argv)
 {
 	uint64_t t0, fill_ns, sum_ns, fork_ns, memcpy_ns, prev, now;
-	unsigned long seen;
 	struct sigaction sa;
 	size_t written = 0;
-	int sparse, fd, closed = 0, busy;
+	int sparse, fd, closed = 0;
 	char line[256];
 
-	if (argc != 4 || (strcmp(argv[1], "dense") && strcmp(argv[1], "sparse"))) {
-		fprintf(stderr, "usage: work dense|sparse BYTES FD\n");
+	if ((argc != 4 && argc != 5) || (strcmp(argv[1], "dense") && strcmp(argv[1], "sparse"))) {
+		fprintf(stderr, "usage: work dense|sparse BYTES FD [THREADS]\n");
+		return 2;
+	}
+	if (argc == 5)
+		nthreads = atoi(argv[4]);
+	if (nthreads < 1 || nthreads > MAX_THREADS) {
+		fprintf(stderr, "work: THREADS must be 1 to %d\n", MAX_THREADS);
 		return 2;
 	}
 	if (!ckpt_restore_count) {
@@ -286,19 +432,21 @@ int main(int argc, char **argv)
 	t0 = now_ns();
 	sum_before = sum_all(mem, size);
 	sum_ns = now_ns() - t0;
+	busy = getenv("BENCH_BUSY") && !strcmp(getenv("BENCH_BUSY"), "1");
+	seen = ckpt_restore_count();
+	if (nthreads > 1)
+		start_workers();
 	fork_ns = time_fork();
 	memcpy_ns = time_memcpy(mem, written);
 
 	snprintf(line, sizeof line, "fill_ns=%llu sum_ns=%llu fork_ns=%llu memcpy_ns=%llu written=%zu "
 		 "addr=%llu\n", (unsigned long long)fill_ns, (unsigned long long)sum_ns,
 		 (unsigned long long)fork_ns, (unsigned long long)memcpy_ns, written,
-		 (unsigned long long)(uintptr_t)&sig_sent_ns);
+		 (unsigned long long)(uintptr_t)sig_sent_ns);
 	if (write(fd, line, strlen(line)) < 0)
 		die("write to run1");
 
 	/* the spin: the handler runs inside one of these gaps */
-	busy = getenv("BENCH_BUSY") && !strcmp(getenv("BENCH_BUSY"), "1");
-	seen = ckpt_restore_count();
 	t0 = prev = now_ns();
 	while (!done) {
 		now = now_ns();
@@ -306,12 +454,17 @@ int main(int argc, char **argv)
 			restored();
 		gap(prev, now);
 		prev = now;
-		if (!closed && now - t0 > 2000000) {	/* spinning: tell run1 */
+		/* spinning: tell run1.  prev stays: run1 may send its signal
+		 * before this thread runs again (it has to wait for a core when
+		 * the workers keep them all busy), and the gap must hold the
+		 * handler */
+		if (!closed && now - t0 > 2000000) {
 			close(fd);
 			closed = 1;
-			prev = now_ns();
 		}
-		if (pause_ns && !busy && now > sig_sent_ns + PAUSE_WINDOW_NS) {
+		if (!slow && sig_sent_ns[1] && now > sig_sent_ns[1] + PAUSE_WINDOW_NS)
+			__atomic_store_n(&slow, 1, __ATOMIC_RELEASE);
+		if (slow && !busy) {
 			struct timespec ms = { 0, 1000000 };
 
 			nanosleep(&ms, NULL);
