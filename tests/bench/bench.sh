@@ -4,6 +4,16 @@
 #
 # Cases: dense random data of 64 MiB, 256 MiB, 1 GiB, 2 GiB (QUICK=1: 64 and
 # 256 MiB only), and sparse: 1 GiB mapped and fully read, 10 MiB written.
+# Threaded (case "threads", issue 9): the same dense program at 1 GiB (QUICK=1:
+# 256 MiB) with 15 more threads, 16 in all (BENCH_THREADS; 0 or 1: no such
+# case).  Each extra thread walks its own slice of the memory, page by page,
+# reading it and storing a word back, and takes its own pause; the main thread
+# measures its pause as in the single-threaded case, and fork is timed in the
+# threaded process, so pause/fork compares with a fork of that same process.
+# Their figures are printed beside the single-threaded ones of that size
+# (see tests/bench/work.c for the workers).  Unless BENCH_BUSY=1 the workers,
+# like the main thread, slow to a page a millisecond after their pause, so
+# that the checkpoint time measures ckpt and not 15 busy loops.
 # Each run is one tests/bench/run1 (see its header for every figure and how it
 # is taken; tests/bench/work.c is the program checkpointed).  Per case: the
 # median of BENCH_RUNS runs (default 5; BENCH_RUNS_2G, default 3, for 2 GiB).
@@ -13,7 +23,8 @@
 # medians), bench.png (gnuplot; skipped with a notice when gnuplot is missing:
 # Debian package `gnuplot-nox`), run1.log (stderr of the runs).
 #
-# Environment: QUICK=1, BENCH_RUNS, BENCH_RUNS_2G, BENCH_BUSY=1 (see work.c), CC, BENCH_DIR (scratch
+# Environment: QUICK=1, BENCH_RUNS, BENCH_RUNS_2G, BENCH_BUSY=1 (see work.c),
+# BENCH_THREADS (default 16), CC, BENCH_DIR (scratch
 # directory for images; default bench-out/tmp: it must not be tmpfs if the
 # write+fsync figures are to mean anything).
 
@@ -24,13 +35,20 @@ TMP=${BENCH_DIR:-$OUT/tmp}
 CC=${CC:-gcc}
 RUNS=${BENCH_RUNS:-5}
 RUNS_2G=${BENCH_RUNS_2G:-3}
+THREADS=${BENCH_THREADS:-16}
 MiB=1048576
 
 if [ -n "${QUICK:-}" ] && [ "${QUICK:-}" != 0 ]; then
 	SIZES="64 256"
+	THREADS_MIB=256
 else
 	SIZES="64 256 1024 2048"
+	THREADS_MIB=1024
 fi
+case $THREADS in
+''|*[!0-9]*) echo "bench: BENCH_THREADS=$THREADS: not a number" >&2; exit 1 ;;
+esac
+[ "$THREADS" -le 64 ] || { echo "bench: BENCH_THREADS=$THREADS: libckpt takes 64 at most" >&2; exit 1; }
 
 RUN1=
 cleanup() {
@@ -48,7 +66,7 @@ for f in libckpt.so restorer; do
 	[ -e "$ROOT/$f" ] || { echo "bench: $ROOT/$f missing: run make first" >&2; exit 1; }
 done
 mkdir -p "$OUT/bin" "$TMP" || exit 1
-$CC -std=gnu11 -O2 -g -Wall -Wextra -o "$OUT/bin/work" "$ROOT/tests/bench/work.c" &&
+$CC -std=gnu11 -O2 -g -Wall -Wextra -pthread -o "$OUT/bin/work" "$ROOT/tests/bench/work.c" &&
 $CC -std=gnu11 -O2 -g -Wall -Wextra -o "$OUT/bin/run1" "$ROOT/tests/bench/run1.c" || exit 1
 # run1 finds work at DIR/../bin/work
 if [ "$(cd "$TMP/.." && pwd)" != "$OUT" ]; then
@@ -67,12 +85,16 @@ case $fs in tmpfs*) echo "bench: NOTE: scratch is tmpfs: write+fsync and checkpo
 
 start=$(date +%s)
 failed=0
-# one_case MODE MIB RUNS
+# one_case MODE MIB RUNS [THREADS]
 one_case() {
 	i=1
-	printf 'bench: %-6s %5s MiB:' "$1" "$2"
+	if [ "${4:-1}" -gt 1 ]; then
+		printf 'bench: %-7s %5s MiB, %s threads:' threads "$2" "$4"
+	else
+		printf 'bench: %-7s %5s MiB:' "$1" "$2"
+	fi
 	while [ "$i" -le "$3" ]; do
-		"$OUT/bin/run1" "$1" $(($2 * MiB)) "$TMP" "$OUT/bin" > "$OUT/run.out" 2>> "$OUT/run1.log" &
+		"$OUT/bin/run1" "$1" $(($2 * MiB)) "$TMP" "$OUT/bin" "${4:-1}" > "$OUT/run.out" 2>> "$OUT/run1.log" &
 		RUN1=$!
 		wait "$RUN1"
 		rc=$?
@@ -94,6 +116,7 @@ for s in $SIZES; do
 	n=$RUNS
 	[ "$s" -ge 2048 ] && [ "$RUNS_2G" -lt "$RUNS" ] && n=$RUNS_2G
 	one_case dense "$s" "$n"
+	[ "$s" = "$THREADS_MIB" ] && [ "$THREADS" -gt 1 ] && one_case dense "$s" "$n" "$THREADS"
 done
 one_case sparse 1024 "$RUNS"
 rm -f "$OUT/run.out"
@@ -130,10 +153,12 @@ function f(x, d) { return x < 0 ? "-" : sprintf("%." d "f", x) }
 function r(x) { return x < 0 ? "-" : sprintf("%.2fx", x) }
 {
 	kv($0)
-	c = v["mode"] " " v["bytes"]
+	# the threaded program is its own case, "threads" (same data as dense)
+	c = (v["threads"] > 1 ? "threads" : v["mode"]) " " v["bytes"]
 	if (!(c in seen)) { seen[c] = 1; order[++ncase] = c }
 	runs[c]++
-	split("pause_ns fork_ns ckpt_ns write_ns img_size img_disk eager_run_ns eager_ver_ns lazy_run_ns lazy_ver_ns read_ns read_cold_ns memcpy_ns sum_ns other_gap_ns fill_ns written", keys, " ")
+	nthr[c] = v["threads"] > 1 ? v["threads"] : 1
+	split("pause_ns fork_ns ckpt_ns write_ns img_size img_disk eager_run_ns eager_ver_ns lazy_run_ns lazy_ver_ns read_ns read_cold_ns memcpy_ns sum_ns other_gap_ns fill_ns written thr_pause_ns", keys, " ")
 	for (i in keys)
 		add(c, keys[i], v[keys[i]] + 0)
 	add(c, "pause/fork", v["pause_ns"] / v["fork_ns"])
@@ -148,7 +173,7 @@ END {
 	print "case,size_mib,runs,pause_ms,fork_ms,pause_over_fork,ckpt_ms,write_fsync_ms,ckpt_over_write," \
 	      "image_mib,image_disk_mib,eager_run_ms,eager_verified_ms,read_ms,eager_over_read," \
 	      "eager_over_read_plus_sum,read_cold_ms,lazy_run_ms,lazy_verified_ms,lazy_over_read," \
-	      "memcpy_ms,sum_pass_ms,other_gap_ms,written_mib" > csv
+	      "memcpy_ms,sum_pass_ms,other_gap_ms,written_mib,threads,thread_pause_ms" > csv
 	printf "\nmedians; ratios are medians of per-run ratios to the baseline measured in the same run\n"
 	printf "\ncapture                 pause      fork   pause/     ckpt  write+fsync  ckpt/     image   on disk\n"
 	printf "case       MiB runs      ms        ms   fork        ms        ms     write      MiB       MiB\n"
@@ -169,20 +194,46 @@ END {
 		       f(ms(med(c, "read_cold_ns")), 1), f(ms(med(c, "lazy_run_ns")), 2),
 		       f(ms(med(c, "lazy_ver_ns")), 1), r(cs[1] == "sparse" ? -1 : med(c, "lazy/read")),
 		       f(ms(med(c, "memcpy_ns")), 1), f(ms(med(c, "sum_ns")), 0)
-		printf "%s,%d,%d,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f\n",
+		printf "%s,%d,%d,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%d,%.3f\n",
 		       cs[1], mib(cs[2]), runs[c], ms(med(c, "pause_ns")), ms(med(c, "fork_ns")), med(c, "pause/fork"),
 		       ms(med(c, "ckpt_ns")), ms(med(c, "write_ns")), med(c, "ckpt/write"),
 		       mib(med(c, "img_size")), mib(med(c, "img_disk")), ms(med(c, "eager_run_ns")),
 		       ms(med(c, "eager_ver_ns")), ms(med(c, "read_ns")), med(c, "eager/read"),
 		       med(c, "eager/readsum"), ms(med(c, "read_cold_ns")), ms(med(c, "lazy_run_ns")),
 		       ms(med(c, "lazy_ver_ns")), med(c, "lazy/read"), ms(med(c, "memcpy_ns")),
-		       ms(med(c, "sum_ns")), ms(med(c, "other_gap_ns")), mib(med(c, "written")) > csv
+		       ms(med(c, "sum_ns")), ms(med(c, "other_gap_ns")), mib(med(c, "written")),
+		       nthr[c], (nthr[c] > 1 ? ms(med(c, "thr_pause_ns")) : -1) > csv
 	}
 	printf "(sparse: write+fsync, read() and memcpy are of the 10 MiB written; fork and the sum pass\n"
 	printf " are of the whole 1 GiB, whose zero pages the verifying sum faults in again after a restore,\n"
 	printf " so its restore ratios are left out.  sum pass: that sum over resident memory, part of both\n"
 	printf " \"verified\" times.  A cold read() follows echo 1 > /proc/sys/vm/drop_caches.  After its\n"
-	printf " pause the program sleeps while the image is written; BENCH_BUSY=1: it spins on)\n"
+	printf " pause the program sleeps while the image is written; BENCH_BUSY=1: it spins on.\n"
+	printf " threads: the dense program with more threads walking its memory; see below)\n"
+
+	# issue 9: each threaded case beside the single-threaded one of its size
+	nt = 0
+	for (i = 1; i <= ncase; i++) {
+		c = order[i]; split(c, cs, " ")
+		if (cs[1] != "threads")
+			continue
+		nt++
+		d = "dense " cs[2]
+		if (!(d in seen))
+			d = ""
+		printf "\nthreads (issue 9), dense %d MiB      1 thread %10s\n", mib(cs[2]), nthr[c] " threads"
+		cmp("program pause, main thread (ms)", d, c, "pause_ns", 2, 0)
+		cmp("fork of the same process (ms)", d, c, "fork_ns", 2, 0)
+		cmp("pause / fork", d, c, "pause/fork", 2, 1)
+		cmp("longest pause of the other threads (ms)", "", c, "thr_pause_ns", 2, 0)
+		cmp("checkpoint (ms)", d, c, "ckpt_ns", 1, 0)
+		cmp("write+fsync of the same bytes (ms)", d, c, "write_ns", 1, 0)
+		cmp("checkpoint / write+fsync", d, c, "ckpt/write", 2, 1)
+		cmp("longest other gap of the main spin (ms)", d, c, "other_gap_ns", 2, 0)
+	}
+	if (nt)
+		printf "(the workers run flat out until their pause: on a machine with fewer cores than\n" \
+		       " threads every figure taken then, fork included, also waits for a core)\n"
 
 	# targets (issue 5): 1 GiB dense, or the largest dense size measured
 	big = ""; bigb = 0; found = 0
@@ -216,6 +267,15 @@ END {
 		  sprintf("%.2f MiB on disk", mib(med(sp, "img_disk"))))
 		t("sparse checkpoint < 50 ms", ms(med(sp, "ckpt_ns")), 50, " ms", "")
 	}
+}
+# cmp LABEL DENSE THREADED KEY DECIMALS RATIO: one line of the issue 9 table
+function cmp(what, d, c, k, dec, ratio,   a, b) {
+	a = d == "" ? -1 : med(d, k)
+	b = med(c, k)
+	if (!ratio) {
+		a = ms(a); b = ms(b)
+	}
+	printf "  %-42s %9s %10s\n", what, ratio ? r(a) : f(a, dec), ratio ? r(b) : f(b, dec)
 }
 function t(what, x, lim, unit, note) {
 	printf "  %-42s %9s  target %5s%-3s  %-7s %s\n", what, x < 0 ? "-" : sprintf("%.2f%s", x, unit == "x" ? "x" : ""),
