@@ -3,13 +3,15 @@
  * tests/bench/run1.c (which measures everything seen from outside).
  *
  *   work dense  BYTES FD [THREADS]   BYTES of dense random data
- *   work sparse BYTES FD [THREADS]   BYTES mapped and fully read (so every
- *                           page maps the shared zero page), WRITTEN bytes
- *                           written in 64 KiB pieces spread evenly over it
+ *   work sparse BYTES FD    BYTES mapped and fully read (so every page maps
+ *                           the shared zero page), WRITTEN bytes written in
+ *                           64 KiB pieces spread evenly over it
  *
- * THREADS (default 1): the main thread and THREADS - 1 workers.  The workers
- * start once the memory is filled and summed, so fork_ns below is the fork of
- * the threaded process.  Each owns a slice of the memory (BYTES / (THREADS -
+ * THREADS (default 1; sparse takes only 1: the workers' stores would fill in
+ * its zero pages): the main thread and THREADS - 1 workers.  The
+ * workers start once the memory is filled and summed, so fork_ns and
+ * memcpy_ns below are taken while they run (fork_ns is the fork of the
+ * threaded process).  Each owns a slice of the memory (BYTES / (THREADS -
  * 1), whole pages) and walks it over and over, page by page: it reads every
  * word of the page and writes the page's first word back unchanged (a store,
  * so that after the snapshot's fork every page it reaches costs the program
@@ -47,9 +49,9 @@
  *
  * Once the spin reads a time 5 ms past kill()'s return it has had its pause
  * (running again means the signal was delivered).  From then on it sleeps
- * (1 ms steps) instead of spinning, so
- * that on a small machine the image writer does not fight a busy loop for
- * the CPU: the checkpoint time then measures ckpt, not the scheduler.
+ * (1 ms steps) instead of spinning, so that on a small machine the image
+ * writer does not fight a busy loop for the CPU: the checkpoint time then
+ * measures ckpt, not the scheduler.
  * BENCH_BUSY=1 keeps it spinning (a program that keeps a core busy).  The
  * workers do the same: once the main thread's pause is over they sleep 1 ms
  * after each page (so they still write their slices while the image is
@@ -392,8 +394,8 @@ int main(int argc, char **argv)
 	}
 	if (argc == 5)
 		nthreads = atoi(argv[4]);
-	if (nthreads < 1 || nthreads > MAX_THREADS) {
-		fprintf(stderr, "work: THREADS must be 1 to %d\n", MAX_THREADS);
+	if (nthreads < 1 || nthreads > MAX_THREADS || (nthreads > 1 && strcmp(argv[1], "dense"))) {
+		fprintf(stderr, "work: THREADS must be 1 to %d, and 1 for sparse\n", MAX_THREADS);
 		return 2;
 	}
 	if (!ckpt_restore_count) {
