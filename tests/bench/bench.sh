@@ -291,8 +291,9 @@ elif [ "$(grep -c '^dense' "$OUT/bench.csv")" -lt 1 ]; then
 	echo "bench: no dense case measured: no plot"
 else
 	grep -e '^case' -e '^dense' "$OUT/bench.csv" > "$OUT/dense.csv"
-	gnuplot <<EOF 2> "$OUT/gnuplot.log" && echo "bench: $OUT/bench.png" ||
-		{ echo "bench: gnuplot failed:"; sed 's/^/    /' "$OUT/gnuplot.log"; }
+	# the status is tested after EOF: the here-document begins on the next
+	# line, so an "|| { ... }" put there went to gnuplot as input
+	gnuplot <<EOF 2> "$OUT/gnuplot.log"
 set terminal pngcairo size 1400,560 noenhanced font ",10"
 set output "$OUT/bench.png"
 set datafile separator ","
@@ -322,6 +323,12 @@ plot "$OUT/dense.csv" using 2:6 skip 1 with linespoints lc 1 title "pause / fork
      1.25 with lines dt 2 lc 2 title "1.25x (checkpoint)"
 unset multiplot
 EOF
+	if [ $? -eq 0 ]; then
+		echo "bench: $OUT/bench.png"
+	else
+		echo "bench: gnuplot failed:"
+		sed 's/^/    /' "$OUT/gnuplot.log"
+	fi
 	rm -f "$OUT/dense.csv"
 fi
 [ $failed -eq 0 ] || { echo "bench: $failed case(s) failed: see $OUT/run1.log"; exit 1; }
