@@ -194,7 +194,6 @@ static int write_fd_data(int fd, struct ckpt_fd *f)
 	if (f->kind == CKPT_FD_PIPE || f->kind == CKPT_FD_FIFO || f->kind == CKPT_FD_EPOLL) {
 		const char *bytes = ckpt_scratch.fdbuf + f->aux[1];
 
-		f->aux[1] = 0;
 		f->data_crc = ckpt_crc32c(0, bytes, f->data_len);
 		return write_at(fd, bytes, f->data_len, f->data_off);
 	}
@@ -376,18 +375,26 @@ static int write_image(struct cap_walk *wp, struct cap_state *st, const char *pa
 	char tmp[4200];
 	uint64_t rnd = 0, off, tables_end;
 	uint32_t crc = 0;
-	long fd, memfd = -1, pmemfd = -1;
-	int err, n;
+	long fd = -1, memfd = -1, pmemfd = -1;
+	int err = 0, n, refined = 0;
 	const char *slash = path, *s;
 
-	err = w.quick ? cap_walk_maps(&w, WALK_REFINE) : 0;
-	if (!err && !w.scanned)
+	/* Quick (no smaps before the fork): the process's smaps, which fills in
+	 * each region's flags, advice and key, is read after the page data is
+	 * written, while the disk takes it.  Only MADV_WIPEONFORK regions (empty
+	 * here) change which pages are stored: if the smaps shows any, those are
+	 * scanned again in the process and the data is written again (the other
+	 * regions keep their runs: the writer's own pages changed meanwhile). */
+again:
+	if (!err && !w.scanned && !refined)
 		err = cap_scan_pages(&w);
-	if (!err)
+	if (!err && !refined)
 		err = cap_collect_fds(&w);
 	if (err) {
 		cap_say("%s: %s at 0x%lx: errno %d", path, w.fail_what ? w.fail_what : "page scan",
 			w.fail_addr, -err);
+		if (refined)
+			goto fail;
 		return err;
 	}
 	fill_header(&w, st);
@@ -436,9 +443,10 @@ static int write_image(struct cap_walk *wp, struct cap_state *st, const char *pa
 	hdr.data_size = off - hdr.data_off;
 	hdr.file_size = off;
 
-	if (target_fd >= 0) {			/* an in-memory store (memfd): no rename */
-		fd = target_fd;
-		sys_ftruncate((int)fd, 0);
+	if (target_fd >= 0 || refined) {	/* an in-memory store (memfd): no rename */
+		if (!refined)
+			fd = target_fd;
+		sys_ftruncate((int)fd, 0);	/* (or the second pass: the same file) */
 		goto write;
 	}
 	/* a fresh file nobody else can have made: O_EXCL | O_NOFOLLOW, random name */
@@ -500,6 +508,7 @@ write:
 		sys_close((int)memfd);
 	if (pmemfd >= 0)
 		sys_close((int)pmemfd);
+	memfd = pmemfd = -1;
 	if (err) {
 		cap_say("%s: write page data: errno %d", path, -err);
 		goto fail;
@@ -510,6 +519,31 @@ write:
 		cap_say("%s: write descriptor contents: errno %d", path, -err);
 		goto fail;
 	}
+	if (w.quick && !refined) {
+		uint32_t from_parent = 0;
+
+		SC4(__NR_sync_file_range, fd, synced_to, 0, 2 /* SYNC_FILE_RANGE_WRITE: the rest */);
+		refined = 1;
+		err = cap_walk_maps(&w, WALK_REFINE);
+		if (err) {
+			cap_say("%s: %s: errno %d", path, w.fail_what ? w.fail_what : "read the process's smaps", -err);
+			goto fail;
+		}
+		for (uint32_t i = 0; i < w.nvmas; i++)
+			from_parent += (uint32_t)cap_from_parent(i);
+		if (from_parent) {
+			err = cap_rescan_from_parent(&w);
+			if (err) {
+				cap_say("%s: page scan of the MADV_WIPEONFORK regions: errno %d", path, -err);
+				goto fail;
+			}
+			goto again;
+		}
+	}
+	for (uint32_t i = 0; i < w.nfds; i++)	/* fdbuf offsets, kept for a second pass until now */
+		if (ckpt_scratch.fds[i].kind == CKPT_FD_PIPE || ckpt_scratch.fds[i].kind == CKPT_FD_FIFO ||
+		    ckpt_scratch.fds[i].kind == CKPT_FD_EPOLL)
+			ckpt_scratch.fds[i].aux[1] = 0;
 
 	off = hdr.tables_off;
 	for (uint32_t i = 0; i < st->nthreads && !err; i++)

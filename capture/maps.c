@@ -573,6 +573,68 @@ int cap_take_dontfork(struct cap_walk *w)
 	return err;
 }
 
+/* After the smaps read found MADV_WIPEONFORK regions (empty in the writer):
+ * their runs again, from the process's pagemap; every other region keeps the
+ * runs it had (rescanning it would also find the pages the writer itself
+ * dirtied since).  Runs stay in region order, as the format wants. */
+int cap_rescan_from_parent(struct cap_walk *w)
+{
+	uint64_t bytes = (uint64_t)w->nruns * sizeof(struct ckpt_run);
+	long m = sys_mmap(0, bytes ? bytes : CKPT_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct ckpt_run *old = (struct ckpt_run *)m;
+	long ppm = -1;
+	int err = 0;
+
+	if (sys_failed(m))
+		return (int)m;
+	memcpy(old, ckpt_scratch.runs, bytes);
+	w->nruns = 0;
+	for (uint32_t i = 0; i < w->nvmas && !err; i++) {
+		struct ckpt_vma *v = &ckpt_scratch.vmas[i];
+		uint32_t first = v->run_first, count = v->run_count;
+
+		v->run_first = w->nruns;
+		if (cap_from_parent(i) && !(v->flags & CKPT_MAP_SHARED) &&
+		    (v->kind == CKPT_VMA_ANON || v->kind == CKPT_VMA_HEAP || v->kind == CKPT_VMA_STACK ||
+		     v->kind == CKPT_VMA_FILE)) {
+			uint64_t xf = v->kind == CKPT_VMA_FILE ? PAGE_IS_FILE : 0;
+
+			if (ppm < 0) {
+				char path[64];
+
+				rst_fmt(path, sizeof(path), "/proc/%d/pagemap", w->parent_pid);
+				ppm = sys_open(path, O_RDONLY | O_CLOEXEC, 0);
+				if (sys_failed(ppm)) {
+					err = (int)ppm;
+					ppm = -1;
+					break;
+				}
+			}
+			err = ckpt_cfg.have_pagemap_scan ? scan_ioctl(w, (int)ppm, i, xf) : -22;
+			if (err == -25 || err == -22) {
+				w->nruns = v->run_first;
+				err = scan_pagemap(w, (int)ppm, i, xf != 0);
+			}
+		} else {
+			for (uint32_t k = first; k < first + count; k++) {
+				ckpt_scratch.runs[w->nruns] = old[k];
+				if (!old[k].data_off)		/* a zero run stays one */
+					ckpt_scratch.runs[w->nruns].data_off = ZERO_RUN;
+				w->nruns++;
+			}
+		}
+		v->run_count = w->nruns - v->run_first;
+		v->pages_stored = 0;
+		for (uint32_t r = v->run_first; r < w->nruns; r++)
+			if (ckpt_scratch.runs[r].data_off != ZERO_RUN)
+				v->pages_stored += ckpt_scratch.runs[r].npages;
+	}
+	sys_munmap((uint64_t)m, bytes ? bytes : CKPT_PAGE_SIZE);
+	if (ppm >= 0)
+		sys_close((int)ppm);
+	return err;
+}
+
 int cap_from_parent(uint32_t i)
 {
 	return (ckpt_scratch.from_parent[i / 8] >> (i % 8)) & 1;
