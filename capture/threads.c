@@ -73,13 +73,16 @@ void cap_on_stop(int sig, void *si, void *ucv)
 	cap_fill_thread(&slot->rec, mask);
 	gen = release;
 	if (ckpt_save_context(&slot->rec.regs, slot->fpu, ckpt_cfg.ctx_flags) == 0) {
-		__atomic_add_fetch(&stopped, 1, __ATOMIC_SEQ_CST);
-		futex_wake(&stopped);
+		/* only the last one wakes the stopper: on few cores, every wake-up
+		 * would make it queue for one again */
+		if (__atomic_add_fetch(&stopped, 1, __ATOMIC_SEQ_CST) >=
+		    (int32_t)__atomic_load_n(&ckpt_nslots, __ATOMIC_SEQ_CST))
+			futex_wake(&stopped);
 		while (__atomic_load_n(&release, __ATOMIC_SEQ_CST) == gen)
 			futex_wait(&release, gen, -1);
 	} else {				/* restored: back in the program */
-		__atomic_add_fetch(&arrived, 1, __ATOMIC_SEQ_CST);
-		futex_wake(&arrived);
+		if (__atomic_add_fetch(&arrived, 1, __ATOMIC_SEQ_CST) >= (int32_t)ckpt_nslots)
+			futex_wake(&arrived);
 	}
 	(void)sig;
 	(void)si;
