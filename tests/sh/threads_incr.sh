@@ -1,0 +1,405 @@
+#!/bin/sh
+# threads_incr.sh -- periodic incremental checkpoints of a multi-threaded job
+# (issue 9: "incremental and periodic checkpoints work with threads").
+#
+# Simulates a long multi-threaded computation run with CKPT_INTERVAL=0.3 and
+# CKPT_INCREMENTAL=1: 6 worker threads, each owning a slice of a 64 MiB heap
+# buffer, write one page of their slice per iteration (a pattern made of the
+# thread's number and its iteration counter) and add to a shared total and
+# checksum under a mutex.  Only a few MiB change between checkpoints.  For
+# each write-tracking method, the default (userfaultfd write-protect; an
+# ordinary user gets UFFD_USER_MODE_ONLY or the library falls back) and
+# CKPT_TRACK=hash:
+#   1  while the threads run, periodic images form one chain: CKPT_FILE is the
+#      newest, incremental, depth >= 3, with the program's 7 threads; every
+#      parent is there back to one full image, and the incremental images are
+#      under 1/5 of the full one
+#   2  the program is killed (SIGKILL) and CKPT_FILE restored: the program
+#      checks, with every thread's lock held, that each thread's slice holds
+#      exactly what its iteration counter implies (every page) and that the
+#      shared total and checksum match the counters; then that every thread
+#      moves on
+#   3  the restored process goes on taking periodic images: a new chain, from
+#      a new full image; the first chain's files are left as they were
+#   4  it is killed too and its newest image restored: the same checks, and
+#      the job runs to its end with the right total and checksum (exit 0)
+# Timing only paces the job; nothing asserts how long anything took.
+# Environment (tests/run.sh): ROOT, TMPDIR.  `ok N` / `not ok N`; exit 0, 1, 4.
+# CKPT_TEST_BREAK=1: the program is told a wrong final checksum to expect.
+
+set -u
+ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+RST=$ROOT/restorer
+RDR=$ROOT/readckpt
+W=$(mktemp -d "${TMPDIR:-/tmp}/threads_incr.XXXXXX") || exit 1
+n=0
+failed=0
+pids=
+cleanup() {
+	for p in $pids; do kill -9 "$p" 2>/dev/null; done
+	rm -rf "$W"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+ok() { n=$((n + 1)); echo "ok $n $*"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $*"; }
+note() { echo "# $*"; }
+oneline() { head -c 400 "$1" 2>/dev/null | tr '\n' '|'; }
+command -v cc >/dev/null 2>&1 || { echo "# SKIP no C compiler"; exit 4; }
+for f in "$RST" "$ROOT/libckpt.so" "$RDR"; do
+	[ -f "$f" ] || { echo "not ok 1 build: $f is missing (run make)"; exit 1; }
+done
+
+cat >"$W/job.c" <<'EOF'
+/* job ITERS [BREAK]: 6 threads, ITERS iterations each.  Prints "started",
+ * "restored R ok ..." after each restore (state checked, every thread moved),
+ * and "done ... ok" when all threads are joined and the result is right. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NT	6
+#define PG	4096ul
+#define TOTAL	(64ul << 20)
+#define NPG	(TOTAL / NT / PG)	/* pages per thread: 2730 */
+#define STEP	1031ul			/* prime, not a factor of NPG: a permutation */
+
+static unsigned char *buf;
+static volatile unsigned long it[NT];	/* iterations done, under lk[i] */
+static pthread_mutex_t lk[NT], shared = PTHREAD_MUTEX_INITIALIZER;
+static unsigned long total;		/* under shared */
+static uint64_t csum;			/* under shared */
+static unsigned long iters;
+static unsigned long want_page[NPG];
+
+static uint64_t val(int i, unsigned long k) { return ((uint64_t)(i + 1) << 56) ^ (k * 0x9e3779b97f4a7c15ull); }
+static uint64_t *page_of(int i, unsigned long k) { return (uint64_t *)(buf + (i * NPG + (k * STEP) % NPG) * PG); }
+
+static void *work(void *a)
+{
+	int i = (int)(long)a;
+
+	for (;;) {
+		unsigned long k;
+		uint64_t *p, v;
+
+		pthread_mutex_lock(&lk[i]);
+		k = it[i] + 1;
+		if (k > iters) {
+			pthread_mutex_unlock(&lk[i]);
+			return 0;
+		}
+		p = page_of(i, k);
+		v = val(i, k);
+		for (unsigned w = 0; w < PG / 8; w++)
+			p[w] = v ^ w;
+		it[i] = k;
+		pthread_mutex_lock(&shared);
+		total++;
+		csum += v;
+		pthread_mutex_unlock(&shared);
+		pthread_mutex_unlock(&lk[i]);
+		usleep(2000);
+	}
+}
+
+/* With every lock held: each slice holds what its counter implies, the shared
+ * total and checksum match the counters.  0 or a message. */
+static const char *check(unsigned long *at)
+{
+	static char why[200];
+	unsigned long t = 0;
+	uint64_t c = 0;
+	const char *bad = 0;
+
+	for (int i = 0; i < NT; i++)
+		pthread_mutex_lock(&lk[i]);
+	pthread_mutex_lock(&shared);
+	for (int i = 0; i < NT && !bad; i++) {
+		at[i] = it[i];
+		memset(want_page, 0, sizeof(want_page));
+		for (unsigned long k = 1; k <= it[i]; k++) {
+			want_page[(k * STEP) % NPG] = k;
+			c += val(i, k);
+		}
+		t += it[i];
+		for (unsigned long j = 0; j < NPG && !bad; j++) {
+			const uint64_t *p = (const uint64_t *)(buf + (i * NPG + j) * PG);
+			uint64_t v = val(i, want_page[j]);
+
+			for (unsigned w = 0; w < PG / 8; w++)
+				if (p[w] != (v ^ w)) {
+					snprintf(why, sizeof(why), "thread %d at iteration %lu: page %lu word %u is "
+						 "%016llx, want %016llx (iteration %lu's)", i, it[i], j, w,
+						 (unsigned long long)p[w], (unsigned long long)(v ^ w), want_page[j]);
+					bad = why;
+					break;
+				}
+		}
+	}
+	if (!bad && (t != total || c != csum)) {
+		snprintf(why, sizeof(why), "shared total %lu checksum %016llx, the counters imply %lu %016llx",
+			 total, (unsigned long long)csum, t, (unsigned long long)c);
+		bad = why;
+	}
+	pthread_mutex_unlock(&shared);
+	for (int i = NT - 1; i >= 0; i--)
+		pthread_mutex_unlock(&lk[i]);
+	return bad;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned long (*restores)(void) = (unsigned long (*)(void))dlsym(RTLD_DEFAULT, "ckpt_restore_count");
+	unsigned long seen = 0, at[NT], now[NT];
+	pthread_t th[NT];
+	const char *why;
+	uint64_t want = 0;
+
+	/* descriptors inherited from the runner (a pipe to another process would
+	 * make the image refused); libckpt's own userfaultfd stays */
+	for (int fd = 3; fd < 1024; fd++) {
+		char l[64], t[64];
+		ssize_t k;
+
+		snprintf(l, sizeof(l), "/proc/self/fd/%d", fd);
+		k = readlink(l, t, sizeof(t) - 1);
+		if (k > 0 && (!strncmp(t, "pipe:", 5) || !strncmp(t, "socket:", 7)))
+			close(fd);
+	}
+	if (!restores || argc < 2) { printf("usage: job ITERS under libckpt.so\n"); return 2; }
+	iters = strtoul(argv[1], 0, 10);
+	if (iters >= NPG) { printf("ITERS must be < %lu\n", NPG); return 2; }
+	buf = malloc(TOTAL);
+	if (!buf) return 2;
+	for (int i = 0; i < NT; i++)	/* every page has data: the full image holds 64 MiB */
+		for (unsigned long j = 0; j < NPG; j++)
+			for (unsigned w = 0; w < PG / 8; w++)
+				((uint64_t *)(buf + (i * NPG + j) * PG))[w] = val(i, 0) ^ w;
+	for (long i = 0; i < NT; i++) {
+		pthread_mutex_init(&lk[i], 0);
+		pthread_create(&th[i], 0, work, (void *)i);
+	}
+	printf("started %d threads\n", NT);
+	fflush(stdout);
+	for (;;) {
+		int all = 1;
+
+		usleep(100000);
+		if (restores() != seen) {
+			seen = restores();
+			if ((why = check(at))) { printf("restored %lu: BAD %s\n", seen, why); fflush(stdout); return 1; }
+			for (int moved = 0, tries = 0; !moved; tries++) {
+				if (tries == 300) {	/* 30 s */
+					printf("restored %lu: BAD a thread does not move\n", seen);
+					fflush(stdout);
+					return 1;
+				}
+				usleep(100000);
+				moved = 1;
+				for (int i = 0; i < NT; i++)
+					if (it[i] == at[i] && at[i] < iters)
+						moved = 0;
+			}
+			if ((why = check(now))) { printf("restored %lu: BAD after resuming: %s\n", seen, why); fflush(stdout); return 1; }
+			printf("restored %lu ok: state consistent at iterations", seen);
+			for (int i = 0; i < NT; i++) printf(" %lu", at[i]);
+			printf(", every thread moved on\n");
+			fflush(stdout);
+		}
+		for (int i = 0; i < NT; i++)
+			if (it[i] < iters)
+				all = 0;
+		if (all)
+			break;
+	}
+	for (int i = 0; i < NT; i++)
+		pthread_join(th[i], 0);
+	if ((why = check(at))) { printf("done: BAD %s\n", why); return 1; }
+	for (int i = 0; i < NT; i++)	/* what the result must be, from ITERS alone */
+		for (unsigned long k = 1; k <= iters; k++)
+			want += val(i, k);
+	if (argc > 2) want++;		/* CKPT_TEST_BREAK */
+	printf("done total %lu checksum %016llx: %s\n", total, (unsigned long long)csum,
+	       total == NT * iters && csum == want ? "ok" : "BAD, want another checksum");
+	return total == NT * iters && csum == want ? 0 : 1;
+}
+EOF
+if ! cc -O2 -pthread -o "$W/job" "$W/job.c" -ldl 2>"$W/cc.err"; then
+	not_ok "cannot build the threaded job: $(oneline "$W/cc.err")"
+	exit 1
+fi
+ITERS=2700
+brk=
+[ "${CKPT_TEST_BREAK:-0}" = 1 ] && brk=break
+
+# depth_of FILE: 0 for a full image, the depth of an incremental one, or nothing
+depth_of() {
+	"$RDR" "$1" 2>/dev/null | sed -n 's/.*incremental, \([0-9]*\) image.*/\1/p; s/.*full image.*/0/p' | head -n 1
+}
+parent_of() { "$RDR" "$1" 2>/dev/null | sed -n 's/^  parent  *\([^ ]*\) (id.*/\1/p' | head -n 1; }
+threads_of() { "$RDR" "$1" 2>/dev/null | sed -n 's/^threads \([0-9]*\)$/\1/p' | head -n 1; }
+# chain DIR FILE: the chain files from FILE's own back to the full one, newest
+# first, by name; "MISSING:name" where a parent is not there
+chain() {
+	f=$(for c in "$1"/img.*; do [ "$c" -ef "$2" ] && echo "$c"; done | head -n 1)
+	while [ -n "$f" ]; do
+		basename "$f"
+		p=$(parent_of "$f")
+		[ -n "$p" ] || break
+		[ -f "$1/$p" ] || { echo "MISSING:$p"; break; }
+		f=$1/$p
+	done
+}
+# wait_depth DIR PID D: until DIR/img is at depth >= D, PID still running; 0 or 1
+wait_depth() {
+	for _ in $(seq 1 600); do
+		d=$(depth_of "$1/img")
+		[ -n "$d" ] && [ "$d" -ge "$3" ] && return 0
+		kill -0 "$2" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+# wait_new_depth DIR PID OLD D: as wait_depth, for a chain not through file OLD
+wait_new_depth() {
+	for _ in $(seq 1 600); do
+		d=$(depth_of "$1/img")
+		if [ -n "$d" ] && [ "$d" -ge "$4" ] && ! chain "$1" "$1/img" | grep -qx "$3"; then
+			return 0
+		fi
+		kill -0 "$2" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+# running PID: PID exists and is not a zombie
+running() {
+	st=$(sed 's/.*) //' /proc/"$1"/stat 2>/dev/null | cut -d ' ' -f 1)
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+# stop_kill PID: stop the program (it forks no new writer), let a writer it
+# has finish its image, then SIGKILL the program
+stop_kill() {
+	kill -STOP "$1" 2>/dev/null
+	wr=$(cat /proc/"$1"/task/*/children 2>/dev/null)
+	for _ in $(seq 1 300); do
+		alive=
+		for w in $wr; do running "$w" && alive=1; done
+		[ -z "$alive" ] && break
+		sleep 0.1
+	done
+	kill -9 "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+# check_chain LABEL DIR MIN: CKPT_FILE's chain: depth >= MIN, 7 threads, every
+# parent there back to a full image, incremental images < 1/5 of the full one
+check_chain() {
+	lab=$1 dir=$2 min=$3
+	d=$(depth_of "$dir/img")
+	t=$(threads_of "$dir/img")
+	files=$(chain "$dir" "$dir/img" | tr '\n' ' ')
+	root=$(chain "$dir" "$dir/img" | tail -n 1)
+	nf=$(echo $files | wc -w)
+	if [ -n "$d" ] && [ "$d" -ge "$min" ] && [ "$t" = 7 ] && [ "$nf" -eq $((d + 1)) ] &&
+	   [ "$(depth_of "$dir/$root")" = 0 ] && ! echo "$files" | grep -q MISSING; then
+		ok "$lab: CKPT_FILE is incremental, depth $d, $t threads; its chain is there back to the full $root"
+	else
+		not_ok "$lab: CKPT_FILE depth '$d' (want >= $min), threads '$t' (want 7), chain: $files"
+		return
+	fi
+	full=$(stat -c %s "$dir/$root")
+	big=0
+	for f in $files; do
+		[ "$f" = "$root" ] && continue
+		s=$(stat -c %s "$dir/$f")
+		[ "$s" -gt "$big" ] && big=$s
+	done
+	if [ "$full" -gt $((64 << 20)) ] && [ "$big" -gt 0 ] && [ $((big * 5)) -lt "$full" ]; then
+		ok "$lab: the incremental images are at most $big bytes, the full one $full"
+	else
+		not_ok "$lab: largest incremental image $big bytes, full $full (want < 1/5)"
+	fi
+}
+# restored_ok LABEL OUT R: the restored program said its state was consistent
+restored_ok() {
+	if grep -q "^restored $3 ok" "$2"; then
+		ok "$1: $(grep "^restored $3 ok" "$2" | head -n 1)"
+	else
+		not_ok "$1: $(oneline "$2") $(oneline "$2.err")"
+	fi
+}
+
+for track in uffd hash; do
+	D=$W/$track
+	mkdir -p "$D"
+	tenv=
+	[ $track = hash ] && tenv=CKPT_TRACK=hash
+
+	# 1: the job under periodic incremental checkpoints
+	(cd "$D" && exec env $tenv CKPT_FILE="$D/img" CKPT_INTERVAL=0.3 CKPT_INCREMENTAL=1 \
+		CKPT_FULL_EVERY=100 CKPT_VERBOSE=1 LD_PRELOAD="$ROOT/libckpt.so" \
+		"$W/job" $ITERS $brk) >"$D/gen0.out" 2>"$D/gen0.out.err" </dev/null &
+	pid=$!
+	pids="$pids $pid"
+	waited=0
+	wait_depth "$D" $pid 3 && waited=1
+	stop_kill $pid
+	how=$(sed -n 's/.*writes found by \(.*\); a full.*/\1/p' "$D/gen0.out.err" | head -n 1)
+	note "$track: libckpt tracks writes by: ${how:-?} $(grep -v 'writes found by' "$D/gen0.out.err" | oneline /dev/stdin)"
+	if [ $waited -eq 0 ]; then
+		not_ok "$track: no chain of depth 3 while the job ran: $(oneline "$D/gen0.out") $(oneline "$D/gen0.out.err")"
+		continue
+	fi
+	check_chain "$track, while the threads run" "$D" 3
+	chain1=$(chain "$D" "$D/img")
+	top1=$(echo "$chain1" | head -n 1)
+
+	# 2: restore the newest image of the killed job
+	(cd "$D" && exec "$RST" "$D/img") >"$D/gen1.out" 2>"$D/gen1.out.err" </dev/null &
+	pid=$!
+	pids="$pids $pid"
+	for _ in $(seq 1 300); do
+		grep -q '^restored 1 \|BAD' "$D/gen1.out" && break
+		kill -0 $pid 2>/dev/null || break
+		sleep 0.1
+	done
+	restored_ok "$track, first restore" "$D/gen1.out" 1
+
+	# 3: the restored process takes periodic images again: a new chain
+	waited=0
+	wait_new_depth "$D" $pid "$top1" 2 && waited=1
+	stop_kill $pid
+	if [ $waited -eq 0 ]; then
+		not_ok "$track: the restored job made no new chain of depth 2: $(oneline "$D/gen1.out") $(oneline "$D/gen1.out.err")"
+		continue
+	fi
+	check_chain "$track, after the restore" "$D" 2
+	chain2=$(chain "$D" "$D/img")
+	common=$(printf '%s\n%s\n' "$chain1" "$chain2" | sort | uniq -d)
+	gone=
+	for f in $chain1; do [ -f "$D/$f" ] || gone="$gone $f"; done
+	if [ -z "$common" ] && [ -z "$gone" ]; then
+		ok "$track: the restored process began a new chain ($(echo $chain2 | wc -w) images); the first chain's files are all there"
+	else
+		not_ok "$track: the new chain shares '$common' with the first; first-chain files gone: '$gone'"
+	fi
+
+	# 4: restore the newest image again; the job runs to its end
+	(cd "$D" && exec timeout -k 5 60 "$RST" "$D/img") >"$D/gen2.out" 2>"$D/gen2.out.err" </dev/null
+	rc=$?
+	restored_ok "$track, second restore" "$D/gen2.out" 2
+	if [ $rc -eq 0 ] && grep -q '^done .*: ok$' "$D/gen2.out"; then
+		ok "$track: the twice-restored job ran to its end: $(grep '^done' "$D/gen2.out")"
+	else
+		not_ok "$track: the twice-restored job: exit $rc: $(oneline "$D/gen2.out") $(oneline "$D/gen2.out.err")"
+	fi
+done
+echo "# $n checks, $failed failed"
+[ $failed -eq 0 ] || exit 1
+exit 0
