@@ -35,8 +35,15 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/threads_incr.XXXXXX") || exit 1
 n=0
 failed=0
 pids=
+# strays: processes working in $W (a restored job's image writer may outlive it)
+strays() {
+	for p in /proc/[0-9]*; do
+		case $(readlink "$p/cwd" 2>/dev/null) in "$W" | "$W"/*) echo "${p#/proc/}" ;; esac
+	done
+}
 cleanup() {
-	for p in $pids; do kill -9 "$p" 2>/dev/null; done
+	for p in $pids $(strays); do kill -9 "$p" 2>/dev/null; done
+	for _ in $(seq 1 50); do [ -z "$(strays)" ] && break; sleep 0.1; done
 	rm -rf "$W"
 }
 trap cleanup EXIT
@@ -104,7 +111,7 @@ static void *work(void *a)
 		csum += v;
 		pthread_mutex_unlock(&shared);
 		pthread_mutex_unlock(&lk[i]);
-		usleep(2000);
+		usleep(4000);
 	}
 }
 
@@ -175,7 +182,7 @@ int main(int argc, char **argv)
 	if (!restores || argc < 2) { printf("usage: job ITERS under libckpt.so\n"); return 2; }
 	iters = strtoul(argv[1], 0, 10);
 	if (iters >= NPG) { printf("ITERS must be < %lu\n", NPG); return 2; }
-	buf = malloc(TOTAL);
+	buf = aligned_alloc(PG, TOTAL);	/* one iteration writes one page, not two halves */
 	if (!buf) return 2;
 	for (int i = 0; i < NT; i++)	/* every page has data: the full image holds 64 MiB */
 		for (unsigned long j = 0; j < NPG; j++)
@@ -234,7 +241,7 @@ if ! cc -O2 -pthread -o "$W/job" "$W/job.c" -ldl 2>"$W/cc.err"; then
 	not_ok "cannot build the threaded job: $(oneline "$W/cc.err")"
 	exit 1
 fi
-ITERS=2700
+ITERS=1500
 brk=
 [ "${CKPT_TEST_BREAK:-0}" = 1 ] && brk=break
 
@@ -310,7 +317,9 @@ check_chain() {
 	   [ "$(depth_of "$dir/$root")" = 0 ] && ! echo "$files" | grep -q MISSING; then
 		ok "$lab: CKPT_FILE is incremental, depth $d, $t threads; its chain is there back to the full $root"
 	else
-		not_ok "$lab: CKPT_FILE depth '$d' (want >= $min), threads '$t' (want 7), chain: $files"
+		not_ok "$lab: CKPT_FILE depth '$d' (want >= $min), threads '$t' (want 7), chain: $files;" \
+			"files: $(cd "$dir" && for f in img.*; do printf '%s:%s:%s ' "$f" "$(depth_of "$f")" "$(stat -c %s "$f")"; done)" \
+			"stderr: $(cat "$dir"/gen*.err 2>/dev/null | oneline /dev/stdin)"
 		return
 	fi
 	full=$(stat -c %s "$dir/$root")
@@ -331,7 +340,7 @@ restored_ok() {
 	if grep -q "^restored $3 ok" "$2"; then
 		ok "$1: $(grep "^restored $3 ok" "$2" | head -n 1)"
 	else
-		not_ok "$1: $(oneline "$2") $(oneline "$2.err")"
+		not_ok "$1: $(oneline "$2") $(oneline "${2%.out}.err")"
 	fi
 }
 
@@ -344,16 +353,16 @@ for track in uffd hash; do
 	# 1: the job under periodic incremental checkpoints
 	(cd "$D" && exec env $tenv CKPT_FILE="$D/img" CKPT_INTERVAL=0.3 CKPT_INCREMENTAL=1 \
 		CKPT_FULL_EVERY=100 CKPT_VERBOSE=1 LD_PRELOAD="$ROOT/libckpt.so" \
-		"$W/job" $ITERS $brk) >"$D/gen0.out" 2>"$D/gen0.out.err" </dev/null &
+		"$W/job" $ITERS $brk) >"$D/gen0.out" 2>"$D/gen0.err" </dev/null &
 	pid=$!
 	pids="$pids $pid"
 	waited=0
 	wait_depth "$D" $pid 3 && waited=1
 	stop_kill $pid
-	how=$(sed -n 's/.*writes found by \(.*\); a full.*/\1/p' "$D/gen0.out.err" | head -n 1)
-	note "$track: libckpt tracks writes by: ${how:-?} $(grep -v 'writes found by' "$D/gen0.out.err" | oneline /dev/stdin)"
+	how=$(sed -n 's/.*writes found by \(.*\); a full.*/\1/p' "$D/gen0.err" | head -n 1)
+	note "$track: libckpt tracks writes by: ${how:-?} $(grep -v 'writes found by' "$D/gen0.err" | oneline /dev/stdin)"
 	if [ $waited -eq 0 ]; then
-		not_ok "$track: no chain of depth 3 while the job ran: $(oneline "$D/gen0.out") $(oneline "$D/gen0.out.err")"
+		not_ok "$track: no chain of depth 3 while the job ran: $(oneline "$D/gen0.out") $(oneline "$D/gen0.err")"
 		continue
 	fi
 	check_chain "$track, while the threads run" "$D" 3
@@ -361,7 +370,8 @@ for track in uffd hash; do
 	top1=$(echo "$chain1" | head -n 1)
 
 	# 2: restore the newest image of the killed job
-	(cd "$D" && exec "$RST" "$D/img") >"$D/gen1.out" 2>"$D/gen1.out.err" </dev/null &
+	: >"$D/gen1.out"
+	(cd "$D" && exec "$RST" "$D/img") >"$D/gen1.out" 2>"$D/gen1.err" </dev/null &
 	pid=$!
 	pids="$pids $pid"
 	for _ in $(seq 1 300); do
@@ -376,7 +386,7 @@ for track in uffd hash; do
 	wait_new_depth "$D" $pid "$top1" 2 && waited=1
 	stop_kill $pid
 	if [ $waited -eq 0 ]; then
-		not_ok "$track: the restored job made no new chain of depth 2: $(oneline "$D/gen1.out") $(oneline "$D/gen1.out.err")"
+		not_ok "$track: the restored job made no new chain of depth 2: $(oneline "$D/gen1.out") $(oneline "$D/gen1.err")"
 		continue
 	fi
 	check_chain "$track, after the restore" "$D" 2
@@ -391,13 +401,13 @@ for track in uffd hash; do
 	fi
 
 	# 4: restore the newest image again; the job runs to its end
-	(cd "$D" && exec timeout -k 5 60 "$RST" "$D/img") >"$D/gen2.out" 2>"$D/gen2.out.err" </dev/null
+	(cd "$D" && exec timeout -k 5 60 "$RST" "$D/img") >"$D/gen2.out" 2>"$D/gen2.err" </dev/null
 	rc=$?
 	restored_ok "$track, second restore" "$D/gen2.out" 2
 	if [ $rc -eq 0 ] && grep -q '^done .*: ok$' "$D/gen2.out"; then
 		ok "$track: the twice-restored job ran to its end: $(grep '^done' "$D/gen2.out")"
 	else
-		not_ok "$track: the twice-restored job: exit $rc: $(oneline "$D/gen2.out") $(oneline "$D/gen2.out.err")"
+		not_ok "$track: the twice-restored job: exit $rc: $(oneline "$D/gen2.out") $(oneline "$D/gen2.err")"
 	fi
 done
 echo "# $n checks, $failed failed"
