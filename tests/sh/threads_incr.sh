@@ -251,11 +251,19 @@ depth_of() {
 }
 parent_of() { "$RDR" "$1" 2>/dev/null | sed -n 's/^  parent  *\([^ ]*\) (id.*/\1/p' | head -n 1; }
 threads_of() { "$RDR" "$1" 2>/dev/null | sed -n 's/^threads \([0-9]*\)$/\1/p' | head -n 1; }
-# chain DIR FILE: the chain files from FILE's own back to the full one, newest
-# first, by name; "MISSING:name" where a parent is not there
+# newest DIR: the name of the chain file DIR/img is a link to now (chain
+# files never change; DIR/img may be replaced at any time)
+newest() {
+	ino=$(stat -c %i "$1/img" 2>/dev/null) || return
+	for c in "$1"/img.*; do
+		[ "$(stat -c %i "$c" 2>/dev/null)" = "$ino" ] && { basename "$c"; return; }
+	done
+}
+# chain DIR NAME: the chain files from NAME back to the full one, newest
+# first; "MISSING:name" where a parent is not there
 chain() {
-	f=$(for c in "$1"/img.*; do [ "$c" -ef "$2" ] && echo "$c"; done | head -n 1)
-	while [ -n "$f" ]; do
+	f=$1/$2
+	while [ -n "$2" ] && [ -f "$f" ]; do
 		basename "$f"
 		p=$(parent_of "$f")
 		[ -n "$p" ] || break
@@ -263,21 +271,14 @@ chain() {
 		f=$1/$p
 	done
 }
-# wait_depth DIR PID D: until DIR/img is at depth >= D, PID still running; 0 or 1
-wait_depth() {
-	for _ in $(seq 1 600); do
-		d=$(depth_of "$1/img")
-		[ -n "$d" ] && [ "$d" -ge "$3" ] && return 0
-		kill -0 "$2" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
-# wait_new_depth DIR PID OLD D: as wait_depth, for a chain not through file OLD
+# wait_new_depth DIR PID OLD D: until DIR/img is an image of depth >= D whose
+# chain does not go through the file OLD, PID still running; 0 or 1
 wait_new_depth() {
 	for _ in $(seq 1 600); do
-		d=$(depth_of "$1/img")
-		if [ -n "$d" ] && [ "$d" -ge "$4" ] && ! chain "$1" "$1/img" | grep -qx "$3"; then
+		top=$(newest "$1")
+		d=
+		[ -n "$top" ] && d=$(depth_of "$1/$top")
+		if [ -n "$d" ] && [ "$d" -ge "$4" ] && ! chain "$1" "$top" | grep -qx "$3"; then
 			return 0
 		fi
 		kill -0 "$2" 2>/dev/null || return 1
@@ -308,10 +309,11 @@ stop_kill() {
 # parent there back to a full image, incremental images < 1/5 of the full one
 check_chain() {
 	lab=$1 dir=$2 min=$3
-	d=$(depth_of "$dir/img")
-	t=$(threads_of "$dir/img")
-	files=$(chain "$dir" "$dir/img" | tr '\n' ' ')
-	root=$(chain "$dir" "$dir/img" | tail -n 1)
+	top=$(newest "$dir")
+	d=$(depth_of "$dir/$top")
+	t=$(threads_of "$dir/$top")
+	files=$(chain "$dir" "$top" | tr '\n' ' ')
+	root=$(chain "$dir" "$top" | tail -n 1)
 	nf=$(echo $files | wc -w)
 	if [ -n "$d" ] && [ "$d" -ge "$min" ] && [ "$t" = 7 ] && [ "$nf" -eq $((d + 1)) ] &&
 	   [ "$(depth_of "$dir/$root")" = 0 ] && ! echo "$files" | grep -q MISSING; then
@@ -357,7 +359,7 @@ for track in uffd hash; do
 	pid=$!
 	pids="$pids $pid"
 	waited=0
-	wait_depth "$D" $pid 3 && waited=1
+	wait_new_depth "$D" $pid none 3 && waited=1
 	stop_kill $pid
 	how=$(sed -n 's/.*writes found by \(.*\); a full.*/\1/p' "$D/gen0.err" | head -n 1)
 	note "$track: libckpt tracks writes by: ${how:-?} $(grep -v 'writes found by' "$D/gen0.err" | oneline /dev/stdin)"
@@ -366,7 +368,7 @@ for track in uffd hash; do
 		continue
 	fi
 	check_chain "$track, while the threads run" "$D" 3
-	chain1=$(chain "$D" "$D/img")
+	chain1=$(chain "$D" "$(newest "$D")")
 	top1=$(echo "$chain1" | head -n 1)
 
 	# 2: restore the newest image of the killed job
@@ -390,7 +392,7 @@ for track in uffd hash; do
 		continue
 	fi
 	check_chain "$track, after the restore" "$D" 2
-	chain2=$(chain "$D" "$D/img")
+	chain2=$(chain "$D" "$(newest "$D")")
 	common=$(printf '%s\n%s\n' "$chain1" "$chain2" | sort | uniq -d)
 	gone=
 	for f in $chain1; do [ -f "$D/$f" ] || gone="$gone $f"; done
