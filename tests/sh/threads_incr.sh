@@ -24,6 +24,7 @@
 #      a new full image; the first chain's files are left as they were
 #   4  it is killed too and its newest image restored: the same checks, and
 #      the job runs to its end with the right total and checksum (exit 0)
+#   5  the first chain's newest image still restores (the same checks)
 # Timing only paces the job; nothing asserts how long anything took.
 # Environment (tests/run.sh): ROOT, TMPDIR.  `ok N` / `not ok N`; exit 0, 1, 4.
 # CKPT_TEST_BREAK=1: the program is told a wrong final checksum to expect.
@@ -372,7 +373,7 @@ for track in uffd hash; do
 	how=$(sed -n 's/.*writes found by \(.*\); a full.*/\1/p' "$D/gen0.err" | head -n 1)
 	uf=$(cat /proc/sys/vm/unprivileged_userfaultfd 2>/dev/null)
 	[ $track = uffd ] && [ "$(id -u)" != 0 ] && [ "$uf" = 0 ] && [ "${how#userfaultfd}" != "$how" ] &&
-		how="$how, opened with UFFD_USER_MODE_ONLY (vm.unprivileged_userfaultfd=0)"
+		how="$how, so opened with UFFD_USER_MODE_ONLY (vm.unprivileged_userfaultfd=0)"
 	note "$track: libckpt tracks writes by: ${how:-?} $(grep -v 'writes found by' "$D/gen0.err" | oneline /dev/stdin)"
 	if [ $waited -eq 0 ]; then
 		not_ok "$track: no chain of depth 3 while the job ran: $(oneline "$D/gen0.out") $(oneline "$D/gen0.err")"
@@ -422,6 +423,19 @@ for track in uffd hash; do
 	else
 		not_ok "$track: the twice-restored job: exit $rc: $(oneline "$D/gen2.out") $(oneline "$D/gen2.err")"
 	fi
+
+	# 5: the first chain, which the restored process left alone, still restores
+	: >"$D/gen1b.out"
+	(cd "$D" && exec "$RST" "$D/$top1") >"$D/gen1b.out" 2>"$D/gen1b.err" </dev/null &
+	pid=$!
+	pids="$pids $pid"
+	for _ in $(seq 1 300); do
+		grep -q '^restored 1 \|BAD' "$D/gen1b.out" && break
+		kill -0 $pid 2>/dev/null || break
+		sleep 0.1
+	done
+	stop_kill $pid
+	restored_ok "$track, the first chain's newest image ($top1) again" "$D/gen1b.out" 1
 done
 echo "# $n checks, $failed failed"
 [ $failed -eq 0 ] || exit 1
