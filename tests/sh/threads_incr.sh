@@ -415,7 +415,10 @@ for track in uffd hash; do
 	fi
 
 	# 4: restore the newest image again; the job runs to its end
-	(cd "$D" && exec timeout -k 5 60 "$RST" "$D/img") >"$D/gen2.out" 2>"$D/gen2.err" </dev/null
+	(cd "$D" && exec timeout -k 5 60 "$RST" "$D/img") >"$D/gen2.out" 2>"$D/gen2.err" </dev/null &
+	pid=$!
+	pids="$pids $pid"
+	wait $pid		# in the background: a signal to this script is not held up
 	rc=$?
 	restored_ok "$track, second restore" "$D/gen2.out" 2
 	if [ $rc -eq 0 ] && grep -q '^done .*: ok$' "$D/gen2.out"; then
