@@ -273,25 +273,25 @@ chain() {
 		f=$1/$p
 	done
 }
+# running PID: PID exists and is not a zombie
+running() {
+	st=$(sed 's/.*) //' /proc/"$1"/stat 2>/dev/null | cut -d ' ' -f 1)
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
 # wait_new_depth DIR PID OLD D: until DIR/img is an image of depth >= D whose
 # chain does not go through the file OLD, PID still running; 0 or 1
 wait_new_depth() {
-	for _ in $(seq 1 600); do
+	for _ in $(seq 1 300); do
 		top=$(newest "$1")
 		d=
 		[ -n "$top" ] && d=$(depth_of "$1/$top")
 		if [ -n "$d" ] && [ "$d" -ge "$4" ] && ! chain "$1" "$top" | grep -qx "$3"; then
 			return 0
 		fi
-		kill -0 "$2" 2>/dev/null || return 1
+		running "$2" || return 1
 		sleep 0.1
 	done
 	return 1
-}
-# running PID: PID exists and is not a zombie
-running() {
-	st=$(sed 's/.*) //' /proc/"$1"/stat 2>/dev/null | cut -d ' ' -f 1)
-	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
 }
 # stop_kill PID: stop the program (it forks no new writer), let a writer it
 # has finish its image, then SIGKILL the program
@@ -390,7 +390,7 @@ for track in uffd hash; do
 	pids="$pids $pid"
 	for _ in $(seq 1 300); do
 		grep -q '^restored 1 \|BAD' "$D/gen1.out" && break
-		kill -0 $pid 2>/dev/null || break
+		running $pid || break
 		sleep 0.1
 	done
 	restored_ok "$track, first restore" "$D/gen1.out" 1
@@ -415,7 +415,7 @@ for track in uffd hash; do
 	fi
 
 	# 4: restore the newest image again; the job runs to its end
-	(cd "$D" && exec timeout -k 5 60 "$RST" "$D/img") >"$D/gen2.out" 2>"$D/gen2.err" </dev/null &
+	(cd "$D" && exec timeout -k 5 30 "$RST" "$D/img") >"$D/gen2.out" 2>"$D/gen2.err" </dev/null &
 	pid=$!
 	pids="$pids $pid"
 	wait $pid		# in the background: a signal to this script is not held up
@@ -434,7 +434,7 @@ for track in uffd hash; do
 	pids="$pids $pid"
 	for _ in $(seq 1 300); do
 		grep -q '^restored 1 \|BAD' "$D/gen1b.out" && break
-		kill -0 $pid 2>/dev/null || break
+		running $pid || break
 		sleep 0.1
 	done
 	stop_kill $pid
