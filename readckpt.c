@@ -171,8 +171,10 @@ int main(int argc, char **argv)
 	for (uint32_t i = 0; i < h->ntimers; i++) {
 		const struct ckpt_timer *t = &img.timers[i];
 
-		printf("  posix timer %d: clock %d signal %d notify %d value 0x%lx, %ld.%09lds left, every %ld.%09lds\n",
-		       t->id, t->clockid, t->signo, t->notify, t->sigval, t->value_sec, t->value_nsec,
+		printf("  posix timer %d: clock %d signal %d notify %d", t->id, t->clockid, t->signo, t->notify);
+		if (t->notify & 4)			/* SIGEV_THREAD_ID */
+			printf(" (thread %d)", t->tid);
+		printf(" value 0x%lx, %ld.%09lds left, every %ld.%09lds\n", t->sigval, t->value_sec, t->value_nsec,
 		       t->interval_sec, t->interval_nsec);
 	}
 	for (uint32_t i = 0; i < h->nsigs; i++)

@@ -385,14 +385,13 @@ int cap_collect_timers(struct cap_walk *w)
 			v++;
 			t->sigval = num(&v, 16);
 		}
-		if ((v = field(p, "notify:"))) {
-			if (!strncmp(v, "thread", 6))
-				t->notify = 4;		/* SIGEV_THREAD_ID */
-			else if (!strncmp(v, "none", 4))
-				t->notify = 1;		/* SIGEV_NONE */
-			else
-				t->notify = 0;		/* SIGEV_SIGNAL */
-			while (*v && *v != '.')
+		if ((v = field(p, "notify:"))) {	/* "signal/pid.N", "signal/tid.N", "none/pid.N" */
+			t->notify = !strncmp(v, "none", 4) ? 1 : 0;	/* SIGEV_NONE, SIGEV_SIGNAL */
+			while (*v && *v != '/' && *v != '\n')
+				v++;
+			if (!strncmp(v, "/tid.", 5))
+				t->notify |= 4;		/* SIGEV_THREAD_ID: one thread's */
+			while (*v && *v != '.' && *v != '\n')
 				v++;
 			if (*v == '.')
 				v++, t->tid = (int32_t)num(&v, 10);

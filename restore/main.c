@@ -240,27 +240,33 @@ static int check_limits(const struct rst_image *im, struct rst_err *e)
 	return 0;
 }
 
-/* POSIX timers with their old ids (PR_TIMER_CREATE_RESTORE_IDS, Linux 6.15),
- * interval timers, and the signals that were pending: queued now, delivered
- * once libckpt unblocks them. */
-static void restore_timers_signals(const struct ckpt_proc *p, uint32_t old_pid, uint32_t pid)
+/* POSIX timers with their old ids (PR_TIMER_CREATE_RESTORE_IDS, Linux 6.15).
+ * A timer aimed at one thread (SIGEV_THREAD_ID) goes to that thread's tid
+ * now: pid for the main thread, tids[k] for the image's thread k (0 while it
+ * does not exist yet: such timers are made later, once it does). */
+static void restore_timers(uint32_t old_pid, uint32_t pid, const int32_t *tids, int others)
 {
-	long r;
+	int on = 0;
 
-	for (int i = 0; i < 3; i++)
-		if (p->itimer[i].value_sec || p->itimer[i].value_usec)
-			sys_setitimer(i, &p->itimer[i]);
-	if (img.hdr.ntimers && sys_failed(sys_prctl(77, 1, 0, 0, 0)))	/* PR_TIMER_CREATE_RESTORE_IDS on */
-		rst_say(2, "restorer: notice: this kernel cannot give timers their old ids\n");
 	for (uint32_t i = 0; i < img.hdr.ntimers; i++) {
 		const struct ckpt_timer *t = &img.timers[i];
 		struct { uint64_t value; int32_t signo, notify, tid, pad[11]; } sev = {
-			.value = t->sigval, .signo = t->signo, .notify = t->notify,
-			.tid = (uint32_t)t->tid == old_pid ? (int32_t)pid : t->tid,
+			.value = t->sigval, .signo = t->signo, .notify = t->notify, .tid = t->tid,
 		};
 		int64_t its[4] = { t->interval_sec, t->interval_nsec, t->value_sec, t->value_nsec };
-		int id = t->id;
+		int id = t->id, main_one = t->notify != 4 /* SIGEV_THREAD_ID */ || (uint32_t)t->tid == old_pid;
+		long r;
 
+		if (main_one == others)
+			continue;			/* the other pass's */
+		if (main_one)
+			sev.tid = (int32_t)pid;
+		for (uint32_t k = 1; !main_one && k < img.hdr.nthreads; k++)
+			if (img.threads[k].tid == (uint32_t)t->tid)
+				sev.tid = tids[k];
+		if (!on && sys_failed(sys_prctl(77, 1, 0, 0, 0)))	/* PR_TIMER_CREATE_RESTORE_IDS on */
+			rst_say(2, "restorer: notice: this kernel cannot give timers their old ids\n");
+		on = 1;
 		r = sys_timer_create(t->clockid, &sev, &id);
 		if (sys_failed(r) || id != t->id)
 			rst_say(2, "restorer: notice: POSIX timer %d not restored (errno %d, got id %d)\n", t->id,
@@ -268,8 +274,20 @@ static void restore_timers_signals(const struct ckpt_proc *p, uint32_t old_pid, 
 		else if (its[2] || its[3])
 			sys_timer_settime(id, 0, its);
 	}
-	if (img.hdr.ntimers)
+	if (on)
 		sys_prctl(77, 0, 0, 0, 0);
+}
+
+/* Interval timers, POSIX timers of the process and its main thread, and the
+ * signals that were pending: queued now, delivered once libckpt unblocks them. */
+static void restore_timers_signals(const struct ckpt_proc *p, uint32_t old_pid, uint32_t pid)
+{
+	long r;
+
+	for (int i = 0; i < 3; i++)
+		if (p->itimer[i].value_sec || p->itimer[i].value_usec)
+			sys_setitimer(i, &p->itimer[i]);
+	restore_timers(old_pid, pid, 0, 0);
 	for (uint32_t i = 0; i < img.hdr.nsigs; i++) {
 		const struct ckpt_siginfo *s = &img.sigs[i];
 
@@ -339,6 +357,7 @@ static void __attribute__((noreturn)) pid_refused(const char *path, uint32_t wan
 /* Restoring inside a user namespace of our own: the capabilities it gave are
  * dropped by each thread before it enters the program. */
 static int in_own_userns;
+static int32_t new_tids[CKPT_MAX_THREADS];	/* the image's thread k runs as new_tids[k] */
 
 static void drop_ns_capabilities(void)
 {
@@ -709,7 +728,10 @@ void rst_main(uint64_t *sp)
 				(int)-tid);
 			sys_exit_group(127);
 		}
+		new_tids[i] = (int32_t)tid;
 	}
+	if (!bail)				/* timers aimed at those threads, now they exist */
+		restore_timers(img.proc->pid, pid, new_tids, 1);
 	jump_flags = jump_flags_of(t);
 	drop_ns_capabilities();
 	/* POINT OF NO RETURN: rst_jump loads the target's registers and iretq's */
