@@ -17,7 +17,8 @@
  * resumed, would store the pair again before anyone looks.  After restore:
  * the counter thread runs again, both regions still carry their advice
  * (VmFlags dc, wf) and the WIPEONFORK page holds what it held (it is read from
- * the process: see docs/restore.md).
+ * the process: see docs/restore.md).  CKPT_TEST_BREAK=1 breaks the check that
+ * the counter thread runs again (the harness's image check has no number).
  */
 #include "lib.h"
 #include "ckpt_image.h"
@@ -26,7 +27,6 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
@@ -87,6 +87,8 @@ static int subject(void)
 	before = *plain;
 	usleep(20000);
 	after = *plain;
+	if (t_break())
+		after = before;
 	t_ok(after > before, "the counter thread runs again (%lu -> %lu)", (unsigned long)before,
 	     (unsigned long)after);
 	flags = t_smaps_field((const void *)dontfork, "VmFlags:");
@@ -130,8 +132,6 @@ static int check_image(const char *image, int gen)
 	d = image_word(fd, &h, AT_DONTFORK);
 	p = image_word(fd, &h, AT_PLAIN);
 	close(fd);
-	if (getenv("CKPT_TEST_BREAK") && !strcmp(getenv("CKPT_TEST_BREAK"), "1"))
-		d += 1000;
 	ok = p && (d == p || d == p + 1);
 	t_printf("%s - image of generation %d: the DONTFORK page is of the checkpoint's moment: counter %lu there, "
 		 "%lu in the ordinary page", ok ? "ok" : "not ok", gen, (unsigned long)d, (unsigned long)p);
