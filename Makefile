@@ -16,7 +16,8 @@ WARN      := -Wall -Wextra -Wno-unused-parameter
 # the freestanding restorer (and the reader it shares with readckpt)
 RST_CFLAGS := -std=gnu11 -O2 $(WARN) -Iinclude -ffreestanding -fno-builtin -nostdlib \
               -static -fpie -no-pie -fno-stack-protector -fno-asynchronous-unwind-tables \
-              -fno-unwind-tables -fcf-protection=none -mno-red-zone -fno-jump-tables -msse4.2
+              -fno-unwind-tables -fcf-protection=none -mno-red-zone -fno-jump-tables -msse4.2 \
+              -DCKPT_CRC_ONE_COPY
 # the capture library: hosted, PIC, but its signal path uses raw syscalls only
 CAP_CFLAGS := -std=gnu11 -O2 -g $(WARN) -Iinclude -fPIC -fvisibility=hidden \
               -fno-stack-protector -D_GNU_SOURCE -msse4.2

@@ -376,8 +376,19 @@ static uint32_t ckpt_crc_mulmod(uint32_t a, uint32_t b)
 	return r;
 }
 
+/* The restorer keeps one copy (CKPT_CRC_ONE_COPY: declared here, defined in
+ * restore/out.c, which says CKPT_CRC_DEFINE); everyone else gets a static one
+ * per file. */
+#if defined(CKPT_CRC_ONE_COPY) && !defined(CKPT_CRC_DEFINE)
+uint32_t ckpt_crc32c(uint32_t crc, const void *buf, uint64_t len);
+#else
+#ifdef CKPT_CRC_DEFINE
+#define CKPT_CRC_LINKAGE
+#else
+#define CKPT_CRC_LINKAGE static
+#endif
 __attribute__((target("sse4.2"), unused))
-static uint32_t ckpt_crc32c(uint32_t crc, const void *buf, uint64_t len)
+CKPT_CRC_LINKAGE uint32_t ckpt_crc32c(uint32_t crc, const void *buf, uint64_t len)
 {
 	const unsigned char *p = buf;
 	uint64_t c = ~crc;
@@ -411,5 +422,6 @@ static uint32_t ckpt_crc32c(uint32_t crc, const void *buf, uint64_t len)
 		c = __builtin_ia32_crc32qi((uint32_t)c, *p);
 	return ~(uint32_t)c;
 }
+#endif
 
 #endif

@@ -1,5 +1,6 @@
 /* out.c -- message formatting without libc: every line is built in a buffer and
  * written with a single write(2), so lines from the restorer never interleave. */
+#define CKPT_CRC_DEFINE		/* the restorer's one ckpt_crc32c is here */
 #include "rst.h"
 #include "ckpt_sys.h"
 
