@@ -25,10 +25,10 @@ HOST_CFLAGS := -std=gnu11 -O2 -g $(WARN) -Iinclude -D_GNU_SOURCE -msse4.2
 NASMFLAGS  := -f elf64 -Iasm/ -w+orphan-labels -w+number-overflow
 
 RST_SRC  := restore/main.c restore/image.c restore/vma.c restore/fds.c restore/out.c restore/mem.c
-RST_ASM  := asm/entry.asm asm/jump.asm asm/syscall.asm
+RST_ASM  := asm/entry.asm asm/jump.asm asm/spawn.asm asm/syscall.asm
 CAP_SRC  := capture/preload.c capture/dump.c capture/maps.c capture/state.c capture/api.c capture/track.c \
             capture/signame.c capture/threads.c restore/out.c
-CAP_ASM  := asm/context.asm asm/syscall.asm
+CAP_ASM  := asm/context.asm asm/spawn.asm asm/syscall.asm
 
 RST_OBJ  := $(RST_SRC:%.c=$(B)/rst/%.o) $(RST_ASM:%.asm=$(B)/%.o)
 CAP_OBJ  := $(CAP_SRC:%.c=$(B)/cap/%.o) $(CAP_ASM:%.asm=$(B)/%.o)

@@ -138,6 +138,16 @@ struct ksys_stack {
 
 struct ksys_timespec { int64_t tv_sec, tv_nsec; };
 
+struct ksys_clone_args {		/* struct clone_args (linux/sched.h) */
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+	uint64_t set_tid, set_tid_size, cgroup;
+};
+/* CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM */
+#define KSYS_CLONE_THREAD	0x50f00ul
+/* asm/spawn.asm: clone3 onto args->stack; the child runs fn(arg), which must
+ * never return (it ends in rst_jump, or the exit system call) */
+long rst_spawn_thread(const struct ksys_clone_args *args, uint64_t size, void (*fn)(void *), void *arg);
+
 /* ---- the calls (man 2 prototype above each) ---- */
 
 /* ssize_t read(int fd, void *buf, size_t count); */

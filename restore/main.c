@@ -26,16 +26,8 @@
 
 void rst_jump(const struct ckpt_regs *regs, const void *fpu, uint64_t xmask, unsigned flags)
 	__attribute__((noreturn));
-struct rst_clone_args {			/* struct clone_args (linux/sched.h) */
-	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
-	uint64_t set_tid, set_tid_size, cgroup;
-};
-long rst_spawn_thread(const struct rst_clone_args *args, uint64_t size, void (*fn)(void *), void *arg);
-
 #define RST_MAX_THREADS	64
 #define RST_THREAD_STACK 16384
-/* CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM */
-#define RST_CLONE_THREAD 0x50f00ul
 void rst_main(uint64_t *sp) __attribute__((noreturn, used));
 
 extern char rst_zone_start[], rst_zone_end[], rst_tables_addr[];
@@ -715,8 +707,8 @@ void rst_main(uint64_t *sp)
 		{	/* --same-pid: each thread gets its old tid too (glibc keeps
 			 * tids in recursive, error-checking and robust mutexes) */
 			int32_t old = (int32_t)o->tid;
-			struct rst_clone_args ca = {
-				.flags = RST_CLONE_THREAD, .stack = (uint64_t)thread_stacks[i],
+			struct ksys_clone_args ca = {
+				.flags = KSYS_CLONE_THREAD, .stack = (uint64_t)thread_stacks[i],
 				.stack_size = RST_THREAD_STACK,
 				.set_tid = same_pid ? (uint64_t)&old : 0, .set_tid_size = same_pid ? 1 : 0,
 			};
