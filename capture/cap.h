@@ -100,6 +100,8 @@ int cap_walk_maps(struct cap_walk *w, int mode);
 int cap_from_parent(uint32_t vma_index);
 int cap_take_dontfork(struct cap_walk *w);	/* in the writer, before the process goes on */
 int cap_rescan_from_parent(struct cap_walk *w);
+int cap_refine_start(struct cap_walk *w, void **handle);	/* the smaps read, in a helper thread */
+int cap_refine_finish(struct cap_walk *w, void *handle);
 int cap_scan_pages(struct cap_walk *w);
 uint32_t cap_add_string(struct cap_walk *w, const char *s);	/* offset, 0 when full or empty */
 

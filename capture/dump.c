@@ -377,14 +377,19 @@ static int write_image(struct cap_walk *wp, struct cap_state *st, const char *pa
 	uint32_t crc = 0;
 	long fd = -1, memfd = -1, pmemfd = -1;
 	int err = 0, n, refined = 0;
+	void *refiner = 0;			/* the smaps helper, while it runs */
 	const char *slash = path, *s;
 
 	/* Quick (no smaps before the fork): the process's smaps, which fills in
-	 * each region's flags, advice and key, is read after the page data is
-	 * written, while the disk takes it.  Only MADV_WIPEONFORK regions (empty
-	 * here) change which pages are stored: if the smaps shows any, those are
-	 * scanned again in the process and the data is written again (the other
-	 * regions keep their runs: the writer's own pages changed meanwhile). */
+	 * each region's flags, advice and key, is read by a helper thread while
+	 * the pages are scanned and written (or here, after them, if it cannot
+	 * be started), and taken in once the data is out.  Only MADV_WIPEONFORK
+	 * regions (empty here) change which pages are stored: if the smaps shows
+	 * any, those are scanned again in the process and the data is written
+	 * again (the other regions keep their runs: the writer's own pages
+	 * changed meanwhile). */
+	if (w.quick && cap_refine_start(&w, &refiner))
+		refiner = 0;
 again:
 	if (!err && !w.scanned && !refined)
 		err = cap_scan_pages(&w);
@@ -524,7 +529,8 @@ write:
 
 		SC4(__NR_sync_file_range, fd, synced_to, 0, 2 /* SYNC_FILE_RANGE_WRITE: the rest */);
 		refined = 1;
-		err = cap_walk_maps(&w, WALK_REFINE);
+		err = refiner ? cap_refine_finish(&w, refiner) : cap_walk_maps(&w, WALK_REFINE);
+		refiner = 0;
 		if (err) {
 			cap_say("%s: %s: errno %d", path, w.fail_what ? w.fail_what : "read the process's smaps", -err);
 			goto fail;

@@ -203,18 +203,29 @@ static void parse_vmflags(struct ckpt_vma *v, const char *p, const char *eol)
 }
 
 /* REFINE: this header's region in the table the process made (sorted), or -1 */
-static int32_t find_vma(const struct cap_walk *w, const char *p, uint32_t *hint)
+static int32_t find_vma(const struct cap_walk *w, const struct ckpt_vma *vmas, const char *p, uint32_t *hint)
 {
 	uint64_t start = hex(&p), end;
 
 	p++;
 	end = hex(&p);
-	while (*hint < w->nvmas && ckpt_scratch.vmas[*hint].start < start)
+	while (*hint < w->nvmas && vmas[*hint].start < start)
 		(*hint)++;
-	if (*hint < w->nvmas && ckpt_scratch.vmas[*hint].start == start && ckpt_scratch.vmas[*hint].end == end)
+	if (*hint < w->nvmas && vmas[*hint].start == start && vmas[*hint].end == end)
 		return (int32_t)*hint;
 	return -1;
 }
+
+/* What a walk works on: the scratch tables, or for the writer's smaps helper
+ * copies of its own (see cap_refine_start) */
+struct walk_space {
+	struct ckpt_vma *vmas;
+	char *buf;			/* CAP_IOBUF bytes */
+	uint8_t *from_parent;		/* CAP_MAX_VMAS / 8 */
+	const uint8_t *remade;
+};
+
+static int walk(struct cap_walk *w, int mode, const struct walk_space *sp);
 
 /* WALK_SMAPS: /proc/self/smaps into new records (flags, advice, keys too).
  * WALK_MAPS: /proc/self/maps, far cheaper (smaps walks every page table
@@ -227,7 +238,15 @@ static int32_t find_vma(const struct cap_walk *w, const char *p, uint32_t *hint)
  * writer: those are read from the process itself (cap_from_parent). */
 int cap_walk_maps(struct cap_walk *w, int mode)
 {
-	char *buf = ckpt_scratch.iobuf, file[64];
+	struct walk_space sp = { ckpt_scratch.vmas, ckpt_scratch.iobuf, ckpt_scratch.from_parent,
+				 ckpt_scratch.remade };
+
+	return walk(w, mode, &sp);
+}
+
+static int walk(struct cap_walk *w, int mode, const struct walk_space *sp)
+{
+	char *buf = sp->buf, file[64];
 	size_t have = 0;
 	long fd;
 	int in_vma = 0, err = 0;
@@ -239,7 +258,7 @@ int cap_walk_maps(struct cap_walk *w, int mode)
 		rst_fmt(file, sizeof(file), "/proc/self/%s", mode == WALK_MAPS ? "maps" : "smaps");
 	fd = sys_open(file, O_RDONLY | O_CLOEXEC, 0);
 
-	memset(ckpt_scratch.from_parent, 0, sizeof(ckpt_scratch.from_parent));
+	memset(sp->from_parent, 0, CAP_MAX_VMAS / 8);
 	if (mode != WALK_REFINE) {
 		memset(ckpt_scratch.remade, 0, sizeof(ckpt_scratch.remade));
 		w->nvmas = 0;
@@ -272,7 +291,7 @@ int cap_walk_maps(struct cap_walk *w, int mode)
 					q++;
 			}
 			if (*q == '-' && q != p && mode == WALK_REFINE) {
-				int32_t j = find_vma(w, p, &hint);
+				int32_t j = find_vma(w, sp->vmas, p, &hint);
 
 				in_vma = j >= 0;
 				cur = in_vma ? (uint32_t)j : 0;
@@ -285,17 +304,17 @@ int cap_walk_maps(struct cap_walk *w, int mode)
 				in_vma = w->nvmas != before;
 				cur = w->nvmas - 1;
 			} else if (in_vma && starts(p, "VmFlags:")) {
-				parse_vmflags(&ckpt_scratch.vmas[cur], p + 8, eol);
+				parse_vmflags(&sp->vmas[cur], p + 8, eol);
 				if (mode == WALK_REFINE &&
-				    (ckpt_scratch.vmas[cur].advice & (CKPT_ADV_WIPEONFORK | CKPT_ADV_DONTFORK)) &&
-				    !(ckpt_scratch.remade[cur / 8] >> (cur % 8) & 1))
-					ckpt_scratch.from_parent[cur / 8] |= 1u << (cur % 8);
+				    (sp->vmas[cur].advice & (CKPT_ADV_WIPEONFORK | CKPT_ADV_DONTFORK)) &&
+				    !(sp->remade[cur / 8] >> (cur % 8) & 1))
+					sp->from_parent[cur / 8] |= 1u << (cur % 8);
 			} else if (in_vma && starts(p, "ProtectionKey:")) {
 				const char *k = p + 14;
 
 				while (*k == ' ')
 					k++;
-				ckpt_scratch.vmas[cur].pkey = (int32_t)dec(&k);
+				sp->vmas[cur].pkey = (int32_t)dec(&k);
 			}
 			p = eol + 1;
 		}
@@ -307,6 +326,102 @@ int cap_walk_maps(struct cap_walk *w, int mode)
 			break;
 	}
 	sys_close(fd);
+	return err;
+}
+
+/* ---- the writer's smaps helper ----
+ * Reading the process's smaps costs about 7 ms per GiB mapped (the kernel
+ * walks every page table entry to count Rss).  The writer has it read by a
+ * thread of its own (CLONE_VM) while it scans and writes the pages, on copies
+ * of the region table: nothing it writes is a page the writer stores.  Its
+ * stack, copies and buffer are one mapping of the writer's own, outside every
+ * region of the image, and its descriptors a table of its own. */
+struct refine_job {
+	struct cap_walk w;		/* copy */
+	struct walk_space sp;
+	int err;
+	const char *fail_what;
+	volatile int32_t tid;		/* set by clone3, cleared at the helper's exit */
+	uint64_t map_len;
+};
+
+#define REFINE_STACK	(256u << 10)
+
+static void refine_helper(void *arg)
+{
+	struct refine_job *j = arg;
+
+	j->err = walk(&j->w, WALK_REFINE, &j->sp);
+	j->fail_what = j->w.fail_what;
+	SC1(__NR_exit, 0);		/* this thread only; the writer goes on */
+}
+
+/* start it: 0, or -errno (then the caller reads smaps itself) */
+int cap_refine_start(struct cap_walk *w, void **handle)
+{
+	uint64_t vbytes = ((uint64_t)w->nvmas * sizeof(struct ckpt_vma) + 4095) & ~4095ull;
+	uint64_t len = REFINE_STACK + 4096 + vbytes + CAP_IOBUF + 2 * (CAP_MAX_VMAS / 8);
+	long m = sys_mmap(0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	struct refine_job *j;
+	char *at;
+	long tid;
+
+	if (sys_failed(m))
+		return (int)m;
+	at = (char *)m + REFINE_STACK;	/* the stack grows down from here */
+	j = (struct refine_job *)at;
+	at += 4096;
+	j->map_len = len;
+	j->w = *w;
+	j->sp.vmas = (struct ckpt_vma *)at;
+	memcpy(j->sp.vmas, ckpt_scratch.vmas, (uint64_t)w->nvmas * sizeof(struct ckpt_vma));
+	at += vbytes;
+	j->sp.buf = at;
+	at += CAP_IOBUF;
+	j->sp.from_parent = (uint8_t *)at;
+	memcpy(at + CAP_MAX_VMAS / 8, ckpt_scratch.remade, CAP_MAX_VMAS / 8);
+	j->sp.remade = (const uint8_t *)at + CAP_MAX_VMAS / 8;
+	{
+		struct ksys_clone_args ca = {
+			/* a table of descriptors of its own (no CLONE_FILES): the
+			 * smaps it opens must not be among those the writer saves */
+			.flags = (KSYS_CLONE_THREAD & ~0x400ul) | 0x00100000 | 0x00200000,	/* PARENT_SETTID | CHILD_CLEARTID */
+			.parent_tid = (uint64_t)&j->tid, .child_tid = (uint64_t)&j->tid,
+			.stack = (uint64_t)m, .stack_size = REFINE_STACK,
+		};
+
+		tid = rst_spawn_thread(&ca, sizeof(ca), refine_helper, j);
+	}
+	if (sys_failed(tid)) {
+		sys_munmap((uint64_t)m, len);
+		return (int)tid;
+	}
+	*handle = j;
+	return 0;
+}
+
+/* wait for it, and take what it found: flags, advice, keys, and which
+ * regions must be read from the process (MADV_WIPEONFORK) */
+int cap_refine_finish(struct cap_walk *w, void *handle)
+{
+	struct refine_job *j = handle;
+	int32_t t;
+	int err;
+
+	while ((t = __atomic_load_n(&j->tid, __ATOMIC_ACQUIRE)) != 0)
+		SC4(__NR_futex, &j->tid, 0 /* FUTEX_WAIT: the kernel's wake is not private */, t, 0);
+	err = j->err;
+	if (err)
+		w->fail_what = j->fail_what;
+	else {
+		for (uint32_t i = 0; i < w->nvmas; i++) {
+			ckpt_scratch.vmas[i].flags |= j->sp.vmas[i].flags;
+			ckpt_scratch.vmas[i].advice |= j->sp.vmas[i].advice;
+			ckpt_scratch.vmas[i].pkey = j->sp.vmas[i].pkey;
+		}
+		memcpy(ckpt_scratch.from_parent, j->sp.from_parent, CAP_MAX_VMAS / 8);
+	}
+	sys_munmap((uint64_t)j - REFINE_STACK, j->map_len);
 	return err;
 }
 
