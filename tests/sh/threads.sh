@@ -12,6 +12,9 @@
 #      waiter wakes; in the end every thread is joined.
 #   B  python3 with 4 threading.Thread workers appending to a list, saved with
 #      SIGUSR2 mid-work, restored: the workers finish and the total is right.
+#   D  Node.js, checkpointed while it writes through libuv's threads, restored
+#      and checkpointed again three generations deep (the third with --lazy);
+#      the last image runs to the end with the right sum.
 #   C  a thread holds a recursive and a robust error-checking mutex (glibc
 #      records its owner's tid in both) at the checkpoint; restored with
 #      --same-pid (as root: CAP_CHECKPOINT_RESTORE; as an ordinary user: in new
@@ -279,6 +282,96 @@ EOF
 			ok "python3 with 4 threads: restored, the workers finished: $want"
 		else
 			not_ok "python3: exit $rc, want '$want': $(tr '\n' '|' <"$W/py1.out") $(tr '\n' '|' <"$W/py1.err")"
+		fi
+	fi
+fi
+# D: Node.js (libuv's pool, V8's workers, a thread that blocks every signal it
+# can, epoll), three generations: each restored process is checkpointed again
+# once it has written 6 more lines, the third restore with --lazy; the last
+# image then runs to the end and its sum must be right
+NODE=/usr/bin/node
+if [ ! -x "$NODE" ]; then
+	echo "# SKIP D: no $NODE (apt-get install nodejs)"
+else
+	cat >"$W/count.js" <<'EOF'
+const fs = require("fs");
+const path = process.argv[2], last = Number(process.argv[3]);
+const fd = fs.openSync(path, "a");
+let s = 0, i = 1;
+function step() {
+	fs.write(fd, "js " + i + "\n", (err) => {
+		if (err) throw err;
+		console.log("js " + i);
+		s += i * i;
+		if (++i <= last)
+			setTimeout(step, 50);
+		else
+			console.log("js done " + s);
+	});
+}
+step();
+EOF
+	nlines() { if [ -f "$W/js.file" ]; then wc -l <"$W/js.file"; else echo 0; fi; }
+	# wait_lines N PID: until the file has N lines, or PID is gone (10 s at most)
+	wait_lines() {
+		t=0
+		while [ "$(nlines)" -lt "$1" ] && kill -0 "$2" 2>/dev/null && [ $t -lt 200 ]; do
+			sleep 0.05
+			t=$((t + 1))
+		done
+	}
+	# save PID: SIGUSR2, wait for a new image at js.img, then SIGKILL
+	save() {
+		rm -f "$W/js.img"
+		kill -USR2 "$1"
+		t=0
+		while [ ! -s "$W/js.img" ] && [ $t -lt 100 ]; do sleep 0.1; t=$((t + 1)); done
+		sleep 0.2
+		kill -9 "$1" 2>/dev/null
+	}
+	# bash closes what this script inherited (a runner's pipe would be refused
+	# at restore), then becomes node
+	(cd "$W" && exec /bin/bash -c 'for f in /proc/$$/fd/*; do k=${f##*/};
+		[ "$k" -gt 2 ] && eval "exec $k>&-" 2>/dev/null; done
+		exec env LD_PRELOAD="$1/libckpt.so" CKPT_FILE="$2/js.img" "$3" "$2/count.js" "$2/js.file" 60' \
+		sh "$ROOT" "$W" "$NODE") >"$W/js0.out" 2>"$W/js0.err" </dev/null &
+	pid=$!
+	wait_lines 6 $pid
+	save $pid
+	wait $pid 2>/dev/null
+	good=1
+	for g in 1 2 3; do
+		if [ ! -s "$W/js.img" ]; then
+			not_ok "Node.js generation $g: no image to restore: $(tr '\n' '|' <"$W/js$((g - 1)).err")"
+			good=0
+			break
+		fi
+		mv "$W/js.img" "$W/js$((g - 1)).img"
+		lazy=
+		[ $g -eq 3 ] && lazy=--lazy
+		(cd "$W" && exec "$ROOT/restorer" $lazy "$W/js$((g - 1)).img") >"$W/js$g.out" 2>"$W/js$g.err" </dev/null &
+		pid=$!
+		wait_lines $(($(nlines) + 6)) $pid
+		first=$(head -n 1 "$W/js$g.out")
+		if ! kill -0 $pid 2>/dev/null || [ -z "$first" ]; then
+			not_ok "Node.js generation $g${lazy:+ ($lazy)}: not running on: $(tr '\n' '|' <"$W/js$g.out") $(tr '\n' '|' <"$W/js$g.err")"
+			kill -9 $pid 2>/dev/null
+			good=0
+			break
+		fi
+		save $pid
+		wait $pid 2>/dev/null
+		ok "Node.js generation $g${lazy:+ ($lazy)}: restored, wrote on from '$first', checkpointed again"
+	done
+	if [ $good -eq 1 ]; then
+		want="js done 73810"
+		[ "${CKPT_TEST_BREAK:-0}" = 1 ] && want="js done 73811"
+		(cd "$W" && timeout -k 1 30 "$ROOT/restorer" "$W/js.img") >"$W/js4.out" 2>"$W/js4.err" </dev/null
+		rc=$?
+		if [ $rc -eq 0 ] && grep -qx "$want" "$W/js4.out"; then
+			ok "Node.js: the fourth image ran to its end with the right sum ($want)"
+		else
+			not_ok "Node.js: last restore exit $rc, want '$want': $(tail -n 2 "$W/js4.out" | tr '\n' '|') $(tr '\n' '|' <"$W/js4.err")"
 		fi
 	fi
 fi
