@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "ckpt_image.h"
 #include "../restore/rst.h"
 
@@ -199,6 +200,13 @@ int main(int argc, char **argv)
 		if (f->data_len)
 			printf("  [%lu bytes stored]", f->data_len);
 		printf("\n");
+		for (uint64_t k = 0; f->kind == CKPT_FD_EPOLL && k < f->data_len / sizeof(struct ckpt_epoll_watch); k++) {
+			struct ckpt_epoll_watch wt;
+
+			if (pread(img.fd, &wt, sizeof(wt), (off_t)(f->data_off + k * sizeof(wt))) != sizeof(wt))
+				break;
+			printf("         watches fd %d: events 0x%x, data 0x%lx\n", wt.fd, wt.events, wt.data);
+		}
 	}
 
 	printf("regions %u, runs %u\n", h->nvmas, h->nruns);
