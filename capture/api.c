@@ -150,6 +150,7 @@ CKPT_API int tsetjmp(void)
 	int n, prev, r, fd = -1;
 
 	reg_init();
+	cap_wait_writer();		/* an image being written in place */
 	if (cap_count_threads() > 1) {	/* a roll-back of several threads is not safe here */
 		errno = ENOTSUP;
 		return -1;
@@ -387,6 +388,7 @@ CKPT_API int tlongjmp(int d)
 	int carry, sig, r;
 
 	reg_init();
+	cap_wait_writer();
 	if (cap_count_threads() > 1) {
 		errno = ENOTSUP;
 		return -1;

@@ -37,7 +37,13 @@ struct cap_scratch {
 	struct ckpt_siginfo sigs[CAP_MAX_SIGS];
 	struct ckpt_timer timers[CAP_MAX_TIMERS];
 	char fdbuf[CAP_FDBUF];
-};
+	/* dump.c's write state: it changes while pages are written, so it must
+	 * be here, out of the image, for an image written in place */
+	struct { uint64_t base, len; } gathered[1024];	/* small runs for one pwritev */
+	uint32_t ngathered;
+	uint64_t gathered_off, gathered_len;
+	uint64_t synced_to;		/* writeback started up to here */
+} __attribute__((aligned(4096)));	/* whole pages: none of it shares a page with the image */
 
 /* Process-wide settings, fixed when the library loads. */
 struct cap_config {
@@ -151,6 +157,10 @@ void cap_collect_limits(struct ckpt_proc *p);
 /* dump.c: phase 1 in the process, phase 2 there or in a forked child */
 int cap_prepare(struct cap_walk *w, struct cap_state *st, const char *path, int incremental, int quick);
 int cap_finish(struct cap_walk *w, struct cap_state *st, const char *path, int target_fd);
+/* when set, cap_finish sets it to 1 (and wakes it) once every page and stored
+ * byte is in the file: from there on it reads only libckpt's own tables */
+extern volatile int32_t *cap_data_out;
+void cap_wait_writer(void);			/* an in-place writer thread, if any, is done */
 void cap_chain_name(char *out, size_t cap, const char *path, const uint8_t *id);
 
 /* preload.c */

@@ -68,50 +68,47 @@ static int needs_bounce(const struct ckpt_run *run, const struct ckpt_vma *v)
 /* Copy one run to the file. */
 /* Page data goes to the file in order: once 8 MiB have been written since the
  * last time, start their writeback, so the disk works while we go on. */
-static uint64_t synced_to;
 
 static void start_writeback(int fd, uint64_t written_to)
 {
-	if (written_to - synced_to < (8u << 20))
-		return;
-	SC4(__NR_sync_file_range, fd, synced_to, written_to - synced_to, 2 /* SYNC_FILE_RANGE_WRITE */);
-	synced_to = written_to;
+	if (written_to - ckpt_scratch.synced_to < (8u << 20) || cap_data_out)
+		return;			/* (in place, the program waits: writeback starts after) */
+	SC4(__NR_sync_file_range, fd, ckpt_scratch.synced_to, written_to - ckpt_scratch.synced_to,
+	    2 /* SYNC_FILE_RANGE_WRITE */);
+	ckpt_scratch.synced_to = written_to;
 }
 
 /* Small runs (a sparse heap: thousands of them) are summed at once and written
  * with one pwritev per 1024: they lie back to back in the file. */
 #define SMALL_RUN_PAGES	16
-static struct { uint64_t base, len; } gathered[1024];
-static uint32_t ngathered;
-static uint64_t gathered_off, gathered_len;
 
 static int flush_gathered(int fd)
 {
-	uint64_t off = gathered_off, left = gathered_len;
+	uint64_t off = ckpt_scratch.gathered_off, left = ckpt_scratch.gathered_len;
 	uint32_t i = 0;
 
 	while (left) {
-		long r = SC4(__NR_pwritev, fd, &gathered[i], ngathered - i, off);
+		long r = SC4(__NR_pwritev, fd, &ckpt_scratch.gathered[i], ckpt_scratch.ngathered - i, off);
 
 		if (r == -4)
 			continue;
 		if (sys_failed(r) || r == 0) {
-			ngathered = 0;
-			gathered_len = 0;
+			ckpt_scratch.ngathered = 0;
+			ckpt_scratch.gathered_len = 0;
 			return r ? (int)r : -5;
 		}
 		off += r, left -= r;
-		while (r && i < ngathered) {	/* step over what went out */
-			uint64_t k = (uint64_t)r < gathered[i].len ? (uint64_t)r : gathered[i].len;
+		while (r && i < ckpt_scratch.ngathered) {	/* step over what went out */
+			uint64_t k = (uint64_t)r < ckpt_scratch.gathered[i].len ? (uint64_t)r : ckpt_scratch.gathered[i].len;
 
-			gathered[i].base += k, gathered[i].len -= k, r -= k;
-			if (!gathered[i].len)
+			ckpt_scratch.gathered[i].base += k, ckpt_scratch.gathered[i].len -= k, r -= k;
+			if (!ckpt_scratch.gathered[i].len)
 				i++;
 		}
 	}
-	start_writeback(fd, gathered_off + gathered_len);
-	ngathered = 0;
-	gathered_len = 0;
+	start_writeback(fd, ckpt_scratch.gathered_off + ckpt_scratch.gathered_len);
+	ckpt_scratch.ngathered = 0;
+	ckpt_scratch.gathered_len = 0;
 	return 0;
 }
 
@@ -119,18 +116,18 @@ static int gather_run(int fd, struct ckpt_run *run)
 {
 	uint64_t len = run->npages * CKPT_PAGE_SIZE;
 
-	if (ngathered == sizeof(gathered) / sizeof(gathered[0])) {
+	if (ckpt_scratch.ngathered == sizeof(ckpt_scratch.gathered) / sizeof(ckpt_scratch.gathered[0])) {
 		int err = flush_gathered(fd);
 
 		if (err)
 			return err;
 	}
-	if (!ngathered)
-		gathered_off = run->data_off;
+	if (!ckpt_scratch.ngathered)
+		ckpt_scratch.gathered_off = run->data_off;
 	run->crc = ckpt_crc32c(0, (const void *)run->addr, len);
-	gathered[ngathered].base = run->addr;
-	gathered[ngathered++].len = len;
-	gathered_len += len;
+	ckpt_scratch.gathered[ckpt_scratch.ngathered].base = run->addr;
+	ckpt_scratch.gathered[ckpt_scratch.ngathered++].len = len;
+	ckpt_scratch.gathered_len += len;
 	return 0;
 }
 
@@ -369,6 +366,8 @@ int cap_finish(struct cap_walk *w, struct cap_state *st, const char *path, int t
 	return err;
 }
 
+volatile int32_t *cap_data_out;
+
 static int write_image(struct cap_walk *wp, struct cap_state *st, const char *path, int target_fd)
 {
 	struct cap_walk w = *wp;
@@ -388,8 +387,8 @@ static int write_image(struct cap_walk *wp, struct cap_state *st, const char *pa
 	 * any, those are scanned again in the process and the data is written
 	 * again (the other regions keep their runs: the writer's own pages
 	 * changed meanwhile). */
-	if (w.quick && cap_refine_start(&w, &refiner))
-		refiner = 0;
+	if (!w.quick || cap_data_out || cap_refine_start(&w, &refiner))
+		refiner = 0;		/* (in place: read after the program goes on) */
 again:
 	if (!err && !w.scanned && !refined)
 		err = cap_scan_pages(&w);
@@ -474,7 +473,7 @@ again:
 write:
 
 	err = 0;
-	synced_to = hdr.data_off;
+	ckpt_scratch.synced_to = hdr.data_off;
 	for (uint32_t i = 0; i < w.nruns && !err; i++) {
 		struct ckpt_run *run = &ckpt_scratch.runs[i];
 		const struct ckpt_vma *v = &ckpt_scratch.vmas[run->vma];
@@ -524,10 +523,14 @@ write:
 		cap_say("%s: write descriptor contents: errno %d", path, -err);
 		goto fail;
 	}
+	if (cap_data_out && !refined) {		/* written in place: the program may go on */
+		__atomic_store_n(cap_data_out, 1, __ATOMIC_RELEASE);
+		SC3(__NR_futex, cap_data_out, 129 /* FUTEX_WAKE_PRIVATE */, 1);
+	}
 	if (w.quick && !refined) {
 		uint32_t from_parent = 0;
 
-		SC4(__NR_sync_file_range, fd, synced_to, 0, 2 /* SYNC_FILE_RANGE_WRITE: the rest */);
+		SC4(__NR_sync_file_range, fd, ckpt_scratch.synced_to, 0, 2 /* SYNC_FILE_RANGE_WRITE: the rest */);
 		refined = 1;
 		err = refiner ? cap_refine_finish(&w, refiner) : cap_walk_maps(&w, WALK_REFINE);
 		refiner = 0;

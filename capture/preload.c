@@ -32,6 +32,21 @@ static uint8_t fpu_area[CKPT_XSAVE_MAX] __attribute__((aligned(64)));
 static struct ckpt_resume resume;		/* the restorer fills this in */
 static int busy;				/* a checkpoint is being taken (atomic) */
 static int writer;				/* pid of the child writing an image */
+
+/* A process with a large address space and little data (a sparse one) costs
+ * more to fork (the page tables are copied) than to write in place.  Then a
+ * thread of libckpt's own (CLONE_VM, its own descriptor table) writes the
+ * image: the program waits only until every page is in the file, and the
+ * thread goes on with smaps, the tables, fsync and the rename. */
+static struct {
+	volatile int32_t tid;		/* set at clone, cleared (and woken) at its exit */
+	volatile int32_t data_out;	/* 1: the program may go on */
+	int result;
+	uint64_t stack, stack_len;
+	struct cap_walk w;
+} inplace;
+
+#define INPLACE_STACK	(512u << 10)
 static unsigned long restore_count;
 
 /* "libckpt: <message>\n" on stderr with one write */
@@ -377,6 +392,7 @@ static void after_restore(void)
 {
 	restore_count++;
 	writer = 0;				/* the image's writer was another process */
+	memset(&inplace, 0, sizeof(inplace));	/* or a thread of the process saved */
 	/* write tracking and the chain belong to the process that was saved: start
 	 * afresh (a full image first), and never delete that lineage's files */
 	memset(&ckpt_track, 0, sizeof(ckpt_track));
@@ -407,6 +423,17 @@ static int reap_writer(int wait)
 	int status = 0;
 	long r;
 
+	if (inplace.stack) {			/* the in-place writer thread */
+		int32_t t;
+
+		if (!wait && __atomic_load_n(&inplace.tid, __ATOMIC_ACQUIRE))
+			return -16;
+		while ((t = __atomic_load_n(&inplace.tid, __ATOMIC_ACQUIRE)) != 0)
+			SC4(__NR_futex, &inplace.tid, 0 /* FUTEX_WAIT: the kernel's wake is shared */, t, 0);
+		sys_munmap(inplace.stack, inplace.stack_len);
+		inplace.stack = 0;
+		return inplace.result ? -5 : 0;
+	}
 	if (!writer)
 		return 0;
 	do
@@ -418,6 +445,19 @@ static int reap_writer(int wait)
 	if (sys_failed(r))
 		return 0;			/* already gone: someone waited with __WALL */
 	return (status & 0x7f) == 0 && ((status >> 8) & 0xff) == 0 ? 0 : -5;
+}
+
+/* An in-place writer thread still at work dies with the process: exit()
+ * (this library's destructor), tsetjmp() and tlongjmp() wait for it first. */
+void cap_wait_writer(void)
+{
+	if (inplace.stack && reap_writer(1) == -5)
+		cap_say("%s: the last checkpoint failed (see above)", ckpt_cfg.path);
+}
+
+__attribute__((destructor)) static void writer_at_exit(void)
+{
+	cap_wait_writer();
 }
 
 /* MADV_DONTFORK regions would be missing in the writer, MADV_WIPEONFORK ones
@@ -472,6 +512,85 @@ static void plan_chain(struct cap_walk *w, const char *path, int full)
 	t->nkept -= base;
 }
 
+/* VmPTE (page tables) and the anonymous and shared memory resident, in kB,
+ * from /proc/self/status: does writing in place cost less than a fork?
+ * Forking copies about 8 ms of page tables per MiB of VmPTE here; writing
+ * costs about 0.5 ms per MiB of data.  Only for large page tables. */
+static uint64_t status_kb(const char *text, const char *key)
+{
+	const char *p = strstr(text, key);
+
+	if (!p)
+		return 0;
+	for (p += strlen(key); *p == ' ' || *p == '\t'; p++)
+		;
+	return rst_parse_num(&p, 10);
+}
+
+static int in_place_pays(void)
+{
+	char buf[4096];
+	long fd = sys_open("/proc/self/status", O_RDONLY | O_CLOEXEC, 0), n;
+	uint64_t pte, data;
+
+	if (sys_failed(fd))
+		return 0;
+	n = sys_read((int)fd, buf, sizeof(buf) - 1);
+	sys_close((int)fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	pte = status_kb(buf, "\nVmPTE:");
+	data = status_kb(buf, "\nRssAnon:") + status_kb(buf, "\nRssShmem:");
+	return pte >= 1024 && data <= 16 * pte;
+}
+
+static void inplace_writer(void *arg)
+{
+	inplace.result = cap_finish(&inplace.w, &state, ckpt_cfg.path, -1);
+	__atomic_store_n(&inplace.data_out, 1, __ATOMIC_RELEASE);	/* (if it failed early) */
+	SC3(__NR_futex, &inplace.data_out, 129 /* FUTEX_WAKE_PRIVATE */, 1);
+	SC1(__NR_exit, 0);		/* this thread only */
+}
+
+/* start the in-place writer and wait until the pages are out: 0, or -errno
+ * (nothing started: the caller forks as usual) */
+static int write_in_place(struct cap_walk *w)
+{
+	long m = sys_mmap(0, INPLACE_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	long tid;
+
+	if (sys_failed(m))
+		return (int)m;
+	inplace.w = *w;
+	inplace.data_out = 0;
+	inplace.result = 0;
+	inplace.stack = (uint64_t)m;
+	inplace.stack_len = INPLACE_STACK;
+	memset(ckpt_scratch.remade, 0xff, sizeof(ckpt_scratch.remade));	/* every page is here */
+	cap_data_out = &inplace.data_out;
+	{
+		struct ksys_clone_args ca = {
+			/* its own descriptor table: its image file is not the program's */
+			.flags = (KSYS_CLONE_THREAD & ~0x400ul) | 0x00100000 | 0x00200000,
+			.parent_tid = (uint64_t)&inplace.tid, .child_tid = (uint64_t)&inplace.tid,
+			.stack = (uint64_t)m, .stack_size = INPLACE_STACK,
+		};
+
+		tid = rst_spawn_thread(&ca, sizeof(ca), inplace_writer, 0);
+	}
+	if (sys_failed(tid)) {
+		sys_munmap((uint64_t)m, INPLACE_STACK);
+		inplace.stack = 0;
+		cap_data_out = 0;
+		return (int)tid;
+	}
+	while (!__atomic_load_n(&inplace.data_out, __ATOMIC_ACQUIRE))
+		SC4(__NR_futex, &inplace.data_out, 128 /* FUTEX_WAIT_PRIVATE */, 0, 0);
+	cap_data_out = 0;
+	return 0;
+}
+
 static int write_now(const char *path, int target_fd, int wait)
 {
 	struct cap_walk w;
@@ -492,6 +611,11 @@ static int write_now(const char *path, int target_fd, int wait)
 		plan_chain(&w, path, full);
 	if (!ckpt_cfg.fork_writer) {
 		r = cap_finish(&w, &state, path, target_fd);
+	} else if (full && !chain && !wait && target_fd < 0 && path == ckpt_cfg.path && in_place_pays() &&
+		   write_in_place(&w) == 0) {
+		r = 0;				/* the thread finishes it; reap_writer collects it */
+		if (getenv("CKPT_VERBOSE"))
+			cap_say("%s: written in place by a thread (a sparse process: cheaper than a fork)", path);
 	} else {
 		/* without smaps (quick) the process waits at this gate until the
 		 * writer has its MADV_DONTFORK regions: until it closes its end */
