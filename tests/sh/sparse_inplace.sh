@@ -1,0 +1,162 @@
+#!/bin/sh
+# sparse_inplace.sh -- a sparse process is written in place, by a thread.
+#
+# Simulates a job with a large, mostly untouched address space: 1 GiB mapped
+# and read all through (its page tables map the zero page everywhere), 8 MiB
+# of it written in 64 KiB pieces spread over it, and a second thread that
+# stores a counter into two pages, one after the other, without pause.
+# Copying its page tables (a fork) would cost more than writing its few
+# pages, so libckpt writes the image itself, from a thread of its own, and
+# lets the program go on once the pages are in the file.
+#   A  SIGUSR2 with CKPT_VERBOSE=1: libckpt says the image was written in
+#      place; the image restores, with both threads; the restored program
+#      finds its 8 MiB and zeros elsewhere.
+#   B  the program raises SIGUSR2 itself and returns from main at once: the
+#      image is complete all the same (exit waits for the writer thread) and
+#      restores.
+# Environment (tests/run.sh): ROOT, TMPDIR.  `ok N` / `not ok N`; exit 0, 1, 4.
+# CKPT_TEST_BREAK=1: the program (its environment is saved with it) is told
+# to expect a wrong byte after restore.
+
+set -u
+ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+W=$(mktemp -d "${TMPDIR:-/tmp}/sparse_inplace.XXXXXX") || exit 1
+n=0
+failed=0
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+	rm -rf "$W"
+}
+trap cleanup EXIT
+ok() { n=$((n + 1)); echo "ok $n $*"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $*"; }
+command -v cc >/dev/null 2>&1 || { echo "# SKIP no C compiler"; exit 4; }
+
+cat >"$W/sp.c" <<'EOF2'
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+#define SIZE	(1ul << 30)
+#define PIECE	(64u << 10)
+#define PIECES	128			/* 8 MiB */
+static unsigned char *mem;
+static volatile uint64_t pair[2 * 512];	/* two pages */
+static volatile int started;
+static int brk_byte;
+
+static void *count(void *a)
+{
+	for (uint64_t n = 1;; n++) {
+		pair[0] = n;
+		pair[512] = n;
+		started = 1;
+	}
+	return a;
+}
+
+static unsigned char at(size_t k, size_t i) { return (unsigned char)(k * 31 + i * 7 + 1); }
+
+int main(int argc, char **argv)
+{
+	pid_t pid0 = getpid();
+	size_t step = SIZE / PIECES;
+	volatile unsigned long sum = 0;
+	pthread_t t;
+
+	syscall(SYS_close_range, 3, ~0u, 0);
+	brk_byte = getenv("BRK") != NULL;
+	mem = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (mem == MAP_FAILED)
+		return 2;
+	for (size_t o = 0; o < SIZE; o += 4096)
+		sum += mem[o];			/* every page maps the zero page */
+	for (size_t k = 0; k < PIECES; k++)
+		for (size_t i = 0; i < PIECE; i++)
+			mem[k * step + i] = at(k, i);
+	pthread_create(&t, NULL, count, NULL);
+	while (!started)
+		usleep(1000);
+	if (argc > 1) {				/* B: checkpoint, and leave at once */
+		raise(SIGUSR2);
+		if (getpid() == pid0)
+			return 0;
+	} else {
+		puts("ready");
+		fflush(stdout);
+		while (getpid() == pid0)
+			usleep(1000);
+	}
+	/* restored (with the counter thread) */
+	for (size_t k = 0; k < PIECES; k++)
+		for (size_t i = 0; i < PIECE; i += 509)
+			if (mem[k * step + i] != (unsigned char)(at(k, i) + brk_byte)) {
+				printf("bad byte at piece %zu offset %zu\n", k, i);
+				return 1;
+			}
+	for (size_t k = 0; k < PIECES; k++)
+		if (mem[k * step + PIECE] || mem[k * step + step - 1]) {
+			printf("not zero after piece %zu\n", k);
+			return 1;
+		}
+	printf("restored ok\n");
+	return 0;
+}
+EOF2
+if ! cc -O1 -pthread -o "$W/sp" "$W/sp.c" 2>"$W/cc.err"; then
+	echo "not ok 1 build: $(head -c 300 "$W/cc.err")"
+	exit 1
+fi
+brk=
+[ "${CKPT_TEST_BREAK:-0}" = 1 ] && brk=1
+
+# A
+(cd "$W" && exec env ${brk:+BRK=1} LD_PRELOAD="$ROOT/libckpt.so" CKPT_FILE="$W/a.img" CKPT_VERBOSE=1 ./sp) \
+	>"$W/a0.out" 2>"$W/a0.err" </dev/null &
+pid=$!
+t=0
+while ! grep -q ready "$W/a0.out" 2>/dev/null && [ $t -lt 300 ]; do sleep 0.1; t=$((t + 1)); done
+kill -USR2 $pid
+t=0
+while [ ! -s "$W/a.img" ] && [ $t -lt 100 ]; do sleep 0.1; t=$((t + 1)); done
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+pid=
+if grep -q "written in place" "$W/a0.err"; then
+	ok "libckpt wrote the image of the sparse process in place: $(grep 'in place' "$W/a0.err" | head -n 1)"
+else
+	not_ok "not written in place (image $(stat -c %s "$W/a.img" 2>/dev/null) bytes): $(tr '\n' '|' <"$W/a0.err")"
+fi
+(cd "$W" && exec timeout -k 1 30 "$ROOT/restorer" "$W/a.img") >"$W/a1.out" 2>"$W/a1.err" </dev/null
+rc=$?
+if [ $rc -eq 0 ] && grep -q "^restored ok" "$W/a1.out"; then
+	ok "restored: its 8 MiB are there, zeros elsewhere"
+else
+	not_ok "restore: exit $rc: $(tr '\n' '|' <"$W/a1.out") $(tr '\n' '|' <"$W/a1.err")"
+fi
+
+# B
+(cd "$W" && exec env ${brk:+BRK=1} LD_PRELOAD="$ROOT/libckpt.so" CKPT_FILE="$W/b.img" ./sp now) >"$W/b0.out" 2>"$W/b0.err" </dev/null
+rc=$?
+if [ $rc -eq 0 ] && [ -s "$W/b.img" ] && ! ls "$W"/.b.img.tmp.* >/dev/null 2>&1; then
+	ok "a program that returns from main right after its checkpoint leaves a complete image, no temp file"
+else
+	not_ok "exit right after the checkpoint: exit $rc, image $(stat -c %s "$W/b.img" 2>/dev/null), $(ls -a "$W" | tr '\n' ' ') $(tr '\n' '|' <"$W/b0.err")"
+fi
+(cd "$W" && exec timeout -k 1 30 "$ROOT/restorer" "$W/b.img") >"$W/b1.out" 2>"$W/b1.err" </dev/null
+rc=$?
+if [ $rc -eq 0 ] && grep -q "^restored ok" "$W/b1.out"; then
+	ok "that image restores"
+else
+	not_ok "restore of the exit-time image: exit $rc: $(tr '\n' '|' <"$W/b1.out") $(tr '\n' '|' <"$W/b1.err")"
+fi
+[ $failed -eq 0 ] || exit 1
+exit 0
