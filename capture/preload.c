@@ -16,6 +16,7 @@
 #include <cpuid.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 
 #include "cap.h"
 #include "signame.h"
@@ -47,6 +48,7 @@ static struct {
 } inplace;
 
 #define INPLACE_STACK	(512u << 10)
+static void forget_writer_thread(void);
 static unsigned long restore_count;
 
 /* "libckpt: <message>\n" on stderr with one write */
@@ -148,6 +150,7 @@ __attribute__((constructor)) static void ckpt_init(void)
 	int n;
 
 	probe_machine();
+	pthread_atfork(0, 0, forget_writer_thread);
 	if (!file || !*file)
 		file = "myckpt";
 	if (file[0] == '/') {
@@ -458,6 +461,14 @@ void cap_wait_writer(void)
 __attribute__((destructor)) static void writer_at_exit(void)
 {
 	cap_wait_writer();
+}
+
+/* in the child of a fork() (the program's): that thread is not in it */
+static void forget_writer_thread(void)
+{
+	if (inplace.stack)
+		sys_munmap(inplace.stack, inplace.stack_len);
+	memset(&inplace, 0, sizeof(inplace));
 }
 
 /* MADV_DONTFORK regions would be missing in the writer, MADV_WIPEONFORK ones
