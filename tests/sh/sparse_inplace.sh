@@ -14,6 +14,9 @@
 #   B  the program raises SIGUSR2 itself and returns from main at once: the
 #      image is complete all the same (exit waits for the writer thread) and
 #      restores.
+#   C  the program raises SIGUSR2 and forks at once; the child (which has no
+#      writer thread, though its copy of libckpt's memory says one runs) takes
+#      a tsetjmp() image and exits; the parent's image is complete.
 # Environment (tests/run.sh): ROOT, TMPDIR.  `ok N` / `not ok N`; exit 0, 1, 4.
 # CKPT_TEST_BREAK=1: the program (its environment is saved with it) is told
 # to expect a wrong byte after restore.
@@ -42,8 +45,10 @@ cat >"$W/sp.c" <<'EOF2'
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <dlfcn.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 #define SIZE	(1ul << 30)
 #define PIECE	(64u << 10)
@@ -85,7 +90,21 @@ int main(int argc, char **argv)
 	pthread_create(&t, NULL, count, NULL);
 	while (!started)
 		usleep(1000);
-	if (argc > 1) {				/* B: checkpoint, and leave at once */
+	if (argc > 1 && !strcmp(argv[1], "fork")) {	/* C */
+		int (*tsj)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "tsetjmp");
+		pid_t kid;
+		int st = -1;
+
+		raise(SIGUSR2);
+		if (getpid() != pid0)
+			return 0;		/* (restored: not asked for here) */
+		kid = fork();
+		if (kid == 0)
+			_exit(tsj && tsj() >= 0 ? 0 : 3);
+		waitpid(kid, &st, 0);
+		printf("child %s\n", WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "ok" : "failed");
+		return 0;
+	} else if (argc > 1) {			/* B: checkpoint, and leave at once */
 		raise(SIGUSR2);
 		if (getpid() == pid0)
 			return 0;
@@ -157,6 +176,17 @@ if [ $rc -eq 0 ] && grep -q "^restored ok" "$W/b1.out"; then
 	ok "that image restores"
 else
 	not_ok "restore of the exit-time image: exit $rc: $(tr '\n' '|' <"$W/b1.out") $(tr '\n' '|' <"$W/b1.err")"
+fi
+
+# C
+mkdir -p "$W/store"
+(cd "$W" && exec env LD_PRELOAD="$ROOT/libckpt.so" CKPT_FILE="$W/c.img" CKPT_DIR="$W/store" \
+	timeout -k 1 30 ./sp fork) >"$W/c0.out" 2>"$W/c0.err" </dev/null
+rc=$?
+if [ $rc -eq 0 ] && grep -qx "child ok" "$W/c0.out" && [ -s "$W/c.img" ]; then
+	ok "fork right after the checkpoint: the child's tsetjmp() works (no wait for a thread it lacks), the image is complete"
+else
+	not_ok "fork right after the checkpoint: exit $rc: $(tr '\n' '|' <"$W/c0.out") $(tr '\n' '|' <"$W/c0.err")"
 fi
 [ $failed -eq 0 ] || exit 1
 exit 0
