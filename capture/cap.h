@@ -148,6 +148,8 @@ int cap_trackable(const struct ckpt_vma *v);
 void cap_track_arm(const struct cap_walk *w, int full);
 
 /* state.c */
+long cap_read_small(const char *path, char *buf, size_t cap);	/* a small /proc file, 0-terminated */
+const char *cap_field(const char *text, const char *key);	/* "key:" line's value, or 0 */
 int cap_collect_fds(struct cap_walk *w);
 int cap_collect_signals(struct cap_walk *w);
 int cap_collect_timers(struct cap_walk *w);

@@ -529,30 +529,20 @@ static void plan_chain(struct cap_walk *w, const char *path, int full)
  * costs about 0.5 ms per MiB of data.  Only for large page tables. */
 static uint64_t status_kb(const char *text, const char *key)
 {
-	const char *p = strstr(text, key);
+	const char *v = cap_field(text, key);
 
-	if (!p)
-		return 0;
-	for (p += strlen(key); *p == ' ' || *p == '\t'; p++)
-		;
-	return rst_parse_num(&p, 10);
+	return v ? rst_parse_num(&v, 10) : 0;
 }
 
 static int in_place_pays(void)
 {
 	char buf[4096];
-	long fd = sys_open("/proc/self/status", O_RDONLY | O_CLOEXEC, 0), n;
 	uint64_t pte, data;
 
-	if (sys_failed(fd))
+	if (cap_read_small("/proc/self/status", buf, sizeof(buf)) <= 0)
 		return 0;
-	n = sys_read((int)fd, buf, sizeof(buf) - 1);
-	sys_close((int)fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	pte = status_kb(buf, "\nVmPTE:");
-	data = status_kb(buf, "\nRssAnon:") + status_kb(buf, "\nRssShmem:");
+	pte = status_kb(buf, "VmPTE:");
+	data = status_kb(buf, "RssAnon:") + status_kb(buf, "RssShmem:");
 	return pte >= 1024 && data <= 16 * pte;
 }
 

@@ -16,8 +16,9 @@ static uint64_t num(const char **s, unsigned base)
 	return rst_parse_num(s, base);
 }
 
-/* value of "key:\t..." in a small /proc text, or 0 when absent */
-static const char *field(const char *text, const char *key)
+/* value of "key:\t..." at the start of a line of a small /proc text, or 0
+ * when absent */
+const char *cap_field(const char *text, const char *key)
 {
 	size_t kl = strlen(key);
 
@@ -35,7 +36,7 @@ static const char *field(const char *text, const char *key)
 	return 0;
 }
 
-static long read_small(const char *path, char *buf, size_t cap)
+long cap_read_small(const char *path, char *buf, size_t cap)
 {
 	long fd = sys_open(path, O_RDONLY | O_CLOEXEC, 0), n;
 
@@ -54,6 +55,17 @@ static int ends_with(const char *s, const char *suffix)
 	return a >= b && !strcmp(s + a - b, suffix);
 }
 
+/* just past the next "key" in text and the blanks after it, or 0 */
+static const char *after(const char *text, const char *key)
+{
+	const char *p = strstr(text, key);
+
+	if (p)
+		for (p += strlen(key); *p == ' ' || *p == '\t'; p++)
+			;
+	return p;
+}
+
 /* An epoll instance's watches, from its fdinfo lines
  * "tfd: N events: HEX data: HEX pos:.. ino:.. sdev:..", into fdbuf (written
  * as its stored bytes, like a pipe's). */
@@ -66,7 +78,7 @@ static int epoll_watches(struct cap_walk *w, struct ckpt_fd *f)
 	long len;
 
 	rst_fmt(fdinfo, sizeof(fdinfo), "/proc/self/fdinfo/%d", f->fd);
-	len = read_small(fdinfo, text, sizeof(text));
+	len = cap_read_small(fdinfo, text, sizeof(text));
 	if (len <= 0 || len >= (long)sizeof(text) - 1) {
 		cap_say("fd %d: epoll: %s unreadable or too long: recorded as not restorable", f->fd, fdinfo);
 		return -7;
@@ -78,21 +90,13 @@ static int epoll_watches(struct cap_walk *w, struct ckpt_fd *f)
 			cap_say("fd %d: epoll: more watches than a checkpoint keeps", f->fd);
 			return -7;
 		}
-		p += 4;
-		while (*p == ' ')
-			p++;
+		p = after(p, "tfd:");
 		out[n].fd = (int32_t)num(&p, 10);
-		if (!(v = strstr(p, "events:")))
+		if (!(v = after(p, "events:")))
 			return -5;
-		v += 7;
-		while (*v == ' ')
-			v++;
 		out[n].events = (uint32_t)num(&v, 16);
-		if (!(v = strstr(v, "data:")))
+		if (!(v = after(v, "data:")))
 			return -5;
-		v += 5;
-		while (*v == ' ')
-			v++;
 		out[n].data = num(&v, 16);
 		p = v;
 		n++;
@@ -128,11 +132,11 @@ static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
 	link[n > 0 ? n : 0] = 0;
 	f->path_off = cap_add_string(w, link);
 	rst_fmt(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	if (read_small(path, info, sizeof(info)) <= 0)
+	if (cap_read_small(path, info, sizeof(info)) <= 0)
 		return -5;
-	if ((v = field(info, "pos:")))
+	if ((v = cap_field(info, "pos:")))
 		f->pos = num(&v, 10);
-	if ((v = field(info, "flags:")))
+	if ((v = cap_field(info, "flags:")))
 		f->flags = (uint32_t)num(&v, 8);
 
 	switch (st.st_mode & S_IFMT) {
@@ -172,21 +176,21 @@ static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
 	default:
 		if (!strcmp(link, "anon_inode:[eventfd]")) {
 			f->kind = CKPT_FD_EVENTFD;
-			if ((v = field(info, "eventfd-count:")))
+			if ((v = cap_field(info, "eventfd-count:")))
 				f->aux[0] = num(&v, 16);
-			if ((v = field(info, "eventfd-semaphore:")))
+			if ((v = cap_field(info, "eventfd-semaphore:")))
 				f->aux[1] = num(&v, 10);
 		} else if (!strcmp(link, "anon_inode:[timerfd]")) {
 			f->kind = CKPT_FD_TIMERFD;
-			if ((v = field(info, "clockid:")))
+			if ((v = cap_field(info, "clockid:")))
 				f->aux[0] = num(&v, 10);
-			if ((v = field(info, "it_value: (")))
+			if ((v = cap_field(info, "it_value: (")))
 				f->aux[3] = num(&v, 10), v += 2, f->aux[4] = num(&v, 10);
-			if ((v = field(info, "it_interval: (")))
+			if ((v = cap_field(info, "it_interval: (")))
 				f->aux[1] = num(&v, 10), v += 2, f->aux[2] = num(&v, 10);
 		} else if (!strcmp(link, "anon_inode:[signalfd]")) {
 			f->kind = CKPT_FD_SIGNALFD;
-			if ((v = field(info, "sigmask:")))
+			if ((v = cap_field(info, "sigmask:")))
 				f->aux[0] = num(&v, 16);
 		} else if (!strcmp(link, "anon_inode:[eventpoll]")) {
 			f->kind = CKPT_FD_EPOLL;	/* its watches: epoll_watches() */
@@ -341,7 +345,8 @@ int cap_collect_signals(struct cap_walk *w)
 	int pid = (int)sys_getpid(), tid = (int)sys_gettid();
 
 	w->nsigs = 0;
-	if (read_small("/proc/self/status", status, sizeof(status)) > 0 && (v = field(status, "ShdPnd:")))
+	if (cap_read_small("/proc/self/status", status, sizeof(status)) > 0 &&
+	    (v = cap_field(status, "ShdPnd:")))
 		shared = num(&v, 16);
 	while (w->nsigs < CAP_MAX_SIGS) {
 		struct ckpt_siginfo *s = &ckpt_scratch.sigs[w->nsigs];
@@ -371,21 +376,21 @@ int cap_collect_timers(struct cap_walk *w)
 	const char *p;
 
 	w->ntimers = 0;
-	if (read_small("/proc/self/timers", text, CAP_IOBUF) <= 0)
+	if (cap_read_small("/proc/self/timers", text, CAP_IOBUF) <= 0)
 		return 0;
-	for (p = text; (p = field(p, "ID:")) && w->ntimers < CAP_MAX_TIMERS; ) {
+	for (p = text; (p = cap_field(p, "ID:")) && w->ntimers < CAP_MAX_TIMERS; ) {
 		struct ckpt_timer *t = &ckpt_scratch.timers[w->ntimers];
 		int64_t its[4];
 		const char *v;
 
 		memset(t, 0, sizeof(*t));
 		t->id = (int32_t)num(&p, 10);
-		if ((v = field(p, "signal:"))) {
+		if ((v = cap_field(p, "signal:"))) {
 			t->signo = (int32_t)num(&v, 10);
 			v++;
 			t->sigval = num(&v, 16);
 		}
-		if ((v = field(p, "notify:"))) {	/* "signal/pid.N", "signal/tid.N", "none/pid.N" */
+		if ((v = cap_field(p, "notify:"))) {	/* "signal/pid.N", "signal/tid.N", "none/pid.N" */
 			t->notify = !strncmp(v, "none", 4) ? 1 : 0;	/* SIGEV_NONE, SIGEV_SIGNAL */
 			while (*v && *v != '/' && *v != '\n')
 				v++;
@@ -396,7 +401,7 @@ int cap_collect_timers(struct cap_walk *w)
 			if (*v == '.')
 				v++, t->tid = (int32_t)num(&v, 10);
 		}
-		if ((v = field(p, "ClockID:")))
+		if ((v = cap_field(p, "ClockID:")))
 			t->clockid = (int32_t)num(&v, 10);
 		if (!sys_timer_gettime(t->id, its)) {
 			t->interval_sec = its[0];
@@ -414,11 +419,11 @@ int cap_count_threads(void)
 {
 	char status[4096];
 	const char *v;
-	long n = read_small("/proc/self/status", status, sizeof(status));
+	long n = cap_read_small("/proc/self/status", status, sizeof(status));
 
 	if (n <= 0)
 		return n ? (int)n : -5;
-	v = field(status, "Threads:");
+	v = cap_field(status, "Threads:");
 	return v ? (int)num(&v, 10) : 1;
 }
 

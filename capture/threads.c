@@ -106,26 +106,13 @@ static void on_setxid(int sig, siginfo_t *si, void *ucv)
 /* the signal mask of thread tid, from /proc; 0 when unknown */
 static uint64_t blocked_of(int32_t tid)
 {
-	char path[64], buf[2048];
-	const char *p;
-	long fd, n;
+	char path[64], buf[4096];
+	const char *v;
 
 	rst_fmt(path, sizeof(path), "/proc/self/task/%d/status", (int)tid);
-	fd = sys_open(path, O_RDONLY | O_CLOEXEC, 0);
-	if (sys_failed(fd))
+	if (cap_read_small(path, buf, sizeof(buf)) <= 0 || !(v = cap_field(buf, "SigBlk:")))
 		return 0;
-	n = sys_read((int)fd, buf, sizeof(buf) - 1);
-	sys_close((int)fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	p = strstr(buf, "\nSigBlk:");
-	if (!p)
-		return 0;
-	p += 9;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	return rst_parse_num(&p, 16);
+	return rst_parse_num(&v, 16);
 }
 
 /* send thread tid the stop signal, or 33 (with our handler in) if it blocks that */
