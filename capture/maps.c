@@ -570,6 +570,41 @@ static int scan_pagemap(struct cap_walk *w, int pm, uint32_t vi, int exclude_fil
 	return 0;
 }
 
+/* Pages worth storing in region vi, from the pagemap pm: PAGEMAP_SCAN, or
+ * the pagemap words on a kernel without it (which is then remembered). */
+static int scan_present(struct cap_walk *w, int pm, uint32_t vi, uint64_t exclude_file)
+{
+	uint32_t first = w->nruns;
+	int err;
+
+	if (ckpt_cfg.have_pagemap_scan) {
+		err = scan_ioctl(w, pm, vi, exclude_file);
+		if (err != -25 && err != -22)	/* ENOTTY/EINVAL: kernel without it */
+			return err;
+		ckpt_cfg.have_pagemap_scan = 0;
+		w->nruns = first;
+	}
+	return scan_pagemap(w, pm, vi, exclude_file != 0);
+}
+
+/* the process's /proc/PID/pagemap (the writer is its child), opened into *pm
+ * on first use: 0 or -errno */
+static int parent_pagemap(const struct cap_walk *w, long *pm)
+{
+	char path[64];
+	int err;
+
+	if (*pm >= 0)
+		return 0;
+	rst_fmt(path, sizeof(path), "/proc/%d/pagemap", w->parent_pid);
+	*pm = sys_open(path, O_RDONLY | O_CLOEXEC, 0);
+	if (!sys_failed(*pm))
+		return 0;
+	err = (int)*pm;
+	*pm = -1;
+	return err;
+}
+
 /* Shared memory: pages the page cache holds (mincore) */
 static int scan_resident(struct cap_walk *w, uint32_t vi)
 {
@@ -652,21 +687,18 @@ int cap_take_dontfork(struct cap_walk *w)
 			err = sys_failed(r) ? (int)r : -17;
 			break;
 		}
-		if (pm < 0) {
-			rst_fmt(path, sizeof(path), "/proc/%d/pagemap", w->parent_pid);
-			pm = sys_open(path, O_RDONLY | O_CLOEXEC, 0);
+		if ((err = parent_pagemap(w, &pm)))
+			break;
+		if (mem < 0) {
 			rst_fmt(path, sizeof(path), "/proc/%d/mem", w->parent_pid);
 			mem = sys_open(path, O_RDONLY | O_CLOEXEC, 0);
-			if (sys_failed(pm) || sys_failed(mem)) {
-				err = sys_failed(pm) ? (int)pm : (int)mem;
+			if (sys_failed(mem)) {
+				err = (int)mem;
+				mem = -1;
 				break;
 			}
 		}
-		err = ckpt_cfg.have_pagemap_scan ? scan_ioctl(w, (int)pm, i, 0) : -22;
-		if (err == -25 || err == -22) {
-			w->nruns = first;
-			err = scan_pagemap(w, (int)pm, i, 0);
-		}
+		err = scan_present(w, (int)pm, i, 0);
 		for (uint32_t k = first; k < w->nruns && !err; k++) {	/* the pages, into place */
 			const struct ckpt_run *run = &ckpt_scratch.runs[k];
 			uint64_t n = run->npages * CKPT_PAGE_SIZE;
@@ -712,24 +744,9 @@ int cap_rescan_from_parent(struct cap_walk *w)
 		if (cap_from_parent(i) && !(v->flags & CKPT_MAP_SHARED) &&
 		    (v->kind == CKPT_VMA_ANON || v->kind == CKPT_VMA_HEAP || v->kind == CKPT_VMA_STACK ||
 		     v->kind == CKPT_VMA_FILE)) {
-			uint64_t xf = v->kind == CKPT_VMA_FILE ? PAGE_IS_FILE : 0;
-
-			if (ppm < 0) {
-				char path[64];
-
-				rst_fmt(path, sizeof(path), "/proc/%d/pagemap", w->parent_pid);
-				ppm = sys_open(path, O_RDONLY | O_CLOEXEC, 0);
-				if (sys_failed(ppm)) {
-					err = (int)ppm;
-					ppm = -1;
-					break;
-				}
-			}
-			err = ckpt_cfg.have_pagemap_scan ? scan_ioctl(w, (int)ppm, i, xf) : -22;
-			if (err == -25 || err == -22) {
-				w->nruns = v->run_first;
-				err = scan_pagemap(w, (int)ppm, i, xf != 0);
-			}
+			if ((err = parent_pagemap(w, &ppm)))
+				break;
+			err = scan_present(w, (int)ppm, i, v->kind == CKPT_VMA_FILE ? PAGE_IS_FILE : 0);
 		} else {
 			for (uint32_t k = first; k < first + count; k++) {
 				ckpt_scratch.runs[w->nruns] = old[k];
@@ -796,29 +813,11 @@ int cap_scan_pages(struct cap_walk *w)
 				break;
 			}
 			if (cap_from_parent(i)) {	/* the writer lacks these pages: ask the process's */
-				char path[64];
-
-				if (ppm < 0) {
-					rst_fmt(path, sizeof(path), "/proc/%d/pagemap", w->parent_pid);
-					ppm = sys_open(path, O_RDONLY | O_CLOEXEC, 0);
-					if (sys_failed(ppm)) {
-						err = (int)ppm;
-						ppm = -1;
-						break;
-					}
-				}
+				if ((err = parent_pagemap(w, &ppm)))
+					break;
 				use = (int)ppm;
 			}
-			if (ckpt_cfg.have_pagemap_scan) {
-				err = scan_ioctl(w, use, i, xf);
-				if (err == -25 || err == -22) {	/* ENOTTY/EINVAL: kernel without it */
-					ckpt_cfg.have_pagemap_scan = 0;
-					w->nruns = first;
-					err = 0;
-				}
-			}
-			if (!ckpt_cfg.have_pagemap_scan)
-				err = scan_pagemap(w, use, i, xf != 0);
+			err = scan_present(w, use, i, xf);
 			break;
 		}
 		case CKPT_VMA_SHMEM:
