@@ -125,6 +125,8 @@ void cap_wait_arrivals(void);			/* after a restore, in the trigger thread */
 void cap_fill_thread(struct ckpt_thread *t, uint64_t program_mask);
 extern int ckpt_stop_sig;
 void cap_on_stop(int sig, void *si, void *ucv);
+long cap_spawn_helper(uint64_t stack, uint64_t len, volatile int32_t *tid, void (*fn)(void *), void *arg);
+int cap_join_helper(volatile int32_t *tid, int wait);	/* 1: it has exited */
 
 /* track.c: written pages between checkpoints (userfaultfd write-protect) */
 enum { TRACK_NONE, TRACK_UFFD, TRACK_HASH };

@@ -381,17 +381,7 @@ int cap_refine_start(struct cap_walk *w, void **handle)
 	j->sp.from_parent = (uint8_t *)at;
 	memcpy(at + CAP_MAX_VMAS / 8, ckpt_scratch.remade, CAP_MAX_VMAS / 8);
 	j->sp.remade = (const uint8_t *)at + CAP_MAX_VMAS / 8;
-	{
-		struct ksys_clone_args ca = {
-			/* a table of descriptors of its own (no CLONE_FILES): the
-			 * smaps it opens must not be among those the writer saves */
-			.flags = (KSYS_CLONE_THREAD & ~0x400ul) | 0x00100000 | 0x00200000,	/* PARENT_SETTID | CHILD_CLEARTID */
-			.parent_tid = (uint64_t)&j->tid, .child_tid = (uint64_t)&j->tid,
-			.stack = (uint64_t)m, .stack_size = REFINE_STACK,
-		};
-
-		tid = rst_spawn_thread(&ca, sizeof(ca), refine_helper, j);
-	}
+	tid = cap_spawn_helper((uint64_t)m, REFINE_STACK, &j->tid, refine_helper, j);
 	if (sys_failed(tid)) {
 		sys_munmap((uint64_t)m, len);
 		return (int)tid;
@@ -405,11 +395,9 @@ int cap_refine_start(struct cap_walk *w, void **handle)
 int cap_refine_finish(struct cap_walk *w, void *handle)
 {
 	struct refine_job *j = handle;
-	int32_t t;
 	int err;
 
-	while ((t = __atomic_load_n(&j->tid, __ATOMIC_ACQUIRE)) != 0)
-		SC4(__NR_futex, &j->tid, 0 /* FUTEX_WAIT: the kernel's wake is not private */, t, 0);
+	cap_join_helper(&j->tid, 1);
 	err = j->err;
 	if (err)
 		w->fail_what = j->fail_what;

@@ -427,12 +427,8 @@ static int reap_writer(int wait)
 	long r;
 
 	if (inplace.stack) {			/* the in-place writer thread */
-		int32_t t;
-
-		if (!wait && __atomic_load_n(&inplace.tid, __ATOMIC_ACQUIRE))
+		if (!cap_join_helper(&inplace.tid, wait))
 			return -16;
-		while ((t = __atomic_load_n(&inplace.tid, __ATOMIC_ACQUIRE)) != 0)
-			SC4(__NR_futex, &inplace.tid, 0 /* FUTEX_WAIT: the kernel's wake is shared */, t, 0);
 		sys_munmap(inplace.stack, inplace.stack_len);
 		inplace.stack = 0;
 		return inplace.result ? -5 : 0;
@@ -570,16 +566,7 @@ static int write_in_place(struct cap_walk *w)
 	inplace.stack_len = INPLACE_STACK;
 	memset(ckpt_scratch.remade, 0xff, sizeof(ckpt_scratch.remade));	/* every page is here */
 	cap_data_out = &inplace.data_out;
-	{
-		struct ksys_clone_args ca = {
-			/* its own descriptor table: its image file is not the program's */
-			.flags = (KSYS_CLONE_THREAD & ~0x400ul) | 0x00100000 | 0x00200000,
-			.parent_tid = (uint64_t)&inplace.tid, .child_tid = (uint64_t)&inplace.tid,
-			.stack = (uint64_t)m, .stack_size = INPLACE_STACK,
-		};
-
-		tid = rst_spawn_thread(&ca, sizeof(ca), inplace_writer, 0);
-	}
+	tid = cap_spawn_helper((uint64_t)m, INPLACE_STACK, &inplace.tid, inplace_writer, 0);
 	if (sys_failed(tid)) {
 		sys_munmap((uint64_t)m, INPLACE_STACK);
 		inplace.stack = 0;

@@ -242,3 +242,34 @@ void cap_wait_arrivals(void)
 		cap_say("notice: %d of %u restored threads did not come back", (int)ckpt_nslots - arrived,
 			ckpt_nslots);
 }
+
+/* ---- libckpt's own helper threads ----
+ * A thread of the process (CLONE_VM, CLONE_THREAD) with a descriptor table of
+ * its own (no CLONE_FILES: what it opens is never among the descriptors an
+ * image saves), on [stack, stack + len).  *tid holds its tid from the clone
+ * until it exits (fn ends in the exit system call), when the kernel clears
+ * it and wakes it.  tid or -errno. */
+long cap_spawn_helper(uint64_t stack, uint64_t len, volatile int32_t *tid, void (*fn)(void *), void *arg)
+{
+	struct ksys_clone_args ca = {
+		.flags = (KSYS_CLONE_THREAD & ~0x400ul /* CLONE_FILES */) |
+			 0x00100000 | 0x00200000,	/* CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID */
+		.parent_tid = (uint64_t)tid, .child_tid = (uint64_t)tid,
+		.stack = stack, .stack_size = len,
+	};
+
+	return rst_spawn_thread(&ca, sizeof(ca), fn, arg);
+}
+
+/* 1 once that helper has exited; 0 if it still runs and wait is 0 */
+int cap_join_helper(volatile int32_t *tid, int wait)
+{
+	int32_t t;
+
+	while ((t = __atomic_load_n(tid, __ATOMIC_ACQUIRE)) != 0) {
+		if (!wait)
+			return 0;
+		SC4(__NR_futex, tid, 0 /* FUTEX_WAIT: the kernel's wake at exit is shared */, t, 0);
+	}
+	return 1;
+}
