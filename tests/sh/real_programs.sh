@@ -113,27 +113,7 @@ EOF
 # node: single-threaded JavaScript over libuv's threads (a pool for file
 # I/O, V8's platform workers, one that blocks every signal it can).  Each line
 # goes to the file through the pool (fs.write), then to stdout; the delay is
-# a timer: epoll, eventfds and pipes all carry over
-cat >"$W/count.js" <<'EOF'
-const fs = require("fs");
-const path = process.argv[2], last = Number(process.argv[3]);
-const fd = fs.openSync(path, "a");
-let s = 0, i = 1;
-function step() {
-	fs.write(fd, "js " + i + "\n", (err) => {
-		if (err) throw err;
-		console.log("js " + i);
-		s += i * i;
-		if (++i <= last)
-			setTimeout(step, 50);
-		else {
-			console.log("js done " + s);
-			fs.closeSync(fd);
-		}
-	});
-}
-step();
-EOF
+# a timer: epoll, eventfds and pipes all carry over (tests/sh/count.js)
 # bash: the delay is `read -t` on a FIFO nobody writes (a builtin: the loop
 # runs no child, so the checkpoint never lands in a wait for one).  MODE ext:
 # after the loop, external commands.  LD_PRELOAD is for bash only.
@@ -320,7 +300,7 @@ else
 	note "no $PERL: the perl program is skipped"
 fi
 if [ -x "$NODE" ]; then
-	run_one node js - "$NODE" "$W/count.js" "$W/node.file" $LAST
+	run_one node js - "$NODE" "$ROOT/tests/sh/count.js" "$W/node.file" $LAST
 else
 	note "no $NODE: the node program is skipped (apt-get install nodejs)"
 fi

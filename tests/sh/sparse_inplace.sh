@@ -36,6 +36,17 @@ ok() { n=$((n + 1)); echo "ok $n $*"; }
 not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $*"; }
 command -v cc >/dev/null 2>&1 || { echo "# SKIP no C compiler"; exit 4; }
 
+# check_restore X WHAT: restore $W/X.img; the program must check itself out
+check_restore() {
+	(cd "$W" && exec timeout -k 1 30 "$ROOT/restorer" "$W/$1.img") >"$W/$1.1.out" 2>"$W/$1.1.err" </dev/null
+	rc=$?
+	if [ $rc -eq 0 ] && grep -q "^restored ok" "$W/$1.1.out"; then
+		ok "$2"
+	else
+		not_ok "$2: restore exit $rc: $(tr '\n' '|' <"$W/$1.1.out") $(tr '\n' '|' <"$W/$1.1.err")"
+	fi
+}
+
 cat >"$W/sp.c" <<'EOF2'
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -154,13 +165,7 @@ if grep -q "written in place" "$W/a0.err"; then
 else
 	not_ok "not written in place (image $(stat -c %s "$W/a.img" 2>/dev/null) bytes): $(tr '\n' '|' <"$W/a0.err")"
 fi
-(cd "$W" && exec timeout -k 1 30 "$ROOT/restorer" "$W/a.img") >"$W/a1.out" 2>"$W/a1.err" </dev/null
-rc=$?
-if [ $rc -eq 0 ] && grep -q "^restored ok" "$W/a1.out"; then
-	ok "restored: its 8 MiB are there, zeros elsewhere"
-else
-	not_ok "restore: exit $rc: $(tr '\n' '|' <"$W/a1.out") $(tr '\n' '|' <"$W/a1.err")"
-fi
+check_restore a "restored: its 8 MiB are there, zeros elsewhere"
 
 # B
 (cd "$W" && exec env ${brk:+BRK=1} LD_PRELOAD="$ROOT/libckpt.so" CKPT_FILE="$W/b.img" ./sp now) >"$W/b0.out" 2>"$W/b0.err" </dev/null
@@ -170,13 +175,7 @@ if [ $rc -eq 0 ] && [ -s "$W/b.img" ] && ! ls "$W"/.b.img.tmp.* >/dev/null 2>&1;
 else
 	not_ok "exit right after the checkpoint: exit $rc, image $(stat -c %s "$W/b.img" 2>/dev/null), $(ls -a "$W" | tr '\n' ' ') $(tr '\n' '|' <"$W/b0.err")"
 fi
-(cd "$W" && exec timeout -k 1 30 "$ROOT/restorer" "$W/b.img") >"$W/b1.out" 2>"$W/b1.err" </dev/null
-rc=$?
-if [ $rc -eq 0 ] && grep -q "^restored ok" "$W/b1.out"; then
-	ok "that image restores"
-else
-	not_ok "restore of the exit-time image: exit $rc: $(tr '\n' '|' <"$W/b1.out") $(tr '\n' '|' <"$W/b1.err")"
-fi
+check_restore b "that image restores"
 
 # C
 mkdir -p "$W/store"

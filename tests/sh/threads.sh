@@ -285,32 +285,14 @@ EOF
 		fi
 	fi
 fi
-# D: Node.js (libuv's pool, V8's workers, a thread that blocks every signal it
-# can, epoll), three generations: each restored process is checkpointed again
+# D: Node.js (tests/sh/count.js: libuv's pool, V8's workers, a thread that
+# blocks every signal it can, epoll), three generations: each restored process is checkpointed again
 # once it has written 6 more lines, the third restore with --lazy; the last
 # image then runs to the end and its sum must be right
 NODE=/usr/bin/node
 if [ ! -x "$NODE" ]; then
 	echo "# SKIP D: no $NODE (apt-get install nodejs)"
 else
-	cat >"$W/count.js" <<'EOF'
-const fs = require("fs");
-const path = process.argv[2], last = Number(process.argv[3]);
-const fd = fs.openSync(path, "a");
-let s = 0, i = 1;
-function step() {
-	fs.write(fd, "js " + i + "\n", (err) => {
-		if (err) throw err;
-		console.log("js " + i);
-		s += i * i;
-		if (++i <= last)
-			setTimeout(step, 50);
-		else
-			console.log("js done " + s);
-	});
-}
-step();
-EOF
 	nlines() { if [ -f "$W/js.file" ]; then wc -l <"$W/js.file"; else echo 0; fi; }
 	# wait_lines N PID: until the file has N lines, or PID is gone (10 s at most)
 	wait_lines() {
@@ -333,7 +315,7 @@ EOF
 	# at restore), then becomes node
 	(cd "$W" && exec /bin/bash -c 'for f in /proc/$$/fd/*; do k=${f##*/};
 		[ "$k" -gt 2 ] && eval "exec $k>&-" 2>/dev/null; done
-		exec env LD_PRELOAD="$1/libckpt.so" CKPT_FILE="$2/js.img" "$3" "$2/count.js" "$2/js.file" 60' \
+		exec env LD_PRELOAD="$1/libckpt.so" CKPT_FILE="$2/js.img" "$3" "$1/tests/sh/count.js" "$2/js.file" 60' \
 		sh "$ROOT" "$W" "$NODE") >"$W/js0.out" 2>"$W/js0.err" </dev/null &
 	pid=$!
 	wait_lines 6 $pid
