@@ -9,7 +9,7 @@
 # one chain).  Every image restores to the checksum the program printed at its
 # round, and the images of rounds without layout changes are small.
 # Environment (tests/run.sh): ROOT, TMPDIR.  `ok N` / `not ok N`; exit 0, 1, 4.
-# CKPT_TEST_BREAK=1: one expected checksum is made wrong.
+# CKPT_TEST_BREAK=1: every expected checksum is made wrong.
 
 set -u
 ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -58,7 +58,8 @@ cc -O2 -o "$W/rounds" "$W/rounds.c" || { not_ok "cannot build the program"; exit
 (cd "$W" && CKPT_TRACK=hash CKPT_INCREMENTAL=1 CKPT_KEEP=10 CKPT_FILE="$W/img" \
 	LD_PRELOAD="$ROOT/libckpt.so" timeout 60 ./rounds) >"$W/orig.out" 2>"$W/orig.err"
 [ "$(grep -c '^round' "$W/orig.out")" -eq 7 ] || { not_ok "the program did not finish: $(tr '\n' '|' <"$W/orig.err")"; exit 1; }
-[ "${CKPT_TEST_BREAK:-0}" = 1 ] && sed -i 's/^round 3 sum .*/round 3 sum 0/' "$W/orig.out"
+# (every round's: which rounds the images hold depends on timing)
+[ "${CKPT_TEST_BREAK:-0}" = 1 ] && sed -i 's/^round \([0-9]*\) sum .*/round \1 sum 0/' "$W/orig.out"
 full=$(stat -c %s "$(ls "$W"/img.* | head -1)")
 small=0
 for f in "$W"/img.*; do
