@@ -14,6 +14,18 @@ static const char *const sig_names[CKPT_NSIG + 1] = {
 	"URG", "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
 };
 
+/* s as the restorer prints it (rst_escape): one line of printable ASCII.
+ * Four buffers, so that one printf can take four escaped strings. */
+static const char *esc(const char *s)
+{
+	static char buf[4][4 * 4096 + 1];
+	static unsigned next;
+	char *b = buf[next++ % 4];
+
+	rst_escape(b, sizeof(buf[0]), s);
+	return b;
+}
+
 static void print_regs(const struct ckpt_regs *r)
 {
 	static const char *const names[16] = { "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp",
@@ -83,7 +95,7 @@ int main(int argc, char **argv)
 		return argc > 2 ? 2 : 0;
 	}
 	if (rst_image_open(&img, path, 0, &err)) {
-		fprintf(stderr, "readckpt: %s: %s\n", path, err.msg);
+		fprintf(stderr, "readckpt: %s: %s\n", esc(path), err.msg);	/* msg: escaped already */
 		return 2;
 	}
 	h = &img.hdr;
@@ -91,7 +103,7 @@ int main(int argc, char **argv)
 	created = (time_t)(h->created_ns / 1000000000ull);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", gmtime(&created));
 
-	printf("image %s\n", path);
+	printf("image %s\n", esc(path));
 	printf("  format      version %u, %lu bytes (tables %lu, page data %lu)\n", h->version, h->file_size,
 	       h->tables_size, h->data_size);
 	printf("  created     %s\n", when);
@@ -100,7 +112,7 @@ int main(int argc, char **argv)
 		printf("%02x", h->image_id[i]);
 	if (h->depth) {
 		printf(", incremental, %u image%s back to a full one\n  parent      %s (id ", h->depth,
-		       h->depth == 1 ? "" : "s", h->parent_name);
+		       h->depth == 1 ? "" : "s", esc(h->parent_name));
 		for (int i = 0; i < 16; i++)
 			printf("%02x", h->parent_id[i]);
 		printf(")");
@@ -108,8 +120,8 @@ int main(int argc, char **argv)
 		printf(", full image");
 	}
 	printf("\n");
-	printf("  program     %.64s, pid %u\n", h->program, p->pid);
-	printf("  machine     %.16s, kernel %.65s, page %u\n", h->cpu_vendor, h->kernel, h->page_size);
+	printf("  program     %s, pid %u\n", esc(h->program), p->pid);
+	printf("  machine     %s, kernel %s, page %u\n", esc(h->cpu_vendor), esc(h->kernel), h->page_size);
 	printf("  cpu         xcr0 0x%lx, xsave %u bytes, hwcap2 0x%lx, cpuid1 ecx 0x%08x edx 0x%08x,"
 	       " cpuid7 ebx 0x%08x ecx 0x%08x edx 0x%08x\n", h->xcr0, h->xsave_size, h->hwcap2,
 	       h->cpuid1_ecx, h->cpuid1_edx, h->cpuid7_ebx, h->cpuid7_ecx, h->cpuid7_edx);
@@ -131,8 +143,8 @@ int main(int argc, char **argv)
 	}
 
 	printf("process\n");
-	printf("  comm %.16s  umask %03o  cwd %s\n", p->comm, p->umask, rst_image_str(&img, p->cwd_off));
-	printf("  exe  %s\n", rst_image_str(&img, p->exe_off));
+	printf("  comm %s  umask %03o  cwd %s\n", esc(p->comm), p->umask, esc(rst_image_str(&img, p->cwd_off)));
+	printf("  exe  %s\n", esc(rst_image_str(&img, p->exe_off)));
 	printf("  resume block 0x%lx\n", p->resume_addr);
 	printf("  code 0x%lx-0x%lx  data 0x%lx-0x%lx  brk 0x%lx-0x%lx  stack 0x%lx\n", p->start_code,
 	       p->end_code, p->start_data, p->end_data, p->start_brk, p->brk, p->start_stack);
@@ -192,7 +204,7 @@ int main(int argc, char **argv)
 		const struct ckpt_fd *f = &img.fds[i];
 
 		printf("  %4d %-11s flags 0%06o%s pos %-8lu %s", f->fd, kinds[f->kind], f->flags,
-		       f->fd_flags & CKPT_FD_CLOEXEC ? " cloexec" : "        ", f->pos, rst_image_str(&img, f->path_off));
+		       f->fd_flags & CKPT_FD_CLOEXEC ? " cloexec" : "        ", f->pos, esc(rst_image_str(&img, f->path_off)));
 		if (f->share != i)
 			printf("  (same file as fd %d)", img.fds[f->share].fd);
 		if (f->peer != i)
@@ -219,8 +231,8 @@ int main(int argc, char **argv)
 		printf("  %016lx-%016lx %s%c%-11s %9luK %7luK  %s%s%s%s\n", v->start, v->end, pm,
 		       v->flags & CKPT_MAP_FRESH ? '*' : ' ',
 		       rst_kind_name(v->kind), (v->end - v->start) >> 10, v->pages_stored * 4,
-		       rst_image_str(&img, v->path_off), v->name_off ? "[anon:" : "",
-		       rst_image_str(&img, v->name_off), v->name_off ? "]" : "");
+		       esc(rst_image_str(&img, v->path_off)), v->name_off ? "[anon:" : "",
+		       esc(rst_image_str(&img, v->name_off)), v->name_off ? "]" : "");
 	}
 	return 0;
 }

@@ -189,9 +189,10 @@ static long make_one(const struct rst_image *img, uint32_t i, int close_unsuppor
 		fd = sys_memfd_create(name, 1 | 2);	/* MFD_CLOEXEC | MFD_ALLOW_SEALING */
 		if (sys_failed(fd))
 			return rst_fail(e, "fd %d: memfd_create: errno %d", f->fd, (int)-fd);
-		if (copy_in(img, (int)fd, f->data_off, f->data_len, f->data_crc, f, e) ||
-		    sys_failed(sys_ftruncate((int)fd, f->size)))
+		if (copy_in(img, (int)fd, f->data_off, f->data_len, f->data_crc, f, e))
 			return -1;
+		if (sys_failed(sys_ftruncate((int)fd, f->size)))
+			return rst_fail(e, "fd %d: memfd cannot have %ld bytes", f->fd, f->size);
 		sys_lseek((int)fd, (int64_t)f->pos, 0);
 		if (f->aux[0] && sys_failed(sys_fcntl((int)fd, F_ADD_SEALS, (long)f->aux[0])))
 			return rst_fail(e, "fd %d: memfd seals 0x%lx could not be set", f->fd, f->aux[0]);

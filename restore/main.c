@@ -33,6 +33,7 @@ void rst_main(uint64_t *sp) __attribute__((noreturn, used));
 extern char rst_zone_start[], rst_zone_end[], rst_tables_addr[];
 
 #define AT_NULL		0
+#define AT_ENTRY	9
 #define AT_HWCAP2	26
 #define HWCAP2_FSGSBASE	0x2
 
@@ -54,7 +55,7 @@ static int carry_fd = -1;		/* tlongjmp: libckpt's memfd, handed back to it */
  * program (rax = 2) after closing what we opened in its descriptor table. */
 static void __attribute__((noreturn)) refuse(const char *path, const struct rst_err *e)
 {
-	rst_say(2, "restorer: %s: %s\n", path, e->msg);
+	rst_say(2, "restorer: %s: %S\n", path, e->msg[0] ? e->msg : "refused without a reason (a restorer bug)");
 	if (!bail)
 		sys_exit_group(2);
 	for (uint32_t i = 0; img.fd >= 0 && i < img.hdr.nvmas && i < CKPT_MAX_VMAS; i++)
@@ -136,6 +137,16 @@ static int check_fpu_area(const struct rst_image *im, const struct ckpt_thread *
 	if (hdr[0] & ~t->xfeatures || hdr[1] || hdr[2] | hdr[3] | hdr[4] | hdr[5] | hdr[6] | hdr[7])
 		return rst_fail(e, "thread %u: XSAVE header invalid (xstate_bv 0x%lx, xcomp_bv 0x%lx)", t->tid,
 				hdr[0], hdr[1]);
+	for (uint32_t c = 2; c < 63; c++) {	/* XRSTOR reads each component xstate_bv names */
+		uint32_t r[4];
+
+		if (!(hdr[0] >> c & 1))
+			continue;
+		cpuid(0xd, c, r);		/* eax: its size, ebx: its offset in the area */
+		if ((uint64_t)r[0] + r[1] > t->xsave_size)
+			return rst_fail(e, "thread %u: XSAVE component %u ends past the %u-byte area", t->tid, c,
+					t->xsave_size);
+	}
 	return 0;
 }
 
@@ -179,10 +190,29 @@ static int check_cpu(const struct rst_image *im, struct rst_err *e)
 	return 0;
 }
 
+/* /proc/sys/vm/mmap_min_addr: no region may start below it (64 KiB when it
+ * cannot be read), even where CAP_SYS_RAWIO would let mmap put one there */
+static uint64_t mmap_min_addr(void)
+{
+	char text[32];
+	const char *p = text;
+	long fd = sys_open("/proc/sys/vm/mmap_min_addr", O_RDONLY | O_CLOEXEC, 0), n = -1;
+
+	if (!sys_failed(fd)) {
+		n = sys_read((int)fd, text, sizeof(text) - 1);
+		sys_close((int)fd);
+	}
+	if (n <= 0 || text[0] < '0' || text[0] > '9')
+		return 65536;
+	text[n] = 0;
+	return rst_parse_num(&p, 10);
+}
+
 static int check_process(const struct rst_image *im, struct rst_err *e)
 {
 	const char *cwd = rst_image_str(im, im->proc->cwd_off);
 	struct ksys_stat st;
+	uint64_t min_addr = mmap_min_addr();
 
 	if (im->hdr.nthreads > RST_MAX_THREADS)
 		return rst_fail(e, "image has %u threads; this restorer makes at most %u", im->hdr.nthreads,
@@ -200,6 +230,9 @@ static int check_process(const struct rst_image *im, struct rst_err *e)
 		if (v->end > (uint64_t)rst_zone_start && v->start < (uint64_t)rst_zone_end)
 			return rst_fail(e, "region 0x%lx-0x%lx collides with the restorer at 0x%lx-0x%lx",
 					v->start, v->end, (uint64_t)rst_zone_start, (uint64_t)rst_zone_end);
+		if (v->start < min_addr)
+			return rst_fail(e, "region 0x%lx-0x%lx lies below vm.mmap_min_addr 0x%lx", v->start, v->end,
+					min_addr);
 	}
 	return 0;
 }
@@ -457,7 +490,7 @@ static int open_chain(const char *path, struct rst_err *e)
 		if (rst_image_open(p, pp, at, e)) {
 			struct rst_err inner = *e;
 
-			return rst_fail(e, "parent %s: %s", pp, inner.msg);
+			return rst_fail(e, "parent %s: %S", pp, inner.msg);
 		}
 		if (memcmp(p->hdr.image_id, child->hdr.parent_id, 16) || p->hdr.depth + 1 != child->hdr.depth)
 			return rst_fail(e, "parent %s is not the image this one was taken after", pp);
@@ -552,15 +585,12 @@ static void restore_process(const struct ckpt_thread *t, const struct ckpt_proc 
 			rst_say(2, "restorer: notice: resource limit %d not restored: errno %d\n", res, (int)-r);
 }
 
-/* writable vma holding [addr, addr + len), or 0 */
+/* a region the restorer made writable holds [addr, addr + len) */
 static int writable(uint64_t addr, uint64_t len)
 {
-	for (uint32_t i = 0; i < img.hdr.nvmas; i++) {
-		const struct ckpt_vma *v = &img.vmas[i];
-
-		if (addr >= v->start && addr < v->end && len <= v->end - addr)
-			return (v->prot & PROT_WRITE) != 0;
-	}
+	for (uint32_t i = 0; i < img.hdr.nvmas; i++)
+		if (rst_writes_into(&img.vmas[i], addr, len))
+			return 1;
 	return 0;
 }
 
@@ -574,7 +604,7 @@ void rst_main(uint64_t *sp)
 	struct rst_err err;
 	struct ckpt_resume *resume;
 	struct ckpt_thread *t;
-	int verbose = 0, paths = 0, stdio_image = 0, close_unsupported = 0, lazy = 0, same_pid = 0;
+	int verbose = 0, paths = 0, stdio_image = 0, close_unsupported = 0, lazy = 0, same_pid = 0, exec_ed = 0;
 	unsigned jump_flags;
 	uint32_t pid;
 
@@ -582,9 +612,11 @@ void rst_main(uint64_t *sp)
 	sys_rt_sigprocmask(SIG_SETMASK, &all_signals, 0);
 	for (auxv = sp + 1 + argc + 1; *auxv; auxv++)	/* skip envp */
 		;
-	for (auxv++; auxv[0] != AT_NULL; auxv += 2)
+	for (auxv++; auxv[0] != AT_NULL; auxv += 2) {
 		if (auxv[0] == AT_HWCAP2)
 			hwcap2 = auxv[1];
+		exec_ed |= auxv[0] == AT_ENTRY;	/* the kernel's auxv: started by execve */
+	}
 	for (uint64_t i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
@@ -617,6 +649,13 @@ void rst_main(uint64_t *sp)
 			sys_exit_group(2);
 		} else
 			path = a, paths++;
+	}
+	/* --in-process is tlongjmp's: libckpt enters the restorer on a stack of its
+	 * own, whose auxv holds AT_HWCAP2 alone, with a memfd of its own.  Given to a
+	 * restorer that execve started, it would have a refusal jump through ADDR. */
+	if (bail && (exec_ed || sys_failed(sys_fcntl(carry_fd, 1034 /* F_GET_SEALS: memfds only */, 0)))) {
+		rst_say(2, "restorer: --in-process is for libckpt's tlongjmp only, not a command line\n");
+		sys_exit_group(2);
 	}
 	if (paths > 1 || rst_strlen(path) >= sizeof(image_path)) {
 		rst_say(2, "restorer: give one image path (see restorer --help)\n");

@@ -7,7 +7,8 @@
 #include <stdarg.h>
 #include "ckpt_image.h"
 
-/* out.c: a small formatter (%s %c %d %u %x %ld %lu %lx %%) and one-write output */
+/* out.c: a small formatter (%s escaped, %S %c %d %u %x %ld %lu %lx %%) and one-write output */
+size_t rst_escape(char *buf, size_t cap, const char *s);	/* s as one line of printable ASCII */
 size_t rst_vfmt(char *buf, size_t cap, const char *fmt, va_list ap);
 size_t rst_fmt(char *buf, size_t cap, const char *fmt, ...);
 uint64_t rst_parse_num(const char **s, unsigned base);
@@ -41,6 +42,7 @@ struct rst_image {
 int rst_image_open(struct rst_image *img, const char *path, uint64_t table_addr, struct rst_err *e);
 const char *rst_image_str(const struct rst_image *img, uint32_t off);	/* "" for 0 */
 const char *rst_kind_name(uint32_t kind);
+int rst_writes_into(const struct ckpt_vma *v, uint64_t addr, uint64_t len);
 
 /* mem.c: gcc may emit calls to these even with -ffreestanding */
 void *memcpy(void *d, const void *s, size_t n);
