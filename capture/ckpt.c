@@ -1508,6 +1508,17 @@ static int cmd_merge(int argc, char **argv)
 		goto wfail;
 	close(fd);
 	fd = -1;
+	{	/* what is renamed into place passes the restorer's reader */
+		struct rst_image chk;
+
+		if (rst_image_open(&chk, tmp, 0, &err)) {
+			say("%s: the merged image does not pass the checks: %s", esc(out), err.msg);
+			unlink(tmp);
+			goto fail;
+		}
+		close(chk.fd);
+		munmap(chk.tables, chk.hdr.tables_size);
+	}
 	if (rename(tmp, out)) {
 		say("%s: rename: %s", out, strerror(errno));
 		unlink(tmp);
