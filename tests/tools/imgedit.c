@@ -17,6 +17,11 @@
  *   get-vma INDEX FIELD         print one field of vma INDEX
  *   set-vma INDEX FIELD VALUE   set one field of vma INDEX (start, end, prot, ...)
  *   set-thread INDEX FIELD VALUE  set one field of thread INDEX (flags, xfeatures, ...)
+ *   fds                         one line per fd record: index fd kind flags path
+ *   get-fd INDEX FIELD          print one field of fd record INDEX
+ *   set-fd INDEX FIELD VALUE    set one field of fd record INDEX (kind, flags, aux0 ...)
+ *   set-fd-path INDEX PATH      write PATH over the record's path string (in place:
+ *                               it must not be longer; strings it shares change too)
  *   flip OFFSET BIT             flip one bit of the file (never fixes checksums)
  *   fix-crc [-a]                recompute tables_crc and hdr_crc (-a: run crcs first)
  *   check                       verify every checksum; exit 1 on a mismatch
@@ -58,7 +63,8 @@ static void die(const char *fmt, ...)
 static void usage(void)
 {
 	die("usage: imgedit [-n] IMG info|vmas|get-hdr F|set-hdr F V|get-vma I F|"
-	    "set-vma I F V|set-thread I F V|flip OFF BIT|fix-crc [-a]|check");
+	    "set-vma I F V|set-thread I F V|fds|get-fd I F|set-fd I F V|set-fd-path I P|"
+	    "flip OFF BIT|fix-crc [-a]|check");
 }
 
 static uint64_t num(const char *s)
@@ -183,6 +189,15 @@ static const struct field thread_fields[] = {
 	{ 0, 0, 0 }
 };
 
+static const struct field fd_fields[] = {
+	F(ckpt_fd, fd), F(ckpt_fd, kind), F(ckpt_fd, flags), F(ckpt_fd, fd_flags), F(ckpt_fd, pos),
+	F(ckpt_fd, dev), F(ckpt_fd, ino), F(ckpt_fd, size), F(ckpt_fd, mode), F(ckpt_fd, path_off),
+	F(ckpt_fd, share), F(ckpt_fd, peer), F(ckpt_fd, data_crc), F(ckpt_fd, data_off),
+	F(ckpt_fd, data_len),
+	{ "aux0", offsetof(struct ckpt_fd, aux[0]), 8 },
+	{ 0, 0, 0 }
+};
+
 static const struct field *field(const struct field *t, const char *name, const char *table)
 {
 	for (; t->name; t++)
@@ -228,6 +243,29 @@ static unsigned char *thread_at(uint64_t i)
 		    h->nthreads);
 	return at(h->threads_off + i * sizeof(struct ckpt_thread),
 		  sizeof(struct ckpt_thread), "thread");
+}
+
+static unsigned char *fd_at(uint64_t i)
+{
+	struct ckpt_hdr *h = hdr();
+
+	if (i >= h->nfds)
+		die("%s: fd record %llu: image has %u", img_path, (unsigned long long)i, h->nfds);
+	return at(h->fds_off + i * sizeof(struct ckpt_fd), sizeof(struct ckpt_fd), "fd record");
+}
+
+/* the string at strings offset off, with room for its terminating 0 checked */
+static char *string_at(uint32_t off)
+{
+	struct ckpt_hdr *h = hdr();
+	char *s;
+
+	if (off >= h->strings_size)
+		die("%s: string offset %u past the string table (%u bytes)", img_path, off, h->strings_size);
+	s = at(h->strings_off + off, h->strings_size - off, "string");
+	if (!memchr(s, 0, h->strings_size - off))
+		die("%s: string at %u is not terminated", img_path, off);
+	return s;
 }
 
 /* ---- checksums ---- */
@@ -339,6 +377,20 @@ int main(int argc, char **argv)
 		}
 		return 0;
 	}
+	if (!strcmp(cmd, "fds") && argc == 0) {
+		for (uint64_t i = 0; i < hdr()->nfds; i++) {
+			struct ckpt_fd *f = (struct ckpt_fd *)fd_at(i);
+
+			printf("%llu %d %u 0%o %s\n", (unsigned long long)i, f->fd, f->kind, f->flags,
+			       f->path_off ? string_at(f->path_off) : "");
+		}
+		return 0;
+	}
+	if (!strcmp(cmd, "get-fd") && argc == 2) {
+		printf("%llu\n", (unsigned long long)get_at(fd_at(num(argv[0])),
+				field(fd_fields, argv[1], "fd")));
+		return 0;
+	}
 	if (!strcmp(cmd, "get-hdr") && argc == 1) {
 		printf("%llu\n", (unsigned long long)get_at((unsigned char *)hdr(),
 				field(hdr_fields, argv[0], "header")));
@@ -359,6 +411,20 @@ int main(int argc, char **argv)
 	} else if (!strcmp(cmd, "set-thread") && argc == 3) {
 		set_at(thread_at(num(argv[0])), field(thread_fields, argv[1], "thread"),
 		       num(argv[2]));
+	} else if (!strcmp(cmd, "set-fd") && argc == 3) {
+		set_at(fd_at(num(argv[0])), field(fd_fields, argv[1], "fd"), num(argv[2]));
+	} else if (!strcmp(cmd, "set-fd-path") && argc == 2) {
+		struct ckpt_fd *f = (struct ckpt_fd *)fd_at(num(argv[0]));
+		char *old = f->path_off ? string_at(f->path_off) : NULL;
+		size_t room = old ? strlen(old) : 0, len = strlen(argv[1]);
+
+		if (!old)
+			die("%s: fd record %s has no path", img_path, argv[0]);
+		if (len > room)
+			die("%s: fd record %s: path of %zu bytes does not fit over %zu", img_path, argv[0],
+			    len, room);
+		memset(old, 0, room);
+		memcpy(old, argv[1], len);
 	} else if (!strcmp(cmd, "flip") && argc == 2) {
 		uint64_t off = num(argv[0]), bit = num(argv[1]);
 
