@@ -97,7 +97,7 @@ static int check_owner(const struct rst_image *im, int as_owner, struct rst_err 
 		return 0;
 	if (sys_failed(sys_fstat(im->fd, &st)))
 		return rst_fail(e, "fstat failed");
-	if (st.st_mode & 022)
+	if ((st.st_mode & 022) && st.st_nlink)	/* a memfd (tlongjmp's in-memory image) has no name to write by */
 		return rst_fail(e, "writable by group or others: refused by a privileged restorer");
 	if (st.st_uid == euid)
 		return 0;
