@@ -1,11 +1,12 @@
 /* main.c -- the restorer: turn this fresh process into the one in the image.
  *
- *   ./restorer [-v] [--lazy] [--same-pid] [--stdio=caller|image] [--close-unsupported] [IMAGE]
+ *   ./restorer [-v] [--lazy] [--same-pid] [--stdio=caller|image] [--close-unsupported] [--as-owner] [IMAGE]
  *                                    IMAGE defaults to "myckpt"
  *
  * Steps (docs/restore.md numbers them the same way):
  *   1. block every signal; read argv and auxv from the kernel's stack
- *   2. read and validate the header and tables (image.c)
+ *   2. read and validate the header and tables (image.c); a privileged restorer
+ *      checks whose image it is, and --as-owner becomes its owner (check_owner)
  *   3. check this machine: CPU features, XSAVE components, vDSO, mapped files, pkeys, cwd,
  *      resource limits; make every descriptor at a staging number (fds.c)
  *      -- any refusal so far: "restorer: IMAGE: reason", exit 2, nothing changed --
@@ -48,6 +49,7 @@ static uint32_t nchain;
 static int file_fds[CKPT_MAX_VMAS];	/* per vma: the opened mapped file, or -1 */
 static struct rst_image img;
 
+static long cwd_fd = -1;		/* the image's working directory, pinned in step 3 */
 static struct ckpt_bail *bail;		/* tlongjmp: where to go back on a refusal */
 static int carry_fd = -1;		/* tlongjmp: libckpt's memfd, handed back to it */
 
@@ -63,8 +65,58 @@ static void __attribute__((noreturn)) refuse(const char *path, const struct rst_
 			sys_close(file_fds[i]);
 	if (img.fd > 2)
 		sys_close(img.fd);
+	if (cwd_fd > 2)
+		sys_close((int)cwd_fd);
 	bail->regs.rax = 2;
 	rst_jump(&bail->regs, (const void *)bail->fpu, bail->xfeatures, bail->flags);
+}
+
+/* Whose rights the program gets back.  A restorer with euid 0 or any
+ * capability would run the image's code, and open every file the image
+ * names, with those: it restores only images that belong to the uid it runs
+ * as and that no one else can write (each parent of a chain too).  With
+ * --as-owner it first becomes the owner of an image of another uid (its uid,
+ * and the file's gid, no supplementary groups), before any path the image
+ * names is opened. */
+static int privileged_start;		/* euid 0 or a capability when the restorer started */
+
+static int has_capabilities(void)
+{
+	struct { uint32_t version; int32_t pid; } hdr = { 0x20080522 /* v3 */, 0 };
+	uint32_t caps[6] = { 0 };		/* effective, permitted, inheritable; x2 */
+
+	return sys_failed(SC2(__NR_capget, &hdr, caps)) || (caps[0] | caps[1] | caps[3] | caps[4]);
+}
+
+static int check_owner(const struct rst_image *im, int as_owner, struct rst_err *e)
+{
+	struct ksys_stat st;
+	uint32_t euid = (uint32_t)SC0(__NR_geteuid);
+	long r;
+
+	if (!privileged_start)
+		return 0;
+	if (sys_failed(sys_fstat(im->fd, &st)))
+		return rst_fail(e, "fstat failed");
+	if ((st.st_mode & 022) && st.st_nlink)	/* a memfd (tlongjmp's in-memory image) has no name to write by */
+		return rst_fail(e, "writable by group or others: refused by a privileged restorer");
+	if (st.st_uid == euid)
+		return 0;
+	if (!as_owner)
+		return rst_fail(e, "belongs to uid %u, not to you (uid %u): restore it as that user, or "
+				"with --as-owner to run it with that uid's rights", st.st_uid, euid);
+	r = SC2(__NR_setgroups, 0, 0);
+	if (!r)
+		r = SC3(__NR_setresgid, st.st_gid, st.st_gid, st.st_gid);
+	if (!r)
+		r = SC3(__NR_setresuid, st.st_uid, st.st_uid, st.st_uid);
+	if (sys_failed(r))
+		return rst_fail(e, "--as-owner: cannot become uid %u gid %u: errno %d", st.st_uid, st.st_gid,
+				(int)-r);
+	if (st.st_uid && has_capabilities())
+		return rst_fail(e, "--as-owner: still holds capabilities as uid %u", st.st_uid);
+	sys_prctl(4 /* PR_SET_DUMPABLE */, 1, 0, 0, 0);	/* a process of that user like any other */
+	return 0;
 }
 
 /* "--in-process=FD,ADDR" (decimal fd, hex address of a struct ckpt_bail) */
@@ -86,7 +138,7 @@ static void __attribute__((noreturn)) usage(int status)
 {
 	static const char text[] =
 		"usage: restorer [-v] [--lazy] [--same-pid] [--stdio=caller|image]\n"
-		"                [--close-unsupported] [IMAGE]\n"
+		"                [--close-unsupported] [--as-owner] [IMAGE]\n"
 		"  restore the process saved in IMAGE (default: myckpt) into this process\n"
 		"  -v, --verbose         say what is restored and what had to be skipped\n"
 		"  --lazy                map page data from IMAGE instead of reading it: the\n"
@@ -100,6 +152,9 @@ static void __attribute__((noreturn)) usage(int status)
 		"  --same-pid            give the program its old pid and tids back (with\n"
 		"                        CAP_CHECKPOINT_RESTORE, else in new user and PID\n"
 		"                        namespaces; this command waits for it)\n"
+		"  --as-owner            with privilege (root, or any capability), restore an\n"
+		"                        image of another user as that user (its uid and gid,\n"
+		"                        no other groups); without it such an image is refused\n"
 		"  -h, --help            this text\n"
 		"exit status: 2 image refused or bad usage (nothing changed), 127 restore failed\n";
 
@@ -222,8 +277,10 @@ static int check_process(const struct rst_image *im, struct rst_err *e)
 				im->proc->pid);
 	if (bail && im->hdr.nthreads > 1)
 		return rst_fail(e, "a roll-back into a multi-threaded image is not supported");
-	if (*cwd && (sys_failed(sys_stat(cwd, &st)) || (st.st_mode & S_IFMT) != S_IFDIR))
-		return rst_fail(e, "working directory %s is gone", cwd);
+	if (*cwd && sys_failed(cwd_fd = rst_pin(cwd, S_IFDIR, &st)))
+		return cwd_fd == RST_WRONG_TYPE ? rst_fail(e, "working directory %s is now a %s", cwd,
+							   rst_type_name(st.st_mode))
+						: rst_fail(e, "working directory %s is gone", cwd);
 	for (uint32_t i = 0; i < im->hdr.nvmas; i++) {
 		const struct ckpt_vma *v = &im->vmas[i];
 
@@ -553,8 +610,10 @@ static void restore_process(const struct ckpt_thread *t, const struct ckpt_proc 
 				 .ss_flags = (int32_t)(t->ss_flags & 0x80000002u) };	/* DISABLE|AUTODISARM */
 	long r;
 
-	if (*cwd && sys_failed(r = sys_chdir(cwd)))
+	if (*cwd && sys_failed(r = sys_fchdir((int)cwd_fd)))	/* the directory step 3 checked */
 		rst_say(2, "restorer: notice: cannot return to %s: errno %d\n", cwd, (int)-r);
+	if (*cwd)
+		sys_close((int)cwd_fd);
 	sys_umask(p->umask);
 	sys_prctl(PR_SET_NAME, (uint64_t)p->comm, 0, 0, 0);
 	for (int sig = 1; sig <= CKPT_NSIG; sig++) {
@@ -605,6 +664,7 @@ void rst_main(uint64_t *sp)
 	struct ckpt_resume *resume;
 	struct ckpt_thread *t;
 	int verbose = 0, paths = 0, stdio_image = 0, close_unsupported = 0, lazy = 0, same_pid = 0, exec_ed = 0;
+	int as_owner = 0;
 	unsigned jump_flags;
 	uint32_t pid;
 
@@ -634,6 +694,8 @@ void rst_main(uint64_t *sp)
 			lazy = 1;
 		else if (rst_streq(a, "--same-pid"))
 			same_pid = 1;
+		else if (rst_streq(a, "--as-owner"))
+			as_owner = 1;
 		else if (!memcmp(a, "--in-process=", 13)) {	/* from libckpt's tlongjmp only */
 			if (parse_in_process(a + 13)) {
 				rst_say(2, "restorer: bad --in-process argument\n");
@@ -674,12 +736,16 @@ void rst_main(uint64_t *sp)
 		}
 	}
 
-	/* 2. header and tables */
-	if (rst_image_open(&img, path, (uint64_t)rst_tables_addr, &err))
+	/* 2. header and tables; whose image it is, before any path it names is opened */
+	privileged_start = SC0(__NR_geteuid) == 0 || has_capabilities();
+	if (rst_image_open(&img, path, (uint64_t)rst_tables_addr, &err) || check_owner(&img, as_owner, &err))
 		refuse(path, &err);
 	t = &img.threads[0];
 	if (open_chain(path, &err))
 		refuse(path, &err);
+	for (uint32_t i = 0; i + 1 < nchain; i++)
+		if (check_owner(chain[i], 0, &err))
+			refuse(chain[i]->path, &err);
 	if (lazy && nchain > 1) {
 		lazy = 0;
 		if (verbose)

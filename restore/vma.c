@@ -150,10 +150,14 @@ int rst_open_files(const struct rst_image *img, int *fds, int verbose, struct rs
 		fds[i] = -1;
 		if (v->kind != CKPT_VMA_FILE)
 			continue;
-		fd = sys_open(path, mode | O_CLOEXEC, 0);
-		if (!sys_failed(fd) && sys_failed(sys_fstat(fd, &st))) {
-			sys_close((int)fd);
-			fd = -5;
+		fd = rst_pin(path, S_IFREG, &st);	/* a FIFO would block the open, a device see it */
+		if (fd == RST_WRONG_TYPE && !(v->flags & CKPT_MAP_COPIED))
+			return rst_fail(e, "mapped file %s is now a %s", path, rst_type_name(st.st_mode));
+		if (!sys_failed(fd)) {
+			long pinned = fd;
+
+			fd = rst_reopen((int)pinned, mode);
+			sys_close((int)pinned);
 		}
 		changed = sys_failed(fd) || st.st_ino != v->ino || ksys_major(st.st_dev) != (v->dev >> 32) ||
 			  ksys_minor(st.st_dev) != (uint32_t)v->dev || st.st_size != v->fsize ||

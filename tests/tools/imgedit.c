@@ -26,6 +26,7 @@
  *   get-proc FIELD              print one field of the process record
  *   set-proc FIELD VALUE        set one field of the process record (resume_addr, cwd_off ...)
  *   set-comm TEXT               the process record's comm (at most 15 bytes)
+ *   set-fd-path INDEX TEXT      set-str on descriptor record INDEX's path
  *   set-str OFFSET TEXT         overwrite the string at OFFSET in the string table with
  *                               TEXT (C escapes \n \t \e \\ \xHH); it must fit in the
  *                               old string's bytes (the rest is filled with NULs)
@@ -71,7 +72,7 @@ static void usage(void)
 {
 	die("usage: imgedit [-n] IMG info|vmas|get-hdr F|set-hdr F V|get-vma I F|"
 	    "set-vma I F V|set-thread I F V|runs|get-run I F|set-run I F V|fds|get-fd I F|"
-	    "set-fd I F V|get-proc F|set-proc F V|set-comm T|set-str OFF T|flip OFF BIT|fix-crc [-a]|check");
+	    "set-fd I F V|set-fd-path I T|get-proc F|set-proc F V|set-comm T|set-str OFF T|flip OFF BIT|fix-crc [-a]|check");
 }
 
 static uint64_t num(const char *s)
@@ -451,6 +452,20 @@ int main(int argc, char **argv)
 		}
 		return 0;
 	}
+	if (!strcmp(cmd, "fds") && argc == 0) {
+		for (uint64_t i = 0; i < hdr()->nfds; i++) {
+			struct ckpt_fd *f = (struct ckpt_fd *)fd_at(i);
+
+			printf("%llu %d %u 0%o %s\n", (unsigned long long)i, f->fd, f->kind, f->flags,
+			       f->path_off ? string_at(f->path_off) : "");
+		}
+		return 0;
+	}
+	if (!strcmp(cmd, "get-fd") && argc == 2) {
+		printf("%llu\n", (unsigned long long)get_at(fd_at(num(argv[0])),
+				field(fd_fields, argv[1], "fd")));
+		return 0;
+	}
 	if (!strcmp(cmd, "get-hdr") && argc == 1) {
 		printf("%llu\n", (unsigned long long)get_at((unsigned char *)hdr(),
 				field(hdr_fields, argv[0], "header")));
@@ -514,6 +529,12 @@ int main(int argc, char **argv)
 
 		memset(p->comm, 0, sizeof(p->comm));
 		memcpy(p->comm, buf, len);
+	} else if (!strcmp(cmd, "set-fd-path") && argc == 2) {
+		struct ckpt_fd *f = (struct ckpt_fd *)fd_rec(num(argv[0]));
+
+		if (!f->path_off)
+			die("%s: descriptor record %s has no path", img_path, argv[0]);
+		set_str(f->path_off, argv[1]);
 	} else if (!strcmp(cmd, "set-str") && argc == 2) {
 		set_str(num(argv[0]), argv[1]);
 	} else if (!strcmp(cmd, "flip") && argc == 2) {
