@@ -452,20 +452,6 @@ int main(int argc, char **argv)
 		}
 		return 0;
 	}
-	if (!strcmp(cmd, "fds") && argc == 0) {
-		for (uint64_t i = 0; i < hdr()->nfds; i++) {
-			struct ckpt_fd *f = (struct ckpt_fd *)fd_at(i);
-
-			printf("%llu %d %u 0%o %s\n", (unsigned long long)i, f->fd, f->kind, f->flags,
-			       f->path_off ? string_at(f->path_off) : "");
-		}
-		return 0;
-	}
-	if (!strcmp(cmd, "get-fd") && argc == 2) {
-		printf("%llu\n", (unsigned long long)get_at(fd_at(num(argv[0])),
-				field(fd_fields, argv[1], "fd")));
-		return 0;
-	}
 	if (!strcmp(cmd, "get-hdr") && argc == 1) {
 		printf("%llu\n", (unsigned long long)get_at((unsigned char *)hdr(),
 				field(hdr_fields, argv[0], "header")));
