@@ -61,6 +61,7 @@ struct cap_config {
 	int incremental;		/* CKPT_INCREMENTAL=1 */
 	int copy_files;			/* CKPT_COPY_FILES=1: private file mappings stored whole */
 	int full_every;			/* CKPT_FULL_EVERY: a full image after this many (default 8) */
+	int secure;			/* AT_SECURE: a privileged program; no CKPT_* is read */
 };
 
 /* The state a checkpoint takes besides memory, filled before the page walk. */
@@ -169,6 +170,7 @@ void cap_chain_name(char *out, size_t cap, const char *path, const uint8_t *id);
 
 /* preload.c */
 void cap_say(const char *fmt, ...);		/* "libckpt: ..." on stderr, one write */
+const char *cap_env(const char *name);		/* a setting from the environment; 0 in a privileged program */
 int cap_take_to(const char *path, int target_fd);	/* checkpoint now, waited for */
 void cap_rseq_probe(uint64_t *addr, uint32_t *len);
 int ckpt_save_context(struct ckpt_regs *regs, void *fpu_area, unsigned flags) __attribute__((returns_twice));
@@ -177,6 +179,7 @@ int ckpt_save_context(struct ckpt_regs *regs, void *fpu_area, unsigned flags) __
 void cap_after_rollback(int carry_fd);
 void cap_after_fresh_restore(void);
 int cap_fd_is_ours(int fd);
+int cap_private_image(char *out, size_t cap);	/* a privileged program's ckpt_checkpoint() path */
 
 /* the formatter the restorer uses too (restore/out.c) */
 #include <stdarg.h>

@@ -3,7 +3,8 @@
  *
  * Loaded with LD_PRELOAD (or linked with -lckpt).  The constructor reads the
  * environment once and installs the handler for CKPT_SIGNAL only; handlers the
- * program sets for other signals are never touched.
+ * program sets for other signals are never touched.  In a privileged program
+ * (AT_SECURE) it reads no CKPT_* variable and installs no trigger at all.
  */
 #include <signal.h>
 #include <stdarg.h>
@@ -67,6 +68,37 @@ void cap_say(const char *fmt, ...)
 }
 
 /* ---- settings ---- */
+
+/* A setting from the environment, or 0.  In a privileged program (setuid, setgid, file
+ * capabilities: the kernel sets AT_SECURE) the environment belongs to whoever
+ * started it, so no setting is read: no path, store, restorer or signal of
+ * theirs can reach a process with more rights than they have. */
+const char *cap_env(const char *name)
+{
+	return ckpt_cfg.secure ? 0 : getenv(name);
+}
+
+/* In a privileged program: one line, only when someone set CKPT_* variables,
+ * naming them and saying what holds instead. */
+static void say_env_ignored(void)
+{
+	extern char **environ;
+	char names[400];
+	size_t n = 0;
+
+	for (char **e = environ; e && *e; e++) {
+		const char *eq = strchr(*e, '=');
+		size_t len = eq ? (size_t)(eq - *e) : strlen(*e);
+
+		if (strncmp(*e, "CKPT_", 5) || n + len + 8 >= sizeof(names))
+			continue;
+		n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%.*s", n ? ", " : "", (int)len, *e);
+	}
+	if (n)
+		cap_say("a privileged program (setuid, setgid or file capabilities): %s ignored; "
+			"no checkpoint signal or timer; checkpoints only through the API, "
+			"into places of its own (libckpt(3), PRIVILEGED PROGRAMS)", names);
+}
 
 static void probe_machine(void)
 {
@@ -142,15 +174,45 @@ static void start_interval(const char *s)
 		cap_say("CKPT_INTERVAL=%s: timer: errno %d: no periodic checkpoints", s, (int)-r);
 }
 
+/* the stop signal for the other threads (threads.c) */
+static void install_stop_handler(void)
+{
+	const char *ss = cap_env("CKPT_STOP_SIGNAL");
+	struct sigaction st;
+
+	if (ss && *ss && !(ckpt_stop_sig = ckpt_parse_signal(ss)))
+		cap_say("CKPT_STOP_SIGNAL=%s: not a signal: using %d", ss, ckpt_stop_sig = 63);
+	memset(&st, 0, sizeof(st));
+	st.sa_sigaction = (void (*)(int, siginfo_t *, void *))cap_on_stop;
+	st.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigfillset(&st.sa_mask);
+	if (ckpt_stop_sig == ckpt_cfg.sig || sigaction(ckpt_stop_sig, &st, &stop_view))
+		cap_say("stop signal %d unusable: multi-threaded checkpoints will fail", ckpt_stop_sig);
+	else
+		stop_owned = 1;
+}
+
 __attribute__((constructor)) static void ckpt_init(void)
 {
-	const char *file = getenv("CKPT_FILE"), *sig = getenv("CKPT_SIGNAL"), *keep;
+	const char *file, *sig, *keep;
 	struct sigaction sa;
 	char cwd[4096];
 	int n;
 
+	ckpt_cfg.secure = getauxval(AT_SECURE) != 0;
 	probe_machine();
 	pthread_atfork(0, 0, forget_writer_thread);
+	ckpt_cfg.fork_writer = 1;
+	if (ckpt_cfg.secure) {
+		/* the path of ckpt_checkpoint() is chosen at each call (api.c);
+		 * the stop signal of threads.c stays: no checkpoint is in flight
+		 * when someone else sends it, and then it does nothing */
+		say_env_ignored();
+		install_stop_handler();
+		return;
+	}
+	file = cap_env("CKPT_FILE");
+	sig = cap_env("CKPT_SIGNAL");
 	if (!file || !*file)
 		file = "myckpt";
 	if (file[0] == '/') {
@@ -166,8 +228,8 @@ __attribute__((constructor)) static void ckpt_init(void)
 		cap_say("CKPT_FILE too long: checkpoints disabled");
 		return;
 	}
-	ckpt_cfg.fork_writer = !(getenv("CKPT_FORK") && !strcmp(getenv("CKPT_FORK"), "0"));
-	ckpt_cfg.copy_files = getenv("CKPT_COPY_FILES") && !strcmp(getenv("CKPT_COPY_FILES"), "1");
+	ckpt_cfg.fork_writer = !(cap_env("CKPT_FORK") && !strcmp(cap_env("CKPT_FORK"), "0"));
+	ckpt_cfg.copy_files = cap_env("CKPT_COPY_FILES") && !strcmp(cap_env("CKPT_COPY_FILES"), "1");
 	ckpt_cfg.sig = SIGUSR2;
 	if (sig && *sig && !(ckpt_cfg.sig = ckpt_parse_signal(sig))) {
 		cap_say("CKPT_SIGNAL=%s: not a signal name or number: checkpoints disabled", sig);
@@ -187,24 +249,10 @@ __attribute__((constructor)) static void ckpt_init(void)
 		return;
 	}
 	trigger_owned = 1;
-	{	/* the stop signal for the other threads (threads.c) */
-		const char *ss = getenv("CKPT_STOP_SIGNAL");
-		struct sigaction st;
-
-		if (ss && *ss && !(ckpt_stop_sig = ckpt_parse_signal(ss)))
-			cap_say("CKPT_STOP_SIGNAL=%s: not a signal: using %d", ss, ckpt_stop_sig = 63);
-		memset(&st, 0, sizeof(st));
-		st.sa_sigaction = (void (*)(int, siginfo_t *, void *))cap_on_stop;
-		st.sa_flags = SA_SIGINFO | SA_RESTART;
-		sigfillset(&st.sa_mask);
-		if (ckpt_stop_sig == ckpt_cfg.sig || sigaction(ckpt_stop_sig, &st, &stop_view))
-			cap_say("stop signal %d unusable: multi-threaded checkpoints will fail", ckpt_stop_sig);
-		else
-			stop_owned = 1;
-	}
-	start_interval(getenv("CKPT_INTERVAL"));
-	if (getenv("CKPT_INCREMENTAL") && !strcmp(getenv("CKPT_INCREMENTAL"), "1")) {
-		const char *every = getenv("CKPT_FULL_EVERY");
+	install_stop_handler();
+	start_interval(cap_env("CKPT_INTERVAL"));
+	if (cap_env("CKPT_INCREMENTAL") && !strcmp(cap_env("CKPT_INCREMENTAL"), "1")) {
+		const char *every = cap_env("CKPT_FULL_EVERY");
 		int r;
 
 		ckpt_cfg.incremental = 1;
@@ -213,12 +261,12 @@ __attribute__((constructor)) static void ckpt_init(void)
 		if (r)
 			cap_say("incremental images: userfaultfd write-protect is not available here (errno %d): "
 				"every image is full", -r);
-		else if (getenv("CKPT_VERBOSE"))
+		else if (cap_env("CKPT_VERBOSE"))
 			cap_say("incremental images: writes found by %s; a full image every %d",
 				ckpt_track.method == TRACK_UFFD ? "userfaultfd write-protect (async)"
 								: "comparing page hashes", ckpt_cfg.full_every);
 	}
-	keep = getenv("CKPT_KEEP");
+	keep = cap_env("CKPT_KEEP");
 	if (keep && *keep) {
 		char *end;
 		long n = strtol(keep, &end, 10);
@@ -602,7 +650,7 @@ static int write_now(const char *path, int target_fd, int wait)
 	} else if (full && !chain && !wait && target_fd < 0 && path == ckpt_cfg.path && in_place_pays() &&
 		   write_in_place(&w) == 0) {
 		r = 0;				/* the thread finishes it; reap_writer collects it */
-		if (getenv("CKPT_VERBOSE"))
+		if (cap_env("CKPT_VERBOSE"))
 			cap_say("%s: written in place by a thread (a sparse process: cheaper than a fork)", path);
 	} else {
 		/* without smaps (quick) the process waits at this gate until the
@@ -757,7 +805,7 @@ CKPT_API int sigaction(int sig, const struct sigaction *act, struct sigaction *o
 			*old = *view;
 		if (act) {
 			*view = *act;
-			if (getenv("CKPT_VERBOSE"))
+			if (cap_env("CKPT_VERBOSE"))
 				cap_say("the program set its own handler for signal %d, which checkpoints use; "
 					"kept for checkpoints (CKPT_SIGNAL picks another)", sig);
 		}
@@ -792,6 +840,10 @@ CKPT_API int ckpt_checkpoint(void)
 {
 	int r;
 
+	if (ckpt_cfg.secure && (r = cap_private_image(ckpt_cfg.path, sizeof(ckpt_cfg.path)))) {
+		errno = -r;
+		return -1;
+	}
 	if (!ckpt_cfg.path[0]) {
 		errno = EINVAL;
 		return -1;
