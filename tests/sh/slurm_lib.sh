@@ -111,8 +111,8 @@ wait_job_state() {
 	end=$(( $(date +%s) + limit ))
 	while [ "$(date +%s)" -le $end ]; do
 		st=$(job_field "$id" JobState)
-		for want in "$@"; do
-			[ "$st" = "$want" ] && return 0
+		for slurm_want in "$@"; do
+			[ "$st" = "$slurm_want" ] && return 0
 		done
 		sleep 0.2
 	done
