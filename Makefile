@@ -36,7 +36,7 @@ CAP_OBJ  := $(CAP_SRC:%.c=$(B)/cap/%.o) $(CAP_ASM:%.asm=$(B)/%.o)
 RDR_OBJ  := $(B)/readckpt.o $(B)/rst/restore/image.o $(B)/rst/restore/out.o $(B)/asm/syscall.o
 # the ckpt command: hosted, and the same reader for `ckpt info --json`
 VERSION  := 0.1
-CKPT_OBJ := $(B)/capture/ckpt.o $(B)/capture/signame.o $(B)/rst/restore/image.o $(B)/rst/restore/out.o $(B)/asm/syscall.o
+CKPT_OBJ := $(B)/capture/ckpt.o $(B)/capture/ckpt_slurm.o $(B)/capture/signame.o $(B)/rst/restore/image.o $(B)/rst/restore/out.o $(B)/asm/syscall.o
 
 # tests/api_*.c: the user-directed API, linked with -lckpt (not tests/lib.c)
 API_SRC  := $(wildcard tests/api_*.c)
@@ -102,7 +102,12 @@ $(B)/capture/signame.o: capture/signame.c capture/signame.h
 	@echo "  CC      $<"
 	$(Q)$(CC) $(HOST_CFLAGS) -c -o $@ $<
 
-$(B)/capture/ckpt.o: capture/ckpt.c $(HDRS)
+$(B)/capture/ckpt_slurm.o: capture/ckpt_slurm.c capture/ckpt_slurm.h capture/signame.h $(HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(HOST_CFLAGS) -c -o $@ $<
+
+$(B)/capture/ckpt.o: capture/ckpt.c capture/ckpt_slurm.h $(HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(HOST_CFLAGS) -DCKPT_TOOL_VERSION='"$(VERSION)"' -c -o $@ $<

@@ -735,7 +735,8 @@ static int ckpt_take(int from_signal, uint64_t program_mask, const char *path, i
 	int r;					/* threads may call at once */
 
 	sys_rt_sigprocmask(SIG_BLOCK, &all, &old_mask);
-	r = reap_writer(!from_signal);		/* at most one checkpoint in flight */
+	/* at most one checkpoint in flight; a final one waits for it */
+	r = reap_writer(!from_signal || from_signal == 3);
 	if (r == -5) {
 		cap_say("%s: the previous checkpoint failed (see above); the image before it is kept",
 			path);
@@ -760,7 +761,7 @@ static int ckpt_take(int from_signal, uint64_t program_mask, const char *path, i
 	state.fpu = fpu_area;
 	resume.magic = 0;
 	if (ckpt_save_context(&state.thread.regs, fpu_area, ckpt_cfg.ctx_flags) == 0) {
-		r = write_now(path, target_fd, !from_signal);
+		r = write_now(path, target_fd, !from_signal || from_signal == 3);
 		cap_release_threads();		/* the snapshot exists: the others go on */
 	} else {
 		/* restored: every register is as it was at the call above, memory as
@@ -774,14 +775,23 @@ out:
 	return r;
 }
 
+/* from_signal for ckpt_take: 1 the trigger, 2 our timer, 3 a final checkpoint
+ * (CKPT_FINAL_COOKIE, signame.h): written before the handler returns, then the
+ * process stops; whoever asked (ckpt run --slurm) kills it, or SIGCONTs it
+ * when it cannot requeue.  A failed one returns, and the program goes on. */
 static void on_signal(int sig, siginfo_t *si, void *ucv)
 {
 	ucontext_t *uc = ucv;
-	uint64_t mask;
+	uint64_t mask, cookie = si ? (uint64_t)si->si_value.sival_ptr : 0;
+	int from = 1;
 
 	memcpy(&mask, &uc->uc_sigmask, sizeof(mask));
-	ckpt_take(si && si->si_code == SI_TIMER && (uint64_t)si->si_value.sival_ptr == INTERVAL_COOKIE ? 2 : 1,
-		  mask, ckpt_cfg.path, -1);
+	if (si && si->si_code == SI_TIMER && cookie == INTERVAL_COOKIE)
+		from = 2;
+	else if (si && si->si_code == SI_QUEUE && cookie == CKPT_FINAL_COOKIE)
+		from = 3;
+	if (ckpt_take(from, mask, ckpt_cfg.path, -1) == 0 && from == 3)
+		SC2(__NR_kill, sys_getpid(), SIGSTOP);
 }
 
 /* ---- the trigger signal stays ours ----
