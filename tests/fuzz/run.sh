@@ -19,11 +19,11 @@ LOG=$OUT/log
 fork=
 [ "$JOBS" -gt 1 ] && fork="-fork=$JOBS"
 
-# -max_len: the seeds are below 100 KiB.  -timeout: a FIFO that would block
+# -max_len: the seeds are below 64 KiB.  -timeout: a FIFO that would block
 # is an oracle finding (sys.c), anything slower than this is a finding too.
 # ASan's options: __asan_default_options() in target.c.
 # shellcheck disable=SC2086
-"$TARGET" $fork -max_total_time="$SECS" -max_len=262144 -timeout=10 -rss_limit_mb=2048 \
+"$TARGET" $fork -max_total_time="$SECS" -max_len=131072 -timeout=10 -rss_limit_mb=2048 \
 	-print_final_stats=1 -artifact_prefix="$OUT/" "$OUT/corpus" "$ROOT/tests/fuzz/corpus" >"$LOG" 2>&1
 status=$?
 grep -E '^#[0-9]+.*(DONE|pulse)|^stat::|^fuzz: known|FINDING|ERROR|SUMMARY|^artifact|Test unit written' "$LOG" | tail -n 25

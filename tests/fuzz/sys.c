@@ -64,7 +64,8 @@ static char maps_copy[64];		/* /proc/self/fd/N of a copy of /proc/self/maps */
 #define MAX_FD (1 << 20)
 static uint8_t fd_mine[MAX_FD / 8];	/* handed out during this input */
 static uint8_t fd_tmpfile[MAX_FD / 8];	/* O_TMPFILE files: their /proc/self/fd link may be opened */
-static struct { uint64_t addr, len; } maps[300];
+static struct map { uint64_t addr, len; } maps[300];
+static struct map kept;			/* the last input's tables, unmapped lazily */
 static unsigned nmaps;
 static uint32_t pkeys;
 static char out[8192];
@@ -112,9 +113,9 @@ static void remove_root(void)
 
 /* The kernel writes this process's 200-odd mappings as text for each read of
  * /proc/self/maps: a copy taken now serves rst_find_specials() instead (the
- * vDSO does not move).  The restorer's zone gets a placeholder page where its
- * own image would lie, so that the tables' mapping does not make and free page
- * tables at each input. */
+ * vDSO does not move).  A placeholder page just below rst_tables_addr (where
+ * the restorer's own bss would be) keeps the page table there, which the
+ * tables' mapping would otherwise make and free at each input. */
 static void snapshot_maps(void)
 {
 	char buf[1 << 16];
@@ -128,8 +129,8 @@ static void snapshot_maps(void)
 			exit(1);
 	close(in);
 	snprintf(maps_copy, sizeof(maps_copy), "/proc/self/fd/%d", fd);
-	if (mmap((void *)0x1c0000000000, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) ==
-	    MAP_FAILED)
+	if (mmap((void *)(0x1c0001000000 - 4096), 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+		 -1, 0) == MAP_FAILED)
 		exit(1);
 }
 
@@ -269,7 +270,16 @@ long ckpt_raw_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long
 	case SYS_mmap:
 		if (!(a4 & MAP_ANONYMOUS) || nmaps == sizeof(maps) / sizeof(maps[0]))
 			break;
-		r = ret(syscall(SYS_mmap, a1, a2, a3, a4, a5, a6));
+		if (a1 && a1 == (long)kept.addr && a2 == (long)kept.len) {	/* zeroed, as a fresh one */
+			memset((void *)a1, 0, (size_t)a2);
+			kept.addr = 0;
+			r = a1;
+		} else {
+			if (kept.addr)
+				munmap((void *)kept.addr, kept.len);
+			kept.addr = 0;
+			r = ret(syscall(SYS_mmap, a1, a2, a3, a4, a5, a6));
+		}
 		if ((unsigned long)r < -4095UL) {
 			maps[nmaps].addr = (uint64_t)r;
 			maps[nmaps++].len = (uint64_t)a2;
@@ -320,8 +330,13 @@ void fz_reset(void)
 		fd_mine[fd / 8] = fd_tmpfile[fd / 8] = 0;
 	}
 	fd_top = 0;
-	for (unsigned i = 0; i < nmaps; i++)
+	for (unsigned i = 0; i < nmaps; i++) {
+		if (i == 0 && maps[0].len <= (1 << 20)) {
+			kept = maps[0];		/* the image's tables: most likely the next one's size */
+			continue;
+		}
 		munmap((void *)maps[i].addr, maps[i].len);
+	}
 	nmaps = 0;
 	for (int k = 1; k < 32; k++)
 		if (pkeys & (1u << k))
