@@ -4,7 +4,7 @@
 #   sh tests/fuzz/mkcorpus.sh     (from the top of a built tree; needs cc)
 #
 # A small program compiled here opens one descriptor of every kind the
-# restorer makes again (pipe with buffered bytes, file, directory, FIFO,
+# restorer makes again (pipe and FIFO with buffered bytes, file, directory,
 # memfd, eventfd, timerfd, signalfd, epoll), starts a second thread when
 # asked, and checkpoints itself (SIGUSR2) once or, incremental, twice.  Seeds:
 #   fds       one thread, every descriptor kind
@@ -57,7 +57,8 @@ int main(int argc, char **argv)
 	open("file", O_RDWR | O_CREAT, 0600);
 	open(".", O_RDONLY | O_DIRECTORY);
 	mkfifo("fifo", 0600);
-	open("fifo", O_RDWR);
+	if (write(open("fifo", O_RDWR), "fifo", 4) != 4)	/* a FIFO with bytes stored */
+		return 1;
 	if (write(memfd_create("seed", 0), "xyz", 3) != 3)
 		return 1;
 	eventfd(3, 0);
