@@ -46,7 +46,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=tests/bin/%)
 
 HDRS := $(wildcard include/*.h restore/*.h capture/*.h asm/*.inc)
 
-.PHONY: all help image test check check-break audit clean bench install uninstall fuzz
+.PHONY: all help image test check check-break audit clean bench install uninstall fuzz fuzz-cov
 all: libckpt.so restorer readckpt ckpt demo $(TEST_BIN) $(API_BIN) tests/bin/imgedit
 
 help:
@@ -59,6 +59,7 @@ help:
 	@echo "make bench      checkpoint/restore cost vs fork, write+fsync, read, memcpy (QUICK=1: small sizes)"
 	@echo "make fuzz       SECONDS=N (default 60): libFuzzer on the reader and the restorer's checks"
 	@echo "                (needs clang and libFuzzer; FUZZ_JOBS=N workers; tests/fuzz/run.sh)"
+	@echo "make fuzz-cov   source coverage of the checks by the seeds and build/fuzz/corpus (llvm-cov)"
 	@echo "make audit      restorer.dis (objdump -d -M intel), restorer.sym (nm -n), asm listings"
 	@echo "make clean      remove build outputs"
 	@echo "make install    PREFIX=/usr/local DESTDIR=: bin/ckpt restorer readckpt, lib/libckpt.so,"
@@ -153,6 +154,10 @@ $(B)/fuzz/target: $(FUZZ_SRC) restore/main.c tests/fuzz/fuzz.h tests/fuzz/seal.h
 
 fuzz: $(B)/fuzz/target
 	$(Q)CKPT_FUZZ_KNOWN="$(FUZZ_KNOWN)" sh tests/fuzz/run.sh $(B)/fuzz/target $(SECONDS) $(FUZZ_JOBS)
+
+fuzz-cov:
+	$(Q)mkdir -p $(B)/fuzz/corpus
+	$(Q)sh tests/fuzz/cov.sh $(B)/fuzz tests/fuzz/corpus $(B)/fuzz/corpus
 
 # make image: start the demo under the library, checkpoint it, stop it.
 image: all
