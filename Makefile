@@ -46,7 +46,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=tests/bin/%)
 
 HDRS := $(wildcard include/*.h restore/*.h capture/*.h asm/*.inc)
 
-.PHONY: all help image test check check-break audit clean bench install uninstall
+.PHONY: all help image test check check-break audit clean bench install uninstall fuzz fuzz-cov
 all: libckpt.so restorer readckpt ckpt demo $(TEST_BIN) $(API_BIN) tests/bin/imgedit
 
 help:
@@ -57,6 +57,9 @@ help:
 	@echo "make check      same as make test"
 	@echo "make check-break  every test must fail when CKPT_TEST_BREAK=1 corrupts a value"
 	@echo "make bench      checkpoint/restore cost vs fork, write+fsync, read, memcpy (QUICK=1: small sizes)"
+	@echo "make fuzz       SECONDS=N (default 60): libFuzzer on the reader and the restorer's checks"
+	@echo "                (needs clang and libFuzzer; FUZZ_JOBS=N workers; tests/fuzz/run.sh)"
+	@echo "make fuzz-cov   source coverage of the checks by the seeds and build/fuzz/corpus (llvm-cov)"
 	@echo "make audit      restorer.dis (objdump -d -M intel), restorer.sym (nm -n), asm listings"
 	@echo "make clean      remove build outputs"
 	@echo "make install    PREFIX=/usr/local DESTDIR=: bin/ckpt restorer readckpt, lib/libckpt.so,"
@@ -136,6 +139,30 @@ tests/bin/imgedit: tests/tools/imgedit.c $(HDRS)
 	@mkdir -p tests/bin
 	@echo "  CC      $<"
 	$(Q)$(CC) $(HOST_CFLAGS) -o $@ $<
+
+# make fuzz SECONDS=N: the restorer's reader and checks, hosted, under libFuzzer
+# with ASan and UBSan (tests/fuzz/target.c includes restore/main.c).  Only this
+# target needs clang.  FUZZ_KNOWN: oracle labels of known bugs, counted and not
+# reported as crashes, until their fixes are merged.
+FUZZ_CC    ?= clang
+FUZZ_FLAGS := -std=gnu11 -g -O1 -Iinclude -Irestore -D_GNU_SOURCE -msse4.2 -DCKPT_CRC_ONE_COPY -fPIE -pie -fno-direct-access-external-data \
+              -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Wall -Wno-unused-parameter
+FUZZ_SRC   := tests/fuzz/target.c tests/fuzz/sys.c restore/image.c restore/vma.c restore/fds.c restore/out.c
+FUZZ_KNOWN ?= run-outside,fault-after,vvar-resume,empty-reason,raw-string,fifo-block,write-existing
+SECONDS    ?= 60
+FUZZ_JOBS  ?= 1
+
+$(B)/fuzz/target: $(FUZZ_SRC) restore/main.c tests/fuzz/fuzz.h tests/fuzz/seal.h $(HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  CLANG   $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_SRC)
+
+fuzz: $(B)/fuzz/target
+	$(Q)CKPT_FUZZ_KNOWN="$(FUZZ_KNOWN)" sh tests/fuzz/run.sh $(B)/fuzz/target $(SECONDS) $(FUZZ_JOBS)
+
+fuzz-cov:
+	$(Q)mkdir -p $(B)/fuzz/corpus
+	$(Q)sh tests/fuzz/cov.sh $(B)/fuzz tests/fuzz/corpus $(B)/fuzz/corpus
 
 # make image: start the demo under the library, checkpoint it, stop it.
 image: all

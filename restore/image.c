@@ -62,6 +62,13 @@ static int table_ok(const struct ckpt_hdr *h, uint64_t off, uint64_t n, uint64_t
 	       n <= (end - off) / size;
 }
 
+/* a table in memory; an empty one may have no place (offset 0, table_ok),
+ * and the pointer then stays at the tables' start */
+static void *table_at(const struct rst_image *img, uint64_t off)
+{
+	return img->tables + (off ? off - img->hdr.tables_off : 0);
+}
+
 /* a file name, NUL-terminated inside n bytes, no '/', not "." or ".." */
 static int plain_name(const char *s, size_t n)
 {
@@ -340,14 +347,14 @@ int rst_image_open(struct rst_image *img, const char *path, uint64_t table_addr,
 	if (ckpt_crc32c(0, img->tables, h->tables_size) != h->tables_crc)
 		return rst_fail(e, "tables checksum mismatch: image corrupted");
 
-	img->threads = (struct ckpt_thread *)(img->tables + (h->threads_off - h->tables_off));
-	img->proc = (struct ckpt_proc *)(img->tables + (h->proc_off - h->tables_off));
-	img->vmas = (struct ckpt_vma *)(img->tables + (h->vmas_off - h->tables_off));
-	img->runs = (struct ckpt_run *)(img->tables + (h->runs_off - h->tables_off));
-	img->fds = (struct ckpt_fd *)(img->tables + (h->fds_off - h->tables_off));
-	img->sigs = (struct ckpt_siginfo *)(img->tables + (h->sigs_off - h->tables_off));
-	img->timers = (struct ckpt_timer *)(img->tables + (h->timers_off - h->tables_off));
-	img->strings = (const char *)(img->tables + (h->strings_off - h->tables_off));
+	img->threads = table_at(img, h->threads_off);
+	img->proc = table_at(img, h->proc_off);
+	img->vmas = table_at(img, h->vmas_off);
+	img->runs = table_at(img, h->runs_off);
+	img->fds = table_at(img, h->fds_off);
+	img->sigs = table_at(img, h->sigs_off);
+	img->timers = table_at(img, h->timers_off);
+	img->strings = table_at(img, h->strings_off);
 	if (img->strings[h->strings_size - 1] != 0)
 		return rst_fail(e, "string table not terminated");
 	if (check_threads(img, e) || check_proc(img, e) || check_vmas(img, &data_end, e) ||

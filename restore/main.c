@@ -91,11 +91,12 @@ static int has_capabilities(void)
 static int check_owner(const struct rst_image *im, int as_owner, struct rst_err *e)
 {
 	struct ksys_stat st;
-	uint32_t euid = (uint32_t)SC0(__NR_geteuid);
+	uint32_t euid;
 	long r;
 
 	if (!privileged_start)
 		return 0;
+	euid = (uint32_t)SC0(__NR_geteuid);
 	if (sys_failed(sys_fstat(im->fd, &st)))
 		return rst_fail(e, "fstat failed");
 	if ((st.st_mode & 022) && st.st_nlink)	/* a memfd (tlongjmp's in-memory image) has no name to write by */
@@ -653,6 +654,37 @@ static int writable(uint64_t addr, uint64_t len)
 	return 0;
 }
 
+/* Steps 2 and 3: read and check the image, its chain and this machine, open
+ * the mapped files and make the descriptors at staging numbers.  Nothing the
+ * process had changes here.  Returns 0, or on a refusal the image to name.
+ * tests/fuzz/target.c calls this too: everything before the point of no return.
+ * (Out of line, the restorer is 240 bytes smaller than with it inlined.) */
+static __attribute__((noinline)) const char *check_image(const char *path, struct rst_specials *specials,
+							 int verbose, int stdio_image, int close_unsupported,
+							 int as_owner, struct rst_err *err)
+{
+	/* 2. header and tables; whose image it is, before any path it names is opened */
+	if (rst_image_open(&img, path, (uint64_t)rst_tables_addr, err) || check_owner(&img, as_owner, err) ||
+	    open_chain(path, err))
+		return path;
+	for (uint32_t i = 0; i + 1 < nchain; i++)
+		if (check_owner(chain[i], 0, err))
+			return chain[i]->path;
+
+	/* 3. this machine */
+	if (check_cpu(&img, err) || check_process(&img, err) || check_limits(&img, err) ||
+	    rst_find_specials(specials, err) || rst_check_vdso(&img, specials, err) ||
+	    rst_open_files(&img, file_fds, verbose, err))
+		return path;
+	for (uint32_t i = 0; bail && i + 1 < nchain; i++)
+		if (rst_verify_runs(chain[i], err))
+			return chain[i]->path;
+	if (bail ? rst_verify_runs(&img, err)	/* a roll-back: the program must survive a bad image */
+		 : rst_alloc_pkeys(&img, err) || rst_prepare_fds(&img, stdio_image, close_unsupported, verbose, err))
+		return path;
+	return 0;
+}
+
 void rst_main(uint64_t *sp)
 {
 	static const uint64_t all_signals = ~0ull;
@@ -661,6 +693,7 @@ void rst_main(uint64_t *sp)
 	const char *path = "myckpt";
 	struct rst_specials specials;
 	struct rst_err err;
+	const char *blame;
 	struct ckpt_resume *resume;
 	struct ckpt_thread *t;
 	int verbose = 0, paths = 0, stdio_image = 0, close_unsupported = 0, lazy = 0, same_pid = 0, exec_ed = 0;
@@ -736,34 +769,16 @@ void rst_main(uint64_t *sp)
 		}
 	}
 
-	/* 2. header and tables; whose image it is, before any path it names is opened */
+	/* 2, 3. the image, whose it is, its chain and this machine */
 	privileged_start = SC0(__NR_geteuid) == 0 || has_capabilities();
-	if (rst_image_open(&img, path, (uint64_t)rst_tables_addr, &err) || check_owner(&img, as_owner, &err))
-		refuse(path, &err);
+	if ((blame = check_image(path, &specials, verbose, stdio_image, close_unsupported, as_owner, &err)))
+		refuse(blame, &err);
 	t = &img.threads[0];
-	if (open_chain(path, &err))
-		refuse(path, &err);
-	for (uint32_t i = 0; i + 1 < nchain; i++)
-		if (check_owner(chain[i], 0, &err))
-			refuse(chain[i]->path, &err);
 	if (lazy && nchain > 1) {
 		lazy = 0;
 		if (verbose)
 			rst_say(2, "restorer: notice: %s is incremental: its pages are read, not mapped\n", path);
 	}
-
-	/* 3. this machine */
-	if (check_cpu(&img, &err) || check_process(&img, &err) || check_limits(&img, &err) ||
-	    rst_find_specials(&specials, &err) || rst_check_vdso(&img, &specials, &err) ||
-	    rst_open_files(&img, file_fds, verbose, &err))
-		refuse(path, &err);
-	for (uint32_t i = 0; bail && i + 1 < nchain; i++)
-		if (rst_verify_runs(chain[i], &err))
-			refuse(chain[i]->path, &err);
-	if (bail ? rst_verify_runs(&img, &err)	/* a roll-back: the program must survive a bad image */
-		 : rst_alloc_pkeys(&img, &err) ||
-		   rst_prepare_fds(&img, stdio_image, close_unsupported, verbose, &err))
-		refuse(path, &err);
 
 	if (same_pid && !bail)
 		become_old_pid(path, img.proc->pid, verbose);

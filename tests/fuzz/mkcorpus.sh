@@ -1,0 +1,97 @@
+#!/bin/sh
+# mkcorpus.sh -- make the fuzz seeds in tests/fuzz/corpus/ from real images.
+#
+#   sh tests/fuzz/mkcorpus.sh     (from the top of a built tree; needs cc)
+#
+# A small program compiled here opens one descriptor of every kind the
+# restorer makes again (pipe and FIFO with buffered bytes, file, directory,
+# memfd, eventfd, timerfd, signalfd, epoll), starts a second thread when
+# asked, and checkpoints itself (SIGUSR2) once or, incremental, twice.  Seeds:
+#   fds       one thread, every descriptor kind
+#   threads   two threads
+#   chain     an incremental image and its parent, newest first (one input)
+# Each image goes through tests/fuzz/prep.c (page data zeroed, paths and inodes
+# of the fuzz sandbox, checksums re-sealed).
+set -eu
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+OUT=$ROOT/tests/fuzz/corpus
+W=$(mktemp -d "${TMPDIR:-/tmp}/mkcorpus.XXXXXX")
+trap 'rm -rf "$W"' EXIT
+CC=${CC:-cc}
+
+cat >"$W/seed.c" <<'PROG'
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+
+static void *idle(void *a) { for (;;) pause(); return a; }
+
+int main(int argc, char **argv)
+{
+	int p[2], ep, times = atoi(argv[2]);
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct itimerspec its = { { 5, 0 }, { 5, 0 } };
+	sigset_t set;
+	pthread_t t;
+
+	for (int fd = 3; fd < 1024; fd++) {	/* what the caller left open, not libckpt's */
+		char link[64], to[64] = "";
+
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		if (readlink(link, to, sizeof(to) - 1) > 0 && !strstr(to, "userfaultfd"))
+			close(fd);
+	}
+	if (pipe(p) || write(p[1], "hello", 5) != 5)
+		return 1;
+	open("file", O_RDWR | O_CREAT, 0600);
+	open(".", O_RDONLY | O_DIRECTORY);
+	mkfifo("fifo", 0600);
+	if (write(open("fifo", O_RDWR), "fifo", 4) != 4)	/* a FIFO with bytes stored */
+		return 1;
+	if (write(memfd_create("seed", 0), "xyz", 3) != 3)
+		return 1;
+	eventfd(3, 0);
+	timerfd_settime(timerfd_create(CLOCK_MONOTONIC, 0), 0, &its, 0);
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	signalfd(-1, &set, 0);
+	ep = epoll_create1(0);
+	ev.data.fd = p[0];
+	epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev);
+	if (!strcmp(argv[1], "threads"))
+		pthread_create(&t, 0, idle, 0);
+	for (int i = 0; i < times; i++) {
+		memset(malloc(4096), i, 4096);
+		raise(SIGUSR2);
+		sleep(1);	/* the image is written by a helper thread */
+	}
+	return 0;
+}
+PROG
+$CC -O1 -pthread -o "$W/seed" "$W/seed.c"
+$CC -O1 -Wall -I"$ROOT/include" -msse4.2 -o "$W/prep" "$ROOT/tests/fuzz/prep.c"
+mkdir -p "$OUT"
+cd "$W"
+for kind in fds threads; do
+	rm -f img* file fifo
+	CKPT_FILE=$W/img LD_PRELOAD=$ROOT/libckpt.so ./seed "$kind" 1 </dev/null
+	./prep img "$OUT/$kind"
+done
+rm -f img* file fifo
+CKPT_FILE=$W/img CKPT_INCREMENTAL=1 LD_PRELOAD=$ROOT/libckpt.so ./seed fds 2 </dev/null
+parent=$(dd if=img bs=1 skip=432 count=256 2>/dev/null | tr -d '\000')	# hdr.parent_name
+./prep img new
+./prep "$parent" old
+cat new old >"$OUT/chain"
+ls -l "$OUT"
