@@ -148,7 +148,7 @@ void fz_sandbox_init(void)
 	atexit(remove_root);
 	memset(lib, 0x90, sizeof(lib));
 	fd = open("lib", O_CREAT | O_WRONLY, 0755);
-	if (fd < 0 || write(fd, lib, sizeof(lib)) != sizeof(lib) || close(fd))
+	if (fd < 0 || write(fd, lib, sizeof(lib)) != sizeof(lib) || ftruncate(fd, 16 << 20) || close(fd))	/* as long as the seeds' libraries */
 		exit(1);
 	fd = open("data", O_CREAT | O_WRONLY, 0644);
 	if (fd < 0 || write(fd, "precious\n", 9) != 9 || close(fd))
@@ -166,35 +166,47 @@ void fz_sandbox_init(void)
 	}
 }
 
-/* /proc/self/fd/N of an O_TMPFILE file made during this input */
-static int own_tmpfile_link(const char *path)
+/* /proc/self/fd/N of a descriptor opened in the sandbox during this input (an
+ * O_TMPFILE file, or the O_PATH handle the restorer pins a path with before it
+ * opens it for real): N, or -1 */
+static long link_to_mine(const char *path)
 {
 	char *end;
 	long n;
 
 	if (strncmp(path, "/proc/self/fd/", 14) || !path[14])
-		return 0;
+		return -1;
 	n = strtol(path + 14, &end, 10);
-	return !*end && bit(fd_tmpfile, n);
+	return !*end && n >= 0 && n < MAX_FD && (bit(fd_tmpfile, n) || bit(fd_mine, n)) ? n : -1;
+}
+
+/* would opening this FIFO with these flags wait for the other end? */
+static int blocks(const struct stat *st, long flags)
+{
+	return S_ISFIFO(st->st_mode) && !(flags & (O_NONBLOCK | O_PATH)) && (flags & O_ACCMODE) != O_RDWR;
 }
 
 static long sandbox_open(const char *path, long flags, long mode)
 {
 	struct open_how how = { .flags = (uint64_t)flags, .resolve = RESOLVE_IN_ROOT };
 	struct stat st;
-	long fd;
+	long fd, n;
 
 	if (!strcmp(path, "/proc/self/maps"))
 		return mine(ret(open(maps_copy, (int)flags, (int)mode)));
-	if (own_tmpfile_link(path))
+	if ((n = link_to_mine(path)) >= 0) {
+		if (!fstat((int)n, &st) && blocks(&st, flags)) {
+			fz_found("fifo-block", "open(%s, 0%lo) of a FIFO would block", path, flags);
+			return -ENXIO;
+		}
 		return mine(ret(open(path, (int)flags, (int)mode)));
+	}
 	if (flags & O_CREAT)
 		fz_found("creat", "open(%s) with O_CREAT before the point of no return", path);
 	how.mode = (flags & (O_CREAT | __O_TMPFILE)) ? (uint64_t)(mode & 07777) : 0;
 	/* a FIFO opened without O_NONBLOCK for reading or writing only waits for
 	 * the other end: the restorer would hang before it changed anything */
-	if (!fstatat(fz_root, path[0] == '/' ? path + 1 : path, &st, 0) && S_ISFIFO(st.st_mode) &&
-	    !(flags & O_NONBLOCK) && (flags & O_ACCMODE) != O_RDWR) {
+	if (!fstatat(fz_root, path[0] == '/' ? path + 1 : path, &st, 0) && blocks(&st, flags)) {
 		fz_found("fifo-block", "open(%s, 0%lo) of a FIFO would block", path, flags);
 		return -ENXIO;
 	}
