@@ -14,29 +14,29 @@ B := build
 
 WARN      := -Wall -Wextra -Wno-unused-parameter
 # the freestanding restorer (and the reader it shares with readckpt)
-RST_CFLAGS := -std=gnu11 -O2 $(WARN) -Iinclude -ffreestanding -fno-builtin -nostdlib \
+RST_CFLAGS := -std=gnu11 -O2 $(WARN) -Iinclude -Irestore -ffreestanding -fno-builtin -nostdlib \
               -static -fpie -no-pie -fno-stack-protector -fno-asynchronous-unwind-tables \
               -fno-unwind-tables -fcf-protection=none -mno-red-zone -fno-jump-tables -msse4.2 \
               -DCKPT_CRC_ONE_COPY
 # the capture library: hosted, PIC, but its signal path uses raw syscalls only
-CAP_CFLAGS := -std=gnu11 -O2 -g $(WARN) -Iinclude -fPIC -fvisibility=hidden \
+CAP_CFLAGS := -std=gnu11 -O2 -g $(WARN) -Iinclude -Irestore -fPIC -fvisibility=hidden \
               -fno-stack-protector -D_GNU_SOURCE -msse4.2
 HOST_CFLAGS := -std=gnu11 -O2 -g $(WARN) -Iinclude -D_GNU_SOURCE -msse4.2
 NASMFLAGS  := -f elf64 -Iasm/ -w+orphan-labels -w+number-overflow
 
-RST_SRC  := restore/main.c restore/image.c restore/vma.c restore/fds.c restore/out.c restore/mem.c
+RST_SRC  := restore/main.c image/read.c restore/vma.c restore/fds.c image/fmt.c restore/mem.c
 RST_ASM  := asm/entry.asm asm/jump.asm asm/spawn.asm asm/syscall.asm
 CAP_SRC  := capture/preload.c capture/dump.c capture/maps.c capture/state.c capture/api.c capture/track.c \
-            capture/signame.c capture/threads.c restore/out.c
+            capture/signame.c capture/threads.c image/fmt.c
 CAP_ASM  := asm/context.asm asm/spawn.asm asm/syscall.asm
 
 RST_OBJ  := $(RST_SRC:%.c=$(B)/rst/%.o) $(RST_ASM:%.asm=$(B)/%.o)
 CAP_OBJ  := $(CAP_SRC:%.c=$(B)/cap/%.o) $(CAP_ASM:%.asm=$(B)/%.o)
 # readckpt: hosted main + the restorer's reader, built the same way as in the restorer
-RDR_OBJ  := $(B)/readckpt.o $(B)/rst/restore/image.o $(B)/rst/restore/out.o $(B)/asm/syscall.o
+RDR_OBJ  := $(B)/readckpt.o $(B)/rst/image/read.o $(B)/rst/image/fmt.o $(B)/asm/syscall.o
 # the ckpt command: hosted, and the same reader for `ckpt info --json`
 VERSION  := 0.1
-CKPT_OBJ := $(B)/capture/ckpt.o $(B)/capture/signame.o $(B)/rst/restore/image.o $(B)/rst/restore/out.o $(B)/asm/syscall.o
+CKPT_OBJ := $(B)/capture/ckpt.o $(B)/capture/signame.o $(B)/rst/image/read.o $(B)/rst/image/fmt.o $(B)/asm/syscall.o
 
 # tests/api_*.c: the user-directed API, linked with -lckpt (not tests/lib.c)
 API_SRC  := $(wildcard tests/api_*.c)
@@ -88,7 +88,7 @@ libckpt.so: $(CAP_OBJ)
 	@echo "  LD      $@"
 	$(Q)$(CC) -shared -Wl,-z,noexecstack -Wl,-soname,libckpt.so -o $@ $(CAP_OBJ)
 
-$(B)/readckpt.o: readckpt.c $(HDRS)
+$(B)/readckpt.o: tools/readckpt.c $(HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(HOST_CFLAGS) -c -o $@ $<
@@ -102,10 +102,10 @@ $(B)/capture/signame.o: capture/signame.c capture/signame.h
 	@echo "  CC      $<"
 	$(Q)$(CC) $(HOST_CFLAGS) -c -o $@ $<
 
-$(B)/capture/ckpt.o: capture/ckpt.c $(HDRS)
+$(B)/capture/ckpt.o: tools/ckpt/main.c $(HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(HOST_CFLAGS) -DCKPT_TOOL_VERSION='"$(VERSION)"' -c -o $@ $<
+	$(Q)$(CC) $(HOST_CFLAGS) -Itools -Icapture -DCKPT_TOOL_VERSION='"$(VERSION)"' -c -o $@ $<
 
 ckpt: $(CKPT_OBJ)
 	@echo "  LD      $@"
