@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <string.h>
-#include "ckpt_image.h"
+#include "image.h"
 #include "ckpt_sys.h"
 
 #define CAP_MAX_VMAS	16384u
@@ -177,11 +177,5 @@ int ckpt_save_context(struct ckpt_regs *regs, void *fpu_area, unsigned flags) __
 void cap_after_rollback(int carry_fd);
 void cap_after_fresh_restore(void);
 int cap_fd_is_ours(int fd);
-
-/* the formatter the restorer uses too (restore/out.c) */
-#include <stdarg.h>
-size_t rst_vfmt(char *buf, size_t cap, const char *fmt, va_list ap);
-size_t rst_fmt(char *buf, size_t cap, const char *fmt, ...);
-uint64_t rst_parse_num(const char **s, unsigned base);
 
 #endif

@@ -197,7 +197,7 @@ static int write_fd_data(int fd, struct ckpt_fd *f)
 	if ((f->flags & 3) == O_WRONLY) {	/* read it through a second opening */
 		char link[64];
 
-		rst_fmt(link, sizeof(link), "/proc/self/fd/%d", f->fd);
+		img_fmt(link, sizeof(link), "/proc/self/fd/%d", f->fd);
 		src = (int)sys_open(link, O_RDONLY | O_CLOEXEC, 0);
 		if (sys_failed(src))
 			return src;
@@ -232,7 +232,7 @@ static int write_image(struct cap_walk *wp, struct cap_state *st, const char *pa
 /* "<path>.<first 8 bytes of the id in hex>": an image of a chain */
 void cap_chain_name(char *out, size_t cap, const char *path, const uint8_t *id)
 {
-	size_t n = rst_fmt(out, cap, "%s.", path);
+	size_t n = img_fmt(out, cap, "%s.", path);
 
 	for (int i = 0; i < 8 && n + 2 < cap; i++) {
 		out[n++] = "0123456789abcdef"[id[i] >> 4];
@@ -251,11 +251,11 @@ static void rotate(const char *path)
 	if (ckpt_cfg.keep < 2)
 		return;
 	for (int k = ckpt_cfg.keep - 1; k >= 2; k--) {
-		rst_fmt(from, sizeof(from), "%s.%d", path, k - 1);
-		rst_fmt(to, sizeof(to), "%s.%d", path, k);
+		img_fmt(from, sizeof(from), "%s.%d", path, k - 1);
+		img_fmt(to, sizeof(to), "%s.%d", path, k);
 		sys_rename(from, to);
 	}
-	rst_fmt(to, sizeof(to), "%s.1", path);
+	img_fmt(to, sizeof(to), "%s.1", path);
 	sys_unlink(to);
 	SC5(__NR_linkat, AT_FDCWD, path, AT_FDCWD, to, 0);
 }
@@ -458,12 +458,12 @@ again:
 		if (*s == '/')
 			slash = s + 1;
 	sys_getrandom(&rnd, sizeof(rnd));
-	n = (int)rst_fmt(tmp, sizeof(tmp), "%s", path);
+	n = (int)img_fmt(tmp, sizeof(tmp), "%s", path);
 	if (n >= (int)sizeof(tmp) - 40) {
 		cap_say("%s: path too long", path);
 		return -36;
 	}
-	rst_fmt(tmp + (slash - path), sizeof(tmp) - (slash - path), ".%s.tmp.%lx", slash, rnd);
+	img_fmt(tmp + (slash - path), sizeof(tmp) - (slash - path), ".%s.tmp.%lx", slash, rnd);
 	fd = sys_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (sys_failed(fd)) {
 		cap_say("%s: create %s: errno %d", path, tmp, (int)-fd);
@@ -489,7 +489,7 @@ write:
 		if (cap_from_parent(run->vma) && pmemfd < 0) {	/* MADV_DONTFORK/WIPEONFORK pages */
 			char mem[64];
 
-			rst_fmt(mem, sizeof(mem), "/proc/%d/mem", w.parent_pid);
+			img_fmt(mem, sizeof(mem), "/proc/%d/mem", w.parent_pid);
 			pmemfd = sys_open(mem, O_RDONLY | O_CLOEXEC, 0);
 			if (sys_failed(pmemfd)) {
 				err = (int)pmemfd;

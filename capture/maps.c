@@ -25,12 +25,12 @@ struct cap_pm_scan_arg {
 
 static uint64_t hex(const char **s)
 {
-	return rst_parse_num(s, 16);
+	return img_parse_num(s, 16);
 }
 
 static uint64_t dec(const char **s)
 {
-	return rst_parse_num(s, 10);
+	return img_parse_num(s, 10);
 }
 
 static int starts(const char *s, const char *prefix)
@@ -253,9 +253,9 @@ static int walk(struct cap_walk *w, int mode, const struct walk_space *sp)
 	uint32_t hint = 0, cur = 0;
 
 	if (mode == WALK_REFINE)
-		rst_fmt(file, sizeof(file), "/proc/%d/smaps", w->parent_pid);
+		img_fmt(file, sizeof(file), "/proc/%d/smaps", w->parent_pid);
 	else
-		rst_fmt(file, sizeof(file), "/proc/self/%s", mode == WALK_MAPS ? "maps" : "smaps");
+		img_fmt(file, sizeof(file), "/proc/self/%s", mode == WALK_MAPS ? "maps" : "smaps");
 	fd = sys_open(file, O_RDONLY | O_CLOEXEC, 0);
 
 	memset(sp->from_parent, 0, CAP_MAX_VMAS / 8);
@@ -584,7 +584,7 @@ static int parent_pagemap(const struct cap_walk *w, long *pm)
 
 	if (*pm >= 0)
 		return 0;
-	rst_fmt(path, sizeof(path), "/proc/%d/pagemap", w->parent_pid);
+	img_fmt(path, sizeof(path), "/proc/%d/pagemap", w->parent_pid);
 	*pm = sys_open(path, O_RDONLY | O_CLOEXEC, 0);
 	if (!sys_failed(*pm))
 		return 0;
@@ -678,7 +678,7 @@ int cap_take_dontfork(struct cap_walk *w)
 		if ((err = parent_pagemap(w, &pm)))
 			break;
 		if (mem < 0) {
-			rst_fmt(path, sizeof(path), "/proc/%d/mem", w->parent_pid);
+			img_fmt(path, sizeof(path), "/proc/%d/mem", w->parent_pid);
 			mem = sys_open(path, O_RDONLY | O_CLOEXEC, 0);
 			if (sys_failed(mem)) {
 				err = (int)mem;

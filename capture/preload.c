@@ -60,7 +60,7 @@ void cap_say(const char *fmt, ...)
 
 	memcpy(line, "libckpt: ", 9);
 	va_start(ap, fmt);
-	n = 9 + rst_vfmt(line + 9, sizeof(line) - 10, fmt, ap);
+	n = 9 + img_vfmt(line + 9, sizeof(line) - 10, fmt, ap);
 	va_end(ap);
 	line[n++] = '\n';
 	sys_write(2, line, n);
@@ -527,7 +527,7 @@ static uint64_t status_kb(const char *text, const char *key)
 {
 	const char *v = cap_field(text, key);
 
-	return v ? rst_parse_num(&v, 10) : 0;
+	return v ? img_parse_num(&v, 10) : 0;
 }
 
 static int in_place_pays(void)

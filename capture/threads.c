@@ -109,10 +109,10 @@ static uint64_t blocked_of(int32_t tid)
 	char path[64], buf[4096];
 	const char *v;
 
-	rst_fmt(path, sizeof(path), "/proc/self/task/%d/status", (int)tid);
+	img_fmt(path, sizeof(path), "/proc/self/task/%d/status", (int)tid);
 	if (cap_read_small(path, buf, sizeof(buf)) <= 0 || !(v = cap_field(buf, "SigBlk:")))
 		return 0;
-	return rst_parse_num(&v, 16);
+	return img_parse_num(&v, 16);
 }
 
 /* send thread tid the stop signal, or 33 (with our handler in) if it blocks that */
@@ -177,7 +177,7 @@ int cap_stop_threads(const char *path)
 				at += reclen;
 				if (*p < '0' || *p > '9')
 					continue;
-				tid = (int32_t)rst_parse_num(&p, 10);
+				tid = (int32_t)img_parse_num(&p, 10);
 				for (uint32_t i = 0; i < ckpt_nslots; i++)
 					known |= ckpt_slots[i].tid == tid;
 				if (tid == self || known)
@@ -258,7 +258,7 @@ long cap_spawn_helper(uint64_t stack, uint64_t len, volatile int32_t *tid, void 
 		.stack = stack, .stack_size = len,
 	};
 
-	return rst_spawn_thread(&ca, sizeof(ca), fn, arg);
+	return sys_clone3_on_stack(&ca, sizeof(ca), fn, arg);
 }
 
 /* 1 once that helper has exited; 0 if it still runs and wait is 0 */

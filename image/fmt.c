@@ -1,7 +1,6 @@
-/* out.c -- message formatting without libc: every line is built in a buffer and
+/* fmt.c -- message formatting without libc: every line is built in a buffer and
  * written with a single write(2), so lines from the restorer never interleave. */
-#define CKPT_CRC_DEFINE		/* the restorer's one ckpt_crc32c is here */
-#include "rst.h"
+#include "image.h"
 #include "ckpt_sys.h"
 
 static size_t put_num(char *buf, size_t cap, size_t at, uint64_t v, unsigned base, int neg)
@@ -22,7 +21,7 @@ static size_t put_num(char *buf, size_t cap, size_t at, uint64_t v, unsigned bas
 
 /* Supports %s %c %d %u %x and the l-forms %ld %lu %lx, and %%.  Always
  * NUL-terminates (cap > 0) and returns the length written. */
-size_t rst_vfmt(char *buf, size_t cap, const char *fmt, va_list ap)
+size_t img_vfmt(char *buf, size_t cap, const char *fmt, va_list ap)
 {
 	size_t at = 0;
 
@@ -80,7 +79,7 @@ size_t rst_vfmt(char *buf, size_t cap, const char *fmt, va_list ap)
 }
 
 /* Digits of base 8, 10 or 16 (lowercase) at *s; *s is left after them. */
-uint64_t rst_parse_num(const char **s, unsigned base)
+uint64_t img_parse_num(const char **s, unsigned base)
 {
 	uint64_t v = 0;
 
@@ -100,35 +99,35 @@ uint64_t rst_parse_num(const char **s, unsigned base)
 	}
 }
 
-size_t rst_fmt(char *buf, size_t cap, const char *fmt, ...)
+size_t img_fmt(char *buf, size_t cap, const char *fmt, ...)
 {
 	va_list ap;
 	size_t n;
 
 	va_start(ap, fmt);
-	n = rst_vfmt(buf, cap, fmt, ap);
+	n = img_vfmt(buf, cap, fmt, ap);
 	va_end(ap);
 	return n;
 }
 
-void rst_say(int fd, const char *fmt, ...)
+void img_say(int fd, const char *fmt, ...)
 {
 	char line[512];
 	va_list ap;
 	size_t n;
 
 	va_start(ap, fmt);
-	n = rst_vfmt(line, sizeof(line), fmt, ap);
+	n = img_vfmt(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	sys_write(fd, line, n);
 }
 
-int rst_fail(struct rst_err *e, const char *fmt, ...)
+int img_fail(struct img_err *e, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	rst_vfmt(e->msg, sizeof(e->msg), fmt, ap);
+	img_vfmt(e->msg, sizeof(e->msg), fmt, ap);
 	va_end(ap);
 	return -1;
 }

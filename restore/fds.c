@@ -29,8 +29,8 @@ static int stage_min;			/* staging numbers start here */
 static char copy_buf[1 << 20];
 
 /* copy len bytes at the image's off into fd, checking the crc */
-static int copy_in(const struct rst_image *img, int fd, uint64_t off, uint64_t len, uint32_t crc_want,
-		   const struct ckpt_fd *f, struct rst_err *e)
+static int copy_in(const struct img *img, int fd, uint64_t off, uint64_t len, uint32_t crc_want,
+		   const struct ckpt_fd *f, struct img_err *e)
 {
 	uint32_t crc = 0;
 
@@ -39,20 +39,20 @@ static int copy_in(const struct rst_image *img, int fd, uint64_t off, uint64_t l
 		long r = sys_pread(img->fd, copy_buf, n, off + done);
 
 		if (r <= 0)
-			return rst_fail(e, "fd %d: reading its stored bytes failed", f->fd);
+			return img_fail(e, "fd %d: reading its stored bytes failed", f->fd);
 		crc = ckpt_crc32c(crc, copy_buf, r);
 		for (long w = 0; w < r; ) {
 			long k = sys_write(fd, copy_buf + w, r - w);
 
 			if (k <= 0)
-				return rst_fail(e, "fd %d: refilling %s: errno %d", f->fd,
-						rst_image_str(img, f->path_off), (int)-k);
+				return img_fail(e, "fd %d: refilling %s: errno %d", f->fd,
+						img_str(img, f->path_off), (int)-k);
 			w += k;
 		}
 		done += r;
 	}
 	if (crc != crc_want)
-		return rst_fail(e, "fd %d: stored bytes checksum mismatch: image corrupted", f->fd);
+		return img_fail(e, "fd %d: stored bytes checksum mismatch: image corrupted", f->fd);
 	return 0;
 }
 
@@ -72,13 +72,13 @@ static void strip(const char *path, const char *prefix, char *out, size_t cap)
 	out[n] = 0;
 }
 
-static long make_deleted(const struct rst_image *img, const struct ckpt_fd *f, struct rst_err *e)
+static long make_deleted(const struct img *img, const struct ckpt_fd *f, struct img_err *e)
 {
 	char name[4096], link[64];
 	size_t cut;
 	long fd, re;
 
-	strip(rst_image_str(img, f->path_off), "", name, sizeof(name));
+	strip(img_str(img, f->path_off), "", name, sizeof(name));
 	for (cut = rst_strlen(name); cut > 1 && name[cut - 1] != '/'; cut--)
 		;
 	name[cut > 1 ? cut - 1 : 1] = 0;	/* its directory */
@@ -86,35 +86,35 @@ static long make_deleted(const struct rst_image *img, const struct ckpt_fd *f, s
 	if (sys_failed(fd))
 		fd = sys_open("/tmp", O_TMPFILE_RW | O_CLOEXEC, f->mode & 07777);
 	if (sys_failed(fd))
-		return rst_fail(e, "fd %d: cannot make a file for deleted %s: errno %d", f->fd,
-				rst_image_str(img, f->path_off), (int)-fd);
+		return img_fail(e, "fd %d: cannot make a file for deleted %s: errno %d", f->fd,
+				img_str(img, f->path_off), (int)-fd);
 	if (copy_in(img, (int)fd, f->data_off, f->data_len, f->data_crc, f, e))
 		return -1;
 	/* opened again through /proc: the program's flags, not O_TMPFILE's */
-	rst_fmt(link, sizeof(link), "/proc/self/fd/%d", (int)fd);
+	img_fmt(link, sizeof(link), "/proc/self/fd/%d", (int)fd);
 	re = sys_open(link, (f->flags & OPEN_MASK) | O_CLOEXEC, 0);
 	sys_close((int)fd);
-	return sys_failed(re) ? rst_fail(e, "fd %d: reopening deleted file: errno %d", f->fd, (int)-re) : re;
+	return sys_failed(re) ? img_fail(e, "fd %d: reopening deleted file: errno %d", f->fd, (int)-re) : re;
 }
 
 /* open a file again and check it can serve the saved offset */
-static long reopen(const struct rst_image *img, const struct ckpt_fd *f, int verbose, struct rst_err *e)
+static long reopen(const struct img *img, const struct ckpt_fd *f, int verbose, struct img_err *e)
 {
-	const char *path = rst_image_str(img, f->path_off);
+	const char *path = img_str(img, f->path_off);
 	struct ksys_stat st;
 	long fd = sys_open(path, (f->flags & OPEN_MASK) | O_CLOEXEC, 0);
 
 	if (fd == -2)
-		return rst_fail(e, "fd %d: file %s is gone", f->fd, path);
+		return img_fail(e, "fd %d: file %s is gone", f->fd, path);
 	if (sys_failed(fd))
-		return rst_fail(e, "fd %d: cannot open %s: errno %d", f->fd, path, (int)-fd);
+		return img_fail(e, "fd %d: cannot open %s: errno %d", f->fd, path, (int)-fd);
 	if (f->kind == CKPT_FD_REG && !sys_fstat(fd, &st)) {
 		if ((uint64_t)st.st_size < f->pos && !(f->flags & 02000))
-			return rst_fail(e, "fd %d: file %s is now %ld bytes, shorter than its offset %lu",
+			return img_fail(e, "fd %d: file %s is now %ld bytes, shorter than its offset %lu",
 					f->fd, path, st.st_size, f->pos);
 		if (verbose && (st.st_size != f->size || (int64_t)st.st_mtime_sec != f->mtime_sec ||
 				st.st_mtime_nsec != f->mtime_nsec || st.st_ino != f->ino))
-			rst_say(2, "restorer: notice: fd %d: %s changed since the checkpoint; opened as it is now\n",
+			img_say(2, "restorer: notice: fd %d: %s changed since the checkpoint; opened as it is now\n",
 				f->fd, path);
 	}
 	return fd;
@@ -122,22 +122,22 @@ static long reopen(const struct rst_image *img, const struct ckpt_fd *f, int ver
 
 /* A FIFO opened for writing only needs a reader to open without blocking:
  * hold one open for the moment of the open. */
-static long reopen_fifo(const struct rst_image *img, const struct ckpt_fd *f, struct rst_err *e)
+static long reopen_fifo(const struct img *img, const struct ckpt_fd *f, struct img_err *e)
 {
-	const char *path = rst_image_str(img, f->path_off);
+	const char *path = img_str(img, f->path_off);
 	long hold = sys_open(path, O_RDWR | O_CLOEXEC, 0), fd;
 
 	if (sys_failed(hold))
-		return rst_fail(e, "fd %d: FIFO %s: errno %d", f->fd, path, (int)-hold);
+		return img_fail(e, "fd %d: FIFO %s: errno %d", f->fd, path, (int)-hold);
 	fd = sys_open(path, (f->flags & OPEN_MASK) | 04000 /* O_NONBLOCK */ | O_CLOEXEC, 0);
 	sys_close((int)hold);
 	if (sys_failed(fd))
-		return rst_fail(e, "fd %d: FIFO %s: errno %d", f->fd, path, (int)-fd);
+		return img_fail(e, "fd %d: FIFO %s: errno %d", f->fd, path, (int)-fd);
 	return fd;
 }
 
 /* the read end of a pipe pair among the records, and its partner */
-static long make_pipe(const struct rst_image *img, uint32_t i, struct rst_err *e)
+static long make_pipe(const struct img *img, uint32_t i, struct img_err *e)
 {
 	const struct ckpt_fd *f = &img->fds[i], *g = &img->fds[img->fds[f->peer].share];
 	const struct ckpt_fd *rd = (f->flags & 3) == O_RDONLY ? f : g, *wr = rd == f ? g : f;
@@ -145,7 +145,7 @@ static long make_pipe(const struct rst_image *img, uint32_t i, struct rst_err *e
 	long r = sys_pipe2(p, O_CLOEXEC | 04000);	/* non-blocking while we fill it */
 
 	if (sys_failed(r))
-		return rst_fail(e, "fd %d: pipe: errno %d", f->fd, (int)-r);
+		return img_fail(e, "fd %d: pipe: errno %d", f->fd, (int)-r);
 	if (f->aux[0])
 		sys_fcntl(p[1], F_SETPIPE_SZ, (long)f->aux[0]);
 	if (rd->data_len && copy_in(img, p[1], rd->data_off, rd->data_len, rd->data_crc, rd, e))
@@ -155,11 +155,11 @@ static long make_pipe(const struct rst_image *img, uint32_t i, struct rst_err *e
 	return 0;
 }
 
-static long make_one(const struct rst_image *img, uint32_t i, int close_unsupported, int verbose,
-		     struct rst_err *e)
+static long make_one(const struct img *img, uint32_t i, int close_unsupported, int verbose,
+		     struct img_err *e)
 {
 	const struct ckpt_fd *f = &img->fds[i];
-	const char *path = rst_image_str(img, f->path_off);
+	const char *path = img_str(img, f->path_off);
 	int nb = f->flags & 04000 ? 04000 : 0;
 	char name[256];
 	long fd;
@@ -168,13 +168,13 @@ static long make_one(const struct rst_image *img, uint32_t i, int close_unsuppor
 	case CKPT_FD_REG: case CKPT_FD_DIR: case CKPT_FD_CHR:
 		fd = reopen(img, f, verbose, e);
 		if (fd >= 0 && f->kind != CKPT_FD_CHR && sys_failed(sys_lseek((int)fd, (int64_t)f->pos, 0)))
-			return rst_fail(e, "fd %d: cannot seek %s to %lu", f->fd, path, f->pos);
+			return img_fail(e, "fd %d: cannot seek %s to %lu", f->fd, path, f->pos);
 		return fd;
 	case CKPT_FD_FIFO:
 		fd = reopen_fifo(img, f, e);
 		if (fd >= 0 && f->data_len) {	/* the bytes go in through a writer of our own */
 			long w = sys_open(path, O_WRONLY | 04000 | O_CLOEXEC, 0);
-			int bad = sys_failed(w) ? rst_fail(e, "fd %d: FIFO %s: no writer to refill it: errno %d",
+			int bad = sys_failed(w) ? img_fail(e, "fd %d: FIFO %s: no writer to refill it: errno %d",
 							   f->fd, path, (int)-w)
 					       : copy_in(img, (int)w, f->data_off, f->data_len, f->data_crc, f, e);
 
@@ -188,13 +188,13 @@ static long make_one(const struct rst_image *img, uint32_t i, int close_unsuppor
 		strip(path, "/memfd:", name, sizeof(name));
 		fd = sys_memfd_create(name, 1 | 2);	/* MFD_CLOEXEC | MFD_ALLOW_SEALING */
 		if (sys_failed(fd))
-			return rst_fail(e, "fd %d: memfd_create: errno %d", f->fd, (int)-fd);
+			return img_fail(e, "fd %d: memfd_create: errno %d", f->fd, (int)-fd);
 		if (copy_in(img, (int)fd, f->data_off, f->data_len, f->data_crc, f, e) ||
 		    sys_failed(sys_ftruncate((int)fd, f->size)))
 			return -1;
 		sys_lseek((int)fd, (int64_t)f->pos, 0);
 		if (f->aux[0] && sys_failed(sys_fcntl((int)fd, F_ADD_SEALS, (long)f->aux[0])))
-			return rst_fail(e, "fd %d: memfd seals 0x%lx could not be set", f->fd, f->aux[0]);
+			return img_fail(e, "fd %d: memfd seals 0x%lx could not be set", f->fd, f->aux[0]);
 		return fd;
 	case CKPT_FD_DELETED:
 		fd = make_deleted(img, f, e);
@@ -205,54 +205,54 @@ static long make_one(const struct rst_image *img, uint32_t i, int close_unsuppor
 		fd = sys_eventfd2(0, O_CLOEXEC | nb | (f->aux[1] ? 1 : 0));	/* EFD_SEMAPHORE */
 		if (!sys_failed(fd) && f->aux[0])
 			sys_write((int)fd, &f->aux[0], 8);
-		return sys_failed(fd) ? rst_fail(e, "fd %d: eventfd: errno %d", f->fd, (int)-fd) : fd;
+		return sys_failed(fd) ? img_fail(e, "fd %d: eventfd: errno %d", f->fd, (int)-fd) : fd;
 	case CKPT_FD_TIMERFD: {
 		int64_t its[4] = { (int64_t)f->aux[1], (int64_t)f->aux[2], (int64_t)f->aux[3], (int64_t)f->aux[4] };
 
 		fd = sys_timerfd_create((int)f->aux[0], O_CLOEXEC | nb);
 		if (sys_failed(fd))
-			return rst_fail(e, "fd %d: timerfd_create: errno %d", f->fd, (int)-fd);
+			return img_fail(e, "fd %d: timerfd_create: errno %d", f->fd, (int)-fd);
 		if ((its[2] || its[3]) && sys_failed(sys_timerfd_settime((int)fd, 0, its, 0)))
-			return rst_fail(e, "fd %d: timerfd_settime failed", f->fd);
+			return img_fail(e, "fd %d: timerfd_settime failed", f->fd);
 		return fd;
 	}
 	case CKPT_FD_SIGNALFD:
 		fd = sys_signalfd4(-1, &f->aux[0], O_CLOEXEC | nb);
-		return sys_failed(fd) ? rst_fail(e, "fd %d: signalfd: errno %d", f->fd, (int)-fd) : fd;
+		return sys_failed(fd) ? img_fail(e, "fd %d: signalfd: errno %d", f->fd, (int)-fd) : fd;
 	case CKPT_FD_EPOLL: {		/* empty now; its watches go in once every fd is back */
 		uint64_t n = f->data_len / sizeof(struct ckpt_epoll_watch);
 		uint32_t crc;
 
 		if (n > MAX_WATCHES - nwatches)
-			return rst_fail(e, "fd %d: more epoll watches than this restorer keeps (%u)", f->fd,
+			return img_fail(e, "fd %d: more epoll watches than this restorer keeps (%u)", f->fd,
 					MAX_WATCHES);
 		if (n && sys_pread(img->fd, &watches[nwatches], f->data_len, (int64_t)f->data_off) !=
 			 (long)f->data_len)
-			return rst_fail(e, "fd %d: reading its epoll watches failed", f->fd);
+			return img_fail(e, "fd %d: reading its epoll watches failed", f->fd);
 		crc = ckpt_crc32c(0, &watches[nwatches], f->data_len);
 		if (crc != f->data_crc)
-			return rst_fail(e, "fd %d: stored bytes checksum mismatch: image corrupted", f->fd);
+			return img_fail(e, "fd %d: stored bytes checksum mismatch: image corrupted", f->fd);
 		nwatches += (uint32_t)n;
 		fd = sys_epoll_create1(O_CLOEXEC);
-		return sys_failed(fd) ? rst_fail(e, "fd %d: epoll_create1: errno %d", f->fd, (int)-fd) : fd;
+		return sys_failed(fd) ? img_fail(e, "fd %d: epoll_create1: errno %d", f->fd, (int)-fd) : fd;
 	}
 	default:				/* CKPT_FD_UNSUPPORTED */
 		if (!close_unsupported)
-			return rst_fail(e, "fd %d (%s) cannot be restored (--close-unsupported restores it closed)",
+			return img_fail(e, "fd %d (%s) cannot be restored (--close-unsupported restores it closed)",
 					f->fd, path);
-		rst_say(2, "restorer: notice: fd %d (%s) restored closed\n", f->fd, path);
+		img_say(2, "restorer: notice: fd %d (%s) restored closed\n", f->fd, path);
 		return -2;
 	}
 }
 
-int rst_prepare_fds(const struct rst_image *img, int stdio_image, int close_unsupported, int verbose,
-		    struct rst_err *e)
+int rst_prepare_fds(const struct img *img, int stdio_image, int close_unsupported, int verbose,
+		    struct img_err *e)
 {
 	uint32_t n = img->hdr.nfds;
 	int top = 2;
 
 	if (n > CKPT_MAX_FDS)
-		return rst_fail(e, "%u descriptors: more than this restorer makes", n);
+		return img_fail(e, "%u descriptors: more than this restorer makes", n);
 	for (uint32_t i = 0; i < n; i++) {
 		stage[i] = -1;
 		if (img->fds[i].fd > top)
@@ -287,7 +287,7 @@ int rst_prepare_fds(const struct rst_image *img, int stdio_image, int close_unsu
 		sys_fcntl(stage[i], F_SETFL, img->fds[i].flags & SETFL_MASK);
 		moved = sys_fcntl(stage[i], F_DUPFD_CLOEXEC, stage_min);
 		if (sys_failed(moved))
-			return rst_fail(e, "no descriptor above %d for fd %d (RLIMIT_NOFILE?): errno %d",
+			return img_fail(e, "no descriptor above %d for fd %d (RLIMIT_NOFILE?): errno %d",
 					stage_min, img->fds[i].fd, (int)-moved);
 		sys_close(stage[i]);
 		stage[i] = (int)moved;
@@ -299,7 +299,7 @@ int rst_prepare_fds(const struct rst_image *img, int stdio_image, int close_unsu
  * the program left them); a regular file still open at its old number goes
  * back to its saved offset -- except 0, 1 and 2, which belong to whoever
  * started the program (a log it writes to must not be overwritten). */
-void rst_rewind_fds(const struct rst_image *img)
+void rst_rewind_fds(const struct img *img)
 {
 	for (uint32_t i = 0; i < img->hdr.nfds; i++) {
 		const struct ckpt_fd *f = &img->fds[i];
@@ -314,7 +314,7 @@ void rst_rewind_fds(const struct rst_image *img)
 /* Every descriptor has its number again: each epoll instance gets back what
  * it watched, under the numbers it was given (the kernel keys a watch by file
  * and number).  A watched number that was not restored is left out. */
-static void add_epoll_watches(const struct rst_image *img)
+static void add_epoll_watches(const struct img *img)
 {
 	const struct ckpt_epoll_watch *wt = watches;
 
@@ -329,13 +329,13 @@ static void add_epoll_watches(const struct rst_image *img)
 			long r = stage[i] < 0 ? 0 : sys_epoll_ctl(f->fd, 1 /* EPOLL_CTL_ADD */, wt->fd, ev);
 
 			if (sys_failed(r))
-				rst_say(2, "restorer: notice: fd %d: epoll watch of fd %d not restored: errno %d\n",
+				img_say(2, "restorer: notice: fd %d: epoll watch of fd %d not restored: errno %d\n",
 					f->fd, wt->fd, (int)-r);
 		}
 	}
 }
 
-void rst_install_fds(const struct rst_image *img, int stdio_image)
+void rst_install_fds(const struct img *img, int stdio_image)
 {
 	int next = 3;
 

@@ -5,8 +5,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "ckpt_image.h"
-#include "../restore/rst.h"
+#include "image.h"
 
 static const char *const sig_names[CKPT_NSIG + 1] = {
 	[1] = "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV",
@@ -26,7 +25,7 @@ static void print_regs(const struct ckpt_regs *r)
 	printf("    fs_base 0x%016lx    gs_base 0x%016lx\n", r->fs_base, r->gs_base);
 }
 
-static void print_fpu(const struct rst_image *img, const struct ckpt_thread *t)
+static void print_fpu(const struct img *img, const struct ckpt_thread *t)
 {
 	const uint8_t *a = img->tables + (t->xsave_off - img->hdr.tables_off);
 	uint32_t mxcsr;
@@ -71,8 +70,8 @@ static void perms(uint32_t prot, uint32_t flags, char out[5])
 int main(int argc, char **argv)
 {
 	const char *path = argc > 1 ? argv[1] : "myckpt";
-	struct rst_image img;
-	struct rst_err err;
+	struct img img;
+	struct img_err err;
 	const struct ckpt_hdr *h;
 	const struct ckpt_proc *p;
 	time_t created;
@@ -82,7 +81,7 @@ int main(int argc, char **argv)
 		fprintf(argc > 2 ? stderr : stdout, "usage: readckpt [IMAGE]   (default: myckpt)\n");
 		return argc > 2 ? 2 : 0;
 	}
-	if (rst_image_open(&img, path, 0, &err)) {
+	if (img_open(&img, path, 0, &err)) {
 		fprintf(stderr, "readckpt: %s: %s\n", path, err.msg);
 		return 2;
 	}
@@ -131,8 +130,8 @@ int main(int argc, char **argv)
 	}
 
 	printf("process\n");
-	printf("  comm %.16s  umask %03o  cwd %s\n", p->comm, p->umask, rst_image_str(&img, p->cwd_off));
-	printf("  exe  %s\n", rst_image_str(&img, p->exe_off));
+	printf("  comm %.16s  umask %03o  cwd %s\n", p->comm, p->umask, img_str(&img, p->cwd_off));
+	printf("  exe  %s\n", img_str(&img, p->exe_off));
 	printf("  resume block 0x%lx\n", p->resume_addr);
 	printf("  code 0x%lx-0x%lx  data 0x%lx-0x%lx  brk 0x%lx-0x%lx  stack 0x%lx\n", p->start_code,
 	       p->end_code, p->start_data, p->end_data, p->start_brk, p->brk, p->start_stack);
@@ -192,7 +191,7 @@ int main(int argc, char **argv)
 		const struct ckpt_fd *f = &img.fds[i];
 
 		printf("  %4d %-11s flags 0%06o%s pos %-8lu %s", f->fd, kinds[f->kind], f->flags,
-		       f->fd_flags & CKPT_FD_CLOEXEC ? " cloexec" : "        ", f->pos, rst_image_str(&img, f->path_off));
+		       f->fd_flags & CKPT_FD_CLOEXEC ? " cloexec" : "        ", f->pos, img_str(&img, f->path_off));
 		if (f->share != i)
 			printf("  (same file as fd %d)", img.fds[f->share].fd);
 		if (f->peer != i)
@@ -218,9 +217,9 @@ int main(int argc, char **argv)
 		perms(v->prot, v->flags, pm);
 		printf("  %016lx-%016lx %s%c%-11s %9luK %7luK  %s%s%s%s\n", v->start, v->end, pm,
 		       v->flags & CKPT_MAP_FRESH ? '*' : ' ',
-		       rst_kind_name(v->kind), (v->end - v->start) >> 10, v->pages_stored * 4,
-		       rst_image_str(&img, v->path_off), v->name_off ? "[anon:" : "",
-		       rst_image_str(&img, v->name_off), v->name_off ? "]" : "");
+		       img_kind_name(v->kind), (v->end - v->start) >> 10, v->pages_stored * 4,
+		       img_str(&img, v->path_off), v->name_off ? "[anon:" : "",
+		       img_str(&img, v->name_off), v->name_off ? "]" : "");
 	}
 	return 0;
 }

@@ -52,8 +52,7 @@
 #include <linux/userfaultfd.h>
 
 #include "signame.h"
-#include "ckpt_image.h"
-#include "../restore/rst.h"
+#include "image.h"
 
 #ifndef CKPT_TOOL_VERSION
 #define CKPT_TOOL_VERSION "0.1"
@@ -1043,15 +1042,15 @@ static int info_json(const char *path)
 {
 	static const char *const rn[16] = { "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp",
 					    "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15" };
-	struct rst_image img;
-	struct rst_err err;
+	struct img img;
+	struct img_err err;
 	const struct ckpt_hdr *h;
 	const struct ckpt_proc *p;
 	FILE *f = stdout;
 	char when[64];
 	time_t created;
 
-	if (rst_image_open(&img, path, 0, &err)) {
+	if (img_open(&img, path, 0, &err)) {
 		say("%s: %s", path, err.msg);
 		return EX_USAGE;
 	}
@@ -1103,9 +1102,9 @@ static int info_json(const char *path)
 	fputs("\n  ],\n  \"process\": {\"comm\": ", f);
 	json_strn(f, p->comm, sizeof(p->comm));
 	fprintf(f, ", \"umask\": \"%03o\", \"cwd\": ", p->umask);
-	json_str(f, rst_image_str(&img, p->cwd_off));
+	json_str(f, img_str(&img, p->cwd_off));
 	fputs(", \"exe\": ", f);
-	json_str(f, rst_image_str(&img, p->exe_off));
+	json_str(f, img_str(&img, p->exe_off));
 	fprintf(f, ",\n    \"start_code\": \"0x%lx\", \"end_code\": \"0x%lx\", \"start_data\": \"0x%lx\", "
 		"\"end_data\": \"0x%lx\",\n    \"start_brk\": \"0x%lx\", \"brk\": \"0x%lx\", "
 		"\"start_stack\": \"0x%lx\", \"arg_start\": \"0x%lx\", \"arg_end\": \"0x%lx\",\n"
@@ -1130,10 +1129,10 @@ static int info_json(const char *path)
 		fprintf(f, "%s\n    {\"start\": \"0x%lx\", \"end\": \"0x%lx\", \"size\": %lu, \"perm\": \"%c%c%c%c\", "
 			"\"kind\": \"%s\", \"path\": ", i ? "," : "", v->start, v->end, v->end - v->start,
 			v->prot & 1 ? 'r' : '-', v->prot & 2 ? 'w' : '-', v->prot & 4 ? 'x' : '-',
-			v->flags & CKPT_MAP_SHARED ? 's' : 'p', rst_kind_name(v->kind));
-		json_str(f, rst_image_str(&img, v->path_off));
+			v->flags & CKPT_MAP_SHARED ? 's' : 'p', img_kind_name(v->kind));
+		json_str(f, img_str(&img, v->path_off));
 		fputs(", \"name\": ", f);
-		json_str(f, rst_image_str(&img, v->name_off));
+		json_str(f, img_str(&img, v->name_off));
 		fprintf(f, ", \"pgoff\": %lu, \"flags\": \"0x%x\", \"advice\": \"0x%x\", \"pkey\": %d, "
 			"\"pages_stored\": %lu, \"runs\": %u}", v->pgoff, v->flags, v->advice, v->pkey,
 			v->pages_stored, v->run_count);
@@ -1153,7 +1152,7 @@ static int info_json(const char *path)
 		fprintf(f, "%s\n    {\"fd\": %d, \"kind\": \"%s\", \"flags\": \"0x%x\", \"cloexec\": %s, "
 			"\"pos\": %lu, \"stored\": %lu, \"path\": ", i ? "," : "", d->fd, k, d->flags,
 			d->fd_flags & CKPT_FD_CLOEXEC ? "true" : "false", d->pos, d->data_len);
-		json_str(f, rst_image_str(&img, d->path_off));
+		json_str(f, img_str(&img, d->path_off));
 		fputc('}', f);
 	}
 	fputs("\n  ],\n  \"pending_signals\": [", f);
@@ -1225,7 +1224,7 @@ struct merge_vma {
 };
 
 /* the region of img holding the page at a that can take pages, or -1 */
-static long merge_holder(const struct rst_image *img, uint64_t a)
+static long merge_holder(const struct img *img, uint64_t a)
 {
 	uint32_t lo = 0, hi = img->hdr.nvmas;
 
@@ -1242,7 +1241,7 @@ static long merge_holder(const struct rst_image *img, uint64_t a)
 	return -1;
 }
 
-static void merge_clear(const struct rst_image *top, struct merge_vma *mv, uint64_t a, uint64_t b)
+static void merge_clear(const struct img *top, struct merge_vma *mv, uint64_t a, uint64_t b)
 {
 	for (uint64_t p = a; p < b; p += CKPT_PAGE_SIZE) {
 		long i = merge_holder(top, p);
@@ -1252,7 +1251,7 @@ static void merge_clear(const struct rst_image *top, struct merge_vma *mv, uint6
 	}
 }
 
-static int merge_run(const struct rst_image *im, const struct ckpt_run *run, const struct rst_image *top,
+static int merge_run(const struct img *im, const struct ckpt_run *run, const struct img *top,
 		     struct merge_vma *mv, uint8_t *buf, size_t cap)
 {
 	uint64_t len = run->npages * CKPT_PAGE_SIZE;
@@ -1308,11 +1307,11 @@ static int cmd_merge(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
 	};
-	static struct rst_image chain[MERGE_MAX_CHAIN];
+	static struct img chain[MERGE_MAX_CHAIN];
 	static char paths[MERGE_MAX_CHAIN][PATH_MAX];
-	struct rst_err err;
+	struct img_err err;
 	const char *in, *out;
-	struct rst_image *top;
+	struct img *top;
 	struct merge_vma *mv;
 	struct ckpt_run *runs = NULL;
 	struct ckpt_hdr h;
@@ -1335,7 +1334,7 @@ static int cmd_merge(int argc, char **argv)
 	out = argv[optind + 1];
 
 	/* the chain, newest first, checked like the restorer checks it */
-	if (rst_image_open(&chain[0], in, 0, &err)) {
+	if (img_open(&chain[0], in, 0, &err)) {
 		say("%s: %s", in, err.msg);
 		return EX_USAGE;
 	}
@@ -1343,14 +1342,14 @@ static int cmd_merge(int argc, char **argv)
 	while (dl && in[dl - 1] != '/')
 		dl--;
 	for (n = 1; chain[n - 1].hdr.depth; n++) {
-		const struct rst_image *child = &chain[n - 1];
+		const struct img *child = &chain[n - 1];
 
 		if (n >= MERGE_MAX_CHAIN) {
 			say("%s: chain of more than %u images", in, MERGE_MAX_CHAIN - 1);
 			return EX_USAGE;
 		}
 		snprintf(paths[n], sizeof(paths[n]), "%.*s%s", (int)dl, in, child->hdr.parent_name);
-		if (rst_image_open(&chain[n], paths[n], 0, &err)) {
+		if (img_open(&chain[n], paths[n], 0, &err)) {
 			say("%s: parent %s: %s", in, paths[n], err.msg);
 			return EX_USAGE;
 		}
@@ -1382,7 +1381,7 @@ static int cmd_merge(int argc, char **argv)
 	}
 	/* oldest first, as restore/vma.c apply_chain */
 	for (uint32_t k = n; k-- > 0;) {
-		const struct rst_image *im = &chain[k];
+		const struct img *im = &chain[k];
 
 		for (uint32_t i = 0; k != n - 1 && i < im->hdr.nvmas; i++)
 			if (im->vmas[i].flags & CKPT_MAP_FRESH)
