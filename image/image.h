@@ -20,7 +20,9 @@
 #define IMG_TASK_SIZE	0x7ffffffff000ull	/* x86-64 4-level user address space top */
 
 /* from libc, or from restore/mem.c in the restorer */
+void *memcpy(void *d, const void *s, size_t n);
 void *memset(void *d, int c, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
 
 /* crc32c.c: CRC-32C of len bytes at buf, continuing from crc (start with 0) */
 uint32_t ckpt_crc32c(uint32_t crc, const void *buf, uint64_t len);
@@ -59,5 +61,10 @@ struct img {
 int img_open(struct img *img, const char *path, uint64_t table_addr, struct img_err *e);
 const char *img_str(const struct img *img, uint32_t off);	/* "" for 0 */
 const char *img_kind_name(uint32_t kind);
+
+/* chain.c: open top's parents, newest first (see there); their number, or -1 */
+#define IMG_PATH_MAX	(4096 + 256)
+int img_open_parents(const struct img *top, const char *path, struct img *parents, char (*paths)[IMG_PATH_MAX],
+		     uint32_t max, uint64_t table_addr, uint64_t table_limit, struct img_err *e);
 
 #endif

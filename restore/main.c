@@ -41,7 +41,7 @@ static uint64_t hwcap2;			/* AT_HWCAP2 of this process */
 static uint8_t thread_stacks[RST_MAX_THREADS][RST_THREAD_STACK] __attribute__((aligned(16)));
 #define MAX_CHAIN 256
 static struct img parents[MAX_CHAIN];	/* an incremental image's parents, newest first */
-static char parent_paths[MAX_CHAIN][4096 + 256];
+static char parent_paths[MAX_CHAIN][IMG_PATH_MAX];
 static const struct img *chain[MAX_CHAIN + 1];	/* oldest (full) first */
 static uint32_t nchain;
 static int file_fds[CKPT_MAX_VMAS];	/* per vma: the opened mapped file, or -1 */
@@ -433,42 +433,18 @@ static void become_old_pid(const char *path, uint32_t want, int verbose)
 		end_as(pid, 0);
 }
 
-/* An incremental image names its parent, in its own directory, by file name
- * and id; each parent's tables go to the zone after the previous ones.  The
- * whole chain is read and checked before anything changes. */
+/* The chain: the image's parents (image/chain.c), checked before anything
+ * changes, their tables in the zone after the image's own. */
 static int open_chain(const char *path, struct img_err *e)
 {
 	extern char rst_park_addr[];
-	const struct img *child = &img;
-	uint64_t at = (uint64_t)rst_tables_addr + ((img.hdr.tables_size + 0xfff) & ~0xfffull);
-	size_t dir = rst_strlen(path);
-	uint32_t n = 0;
+	int n = img_open_parents(&img, path, parents, parent_paths, MAX_CHAIN, (uint64_t)rst_tables_addr,
+				 (uint64_t)rst_park_addr, e);
 
-	while (dir && path[dir - 1] != '/')
-		dir--;
-	while (child->hdr.depth) {
-		struct img *p = &parents[n];
-		char *pp = parent_paths[n];
-
-		if (n >= MAX_CHAIN)
-			return img_fail(e, "chain of more than %u images", MAX_CHAIN);
-		memcpy(pp, path, dir);
-		memcpy(pp + dir, child->hdr.parent_name, rst_strlen(child->hdr.parent_name) + 1);
-		if (img_open(p, pp, at, e)) {
-			struct img_err inner = *e;
-
-			return img_fail(e, "parent %s: %s", pp, inner.msg);
-		}
-		if (memcmp(p->hdr.image_id, child->hdr.parent_id, 16) || p->hdr.depth + 1 != child->hdr.depth)
-			return img_fail(e, "parent %s is not the image this one was taken after", pp);
-		at += (p->hdr.tables_size + 0xfff) & ~0xfffull;
-		if (at > (uint64_t)rst_park_addr)
-			return img_fail(e, "the chain's tables do not fit the restorer's zone");
-		child = p;
-		n++;
-	}
+	if (n < 0)
+		return -1;
 	nchain = 0;
-	for (uint32_t i = n; i > 0; i--)
+	for (int i = n; i > 0; i--)
 		chain[nchain++] = &parents[i - 1];
 	chain[nchain++] = &img;
 	return 0;

@@ -1308,7 +1308,7 @@ static int cmd_merge(int argc, char **argv)
 		{ "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
 	};
 	static struct img chain[MERGE_MAX_CHAIN];
-	static char paths[MERGE_MAX_CHAIN][PATH_MAX];
+	static char paths[MERGE_MAX_CHAIN][IMG_PATH_MAX];
 	struct img_err err;
 	const char *in, *out;
 	struct img *top;
@@ -1320,7 +1320,6 @@ static int cmd_merge(int argc, char **argv)
 	uint32_t n = 0, vcount;
 	char tmp[PATH_MAX + 32], dir[PATH_MAX];
 	int c, fd = -1, ret = EX_FAIL;
-	size_t dl;
 
 	while ((c = next_opt(argc, argv, ":hV", opts)) != -1) {
 		switch (c) {
@@ -1338,27 +1337,12 @@ static int cmd_merge(int argc, char **argv)
 		say("%s: %s", in, err.msg);
 		return EX_USAGE;
 	}
-	dl = strlen(in);
-	while (dl && in[dl - 1] != '/')
-		dl--;
-	for (n = 1; chain[n - 1].hdr.depth; n++) {
-		const struct img *child = &chain[n - 1];
-
-		if (n >= MERGE_MAX_CHAIN) {
-			say("%s: chain of more than %u images", in, MERGE_MAX_CHAIN - 1);
-			return EX_USAGE;
-		}
-		snprintf(paths[n], sizeof(paths[n]), "%.*s%s", (int)dl, in, child->hdr.parent_name);
-		if (img_open(&chain[n], paths[n], 0, &err)) {
-			say("%s: parent %s: %s", in, paths[n], err.msg);
-			return EX_USAGE;
-		}
-		if (memcmp(chain[n].hdr.image_id, child->hdr.parent_id, 16) ||
-		    chain[n].hdr.depth + 1 != child->hdr.depth) {
-			say("%s: parent %s is not the image this one was taken after", in, paths[n]);
-			return EX_USAGE;
-		}
+	c = img_open_parents(&chain[0], in, &chain[1], &paths[1], MERGE_MAX_CHAIN - 1, 0, 0, &err);
+	if (c < 0) {
+		say("%s: %s", in, err.msg);
+		return EX_USAGE;
 	}
+	n = (uint32_t)c + 1;
 	top = &chain[0];
 	vcount = top->hdr.nvmas;
 

@@ -1,0 +1,51 @@
+/* chain.c -- the parents of an incremental image.
+ *
+ * An incremental image names its parent by file name, in its own directory,
+ * and by id; the parent may have a parent of its own, back to a full image
+ * (depth 0).  The restorer and `ckpt merge` open the whole chain, each image
+ * checked by img_open(), before they use any of it.
+ */
+#include "image.h"
+
+/* Open the parents of top, whose path is path: parents[0] is its parent,
+ * parents[n - 1] the full image; paths[i] holds parents[i]'s path.  With a
+ * table_addr, the tables go one after another from there and must end by
+ * table_limit; with 0 they go anywhere.  The number of parents, or -1 with e
+ * filled. */
+int img_open_parents(const struct img *top, const char *path, struct img *parents, char (*paths)[IMG_PATH_MAX],
+		     uint32_t max, uint64_t table_addr, uint64_t table_limit, struct img_err *e)
+{
+	const struct img *child = top;
+	struct img_err inner;
+	size_t dir = 0, len;
+	uint32_t n = 0;
+
+	for (size_t i = 0; path[i]; i++)
+		if (path[i] == '/')
+			dir = i + 1;
+	if (table_addr)
+		table_addr += (top->hdr.tables_size + 0xfff) & ~0xfffull;
+	for (; child->hdr.depth; child = &parents[n++]) {
+		struct img *p = &parents[n];
+		char *pp = paths[n];
+
+		if (n >= max)
+			return img_fail(e, "chain of more than %u images", max);
+		for (len = 0; child->hdr.parent_name[len]; len++)
+			;
+		if (dir + len >= IMG_PATH_MAX)
+			return img_fail(e, "path of the parent too long");
+		memcpy(pp, path, dir);
+		memcpy(pp + dir, child->hdr.parent_name, len + 1);
+		if (img_open(p, pp, table_addr, &inner))
+			return img_fail(e, "parent %s: %s", pp, inner.msg);
+		if (memcmp(p->hdr.image_id, child->hdr.parent_id, 16) || p->hdr.depth + 1 != child->hdr.depth)
+			return img_fail(e, "parent %s is not the image this one was taken after", pp);
+		if (table_addr) {
+			table_addr += (p->hdr.tables_size + 0xfff) & ~0xfffull;
+			if (table_addr > table_limit)
+				return img_fail(e, "the chain's tables do not fit the restorer's zone");
+		}
+	}
+	return (int)n;
+}
