@@ -29,12 +29,12 @@ IMG_SRC  := image/read.c image/chain.c image/fmt.c image/crc32c.c
 RST_SRC  := restore/main.c restore/vma.c restore/fds.c restore/mem.c $(IMG_SRC)
 RST_ASM  := asm/entry.asm asm/jump.asm asm/spawn.asm asm/syscall.asm
 CAP_SRC  := capture/preload.c capture/dump.c capture/maps.c capture/state.c capture/api.c capture/track.c \
-            capture/signame.c capture/threads.c $(IMG_SRC)
+            capture/signame.c capture/threads.c $(IMG_SRC) image/write.c
 CAP_ASM  := asm/context.asm asm/spawn.asm asm/syscall.asm
 
 RST_OBJ  := $(RST_SRC:%.c=$(B)/rst/%.o) $(RST_ASM:%.asm=$(B)/%.o)
 CAP_OBJ  := $(CAP_SRC:%.c=$(B)/cap/%.o) $(CAP_ASM:%.asm=$(B)/%.o)
-IMG_OBJ  := $(IMG_SRC:%.c=$(B)/cap/%.o) $(B)/asm/syscall.o
+IMG_OBJ  := $(IMG_SRC:%.c=$(B)/cap/%.o) $(B)/cap/image/write.o $(B)/asm/syscall.o
 # readckpt: hosted main + the image code
 RDR_OBJ  := $(B)/readckpt.o $(IMG_OBJ)
 # the ckpt command: hosted, and the same image code (info, merge)

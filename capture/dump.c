@@ -372,12 +372,11 @@ static int write_image(struct cap_walk *wp, struct cap_state *st, const char *pa
 {
 	struct cap_walk w = *wp;
 	char tmp[4200];
-	uint64_t rnd = 0, off, tables_end;
+	uint64_t off, tables_end;
 	uint32_t crc = 0;
 	long fd = -1, memfd = -1, pmemfd = -1;
-	int err = 0, n, refined = 0;
+	int err = 0, refined = 0;
 	void *refiner = 0;			/* the smaps helper, while it runs */
-	const char *slash = path, *s;
 
 	/* Quick (no smaps before the fork): the process's smaps, which fills in
 	 * each region's flags, advice and key, is read by a helper thread while
@@ -428,24 +427,7 @@ again:
 	}
 	hdr.data_off = (tables_end + CKPT_PAGE_SIZE - 1) & ~(uint64_t)(CKPT_PAGE_SIZE - 1);
 	hdr.tables_size = hdr.data_off - hdr.tables_off;
-	off = hdr.data_off;
-	for (uint32_t i = 0; i < w.nruns; i++) {
-		struct ckpt_run *run = &ckpt_scratch.runs[i];
-
-		if (run->data_off == ~0ull) {	/* zero pages: nothing stored */
-			run->data_off = 0;
-			run->crc = 0;
-			continue;
-		}
-		run->data_off = off;
-		off += run->npages * CKPT_PAGE_SIZE;
-	}
-	for (uint32_t i = 0; i < w.nfds; i++) {
-		ckpt_scratch.fds[i].data_off = ckpt_scratch.fds[i].data_len ? off : 0;
-		off += ckpt_scratch.fds[i].data_len;
-	}
-	hdr.data_size = off - hdr.data_off;
-	hdr.file_size = off;
+	img_place_data(&hdr, ckpt_scratch.runs, ckpt_scratch.fds);
 
 	if (target_fd >= 0 || refined) {	/* an in-memory store (memfd): no rename */
 		if (!refined)
@@ -453,23 +435,15 @@ again:
 		sys_ftruncate((int)fd, 0);	/* (or the second pass: the same file) */
 		goto write;
 	}
-	/* a fresh file nobody else can have made: O_EXCL | O_NOFOLLOW, random name */
-	for (s = path; *s; s++)
-		if (*s == '/')
-			slash = s + 1;
-	sys_getrandom(&rnd, sizeof(rnd));
-	n = (int)img_fmt(tmp, sizeof(tmp), "%s", path);
-	if (n >= (int)sizeof(tmp) - 40) {
+	fd = img_create_beside(path, tmp, sizeof(tmp));
+	if (fd == -36) {
 		cap_say("%s: path too long", path);
 		return -36;
 	}
-	img_fmt(tmp + (slash - path), sizeof(tmp) - (slash - path), ".%s.tmp.%lx", slash, rnd);
-	fd = sys_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (sys_failed(fd)) {
 		cap_say("%s: create %s: errno %d", path, tmp, (int)-fd);
 		return (int)fd;
 	}
-	sys_fchmod((int)fd, 0600);		/* whatever the umask says */
 write:
 
 	err = 0;
@@ -575,8 +549,7 @@ write:
 		cap_say("%s: write tables: errno %d", path, -err);
 		goto fail;
 	}
-	hdr.tables_crc = crc;
-	hdr.hdr_crc = ckpt_crc32c(0, &hdr, sizeof(hdr));
+	img_seal(&hdr, crc);
 	if ((err = write_at((int)fd, &hdr, sizeof(hdr), 0))) {
 		cap_say("%s: write header: errno %d", path, -err);
 		goto fail;
@@ -616,20 +589,7 @@ write:
 			return err;
 		}
 	}
-	/* make the rename itself durable */
-	if (slash > path) {
-		char dir[4096];
-
-		memcpy(dir, path, slash - path);
-		dir[slash - path] = 0;
-		fd = sys_open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-	} else {
-		fd = sys_open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-	}
-	if (!sys_failed(fd)) {
-		sys_fsync((int)fd);
-		sys_close((int)fd);
-	}
+	img_sync_dir(path);
 	return 0;
 
 fail:

@@ -415,7 +415,7 @@ int cap_refine_finish(struct cap_walk *w, void *handle)
 
 /* ---- page scan ---- */
 
-#define ZERO_RUN	(~0ull)	/* data_off of a run of zero pages until the layout */
+#define ZERO_RUN	IMG_NO_DATA	/* a run of zero pages: img_place_data stores nothing */
 
 int cap_add_run_as(struct cap_walk *w, uint32_t vma, uint64_t start, uint64_t end, int zero)
 {

@@ -67,4 +67,11 @@ const char *img_kind_name(uint32_t kind);
 int img_open_parents(const struct img *top, const char *path, struct img *parents, char (*paths)[IMG_PATH_MAX],
 		     uint32_t max, uint64_t table_addr, uint64_t table_limit, struct img_err *e);
 
+/* write.c (not in the restorer): the steps every image writer shares */
+#define IMG_NO_DATA	(~0ull)		/* a run's data_off before placing: zero pages, nothing stored */
+void img_place_data(struct ckpt_hdr *h, struct ckpt_run *runs, struct ckpt_fd *fds);
+void img_seal(struct ckpt_hdr *h, uint32_t tables_crc);
+long img_create_beside(const char *path, char *tmp, size_t cap);	/* fd or -errno */
+void img_sync_dir(const char *path);
+
 #endif

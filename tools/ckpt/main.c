@@ -1316,9 +1316,9 @@ static int cmd_merge(int argc, char **argv)
 	struct ckpt_run *runs = NULL;
 	struct ckpt_hdr h;
 	uint8_t *tables = NULL, *buf = NULL;
-	uint64_t nruns = 0, cap_runs = 0, runs_at, tsize, data_at, d;
+	uint64_t nruns = 0, cap_runs = 0, runs_at, tsize;
 	uint32_t n = 0, vcount;
-	char tmp[PATH_MAX + 32], dir[PATH_MAX];
+	char tmp[PATH_MAX + 64];
 	int c, fd = -1, ret = EX_FAIL;
 
 	while ((c = next_opt(argc, argv, ":hV", opts)) != -1) {
@@ -1431,32 +1431,19 @@ static int cmd_merge(int argc, char **argv)
 	memcpy(tables, top->tables, h.tables_size);
 	memset(tables + (h.runs_off - h.tables_off), 0, h.nruns * sizeof(struct ckpt_run));
 	memcpy(tables + (h.vmas_off - h.tables_off), top->vmas, vcount * sizeof(struct ckpt_vma));
-	data_at = h.tables_off + tsize;
-	d = data_at;
 	for (uint64_t r = 0; r < nruns; r++) {
 		const struct ckpt_vma *v = &top->vmas[runs[r].vma];
 
-		runs[r].data_off = d;
 		runs[r].crc = ckpt_crc32c(0, mv[runs[r].vma].mem + (runs[r].addr - v->start),
 					  runs[r].npages * CKPT_PAGE_SIZE);
-		d += runs[r].npages * CKPT_PAGE_SIZE;
-	}
-	memcpy(tables + (runs_at - h.tables_off), runs, nruns * sizeof(struct ckpt_run));
-	for (uint32_t i = 0; i < h.nfds; i++) {	/* descriptors' stored bytes follow the pages */
-		struct ckpt_fd *f = (struct ckpt_fd *)(tables + (h.fds_off - h.tables_off)) + i;
-
-		if (f->data_len) {
-			f->data_off = d;
-			d += f->data_len;
-		}
 	}
 	h.runs_off = runs_at;
 	h.nruns = (uint32_t)nruns;
 	h.tables_size = tsize;
-	h.data_off = data_at;
-	h.data_size = d - data_at;
-	h.file_size = d;
-	h.tables_crc = ckpt_crc32c(0, tables, tsize);
+	h.data_off = h.tables_off + tsize;
+	/* the pages, then the descriptors' stored bytes */
+	img_place_data(&h, runs, (struct ckpt_fd *)(tables + (h.fds_off - h.tables_off)));
+	memcpy(tables + (runs_at - h.tables_off), runs, nruns * sizeof(struct ckpt_run));
 	h.depth = 0;
 	memset(h.parent_id, 0, sizeof(h.parent_id));
 	memset(h.parent_name, 0, sizeof(h.parent_name));
@@ -1464,29 +1451,12 @@ static int cmd_merge(int argc, char **argv)
 		say("getrandom: %s", strerror(errno));
 		goto fail;
 	}
-	h.hdr_crc = 0;
-	{	/* through memcpy: ckpt_crc32c reads u64 words, and the store must not
-		 * be reordered past them (strict aliasing) */
-		static uint8_t hb[sizeof(h)] __attribute__((aligned(8)));
-
-		memcpy(hb, &h, sizeof(h));
-		h.hdr_crc = ckpt_crc32c(0, hb, sizeof(hb));
-	}
+	img_seal(&h, ckpt_crc32c(0, tables, tsize));
 
 	/* written beside OUT, fsync'd, renamed over it */
-	snprintf(dir, sizeof(dir), "%s", out);
-	{
-		char *slash = strrchr(dir, '/');
-
-		if (slash)
-			slash[slash == dir ? 1 : 0] = 0;
-		else
-			snprintf(dir, sizeof(dir), ".");
-	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%lx", out, (unsigned long)getpid() ^ (unsigned long)h.image_id[0] << 32);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = (int)img_create_beside(out, tmp, sizeof(tmp));
 	if (fd < 0) {
-		say("%s: create %s: %s", out, tmp, strerror(errno));
+		say("%s: create %s: %s", out, tmp, strerror(-fd));
 		goto fail;
 	}
 	if (write_all(fd, &h, sizeof(h), 0) || write_all(fd, tables, tsize, (off_t)h.tables_off))
@@ -1520,11 +1490,7 @@ static int cmd_merge(int argc, char **argv)
 		unlink(tmp);
 		goto fail;
 	}
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
+	img_sync_dir(out);
 	printf("%s: %u image%s merged: %lu bytes, %lu runs\n", out, n, n == 1 ? "" : "s", h.file_size, nruns);
 	ret = EX_OK;
 	goto done;
