@@ -36,10 +36,11 @@ RST_OBJ  := $(RST_SRC:%.c=$(B)/rst/%.o) $(RST_ASM:%.asm=$(B)/%.o)
 CAP_OBJ  := $(CAP_SRC:%.c=$(B)/cap/%.o) $(CAP_ASM:%.asm=$(B)/%.o)
 IMG_OBJ  := $(IMG_SRC:%.c=$(B)/cap/%.o) $(B)/cap/image/write.o $(B)/asm/syscall.o
 # readckpt: hosted main + the image code
-RDR_OBJ  := $(B)/readckpt.o $(IMG_OBJ)
+RDR_OBJ  := $(B)/tools/readckpt.o $(IMG_OBJ)
 # the ckpt command: hosted, and the same image code (info, merge)
 VERSION  := 0.1
-CKPT_OBJ := $(B)/capture/ckpt.o $(B)/capture/signame.o $(IMG_OBJ)
+CKPT_SRC := $(wildcard tools/ckpt/*.c)
+CKPT_OBJ := $(CKPT_SRC:%.c=$(B)/%.o) $(B)/capture/signame.o $(IMG_OBJ)
 
 # tests/api_*.c: the user-directed API, linked with -lckpt (not tests/lib.c)
 API_SRC  := $(wildcard tests/api_*.c)
@@ -91,7 +92,7 @@ libckpt.so: $(CAP_OBJ)
 	@echo "  LD      $@"
 	$(Q)$(CC) -shared -Wl,-z,noexecstack -Wl,-soname,libckpt.so -o $@ $(CAP_OBJ)
 
-$(B)/readckpt.o: tools/readckpt.c $(HDRS)
+$(B)/tools/readckpt.o: tools/readckpt.c $(HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(HOST_CFLAGS) -c -o $@ $<
@@ -105,7 +106,7 @@ $(B)/capture/signame.o: capture/signame.c capture/signame.h
 	@echo "  CC      $<"
 	$(Q)$(CC) $(HOST_CFLAGS) -c -o $@ $<
 
-$(B)/capture/ckpt.o: tools/ckpt/main.c $(HDRS)
+$(B)/tools/ckpt/%.o: tools/ckpt/%.c tools/ckpt/ckpt.h $(HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(HOST_CFLAGS) -Icapture -DCKPT_TOOL_VERSION='"$(VERSION)"' -c -o $@ $<
