@@ -28,7 +28,7 @@ NASMFLAGS  := -f elf64 -Iasm/ -w+orphan-labels -w+number-overflow
 IMG_SRC  := image/read.c image/chain.c image/fmt.c image/crc32c.c
 RST_SRC  := restore/main.c restore/vma.c restore/fds.c restore/mem.c $(IMG_SRC)
 RST_ASM  := asm/entry.asm asm/jump.asm asm/spawn.asm asm/syscall.asm
-CAP_SRC  := capture/preload.c capture/dump.c capture/maps.c capture/state.c capture/api.c capture/track.c \
+CAP_SRC  := capture/config.c capture/preload.c capture/dump.c capture/maps.c capture/state.c capture/api.c capture/track.c \
             capture/signame.c capture/threads.c $(IMG_SRC) image/write.c
 CAP_ASM  := asm/context.asm asm/spawn.asm asm/syscall.asm
 

@@ -74,10 +74,8 @@ static void reg_init(void)
 		reg.memfd[i] = -1;
 }
 
-int cap_fd_is_ours(int fd)
+static int fd_is_ours(int fd)
 {
-	if (fd >= 0 && fd == ckpt_track.uffd)
-		return 1;
 	if (reg.magic != REG_MAGIC || fd < 0)
 		return 0;
 	if (fd == reg.cache_fd)
@@ -359,7 +357,7 @@ fail:
 }
 
 /* In the process rolled back: take the registry and persist()ed bytes over. */
-void cap_after_rollback(int carry_fd)
+static void after_rollback(int carry_fd)
 {
 
 	if (carry_fd < 0 || sys_pread(carry_fd, &reg, sizeof(reg), 0) != sizeof(reg))
@@ -369,13 +367,21 @@ void cap_after_rollback(int carry_fd)
 }
 
 /* In a fresh process (./restorer): the memory store's descriptors did not come along. */
-void cap_after_fresh_restore(void)
+static void after_fresh_restore(void)
 {
 	if (reg.magic != REG_MAGIC)
 		return;
 	reg.cache_fd = -1;
 	for (int i = 0; i <= MAX_CKPTS; i++)
 		reg.memfd[i] = -1;
+}
+
+/* the way lower floors reach the API's state (capture/config.c) */
+__attribute__((constructor)) static void register_hooks(void)
+{
+	cap_hooks.after_rollback = after_rollback;
+	cap_hooks.after_fresh_restore = after_fresh_restore;
+	cap_hooks.fd_is_ours = fd_is_ours;
 }
 
 CKPT_API int tlongjmp(int d)

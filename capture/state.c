@@ -261,7 +261,7 @@ int cap_collect_fds(struct cap_walk *w)
 			if (*p < '0' || *p > '9')
 				continue;
 			fd = (int64_t)num(&p, 10);
-			if (fd == dir || cap_fd_is_ours((int)fd))
+			if (fd == dir || fd == ckpt_track.uffd || cap_hooks.fd_is_ours((int)fd))
 				continue;	/* libckpt's own: the reader, the API's stores */
 			if (n >= CAP_MAX_FDS) {
 				sys_close((int)dir);

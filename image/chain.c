@@ -16,36 +16,41 @@ int img_open_parents(const struct img *top, const char *path, struct img *parent
 		     uint32_t max, uint64_t table_addr, uint64_t table_limit, struct img_err *e)
 {
 	const struct img *child = top;
+	const char *why, *name;
 	struct img_err inner;
 	size_t dir = 0, len;
-	uint32_t n = 0;
+	uint32_t n;
 
+	if (top->hdr.depth > max)		/* each parent is one less deep */
+		return img_fail(e, "chain of more than %u images", max);
 	for (size_t i = 0; path[i]; i++)
 		if (path[i] == '/')
 			dir = i + 1;
-	if (table_addr)
-		table_addr += (top->hdr.tables_size + 0xfff) & ~0xfffull;
-	for (; child->hdr.depth; child = &parents[n++]) {
+	inner.msg[0] = 0;
+	for (n = 0; child->hdr.depth; child = &parents[n++]) {
 		struct img *p = &parents[n];
-		char *pp = paths[n];
 
-		if (n >= max)
-			return img_fail(e, "chain of more than %u images", max);
-		for (len = 0; child->hdr.parent_name[len]; len++)
+		table_addr += table_addr ? (child->hdr.tables_size + 0xfff) & ~0xfffull : 0;
+		name = child->hdr.parent_name;
+		for (len = 0; name[len]; len++)
 			;
+		why = "parent %s: path too long";
 		if (dir + len >= IMG_PATH_MAX)
-			return img_fail(e, "path of the parent too long");
-		memcpy(pp, path, dir);
-		memcpy(pp + dir, child->hdr.parent_name, len + 1);
-		if (img_open(p, pp, table_addr, &inner))
-			return img_fail(e, "parent %s: %s", pp, inner.msg);
+			goto fail;
+		memcpy(paths[n], path, dir);
+		memcpy(paths[n] + dir, name, len + 1);
+		name = paths[n];
+		why = "parent %s: %s";
+		if (img_open(p, name, table_addr, &inner))
+			goto fail;
+		why = "parent %s is not the image this one was taken after";
 		if (memcmp(p->hdr.image_id, child->hdr.parent_id, 16) || p->hdr.depth + 1 != child->hdr.depth)
-			return img_fail(e, "parent %s is not the image this one was taken after", pp);
-		if (table_addr) {
-			table_addr += (p->hdr.tables_size + 0xfff) & ~0xfffull;
-			if (table_addr > table_limit)
-				return img_fail(e, "the chain's tables do not fit the restorer's zone");
-		}
+			goto fail;
+		why = "the chain's tables do not fit the restorer's zone";
+		if (table_addr + p->hdr.tables_size > table_limit)
+			goto fail;
 	}
 	return (int)n;
+fail:
+	return img_fail(e, why, name, inner.msg);
 }

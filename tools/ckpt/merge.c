@@ -138,7 +138,7 @@ int cmd_merge(int argc, char **argv)
 		say("%s: %s", in, err.msg);
 		return EX_USAGE;
 	}
-	c = img_open_parents(&chain[0], in, &chain[1], &paths[1], MERGE_MAX_CHAIN - 1, 0, 0, &err);
+	c = img_open_parents(&chain[0], in, &chain[1], &paths[1], MERGE_MAX_CHAIN - 1, 0, ~0ull, &err);
 	if (c < 0) {
 		say("%s: %s", in, err.msg);
 		return EX_USAGE;
