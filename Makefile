@@ -106,7 +106,7 @@ $(B)/capture/signame.o: capture/signame.c capture/signame.h
 	@echo "  CC      $<"
 	$(Q)$(CC) $(HOST_CFLAGS) -c -o $@ $<
 
-$(B)/tools/ckpt/%.o: tools/ckpt/%.c tools/ckpt/ckpt.h $(HDRS)
+$(B)/tools/ckpt/%.o: tools/ckpt/%.c $(wildcard tools/ckpt/*.h) $(HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(HOST_CFLAGS) -Icapture -DCKPT_TOOL_VERSION='"$(VERSION)"' -c -o $@ $<

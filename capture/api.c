@@ -2,7 +2,8 @@
  * chkpt_status, chkpt_history (include/ckpt.h).
  *
  * tsetjmp writes an ordinary image (the same writer as the signal trigger) to
- * <store>/<program>.<pid>.<n>, or into a memfd with CKPT_STORE=memory.
+ * <store>/<program>.<pid>.<n>, or into a memfd with CKPT_STORE=memory (and
+ * always in a privileged program).
  * tlongjmp maps the restorer binary into this process at its fixed zone and
  * starts it on a made-up initial stack with --in-process=FD,ADDR: it runs the
  * same checks and the same rebuild as `./restorer IMAGE`, leaves the
@@ -86,18 +87,70 @@ static int fd_is_ours(int fd)
 	return 0;
 }
 
-/* The store: CKPT_DIR, else a directory only this user can enter, made if
- * missing: $XDG_RUNTIME_DIR/ckpt or /tmp/ckpt-<uid>, mode 0700, owned by us,
- * not a symlink.  Anything else is refused: an image holds the memory. */
+/* Is dir a directory only the effective user can enter: not a symlink (lstat),
+ * owned by the euid, no group or other bits?  0, or -13 with what it is in why. */
+static int not_private(const char *dir, char *why, size_t cap)
+{
+	struct ksys_stat st;
+	long r = SC4(__NR_newfstatat, AT_FDCWD, dir, &st, 0x100 /* AT_SYMLINK_NOFOLLOW */);
+
+	if (sys_failed(r))
+		snprintf(why, cap, "errno %d", (int)-r);
+	else if ((st.st_mode & S_IFMT) != S_IFDIR)
+		snprintf(why, cap, "%s", (st.st_mode & S_IFMT) == 0120000 /* S_IFLNK */ ? "a symlink" : "not a directory");
+	else if (st.st_uid != geteuid() || (st.st_mode & 077))
+		snprintf(why, cap, "owner %u, mode %04o", (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+	else
+		return 0;
+	return -13;
+}
+
+/* The default store: $XDG_RUNTIME_DIR/ckpt when that directory is ours, else
+ * ${TMPDIR:-/tmp}/ckpt-<euid>, made 0700 if missing (in a privileged program
+ * the environment is not read: /tmp/ckpt-<euid>).  An image holds the
+ * memory: when the directory is there but not private (another user made it
+ * first, a symlink, group or other bits), a fresh one from mkdtemp beside it
+ * serves this process instead, and one line says so; nothing is written
+ * through a directory someone else controls. */
+static int private_store(char *out, size_t cap)
+{
+	const char *run = cap_env("XDG_RUNTIME_DIR"), *tmp = cap_env("TMPDIR");
+	unsigned me = (unsigned)geteuid();
+	char why[64], fresh[4096];
+	struct ksys_stat st;
+
+	if (!tmp || !*tmp)
+		tmp = "/tmp";
+	if (run && *run && !sys_stat(run, &st) && st.st_uid == me)
+		snprintf(out, cap, "%s/ckpt", run);
+	else
+		snprintf(out, cap, "%s/ckpt-%u", tmp, me);
+	SC2(__NR_mkdir, out, 0700);
+	if (!not_private(out, why, sizeof(why)))
+		return 0;
+	snprintf(fresh, sizeof(fresh), "%s/ckpt-%u.XXXXXX", tmp, me);
+	if (!mkdtemp(fresh)) {
+		cap_say("%s is not a private directory of uid %u (%s), and mkdtemp %s: %s: no images",
+			out, me, why, fresh, strerror(errno));
+		return -13;
+	}
+	cap_say("%s is not a private directory of uid %u (%s): this process keeps its images in %s; "
+		"remove it%s to fix that", out, me, why, fresh, ckpt_cfg.secure ? "" : " (or set CKPT_DIR)");
+	snprintf(out, cap, "%s", fresh);
+	return 0;
+}
+
+/* The store: CKPT_DIR as given, or memory (CKPT_STORE=memory, and always in
+ * a privileged program: no file the user who started it could read, replace
+ * or point elsewhere), or the default private directory. */
 static int store_init(void)
 {
-	const char *dir = getenv("CKPT_DIR"), *run = getenv("XDG_RUNTIME_DIR"), *kind = getenv("CKPT_STORE");
-	struct ksys_stat st;
+	const char *dir = cap_env("CKPT_DIR"), *kind = cap_env("CKPT_STORE");
 	long fd;
 
 	if (store_dir[0] || store_memory)
 		return 0;
-	if (kind && !strcmp(kind, "memory")) {
+	if (ckpt_cfg.secure || (kind && !strcmp(kind, "memory"))) {
 		store_memory = 1;
 		return 0;
 	}
@@ -112,21 +165,35 @@ static int store_init(void)
 		sys_close((int)fd);
 		return 0;
 	}
-	if (run && *run && !sys_stat(run, &st) && st.st_uid == getuid())
-		snprintf(store_dir, sizeof(store_dir), "%s/ckpt", run);
-	else
-		snprintf(store_dir, sizeof(store_dir), "/tmp/ckpt-%u", (unsigned)getuid());
-	SC2(__NR_mkdir, store_dir, 0700);
-	fd = sys_open(store_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
-	if (sys_failed(fd) || sys_fstat((int)fd, &st) || st.st_uid != getuid() || (st.st_mode & 077)) {
-		cap_say("%s is not a private directory of this user (mode 0700, owner %u, no symlink): "
-			"refusing to keep images there", store_dir, (unsigned)getuid());
-		if (!sys_failed(fd))
-			sys_close((int)fd);
+	if (private_store(store_dir, sizeof(store_dir))) {
 		store_dir[0] = 0;
 		return -13;
 	}
-	sys_close((int)fd);
+	return 0;
+}
+
+/* ckpt_checkpoint() in a privileged program: <private store>/<program>.<pid>.myckpt,
+ * owned by the effective uid.  Refused (EPERM) when that is the real uid
+ * (setgid, file capabilities): the image would belong to the user who
+ * started the program, and with it memory the kernel keeps from them. */
+static int cap_private_image(char *out, size_t cap)
+{
+	static char dir[4096];
+	static int told;
+	char comm[17] = { 0 };
+
+	if (geteuid() == getuid()) {
+		if (!told++)
+			cap_say("ckpt_checkpoint: a setgid or file-capability program: its image would "
+				"belong to the user who started it: refused");
+		return -1;			/* EPERM */
+	}
+	if (!dir[0] && private_store(dir, sizeof(dir))) {
+		dir[0] = 0;
+		return -13;
+	}
+	sys_prctl(PR_GET_NAME, (uint64_t)comm, 0, 0, 0);
+	snprintf(out, cap, "%s/%s.%d.myckpt", dir, comm, (int)getpid());
 	return 0;
 }
 
@@ -211,10 +278,11 @@ static int handled_signal(void)
 }
 
 /* where the restorer binary is: $CKPT_RESTORER, beside libckpt.so (build
- * tree), or ../bin/restorer (installed: lib/libckpt.so, bin/restorer) */
+ * tree), or ../bin/restorer (installed: lib/libckpt.so, bin/restorer); in a
+ * privileged program never from the environment */
 static int find_restorer(char *out, size_t cap)
 {
-	const char *env = getenv("CKPT_RESTORER");
+	const char *env = cap_env("CKPT_RESTORER");
 	Dl_info info;
 	char dir[3900], *slash;
 
@@ -243,12 +311,22 @@ static uint64_t load_restorer(const char *path)
 {
 	Elf64_Ehdr eh;
 	Elf64_Phdr ph[16];
+	struct ksys_stat st;
 	long fd = sys_open(path, O_RDONLY | O_CLOEXEC, 0);
 	int err = ENOEXEC;
 
 	if (sys_failed(fd)) {
 		errno = ENOEXEC;
 		return 0;
+	}
+	/* a privileged program runs it with its rights: only a file that
+	 * nobody but root or its own euid can have written */
+	if (ckpt_cfg.secure && (sys_fstat((int)fd, &st) || (st.st_uid && st.st_uid != geteuid()) ||
+				(st.st_mode & 022))) {
+		cap_say("tlongjmp: %s may be written by others than root or uid %u: not run in a "
+			"privileged program", path, (unsigned)geteuid());
+		err = EPERM;
+		goto fail;
 	}
 	if (sys_pread((int)fd, &eh, sizeof(eh), 0) != sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
 	    eh.e_machine != EM_X86_64 || eh.e_type != ET_EXEC || eh.e_phnum > 16 ||
@@ -374,6 +452,27 @@ static void after_fresh_restore(void)
 	reg.cache_fd = -1;
 	for (int i = 0; i <= MAX_CKPTS; i++)
 		reg.memfd[i] = -1;
+}
+
+/* (declared in include/ckpt.h; the trigger and ckpt_restore_count are in preload.c) */
+CKPT_API int ckpt_checkpoint(void)
+{
+	int r;
+
+	if (ckpt_cfg.secure && (r = cap_private_image(ckpt_cfg.path, sizeof(ckpt_cfg.path)))) {
+		errno = -r;
+		return -1;
+	}
+	if (!ckpt_cfg.path[0]) {
+		errno = EINVAL;
+		return -1;
+	}
+	r = cap_take_to(ckpt_cfg.path, -1);
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	return r;
 }
 
 /* the way lower floors reach the API's state (capture/config.c) */

@@ -61,6 +61,7 @@ struct cap_config {
 	int incremental;		/* CKPT_INCREMENTAL=1 */
 	int copy_files;			/* CKPT_COPY_FILES=1: private file mappings stored whole */
 	int full_every;			/* CKPT_FULL_EVERY: a full image after this many (default 8) */
+	int secure;			/* AT_SECURE: a privileged program; no CKPT_* is read */
 };
 
 /* The state a checkpoint takes besides memory, filled before the page walk. */
@@ -89,6 +90,7 @@ struct cap_hooks {
 extern struct cap_hooks cap_hooks;
 void cap_say(const char *fmt, ...);		/* "libckpt: ..." on stderr, one write */
 void cap_rseq_probe(uint64_t *addr, uint32_t *len);
+const char *cap_env(const char *name);		/* a setting from the environment; 0 in a privileged program */
 long cap_spawn_helper(uint64_t stack, uint64_t len, volatile int32_t *tid, void (*fn)(void *), void *arg);
 int cap_join_helper(volatile int32_t *tid, int wait);	/* 1: it has exited */
 
@@ -180,7 +182,7 @@ void cap_wait_writer(void);			/* an in-place writer thread, if any, is done */
 void cap_chain_name(char *out, size_t cap, const char *path, const uint8_t *id);
 
 /* preload.c: the trigger, taking a checkpoint, the way back */
-int cap_take_to(const char *path, int target_fd);	/* checkpoint now, waited for */
+int cap_take_to(const char *path, int target_fd);	/* checkpoint now, waited for (api.c) */
 int ckpt_save_context(struct ckpt_regs *regs, void *fpu_area, unsigned flags) __attribute__((returns_twice));
 
 

@@ -12,6 +12,7 @@
  * A lower floor that must reach an upper one goes through cap_hooks, which
  * the upper one fills in.
  */
+#include <stdlib.h>
 #include "cap.h"
 
 struct cap_config ckpt_cfg;
@@ -79,6 +80,15 @@ void cap_rseq_probe(uint64_t *addr, uint32_t *len)
 		if (l == __rseq_size)
 			return;
 	}
+}
+
+/* A setting from the environment, or 0.  In a privileged program (setuid, setgid, file
+ * capabilities: the kernel sets AT_SECURE) the environment belongs to whoever
+ * started it, so no setting is read: no path, store, restorer or signal of
+ * theirs can reach a process with more rights than they have. */
+const char *cap_env(const char *name)
+{
+	return ckpt_cfg.secure ? 0 : getenv(name);
 }
 
 /* ---- libckpt's helper threads (CLONE_VM, a stack of their own) ---- */

@@ -368,15 +368,108 @@ int cap_finish(struct cap_walk *w, struct cap_state *st, const char *path, int t
 
 volatile int32_t *cap_data_out;
 
+/* The start time of process pid (field 22 of /proc/PID/stat, clock ticks
+ * since boot; pid 0: this one): 0, or -errno (-2: no such process). */
+static int start_time(int pid, uint64_t *out)
+{
+	char path[40], buf[1024];
+	const char *p;
+	long n;
+	int field = 2;
+
+	if (pid)
+		img_fmt(path, sizeof(path), "/proc/%d/stat", pid);
+	else
+		img_fmt(path, sizeof(path), "/proc/self/stat");
+	n = cap_read_small(path, buf, sizeof(buf));
+	if (n <= 0)
+		return n ? (int)n : -5;
+	p = strrchr(buf, ')');			/* comm may hold spaces and parens */
+	if (!p)
+		return -5;
+	for (p++; *p; ) {
+		while (*p == ' ')
+			p++;
+		if (++field == 22)
+			break;
+		while (*p && *p != ' ')
+			p++;
+	}
+	*out = img_parse_num(&p, 10);
+	return 0;
+}
+
+/* digits of the given base, at least one, then `end`: their value, s moved past */
+static int take_num(const char **s, unsigned base, char end, uint64_t *v)
+{
+	const char *p = *s;
+
+	*v = img_parse_num(s, base);
+	if (*s == p || **s != end)
+		return 0;
+	if (end)
+		(*s)++;
+	return 1;
+}
+
+/* A writer killed before its rename (the program killed with kill -9, its
+ * writer with it) leaves its temp file ".NAME.tmp.PID.START.RANDOM" (see
+ * write_image).  Before writing NAME again, remove the ones beside it whose
+ * writer is gone: no process PID, or one that started at another time (the
+ * pid was reused).  Only regular files of our euid with exactly that name;
+ * looked at and removed through the directory's descriptor (fstatat with
+ * AT_SYMLINK_NOFOLLOW, unlinkat), never through a symlink. */
+static void remove_stale_temps(const char *path, const char *name)
+{
+	static char dents[16384];
+	char dir[4096];
+	size_t nl = strlen(name), dl = (size_t)(name - path);
+	uint32_t me = (uint32_t)SC0(__NR_geteuid);
+	long dfd, len;
+
+	if (dl >= sizeof(dir))
+		return;
+	memcpy(dir, path, dl);
+	img_fmt(dir + dl, sizeof(dir) - dl, ".");	/* "DIR/." or "." */
+	dfd = sys_open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (sys_failed(dfd))
+		return;
+	while ((len = sys_getdents64((int)dfd, dents, sizeof(dents))) > 0) {
+		for (long at = 0; at < len; ) {
+			const char *e = dents + at + 19, *p = e + 1 + nl;	/* d_ino, d_off, d_reclen, d_type */
+			uint64_t pid, start, rnd, now;
+			struct ksys_stat st;
+			uint16_t reclen;
+
+			memcpy(&reclen, dents + at + 16, 2);
+			at += reclen;
+			if (e[0] != '.' || strncmp(e + 1, name, nl) || strncmp(p, ".tmp.", 5))
+				continue;
+			p += 5;
+			if (!take_num(&p, 10, '.', &pid) || !take_num(&p, 10, '.', &start) ||
+			    !take_num(&p, 16, 0, &rnd) || !pid || pid > 0x7fffffff)
+				continue;
+			if (start_time((int)pid, &now) != -2 && now == start)
+				continue;		/* (also: a process we may not look at) */
+			if (sys_failed(SC4(__NR_newfstatat, dfd, e, &st, 0x100 /* AT_SYMLINK_NOFOLLOW */)) ||
+			    (st.st_mode & S_IFMT) != S_IFREG || st.st_uid != me)
+				continue;
+			SC3(__NR_unlinkat, dfd, e, 0);
+		}
+	}
+	sys_close((int)dfd);
+}
+
 static int write_image(struct cap_walk *wp, struct cap_state *st, const char *path, int target_fd)
 {
 	struct cap_walk w = *wp;
 	char tmp[4200];
-	uint64_t off, tables_end;
+	uint64_t started, off, tables_end;
 	uint32_t crc = 0;
 	long fd = -1, memfd = -1, pmemfd = -1;
 	int err = 0, refined = 0;
 	void *refiner = 0;			/* the smaps helper, while it runs */
+	const char *slash = path, *s;
 
 	/* Quick (no smaps before the fork): the process's smaps, which fills in
 	 * each region's flags, advice and key, is read by a helper thread while
@@ -435,7 +528,15 @@ again:
 		sys_ftruncate((int)fd, 0);	/* (or the second pass: the same file) */
 		goto write;
 	}
-	fd = img_create_beside(path, tmp, sizeof(tmp));
+	/* a fresh file nobody else can have made (image/write.c), whose name
+	 * tells whose it is: this writer's pid and start time */
+	for (s = path; *s; s++)
+		if (*s == '/')
+			slash = s + 1;
+	if (start_time(0, &started))
+		started = 0;
+	remove_stale_temps(path, slash);
+	fd = img_create_beside(path, tmp, sizeof(tmp), (int)sys_getpid(), started);
 	if (fd == -36) {
 		cap_say("%s: path too long", path);
 		return -36;

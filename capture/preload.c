@@ -3,7 +3,8 @@
  *
  * Loaded with LD_PRELOAD (or linked with -lckpt).  The constructor reads the
  * environment once and installs the handler for CKPT_SIGNAL only; handlers the
- * program sets for other signals are never touched.
+ * program sets for other signals are never touched.  In a privileged program
+ * (AT_SECURE) it reads no CKPT_* variable and installs no trigger at all.
  */
 #include <signal.h>
 #include <stdarg.h>
@@ -51,6 +52,28 @@ static unsigned long restore_count;
 
 
 /* ---- settings ---- */
+
+/* In a privileged program: one line, only when someone set CKPT_* variables,
+ * naming them and saying what holds instead. */
+static void say_env_ignored(void)
+{
+	extern char **environ;
+	char names[400];
+	size_t n = 0;
+
+	for (char **e = environ; e && *e; e++) {
+		const char *eq = strchr(*e, '=');
+		size_t len = eq ? (size_t)(eq - *e) : strlen(*e);
+
+		if (strncmp(*e, "CKPT_", 5) || n + len + 8 >= sizeof(names))
+			continue;
+		n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%.*s", n ? ", " : "", (int)len, *e);
+	}
+	if (n)
+		cap_say("a privileged program (setuid, setgid or file capabilities): %s ignored; "
+			"no checkpoint signal or timer; checkpoints only through the API, "
+			"into places of its own (libckpt(3), PRIVILEGED PROGRAMS)", names);
+}
 
 static void probe_machine(void)
 {
@@ -126,15 +149,45 @@ static void start_interval(const char *s)
 		cap_say("CKPT_INTERVAL=%s: timer: errno %d: no periodic checkpoints", s, (int)-r);
 }
 
+/* the stop signal for the other threads (threads.c) */
+static void install_stop_handler(void)
+{
+	const char *ss = cap_env("CKPT_STOP_SIGNAL");
+	struct sigaction st;
+
+	if (ss && *ss && !(ckpt_stop_sig = ckpt_parse_signal(ss)))
+		cap_say("CKPT_STOP_SIGNAL=%s: not a signal: using %d", ss, ckpt_stop_sig = 63);
+	memset(&st, 0, sizeof(st));
+	st.sa_sigaction = (void (*)(int, siginfo_t *, void *))cap_on_stop;
+	st.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigfillset(&st.sa_mask);
+	if (ckpt_stop_sig == ckpt_cfg.sig || sigaction(ckpt_stop_sig, &st, &stop_view))
+		cap_say("stop signal %d unusable: multi-threaded checkpoints will fail", ckpt_stop_sig);
+	else
+		stop_owned = 1;
+}
+
 __attribute__((constructor)) static void ckpt_init(void)
 {
-	const char *file = getenv("CKPT_FILE"), *sig = getenv("CKPT_SIGNAL"), *keep;
+	const char *file, *sig, *keep;
 	struct sigaction sa;
 	char cwd[4096];
 	int n;
 
+	ckpt_cfg.secure = getauxval(AT_SECURE) != 0;
 	probe_machine();
 	pthread_atfork(0, 0, forget_writer_thread);
+	ckpt_cfg.fork_writer = 1;
+	if (ckpt_cfg.secure) {
+		/* the path of ckpt_checkpoint() is chosen at each call (api.c);
+		 * the stop signal of threads.c stays: no checkpoint is in flight
+		 * when someone else sends it, and then it does nothing */
+		say_env_ignored();
+		install_stop_handler();
+		return;
+	}
+	file = cap_env("CKPT_FILE");
+	sig = cap_env("CKPT_SIGNAL");
 	if (!file || !*file)
 		file = "myckpt";
 	if (file[0] == '/') {
@@ -150,8 +203,8 @@ __attribute__((constructor)) static void ckpt_init(void)
 		cap_say("CKPT_FILE too long: checkpoints disabled");
 		return;
 	}
-	ckpt_cfg.fork_writer = !(getenv("CKPT_FORK") && !strcmp(getenv("CKPT_FORK"), "0"));
-	ckpt_cfg.copy_files = getenv("CKPT_COPY_FILES") && !strcmp(getenv("CKPT_COPY_FILES"), "1");
+	ckpt_cfg.fork_writer = !(cap_env("CKPT_FORK") && !strcmp(cap_env("CKPT_FORK"), "0"));
+	ckpt_cfg.copy_files = cap_env("CKPT_COPY_FILES") && !strcmp(cap_env("CKPT_COPY_FILES"), "1");
 	ckpt_cfg.sig = SIGUSR2;
 	if (sig && *sig && !(ckpt_cfg.sig = ckpt_parse_signal(sig))) {
 		cap_say("CKPT_SIGNAL=%s: not a signal name or number: checkpoints disabled", sig);
@@ -171,24 +224,10 @@ __attribute__((constructor)) static void ckpt_init(void)
 		return;
 	}
 	trigger_owned = 1;
-	{	/* the stop signal for the other threads (threads.c) */
-		const char *ss = getenv("CKPT_STOP_SIGNAL");
-		struct sigaction st;
-
-		if (ss && *ss && !(ckpt_stop_sig = ckpt_parse_signal(ss)))
-			cap_say("CKPT_STOP_SIGNAL=%s: not a signal: using %d", ss, ckpt_stop_sig = 63);
-		memset(&st, 0, sizeof(st));
-		st.sa_sigaction = (void (*)(int, siginfo_t *, void *))cap_on_stop;
-		st.sa_flags = SA_SIGINFO | SA_RESTART;
-		sigfillset(&st.sa_mask);
-		if (ckpt_stop_sig == ckpt_cfg.sig || sigaction(ckpt_stop_sig, &st, &stop_view))
-			cap_say("stop signal %d unusable: multi-threaded checkpoints will fail", ckpt_stop_sig);
-		else
-			stop_owned = 1;
-	}
-	start_interval(getenv("CKPT_INTERVAL"));
-	if (getenv("CKPT_INCREMENTAL") && !strcmp(getenv("CKPT_INCREMENTAL"), "1")) {
-		const char *every = getenv("CKPT_FULL_EVERY");
+	install_stop_handler();
+	start_interval(cap_env("CKPT_INTERVAL"));
+	if (cap_env("CKPT_INCREMENTAL") && !strcmp(cap_env("CKPT_INCREMENTAL"), "1")) {
+		const char *every = cap_env("CKPT_FULL_EVERY");
 		int r;
 
 		ckpt_cfg.incremental = 1;
@@ -197,12 +236,12 @@ __attribute__((constructor)) static void ckpt_init(void)
 		if (r)
 			cap_say("incremental images: userfaultfd write-protect is not available here (errno %d): "
 				"every image is full", -r);
-		else if (getenv("CKPT_VERBOSE"))
+		else if (cap_env("CKPT_VERBOSE"))
 			cap_say("incremental images: writes found by %s; a full image every %d",
 				ckpt_track.method == TRACK_UFFD ? "userfaultfd write-protect (async)"
 								: "comparing page hashes", ckpt_cfg.full_every);
 	}
-	keep = getenv("CKPT_KEEP");
+	keep = cap_env("CKPT_KEEP");
 	if (keep && *keep) {
 		char *end;
 		long n = strtol(keep, &end, 10);
@@ -536,7 +575,7 @@ static int write_now(const char *path, int target_fd, int wait)
 	} else if (full && !chain && !wait && target_fd < 0 && path == ckpt_cfg.path && in_place_pays() &&
 		   write_in_place(&w) == 0) {
 		r = 0;				/* the thread finishes it; reap_writer collects it */
-		if (getenv("CKPT_VERBOSE"))
+		if (cap_env("CKPT_VERBOSE"))
 			cap_say("%s: written in place by a thread (a sparse process: cheaper than a fork)", path);
 	} else {
 		/* without smaps (quick) the process waits at this gate until the
@@ -621,7 +660,8 @@ static int ckpt_take(int from_signal, uint64_t program_mask, const char *path, i
 	int r;					/* threads may call at once */
 
 	sys_rt_sigprocmask(SIG_BLOCK, &all, &old_mask);
-	r = reap_writer(!from_signal);		/* at most one checkpoint in flight */
+	/* at most one checkpoint in flight; a final one waits for it */
+	r = reap_writer(!from_signal || from_signal == 3);
 	if (r == -5) {
 		cap_say("%s: the previous checkpoint failed (see above); the image before it is kept",
 			path);
@@ -646,7 +686,7 @@ static int ckpt_take(int from_signal, uint64_t program_mask, const char *path, i
 	state.fpu = fpu_area;
 	resume.magic = 0;
 	if (ckpt_save_context(&state.thread.regs, fpu_area, ckpt_cfg.ctx_flags) == 0) {
-		r = write_now(path, target_fd, !from_signal);
+		r = write_now(path, target_fd, !from_signal || from_signal == 3);
 		cap_release_threads();		/* the snapshot exists: the others go on */
 	} else {
 		/* restored: every register is as it was at the call above, memory as
@@ -660,14 +700,23 @@ out:
 	return r;
 }
 
+/* from_signal for ckpt_take: 1 the trigger, 2 our timer, 3 a final checkpoint
+ * (CKPT_FINAL_COOKIE, signame.h): written before the handler returns, then the
+ * process stops; whoever asked (ckpt run --slurm) kills it, or SIGCONTs it
+ * when it cannot requeue.  A failed one returns, and the program goes on. */
 static void on_signal(int sig, siginfo_t *si, void *ucv)
 {
 	ucontext_t *uc = ucv;
-	uint64_t mask;
+	uint64_t mask, cookie = si ? (uint64_t)si->si_value.sival_ptr : 0;
+	int from = 1;
 
 	memcpy(&mask, &uc->uc_sigmask, sizeof(mask));
-	ckpt_take(si && si->si_code == SI_TIMER && (uint64_t)si->si_value.sival_ptr == INTERVAL_COOKIE ? 2 : 1,
-		  mask, ckpt_cfg.path, -1);
+	if (si && si->si_code == SI_TIMER && cookie == INTERVAL_COOKIE)
+		from = 2;
+	else if (si && si->si_code == SI_QUEUE && cookie == CKPT_FINAL_COOKIE)
+		from = 3;
+	if (ckpt_take(from, mask, ckpt_cfg.path, -1) == 0 && from == 3)
+		SC2(__NR_kill, sys_getpid(), SIGSTOP);
 }
 
 /* ---- the trigger signal stays ours ----
@@ -691,7 +740,7 @@ CKPT_API int sigaction(int sig, const struct sigaction *act, struct sigaction *o
 			*old = *view;
 		if (act) {
 			*view = *act;
-			if (getenv("CKPT_VERBOSE"))
+			if (cap_env("CKPT_VERBOSE"))
 				cap_say("the program set its own handler for signal %d, which checkpoints use; "
 					"kept for checkpoints (CKPT_SIGNAL picks another)", sig);
 		}
@@ -721,22 +770,6 @@ int cap_take_to(const char *path, int target_fd)
 }
 
 /* ---- the API (include/ckpt.h) ---- */
-
-CKPT_API int ckpt_checkpoint(void)
-{
-	int r;
-
-	if (!ckpt_cfg.path[0]) {
-		errno = EINVAL;
-		return -1;
-	}
-	r = ckpt_take(0, 0, ckpt_cfg.path, -1);
-	if (r < 0) {
-		errno = -r;
-		return -1;
-	}
-	return r;
-}
 
 CKPT_API unsigned long ckpt_restore_count(void)
 {

@@ -9,4 +9,10 @@ struct ckpt_signame {
 extern const struct ckpt_signame ckpt_signames[];	/* ends with { 0, 0 } */
 int ckpt_parse_signal(const char *s);
 
+/* The sigval that makes CKPT_SIGNAL, sent with sigqueue(), a final checkpoint
+ * (ckpt run --slurm, when the job is about to end): libckpt waits for one still
+ * being written, writes this one before its handler returns, and then stops
+ * the process (SIGSTOP) so that it does nothing the image does not hold. */
+#define CKPT_FINAL_COOKIE	0x636b7074656e6400ull	/* "ckptend" */
+
 #endif

@@ -168,6 +168,7 @@ static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
 		break;
 	case S_IFCHR:
 		f->kind = CKPT_FD_CHR;
+		f->aux[0] = st.st_rdev;		/* the restorer opens only this device again */
 		break;
 	case S_IFIFO:
 		f->kind = strncmp(link, "pipe:[", 6) ? CKPT_FD_FIFO : CKPT_FD_PIPE;

@@ -131,7 +131,7 @@ int cap_scan_hashed(struct cap_walk *w, int pm, uint32_t vi)
  * method left "none". */
 int cap_track_init(void)
 {
-	const char *want = getenv("CKPT_TRACK");
+	const char *want = cap_env("CKPT_TRACK");
 	int r;
 
 	if (want && !strcmp(want, "hash"))

@@ -40,7 +40,7 @@ int img_open_parents(const struct img *top, const char *path, struct img *parent
 		memcpy(paths[n], path, dir);
 		memcpy(paths[n] + dir, name, len + 1);
 		name = paths[n];
-		why = "parent %s: %s";
+		why = "parent %s: %S";	/* %S: the reason is escaped already */
 		if (img_open(p, name, table_addr, &inner))
 			goto fail;
 		why = "parent %s is not the image this one was taken after";

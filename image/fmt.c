@@ -19,8 +19,46 @@ static size_t put_num(char *buf, size_t cap, size_t at, uint64_t v, unsigned bas
 	return at;
 }
 
-/* Supports %s %c %d %u %x and the l-forms %ld %lu %lx, and %%.  Always
- * NUL-terminates (cap > 0) and returns the length written. */
+/* s appended to buf[at, cap) so that it prints as one line of plain text:
+ * bytes outside printable ASCII become \n \t \r or \xHH, a backslash \\.
+ * A sequence that does not fit whole is left out. */
+static size_t put_escaped(char *buf, size_t cap, size_t at, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		char seq[4] = { '\\', (char)c, 0, 0 };
+		size_t n = 2;
+
+		if (c == '\n' || c == '\t' || c == '\r')
+			seq[1] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
+		else if (c < 0x20 || c >= 0x7f) {
+			seq[1] = 'x', seq[2] = "0123456789abcdef"[c >> 4], seq[3] = "0123456789abcdef"[c & 15];
+			n = 4;
+		} else if (c != '\\')
+			seq[0] = (char)c, n = 1;
+		if (n > cap - at)
+			break;
+		memcpy(buf + at, seq, n);
+		at += n;
+	}
+	return at;
+}
+
+size_t img_escape(char *buf, size_t cap, const char *s)
+{
+	size_t n;
+
+	if (!cap)
+		return 0;
+	n = put_escaped(buf, cap - 1, 0, s);
+	buf[n] = 0;
+	return n;
+}
+
+/* Supports %s %S %c %d %u %x and the l-forms %ld %lu %lx, and %%.  %s prints
+ * its string escaped (img_escape: it may come from an image), %S as it is (a
+ * message this formatter built).  Always NUL-terminates (cap > 0) and returns
+ * the length written. */
 size_t img_vfmt(char *buf, size_t cap, const char *fmt, va_list ap)
 {
 	size_t at = 0;
@@ -38,11 +76,12 @@ size_t img_vfmt(char *buf, size_t cap, const char *fmt, va_list ap)
 		if (*++fmt == 'l')
 			lng = 1, fmt++;
 		switch (*fmt) {
-		case 's': {
+		case 's':
+			at = put_escaped(buf, cap, at, va_arg(ap, const char *));
+			break;
+		case 'S': {
 			const char *s = va_arg(ap, const char *);
 
-			if (!s)
-				s = "(null)";
 			while (*s && at < cap)
 				buf[at++] = *s++;
 			break;

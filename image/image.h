@@ -27,7 +27,8 @@ int memcmp(const void *a, const void *b, size_t n);
 /* crc32c.c: CRC-32C of len bytes at buf, continuing from crc (start with 0) */
 uint32_t ckpt_crc32c(uint32_t crc, const void *buf, uint64_t len);
 
-/* fmt.c: a small formatter (%s %c %d %u %x %ld %lu %lx %%) and one-write output */
+/* fmt.c: a small formatter (%s escaped, %S %c %d %u %x %ld %lu %lx %%) and one-write output */
+size_t img_escape(char *buf, size_t cap, const char *s);	/* s as one line of printable ASCII */
 size_t img_vfmt(char *buf, size_t cap, const char *fmt, va_list ap);
 size_t img_fmt(char *buf, size_t cap, const char *fmt, ...);
 uint64_t img_parse_num(const char **s, unsigned base);
@@ -61,6 +62,7 @@ struct img {
 int img_open(struct img *img, const char *path, uint64_t table_addr, struct img_err *e);
 const char *img_str(const struct img *img, uint32_t off);	/* "" for 0 */
 const char *img_kind_name(uint32_t kind);
+int img_writes_into(const struct ckpt_vma *v, uint64_t addr, uint64_t len);
 
 /* chain.c: open top's parents, newest first (see there); their number, or -1 */
 #define IMG_PATH_MAX	(4096 + 256)
@@ -71,7 +73,7 @@ int img_open_parents(const struct img *top, const char *path, struct img *parent
 #define IMG_NO_DATA	(~0ull)		/* a run's data_off before placing: zero pages, nothing stored */
 void img_place_data(struct ckpt_hdr *h, struct ckpt_run *runs, struct ckpt_fd *fds);
 void img_seal(struct ckpt_hdr *h, uint32_t tables_crc);
-long img_create_beside(const char *path, char *tmp, size_t cap);	/* fd or -errno */
+long img_create_beside(const char *path, char *tmp, size_t cap, int pid, uint64_t started);	/* fd or -errno */
 void img_sync_dir(const char *path);
 
 #endif

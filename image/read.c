@@ -73,6 +73,15 @@ static int plain_name(const char *s, size_t n)
 	return i > 0 && i < n && !(s[0] == '.' && (i == 1 || (i == 2 && s[1] == '.')));
 }
 
+/* a NUL inside the n bytes at s */
+static int terminated(const char *s, size_t n)
+{
+	while (n--)
+		if (!*s++)
+			return 1;
+	return 0;
+}
+
 static int check_header(struct img *img, struct img_err *e)
 {
 	struct ckpt_hdr *h = &img->hdr;
@@ -90,6 +99,9 @@ static int check_header(struct img *img, struct img_err *e)
 		return img_fail(e, "header size %u / page size %u not supported", h->hdr_size, h->page_size);
 	if (h->flags)
 		return img_fail(e, "header flags 0x%x unknown to this reader", h->flags);
+	if (!terminated(h->cpu_vendor, sizeof(h->cpu_vendor)) || !terminated(h->kernel, sizeof(h->kernel)) ||
+	    !terminated(h->program, sizeof(h->program)))
+		return img_fail(e, "header text field not terminated");
 	if (h->depth && (h->depth > 1000 || !plain_name(h->parent_name, sizeof(h->parent_name))))
 		return img_fail(e, "bad parent reference (depth %u)", h->depth);
 	if (h->file_size != img->file_size)
@@ -146,7 +158,7 @@ static int check_proc(struct img *img, struct img_err *e)
 {
 	const struct ckpt_proc *p = img->proc;
 
-	if (!str_ok(img, p->cwd_off) || !str_ok(img, p->exe_off) ||
+	if (!str_ok(img, p->cwd_off) || !str_ok(img, p->exe_off) || !terminated(p->comm, sizeof(p->comm)) ||
 	    p->auxv_words > CKPT_AUXV_WORDS || (p->auxv_words & 1))
 		return img_fail(e, "process record out of range");
 	if ((p->resume_addr & 7) || p->resume_addr >= IMG_TASK_SIZE)
@@ -175,6 +187,20 @@ static int check_vmas(struct img *img, uint64_t *data_end, struct img_err *e)
 			return img_fail(e, "vma %u: string offset out of range", i);
 		if (v->kind == CKPT_VMA_FILE && !v->path_off)
 			return img_fail(e, "vma %u at 0x%lx: file mapping without a path", i, v->start);
+		/* what mmap(2) would refuse after the point of no return: an offset
+		 * that is unaligned or runs past the largest file offset, a shared
+		 * region that grows down, a shared file mapping writable though its
+		 * file was not open for writing */
+		if (v->kind == CKPT_VMA_FILE && ((v->pgoff & (CKPT_PAGE_SIZE - 1)) ||
+						 v->pgoff > INT64_MAX - (v->end - v->start)))
+			return img_fail(e, "vma %u at 0x%lx: file offset 0x%lx unaligned or too large", i, v->start,
+					v->pgoff);
+		if ((v->flags & CKPT_MAP_SHARED) && (v->flags & CKPT_MAP_GROWSDOWN))
+			return img_fail(e, "vma %u at 0x%lx: a shared region cannot grow down", i, v->start);
+		if (v->kind == CKPT_VMA_FILE && (v->flags & CKPT_MAP_SHARED) && (v->prot & PROT_WRITE) &&
+		    !(v->flags & CKPT_MAP_MAYWRITE))
+			return img_fail(e, "vma %u at 0x%lx: shared writable mapping of a file not open for writing",
+					i, v->start);
 		if ((v->kind == CKPT_VMA_VDSO && v->end - v->start != h->vdso_size) ||
 		    (v->kind == CKPT_VMA_VVAR && v->end - v->start != h->vvar_size) ||
 		    (v->kind == CKPT_VMA_VVAR_VCLOCK && v->end - v->start != h->vvar_vclock_size))
@@ -189,8 +215,11 @@ static int check_vmas(struct img *img, uint64_t *data_end, struct img_err *e)
 		for (uint32_t r = v->run_first; r < v->run_first + v->run_count; r++) {
 			const struct ckpt_run *run = &img->runs[r];
 
+			/* addr < end before end - addr: a difference that wraps would let
+			 * a run's pages land anywhere, the restorer's stack included */
 			if (run->vma != i || run->npages == 0 || run->addr & (CKPT_PAGE_SIZE - 1) ||
-			    run->addr < v->start || run->npages > (v->end - run->addr) / CKPT_PAGE_SIZE ||
+			    run->addr < v->start || run->addr >= v->end ||
+			    run->npages > (v->end - run->addr) / CKPT_PAGE_SIZE ||
 			    (r > v->run_first && run->addr < img->runs[r - 1].addr +
 							     img->runs[r - 1].npages * CKPT_PAGE_SIZE))
 				return img_fail(e, "run %u: 0x%lx+%lu pages outside vma %u", r, run->addr,
@@ -204,8 +233,7 @@ static int check_vmas(struct img *img, uint64_t *data_end, struct img_err *e)
 		}
 		if (stored != v->pages_stored)
 			return img_fail(e, "vma %u: %lu pages stored, runs hold %lu", i, v->pages_stored, stored);
-		if (img->proc->resume_addr >= v->start && img->proc->resume_addr + sizeof(struct ckpt_resume) <= v->end &&
-		    (v->prot & PROT_WRITE))
+		if (img_writes_into(v, img->proc->resume_addr, sizeof(struct ckpt_resume)))
 			resume_ok = 1;
 		next_run += v->run_count;
 		prev_end = v->end;
@@ -213,9 +241,19 @@ static int check_vmas(struct img *img, uint64_t *data_end, struct img_err *e)
 	if (next_run != h->nruns)
 		return img_fail(e, "runs cover %u of %u run records", next_run, h->nruns);
 	if (!resume_ok)
-		return img_fail(e, "resume block 0x%lx is not in a writable region", img->proc->resume_addr);
+		return img_fail(e, "resume block 0x%lx is not in a writable region the restorer builds",
+				img->proc->resume_addr);
 	*data_end = data_at;
 	return 0;
+}
+
+/* [addr, addr + len) lies in v, which the restorer maps writable itself: not
+ * the kernel's [vdso]/[vvar] pages (moved in as they are), not a shared file */
+int img_writes_into(const struct ckpt_vma *v, uint64_t addr, uint64_t len)
+{
+	return addr >= v->start && addr < v->end && len <= v->end - addr && (v->prot & PROT_WRITE) &&
+	       v->kind != CKPT_VMA_VDSO && v->kind != CKPT_VMA_VVAR && v->kind != CKPT_VMA_VVAR_VCLOCK &&
+	       !(v->kind == CKPT_VMA_FILE && (v->flags & CKPT_MAP_SHARED));
 }
 
 /* descriptors in ascending fd order; stored bytes follow the page runs */
@@ -234,6 +272,9 @@ static int check_fds(struct img *img, uint64_t data_at, struct img_err *e)
 			return img_fail(e, "descriptor record %u (fd %d) out of range", i, f->fd);
 		if (f->kind == CKPT_FD_EPOLL && f->data_len % sizeof(struct ckpt_epoll_watch))
 			return img_fail(e, "fd %d: epoll watches of %lu bytes", f->fd, f->data_len);
+		if ((f->kind == CKPT_FD_MEMFD || f->kind == CKPT_FD_DELETED) && f->size < 0)
+			return img_fail(e, "fd %d: %s of size %ld", f->fd, f->kind == CKPT_FD_MEMFD ? "memfd" : "file",
+					f->size);
 		if (f->data_len) {
 			if (f->data_off != data_at || f->data_len > h->file_size - data_at)
 				return img_fail(e, "fd %d: stored bytes at %lu, expected %lu", f->fd,

@@ -42,10 +42,12 @@ void img_seal(struct ckpt_hdr *h, uint32_t tables_crc)
 	h->hdr_crc = ckpt_crc32c(0, h, sizeof(*h));
 }
 
-/* A fresh file beside path that nobody else can have made: ".NAME.tmp.RANDOM"
- * in path's directory, O_EXCL | O_NOFOLLOW, mode 0600 whatever the umask.
- * Its name goes to tmp.  The descriptor, or -errno. */
-long img_create_beside(const char *path, char *tmp, size_t cap)
+/* A fresh file beside path that nobody else can have made, named after its
+ * writer: ".NAME.tmp.PID.START.RANDOM" in path's directory (START: the
+ * writer's start time in /proc/PID/stat, so a stale one can be told from a
+ * live one), O_EXCL | O_NOFOLLOW, mode 0600 whatever the umask.  Its name
+ * goes to tmp.  The descriptor, or -errno. */
+long img_create_beside(const char *path, char *tmp, size_t cap, int pid, uint64_t started)
 {
 	const char *slash = path;
 	uint64_t rnd = 0;
@@ -57,9 +59,9 @@ long img_create_beside(const char *path, char *tmp, size_t cap)
 			slash = s + 1;
 	sys_getrandom(&rnd, sizeof(rnd));
 	n = img_fmt(tmp, cap, "%s", path);
-	if (n + 40 >= cap)
+	if (n + 80 >= cap)
 		return -36;			/* ENAMETOOLONG */
-	img_fmt(tmp + (slash - path), cap - (size_t)(slash - path), ".%s.tmp.%lx", slash, rnd);
+	img_fmt(tmp + (slash - path), cap - (size_t)(slash - path), ".%s.tmp.%d.%lu.%lx", slash, pid, started, rnd);
 	fd = sys_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (!sys_failed(fd))
 		sys_fchmod((int)fd, 0600);

@@ -221,7 +221,7 @@ enum ckpt_fd_kind {
 	CKPT_FD_DIR,		/* directory, reopened by path */
 	CKPT_FD_PIPE,		/* pipe with both ends here: made again, buffered bytes refilled */
 	CKPT_FD_FIFO,		/* named pipe, reopened by path, buffered bytes refilled */
-	CKPT_FD_CHR,		/* character device (/dev/null, /dev/pts/N ...), reopened by path */
+	CKPT_FD_CHR,		/* character device (/dev/null, /dev/pts/N ...), reopened by path; aux[0] = st_rdev (0: not checked) */
 	CKPT_FD_MEMFD,		/* memfd: made again with its name, content and seals */
 	CKPT_FD_DELETED,	/* regular file deleted since open: content stored, made again unlinked */
 	CKPT_FD_EVENTFD,	/* aux[0] = counter, aux[1] = 1 for EFD_SEMAPHORE */

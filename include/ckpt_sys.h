@@ -72,6 +72,15 @@ static inline int sys_failed(long r) { return (unsigned long)r >= -4095UL; }
 #define O_NOFOLLOW	0400000
 #define O_CLOEXEC	02000000
 #endif
+#ifndef O_NOCTTY
+#define O_NOCTTY	0400
+#endif
+#ifndef O_NONBLOCK
+#define O_NONBLOCK	04000
+#endif
+#ifndef O_PATH
+#define O_PATH		010000000
+#endif
 #ifndef AT_FDCWD
 #define AT_FDCWD	-100
 #endif
@@ -83,6 +92,9 @@ static inline int sys_failed(long r) { return (unsigned long)r >= -4095UL; }
 #ifndef S_IFCHR
 #define S_IFCHR		0020000
 #define S_IFIFO		0010000
+#endif
+#ifndef S_IFLNK
+#define S_IFLNK		0120000
 #endif
 #ifndef SIG_SETMASK
 #define SIG_BLOCK	0
@@ -197,8 +209,8 @@ static inline long sys_rt_sigprocmask(int how, const uint64_t *set, uint64_t *ol
 static inline long sys_sigaltstack(const struct ksys_stack *ss, struct ksys_stack *old) { return SC2(__NR_sigaltstack, ss, old); }
 /* int prctl(int option, unsigned long a2, a3, a4, a5); */
 static inline long sys_prctl(int op, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5) { return SC5(__NR_prctl, op, a2, a3, a4, a5); }
-/* int chdir(const char *path); */
-static inline long sys_chdir(const char *path) { return SC1(__NR_chdir, path); }
+/* int fchdir(int fd); */
+static inline long sys_fchdir(int fd) { return SC1(__NR_fchdir, fd); }
 /* mode_t umask(mode_t mask); */
 static inline long sys_umask(int mask) { return SC1(__NR_umask, mask); }
 /* pid_t getpid(void); */

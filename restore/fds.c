@@ -8,6 +8,11 @@
  * runs once the image file is closed: dup3 from the staging numbers to the
  * image's numbers, then everything else above 2 is closed.
  * Fds 0, 1, 2 stay the caller's unless --stdio=image.
+ *
+ * Nothing the image names is opened, read or written before its type is
+ * known (rst_pin): a FIFO record must name a FIFO, a file a regular file, a
+ * device the same device.  The one write into an existing object, a FIFO's
+ * buffered bytes, waits until every descriptor is made (fill_fifos).
  */
 #include "rst.h"
 #include "ckpt_sys.h"
@@ -18,7 +23,7 @@
 #define F_ADD_SEALS	1033
 #define O_TMPFILE_RW	(020000000 | O_DIRECTORY | O_RDWR)
 #define SETFL_MASK	(02000 | 04000 | 020000 | 040000 | 01000000)	/* APPEND NONBLOCK ASYNC DIRECT NOATIME */
-#define OPEN_MASK	(~(O_CREAT | O_EXCL | O_TRUNC | 0400 /* O_NOCTTY */))
+#define OPEN_MASK	(~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_NOFOLLOW))	/* NOFOLLOW: rst_reopen follows */
 
 #define MAX_WATCHES	16384
 
@@ -28,7 +33,48 @@ static uint32_t nwatches;
 static int stage_min;			/* staging numbers start here */
 static char copy_buf[1 << 20];
 
-/* copy len bytes at the image's off into fd, checking the crc */
+/* Paths the image names are opened in two steps, so that nothing is opened,
+ * read or written before we know what the path names now.  rst_pin: an O_PATH
+ * handle, which opens nothing (a FIFO cannot block us, a device sees no open),
+ * without following a final symlink (recorded paths are resolved ones), and
+ * its fstat; a handle of another type than `type` is closed and
+ * RST_WRONG_TYPE returned, with st->st_mode saying what it is.  Then
+ * rst_reopen: the real open, through /proc/self/fd of the handle so that it is
+ * the very file checked, non-blocking (the recorded status flags are set once
+ * it is made) and never as a controlling terminal. */
+long rst_pin(const char *path, uint32_t type, struct ksys_stat *st)
+{
+	long h = sys_open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+
+	st->st_mode = 0;
+	if (!sys_failed(h) && (sys_failed(sys_fstat((int)h, st)) || (st->st_mode & S_IFMT) != type)) {
+		sys_close((int)h);
+		return RST_WRONG_TYPE;
+	}
+	return h;
+}
+
+long rst_reopen(int pinned, int flags)
+{
+	char link[32];
+
+	img_fmt(link, sizeof(link), "/proc/self/fd/%d", pinned);
+	return sys_open(link, flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0);
+}
+
+const char *rst_type_name(uint32_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG: return "regular file";
+	case S_IFDIR: return "directory";
+	case S_IFIFO: return "FIFO";
+	case S_IFCHR: return "character device";
+	case S_IFLNK: return "symbolic link";
+	default: return "special file";
+	}
+}
+
+/* copy len bytes at the image's off into fd (fd -1: only check them), checking the crc */
 static int copy_in(const struct img *img, int fd, uint64_t off, uint64_t len, uint32_t crc_want,
 		   const struct ckpt_fd *f, struct img_err *e)
 {
@@ -41,7 +87,7 @@ static int copy_in(const struct img *img, int fd, uint64_t off, uint64_t len, ui
 		if (r <= 0)
 			return img_fail(e, "fd %d: reading its stored bytes failed", f->fd);
 		crc = ckpt_crc32c(crc, copy_buf, r);
-		for (long w = 0; w < r; ) {
+		for (long w = 0; fd >= 0 && w < r; ) {
 			long k = sys_write(fd, copy_buf + w, r - w);
 
 			if (k <= 0)
@@ -82,7 +128,7 @@ static long make_deleted(const struct img *img, const struct ckpt_fd *f, struct 
 	for (cut = rst_strlen(name); cut > 1 && name[cut - 1] != '/'; cut--)
 		;
 	name[cut > 1 ? cut - 1 : 1] = 0;	/* its directory */
-	fd = sys_open(name, O_TMPFILE_RW | O_CLOEXEC, f->mode & 07777);
+	fd = sys_open(name, O_TMPFILE_RW | O_NOFOLLOW | O_CLOEXEC, f->mode & 07777);	/* makes no name */
 	if (sys_failed(fd))
 		fd = sys_open("/tmp", O_TMPFILE_RW | O_CLOEXEC, f->mode & 07777);
 	if (sys_failed(fd))
@@ -97,18 +143,46 @@ static long make_deleted(const struct img *img, const struct ckpt_fd *f, struct 
 	return sys_failed(re) ? img_fail(e, "fd %d: reopening deleted file: errno %d", f->fd, (int)-re) : re;
 }
 
+static const uint32_t kind_type[CKPT_FD_KIND_MAX] = {
+	[CKPT_FD_REG] = S_IFREG, [CKPT_FD_DIR] = S_IFDIR, [CKPT_FD_FIFO] = S_IFIFO, [CKPT_FD_CHR] = S_IFCHR,
+};
+
+/* the record's path pinned (rst_pin), if it is of the record's kind, and a
+ * device the same device (aux[0], st_rdev, when the image has it) */
+static long pin_recorded(const struct img *img, const struct ckpt_fd *f, struct ksys_stat *st,
+			 struct img_err *e)
+{
+	const char *path = img_str(img, f->path_off);
+	long h = rst_pin(path, kind_type[f->kind], st);
+
+	if (h == -2)
+		return img_fail(e, "fd %d: file %s is gone", f->fd, path);
+	if (h == RST_WRONG_TYPE)
+		return img_fail(e, "fd %d: %s is now a %s, not a %s", f->fd, path, rst_type_name(st->st_mode),
+				rst_type_name(kind_type[f->kind]));
+	if (sys_failed(h))
+		return img_fail(e, "fd %d: cannot open %s: errno %d", f->fd, path, (int)-h);
+	if (f->kind == CKPT_FD_CHR && f->aux[0] && st->st_rdev != f->aux[0]) {
+		sys_close((int)h);
+		return img_fail(e, "fd %d: %s is now device 0x%lx, not 0x%lx", f->fd, path, st->st_rdev, f->aux[0]);
+	}
+	return h;
+}
+
 /* open a file again and check it can serve the saved offset */
 static long reopen(const struct img *img, const struct ckpt_fd *f, int verbose, struct img_err *e)
 {
 	const char *path = img_str(img, f->path_off);
 	struct ksys_stat st;
-	long fd = sys_open(path, (f->flags & OPEN_MASK) | O_CLOEXEC, 0);
+	long h = pin_recorded(img, f, &st, e), fd;
 
-	if (fd == -2)
-		return img_fail(e, "fd %d: file %s is gone", f->fd, path);
+	if (h < 0)
+		return -1;
+	fd = rst_reopen((int)h, (int)(f->flags & OPEN_MASK));
+	sys_close((int)h);
 	if (sys_failed(fd))
 		return img_fail(e, "fd %d: cannot open %s: errno %d", f->fd, path, (int)-fd);
-	if (f->kind == CKPT_FD_REG && !sys_fstat(fd, &st)) {
+	if (f->kind == CKPT_FD_REG) {
 		if ((uint64_t)st.st_size < f->pos && !(f->flags & 02000))
 			return img_fail(e, "fd %d: file %s is now %ld bytes, shorter than its offset %lu",
 					f->fd, path, st.st_size, f->pos);
@@ -121,19 +195,55 @@ static long reopen(const struct img *img, const struct ckpt_fd *f, int verbose, 
 }
 
 /* A FIFO opened for writing only needs a reader to open without blocking:
- * hold one open for the moment of the open. */
+ * hold one open for the moment of the open.  Its buffered bytes are checked
+ * here, with a writer of ours opened once to see that one can be; they go in
+ * with fill_fifos, once every descriptor is made. */
 static long reopen_fifo(const struct img *img, const struct ckpt_fd *f, struct img_err *e)
 {
 	const char *path = img_str(img, f->path_off);
-	long hold = sys_open(path, O_RDWR | O_CLOEXEC, 0), fd;
+	struct ksys_stat st;
+	long h = pin_recorded(img, f, &st, e), hold, fd, w = 0;
 
-	if (sys_failed(hold))
-		return img_fail(e, "fd %d: FIFO %s: errno %d", f->fd, path, (int)-hold);
-	fd = sys_open(path, (f->flags & OPEN_MASK) | 04000 /* O_NONBLOCK */ | O_CLOEXEC, 0);
-	sys_close((int)hold);
+	if (h < 0)
+		return -1;
+	hold = rst_reopen((int)h, O_RDWR);
+	fd = rst_reopen((int)h, (int)(f->flags & OPEN_MASK));
+	if (!sys_failed(fd) && f->data_len && !sys_failed(w = rst_reopen((int)h, O_WRONLY)))
+		sys_close((int)w);
+	if (!sys_failed(hold))
+		sys_close((int)hold);
+	sys_close((int)h);
 	if (sys_failed(fd))
 		return img_fail(e, "fd %d: FIFO %s: errno %d", f->fd, path, (int)-fd);
+	if (sys_failed(w))
+		return img_fail(e, "fd %d: FIFO %s: no writer to refill it: errno %d", f->fd, path, (int)-w);
+	if (f->data_len && copy_in(img, -1, f->data_off, f->data_len, f->data_crc, f, e))
+		return -1;
 	return fd;
+}
+
+/* The last step before the point of no return that writes: each FIFO's
+ * buffered bytes, through a writer of our own (the record's descriptor, the
+ * reader, is open: the open does not block, nor fail). */
+static int fill_fifos(const struct img *img, struct img_err *e)
+{
+	for (uint32_t i = 0; i < img->hdr.nfds; i++) {
+		const struct ckpt_fd *f = &img->fds[i];
+		long w;
+		int bad;
+
+		if (f->kind != CKPT_FD_FIFO || stage[i] < 0 || !f->data_len)
+			continue;
+		w = rst_reopen(stage[i], O_WRONLY);
+		if (sys_failed(w))
+			return img_fail(e, "fd %d: FIFO %s: no writer to refill it: errno %d", f->fd,
+					img_str(img, f->path_off), (int)-w);
+		bad = copy_in(img, (int)w, f->data_off, f->data_len, f->data_crc, f, e);
+		sys_close((int)w);
+		if (bad)
+			return -1;
+	}
+	return 0;
 }
 
 /* the read end of a pipe pair among the records, and its partner */
@@ -171,27 +281,16 @@ static long make_one(const struct img *img, uint32_t i, int close_unsupported, i
 			return img_fail(e, "fd %d: cannot seek %s to %lu", f->fd, path, f->pos);
 		return fd;
 	case CKPT_FD_FIFO:
-		fd = reopen_fifo(img, f, e);
-		if (fd >= 0 && f->data_len) {	/* the bytes go in through a writer of our own */
-			long w = sys_open(path, O_WRONLY | 04000 | O_CLOEXEC, 0);
-			int bad = sys_failed(w) ? img_fail(e, "fd %d: FIFO %s: no writer to refill it: errno %d",
-							   f->fd, path, (int)-w)
-					       : copy_in(img, (int)w, f->data_off, f->data_len, f->data_crc, f, e);
-
-			if (!sys_failed(w))
-				sys_close((int)w);
-			if (bad)
-				return -1;
-		}
-		return fd;
+		return reopen_fifo(img, f, e);
 	case CKPT_FD_MEMFD:
 		strip(path, "/memfd:", name, sizeof(name));
 		fd = sys_memfd_create(name, 1 | 2);	/* MFD_CLOEXEC | MFD_ALLOW_SEALING */
 		if (sys_failed(fd))
 			return img_fail(e, "fd %d: memfd_create: errno %d", f->fd, (int)-fd);
-		if (copy_in(img, (int)fd, f->data_off, f->data_len, f->data_crc, f, e) ||
-		    sys_failed(sys_ftruncate((int)fd, f->size)))
+		if (copy_in(img, (int)fd, f->data_off, f->data_len, f->data_crc, f, e))
 			return -1;
+		if (sys_failed(sys_ftruncate((int)fd, f->size)))
+			return img_fail(e, "fd %d: memfd cannot have %ld bytes", f->fd, f->size);
 		sys_lseek((int)fd, (int64_t)f->pos, 0);
 		if (f->aux[0] && sys_failed(sys_fcntl((int)fd, F_ADD_SEALS, (long)f->aux[0])))
 			return img_fail(e, "fd %d: memfd seals 0x%lx could not be set", f->fd, f->aux[0]);
@@ -292,7 +391,7 @@ int rst_prepare_fds(const struct img *img, int stdio_image, int close_unsupporte
 		sys_close(stage[i]);
 		stage[i] = (int)moved;
 	}
-	return 0;
+	return fill_fifos(img, e);
 }
 
 /* tlongjmp: the descriptors stay as they are (the kernel objects live on, as

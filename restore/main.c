@@ -1,11 +1,12 @@
 /* main.c -- the restorer: turn this fresh process into the one in the image.
  *
- *   ./restorer [-v] [--lazy] [--same-pid] [--stdio=caller|image] [--close-unsupported] [IMAGE]
+ *   ./restorer [-v] [--lazy] [--same-pid] [--stdio=caller|image] [--close-unsupported] [--as-owner] [IMAGE]
  *                                    IMAGE defaults to "myckpt"
  *
  * Steps (docs/restore.md numbers them the same way):
  *   1. block every signal; read argv and auxv from the kernel's stack
- *   2. read and validate the header and tables (image.c)
+ *   2. read and validate the header and tables (image.c); a privileged restorer
+ *      checks whose image it is, and --as-owner becomes its owner (check_owner)
  *   3. check this machine: CPU features, XSAVE components, vDSO, mapped files, pkeys, cwd,
  *      resource limits; make every descriptor at a staging number (fds.c)
  *      -- any refusal so far: "restorer: IMAGE: reason", exit 2, nothing changed --
@@ -33,6 +34,7 @@ void rst_main(uint64_t *sp) __attribute__((noreturn, used));
 extern char rst_zone_start[], rst_zone_end[], rst_tables_addr[];
 
 #define AT_NULL		0
+#define AT_ENTRY	9
 #define AT_HWCAP2	26
 #define HWCAP2_FSGSBASE	0x2
 
@@ -47,6 +49,7 @@ static uint32_t nchain;
 static int file_fds[CKPT_MAX_VMAS];	/* per vma: the opened mapped file, or -1 */
 static struct img img;
 
+static long cwd_fd = -1;		/* the image's working directory, pinned in step 3 */
 static struct ckpt_bail *bail;		/* tlongjmp: where to go back on a refusal */
 static int carry_fd = -1;		/* tlongjmp: libckpt's memfd, handed back to it */
 
@@ -54,7 +57,7 @@ static int carry_fd = -1;		/* tlongjmp: libckpt's memfd, handed back to it */
  * program (rax = 2) after closing what we opened in its descriptor table. */
 static void __attribute__((noreturn)) refuse(const char *path, const struct img_err *e)
 {
-	img_say(2, "restorer: %s: %s\n", path, e->msg);
+	img_say(2, "restorer: %s: %S\n", path, e->msg[0] ? e->msg : "refused without a reason (a restorer bug)");
 	if (!bail)
 		sys_exit_group(2);
 	for (uint32_t i = 0; img.fd >= 0 && i < img.hdr.nvmas && i < CKPT_MAX_VMAS; i++)
@@ -62,8 +65,58 @@ static void __attribute__((noreturn)) refuse(const char *path, const struct img_
 			sys_close(file_fds[i]);
 	if (img.fd > 2)
 		sys_close(img.fd);
+	if (cwd_fd > 2)
+		sys_close((int)cwd_fd);
 	bail->regs.rax = 2;
 	rst_jump(&bail->regs, (const void *)bail->fpu, bail->xfeatures, bail->flags);
+}
+
+/* Whose rights the program gets back.  A restorer with euid 0 or any
+ * capability would run the image's code, and open every file the image
+ * names, with those: it restores only images that belong to the uid it runs
+ * as and that no one else can write (each parent of a chain too).  With
+ * --as-owner it first becomes the owner of an image of another uid (its uid,
+ * and the file's gid, no supplementary groups), before any path the image
+ * names is opened. */
+static int privileged_start;		/* euid 0 or a capability when the restorer started */
+
+static int has_capabilities(void)
+{
+	struct { uint32_t version; int32_t pid; } hdr = { 0x20080522 /* v3 */, 0 };
+	uint32_t caps[6] = { 0 };		/* effective, permitted, inheritable; x2 */
+
+	return sys_failed(SC2(__NR_capget, &hdr, caps)) || (caps[0] | caps[1] | caps[3] | caps[4]);
+}
+
+static int check_owner(const struct img *im, int as_owner, struct img_err *e)
+{
+	struct ksys_stat st;
+	uint32_t euid = (uint32_t)SC0(__NR_geteuid);
+	long r;
+
+	if (!privileged_start)
+		return 0;
+	if (sys_failed(sys_fstat(im->fd, &st)))
+		return img_fail(e, "fstat failed");
+	if ((st.st_mode & 022) && st.st_nlink)	/* a memfd (tlongjmp's in-memory image) has no name to write by */
+		return img_fail(e, "writable by group or others: refused by a privileged restorer");
+	if (st.st_uid == euid)
+		return 0;
+	if (!as_owner)
+		return img_fail(e, "belongs to uid %u, not to you (uid %u): restore it as that user, or "
+				"with --as-owner to run it with that uid's rights", st.st_uid, euid);
+	r = SC2(__NR_setgroups, 0, 0);
+	if (!r)
+		r = SC3(__NR_setresgid, st.st_gid, st.st_gid, st.st_gid);
+	if (!r)
+		r = SC3(__NR_setresuid, st.st_uid, st.st_uid, st.st_uid);
+	if (sys_failed(r))
+		return img_fail(e, "--as-owner: cannot become uid %u gid %u: errno %d", st.st_uid, st.st_gid,
+				(int)-r);
+	if (st.st_uid && has_capabilities())
+		return img_fail(e, "--as-owner: still holds capabilities as uid %u", st.st_uid);
+	sys_prctl(4 /* PR_SET_DUMPABLE */, 1, 0, 0, 0);	/* a process of that user like any other */
+	return 0;
 }
 
 /* "--in-process=FD,ADDR" (decimal fd, hex address of a struct ckpt_bail) */
@@ -85,7 +138,7 @@ static void __attribute__((noreturn)) usage(int status)
 {
 	static const char text[] =
 		"usage: restorer [-v] [--lazy] [--same-pid] [--stdio=caller|image]\n"
-		"                [--close-unsupported] [IMAGE]\n"
+		"                [--close-unsupported] [--as-owner] [IMAGE]\n"
 		"  restore the process saved in IMAGE (default: myckpt) into this process\n"
 		"  -v, --verbose         say what is restored and what had to be skipped\n"
 		"  --lazy                map page data from IMAGE instead of reading it: the\n"
@@ -99,6 +152,9 @@ static void __attribute__((noreturn)) usage(int status)
 		"  --same-pid            give the program its old pid and tids back (with\n"
 		"                        CAP_CHECKPOINT_RESTORE, else in new user and PID\n"
 		"                        namespaces; this command waits for it)\n"
+		"  --as-owner            with privilege (root, or any capability), restore an\n"
+		"                        image of another user as that user (its uid and gid,\n"
+		"                        no other groups); without it such an image is refused\n"
 		"  -h, --help            this text\n"
 		"exit status: 2 image refused or bad usage (nothing changed), 127 restore failed\n";
 
@@ -136,6 +192,16 @@ static int check_fpu_area(const struct img *im, const struct ckpt_thread *t, uin
 	if (hdr[0] & ~t->xfeatures || hdr[1] || hdr[2] | hdr[3] | hdr[4] | hdr[5] | hdr[6] | hdr[7])
 		return img_fail(e, "thread %u: XSAVE header invalid (xstate_bv 0x%lx, xcomp_bv 0x%lx)", t->tid,
 				hdr[0], hdr[1]);
+	for (uint32_t c = 2; c < 63; c++) {	/* XRSTOR reads each component xstate_bv names */
+		uint32_t r[4];
+
+		if (!(hdr[0] >> c & 1))
+			continue;
+		cpuid(0xd, c, r);		/* eax: its size, ebx: its offset in the area */
+		if ((uint64_t)r[0] + r[1] > t->xsave_size)
+			return img_fail(e, "thread %u: XSAVE component %u ends past the %u-byte area", t->tid, c,
+					t->xsave_size);
+	}
 	return 0;
 }
 
@@ -179,10 +245,29 @@ static int check_cpu(const struct img *im, struct img_err *e)
 	return 0;
 }
 
+/* /proc/sys/vm/mmap_min_addr: no region may start below it (64 KiB when it
+ * cannot be read), even where CAP_SYS_RAWIO would let mmap put one there */
+static uint64_t mmap_min_addr(void)
+{
+	char text[32];
+	const char *p = text;
+	long fd = sys_open("/proc/sys/vm/mmap_min_addr", O_RDONLY | O_CLOEXEC, 0), n = -1;
+
+	if (!sys_failed(fd)) {
+		n = sys_read((int)fd, text, sizeof(text) - 1);
+		sys_close((int)fd);
+	}
+	if (n <= 0 || text[0] < '0' || text[0] > '9')
+		return 65536;
+	text[n] = 0;
+	return img_parse_num(&p, 10);
+}
+
 static int check_process(const struct img *im, struct img_err *e)
 {
 	const char *cwd = img_str(im, im->proc->cwd_off);
 	struct ksys_stat st;
+	uint64_t min_addr = mmap_min_addr();
 
 	if (im->hdr.nthreads > RST_MAX_THREADS)
 		return img_fail(e, "image has %u threads; this restorer makes at most %u", im->hdr.nthreads,
@@ -192,14 +277,19 @@ static int check_process(const struct img *im, struct img_err *e)
 				im->proc->pid);
 	if (bail && im->hdr.nthreads > 1)
 		return img_fail(e, "a roll-back into a multi-threaded image is not supported");
-	if (*cwd && (sys_failed(sys_stat(cwd, &st)) || (st.st_mode & S_IFMT) != S_IFDIR))
-		return img_fail(e, "working directory %s is gone", cwd);
+	if (*cwd && sys_failed(cwd_fd = rst_pin(cwd, S_IFDIR, &st)))
+		return cwd_fd == RST_WRONG_TYPE ? img_fail(e, "working directory %s is now a %s", cwd,
+							   rst_type_name(st.st_mode))
+						: img_fail(e, "working directory %s is gone", cwd);
 	for (uint32_t i = 0; i < im->hdr.nvmas; i++) {
 		const struct ckpt_vma *v = &im->vmas[i];
 
 		if (v->end > (uint64_t)rst_zone_start && v->start < (uint64_t)rst_zone_end)
 			return img_fail(e, "region 0x%lx-0x%lx collides with the restorer at 0x%lx-0x%lx",
 					v->start, v->end, (uint64_t)rst_zone_start, (uint64_t)rst_zone_end);
+		if (v->start < min_addr)
+			return img_fail(e, "region 0x%lx-0x%lx lies below vm.mmap_min_addr 0x%lx", v->start, v->end,
+					min_addr);
 	}
 	return 0;
 }
@@ -496,8 +586,10 @@ static void restore_process(const struct ckpt_thread *t, const struct ckpt_proc 
 				 .ss_flags = (int32_t)(t->ss_flags & 0x80000002u) };	/* DISABLE|AUTODISARM */
 	long r;
 
-	if (*cwd && sys_failed(r = sys_chdir(cwd)))
+	if (*cwd && sys_failed(r = sys_fchdir((int)cwd_fd)))	/* the directory step 3 checked */
 		img_say(2, "restorer: notice: cannot return to %s: errno %d\n", cwd, (int)-r);
+	if (*cwd)
+		sys_close((int)cwd_fd);
 	sys_umask(p->umask);
 	sys_prctl(PR_SET_NAME, (uint64_t)p->comm, 0, 0, 0);
 	for (int sig = 1; sig <= CKPT_NSIG; sig++) {
@@ -528,15 +620,12 @@ static void restore_process(const struct ckpt_thread *t, const struct ckpt_proc 
 			img_say(2, "restorer: notice: resource limit %d not restored: errno %d\n", res, (int)-r);
 }
 
-/* writable vma holding [addr, addr + len), or 0 */
+/* a region the restorer made writable holds [addr, addr + len) */
 static int writable(uint64_t addr, uint64_t len)
 {
-	for (uint32_t i = 0; i < img.hdr.nvmas; i++) {
-		const struct ckpt_vma *v = &img.vmas[i];
-
-		if (addr >= v->start && addr < v->end && len <= v->end - addr)
-			return (v->prot & PROT_WRITE) != 0;
-	}
+	for (uint32_t i = 0; i < img.hdr.nvmas; i++)
+		if (img_writes_into(&img.vmas[i], addr, len))
+			return 1;
 	return 0;
 }
 
@@ -550,7 +639,8 @@ void rst_main(uint64_t *sp)
 	struct img_err err;
 	struct ckpt_resume *resume;
 	struct ckpt_thread *t;
-	int verbose = 0, paths = 0, stdio_image = 0, close_unsupported = 0, lazy = 0, same_pid = 0;
+	int verbose = 0, paths = 0, stdio_image = 0, close_unsupported = 0, lazy = 0, same_pid = 0, exec_ed = 0;
+	int as_owner = 0;
 	unsigned jump_flags;
 	uint32_t pid;
 
@@ -558,9 +648,11 @@ void rst_main(uint64_t *sp)
 	sys_rt_sigprocmask(SIG_SETMASK, &all_signals, 0);
 	for (auxv = sp + 1 + argc + 1; *auxv; auxv++)	/* skip envp */
 		;
-	for (auxv++; auxv[0] != AT_NULL; auxv += 2)
+	for (auxv++; auxv[0] != AT_NULL; auxv += 2) {
 		if (auxv[0] == AT_HWCAP2)
 			hwcap2 = auxv[1];
+		exec_ed |= auxv[0] == AT_ENTRY;	/* the kernel's auxv: started by execve */
+	}
 	for (uint64_t i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
@@ -578,6 +670,8 @@ void rst_main(uint64_t *sp)
 			lazy = 1;
 		else if (rst_streq(a, "--same-pid"))
 			same_pid = 1;
+		else if (rst_streq(a, "--as-owner"))
+			as_owner = 1;
 		else if (!memcmp(a, "--in-process=", 13)) {	/* from libckpt's tlongjmp only */
 			if (parse_in_process(a + 13)) {
 				img_say(2, "restorer: bad --in-process argument\n");
@@ -593,6 +687,13 @@ void rst_main(uint64_t *sp)
 			sys_exit_group(2);
 		} else
 			path = a, paths++;
+	}
+	/* --in-process is tlongjmp's: libckpt enters the restorer on a stack of its
+	 * own, whose auxv holds AT_HWCAP2 alone, with a memfd of its own.  Given to a
+	 * restorer that execve started, it would have a refusal jump through ADDR. */
+	if (bail && (exec_ed || sys_failed(sys_fcntl(carry_fd, 1034 /* F_GET_SEALS: memfds only */, 0)))) {
+		img_say(2, "restorer: --in-process is for libckpt's tlongjmp only, not a command line\n");
+		sys_exit_group(2);
 	}
 	if (paths > 1 || rst_strlen(path) >= sizeof(image_path)) {
 		img_say(2, "restorer: give one image path (see restorer --help)\n");
@@ -611,12 +712,16 @@ void rst_main(uint64_t *sp)
 		}
 	}
 
-	/* 2. header and tables */
-	if (img_open(&img, path, (uint64_t)rst_tables_addr, &err))
+	/* 2. header and tables; whose image it is, before any path it names is opened */
+	privileged_start = SC0(__NR_geteuid) == 0 || has_capabilities();
+	if (img_open(&img, path, (uint64_t)rst_tables_addr, &err) || check_owner(&img, as_owner, &err))
 		refuse(path, &err);
 	t = &img.threads[0];
 	if (open_chain(path, &err))
 		refuse(path, &err);
+	for (uint32_t i = 0; i + 1 < nchain; i++)
+		if (check_owner(chain[i], 0, &err))
+			refuse(chain[i]->path, &err);
 	if (lazy && nchain > 1) {
 		lazy = 0;
 		if (verbose)

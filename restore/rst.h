@@ -28,7 +28,12 @@ int rst_verify_runs(const struct img *img, struct img_err *e);
 void rst_rebuild(const struct img *const *chain, uint32_t nchain, const struct rst_specials *sp,
 		 const int *fds, int lazy, int verbose);
 
-/* fds.c */
+/* fds.c; rst_pin/rst_reopen open a path the image names (see fds.c) */
+struct ksys_stat;
+#define RST_WRONG_TYPE	(-4095L)	/* rst_pin: the path is of another type; no errno is this */
+long rst_pin(const char *path, uint32_t type, struct ksys_stat *st);
+long rst_reopen(int pinned, int flags);
+const char *rst_type_name(uint32_t mode);
 int rst_prepare_fds(const struct img *img, int stdio_image, int close_unsupported, int verbose,
 		    struct img_err *e);
 void rst_install_fds(const struct img *img, int stdio_image);

@@ -21,6 +21,7 @@
 #include "ckpt_sys.h"
 
 static char maps_buf[1 << 20];		/* this process's /proc/self/maps (a tlongjmp: the program's) */
+static uint8_t changed_file[CKPT_MAX_VMAS / 8];	/* per vma: its data file changed (a notice, step 4) */
 
 /* Find this kernel's [vdso], [vvar], [vvar_vclock] in the restorer's own maps. */
 int rst_find_specials(struct rst_specials *sp, struct img_err *e)
@@ -115,10 +116,27 @@ int rst_check_vdso(const struct img *img, const struct rst_specials *sp, struct 
 	return 0;
 }
 
+/* the last byte past v's start the restorer writes: its stored pages, the resume block */
+static uint64_t written_span(const struct img *img, const struct ckpt_vma *v)
+{
+	uint64_t span = 0, at = img->proc->resume_addr;
+
+	if (v->run_count) {
+		const struct ckpt_run *last = &img->runs[v->run_first + v->run_count - 1];
+
+		span = last->addr + last->npages * CKPT_PAGE_SIZE - v->start;
+	}
+	if (at >= v->start && at < v->end && at + sizeof(struct ckpt_resume) - v->start > span)
+		span = at + sizeof(struct ckpt_resume) - v->start;
+	return span;
+}
+
 /* Open every file the image maps and check it is the file that was mapped.
  * Code that changed cannot run where the program expects it: refused.  Data
  * files that changed are mapped as they are now (as the kernel would show a
- * running program), with a notice. */
+ * running program), with a notice once every check has passed (a refusal
+ * stays one line).  Pages the restorer would write past the end of a file
+ * (SIGBUS, or EFAULT to a read) are refused here, not met in step 4. */
 int rst_open_files(const struct img *img, int *fds, int verbose, struct img_err *e)
 {
 	for (uint32_t i = 0; i < img->hdr.nvmas; i++) {
@@ -132,10 +150,14 @@ int rst_open_files(const struct img *img, int *fds, int verbose, struct img_err 
 		fds[i] = -1;
 		if (v->kind != CKPT_VMA_FILE)
 			continue;
-		fd = sys_open(path, mode | O_CLOEXEC, 0);
-		if (!sys_failed(fd) && sys_failed(sys_fstat(fd, &st))) {
-			sys_close((int)fd);
-			fd = -5;
+		fd = rst_pin(path, S_IFREG, &st);	/* a FIFO would block the open, a device see it */
+		if (fd == RST_WRONG_TYPE && !(v->flags & CKPT_MAP_COPIED))
+			return img_fail(e, "mapped file %s is now a %s", path, rst_type_name(st.st_mode));
+		if (!sys_failed(fd)) {
+			long pinned = fd;
+
+			fd = rst_reopen((int)pinned, mode);
+			sys_close((int)pinned);
 		}
 		changed = sys_failed(fd) || st.st_ino != v->ino || ksys_major(st.st_dev) != (v->dev >> 32) ||
 			  ksys_minor(st.st_dev) != (uint32_t)v->dev || st.st_size != v->fsize ||
@@ -155,6 +177,9 @@ int rst_open_files(const struct img *img, int *fds, int verbose, struct img_err 
 		if (sys_failed(fd))
 			return img_fail(e, "mapped file %s: cannot open: errno %d", path, (int)-fd);
 		fds[i] = (int)fd;
+		if (v->pgoff + written_span(img, v) > (((uint64_t)st.st_size + CKPT_PAGE_SIZE - 1) & ~(uint64_t)(CKPT_PAGE_SIZE - 1)))
+			return img_fail(e, "mapped file %s: pages to write at offset %lu lie past its end (%ld bytes)",
+					path, v->pgoff, st.st_size);
 		if (st.st_ino != v->ino || ksys_major(st.st_dev) != (v->dev >> 32) ||
 		    ksys_minor(st.st_dev) != (uint32_t)v->dev)
 			return img_fail(e, "mapped file %s was replaced (inode %lu, was %lu)", path,
@@ -165,7 +190,7 @@ int rst_open_files(const struct img *img, int *fds, int verbose, struct img_err 
 		    (uint64_t)st.st_size < v->pgoff + (v->end - v->start))
 			return img_fail(e, "mapped file %s shrank from %ld to %ld bytes", path, v->fsize, st.st_size);
 		if (changed)
-			img_say(2, "restorer: notice: %s changed since the checkpoint; mapped as it is now\n", path);
+			changed_file[i / 8] |= (uint8_t)(1u << (i % 8));
 	}
 	return 0;
 }
@@ -550,6 +575,9 @@ void rst_rebuild(const struct img *const *chain, uint32_t nchain, const struct r
 		int apart = !lazy_here && !chained && ((i > 0 && twins(&img->vmas[i - 1], v)) ||
 						       (i + 1 < img->hdr.nvmas && twins(v, &img->vmas[i + 1])));
 
+		if (changed_file[i / 8] & (1u << (i % 8)))
+			img_say(2, "restorer: notice: %s changed since the checkpoint; mapped as it is now\n",
+				img_str(img, v->path_off));
 		if (!is_special(v))
 			map_vma(img, v, fds[i], apart, lazy_here, chained, verbose);
 	}

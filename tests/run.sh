@@ -19,8 +19,9 @@
 #                  fail on one of its checks (a `not ok N` line); that counts as
 #                  passed, a pass or any other failure as failed, a skip stays a skip.
 #   TEST...        names to run (regs_gpr, bad_image), default all.
-# Environment: CKPT_TEST_TIMEOUT seconds per test (default 60), KEEP=1 keeps the
-# temp dirs.
+# Environment: CKPT_TEST_TIMEOUT seconds per test (default 60; a script may ask
+# for more with a `# timeout: N` line among its first 10), KEEP=1 keeps the
+# temp dirs.  tests/sh/*lib.sh are sourced by tests, not run.
 
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -71,18 +72,21 @@ run_one() {
 	}
 	out=$(mktemp "${TMPDIR:-/tmp}/ckpt-$name.out.XXXXXX") || out=$dir.out
 	if [ "$kind" = c ]; then
+		limit=$TIMEOUT
 		(cd "$dir" && ROOT=$ROOT TMPDIR=$dir CKPT_FILE=$dir/img \
 			timeout -k 5 "$TIMEOUT" env LD_PRELOAD="$ROOT/libckpt.so" "$@") \
 			</dev/null >"$out" 2>&1
 	else
+		limit=$(head -n 10 "$2" | sed -n 's/^# timeout: \([0-9][0-9]*\)$/\1/p' | head -n 1)
+		[ -n "$limit" ] && [ "$limit" -gt "$TIMEOUT" ] || limit=$TIMEOUT
 		(cd "$dir" && ROOT=$ROOT TMPDIR=$dir CKPT_FILE=$dir/img \
-			timeout -k 5 "$TIMEOUT" "$@") </dev/null >"$out" 2>&1
+			timeout -k 5 "$limit" "$@") </dev/null >"$out" 2>&1
 	fi
 	rc=$?
 	case $rc in
 	0) res=pass why= ;;
 	4) res=skip why=$(sed -n 's/^.*# SKIP *//p' "$out" | head -n 1) ;;
-	124|137) res=fail why="timed out after ${TIMEOUT}s" ;;
+	124|137) res=fail why="timed out after ${limit:-$TIMEOUT}s" ;;
 	*) res=fail why="exit $rc" ;;
 	esac
 	if [ $expect_fail -eq 1 ]; then
@@ -137,6 +141,7 @@ for t in "$ROOT"/tests/sh/*.sh; do
 	[ -f "$t" ] || continue
 	name=${t##*/}
 	name=${name%.sh}
+	case $name in *lib) continue ;; esac
 	wanted "$name" || continue
 	ntests=$((ntests + 1))
 	first=$(head -n 1 "$t")

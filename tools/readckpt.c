@@ -1,6 +1,6 @@
 /* readckpt -- print an image in plain text: header, machine, threads and their
  * registers, process state, regions.  It reads and validates with the same code
- * as the restorer (restore/image.c), so what it prints is what would be restored. */
+ * as the restorer (image/read.c), so what it prints is what would be restored. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -12,6 +12,18 @@ static const char *const sig_names[CKPT_NSIG + 1] = {
 	"USR2", "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU",
 	"URG", "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
 };
+
+/* s as the restorer prints it (img_escape): one line of printable ASCII.
+ * Four buffers, so that one printf can take four escaped strings. */
+static const char *esc(const char *s)
+{
+	static char buf[4][4 * 4096 + 1];
+	static unsigned next;
+	char *b = buf[next++ % 4];
+
+	img_escape(b, sizeof(buf[0]), s);
+	return b;
+}
 
 static void print_regs(const struct ckpt_regs *r)
 {
@@ -82,7 +94,7 @@ int main(int argc, char **argv)
 		return argc > 2 ? 2 : 0;
 	}
 	if (img_open(&img, path, 0, &err)) {
-		fprintf(stderr, "readckpt: %s: %s\n", path, err.msg);
+		fprintf(stderr, "readckpt: %s: %s\n", esc(path), err.msg);	/* msg: escaped already */
 		return 2;
 	}
 	h = &img.hdr;
@@ -90,7 +102,7 @@ int main(int argc, char **argv)
 	created = (time_t)(h->created_ns / 1000000000ull);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", gmtime(&created));
 
-	printf("image %s\n", path);
+	printf("image %s\n", esc(path));
 	printf("  format      version %u, %lu bytes (tables %lu, page data %lu)\n", h->version, h->file_size,
 	       h->tables_size, h->data_size);
 	printf("  created     %s\n", when);
@@ -99,7 +111,7 @@ int main(int argc, char **argv)
 		printf("%02x", h->image_id[i]);
 	if (h->depth) {
 		printf(", incremental, %u image%s back to a full one\n  parent      %s (id ", h->depth,
-		       h->depth == 1 ? "" : "s", h->parent_name);
+		       h->depth == 1 ? "" : "s", esc(h->parent_name));
 		for (int i = 0; i < 16; i++)
 			printf("%02x", h->parent_id[i]);
 		printf(")");
@@ -107,8 +119,8 @@ int main(int argc, char **argv)
 		printf(", full image");
 	}
 	printf("\n");
-	printf("  program     %.64s, pid %u\n", h->program, p->pid);
-	printf("  machine     %.16s, kernel %.65s, page %u\n", h->cpu_vendor, h->kernel, h->page_size);
+	printf("  program     %s, pid %u\n", esc(h->program), p->pid);
+	printf("  machine     %s, kernel %s, page %u\n", esc(h->cpu_vendor), esc(h->kernel), h->page_size);
 	printf("  cpu         xcr0 0x%lx, xsave %u bytes, hwcap2 0x%lx, cpuid1 ecx 0x%08x edx 0x%08x,"
 	       " cpuid7 ebx 0x%08x ecx 0x%08x edx 0x%08x\n", h->xcr0, h->xsave_size, h->hwcap2,
 	       h->cpuid1_ecx, h->cpuid1_edx, h->cpuid7_ebx, h->cpuid7_ecx, h->cpuid7_edx);
@@ -130,8 +142,8 @@ int main(int argc, char **argv)
 	}
 
 	printf("process\n");
-	printf("  comm %.16s  umask %03o  cwd %s\n", p->comm, p->umask, img_str(&img, p->cwd_off));
-	printf("  exe  %s\n", img_str(&img, p->exe_off));
+	printf("  comm %s  umask %03o  cwd %s\n", esc(p->comm), p->umask, esc(img_str(&img, p->cwd_off)));
+	printf("  exe  %s\n", esc(img_str(&img, p->exe_off)));
 	printf("  resume block 0x%lx\n", p->resume_addr);
 	printf("  code 0x%lx-0x%lx  data 0x%lx-0x%lx  brk 0x%lx-0x%lx  stack 0x%lx\n", p->start_code,
 	       p->end_code, p->start_data, p->end_data, p->start_brk, p->brk, p->start_stack);
@@ -191,7 +203,7 @@ int main(int argc, char **argv)
 		const struct ckpt_fd *f = &img.fds[i];
 
 		printf("  %4d %-11s flags 0%06o%s pos %-8lu %s", f->fd, kinds[f->kind], f->flags,
-		       f->fd_flags & CKPT_FD_CLOEXEC ? " cloexec" : "        ", f->pos, img_str(&img, f->path_off));
+		       f->fd_flags & CKPT_FD_CLOEXEC ? " cloexec" : "        ", f->pos, esc(img_str(&img, f->path_off)));
 		if (f->share != i)
 			printf("  (same file as fd %d)", img.fds[f->share].fd);
 		if (f->peer != i)
@@ -218,8 +230,8 @@ int main(int argc, char **argv)
 		printf("  %016lx-%016lx %s%c%-11s %9luK %7luK  %s%s%s%s\n", v->start, v->end, pm,
 		       v->flags & CKPT_MAP_FRESH ? '*' : ' ',
 		       img_kind_name(v->kind), (v->end - v->start) >> 10, v->pages_stored * 4,
-		       img_str(&img, v->path_off), v->name_off ? "[anon:" : "",
-		       img_str(&img, v->name_off), v->name_off ? "]" : "");
+		       esc(img_str(&img, v->path_off)), v->name_off ? "[anon:" : "",
+		       esc(img_str(&img, v->name_off)), v->name_off ? "]" : "");
 	}
 	return 0;
 }

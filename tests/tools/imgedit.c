@@ -17,6 +17,19 @@
  *   get-vma INDEX FIELD         print one field of vma INDEX
  *   set-vma INDEX FIELD VALUE   set one field of vma INDEX (start, end, prot, ...)
  *   set-thread INDEX FIELD VALUE  set one field of thread INDEX (flags, xfeatures, ...)
+ *   runs                        one line per run: index addr npages data_off vma
+ *   get-run INDEX FIELD         print one field of run INDEX
+ *   set-run INDEX FIELD VALUE   set one field of run INDEX (addr, npages, data_off, crc, vma)
+ *   fds                         one line per descriptor record: index fd kind path_off data_len
+ *   get-fd INDEX FIELD          print one field of descriptor record INDEX
+ *   set-fd INDEX FIELD VALUE    set one field of descriptor record INDEX (kind, size, ...)
+ *   get-proc FIELD              print one field of the process record
+ *   set-proc FIELD VALUE        set one field of the process record (resume_addr, cwd_off ...)
+ *   set-comm TEXT               the process record's comm (at most 15 bytes)
+ *   set-fd-path INDEX TEXT      set-str on descriptor record INDEX's path
+ *   set-str OFFSET TEXT         overwrite the string at OFFSET in the string table with
+ *                               TEXT (C escapes \n \t \e \\ \xHH); it must fit in the
+ *                               old string's bytes (the rest is filled with NULs)
  *   flip OFFSET BIT             flip one bit of the file (never fixes checksums)
  *   fix-crc [-a]                recompute tables_crc and hdr_crc (-a: run crcs first)
  *   check                       verify every checksum; exit 1 on a mismatch
@@ -58,7 +71,8 @@ static void die(const char *fmt, ...)
 static void usage(void)
 {
 	die("usage: imgedit [-n] IMG info|vmas|get-hdr F|set-hdr F V|get-vma I F|"
-	    "set-vma I F V|set-thread I F V|flip OFF BIT|fix-crc [-a]|check");
+	    "set-vma I F V|set-thread I F V|runs|get-run I F|set-run I F V|fds|get-fd I F|"
+	    "set-fd I F V|set-fd-path I T|get-proc F|set-proc F V|set-comm T|set-str OFF T|flip OFF BIT|fix-crc [-a]|check");
 }
 
 static uint64_t num(const char *s)
@@ -183,6 +197,29 @@ static const struct field thread_fields[] = {
 	{ 0, 0, 0 }
 };
 
+static const struct field run_fields[] = {
+	F(ckpt_run, addr), F(ckpt_run, npages), F(ckpt_run, data_off), F(ckpt_run, crc),
+	F(ckpt_run, vma),
+	{ 0, 0, 0 }
+};
+
+static const struct field fd_fields[] = {
+	F(ckpt_fd, fd), F(ckpt_fd, kind), F(ckpt_fd, flags), F(ckpt_fd, fd_flags), F(ckpt_fd, pos),
+	F(ckpt_fd, dev), F(ckpt_fd, ino), F(ckpt_fd, size), F(ckpt_fd, mtime_sec),
+	F(ckpt_fd, mtime_nsec), F(ckpt_fd, mode), F(ckpt_fd, path_off), F(ckpt_fd, share),
+	F(ckpt_fd, peer), F(ckpt_fd, data_crc), F(ckpt_fd, data_off), F(ckpt_fd, data_len),
+	{ "aux0", offsetof(struct ckpt_fd, aux), 8 },
+	{ 0, 0, 0 }
+};
+
+static const struct field proc_fields[] = {
+	F(ckpt_proc, pid), F(ckpt_proc, umask), F(ckpt_proc, start_code), F(ckpt_proc, end_code),
+	F(ckpt_proc, start_brk), F(ckpt_proc, brk), F(ckpt_proc, start_stack),
+	F(ckpt_proc, auxv_words), F(ckpt_proc, cwd_off), F(ckpt_proc, exe_off),
+	F(ckpt_proc, resume_addr), F(ckpt_proc, personality),
+	{ 0, 0, 0 }
+};
+
 static const struct field *field(const struct field *t, const char *name, const char *table)
 {
 	for (; t->name; t++)
@@ -228,6 +265,82 @@ static unsigned char *thread_at(uint64_t i)
 		    h->nthreads);
 	return at(h->threads_off + i * sizeof(struct ckpt_thread),
 		  sizeof(struct ckpt_thread), "thread");
+}
+
+static unsigned char *run_rec(uint64_t i)
+{
+	struct ckpt_hdr *h = hdr();
+
+	if (i >= h->nruns)
+		die("%s: run %llu: image has %u", img_path, (unsigned long long)i, h->nruns);
+	return at(h->runs_off + i * sizeof(struct ckpt_run), sizeof(struct ckpt_run), "run");
+}
+
+static unsigned char *fd_rec(uint64_t i)
+{
+	struct ckpt_hdr *h = hdr();
+
+	if (i >= h->nfds)
+		die("%s: descriptor record %llu: image has %u", img_path, (unsigned long long)i, h->nfds);
+	return at(h->fds_off + i * sizeof(struct ckpt_fd), sizeof(struct ckpt_fd), "fd");
+}
+
+static unsigned char *proc_rec(void)
+{
+	return at(hdr()->proc_off, sizeof(struct ckpt_proc), "process record");
+}
+
+/* TEXT with C escapes decoded into out (at most cap bytes); returns its length */
+static size_t unescape(const char *s, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	for (; *s; s++) {
+		char c = *s;
+
+		if (c == '\\' && s[1]) {
+			s++;
+			switch (*s) {
+			case 'n': c = '\n'; break;
+			case 't': c = '\t'; break;
+			case 'r': c = '\r'; break;
+			case 'e': c = 27; break;
+			case 'x': {
+				char hex[3] = { s[1], s[1] ? s[2] : 0, 0 };
+				char *end;
+
+				c = (char)strtoul(hex, &end, 16);
+				if (end != hex + 2)
+					die("set-str: \\x wants two hex digits");
+				s += 2;
+				break;
+			}
+			default: c = *s; break;
+			}
+		}
+		if (n >= cap)
+			die("set-str: text longer than %zu bytes", cap);
+		out[n++] = c;
+	}
+	return n;
+}
+
+static void set_str(uint64_t off, const char *text)
+{
+	struct ckpt_hdr *h = hdr();
+	char *s, buf[4096];
+	size_t old, len;
+
+	if (off == 0 || off >= h->strings_size)
+		die("%s: string offset %llu outside the string table (%u bytes)", img_path,
+		    (unsigned long long)off, h->strings_size);
+	s = at(h->strings_off + off, h->strings_size - off, "string");
+	old = strnlen(s, h->strings_size - off);
+	len = unescape(text, buf, sizeof(buf));
+	if (len > old || memchr(buf, 0, len))
+		die("set-str: %zu bytes do not fit the old string's %zu (or hold a NUL)", len, old);
+	memset(s, 0, old);
+	memcpy(s, buf, len);
 }
 
 /* ---- checksums ---- */
@@ -349,6 +462,36 @@ int main(int argc, char **argv)
 				field(vma_fields, argv[1], "vma")));
 		return 0;
 	}
+	if (!strcmp(cmd, "runs") && argc == 0) {
+		for (uint64_t i = 0; i < hdr()->nruns; i++) {
+			struct ckpt_run *r = (struct ckpt_run *)run_rec(i);
+
+			printf("%llu 0x%llx %llu %llu %u\n", (unsigned long long)i, (unsigned long long)r->addr,
+			       (unsigned long long)r->npages, (unsigned long long)r->data_off, r->vma);
+		}
+		return 0;
+	}
+	if (!strcmp(cmd, "fds") && argc == 0) {
+		for (uint64_t i = 0; i < hdr()->nfds; i++) {
+			struct ckpt_fd *f = (struct ckpt_fd *)fd_rec(i);
+
+			printf("%llu %d %u %u %llu\n", (unsigned long long)i, f->fd, f->kind, f->path_off,
+			       (unsigned long long)f->data_len);
+		}
+		return 0;
+	}
+	if (!strcmp(cmd, "get-run") && argc == 2) {
+		printf("%llu\n", (unsigned long long)get_at(run_rec(num(argv[0])), field(run_fields, argv[1], "run")));
+		return 0;
+	}
+	if (!strcmp(cmd, "get-fd") && argc == 2) {
+		printf("%llu\n", (unsigned long long)get_at(fd_rec(num(argv[0])), field(fd_fields, argv[1], "fd")));
+		return 0;
+	}
+	if (!strcmp(cmd, "get-proc") && argc == 1) {
+		printf("%llu\n", (unsigned long long)get_at(proc_rec(), field(proc_fields, argv[0], "process")));
+		return 0;
+	}
 	if (!strcmp(cmd, "check") && argc == 0)
 		return check();
 
@@ -359,6 +502,27 @@ int main(int argc, char **argv)
 	} else if (!strcmp(cmd, "set-thread") && argc == 3) {
 		set_at(thread_at(num(argv[0])), field(thread_fields, argv[1], "thread"),
 		       num(argv[2]));
+	} else if (!strcmp(cmd, "set-run") && argc == 3) {
+		set_at(run_rec(num(argv[0])), field(run_fields, argv[1], "run"), num(argv[2]));
+	} else if (!strcmp(cmd, "set-fd") && argc == 3) {
+		set_at(fd_rec(num(argv[0])), field(fd_fields, argv[1], "fd"), num(argv[2]));
+	} else if (!strcmp(cmd, "set-proc") && argc == 2) {
+		set_at(proc_rec(), field(proc_fields, argv[0], "process"), num(argv[1]));
+	} else if (!strcmp(cmd, "set-comm") && argc == 1) {
+		struct ckpt_proc *p = (struct ckpt_proc *)proc_rec();
+		char buf[sizeof(p->comm)];
+		size_t len = unescape(argv[0], buf, sizeof(buf) - 1);
+
+		memset(p->comm, 0, sizeof(p->comm));
+		memcpy(p->comm, buf, len);
+	} else if (!strcmp(cmd, "set-fd-path") && argc == 2) {
+		struct ckpt_fd *f = (struct ckpt_fd *)fd_rec(num(argv[0]));
+
+		if (!f->path_off)
+			die("%s: descriptor record %s has no path", img_path, argv[0]);
+		set_str(f->path_off, argv[1]);
+	} else if (!strcmp(cmd, "set-str") && argc == 2) {
+		set_str(num(argv[0]), argv[1]);
 	} else if (!strcmp(cmd, "flip") && argc == 2) {
 		uint64_t off = num(argv[0]), bit = num(argv[1]);
 

@@ -9,56 +9,21 @@ const char info_help[] =
 	"without --json this runs readckpt IMAGE\n"
 	"exit status: 0 printed, 2 image refused or usage error, 1 no readckpt\n";
 
+/* a string from the image as readckpt and the restorer print it (img_escape:
+ * printable ASCII, \n \t \r \xHH, backslash doubled), then JSON-quoted: the
+ * value stays one line of plain text even when a consumer prints it raw */
 static void json_str(FILE *f, const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
+	static char buf[4 * 4096 + 1];
 
+	img_escape(buf, sizeof(buf), s);
 	fputc('"', f);
-	while (*p) {
-		unsigned c = *p, len = 0;
-
-		if (c == '"' || c == '\\') {
-			fprintf(f, "\\%c", c);
-			p++;
-			continue;
-		}
-		if (c < 0x20) {
-			fprintf(f, "\\u%04x", c);
-			p++;
-			continue;
-		}
-		if (c < 0x80) {
-			fputc(c, f);
-			p++;
-			continue;
-		}
-		/* valid UTF-8 passes through; any other byte becomes U+FFFD */
-		if (c >= 0xc2 && c <= 0xdf)
-			len = 2;
-		else if (c >= 0xe0 && c <= 0xef)
-			len = 3;
-		else if (c >= 0xf0 && c <= 0xf4)
-			len = 4;
-		for (unsigned i = 1; i < len; i++)
-			if ((p[i] & 0xc0) != 0x80)
-				len = 0;
-		if (len) {
-			fwrite(p, 1, len, f);
-			p += len;
-		} else {
-			fputs("\\ufffd", f);
-			p++;
-		}
+	for (const char *p = buf; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fputc('\\', f);
+		fputc(*p, f);
 	}
 	fputc('"', f);
-}
-
-static void json_strn(FILE *f, const char *s, size_t max)
-{
-	char buf[128];
-
-	snprintf(buf, sizeof(buf), "%.*s", (int)(max < sizeof(buf) - 1 ? max : sizeof(buf) - 1), s);
-	json_str(f, buf);
 }
 
 static const char *const sig_abbrev[32] = {
@@ -93,7 +58,7 @@ static int info_json(const char *path)
 	time_t created;
 
 	if (img_open(&img, path, 0, &err)) {
-		say("%s: %s", path, err.msg);
+		say("%s: %s", esc(path), err.msg);	/* msg: escaped already */
 		return EX_USAGE;
 	}
 	h = &img.hdr;
@@ -107,12 +72,12 @@ static int info_json(const char *path)
 		"  \"data_size\": %lu,\n  \"created_ns\": %lu,\n  \"created\": \"%s\",\n",
 		h->version, h->file_size, h->tables_size, h->data_size, h->created_ns, when);
 	fputs("  \"program\": ", f);
-	json_strn(f, h->program, sizeof(h->program));
+	json_str(f, h->program);
 	fprintf(f, ",\n  \"pid\": %u,\n", p->pid);
 	fputs("  \"machine\": {\"cpu_vendor\": ", f);
-	json_strn(f, h->cpu_vendor, sizeof(h->cpu_vendor));
+	json_str(f, h->cpu_vendor);
 	fputs(", \"kernel\": ", f);
-	json_strn(f, h->kernel, sizeof(h->kernel));
+	json_str(f, h->kernel);
 	fprintf(f, ", \"page_size\": %u, \"xcr0\": \"0x%lx\", \"xsave_size\": %u, \"hwcap2\": \"0x%lx\",\n"
 		"    \"cpuid1_ecx\": \"0x%08x\", \"cpuid1_edx\": \"0x%08x\", \"cpuid7_ebx\": \"0x%08x\","
 		" \"cpuid7_ecx\": \"0x%08x\", \"cpuid7_edx\": \"0x%08x\",\n"
@@ -142,7 +107,7 @@ static int info_json(const char *path)
 			t->clear_child_tid, t->robust_list, t->robust_len);
 	}
 	fputs("\n  ],\n  \"process\": {\"comm\": ", f);
-	json_strn(f, p->comm, sizeof(p->comm));
+	json_str(f, p->comm);
 	fprintf(f, ", \"umask\": \"%03o\", \"cwd\": ", p->umask);
 	json_str(f, img_str(&img, p->cwd_off));
 	fputs(", \"exe\": ", f);

@@ -1,7 +1,7 @@
 /* main.c -- the `ckpt` command: run a program under libckpt.so, checkpoint it
  * from outside, restore it, inspect an image, and say what this machine allows.
  *
- *   ckpt run [--file PATH] [--interval S] [--signal SIG] [--] PROGRAM [ARGS...]
+ *   ckpt run [--file PATH] [--interval S] [--signal SIG] [--slurm] [--] PROGRAM [ARGS...]
  *   ckpt dump PID [--file PATH] [--timeout S]
  *   ckpt restore [--lazy] [-v] [IMAGE]
  *   ckpt info [--json] [IMAGE]

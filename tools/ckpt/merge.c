@@ -135,7 +135,7 @@ int cmd_merge(int argc, char **argv)
 
 	/* the chain, newest first, checked like the restorer checks it */
 	if (img_open(&chain[0], in, 0, &err)) {
-		say("%s: %s", in, err.msg);
+		say("%s: %s", esc(in), err.msg);
 		return EX_USAGE;
 	}
 	c = img_open_parents(&chain[0], in, &chain[1], &paths[1], MERGE_MAX_CHAIN - 1, 0, ~0ull, &err);
@@ -255,7 +255,7 @@ int cmd_merge(int argc, char **argv)
 	img_seal(&h, ckpt_crc32c(0, tables, tsize));
 
 	/* written beside OUT, fsync'd, renamed over it */
-	fd = (int)img_create_beside(out, tmp, sizeof(tmp));
+	fd = (int)img_create_beside(out, tmp, sizeof(tmp), (int)getpid(), 0);
 	if (fd < 0) {
 		say("%s: create %s: %s", out, tmp, strerror(-fd));
 		goto fail;
@@ -286,6 +286,17 @@ int cmd_merge(int argc, char **argv)
 		goto wfail;
 	close(fd);
 	fd = -1;
+	{	/* what is renamed into place passes the restorer's reader */
+		struct img chk;
+
+		if (img_open(&chk, tmp, 0, &err)) {
+			say("%s: the merged image does not pass the checks: %s", esc(out), err.msg);
+			unlink(tmp);
+			goto fail;
+		}
+		close(chk.fd);
+		munmap(chk.tables, chk.hdr.tables_size);
+	}
 	if (rename(tmp, out)) {
 		say("%s: rename: %s", out, strerror(errno));
 		unlink(tmp);

@@ -1,13 +1,19 @@
 /* run.c -- `ckpt run`: start a program with libckpt.so preloaded. */
 #include "ckpt.h"
+#include "slurm.h"
 
 const char run_help[] =
-	"usage: ckpt run [--file PATH] [--signal SIG] [--interval S] [--] PROGRAM [ARGS...]\n"
+	"usage: ckpt run [--file PATH] [--signal SIG] [--interval S] [--slurm] [--] PROGRAM [ARGS...]\n"
 	"run PROGRAM (searched on PATH) with libckpt.so preloaded\n"
 	"  -f, --file PATH     image path, made absolute (default: CKPT_FILE, else ./myckpt)\n"
 	"  -s, --signal SIG    trigger signal: number or name, USR1, SIGUSR1, RTMIN+3\n"
 	"                      (default: CKPT_SIGNAL, else SIGUSR2)\n"
 	"  -i, --interval S    seconds between automatic checkpoints (sets CKPT_INTERVAL)\n"
+	"      --slurm         in a Slurm batch job: stay as PROGRAM's parent; on the job's\n"
+	"                      warning signal (CKPT_SLURM_SIGNAL, default USR1) checkpoint to\n"
+	"                      CKPT_SLURM_DIR (default SLURM_SUBMIT_DIR/ckpt-images)/JOBID/img\n"
+	"                      and scontrol requeue the job; a requeued run restores from\n"
+	"                      the newest good image (see ckpt(1), SLURM)\n"
 	"sets LD_PRELOAD (the libckpt.so beside ckpt, or in ../lib), CKPT_FILE and\n"
 	"CKPT_SIGNAL, then execs PROGRAM: the exit status is PROGRAM's; 127 not found,\n"
 	"126 not executable, 2 usage error\n";
@@ -67,17 +73,18 @@ int cmd_run(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "file", required_argument, 0, 'f' }, { "signal", required_argument, 0, 's' },
 		{ "interval", required_argument, 0, 'i' }, { "help", no_argument, 0, 'h' },
-		{ "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
+		{ "version", no_argument, 0, 'V' }, { "slurm", no_argument, 0, 'S' }, { 0, 0, 0, 0 },
 	};
 	const char *file = NULL, *signal_arg = NULL, *interval = NULL, *old;
 	char lib[PATH_MAX], img[PATH_MAX], prog[PATH_MAX], num[16], *preload;
-	int c, sig;
+	int c, sig, slurm = 0;
 
 	while ((c = next_opt(argc, argv, "+:f:s:i:hV", opts)) != -1) {
 		switch (c) {
 		case 'f': file = optarg; break;
 		case 's': signal_arg = optarg; break;
 		case 'i': interval = optarg; break;
+		case 'S': slurm = 1; break;
 		case 'h': help(run_help);
 		case 'V': version();
 		}
@@ -104,6 +111,12 @@ int cmd_run(int argc, char **argv)
 		say("cannot preload %s: LD_PRELOAD splits paths at spaces and colons", lib);
 		return EX_FAIL;
 	}
+	if (slurm && file)
+		usage_error("--slurm names the image itself (CKPT_SLURM_DIR/JOBID/img): no --file");
+	if (slurm && ckpt_slurm_image(prog, sizeof(prog)))
+		return EX_USAGE;
+	if (slurm)
+		file = prog;			/* absolute: copied to img below */
 	if (!file)
 		file = getenv("CKPT_FILE");
 	if (!file || !*file)
@@ -135,6 +148,8 @@ int cmd_run(int argc, char **argv)
 	if (is_static_elf(prog))
 		say("warning: %s is statically linked: LD_PRELOAD has no effect, it cannot be checkpointed",
 		    prog);
+	if (slurm)
+		return ckpt_slurm_run(argv + optind, img, self_dir);
 	execvp(argv[optind], argv + optind);
 	c = errno;
 	say("%s: %s", argv[optind], c == ENOENT ? "command not found" : strerror(c));

@@ -247,3 +247,14 @@ int absolute(const char *path, char *out, size_t cap)
 		path += 2;
 	return snprintf(out, cap, "%s/%s", cwd, path) < (int)cap ? 0 : -1;
 }
+
+/* s escaped (img_escape) for a message; two buffers, for two strings in one */
+const char *esc(const char *s)
+{
+	static char buf[2][4 * PATH_MAX + 1];
+	static unsigned next;
+	char *b = buf[next++ % 2];
+
+	img_escape(b, sizeof(buf[0]), s);
+	return b;
+}

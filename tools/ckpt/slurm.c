@@ -1,0 +1,441 @@
+/* slurm.c -- `ckpt run --slurm PROGRAM [ARGS...]`: checkpoint/resume for
+ * a Slurm batch job, so that a job script gains it with one line:
+ *
+ *   #SBATCH --requeue --open-mode=append --signal=B:USR1@120
+ *   exec ckpt run --slurm ./simulate input
+ *
+ * ckpt stays as the program's parent (the supervisor) for the whole job:
+ *
+ *   first run (SLURM_RESTART_COUNT unset or 0, or no usable image):
+ *     start PROGRAM under libckpt.so with CKPT_FILE=DIR/JOBID/img, CKPT_KEEP=2
+ *     (DIR: $CKPT_SLURM_DIR, else $SLURM_SUBMIT_DIR/ckpt-images; both
+ *     directories 0700 and ours).  CKPT_INTERVAL etc. pass through.
+ *   on Slurm's warning signal (CKPT_SLURM_SIGNAL, default SIGUSR1: the job's
+ *   --signal=B:USR1@SECONDS, or preemption with preempt_send_user_signal):
+ *     sigqueue the libckpt trigger with CKPT_FINAL_COOKIE (signame.h): libckpt
+ *     waits for a checkpoint still being written, writes this one, and stops
+ *     the program (SIGSTOP) so that it does nothing the image does not hold.
+ *     Then ckpt kills it, runs `scontrol requeue $SLURM_JOB_ID` and exits 0.
+ *     If the checkpoint fails the program runs on (libckpt says why) until
+ *     Slurm ends it; if the requeue fails, the image stays and ckpt says how
+ *     to requeue by hand, exit 1.
+ *   on SIGTERM, SIGINT, SIGHUP (scancel, or the end of a job that had no
+ *     warning): passed on to the program; no checkpoint, no requeue.
+ *   requeued run (SLURM_RESTART_COUNT > 0): the newest image that the reader
+ *     accepts and whose page checksums match (img, then img.1) is restored by
+ *     the restorer, in a child that becomes the program; a skipped image is
+ *     named on stderr (the job's output) with the reason.  No image at all:
+ *     the program starts over, and ckpt says so.
+ *   the program ends: its exit status is the job's (a signal death is
+ *     raised again on ckpt itself).
+ *
+ * Entry points (run.c): ckpt_slurm_image() picks and makes the image
+ * path; ckpt_slurm_run() replaces the exec of PROGRAM.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "signame.h"
+#include "slurm.h"
+#include "image.h"
+
+/* "ckpt: slurm: message\n" on stderr, one write (the job's output file) */
+static void note(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	int n = snprintf(buf, sizeof(buf), "ckpt: slurm: ");
+
+	va_start(ap, fmt);
+	n += vsnprintf(buf + n, sizeof(buf) - n - 1, fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof(buf) - 2)
+		n = sizeof(buf) - 2;
+	buf[n++] = '\n';
+	if (write(2, buf, n) < 0)
+		return;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* PATH as a directory of ours: made 0700 when missing; refused when it is a
+ * link, not a directory, someone else's, or writable by others (images hold
+ * the program's memory, and are never written through others' paths) */
+static int own_dir(const char *path)
+{
+	struct stat st;
+
+	if (mkdir(path, 0700) && errno != EEXIST) {
+		note("%s: mkdir: %s", path, strerror(errno));
+		return -1;
+	}
+	if (lstat(path, &st)) {
+		note("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		note("%s: not a directory", path);
+		return -1;
+	}
+	if (st.st_uid != geteuid()) {
+		note("%s: owned by uid %d, not by this job's user (uid %d)", path, (int)st.st_uid, (int)geteuid());
+		return -1;
+	}
+	if (st.st_mode & 022) {
+		note("%s: writable by others (mode %o): images are not written there", path,
+		     (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
+int ckpt_slurm_image(char *img, size_t cap)
+{
+	const char *job = getenv("SLURM_JOB_ID"), *dir = getenv("CKPT_SLURM_DIR");
+	const char *sub = getenv("SLURM_SUBMIT_DIR"), *keep = getenv("CKPT_KEEP");
+	char base[PATH_MAX], d[PATH_MAX], cwd[PATH_MAX];
+
+	if (!job || !*job || strspn(job, "0123456789") != strlen(job)) {
+		note("SLURM_JOB_ID=%s: not inside a Slurm job (run it from an sbatch script)", job ? job : "");
+		return -1;
+	}
+	if (dir && *dir)
+		snprintf(base, sizeof(base), "%s", dir);
+	else if (sub && *sub)
+		snprintf(base, sizeof(base), "%s/ckpt-images", sub);
+	else
+		snprintf(base, sizeof(base), "ckpt-images");
+	if (base[0] != '/') {
+		if (!getcwd(cwd, sizeof(cwd))) {
+			note("cannot read the working directory: %s", strerror(errno));
+			return -1;
+		}
+		if (snprintf(d, sizeof(d), "%s/%s", cwd, base) >= (int)sizeof(d)) {
+			note("%s/%s: path too long", cwd, base);
+			return -1;
+		}
+		memcpy(base, d, sizeof(base));
+	}
+	if (own_dir(base))
+		return -1;
+	if (snprintf(d, sizeof(d), "%s/%s", base, job) >= (int)sizeof(d) || own_dir(d))
+		return -1;
+	if (snprintf(img, cap, "%s/img", d) >= (int)cap) {
+		note("%s/img: path too long", d);
+		return -1;
+	}
+	/* the image before the newest is the fallback for a bad newest one */
+	if (!keep || atoi(keep) < 2)
+		setenv("CKPT_KEEP", "2", 1);
+	return 0;
+}
+
+/* ---- resume: which image ---- */
+
+/* the reader's checks, then every stored page against its checksum: 0 or -1
+ * with the reason in why */
+static int verify(const char *path, char *why, size_t cap)
+{
+	static char buf[1 << 20];
+	struct img im;
+	struct img_err err;
+	int bad = 0;
+
+	if (img_open(&im, path, 0, &err)) {
+		snprintf(why, cap, "%s", err.msg);
+		return -1;
+	}
+	if (im.hdr.depth) {
+		snprintf(why, cap, "incremental (depth %u): only full images are resumed by --slurm", im.hdr.depth);
+		bad = 1;
+	}
+	for (uint32_t i = 0; !bad && i < im.hdr.nruns; i++) {
+		const struct ckpt_run *run = &im.runs[i];
+		uint64_t len = run->npages * CKPT_PAGE_SIZE, done = 0;
+		uint32_t crc = 0;
+
+		if (!run->data_off)
+			continue;		/* zero pages: nothing stored */
+		while (done < len) {
+			ssize_t r = pread(im.fd, buf, len - done > sizeof(buf) ? sizeof(buf) : len - done,
+					  (off_t)(run->data_off + done));
+
+			if (r <= 0) {
+				snprintf(why, cap, "page data at %lu: %s", (unsigned long)(run->data_off + done),
+					 r < 0 ? strerror(errno) : "short file");
+				bad = 1;
+				break;
+			}
+			crc = ckpt_crc32c(crc, buf, (uint64_t)r);
+			done += (uint64_t)r;
+		}
+		if (!bad && crc != run->crc) {
+			snprintf(why, cap, "page data checksum mismatch at 0x%lx: image corrupted",
+				 (unsigned long)run->addr);
+			bad = 1;
+		}
+	}
+	close(im.fd);
+	munmap(im.tables, im.hdr.tables_size);
+	return bad ? -1 : 0;
+}
+
+/* the newest good image among img, img.1 .. img.(CKPT_KEEP-1) into out, or "" */
+static void pick_image(const char *img, char *out, size_t cap)
+{
+	const char *k = getenv("CKPT_KEEP");
+	int keep = k && atoi(k) > 1 && atoi(k) <= 1000 ? atoi(k) : 2;
+	char path[PATH_MAX], why[300];
+	struct stat st;
+
+	out[0] = 0;
+	for (int i = 0; i < keep; i++) {
+		if (i == 0)
+			snprintf(path, sizeof(path), "%s", img);
+		else
+			snprintf(path, sizeof(path), "%s.%d", img, i);
+		if (stat(path, &st)) {
+			if (i == 0)
+				note("%s: no image (%s)", path, strerror(errno));
+			continue;
+		}
+		if (verify(path, why, sizeof(why))) {
+			note("%s: %s: skipped", path, why);
+			continue;
+		}
+		if (i > 0)
+			note("resuming from the previous image %s, not the newest", path);
+		snprintf(out, cap, "%s", path);
+		return;
+	}
+}
+
+/* ---- the supervisor ---- */
+
+static const int passed_on[] = { SIGTERM, SIGINT, SIGHUP };
+
+/* `scontrol requeue JOBID`: its exit status, or -1 */
+static int requeue(const char *job)
+{
+	int st;
+	pid_t p = fork();
+
+	if (p == 0) {
+		execlp("scontrol", "scontrol", "requeue", job, (char *)NULL);
+		note("scontrol: %s", strerror(errno));
+		_exit(127);
+	}
+	if (p < 0 || waitpid(p, &st, 0) != p)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* has the final checkpoint's handler finished without stopping the program?
+ * (pending: not yet in the handler; all blocked: in it, libckpt blocks every
+ * signal while it writes; the kernel never shows 9, 19 blocked, glibc's
+ * sigfillset leaves out 32, 33) */
+static int handler_done(pid_t pid, int trigger)
+{
+	char path[64], buf[4096], *p;
+	unsigned long long pnd = 0, shd = 0, blk = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	if ((p = strstr(buf, "\nState:\t")) && p[8] == 'T')
+		return 0;
+	if ((p = strstr(buf, "\nSigPnd:\t")))
+		pnd = strtoull(p + 9, NULL, 16);
+	if ((p = strstr(buf, "\nShdPnd:\t")))
+		shd = strtoull(p + 9, NULL, 16);
+	if ((p = strstr(buf, "\nSigBlk:\t")))
+		blk = strtoull(p + 9, NULL, 16);
+	return !((pnd | shd) & (1ull << (trigger - 1))) && (blk | 0x180040100ull) != ~0ull;
+}
+
+static int env_signal(const char *name, int dflt)
+{
+	const char *v = getenv(name);
+	int s;
+
+	if (!v || !*v)
+		return dflt;
+	s = ckpt_parse_signal(v);
+	if (!s || s == SIGKILL || s == SIGSTOP) {
+		note("%s=%s: not a signal that can be caught", name, v);
+		return -1;
+	}
+	return s;
+}
+
+int ckpt_slurm_run(char **argv, const char *img, const char *self_dir)
+{
+	const char *job = getenv("SLURM_JOB_ID"), *rc = getenv("SLURM_RESTART_COUNT");
+	int end_sig = env_signal("CKPT_SLURM_SIGNAL", SIGUSR1), trigger = env_signal("CKPT_SIGNAL", SIGUSR2);
+	char image[PATH_MAX], rst[PATH_MAX], signame[16];
+	struct stat before, st;
+	sigset_t set, old;
+	double t0 = 0, t1;
+	int final = 0, finished = 0, done_polls = 0, status, had_old = 0;
+	pid_t pid;
+
+	if (end_sig < 0 || trigger < 0)
+		return 2;
+	if (end_sig == trigger) {
+		note("CKPT_SLURM_SIGNAL and CKPT_SIGNAL are both signal %d: the job's warning must differ "
+		     "from libckpt's trigger", end_sig);
+		return 2;
+	}
+	snprintf(signame, sizeof(signame), "%d", end_sig);
+	for (const struct ckpt_signame *s = ckpt_signames; s->name; s++)
+		if (s->sig == end_sig)
+			snprintf(signame, sizeof(signame), "SIG%s", s->name);
+
+	image[0] = 0;
+	if (rc && atoi(rc) > 0) {
+		t1 = now_s();
+		pick_image(img, image, sizeof(image));
+		if (image[0])
+			note("job %s restart %s: resuming from %s (checked in %.3f s)", job, rc, image, now_s() - t1);
+		else
+			note("job %s restart %s: no usable image: starting %s over", job, rc, argv[0]);
+		snprintf(rst, sizeof(rst), "%s/restorer", self_dir);
+		if (image[0] && access(rst, X_OK)) {
+			note("%s: %s: starting %s over", rst, strerror(errno), argv[0]);
+			image[0] = 0;
+		}
+	}
+
+	/* the signals we wait for stay blocked; sigtimedwait takes them */
+	sigemptyset(&set);
+	sigaddset(&set, end_sig);
+	sigaddset(&set, SIGCHLD);
+	for (size_t i = 0; i < sizeof(passed_on) / sizeof(passed_on[0]); i++)
+		sigaddset(&set, passed_on[i]);
+	sigprocmask(SIG_BLOCK, &set, &old);
+
+	pid = fork();
+	if (pid < 0) {
+		note("fork: %s", strerror(errno));
+		return 1;
+	}
+	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		if (image[0]) {
+			/* the restorer takes this process over: it becomes the program */
+			execl(rst, rst, "--", image, (char *)NULL);
+			note("%s: %s", rst, strerror(errno));
+			_exit(127);
+		}
+		execvp(argv[0], argv);
+		note("%s: %s", argv[0], errno == ENOENT ? "command not found" : strerror(errno));
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+
+	for (;;) {
+		struct timespec tick = { 0, 20 * 1000 * 1000 };
+		siginfo_t si;
+		pid_t r = waitpid(pid, &status, WNOHANG | WUNTRACED);
+		int s;
+
+		if (r == pid && WIFSTOPPED(status)) {
+			if (!final || WSTOPSIG(status) != SIGSTOP)
+				continue;	/* stopped by someone else: theirs to continue */
+			/* libckpt stops the program only after the image is in place */
+			t1 = now_s();
+			if (stat(img, &st) || (had_old && st.st_ino == before.st_ino && st.st_dev == before.st_dev)) {
+				note("the program stopped, but %s is not a new image: letting it run on", img);
+				kill(pid, SIGCONT);
+				final = 0;
+				finished = 1;
+				continue;
+			}
+			kill(pid, SIGKILL);	/* before Slurm's SIGCONT could wake it */
+			waitpid(pid, &status, 0);
+			note("job %s: checkpoint complete: %s, %lld bytes, %.3f s after %s", job, img,
+			     (long long)st.st_size, t1 - t0, signame);
+			s = requeue(job);
+			if (s) {
+				note("scontrol requeue %s failed (status %d): the image stays; `scontrol requeue "
+				     "%s` resumes the job from it", job, s, job);
+				return 1;
+			}
+			note("job %s requeued: the next run resumes from %s", job, img);
+			return 0;
+		}
+		if (r == pid) {
+			if (WIFEXITED(status))
+				return WEXITSTATUS(status);
+			/* die of the same signal, so that Slurm records it */
+			signal(WTERMSIG(status), SIG_DFL);
+			sigprocmask(SIG_SETMASK, &old, NULL);
+			kill(getpid(), WTERMSIG(status));
+			return 128 + WTERMSIG(status);
+		}
+		if (final) {
+			/* the handler returned without stopping: the checkpoint failed */
+			done_polls = handler_done(pid, trigger) ? done_polls + 1 : 0;
+			if (done_polls >= 3) {
+				note("job %s: the checkpoint failed (libckpt says why above); the program runs "
+				     "on until Slurm ends it; not requeued", job);
+				final = 0;
+				finished = 1;
+			}
+		}
+		s = sigtimedwait(&set, &si, &tick);
+		if (s == end_sig) {
+			if (final || finished) {
+				note("%s again: ignored, the final checkpoint is %s", signame,
+				     final ? "being written" : "over");
+				continue;
+			}
+			had_old = !stat(img, &before);
+			t0 = now_s();
+			if (sigqueue(pid, trigger, (union sigval){ .sival_ptr = (void *)CKPT_FINAL_COOKIE })) {
+				note("cannot signal the program (pid %d): %s", (int)pid, strerror(errno));
+				finished = 1;
+				continue;
+			}
+			final = 1;
+			done_polls = 0;
+			note("job %s: %s: checkpointing to %s", job, signame, img);
+		} else if (s > 0 && s != SIGCHLD && final) {
+			/* the end came before the image: Slurm's SIGKILL decides */
+			note("job %s: SIG%s while the final checkpoint is written: not passed on", job,
+			     s == SIGTERM ? "TERM" : s == SIGINT ? "INT" : "HUP");
+		} else if (s > 0 && s != SIGCHLD) {
+			/* scancel (or an end with no warning): the program ends, no requeue */
+			if (!finished)
+				note("job %s: SIG%s: passed on to the program; no checkpoint, no requeue", job,
+				     s == SIGTERM ? "TERM" : s == SIGINT ? "INT" : "HUP");
+			finished = 1;
+			kill(pid, s);
+		}
+	}
+}
