@@ -67,6 +67,7 @@ char *slurp(const char *path, size_t *len);
 const char *status_field(const char *status, const char *field);
 uint64_t status_mask(const char *status, const char *field);
 int absolute(const char *path, char *out, size_t cap);
+ssize_t read_small(const char *path, char *buf, size_t cap);	/* a /proc file, NUL-terminated */
 const char *esc(const char *s);		/* s escaped (img_escape), one of two buffers */
 
 /* one per subcommand: its entry point and its --help text */

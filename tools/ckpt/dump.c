@@ -55,18 +55,10 @@ static int maps_libckpt(int pid)
 static char proc_state(long pid, long *ppid)
 {
 	char path[64], buf[512], *p;
-	int fd;
-	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (read_small(path, buf, sizeof(buf)) <= 0)
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
 	p = strrchr(buf, ')');		/* comm may hold spaces and parens */
 	if (!p || p[1] != ' ' || !p[2])
 		return 0;

@@ -47,9 +47,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "signame.h"
+#include "ckpt.h"
 #include "slurm.h"
-#include "image.h"
 
 /* "ckpt: slurm: message\n" on stderr, one write (the job's output file) */
 static void note(const char *fmt, ...)
@@ -66,14 +65,6 @@ static void note(const char *fmt, ...)
 	buf[n++] = '\n';
 	if (write(2, buf, n) < 0)
 		return;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* PATH as a directory of ours: made 0700 when missing; refused when it is a
@@ -256,18 +247,10 @@ static int handler_done(pid_t pid, int trigger)
 {
 	char path[64], buf[4096], *p;
 	unsigned long long pnd = 0, shd = 0, blk = 0;
-	ssize_t n;
-	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (read_small(path, buf, sizeof(buf)) <= 0)
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
 	if ((p = strstr(buf, "\nState:\t")) && p[8] == 'T')
 		return 0;
 	if ((p = strstr(buf, "\nSigPnd:\t")))

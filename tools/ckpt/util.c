@@ -258,3 +258,18 @@ const char *esc(const char *s)
 	img_escape(b, sizeof(buf[0]), s);
 	return b;
 }
+
+/* a small file (one read), NUL-terminated: its length, or -1 */
+ssize_t read_small(const char *path, char *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, cap - 1);
+	close(fd);
+	if (n >= 0)
+		buf[n] = 0;
+	return n;
+}
