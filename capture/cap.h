@@ -103,6 +103,7 @@ struct cap_walk {
 	uint64_t fdbuf_used;
 	int incremental;		/* this image holds only what changed since its parent */
 	int scanned;			/* pages already scanned (in the process, before the fork) */
+	int in_writer;			/* the scan runs in the writer: all-zero pages are read and left out */
 	int quick;			/* the layout came from /proc/self/maps: refine it in the writer */
 	int parent_pid;			/* the process being saved (the writer is its child) */
 	int chain;			/* CKPT_INCREMENTAL: written as <path>.<id>, linked to <path> */

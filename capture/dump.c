@@ -481,6 +481,7 @@ static int write_image(struct cap_walk *wp, struct cap_state *st, const char *pa
 	 * changed meanwhile). */
 	if (!w.quick || cap_data_out || cap_refine_start(&w, &refiner))
 		refiner = 0;		/* (in place: read after the program goes on) */
+	w.in_writer = 1;
 again:
 	if (!err && !w.scanned && !refined)
 		err = cap_scan_pages(&w);

@@ -407,12 +407,54 @@ static int add_run(struct cap_walk *w, uint32_t vma, uint64_t start, uint64_t en
 	return cap_add_run_as(w, vma, start, end, 0);
 }
 
+/* Does the page at addr hold only zeros?  Eight words at a time, and out at
+ * the first that is not zero: a page of data answers in its first 64 bytes,
+ * and only a page that is truly zero is read through. */
+static int page_is_zero(uint64_t addr)
+{
+	const uint64_t *p = (const uint64_t *)addr;
+
+	for (uint32_t i = 0; i < CKPT_PAGE_SIZE / 8; i += 8)
+		if (p[i] | p[i + 1] | p[i + 2] | p[i + 3] | p[i + 4] | p[i + 5] | p[i + 6] | p[i + 7])
+			return 0;
+	return 1;
+}
+
+/* [start, end) as runs, without its all-zero pages.  Reads every page: the
+ * caller vouches that each one is readable and there (present or swapped,
+ * never a missing page a userfaultfd would hold).  The capture's own
+ * scratch is left out unread (cap_add_run_as would drop it anyway). */
+static int add_nonzero(struct cap_walk *w, uint32_t vma, uint64_t start, uint64_t end)
+{
+	uint64_t skip_s = (uint64_t)&ckpt_scratch;
+	uint64_t skip_e = (skip_s + sizeof(ckpt_scratch)) & ~(uint64_t)(CKPT_PAGE_SIZE - 1);
+	uint64_t from = start;
+
+	for (uint64_t a = start; a < end; a += CKPT_PAGE_SIZE) {
+		if (a >= skip_s && a < skip_e) {
+			if (a > from && add_run(w, vma, from, a))
+				return -7;
+			a = (skip_e < end ? skip_e : end) - CKPT_PAGE_SIZE;
+			from = a + CKPT_PAGE_SIZE;
+			continue;
+		}
+		if (!page_is_zero(a))
+			continue;
+		if (a > from && add_run(w, vma, from, a))
+			return -7;
+		from = a + CKPT_PAGE_SIZE;
+	}
+	return end > from ? add_run(w, vma, from, end) : 0;
+}
+
 /* One PAGEMAP_SCAN walk over a region, call after call.  The kernel can end a
  * call with walk_end below the last region it returned, and the next call
  * then returns some of those pages again: keep only what lies past what we
  * have, and go on from the further of the two.  written: the regions are
- * PAGE_IS_WRITTEN ones, and those holding no page become zero runs. */
-static int scan_walk(struct cap_walk *w, int pm, uint32_t vi, struct cap_pm_scan_arg *a, int written)
+ * PAGE_IS_WRITTEN ones, and those holding no page become zero runs.
+ * drop_zero: the pages are read, and those all zero left out. */
+static int scan_walk(struct cap_walk *w, int pm, uint32_t vi, struct cap_pm_scan_arg *a, int written,
+		     int drop_zero)
 {
 	uint64_t (*reg)[3] = (uint64_t (*)[3])ckpt_scratch.regions;
 	uint64_t done = a->start;
@@ -428,7 +470,7 @@ static int scan_walk(struct cap_walk *w, int pm, uint32_t vi, struct cap_pm_scan
 
 			if (e <= s)
 				continue;
-			if (cap_add_run_as(w, vi, s, e, zero))
+			if (drop_zero ? add_nonzero(w, vi, s, e) : cap_add_run_as(w, vi, s, e, zero))
 				return -7;
 			done = e;
 		}
@@ -454,13 +496,13 @@ static int scan_written(struct cap_walk *w, int pm, uint32_t vi)
 		.return_mask = PAGE_IS_WRITTEN | PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_PFNZERO,
 	};
 
-	return scan_walk(w, pm, vi, &a, 1);
+	return scan_walk(w, pm, vi, &a, 1, 0);
 }
 
 /* Pages that hold data of their own: present or swapped, and not the shared
  * zero page (read but never written); in a private file mapping, only pages
  * copied on write (clean file pages are mapped from the file again). */
-static int scan_ioctl(struct cap_walk *w, int pm, uint32_t vi, uint64_t exclude_file)
+static int scan_ioctl(struct cap_walk *w, int pm, uint32_t vi, uint64_t exclude_file, int drop_zero)
 {
 	const struct ckpt_vma *v = &ckpt_scratch.vmas[vi];
 	uint64_t (*reg)[3] = (uint64_t (*)[3])ckpt_scratch.regions;
@@ -473,12 +515,13 @@ static int scan_ioctl(struct cap_walk *w, int pm, uint32_t vi, uint64_t exclude_
 		.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
 	};
 
-	return scan_walk(w, pm, vi, &a, 0);
+	return scan_walk(w, pm, vi, &a, 0, drop_zero);
 }
 
 /* Without PAGEMAP_SCAN (kernels before 6.7): read the pagemap words.  The zero
- * page cannot be told apart there, so read-only-touched pages are stored too. */
-static int scan_pagemap(struct cap_walk *w, int pm, uint32_t vi, int exclude_file)
+ * page cannot be told apart there: read-only-touched pages are stored too,
+ * unless drop_zero reads them. */
+static int scan_pagemap(struct cap_walk *w, int pm, uint32_t vi, int exclude_file, int drop_zero)
 {
 	const struct ckpt_vma *v = &ckpt_scratch.vmas[vi];
 	uint64_t *words = (uint64_t *)ckpt_scratch.iobuf;
@@ -500,7 +543,8 @@ static int scan_pagemap(struct cap_walk *w, int pm, uint32_t vi, int exclude_fil
 
 			if (exclude_file && (pw >> 61 & 1))
 				keep = 0;
-			if (keep && add_run(w, vi, a + i * CKPT_PAGE_SIZE, a + (i + 1) * CKPT_PAGE_SIZE))
+			if (keep && (drop_zero ? add_nonzero : add_run)(w, vi, a + i * CKPT_PAGE_SIZE,
+									  a + (i + 1) * CKPT_PAGE_SIZE))
 				return -7;
 		}
 		a += n * CKPT_PAGE_SIZE;
@@ -509,20 +553,21 @@ static int scan_pagemap(struct cap_walk *w, int pm, uint32_t vi, int exclude_fil
 }
 
 /* Pages worth storing in region vi, from the pagemap pm: PAGEMAP_SCAN, or
- * the pagemap words on a kernel without it (which is then remembered). */
-static int scan_present(struct cap_walk *w, int pm, uint32_t vi, uint64_t exclude_file)
+ * the pagemap words on a kernel without it (which is then remembered).
+ * drop_zero: read each page found and leave out those all zero. */
+static int scan_present(struct cap_walk *w, int pm, uint32_t vi, uint64_t exclude_file, int drop_zero)
 {
 	uint32_t first = w->nruns;
 	int err;
 
 	if (ckpt_cfg.have_pagemap_scan) {
-		err = scan_ioctl(w, pm, vi, exclude_file);
+		err = scan_ioctl(w, pm, vi, exclude_file, drop_zero);
 		if (err != -25 && err != -22)	/* ENOTTY/EINVAL: kernel without it */
 			return err;
 		ckpt_cfg.have_pagemap_scan = 0;
 		w->nruns = first;
 	}
-	return scan_pagemap(w, pm, vi, exclude_file != 0);
+	return scan_pagemap(w, pm, vi, exclude_file != 0, drop_zero);
 }
 
 /* the process's /proc/PID/pagemap (the writer is its child), opened into *pm
@@ -636,7 +681,7 @@ int cap_take_dontfork(struct cap_walk *w)
 				break;
 			}
 		}
-		err = scan_present(w, (int)pm, i, 0);
+		err = scan_present(w, (int)pm, i, 0, 0);	/* (ours are still empty: not read) */
 		for (uint32_t k = first; k < w->nruns && !err; k++) {	/* the pages, into place */
 			const struct ckpt_run *run = &ckpt_scratch.runs[k];
 			uint64_t n = run->npages * CKPT_PAGE_SIZE;
@@ -684,7 +729,7 @@ int cap_rescan_from_parent(struct cap_walk *w)
 		     v->kind == CKPT_VMA_FILE)) {
 			if ((err = parent_pagemap(w, &ppm)))
 				break;
-			err = scan_present(w, (int)ppm, i, v->kind == CKPT_VMA_FILE ? PAGE_IS_FILE : 0);
+			err = scan_present(w, (int)ppm, i, v->kind == CKPT_VMA_FILE ? PAGE_IS_FILE : 0, 0);
 		} else {
 			for (uint32_t k = first; k < first + count; k++) {
 				ckpt_scratch.runs[w->nruns] = old[k];
@@ -708,6 +753,22 @@ int cap_rescan_from_parent(struct cap_walk *w)
 int cap_from_parent(uint32_t i)
 {
 	return (ckpt_scratch.from_parent[i / 8] >> (i % 8)) & 1;
+}
+
+/* Leave region vi's all-zero pages out of the image?  Where the kernel maps
+ * no shared zero page (a read fault allocates a zeroed page of its own), a
+ * GiB read through and never written is a GiB of present pages: it would
+ * be stored whole.  Only for private anonymous memory (heap, stack, anon)
+ * that is readable and whose pages are the writer's own, and only when the
+ * writer scans (a scan before the fork would read them in the program's
+ * pause).  Not a private file mapping (its copied page differs from the
+ * file even if all zero), not shared memory (the object keeps what it has). */
+static int drop_zero(const struct cap_walk *w, uint32_t vi)
+{
+	const struct ckpt_vma *v = &ckpt_scratch.vmas[vi];
+
+	return w->in_writer && !(v->flags & CKPT_MAP_SHARED) && (v->prot & PROT_READ) && !cap_from_parent(vi) &&
+	       (v->kind == CKPT_VMA_ANON || v->kind == CKPT_VMA_HEAP || v->kind == CKPT_VMA_STACK);
 }
 
 int cap_scan_pages(struct cap_walk *w)
@@ -755,7 +816,7 @@ int cap_scan_pages(struct cap_walk *w)
 					break;
 				use = (int)ppm;
 			}
-			err = scan_present(w, use, i, xf);
+			err = scan_present(w, use, i, xf, drop_zero(w, i));
 			break;
 		}
 		case CKPT_VMA_SHMEM:

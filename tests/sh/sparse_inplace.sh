@@ -5,6 +5,12 @@
 # and read all through (its page tables map the zero page everywhere), 8 MiB
 # of it written in 64 KiB pieces spread over it, and a second thread that
 # stores a counter into two pages, one after the other, without pause.
+# A kernel without the shared zero page (pvm_no_zero_page=1: a read fault
+# gives a zeroed page of its own) would make that GiB resident anonymous
+# memory; there the GiB is a MAP_PRIVATE mapping of a sparse 1 GiB file in
+# the test's dir instead (MADV_NOHUGEPAGE: mapped page by page), read all
+# through: page-cache pages, the same page tables, and the 8 MiB written are
+# the only anonymous pages.  A probe at run time picks one; a `#` line says which.
 # Copying its page tables (a fork) would cost more than writing its few
 # pages, so libckpt writes the image itself, from a thread of its own, and
 # lets the program go on once the pages are in the file.
@@ -57,6 +63,7 @@ cat >"$W/sp.c" <<'EOF2'
 #include <string.h>
 #include <unistd.h>
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -81,6 +88,55 @@ static void *count(void *a)
 
 static unsigned char at(size_t k, size_t i) { return (unsigned char)(k * 31 + i * 7 + 1); }
 
+static long rss_anon_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f && fgets(line, sizeof line, f))
+		if (!strncmp(line, "RssAnon:", 8))
+			kb = atol(line + 8);
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+/* "probe": does a read fault on fresh anonymous memory map the shared zero
+ * page (RssAnon stays) or allocate a page (RssAnon grows)? */
+static int probe(void)
+{
+	size_t len = 4u << 20;
+	volatile unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	long before = rss_anon_kb();
+
+	if (p == MAP_FAILED || before < 0)
+		return 2;
+	for (size_t o = 0; o < len; o += 4096)
+		(void)p[o];		/* volatile: each read is a fault */
+	puts(rss_anon_kb() - before >= (long)(len >> 11) ? "no-zero-page" : "zero-page");
+	return 0;
+}
+
+/* the GiB: anonymous, or (SPARSE_FILE) a private mapping of a sparse file */
+static unsigned char *map_gib(void)
+{
+	const char *file = getenv("SPARSE_FILE");
+	unsigned char *m;
+	int fd;
+
+	if (!file)
+		return mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return MAP_FAILED;
+	m = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
+	close(fd);
+	if (m != MAP_FAILED && madvise(m, SIZE, MADV_NOHUGEPAGE))
+		return MAP_FAILED;		/* PMD-mapped folios would leave no page tables */
+	return m;
+}
+
 int main(int argc, char **argv)
 {
 	pid_t pid0 = getpid();
@@ -88,13 +144,15 @@ int main(int argc, char **argv)
 	volatile unsigned long sum = 0;
 	pthread_t t;
 
+	if (argc > 1 && !strcmp(argv[1], "probe"))
+		return probe();
 	syscall(SYS_close_range, 3, ~0u, 0);
 	brk_byte = getenv("BRK") != NULL;
-	mem = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	mem = map_gib();
 	if (mem == MAP_FAILED)
 		return 2;
 	for (size_t o = 0; o < SIZE; o += 4096)
-		sum += mem[o];			/* every page maps the zero page */
+		sum += mem[o];			/* the zero page everywhere, or the file's holes */
 	for (size_t k = 0; k < PIECES; k++)
 		for (size_t i = 0; i < PIECE; i++)
 			mem[k * step + i] = at(k, i);
@@ -147,9 +205,24 @@ if ! cc -O1 -pthread -o "$W/sp" "$W/sp.c" 2>"$W/cc.err"; then
 fi
 brk=
 [ "${CKPT_TEST_BREAK:-0}" = 1 ] && brk=1
+sparse=
+case $("$W/sp" probe) in
+zero-page)
+	echo "# simulation: 1 GiB of anonymous memory read through (the kernel maps the zero page)" ;;
+no-zero-page)
+	sparse=$W/sparse.1g
+	if ! truncate -s 1G "$sparse"; then
+		echo "not ok 1 truncate -s 1G $sparse"
+		exit 1
+	fi
+	echo "# simulation: a private mapping of a sparse 1 GiB file read through (this kernel has no zero page: a read fault allocates)" ;;
+*)
+	echo "not ok 1 probe of the kernel's zero page failed"
+	exit 1 ;;
+esac
 
 # A
-(cd "$W" && exec env ${brk:+BRK=1} LD_PRELOAD="$ROOT/libckpt.so" CKPT_FILE="$W/a.img" CKPT_VERBOSE=1 ./sp) \
+(cd "$W" && exec env ${brk:+BRK=1} ${sparse:+SPARSE_FILE=$sparse} LD_PRELOAD="$ROOT/libckpt.so" CKPT_FILE="$W/a.img" CKPT_VERBOSE=1 ./sp) \
 	>"$W/a0.out" 2>"$W/a0.err" </dev/null &
 pid=$!
 t=0
@@ -168,7 +241,7 @@ fi
 check_restore a "restored: its 8 MiB are there, zeros elsewhere"
 
 # B
-(cd "$W" && exec env ${brk:+BRK=1} LD_PRELOAD="$ROOT/libckpt.so" CKPT_FILE="$W/b.img" ./sp now) >"$W/b0.out" 2>"$W/b0.err" </dev/null
+(cd "$W" && exec env ${brk:+BRK=1} ${sparse:+SPARSE_FILE=$sparse} LD_PRELOAD="$ROOT/libckpt.so" CKPT_FILE="$W/b.img" ./sp now) >"$W/b0.out" 2>"$W/b0.err" </dev/null
 rc=$?
 if [ $rc -eq 0 ] && [ -s "$W/b.img" ] && ! ls "$W"/.b.img.tmp.* >/dev/null 2>&1; then
 	ok "a program that returns from main right after its checkpoint leaves a complete image, no temp file"
@@ -179,7 +252,7 @@ check_restore b "that image restores"
 
 # C
 mkdir -p "$W/store"
-(cd "$W" && exec env LD_PRELOAD="$ROOT/libckpt.so" CKPT_FILE="$W/c.img" CKPT_DIR="$W/store" \
+(cd "$W" && exec env ${sparse:+SPARSE_FILE=$sparse} LD_PRELOAD="$ROOT/libckpt.so" CKPT_FILE="$W/c.img" CKPT_DIR="$W/store" \
 	timeout -k 1 30 ./sp fork) >"$W/c0.out" 2>"$W/c0.err" </dev/null
 rc=$?
 if [ $rc -eq 0 ] && grep -qx "child ok" "$W/c0.out" && [ -s "$W/c.img" ]; then
