@@ -14,29 +14,33 @@ B := build
 
 WARN      := -Wall -Wextra -Wno-unused-parameter
 # the freestanding restorer (and the reader it shares with readckpt)
-RST_CFLAGS := -std=gnu11 -O2 $(WARN) -Iinclude -ffreestanding -fno-builtin -nostdlib \
+RST_CFLAGS := -std=gnu11 -O2 $(WARN) -Iinclude -Iimage -ffreestanding -fno-builtin -nostdlib \
               -static -fpie -no-pie -fno-stack-protector -fno-asynchronous-unwind-tables \
               -fno-unwind-tables -fcf-protection=none -mno-red-zone -fno-jump-tables -msse4.2 \
-              -DCKPT_CRC_ONE_COPY
 # the capture library: hosted, PIC, but its signal path uses raw syscalls only
-CAP_CFLAGS := -std=gnu11 -O2 -g $(WARN) -Iinclude -fPIC -fvisibility=hidden \
+CAP_CFLAGS := -std=gnu11 -O2 -g $(WARN) -Iinclude -Iimage -fPIC -fvisibility=hidden \
               -fno-stack-protector -D_GNU_SOURCE -msse4.2
-HOST_CFLAGS := -std=gnu11 -O2 -g $(WARN) -Iinclude -D_GNU_SOURCE -msse4.2
+HOST_CFLAGS := -std=gnu11 -O2 -g $(WARN) -Iinclude -Iimage -D_GNU_SOURCE -msse4.2
 NASMFLAGS  := -f elf64 -Iasm/ -w+orphan-labels -w+number-overflow
 
-RST_SRC  := restore/main.c restore/image.c restore/vma.c restore/fds.c restore/out.c restore/mem.c
+# image/: the image code every program shares, built twice: freestanding into
+# the restorer ($(B)/rst/image/), hosted and PIC for libckpt and the tools ($(B)/cap/image/)
+IMG_SRC  := image/read.c image/chain.c image/fmt.c image/crc32c.c
+RST_SRC  := restore/main.c restore/vma.c restore/fds.c restore/mem.c $(IMG_SRC)
 RST_ASM  := asm/entry.asm asm/jump.asm asm/spawn.asm asm/syscall.asm
-CAP_SRC  := capture/preload.c capture/dump.c capture/maps.c capture/state.c capture/api.c capture/track.c \
-            capture/signame.c capture/threads.c restore/out.c
+CAP_SRC  := capture/config.c capture/preload.c capture/dump.c capture/maps.c capture/state.c capture/api.c capture/track.c \
+            capture/signame.c capture/threads.c $(IMG_SRC) image/write.c
 CAP_ASM  := asm/context.asm asm/spawn.asm asm/syscall.asm
 
 RST_OBJ  := $(RST_SRC:%.c=$(B)/rst/%.o) $(RST_ASM:%.asm=$(B)/%.o)
 CAP_OBJ  := $(CAP_SRC:%.c=$(B)/cap/%.o) $(CAP_ASM:%.asm=$(B)/%.o)
-# readckpt: hosted main + the restorer's reader, built the same way as in the restorer
-RDR_OBJ  := $(B)/readckpt.o $(B)/rst/restore/image.o $(B)/rst/restore/out.o $(B)/asm/syscall.o
-# the ckpt command: hosted, and the same reader for `ckpt info --json`
+IMG_OBJ  := $(IMG_SRC:%.c=$(B)/cap/%.o) $(B)/cap/image/write.o $(B)/asm/syscall.o
+# readckpt: hosted main + the image code
+RDR_OBJ  := $(B)/tools/readckpt.o $(IMG_OBJ)
+# the ckpt command: hosted, and the same image code (info, merge)
 VERSION  := 0.1
-CKPT_OBJ := $(B)/capture/ckpt.o $(B)/capture/ckpt_slurm.o $(B)/capture/signame.o $(B)/rst/restore/image.o $(B)/rst/restore/out.o $(B)/asm/syscall.o
+CKPT_SRC := $(wildcard tools/ckpt/*.c)
+CKPT_OBJ := $(CKPT_SRC:%.c=$(B)/%.o) $(B)/capture/signame.o $(IMG_OBJ)
 
 # tests/api_*.c: the user-directed API, linked with -lckpt (not tests/lib.c)
 API_SRC  := $(wildcard tests/api_*.c)
@@ -44,7 +48,7 @@ API_BIN  := $(API_SRC:tests/%.c=tests/bin/%)
 TEST_SRC := $(filter-out tests/lib.c $(API_SRC),$(wildcard tests/*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=tests/bin/%)
 
-HDRS := $(wildcard include/*.h restore/*.h capture/*.h asm/*.inc)
+HDRS := $(wildcard include/*.h image/*.h restore/*.h capture/*.h asm/*.inc)
 
 .PHONY: all help image test check check-break audit clean bench install uninstall fuzz fuzz-cov
 all: libckpt.so restorer readckpt ckpt demo $(TEST_BIN) $(API_BIN) tests/bin/imgedit
@@ -91,7 +95,7 @@ libckpt.so: $(CAP_OBJ)
 	@echo "  LD      $@"
 	$(Q)$(CC) -shared -Wl,-z,noexecstack -Wl,-soname,libckpt.so -o $@ $(CAP_OBJ)
 
-$(B)/readckpt.o: readckpt.c $(HDRS)
+$(B)/tools/readckpt.o: tools/readckpt.c $(HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(HOST_CFLAGS) -c -o $@ $<
@@ -105,15 +109,10 @@ $(B)/capture/signame.o: capture/signame.c capture/signame.h
 	@echo "  CC      $<"
 	$(Q)$(CC) $(HOST_CFLAGS) -c -o $@ $<
 
-$(B)/capture/ckpt_slurm.o: capture/ckpt_slurm.c capture/ckpt_slurm.h capture/signame.h $(HDRS)
+$(B)/tools/ckpt/%.o: tools/ckpt/%.c $(wildcard tools/ckpt/*.h) $(HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(HOST_CFLAGS) -c -o $@ $<
-
-$(B)/capture/ckpt.o: capture/ckpt.c capture/ckpt_slurm.h $(HDRS)
-	@mkdir -p $(dir $@)
-	@echo "  CC      $<"
-	$(Q)$(CC) $(HOST_CFLAGS) -DCKPT_TOOL_VERSION='"$(VERSION)"' -c -o $@ $<
+	$(Q)$(CC) $(HOST_CFLAGS) -Icapture -DCKPT_TOOL_VERSION='"$(VERSION)"' -c -o $@ $<
 
 ckpt: $(CKPT_OBJ)
 	@echo "  LD      $@"
@@ -135,10 +134,10 @@ tests/bin/api_%: tests/api_%.c tests/api_lib.h include/ckpt.h libckpt.so
 	@echo "  CC      $<"
 	$(Q)$(CC) $(HOST_CFLAGS) -O1 -o $@ $< -L. -lckpt -Wl,-rpath,'$$ORIGIN/../..'
 
-tests/bin/imgedit: tests/tools/imgedit.c $(HDRS)
+tests/bin/imgedit: tests/tools/imgedit.c $(B)/cap/image/crc32c.o $(HDRS)
 	@mkdir -p tests/bin
 	@echo "  CC      $<"
-	$(Q)$(CC) $(HOST_CFLAGS) -o $@ $<
+	$(Q)$(CC) $(HOST_CFLAGS) -o $@ $< $(B)/cap/image/crc32c.o
 
 # make fuzz SECONDS=N: the restorer's reader and checks, hosted, under libFuzzer
 # with ASan and UBSan (tests/fuzz/target.c includes restore/main.c).  Only this

@@ -12,13 +12,13 @@
 	section .text
 
 ; ----------------------------------------------------------------
-; rst_spawn_thread -- clone3 a thread of this process onto its own stack
+; sys_clone3_on_stack -- clone3 a thread of this process onto its own stack
 ;  IN: rdi = struct clone_args * (flags, stack, stack_size, maybe set_tid),
 ;      rsi = its size, rdx = fn, rcx = arg
 ; OUT: parent: rax = the new thread's tid, or -errno; rbx, rbp, r12-r15 kept.
 ;      child: runs fn(arg) on the new stack; fn never returns
-	global rst_spawn_thread:function hidden (rst_spawn_thread.end - rst_spawn_thread)
-rst_spawn_thread:
+	global sys_clone3_on_stack:function hidden (sys_clone3_on_stack.end - sys_clone3_on_stack)
+sys_clone3_on_stack:
 	push	r12
 	push	r13
 	mov	r12, rdx			; r12 = fn  (the child gets a copy of every

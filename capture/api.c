@@ -75,10 +75,8 @@ static void reg_init(void)
 		reg.memfd[i] = -1;
 }
 
-int cap_fd_is_ours(int fd)
+static int fd_is_ours(int fd)
 {
-	if (fd >= 0 && fd == ckpt_track.uffd)
-		return 1;
 	if (reg.magic != REG_MAGIC || fd < 0)
 		return 0;
 	if (fd == reg.cache_fd)
@@ -178,7 +176,7 @@ static int store_init(void)
  * owned by the effective uid.  Refused (EPERM) when that is the real uid
  * (setgid, file capabilities): the image would belong to the user who
  * started the program, and with it memory the kernel keeps from them. */
-int cap_private_image(char *out, size_t cap)
+static int cap_private_image(char *out, size_t cap)
 {
 	static char dir[4096];
 	static int told;
@@ -437,7 +435,7 @@ fail:
 }
 
 /* In the process rolled back: take the registry and persist()ed bytes over. */
-void cap_after_rollback(int carry_fd)
+static void after_rollback(int carry_fd)
 {
 
 	if (carry_fd < 0 || sys_pread(carry_fd, &reg, sizeof(reg), 0) != sizeof(reg))
@@ -447,13 +445,42 @@ void cap_after_rollback(int carry_fd)
 }
 
 /* In a fresh process (./restorer): the memory store's descriptors did not come along. */
-void cap_after_fresh_restore(void)
+static void after_fresh_restore(void)
 {
 	if (reg.magic != REG_MAGIC)
 		return;
 	reg.cache_fd = -1;
 	for (int i = 0; i <= MAX_CKPTS; i++)
 		reg.memfd[i] = -1;
+}
+
+/* (declared in include/ckpt.h; the trigger and ckpt_restore_count are in preload.c) */
+CKPT_API int ckpt_checkpoint(void)
+{
+	int r;
+
+	if (ckpt_cfg.secure && (r = cap_private_image(ckpt_cfg.path, sizeof(ckpt_cfg.path)))) {
+		errno = -r;
+		return -1;
+	}
+	if (!ckpt_cfg.path[0]) {
+		errno = EINVAL;
+		return -1;
+	}
+	r = cap_take_to(ckpt_cfg.path, -1);
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	return r;
+}
+
+/* the way lower floors reach the API's state (capture/config.c) */
+__attribute__((constructor)) static void register_hooks(void)
+{
+	cap_hooks.after_rollback = after_rollback;
+	cap_hooks.after_fresh_restore = after_fresh_restore;
+	cap_hooks.fd_is_ours = fd_is_ours;
 }
 
 CKPT_API int tlongjmp(int d)

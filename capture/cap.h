@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <string.h>
-#include "ckpt_image.h"
+#include "image.h"
 #include "ckpt_sys.h"
 
 #define CAP_MAX_VMAS	16384u
@@ -81,6 +81,19 @@ struct cap_state {
 extern struct cap_config ckpt_cfg;
 extern struct cap_scratch ckpt_scratch;
 
+/* config.c: what a lower floor needs of an upper one, filled in by it (api.c) */
+struct cap_hooks {
+	void (*after_rollback)(int carry_fd);	/* back in the process rolled back (tlongjmp) */
+	void (*after_fresh_restore)(void);	/* back in a fresh process (./restorer) */
+	int (*fd_is_ours)(int fd);		/* a descriptor of libckpt's, not the program's */
+};
+extern struct cap_hooks cap_hooks;
+void cap_say(const char *fmt, ...);		/* "libckpt: ..." on stderr, one write */
+void cap_rseq_probe(uint64_t *addr, uint32_t *len);
+const char *cap_env(const char *name);		/* a setting from the environment; 0 in a privileged program */
+long cap_spawn_helper(uint64_t stack, uint64_t len, volatile int32_t *tid, void (*fn)(void *), void *arg);
+int cap_join_helper(volatile int32_t *tid, int wait);	/* 1: it has exited */
+
 /* maps.c: walk /proc/self/smaps into scratch vmas, then the page tables into runs */
 struct cap_walk {
 	uint32_t nvmas;
@@ -111,7 +124,6 @@ int cap_rescan_from_parent(struct cap_walk *w);
 int cap_refine_start(struct cap_walk *w, void **handle);	/* the smaps read, in a helper thread */
 int cap_refine_finish(struct cap_walk *w, void *handle);
 int cap_scan_pages(struct cap_walk *w);
-uint32_t cap_add_string(struct cap_walk *w, const char *s);	/* offset, 0 when full or empty */
 
 /* threads.c: the other threads, stopped in a handler while the image is taken */
 struct cap_thread_slot {
@@ -127,8 +139,6 @@ void cap_wait_arrivals(void);			/* after a restore, in the trigger thread */
 void cap_fill_thread(struct ckpt_thread *t, uint64_t program_mask);
 extern int ckpt_stop_sig;
 void cap_on_stop(int sig, void *si, void *ucv);
-long cap_spawn_helper(uint64_t stack, uint64_t len, volatile int32_t *tid, void (*fn)(void *), void *arg);
-int cap_join_helper(volatile int32_t *tid, int wait);	/* 1: it has exited */
 
 /* track.c: written pages between checkpoints (userfaultfd write-protect) */
 enum { TRACK_NONE, TRACK_UFFD, TRACK_HASH };
@@ -147,7 +157,10 @@ extern struct track_state ckpt_track;
 int cap_track_init(void);
 void cap_track_check(void);
 int cap_scan_hashed(struct cap_walk *w, int pm, uint32_t vi);
+/* config.c: the scratch tables a walk fills */
 int cap_add_run_as(struct cap_walk *w, uint32_t vma, uint64_t start, uint64_t end, int zero);
+uint32_t cap_add_stringn(struct cap_walk *w, const char *s, size_t n);	/* offset, 0 when full or empty */
+uint32_t cap_add_string(struct cap_walk *w, const char *s);
 int cap_trackable(const struct ckpt_vma *v);
 void cap_track_arm(const struct cap_walk *w, int full);
 
@@ -169,23 +182,9 @@ extern volatile int32_t *cap_data_out;
 void cap_wait_writer(void);			/* an in-place writer thread, if any, is done */
 void cap_chain_name(char *out, size_t cap, const char *path, const uint8_t *id);
 
-/* preload.c */
-void cap_say(const char *fmt, ...);		/* "libckpt: ..." on stderr, one write */
-const char *cap_env(const char *name);		/* a setting from the environment; 0 in a privileged program */
-int cap_take_to(const char *path, int target_fd);	/* checkpoint now, waited for */
-void cap_rseq_probe(uint64_t *addr, uint32_t *len);
+/* preload.c: the trigger, taking a checkpoint, the way back */
+int cap_take_to(const char *path, int target_fd);	/* checkpoint now, waited for (api.c) */
 int ckpt_save_context(struct ckpt_regs *regs, void *fpu_area, unsigned flags) __attribute__((returns_twice));
 
-/* api.c: the user-directed API's own state across roll-backs */
-void cap_after_rollback(int carry_fd);
-void cap_after_fresh_restore(void);
-int cap_fd_is_ours(int fd);
-int cap_private_image(char *out, size_t cap);	/* a privileged program's ckpt_checkpoint() path */
-
-/* the formatter the restorer uses too (restore/out.c) */
-#include <stdarg.h>
-size_t rst_vfmt(char *buf, size_t cap, const char *fmt, va_list ap);
-size_t rst_fmt(char *buf, size_t cap, const char *fmt, ...);
-uint64_t rst_parse_num(const char **s, unsigned base);
 
 #endif

@@ -197,7 +197,7 @@ static int write_fd_data(int fd, struct ckpt_fd *f)
 	if ((f->flags & 3) == O_WRONLY) {	/* read it through a second opening */
 		char link[64];
 
-		rst_fmt(link, sizeof(link), "/proc/self/fd/%d", f->fd);
+		img_fmt(link, sizeof(link), "/proc/self/fd/%d", f->fd);
 		src = (int)sys_open(link, O_RDONLY | O_CLOEXEC, 0);
 		if (sys_failed(src))
 			return src;
@@ -232,7 +232,7 @@ static int write_image(struct cap_walk *wp, struct cap_state *st, const char *pa
 /* "<path>.<first 8 bytes of the id in hex>": an image of a chain */
 void cap_chain_name(char *out, size_t cap, const char *path, const uint8_t *id)
 {
-	size_t n = rst_fmt(out, cap, "%s.", path);
+	size_t n = img_fmt(out, cap, "%s.", path);
 
 	for (int i = 0; i < 8 && n + 2 < cap; i++) {
 		out[n++] = "0123456789abcdef"[id[i] >> 4];
@@ -251,11 +251,11 @@ static void rotate(const char *path)
 	if (ckpt_cfg.keep < 2)
 		return;
 	for (int k = ckpt_cfg.keep - 1; k >= 2; k--) {
-		rst_fmt(from, sizeof(from), "%s.%d", path, k - 1);
-		rst_fmt(to, sizeof(to), "%s.%d", path, k);
+		img_fmt(from, sizeof(from), "%s.%d", path, k - 1);
+		img_fmt(to, sizeof(to), "%s.%d", path, k);
 		sys_rename(from, to);
 	}
-	rst_fmt(to, sizeof(to), "%s.1", path);
+	img_fmt(to, sizeof(to), "%s.1", path);
 	sys_unlink(to);
 	SC5(__NR_linkat, AT_FDCWD, path, AT_FDCWD, to, 0);
 }
@@ -378,9 +378,9 @@ static int start_time(int pid, uint64_t *out)
 	int field = 2;
 
 	if (pid)
-		rst_fmt(path, sizeof(path), "/proc/%d/stat", pid);
+		img_fmt(path, sizeof(path), "/proc/%d/stat", pid);
 	else
-		rst_fmt(path, sizeof(path), "/proc/self/stat");
+		img_fmt(path, sizeof(path), "/proc/self/stat");
 	n = cap_read_small(path, buf, sizeof(buf));
 	if (n <= 0)
 		return n ? (int)n : -5;
@@ -395,7 +395,7 @@ static int start_time(int pid, uint64_t *out)
 		while (*p && *p != ' ')
 			p++;
 	}
-	*out = rst_parse_num(&p, 10);
+	*out = img_parse_num(&p, 10);
 	return 0;
 }
 
@@ -404,7 +404,7 @@ static int take_num(const char **s, unsigned base, char end, uint64_t *v)
 {
 	const char *p = *s;
 
-	*v = rst_parse_num(s, base);
+	*v = img_parse_num(s, base);
 	if (*s == p || **s != end)
 		return 0;
 	if (end)
@@ -430,7 +430,7 @@ static void remove_stale_temps(const char *path, const char *name)
 	if (dl >= sizeof(dir))
 		return;
 	memcpy(dir, path, dl);
-	rst_fmt(dir + dl, sizeof(dir) - dl, ".");	/* "DIR/." or "." */
+	img_fmt(dir + dl, sizeof(dir) - dl, ".");	/* "DIR/." or "." */
 	dfd = sys_open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (sys_failed(dfd))
 		return;
@@ -464,10 +464,10 @@ static int write_image(struct cap_walk *wp, struct cap_state *st, const char *pa
 {
 	struct cap_walk w = *wp;
 	char tmp[4200];
-	uint64_t rnd = 0, started, off, tables_end;
+	uint64_t started, off, tables_end;
 	uint32_t crc = 0;
 	long fd = -1, memfd = -1, pmemfd = -1;
-	int err = 0, n, refined = 0;
+	int err = 0, refined = 0;
 	void *refiner = 0;			/* the smaps helper, while it runs */
 	const char *slash = path, *s;
 
@@ -521,24 +521,7 @@ again:
 	}
 	hdr.data_off = (tables_end + CKPT_PAGE_SIZE - 1) & ~(uint64_t)(CKPT_PAGE_SIZE - 1);
 	hdr.tables_size = hdr.data_off - hdr.tables_off;
-	off = hdr.data_off;
-	for (uint32_t i = 0; i < w.nruns; i++) {
-		struct ckpt_run *run = &ckpt_scratch.runs[i];
-
-		if (run->data_off == ~0ull) {	/* zero pages: nothing stored */
-			run->data_off = 0;
-			run->crc = 0;
-			continue;
-		}
-		run->data_off = off;
-		off += run->npages * CKPT_PAGE_SIZE;
-	}
-	for (uint32_t i = 0; i < w.nfds; i++) {
-		ckpt_scratch.fds[i].data_off = ckpt_scratch.fds[i].data_len ? off : 0;
-		off += ckpt_scratch.fds[i].data_len;
-	}
-	hdr.data_size = off - hdr.data_off;
-	hdr.file_size = off;
+	img_place_data(&hdr, ckpt_scratch.runs, ckpt_scratch.fds);
 
 	if (target_fd >= 0 || refined) {	/* an in-memory store (memfd): no rename */
 		if (!refined)
@@ -546,28 +529,23 @@ again:
 		sys_ftruncate((int)fd, 0);	/* (or the second pass: the same file) */
 		goto write;
 	}
-	/* a fresh file nobody else can have made: O_EXCL | O_NOFOLLOW, a random
-	 * name that tells whose it is (this writer's pid and start time) */
+	/* a fresh file nobody else can have made (image/write.c), whose name
+	 * tells whose it is: this writer's pid and start time */
 	for (s = path; *s; s++)
 		if (*s == '/')
 			slash = s + 1;
-	sys_getrandom(&rnd, sizeof(rnd));
 	if (start_time(0, &started))
 		started = 0;
-	n = (int)rst_fmt(tmp, sizeof(tmp), "%s", path);
-	if (n >= (int)sizeof(tmp) - 80) {
+	remove_stale_temps(path, slash);
+	fd = img_create_beside(path, tmp, sizeof(tmp), (int)sys_getpid(), started);
+	if (fd == -36) {
 		cap_say("%s: path too long", path);
 		return -36;
 	}
-	remove_stale_temps(path, slash);
-	rst_fmt(tmp + (slash - path), sizeof(tmp) - (slash - path), ".%s.tmp.%d.%lu.%lx", slash,
-		(int)sys_getpid(), started, rnd);
-	fd = sys_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (sys_failed(fd)) {
 		cap_say("%s: create %s: errno %d", path, tmp, (int)-fd);
 		return (int)fd;
 	}
-	sys_fchmod((int)fd, 0600);		/* whatever the umask says */
 write:
 
 	err = 0;
@@ -587,7 +565,7 @@ write:
 		if (cap_from_parent(run->vma) && pmemfd < 0) {	/* MADV_DONTFORK/WIPEONFORK pages */
 			char mem[64];
 
-			rst_fmt(mem, sizeof(mem), "/proc/%d/mem", w.parent_pid);
+			img_fmt(mem, sizeof(mem), "/proc/%d/mem", w.parent_pid);
 			pmemfd = sys_open(mem, O_RDONLY | O_CLOEXEC, 0);
 			if (sys_failed(pmemfd)) {
 				err = (int)pmemfd;
@@ -673,8 +651,7 @@ write:
 		cap_say("%s: write tables: errno %d", path, -err);
 		goto fail;
 	}
-	hdr.tables_crc = crc;
-	hdr.hdr_crc = ckpt_crc32c(0, &hdr, sizeof(hdr));
+	img_seal(&hdr, crc);
 	if ((err = write_at((int)fd, &hdr, sizeof(hdr), 0))) {
 		cap_say("%s: write header: errno %d", path, -err);
 		goto fail;
@@ -714,20 +691,7 @@ write:
 			return err;
 		}
 	}
-	/* make the rename itself durable */
-	if (slash > path) {
-		char dir[4096];
-
-		memcpy(dir, path, slash - path);
-		dir[slash - path] = 0;
-		fd = sys_open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-	} else {
-		fd = sys_open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-	}
-	if (!sys_failed(fd)) {
-		sys_fsync((int)fd);
-		sys_close((int)fd);
-	}
+	img_sync_dir(path);
 	return 0;
 
 fail:

@@ -25,12 +25,12 @@ struct cap_pm_scan_arg {
 
 static uint64_t hex(const char **s)
 {
-	return rst_parse_num(s, 16);
+	return img_parse_num(s, 16);
 }
 
 static uint64_t dec(const char **s)
 {
-	return rst_parse_num(s, 10);
+	return img_parse_num(s, 10);
 }
 
 static int starts(const char *s, const char *prefix)
@@ -41,23 +41,7 @@ static int starts(const char *s, const char *prefix)
 	return 1;
 }
 
-/* copy s[0..n) into the string table; returns its offset, 0 when full or empty */
-static uint32_t add_string(struct cap_walk *w, const char *s, size_t n)
-{
-	uint32_t off = w->strings_used;
 
-	if (!n || off + n + 1 > CAP_STRINGS)
-		return 0;
-	memcpy(ckpt_scratch.strings + off, s, n);
-	ckpt_scratch.strings[off + n] = 0;
-	w->strings_used += n + 1;
-	return off;
-}
-
-uint32_t cap_add_string(struct cap_walk *w, const char *s)
-{
-	return add_string(w, s, strlen(s));
-}
 
 /* "start-end perms offset maj:min inode   path" -> a new vma record */
 static int parse_header(struct cap_walk *w, const char *p, const char *eol)
@@ -119,7 +103,7 @@ static int parse_header(struct cap_walk *w, const char *p, const char *eol)
 			size_t skip = path[5] == ':' ? 6 : 12;
 
 			v->kind = skip == 6 ? CKPT_VMA_ANON : CKPT_VMA_SHMEM;
-			v->name_off = add_string(w, path + skip, plen - skip - 1);
+			v->name_off = cap_add_stringn(w, path + skip, plen - skip - 1);
 		} else {
 			w->fail_what = "unknown special mapping";
 			w->fail_addr = start;
@@ -131,7 +115,7 @@ static int parse_header(struct cap_walk *w, const char *p, const char *eol)
 		int gone = plen > dl && !memcmp(path + plen - dl, deleted, dl);
 		struct ksys_stat st;
 
-		v->path_off = add_string(w, path, plen);
+		v->path_off = cap_add_stringn(w, path, plen);
 		if (!v->path_off) {
 			w->fail_what = "string table full";
 			w->fail_addr = start;
@@ -253,9 +237,9 @@ static int walk(struct cap_walk *w, int mode, const struct walk_space *sp)
 	uint32_t hint = 0, cur = 0;
 
 	if (mode == WALK_REFINE)
-		rst_fmt(file, sizeof(file), "/proc/%d/smaps", w->parent_pid);
+		img_fmt(file, sizeof(file), "/proc/%d/smaps", w->parent_pid);
 	else
-		rst_fmt(file, sizeof(file), "/proc/self/%s", mode == WALK_MAPS ? "maps" : "smaps");
+		img_fmt(file, sizeof(file), "/proc/self/%s", mode == WALK_MAPS ? "maps" : "smaps");
 	fd = sys_open(file, O_RDONLY | O_CLOEXEC, 0);
 
 	memset(sp->from_parent, 0, CAP_MAX_VMAS / 8);
@@ -415,42 +399,8 @@ int cap_refine_finish(struct cap_walk *w, void *handle)
 
 /* ---- page scan ---- */
 
-#define ZERO_RUN	(~0ull)	/* data_off of a run of zero pages until the layout */
+#define ZERO_RUN	IMG_NO_DATA	/* a run of zero pages: img_place_data stores nothing */
 
-int cap_add_run_as(struct cap_walk *w, uint32_t vma, uint64_t start, uint64_t end, int zero)
-{
-	uint64_t skip_s = (uint64_t)&ckpt_scratch;
-	uint64_t skip_e = (skip_s + sizeof(ckpt_scratch)) & ~(uint64_t)(CKPT_PAGE_SIZE - 1);	/* whole pages only */
-	struct ckpt_run *last = w->nruns ? &ckpt_scratch.runs[w->nruns - 1] : 0;
-
-	/* the capture's own scratch is never worth storing */
-	if (start < skip_e && end > skip_s) {
-		int r = 0;
-
-		if (start < skip_s)
-			r = cap_add_run_as(w, vma, start, skip_s, zero);
-		if (!r && end > skip_e)
-			r = cap_add_run_as(w, vma, skip_e, end, zero);
-		return r;
-	}
-	if (last && last->vma == vma && last->addr + last->npages * CKPT_PAGE_SIZE == start &&
-	    (last->data_off == ZERO_RUN) == zero) {
-		last->npages += (end - start) / CKPT_PAGE_SIZE;
-		return 0;
-	}
-	if (w->nruns >= CAP_MAX_RUNS) {
-		w->fail_what = "too many page runs";
-		w->fail_addr = start;
-		return -7;
-	}
-	last = &ckpt_scratch.runs[w->nruns++];
-	memset(last, 0, sizeof(*last));
-	last->addr = start;
-	last->npages = (end - start) / CKPT_PAGE_SIZE;
-	last->vma = vma;
-	last->data_off = zero ? ZERO_RUN : 0;
-	return 0;
-}
 
 static int add_run(struct cap_walk *w, uint32_t vma, uint64_t start, uint64_t end)
 {
@@ -629,7 +579,7 @@ static int parent_pagemap(const struct cap_walk *w, long *pm)
 
 	if (*pm >= 0)
 		return 0;
-	rst_fmt(path, sizeof(path), "/proc/%d/pagemap", w->parent_pid);
+	img_fmt(path, sizeof(path), "/proc/%d/pagemap", w->parent_pid);
 	*pm = sys_open(path, O_RDONLY | O_CLOEXEC, 0);
 	if (!sys_failed(*pm))
 		return 0;
@@ -723,7 +673,7 @@ int cap_take_dontfork(struct cap_walk *w)
 		if ((err = parent_pagemap(w, &pm)))
 			break;
 		if (mem < 0) {
-			rst_fmt(path, sizeof(path), "/proc/%d/mem", w->parent_pid);
+			img_fmt(path, sizeof(path), "/proc/%d/mem", w->parent_pid);
 			mem = sys_open(path, O_RDONLY | O_CLOEXEC, 0);
 			if (sys_failed(mem)) {
 				err = (int)mem;

@@ -26,8 +26,6 @@
 #define CKPT_API __attribute__((visibility("default")))
 
 
-struct cap_config ckpt_cfg;
-struct cap_scratch ckpt_scratch __attribute__((aligned(4096)));
 
 static struct cap_state state;
 static uint8_t fpu_area[CKPT_XSAVE_MAX] __attribute__((aligned(64)));
@@ -52,31 +50,8 @@ static struct {
 static void forget_writer_thread(void);
 static unsigned long restore_count;
 
-/* "libckpt: <message>\n" on stderr with one write */
-void cap_say(const char *fmt, ...)
-{
-	char line[600];
-	size_t n;
-	va_list ap;
-
-	memcpy(line, "libckpt: ", 9);
-	va_start(ap, fmt);
-	n = 9 + rst_vfmt(line + 9, sizeof(line) - 10, fmt, ap);
-	va_end(ap);
-	line[n++] = '\n';
-	sys_write(2, line, n);
-}
 
 /* ---- settings ---- */
-
-/* A setting from the environment, or 0.  In a privileged program (setuid, setgid, file
- * capabilities: the kernel sets AT_SECURE) the environment belongs to whoever
- * started it, so no setting is read: no path, store, restorer or signal of
- * theirs can reach a process with more rights than they have. */
-const char *cap_env(const char *name)
-{
-	return ckpt_cfg.secure ? 0 : getenv(name);
-}
 
 /* In a privileged program: one line, only when someone set CKPT_* variables,
  * naming them and saying what holds instead. */
@@ -280,57 +255,7 @@ __attribute__((constructor)) static void ckpt_init(void)
 
 /* ---- taking a checkpoint ---- */
 
-/* glibc registers an rseq area per thread at fs_base + __rseq_offset.  The
- * kernel answers EBUSY to a registration that matches the current one
- * exactly: that tells which length glibc used.  len = 0: none registered. */
-void cap_rseq_probe(uint64_t *addr, uint32_t *len)
-{
-	extern __attribute__((weak)) const ptrdiff_t __rseq_offset;
-	extern __attribute__((weak)) const unsigned int __rseq_size;
-	uint64_t tp, area;
 
-	*addr = 0;
-	*len = 0;
-	if (!&__rseq_size || !&__rseq_offset || !__rseq_size)
-		return;
-	__asm__ volatile("mov %%fs:0, %0" : "=r"(tp));
-	area = tp + __rseq_offset;
-	for (uint32_t l = 32; ; l = __rseq_size) {
-		long r = sys_rseq(area, l, 0, CKPT_RSEQ_SIG);
-
-		if (r == -16) {			/* EBUSY: that is the registration */
-			*addr = area;
-			*len = l;
-			return;
-		}
-		if (r == 0)			/* it was not registered: undo ours */
-			sys_rseq(area, l, CKPT_RSEQ_UNREGISTER, CKPT_RSEQ_SIG);
-		if (l == __rseq_size)
-			return;
-	}
-}
-
-/* the calling thread's record, but its registers (ckpt_save_context's job) */
-void cap_fill_thread(struct ckpt_thread *t, uint64_t program_mask)
-{
-	struct ksys_stack ss;
-
-	memset(t, 0, sizeof(*t));
-	t->tid = (uint32_t)SC0(__NR_gettid);
-	t->flags = ckpt_cfg.ctx_flags & CKPT_CTX_XSAVE;
-	t->xfeatures = ckpt_cfg.xcr0;
-	t->sigmask = program_mask;
-	if (!sys_sigaltstack(0, &ss)) {
-		t->ss_sp = ss.ss_sp;
-		t->ss_size = ss.ss_size;
-		t->ss_flags = (uint32_t)ss.ss_flags;
-	}
-	sys_prctl(CKPT_PR_GET_TID_ADDRESS, (uint64_t)&t->clear_child_tid, 0, 0, 0);
-	sys_get_robust_list(&t->robust_list, &t->robust_len);
-	cap_rseq_probe(&t->rseq_addr, &t->rseq_len);
-	if (t->rseq_len)
-		t->rseq_sig = CKPT_RSEQ_SIG;
-}
 
 static void fill_state(uint64_t program_mask)
 {
@@ -454,9 +379,9 @@ static void after_restore(void)
 		cap_wait_arrivals();		/* no thread may still be in the restorer's code */
 		sys_munmap(resume.zone_start, resume.zone_end - resume.zone_start);
 		if (resume.flags & CKPT_RESUME_IN_PROCESS)
-			cap_after_rollback(resume.carry_fd);
+			cap_hooks.after_rollback(resume.carry_fd);
 		else {
-			cap_after_fresh_restore();
+			cap_hooks.after_fresh_restore();
 			if (state.exe[0])
 				reset_exe(&state.proc);
 		}
@@ -579,7 +504,7 @@ static uint64_t status_kb(const char *text, const char *key)
 {
 	const char *v = cap_field(text, key);
 
-	return v ? rst_parse_num(&v, 10) : 0;
+	return v ? img_parse_num(&v, 10) : 0;
 }
 
 static int in_place_pays(void)
@@ -849,26 +774,6 @@ int cap_take_to(const char *path, int target_fd)
 }
 
 /* ---- the API (include/ckpt.h) ---- */
-
-CKPT_API int ckpt_checkpoint(void)
-{
-	int r;
-
-	if (ckpt_cfg.secure && (r = cap_private_image(ckpt_cfg.path, sizeof(ckpt_cfg.path)))) {
-		errno = -r;
-		return -1;
-	}
-	if (!ckpt_cfg.path[0]) {
-		errno = EINVAL;
-		return -1;
-	}
-	r = ckpt_take(0, 0, ckpt_cfg.path, -1);
-	if (r < 0) {
-		errno = -r;
-		return -1;
-	}
-	return r;
-}
 
 CKPT_API unsigned long ckpt_restore_count(void)
 {

@@ -13,7 +13,7 @@
 
 static uint64_t num(const char **s, unsigned base)
 {
-	return rst_parse_num(s, base);
+	return img_parse_num(s, base);
 }
 
 /* value of "key:\t..." at the start of a line of a small /proc text, or 0
@@ -77,7 +77,7 @@ static int epoll_watches(struct cap_walk *w, struct ckpt_fd *f)
 	uint64_t room = (CAP_FDBUF - w->fdbuf_used) / sizeof(*out), n = 0;
 	long len;
 
-	rst_fmt(fdinfo, sizeof(fdinfo), "/proc/self/fdinfo/%d", f->fd);
+	img_fmt(fdinfo, sizeof(fdinfo), "/proc/self/fdinfo/%d", f->fd);
 	len = cap_read_small(fdinfo, text, sizeof(text));
 	if (len <= 0 || len >= (long)sizeof(text) - 1) {
 		cap_say("fd %d: epoll: %s unreadable or too long: recorded as not restorable", f->fd, fdinfo);
@@ -127,11 +127,11 @@ static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
 	f->mtime_nsec = (uint32_t)st.st_mtime_nsec;
 	if (sys_fcntl(fd, F_GETFD, 0) & 1)
 		f->fd_flags = CKPT_FD_CLOEXEC;
-	rst_fmt(path, sizeof(path), "/proc/self/fd/%d", fd);
+	img_fmt(path, sizeof(path), "/proc/self/fd/%d", fd);
 	n = sys_readlink(path, link, sizeof(link) - 1);
 	link[n > 0 ? n : 0] = 0;
 	f->path_off = cap_add_string(w, link);
-	rst_fmt(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	img_fmt(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
 	if (cap_read_small(path, info, sizeof(info)) <= 0)
 		return -5;
 	if ((v = cap_field(info, "pos:")))
@@ -262,7 +262,7 @@ int cap_collect_fds(struct cap_walk *w)
 			if (*p < '0' || *p > '9')
 				continue;
 			fd = (int64_t)num(&p, 10);
-			if (fd == dir || cap_fd_is_ours((int)fd))
+			if (fd == dir || fd == ckpt_track.uffd || cap_hooks.fd_is_ours((int)fd))
 				continue;	/* libckpt's own: the reader, the API's stores */
 			if (n >= CAP_MAX_FDS) {
 				sys_close((int)dir);

@@ -109,10 +109,10 @@ static uint64_t blocked_of(int32_t tid)
 	char path[64], buf[4096];
 	const char *v;
 
-	rst_fmt(path, sizeof(path), "/proc/self/task/%d/status", (int)tid);
+	img_fmt(path, sizeof(path), "/proc/self/task/%d/status", (int)tid);
 	if (cap_read_small(path, buf, sizeof(buf)) <= 0 || !(v = cap_field(buf, "SigBlk:")))
 		return 0;
-	return rst_parse_num(&v, 16);
+	return img_parse_num(&v, 16);
 }
 
 /* send thread tid the stop signal, or 33 (with our handler in) if it blocks that */
@@ -177,7 +177,7 @@ int cap_stop_threads(const char *path)
 				at += reclen;
 				if (*p < '0' || *p > '9')
 					continue;
-				tid = (int32_t)rst_parse_num(&p, 10);
+				tid = (int32_t)img_parse_num(&p, 10);
 				for (uint32_t i = 0; i < ckpt_nslots; i++)
 					known |= ckpt_slots[i].tid == tid;
 				if (tid == self || known)
@@ -243,33 +243,26 @@ void cap_wait_arrivals(void)
 			ckpt_nslots);
 }
 
-/* ---- libckpt's own helper threads ----
- * A thread of the process (CLONE_VM, CLONE_THREAD) with a descriptor table of
- * its own (no CLONE_FILES: what it opens is never among the descriptors an
- * image saves), on [stack, stack + len).  *tid holds its tid from the clone
- * until it exits (fn ends in the exit system call), when the kernel clears
- * it and wakes it.  tid or -errno. */
-long cap_spawn_helper(uint64_t stack, uint64_t len, volatile int32_t *tid, void (*fn)(void *), void *arg)
+
+
+/* the calling thread's record, but its registers (ckpt_save_context's job) */
+void cap_fill_thread(struct ckpt_thread *t, uint64_t program_mask)
 {
-	struct ksys_clone_args ca = {
-		.flags = (KSYS_CLONE_THREAD & ~0x400ul /* CLONE_FILES */) |
-			 0x00100000 | 0x00200000,	/* CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID */
-		.parent_tid = (uint64_t)tid, .child_tid = (uint64_t)tid,
-		.stack = stack, .stack_size = len,
-	};
+	struct ksys_stack ss;
 
-	return rst_spawn_thread(&ca, sizeof(ca), fn, arg);
-}
-
-/* 1 once that helper has exited; 0 if it still runs and wait is 0 */
-int cap_join_helper(volatile int32_t *tid, int wait)
-{
-	int32_t t;
-
-	while ((t = __atomic_load_n(tid, __ATOMIC_ACQUIRE)) != 0) {
-		if (!wait)
-			return 0;
-		SC4(__NR_futex, tid, 0 /* FUTEX_WAIT: the kernel's wake at exit is shared */, t, 0);
+	memset(t, 0, sizeof(*t));
+	t->tid = (uint32_t)SC0(__NR_gettid);
+	t->flags = ckpt_cfg.ctx_flags & CKPT_CTX_XSAVE;
+	t->xfeatures = ckpt_cfg.xcr0;
+	t->sigmask = program_mask;
+	if (!sys_sigaltstack(0, &ss)) {
+		t->ss_sp = ss.ss_sp;
+		t->ss_size = ss.ss_size;
+		t->ss_flags = (uint32_t)ss.ss_flags;
 	}
-	return 1;
+	sys_prctl(CKPT_PR_GET_TID_ADDRESS, (uint64_t)&t->clear_child_tid, 0, 0, 0);
+	sys_get_robust_list(&t->robust_list, &t->robust_len);
+	cap_rseq_probe(&t->rseq_addr, &t->rseq_len);
+	if (t->rseq_len)
+		t->rseq_sig = CKPT_RSEQ_SIG;
 }

@@ -184,7 +184,7 @@ void cap_track_check(void)
 
 	if (ckpt_track.uffd < 0)
 		return;
-	rst_fmt(link, sizeof(link), "/proc/self/fd/%d", ckpt_track.uffd);
+	img_fmt(link, sizeof(link), "/proc/self/fd/%d", ckpt_track.uffd);
 	n = sys_readlink(link, target, sizeof(target) - 1);
 	target[n > 0 ? n : 0] = 0;
 	if (n > 0 && !strcmp(target, "anon_inode:[userfaultfd]"))

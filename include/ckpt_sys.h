@@ -158,7 +158,7 @@ struct ksys_clone_args {		/* struct clone_args (linux/sched.h) */
 #define KSYS_CLONE_THREAD	0x50f00ul
 /* asm/spawn.asm: clone3 onto args->stack; the child runs fn(arg), which must
  * never return (it ends in rst_jump, or the exit system call) */
-long rst_spawn_thread(const struct ksys_clone_args *args, uint64_t size, void (*fn)(void *), void *arg);
+long sys_clone3_on_stack(const struct ksys_clone_args *args, uint64_t size, void (*fn)(void *), void *arg);
 
 /* ---- the calls (man 2 prototype above each) ---- */
 

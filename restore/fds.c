@@ -58,7 +58,7 @@ long rst_reopen(int pinned, int flags)
 {
 	char link[32];
 
-	rst_fmt(link, sizeof(link), "/proc/self/fd/%d", pinned);
+	img_fmt(link, sizeof(link), "/proc/self/fd/%d", pinned);
 	return sys_open(link, flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0);
 }
 
@@ -75,8 +75,8 @@ const char *rst_type_name(uint32_t mode)
 }
 
 /* copy len bytes at the image's off into fd (fd -1: only check them), checking the crc */
-static int copy_in(const struct rst_image *img, int fd, uint64_t off, uint64_t len, uint32_t crc_want,
-		   const struct ckpt_fd *f, struct rst_err *e)
+static int copy_in(const struct img *img, int fd, uint64_t off, uint64_t len, uint32_t crc_want,
+		   const struct ckpt_fd *f, struct img_err *e)
 {
 	uint32_t crc = 0;
 
@@ -85,20 +85,20 @@ static int copy_in(const struct rst_image *img, int fd, uint64_t off, uint64_t l
 		long r = sys_pread(img->fd, copy_buf, n, off + done);
 
 		if (r <= 0)
-			return rst_fail(e, "fd %d: reading its stored bytes failed", f->fd);
+			return img_fail(e, "fd %d: reading its stored bytes failed", f->fd);
 		crc = ckpt_crc32c(crc, copy_buf, r);
 		for (long w = 0; fd >= 0 && w < r; ) {
 			long k = sys_write(fd, copy_buf + w, r - w);
 
 			if (k <= 0)
-				return rst_fail(e, "fd %d: refilling %s: errno %d", f->fd,
-						rst_image_str(img, f->path_off), (int)-k);
+				return img_fail(e, "fd %d: refilling %s: errno %d", f->fd,
+						img_str(img, f->path_off), (int)-k);
 			w += k;
 		}
 		done += r;
 	}
 	if (crc != crc_want)
-		return rst_fail(e, "fd %d: stored bytes checksum mismatch: image corrupted", f->fd);
+		return img_fail(e, "fd %d: stored bytes checksum mismatch: image corrupted", f->fd);
 	return 0;
 }
 
@@ -118,13 +118,13 @@ static void strip(const char *path, const char *prefix, char *out, size_t cap)
 	out[n] = 0;
 }
 
-static long make_deleted(const struct rst_image *img, const struct ckpt_fd *f, struct rst_err *e)
+static long make_deleted(const struct img *img, const struct ckpt_fd *f, struct img_err *e)
 {
 	char name[4096], link[64];
 	size_t cut;
 	long fd, re;
 
-	strip(rst_image_str(img, f->path_off), "", name, sizeof(name));
+	strip(img_str(img, f->path_off), "", name, sizeof(name));
 	for (cut = rst_strlen(name); cut > 1 && name[cut - 1] != '/'; cut--)
 		;
 	name[cut > 1 ? cut - 1 : 1] = 0;	/* its directory */
@@ -132,15 +132,15 @@ static long make_deleted(const struct rst_image *img, const struct ckpt_fd *f, s
 	if (sys_failed(fd))
 		fd = sys_open("/tmp", O_TMPFILE_RW | O_CLOEXEC, f->mode & 07777);
 	if (sys_failed(fd))
-		return rst_fail(e, "fd %d: cannot make a file for deleted %s: errno %d", f->fd,
-				rst_image_str(img, f->path_off), (int)-fd);
+		return img_fail(e, "fd %d: cannot make a file for deleted %s: errno %d", f->fd,
+				img_str(img, f->path_off), (int)-fd);
 	if (copy_in(img, (int)fd, f->data_off, f->data_len, f->data_crc, f, e))
 		return -1;
 	/* opened again through /proc: the program's flags, not O_TMPFILE's */
-	rst_fmt(link, sizeof(link), "/proc/self/fd/%d", (int)fd);
+	img_fmt(link, sizeof(link), "/proc/self/fd/%d", (int)fd);
 	re = sys_open(link, (f->flags & OPEN_MASK) | O_CLOEXEC, 0);
 	sys_close((int)fd);
-	return sys_failed(re) ? rst_fail(e, "fd %d: reopening deleted file: errno %d", f->fd, (int)-re) : re;
+	return sys_failed(re) ? img_fail(e, "fd %d: reopening deleted file: errno %d", f->fd, (int)-re) : re;
 }
 
 static const uint32_t kind_type[CKPT_FD_KIND_MAX] = {
@@ -149,30 +149,30 @@ static const uint32_t kind_type[CKPT_FD_KIND_MAX] = {
 
 /* the record's path pinned (rst_pin), if it is of the record's kind, and a
  * device the same device (aux[0], st_rdev, when the image has it) */
-static long pin_recorded(const struct rst_image *img, const struct ckpt_fd *f, struct ksys_stat *st,
-			 struct rst_err *e)
+static long pin_recorded(const struct img *img, const struct ckpt_fd *f, struct ksys_stat *st,
+			 struct img_err *e)
 {
-	const char *path = rst_image_str(img, f->path_off);
+	const char *path = img_str(img, f->path_off);
 	long h = rst_pin(path, kind_type[f->kind], st);
 
 	if (h == -2)
-		return rst_fail(e, "fd %d: file %s is gone", f->fd, path);
+		return img_fail(e, "fd %d: file %s is gone", f->fd, path);
 	if (h == RST_WRONG_TYPE)
-		return rst_fail(e, "fd %d: %s is now a %s, not a %s", f->fd, path, rst_type_name(st->st_mode),
+		return img_fail(e, "fd %d: %s is now a %s, not a %s", f->fd, path, rst_type_name(st->st_mode),
 				rst_type_name(kind_type[f->kind]));
 	if (sys_failed(h))
-		return rst_fail(e, "fd %d: cannot open %s: errno %d", f->fd, path, (int)-h);
+		return img_fail(e, "fd %d: cannot open %s: errno %d", f->fd, path, (int)-h);
 	if (f->kind == CKPT_FD_CHR && f->aux[0] && st->st_rdev != f->aux[0]) {
 		sys_close((int)h);
-		return rst_fail(e, "fd %d: %s is now device 0x%lx, not 0x%lx", f->fd, path, st->st_rdev, f->aux[0]);
+		return img_fail(e, "fd %d: %s is now device 0x%lx, not 0x%lx", f->fd, path, st->st_rdev, f->aux[0]);
 	}
 	return h;
 }
 
 /* open a file again and check it can serve the saved offset */
-static long reopen(const struct rst_image *img, const struct ckpt_fd *f, int verbose, struct rst_err *e)
+static long reopen(const struct img *img, const struct ckpt_fd *f, int verbose, struct img_err *e)
 {
-	const char *path = rst_image_str(img, f->path_off);
+	const char *path = img_str(img, f->path_off);
 	struct ksys_stat st;
 	long h = pin_recorded(img, f, &st, e), fd;
 
@@ -181,14 +181,14 @@ static long reopen(const struct rst_image *img, const struct ckpt_fd *f, int ver
 	fd = rst_reopen((int)h, (int)(f->flags & OPEN_MASK));
 	sys_close((int)h);
 	if (sys_failed(fd))
-		return rst_fail(e, "fd %d: cannot open %s: errno %d", f->fd, path, (int)-fd);
+		return img_fail(e, "fd %d: cannot open %s: errno %d", f->fd, path, (int)-fd);
 	if (f->kind == CKPT_FD_REG) {
 		if ((uint64_t)st.st_size < f->pos && !(f->flags & 02000))
-			return rst_fail(e, "fd %d: file %s is now %ld bytes, shorter than its offset %lu",
+			return img_fail(e, "fd %d: file %s is now %ld bytes, shorter than its offset %lu",
 					f->fd, path, st.st_size, f->pos);
 		if (verbose && (st.st_size != f->size || (int64_t)st.st_mtime_sec != f->mtime_sec ||
 				st.st_mtime_nsec != f->mtime_nsec || st.st_ino != f->ino))
-			rst_say(2, "restorer: notice: fd %d: %s changed since the checkpoint; opened as it is now\n",
+			img_say(2, "restorer: notice: fd %d: %s changed since the checkpoint; opened as it is now\n",
 				f->fd, path);
 	}
 	return fd;
@@ -198,9 +198,9 @@ static long reopen(const struct rst_image *img, const struct ckpt_fd *f, int ver
  * hold one open for the moment of the open.  Its buffered bytes are checked
  * here, with a writer of ours opened once to see that one can be; they go in
  * with fill_fifos, once every descriptor is made. */
-static long reopen_fifo(const struct rst_image *img, const struct ckpt_fd *f, struct rst_err *e)
+static long reopen_fifo(const struct img *img, const struct ckpt_fd *f, struct img_err *e)
 {
-	const char *path = rst_image_str(img, f->path_off);
+	const char *path = img_str(img, f->path_off);
 	struct ksys_stat st;
 	long h = pin_recorded(img, f, &st, e), hold, fd, w = 0;
 
@@ -214,9 +214,9 @@ static long reopen_fifo(const struct rst_image *img, const struct ckpt_fd *f, st
 		sys_close((int)hold);
 	sys_close((int)h);
 	if (sys_failed(fd))
-		return rst_fail(e, "fd %d: FIFO %s: errno %d", f->fd, path, (int)-fd);
+		return img_fail(e, "fd %d: FIFO %s: errno %d", f->fd, path, (int)-fd);
 	if (sys_failed(w))
-		return rst_fail(e, "fd %d: FIFO %s: no writer to refill it: errno %d", f->fd, path, (int)-w);
+		return img_fail(e, "fd %d: FIFO %s: no writer to refill it: errno %d", f->fd, path, (int)-w);
 	if (f->data_len && copy_in(img, -1, f->data_off, f->data_len, f->data_crc, f, e))
 		return -1;
 	return fd;
@@ -225,7 +225,7 @@ static long reopen_fifo(const struct rst_image *img, const struct ckpt_fd *f, st
 /* The last step before the point of no return that writes: each FIFO's
  * buffered bytes, through a writer of our own (the record's descriptor, the
  * reader, is open: the open does not block, nor fail). */
-static int fill_fifos(const struct rst_image *img, struct rst_err *e)
+static int fill_fifos(const struct img *img, struct img_err *e)
 {
 	for (uint32_t i = 0; i < img->hdr.nfds; i++) {
 		const struct ckpt_fd *f = &img->fds[i];
@@ -236,8 +236,8 @@ static int fill_fifos(const struct rst_image *img, struct rst_err *e)
 			continue;
 		w = rst_reopen(stage[i], O_WRONLY);
 		if (sys_failed(w))
-			return rst_fail(e, "fd %d: FIFO %s: no writer to refill it: errno %d", f->fd,
-					rst_image_str(img, f->path_off), (int)-w);
+			return img_fail(e, "fd %d: FIFO %s: no writer to refill it: errno %d", f->fd,
+					img_str(img, f->path_off), (int)-w);
 		bad = copy_in(img, (int)w, f->data_off, f->data_len, f->data_crc, f, e);
 		sys_close((int)w);
 		if (bad)
@@ -247,7 +247,7 @@ static int fill_fifos(const struct rst_image *img, struct rst_err *e)
 }
 
 /* the read end of a pipe pair among the records, and its partner */
-static long make_pipe(const struct rst_image *img, uint32_t i, struct rst_err *e)
+static long make_pipe(const struct img *img, uint32_t i, struct img_err *e)
 {
 	const struct ckpt_fd *f = &img->fds[i], *g = &img->fds[img->fds[f->peer].share];
 	const struct ckpt_fd *rd = (f->flags & 3) == O_RDONLY ? f : g, *wr = rd == f ? g : f;
@@ -255,7 +255,7 @@ static long make_pipe(const struct rst_image *img, uint32_t i, struct rst_err *e
 	long r = sys_pipe2(p, O_CLOEXEC | 04000);	/* non-blocking while we fill it */
 
 	if (sys_failed(r))
-		return rst_fail(e, "fd %d: pipe: errno %d", f->fd, (int)-r);
+		return img_fail(e, "fd %d: pipe: errno %d", f->fd, (int)-r);
 	if (f->aux[0])
 		sys_fcntl(p[1], F_SETPIPE_SZ, (long)f->aux[0]);
 	if (rd->data_len && copy_in(img, p[1], rd->data_off, rd->data_len, rd->data_crc, rd, e))
@@ -265,11 +265,11 @@ static long make_pipe(const struct rst_image *img, uint32_t i, struct rst_err *e
 	return 0;
 }
 
-static long make_one(const struct rst_image *img, uint32_t i, int close_unsupported, int verbose,
-		     struct rst_err *e)
+static long make_one(const struct img *img, uint32_t i, int close_unsupported, int verbose,
+		     struct img_err *e)
 {
 	const struct ckpt_fd *f = &img->fds[i];
-	const char *path = rst_image_str(img, f->path_off);
+	const char *path = img_str(img, f->path_off);
 	int nb = f->flags & 04000 ? 04000 : 0;
 	char name[256];
 	long fd;
@@ -278,7 +278,7 @@ static long make_one(const struct rst_image *img, uint32_t i, int close_unsuppor
 	case CKPT_FD_REG: case CKPT_FD_DIR: case CKPT_FD_CHR:
 		fd = reopen(img, f, verbose, e);
 		if (fd >= 0 && f->kind != CKPT_FD_CHR && sys_failed(sys_lseek((int)fd, (int64_t)f->pos, 0)))
-			return rst_fail(e, "fd %d: cannot seek %s to %lu", f->fd, path, f->pos);
+			return img_fail(e, "fd %d: cannot seek %s to %lu", f->fd, path, f->pos);
 		return fd;
 	case CKPT_FD_FIFO:
 		return reopen_fifo(img, f, e);
@@ -286,14 +286,14 @@ static long make_one(const struct rst_image *img, uint32_t i, int close_unsuppor
 		strip(path, "/memfd:", name, sizeof(name));
 		fd = sys_memfd_create(name, 1 | 2);	/* MFD_CLOEXEC | MFD_ALLOW_SEALING */
 		if (sys_failed(fd))
-			return rst_fail(e, "fd %d: memfd_create: errno %d", f->fd, (int)-fd);
+			return img_fail(e, "fd %d: memfd_create: errno %d", f->fd, (int)-fd);
 		if (copy_in(img, (int)fd, f->data_off, f->data_len, f->data_crc, f, e))
 			return -1;
 		if (sys_failed(sys_ftruncate((int)fd, f->size)))
-			return rst_fail(e, "fd %d: memfd cannot have %ld bytes", f->fd, f->size);
+			return img_fail(e, "fd %d: memfd cannot have %ld bytes", f->fd, f->size);
 		sys_lseek((int)fd, (int64_t)f->pos, 0);
 		if (f->aux[0] && sys_failed(sys_fcntl((int)fd, F_ADD_SEALS, (long)f->aux[0])))
-			return rst_fail(e, "fd %d: memfd seals 0x%lx could not be set", f->fd, f->aux[0]);
+			return img_fail(e, "fd %d: memfd seals 0x%lx could not be set", f->fd, f->aux[0]);
 		return fd;
 	case CKPT_FD_DELETED:
 		fd = make_deleted(img, f, e);
@@ -304,54 +304,54 @@ static long make_one(const struct rst_image *img, uint32_t i, int close_unsuppor
 		fd = sys_eventfd2(0, O_CLOEXEC | nb | (f->aux[1] ? 1 : 0));	/* EFD_SEMAPHORE */
 		if (!sys_failed(fd) && f->aux[0])
 			sys_write((int)fd, &f->aux[0], 8);
-		return sys_failed(fd) ? rst_fail(e, "fd %d: eventfd: errno %d", f->fd, (int)-fd) : fd;
+		return sys_failed(fd) ? img_fail(e, "fd %d: eventfd: errno %d", f->fd, (int)-fd) : fd;
 	case CKPT_FD_TIMERFD: {
 		int64_t its[4] = { (int64_t)f->aux[1], (int64_t)f->aux[2], (int64_t)f->aux[3], (int64_t)f->aux[4] };
 
 		fd = sys_timerfd_create((int)f->aux[0], O_CLOEXEC | nb);
 		if (sys_failed(fd))
-			return rst_fail(e, "fd %d: timerfd_create: errno %d", f->fd, (int)-fd);
+			return img_fail(e, "fd %d: timerfd_create: errno %d", f->fd, (int)-fd);
 		if ((its[2] || its[3]) && sys_failed(sys_timerfd_settime((int)fd, 0, its, 0)))
-			return rst_fail(e, "fd %d: timerfd_settime failed", f->fd);
+			return img_fail(e, "fd %d: timerfd_settime failed", f->fd);
 		return fd;
 	}
 	case CKPT_FD_SIGNALFD:
 		fd = sys_signalfd4(-1, &f->aux[0], O_CLOEXEC | nb);
-		return sys_failed(fd) ? rst_fail(e, "fd %d: signalfd: errno %d", f->fd, (int)-fd) : fd;
+		return sys_failed(fd) ? img_fail(e, "fd %d: signalfd: errno %d", f->fd, (int)-fd) : fd;
 	case CKPT_FD_EPOLL: {		/* empty now; its watches go in once every fd is back */
 		uint64_t n = f->data_len / sizeof(struct ckpt_epoll_watch);
 		uint32_t crc;
 
 		if (n > MAX_WATCHES - nwatches)
-			return rst_fail(e, "fd %d: more epoll watches than this restorer keeps (%u)", f->fd,
+			return img_fail(e, "fd %d: more epoll watches than this restorer keeps (%u)", f->fd,
 					MAX_WATCHES);
 		if (n && sys_pread(img->fd, &watches[nwatches], f->data_len, (int64_t)f->data_off) !=
 			 (long)f->data_len)
-			return rst_fail(e, "fd %d: reading its epoll watches failed", f->fd);
+			return img_fail(e, "fd %d: reading its epoll watches failed", f->fd);
 		crc = ckpt_crc32c(0, &watches[nwatches], f->data_len);
 		if (crc != f->data_crc)
-			return rst_fail(e, "fd %d: stored bytes checksum mismatch: image corrupted", f->fd);
+			return img_fail(e, "fd %d: stored bytes checksum mismatch: image corrupted", f->fd);
 		nwatches += (uint32_t)n;
 		fd = sys_epoll_create1(O_CLOEXEC);
-		return sys_failed(fd) ? rst_fail(e, "fd %d: epoll_create1: errno %d", f->fd, (int)-fd) : fd;
+		return sys_failed(fd) ? img_fail(e, "fd %d: epoll_create1: errno %d", f->fd, (int)-fd) : fd;
 	}
 	default:				/* CKPT_FD_UNSUPPORTED */
 		if (!close_unsupported)
-			return rst_fail(e, "fd %d (%s) cannot be restored (--close-unsupported restores it closed)",
+			return img_fail(e, "fd %d (%s) cannot be restored (--close-unsupported restores it closed)",
 					f->fd, path);
-		rst_say(2, "restorer: notice: fd %d (%s) restored closed\n", f->fd, path);
+		img_say(2, "restorer: notice: fd %d (%s) restored closed\n", f->fd, path);
 		return -2;
 	}
 }
 
-int rst_prepare_fds(const struct rst_image *img, int stdio_image, int close_unsupported, int verbose,
-		    struct rst_err *e)
+int rst_prepare_fds(const struct img *img, int stdio_image, int close_unsupported, int verbose,
+		    struct img_err *e)
 {
 	uint32_t n = img->hdr.nfds;
 	int top = 2;
 
 	if (n > CKPT_MAX_FDS)
-		return rst_fail(e, "%u descriptors: more than this restorer makes", n);
+		return img_fail(e, "%u descriptors: more than this restorer makes", n);
 	for (uint32_t i = 0; i < n; i++) {
 		stage[i] = -1;
 		if (img->fds[i].fd > top)
@@ -386,7 +386,7 @@ int rst_prepare_fds(const struct rst_image *img, int stdio_image, int close_unsu
 		sys_fcntl(stage[i], F_SETFL, img->fds[i].flags & SETFL_MASK);
 		moved = sys_fcntl(stage[i], F_DUPFD_CLOEXEC, stage_min);
 		if (sys_failed(moved))
-			return rst_fail(e, "no descriptor above %d for fd %d (RLIMIT_NOFILE?): errno %d",
+			return img_fail(e, "no descriptor above %d for fd %d (RLIMIT_NOFILE?): errno %d",
 					stage_min, img->fds[i].fd, (int)-moved);
 		sys_close(stage[i]);
 		stage[i] = (int)moved;
@@ -398,7 +398,7 @@ int rst_prepare_fds(const struct rst_image *img, int stdio_image, int close_unsu
  * the program left them); a regular file still open at its old number goes
  * back to its saved offset -- except 0, 1 and 2, which belong to whoever
  * started the program (a log it writes to must not be overwritten). */
-void rst_rewind_fds(const struct rst_image *img)
+void rst_rewind_fds(const struct img *img)
 {
 	for (uint32_t i = 0; i < img->hdr.nfds; i++) {
 		const struct ckpt_fd *f = &img->fds[i];
@@ -413,7 +413,7 @@ void rst_rewind_fds(const struct rst_image *img)
 /* Every descriptor has its number again: each epoll instance gets back what
  * it watched, under the numbers it was given (the kernel keys a watch by file
  * and number).  A watched number that was not restored is left out. */
-static void add_epoll_watches(const struct rst_image *img)
+static void add_epoll_watches(const struct img *img)
 {
 	const struct ckpt_epoll_watch *wt = watches;
 
@@ -428,13 +428,13 @@ static void add_epoll_watches(const struct rst_image *img)
 			long r = stage[i] < 0 ? 0 : sys_epoll_ctl(f->fd, 1 /* EPOLL_CTL_ADD */, wt->fd, ev);
 
 			if (sys_failed(r))
-				rst_say(2, "restorer: notice: fd %d: epoll watch of fd %d not restored: errno %d\n",
+				img_say(2, "restorer: notice: fd %d: epoll watch of fd %d not restored: errno %d\n",
 					f->fd, wt->fd, (int)-r);
 		}
 	}
 }
 
-void rst_install_fds(const struct rst_image *img, int stdio_image)
+void rst_install_fds(const struct img *img, int stdio_image)
 {
 	int next = 3;
 

@@ -42,12 +42,12 @@ static char image_path[4096];		/* argv lives on the stack step 4 unmaps */
 static uint64_t hwcap2;			/* AT_HWCAP2 of this process */
 static uint8_t thread_stacks[RST_MAX_THREADS][RST_THREAD_STACK] __attribute__((aligned(16)));
 #define MAX_CHAIN 256
-static struct rst_image parents[MAX_CHAIN];	/* an incremental image's parents, newest first */
-static char parent_paths[MAX_CHAIN][4096 + 256];
-static const struct rst_image *chain[MAX_CHAIN + 1];	/* oldest (full) first */
+static struct img parents[MAX_CHAIN];	/* an incremental image's parents, newest first */
+static char parent_paths[MAX_CHAIN][IMG_PATH_MAX];
+static const struct img *chain[MAX_CHAIN + 1];	/* oldest (full) first */
 static uint32_t nchain;
 static int file_fds[CKPT_MAX_VMAS];	/* per vma: the opened mapped file, or -1 */
-static struct rst_image img;
+static struct img img;
 
 static long cwd_fd = -1;		/* the image's working directory, pinned in step 3 */
 static struct ckpt_bail *bail;		/* tlongjmp: where to go back on a refusal */
@@ -55,9 +55,9 @@ static int carry_fd = -1;		/* tlongjmp: libckpt's memfd, handed back to it */
 
 /* Refused before anything changed: exit 2, or for a tlongjmp go back into the
  * program (rax = 2) after closing what we opened in its descriptor table. */
-static void __attribute__((noreturn)) refuse(const char *path, const struct rst_err *e)
+static void __attribute__((noreturn)) refuse(const char *path, const struct img_err *e)
 {
-	rst_say(2, "restorer: %s: %S\n", path, e->msg[0] ? e->msg : "refused without a reason (a restorer bug)");
+	img_say(2, "restorer: %s: %S\n", path, e->msg[0] ? e->msg : "refused without a reason (a restorer bug)");
 	if (!bail)
 		sys_exit_group(2);
 	for (uint32_t i = 0; img.fd >= 0 && i < img.hdr.nvmas && i < CKPT_MAX_VMAS; i++)
@@ -88,7 +88,7 @@ static int has_capabilities(void)
 	return sys_failed(SC2(__NR_capget, &hdr, caps)) || (caps[0] | caps[1] | caps[3] | caps[4]);
 }
 
-static int check_owner(const struct rst_image *im, int as_owner, struct rst_err *e)
+static int check_owner(const struct img *im, int as_owner, struct img_err *e)
 {
 	struct ksys_stat st;
 	uint32_t euid;
@@ -98,13 +98,13 @@ static int check_owner(const struct rst_image *im, int as_owner, struct rst_err 
 		return 0;
 	euid = (uint32_t)SC0(__NR_geteuid);
 	if (sys_failed(sys_fstat(im->fd, &st)))
-		return rst_fail(e, "fstat failed");
+		return img_fail(e, "fstat failed");
 	if ((st.st_mode & 022) && st.st_nlink)	/* a memfd (tlongjmp's in-memory image) has no name to write by */
-		return rst_fail(e, "writable by group or others: refused by a privileged restorer");
+		return img_fail(e, "writable by group or others: refused by a privileged restorer");
 	if (st.st_uid == euid)
 		return 0;
 	if (!as_owner)
-		return rst_fail(e, "belongs to uid %u, not to you (uid %u): restore it as that user, or "
+		return img_fail(e, "belongs to uid %u, not to you (uid %u): restore it as that user, or "
 				"with --as-owner to run it with that uid's rights", st.st_uid, euid);
 	r = SC2(__NR_setgroups, 0, 0);
 	if (!r)
@@ -112,10 +112,10 @@ static int check_owner(const struct rst_image *im, int as_owner, struct rst_err 
 	if (!r)
 		r = SC3(__NR_setresuid, st.st_uid, st.st_uid, st.st_uid);
 	if (sys_failed(r))
-		return rst_fail(e, "--as-owner: cannot become uid %u gid %u: errno %d", st.st_uid, st.st_gid,
+		return img_fail(e, "--as-owner: cannot become uid %u gid %u: errno %d", st.st_uid, st.st_gid,
 				(int)-r);
 	if (st.st_uid && has_capabilities())
-		return rst_fail(e, "--as-owner: still holds capabilities as uid %u", st.st_uid);
+		return img_fail(e, "--as-owner: still holds capabilities as uid %u", st.st_uid);
 	sys_prctl(4 /* PR_SET_DUMPABLE */, 1, 0, 0, 0);	/* a process of that user like any other */
 	return 0;
 }
@@ -123,11 +123,11 @@ static int check_owner(const struct rst_image *im, int as_owner, struct rst_err 
 /* "--in-process=FD,ADDR" (decimal fd, hex address of a struct ckpt_bail) */
 static int parse_in_process(const char *s)
 {
-	uint64_t fd = rst_parse_num(&s, 10), addr;
+	uint64_t fd = img_parse_num(&s, 10), addr;
 
 	if (*s++ != ',')
 		return -1;
-	addr = rst_parse_num(&s, 16);
+	addr = img_parse_num(&s, 16);
 	if (*s || !addr || (addr & 7) || fd > 0x7fffffff)
 		return -1;
 	carry_fd = (int)fd;
@@ -171,8 +171,8 @@ static void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
 /* The FPU area must load without a fault: XRSTOR/FXRSTOR raise #GP on MXCSR
  * bits this CPU reserves, on components it does not enable, and on a
  * compacted or dirty XSAVE header. */
-static int check_fpu_area(const struct rst_image *im, const struct ckpt_thread *t, uint64_t xcr0,
-			  struct rst_err *e)
+static int check_fpu_area(const struct img *im, const struct ckpt_thread *t, uint64_t xcr0,
+			  struct img_err *e)
 {
 	static uint8_t probe[512] __attribute__((aligned(64)));
 	const uint8_t *a = im->tables + (t->xsave_off - im->hdr.tables_off);
@@ -183,15 +183,15 @@ static int check_fpu_area(const struct rst_image *im, const struct ckpt_thread *
 	memcpy(&mask, probe + 28, 4);		/* MXCSR_MASK; 0 means the default 0xffbf */
 	memcpy(&mxcsr, a + 24, 4);
 	if (mxcsr & ~(mask ? mask : 0xffbf))
-		return rst_fail(e, "thread %u: MXCSR 0x%x sets bits this CPU reserves", t->tid, mxcsr);
+		return img_fail(e, "thread %u: MXCSR 0x%x sets bits this CPU reserves", t->tid, mxcsr);
 	if (!(t->flags & CKPT_CTX_XSAVE))
 		return 0;
 	if (t->xfeatures & ~xcr0)
-		return rst_fail(e, "image saved XSAVE components 0x%lx, this CPU enables 0x%lx",
+		return img_fail(e, "image saved XSAVE components 0x%lx, this CPU enables 0x%lx",
 				t->xfeatures, xcr0);
 	memcpy(hdr, a + 512, sizeof(hdr));
 	if (hdr[0] & ~t->xfeatures || hdr[1] || hdr[2] | hdr[3] | hdr[4] | hdr[5] | hdr[6] | hdr[7])
-		return rst_fail(e, "thread %u: XSAVE header invalid (xstate_bv 0x%lx, xcomp_bv 0x%lx)", t->tid,
+		return img_fail(e, "thread %u: XSAVE header invalid (xstate_bv 0x%lx, xcomp_bv 0x%lx)", t->tid,
 				hdr[0], hdr[1]);
 	for (uint32_t c = 2; c < 63; c++) {	/* XRSTOR reads each component xstate_bv names */
 		uint32_t r[4];
@@ -200,7 +200,7 @@ static int check_fpu_area(const struct rst_image *im, const struct ckpt_thread *
 			continue;
 		cpuid(0xd, c, r);		/* eax: its size, ebx: its offset in the area */
 		if ((uint64_t)r[0] + r[1] > t->xsave_size)
-			return rst_fail(e, "thread %u: XSAVE component %u ends past the %u-byte area", t->tid, c,
+			return img_fail(e, "thread %u: XSAVE component %u ends past the %u-byte area", t->tid, c,
 					t->xsave_size);
 	}
 	return 0;
@@ -208,7 +208,7 @@ static int check_fpu_area(const struct rst_image *im, const struct ckpt_thread *
 
 /* CPU features and FPU layout: the image's program may have picked code paths
  * (glibc ifuncs) by them, and its XSAVE area must fit this CPU's XCR0. */
-static int check_cpu(const struct rst_image *im, struct rst_err *e)
+static int check_cpu(const struct img *im, struct img_err *e)
 {
 	const struct ckpt_hdr *h = &im->hdr;
 	uint32_t l1[4], l7[4] = { 0 }, miss;
@@ -228,17 +228,17 @@ static int check_cpu(const struct rst_image *im, struct rst_err *e)
 	}
 	miss = h->cpuid1_ecx & ~l1[2] & ~CKPT_CPUID1_ECX_IGNORE;
 	if (miss)
-		return rst_fail(e, "this CPU lacks features the image's CPU had (cpuid 1 ecx 0x%x)", miss);
+		return img_fail(e, "this CPU lacks features the image's CPU had (cpuid 1 ecx 0x%x)", miss);
 	if ((miss = h->cpuid1_edx & ~l1[3]))
-		return rst_fail(e, "this CPU lacks features the image's CPU had (cpuid 1 edx 0x%x)", miss);
+		return img_fail(e, "this CPU lacks features the image's CPU had (cpuid 1 edx 0x%x)", miss);
 	if ((miss = h->cpuid7_ebx & ~l7[1]))
-		return rst_fail(e, "this CPU lacks features the image's CPU had (cpuid 7 ebx 0x%x)", miss);
+		return img_fail(e, "this CPU lacks features the image's CPU had (cpuid 7 ebx 0x%x)", miss);
 	if ((miss = h->cpuid7_ecx & ~l7[2]))
-		return rst_fail(e, "this CPU lacks features the image's CPU had (cpuid 7 ecx 0x%x)", miss);
+		return img_fail(e, "this CPU lacks features the image's CPU had (cpuid 7 ecx 0x%x)", miss);
 	if ((miss = h->cpuid7_edx & ~l7[3]))
-		return rst_fail(e, "this CPU lacks features the image's CPU had (cpuid 7 edx 0x%x)", miss);
+		return img_fail(e, "this CPU lacks features the image's CPU had (cpuid 7 edx 0x%x)", miss);
 	if (h->xcr0 & ~xcr0)	/* glibc picks AVX/AVX-512 code by XCR0 */
-		return rst_fail(e, "image's CPU enabled XSAVE components 0x%lx, this CPU enables 0x%lx",
+		return img_fail(e, "image's CPU enabled XSAVE components 0x%lx, this CPU enables 0x%lx",
 				h->xcr0, xcr0);
 	for (uint32_t i = 0; i < h->nthreads; i++)
 		if (check_fpu_area(im, &im->threads[i], xcr0, e))
@@ -261,35 +261,35 @@ static uint64_t mmap_min_addr(void)
 	if (n <= 0 || text[0] < '0' || text[0] > '9')
 		return 65536;
 	text[n] = 0;
-	return rst_parse_num(&p, 10);
+	return img_parse_num(&p, 10);
 }
 
-static int check_process(const struct rst_image *im, struct rst_err *e)
+static int check_process(const struct img *im, struct img_err *e)
 {
-	const char *cwd = rst_image_str(im, im->proc->cwd_off);
+	const char *cwd = img_str(im, im->proc->cwd_off);
 	struct ksys_stat st;
 	uint64_t min_addr = mmap_min_addr();
 
 	if (im->hdr.nthreads > RST_MAX_THREADS)
-		return rst_fail(e, "image has %u threads; this restorer makes at most %u", im->hdr.nthreads,
+		return img_fail(e, "image has %u threads; this restorer makes at most %u", im->hdr.nthreads,
 				RST_MAX_THREADS);
 	if (im->threads[0].tid != im->proc->pid)
-		return rst_fail(e, "thread 0 is tid %u, not the process's main thread %u", im->threads[0].tid,
+		return img_fail(e, "thread 0 is tid %u, not the process's main thread %u", im->threads[0].tid,
 				im->proc->pid);
 	if (bail && im->hdr.nthreads > 1)
-		return rst_fail(e, "a roll-back into a multi-threaded image is not supported");
+		return img_fail(e, "a roll-back into a multi-threaded image is not supported");
 	if (*cwd && sys_failed(cwd_fd = rst_pin(cwd, S_IFDIR, &st)))
-		return cwd_fd == RST_WRONG_TYPE ? rst_fail(e, "working directory %s is now a %s", cwd,
+		return cwd_fd == RST_WRONG_TYPE ? img_fail(e, "working directory %s is now a %s", cwd,
 							   rst_type_name(st.st_mode))
-						: rst_fail(e, "working directory %s is gone", cwd);
+						: img_fail(e, "working directory %s is gone", cwd);
 	for (uint32_t i = 0; i < im->hdr.nvmas; i++) {
 		const struct ckpt_vma *v = &im->vmas[i];
 
 		if (v->end > (uint64_t)rst_zone_start && v->start < (uint64_t)rst_zone_end)
-			return rst_fail(e, "region 0x%lx-0x%lx collides with the restorer at 0x%lx-0x%lx",
+			return img_fail(e, "region 0x%lx-0x%lx collides with the restorer at 0x%lx-0x%lx",
 					v->start, v->end, (uint64_t)rst_zone_start, (uint64_t)rst_zone_end);
 		if (v->start < min_addr)
-			return rst_fail(e, "region 0x%lx-0x%lx lies below vm.mmap_min_addr 0x%lx", v->start, v->end,
+			return img_fail(e, "region 0x%lx-0x%lx lies below vm.mmap_min_addr 0x%lx", v->start, v->end,
 					min_addr);
 	}
 	return 0;
@@ -297,7 +297,7 @@ static int check_process(const struct rst_image *im, struct rst_err *e)
 
 /* The limits this process runs under now must let the image's memory and
  * descriptors exist (the image's own limits are set in step 5). */
-static int check_limits(const struct rst_image *im, struct rst_err *e)
+static int check_limits(const struct img *im, struct img_err *e)
 {
 	struct { uint64_t cur, max; } lim;
 	uint64_t total = 0, data = 0;
@@ -313,12 +313,12 @@ static int check_limits(const struct rst_image *im, struct rst_err *e)
 	for (uint32_t i = 0; i < im->hdr.nfds; i++)
 		top = im->fds[i].fd;
 	if (!sys_prlimit(7, 0, &lim) && top >= 0 && lim.cur < (uint64_t)top + 1 + im->hdr.nfds)
-		return rst_fail(e, "RLIMIT_NOFILE is %lu here; the image has fd %d open (needs %lu)", lim.cur,
+		return img_fail(e, "RLIMIT_NOFILE is %lu here; the image has fd %d open (needs %lu)", lim.cur,
 				top, (uint64_t)top + 1 + im->hdr.nfds);
 	if (!sys_prlimit(9, 0, &lim) && lim.cur < total + ((uint64_t)rst_zone_end - (uint64_t)rst_zone_start))
-		return rst_fail(e, "RLIMIT_AS is %lu bytes here; the image maps %lu", lim.cur, total);
+		return img_fail(e, "RLIMIT_AS is %lu bytes here; the image maps %lu", lim.cur, total);
 	if (!sys_prlimit(2, 0, &lim) && lim.cur < data)
-		return rst_fail(e, "RLIMIT_DATA is %lu bytes here; the image has %lu of private writable memory",
+		return img_fail(e, "RLIMIT_DATA is %lu bytes here; the image has %lu of private writable memory",
 				lim.cur, data);
 	return 0;
 }
@@ -348,11 +348,11 @@ static void restore_timers(uint32_t old_pid, uint32_t pid, const int32_t *tids, 
 			if (img.threads[k].tid == (uint32_t)t->tid)
 				sev.tid = tids[k];
 		if (!on && sys_failed(sys_prctl(77, 1, 0, 0, 0)))	/* PR_TIMER_CREATE_RESTORE_IDS on */
-			rst_say(2, "restorer: notice: this kernel cannot give timers their old ids\n");
+			img_say(2, "restorer: notice: this kernel cannot give timers their old ids\n");
 		on = 1;
 		r = sys_timer_create(t->clockid, &sev, &id);
 		if (sys_failed(r) || id != t->id)
-			rst_say(2, "restorer: notice: POSIX timer %d not restored (errno %d, got id %d)\n", t->id,
+			img_say(2, "restorer: notice: POSIX timer %d not restored (errno %d, got id %d)\n", t->id,
 				(int)-r, id);
 		else if (its[2] || its[3])
 			sys_timer_settime(id, 0, its);
@@ -377,7 +377,7 @@ static void restore_timers_signals(const struct ckpt_proc *p, uint32_t old_pid, 
 		r = s->shared ? sys_rt_sigqueueinfo((int)pid, (int)s->signo, s->info)
 			      : sys_rt_tgsigqueueinfo((int)pid, (int)pid, (int)s->signo, s->info);
 		if (sys_failed(r))
-			rst_say(2, "restorer: notice: pending signal %u not queued again: errno %d\n", s->signo,
+			img_say(2, "restorer: notice: pending signal %u not queued again: errno %d\n", s->signo,
 				(int)-r);
 	}
 }
@@ -433,7 +433,7 @@ static int write_proc(const char *file, const char *text)
 
 static void __attribute__((noreturn)) pid_refused(const char *path, uint32_t want, const char *why, long err)
 {
-	rst_say(2, "restorer: %s: --same-pid: pid %u: %s: errno %d\n", path, want, why, (int)-err);
+	img_say(2, "restorer: %s: --same-pid: pid %u: %s: errno %d\n", path, want, why, (int)-err);
 	sys_exit_group(2);
 }
 
@@ -468,11 +468,11 @@ static void old_pid_in_new_ns(const char *path, uint32_t want)
 	r = SC1(__NR_unshare, 0x10000000 | 0x20000000);	/* CLONE_NEWUSER | CLONE_NEWPID */
 	if (sys_failed(r))
 		pid_refused(path, want, "needs CAP_CHECKPOINT_RESTORE or a user namespace (unshare)", r);
-	rst_fmt(map, sizeof(map), "%u %u 1\n", uid, uid);
+	img_fmt(map, sizeof(map), "%u %u 1\n", uid, uid);
 	r = write_proc("/proc/self/uid_map", map);
 	if (!r)
 		r = write_proc("/proc/self/setgroups", "deny");
-	rst_fmt(map, sizeof(map), "%u %u 1\n", gid, gid);
+	img_fmt(map, sizeof(map), "%u %u 1\n", gid, gid);
 	if (!r)
 		r = write_proc("/proc/self/gid_map", map);
 	if (r)
@@ -513,7 +513,7 @@ static void become_old_pid(const char *path, uint32_t want, int verbose)
 	pid = fork_with_pid(&tid);
 	if (pid == -1 /* EPERM */) {
 		if (verbose)
-			rst_say(2, "restorer: %s: --same-pid: no CAP_CHECKPOINT_RESTORE: pid %u in new user "
+			img_say(2, "restorer: %s: --same-pid: no CAP_CHECKPOINT_RESTORE: pid %u in new user "
 				"and PID namespaces\n", path, want);
 		old_pid_in_new_ns(path, want);
 		return;
@@ -524,42 +524,18 @@ static void become_old_pid(const char *path, uint32_t want, int verbose)
 		end_as(pid, 0);
 }
 
-/* An incremental image names its parent, in its own directory, by file name
- * and id; each parent's tables go to the zone after the previous ones.  The
- * whole chain is read and checked before anything changes. */
-static int open_chain(const char *path, struct rst_err *e)
+/* The chain: the image's parents (image/chain.c), checked before anything
+ * changes, their tables in the zone after the image's own. */
+static int open_chain(const char *path, struct img_err *e)
 {
 	extern char rst_park_addr[];
-	const struct rst_image *child = &img;
-	uint64_t at = (uint64_t)rst_tables_addr + ((img.hdr.tables_size + 0xfff) & ~0xfffull);
-	size_t dir = rst_strlen(path);
-	uint32_t n = 0;
+	int n = img_open_parents(&img, path, parents, parent_paths, MAX_CHAIN, (uint64_t)rst_tables_addr,
+				 (uint64_t)rst_park_addr, e);
 
-	while (dir && path[dir - 1] != '/')
-		dir--;
-	while (child->hdr.depth) {
-		struct rst_image *p = &parents[n];
-		char *pp = parent_paths[n];
-
-		if (n >= MAX_CHAIN)
-			return rst_fail(e, "chain of more than %u images", MAX_CHAIN);
-		memcpy(pp, path, dir);
-		memcpy(pp + dir, child->hdr.parent_name, rst_strlen(child->hdr.parent_name) + 1);
-		if (rst_image_open(p, pp, at, e)) {
-			struct rst_err inner = *e;
-
-			return rst_fail(e, "parent %s: %S", pp, inner.msg);
-		}
-		if (memcmp(p->hdr.image_id, child->hdr.parent_id, 16) || p->hdr.depth + 1 != child->hdr.depth)
-			return rst_fail(e, "parent %s is not the image this one was taken after", pp);
-		at += (p->hdr.tables_size + 0xfff) & ~0xfffull;
-		if (at > (uint64_t)rst_park_addr)
-			return rst_fail(e, "the chain's tables do not fit the restorer's zone");
-		child = p;
-		n++;
-	}
+	if (n < 0)
+		return -1;
 	nchain = 0;
-	for (uint32_t i = n; i > 0; i--)
+	for (int i = n; i > 0; i--)
 		chain[nchain++] = &parents[i - 1];
 	chain[nchain++] = &img;
 	return 0;
@@ -598,7 +574,7 @@ static void rst_thread_main(void *arg)
 static void restore_process(const struct ckpt_thread *t, const struct ckpt_proc *p, uint32_t pid,
 			    int limits, int verbose)
 {
-	const char *cwd = rst_image_str(&img, p->cwd_off);
+	const char *cwd = img_str(&img, p->cwd_off);
 	struct ksys_mm_map mm = {
 		.start_code = p->start_code, .end_code = p->end_code,
 		.start_data = p->start_data, .end_data = p->end_data,
@@ -612,7 +588,7 @@ static void restore_process(const struct ckpt_thread *t, const struct ckpt_proc 
 	long r;
 
 	if (*cwd && sys_failed(r = sys_fchdir((int)cwd_fd)))	/* the directory step 3 checked */
-		rst_say(2, "restorer: notice: cannot return to %s: errno %d\n", cwd, (int)-r);
+		img_say(2, "restorer: notice: cannot return to %s: errno %d\n", cwd, (int)-r);
 	if (*cwd)
 		sys_close((int)cwd_fd);
 	sys_umask(p->umask);
@@ -622,15 +598,15 @@ static void restore_process(const struct ckpt_thread *t, const struct ckpt_proc 
 			continue;
 		r = sys_rt_sigaction(sig, &p->sigact[sig - 1], 0);
 		if (sys_failed(r) && verbose)
-			rst_say(2, "restorer: notice: signal %d disposition: errno %d\n", sig, (int)-r);
+			img_say(2, "restorer: notice: signal %d disposition: errno %d\n", sig, (int)-r);
 	}
 	if (sys_failed(r = sys_sigaltstack(&ss, 0)))
-		rst_say(2, "restorer: notice: alternate signal stack not restored: errno %d\n", (int)-r);
+		img_say(2, "restorer: notice: alternate signal stack not restored: errno %d\n", (int)-r);
 	if (sys_failed(r = sys_prctl(PR_SET_MM, CKPT_PR_SET_MM_MAP, (uint64_t)&mm, sizeof(mm), 0)))
-		rst_say(2, "restorer: notice: brk/stack/arg fields not restored (PR_SET_MM_MAP errno %d)\n",
+		img_say(2, "restorer: notice: brk/stack/arg fields not restored (PR_SET_MM_MAP errno %d)\n",
 			(int)-r);
 	if (t->rseq_len && sys_failed(r = sys_rseq(t->rseq_addr, t->rseq_len, 0, t->rseq_sig)))
-		rst_say(2, "restorer: notice: rseq area 0x%lx not registered: errno %d\n", t->rseq_addr, (int)-r);
+		img_say(2, "restorer: notice: rseq area 0x%lx not registered: errno %d\n", t->rseq_addr, (int)-r);
 	if (t->clear_child_tid) {
 		*(volatile uint32_t *)t->clear_child_tid = pid;	/* glibc's cached tid */
 		sys_set_tid_address(t->clear_child_tid);
@@ -642,14 +618,14 @@ static void restore_process(const struct ckpt_thread *t, const struct ckpt_proc 
 	sys_personality(p->personality);
 	for (int res = 0; res < 16; res++)
 		if (sys_failed(r = sys_prlimit(res, &p->rlimit[res], 0)) && verbose)
-			rst_say(2, "restorer: notice: resource limit %d not restored: errno %d\n", res, (int)-r);
+			img_say(2, "restorer: notice: resource limit %d not restored: errno %d\n", res, (int)-r);
 }
 
 /* a region the restorer made writable holds [addr, addr + len) */
 static int writable(uint64_t addr, uint64_t len)
 {
 	for (uint32_t i = 0; i < img.hdr.nvmas; i++)
-		if (rst_writes_into(&img.vmas[i], addr, len))
+		if (img_writes_into(&img.vmas[i], addr, len))
 			return 1;
 	return 0;
 }
@@ -661,10 +637,10 @@ static int writable(uint64_t addr, uint64_t len)
  * (Out of line, the restorer is 240 bytes smaller than with it inlined.) */
 static __attribute__((noinline)) const char *check_image(const char *path, struct rst_specials *specials,
 							 int verbose, int stdio_image, int close_unsupported,
-							 int as_owner, struct rst_err *err)
+							 int as_owner, struct img_err *err)
 {
 	/* 2. header and tables; whose image it is, before any path it names is opened */
-	if (rst_image_open(&img, path, (uint64_t)rst_tables_addr, err) || check_owner(&img, as_owner, err) ||
+	if (img_open(&img, path, (uint64_t)rst_tables_addr, err) || check_owner(&img, as_owner, err) ||
 	    open_chain(path, err))
 		return path;
 	for (uint32_t i = 0; i + 1 < nchain; i++)
@@ -692,7 +668,7 @@ void rst_main(uint64_t *sp)
 	char **argv = (char **)(sp + 1);
 	const char *path = "myckpt";
 	struct rst_specials specials;
-	struct rst_err err;
+	struct img_err err;
 	const char *blame;
 	struct ckpt_resume *resume;
 	struct ckpt_thread *t;
@@ -731,7 +707,7 @@ void rst_main(uint64_t *sp)
 			as_owner = 1;
 		else if (!memcmp(a, "--in-process=", 13)) {	/* from libckpt's tlongjmp only */
 			if (parse_in_process(a + 13)) {
-				rst_say(2, "restorer: bad --in-process argument\n");
+				img_say(2, "restorer: bad --in-process argument\n");
 				sys_exit_group(2);
 			}
 		}
@@ -740,7 +716,7 @@ void rst_main(uint64_t *sp)
 				path = argv[++i], paths++;
 		}
 		else if (a[0] == '-' && a[1]) {
-			rst_say(2, "restorer: unknown option '%s' (see restorer --help)\n", a);
+			img_say(2, "restorer: unknown option '%s' (see restorer --help)\n", a);
 			sys_exit_group(2);
 		} else
 			path = a, paths++;
@@ -749,11 +725,11 @@ void rst_main(uint64_t *sp)
 	 * own, whose auxv holds AT_HWCAP2 alone, with a memfd of its own.  Given to a
 	 * restorer that execve started, it would have a refusal jump through ADDR. */
 	if (bail && (exec_ed || sys_failed(sys_fcntl(carry_fd, 1034 /* F_GET_SEALS: memfds only */, 0)))) {
-		rst_say(2, "restorer: --in-process is for libckpt's tlongjmp only, not a command line\n");
+		img_say(2, "restorer: --in-process is for libckpt's tlongjmp only, not a command line\n");
 		sys_exit_group(2);
 	}
 	if (paths > 1 || rst_strlen(path) >= sizeof(image_path)) {
-		rst_say(2, "restorer: give one image path (see restorer --help)\n");
+		img_say(2, "restorer: give one image path (see restorer --help)\n");
 		sys_exit_group(2);
 	}
 	memcpy(image_path, path, rst_strlen(path) + 1);
@@ -764,7 +740,7 @@ void rst_main(uint64_t *sp)
 
 		cpuid(1, 0, l1);
 		if (!(l1[2] & (1u << 20))) {
-			rst_say(2, "restorer: this CPU lacks SSE4.2, which image checksums need\n");
+			img_say(2, "restorer: this CPU lacks SSE4.2, which image checksums need\n");
 			sys_exit_group(2);
 		}
 	}
@@ -777,7 +753,7 @@ void rst_main(uint64_t *sp)
 	if (lazy && nchain > 1) {
 		lazy = 0;
 		if (verbose)
-			rst_say(2, "restorer: notice: %s is incremental: its pages are read, not mapped\n", path);
+			img_say(2, "restorer: notice: %s is incremental: its pages are read, not mapped\n", path);
 	}
 
 	if (same_pid && !bail)
@@ -808,7 +784,7 @@ void rst_main(uint64_t *sp)
 	resume->carry_fd = carry_fd;
 	resume->magic = CKPT_RESUME_MAGIC;
 	if (verbose)
-		rst_say(2, "restorer: %s: %u regions, %lu bytes of pages; resuming pid %u as %u\n",
+		img_say(2, "restorer: %s: %u regions, %lu bytes of pages; resuming pid %u as %u\n",
 			path, img.hdr.nvmas, img.hdr.data_size, img.proc->pid, pid);
 	sys_close(img.fd);
 	if (bail)
@@ -833,10 +809,10 @@ void rst_main(uint64_t *sp)
 				.set_tid = same_pid ? (uint64_t)&old : 0, .set_tid_size = same_pid ? 1 : 0,
 			};
 
-			tid = rst_spawn_thread(&ca, sizeof(ca), rst_thread_main, o);
+			tid = sys_clone3_on_stack(&ca, sizeof(ca), rst_thread_main, o);
 		}
 		if (sys_failed(tid)) {
-			rst_say(2, "restorer: %s: thread %u of %u: clone: errno %d\n", path, i, img.hdr.nthreads,
+			img_say(2, "restorer: %s: thread %u of %u: clone: errno %d\n", path, i, img.hdr.nthreads,
 				(int)-tid);
 			sys_exit_group(127);
 		}

@@ -24,7 +24,7 @@ static char maps_buf[1 << 20];		/* this process's /proc/self/maps (a tlongjmp: t
 static uint8_t changed_file[CKPT_MAX_VMAS / 8];	/* per vma: its data file changed (a notice, step 4) */
 
 /* Find this kernel's [vdso], [vvar], [vvar_vclock] in the restorer's own maps. */
-int rst_find_specials(struct rst_specials *sp, struct rst_err *e)
+int rst_find_specials(struct rst_specials *sp, struct img_err *e)
 {
 	long fd = sys_open("/proc/self/maps", O_RDONLY | O_CLOEXEC, 0);
 	uint64_t len = 0;
@@ -32,7 +32,7 @@ int rst_find_specials(struct rst_specials *sp, struct rst_err *e)
 
 	memset(sp, 0, sizeof(*sp));
 	if (sys_failed(fd))
-		return rst_fail(e, "cannot open /proc/self/maps: errno %d", (int)-fd);
+		return img_fail(e, "cannot open /proc/self/maps: errno %d", (int)-fd);
 	for (;;) {
 		long r = sys_read(fd, maps_buf + len, sizeof(maps_buf) - 1 - len);
 
@@ -42,16 +42,16 @@ int rst_find_specials(struct rst_specials *sp, struct rst_err *e)
 	}
 	sys_close(fd);
 	if (len >= sizeof(maps_buf) - 1)
-		return rst_fail(e, "/proc/self/maps is larger than %lu bytes", sizeof(maps_buf) - 1);
+		return img_fail(e, "/proc/self/maps is larger than %lu bytes", sizeof(maps_buf) - 1);
 	maps_buf[len] = 0;
 
 	for (p = maps_buf; *p; ) {
 		const char *name;
-		uint64_t start = rst_parse_num(&p, 16), end;
+		uint64_t start = img_parse_num(&p, 16), end;
 		int kind = 0;
 
 		p++;				/* '-' */
-		end = rst_parse_num(&p, 16);
+		end = img_parse_num(&p, 16);
 		while (*p && *p != '\n' && *p != '[')
 			p++;
 		name = p;
@@ -71,14 +71,14 @@ int rst_find_specials(struct rst_specials *sp, struct rst_err *e)
 		}
 	}
 	if (!sp->start[CKPT_VMA_VDSO])
-		return rst_fail(e, "this kernel gave the restorer no [vdso]");
+		return img_fail(e, "this kernel gave the restorer no [vdso]");
 	return 0;
 }
 
 /* The image's vDSO must be this kernel's: same bytes, same vvar pages at the
  * same distance.  Programs keep pointers into it (glibc resolved clock_gettime
  * there at start-up), so another kernel's vDSO cannot be swapped in. */
-int rst_check_vdso(const struct rst_image *img, const struct rst_specials *sp, struct rst_err *e)
+int rst_check_vdso(const struct img *img, const struct rst_specials *sp, struct img_err *e)
 {
 	const struct ckpt_hdr *h = &img->hdr;
 	uint64_t vdso = sp->start[CKPT_VMA_VDSO], img_vdso = 0;
@@ -89,11 +89,11 @@ int rst_check_vdso(const struct rst_image *img, const struct rst_specials *sp, s
 	sizes[CKPT_VMA_VVAR] = h->vvar_size;
 	sizes[CKPT_VMA_VVAR_VCLOCK] = h->vvar_vclock_size;
 	if (crc != h->vdso_crc || h->vdso_size != sp->end[CKPT_VMA_VDSO] - vdso)
-		return rst_fail(e, "vDSO differs from this kernel's (image from kernel %s): cannot restore", h->kernel);
+		return img_fail(e, "vDSO differs from this kernel's (image from kernel %s): cannot restore", h->kernel);
 	for (uint32_t k = CKPT_VMA_VDSO; k <= CKPT_VMA_VVAR_VCLOCK; k++)
 		if (sizes[k] != sp->end[k] - sp->start[k])
-			return rst_fail(e, "[%s] is %lu bytes here, %lu in the image (kernel %s)",
-					rst_kind_name(k), sp->end[k] - sp->start[k], sizes[k], h->kernel);
+			return img_fail(e, "[%s] is %lu bytes here, %lu in the image (kernel %s)",
+					img_kind_name(k), sp->end[k] - sp->start[k], sizes[k], h->kernel);
 	for (uint32_t i = 0; i < h->nvmas; i++) {
 		uint32_t k = img->vmas[i].kind;
 
@@ -104,20 +104,20 @@ int rst_check_vdso(const struct rst_image *img, const struct rst_specials *sp, s
 	}
 	for (uint32_t k = CKPT_VMA_VDSO; k <= CKPT_VMA_VVAR_VCLOCK; k++)
 		if (sizes[k])
-			return rst_fail(e, "image has no place for this kernel's [%s]", rst_kind_name(k));
+			return img_fail(e, "image has no place for this kernel's [%s]", img_kind_name(k));
 	for (uint32_t i = 0; i < h->nvmas && img_vdso; i++) {
 		const struct ckpt_vma *v = &img->vmas[i];
 
 		if ((v->kind == CKPT_VMA_VVAR || v->kind == CKPT_VMA_VVAR_VCLOCK) &&
 		    v->start - img_vdso != sp->start[v->kind] - vdso)
-			return rst_fail(e, "[%s] sits at another distance from [vdso] on this kernel",
-					rst_kind_name(v->kind));
+			return img_fail(e, "[%s] sits at another distance from [vdso] on this kernel",
+					img_kind_name(v->kind));
 	}
 	return 0;
 }
 
 /* the last byte past v's start the restorer writes: its stored pages, the resume block */
-static uint64_t written_span(const struct rst_image *img, const struct ckpt_vma *v)
+static uint64_t written_span(const struct img *img, const struct ckpt_vma *v)
 {
 	uint64_t span = 0, at = img->proc->resume_addr;
 
@@ -137,11 +137,11 @@ static uint64_t written_span(const struct rst_image *img, const struct ckpt_vma 
  * running program), with a notice once every check has passed (a refusal
  * stays one line).  Pages the restorer would write past the end of a file
  * (SIGBUS, or EFAULT to a read) are refused here, not met in step 4. */
-int rst_open_files(const struct rst_image *img, int *fds, int verbose, struct rst_err *e)
+int rst_open_files(const struct img *img, int *fds, int verbose, struct img_err *e)
 {
 	for (uint32_t i = 0; i < img->hdr.nvmas; i++) {
 		const struct ckpt_vma *v = &img->vmas[i];
-		const char *path = rst_image_str(img, v->path_off);
+		const char *path = img_str(img, v->path_off);
 		struct ksys_stat st;
 		int mode = (v->flags & CKPT_MAP_SHARED) && (v->flags & CKPT_MAP_MAYWRITE) ? O_RDWR : O_RDONLY;
 		long fd;
@@ -152,7 +152,7 @@ int rst_open_files(const struct rst_image *img, int *fds, int verbose, struct rs
 			continue;
 		fd = rst_pin(path, S_IFREG, &st);	/* a FIFO would block the open, a device see it */
 		if (fd == RST_WRONG_TYPE && !(v->flags & CKPT_MAP_COPIED))
-			return rst_fail(e, "mapped file %s is now a %s", path, rst_type_name(st.st_mode));
+			return img_fail(e, "mapped file %s is now a %s", path, rst_type_name(st.st_mode));
 		if (!sys_failed(fd)) {
 			long pinned = fd;
 
@@ -167,7 +167,7 @@ int rst_open_files(const struct rst_image *img, int *fds, int verbose, struct rs
 				if (!sys_failed(fd))
 					sys_close((int)fd);
 				if (verbose)
-					rst_say(2, "restorer: notice: %s is gone or changed; mapped from the image's copy\n",
+					img_say(2, "restorer: notice: %s is gone or changed; mapped from the image's copy\n",
 						path);
 			} else {
 				fds[i] = (int)fd;
@@ -175,36 +175,36 @@ int rst_open_files(const struct rst_image *img, int *fds, int verbose, struct rs
 			continue;
 		}
 		if (sys_failed(fd))
-			return rst_fail(e, "mapped file %s: cannot open: errno %d", path, (int)-fd);
+			return img_fail(e, "mapped file %s: cannot open: errno %d", path, (int)-fd);
 		fds[i] = (int)fd;
 		if (v->pgoff + written_span(img, v) > (((uint64_t)st.st_size + CKPT_PAGE_SIZE - 1) & ~(uint64_t)(CKPT_PAGE_SIZE - 1)))
-			return rst_fail(e, "mapped file %s: pages to write at offset %lu lie past its end (%ld bytes)",
+			return img_fail(e, "mapped file %s: pages to write at offset %lu lie past its end (%ld bytes)",
 					path, v->pgoff, st.st_size);
 		if (st.st_ino != v->ino || ksys_major(st.st_dev) != (v->dev >> 32) ||
 		    ksys_minor(st.st_dev) != (uint32_t)v->dev)
-			return rst_fail(e, "mapped file %s was replaced (inode %lu, was %lu)", path,
+			return img_fail(e, "mapped file %s was replaced (inode %lu, was %lu)", path,
 					st.st_ino, v->ino);
 		if (changed && (v->prot & PROT_EXEC))
-			return rst_fail(e, "code file %s changed since the checkpoint", path);
+			return img_fail(e, "code file %s changed since the checkpoint", path);
 		if (changed && st.st_size < v->fsize && !(v->flags & CKPT_MAP_SHARED) &&
 		    (uint64_t)st.st_size < v->pgoff + (v->end - v->start))
-			return rst_fail(e, "mapped file %s shrank from %ld to %ld bytes", path, v->fsize, st.st_size);
+			return img_fail(e, "mapped file %s shrank from %ld to %ld bytes", path, v->fsize, st.st_size);
 		if (changed)
 			changed_file[i / 8] |= (uint8_t)(1u << (i % 8));
 	}
 	return 0;
 }
 
-static void __attribute__((noreturn)) die(const struct rst_image *img, int status, const char *what,
+static void __attribute__((noreturn)) die(const struct img *img, int status, const char *what,
 					  uint64_t addr, uint64_t len, long err)
 {
-	rst_say(2, "restorer: %s: %s 0x%lx+0x%lx: errno %d\n", img->path, what, addr, len, (int)-err);
+	img_say(2, "restorer: %s: %s 0x%lx+0x%lx: errno %d\n", img->path, what, addr, len, (int)-err);
 	sys_exit_group(status);
 }
 
 /* read one run's pages into place (its region built `delta` bytes away from
  * its address) and check them against the run's crc */
-static void fill_run(const struct rst_image *img, const struct ckpt_run *run, uint64_t delta)
+static void fill_run(const struct img *img, const struct ckpt_run *run, uint64_t delta)
 {
 	uint64_t len = run->npages * CKPT_PAGE_SIZE, done = 0, to = run->addr + delta;
 	uint32_t crc = 0;
@@ -222,7 +222,7 @@ static void fill_run(const struct rst_image *img, const struct ckpt_run *run, ui
 		done += r;
 	}
 	if (crc != run->crc) {
-		rst_say(2, "restorer: %s: page data checksum mismatch at 0x%lx: image corrupted\n",
+		img_say(2, "restorer: %s: page data checksum mismatch at 0x%lx: image corrupted\n",
 			img->path, run->addr);
 		sys_exit_group(2);
 	}
@@ -230,7 +230,7 @@ static void fill_run(const struct rst_image *img, const struct ckpt_run *run, ui
 
 /* Check every run's crc before anything is torn down (a tlongjmp must leave
  * the program as it was when the image is bad), reading through a buffer. */
-int rst_verify_runs(const struct rst_image *img, struct rst_err *e)
+int rst_verify_runs(const struct img *img, struct img_err *e)
 {
 	static char buf[1 << 20];
 
@@ -246,12 +246,12 @@ int rst_verify_runs(const struct rst_image *img, struct rst_err *e)
 					   run->data_off + done);
 
 			if (r <= 0)
-				return rst_fail(e, "reading page data at %lu failed", run->data_off + done);
+				return img_fail(e, "reading page data at %lu failed", run->data_off + done);
 			crc = ckpt_crc32c(crc, buf, r);
 			done += r;
 		}
 		if (crc != run->crc)
-			return rst_fail(e, "page data checksum mismatch at 0x%lx: image corrupted", run->addr);
+			return img_fail(e, "page data checksum mismatch at 0x%lx: image corrupted", run->addr);
 	}
 	return 0;
 }
@@ -291,7 +291,7 @@ static int twins(const struct ckpt_vma *a, const struct ckpt_vma *b)
  * fresh region.  Nothing is read now; each page comes in on first touch, and a
  * write copies it.  Not for shared memory (the pages must be the object's), nor
  * for the stack (a file-backed piece at its bottom would stop it growing). */
-static void map_run_lazily(const struct rst_image *img, const struct ckpt_run *run, uint64_t delta, int prot)
+static void map_run_lazily(const struct img *img, const struct ckpt_run *run, uint64_t delta, int prot)
 {
 	uint64_t len = run->npages * CKPT_PAGE_SIZE;
 	long r = sys_mmap(run->addr + delta, len, prot, MAP_PRIVATE | MAP_FIXED, img->fd, run->data_off);
@@ -300,7 +300,7 @@ static void map_run_lazily(const struct rst_image *img, const struct ckpt_run *r
 		die(img, 127, "map image pages", run->addr, len, sys_failed(r) ? r : -17);
 }
 
-static void seal_vma(const struct rst_image *img, const struct ckpt_vma *v, int tmp_prot, int verbose);
+static void seal_vma(const struct img *img, const struct ckpt_vma *v, int tmp_prot, int verbose);
 
 /* tmp_prot: while pages go in, a private region is writable; a shared file
  * mapping never receives pages and keeps what its file's open mode allows */
@@ -311,7 +311,7 @@ static int fill_prot(const struct ckpt_vma *v, int chained)
 	return v->prot | PROT_READ | PROT_WRITE;
 }
 
-static void map_vma(const struct rst_image *img, const struct ckpt_vma *v, int fd, int apart, int lazy,
+static void map_vma(const struct img *img, const struct ckpt_vma *v, int fd, int apart, int lazy,
 		    int chained, int verbose)
 {
 	uint64_t len = v->end - v->start, at = v->start;
@@ -359,7 +359,7 @@ static void map_vma(const struct rst_image *img, const struct ckpt_vma *v, int f
 }
 
 /* final protection (and key), advice, lock, name */
-static void seal_vma(const struct rst_image *img, const struct ckpt_vma *v, int tmp_prot, int verbose)
+static void seal_vma(const struct img *img, const struct ckpt_vma *v, int tmp_prot, int verbose)
 {
 	uint64_t len = v->end - v->start;
 	int prot = v->prot;
@@ -377,20 +377,20 @@ static void seal_vma(const struct rst_image *img, const struct ckpt_vma *v, int 
 			continue;
 		r = sys_madvise(v->start, len, advices[i].advice);
 		if (sys_failed(r) && verbose)
-			rst_say(2, "restorer: notice: madvise(0x%lx, %d): errno %d\n", v->start,
+			img_say(2, "restorer: notice: madvise(0x%lx, %d): errno %d\n", v->start,
 				advices[i].advice, (int)-r);
 	}
 	if (v->advice & CKPT_ADV_LOCKED) {
 		r = sys_mlock(v->start, len);
 		if (sys_failed(r))
-			rst_say(2, "restorer: notice: region 0x%lx stays unlocked: mlock errno %d\n",
+			img_say(2, "restorer: notice: region 0x%lx stays unlocked: mlock errno %d\n",
 				v->start, (int)-r);
 	}
 	if (v->name_off) {
 		r = sys_prctl(CKPT_PR_SET_VMA, CKPT_PR_SET_VMA_ANON_NAME, v->start, len,
-			      (uint64_t)rst_image_str(img, v->name_off));
+			      (uint64_t)img_str(img, v->name_off));
 		if (sys_failed(r) && verbose)
-			rst_say(2, "restorer: notice: region 0x%lx keeps no name: errno %d\n", v->start, (int)-r);
+			img_say(2, "restorer: notice: region 0x%lx keeps no name: errno %d\n", v->start, (int)-r);
 	}
 }
 
@@ -403,7 +403,7 @@ static int is_special(const struct ckpt_vma *v)
 
 /* the restored regions' part of [a, b): zeroed (private: the pages drop
  * back to zero; shared memory: the hole is punched in the object) */
-static void clear_range(const struct rst_image *img, uint64_t a, uint64_t b)
+static void clear_range(const struct img *img, uint64_t a, uint64_t b)
 {
 	for (uint32_t i = 0; i < img->hdr.nvmas; i++) {
 		const struct ckpt_vma *v = &img->vmas[i];
@@ -416,7 +416,7 @@ static void clear_range(const struct rst_image *img, uint64_t a, uint64_t b)
 }
 
 /* the restored region holding all of [a, b), or 0 */
-static const struct ckpt_vma *holder(const struct rst_image *img, uint64_t a, uint64_t b)
+static const struct ckpt_vma *holder(const struct img *img, uint64_t a, uint64_t b)
 {
 	uint32_t lo = 0, hi = img->hdr.nvmas;
 
@@ -436,7 +436,7 @@ static const struct ckpt_vma *holder(const struct rst_image *img, uint64_t a, ui
 
 /* A run of an older image whose pages now straddle regions (or fall outside
  * any): read it through a buffer for its crc, copy what has a place. */
-static void fill_run_clipped(const struct rst_image *from, const struct rst_image *to, const struct ckpt_run *run)
+static void fill_run_clipped(const struct img *from, const struct img *to, const struct ckpt_run *run)
 {
 	static char buf[1 << 20];
 	uint64_t len = run->npages * CKPT_PAGE_SIZE;
@@ -458,7 +458,7 @@ static void fill_run_clipped(const struct rst_image *from, const struct rst_imag
 		done += n;
 	}
 	if (crc != run->crc) {
-		rst_say(2, "restorer: %s: page data checksum mismatch at 0x%lx: image corrupted\n",
+		img_say(2, "restorer: %s: page data checksum mismatch at 0x%lx: image corrupted\n",
 			from->path, run->addr);
 		sys_exit_group(2);
 	}
@@ -467,12 +467,12 @@ static void fill_run_clipped(const struct rst_image *from, const struct rst_imag
 /* chain[0] is the full image, chain[n-1] the newest (whose layout is built).
  * Oldest first: a region an image stored whole (CKPT_MAP_FRESH) forgets what
  * older images had there; then its runs go in, zero runs dropping pages. */
-static void apply_chain(const struct rst_image *const *chain, uint32_t n)
+static void apply_chain(const struct img *const *chain, uint32_t n)
 {
-	const struct rst_image *top = chain[n - 1];
+	const struct img *top = chain[n - 1];
 
 	for (uint32_t j = 0; j < n; j++) {
-		const struct rst_image *im = chain[j];
+		const struct img *im = chain[j];
 
 		for (uint32_t i = 0; j && i < im->hdr.nvmas; i++)
 			if (im->vmas[i].flags & CKPT_MAP_FRESH)
@@ -494,7 +494,7 @@ static void apply_chain(const struct rst_image *const *chain, uint32_t n)
 /* Allocate exactly the protection keys the image's regions use (pkey_alloc
  * hands out the lowest free key, so take keys until every needed one is ours,
  * then give back the rest). */
-int rst_alloc_pkeys(const struct rst_image *img, struct rst_err *e)
+int rst_alloc_pkeys(const struct img *img, struct img_err *e)
 {
 	uint32_t need = 0, have = 1, extra = 0;	/* key 0 always exists */
 
@@ -505,7 +505,7 @@ int rst_alloc_pkeys(const struct rst_image *img, struct rst_err *e)
 		long k = sys_pkey_alloc();
 
 		if (sys_failed(k))
-			return rst_fail(e, "image uses protection keys (mask 0x%x) and pkey_alloc failed: errno %d",
+			return img_fail(e, "image uses protection keys (mask 0x%x) and pkey_alloc failed: errno %d",
 					need, (int)-k);
 		have |= 1u << k;
 		if (!(need & (1u << k)))
@@ -519,10 +519,10 @@ int rst_alloc_pkeys(const struct rst_image *img, struct rst_err *e)
 
 extern char rst_zone_start[], rst_zone_end[], rst_park_addr[];
 
-void rst_rebuild(const struct rst_image *const *chain, uint32_t nchain, const struct rst_specials *sp,
+void rst_rebuild(const struct img *const *chain, uint32_t nchain, const struct rst_specials *sp,
 		 const int *fds, int lazy, int verbose)
 {
-	const struct rst_image *img = chain[nchain - 1];
+	const struct img *img = chain[nchain - 1];
 	int chained = nchain > 1;
 	uint64_t zs = (uint64_t)rst_zone_start, ze = (uint64_t)rst_zone_end;
 	uint64_t park = (uint64_t)rst_park_addr, base = sp->start[CKPT_VMA_VDSO];
@@ -548,9 +548,9 @@ void rst_rebuild(const struct rst_image *const *chain, uint32_t nchain, const st
 	/* 2. everything outside the zone goes: the kernel's stack, anything else */
 	r = sys_munmap(0, zs);
 	if (!sys_failed(r))
-		r = sys_munmap(ze, RST_TASK_SIZE - ze);
+		r = sys_munmap(ze, IMG_TASK_SIZE - ze);
 	if (sys_failed(r))
-		die(img, 127, "unmap", 0, RST_TASK_SIZE, r);
+		die(img, 127, "unmap", 0, IMG_TASK_SIZE, r);
 
 	/* 3. the vDSO pages go where the image had them (rst_check_vdso made sure
 	 * the image has each one this kernel has, with the same size) */
@@ -576,8 +576,8 @@ void rst_rebuild(const struct rst_image *const *chain, uint32_t nchain, const st
 						       (i + 1 < img->hdr.nvmas && twins(v, &img->vmas[i + 1])));
 
 		if (changed_file[i / 8] & (1u << (i % 8)))
-			rst_say(2, "restorer: notice: %s changed since the checkpoint; mapped as it is now\n",
-				rst_image_str(img, v->path_off));
+			img_say(2, "restorer: notice: %s changed since the checkpoint; mapped as it is now\n",
+				img_str(img, v->path_off));
 		if (!is_special(v))
 			map_vma(img, v, fds[i], apart, lazy_here, chained, verbose);
 	}

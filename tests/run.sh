@@ -181,6 +181,7 @@ if [ "$(id -u)" -eq 0 ]; then
 		done &&
 		# what `make install` copies (tests/sh/cli.sh installs from this tree)
 		{ [ ! -d "$ROOT/include" ] || cp -pR "$ROOT/include" "$tree/"; } &&
+		{ [ ! -d "$ROOT/image" ] || cp -pR "$ROOT/image" "$tree/"; } &&
 		{ [ ! -d "$ROOT/man" ] || cp -pR "$ROOT/man" "$tree/"; } &&
 		cp -pR "$ROOT/tests/bin" "$tree/tests/" &&
 		{ [ ! -d "$ROOT/tests/sh" ] || cp -pR "$ROOT/tests/sh" "$tree/tests/"; } &&

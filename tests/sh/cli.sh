@@ -125,7 +125,7 @@ done
 
 # ---- make install ----
 mk() {	# make in ROOT; without sources (the user-pass copy), rebuild nothing
-	if [ -f "$ROOT/capture/ckpt.c" ]; then
+	if [ -f "$ROOT/tools/ckpt/main.c" ]; then
 		make -s -C "$ROOT" "$@"
 	else
 		make -s -C "$ROOT" -o ckpt -o restorer -o readckpt -o libckpt.so "$@"

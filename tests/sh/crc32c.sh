@@ -2,7 +2,7 @@
 # crc32c.sh -- the image checksum is CRC-32C, whatever path the code takes.
 #
 # Simulates a third-party tool checking an image against the format's words
-# (docs/image-format.md: "CRC-32C"): ckpt_crc32c() from include/ckpt_image.h,
+# (docs/image-format.md: "CRC-32C"): ckpt_crc32c() from image/crc32c.c,
 # which runs long buffers as three interleaved streams joined by the CRC's
 # linearity, must give exactly what the plain bit-at-a-time definition gives:
 # the standard check value of "123456789" (0xe3069283); and, for 3000 random
@@ -28,7 +28,7 @@ cat >"$W/crc.c" <<EOF2
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include "ckpt_image.h"
+#include "image.h"
 
 static uint32_t reference(uint32_t crc, const unsigned char *p, size_t n)
 {
@@ -67,7 +67,7 @@ int main(void)
 	return 0;
 }
 EOF2
-if ! cc -O2 -I"$ROOT/include" -o "$W/crc" "$W/crc.c" 2>"$W/cc.err"; then
+if ! cc -O2 -I"$ROOT/include" -I"$ROOT/image" -o "$W/crc" "$W/crc.c" "$ROOT/image/crc32c.c" 2>"$W/cc.err"; then
 	echo "not ok 1 build: $(head -c 300 "$W/cc.err")"
 	exit 1
 fi

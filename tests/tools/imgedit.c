@@ -45,7 +45,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ckpt_image.h"
+#include "image.h"
 
 static const char *img_path;
 static unsigned char *img;	/* the whole file */

@@ -1,4 +1,4 @@
-/* ckpt_slurm.c -- `ckpt run --slurm PROGRAM [ARGS...]`: checkpoint/resume for
+/* slurm.c -- `ckpt run --slurm PROGRAM [ARGS...]`: checkpoint/resume for
  * a Slurm batch job, so that a job script gains it with one line:
  *
  *   #SBATCH --requeue --open-mode=append --signal=B:USR1@120
@@ -29,7 +29,7 @@
  *   the program ends: its exit status is the job's (a signal death is
  *     raised again on ckpt itself).
  *
- * Entry points (ckpt.c's `run`): ckpt_slurm_image() picks and makes the image
+ * Entry points (run.c): ckpt_slurm_image() picks and makes the image
  * path; ckpt_slurm_run() replaces the exec of PROGRAM.
  */
 #include <errno.h>
@@ -47,10 +47,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "signame.h"
-#include "ckpt_slurm.h"
-#include "ckpt_image.h"
-#include "../restore/rst.h"
+#include "ckpt.h"
+#include "slurm.h"
 
 /* "ckpt: slurm: message\n" on stderr, one write (the job's output file) */
 static void note(const char *fmt, ...)
@@ -67,14 +65,6 @@ static void note(const char *fmt, ...)
 	buf[n++] = '\n';
 	if (write(2, buf, n) < 0)
 		return;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* PATH as a directory of ours: made 0700 when missing; refused when it is a
@@ -156,11 +146,11 @@ int ckpt_slurm_image(char *img, size_t cap)
 static int verify(const char *path, char *why, size_t cap)
 {
 	static char buf[1 << 20];
-	struct rst_image im;
-	struct rst_err err;
+	struct img im;
+	struct img_err err;
 	int bad = 0;
 
-	if (rst_image_open(&im, path, 0, &err)) {
+	if (img_open(&im, path, 0, &err)) {
 		snprintf(why, cap, "%s", err.msg);
 		return -1;
 	}
@@ -257,18 +247,10 @@ static int handler_done(pid_t pid, int trigger)
 {
 	char path[64], buf[4096], *p;
 	unsigned long long pnd = 0, shd = 0, blk = 0;
-	ssize_t n;
-	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (read_small(path, buf, sizeof(buf)) <= 0)
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
 	if ((p = strstr(buf, "\nState:\t")) && p[8] == 'T')
 		return 0;
 	if ((p = strstr(buf, "\nSigPnd:\t")))

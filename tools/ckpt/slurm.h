@@ -1,4 +1,4 @@
-/* ckpt_slurm.h -- `ckpt run --slurm` (ckpt_slurm.c), called from ckpt.c's run */
+/* slurm.h -- `ckpt run --slurm` (slurm.c), called from run.c */
 #ifndef CKPT_SLURM_H
 #define CKPT_SLURM_H
 

@@ -1,7 +1,6 @@
-/* out.c -- message formatting without libc: every line is built in a buffer and
+/* fmt.c -- message formatting without libc: every line is built in a buffer and
  * written with a single write(2), so lines from the restorer never interleave. */
-#define CKPT_CRC_DEFINE		/* the restorer's one ckpt_crc32c is here */
-#include "rst.h"
+#include "image.h"
 #include "ckpt_sys.h"
 
 static size_t put_num(char *buf, size_t cap, size_t at, uint64_t v, unsigned base, int neg)
@@ -45,7 +44,7 @@ static size_t put_escaped(char *buf, size_t cap, size_t at, const char *s)
 	return at;
 }
 
-size_t rst_escape(char *buf, size_t cap, const char *s)
+size_t img_escape(char *buf, size_t cap, const char *s)
 {
 	size_t n;
 
@@ -57,10 +56,10 @@ size_t rst_escape(char *buf, size_t cap, const char *s)
 }
 
 /* Supports %s %S %c %d %u %x and the l-forms %ld %lu %lx, and %%.  %s prints
- * its string escaped (rst_escape: it may come from an image), %S as it is (a
+ * its string escaped (img_escape: it may come from an image), %S as it is (a
  * message this formatter built).  Always NUL-terminates (cap > 0) and returns
  * the length written. */
-size_t rst_vfmt(char *buf, size_t cap, const char *fmt, va_list ap)
+size_t img_vfmt(char *buf, size_t cap, const char *fmt, va_list ap)
 {
 	size_t at = 0;
 
@@ -119,7 +118,7 @@ size_t rst_vfmt(char *buf, size_t cap, const char *fmt, va_list ap)
 }
 
 /* Digits of base 8, 10 or 16 (lowercase) at *s; *s is left after them. */
-uint64_t rst_parse_num(const char **s, unsigned base)
+uint64_t img_parse_num(const char **s, unsigned base)
 {
 	uint64_t v = 0;
 
@@ -139,35 +138,35 @@ uint64_t rst_parse_num(const char **s, unsigned base)
 	}
 }
 
-size_t rst_fmt(char *buf, size_t cap, const char *fmt, ...)
+size_t img_fmt(char *buf, size_t cap, const char *fmt, ...)
 {
 	va_list ap;
 	size_t n;
 
 	va_start(ap, fmt);
-	n = rst_vfmt(buf, cap, fmt, ap);
+	n = img_vfmt(buf, cap, fmt, ap);
 	va_end(ap);
 	return n;
 }
 
-void rst_say(int fd, const char *fmt, ...)
+void img_say(int fd, const char *fmt, ...)
 {
 	char line[512];
 	va_list ap;
 	size_t n;
 
 	va_start(ap, fmt);
-	n = rst_vfmt(line, sizeof(line), fmt, ap);
+	n = img_vfmt(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	sys_write(fd, line, n);
 }
 
-int rst_fail(struct rst_err *e, const char *fmt, ...)
+int img_fail(struct img_err *e, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	rst_vfmt(e->msg, sizeof(e->msg), fmt, ap);
+	img_vfmt(e->msg, sizeof(e->msg), fmt, ap);
 	va_end(ap);
 	return -1;
 }

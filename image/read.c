@@ -1,13 +1,13 @@
-/* image.c -- read an image and check every byte of it that is not page data.
+/* read.c -- read an image and check every byte of it that is not page data.
  *
  * The one reader and validator: the restorer calls it before it changes anything,
- * readckpt calls it before it prints anything.  After rst_image_open() succeeds,
+ * readckpt calls it before it prints anything.  After img_open() succeeds,
  * every offset, count and index in the tables is known to be in range, every
  * string is NUL-terminated, vmas are sorted and disjoint, and runs lie inside
  * their vma and inside the file's data area.  Page data is checked run by run
  * (ckpt_run.crc) by whoever reads it.
  */
-#include "rst.h"
+#include "image.h"
 #include "ckpt_sys.h"
 
 static const char *const kind_names[CKPT_VMA_KIND_MAX] = {
@@ -22,18 +22,18 @@ static const char *const kind_names[CKPT_VMA_KIND_MAX] = {
 	[CKPT_VMA_VVAR_VCLOCK] = "vvar_vclock",
 };
 
-const char *rst_kind_name(uint32_t kind)
+const char *img_kind_name(uint32_t kind)
 {
 	return kind && kind < CKPT_VMA_KIND_MAX ? kind_names[kind] : "?";
 }
 
-const char *rst_image_str(const struct rst_image *img, uint32_t off)
+const char *img_str(const struct img *img, uint32_t off)
 {
 	return off ? img->strings + off : "";
 }
 
 /* pread exactly n bytes at off; a short file is an error of its own */
-static int read_at(int fd, void *buf, uint64_t n, uint64_t off, struct rst_err *e, const char *what)
+static int read_at(int fd, void *buf, uint64_t n, uint64_t off, struct img_err *e, const char *what)
 {
 	uint8_t *p = buf;
 
@@ -43,9 +43,9 @@ static int read_at(int fd, void *buf, uint64_t n, uint64_t off, struct rst_err *
 		if (r == -4)			/* EINTR */
 			continue;
 		if (sys_failed(r))
-			return rst_fail(e, "read %s at %lu: errno %d", what, off, (int)-r);
+			return img_fail(e, "read %s at %lu: errno %d", what, off, (int)-r);
 		if (r == 0)
-			return rst_fail(e, "truncated: %s ends at %lu", what, off);
+			return img_fail(e, "truncated: %s ends at %lu", what, off);
 		p += r, off += r, n -= r;
 	}
 	return 0;
@@ -64,7 +64,7 @@ static int table_ok(const struct ckpt_hdr *h, uint64_t off, uint64_t n, uint64_t
 
 /* a table in memory; an empty one may have no place (offset 0, table_ok),
  * and the pointer then stays at the tables' start */
-static void *table_at(const struct rst_image *img, uint64_t off)
+static void *table_at(const struct img *img, uint64_t off)
 {
 	return img->tables + (off ? off - img->hdr.tables_off : 0);
 }
@@ -89,41 +89,41 @@ static int terminated(const char *s, size_t n)
 	return 0;
 }
 
-static int check_header(struct rst_image *img, struct rst_err *e)
+static int check_header(struct img *img, struct img_err *e)
 {
 	struct ckpt_hdr *h = &img->hdr;
 	uint32_t crc = h->hdr_crc;
 
 	if (h->magic != CKPT_MAGIC)
-		return rst_fail(e, "bad magic 0x%x (want 0x%x): not a ckpt image", h->magic, CKPT_MAGIC);
+		return img_fail(e, "bad magic 0x%x (want 0x%x): not a ckpt image", h->magic, CKPT_MAGIC);
 	if (h->version != CKPT_VERSION)
-		return rst_fail(e, "image version %u, this restorer reads version %u", h->version, CKPT_VERSION);
+		return img_fail(e, "image version %u, this restorer reads version %u", h->version, CKPT_VERSION);
 	h->hdr_crc = 0;
 	if (ckpt_crc32c(0, h, sizeof(*h)) != crc)
-		return rst_fail(e, "header checksum mismatch: image corrupted");
+		return img_fail(e, "header checksum mismatch: image corrupted");
 	h->hdr_crc = crc;
 	if (h->hdr_size != CKPT_HDR_SIZE || h->page_size != CKPT_PAGE_SIZE)
-		return rst_fail(e, "header size %u / page size %u not supported", h->hdr_size, h->page_size);
+		return img_fail(e, "header size %u / page size %u not supported", h->hdr_size, h->page_size);
 	if (h->flags)
-		return rst_fail(e, "header flags 0x%x unknown to this reader", h->flags);
+		return img_fail(e, "header flags 0x%x unknown to this reader", h->flags);
 	if (!terminated(h->cpu_vendor, sizeof(h->cpu_vendor)) || !terminated(h->kernel, sizeof(h->kernel)) ||
 	    !terminated(h->program, sizeof(h->program)))
-		return rst_fail(e, "header text field not terminated");
+		return img_fail(e, "header text field not terminated");
 	if (h->depth && (h->depth > 1000 || !plain_name(h->parent_name, sizeof(h->parent_name))))
-		return rst_fail(e, "bad parent reference (depth %u)", h->depth);
+		return img_fail(e, "bad parent reference (depth %u)", h->depth);
 	if (h->file_size != img->file_size)
-		return rst_fail(e, "file is %lu bytes, header says %lu: truncated or extended",
+		return img_fail(e, "file is %lu bytes, header says %lu: truncated or extended",
 				img->file_size, h->file_size);
 	if (h->tables_off != CKPT_HDR_SIZE || h->data_off & (CKPT_PAGE_SIZE - 1) ||
 	    h->tables_size != h->data_off - h->tables_off || h->data_off < h->tables_off ||
 	    h->data_size != h->file_size - h->data_off || h->data_off > h->file_size)
-		return rst_fail(e, "header layout inconsistent (tables %lu+%lu, data %lu+%lu)",
+		return img_fail(e, "header layout inconsistent (tables %lu+%lu, data %lu+%lu)",
 				h->tables_off, h->tables_size, h->data_off, h->data_size);
 	if (h->tables_size > CKPT_MAX_TABLES)
-		return rst_fail(e, "tables of %lu bytes exceed the %u limit", h->tables_size, CKPT_MAX_TABLES);
+		return img_fail(e, "tables of %lu bytes exceed the %u limit", h->tables_size, CKPT_MAX_TABLES);
 	if (h->nthreads < 1 || h->nthreads > CKPT_MAX_THREADS || h->nvmas > CKPT_MAX_VMAS ||
 	    h->nfds > CKPT_MAX_FDS)
-		return rst_fail(e, "bad counts: %u threads, %u vmas", h->nthreads, h->nvmas);
+		return img_fail(e, "bad counts: %u threads, %u vmas", h->nthreads, h->nvmas);
 	if (!table_ok(h, h->threads_off, h->nthreads, sizeof(struct ckpt_thread)) ||
 	    !table_ok(h, h->proc_off, 1, sizeof(struct ckpt_proc)) ||
 	    !table_ok(h, h->vmas_off, h->nvmas, sizeof(struct ckpt_vma)) ||
@@ -132,11 +132,11 @@ static int check_header(struct rst_image *img, struct rst_err *e)
 	    !table_ok(h, h->sigs_off, h->nsigs, sizeof(struct ckpt_siginfo)) ||
 	    !table_ok(h, h->timers_off, h->ntimers, sizeof(struct ckpt_timer)) ||
 	    !table_ok(h, h->strings_off, h->strings_size, 1) || h->strings_size < 1)
-		return rst_fail(e, "a table lies outside the tables area");
+		return img_fail(e, "a table lies outside the tables area");
 	return 0;
 }
 
-static int check_threads(struct rst_image *img, struct rst_err *e)
+static int check_threads(struct img *img, struct img_err *e)
 {
 	const struct ckpt_hdr *h = &img->hdr;
 
@@ -147,33 +147,33 @@ static int check_threads(struct rst_image *img, struct rst_err *e)
 		if (t->flags & ~(CKPT_CTX_FSGSBASE | CKPT_CTX_XSAVE) ||
 		    t->xsave_size < min || t->xsave_size > CKPT_XSAVE_MAX || (t->xsave_off & 63) ||
 		    !table_ok(h, t->xsave_off, t->xsave_size, 1))
-			return rst_fail(e, "thread %u: bad FPU area (%u bytes at %lu)", i, t->xsave_size, t->xsave_off);
-		if (t->regs.rip >= RST_TASK_SIZE || t->regs.rsp >= RST_TASK_SIZE ||
-		    t->regs.fs_base >= RST_TASK_SIZE || t->regs.gs_base >= RST_TASK_SIZE)
-			return rst_fail(e, "thread %u: rip 0x%lx / rsp 0x%lx / fs or gs base outside user space", i,
+			return img_fail(e, "thread %u: bad FPU area (%u bytes at %lu)", i, t->xsave_size, t->xsave_off);
+		if (t->regs.rip >= IMG_TASK_SIZE || t->regs.rsp >= IMG_TASK_SIZE ||
+		    t->regs.fs_base >= IMG_TASK_SIZE || t->regs.gs_base >= IMG_TASK_SIZE)
+			return img_fail(e, "thread %u: rip 0x%lx / rsp 0x%lx / fs or gs base outside user space", i,
 					t->regs.rip, t->regs.rsp);
 	}
 	return 0;
 }
 
-static int str_ok(const struct rst_image *img, uint32_t off)
+static int str_ok(const struct img *img, uint32_t off)
 {
 	return off < img->hdr.strings_size;
 }
 
-static int check_proc(struct rst_image *img, struct rst_err *e)
+static int check_proc(struct img *img, struct img_err *e)
 {
 	const struct ckpt_proc *p = img->proc;
 
 	if (!str_ok(img, p->cwd_off) || !str_ok(img, p->exe_off) || !terminated(p->comm, sizeof(p->comm)) ||
 	    p->auxv_words > CKPT_AUXV_WORDS || (p->auxv_words & 1))
-		return rst_fail(e, "process record out of range");
-	if ((p->resume_addr & 7) || p->resume_addr >= RST_TASK_SIZE)
-		return rst_fail(e, "resume block 0x%lx misaligned or outside user space", p->resume_addr);
+		return img_fail(e, "process record out of range");
+	if ((p->resume_addr & 7) || p->resume_addr >= IMG_TASK_SIZE)
+		return img_fail(e, "resume block 0x%lx misaligned or outside user space", p->resume_addr);
 	return 0;
 }
 
-static int check_vmas(struct rst_image *img, uint64_t *data_end, struct rst_err *e)
+static int check_vmas(struct img *img, uint64_t *data_end, struct img_err *e)
 {
 	const struct ckpt_hdr *h = &img->hdr;
 	uint64_t prev_end = 0, data_at = h->data_off;
@@ -185,40 +185,40 @@ static int check_vmas(struct rst_image *img, uint64_t *data_end, struct rst_err 
 		uint64_t stored = 0;
 
 		if (v->start >= v->end || (v->start | v->end) & (CKPT_PAGE_SIZE - 1) ||
-		    v->end > RST_TASK_SIZE || v->start < prev_end)
-			return rst_fail(e, "vma %u: bad range 0x%lx-0x%lx", i, v->start, v->end);
+		    v->end > IMG_TASK_SIZE || v->start < prev_end)
+			return img_fail(e, "vma %u: bad range 0x%lx-0x%lx", i, v->start, v->end);
 		if (!v->kind || v->kind >= CKPT_VMA_KIND_MAX || v->prot & ~7u || v->pkey < 0 || v->pkey > 15)
-			return rst_fail(e, "vma %u at 0x%lx: bad kind %u / prot %u / pkey %d", i, v->start,
+			return img_fail(e, "vma %u at 0x%lx: bad kind %u / prot %u / pkey %d", i, v->start,
 					v->kind, v->prot, v->pkey);
 		if (!str_ok(img, v->path_off) || !str_ok(img, v->name_off))
-			return rst_fail(e, "vma %u: string offset out of range", i);
+			return img_fail(e, "vma %u: string offset out of range", i);
 		if (v->kind == CKPT_VMA_FILE && !v->path_off)
-			return rst_fail(e, "vma %u at 0x%lx: file mapping without a path", i, v->start);
+			return img_fail(e, "vma %u at 0x%lx: file mapping without a path", i, v->start);
 		/* what mmap(2) would refuse after the point of no return: an offset
 		 * that is unaligned or runs past the largest file offset, a shared
 		 * region that grows down, a shared file mapping writable though its
 		 * file was not open for writing */
 		if (v->kind == CKPT_VMA_FILE && ((v->pgoff & (CKPT_PAGE_SIZE - 1)) ||
 						 v->pgoff > INT64_MAX - (v->end - v->start)))
-			return rst_fail(e, "vma %u at 0x%lx: file offset 0x%lx unaligned or too large", i, v->start,
+			return img_fail(e, "vma %u at 0x%lx: file offset 0x%lx unaligned or too large", i, v->start,
 					v->pgoff);
 		if ((v->flags & CKPT_MAP_SHARED) && (v->flags & CKPT_MAP_GROWSDOWN))
-			return rst_fail(e, "vma %u at 0x%lx: a shared region cannot grow down", i, v->start);
+			return img_fail(e, "vma %u at 0x%lx: a shared region cannot grow down", i, v->start);
 		if (v->kind == CKPT_VMA_FILE && (v->flags & CKPT_MAP_SHARED) && (v->prot & PROT_WRITE) &&
 		    !(v->flags & CKPT_MAP_MAYWRITE))
-			return rst_fail(e, "vma %u at 0x%lx: shared writable mapping of a file not open for writing",
+			return img_fail(e, "vma %u at 0x%lx: shared writable mapping of a file not open for writing",
 					i, v->start);
 		if ((v->kind == CKPT_VMA_VDSO && v->end - v->start != h->vdso_size) ||
 		    (v->kind == CKPT_VMA_VVAR && v->end - v->start != h->vvar_size) ||
 		    (v->kind == CKPT_VMA_VVAR_VCLOCK && v->end - v->start != h->vvar_vclock_size))
-			return rst_fail(e, "vma %u: [%s] size differs from the header's", i, rst_kind_name(v->kind));
+			return img_fail(e, "vma %u: [%s] size differs from the header's", i, img_kind_name(v->kind));
 		if (v->run_first != next_run || v->run_count > h->nruns - next_run)
-			return rst_fail(e, "vma %u: runs %u+%u out of order", i, v->run_first, v->run_count);
+			return img_fail(e, "vma %u: runs %u+%u out of order", i, v->run_first, v->run_count);
 		if (v->run_count && (v->kind == CKPT_VMA_VDSO || v->kind == CKPT_VMA_VVAR ||
 				     v->kind == CKPT_VMA_VVAR_VCLOCK ||
 				     (v->kind == CKPT_VMA_FILE && (v->flags & CKPT_MAP_SHARED))))
-			return rst_fail(e, "vma %u at 0x%lx: %s mapping cannot hold pages", i, v->start,
-					rst_kind_name(v->kind));
+			return img_fail(e, "vma %u at 0x%lx: %s mapping cannot hold pages", i, v->start,
+					img_kind_name(v->kind));
 		for (uint32_t r = v->run_first; r < v->run_first + v->run_count; r++) {
 			const struct ckpt_run *run = &img->runs[r];
 
@@ -229,26 +229,26 @@ static int check_vmas(struct rst_image *img, uint64_t *data_end, struct rst_err 
 			    run->npages > (v->end - run->addr) / CKPT_PAGE_SIZE ||
 			    (r > v->run_first && run->addr < img->runs[r - 1].addr +
 							     img->runs[r - 1].npages * CKPT_PAGE_SIZE))
-				return rst_fail(e, "run %u: 0x%lx+%lu pages outside vma %u", r, run->addr,
+				return img_fail(e, "run %u: 0x%lx+%lu pages outside vma %u", r, run->addr,
 						run->npages, i);
 			if (run->data_off == 0 && h->depth && run->crc == 0)
 				continue;	/* zero pages: nothing stored */
 			if (run->data_off != data_at || run->npages > (h->file_size - data_at) / CKPT_PAGE_SIZE)
-				return rst_fail(e, "run %u: data at %lu, expected %lu", r, run->data_off, data_at);
+				return img_fail(e, "run %u: data at %lu, expected %lu", r, run->data_off, data_at);
 			data_at += run->npages * CKPT_PAGE_SIZE;
 			stored += run->npages;
 		}
 		if (stored != v->pages_stored)
-			return rst_fail(e, "vma %u: %lu pages stored, runs hold %lu", i, v->pages_stored, stored);
-		if (rst_writes_into(v, img->proc->resume_addr, sizeof(struct ckpt_resume)))
+			return img_fail(e, "vma %u: %lu pages stored, runs hold %lu", i, v->pages_stored, stored);
+		if (img_writes_into(v, img->proc->resume_addr, sizeof(struct ckpt_resume)))
 			resume_ok = 1;
 		next_run += v->run_count;
 		prev_end = v->end;
 	}
 	if (next_run != h->nruns)
-		return rst_fail(e, "runs cover %u of %u run records", next_run, h->nruns);
+		return img_fail(e, "runs cover %u of %u run records", next_run, h->nruns);
 	if (!resume_ok)
-		return rst_fail(e, "resume block 0x%lx is not in a writable region the restorer builds",
+		return img_fail(e, "resume block 0x%lx is not in a writable region the restorer builds",
 				img->proc->resume_addr);
 	*data_end = data_at;
 	return 0;
@@ -256,7 +256,7 @@ static int check_vmas(struct rst_image *img, uint64_t *data_end, struct rst_err 
 
 /* [addr, addr + len) lies in v, which the restorer maps writable itself: not
  * the kernel's [vdso]/[vvar] pages (moved in as they are), not a shared file */
-int rst_writes_into(const struct ckpt_vma *v, uint64_t addr, uint64_t len)
+int img_writes_into(const struct ckpt_vma *v, uint64_t addr, uint64_t len)
 {
 	return addr >= v->start && addr < v->end && len <= v->end - addr && (v->prot & PROT_WRITE) &&
 	       v->kind != CKPT_VMA_VDSO && v->kind != CKPT_VMA_VVAR && v->kind != CKPT_VMA_VVAR_VCLOCK &&
@@ -264,7 +264,7 @@ int rst_writes_into(const struct ckpt_vma *v, uint64_t addr, uint64_t len)
 }
 
 /* descriptors in ascending fd order; stored bytes follow the page runs */
-static int check_fds(struct rst_image *img, uint64_t data_at, struct rst_err *e)
+static int check_fds(struct img *img, uint64_t data_at, struct img_err *e)
 {
 	const struct ckpt_hdr *h = &img->hdr;
 	int32_t prev = -1;
@@ -276,33 +276,33 @@ static int check_fds(struct rst_image *img, uint64_t data_at, struct rst_err *e)
 		    !str_ok(img, f->path_off) || f->share > i || img->fds[f->share].share != f->share ||
 		    f->peer >= h->nfds || (f->peer != i && (f->kind != CKPT_FD_PIPE ||
 							    img->fds[f->peer].kind != CKPT_FD_PIPE)))
-			return rst_fail(e, "descriptor record %u (fd %d) out of range", i, f->fd);
+			return img_fail(e, "descriptor record %u (fd %d) out of range", i, f->fd);
 		if (f->kind == CKPT_FD_EPOLL && f->data_len % sizeof(struct ckpt_epoll_watch))
-			return rst_fail(e, "fd %d: epoll watches of %lu bytes", f->fd, f->data_len);
+			return img_fail(e, "fd %d: epoll watches of %lu bytes", f->fd, f->data_len);
 		if ((f->kind == CKPT_FD_MEMFD || f->kind == CKPT_FD_DELETED) && f->size < 0)
-			return rst_fail(e, "fd %d: %s of size %ld", f->fd, f->kind == CKPT_FD_MEMFD ? "memfd" : "file",
+			return img_fail(e, "fd %d: %s of size %ld", f->fd, f->kind == CKPT_FD_MEMFD ? "memfd" : "file",
 					f->size);
 		if (f->data_len) {
 			if (f->data_off != data_at || f->data_len > h->file_size - data_at)
-				return rst_fail(e, "fd %d: stored bytes at %lu, expected %lu", f->fd,
+				return img_fail(e, "fd %d: stored bytes at %lu, expected %lu", f->fd,
 						f->data_off, data_at);
 			data_at += f->data_len;
 		}
 		prev = f->fd;
 	}
 	if (data_at != h->file_size)
-		return rst_fail(e, "data area holds %lu bytes, records account for %lu", h->data_size,
+		return img_fail(e, "data area holds %lu bytes, records account for %lu", h->data_size,
 				data_at - h->data_off);
 	for (uint32_t i = 0; i < h->nsigs; i++)
 		if (!img->sigs[i].signo || img->sigs[i].signo > CKPT_NSIG)
-			return rst_fail(e, "pending signal record %u: signal %u", i, img->sigs[i].signo);
+			return img_fail(e, "pending signal record %u: signal %u", i, img->sigs[i].signo);
 	for (uint32_t i = 0; i < h->ntimers; i++)
 		if (img->timers[i].id < 0 || img->timers[i].signo < 0 || img->timers[i].signo > CKPT_NSIG)
-			return rst_fail(e, "timer record %u out of range", i);
+			return img_fail(e, "timer record %u out of range", i);
 	return 0;
 }
 
-int rst_image_open(struct rst_image *img, const char *path, uint64_t table_addr, struct rst_err *e)
+int img_open(struct img *img, const char *path, uint64_t table_addr, struct img_err *e)
 {
 	struct ksys_stat st;
 	const struct ckpt_hdr *h = &img->hdr;
@@ -317,35 +317,35 @@ int rst_image_open(struct rst_image *img, const char *path, uint64_t table_addr,
 
 		img->fd = -1;
 		if (err == 2)
-			return rst_fail(e, "no such file");
+			return img_fail(e, "no such file");
 		if (err == 13)
-			return rst_fail(e, "permission denied");
-		return rst_fail(e, "open: errno %d", err);
+			return img_fail(e, "permission denied");
+		return img_fail(e, "open: errno %d", err);
 	}
 	if (sys_failed(sys_fstat(img->fd, &st)))
-		return rst_fail(e, "fstat failed");
+		return img_fail(e, "fstat failed");
 	if ((st.st_mode & S_IFMT) == S_IFDIR)
-		return rst_fail(e, "is a directory, not an image");
+		return img_fail(e, "is a directory, not an image");
 	if ((st.st_mode & S_IFMT) != S_IFREG)
-		return rst_fail(e, "not a regular file");
+		return img_fail(e, "not a regular file");
 	img->file_size = st.st_size;
 	if (img->file_size == 0)
-		return rst_fail(e, "empty file, not an image");
+		return img_fail(e, "empty file, not an image");
 	if (img->file_size < CKPT_HDR_SIZE)
-		return rst_fail(e, "truncated: %lu bytes, a header alone is %u", img->file_size, CKPT_HDR_SIZE);
+		return img_fail(e, "truncated: %lu bytes, a header alone is %u", img->file_size, CKPT_HDR_SIZE);
 	if (read_at(img->fd, &img->hdr, sizeof(img->hdr), 0, e, "header") || check_header(img, e))
 		return -1;
 
 	r = sys_mmap(table_addr, h->tables_size, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | (table_addr ? MAP_FIXED_NOREPLACE : 0), -1, 0);
 	if (sys_failed(r) || (table_addr && (uint64_t)r != table_addr))
-		return rst_fail(e, "no memory for %lu bytes of tables at 0x%lx: errno %d", h->tables_size,
+		return img_fail(e, "no memory for %lu bytes of tables at 0x%lx: errno %d", h->tables_size,
 				table_addr, sys_failed(r) ? (int)-r : 17);
 	img->tables = (uint8_t *)r;
 	if (read_at(img->fd, img->tables, h->tables_size, h->tables_off, e, "tables"))
 		return -1;
 	if (ckpt_crc32c(0, img->tables, h->tables_size) != h->tables_crc)
-		return rst_fail(e, "tables checksum mismatch: image corrupted");
+		return img_fail(e, "tables checksum mismatch: image corrupted");
 
 	img->threads = table_at(img, h->threads_off);
 	img->proc = table_at(img, h->proc_off);
@@ -356,7 +356,7 @@ int rst_image_open(struct rst_image *img, const char *path, uint64_t table_addr,
 	img->timers = table_at(img, h->timers_off);
 	img->strings = table_at(img, h->strings_off);
 	if (img->strings[h->strings_size - 1] != 0)
-		return rst_fail(e, "string table not terminated");
+		return img_fail(e, "string table not terminated");
 	if (check_threads(img, e) || check_proc(img, e) || check_vmas(img, &data_end, e) ||
 	    check_fds(img, data_end, e))
 		return -1;

@@ -1,12 +1,11 @@
 /* readckpt -- print an image in plain text: header, machine, threads and their
  * registers, process state, regions.  It reads and validates with the same code
- * as the restorer (restore/image.c), so what it prints is what would be restored. */
+ * as the restorer (image/read.c), so what it prints is what would be restored. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "ckpt_image.h"
-#include "../restore/rst.h"
+#include "image.h"
 
 static const char *const sig_names[CKPT_NSIG + 1] = {
 	[1] = "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV",
@@ -14,7 +13,7 @@ static const char *const sig_names[CKPT_NSIG + 1] = {
 	"URG", "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
 };
 
-/* s as the restorer prints it (rst_escape): one line of printable ASCII.
+/* s as the restorer prints it (img_escape): one line of printable ASCII.
  * Four buffers, so that one printf can take four escaped strings. */
 static const char *esc(const char *s)
 {
@@ -22,7 +21,7 @@ static const char *esc(const char *s)
 	static unsigned next;
 	char *b = buf[next++ % 4];
 
-	rst_escape(b, sizeof(buf[0]), s);
+	img_escape(b, sizeof(buf[0]), s);
 	return b;
 }
 
@@ -38,7 +37,7 @@ static void print_regs(const struct ckpt_regs *r)
 	printf("    fs_base 0x%016lx    gs_base 0x%016lx\n", r->fs_base, r->gs_base);
 }
 
-static void print_fpu(const struct rst_image *img, const struct ckpt_thread *t)
+static void print_fpu(const struct img *img, const struct ckpt_thread *t)
 {
 	const uint8_t *a = img->tables + (t->xsave_off - img->hdr.tables_off);
 	uint32_t mxcsr;
@@ -83,8 +82,8 @@ static void perms(uint32_t prot, uint32_t flags, char out[5])
 int main(int argc, char **argv)
 {
 	const char *path = argc > 1 ? argv[1] : "myckpt";
-	struct rst_image img;
-	struct rst_err err;
+	struct img img;
+	struct img_err err;
 	const struct ckpt_hdr *h;
 	const struct ckpt_proc *p;
 	time_t created;
@@ -94,7 +93,7 @@ int main(int argc, char **argv)
 		fprintf(argc > 2 ? stderr : stdout, "usage: readckpt [IMAGE]   (default: myckpt)\n");
 		return argc > 2 ? 2 : 0;
 	}
-	if (rst_image_open(&img, path, 0, &err)) {
+	if (img_open(&img, path, 0, &err)) {
 		fprintf(stderr, "readckpt: %s: %s\n", esc(path), err.msg);	/* msg: escaped already */
 		return 2;
 	}
@@ -143,8 +142,8 @@ int main(int argc, char **argv)
 	}
 
 	printf("process\n");
-	printf("  comm %s  umask %03o  cwd %s\n", esc(p->comm), p->umask, esc(rst_image_str(&img, p->cwd_off)));
-	printf("  exe  %s\n", esc(rst_image_str(&img, p->exe_off)));
+	printf("  comm %s  umask %03o  cwd %s\n", esc(p->comm), p->umask, esc(img_str(&img, p->cwd_off)));
+	printf("  exe  %s\n", esc(img_str(&img, p->exe_off)));
 	printf("  resume block 0x%lx\n", p->resume_addr);
 	printf("  code 0x%lx-0x%lx  data 0x%lx-0x%lx  brk 0x%lx-0x%lx  stack 0x%lx\n", p->start_code,
 	       p->end_code, p->start_data, p->end_data, p->start_brk, p->brk, p->start_stack);
@@ -204,7 +203,7 @@ int main(int argc, char **argv)
 		const struct ckpt_fd *f = &img.fds[i];
 
 		printf("  %4d %-11s flags 0%06o%s pos %-8lu %s", f->fd, kinds[f->kind], f->flags,
-		       f->fd_flags & CKPT_FD_CLOEXEC ? " cloexec" : "        ", f->pos, esc(rst_image_str(&img, f->path_off)));
+		       f->fd_flags & CKPT_FD_CLOEXEC ? " cloexec" : "        ", f->pos, esc(img_str(&img, f->path_off)));
 		if (f->share != i)
 			printf("  (same file as fd %d)", img.fds[f->share].fd);
 		if (f->peer != i)
@@ -230,9 +229,9 @@ int main(int argc, char **argv)
 		perms(v->prot, v->flags, pm);
 		printf("  %016lx-%016lx %s%c%-11s %9luK %7luK  %s%s%s%s\n", v->start, v->end, pm,
 		       v->flags & CKPT_MAP_FRESH ? '*' : ' ',
-		       rst_kind_name(v->kind), (v->end - v->start) >> 10, v->pages_stored * 4,
-		       esc(rst_image_str(&img, v->path_off)), v->name_off ? "[anon:" : "",
-		       esc(rst_image_str(&img, v->name_off)), v->name_off ? "]" : "");
+		       img_kind_name(v->kind), (v->end - v->start) >> 10, v->pages_stored * 4,
+		       esc(img_str(&img, v->path_off)), v->name_off ? "[anon:" : "",
+		       esc(img_str(&img, v->name_off)), v->name_off ? "]" : "");
 	}
 	return 0;
 }

@@ -1,0 +1,79 @@
+/* image.h -- the image, shared by every program: the restorer, readckpt, ckpt
+ * and libckpt.  Built twice from the same files (freestanding for the restorer,
+ * hosted for the rest), so nothing here may need libc.
+ *
+ *   read.c    open an image, read its tables and check every byte that is not
+ *             page data (the one validator)
+ *   chain.c   open an incremental image and its parents, newest last
+ *   write.c   lay out the tables of a new image and seal it (the checksums)
+ *   crc32c.c  CRC-32C, the checksum of every part of an image
+ *   fmt.c     the message formatter (no libc printf): one line, one write
+ */
+#ifndef IMAGE_H
+#define IMAGE_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <stdarg.h>
+#include "ckpt_image.h"
+
+#define IMG_TASK_SIZE	0x7ffffffff000ull	/* x86-64 4-level user address space top */
+
+/* from libc, or from restore/mem.c in the restorer */
+void *memcpy(void *d, const void *s, size_t n);
+void *memset(void *d, int c, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+
+/* crc32c.c: CRC-32C of len bytes at buf, continuing from crc (start with 0) */
+uint32_t ckpt_crc32c(uint32_t crc, const void *buf, uint64_t len);
+
+/* fmt.c: a small formatter (%s escaped, %S %c %d %u %x %ld %lu %lx %%) and one-write output */
+size_t img_escape(char *buf, size_t cap, const char *s);	/* s as one line of printable ASCII */
+size_t img_vfmt(char *buf, size_t cap, const char *fmt, va_list ap);
+size_t img_fmt(char *buf, size_t cap, const char *fmt, ...);
+uint64_t img_parse_num(const char **s, unsigned base);
+void img_say(int fd, const char *fmt, ...);
+
+/* An error message under construction: "reason" without the "PROGRAM: IMAGE: " prefix. */
+struct img_err {
+	char msg[256];
+};
+int img_fail(struct img_err *e, const char *fmt, ...);	/* fills e, returns -1 */
+
+/* read.c: the one reader and validator */
+struct img {
+	const char *path;
+	int fd;
+	uint64_t file_size;
+	struct ckpt_hdr hdr;
+	uint8_t *tables;		/* hdr.tables_size bytes read from tables_off */
+	struct ckpt_thread *threads;
+	struct ckpt_proc *proc;
+	struct ckpt_vma *vmas;
+	struct ckpt_run *runs;
+	struct ckpt_fd *fds;
+	struct ckpt_siginfo *sigs;
+	struct ckpt_timer *timers;
+	const char *strings;
+};
+/* Open, read and check everything but the page data.  The tables go to a fresh
+ * mapping at table_addr (MAP_FIXED_NOREPLACE) or anywhere when table_addr is 0.
+ * linker.ld leaves the restorer room for CKPT_MAX_TABLES there. */
+int img_open(struct img *img, const char *path, uint64_t table_addr, struct img_err *e);
+const char *img_str(const struct img *img, uint32_t off);	/* "" for 0 */
+const char *img_kind_name(uint32_t kind);
+int img_writes_into(const struct ckpt_vma *v, uint64_t addr, uint64_t len);
+
+/* chain.c: open top's parents, newest first (see there); their number, or -1 */
+#define IMG_PATH_MAX	(4096 + 256)
+int img_open_parents(const struct img *top, const char *path, struct img *parents, char (*paths)[IMG_PATH_MAX],
+		     uint32_t max, uint64_t table_addr, uint64_t table_limit, struct img_err *e);
+
+/* write.c (not in the restorer): the steps every image writer shares */
+#define IMG_NO_DATA	(~0ull)		/* a run's data_off before placing: zero pages, nothing stored */
+void img_place_data(struct ckpt_hdr *h, struct ckpt_run *runs, struct ckpt_fd *fds);
+void img_seal(struct ckpt_hdr *h, uint32_t tables_crc);
+long img_create_beside(const char *path, char *tmp, size_t cap, int pid, uint64_t started);	/* fd or -errno */
+void img_sync_dir(const char *path);
+
+#endif

@@ -1,0 +1,215 @@
+/* info.c -- `ckpt info`: print an image (readckpt) or describe it in JSON. */
+#include "ckpt.h"
+
+const char info_help[] =
+	"usage: ckpt info [--json] [IMAGE]\n"
+	"print IMAGE (default: myckpt) after validating it like the restorer does\n"
+	"      --json          one JSON object: header, machine, threads, process, regions\n"
+	"                      (addresses as \"0x...\" strings, sizes as numbers)\n"
+	"without --json this runs readckpt IMAGE\n"
+	"exit status: 0 printed, 2 image refused or usage error, 1 no readckpt\n";
+
+/* a string from the image as readckpt and the restorer print it (img_escape:
+ * printable ASCII, \n \t \r \xHH, backslash doubled), then JSON-quoted: the
+ * value stays one line of plain text even when a consumer prints it raw */
+static void json_str(FILE *f, const char *s)
+{
+	static char buf[4 * 4096 + 1];
+
+	img_escape(buf, sizeof(buf), s);
+	fputc('"', f);
+	for (const char *p = buf; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fputc('\\', f);
+		fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+static const char *const sig_abbrev[32] = {
+	[1] = "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV",
+	"USR2", "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU",
+	"URG", "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
+};
+
+static void json_sigset(FILE *f, uint64_t m)
+{
+	int first = 1;
+
+	fputc('[', f);
+	for (int s = 1; s <= CKPT_NSIG; s++)
+		if (m & (1ull << (s - 1))) {
+			fprintf(f, "%s%d", first ? "" : ", ", s);
+			first = 0;
+		}
+	fputc(']', f);
+}
+
+static int info_json(const char *path)
+{
+	static const char *const rn[16] = { "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp",
+					    "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15" };
+	struct img img;
+	struct img_err err;
+	const struct ckpt_hdr *h;
+	const struct ckpt_proc *p;
+	FILE *f = stdout;
+	char when[64];
+	time_t created;
+
+	if (img_open(&img, path, 0, &err)) {
+		say("%s: %s", esc(path), err.msg);	/* msg: escaped already */
+		return EX_USAGE;
+	}
+	h = &img.hdr;
+	p = img.proc;
+	created = (time_t)(h->created_ns / 1000000000ull);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&created));
+
+	fputs("{\n  \"path\": ", f);
+	json_str(f, path);
+	fprintf(f, ",\n  \"format_version\": %u,\n  \"file_size\": %lu,\n  \"tables_size\": %lu,\n"
+		"  \"data_size\": %lu,\n  \"created_ns\": %lu,\n  \"created\": \"%s\",\n",
+		h->version, h->file_size, h->tables_size, h->data_size, h->created_ns, when);
+	fputs("  \"program\": ", f);
+	json_str(f, h->program);
+	fprintf(f, ",\n  \"pid\": %u,\n", p->pid);
+	fputs("  \"machine\": {\"cpu_vendor\": ", f);
+	json_str(f, h->cpu_vendor);
+	fputs(", \"kernel\": ", f);
+	json_str(f, h->kernel);
+	fprintf(f, ", \"page_size\": %u, \"xcr0\": \"0x%lx\", \"xsave_size\": %u, \"hwcap2\": \"0x%lx\",\n"
+		"    \"cpuid1_ecx\": \"0x%08x\", \"cpuid1_edx\": \"0x%08x\", \"cpuid7_ebx\": \"0x%08x\","
+		" \"cpuid7_ecx\": \"0x%08x\", \"cpuid7_edx\": \"0x%08x\",\n"
+		"    \"vdso_size\": %lu, \"vdso_crc\": \"0x%08x\", \"vvar_size\": %lu, \"vvar_vclock_size\": %lu},\n",
+		h->page_size, h->xcr0, h->xsave_size, h->hwcap2, h->cpuid1_ecx, h->cpuid1_edx,
+		h->cpuid7_ebx, h->cpuid7_ecx, h->cpuid7_edx, h->vdso_size, h->vdso_crc, h->vvar_size,
+		h->vvar_vclock_size);
+
+	fputs("  \"threads\": [", f);
+	for (uint32_t i = 0; i < h->nthreads; i++) {
+		const struct ckpt_thread *t = &img.threads[i];
+		const uint64_t *v = &t->regs.rax;
+
+		fprintf(f, "%s\n    {\"tid\": %u, \"fpu\": \"%s\", \"xsave_size\": %u, \"xfeatures\": \"0x%lx\",\n"
+			"     \"regs\": {", i ? "," : "", t->tid, t->flags & CKPT_CTX_XSAVE ? "xsave" : "fxsave",
+			t->xsave_size, t->xfeatures);
+		for (int r = 0; r < 16; r++)
+			fprintf(f, "\"%s\": \"0x%lx\", ", rn[r], v[r]);
+		fprintf(f, "\"rip\": \"0x%lx\", \"rflags\": \"0x%lx\", \"fs_base\": \"0x%lx\", "
+			"\"gs_base\": \"0x%lx\", \"cs\": \"0x%lx\", \"ss\": \"0x%lx\"},\n     \"blocked\": ",
+			t->regs.rip, t->regs.rflags, t->regs.fs_base, t->regs.gs_base, t->regs.cs, t->regs.ss);
+		json_sigset(f, t->sigmask);
+		fprintf(f, ", \"altstack\": {\"sp\": \"0x%lx\", \"size\": %lu, \"flags\": %u},\n"
+			"     \"rseq\": {\"addr\": \"0x%lx\", \"len\": %u, \"sig\": \"0x%x\"}, "
+			"\"clear_child_tid\": \"0x%lx\", \"robust_list\": \"0x%lx\", \"robust_len\": %lu}",
+			t->ss_sp, t->ss_size, t->ss_flags, t->rseq_addr, t->rseq_len, t->rseq_sig,
+			t->clear_child_tid, t->robust_list, t->robust_len);
+	}
+	fputs("\n  ],\n  \"process\": {\"comm\": ", f);
+	json_str(f, p->comm);
+	fprintf(f, ", \"umask\": \"%03o\", \"cwd\": ", p->umask);
+	json_str(f, img_str(&img, p->cwd_off));
+	fputs(", \"exe\": ", f);
+	json_str(f, img_str(&img, p->exe_off));
+	fprintf(f, ",\n    \"start_code\": \"0x%lx\", \"end_code\": \"0x%lx\", \"start_data\": \"0x%lx\", "
+		"\"end_data\": \"0x%lx\",\n    \"start_brk\": \"0x%lx\", \"brk\": \"0x%lx\", "
+		"\"start_stack\": \"0x%lx\", \"arg_start\": \"0x%lx\", \"arg_end\": \"0x%lx\",\n"
+		"    \"env_start\": \"0x%lx\", \"env_end\": \"0x%lx\", \"auxv_words\": %u,\n"
+		"    \"signals\": [", p->start_code, p->end_code, p->start_data, p->end_data, p->start_brk,
+		p->brk, p->start_stack, p->arg_start, p->arg_end, p->env_start, p->env_end, p->auxv_words);
+	for (int s = 1, first = 1; s <= CKPT_NSIG; s++) {
+		const struct ckpt_sigaction *sa = &p->sigact[s - 1];
+
+		if (!sa->handler)
+			continue;
+		fprintf(f, "%s\n      {\"signal\": %d, \"name\": \"%s\", \"action\": \"%s\", \"handler\": \"0x%lx\", "
+			"\"flags\": \"0x%lx\", \"mask\": \"0x%lx\"}", first ? "" : ",", s,
+			s < 32 && sig_abbrev[s] ? sig_abbrev[s] : "", sa->handler == 1 ? "ignore" : "handler",
+			sa->handler, sa->flags, sa->mask);
+		first = 0;
+	}
+	fprintf(f, "]},\n  \"runs\": %u,\n  \"regions\": [", h->nruns);
+	for (uint32_t i = 0; i < h->nvmas; i++) {
+		const struct ckpt_vma *v = &img.vmas[i];
+
+		fprintf(f, "%s\n    {\"start\": \"0x%lx\", \"end\": \"0x%lx\", \"size\": %lu, \"perm\": \"%c%c%c%c\", "
+			"\"kind\": \"%s\", \"path\": ", i ? "," : "", v->start, v->end, v->end - v->start,
+			v->prot & 1 ? 'r' : '-', v->prot & 2 ? 'w' : '-', v->prot & 4 ? 'x' : '-',
+			v->flags & CKPT_MAP_SHARED ? 's' : 'p', img_kind_name(v->kind));
+		json_str(f, img_str(&img, v->path_off));
+		fputs(", \"name\": ", f);
+		json_str(f, img_str(&img, v->name_off));
+		fprintf(f, ", \"pgoff\": %lu, \"flags\": \"0x%x\", \"advice\": \"0x%x\", \"pkey\": %d, "
+			"\"pages_stored\": %lu, \"runs\": %u}", v->pgoff, v->flags, v->advice, v->pkey,
+			v->pages_stored, v->run_count);
+	}
+	fputs("\n  ],\n  \"fds\": [", f);
+	for (uint32_t i = 0; i < h->nfds; i++) {
+		static const char *const fd_kinds[CKPT_FD_KIND_MAX] = {
+			[CKPT_FD_REG] = "file", [CKPT_FD_DIR] = "dir", [CKPT_FD_PIPE] = "pipe",
+			[CKPT_FD_FIFO] = "fifo", [CKPT_FD_CHR] = "chr", [CKPT_FD_MEMFD] = "memfd",
+			[CKPT_FD_DELETED] = "deleted", [CKPT_FD_EVENTFD] = "eventfd",
+			[CKPT_FD_TIMERFD] = "timerfd", [CKPT_FD_SIGNALFD] = "signalfd",
+			[CKPT_FD_UNSUPPORTED] = "unsupported", [CKPT_FD_EPOLL] = "epoll",
+		};
+		const struct ckpt_fd *d = &img.fds[i];
+		const char *k = d->kind < CKPT_FD_KIND_MAX && fd_kinds[d->kind] ? fd_kinds[d->kind] : "?";
+
+		fprintf(f, "%s\n    {\"fd\": %d, \"kind\": \"%s\", \"flags\": \"0x%x\", \"cloexec\": %s, "
+			"\"pos\": %lu, \"stored\": %lu, \"path\": ", i ? "," : "", d->fd, k, d->flags,
+			d->fd_flags & CKPT_FD_CLOEXEC ? "true" : "false", d->pos, d->data_len);
+		json_str(f, img_str(&img, d->path_off));
+		fputc('}', f);
+	}
+	fputs("\n  ],\n  \"pending_signals\": [", f);
+	for (uint32_t i = 0; i < h->nsigs; i++)
+		fprintf(f, "%s{\"signal\": %u, \"shared\": %s}", i ? ", " : "", img.sigs[i].signo,
+			img.sigs[i].shared ? "true" : "false");
+	fputs("],\n  \"timers\": [", f);
+	for (uint32_t i = 0; i < h->ntimers; i++) {
+		const struct ckpt_timer *t = &img.timers[i];
+
+		fprintf(f, "%s\n    {\"id\": %d, \"clockid\": %d, \"signal\": %d, \"interval_ns\": %ld, "
+			"\"remaining_ns\": %ld}", i ? "," : "", t->id, t->clockid, t->signo,
+			t->interval_sec * 1000000000l + t->interval_nsec, t->value_sec * 1000000000l + t->value_nsec);
+	}
+	fputs("]\n}\n", f);
+	if (fflush(f) || ferror(f)) {
+		say("writing the JSON: %s", strerror(errno));
+		return EX_FAIL;
+	}
+	return EX_OK;
+}
+
+int cmd_info(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, 0, 'j' }, { "help", no_argument, 0, 'h' },
+		{ "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
+	};
+	const char *path = "myckpt";
+	char rdr[PATH_MAX], arg[PATH_MAX + 2];
+	int c, json = 0;
+
+	while ((c = next_opt(argc, argv, ":hV", opts)) != -1) {
+		switch (c) {
+		case 'j': json = 1; break;
+		case 'h': help(info_help);
+		case 'V': version();
+		}
+	}
+	if (optind + 1 < argc)
+		usage_error("one IMAGE only ('%s' is extra)", argv[optind + 1]);
+	if (optind < argc)
+		path = argv[optind];
+	if (json)
+		return info_json(path);
+	if (find_helper("readckpt", rdr, sizeof(rdr)))
+		return EX_FAIL;
+	/* readckpt takes no "--": keep a leading '-' from reading as an option */
+	snprintf(arg, sizeof(arg), "%s%s", path[0] == '-' ? "./" : "", path);
+	execl(rdr, rdr, arg, (char *)NULL);
+	say("cannot run %s: %s", rdr, strerror(errno));
+	return EX_FAIL;
+}
