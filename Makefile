@@ -144,9 +144,9 @@ tests/bin/imgedit: tests/tools/imgedit.c $(B)/cap/image/crc32c.o $(HDRS)
 # target needs clang.  FUZZ_KNOWN: oracle labels of known bugs, counted and not
 # reported as crashes, until their fixes are merged.
 FUZZ_CC    ?= clang
-FUZZ_FLAGS := -std=gnu11 -g -O1 -Iinclude -Irestore -D_GNU_SOURCE -msse4.2 -DCKPT_CRC_ONE_COPY -fPIE -pie -fno-direct-access-external-data \
+FUZZ_FLAGS := -std=gnu11 -g -O1 -Iinclude -Iimage -Irestore -D_GNU_SOURCE -msse4.2 -fPIE -pie -fno-direct-access-external-data \
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Wall -Wno-unused-parameter
-FUZZ_SRC   := tests/fuzz/target.c tests/fuzz/sys.c restore/image.c restore/vma.c restore/fds.c restore/out.c
+FUZZ_SRC   := tests/fuzz/target.c tests/fuzz/sys.c restore/vma.c restore/fds.c $(IMG_SRC)
 FUZZ_KNOWN ?= run-outside,fault-after,vvar-resume,empty-reason,raw-string,fifo-block,write-existing
 SECONDS    ?= 60
 FUZZ_JOBS  ?= 1

@@ -17,10 +17,10 @@ OUT=$(cd "$OUT" && pwd)
 LLVM_COV=${LLVM_COV:-llvm-cov}
 LLVM_PROFDATA=${LLVM_PROFDATA:-llvm-profdata}
 cd "$ROOT"
-clang -std=gnu11 -g -O1 -Iinclude -Irestore -D_GNU_SOURCE -msse4.2 -DCKPT_CRC_ONE_COPY -fPIE -pie \
+clang -std=gnu11 -g -O1 -Iinclude -Iimage -Irestore -D_GNU_SOURCE -msse4.2 -fPIE -pie \
 	-fno-direct-access-external-data -fsanitize=fuzzer -fprofile-instr-generate -fcoverage-mapping \
-	-Wno-unused-parameter -o "$OUT/cov-target" tests/fuzz/target.c tests/fuzz/sys.c restore/image.c \
-	restore/vma.c restore/fds.c restore/out.c
+	-Wno-unused-parameter -o "$OUT/cov-target" tests/fuzz/target.c tests/fuzz/sys.c image/read.c image/chain.c image/fmt.c image/crc32c.c \
+	restore/vma.c restore/fds.c
 dirs=
 for d in "$@"; do dirs="$dirs $(cd "$d" && pwd)"; done
 rm -f "$OUT/cov.profraw"
@@ -32,12 +32,12 @@ LLVM_PROFILE_FILE="$OUT/cov.profraw" "$OUT/cov-target" -runs=0 $dirs >"$OUT/cov.
 "$LLVM_COV" report "$OUT/cov-target" -instr-profile="$OUT/cov.profdata" -show-functions restore/*.c |
 awk '
 	BEGIN {
-		n = split("rst_image_open read_at check_header plain_name table_ok table_at check_threads " \
-			  "check_proc str_ok check_vmas check_fds rst_image_str rst_kind_name " \
+		n = split("img_open read_at check_header plain_name table_ok table_at check_threads " \
+			  "check_proc str_ok check_vmas check_fds img_str img_kind_name " \
 			  "check_image open_chain cpuid check_cpu check_fpu_area check_process check_limits " \
 			  "rst_find_specials rst_check_vdso rst_open_files rst_verify_runs rst_alloc_pkeys " \
 			  "rst_prepare_fds make_pipe copy_in make_one reopen reopen_fifo strip make_deleted " \
-			  "rst_vfmt rst_fmt rst_fail put_num rst_parse_num rst_say", f, " ")
+			  "rst_vfmt img_fmt img_fail put_num rst_parse_num rst_say", f, " ")
 		for (i = 1; i <= n; i++) want[f[i]] = 1
 		printf "%-22s %8s %8s %8s %8s\n", "function", "regions", "missed", "branches", "missed"
 	}

@@ -39,9 +39,9 @@ void rst_jump(const void *regs, const void *fpu, uint64_t xmask, unsigned flags)
 	abort();
 }
 
-long rst_spawn_thread(void *args, uint64_t size, void (*fn)(void *), void *arg)
+long sys_clone3_on_stack(const void *args, uint64_t size, void (*fn)(void *), void *arg)
 {
-	fz_found("jump", "rst_spawn_thread reached from the checks");
+	fz_found("jump", "sys_clone3_on_stack reached from the checks");
 	abort();
 }
 

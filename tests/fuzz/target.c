@@ -3,7 +3,7 @@
  *
  * The restorer's own main.c is compiled in (hosted, by clang, with ASan and
  * UBSan; its system calls go through sys.c), and each input runs its
- * check_image(): rst_image_open and the parent chain, check_cpu,
+ * check_image(): img_open and the parent chain, check_cpu,
  * check_process, check_limits, the vDSO, the mapped files, then
  * rst_prepare_fds (or, for a roll-back, rst_verify_runs).
  *
@@ -24,7 +24,7 @@
  *   raw-string      a refusal or notice that is not one printable line
  *   fifo-block, write-existing, creat, syscall, jump: see sys.c
  */
-#include "../../restore/main.c"
+#include "main.c"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -91,7 +91,7 @@ void fz_found(const char *label, const char *fmt, ...)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	struct rst_err e;
+	struct img_err e;
 	FILE *f = fopen("/proc/sys/vm/mmap_min_addr", "r");
 
 	if (f) {
@@ -249,7 +249,7 @@ static void check_output(void)
 	}
 }
 
-static void check_accepted(const struct rst_image *im, int top)
+static void check_accepted(const struct img *im, int top)
 {
 	const struct ckpt_hdr *h = &im->hdr;
 	uint64_t resume = im->proc->resume_addr;
@@ -307,7 +307,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char names[MAX_IMAGES][256];
 	unsigned n, written = 0;
 	struct rst_specials sp;
-	struct rst_err err;
+	struct img_err err;
 	struct ckpt_hdr h;
 	const char *blame;
 
