@@ -26,7 +26,7 @@ NASMFLAGS  := -f elf64 -Iasm/ -w+orphan-labels -w+number-overflow
 # image/: the image code every program shares, built twice: freestanding into
 # the restorer ($(B)/rst/image/), hosted and PIC for libckpt and the tools ($(B)/cap/image/)
 IMG_SRC  := image/read.c image/chain.c image/fmt.c image/crc32c.c
-RST_SRC  := restore/main.c restore/vma.c restore/fds.c restore/mem.c $(IMG_SRC)
+RST_SRC  := restore/main.c restore/vma.c restore/fds.c restore/mem.c image/mem.c $(IMG_SRC)
 RST_ASM  := asm/entry.asm asm/jump.asm asm/spawn.asm asm/syscall.asm
 CAP_SRC  := capture/config.c capture/preload.c capture/dump.c capture/maps.c capture/state.c capture/api.c capture/track.c \
             capture/signame.c capture/threads.c $(IMG_SRC) image/write.c

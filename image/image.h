@@ -19,7 +19,7 @@
 
 #define IMG_TASK_SIZE	0x7ffffffff000ull	/* x86-64 4-level user address space top */
 
-/* from libc, or from restore/mem.c in the restorer */
+/* from libc, or from mem.c in the freestanding build (the restorer) */
 void *memcpy(void *d, const void *s, size_t n);
 void *memset(void *d, int c, size_t n);
 int memcmp(const void *a, const void *b, size_t n);

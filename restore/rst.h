@@ -7,10 +7,7 @@
 #include <stdarg.h>
 #include "image.h"
 
-/* mem.c: gcc may emit calls to these even with -ffreestanding */
-void *memcpy(void *d, const void *s, size_t n);
-void *memset(void *d, int c, size_t n);
-int memcmp(const void *a, const void *b, size_t n);
+/* mem.c (memcpy, memset, memcmp: image/image.h) */
 size_t rst_strlen(const char *s);
 int rst_streq(const char *a, const char *b);
 
