@@ -157,6 +157,8 @@ extern struct track_state ckpt_track;
 int cap_track_init(void);
 void cap_track_check(void);
 int cap_scan_hashed(struct cap_walk *w, int pm, uint32_t vi);
+void cap_hash_begin(void);			/* the writer, before a chain image's scan */
+void cap_track_commit(const struct cap_walk *w);	/* the writer, once that image is linked in */
 /* config.c: the scratch tables a walk fills */
 int cap_add_run_as(struct cap_walk *w, uint32_t vma, uint64_t start, uint64_t end, int zero);
 uint32_t cap_add_stringn(struct cap_walk *w, const char *s, size_t n);	/* offset, 0 when full or empty */

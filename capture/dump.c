@@ -363,6 +363,8 @@ int cap_finish(struct cap_walk *w, struct cap_state *st, const char *path, int t
 	int err = write_image(w, st, path, target_fd);
 
 	pkru_set(pkru);
+	if (!err)
+		cap_track_commit(w);
 	return err;
 }
 

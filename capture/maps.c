@@ -777,6 +777,8 @@ int cap_scan_pages(struct cap_walk *w)
 	int err = 0;
 
 	w->nruns = 0;
+	if (w->chain)
+		cap_hash_begin();		/* page hashes: this scan's table starts empty */
 	if (sys_failed(pm)) {
 		w->fail_what = "open /proc/self/pagemap";
 		return (int)pm;

@@ -33,19 +33,40 @@ static int uffd_init(void);
  * Where userfaultfd write-protect is not to be had (an older kernel, seccomp,
  * a program using userfaultfd itself) or CKPT_TRACK=hash asks for it, the
  * writer compares a CRC-32C of every present page of each private anonymous
- * region with the one it recorded at the last checkpoint, in a shared store
- * of the library's own (left out of images), and stores what changed.
+ * region with the one recorded when the parent image was written, in a shared
+ * store of the library's own (left out of images), and stores what changed.
  * Slower than the kernel's tracking (every page is read at each checkpoint)
- * but needs nothing from the kernel beyond /proc/self/pagemap. */
+ * but needs nothing from the kernel beyond /proc/self/pagemap.
+ *
+ * The store holds two tables: `base`, the hashes of the last image written
+ * whole and linked in (named by its id), and the other, rebuilt by each
+ * writer from nothing.  A writer compares only against the base table and
+ * only when that table belongs to its parent image; it becomes the base only
+ * once its image is in place (cap_track_commit).  So a region unmapped and
+ * mapped again, a writer that failed half-way or an image that was never
+ * linked can never make a page look unchanged when the chain lacks it. */
 #define HASH_STORE	(1ull << 30)	/* virtual; pages come as hashes are written */
+#define HASH_HALF	(HASH_STORE / 2)	/* table i's hashes lie in half i */
 #define HASH_REGIONS	4096
 
-struct hash_store {
+struct hash_table {
+	uint8_t image_id[16];		/* the image these hashes went into */
 	uint32_t n;
 	uint32_t pad;
 	uint64_t next;			/* next free byte of hashes */
 	struct { uint64_t start, end, off; } r[HASH_REGIONS];
 };
+
+struct hash_store {
+	uint32_t base;			/* 0 or 1: the table of the last image linked in */
+	uint32_t pad;
+	struct hash_table t[2];
+};
+
+static uint64_t hash_table_first(uint32_t i)
+{
+	return i ? HASH_HALF : (sizeof(struct hash_store) + 4095) & ~4095ull;
+}
 
 static int hash_init(void)
 {
@@ -54,43 +75,91 @@ static int hash_init(void)
 	if (sys_failed(m))
 		return (int)m;
 	sys_prctl(CKPT_PR_SET_VMA, CKPT_PR_SET_VMA_ANON_NAME, (uint64_t)m, HASH_STORE, (uint64_t)"ckpt page hashes");
-	((struct hash_store *)m)->next = (sizeof(struct hash_store) + 4095) & ~4095ull;
+	for (uint32_t i = 0; i < 2; i++)
+		((struct hash_store *)m)->t[i].next = hash_table_first(i);
 	ckpt_track.hash_map = (uint64_t)m;
 	ckpt_track.method = TRACK_HASH;
 	return 0;
 }
 
-/* One region in the writer: with `compare` (an incremental image and the
- * same region hashed last time) only pages whose hash changed are stored,
- * and pages gone since become zero runs; otherwise every page with data is
- * stored and the region is FRESH.  The hashes are recorded either way. */
-int cap_scan_hashed(struct cap_walk *w, int pm, uint32_t vi)
+/* In the writer, before the page scan of an image of the chain: the table
+ * that is not the base starts empty. */
+void cap_hash_begin(void)
 {
 	struct hash_store *hs = (struct hash_store *)ckpt_track.hash_map;
-	struct ckpt_vma *v = &ckpt_scratch.vmas[vi];
-	uint64_t npages = (v->end - v->start) / CKPT_PAGE_SIZE, *words = (uint64_t *)ckpt_scratch.iobuf;
-	static const uint8_t zeros[CKPT_PAGE_SIZE];
-	uint32_t *hash = 0, zero_crc = ckpt_crc32c(0, zeros, sizeof(zeros)) | 1;
-	int compare = 0;
+	struct hash_table *t;
 
-	for (uint32_t i = 0; i < hs->n; i++)
-		if (hs->r[i].start == v->start && hs->r[i].end == v->end) {
-			hash = (uint32_t *)(ckpt_track.hash_map + hs->r[i].off);
-			compare = w->incremental;
-		}
-	if (!hash) {				/* a region new to the store */
-		if (hs->n >= HASH_REGIONS || hs->next + npages * 4 > HASH_STORE) {
-			w->fail_what = "page-hash store full";
-			return -28;		/* ENOSPC: the writer fails, the next image is full */
-		}
-		hs->r[hs->n].start = v->start;
-		hs->r[hs->n].end = v->end;
-		hs->r[hs->n].off = hs->next;
-		hash = (uint32_t *)(ckpt_track.hash_map + hs->next);
-		hs->next += (npages * 4 + 4095) & ~4095ull;
-		hs->n++;
+	if (ckpt_track.method != TRACK_HASH)
+		return;
+	t = &hs->t[!__atomic_load_n(&hs->base, __ATOMIC_ACQUIRE)];
+	memset(t->image_id, 0, sizeof(t->image_id));
+	t->n = 0;
+	t->next = hash_table_first((uint32_t)(t - hs->t));
+}
+
+/* In the writer, once the image of the chain is in place: its hashes become
+ * the ones the next image compares against. */
+void cap_track_commit(const struct cap_walk *w)
+{
+	struct hash_store *hs = (struct hash_store *)ckpt_track.hash_map;
+	uint32_t next;
+
+	if (ckpt_track.method != TRACK_HASH || !w->chain)
+		return;
+	next = !__atomic_load_n(&hs->base, __ATOMIC_ACQUIRE);
+	memcpy(hs->t[next].image_id, w->image_id, sizeof(w->image_id));
+	__atomic_store_n(&hs->base, next, __ATOMIC_RELEASE);
+}
+
+/* The parent scan's hashes of exactly this region, or 0. */
+static const uint32_t *parent_hashes(const struct cap_walk *w, const struct ckpt_vma *v)
+{
+	struct hash_store *hs = (struct hash_store *)ckpt_track.hash_map;
+	const struct hash_table *t = &hs->t[__atomic_load_n(&hs->base, __ATOMIC_ACQUIRE)];
+
+	if (!w->incremental || memcmp(t->image_id, w->parent_id, sizeof(t->image_id)))
+		return 0;
+	for (uint32_t i = 0; i < t->n; i++)
+		if (t->r[i].start == v->start && t->r[i].end == v->end)
+			return (const uint32_t *)(ckpt_track.hash_map + t->r[i].off);
+	return 0;
+}
+
+/* Room in the table being built for this region's hashes, or 0. */
+static uint32_t *new_hashes(const struct ckpt_vma *v)
+{
+	struct hash_store *hs = (struct hash_store *)ckpt_track.hash_map;
+	uint32_t i = !__atomic_load_n(&hs->base, __ATOMIC_ACQUIRE);
+	struct hash_table *t = &hs->t[i];
+	uint64_t bytes = ((v->end - v->start) / CKPT_PAGE_SIZE * 4 + 4095) & ~4095ull;
+
+	if (t->n >= HASH_REGIONS || t->next + bytes > (i ? HASH_STORE : HASH_HALF))
+		return 0;
+	t->r[t->n].start = v->start;
+	t->r[t->n].end = v->end;
+	t->r[t->n].off = t->next;
+	t->next += bytes;
+	return (uint32_t *)(ckpt_track.hash_map + t->r[t->n++].off);
+}
+
+/* One region in the writer: when the parent image's scan hashed the same
+ * region, only pages whose hash changed are stored, and pages gone since
+ * become zero runs; otherwise every page with data is stored and the region
+ * is FRESH.  The hashes are recorded for the next image either way. */
+int cap_scan_hashed(struct cap_walk *w, int pm, uint32_t vi)
+{
+	struct ckpt_vma *v = &ckpt_scratch.vmas[vi];
+	uint64_t *words = (uint64_t *)ckpt_scratch.iobuf;
+	static const uint8_t zeros[CKPT_PAGE_SIZE];
+	uint32_t zero_crc = ckpt_crc32c(0, zeros, sizeof(zeros)) | 1;
+	const uint32_t *old = parent_hashes(w, v);
+	uint32_t *hash = new_hashes(v);
+
+	if (!hash) {
+		w->fail_what = "page-hash store full";
+		return -28;			/* ENOSPC: the writer fails, the next image is full */
 	}
-	if (!compare && w->incremental)
+	if (!old && w->incremental)
 		v->flags |= CKPT_MAP_FRESH;
 	for (uint64_t a = v->start; a < v->end; ) {
 		uint64_t n = (v->end - a) / CKPT_PAGE_SIZE;
@@ -112,13 +181,13 @@ int cap_scan_hashed(struct cap_walk *w, int pm, uint32_t vi)
 				if (h == zero_crc)
 					h = 0;		/* all zeros: nothing to store */
 			}
-			if (compare && h == hash[k])
+			hash[k] = h;
+			if (old && h == old[k])
 				continue;
 			if (h)
 				err = cap_add_run_as(w, vi, page, page + CKPT_PAGE_SIZE, 0);
-			else if (compare && hash[k])
+			else if (old && old[k])
 				err = cap_add_run_as(w, vi, page, page + CKPT_PAGE_SIZE, 1);
-			hash[k] = h;
 			if (err)
 				return err;
 		}
