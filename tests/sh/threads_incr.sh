@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 180
 # threads_incr.sh -- periodic incremental checkpoints of a multi-threaded job
 # (issue 9: "incremental and periodic checkpoints work with threads").
 #
@@ -66,6 +67,7 @@ cat >"$W/job.c" <<'EOF'
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,6 +171,7 @@ int main(int argc, char **argv)
 	pthread_t th[NT];
 	const char *why;
 	uint64_t want = 0;
+	sigset_t setup;
 
 	/* descriptors inherited from the runner (a pipe to another process would
 	 * make the image refused); libckpt's own userfaultfd stays */
@@ -186,10 +189,16 @@ int main(int argc, char **argv)
 	if (iters >= NPG) { printf("ITERS must be < %lu\n", NPG); return 2; }
 	buf = aligned_alloc(PG, TOTAL);	/* one iteration writes one page, not two halves */
 	if (!buf) return 2;
+	/* no periodic checkpoint while the buffer is filled (slow where page
+	 * faults are): the first image then holds all of it */
+	sigemptyset(&setup);
+	sigaddset(&setup, SIGUSR2);
+	sigprocmask(SIG_BLOCK, &setup, 0);
 	for (int i = 0; i < NT; i++)	/* every page has data: the full image holds 64 MiB */
 		for (unsigned long j = 0; j < NPG; j++)
 			for (unsigned w = 0; w < PG / 8; w++)
 				((uint64_t *)(buf + (i * NPG + j) * PG))[w] = val(i, 0) ^ w;
+	sigprocmask(SIG_UNBLOCK, &setup, 0);
 	for (long i = 0; i < NT; i++) {
 		pthread_mutex_init(&lk[i], 0);
 		pthread_create(&th[i], 0, work, (void *)i);
