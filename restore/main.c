@@ -24,6 +24,7 @@
  */
 #include "rst.h"
 #include "ckpt_sys.h"
+#include "cpu.h"
 
 void rst_jump(const struct ckpt_regs *regs, const void *fpu, uint64_t xmask, unsigned flags)
 	__attribute__((noreturn));
@@ -163,11 +164,6 @@ static void __attribute__((noreturn)) usage(int status)
 	sys_exit_group(status);
 }
 
-static void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
-{
-	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
-}
-
 /* The FPU area must load without a fault: XRSTOR/FXRSTOR raise #GP on MXCSR
  * bits this CPU reserves, on components it does not enable, and on a
  * compacted or dirty XSAVE header. */
@@ -198,7 +194,7 @@ static int check_fpu_area(const struct img *im, const struct ckpt_thread *t, uin
 
 		if (!(hdr[0] >> c & 1))
 			continue;
-		cpuid(0xd, c, r);		/* eax: its size, ebx: its offset in the area */
+		img_cpuid(0xd, c, r);		/* eax: its size, ebx: its offset in the area */
 		if ((uint64_t)r[0] + r[1] > t->xsave_size)
 			return img_fail(e, "thread %u: XSAVE component %u ends past the %u-byte area", t->tid, c,
 					t->xsave_size);
@@ -211,37 +207,26 @@ static int check_fpu_area(const struct img *im, const struct ckpt_thread *t, uin
 static int check_cpu(const struct img *im, struct img_err *e)
 {
 	const struct ckpt_hdr *h = &im->hdr;
-	uint32_t l1[4], l7[4] = { 0 }, miss;
-	uint64_t xcr0 = 0;
+	struct img_cpu cpu;
+	uint32_t miss;
 
-	cpuid(1, 0, l1);
-	cpuid(0, 0, l7);
-	if (l7[0] >= 7)
-		cpuid(7, 0, l7);
-	else
-		l7[1] = l7[2] = l7[3] = 0;
-	if (l1[2] & (1u << 27)) {		/* OSXSAVE: xgetbv allowed */
-		uint32_t lo, hi;
-
-		__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-		xcr0 = (uint64_t)hi << 32 | lo;
-	}
-	miss = h->cpuid1_ecx & ~l1[2] & ~CKPT_CPUID1_ECX_IGNORE;
+	img_probe_cpu(&cpu);
+	miss = h->cpuid1_ecx & ~cpu.cpuid1_ecx & ~CKPT_CPUID1_ECX_IGNORE;
 	if (miss)
 		return img_fail(e, "this CPU lacks features the image's CPU had (cpuid 1 ecx 0x%x)", miss);
-	if ((miss = h->cpuid1_edx & ~l1[3]))
+	if ((miss = h->cpuid1_edx & ~cpu.cpuid1_edx))
 		return img_fail(e, "this CPU lacks features the image's CPU had (cpuid 1 edx 0x%x)", miss);
-	if ((miss = h->cpuid7_ebx & ~l7[1]))
+	if ((miss = h->cpuid7_ebx & ~cpu.cpuid7_ebx))
 		return img_fail(e, "this CPU lacks features the image's CPU had (cpuid 7 ebx 0x%x)", miss);
-	if ((miss = h->cpuid7_ecx & ~l7[2]))
+	if ((miss = h->cpuid7_ecx & ~cpu.cpuid7_ecx))
 		return img_fail(e, "this CPU lacks features the image's CPU had (cpuid 7 ecx 0x%x)", miss);
-	if ((miss = h->cpuid7_edx & ~l7[3]))
+	if ((miss = h->cpuid7_edx & ~cpu.cpuid7_edx))
 		return img_fail(e, "this CPU lacks features the image's CPU had (cpuid 7 edx 0x%x)", miss);
-	if (h->xcr0 & ~xcr0)	/* glibc picks AVX/AVX-512 code by XCR0 */
+	if (h->xcr0 & ~cpu.xcr0)	/* glibc picks AVX/AVX-512 code by XCR0 */
 		return img_fail(e, "image's CPU enabled XSAVE components 0x%lx, this CPU enables 0x%lx",
-				h->xcr0, xcr0);
+				h->xcr0, cpu.xcr0);
 	for (uint32_t i = 0; i < h->nthreads; i++)
-		if (check_fpu_area(im, &im->threads[i], xcr0, e))
+		if (check_fpu_area(im, &im->threads[i], cpu.xcr0, e))
 			return -1;
 	return 0;
 }
@@ -738,8 +723,8 @@ void rst_main(uint64_t *sp)
 	{	/* every checksum is CRC-32C with the SSE4.2 crc32 instruction */
 		uint32_t l1[4];
 
-		cpuid(1, 0, l1);
-		if (!(l1[2] & (1u << 20))) {
+		img_cpuid(1, 0, l1);
+		if (!(l1[2] & IMG_CPUID1_ECX_SSE42)) {
 			img_say(2, "restorer: this CPU lacks SSE4.2, which image checksums need\n");
 			sys_exit_group(2);
 		}
