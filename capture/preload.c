@@ -14,12 +14,12 @@
 #include <sys/auxv.h>
 #include <ucontext.h>
 #include <unistd.h>
-#include <cpuid.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 
 #include "cap.h"
+#include "cpu.h"
 #include "signame.h"
 #include "ckpt.h"
 
@@ -77,33 +77,23 @@ static void say_env_ignored(void)
 
 static void probe_machine(void)
 {
-	unsigned a, b, c, d;
+	struct img_cpu cpu;
 
 	ckpt_cfg.hwcap2 = getauxval(AT_HWCAP2);
 	if (ckpt_cfg.hwcap2 & 2)		/* HWCAP2_FSGSBASE */
 		ckpt_cfg.ctx_flags |= CKPT_CTX_FSGSBASE;
-	__cpuid(0, a, b, c, d);
-	memcpy(ckpt_cfg.cpu_vendor, &b, 4);
-	memcpy(ckpt_cfg.cpu_vendor + 4, &d, 4);
-	memcpy(ckpt_cfg.cpu_vendor + 8, &c, 4);
-	if (a >= 7) {
-		__cpuid_count(7, 0, a, b, c, d);
-		ckpt_cfg.cpuid7_ebx = b;
-		ckpt_cfg.cpuid7_ecx = c;
-		ckpt_cfg.cpuid7_edx = d;
-	}
-	__cpuid(1, a, b, c, d);
-	ckpt_cfg.cpuid1_ecx = c;
-	ckpt_cfg.cpuid1_edx = d;
+	img_probe_cpu(&cpu);
+	memcpy(ckpt_cfg.cpu_vendor, cpu.vendor, sizeof(cpu.vendor));
+	ckpt_cfg.cpuid7_ebx = cpu.cpuid7_ebx;
+	ckpt_cfg.cpuid7_ecx = cpu.cpuid7_ecx;
+	ckpt_cfg.cpuid7_edx = cpu.cpuid7_edx;
+	ckpt_cfg.cpuid1_ecx = cpu.cpuid1_ecx;
+	ckpt_cfg.cpuid1_edx = cpu.cpuid1_edx;
 	ckpt_cfg.xsave_size = 512;			/* FXSAVE */
-	if ((c & (1u << 26)) && (c & (1u << 27))) {	/* XSAVE, OSXSAVE */
-		unsigned lo, hi;
-
-		__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-		ckpt_cfg.xcr0 = (uint64_t)hi << 32 | lo;
-		__cpuid_count(0xd, 0, a, b, c, d);
-		if (b <= CKPT_XSAVE_MAX) {
-			ckpt_cfg.xsave_size = b;
+	if ((cpu.cpuid1_ecx & IMG_CPUID1_ECX_XSAVE) && (cpu.cpuid1_ecx & IMG_CPUID1_ECX_OSXSAVE)) {
+		ckpt_cfg.xcr0 = cpu.xcr0;
+		if (cpu.xsave_size <= CKPT_XSAVE_MAX) {
+			ckpt_cfg.xsave_size = cpu.xsave_size;
 			ckpt_cfg.ctx_flags |= CKPT_CTX_XSAVE;
 		}
 	}

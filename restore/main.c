@@ -24,6 +24,7 @@
  */
 #include "rst.h"
 #include "ckpt_sys.h"
+#include "cpu.h"
 
 void rst_jump(const struct ckpt_regs *regs, const void *fpu, uint64_t xmask, unsigned flags)
 	__attribute__((noreturn));
@@ -163,11 +164,6 @@ static void __attribute__((noreturn)) usage(int status)
 	sys_exit_group(status);
 }
 
-static void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
-{
-	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
-}
-
 /* The FPU area must load without a fault: XRSTOR/FXRSTOR raise #GP on MXCSR
  * bits this CPU reserves, on components it does not enable, and on a
  * compacted or dirty XSAVE header. */
@@ -198,7 +194,7 @@ static int check_fpu_area(const struct img *im, const struct ckpt_thread *t, uin
 
 		if (!(hdr[0] >> c & 1))
 			continue;
-		cpuid(0xd, c, r);		/* eax: its size, ebx: its offset in the area */
+		img_cpuid(0xd, c, r);		/* eax: its size, ebx: its offset in the area */
 		if ((uint64_t)r[0] + r[1] > t->xsave_size)
 			return img_fail(e, "thread %u: XSAVE component %u ends past the %u-byte area", t->tid, c,
 					t->xsave_size);
@@ -211,37 +207,26 @@ static int check_fpu_area(const struct img *im, const struct ckpt_thread *t, uin
 static int check_cpu(const struct img *im, struct img_err *e)
 {
 	const struct ckpt_hdr *h = &im->hdr;
-	uint32_t l1[4], l7[4] = { 0 }, miss;
-	uint64_t xcr0 = 0;
+	struct img_cpu cpu;
+	uint32_t miss;
 
-	cpuid(1, 0, l1);
-	cpuid(0, 0, l7);
-	if (l7[0] >= 7)
-		cpuid(7, 0, l7);
-	else
-		l7[1] = l7[2] = l7[3] = 0;
-	if (l1[2] & (1u << 27)) {		/* OSXSAVE: xgetbv allowed */
-		uint32_t lo, hi;
-
-		__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-		xcr0 = (uint64_t)hi << 32 | lo;
-	}
-	miss = h->cpuid1_ecx & ~l1[2] & ~CKPT_CPUID1_ECX_IGNORE;
+	img_probe_cpu(&cpu);
+	miss = h->cpuid1_ecx & ~cpu.cpuid1_ecx & ~CKPT_CPUID1_ECX_IGNORE;
 	if (miss)
 		return img_fail(e, "this CPU lacks features the image's CPU had (cpuid 1 ecx 0x%x)", miss);
-	if ((miss = h->cpuid1_edx & ~l1[3]))
+	if ((miss = h->cpuid1_edx & ~cpu.cpuid1_edx))
 		return img_fail(e, "this CPU lacks features the image's CPU had (cpuid 1 edx 0x%x)", miss);
-	if ((miss = h->cpuid7_ebx & ~l7[1]))
+	if ((miss = h->cpuid7_ebx & ~cpu.cpuid7_ebx))
 		return img_fail(e, "this CPU lacks features the image's CPU had (cpuid 7 ebx 0x%x)", miss);
-	if ((miss = h->cpuid7_ecx & ~l7[2]))
+	if ((miss = h->cpuid7_ecx & ~cpu.cpuid7_ecx))
 		return img_fail(e, "this CPU lacks features the image's CPU had (cpuid 7 ecx 0x%x)", miss);
-	if ((miss = h->cpuid7_edx & ~l7[3]))
+	if ((miss = h->cpuid7_edx & ~cpu.cpuid7_edx))
 		return img_fail(e, "this CPU lacks features the image's CPU had (cpuid 7 edx 0x%x)", miss);
-	if (h->xcr0 & ~xcr0)	/* glibc picks AVX/AVX-512 code by XCR0 */
+	if (h->xcr0 & ~cpu.xcr0)	/* glibc picks AVX/AVX-512 code by XCR0 */
 		return img_fail(e, "image's CPU enabled XSAVE components 0x%lx, this CPU enables 0x%lx",
-				h->xcr0, xcr0);
+				h->xcr0, cpu.xcr0);
 	for (uint32_t i = 0; i < h->nthreads; i++)
-		if (check_fpu_area(im, &im->threads[i], xcr0, e))
+		if (check_fpu_area(im, &im->threads[i], cpu.xcr0, e))
 			return -1;
 	return 0;
 }
@@ -661,114 +646,133 @@ static __attribute__((noinline)) const char *check_image(const char *path, struc
 	return 0;
 }
 
-void rst_main(uint64_t *sp)
-{
-	static const uint64_t all_signals = ~0ull;
-	uint64_t argc = sp[0], *auxv;
-	char **argv = (char **)(sp + 1);
-	const char *path = "myckpt";
-	struct rst_specials specials;
-	struct img_err err;
-	const char *blame;
-	struct ckpt_resume *resume;
-	struct ckpt_thread *t;
-	int verbose = 0, paths = 0, stdio_image = 0, close_unsupported = 0, lazy = 0, same_pid = 0, exec_ed = 0;
-	int as_owner = 0;
-	unsigned jump_flags;
-	uint32_t pid;
+/* What the command line asked for. */
+struct rst_opts {
+	const char *path;		/* the image; image_path once read_args is done */
+	int verbose, stdio_image, close_unsupported, lazy, same_pid, as_owner;
+};
 
-	/* 1. no signal handler may run until libckpt says so */
-	sys_rt_sigprocmask(SIG_SETMASK, &all_signals, 0);
-	for (auxv = sp + 1 + argc + 1; *auxv; auxv++)	/* skip envp */
+/* Step 1: the kernel's auxv, after argv and envp on the initial stack: this
+ * process's AT_HWCAP2 into hwcap2.  Returns 1 when the kernel's execve wrote
+ * it (AT_ENTRY is there), 0 for tlongjmp's own stack (AT_HWCAP2 alone). */
+static int read_auxv(uint64_t *sp)
+{
+	uint64_t *auxv;
+	int exec_ed = 0;
+
+	for (auxv = sp + 1 + sp[0] + 1; *auxv; auxv++)	/* skip argc, argv, envp */
 		;
 	for (auxv++; auxv[0] != AT_NULL; auxv += 2) {
 		if (auxv[0] == AT_HWCAP2)
 			hwcap2 = auxv[1];
-		exec_ed |= auxv[0] == AT_ENTRY;	/* the kernel's auxv: started by execve */
+		exec_ed |= auxv[0] == AT_ENTRY;
 	}
+	return exec_ed;
+}
+
+/* before the image is opened: one line (fmt with arg for a %s), exit 2 */
+static void __attribute__((noreturn)) refuse_to_start(const char *fmt, const char *arg)
+{
+	img_say(2, fmt, arg);
+	sys_exit_group(2);
+}
+
+/* Step 1: the options, and the image path copied off the stack step 4 unmaps.
+ * A bad command line: one line, exit 2. */
+static void read_args(uint64_t argc, char **argv, int exec_ed, struct rst_opts *o)
+{
+	int paths = 0;
+
 	for (uint64_t i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
 		if (rst_streq(a, "-v") || rst_streq(a, "--verbose"))
-			verbose = 1;
+			o->verbose = 1;
 		else if (rst_streq(a, "-h") || rst_streq(a, "--help"))
 			usage(0);
 		else if (rst_streq(a, "--stdio=image"))
-			stdio_image = 1;
+			o->stdio_image = 1;
 		else if (rst_streq(a, "--stdio=caller"))
-			stdio_image = 0;
+			o->stdio_image = 0;
 		else if (rst_streq(a, "--close-unsupported"))
-			close_unsupported = 1;
+			o->close_unsupported = 1;
 		else if (rst_streq(a, "--lazy"))
-			lazy = 1;
+			o->lazy = 1;
 		else if (rst_streq(a, "--same-pid"))
-			same_pid = 1;
+			o->same_pid = 1;
 		else if (rst_streq(a, "--as-owner"))
-			as_owner = 1;
+			o->as_owner = 1;
 		else if (!memcmp(a, "--in-process=", 13)) {	/* from libckpt's tlongjmp only */
-			if (parse_in_process(a + 13)) {
-				img_say(2, "restorer: bad --in-process argument\n");
-				sys_exit_group(2);
-			}
+			if (parse_in_process(a + 13))
+				refuse_to_start("restorer: bad --in-process argument\n", 0);
 		}
 		else if (rst_streq(a, "--")) {
 			if (i + 1 < argc)
-				path = argv[++i], paths++;
+				o->path = argv[++i], paths++;
 		}
-		else if (a[0] == '-' && a[1]) {
-			img_say(2, "restorer: unknown option '%s' (see restorer --help)\n", a);
-			sys_exit_group(2);
-		} else
-			path = a, paths++;
+		else if (a[0] == '-' && a[1])
+			refuse_to_start("restorer: unknown option '%s' (see restorer --help)\n", a);
+		else
+			o->path = a, paths++;
 	}
 	/* --in-process is tlongjmp's: libckpt enters the restorer on a stack of its
 	 * own, whose auxv holds AT_HWCAP2 alone, with a memfd of its own.  Given to a
 	 * restorer that execve started, it would have a refusal jump through ADDR. */
-	if (bail && (exec_ed || sys_failed(sys_fcntl(carry_fd, 1034 /* F_GET_SEALS: memfds only */, 0)))) {
-		img_say(2, "restorer: --in-process is for libckpt's tlongjmp only, not a command line\n");
-		sys_exit_group(2);
-	}
-	if (paths > 1 || rst_strlen(path) >= sizeof(image_path)) {
-		img_say(2, "restorer: give one image path (see restorer --help)\n");
-		sys_exit_group(2);
-	}
-	memcpy(image_path, path, rst_strlen(path) + 1);
-	path = image_path;
+	if (bail && (exec_ed || sys_failed(sys_fcntl(carry_fd, 1034 /* F_GET_SEALS: memfds only */, 0))))
+		refuse_to_start("restorer: --in-process is for libckpt's tlongjmp only, not a command line\n", 0);
+	if (paths > 1 || rst_strlen(o->path) >= sizeof(image_path))
+		refuse_to_start("restorer: give one image path (see restorer --help)\n", 0);
+	memcpy(image_path, o->path, rst_strlen(o->path) + 1);
+	o->path = image_path;
+}
 
-	{	/* every checksum is CRC-32C with the SSE4.2 crc32 instruction */
-		uint32_t l1[4];
+/* Step 1: every checksum is CRC-32C with the SSE4.2 crc32 instruction */
+static void require_sse42(void)
+{
+	uint32_t r[4];
 
-		cpuid(1, 0, l1);
-		if (!(l1[2] & (1u << 20))) {
-			img_say(2, "restorer: this CPU lacks SSE4.2, which image checksums need\n");
-			sys_exit_group(2);
-		}
-	}
+	img_cpuid(1, 0, r);
+	if (!(r[2] & IMG_CPUID1_ECX_SSE42))
+		refuse_to_start("restorer: this CPU lacks SSE4.2, which image checksums need\n", 0);
+}
 
-	/* 2, 3. the image, whose it is, its chain and this machine */
+/* Steps 2 and 3, or "restorer: IMAGE: reason" and exit 2 (a roll-back: back
+ * into the program).  Then --lazy holds for a full image only: an incremental
+ * one's pages are spread over its chain and are read. */
+static void open_and_check_image(struct rst_opts *o, struct rst_specials *specials)
+{
+	struct img_err err;
+	const char *blame;
+
 	privileged_start = SC0(__NR_geteuid) == 0 || has_capabilities();
-	if ((blame = check_image(path, &specials, verbose, stdio_image, close_unsupported, as_owner, &err)))
+	blame = check_image(o->path, specials, o->verbose, o->stdio_image, o->close_unsupported, o->as_owner,
+			    &err);
+	if (blame)
 		refuse(blame, &err);
-	t = &img.threads[0];
-	if (lazy && nchain > 1) {
-		lazy = 0;
-		if (verbose)
-			img_say(2, "restorer: notice: %s is incremental: its pages are read, not mapped\n", path);
+	if (o->lazy && nchain > 1) {
+		o->lazy = 0;
+		if (o->verbose)
+			img_say(2, "restorer: notice: %s is incremental: its pages are read, not mapped\n", o->path);
 	}
+}
 
-	if (same_pid && !bail)
-		become_old_pid(path, img.proc->pid, verbose);
-
-	/* 4. the address space */
-	rst_rebuild(chain, nchain, &specials, file_fds, lazy, verbose);
+/* Step 4: the address space (vma.c); then the parents' image files and the
+ * mapped files are closed (the image's own in place_descriptors) */
+static void rebuild_memory(const struct rst_specials *specials, int lazy, int verbose)
+{
+	rst_rebuild(chain, nchain, specials, file_fds, lazy, verbose);
 	for (uint32_t i = 0; i + 1 < nchain; i++)
 		sys_close(chain[i]->fd);
 	for (uint32_t i = 0; i < img.hdr.nvmas; i++)
 		if (file_fds[i] >= 0)
 			sys_close(file_fds[i]);
+}
 
-	/* 5. process state */
-	pid = (uint32_t)sys_getpid();
+/* Step 5: the main thread's and the process's kernel state, now as pid */
+static void restore_main_thread_state(uint32_t pid, int verbose)
+{
+	struct ckpt_thread *t = &img.threads[0];
+
 	if (t->clear_child_tid && !writable(t->clear_child_tid, 4))
 		t->clear_child_tid = 0;
 	if (bail)				/* same thread: glibc's cached tid stands */
@@ -776,7 +780,14 @@ void rst_main(uint64_t *sp)
 	restore_process(t, img.proc, pid, !bail, verbose);
 	if (!bail)
 		restore_timers_signals(img.proc, img.proc->pid, pid);
-	resume = (struct ckpt_resume *)img.proc->resume_addr;
+}
+
+/* Step 5: the resume block libckpt reads on its way back: where the restorer's
+ * zone is (libckpt unmaps it), the new pid, how it was restored */
+static void write_resume(const char *path, uint32_t pid, int verbose)
+{
+	struct ckpt_resume *resume = (struct ckpt_resume *)img.proc->resume_addr;
+
 	resume->zone_start = (uint64_t)rst_zone_start;
 	resume->zone_end = (uint64_t)rst_zone_end;
 	resume->pid = pid;
@@ -786,31 +797,37 @@ void rst_main(uint64_t *sp)
 	if (verbose)
 		img_say(2, "restorer: %s: %u regions, %lu bytes of pages; resuming pid %u as %u\n",
 			path, img.hdr.nvmas, img.hdr.data_size, img.proc->pid, pid);
+}
+
+/* Step 5: the image closed; the descriptors moved from their staging numbers
+ * to their own (a roll-back: back to what the program had at tsetjmp) */
+static void place_descriptors(int stdio_image)
+{
 	sys_close(img.fd);
 	if (bail)
 		rst_rewind_fds(&img);
 	else
 		rst_install_fds(&img, stdio_image);
+}
 
-	/* 6. registers */
-	/* the other threads, last: each goes straight into the program */
+/* Step 6: the image's other threads, last: each goes straight into the
+ * program (rst_thread_main); then the timers aimed at them, now they exist */
+static void start_threads(const char *path, int same_pid, uint32_t pid)
+{
 	for (uint32_t i = 1; i < img.hdr.nthreads; i++) {
 		struct ckpt_thread *o = &img.threads[i];
+		int32_t old = (int32_t)o->tid;	/* --same-pid: each thread gets its old tid too (glibc
+						 * keeps tids in recursive, error-checking and robust mutexes) */
+		struct ksys_clone_args ca = {
+			.flags = KSYS_CLONE_THREAD, .stack = (uint64_t)thread_stacks[i],
+			.stack_size = RST_THREAD_STACK,
+			.set_tid = same_pid ? (uint64_t)&old : 0, .set_tid_size = same_pid ? 1 : 0,
+		};
 		long tid;
 
 		if (o->clear_child_tid && !writable(o->clear_child_tid, 4))
 			o->clear_child_tid = 0;
-		{	/* --same-pid: each thread gets its old tid too (glibc keeps
-			 * tids in recursive, error-checking and robust mutexes) */
-			int32_t old = (int32_t)o->tid;
-			struct ksys_clone_args ca = {
-				.flags = KSYS_CLONE_THREAD, .stack = (uint64_t)thread_stacks[i],
-				.stack_size = RST_THREAD_STACK,
-				.set_tid = same_pid ? (uint64_t)&old : 0, .set_tid_size = same_pid ? 1 : 0,
-			};
-
-			tid = sys_clone3_on_stack(&ca, sizeof(ca), rst_thread_main, o);
-		}
+		tid = sys_clone3_on_stack(&ca, sizeof(ca), rst_thread_main, o);
 		if (sys_failed(tid)) {
 			img_say(2, "restorer: %s: thread %u of %u: clone: errno %d\n", path, i, img.hdr.nthreads,
 				(int)-tid);
@@ -818,10 +835,51 @@ void rst_main(uint64_t *sp)
 		}
 		new_tids[i] = (int32_t)tid;
 	}
-	if (!bail)				/* timers aimed at those threads, now they exist */
+	if (!bail)
 		restore_timers(img.proc->pid, pid, new_tids, 1);
-	jump_flags = jump_flags_of(t);
+}
+
+/* Step 6: the main thread's registers.  POINT OF NO RETURN: rst_jump loads
+ * them and iretq's into the program. */
+static void __attribute__((noreturn)) jump_into_program(void)
+{
+	const struct ckpt_thread *t = &img.threads[0];
+	unsigned jump_flags = jump_flags_of(t);
+
 	drop_ns_capabilities();
-	/* POINT OF NO RETURN: rst_jump loads the target's registers and iretq's */
 	rst_jump(&t->regs, img.tables + (t->xsave_off - img.hdr.tables_off), t->xfeatures, jump_flags);
+}
+
+/* sp: the kernel's initial stack (argc, argv, envp, auxv), or tlongjmp's */
+void rst_main(uint64_t *sp)
+{
+	static const uint64_t all_signals = ~0ull;
+	struct rst_opts o = { .path = "myckpt" };
+	struct rst_specials specials;
+	uint32_t pid;
+	int exec_ed;
+
+	/* 1. no signal handler may run until libckpt says so; the command line */
+	sys_rt_sigprocmask(SIG_SETMASK, &all_signals, 0);
+	exec_ed = read_auxv(sp);
+	read_args(sp[0], (char **)(sp + 1), exec_ed, &o);
+	require_sse42();
+
+	/* 2, 3. the image, whose it is, its chain and this machine */
+	open_and_check_image(&o, &specials);
+	if (o.same_pid && !bail)
+		become_old_pid(o.path, img.proc->pid, o.verbose);
+
+	/* 4. the address space */
+	rebuild_memory(&specials, o.lazy, o.verbose);
+
+	/* 5. process state */
+	pid = (uint32_t)sys_getpid();
+	restore_main_thread_state(pid, o.verbose);
+	write_resume(o.path, pid, o.verbose);
+	place_descriptors(o.stdio_image);
+
+	/* 6. registers: the other threads, then this one */
+	start_threads(o.path, o.same_pid, pid);
+	jump_into_program();
 }

@@ -1,5 +1,6 @@
 /* check.c -- `ckpt check`: what this kernel and CPU allow. */
 #include "ckpt.h"
+#include "cpu.h"
 
 const char check_help[] =
 	"usage: ckpt check\n"
@@ -66,25 +67,23 @@ static void check_xsave(void)
 		"PT", "PKRU", "PASID", "CET_U", "CET_S", "HDC", "UINTR", "LBR", "HWP",
 		"TILECFG", "TILEDATA",
 	};
-	unsigned a, b, c, d;
+	struct img_cpu cpu;
 	char names[256] = "";
 	uint64_t xcr0;
 	size_t n = 0;
 
-	__cpuid(1, a, b, c, d);
-	if (!(c & (1u << 26)) || !(c & (1u << 27))) {
+	img_probe_cpu(&cpu);
+	if (!(cpu.cpuid1_ecx & IMG_CPUID1_ECX_XSAVE) || !(cpu.cpuid1_ecx & IMG_CPUID1_ECX_OSXSAVE)) {
 		line("xsave", 0, "CPUID.1 ECX XSAVE/OSXSAVE clear: FPU/SSE state saved with FXSAVE (512 bytes)");
 		return;
 	}
-	__asm__ volatile("xgetbv" : "=a"(a), "=d"(d) : "c"(0));
-	xcr0 = (uint64_t)d << 32 | a;
+	xcr0 = cpu.xcr0;
 	for (int i = 0; i < 64; i++)
 		if (xcr0 & (1ull << i))
 			n += snprintf(names + n, sizeof(names) - n, "%s%s", n ? " " : "",
 				      i < 19 ? comp[i] : "?");
-	__cpuid_count(0xd, 0, a, b, c, d);
-	line("xsave", 1, "XCR0 0x%lx: %s; %u-byte area%s", xcr0, names, b,
-	     b > CKPT_XSAVE_MAX ? " (larger than ckpt accepts: FXSAVE is used)" : "");
+	line("xsave", 1, "XCR0 0x%lx: %s; %u-byte area%s", xcr0, names, cpu.xsave_size,
+	     cpu.xsave_size > CKPT_XSAVE_MAX ? " (larger than ckpt accepts: FXSAVE is used)" : "");
 	line("  avx", (xcr0 & 0x6) == 0x6, "XCR0 bits 1-2 (SSE, AVX): ymm state in the images");
 	line("  avx-512", (xcr0 & 0xe0) == 0xe0, "XCR0 bits 5-7 (opmask, ZMM_Hi256, Hi16_ZMM): zmm and k state in the images");
 	line("  pkru", (xcr0 & 0x200) != 0, "XCR0 bit 9: protection-key rights (PKRU) in the images");

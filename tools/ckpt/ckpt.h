@@ -22,7 +22,6 @@
 #include <sched.h>
 #include <time.h>
 #include <unistd.h>
-#include <cpuid.h>
 #include <sys/auxv.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
