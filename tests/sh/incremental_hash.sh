@@ -57,6 +57,11 @@ EOF2
 cc -O2 -o "$W/rounds" "$W/rounds.c" || { not_ok "cannot build the program"; exit 1; }
 (cd "$W" && CKPT_TRACK=hash CKPT_INCREMENTAL=1 CKPT_KEEP=10 CKPT_FILE="$W/img" \
 	LD_PRELOAD="$ROOT/libckpt.so" timeout 60 ./rounds) >"$W/orig.out" 2>"$W/orig.err"
+# the last image's writer (the program's child) may still be writing it
+for _ in $(seq 1 300); do
+	ls -a "$W" | grep -q '\.tmp\.' || break
+	sleep 0.1
+done
 [ "$(grep -c '^round' "$W/orig.out")" -eq 7 ] || { not_ok "the program did not finish: $(tr '\n' '|' <"$W/orig.err")"; exit 1; }
 # (every round's: which rounds the images hold depends on timing)
 [ "${CKPT_TEST_BREAK:-0}" = 1 ] && sed -i 's/^round \([0-9]*\) sum .*/round \1 sum 0/' "$W/orig.out"
