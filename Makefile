@@ -99,9 +99,16 @@ $(B)/cap/%.o: %.c $(HDRS)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CAP_CFLAGS) -c -o $@ $<
 
-restorer: $(RST_OBJ) linker.ld
+# the linker script, its zone's numbers from include/ckpt_layout.h; -undef: no
+# predefined macro (linux, unix, ...) may touch the script's words
+$(B)/linker.ld: linker.ld.in include/ckpt_layout.h
+	@mkdir -p $(B)
+	@echo "  CPP     $@"
+	$(Q)$(CC) -E -P -undef -x c -Iinclude -o $@ linker.ld.in
+
+restorer: $(RST_OBJ) $(B)/linker.ld
 	@echo "  LD      $@"
-	$(Q)$(CC) $(RST_CFLAGS) -T linker.ld -Wl,--build-id=none -Wl,-z,noexecstack -o $@ $(RST_OBJ)
+	$(Q)$(CC) $(RST_CFLAGS) -T $(B)/linker.ld -Wl,--build-id=none -Wl,-z,noexecstack -o $@ $(RST_OBJ)
 	$(Q)if readelf -rW $@ | grep -q 'Relocation section'; then echo "restorer: has relocations"; rm -f $@; exit 1; fi
 
 libckpt.so: $(CAP_OBJ)
@@ -142,7 +149,7 @@ tests/bin/%: tests/%.c tests/lib.c tests/lib.h $(HDRS)
 
 # rpath $ORIGIN/../..: tests/bin/NAME finds the tree's libckpt.so, also in the
 # copy tests/run.sh makes for the ordinary-user pass
-tests/bin/api_%: tests/api_%.c tests/api_lib.h include/ckpt.h libckpt.so
+tests/bin/api_%: tests/api_%.c tests/api_lib.h include/ckpt.h include/ckpt_image.h include/ckpt_layout.h libckpt.so
 	@mkdir -p tests/bin
 	@echo "  CC      $<"
 	$(Q)$(CC) $(HOST_CFLAGS) -O1 -o $@ $< -L. -lckpt -Wl,-rpath,'$$ORIGIN/../..'
