@@ -28,6 +28,7 @@
 
 #include "cap.h"
 #include "ckpt.h"
+#include "ckpt_layout.h"
 
 #define CKPT_API __attribute__((visibility("default")))
 
@@ -36,8 +37,6 @@
 #define MAX_JUMPS	64
 #define MAX_CACHE	64
 #define REG_MAGIC	0x47455254504b43ull	/* "CKPTREG" */
-#define ZONE_START	0x1c0000000000ull	/* linker.ld RST_ZONE */
-#define ZONE_SIZE	0x40000000ull		/* linker.ld RST_ZONE_SIZE */
 
 void ckpt_enter_restorer(uint64_t entry, uint64_t sp) __attribute__((noreturn));
 
@@ -343,7 +342,7 @@ static uint64_t load_restorer(const char *path)
 		va = ph[i].p_vaddr & ~0xfffull;
 		end_file = ph[i].p_vaddr + ph[i].p_filesz;
 		end_mem = (ph[i].p_vaddr + ph[i].p_memsz + 0xfff) & ~0xfffull;
-		if (va < ZONE_START || end_mem > ZONE_START + ZONE_SIZE)
+		if (va < CKPT_ZONE_START || end_mem > CKPT_ZONE_START + CKPT_ZONE_SIZE)
 			goto fail;
 		prot = (ph[i].p_flags & PF_R ? PROT_READ : 0) | (ph[i].p_flags & PF_W ? PROT_WRITE : 0) |
 		       (ph[i].p_flags & PF_X ? PROT_EXEC : 0);
@@ -370,7 +369,7 @@ static uint64_t load_restorer(const char *path)
 	return eh.e_entry;
 fail:
 	sys_close((int)fd);
-	sys_munmap(ZONE_START, ZONE_SIZE);
+	sys_munmap(CKPT_ZONE_START, CKPT_ZONE_SIZE);
 	errno = err;
 	return 0;
 }
@@ -520,7 +519,7 @@ CKPT_API int tlongjmp(int d)
 		return -1;
 	carry = write_carry(d, sig);
 	if (carry < 0) {
-		sys_munmap(ZONE_START, ZONE_SIZE);
+		sys_munmap(CKPT_ZONE_START, CKPT_ZONE_SIZE);
 		errno = -carry;
 		return -1;
 	}
@@ -557,7 +556,7 @@ CKPT_API int tlongjmp(int d)
 	/* the restorer refused the image (its reason is on stderr) and came back */
 	if (rseq_len)
 		sys_rseq(rseq_addr, rseq_len, 0, CKPT_RSEQ_SIG);
-	sys_munmap(ZONE_START, ZONE_SIZE);
+	sys_munmap(CKPT_ZONE_START, CKPT_ZONE_SIZE);
 	sys_close(carry);
 	sys_rt_sigprocmask(SIG_SETMASK, &old_mask, 0);
 	errno = EINVAL;

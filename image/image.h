@@ -58,7 +58,7 @@ struct img {
 };
 /* Open, read and check everything but the page data.  The tables go to a fresh
  * mapping at table_addr (MAP_FIXED_NOREPLACE) or anywhere when table_addr is 0.
- * linker.ld leaves the restorer room for CKPT_MAX_TABLES there. */
+ * linker.ld.in leaves the restorer room for CKPT_MAX_TABLES there. */
 int img_open(struct img *img, const char *path, uint64_t table_addr, struct img_err *e);
 const char *img_str(const struct img *img, uint32_t off);	/* "" for 0 */
 const char *img_kind_name(uint32_t kind);

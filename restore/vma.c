@@ -4,7 +4,7 @@
  *
  *   0x000000000000  +---------------------------------------------+
  *                   | image regions below the zone                |
- *   0x1c0000000000  +== restorer zone (linker.ld) ================+
+ *   0x1c0000000000  +== restorer zone (include/ckpt_layout.h) ====+
  *                   | restorer text/rodata/data/bss (+ its stack) |
  *   +16 MiB         | image tables (rst_tables_addr)              |
  *   +1008 MiB       | parked [vvar] [vvar_vclock] [vdso]          |

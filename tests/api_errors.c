@@ -18,8 +18,7 @@
 #include <sys/prctl.h>
 
 #include "ckpt_image.h"
-
-#define ZONE 0x1c0000000000ul		/* linker.ld RST_ZONE: where the restorer goes */
+#include "ckpt_layout.h"	/* CKPT_ZONE_START: where the restorer goes */
 
 static struct { int phase; } P;		/* persist()ed */
 static volatile int canary;
@@ -159,8 +158,8 @@ static int body(void)
 	unsetenv("CKPT_RESTORER");
 
 	/* the restorer's fixed range is taken */
-	z = mmap((void *)ZONE, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-	if (z == (void *)ZONE) {
+	z = mmap((void *)CKPT_ZONE_START, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (z == (void *)CKPT_ZONE_START) {
 		refused("tlongjmp(1) with the restorer's range in use", 1, EBUSY, NULL, 0);
 		munmap(z, 4096);
 	} else {

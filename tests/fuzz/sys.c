@@ -9,7 +9,7 @@
  *   - an open that would block on a FIFO (fifo-block),
  *   - a write into a file that existed before (write-existing),
  * Every descriptor, mapping and protection key it hands out is taken back by
- * fz_reset() after each input.  The linker symbols of linker.ld and the asm
+ * fz_reset() after each input.  The linker symbols of linker.ld.in and the asm
  * entry points the checks never reach are defined here too.
  */
 #include <errno.h>
@@ -25,13 +25,16 @@
 #include <unistd.h>
 #include <linux/openat2.h>
 
+#include "ckpt_layout.h"
 #include "fuzz.h"
 
-/* linker.ld's zone, at the same addresses */
-__asm__(".globl rst_zone_start\n .set rst_zone_start, 0x1c0000000000\n"
-	".globl rst_zone_end\n .set rst_zone_end, 0x1c0040000000\n"
-	".globl rst_tables_addr\n .set rst_tables_addr, 0x1c0001000000\n"
-	".globl rst_park_addr\n .set rst_park_addr, 0x1c003f000000\n");
+/* the linker script's zone symbols, from the same numbers (include/ckpt_layout.h) */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+__asm__(".globl rst_zone_start\n .set rst_zone_start, " STR(CKPT_ZONE_START) "\n"
+	".globl rst_zone_end\n .set rst_zone_end, " STR(CKPT_ZONE_END) "\n"
+	".globl rst_tables_addr\n .set rst_tables_addr, " STR(CKPT_ZONE_TABLES) "\n"
+	".globl rst_park_addr\n .set rst_park_addr, " STR(CKPT_ZONE_PARK) "\n");
 
 void rst_jump(const void *regs, const void *fpu, uint64_t xmask, unsigned flags)
 {
@@ -129,7 +132,7 @@ static void snapshot_maps(void)
 			exit(1);
 	close(in);
 	snprintf(maps_copy, sizeof(maps_copy), "/proc/self/fd/%d", fd);
-	if (mmap((void *)(0x1c0001000000 - 4096), 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+	if (mmap((void *)(CKPT_ZONE_TABLES - 4096), 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
 		 -1, 0) == MAP_FAILED)
 		exit(1);
 }

@@ -35,6 +35,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "ckpt_layout.h"
 #include "fuzz.h"
 #include "seal.h"
 
@@ -374,7 +375,7 @@ static uint64_t rnd(uint64_t n)
 static const uint64_t interesting[] = {
 	0, 1, 2, 3, 4, 7, 8, 63, 64, 511, 512, 576, 0xfff, 0x1000, 0x1001, 0x7fff, 0xffff, 0x10000,
 	0x7fffffff, 0x80000000, 0xffffffff, 0x100000000, 0x7ffffffff000, 0x800000000000,
-	0x1c0000000000, 0x1c0040000000, 0x8000000000000000, 0x7fffffffffffffff, ~0ull, ~0xfffull,
+	CKPT_ZONE_START, CKPT_ZONE_END, 0x8000000000000000, 0x7fffffffffffffff, ~0ull, ~0xfffull,
 };
 
 /* a value seen elsewhere in the tables (an address, an offset), maybe a page off */

@@ -385,7 +385,7 @@ else
 fi
 
 # ---- a region in the restorer's own address range ----
-# linker.ld gives the whole zone as rst_zone_start/rst_zone_end; without those
+# linker.ld.in gives the whole zone as rst_zone_start/rst_zone_end; without those
 # symbols, the span of the restorer's ELF LOAD segments is the range.
 zs=$(nm "$RST" 2>/dev/null | awk '$3 == "rst_zone_start" { print "0x" $1 }')
 ze=$(nm "$RST" 2>/dev/null | awk '$3 == "rst_zone_end" { print "0x" $1 }')

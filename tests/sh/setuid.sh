@@ -59,8 +59,11 @@ cp "$ROOT/libckpt.so" "$ROOT/restorer" "$W/lib/" && chmod 755 "$W/lib" "$W/lib/l
 "$CC" -O1 -I"$ROOT/include" -o "$W/setuid_victim" "$ROOT/tests/tools/setuid_victim.c" \
 	-L"$W/lib" -lckpt -Wl,-rpath,"$W/lib" || { not_ok "build the setuid program"; exit 1; }
 chown root:root "$W/setuid_victim" && chmod 4755 "$W/setuid_victim"
+# the user's binary goes where the restorer goes (include/ckpt_layout.h)
+zone=$(nm "$ROOT/restorer" | awk '$3 == "rst_zone_start" { print "0x" $1 }')
+[ -n "$zone" ] || { not_ok "no rst_zone_start in nm $ROOT/restorer"; exit 1; }
 "$CC" -O1 -static -nostdlib -ffreestanding -fpie -no-pie -fno-stack-protector -fcf-protection=none \
-	-Wl,-Ttext-segment=0x1c0000000000 -Wl,--build-id=none -DEVIL_OUT="\"$W/evil-ran\"" \
+	-Wl,-Ttext-segment="$zone" -Wl,--build-id=none -DEVIL_OUT="\"$W/evil-ran\"" \
 	-o "$W/udir/evil" "$ROOT/tests/tools/setuid_evil.c" || { not_ok "build the user's program"; exit 1; }
 chown -R "$U:" "$W/udir" && chmod 700 "$W/udir" && chmod 755 "$W/udir/evil"
 printf 'root only\n' >"$W/secret" && chmod 600 "$W/secret"
