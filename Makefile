@@ -14,7 +14,7 @@ B := build
 
 WARN      := -Wall -Wextra -Wno-unused-parameter
 # the freestanding restorer (and the reader it shares with readckpt)
-RST_CFLAGS := -std=gnu11 -O2 $(WARN) -Iinclude -Iimage -ffreestanding -fno-builtin -nostdlib \
+RST_CFLAGS := -std=gnu11 $(WARN) -Iinclude -Iimage -ffreestanding -fno-builtin -nostdlib \
               -static -fpie -no-pie -fno-stack-protector -fno-asynchronous-unwind-tables \
               -fno-unwind-tables -fcf-protection=none -mno-red-zone -fno-jump-tables -msse4.2 \
 # the capture library: hosted, PIC, but its signal path uses raw syscalls only
@@ -89,10 +89,13 @@ $(B)/%.o: %.asm $(wildcard asm/*.inc) $(B)/regs_offsets.inc
 	@echo "  NASM    $<"
 	$(Q)$(NASM) $(NASMFLAGS) -l $(B)/$*.lst -o $@ $<
 
-$(B)/rst/%.o: %.c $(HDRS)
+# the restorer is built for size, but for the two loops every stored page
+# goes through (its checksum and its copy), built for speed
+RST_FAST := image/crc32c.c image/mem.c
+$(B)/rst/%.o: %.c $(HDRS) Makefile
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(RST_CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(RST_CFLAGS) $(if $(filter $(RST_FAST),$<),-O2,-Os) -c -o $@ $<
 
 $(B)/cap/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
