@@ -462,60 +462,71 @@ static void remove_stale_temps(const char *path, const char *name)
 	sys_close((int)dfd);
 }
 
-static int write_image(struct cap_walk *wp, struct cap_state *st, const char *path, int target_fd)
-{
-	struct cap_walk w = *wp;
+/* What write_image's steps share: the walk (a copy of the caller's), the
+ * process's threads, where the image goes, and the file being written. */
+struct writer {
+	struct cap_walk w;
+	struct cap_state *st;
+	const char *path;
+	int target_fd;		/* >= 0: an in-memory store (memfd), written in place, no rename */
+	int fd;			/* the file being written: target_fd, or the temp file tmp */
+	int refined;		/* quick: the smaps was taken in, this is the second pass */
+	void *refiner;		/* the smaps helper, while it runs */
 	char tmp[4200];
-	uint64_t started, off, tables_end;
-	uint32_t crc = 0;
-	long fd = -1, memfd = -1, pmemfd = -1;
-	int err = 0, refined = 0;
-	void *refiner = 0;			/* the smaps helper, while it runs */
-	const char *slash = path, *s;
+};
 
-	/* Quick (no smaps before the fork): the process's smaps, which fills in
-	 * each region's flags, advice and key, is read by a helper thread while
-	 * the pages are scanned and written (or here, after them, if it cannot
-	 * be started), and taken in once the data is out.  Only MADV_WIPEONFORK
-	 * regions (empty here) change which pages are stored: if the smaps shows
-	 * any, those are scanned again in the process and the data is written
-	 * again (the other regions keep their runs: the writer's own pages
-	 * changed meanwhile). */
-	if (!w.quick || cap_data_out || cap_refine_start(&w, &refiner))
-		refiner = 0;		/* (in place: read after the program goes on) */
-	w.in_writer = 1;
-again:
-	if (!err && !w.scanned && !refined)
-		err = cap_scan_pages(&w);
-	if (!err && !refined)
-		err = cap_collect_fds(&w);
-	if (err) {
-		cap_say("%s: %s at 0x%lx: errno %d", path, w.fail_what ? w.fail_what : "page scan",
-			w.fail_addr, -err);
-		if (refined)
-			goto fail;
-		return err;
-	}
-	fill_header(&w, st);
+/* Quick (no smaps before the fork): the process's smaps, which fills in each
+ * region's flags, advice and key, is read by a helper thread while the pages
+ * are scanned and written (or after them, if it cannot be started), and taken
+ * in once the data is out (refine). */
+static void start_refiner(struct writer *x)
+{
+	if (!x->w.quick || cap_data_out || cap_refine_start(&x->w, &x->refiner))
+		x->refiner = 0;		/* (in place: read after the program goes on) */
+}
 
-	/* layout: threads | proc | vmas | runs | strings | pad64 | fpu | pad4096 | data */
+/* Which pages to store (unless phase 1 scanned them) and the descriptors. */
+static int scan_pages_and_fds(struct writer *x)
+{
+	struct cap_walk *w = &x->w;
+	int err = 0;
+
+	if (!w->scanned)
+		err = cap_scan_pages(w);
+	if (!err)
+		err = cap_collect_fds(w);
+	if (err)
+		cap_say("%s: %s at 0x%lx: errno %d", x->path, w->fail_what ? w->fail_what : "page scan",
+			w->fail_addr, -err);
+	return err;
+}
+
+/* The header, and where everything goes:
+ * threads | proc | vmas | runs | fds | sigs | timers | strings | pad64 | fpu | pad4096 | data */
+static void lay_out(struct writer *x)
+{
+	const struct cap_walk *w = &x->w;
+	struct cap_state *st = x->st;
+	uint64_t tables_end;
+
+	fill_header(w, st);
 	hdr.nthreads = st->nthreads;
-	hdr.nvmas = w.nvmas;
-	hdr.nruns = w.nruns;
-	hdr.strings_size = w.strings_used;
+	hdr.nvmas = w->nvmas;
+	hdr.nruns = w->nruns;
+	hdr.strings_size = w->strings_used;
 	hdr.tables_off = CKPT_HDR_SIZE;
 	hdr.threads_off = hdr.tables_off;
 	hdr.proc_off = hdr.threads_off + (uint64_t)st->nthreads * sizeof(struct ckpt_thread);
 	hdr.vmas_off = hdr.proc_off + sizeof(struct ckpt_proc);
-	hdr.runs_off = hdr.vmas_off + (uint64_t)w.nvmas * sizeof(struct ckpt_vma);
-	hdr.nfds = w.nfds;
-	hdr.nsigs = w.nsigs;
-	hdr.ntimers = w.ntimers;
-	hdr.fds_off = hdr.runs_off + (uint64_t)w.nruns * sizeof(struct ckpt_run);
-	hdr.sigs_off = hdr.fds_off + (uint64_t)w.nfds * sizeof(struct ckpt_fd);
-	hdr.timers_off = hdr.sigs_off + (uint64_t)w.nsigs * sizeof(struct ckpt_siginfo);
-	hdr.strings_off = hdr.timers_off + (uint64_t)w.ntimers * sizeof(struct ckpt_timer);
-	tables_end = hdr.strings_off + w.strings_used;
+	hdr.runs_off = hdr.vmas_off + (uint64_t)w->nvmas * sizeof(struct ckpt_vma);
+	hdr.nfds = w->nfds;
+	hdr.nsigs = w->nsigs;
+	hdr.ntimers = w->ntimers;
+	hdr.fds_off = hdr.runs_off + (uint64_t)w->nruns * sizeof(struct ckpt_run);
+	hdr.sigs_off = hdr.fds_off + (uint64_t)w->nfds * sizeof(struct ckpt_fd);
+	hdr.timers_off = hdr.sigs_off + (uint64_t)w->nsigs * sizeof(struct ckpt_siginfo);
+	hdr.strings_off = hdr.timers_off + (uint64_t)w->ntimers * sizeof(struct ckpt_timer);
+	tables_end = hdr.strings_off + w->strings_used;
 	for (uint32_t i = 0; i < st->nthreads; i++) {	/* each thread's FPU area, 64-aligned */
 		st->thr[i]->xsave_off = (tables_end + 63) & ~63ull;
 		st->thr[i]->xsave_size = ckpt_cfg.xsave_size;
@@ -524,182 +535,281 @@ again:
 	hdr.data_off = (tables_end + CKPT_PAGE_SIZE - 1) & ~(uint64_t)(CKPT_PAGE_SIZE - 1);
 	hdr.tables_size = hdr.data_off - hdr.tables_off;
 	img_place_data(&hdr, ckpt_scratch.runs, ckpt_scratch.fds);
+}
 
-	if (target_fd >= 0 || refined) {	/* an in-memory store (memfd): no rename */
-		if (!refined)
-			fd = target_fd;
-		sys_ftruncate((int)fd, 0);	/* (or the second pass: the same file) */
-		goto write;
+/* The file to write: the in-memory store, or the one of the first pass, emptied;
+ * or a fresh file beside the path that nobody else can have made (image/write.c),
+ * whose name tells whose it is: this writer's pid and start time. */
+static int open_output(struct writer *x)
+{
+	const char *name = x->path;
+	uint64_t started;
+	long fd;
+
+	if (x->target_fd >= 0 || x->refined) {
+		if (!x->refined)
+			x->fd = x->target_fd;
+		sys_ftruncate(x->fd, 0);
+		return 0;
 	}
-	/* a fresh file nobody else can have made (image/write.c), whose name
-	 * tells whose it is: this writer's pid and start time */
-	for (s = path; *s; s++)
+	for (const char *s = x->path; *s; s++)
 		if (*s == '/')
-			slash = s + 1;
+			name = s + 1;
 	if (start_time(0, &started))
 		started = 0;
-	remove_stale_temps(path, slash);
-	fd = img_create_beside(path, tmp, sizeof(tmp), (int)sys_getpid(), started);
+	remove_stale_temps(x->path, name);
+	fd = img_create_beside(x->path, x->tmp, sizeof(x->tmp), (int)sys_getpid(), started);
 	if (fd == -36) {
-		cap_say("%s: path too long", path);
+		cap_say("%s: path too long", x->path);
 		return -36;
 	}
 	if (sys_failed(fd)) {
-		cap_say("%s: create %s: errno %d", path, tmp, (int)-fd);
+		cap_say("%s: create %s: errno %d", x->path, x->tmp, (int)-fd);
 		return (int)fd;
 	}
-write:
+	x->fd = (int)fd;
+	return 0;
+}
 
-	err = 0;
+/* open /proc/PID/mem (pid 0: /proc/self/mem) once, into *memfd: 0 or -errno */
+static int open_mem(long *memfd, int pid)
+{
+	char mem[64];
+
+	if (*memfd >= 0)
+		return 0;
+	if (pid)
+		img_fmt(mem, sizeof(mem), "/proc/%d/mem", pid);
+	else
+		img_fmt(mem, sizeof(mem), "/proc/self/mem");
+	*memfd = sys_open(mem, O_RDONLY | O_CLOEXEC, 0);
+	if (sys_failed(*memfd)) {
+		int err = (int)*memfd;
+
+		*memfd = -1;
+		return err;
+	}
+	return 0;
+}
+
+/* Every run's pages, in file order: small ones gathered, the others written
+ * one by one (through /proc/PID/mem where a run needs a bounce buffer, the
+ * parent's for MADV_DONTFORK/WIPEONFORK pages). */
+static int write_pages(struct writer *x)
+{
+	long memfd = -1, pmemfd = -1;
+	int err = 0;
+
 	ckpt_scratch.synced_to = hdr.data_off;
-	for (uint32_t i = 0; i < w.nruns && !err; i++) {
+	for (uint32_t i = 0; i < x->w.nruns && !err; i++) {
 		struct ckpt_run *run = &ckpt_scratch.runs[i];
 		const struct ckpt_vma *v = &ckpt_scratch.vmas[run->vma];
+		int parent = cap_from_parent(run->vma);
 
 		if (!run->data_off)
 			continue;		/* zero pages */
 		if (run->npages <= SMALL_RUN_PAGES && !needs_bounce(run, v)) {
-			err = gather_run((int)fd, run);	/* many small runs, one pwritev */
+			err = gather_run(x->fd, run);	/* many small runs, one pwritev */
 			continue;
 		}
-		if ((err = flush_gathered((int)fd)))
+		if ((err = flush_gathered(x->fd)) ||
+		    (parent && (err = open_mem(&pmemfd, x->w.parent_pid))) ||
+		    (needs_bounce(run, v) && (err = open_mem(&memfd, 0))))
 			break;
-		if (cap_from_parent(run->vma) && pmemfd < 0) {	/* MADV_DONTFORK/WIPEONFORK pages */
-			char mem[64];
-
-			img_fmt(mem, sizeof(mem), "/proc/%d/mem", w.parent_pid);
-			pmemfd = sys_open(mem, O_RDONLY | O_CLOEXEC, 0);
-			if (sys_failed(pmemfd)) {
-				err = (int)pmemfd;
-				pmemfd = -1;
-				break;
-			}
-		}
-		if (needs_bounce(run, v) && memfd < 0) {
-			memfd = sys_open("/proc/self/mem", O_RDONLY | O_CLOEXEC, 0);
-			if (sys_failed(memfd)) {
-				err = (int)memfd;
-				break;
-			}
-		}
-		err = write_run((int)fd, cap_from_parent(run->vma) ? (int)pmemfd : (int)memfd, run, v);
+		err = write_run(x->fd, parent ? (int)pmemfd : (int)memfd, run, v);
 	}
 	if (!err)
-		err = flush_gathered((int)fd);
+		err = flush_gathered(x->fd);
 	if (memfd >= 0)
 		sys_close((int)memfd);
 	if (pmemfd >= 0)
 		sys_close((int)pmemfd);
-	memfd = pmemfd = -1;
-	if (err) {
-		cap_say("%s: write page data: errno %d", path, -err);
-		goto fail;
-	}
-	for (uint32_t i = 0; i < w.nfds && !err; i++)
-		err = write_fd_data((int)fd, &ckpt_scratch.fds[i]);
-	if (err) {
-		cap_say("%s: write descriptor contents: errno %d", path, -err);
-		goto fail;
-	}
-	if (cap_data_out && !refined) {		/* written in place: the program may go on */
-		__atomic_store_n(cap_data_out, 1, __ATOMIC_RELEASE);
-		SC3(__NR_futex, cap_data_out, 129 /* FUTEX_WAKE_PRIVATE */, 1);
-	}
-	if (w.quick && !refined) {
-		uint32_t from_parent = 0;
+	if (err)
+		cap_say("%s: write page data: errno %d", x->path, -err);
+	return err;
+}
 
-		SC4(__NR_sync_file_range, fd, ckpt_scratch.synced_to, 0, 2 /* SYNC_FILE_RANGE_WRITE: the rest */);
-		refined = 1;
-		err = refiner ? cap_refine_finish(&w, refiner) : cap_walk_maps(&w, WALK_REFINE);
-		refiner = 0;
-		if (err) {
-			cap_say("%s: %s: errno %d", path, w.fail_what ? w.fail_what : "read the process's smaps", -err);
-			goto fail;
-		}
-		for (uint32_t i = 0; i < w.nvmas; i++)
-			from_parent += (uint32_t)cap_from_parent(i);
-		if (from_parent) {
-			err = cap_rescan_from_parent(&w);
-			if (err) {
-				cap_say("%s: page scan of the MADV_WIPEONFORK regions: errno %d", path, -err);
-				goto fail;
-			}
-			goto again;
-		}
+/* The bytes each descriptor carries (pipe buffers, epoll watches, memfd and
+ * deleted-file contents). */
+static int write_fd_contents(struct writer *x)
+{
+	int err = 0;
+
+	for (uint32_t i = 0; i < x->w.nfds && !err; i++)
+		err = write_fd_data(x->fd, &ckpt_scratch.fds[i]);
+	if (err)
+		cap_say("%s: write descriptor contents: errno %d", x->path, -err);
+	return err;
+}
+
+/* Written in place: the program may go on now that its memory is out. */
+static void let_program_go_on(const struct writer *x)
+{
+	if (!cap_data_out || x->refined)
+		return;
+	__atomic_store_n(cap_data_out, 1, __ATOMIC_RELEASE);
+	SC3(__NR_futex, cap_data_out, 129 /* FUTEX_WAKE_PRIVATE */, 1);
+}
+
+/* Quick, first pass done: take in the smaps.  Only MADV_WIPEONFORK regions
+ * (empty here) change which pages are stored: if the smaps shows any, those
+ * are scanned again in the process and *again is set, for the data to be
+ * written again (the other regions keep their runs: the writer's own pages
+ * changed meanwhile). */
+static int refine(struct writer *x, int *again)
+{
+	struct cap_walk *w = &x->w;
+	uint32_t from_parent = 0;
+	int err;
+
+	SC4(__NR_sync_file_range, x->fd, ckpt_scratch.synced_to, 0, 2 /* SYNC_FILE_RANGE_WRITE: the rest */);
+	x->refined = 1;
+	err = x->refiner ? cap_refine_finish(w, x->refiner) : cap_walk_maps(w, WALK_REFINE);
+	x->refiner = 0;
+	if (err) {
+		cap_say("%s: %s: errno %d", x->path, w->fail_what ? w->fail_what : "read the process's smaps", -err);
+		return err;
 	}
-	for (uint32_t i = 0; i < w.nfds; i++)	/* fdbuf offsets, kept for a second pass until now */
+	for (uint32_t i = 0; i < w->nvmas; i++)
+		from_parent += (uint32_t)cap_from_parent(i);
+	if (from_parent && (err = cap_rescan_from_parent(w)))
+		cap_say("%s: page scan of the MADV_WIPEONFORK regions: errno %d", x->path, -err);
+	*again = from_parent && !err;
+	return err;
+}
+
+/* The tables and each thread's FPU area, padded to data_off, then the sealed
+ * header (its crc covers the tables). */
+static int write_tables_and_header(struct writer *x)
+{
+	const struct cap_walk *w = &x->w;
+	const struct cap_state *st = x->st;
+	uint64_t off = hdr.tables_off;
+	uint32_t crc = 0;
+	int fd = x->fd, err = 0;
+
+	for (uint32_t i = 0; i < w->nfds; i++)	/* fdbuf offsets, kept for a second pass until now */
 		if (ckpt_scratch.fds[i].kind == CKPT_FD_PIPE || ckpt_scratch.fds[i].kind == CKPT_FD_FIFO ||
 		    ckpt_scratch.fds[i].kind == CKPT_FD_EPOLL)
 			ckpt_scratch.fds[i].aux[1] = 0;
-
-	off = hdr.tables_off;
 	for (uint32_t i = 0; i < st->nthreads && !err; i++)
-		err = put((int)fd, &off, &crc, st->thr[i], sizeof(struct ckpt_thread));
+		err = put(fd, &off, &crc, st->thr[i], sizeof(struct ckpt_thread));
 	if (err ||
-	    (err = put((int)fd, &off, &crc, &st->proc, sizeof(st->proc))) ||
-	    (err = put((int)fd, &off, &crc, ckpt_scratch.vmas, (uint64_t)w.nvmas * sizeof(struct ckpt_vma))) ||
-	    (err = put((int)fd, &off, &crc, ckpt_scratch.runs, (uint64_t)w.nruns * sizeof(struct ckpt_run))) ||
-	    (err = put((int)fd, &off, &crc, ckpt_scratch.fds, (uint64_t)w.nfds * sizeof(struct ckpt_fd))) ||
-	    (err = put((int)fd, &off, &crc, ckpt_scratch.sigs, (uint64_t)w.nsigs * sizeof(struct ckpt_siginfo))) ||
-	    (err = put((int)fd, &off, &crc, ckpt_scratch.timers, (uint64_t)w.ntimers * sizeof(struct ckpt_timer))) ||
-	    (err = put((int)fd, &off, &crc, ckpt_scratch.strings, w.strings_used))) {
-		cap_say("%s: write tables: errno %d", path, -err);
-		goto fail;
+	    (err = put(fd, &off, &crc, &st->proc, sizeof(st->proc))) ||
+	    (err = put(fd, &off, &crc, ckpt_scratch.vmas, (uint64_t)w->nvmas * sizeof(struct ckpt_vma))) ||
+	    (err = put(fd, &off, &crc, ckpt_scratch.runs, (uint64_t)w->nruns * sizeof(struct ckpt_run))) ||
+	    (err = put(fd, &off, &crc, ckpt_scratch.fds, (uint64_t)w->nfds * sizeof(struct ckpt_fd))) ||
+	    (err = put(fd, &off, &crc, ckpt_scratch.sigs, (uint64_t)w->nsigs * sizeof(struct ckpt_siginfo))) ||
+	    (err = put(fd, &off, &crc, ckpt_scratch.timers, (uint64_t)w->ntimers * sizeof(struct ckpt_timer))) ||
+	    (err = put(fd, &off, &crc, ckpt_scratch.strings, w->strings_used))) {
+		cap_say("%s: write tables: errno %d", x->path, -err);
+		return err;
 	}
 	for (uint32_t i = 0; i < st->nthreads && !err; i++)
-		if (!(err = put_zeros((int)fd, &off, &crc, st->thr[i]->xsave_off - off)))
-			err = put((int)fd, &off, &crc, st->fpu_of[i], st->thr[i]->xsave_size);
-	if (err || (err = put_zeros((int)fd, &off, &crc, hdr.data_off - off))) {
-		cap_say("%s: write tables: errno %d", path, -err);
-		goto fail;
+		if (!(err = put_zeros(fd, &off, &crc, st->thr[i]->xsave_off - off)))
+			err = put(fd, &off, &crc, st->fpu_of[i], st->thr[i]->xsave_size);
+	if (err || (err = put_zeros(fd, &off, &crc, hdr.data_off - off))) {
+		cap_say("%s: write tables: errno %d", x->path, -err);
+		return err;
 	}
 	img_seal(&hdr, crc);
-	if ((err = write_at((int)fd, &hdr, sizeof(hdr), 0))) {
-		cap_say("%s: write header: errno %d", path, -err);
-		goto fail;
+	if ((err = write_at(fd, &hdr, sizeof(hdr), 0)))
+		cap_say("%s: write header: errno %d", x->path, -err);
+	return err;
+}
+
+/* A failed image: the temp file goes (an in-memory store is the caller's). */
+static int discard(struct writer *x, int err)
+{
+	if (x->target_fd >= 0)
+		return err;
+	sys_close(x->fd);
+	sys_unlink(x->tmp);
+	return err;
+}
+
+/* An image of a chain: <path>.<id> for good, then <path> becomes a second
+ * name of it; CKPT_KEEP: the chain files no kept image needs go. */
+static int name_chain_image(struct writer *x)
+{
+	char named[4200];
+	int err;
+
+	cap_chain_name(named, sizeof(named), x->path, x->w.image_id);
+	if (sys_failed(err = (int)sys_rename(x->tmp, named))) {
+		cap_say("%s: rename: errno %d", named, -err);
+		sys_unlink(x->tmp);
+		return err;
 	}
+	if (sys_failed(err = (int)SC5(__NR_linkat, AT_FDCWD, named, AT_FDCWD, x->tmp, 0)) ||
+	    sys_failed(err = (int)sys_rename(x->tmp, x->path))) {
+		cap_say("%s: cannot point it at %s: errno %d", x->path, named, -err);
+		sys_unlink(x->tmp);
+		return err;
+	}
+	for (uint32_t i = 0; i < x->w.ndelete; i++) {
+		cap_chain_name(named, sizeof(named), x->path, x->w.delete_ids[i]);
+		sys_unlink(named);
+	}
+	return 0;
+}
+
+/* A full image: CKPT_KEEP rotation, then the temp file takes the name. */
+static int name_image(struct writer *x)
+{
+	int err;
+
+	rotate(x->path);
+	if (sys_failed(err = (int)sys_rename(x->tmp, x->path))) {
+		cap_say("%s: rename: errno %d", x->path, -err);
+		sys_unlink(x->tmp);
+		return err;
+	}
+	return 0;
+}
+
+/* fsync the temp file, give it its name(s), fsync the directory. */
+static int publish(struct writer *x)
+{
+	int err = (int)sys_fsync(x->fd);
+
+	if (sys_failed(err)) {
+		cap_say("%s: fsync: errno %d", x->path, -err);
+		return discard(x, err);
+	}
+	sys_close(x->fd);
+	err = x->w.chain ? name_chain_image(x) : name_image(x);
+	if (err)
+		return err;
+	img_sync_dir(x->path);
+	return 0;
+}
+
+/* The image of the walk *wp: its page data first, then the tables and the
+ * header; a quick walk may need its data written twice (refine). */
+static int write_image(struct cap_walk *wp, struct cap_state *st, const char *path, int target_fd)
+{
+	struct writer x = { .w = *wp, .st = st, .path = path, .target_fd = target_fd, .fd = -1 };
+	int err, again;
+
+	start_refiner(&x);
+	x.w.in_writer = 1;
+	if ((err = scan_pages_and_fds(&x)))
+		return err;
+	do {
+		again = 0;
+		lay_out(&x);
+		if ((err = open_output(&x)))
+			return err;
+		if ((err = write_pages(&x)) || (err = write_fd_contents(&x)))
+			return discard(&x, err);
+		let_program_go_on(&x);
+		if (x.w.quick && !x.refined && (err = refine(&x, &again)))
+			return discard(&x, err);
+	} while (again);
+	if ((err = write_tables_and_header(&x)))
+		return discard(&x, err);
 	if (target_fd >= 0)
 		return 0;
-	if (sys_failed(err = (int)sys_fsync((int)fd))) {
-		cap_say("%s: fsync: errno %d", path, -err);
-		goto fail;
-	}
-	sys_close((int)fd);
-	if (w.chain) {
-		char named[4200];
-
-		/* <path>.<id> for good, then <path> becomes a second name of it */
-		cap_chain_name(named, sizeof(named), path, w.image_id);
-		if (sys_failed(err = (int)sys_rename(tmp, named))) {
-			cap_say("%s: rename: errno %d", named, -err);
-			sys_unlink(tmp);
-			return err;
-		}
-		if (sys_failed(err = (int)SC5(__NR_linkat, AT_FDCWD, named, AT_FDCWD, tmp, 0)) ||
-		    sys_failed(err = (int)sys_rename(tmp, path))) {
-			cap_say("%s: cannot point it at %s: errno %d", path, named, -err);
-			sys_unlink(tmp);
-			return err;
-		}
-		for (uint32_t i = 0; i < w.ndelete; i++) {	/* CKPT_KEEP: no kept image needs these */
-			cap_chain_name(named, sizeof(named), path, w.delete_ids[i]);
-			sys_unlink(named);
-		}
-	} else {
-		rotate(path);
-		if (sys_failed(err = (int)sys_rename(tmp, path))) {
-			cap_say("%s: rename: errno %d", path, -err);
-			sys_unlink(tmp);
-			return err;
-		}
-	}
-	img_sync_dir(path);
-	return 0;
-
-fail:
-	if (target_fd >= 0)
-		return err;
-	sys_close((int)fd);
-	sys_unlink(tmp);
-	return err;
+	return publish(&x);
 }

@@ -79,76 +79,64 @@ static void perms(uint32_t prot, uint32_t flags, char out[5])
 	out[4] = 0;
 }
 
-int main(int argc, char **argv)
+static void print_id(const uint8_t id[16])
 {
-	const char *path = argc > 1 ? argv[1] : "myckpt";
-	struct img img;
-	struct img_err err;
-	const struct ckpt_hdr *h;
-	const struct ckpt_proc *p;
-	time_t created;
+	for (int i = 0; i < 16; i++)
+		printf("%02x", id[i]);
+}
+
+/* image, format, id and parent, program, machine, cpu, vdso */
+static void print_header(const struct img *img, const char *path)
+{
+	const struct ckpt_hdr *h = &img->hdr;
+	time_t created = (time_t)(h->created_ns / 1000000000ull);
 	char when[64];
 
-	if (argc > 2 || (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))) {
-		fprintf(argc > 2 ? stderr : stdout, "usage: readckpt [IMAGE]   (default: myckpt)\n");
-		return argc > 2 ? 2 : 0;
-	}
-	if (img_open(&img, path, 0, &err)) {
-		fprintf(stderr, "readckpt: %s: %s\n", esc(path), err.msg);	/* msg: escaped already */
-		return 2;
-	}
-	h = &img.hdr;
-	p = img.proc;
-	created = (time_t)(h->created_ns / 1000000000ull);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", gmtime(&created));
-
 	printf("image %s\n", esc(path));
 	printf("  format      version %u, %lu bytes (tables %lu, page data %lu)\n", h->version, h->file_size,
 	       h->tables_size, h->data_size);
 	printf("  created     %s\n", when);
 	printf("  id          ");
-	for (int i = 0; i < 16; i++)
-		printf("%02x", h->image_id[i]);
+	print_id(h->image_id);
 	if (h->depth) {
 		printf(", incremental, %u image%s back to a full one\n  parent      %s (id ", h->depth,
 		       h->depth == 1 ? "" : "s", esc(h->parent_name));
-		for (int i = 0; i < 16; i++)
-			printf("%02x", h->parent_id[i]);
+		print_id(h->parent_id);
 		printf(")");
 	} else {
 		printf(", full image");
 	}
 	printf("\n");
-	printf("  program     %s, pid %u\n", esc(h->program), p->pid);
+	printf("  program     %s, pid %u\n", esc(h->program), img->proc->pid);
 	printf("  machine     %s, kernel %s, page %u\n", esc(h->cpu_vendor), esc(h->kernel), h->page_size);
 	printf("  cpu         xcr0 0x%lx, xsave %u bytes, hwcap2 0x%lx, cpuid1 ecx 0x%08x edx 0x%08x,"
 	       " cpuid7 ebx 0x%08x ecx 0x%08x edx 0x%08x\n", h->xcr0, h->xsave_size, h->hwcap2,
 	       h->cpuid1_ecx, h->cpuid1_edx, h->cpuid7_ebx, h->cpuid7_ecx, h->cpuid7_edx);
 	printf("  vdso        %lu bytes crc 0x%08x, vvar %lu, vvar_vclock %lu\n", h->vdso_size, h->vdso_crc,
 	       h->vvar_size, h->vvar_vclock_size);
+}
 
-	printf("threads %u\n", h->nthreads);
-	for (uint32_t i = 0; i < h->nthreads; i++) {
-		const struct ckpt_thread *t = &img.threads[i];
+static void print_threads(const struct img *img)
+{
+	printf("threads %u\n", img->hdr.nthreads);
+	for (uint32_t i = 0; i < img->hdr.nthreads; i++) {
+		const struct ckpt_thread *t = &img->threads[i];
 
 		printf("  thread %u: tid %u\n", i, t->tid);
 		print_regs(&t->regs);
-		print_fpu(&img, t);
+		print_fpu(img, t);
 		print_mask("    blocked    ", t->sigmask);
 		printf("    altstack   %s0x%lx+%lu\n", t->ss_flags & 2 ? "disabled " : "", t->ss_sp, t->ss_size);
 		printf("    rseq       0x%lx len %u sig 0x%x\n", t->rseq_addr, t->rseq_len, t->rseq_sig);
 		printf("    tid addr   0x%lx   robust list 0x%lx+%lu\n", t->clear_child_tid, t->robust_list,
 		       t->robust_len);
 	}
+}
 
-	printf("process\n");
-	printf("  comm %s  umask %03o  cwd %s\n", esc(p->comm), p->umask, esc(img_str(&img, p->cwd_off)));
-	printf("  exe  %s\n", esc(img_str(&img, p->exe_off)));
-	printf("  resume block 0x%lx\n", p->resume_addr);
-	printf("  code 0x%lx-0x%lx  data 0x%lx-0x%lx  brk 0x%lx-0x%lx  stack 0x%lx\n", p->start_code,
-	       p->end_code, p->start_data, p->end_data, p->start_brk, p->brk, p->start_stack);
-	printf("  args 0x%lx-0x%lx  env 0x%lx-0x%lx  auxv %u words\n", p->arg_start, p->arg_end,
-	       p->env_start, p->env_end, p->auxv_words);
+/* the signals whose disposition is not the default */
+static void print_sigactions(const struct ckpt_proc *p)
+{
 	printf("  signal dispositions (not default):\n");
 	for (int s = 1; s <= CKPT_NSIG; s++) {
 		const struct ckpt_sigaction *sa = &p->sigact[s - 1];
@@ -160,7 +148,10 @@ int main(int argc, char **argv)
 		if (sa->handler > 1)
 			printf("           at 0x%lx restorer 0x%lx (signal %d)\n", sa->handler, sa->restorer, s);
 	}
+}
 
+static void print_limits(const struct ckpt_proc *p)
+{
 	printf("  limits (cur/max, - = unlimited):");
 	for (int r = 0; r < 16; r++) {
 		if (r % 4 == 0)
@@ -175,13 +166,20 @@ int main(int argc, char **argv)
 			printf("/%lu", p->rlimit[r].max);
 	}
 	printf("\n  personality 0x%x\n", p->personality);
+}
+
+/* interval timers, POSIX timers, pending signals */
+static void print_timers_and_pending(const struct img *img)
+{
+	const struct ckpt_proc *p = img->proc;
+
 	for (int i = 0; i < 3; i++)
 		if (p->itimer[i].value_sec || p->itimer[i].value_usec)
 			printf("  itimer %s: %ld.%06lds left, every %ld.%06lds\n", i == 0 ? "REAL" : i == 1 ? "VIRTUAL" : "PROF",
 			       p->itimer[i].value_sec, p->itimer[i].value_usec, p->itimer[i].interval_sec,
 			       p->itimer[i].interval_usec);
-	for (uint32_t i = 0; i < h->ntimers; i++) {
-		const struct ckpt_timer *t = &img.timers[i];
+	for (uint32_t i = 0; i < img->hdr.ntimers; i++) {
+		const struct ckpt_timer *t = &img->timers[i];
 
 		printf("  posix timer %d: clock %d signal %d notify %d", t->id, t->clockid, t->signo, t->notify);
 		if (t->notify & 4)			/* SIGEV_THREAD_ID */
@@ -189,49 +187,98 @@ int main(int argc, char **argv)
 		printf(" value 0x%lx, %ld.%09lds left, every %ld.%09lds\n", t->sigval, t->value_sec, t->value_nsec,
 		       t->interval_sec, t->interval_nsec);
 	}
-	for (uint32_t i = 0; i < h->nsigs; i++)
-		printf("  pending signal %u (%s)\n", img.sigs[i].signo, img.sigs[i].shared ? "process" : "thread");
+	for (uint32_t i = 0; i < img->hdr.nsigs; i++)
+		printf("  pending signal %u (%s)\n", img->sigs[i].signo, img->sigs[i].shared ? "process" : "thread");
+}
 
-	printf("descriptors %u\n", h->nfds);
-	for (uint32_t i = 0; i < h->nfds; i++) {
-		static const char *const kinds[CKPT_FD_KIND_MAX] = {
-			[CKPT_FD_REG] = "file", [CKPT_FD_DIR] = "dir", [CKPT_FD_PIPE] = "pipe", [CKPT_FD_FIFO] = "fifo",
-			[CKPT_FD_CHR] = "chardev", [CKPT_FD_MEMFD] = "memfd", [CKPT_FD_DELETED] = "deleted",
-			[CKPT_FD_EVENTFD] = "eventfd", [CKPT_FD_TIMERFD] = "timerfd", [CKPT_FD_SIGNALFD] = "signalfd",
-			[CKPT_FD_UNSUPPORTED] = "UNSUPPORTED", [CKPT_FD_EPOLL] = "epoll",
-		};
-		const struct ckpt_fd *f = &img.fds[i];
+static void print_process(const struct img *img)
+{
+	const struct ckpt_proc *p = img->proc;
 
-		printf("  %4d %-11s flags 0%06o%s pos %-8lu %s", f->fd, kinds[f->kind], f->flags,
-		       f->fd_flags & CKPT_FD_CLOEXEC ? " cloexec" : "        ", f->pos, esc(img_str(&img, f->path_off)));
-		if (f->share != i)
-			printf("  (same file as fd %d)", img.fds[f->share].fd);
-		if (f->peer != i)
-			printf("  (other end: fd %d)", img.fds[f->peer].fd);
-		if (f->data_len)
-			printf("  [%lu bytes stored]", f->data_len);
-		printf("\n");
-		for (uint64_t k = 0; f->kind == CKPT_FD_EPOLL && k < f->data_len / sizeof(struct ckpt_epoll_watch); k++) {
-			struct ckpt_epoll_watch wt;
+	printf("process\n");
+	printf("  comm %s  umask %03o  cwd %s\n", esc(p->comm), p->umask, esc(img_str(img, p->cwd_off)));
+	printf("  exe  %s\n", esc(img_str(img, p->exe_off)));
+	printf("  resume block 0x%lx\n", p->resume_addr);
+	printf("  code 0x%lx-0x%lx  data 0x%lx-0x%lx  brk 0x%lx-0x%lx  stack 0x%lx\n", p->start_code,
+	       p->end_code, p->start_data, p->end_data, p->start_brk, p->brk, p->start_stack);
+	printf("  args 0x%lx-0x%lx  env 0x%lx-0x%lx  auxv %u words\n", p->arg_start, p->arg_end,
+	       p->env_start, p->env_end, p->auxv_words);
+	print_sigactions(p);
+	print_limits(p);
+	print_timers_and_pending(img);
+}
 
-			if (pread(img.fd, &wt, sizeof(wt), (off_t)(f->data_off + k * sizeof(wt))) != sizeof(wt))
-				break;
-			printf("         watches fd %d: events 0x%x, data 0x%lx\n", wt.fd, wt.events, wt.data);
-		}
+/* descriptor i, and an epoll's watches (read from its stored bytes) */
+static void print_fd(const struct img *img, uint32_t i)
+{
+	static const char *const kinds[CKPT_FD_KIND_MAX] = {
+		[CKPT_FD_REG] = "file", [CKPT_FD_DIR] = "dir", [CKPT_FD_PIPE] = "pipe", [CKPT_FD_FIFO] = "fifo",
+		[CKPT_FD_CHR] = "chardev", [CKPT_FD_MEMFD] = "memfd", [CKPT_FD_DELETED] = "deleted",
+		[CKPT_FD_EVENTFD] = "eventfd", [CKPT_FD_TIMERFD] = "timerfd", [CKPT_FD_SIGNALFD] = "signalfd",
+		[CKPT_FD_UNSUPPORTED] = "UNSUPPORTED", [CKPT_FD_EPOLL] = "epoll",
+	};
+	const struct ckpt_fd *f = &img->fds[i];
+
+	printf("  %4d %-11s flags 0%06o%s pos %-8lu %s", f->fd, kinds[f->kind], f->flags,
+	       f->fd_flags & CKPT_FD_CLOEXEC ? " cloexec" : "        ", f->pos, esc(img_str(img, f->path_off)));
+	if (f->share != i)
+		printf("  (same file as fd %d)", img->fds[f->share].fd);
+	if (f->peer != i)
+		printf("  (other end: fd %d)", img->fds[f->peer].fd);
+	if (f->data_len)
+		printf("  [%lu bytes stored]", f->data_len);
+	printf("\n");
+	for (uint64_t k = 0; f->kind == CKPT_FD_EPOLL && k < f->data_len / sizeof(struct ckpt_epoll_watch); k++) {
+		struct ckpt_epoll_watch wt;
+
+		if (pread(img->fd, &wt, sizeof(wt), (off_t)(f->data_off + k * sizeof(wt))) != sizeof(wt))
+			break;
+		printf("         watches fd %d: events 0x%x, data 0x%lx\n", wt.fd, wt.events, wt.data);
 	}
+}
 
-	printf("regions %u, runs %u\n", h->nvmas, h->nruns);
+static void print_fds(const struct img *img)
+{
+	printf("descriptors %u\n", img->hdr.nfds);
+	for (uint32_t i = 0; i < img->hdr.nfds; i++)
+		print_fd(img, i);
+}
+
+static void print_regions(const struct img *img)
+{
+	printf("regions %u, runs %u\n", img->hdr.nvmas, img->hdr.nruns);
 	printf("  %-33s %-4s %-11s %10s %8s  %s\n", "address", "perm", "kind", "size", "stored", "path");
-	for (uint32_t i = 0; i < h->nvmas; i++) {
-		const struct ckpt_vma *v = &img.vmas[i];
+	for (uint32_t i = 0; i < img->hdr.nvmas; i++) {
+		const struct ckpt_vma *v = &img->vmas[i];
 		char pm[5];
 
 		perms(v->prot, v->flags, pm);
 		printf("  %016lx-%016lx %s%c%-11s %9luK %7luK  %s%s%s%s\n", v->start, v->end, pm,
 		       v->flags & CKPT_MAP_FRESH ? '*' : ' ',
 		       img_kind_name(v->kind), (v->end - v->start) >> 10, v->pages_stored * 4,
-		       esc(img_str(&img, v->path_off)), v->name_off ? "[anon:" : "",
-		       esc(img_str(&img, v->name_off)), v->name_off ? "]" : "");
+		       esc(img_str(img, v->path_off)), v->name_off ? "[anon:" : "",
+		       esc(img_str(img, v->name_off)), v->name_off ? "]" : "");
 	}
+}
+
+int main(int argc, char **argv)
+{
+	const char *path = argc > 1 ? argv[1] : "myckpt";
+	struct img img;
+	struct img_err err;
+
+	if (argc > 2 || (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))) {
+		fprintf(argc > 2 ? stderr : stdout, "usage: readckpt [IMAGE]   (default: myckpt)\n");
+		return argc > 2 ? 2 : 0;
+	}
+	if (img_open(&img, path, 0, &err)) {
+		fprintf(stderr, "readckpt: %s: %s\n", esc(path), err.msg);	/* msg: escaped already */
+		return 2;
+	}
+	print_header(&img, path);
+	print_threads(&img);
+	print_process(&img);
+	print_fds(&img);
+	print_regions(&img);
 	return 0;
 }

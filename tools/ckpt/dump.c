@@ -132,28 +132,41 @@ static long long tmp_size(const struct dump_watch *w)
 	return best;
 }
 
-int cmd_dump(int argc, char **argv)
+/* What cmd_dump's steps share. */
+struct dump {
+	pid_t pid;
+	const char *file;		/* --file, or NULL */
+	double timeout;			/* seconds, 0: for ever */
+	int sig;			/* the trigger signal */
+	char signame[32];
+	char path[PATH_MAX];		/* where the image appears */
+	char status_path[64];		/* /proc/PID/status */
+	struct dump_watch w;
+	struct stat before;		/* the image there before the trigger, if had_old */
+	int had_old;
+	int progress;			/* stderr is a terminal: show progress */
+	double t0, t, shown;		/* trigger time, time since it, when progress was last shown */
+	int done_seen;			/* polls in a row that found the handler done, no image */
+};
+
+/* The options and the PID; a usage error exits. */
+static void parse_dump_args(struct dump *d, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "file", required_argument, 0, 'f' }, { "timeout", required_argument, 0, 't' },
 		{ "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
 	};
-	const char *file = NULL, *pid_arg = NULL, *cf, *cs;
-	char path[PATH_MAX], proc[64], signame[32], cwd[PATH_MAX], sz[32], *env, *status, *end;
-	double timeout = 60, t0, t, shown = 0;
-	struct stat before, st;
-	struct dump_watch w;
-	int c, sig = SIGUSR2, had_old, r, progress, done_seen = 0;
-	size_t envlen;
+	const char *pid_arg;
+	char *end;
 	long pidl;
-	pid_t pid;
+	int c;
 
 	while ((c = next_opt(argc, argv, ":f:t:hV", opts)) != -1) {
 		switch (c) {
-		case 'f': file = optarg; break;
+		case 'f': d->file = optarg; break;
 		case 't':
-			timeout = parse_seconds(optarg);
-			if (timeout < 0)
+			d->timeout = parse_seconds(optarg);
+			if (d->timeout < 0)
 				usage_error("--timeout %s: want a number of seconds", optarg);
 			break;
 		case 'h': help(dump_help);
@@ -169,182 +182,274 @@ int cmd_dump(int argc, char **argv)
 	pidl = strtol(pid_arg, &end, 10);
 	if (*end || end == pid_arg || pidl <= 0 || pidl > INT_MAX || errno)
 		usage_error("'%s' is not a process id", pid_arg);
-	pid = (pid_t)pidl;
-	if (pid == getpid()) {
-		say("pid %d is ckpt itself", pid);
-		return EX_FAIL;
-	}
+	d->pid = (pid_t)pidl;
+}
 
-	/* 1. the process exists and we may signal it */
-	if (kill(pid, 0)) {
-		if (errno == ESRCH)
-			say("pid %d: no such process", pid);
-		else
-			say("pid %d: cannot signal it: %s", pid, strerror(errno));
-		return EX_FAIL;
+/* 1. the process exists and we may signal it; 2. it maps libckpt.so (otherwise
+ * SIGUSR2 would kill it: send nothing).  0 or -1. */
+static int check_target(const struct dump *d)
+{
+	int r;
+
+	if (d->pid == getpid()) {
+		say("pid %d is ckpt itself", d->pid);
+		return -1;
 	}
-	/* 2. it maps libckpt.so; otherwise SIGUSR2 would kill it: send nothing */
-	r = maps_libckpt(pid);
+	if (kill(d->pid, 0)) {
+		if (errno == ESRCH)
+			say("pid %d: no such process", d->pid);
+		else
+			say("pid %d: cannot signal it: %s", d->pid, strerror(errno));
+		return -1;
+	}
+	r = maps_libckpt(d->pid);
 	if (r < 0) {
-		say("pid %d: cannot read /proc/%d/maps (%s): not signalled", pid, pid, strerror(-r));
-		return EX_FAIL;
+		say("pid %d: cannot read /proc/%d/maps (%s): not signalled", d->pid, d->pid, strerror(-r));
+		return -1;
 	}
 	if (!r) {
-		say("pid %d does not have libckpt.so loaded (start it with ckpt run): not signalled", pid);
-		return EX_FAIL;
+		say("pid %d does not have libckpt.so loaded (start it with ckpt run): not signalled", d->pid);
+		return -1;
 	}
-	/* 3. its CKPT_FILE and CKPT_SIGNAL, read by libckpt when it started */
-	snprintf(proc, sizeof(proc), "/proc/%d/environ", pid);
+	return 0;
+}
+
+/* d->path from --file, or from CKPT_FILE (cf, NULL if unset) as libckpt took it: 0 or -1 */
+static int image_path(struct dump *d, const char *cf)
+{
+	char link[64], cwd[PATH_MAX];
+	ssize_t n;
+
+	if (d->file) {
+		if (absolute(d->file, d->path, sizeof(d->path)))
+			usage_error("--file %s: path too long", d->file);
+		return 0;
+	}
+	if (!cf || !*cf)
+		cf = "myckpt";
+	if (cf[0] == '/') {
+		snprintf(d->path, sizeof(d->path), "%s", cf);
+		return 0;
+	}
+	/* libckpt took it relative to the directory the program started in;
+	 * the current one is the best guess left (see --help) */
+	snprintf(link, sizeof(link), "/proc/%d/cwd", d->pid);
+	n = readlink(link, cwd, sizeof(cwd) - 1);
+	if (n <= 0) {
+		say("pid %d: CKPT_FILE=%s is relative and %s is unreadable (%s): use --file",
+		    d->pid, cf, link, strerror(errno));
+		return -1;
+	}
+	cwd[n] = 0;
+	if (snprintf(d->path, sizeof(d->path), "%s/%s", cwd, cf) >= (int)sizeof(d->path))
+		usage_error("CKPT_FILE of pid %d: path too long", d->pid);
+	return 0;
+}
+
+/* 3. its CKPT_SIGNAL and CKPT_FILE, read by libckpt when it started: d->sig,
+ * d->signame, d->path.  0 or -1. */
+static int read_target_env(struct dump *d)
+{
+	char proc[64], *env;
+	const char *cs;
+	size_t envlen;
+	int r;
+
+	snprintf(proc, sizeof(proc), "/proc/%d/environ", d->pid);
 	env = slurp(proc, &envlen);
 	if (!env) {
-		say("pid %d: cannot read %s (%s): not signalled", pid, proc, strerror(errno));
-		return EX_FAIL;
+		say("pid %d: cannot read %s (%s): not signalled", d->pid, proc, strerror(errno));
+		return -1;
 	}
 	cs = env_get(env, envlen, "CKPT_SIGNAL");
 	if (cs && *cs) {
-		sig = ckpt_parse_signal(cs);
-		if (!sig || sig == SIGKILL || sig == SIGSTOP) {
+		d->sig = ckpt_parse_signal(cs);
+		if (!d->sig || d->sig == SIGKILL || d->sig == SIGSTOP) {
 			say("pid %d: CKPT_SIGNAL=%s is not a signal libckpt accepts: its checkpoints are "
-			    "disabled; not signalled", pid, cs);
-			return EX_FAIL;
+			    "disabled; not signalled", d->pid, cs);
+			return -1;
 		}
 	}
-	sig_name(sig, signame, sizeof(signame));
-	cf = env_get(env, envlen, "CKPT_FILE");
-	if (file) {
-		if (absolute(file, path, sizeof(path)))
-			usage_error("--file %s: path too long", file);
-	} else {
-		if (!cf || !*cf)
-			cf = "myckpt";
-		if (cf[0] == '/') {
-			snprintf(path, sizeof(path), "%s", cf);
-		} else {
-			/* libckpt took it relative to the directory the program started
-			 * in; the current one is the best guess left (see --help) */
-			snprintf(proc, sizeof(proc), "/proc/%d/cwd", pid);
-			ssize_t n = readlink(proc, cwd, sizeof(cwd) - 1);
-
-			if (n <= 0) {
-				say("pid %d: CKPT_FILE=%s is relative and %s is unreadable (%s): use --file",
-				    pid, cf, proc, strerror(errno));
-				return EX_FAIL;
-			}
-			cwd[n] = 0;
-			if (snprintf(path, sizeof(path), "%s/%s", cwd, cf) >= (int)sizeof(path))
-				usage_error("CKPT_FILE of pid %d: path too long", pid);
-		}
-	}
+	sig_name(d->sig, d->signame, sizeof(d->signame));
+	r = image_path(d, env_get(env, envlen, "CKPT_FILE"));
 	free(env);
-	/* 4. it catches that signal (libckpt installed its handler) */
-	snprintf(proc, sizeof(proc), "/proc/%d/status", pid);
-	status = slurp(proc, NULL);
+	return r;
+}
+
+/* 4. it catches that signal (libckpt installed its handler): 0 or -1 */
+static int check_catches(struct dump *d)
+{
+	char *status;
+
+	snprintf(d->status_path, sizeof(d->status_path), "/proc/%d/status", d->pid);
+	status = slurp(d->status_path, NULL);
 	if (!status) {
-		say("pid %d: cannot read %s (%s): not signalled", pid, proc, strerror(errno));
-		return EX_FAIL;
+		say("pid %d: cannot read %s (%s): not signalled", d->pid, d->status_path, strerror(errno));
+		return -1;
 	}
-	if (!(status_mask(status, "SigCgt") & (1ull << (sig - 1)))) {
+	if (!(status_mask(status, "SigCgt") & (1ull << (d->sig - 1)))) {
 		say("pid %d does not catch %s (libckpt disabled? see its stderr): not signalled",
-		    pid, signame);
-		return EX_FAIL;
+		    d->pid, d->signame);
+		return -1;
 	}
 	free(status);
+	return 0;
+}
 
-	/* where libckpt writes: DIR/.NAME.tmp.<hex>, renamed to DIR/NAME */
-	{
-		const char *slash = strrchr(path, '/');
+/* Where libckpt writes: DIR/.NAME.tmp.<hex>, renamed to DIR/NAME; DIR must
+ * be a directory.  0 or -1. */
+static int watch_image_dir(struct dump *d)
+{
+	const char *slash = strrchr(d->path, '/');
+	struct stat st;
 
-		snprintf(w.dir, sizeof(w.dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
-		snprintf(w.prefix, sizeof(w.prefix), ".%.*s.tmp.", NAME_MAX, slash + 1);
-		w.path = path;
-	}
-	if (stat(w.dir, &st) || !S_ISDIR(st.st_mode)) {
-		say("pid %d: image directory %s: %s: not signalled", pid, w.dir,
+	snprintf(d->w.dir, sizeof(d->w.dir), "%.*s", slash == d->path ? 1 : (int)(slash - d->path), d->path);
+	snprintf(d->w.prefix, sizeof(d->w.prefix), ".%.*s.tmp.", NAME_MAX, slash + 1);
+	d->w.path = d->path;
+	if (stat(d->w.dir, &st) || !S_ISDIR(st.st_mode)) {
+		say("pid %d: image directory %s: %s: not signalled", d->pid, d->w.dir,
 		    errno ? strerror(errno) : "not a directory");
+		return -1;
+	}
+	return 0;
+}
+
+/* 5. The previous checkpoint's writer may still be exiting: libckpt refuses a
+ * new one (EBUSY) until it has gone, so wait a little; then note the image
+ * that is there now. */
+static void wait_previous_writer(struct dump *d)
+{
+	double t0 = now_s();
+
+	while (live_child(d->pid) && now_s() - t0 < (d->timeout > 0 && d->timeout < 10 ? d->timeout : 10))
+		usleep(10000);
+	d->had_old = !stat(d->path, &d->before);
+}
+
+/* What one poll saw of the process. */
+struct dump_look {
+	char *status;			/* /proc/PID/status, NULL if gone */
+	uint64_t blk;			/* its SigBlk */
+	int gone, pending, in_handler, writing;
+};
+
+static void look_at_target(const struct dump *d, struct dump_look *l)
+{
+	const char *s = l->status = slurp(d->status_path, NULL);
+	uint64_t bit = 1ull << (d->sig - 1);
+
+	l->gone = !s || *status_field(s, "State") == 'Z' || *status_field(s, "State") == 'X';
+	l->blk = s ? status_mask(s, "SigBlk") : 0;
+	l->pending = s && ((status_mask(s, "SigPnd") | status_mask(s, "ShdPnd")) & bit);
+	/* libckpt blocks every signal while it writes; the kernel never
+	 * shows SIGKILL/SIGSTOP blocked, glibc's sigfillset leaves out 32, 33 */
+	l->in_handler = (l->blk | 0x180040100ull) == ~0ull;
+	l->writing = !l->pending && !l->in_handler && (live_child(d->pid) || tmp_size(&d->w) >= 0);
+}
+
+/* a new image at the path (another inode than before): *st */
+static int new_image(const struct dump *d, struct stat *st)
+{
+	return !stat(d->path, st) &&
+	       (!d->had_old || st->st_ino != d->before.st_ino || st->st_dev != d->before.st_dev);
+}
+
+static void clear_progress(const struct dump *d)
+{
+	if (d->shown)
+		fputs("\r\033[K", stderr);
+}
+
+/* After a poll: EX_OK (the image is there), EX_FAIL (it will not come), or
+ * -1 (wait on).  Status first, then the image: libckpt renames before its
+ * handler returns, so "handler done" followed by "no new image" is a failure. */
+static int verdict(struct dump *d, const struct dump_look *l)
+{
+	struct stat st;
+	char sz[32];
+
+	if (new_image(d, &st)) {
+		d->t = now_s() - d->t0;
+		clear_progress(d);
+		human(sz, sizeof(sz), (double)st.st_size);
+		printf("%s: %lld bytes (%s) in %.3f s\n", d->path, (long long)st.st_size, sz, d->t);
+		return EX_OK;
+	}
+	if (l->gone) {
+		clear_progress(d);
+		say("pid %d exited before its image was complete (it wrote none at %s)", d->pid, d->path);
 		return EX_FAIL;
 	}
-	had_old = !stat(path, &before);
+	/* done, and no new image: the same answer three polls in a row, to
+	 * step over the instant between dequeue and the handler's mask */
+	d->done_seen = !l->pending && !l->in_handler && !l->writing ? d->done_seen + 1 : 0;
+	if (d->done_seen >= 3) {
+		clear_progress(d);
+		say("pid %d handled %s but wrote no new image at %s (libckpt says why on the "
+		    "program's stderr: a previous checkpoint still running? or the image is "
+		    "elsewhere: use --file)", d->pid, d->signame, d->path);
+		return EX_FAIL;
+	}
+	d->t = now_s() - d->t0;
+	if (d->timeout > 0 && d->t > d->timeout) {
+		clear_progress(d);
+		if (l->status && *status_field(l->status, "State") == 'T')
+			say("timed out after %.0f s: pid %d is stopped (SIGCONT it)", d->timeout, d->pid);
+		else if (l->pending && (l->blk & (1ull << (d->sig - 1))) && !l->in_handler)
+			say("timed out after %.0f s: pid %d blocks %s; the checkpoint waits until it "
+			    "unblocks it", d->timeout, d->pid, d->signame);
+		else
+			say("timed out after %.0f s: no new image at %s", d->timeout, d->path);
+		return EX_FAIL;
+	}
+	return -1;
+}
 
-	/* 5. the previous checkpoint's writer may still be exiting: libckpt
-	 * refuses a new one (EBUSY) until it has gone, so wait a little */
-	progress = isatty(2);
-	t0 = now_s();
-	while (live_child(pid) && now_s() - t0 < (timeout > 0 && timeout < 10 ? timeout : 10))
-		usleep(10000);
-	had_old = !stat(path, &before);
+/* on a terminal, after half a second: how much the writer has written */
+static void show_progress(struct dump *d)
+{
+	long long size;
+	char sz[32];
 
-	/* 6. trigger, then wait for a new inode at the path */
-	t0 = now_s();
-	if (kill(pid, sig)) {
-		say("pid %d: kill %s: %s", pid, signame, strerror(errno));
+	if (!d->progress || d->t <= 0.5 || d->t - d->shown < 0.2)
+		return;
+	size = tmp_size(&d->w);
+	human(sz, sizeof(sz), size > 0 ? (double)size : 0);
+	fprintf(stderr, "\r\033[Kckpt: dump: pid %d: %s written, %.1f s", d->pid, sz, d->t);
+	fflush(stderr);
+	d->shown = d->t;
+}
+
+/* 6. Trigger, then poll until a new inode is at the path: EX_OK or EX_FAIL. */
+static int trigger_and_wait(struct dump *d)
+{
+	d->t0 = now_s();
+	if (kill(d->pid, d->sig)) {
+		say("pid %d: kill %s: %s", d->pid, d->signame, strerror(errno));
 		return EX_FAIL;
 	}
 	for (int i = 0;; i++) {
-		int in_handler, pending, gone, writing;
-		uint64_t blk;
+		struct dump_look l;
+		int ret;
 
-		/* status first, then the image: libckpt renames before its handler
-		 * returns, so "handler done" followed by "no new image" is a failure */
-		status = slurp(proc, NULL);
-		gone = !status || *status_field(status, "State") == 'Z' || *status_field(status, "State") == 'X';
-		blk = status ? status_mask(status, "SigBlk") : 0;
-		pending = status && ((status_mask(status, "SigPnd") | status_mask(status, "ShdPnd")) &
-				     (1ull << (sig - 1)));
-		/* libckpt blocks every signal while it writes; the kernel never
-		 * shows SIGKILL/SIGSTOP blocked, glibc's sigfillset leaves out 32, 33 */
-		in_handler = (blk | 0x180040100ull) == ~0ull;
-		writing = !pending && !in_handler && (live_child(pid) || tmp_size(&w) >= 0);
-		if (!stat(path, &st) && (!had_old || st.st_ino != before.st_ino || st.st_dev != before.st_dev)) {
-			t = now_s() - t0;
-			if (shown)
-				fputs("\r\033[K", stderr);
-			human(sz, sizeof(sz), (double)st.st_size);
-			printf("%s: %lld bytes (%s) in %.3f s\n", path, (long long)st.st_size, sz, t);
-			free(status);
-			return EX_OK;
-		}
-		if (gone) {
-			if (shown)
-				fputs("\r\033[K", stderr);
-			say("pid %d exited before its image was complete (it wrote none at %s)", pid, path);
-			free(status);
-			return EX_FAIL;
-		}
-		/* done, and no new image: the same answer three polls in a row, to
-		 * step over the instant between dequeue and the handler's mask */
-		done_seen = !pending && !in_handler && !writing ? done_seen + 1 : 0;
-		if (done_seen >= 3) {
-			if (shown)
-				fputs("\r\033[K", stderr);
-			say("pid %d handled %s but wrote no new image at %s (libckpt says why on the "
-			    "program's stderr: a previous checkpoint still running? or the image is "
-			    "elsewhere: use --file)", pid, signame, path);
-			free(status);
-			return EX_FAIL;
-		}
-		t = now_s() - t0;
-		if (timeout > 0 && t > timeout) {
-			if (shown)
-				fputs("\r\033[K", stderr);
-			if (status && *status_field(status, "State") == 'T')
-				say("timed out after %.0f s: pid %d is stopped (SIGCONT it)", timeout, pid);
-			else if (pending && (blk & (1ull << (sig - 1))) && !in_handler)
-				say("timed out after %.0f s: pid %d blocks %s; the checkpoint waits until it "
-				    "unblocks it", timeout, pid, signame);
-			else
-				say("timed out after %.0f s: no new image at %s", timeout, path);
-			free(status);
-			return EX_FAIL;
-		}
-		free(status);
-		if (progress && t > 0.5 && t - shown >= 0.2) {
-			long long size = tmp_size(&w);
-
-			human(sz, sizeof(sz), size > 0 ? (double)size : 0);
-			fprintf(stderr, "\r\033[Kckpt: dump: pid %d: %s written, %.1f s", pid, sz, t);
-			fflush(stderr);
-			shown = t;
-		}
+		look_at_target(d, &l);
+		ret = verdict(d, &l);
+		free(l.status);
+		if (ret >= 0)
+			return ret;
+		show_progress(d);
 		usleep(i < 100 ? 2000 : 20000);
 	}
+}
+
+int cmd_dump(int argc, char **argv)
+{
+	static struct dump d = { .timeout = 60, .sig = SIGUSR2 };
+
+	parse_dump_args(&d, argc, argv);
+	if (check_target(&d) || read_target_env(&d) || check_catches(&d) || watch_image_dir(&d))
+		return EX_FAIL;
+	d.progress = isatty(2);
+	wait_previous_writer(&d);
+	return trigger_and_wait(&d);
 }

@@ -45,27 +45,14 @@ static void json_sigset(FILE *f, uint64_t m)
 	fputc(']', f);
 }
 
-static int info_json(const char *path)
+/* path, format, program, machine */
+static void json_header(FILE *f, const struct img *img, const char *path)
 {
-	static const char *const rn[16] = { "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp",
-					    "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15" };
-	struct img img;
-	struct img_err err;
-	const struct ckpt_hdr *h;
-	const struct ckpt_proc *p;
-	FILE *f = stdout;
+	const struct ckpt_hdr *h = &img->hdr;
+	time_t created = (time_t)(h->created_ns / 1000000000ull);
 	char when[64];
-	time_t created;
 
-	if (img_open(&img, path, 0, &err)) {
-		say("%s: %s", esc(path), err.msg);	/* msg: escaped already */
-		return EX_USAGE;
-	}
-	h = &img.hdr;
-	p = img.proc;
-	created = (time_t)(h->created_ns / 1000000000ull);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&created));
-
 	fputs("{\n  \"path\": ", f);
 	json_str(f, path);
 	fprintf(f, ",\n  \"format_version\": %u,\n  \"file_size\": %lu,\n  \"tables_size\": %lu,\n"
@@ -73,7 +60,7 @@ static int info_json(const char *path)
 		h->version, h->file_size, h->tables_size, h->data_size, h->created_ns, when);
 	fputs("  \"program\": ", f);
 	json_str(f, h->program);
-	fprintf(f, ",\n  \"pid\": %u,\n", p->pid);
+	fprintf(f, ",\n  \"pid\": %u,\n", img->proc->pid);
 	fputs("  \"machine\": {\"cpu_vendor\": ", f);
 	json_str(f, h->cpu_vendor);
 	fputs(", \"kernel\": ", f);
@@ -85,10 +72,16 @@ static int info_json(const char *path)
 		h->page_size, h->xcr0, h->xsave_size, h->hwcap2, h->cpuid1_ecx, h->cpuid1_edx,
 		h->cpuid7_ebx, h->cpuid7_ecx, h->cpuid7_edx, h->vdso_size, h->vdso_crc, h->vvar_size,
 		h->vvar_vclock_size);
+}
+
+static void json_threads(FILE *f, const struct img *img)
+{
+	static const char *const rn[16] = { "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp",
+					    "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15" };
 
 	fputs("  \"threads\": [", f);
-	for (uint32_t i = 0; i < h->nthreads; i++) {
-		const struct ckpt_thread *t = &img.threads[i];
+	for (uint32_t i = 0; i < img->hdr.nthreads; i++) {
+		const struct ckpt_thread *t = &img->threads[i];
 		const uint64_t *v = &t->regs.rax;
 
 		fprintf(f, "%s\n    {\"tid\": %u, \"fpu\": \"%s\", \"xsave_size\": %u, \"xfeatures\": \"0x%lx\",\n"
@@ -106,12 +99,20 @@ static int info_json(const char *path)
 			t->ss_sp, t->ss_size, t->ss_flags, t->rseq_addr, t->rseq_len, t->rseq_sig,
 			t->clear_child_tid, t->robust_list, t->robust_len);
 	}
-	fputs("\n  ],\n  \"process\": {\"comm\": ", f);
+	fputs("\n  ],\n", f);
+}
+
+/* comm, cwd, exe, the memory layout's addresses, the signals not at their default */
+static void json_process(FILE *f, const struct img *img)
+{
+	const struct ckpt_proc *p = img->proc;
+
+	fputs("  \"process\": {\"comm\": ", f);
 	json_str(f, p->comm);
 	fprintf(f, ", \"umask\": \"%03o\", \"cwd\": ", p->umask);
-	json_str(f, img_str(&img, p->cwd_off));
+	json_str(f, img_str(img, p->cwd_off));
 	fputs(", \"exe\": ", f);
-	json_str(f, img_str(&img, p->exe_off));
+	json_str(f, img_str(img, p->exe_off));
 	fprintf(f, ",\n    \"start_code\": \"0x%lx\", \"end_code\": \"0x%lx\", \"start_data\": \"0x%lx\", "
 		"\"end_data\": \"0x%lx\",\n    \"start_brk\": \"0x%lx\", \"brk\": \"0x%lx\", "
 		"\"start_stack\": \"0x%lx\", \"arg_start\": \"0x%lx\", \"arg_end\": \"0x%lx\",\n"
@@ -129,52 +130,88 @@ static int info_json(const char *path)
 			sa->handler, sa->flags, sa->mask);
 		first = 0;
 	}
-	fprintf(f, "]},\n  \"runs\": %u,\n  \"regions\": [", h->nruns);
-	for (uint32_t i = 0; i < h->nvmas; i++) {
-		const struct ckpt_vma *v = &img.vmas[i];
+	fputs("]},\n", f);
+}
+
+static void json_regions(FILE *f, const struct img *img)
+{
+	fprintf(f, "  \"runs\": %u,\n  \"regions\": [", img->hdr.nruns);
+	for (uint32_t i = 0; i < img->hdr.nvmas; i++) {
+		const struct ckpt_vma *v = &img->vmas[i];
 
 		fprintf(f, "%s\n    {\"start\": \"0x%lx\", \"end\": \"0x%lx\", \"size\": %lu, \"perm\": \"%c%c%c%c\", "
 			"\"kind\": \"%s\", \"path\": ", i ? "," : "", v->start, v->end, v->end - v->start,
 			v->prot & 1 ? 'r' : '-', v->prot & 2 ? 'w' : '-', v->prot & 4 ? 'x' : '-',
 			v->flags & CKPT_MAP_SHARED ? 's' : 'p', img_kind_name(v->kind));
-		json_str(f, img_str(&img, v->path_off));
+		json_str(f, img_str(img, v->path_off));
 		fputs(", \"name\": ", f);
-		json_str(f, img_str(&img, v->name_off));
+		json_str(f, img_str(img, v->name_off));
 		fprintf(f, ", \"pgoff\": %lu, \"flags\": \"0x%x\", \"advice\": \"0x%x\", \"pkey\": %d, "
 			"\"pages_stored\": %lu, \"runs\": %u}", v->pgoff, v->flags, v->advice, v->pkey,
 			v->pages_stored, v->run_count);
 	}
-	fputs("\n  ],\n  \"fds\": [", f);
-	for (uint32_t i = 0; i < h->nfds; i++) {
-		static const char *const fd_kinds[CKPT_FD_KIND_MAX] = {
-			[CKPT_FD_REG] = "file", [CKPT_FD_DIR] = "dir", [CKPT_FD_PIPE] = "pipe",
-			[CKPT_FD_FIFO] = "fifo", [CKPT_FD_CHR] = "chr", [CKPT_FD_MEMFD] = "memfd",
-			[CKPT_FD_DELETED] = "deleted", [CKPT_FD_EVENTFD] = "eventfd",
-			[CKPT_FD_TIMERFD] = "timerfd", [CKPT_FD_SIGNALFD] = "signalfd",
-			[CKPT_FD_UNSUPPORTED] = "unsupported", [CKPT_FD_EPOLL] = "epoll",
-		};
-		const struct ckpt_fd *d = &img.fds[i];
+	fputs("\n  ],\n", f);
+}
+
+static void json_fds(FILE *f, const struct img *img)
+{
+	static const char *const fd_kinds[CKPT_FD_KIND_MAX] = {
+		[CKPT_FD_REG] = "file", [CKPT_FD_DIR] = "dir", [CKPT_FD_PIPE] = "pipe",
+		[CKPT_FD_FIFO] = "fifo", [CKPT_FD_CHR] = "chr", [CKPT_FD_MEMFD] = "memfd",
+		[CKPT_FD_DELETED] = "deleted", [CKPT_FD_EVENTFD] = "eventfd",
+		[CKPT_FD_TIMERFD] = "timerfd", [CKPT_FD_SIGNALFD] = "signalfd",
+		[CKPT_FD_UNSUPPORTED] = "unsupported", [CKPT_FD_EPOLL] = "epoll",
+	};
+
+	fputs("  \"fds\": [", f);
+	for (uint32_t i = 0; i < img->hdr.nfds; i++) {
+		const struct ckpt_fd *d = &img->fds[i];
 		const char *k = d->kind < CKPT_FD_KIND_MAX && fd_kinds[d->kind] ? fd_kinds[d->kind] : "?";
 
 		fprintf(f, "%s\n    {\"fd\": %d, \"kind\": \"%s\", \"flags\": \"0x%x\", \"cloexec\": %s, "
 			"\"pos\": %lu, \"stored\": %lu, \"path\": ", i ? "," : "", d->fd, k, d->flags,
 			d->fd_flags & CKPT_FD_CLOEXEC ? "true" : "false", d->pos, d->data_len);
-		json_str(f, img_str(&img, d->path_off));
+		json_str(f, img_str(img, d->path_off));
 		fputc('}', f);
 	}
-	fputs("\n  ],\n  \"pending_signals\": [", f);
-	for (uint32_t i = 0; i < h->nsigs; i++)
-		fprintf(f, "%s{\"signal\": %u, \"shared\": %s}", i ? ", " : "", img.sigs[i].signo,
-			img.sigs[i].shared ? "true" : "false");
+	fputs("\n  ],\n", f);
+}
+
+/* pending signals and POSIX timers, and the closing brace */
+static void json_pending_and_timers(FILE *f, const struct img *img)
+{
+	fputs("  \"pending_signals\": [", f);
+	for (uint32_t i = 0; i < img->hdr.nsigs; i++)
+		fprintf(f, "%s{\"signal\": %u, \"shared\": %s}", i ? ", " : "", img->sigs[i].signo,
+			img->sigs[i].shared ? "true" : "false");
 	fputs("],\n  \"timers\": [", f);
-	for (uint32_t i = 0; i < h->ntimers; i++) {
-		const struct ckpt_timer *t = &img.timers[i];
+	for (uint32_t i = 0; i < img->hdr.ntimers; i++) {
+		const struct ckpt_timer *t = &img->timers[i];
 
 		fprintf(f, "%s\n    {\"id\": %d, \"clockid\": %d, \"signal\": %d, \"interval_ns\": %ld, "
 			"\"remaining_ns\": %ld}", i ? "," : "", t->id, t->clockid, t->signo,
 			t->interval_sec * 1000000000l + t->interval_nsec, t->value_sec * 1000000000l + t->value_nsec);
 	}
 	fputs("]\n}\n", f);
+}
+
+/* `ckpt info --json`: the image as one JSON object on stdout */
+static int info_json(const char *path)
+{
+	struct img img;
+	struct img_err err;
+	FILE *f = stdout;
+
+	if (img_open(&img, path, 0, &err)) {
+		say("%s: %s", esc(path), err.msg);	/* msg: escaped already */
+		return EX_USAGE;
+	}
+	json_header(f, &img, path);
+	json_threads(f, &img);
+	json_process(f, &img);
+	json_regions(f, &img);
+	json_fds(f, &img);
+	json_pending_and_timers(f, &img);
 	if (fflush(f) || ferror(f)) {
 		say("writing the JSON: %s", strerror(errno));
 		return EX_FAIL;

@@ -102,25 +102,276 @@ static int write_all(int fd, const void *p, size_t n, off_t at)
 	}
 	return 0;
 }
+/* What cmd_merge's steps share. */
+struct merge {
+	const char *in, *out;
+	struct img *chain;		/* newest first: chain[0] is IMAGE */
+	uint32_t n;			/* images in the chain */
+	struct img *top;		/* &chain[0], whose layout OUT takes */
+	struct merge_vma *mv;		/* one per region of top */
+	uint8_t *buf;			/* MERGE_BUF bytes for copying */
+	struct ckpt_run *runs;		/* the new runs */
+	uint64_t nruns, cap_runs;
+	struct ckpt_hdr h;		/* OUT's header */
+	uint8_t *tables;		/* OUT's tables, tsize bytes */
+	uint64_t tsize;
+	char tmp[PATH_MAX + 64];	/* OUT's temp file */
+};
+
+#define MERGE_BUF (1 << 20)
+
+static int merge_nomem(const struct merge *m)
+{
+	say("%s: out of memory", m->in);
+	return -1;
+}
+
+/* The chain ending at IMAGE, checked like the restorer checks it: 0 or -1. */
+static int open_chain(struct merge *m)
+{
+	static struct img chain[MERGE_MAX_CHAIN];
+	static char paths[MERGE_MAX_CHAIN][IMG_PATH_MAX];
+	struct img_err err;
+	int c;
+
+	if (img_open(&chain[0], m->in, 0, &err)) {
+		say("%s: %s", esc(m->in), err.msg);
+		return -1;
+	}
+	c = img_open_parents(&chain[0], m->in, &chain[1], &paths[1], MERGE_MAX_CHAIN - 1, 0, ~0ull, &err);
+	if (c < 0) {
+		say("%s: %s", m->in, err.msg);
+		return -1;
+	}
+	m->chain = chain;
+	m->n = (uint32_t)c + 1;
+	m->top = &chain[0];
+	return 0;
+}
+
+/* A scratch copy and a page bitmap for each region of IMAGE that can hold pages. */
+static int map_scratch(struct merge *m)
+{
+	uint32_t vcount = m->top->hdr.nvmas;
+
+	m->mv = calloc(vcount ? vcount : 1, sizeof(*m->mv));
+	m->buf = malloc(MERGE_BUF);
+	if (!m->mv || !m->buf)
+		return merge_nomem(m);
+	for (uint32_t i = 0; i < vcount; i++) {
+		const struct ckpt_vma *v = &m->top->vmas[i];
+		uint64_t len = v->end - v->start;
+
+		if (v->kind == CKPT_VMA_VDSO || v->kind == CKPT_VMA_VVAR || v->kind == CKPT_VMA_VVAR_VCLOCK ||
+		    (v->kind == CKPT_VMA_FILE && (v->flags & CKPT_MAP_SHARED)))
+			continue;
+		m->mv[i].mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		m->mv[i].has = calloc(len / CKPT_PAGE_SIZE, 1);
+		if (m->mv[i].mem == MAP_FAILED || !m->mv[i].has)
+			return merge_nomem(m);
+	}
+	return 0;
+}
+
+/* Every image's pages into the scratch copies, oldest first, as restore/vma.c
+ * apply_chain: 0, or -1 (a page data read failed or its crc did not match). */
+static int apply_chain(struct merge *m)
+{
+	for (uint32_t k = m->n; k-- > 0;) {
+		const struct img *im = &m->chain[k];
+
+		for (uint32_t i = 0; k != m->n - 1 && i < im->hdr.nvmas; i++)
+			if (im->vmas[i].flags & CKPT_MAP_FRESH)
+				merge_clear(m->top, m->mv, im->vmas[i].start, im->vmas[i].end);
+		for (uint32_t i = 0; i < im->hdr.nruns; i++) {
+			const struct ckpt_run *run = &im->runs[i];
+
+			if (!run->data_off)
+				merge_clear(m->top, m->mv, run->addr, run->addr + run->npages * CKPT_PAGE_SIZE);
+			else if (merge_run(im, run, m->top, m->mv, m->buf, MERGE_BUF))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* append a run of region vi: 0 or -1 (out of memory) */
+static int add_run(struct merge *m, uint32_t vi, uint64_t addr, uint64_t npages)
+{
+	if (m->nruns == m->cap_runs) {
+		m->cap_runs = m->cap_runs ? m->cap_runs * 2 : 256;
+		m->runs = realloc(m->runs, m->cap_runs * sizeof(*m->runs));
+		if (!m->runs)
+			return merge_nomem(m);
+	}
+	m->runs[m->nruns++] = (struct ckpt_run){ .addr = addr, .npages = npages, .vma = vi };
+	return 0;
+}
+
+/* The new runs: the pages with data, in region order; each region of IMAGE
+ * says which of them are its own. */
+static int collect_runs(struct merge *m)
+{
+	for (uint32_t i = 0; i < m->top->hdr.nvmas; i++) {
+		struct ckpt_vma *v = &m->top->vmas[i];
+		const uint8_t *has = m->mv[i].has;
+		uint64_t np = (v->end - v->start) / CKPT_PAGE_SIZE;
+
+		v->run_first = (uint32_t)m->nruns;
+		v->run_count = 0;
+		v->pages_stored = 0;
+		v->flags &= ~CKPT_MAP_FRESH;
+		for (uint64_t p = 0; m->mv[i].mem && p < np;) {
+			uint64_t q = p;
+
+			if (!has[p]) {
+				p++;
+				continue;
+			}
+			while (q < np && has[q])
+				q++;
+			if (add_run(m, i, v->start + p * CKPT_PAGE_SIZE, q - p))
+				return -1;
+			v->run_count++;
+			v->pages_stored += q - p;
+			p = q;
+		}
+	}
+	if (m->nruns > UINT32_MAX) {
+		say("%s: too many runs", m->in);
+		return -1;
+	}
+	return 0;
+}
+
+/* the scratch copy of run r's pages */
+static const uint8_t *run_pages(const struct merge *m, const struct ckpt_run *r)
+{
+	return m->mv[r->vma].mem + (r->addr - m->top->vmas[r->vma].start);
+}
+
+/* OUT's descriptor table, inside its tables */
+static const struct ckpt_fd *merged_fds(const struct merge *m)
+{
+	return (const struct ckpt_fd *)(m->tables + (m->h.fds_off - m->h.tables_off));
+}
+
+/* The tables: IMAGE's, old runs zeroed, the new runs at their end
+ * (64-aligned); the data placed after them; a full image with a new id,
+ * sealed. */
+static int build_tables(struct merge *m)
+{
+	struct ckpt_hdr *h = &m->h;
+	uint64_t runs_at;
+
+	*h = m->top->hdr;
+	runs_at = (h->tables_off + h->tables_size + 63) & ~63ull;
+	m->tsize = (runs_at + m->nruns * sizeof(struct ckpt_run) - h->tables_off + CKPT_PAGE_SIZE - 1) &
+		   ~(uint64_t)(CKPT_PAGE_SIZE - 1);
+	if (m->tsize > CKPT_MAX_TABLES) {
+		say("%s: merged tables would be %lu bytes", m->in, m->tsize);
+		return -1;
+	}
+	m->tables = calloc(1, m->tsize);
+	if (!m->tables)
+		return merge_nomem(m);
+	memcpy(m->tables, m->top->tables, h->tables_size);
+	memset(m->tables + (h->runs_off - h->tables_off), 0, h->nruns * sizeof(struct ckpt_run));
+	memcpy(m->tables + (h->vmas_off - h->tables_off), m->top->vmas, m->top->hdr.nvmas * sizeof(struct ckpt_vma));
+	for (uint64_t r = 0; r < m->nruns; r++)
+		m->runs[r].crc = ckpt_crc32c(0, run_pages(m, &m->runs[r]), m->runs[r].npages * CKPT_PAGE_SIZE);
+	h->runs_off = runs_at;
+	h->nruns = (uint32_t)m->nruns;
+	h->tables_size = m->tsize;
+	h->data_off = h->tables_off + m->tsize;
+	/* the pages, then the descriptors' stored bytes */
+	img_place_data(h, m->runs, (struct ckpt_fd *)merged_fds(m));
+	memcpy(m->tables + (runs_at - h->tables_off), m->runs, m->nruns * sizeof(struct ckpt_run));
+	h->depth = 0;
+	memset(h->parent_id, 0, sizeof(h->parent_id));
+	memset(h->parent_name, 0, sizeof(h->parent_name));
+	if (getrandom(h->image_id, sizeof(h->image_id), 0) != sizeof(h->image_id)) {
+		say("getrandom: %s", strerror(errno));
+		return -1;
+	}
+	img_seal(h, ckpt_crc32c(0, m->tables, m->tsize));
+	return 0;
+}
+
+/* header, tables, pages, then the descriptors' bytes copied from IMAGE: 0 or -1 (errno) */
+static int write_contents(const struct merge *m, int fd)
+{
+	const struct ckpt_fd *nfds = merged_fds(m);
+
+	if (write_all(fd, &m->h, sizeof(m->h), 0) || write_all(fd, m->tables, m->tsize, (off_t)m->h.tables_off))
+		return -1;
+	for (uint64_t r = 0; r < m->nruns; r++)
+		if (write_all(fd, run_pages(m, &m->runs[r]), m->runs[r].npages * CKPT_PAGE_SIZE,
+			      (off_t)m->runs[r].data_off))
+			return -1;
+	for (uint32_t i = 0; i < m->h.nfds; i++) {
+		const struct ckpt_fd *of = &m->top->fds[i];
+
+		for (uint64_t done = 0; done < of->data_len;) {
+			uint64_t k = of->data_len - done > MERGE_BUF ? MERGE_BUF : of->data_len - done;
+
+			if (pread(m->top->fd, m->buf, k, (off_t)(of->data_off + done)) != (ssize_t)k ||
+			    write_all(fd, m->buf, k, (off_t)(nfds[i].data_off + done)))
+				return -1;
+			done += k;
+		}
+	}
+	return 0;
+}
+
+/* The merged image in a fresh file beside OUT, fsync'd (m->tmp): 0 or -1. */
+static int write_temp(struct merge *m)
+{
+	int fd = (int)img_create_beside(m->out, m->tmp, sizeof(m->tmp), (int)getpid(), 0);
+
+	if (fd < 0) {
+		say("%s: create %s: %s", m->out, m->tmp, strerror(-fd));
+		return -1;
+	}
+	if (write_contents(m, fd) || fsync(fd)) {
+		say("%s: write %s: %s", m->out, m->tmp, strerror(errno ? errno : EIO));
+		close(fd);
+		unlink(m->tmp);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* The temp file, if it passes the restorer's reader, renamed over OUT: 0 or -1. */
+static int check_and_rename(const struct merge *m)
+{
+	struct img_err err;
+	struct img chk;
+
+	if (img_open(&chk, m->tmp, 0, &err)) {
+		say("%s: the merged image does not pass the checks: %s", esc(m->out), err.msg);
+		unlink(m->tmp);
+		return -1;
+	}
+	close(chk.fd);
+	munmap(chk.tables, chk.hdr.tables_size);
+	if (rename(m->tmp, m->out)) {
+		say("%s: rename: %s", m->out, strerror(errno));
+		unlink(m->tmp);
+		return -1;
+	}
+	img_sync_dir(m->out);
+	return 0;
+}
 
 int cmd_merge(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
 	};
-	static struct img chain[MERGE_MAX_CHAIN];
-	static char paths[MERGE_MAX_CHAIN][IMG_PATH_MAX];
-	struct img_err err;
-	const char *in, *out;
-	struct img *top;
-	struct merge_vma *mv;
-	struct ckpt_run *runs = NULL;
-	struct ckpt_hdr h;
-	uint8_t *tables = NULL, *buf = NULL;
-	uint64_t nruns = 0, cap_runs = 0, runs_at, tsize;
-	uint32_t n = 0, vcount;
-	char tmp[PATH_MAX + 64];
-	int c, fd = -1, ret = EX_FAIL;
+	static struct merge m;
+	int c, ret = EX_FAIL;
 
 	while ((c = next_opt(argc, argv, ":hV", opts)) != -1) {
 		switch (c) {
@@ -130,193 +381,18 @@ int cmd_merge(int argc, char **argv)
 	}
 	if (argc - optind != 2)
 		usage_error("want IMAGE and OUT");
-	in = argv[optind];
-	out = argv[optind + 1];
-
-	/* the chain, newest first, checked like the restorer checks it */
-	if (img_open(&chain[0], in, 0, &err)) {
-		say("%s: %s", esc(in), err.msg);
+	m.in = argv[optind];
+	m.out = argv[optind + 1];
+	if (open_chain(&m))
 		return EX_USAGE;
+	if (!map_scratch(&m) && !apply_chain(&m) && !collect_runs(&m) && !build_tables(&m) &&
+	    !write_temp(&m) && !check_and_rename(&m)) {
+		printf("%s: %u image%s merged: %lu bytes, %lu runs\n", m.out, m.n, m.n == 1 ? "" : "s",
+		       m.h.file_size, m.nruns);
+		ret = EX_OK;
 	}
-	c = img_open_parents(&chain[0], in, &chain[1], &paths[1], MERGE_MAX_CHAIN - 1, 0, ~0ull, &err);
-	if (c < 0) {
-		say("%s: %s", in, err.msg);
-		return EX_USAGE;
-	}
-	n = (uint32_t)c + 1;
-	top = &chain[0];
-	vcount = top->hdr.nvmas;
-
-	/* scratch copies of the regions that can hold pages */
-	mv = calloc(vcount ? vcount : 1, sizeof(*mv));
-	buf = malloc(1 << 20);
-	if (!mv || !buf)
-		goto nomem;
-	for (uint32_t i = 0; i < vcount; i++) {
-		const struct ckpt_vma *v = &top->vmas[i];
-		uint64_t len = v->end - v->start;
-
-		if (v->kind == CKPT_VMA_VDSO || v->kind == CKPT_VMA_VVAR || v->kind == CKPT_VMA_VVAR_VCLOCK ||
-		    (v->kind == CKPT_VMA_FILE && (v->flags & CKPT_MAP_SHARED)))
-			continue;
-		mv[i].mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		mv[i].has = calloc(len / CKPT_PAGE_SIZE, 1);
-		if (mv[i].mem == MAP_FAILED || !mv[i].has)
-			goto nomem;
-	}
-	/* oldest first, as restore/vma.c apply_chain */
-	for (uint32_t k = n; k-- > 0;) {
-		const struct img *im = &chain[k];
-
-		for (uint32_t i = 0; k != n - 1 && i < im->hdr.nvmas; i++)
-			if (im->vmas[i].flags & CKPT_MAP_FRESH)
-				merge_clear(top, mv, im->vmas[i].start, im->vmas[i].end);
-		for (uint32_t i = 0; i < im->hdr.nruns; i++) {
-			const struct ckpt_run *run = &im->runs[i];
-
-			if (!run->data_off)
-				merge_clear(top, mv, run->addr, run->addr + run->npages * CKPT_PAGE_SIZE);
-			else if (merge_run(im, run, top, mv, buf, 1 << 20))
-				goto fail;
-		}
-	}
-
-	/* the new runs: pages with data, in region order */
-	for (uint32_t i = 0; i < vcount; i++) {
-		struct ckpt_vma *v = &top->vmas[i];
-		uint64_t np = (v->end - v->start) / CKPT_PAGE_SIZE;
-
-		v->run_first = (uint32_t)nruns;
-		v->run_count = 0;
-		v->pages_stored = 0;
-		v->flags &= ~CKPT_MAP_FRESH;
-		for (uint64_t p = 0; mv[i].mem && p < np;) {
-			uint64_t q = p;
-
-			if (!mv[i].has[p]) {
-				p++;
-				continue;
-			}
-			while (q < np && mv[i].has[q])
-				q++;
-			if (nruns == cap_runs) {
-				cap_runs = cap_runs ? cap_runs * 2 : 256;
-				runs = realloc(runs, cap_runs * sizeof(*runs));
-				if (!runs)
-					goto nomem;
-			}
-			runs[nruns] = (struct ckpt_run){ .addr = v->start + p * CKPT_PAGE_SIZE, .npages = q - p,
-							 .vma = i };
-			v->run_count++;
-			v->pages_stored += q - p;
-			nruns++;
-			p = q;
-		}
-	}
-	if (nruns > UINT32_MAX) {
-		say("%s: too many runs", in);
-		goto fail;
-	}
-
-	/* the tables: IMAGE's, old runs zeroed, the new runs at their end (64-aligned) */
-	h = top->hdr;
-	runs_at = (h.tables_off + h.tables_size + 63) & ~63ull;
-	tsize = (runs_at + nruns * sizeof(struct ckpt_run) - h.tables_off + CKPT_PAGE_SIZE - 1) & ~(uint64_t)(CKPT_PAGE_SIZE - 1);
-	if (tsize > CKPT_MAX_TABLES) {
-		say("%s: merged tables would be %lu bytes", in, tsize);
-		goto fail;
-	}
-	tables = calloc(1, tsize);
-	if (!tables)
-		goto nomem;
-	memcpy(tables, top->tables, h.tables_size);
-	memset(tables + (h.runs_off - h.tables_off), 0, h.nruns * sizeof(struct ckpt_run));
-	memcpy(tables + (h.vmas_off - h.tables_off), top->vmas, vcount * sizeof(struct ckpt_vma));
-	for (uint64_t r = 0; r < nruns; r++) {
-		const struct ckpt_vma *v = &top->vmas[runs[r].vma];
-
-		runs[r].crc = ckpt_crc32c(0, mv[runs[r].vma].mem + (runs[r].addr - v->start),
-					  runs[r].npages * CKPT_PAGE_SIZE);
-	}
-	h.runs_off = runs_at;
-	h.nruns = (uint32_t)nruns;
-	h.tables_size = tsize;
-	h.data_off = h.tables_off + tsize;
-	/* the pages, then the descriptors' stored bytes */
-	img_place_data(&h, runs, (struct ckpt_fd *)(tables + (h.fds_off - h.tables_off)));
-	memcpy(tables + (runs_at - h.tables_off), runs, nruns * sizeof(struct ckpt_run));
-	h.depth = 0;
-	memset(h.parent_id, 0, sizeof(h.parent_id));
-	memset(h.parent_name, 0, sizeof(h.parent_name));
-	if (getrandom(h.image_id, sizeof(h.image_id), 0) != sizeof(h.image_id)) {
-		say("getrandom: %s", strerror(errno));
-		goto fail;
-	}
-	img_seal(&h, ckpt_crc32c(0, tables, tsize));
-
-	/* written beside OUT, fsync'd, renamed over it */
-	fd = (int)img_create_beside(out, tmp, sizeof(tmp), (int)getpid(), 0);
-	if (fd < 0) {
-		say("%s: create %s: %s", out, tmp, strerror(-fd));
-		goto fail;
-	}
-	if (write_all(fd, &h, sizeof(h), 0) || write_all(fd, tables, tsize, (off_t)h.tables_off))
-		goto wfail;
-	for (uint64_t r = 0; r < nruns; r++) {
-		const struct ckpt_vma *v = &top->vmas[runs[r].vma];
-
-		if (write_all(fd, mv[runs[r].vma].mem + (runs[r].addr - v->start), runs[r].npages * CKPT_PAGE_SIZE,
-			      (off_t)runs[r].data_off))
-			goto wfail;
-	}
-	for (uint32_t i = 0; i < h.nfds; i++) {
-		const struct ckpt_fd *of = &top->fds[i];
-		const struct ckpt_fd *nf = (const struct ckpt_fd *)(tables + (h.fds_off - h.tables_off)) + i;
-
-		for (uint64_t done = 0; done < of->data_len;) {
-			uint64_t k = of->data_len - done > (1 << 20) ? (1 << 20) : of->data_len - done;
-
-			if (pread(top->fd, buf, k, (off_t)(of->data_off + done)) != (ssize_t)k ||
-			    write_all(fd, buf, k, (off_t)(nf->data_off + done)))
-				goto wfail;
-			done += k;
-		}
-	}
-	if (fsync(fd))
-		goto wfail;
-	close(fd);
-	fd = -1;
-	{	/* what is renamed into place passes the restorer's reader */
-		struct img chk;
-
-		if (img_open(&chk, tmp, 0, &err)) {
-			say("%s: the merged image does not pass the checks: %s", esc(out), err.msg);
-			unlink(tmp);
-			goto fail;
-		}
-		close(chk.fd);
-		munmap(chk.tables, chk.hdr.tables_size);
-	}
-	if (rename(tmp, out)) {
-		say("%s: rename: %s", out, strerror(errno));
-		unlink(tmp);
-		goto fail;
-	}
-	img_sync_dir(out);
-	printf("%s: %u image%s merged: %lu bytes, %lu runs\n", out, n, n == 1 ? "" : "s", h.file_size, nruns);
-	ret = EX_OK;
-	goto done;
-wfail:
-	say("%s: write %s: %s", out, tmp, strerror(errno ? errno : EIO));
-	close(fd);
-	unlink(tmp);
-	goto fail;
-nomem:
-	say("%s: out of memory", in);
-fail:
-done:
-	free(tables);
-	free(runs);
-	free(buf);
+	free(m.tables);
+	free(m.runs);
+	free(m.buf);
 	return ret;
 }

@@ -277,148 +277,237 @@ static int env_signal(const char *name, int dflt)
 	return s;
 }
 
-int ckpt_slurm_run(char **argv, const char *img, const char *self_dir)
+/* What the supervisor's steps share. */
+struct slurm_job {
+	char **argv;			/* PROGRAM and its arguments */
+	const char *img;		/* CKPT_FILE */
+	const char *job, *rc;		/* SLURM_JOB_ID, SLURM_RESTART_COUNT */
+	int end_sig, trigger;		/* Slurm's warning, libckpt's trigger */
+	char signame[16];		/* end_sig's name */
+	char image[PATH_MAX];		/* the image to resume from, "" to start over */
+	char rst[PATH_MAX];		/* the restorer */
+	sigset_t set, old;		/* the signals waited for (blocked), the mask before */
+	pid_t pid;			/* the program */
+	int final;			/* the final checkpoint is being written */
+	int finished;			/* no final checkpoint (any more): the program runs to its end */
+	int done_polls;			/* polls in a row that found the trigger's handler done */
+	int had_old;			/* an image was there at the warning: before */
+	struct stat before;
+	double t0;			/* when the warning came */
+};
+
+/* The warning and trigger signals (CKPT_SLURM_SIGNAL, CKPT_SIGNAL): 0 or -1. */
+static int read_signals(struct slurm_job *j)
 {
-	const char *job = getenv("SLURM_JOB_ID"), *rc = getenv("SLURM_RESTART_COUNT");
-	int end_sig = env_signal("CKPT_SLURM_SIGNAL", SIGUSR1), trigger = env_signal("CKPT_SIGNAL", SIGUSR2);
-	char image[PATH_MAX], rst[PATH_MAX], signame[16];
-	struct stat before, st;
-	sigset_t set, old;
-	double t0 = 0, t1;
-	int final = 0, finished = 0, done_polls = 0, status, had_old = 0;
-	pid_t pid;
-
-	if (end_sig < 0 || trigger < 0)
-		return 2;
-	if (end_sig == trigger) {
+	j->end_sig = env_signal("CKPT_SLURM_SIGNAL", SIGUSR1);
+	j->trigger = env_signal("CKPT_SIGNAL", SIGUSR2);
+	if (j->end_sig < 0 || j->trigger < 0)
+		return -1;
+	if (j->end_sig == j->trigger) {
 		note("CKPT_SLURM_SIGNAL and CKPT_SIGNAL are both signal %d: the job's warning must differ "
-		     "from libckpt's trigger", end_sig);
-		return 2;
+		     "from libckpt's trigger", j->end_sig);
+		return -1;
 	}
-	snprintf(signame, sizeof(signame), "%d", end_sig);
+	snprintf(j->signame, sizeof(j->signame), "%d", j->end_sig);
 	for (const struct ckpt_signame *s = ckpt_signames; s->name; s++)
-		if (s->sig == end_sig)
-			snprintf(signame, sizeof(signame), "SIG%s", s->name);
+		if (s->sig == j->end_sig)
+			snprintf(j->signame, sizeof(j->signame), "SIG%s", s->name);
+	return 0;
+}
 
-	image[0] = 0;
-	if (rc && atoi(rc) > 0) {
-		t1 = now_s();
-		pick_image(img, image, sizeof(image));
-		if (image[0])
-			note("job %s restart %s: resuming from %s (checked in %.3f s)", job, rc, image, now_s() - t1);
-		else
-			note("job %s restart %s: no usable image: starting %s over", job, rc, argv[0]);
-		snprintf(rst, sizeof(rst), "%s/restorer", self_dir);
-		if (image[0] && access(rst, X_OK)) {
-			note("%s: %s: starting %s over", rst, strerror(errno), argv[0]);
-			image[0] = 0;
-		}
+/* A requeued run: the image to resume from, if one is good and the restorer is there. */
+static void choose_image(struct slurm_job *j, const char *self_dir)
+{
+	double t1;
+
+	j->image[0] = 0;
+	if (!j->rc || atoi(j->rc) <= 0)
+		return;
+	t1 = now_s();
+	pick_image(j->img, j->image, sizeof(j->image));
+	if (j->image[0])
+		note("job %s restart %s: resuming from %s (checked in %.3f s)", j->job, j->rc, j->image, now_s() - t1);
+	else
+		note("job %s restart %s: no usable image: starting %s over", j->job, j->rc, j->argv[0]);
+	snprintf(j->rst, sizeof(j->rst), "%s/restorer", self_dir);
+	if (j->image[0] && access(j->rst, X_OK)) {
+		note("%s: %s: starting %s over", j->rst, strerror(errno), j->argv[0]);
+		j->image[0] = 0;
 	}
+}
 
-	/* the signals we wait for stay blocked; sigtimedwait takes them */
-	sigemptyset(&set);
-	sigaddset(&set, end_sig);
-	sigaddset(&set, SIGCHLD);
+/* The signals we wait for stay blocked; sigtimedwait takes them. */
+static void block_signals(struct slurm_job *j)
+{
+	sigemptyset(&j->set);
+	sigaddset(&j->set, j->end_sig);
+	sigaddset(&j->set, SIGCHLD);
 	for (size_t i = 0; i < sizeof(passed_on) / sizeof(passed_on[0]); i++)
-		sigaddset(&set, passed_on[i]);
-	sigprocmask(SIG_BLOCK, &set, &old);
+		sigaddset(&j->set, passed_on[i]);
+	sigprocmask(SIG_BLOCK, &j->set, &j->old);
+}
 
-	pid = fork();
-	if (pid < 0) {
+/* A child that becomes the program: restored by the restorer, or PROGRAM
+ * started.  0, or -1 (fork failed). */
+static int start_program(struct slurm_job *j)
+{
+	j->pid = fork();
+	if (j->pid < 0) {
 		note("fork: %s", strerror(errno));
+		return -1;
+	}
+	if (j->pid > 0)
+		return 0;
+	sigprocmask(SIG_SETMASK, &j->old, NULL);
+	if (j->image[0]) {
+		/* the restorer takes this process over: it becomes the program */
+		execl(j->rst, j->rst, "--", j->image, (char *)NULL);
+		note("%s: %s", j->rst, strerror(errno));
+		_exit(127);
+	}
+	execvp(j->argv[0], j->argv);
+	note("%s: %s", j->argv[0], errno == ENOENT ? "command not found" : strerror(errno));
+	_exit(errno == ENOENT ? 127 : 126);
+}
+
+/* The final image is in place: requeue the job.  ckpt's exit status. */
+static int requeue_job(const struct slurm_job *j)
+{
+	int s = requeue(j->job);
+
+	if (s) {
+		note("scontrol requeue %s failed (status %d): the image stays; `scontrol requeue "
+		     "%s` resumes the job from it", j->job, s, j->job);
 		return 1;
 	}
-	if (pid == 0) {
-		sigprocmask(SIG_SETMASK, &old, NULL);
-		if (image[0]) {
-			/* the restorer takes this process over: it becomes the program */
-			execl(rst, rst, "--", image, (char *)NULL);
-			note("%s: %s", rst, strerror(errno));
-			_exit(127);
-		}
-		execvp(argv[0], argv);
-		note("%s: %s", argv[0], errno == ENOENT ? "command not found" : strerror(errno));
-		_exit(errno == ENOENT ? 127 : 126);
-	}
+	note("job %s requeued: the next run resumes from %s", j->job, j->img);
+	return 0;
+}
 
+/* The program stopped: -1 to go on supervising, or ckpt's exit status.
+ * libckpt stops the program only after the final image is in place: then
+ * it is killed (before Slurm's SIGCONT could wake it) and the job requeued. */
+static int on_stop(struct slurm_job *j, int status)
+{
+	struct stat st;
+	double t1;
+
+	if (!j->final || WSTOPSIG(status) != SIGSTOP)
+		return -1;	/* stopped by someone else: theirs to continue */
+	t1 = now_s();
+	if (stat(j->img, &st) || (j->had_old && st.st_ino == j->before.st_ino && st.st_dev == j->before.st_dev)) {
+		note("the program stopped, but %s is not a new image: letting it run on", j->img);
+		kill(j->pid, SIGCONT);
+		j->final = 0;
+		j->finished = 1;
+		return -1;
+	}
+	kill(j->pid, SIGKILL);
+	waitpid(j->pid, &status, 0);
+	note("job %s: checkpoint complete: %s, %lld bytes, %.3f s after %s", j->job, j->img,
+	     (long long)st.st_size, t1 - j->t0, j->signame);
+	return requeue_job(j);
+}
+
+/* The program ended: its exit status; a signal death is raised again on ckpt
+ * itself, so that Slurm records it. */
+static int end_like_program(const struct slurm_job *j, int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	signal(WTERMSIG(status), SIG_DFL);
+	sigprocmask(SIG_SETMASK, &j->old, NULL);
+	kill(getpid(), WTERMSIG(status));
+	return 128 + WTERMSIG(status);
+}
+
+/* The final checkpoint's handler returned without stopping the program,
+ * three polls in a row: the checkpoint failed. */
+static void check_checkpoint_failed(struct slurm_job *j)
+{
+	j->done_polls = handler_done(j->pid, j->trigger) ? j->done_polls + 1 : 0;
+	if (j->done_polls < 3)
+		return;
+	note("job %s: the checkpoint failed (libckpt says why above); the program runs "
+	     "on until Slurm ends it; not requeued", j->job);
+	j->final = 0;
+	j->finished = 1;
+}
+
+/* Slurm's warning: trigger the final checkpoint (once). */
+static void start_final_checkpoint(struct slurm_job *j)
+{
+	if (j->final || j->finished) {
+		note("%s again: ignored, the final checkpoint is %s", j->signame,
+		     j->final ? "being written" : "over");
+		return;
+	}
+	j->had_old = !stat(j->img, &j->before);
+	j->t0 = now_s();
+	if (sigqueue(j->pid, j->trigger, (union sigval){ .sival_ptr = (void *)CKPT_FINAL_COOKIE })) {
+		note("cannot signal the program (pid %d): %s", (int)j->pid, strerror(errno));
+		j->finished = 1;
+		return;
+	}
+	j->final = 1;
+	j->done_polls = 0;
+	note("job %s: %s: checkpointing to %s", j->job, j->signame, j->img);
+}
+
+/* A signal sigtimedwait took (or <= 0: none): the warning, or one to pass on. */
+static void take_signal(struct slurm_job *j, int s)
+{
+	const char *name = s == SIGTERM ? "TERM" : s == SIGINT ? "INT" : "HUP";
+
+	if (s == j->end_sig) {
+		start_final_checkpoint(j);
+	} else if (s > 0 && s != SIGCHLD && j->final) {
+		/* the end came before the image: Slurm's SIGKILL decides */
+		note("job %s: SIG%s while the final checkpoint is written: not passed on", j->job, name);
+	} else if (s > 0 && s != SIGCHLD) {
+		/* scancel (or an end with no warning): the program ends, no requeue */
+		if (!j->finished)
+			note("job %s: SIG%s: passed on to the program; no checkpoint, no requeue", j->job, name);
+		j->finished = 1;
+		kill(j->pid, s);
+	}
+}
+
+/* Poll the program every 20 ms until it ends or the job is requeued: ckpt's exit status. */
+static int supervise(struct slurm_job *j)
+{
 	for (;;) {
 		struct timespec tick = { 0, 20 * 1000 * 1000 };
 		siginfo_t si;
-		pid_t r = waitpid(pid, &status, WNOHANG | WUNTRACED);
-		int s;
+		int status, ret;
+		pid_t r = waitpid(j->pid, &status, WNOHANG | WUNTRACED);
 
-		if (r == pid && WIFSTOPPED(status)) {
-			if (!final || WSTOPSIG(status) != SIGSTOP)
-				continue;	/* stopped by someone else: theirs to continue */
-			/* libckpt stops the program only after the image is in place */
-			t1 = now_s();
-			if (stat(img, &st) || (had_old && st.st_ino == before.st_ino && st.st_dev == before.st_dev)) {
-				note("the program stopped, but %s is not a new image: letting it run on", img);
-				kill(pid, SIGCONT);
-				final = 0;
-				finished = 1;
-				continue;
-			}
-			kill(pid, SIGKILL);	/* before Slurm's SIGCONT could wake it */
-			waitpid(pid, &status, 0);
-			note("job %s: checkpoint complete: %s, %lld bytes, %.3f s after %s", job, img,
-			     (long long)st.st_size, t1 - t0, signame);
-			s = requeue(job);
-			if (s) {
-				note("scontrol requeue %s failed (status %d): the image stays; `scontrol requeue "
-				     "%s` resumes the job from it", job, s, job);
-				return 1;
-			}
-			note("job %s requeued: the next run resumes from %s", job, img);
-			return 0;
+		if (r == j->pid && WIFSTOPPED(status)) {
+			if ((ret = on_stop(j, status)) >= 0)
+				return ret;
+			continue;
 		}
-		if (r == pid) {
-			if (WIFEXITED(status))
-				return WEXITSTATUS(status);
-			/* die of the same signal, so that Slurm records it */
-			signal(WTERMSIG(status), SIG_DFL);
-			sigprocmask(SIG_SETMASK, &old, NULL);
-			kill(getpid(), WTERMSIG(status));
-			return 128 + WTERMSIG(status);
-		}
-		if (final) {
-			/* the handler returned without stopping: the checkpoint failed */
-			done_polls = handler_done(pid, trigger) ? done_polls + 1 : 0;
-			if (done_polls >= 3) {
-				note("job %s: the checkpoint failed (libckpt says why above); the program runs "
-				     "on until Slurm ends it; not requeued", job);
-				final = 0;
-				finished = 1;
-			}
-		}
-		s = sigtimedwait(&set, &si, &tick);
-		if (s == end_sig) {
-			if (final || finished) {
-				note("%s again: ignored, the final checkpoint is %s", signame,
-				     final ? "being written" : "over");
-				continue;
-			}
-			had_old = !stat(img, &before);
-			t0 = now_s();
-			if (sigqueue(pid, trigger, (union sigval){ .sival_ptr = (void *)CKPT_FINAL_COOKIE })) {
-				note("cannot signal the program (pid %d): %s", (int)pid, strerror(errno));
-				finished = 1;
-				continue;
-			}
-			final = 1;
-			done_polls = 0;
-			note("job %s: %s: checkpointing to %s", job, signame, img);
-		} else if (s > 0 && s != SIGCHLD && final) {
-			/* the end came before the image: Slurm's SIGKILL decides */
-			note("job %s: SIG%s while the final checkpoint is written: not passed on", job,
-			     s == SIGTERM ? "TERM" : s == SIGINT ? "INT" : "HUP");
-		} else if (s > 0 && s != SIGCHLD) {
-			/* scancel (or an end with no warning): the program ends, no requeue */
-			if (!finished)
-				note("job %s: SIG%s: passed on to the program; no checkpoint, no requeue", job,
-				     s == SIGTERM ? "TERM" : s == SIGINT ? "INT" : "HUP");
-			finished = 1;
-			kill(pid, s);
-		}
+		if (r == j->pid)
+			return end_like_program(j, status);
+		if (j->final)
+			check_checkpoint_failed(j);
+		take_signal(j, sigtimedwait(&j->set, &si, &tick));
 	}
+}
+
+int ckpt_slurm_run(char **argv, const char *img, const char *self_dir)
+{
+	static struct slurm_job j;
+
+	j.argv = argv;
+	j.img = img;
+	j.job = getenv("SLURM_JOB_ID");
+	j.rc = getenv("SLURM_RESTART_COUNT");
+	if (read_signals(&j))
+		return 2;
+	choose_image(&j, self_dir);
+	block_signals(&j);
+	if (start_program(&j))
+		return 1;
+	return supervise(&j);
 }
