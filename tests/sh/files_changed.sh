@@ -149,10 +149,7 @@ int main(int argc, char **argv)
 }
 EOF
 need_cc
-if ! cc -O1 -o "$W/fprog" "$W/fprog.c" 2>"$W/cc.err"; then
-	not_ok "the helper program does not compile: $(oneline "$W/cc.err")"
-	exit 1
-fi
+compile_or_fail "the helper program does not compile" cc -O1 -o "$W/fprog" "$W/fprog.c"
 FPROG=$W/fprog
 LAST=40			# each program writes 40 lines, one every 50 ms: 2 s
 MS=50

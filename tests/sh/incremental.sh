@@ -330,10 +330,7 @@ int main(int argc, char **argv)
 }
 EOF
 need_cc
-if ! cc -O2 -o "$W/incsub" "$W/incsub.c" 2>"$W/cc.err"; then
-	not_ok "the subject does not compile: $(oneline "$W/cc.err")"
-	exit 1
-fi
+compile_or_fail "the subject does not compile" cc -O2 -o "$W/incsub" "$W/incsub.c"
 SUB=$W/incsub
 
 # run_sub DIR ENV... -- ARGS: the subject in DIR with CKPT_FILE=DIR/img, output DIR/out

@@ -49,7 +49,7 @@ int main(void)
 	return 0;
 }
 EOF2
-cc -O2 -o "$W/rounds" "$W/rounds.c" || { not_ok "cannot build the program"; exit 1; }
+compile_or_fail "cannot build the program" cc -O2 -o "$W/rounds" "$W/rounds.c"
 (cd "$W" && CKPT_TRACK=hash CKPT_INCREMENTAL=1 CKPT_KEEP=10 CKPT_FILE="$W/img" \
 	LD_PRELOAD="$ROOT/libckpt.so" timeout 60 ./rounds) >"$W/orig.out" 2>"$W/orig.err"
 [ "$(grep -c '^round' "$W/orig.out")" -eq 7 ] || { not_ok "the program did not finish: $(tr '\n' '|' <"$W/orig.err")"; exit 1; }

@@ -20,6 +20,8 @@
 #   skip REASON      `# SKIP REASON`, exit 4
 #   need_cc [CC]     skip unless the C compiler CC (default cc) is on PATH
 #   need_built FILE...  `not ok` and exit 1 unless each FILE is there (run make)
+#   compile_or_fail DESC CMD...  run the compiler command CMD; if it fails,
+#                    `not ok DESC: its first errors` and exit 1 (needs W)
 #   workdir NAME [PARENT]  W=a new private dir NAME.XXXXXX under PARENT
 #                    (default TMPDIR or /tmp), removed at exit; exit 1 if none
 #                    (one a script)
@@ -71,6 +73,14 @@ need_built() {
 	for lib_f in "$@"; do
 		[ -f "$lib_f" ] || { not_ok "build: $lib_f is missing (run make)"; exit 1; }
 	done
+}
+
+compile_or_fail() {
+	lib_desc=$1
+	shift
+	"$@" 2>"$W/cc.err" && return 0
+	not_ok "$lib_desc: $(oneline "$W/cc.err")"
+	exit 1
 }
 
 workdir() {

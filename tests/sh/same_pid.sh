@@ -25,8 +25,7 @@ LD_PRELOAD=$ROOT/libckpt.so CKPT_FILE=$W/img "$ROOT/demo" 30 100 >"$W/orig.out" 
 pid=$!
 sleep 0.4
 kill -USR2 "$pid"
-t=0
-while [ ! -s "$W/img" ] && [ $t -lt 100 ]; do sleep 0.1; t=$((t + 1)); done
+wait_for 10 test -s "$W/img"
 [ -s "$W/img" ] || { not_ok "no image after SIGUSR2"; exit 1; }
 sleep 0.3				# let the writer finish its rename and exit
 old=$pid
@@ -93,8 +92,7 @@ fi
 # A: the old pid is free now; the restored program must run as it
 "$ROOT/restorer" --same-pid "$W/img" >"$W/a.out" 2>"$W/a.err" &
 rpid=$!
-t=0
-while ! [ -r "/proc/$want/comm" ] && [ $t -lt 50 ]; do sleep 0.1; t=$((t + 1)); done
+wait_for 5 test -r "/proc/$want/comm"
 comm=$(cat "/proc/$want/comm" 2>/dev/null)
 if [ "$comm" = demo ]; then
 	ok "the restored demo runs as pid $want, its pid at the checkpoint"

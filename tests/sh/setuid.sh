@@ -46,12 +46,12 @@ chmod 755 "$W"
 mkdir -p "$W/lib" "$W/udir"
 cp "$ROOT/libckpt.so" "$ROOT/restorer" "$W/lib/" && chmod 755 "$W/lib" "$W/lib/libckpt.so" "$W/lib/restorer"
 # secure-execution mode ignores LD_LIBRARY_PATH and $ORIGIN: an absolute rpath
-"$CC" -O1 -I"$ROOT/include" -o "$W/setuid_victim" "$ROOT/tests/tools/setuid_victim.c" \
-	-L"$W/lib" -lckpt -Wl,-rpath,"$W/lib" || { not_ok "build the setuid program"; exit 1; }
+compile_or_fail "build the setuid program" "$CC" -O1 -I"$ROOT/include" -o "$W/setuid_victim" \
+	"$ROOT/tests/tools/setuid_victim.c" -L"$W/lib" -lckpt -Wl,-rpath,"$W/lib"
 chown root:root "$W/setuid_victim" && chmod 4755 "$W/setuid_victim"
-"$CC" -O1 -static -nostdlib -ffreestanding -fpie -no-pie -fno-stack-protector -fcf-protection=none \
-	-Wl,-Ttext-segment=0x1c0000000000 -Wl,--build-id=none -DEVIL_OUT="\"$W/evil-ran\"" \
-	-o "$W/udir/evil" "$ROOT/tests/tools/setuid_evil.c" || { not_ok "build the user's program"; exit 1; }
+compile_or_fail "build the user's program" "$CC" -O1 -static -nostdlib -ffreestanding -fpie -no-pie \
+	-fno-stack-protector -fcf-protection=none -Wl,-Ttext-segment=0x1c0000000000 -Wl,--build-id=none \
+	-DEVIL_OUT="\"$W/evil-ran\"" -o "$W/udir/evil" "$ROOT/tests/tools/setuid_evil.c"
 chown -R "$U:" "$W/udir" && chmod 700 "$W/udir" && chmod 755 "$W/udir/evil"
 printf 'root only\n' >"$W/secret" && chmod 600 "$W/secret"
 printf 'root only\n' >"$W/secret.orig"
@@ -65,8 +65,7 @@ run_victim() {
 	shift
 	as_user env "$@" sh -c "cd '$W/udir' && exec '$W/setuid_victim' '$W/go.$name'" \
 		2>"$W/$name.err" | cat >"$W/$name.out" &
-	t=0
-	while ! grep -q '^ready' "$W/$name.out" 2>/dev/null && [ $t -lt 100 ]; do sleep 0.1; t=$((t + 1)); done
+	wait_for 10 grep -q '^ready' "$W/$name.out" 2>/dev/null
 	set -- $(grep '^ready' "$W/$name.out")
 	vpid=${2:-}
 	veuid=${3:-}

@@ -44,8 +44,7 @@ chown "$JOB_USER:" "$JOB_DIR/job.sh"
 
 id=$(sbatch_user --requeue --open-mode=append -o "$JOB_DIR/out" -J requeue "$JOB_DIR/job.sh")
 [ -n "$id" ] || { not_ok "sbatch gave no job id"; slurm_log; exit 1; }
-t=0
-while [ ! -e "$JOB_DIR/ready" ] && [ $t -lt 150 ]; do sleep 0.1; t=$((t + 1)); done
+wait_for 15 test -e "$JOB_DIR/ready"
 [ -e "$JOB_DIR/ready" ] || { not_ok "job $id did not start in 15 s: $(job_field "$id" JobState)"; slurm_log; exit 1; }
 t_sig=$(now_ms)
 scancel --signal=USR1 --batch "$id" || not_ok "scancel --signal=USR1 --batch $id failed"

@@ -191,10 +191,7 @@ int main(int argc, char **argv)
 	return 0;
 }
 EOF2
-if ! cc -O1 -pthread -o "$W/sp" "$W/sp.c" 2>"$W/cc.err"; then
-	not_ok "build: $(head -c 300 "$W/cc.err")"
-	exit 1
-fi
+compile_or_fail build cc -O1 -pthread -o "$W/sp" "$W/sp.c"
 brk=
 [ $BRK = 1 ] && brk=1
 sparse=
@@ -217,11 +214,9 @@ esac
 (cd "$W" && exec env ${brk:+BRK=1} ${sparse:+SPARSE_FILE=$sparse} LD_PRELOAD="$ROOT/libckpt.so" CKPT_FILE="$W/a.img" CKPT_VERBOSE=1 ./sp) \
 	>"$W/a0.out" 2>"$W/a0.err" </dev/null &
 pid=$!
-t=0
-while ! grep -q ready "$W/a0.out" 2>/dev/null && [ $t -lt 300 ]; do sleep 0.1; t=$((t + 1)); done
+wait_for 30 grep -q ready "$W/a0.out" 2>/dev/null
 kill -USR2 $pid
-t=0
-while [ ! -s "$W/a.img" ] && [ $t -lt 100 ]; do sleep 0.1; t=$((t + 1)); done
+wait_for 10 test -s "$W/a.img"
 kill -9 $pid 2>/dev/null
 wait $pid 2>/dev/null
 pid=

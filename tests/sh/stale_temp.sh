@@ -52,8 +52,7 @@ LD_PRELOAD=$ROOT/libckpt.so CKPT_FILE=$W/img "$ROOT/demo" 40 100 >"$W/out" 2>&1 
 pid=$!
 sleep 0.3
 kill -USR2 "$pid"
-t=0
-while [ ! -s "$W/img" ] && [ $t -lt 100 ]; do sleep 0.1; t=$((t + 1)); done
+wait_for 10 test -s "$W/img"
 sleep 0.3				# let the writer finish its rename and exit
 [ -s "$W/img" ] && ok "the checkpoint wrote img" || not_ok "no image after SIGUSR2: $(cat "$W/out")"
 

@@ -143,10 +143,7 @@ int main(void)
 	return 0;
 }
 EOF
-if ! cc -O1 -pthread -o "$W/mt" "$W/mt.c" -ldl 2>"$W/cc.err"; then
-	not_ok "cannot build the threaded program: $(head -c 300 "$W/cc.err")"
-	exit 1
-fi
+compile_or_fail "cannot build the threaded program" cc -O1 -pthread -o "$W/mt" "$W/mt.c" -ldl
 
 # A: three generations
 brk=
@@ -262,8 +259,7 @@ EOF
 	pid=$!
 	sleep 0.5
 	kill -USR2 $pid
-	t=0
-	while [ ! -s "$W/py.img" ] && [ $t -lt 50 ]; do sleep 0.1; t=$((t + 1)); done
+	wait_for 5 test -s "$W/py.img"
 	sleep 0.2
 	kill -9 $pid 2>/dev/null
 	wait $pid 2>/dev/null
@@ -301,8 +297,7 @@ else
 	save() {
 		rm -f "$W/js.img"
 		kill -USR2 "$1"
-		t=0
-		while [ ! -s "$W/js.img" ] && [ $t -lt 100 ]; do sleep 0.1; t=$((t + 1)); done
+		wait_for 10 test -s "$W/js.img"
 		sleep 0.2
 		kill -9 "$1" 2>/dev/null
 	}

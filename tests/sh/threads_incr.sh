@@ -227,10 +227,7 @@ int main(int argc, char **argv)
 	return total == NT * iters && csum == want ? 0 : 1;
 }
 EOF
-if ! cc -O2 -pthread -o "$W/job" "$W/job.c" -ldl 2>"$W/cc.err"; then
-	not_ok "cannot build the threaded job: $(oneline "$W/cc.err")"
-	exit 1
-fi
+compile_or_fail "cannot build the threaded job" cc -O2 -pthread -o "$W/job" "$W/job.c" -ldl
 ITERS=1500
 brk=
 [ $BRK = 1 ] && brk=break
