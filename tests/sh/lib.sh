@@ -33,7 +33,10 @@
 #   now_ms           milliseconds since the epoch
 #   wait_for SECONDS CMD...  run CMD every 0.1 s until it succeeds; 1 if it
 #                    never did within SECONDS
-# Strings go out through printf, not echo: descriptions may hold backslashes.
+# Sourcing it sets the EXIT trap (at_exit's commands, then W made writable and
+# removed) and makes INT, TERM and HUP exit 1 through it: a script sets no
+# trap of its own.  Strings go out through printf, not echo: descriptions may
+# hold backslashes.
 
 ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 BRK=0
