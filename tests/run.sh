@@ -21,7 +21,8 @@
 #   TEST...        names to run (regs_gpr, bad_image), default all.
 # Environment: CKPT_TEST_TIMEOUT seconds per test (default 60; a script may ask
 # for more with a `# timeout: N` line among its first 10), KEEP=1 keeps the
-# temp dirs.  tests/sh/*lib.sh are sourced by tests, not run.
+# temp dirs.  tests/sh/*lib.sh are sourced by tests, not run (tests/sh/lib.sh:
+# ok/not_ok/note/skip, the work dir and its cleanup, finish).
 
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

@@ -23,36 +23,23 @@
 # Output: `ok N desc` / `not ok N desc`, `# ...` notes.  Exit 0 pass, 1 fail.
 
 set -u
-ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$(dirname "$0")/lib.sh"
 RST=$ROOT/restorer
 LIB=$ROOT/libckpt.so
 DEMO=$ROOT/demo
 IE=$ROOT/tests/bin/imgedit
-W=$(mktemp -d "${TMPDIR:-/tmp}/bad_image.XXXXXX") || exit 1
+workdir bad_image
 GOOD=${CKPT_FILE:-$W/good.img}
 BAD=$W/bad.img
 LIMIT_MS=1000			# a refusal must take at most this long
 
-n=0
-failed=0
 slowest=0			# ms, the slowest refusal that passed
 # CKPT_TEST_BREAK=1 (make check-break): expect the wrong exit status, so that
 # every refusal check must fail and the script with it
 want_rc=2
-[ "${CKPT_TEST_BREAK:-0}" = 1 ] && want_rc=3
+[ $BRK = 1 ] && want_rc=3
 demo_pid=
-cleanup() {
-	[ -n "$demo_pid" ] && kill "$demo_pid" 2>/dev/null
-	chmod -R u+rwx "$W" 2>/dev/null
-	rm -rf "$W"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-ok() { n=$((n + 1)); echo "ok $n $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $*"; }
-note() { echo "# $*"; }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
+at_exit '[ -z "$demo_pid" ] || kill "$demo_pid" 2>/dev/null'
 
 # ---- refuse DESC PATH [ARGS...] -- run the restorer on PATH, expect a refusal.
 # Sets $why to the first problem found (empty: refused correctly), $line to
@@ -133,12 +120,7 @@ refuse_semantic() {
 	note "  said: $line"
 }
 
-for f in "$RST" "$LIB" "$DEMO" "$IE"; do
-	if [ ! -x "$f" ] && [ ! -f "$f" ]; then
-		echo "not ok 1 build: $f is missing (run make)"
-		exit 1
-	fi
-done
+need_built "$RST" "$LIB" "$DEMO" "$IE"
 
 # ---- inputs that need no image ----
 refuse "missing file" "$W/no-such-image"
@@ -474,5 +456,5 @@ NAME_IN_MSG=restorer
 refuse "bad option before a good image" "$GOOD" --no-such-option
 NAME_IN_MSG=
 
-echo "# bad_image: $n checks, $failed failed; slowest refusal $slowest ms"
-[ "$failed" -eq 0 ]
+note "slowest refusal $slowest ms"
+finish

@@ -20,37 +20,25 @@
 # Output: `ok N desc` / `not ok N desc`, `# ...` notes.  Exit 0 pass, 1 fail.
 
 set -u
-ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-W=$(mktemp -d "${TMPDIR:-/tmp}/cli.XXXXXX") || exit 1
+. "$(dirname "$0")/lib.sh"
+workdir cli
 W=$(cd "$W" && pwd -P)
 P=$W/prefix			# the install PREFIX
 HERE=$W/elsewhere		# the directory every command runs from
-n=0
-failed=0
 pids=
+at_exit 'for p in $pids; do
+	kill -CONT "$p" 2>/dev/null
+	kill -KILL "$p" 2>/dev/null
+done'
 
-cleanup() {
-	for p in $pids; do
-		kill -CONT "$p" 2>/dev/null
-		kill -KILL "$p" 2>/dev/null
-	done
-	rm -rf "$W"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-ok() { n=$((n + 1)); echo "ok $n $*"; }
 # CKPT_TEST_BREAK=1 (make check-break): success checks expect the wrong status
 ok_rc=0
-[ "${CKPT_TEST_BREAK:-0}" = 1 ] && ok_rc=1
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $*"; }
-note() { echo "# $*"; }
+[ $BRK = 1 ] && ok_rc=1
 check() {	# check DESC COND... -- ok if the command COND succeeds
 	desc=$1
 	shift
 	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
 }
-oneline() { tr '\n' '|' <"$1" | head -c 300; }
 
 # ---- run_cmd CMD... -- run with stdout/stderr to $W/out, $W/err; $rc
 run_cmd() {
@@ -97,31 +85,17 @@ expect_ok() {
 	fi
 }
 
-# wait_for SECONDS CMD... -- poll CMD every 0.1 s
-wait_for() {
-	t=$(($1 * 10))
-	shift
-	while ! "$@"; do
-		t=$((t - 1))
-		[ $t -gt 0 ] || return 1
-		sleep 0.1
-	done
-}
 lines_at_least() { [ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]; }
 alive() { kill -0 "$1" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
-finish() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
+end_process() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
 # catches_usr2 PID -- its SigCgt has SIGUSR2 (bit 11): libckpt's constructor ran
 catches_usr2() {
 	m=$(awk '/^SigCgt:/ { print $2 }' "/proc/$1/status" 2>/dev/null)
 	[ -n "$m" ] && [ $(( 0x$m & 0x800 )) -ne 0 ]
 }
 
-for f in ckpt restorer readckpt libckpt.so demo Makefile ckpt.pc.in include/ckpt.h; do
-	if [ ! -e "$ROOT/$f" ]; then
-		echo "not ok 1 build: $ROOT/$f is missing (run make)"
-		exit 1
-	fi
-done
+need_built "$ROOT/ckpt" "$ROOT/restorer" "$ROOT/readckpt" "$ROOT/libckpt.so" "$ROOT/demo" \
+	"$ROOT/Makefile" "$ROOT/ckpt.pc.in" "$ROOT/include/ckpt.h"
 
 # ---- make install ----
 mk() {	# make in ROOT; without sources (the user-pass copy), rebuild nothing
@@ -241,7 +215,7 @@ ino2=$(stat -c %i job.img 2>/dev/null)
 check "a second ckpt dump waits for a new image (inode $ino1 -> $ino2; exit $rc $(oneline "$W/err"))" \
 	[ "$rc" -eq 0 ] && [ -n "$ino2" ] && [ "$ino1" != "$ino2" ]
 cp job.img kept.img
-finish "$demo"
+end_process "$demo"
 
 # failures: no such process, no library (left alive), a failing checkpoint
 expect_fail "ckpt dump of a pid that does not exist: 1" 1 "ckpt: " ckpt dump 99999999
@@ -251,7 +225,7 @@ pids="$pids $plain"
 expect_fail "ckpt dump of a process without libckpt.so: 1" 1 "ckpt: " ckpt dump "$plain"
 sleep 0.2
 check "  ... and that process was not signalled (still alive)" alive "$plain"
-finish "$plain"
+end_process "$plain"
 
 # sh asks to ignore SIGUSR2; libckpt keeps its trigger and gives sh its own view
 ckpt run --file "$W/ign.img" -- sh -c 'trap "" USR2; sleep 30' >/dev/null 2>&1 </dev/null &
@@ -261,7 +235,7 @@ wait_for 5 catches_usr2 "$ign"
 sleep 0.2
 expect_ok "ckpt dump of a process that set SIGUSR2 to ignored: the library kept its trigger" ckpt dump "$ign"
 check "  ... and it is still alive" alive "$ign"
-finish "$ign"
+end_process "$ign"
 
 ckpt run --file /proc/no-such-dir-for-ckpt.img -- demo 100 40 >/dev/null 2>"$W/bad.err" </dev/null &
 bad=$!
@@ -270,7 +244,7 @@ wait_for 5 catches_usr2 "$bad"
 expect_fail "ckpt dump when the checkpoint fails (no new image): 1" 1 "ckpt: " ckpt dump --timeout 10 "$bad"
 check "  ... the program said why and kept running" \
 	sh -c 'alive() { kill -0 "$1" && ! grep -q "^State:.*Z" /proc/$1/status; }; alive $1 && grep -q "^libckpt: " "$2"' - "$bad" "$W/bad.err"
-finish "$bad"
+end_process "$bad"
 
 ckpt run --file stopped.img -- demo 100 40 >/dev/null 2>&1 </dev/null &
 stp=$!
@@ -280,7 +254,7 @@ kill -STOP "$stp"
 expect_fail "ckpt dump --timeout 0.5 of a stopped process: 1, says so" 1 "ckpt: " ckpt dump --timeout 0.5 "$stp"
 grep -q "stopped" "$W/err" || not_ok "timeout message does not say the process is stopped: $(oneline "$W/err")"
 kill -CONT "$stp"
-finish "$stp"
+end_process "$stp"
 
 # ---- ckpt info ----
 run_cmd ckpt info kept.img
@@ -404,5 +378,4 @@ mk uninstall PREFIX="$P" >"$W/make.out" 2>&1
 left=$(find "$P" -type f | head -5 | tr '\n' ' ')
 check "make uninstall removes every installed file${left:+ -- left: $left}" [ -z "$left" ]
 
-echo "# cli: $n checks, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -36,43 +36,22 @@
 # CKPT_TEST_BREAK=1: every refusal expects status 3 instead of 2, and fails.
 
 set -u
-ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$(dirname "$0")/lib.sh"
 RST=$ROOT/restorer
 LIB=$ROOT/libckpt.so
 IE=$ROOT/tests/bin/imgedit
-W=$(mktemp -d "${TMPDIR:-/tmp}/crafted_files.XXXXXX") || exit 1
+workdir crafted_files
 U=				# root part: a directory the other uid owns
 want_rc=2
-[ "${CKPT_TEST_BREAK:-0}" = 1 ] && want_rc=3
+[ $BRK = 1 ] && want_rc=3
 LIMIT_MS=2000
 
-n=0
-failed=0
 pid=
-cleanup() {
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	rm -rf "$W"
-	[ -z "$U" ] || rm -rf "$U"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
+at_exit '[ -z "$pid" ] || kill -9 "$pid" 2>/dev/null
+[ -z "$U" ] || rm -rf "$U"'
 
-ok() { n=$((n + 1)); echo "ok $n $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $*"; }
-note() { echo "# $*"; }
-oneline() { head -c 300 "$1" | tr '\n' '|'; }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-
-for f in "$RST" "$LIB" "$IE"; do
-	if [ ! -f "$f" ]; then
-		echo "not ok 1 build: $f is missing (run make)"
-		exit 1
-	fi
-done
-if ! command -v cc >/dev/null 2>&1; then
-	echo "ok 1 # SKIP no C compiler for the helper program"
-	exit 4
-fi
+need_built "$RST" "$LIB" "$IE"
+need_cc
 
 cat >"$W/hold.c" <<'EOF'
 #define _GNU_SOURCE
@@ -111,8 +90,7 @@ int main(int argc, char **argv)
 }
 EOF
 if ! cc -O1 -o "$W/hold.bin" "$W/hold.c" 2>"$W/cc.err"; then
-	echo "ok 1 # SKIP the helper program does not compile: $(oneline "$W/cc.err")"
-	exit 4
+	skip "the helper program does not compile: $(oneline "$W/cc.err")"
 fi
 
 # world DIR -- (re)make the files the program uses in DIR; its binary and
@@ -315,5 +293,4 @@ else
 	refused "R4: root's own image, group-writable: refused" "writable" "$BAD"
 fi
 
-echo "# crafted_files: $n checks, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -24,28 +24,16 @@
 # Output: `ok N desc` / `not ok N desc`, `# ...` notes.  Exit 0 pass, 1 fail.
 
 set -u
-ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$(dirname "$0")/lib.sh"
 RST=$ROOT/restorer
 IE=$ROOT/tests/bin/imgedit
-W=$(mktemp -d "${TMPDIR:-/tmp}/crafted.XXXXXX") || exit 1
+workdir crafted
 GOOD=$W/good.img
 BAD=$W/bad.img
 want_rc=2
-[ "${CKPT_TEST_BREAK:-0}" = 1 ] && want_rc=3
-n=0
-failed=0
+[ $BRK = 1 ] && want_rc=3
 demo_pid=
-cleanup() {
-	[ -n "$demo_pid" ] && kill "$demo_pid" 2>/dev/null
-	rm -rf "$W"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-# (printf, not echo: lines hold backslashes)
-ok() { n=$((n + 1)); printf 'ok %s %s\n' "$n" "$*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); printf 'not ok %s %s\n' "$n" "$*"; }
-note() { printf '# %s\n' "$*"; }
+at_exit '[ -z "$demo_pid" ] || kill "$demo_pid" 2>/dev/null'
 esc_byte=$(printf '\033')
 
 # judge PREFIX -- $rc, $W/out, $W/err of a run that must be a refusal whose
@@ -99,12 +87,7 @@ refuse_tool() {
 	if [ -z "$why" ]; then ok "$desc"; else not_ok "$desc: $why"; fi
 }
 
-for f in "$RST" "$ROOT/libckpt.so" "$ROOT/demo" "$IE" "$ROOT/readckpt" "$ROOT/ckpt"; do
-	if [ ! -x "$f" ] && [ ! -f "$f" ]; then
-		echo "not ok 1 build: $f is missing (run make)"
-		exit 1
-	fi
-done
+need_built "$RST" "$ROOT/libckpt.so" "$ROOT/demo" "$IE" "$ROOT/readckpt" "$ROOT/ckpt"
 
 # ---- one good image of the demo counting to 40 every 50 ms ----
 : >"$W/orig.out"
@@ -274,5 +257,4 @@ else
 	ok "# SKIP the image's XSAVE header holds no AVX state (xstate_bv $xstate_bv)"
 fi
 
-echo "# crafted_image: $n checks, $failed failed"
-[ "$failed" -eq 0 ]
+finish

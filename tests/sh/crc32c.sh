@@ -12,18 +12,13 @@
 # CKPT_TEST_BREAK=1: the reference is given a different polynomial.
 
 set -u
-ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-W=$(mktemp -d "${TMPDIR:-/tmp}/crc32c.XXXXXX") || exit 1
-n=0
-failed=0
-trap 'rm -rf "$W"' EXIT
-ok() { n=$((n + 1)); echo "ok $n $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $*"; }
-command -v cc >/dev/null 2>&1 || { echo "# SKIP no C compiler"; exit 4; }
-grep -q sse4_2 /proc/cpuinfo || { echo "# SKIP this CPU has no SSE4.2 (crc32 instruction)"; exit 4; }
+. "$(dirname "$0")/lib.sh"
+workdir crc32c
+need_cc
+grep -q sse4_2 /proc/cpuinfo || skip "this CPU has no SSE4.2 (crc32 instruction)"
 
 poly=0x82f63b78
-[ "${CKPT_TEST_BREAK:-0}" = 1 ] && poly=0x82f63b79
+[ $BRK = 1 ] && poly=0x82f63b79
 cat >"$W/crc.c" <<EOF2
 #include <stdint.h>
 #include <stdio.h>
@@ -67,10 +62,7 @@ int main(void)
 	return 0;
 }
 EOF2
-if ! cc -O2 -I"$ROOT/include" -I"$ROOT/image" -o "$W/crc" "$W/crc.c" "$ROOT/image/crc32c.c" 2>"$W/cc.err"; then
-	echo "not ok 1 build: $(head -c 300 "$W/cc.err")"
-	exit 1
-fi
+compile_or_fail build cc -O2 -I"$ROOT/include" -I"$ROOT/image" -o "$W/crc" "$W/crc.c" "$ROOT/image/crc32c.c"
 "$W/crc" >"$W/out" 2>&1
 if grep -qx "check e3069283" "$W/out"; then
 	ok "CRC-32C(\"123456789\") = 0xe3069283, the standard check value"
@@ -82,5 +74,4 @@ if grep -qx "random 0 wrong" "$W/out"; then
 else
 	not_ok "random buffers: $(sed -n 2p "$W/out")"
 fi
-[ $failed -eq 0 ] || exit 1
-exit 0
+finish

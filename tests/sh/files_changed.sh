@@ -35,38 +35,14 @@
 # CKPT_TEST_BREAK=1: one check compares against a wrong value and must fail.
 
 set -u
-ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$(dirname "$0")/lib.sh"
 RST=$ROOT/restorer
 LIB=$ROOT/libckpt.so
-W=$(mktemp -d "${TMPDIR:-/tmp}/files_changed.XXXXXX") || exit 1
-BRK=0
-case ${CKPT_TEST_BREAK:-} in '' | 0) ;; *) BRK=1 ;; esac
-
-n=0
-failed=0
+workdir files_changed
 pid=
-cleanup() {
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	chmod -R u+rwx "$W" 2>/dev/null
-	rm -rf "$W"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
+at_exit '[ -z "$pid" ] || kill -9 "$pid" 2>/dev/null'
 
-ok() { n=$((n + 1)); echo "ok $n $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $*"; }
-note() { echo "# $*"; }
-check() {	# check COND-STATUS DESC: ok if the previous command succeeded
-	if [ "$1" -eq 0 ]; then ok "$2"; else not_ok "$2"; fi
-}
-oneline() { head -c 300 "$1" | tr '\n' '|'; }
-
-for f in "$RST" "$LIB"; do
-	if [ ! -f "$f" ]; then
-		echo "not ok 1 build: $f is missing (run make)"
-		exit 1
-	fi
-done
+need_built "$RST" "$LIB"
 
 # ---- the helper program ----
 cat >"$W/fprog.c" <<'EOF'
@@ -172,14 +148,8 @@ int main(int argc, char **argv)
 	return 0;
 }
 EOF
-if ! command -v cc >/dev/null 2>&1; then
-	echo "# SKIP no C compiler (cc) to build the helper program"
-	exit 4
-fi
-if ! cc -O1 -o "$W/fprog" "$W/fprog.c" 2>"$W/cc.err"; then
-	echo "not ok 1 the helper program does not compile: $(oneline "$W/cc.err")"
-	exit 1
-fi
+need_cc
+compile_or_fail "the helper program does not compile" cc -O1 -o "$W/fprog" "$W/fprog.c"
 FPROG=$W/fprog
 LAST=40			# each program writes 40 lines, one every 50 ms: 2 s
 MS=50
@@ -197,7 +167,6 @@ start() {
 }
 
 # lines FILE -- its line count (0 if missing)
-lines() { if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
 
 # ckpt IMG FILE K -- wait until FILE has K lines, SIGUSR2, wait for IMG, kill.
 # Sets $seen (lines seen before the signal).  Returns 1 (with a not ok) on failure.
@@ -456,5 +425,4 @@ if ckpt "$W/h.img" "$W/h.stdout" 3; then
 	fi
 fi
 
-echo "# files_changed: $n checks, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -14,15 +14,9 @@
 # CKPT_TEST_BREAK=1: the first seed says it is format version 2.
 
 set -u
-ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-W=$(mktemp -d "${TMPDIR:-/tmp}/fuzz.XXXXXX") || exit 1
+. "$(dirname "$0")/lib.sh"
+workdir fuzz
 SECS=${CKPT_FUZZ_SECONDS:-40}
-n=0
-failed=0
-trap 'rm -rf "$W"' EXIT
-ok() { n=$((n + 1)); echo "ok $n $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $*"; }
-skip() { echo "# SKIP $*"; exit 4; }
 
 [ -f "$ROOT/restore/main.c" ] && [ -d "$ROOT/tests/fuzz/corpus" ] ||
 	skip "no sources in $ROOT (the ordinary-user pass copies only the built tree)"
@@ -44,7 +38,7 @@ first=1
 for seed in "$ROOT"/tests/fuzz/corpus/*; do
 	name=$(basename "$seed")
 	cp "$seed" "$W/seed"
-	if [ "${CKPT_TEST_BREAK:-0}" = 1 ] && [ $first = 1 ]; then
+	if [ $BRK = 1 ] && [ $first = 1 ]; then
 		printf '\002' | dd of="$W/seed" bs=1 seek=4 conv=notrunc 2>/dev/null	# hdr.version 2
 	fi
 	first=0
@@ -71,4 +65,4 @@ else
 		[ -e "$c" ] && echo "# input: $(od -An -tx1 -N64 "$c" | tr -s ' \n' ' ') ... ($(wc -c <"$c") bytes)"
 	done
 fi
-[ $failed -eq 0 ]
+finish

@@ -33,36 +33,16 @@
 # CKPT_TEST_BREAK=1: one expected checksum is corrupted, and that check fails.
 
 set -u
-ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$(dirname "$0")/lib.sh"
 RST=$ROOT/restorer
 LIB=$ROOT/libckpt.so
 RDR=$ROOT/readckpt
 CKPT=$ROOT/ckpt
-W=$(mktemp -d "${TMPDIR:-/tmp}/incremental.XXXXXX") || exit 1
-BRK=0
-case ${CKPT_TEST_BREAK:-} in '' | 0) ;; *) BRK=1 ;; esac
-
-n=0
-failed=0
+workdir incremental
 pids=
-cleanup() {
-	for p in $pids; do kill -9 "$p" 2>/dev/null; done
-	rm -rf "$W"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
+at_exit 'for p in $pids; do kill -9 "$p" 2>/dev/null; done'
 
-ok() { n=$((n + 1)); echo "ok $n $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $*"; }
-note() { echo "# $*"; }
-oneline() { head -c 300 "$1" | tr '\n' '|'; }
-
-for f in "$RST" "$LIB" "$RDR"; do
-	if [ ! -f "$f" ]; then
-		echo "not ok 1 build: $f is missing (run make)"
-		exit 1
-	fi
-done
+need_built "$RST" "$LIB" "$RDR"
 
 # ---- the subject ----
 cat >"$W/incsub.c" <<'EOF'
@@ -349,14 +329,8 @@ int main(int argc, char **argv)
 	return 0;
 }
 EOF
-if ! command -v cc >/dev/null 2>&1; then
-	echo "# SKIP no C compiler (cc) to build the subject"
-	exit 4
-fi
-if ! cc -O2 -o "$W/incsub" "$W/incsub.c" 2>"$W/cc.err"; then
-	echo "not ok 1 the subject does not compile: $(oneline "$W/cc.err")"
-	exit 1
-fi
+need_cc
+compile_or_fail "the subject does not compile" cc -O2 -o "$W/incsub" "$W/incsub.c"
 SUB=$W/incsub
 
 # run_sub DIR ENV... -- ARGS: the subject in DIR with CKPT_FILE=DIR/img, output DIR/out
@@ -608,6 +582,4 @@ else
 	note "G: ckpt has no merge command: not tested"
 fi
 
-echo "# $n checks, $failed failed"
-[ $failed -eq 0 ] && exit 0
-exit 1
+finish

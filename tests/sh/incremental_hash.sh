@@ -12,14 +12,9 @@
 # CKPT_TEST_BREAK=1: every expected checksum is made wrong.
 
 set -u
-ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-W=$(mktemp -d "${TMPDIR:-/tmp}/incremental_hash.XXXXXX") || exit 1
-n=0
-failed=0
-trap 'rm -rf "$W"' EXIT
-ok() { n=$((n + 1)); echo "ok $n $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $*"; }
-command -v cc >/dev/null 2>&1 || { echo "# SKIP no C compiler"; exit 4; }
+. "$(dirname "$0")/lib.sh"
+workdir incremental_hash
+need_cc
 
 cat >"$W/rounds.c" <<'EOF2'
 #include <signal.h>
@@ -54,7 +49,7 @@ int main(void)
 	return 0;
 }
 EOF2
-cc -O2 -o "$W/rounds" "$W/rounds.c" || { not_ok "cannot build the program"; exit 1; }
+compile_or_fail "cannot build the program" cc -O2 -o "$W/rounds" "$W/rounds.c"
 (cd "$W" && CKPT_TRACK=hash CKPT_INCREMENTAL=1 CKPT_KEEP=10 CKPT_FILE="$W/img" \
 	LD_PRELOAD="$ROOT/libckpt.so" timeout 60 ./rounds) >"$W/orig.out" 2>"$W/orig.err"
 # the last image's writer (the program's child) may still be writing it
@@ -64,7 +59,7 @@ for _ in $(seq 1 300); do
 done
 [ "$(grep -c '^round' "$W/orig.out")" -eq 7 ] || { not_ok "the program did not finish: $(tr '\n' '|' <"$W/orig.err")"; exit 1; }
 # (every round's: which rounds the images hold depends on timing)
-[ "${CKPT_TEST_BREAK:-0}" = 1 ] && sed -i 's/^round \([0-9]*\) sum .*/round \1 sum 0/' "$W/orig.out"
+[ $BRK = 1 ] && sed -i 's/^round \([0-9]*\) sum .*/round \1 sum 0/' "$W/orig.out"
 full=$(stat -c %s "$(ls "$W"/img.* | head -1)")
 small=0
 for f in "$W"/img.*; do
@@ -86,5 +81,4 @@ if [ $small -ge 3 ]; then
 else
 	not_ok "only $small incremental images under 4 MB (the full one is $full bytes)"
 fi
-[ $failed -eq 0 ] || exit 1
-exit 0
+finish

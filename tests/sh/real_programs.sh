@@ -37,44 +37,24 @@
 # CKPT_TEST_BREAK=1: one check compares against a wrong sum and must fail.
 
 set -u
-ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$(dirname "$0")/lib.sh"
 RST=$ROOT/restorer
 LIB=$ROOT/libckpt.so
 PY=/usr/bin/python3
 PERL=/usr/bin/perl
 NODE=/usr/bin/node
 BASH_BIN=/bin/bash
-W=$(mktemp -d "${TMPDIR:-/tmp}/real_programs.XXXXXX") || exit 1
+workdir real_programs
 LAST=60			# lines each program writes
 AT=10			# lines seen before SIGUSR2
-BRK=0
-case ${CKPT_TEST_BREAK:-} in '' | 0) ;; *) BRK=1 ;; esac
 T0=$(date +%s)
 
-n=0
-failed=0
 ran=0
 pid=
 sig=
-cleanup() {
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	rm -rf "$W"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
+at_exit '[ -z "$pid" ] || kill -9 "$pid" 2>/dev/null'
 
-ok() { n=$((n + 1)); echo "ok $n $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $*"; }
-note() { echo "# $*"; }
-oneline() { head -c 300 "$1" 2>/dev/null | tr '\n' '|'; }
-lines() { if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
-
-for f in "$RST" "$LIB"; do
-	if [ ! -f "$f" ]; then
-		echo "not ok 1 build: $f is missing (run make)"
-		exit 1
-	fi
-done
+need_built "$RST" "$LIB"
 
 # ---- the programs: each writes "P i" to FILE and stdout, i = 1..LAST, one
 # every 50 ms, keeping s = sum of i*i, then prints "P done s" and exits 0 ----
@@ -137,7 +117,7 @@ if [ "$mode" = ext ]; then
 fi
 exit 0
 EOF
-mkfifo "$W/sh.fifo" || { echo "not ok 1 mkfifo"; exit 1; }
+mkfifo "$W/sh.fifo" || { not_ok "mkfifo"; exit 1; }
 
 # close_fds -- in a subshell: close every descriptor above 2 (not 255, bash's
 # own script descriptor, which is close-on-exec)
@@ -314,9 +294,5 @@ else
 	note "no $BASH_BIN: the bash programs are skipped"
 fi
 
-if [ "$ran" -eq 0 ]; then
-	echo "# SKIP none of $PY, $PERL, $NODE, $BASH_BIN is installed"
-	exit 4
-fi
-echo "# real_programs: $n checks, $failed failed"
-[ "$failed" -eq 0 ]
+[ "$ran" -gt 0 ] || skip "none of $PY, $PERL, $NODE, $BASH_BIN is installed"
+finish

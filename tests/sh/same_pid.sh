@@ -15,33 +15,24 @@
 # exit 0, 1.  CKPT_TEST_BREAK=1: the pid is compared with a wrong value.
 
 set -u
-ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-W=$(mktemp -d "${TMPDIR:-/tmp}/same_pid.XXXXXX") || exit 1
-n=0
-failed=0
+. "$(dirname "$0")/lib.sh"
+workdir same_pid
 pid=
-cleanup() {
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	rm -rf "$W"
-}
-trap cleanup EXIT
-ok() { n=$((n + 1)); echo "ok $n $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $*"; }
+at_exit '[ -z "$pid" ] || kill -9 "$pid" 2>/dev/null'
 
 # a demo counting to 30, 100 ms apart, checkpointed after a few numbers
 LD_PRELOAD=$ROOT/libckpt.so CKPT_FILE=$W/img "$ROOT/demo" 30 100 >"$W/orig.out" 2>&1 &
 pid=$!
 sleep 0.4
 kill -USR2 "$pid"
-t=0
-while [ ! -s "$W/img" ] && [ $t -lt 100 ]; do sleep 0.1; t=$((t + 1)); done
+wait_for 10 test -s "$W/img"
 [ -s "$W/img" ] || { not_ok "no image after SIGUSR2"; exit 1; }
 sleep 0.3				# let the writer finish its rename and exit
 old=$pid
 eff=$(awk '/^CapEff:/ { print $2 }' /proc/self/status)
 capable=$(( (0x$eff >> 40) & 1 ))	# CAP_CHECKPOINT_RESTORE is bit 40
 want=$old
-[ "${CKPT_TEST_BREAK:-0}" = 1 ] && want=$((old + 1))
+[ $BRK = 1 ] && want=$((old + 1))
 
 if [ "$capable" -eq 1 ]; then
 	# B: the pid is still the original's
@@ -77,7 +68,7 @@ if [ "$capable" -eq 0 ]; then
 	rc=$?
 	last=$(tail -n 1 "$W/c.out")
 	if [ $rc -eq 2 ] && grep -q "^restorer: .*--same-pid: .*user namespace" "$W/c.err"; then
-		echo "# SKIP C: no user namespaces for this user here: $(head -n 1 "$W/c.err")"
+		note "SKIP C: no user namespaces for this user here: $(head -n 1 "$W/c.err")"
 		exit 0
 	fi
 	if [ "$comm" = demo ] && [ "$nspid" = "$want" ]; then
@@ -95,15 +86,13 @@ if [ "$capable" -eq 0 ]; then
 	else
 		not_ok "restorer exit $rc, last line '$last': $(tr '\n' '|' <"$W/c.err")"
 	fi
-	[ $failed -eq 0 ] || exit 1
-	exit 0
+	finish
 fi
 
 # A: the old pid is free now; the restored program must run as it
 "$ROOT/restorer" --same-pid "$W/img" >"$W/a.out" 2>"$W/a.err" &
 rpid=$!
-t=0
-while ! [ -r "/proc/$want/comm" ] && [ $t -lt 50 ]; do sleep 0.1; t=$((t + 1)); done
+wait_for 5 test -r "/proc/$want/comm"
 comm=$(cat "/proc/$want/comm" 2>/dev/null)
 if [ "$comm" = demo ]; then
 	ok "the restored demo runs as pid $want, its pid at the checkpoint"
@@ -118,5 +107,4 @@ if [ $rc -eq 0 ] && [ "$last" = "count 30" ]; then
 else
 	not_ok "restorer exit $rc, last line '$last'"
 fi
-[ $failed -eq 0 ] || exit 1
-exit 0
+finish

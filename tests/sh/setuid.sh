@@ -25,24 +25,14 @@
 # contents.
 
 set -u
-ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$(dirname "$0")/lib.sh"
 CC=${CC:-cc}
 U=ckpt-test
-n=0
-failed=0
-W=
 vpid=
-cleanup() {
-	[ -n "$vpid" ] && kill -9 "$vpid" 2>/dev/null
-	[ -n "$W" ] && rm -rf "$W"
-}
-trap cleanup EXIT
-ok() { n=$((n + 1)); echo "ok $n $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $*"; }
-skip() { echo "# SKIP $*"; exit 4; }
+at_exit '[ -z "$vpid" ] || kill -9 "$vpid" 2>/dev/null'
 
 [ "$(id -u)" -eq 0 ] || skip "needs root to make a setuid-root program (the root pass runs it)"
-command -v "$CC" >/dev/null 2>&1 || skip "no C compiler ($CC)"
+need_cc "$CC"
 [ -f "$ROOT/tests/tools/setuid_victim.c" ] || skip "no sources under $ROOT/tests/tools"
 if ! id -u "$U" >/dev/null 2>&1; then
 	useradd -M -d /nonexistent -s /usr/sbin/nologin "$U" >/dev/null 2>&1 || skip "cannot create user $U"
@@ -51,24 +41,24 @@ uid=$(id -u "$U")
 as_user() { setpriv --reuid="$U" --regid="$U" --init-groups --reset-env "$@"; }
 
 # /tmp, not the test's 0700 TMPDIR: the user must reach it
-W=$(mktemp -d /tmp/ckpt-setuid.XXXXXX) || exit 1
+workdir ckpt-setuid /tmp
 chmod 755 "$W"
 mkdir -p "$W/lib" "$W/udir"
 cp "$ROOT/libckpt.so" "$ROOT/restorer" "$W/lib/" && chmod 755 "$W/lib" "$W/lib/libckpt.so" "$W/lib/restorer"
 # secure-execution mode ignores LD_LIBRARY_PATH and $ORIGIN: an absolute rpath
-"$CC" -O1 -I"$ROOT/include" -o "$W/setuid_victim" "$ROOT/tests/tools/setuid_victim.c" \
-	-L"$W/lib" -lckpt -Wl,-rpath,"$W/lib" || { not_ok "build the setuid program"; exit 1; }
+compile_or_fail "build the setuid program" "$CC" -O1 -I"$ROOT/include" -o "$W/setuid_victim" \
+	"$ROOT/tests/tools/setuid_victim.c" -L"$W/lib" -lckpt -Wl,-rpath,"$W/lib"
 chown root:root "$W/setuid_victim" && chmod 4755 "$W/setuid_victim"
 # the user's binary goes where the restorer goes (include/ckpt_layout.h)
 zone=$(nm "$ROOT/restorer" | awk '$3 == "rst_zone_start" { print "0x" $1 }')
-[ -n "$zone" ] || { not_ok "no rst_zone_start in nm $ROOT/restorer"; exit 1; }
-"$CC" -O1 -static -nostdlib -ffreestanding -fpie -no-pie -fno-stack-protector -fcf-protection=none \
-	-Wl,-Ttext-segment="$zone" -Wl,--build-id=none -DEVIL_OUT="\"$W/evil-ran\"" \
-	-o "$W/udir/evil" "$ROOT/tests/tools/setuid_evil.c" || { not_ok "build the user's program"; exit 1; }
+[ -n "$zone" ] || { not_ok "no rst_zone_start in nm $ROOT/restorer"; finish; }
+compile_or_fail "build the user's program" "$CC" -O1 -static -nostdlib -ffreestanding -fpie -no-pie \
+	-fno-stack-protector -fcf-protection=none -Wl,-Ttext-segment="$zone" -Wl,--build-id=none \
+	-DEVIL_OUT="\"$W/evil-ran\"" -o "$W/udir/evil" "$ROOT/tests/tools/setuid_evil.c"
 chown -R "$U:" "$W/udir" && chmod 700 "$W/udir" && chmod 755 "$W/udir/evil"
 printf 'root only\n' >"$W/secret" && chmod 600 "$W/secret"
 printf 'root only\n' >"$W/secret.orig"
-[ "${CKPT_TEST_BREAK:-0}" = 1 ] && printf 'changed\n' >"$W/secret.orig"
+[ $BRK = 1 ] && printf 'changed\n' >"$W/secret.orig"
 
 # run_victim NAME VAR=VALUE... -- start the program as the user from their
 # directory, send it the user's SIGUSR2, let it go on; stdout NAME.out (through
@@ -78,8 +68,7 @@ run_victim() {
 	shift
 	as_user env "$@" sh -c "cd '$W/udir' && exec '$W/setuid_victim' '$W/go.$name'" \
 		2>"$W/$name.err" | cat >"$W/$name.out" &
-	t=0
-	while ! grep -q '^ready' "$W/$name.out" 2>/dev/null && [ $t -lt 100 ]; do sleep 0.1; t=$((t + 1)); done
+	wait_for 10 grep -q '^ready' "$W/$name.out" 2>/dev/null
 	set -- $(grep '^ready' "$W/$name.out")
 	vpid=${2:-}
 	veuid=${3:-}
@@ -152,4 +141,4 @@ grep -q '^rolled back 1$' "$W/two.out" && ok "run 2: the program rolled back" ||
 	not_ok "run 2: no roll-back: $(tr '\n' '|' <"$W/two.out")"
 set -- $(sed -n 's/^ready \([0-9]*\).*/\1/p' "$W/two.out")
 rm -f /tmp/ckpt-0/setuid_victim."$1".myckpt /tmp/ckpt-0.*/setuid_victim."$1".myckpt
-[ $failed -eq 0 ]
+finish

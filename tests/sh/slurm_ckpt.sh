@@ -26,16 +26,11 @@
 # CKPT_TEST_BREAK=1: check 1 compares with a run that counts one further.
 
 set -u
-ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/sh/slurm_lib.sh"
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $*"; }
-now_ms() { date +%s%3N; }
 MIB=${CKPT_SLURM_MIB:-1024}
 
-command -v cc >/dev/null 2>&1 || skip "no cc to build the job's program"
+need_cc
 slurm_start
 cc -O2 -o "$BIN/count" "$ROOT/tests/sh/slurm/count.c" || skip "cc cannot build tests/sh/slurm/count.c"
 chmod 755 "$BIN/count"
@@ -79,7 +74,7 @@ show() {
 # the uninterrupted run
 "$BIN/count" 30 100 16 >"$S/ref.out" 2>/dev/null
 want=$S/ref.out
-if [ "${CKPT_TEST_BREAK:-0}" = 1 ]; then
+if [ $BRK = 1 ]; then
 	"$BIN/count" 31 100 16 >"$S/ref31.out" 2>/dev/null
 	want=$S/ref31.out
 fi
@@ -197,4 +192,4 @@ if [ "$MIB" -gt 0 ]; then
 		"(image checked in ${vf:-?} s; lines are 100 ms apart); image $(stat -c %s "$JOB_DIR/ckpt-images/$id/img" 2>/dev/null) bytes; last tick $last"
 fi
 [ $failed -eq 0 ] || slurm_log
-[ $failed -eq 0 ]
+finish

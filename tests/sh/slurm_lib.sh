@@ -1,4 +1,5 @@
-# slurm_lib.sh -- a private single-node Slurm cluster for one test (sourced).
+# slurm_lib.sh -- a private single-node Slurm cluster for one test (sourced,
+# after lib.sh: it uses skip and at_exit).
 #
 # Debian 12's slurmctld/slurmd 22.05 and munged, started by the test without
 # systemd, everything under one mktemp -d dir (S) that the EXIT trap removes:
@@ -16,7 +17,8 @@
 # SLURM_CONF exported; slurm_start returns when sinfo shows the node idle.
 #
 # Anything that cannot be set up (not root, a binary missing, a daemon that
-# does not come up) is a skip: `# SKIP reason` and exit 4, never a pass.
+# does not come up) is a skip (lib.sh's): `# SKIP reason` and exit 4, never a
+# pass.
 # In tests/run.sh's ordinary-user pass the test skips at once: slurmd needs
 # root; the root pass already submits every job as the ordinary user.
 #
@@ -42,11 +44,6 @@ S=
 JOB_DIR=
 BIN=
 slurm_pids=
-
-skip() {
-	echo "# SKIP $*"
-	exit 4
-}
 
 slurm_cleanup() {
 	set +e
@@ -140,8 +137,7 @@ slurm_start() {
 			skip "cannot create the user $JOB_USER"
 	fi
 	S=$(mktemp -d /tmp/ckpt-slurm.XXXXXX) || skip "mktemp -d failed"
-	trap slurm_cleanup EXIT
-	trap 'exit 1' INT TERM HUP
+	at_exit slurm_cleanup
 	chmod 755 "$S"
 	mkdir -p "$S/munge" "$S/state" "$S/spool" "$S/log" "$S/job" "$S/bin"
 	chmod 700 "$S/state" "$S/spool" "$S/log"

@@ -18,13 +18,8 @@
 # wants Restarts=2.
 
 set -u
-ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/sh/slurm_lib.sh"
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $*"; }
-now_ms() { date +%s%3N; }
 
 slurm_start
 
@@ -49,8 +44,7 @@ chown "$JOB_USER:" "$JOB_DIR/job.sh"
 
 id=$(sbatch_user --requeue --open-mode=append -o "$JOB_DIR/out" -J requeue "$JOB_DIR/job.sh")
 [ -n "$id" ] || { not_ok "sbatch gave no job id"; slurm_log; exit 1; }
-t=0
-while [ ! -e "$JOB_DIR/ready" ] && [ $t -lt 150 ]; do sleep 0.1; t=$((t + 1)); done
+wait_for 15 test -e "$JOB_DIR/ready"
 [ -e "$JOB_DIR/ready" ] || { not_ok "job $id did not start in 15 s: $(job_field "$id" JobState)"; slurm_log; exit 1; }
 t_sig=$(now_ms)
 scancel --signal=USR1 --batch "$id" || not_ok "scancel --signal=USR1 --batch $id failed"
@@ -65,7 +59,7 @@ else
 	not_ok "first run: no SLURM_RESTART_COUNT=0 line or no signal line"
 fi
 want=1
-[ "${CKPT_TEST_BREAK:-0}" = 1 ] && want=2
+[ $BRK = 1 ] && want=2
 restarts=$(job_field "$id" Restarts)
 if [ "$restarts" = "$want" ]; then
 	ok "scontrol show job $id: Restarts=$restarts"
@@ -86,4 +80,4 @@ else
 fi
 echo "# signal to job completed: $((t_end - t_sig)) ms"
 [ $failed -eq 0 ] || slurm_log
-[ $failed -eq 0 ]
+finish

@@ -28,19 +28,11 @@
 # to expect a wrong byte after restore.
 
 set -u
-ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-W=$(mktemp -d "${TMPDIR:-/tmp}/sparse_inplace.XXXXXX") || exit 1
-n=0
-failed=0
+. "$(dirname "$0")/lib.sh"
+workdir sparse_inplace
 pid=
-cleanup() {
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	rm -rf "$W"
-}
-trap cleanup EXIT
-ok() { n=$((n + 1)); echo "ok $n $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $*"; }
-command -v cc >/dev/null 2>&1 || { echo "# SKIP no C compiler"; exit 4; }
+at_exit '[ -z "$pid" ] || kill -9 "$pid" 2>/dev/null'
+need_cc
 
 # check_restore X WHAT: restore $W/X.img; the program must check itself out
 check_restore() {
@@ -199,12 +191,9 @@ int main(int argc, char **argv)
 	return 0;
 }
 EOF2
-if ! cc -O1 -pthread -o "$W/sp" "$W/sp.c" 2>"$W/cc.err"; then
-	echo "not ok 1 build: $(head -c 300 "$W/cc.err")"
-	exit 1
-fi
+compile_or_fail build cc -O1 -pthread -o "$W/sp" "$W/sp.c"
 brk=
-[ "${CKPT_TEST_BREAK:-0}" = 1 ] && brk=1
+[ $BRK = 1 ] && brk=1
 sparse=
 case $("$W/sp" probe) in
 zero-page)
@@ -212,12 +201,12 @@ zero-page)
 no-zero-page)
 	sparse=$W/sparse.1g
 	if ! truncate -s 1G "$sparse"; then
-		echo "not ok 1 truncate -s 1G $sparse"
+		not_ok "truncate -s 1G $sparse"
 		exit 1
 	fi
 	echo "# simulation: a private mapping of a sparse 1 GiB file read through (this kernel has no zero page: a read fault allocates)" ;;
 *)
-	echo "not ok 1 probe of the kernel's zero page failed"
+	not_ok "probe of the kernel's zero page failed"
 	exit 1 ;;
 esac
 
@@ -225,11 +214,9 @@ esac
 (cd "$W" && exec env ${brk:+BRK=1} ${sparse:+SPARSE_FILE=$sparse} LD_PRELOAD="$ROOT/libckpt.so" CKPT_FILE="$W/a.img" CKPT_VERBOSE=1 ./sp) \
 	>"$W/a0.out" 2>"$W/a0.err" </dev/null &
 pid=$!
-t=0
-while ! grep -q ready "$W/a0.out" 2>/dev/null && [ $t -lt 300 ]; do sleep 0.1; t=$((t + 1)); done
+wait_for 30 grep -q ready "$W/a0.out" 2>/dev/null
 kill -USR2 $pid
-t=0
-while [ ! -s "$W/a.img" ] && [ $t -lt 100 ]; do sleep 0.1; t=$((t + 1)); done
+wait_for 10 test -s "$W/a.img"
 kill -9 $pid 2>/dev/null
 wait $pid 2>/dev/null
 pid=
@@ -260,5 +247,4 @@ if [ $rc -eq 0 ] && grep -qx "child ok" "$W/c0.out" && [ -s "$W/c.img" ]; then
 else
 	not_ok "fork right after the checkpoint: exit $rc: $(tr '\n' '|' <"$W/c0.out") $(tr '\n' '|' <"$W/c0.err")"
 fi
-[ $failed -eq 0 ] || exit 1
-exit 0
+finish

@@ -18,20 +18,11 @@
 # N`; exit 0, 1.  CKPT_TEST_BREAK=1: the dead writer's file is expected to stay.
 
 set -u
-ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-W=$(mktemp -d "${TMPDIR:-/tmp}/stale_temp.XXXXXX") || exit 1
-n=0
-failed=0
+. "$(dirname "$0")/lib.sh"
+workdir stale_temp
 pid=
 live=
-cleanup() {
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	[ -n "$live" ] && kill -9 "$live" 2>/dev/null
-	rm -rf "$W"
-}
-trap cleanup EXIT
-ok() { n=$((n + 1)); echo "ok $n $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $*"; }
+at_exit 'for p in $pid $live; do kill -9 "$p" 2>/dev/null; done'
 
 # start_of PID -- field 22 of /proc/PID/stat (after "pid (comm) ", field 3 on)
 start_of() {
@@ -61,8 +52,7 @@ LD_PRELOAD=$ROOT/libckpt.so CKPT_FILE=$W/img "$ROOT/demo" 40 100 >"$W/out" 2>&1 
 pid=$!
 sleep 0.3
 kill -USR2 "$pid"
-t=0
-while [ ! -s "$W/img" ] && [ $t -lt 100 ]; do sleep 0.1; t=$((t + 1)); done
+wait_for 10 test -s "$W/img"
 sleep 0.3				# let the writer finish its rename and exit
 [ -s "$W/img" ] && ok "the checkpoint wrote img" || not_ok "no image after SIGUSR2: $(cat "$W/out")"
 
@@ -72,7 +62,7 @@ gone() {	# gone FILE WHAT
 kept() {	# kept FILE WHAT
 	if [ -e "$1" ] || [ -L "$1" ]; then ok "kept: $2"; else not_ok "removed: $2 ($1)"; fi
 }
-if [ "${CKPT_TEST_BREAK:-0}" = 1 ]; then
+if [ $BRK = 1 ]; then
 	kept "$W/.img.tmp.$dead.$live_start.1a2b3c" "the dead writer's temp file (BREAK)"
 else
 	gone "$W/.img.tmp.$dead.$live_start.1a2b3c" "the dead writer's temp file"
@@ -90,4 +80,4 @@ want=2
 [ -n "$foreign" ] && want=3
 [ "$left" -eq "$want" ] && ok "no temp file of this checkpoint's own left behind ($left of that form)" ||
 	not_ok "$left temp files of that form left, want $want: $(ls -A "$W" | tr '\n' ' ')"
-[ $failed -eq 0 ]
+finish

@@ -23,14 +23,9 @@
 # CKPT_TEST_BREAK=1: the C program is told to expect a wrong TLS value.
 
 set -u
-ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-W=$(mktemp -d "${TMPDIR:-/tmp}/threads.XXXXXX") || exit 1
-n=0
-failed=0
-trap 'rm -rf "$W"' EXIT
-ok() { n=$((n + 1)); echo "ok $n $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $*"; }
-command -v cc >/dev/null 2>&1 || { echo "# SKIP no C compiler"; exit 4; }
+. "$(dirname "$0")/lib.sh"
+workdir threads
+need_cc
 
 cat >"$W/mt.c" <<'EOF'
 /* 8 threads under libckpt; each run checks the threads, then checkpoints and exits;
@@ -148,14 +143,11 @@ int main(void)
 	return 0;
 }
 EOF
-if ! cc -O1 -pthread -o "$W/mt" "$W/mt.c" -ldl 2>"$W/cc.err"; then
-	not_ok "cannot build the threaded program: $(head -c 300 "$W/cc.err")"
-	exit 1
-fi
+compile_or_fail "cannot build the threaded program" cc -O1 -pthread -o "$W/mt" "$W/mt.c" -ldl
 
 # A: three generations
 brk=
-[ "${CKPT_TEST_BREAK:-0}" = 1 ] && brk=1
+[ $BRK = 1 ] && brk=1
 (cd "$W" && exec env ${brk:+BREAK_TLS=1} LD_PRELOAD="$ROOT/libckpt.so" CKPT_FILE="$W/mt.img" \
 	timeout 30 ./mt) >"$W/gen0.out" 2>"$W/gen0.err"
 if grep -q "^stage 0 ok" "$W/gen0.out" && grep -q "^saved 1" "$W/gen0.out"; then
@@ -227,9 +219,9 @@ EOF
 	   grep -q saved "$W/rm0.out"; then
 		(cd "$W" && timeout 30 "$ROOT/restorer" --same-pid "$W/rm.img") >"$W/rm1.out" 2>&1
 		want="unlock ok"
-		[ "${CKPT_TEST_BREAK:-0}" = 1 ] && want="unlock failed"
+		[ $BRK = 1 ] && want="unlock failed"
 		if grep -q "^restorer: .*--same-pid: .*user namespace" "$W/rm1.out"; then
-			echo "# SKIP C: no CAP_CHECKPOINT_RESTORE and no user namespaces here: $(head -n 1 "$W/rm1.out")"
+			note "SKIP C: no CAP_CHECKPOINT_RESTORE and no user namespaces here: $(head -n 1 "$W/rm1.out")"
 		elif grep -q "^$want" "$W/rm1.out" && grep -q "^relock ok" "$W/rm1.out"; then
 			ok "--same-pid through $how: a recursive and a robust mutex held at the checkpoint are unlocked by their thread"
 		else
@@ -243,7 +235,7 @@ EOF
 # B: python3 threading
 PY=/usr/bin/python3
 if [ ! -x "$PY" ]; then
-	echo "# SKIP B: no /usr/bin/python3"
+	note "SKIP B: no /usr/bin/python3"
 else
 	cat >"$W/t.py" <<'EOF'
 import os, threading, time, sys
@@ -267,8 +259,7 @@ EOF
 	pid=$!
 	sleep 0.5
 	kill -USR2 $pid
-	t=0
-	while [ ! -s "$W/py.img" ] && [ $t -lt 50 ]; do sleep 0.1; t=$((t + 1)); done
+	wait_for 5 test -s "$W/py.img"
 	sleep 0.2
 	kill -9 $pid 2>/dev/null
 	wait $pid 2>/dev/null
@@ -291,7 +282,7 @@ fi
 # image then runs to the end and its sum must be right
 NODE=/usr/bin/node
 if [ ! -x "$NODE" ]; then
-	echo "# SKIP D: no $NODE (apt-get install nodejs)"
+	note "SKIP D: no $NODE (apt-get install nodejs)"
 else
 	nlines() { if [ -f "$W/js.file" ]; then wc -l <"$W/js.file"; else echo 0; fi; }
 	# wait_lines N PID: until the file has N lines, or PID is gone (10 s at most)
@@ -306,8 +297,7 @@ else
 	save() {
 		rm -f "$W/js.img"
 		kill -USR2 "$1"
-		t=0
-		while [ ! -s "$W/js.img" ] && [ $t -lt 100 ]; do sleep 0.1; t=$((t + 1)); done
+		wait_for 10 test -s "$W/js.img"
 		sleep 0.2
 		kill -9 "$1" 2>/dev/null
 	}
@@ -347,7 +337,7 @@ else
 	done
 	if [ $good -eq 1 ]; then
 		want="js done 73810"
-		[ "${CKPT_TEST_BREAK:-0}" = 1 ] && want="js done 73811"
+		[ $BRK = 1 ] && want="js done 73811"
 		(cd "$W" && timeout -k 1 30 "$ROOT/restorer" "$W/js.img") >"$W/js4.out" 2>"$W/js4.err" </dev/null
 		rc=$?
 		if [ $rc -eq 0 ] && grep -qx "$want" "$W/js4.out"; then
@@ -357,5 +347,4 @@ else
 		fi
 	fi
 fi
-[ $failed -eq 0 ] || exit 1
-exit 0
+finish

@@ -31,12 +31,11 @@
 # CKPT_TEST_BREAK=1: the program is told a wrong final checksum to expect.
 
 set -u
-ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$(dirname "$0")/lib.sh"
 RST=$ROOT/restorer
 RDR=$ROOT/readckpt
-W=$(mktemp -d "${TMPDIR:-/tmp}/threads_incr.XXXXXX") || exit 1
-n=0
-failed=0
+workdir threads_incr
+ONELINE_MAX=400
 pids=
 # strays: processes working in $W (a restored job's image writer may outlive it)
 strays() {
@@ -44,21 +43,10 @@ strays() {
 		case $(readlink "$p/cwd" 2>/dev/null) in "$W" | "$W"/*) echo "${p#/proc/}" ;; esac
 	done
 }
-cleanup() {
-	for p in $pids $(strays); do kill -9 "$p" 2>/dev/null; done
-	for _ in $(seq 1 50); do [ -z "$(strays)" ] && break; sleep 0.1; done
-	rm -rf "$W"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-ok() { n=$((n + 1)); echo "ok $n $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $*"; }
-note() { echo "# $*"; }
-oneline() { head -c 400 "$1" 2>/dev/null | tr '\n' '|'; }
-command -v cc >/dev/null 2>&1 || { echo "# SKIP no C compiler"; exit 4; }
-for f in "$RST" "$ROOT/libckpt.so" "$RDR"; do
-	[ -f "$f" ] || { echo "not ok 1 build: $f is missing (run make)"; exit 1; }
-done
+at_exit 'for p in $pids $(strays); do kill -9 "$p" 2>/dev/null; done
+for _ in $(seq 1 50); do [ -z "$(strays)" ] && break; sleep 0.1; done'
+need_cc
+need_built "$RST" "$ROOT/libckpt.so" "$RDR"
 
 cat >"$W/job.c" <<'EOF'
 /* job ITERS [BREAK]: 6 threads, ITERS iterations each.  Prints "started",
@@ -248,13 +236,10 @@ int main(int argc, char **argv)
 	return total == NT * iters && csum == want ? 0 : 1;
 }
 EOF
-if ! cc -O2 -pthread -o "$W/job" "$W/job.c" -ldl 2>"$W/cc.err"; then
-	not_ok "cannot build the threaded job: $(oneline "$W/cc.err")"
-	exit 1
-fi
+compile_or_fail "cannot build the threaded job" cc -O2 -pthread -o "$W/job" "$W/job.c" -ldl
 ITERS=1500
 brk=
-[ "${CKPT_TEST_BREAK:-0}" = 1 ] && brk=break
+[ $BRK = 1 ] && brk=break
 
 # depth_of FILE: 0 for a full image, the depth of an incremental one, or nothing
 depth_of() {
@@ -449,6 +434,4 @@ for track in uffd hash; do
 	stop_kill $pid
 	restored_ok "$track, the first chain's newest image ($top1) again" "$D/gen1b.out" 1
 done
-echo "# $n checks, $failed failed"
-[ $failed -eq 0 ] || exit 1
-exit 0
+finish
