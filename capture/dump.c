@@ -319,8 +319,10 @@ static void pkru_set(uint32_t v)
 		__asm__ volatile("wrpkru" : : "a"(v), "c"(0), "d"(0) : "memory");
 }
 
-/* Phase 1, in the process itself: the address space layout, and what a
- * forked child would not inherit (pending signals, POSIX timers). */
+/* Phase 1, in the process itself: the address space layout, what a forked
+ * child would not inherit (pending signals, POSIX timers), and the
+ * descriptors: their offsets, pipe bytes and counters are shared with the
+ * child but move on as soon as the program does. */
 int cap_prepare(struct cap_walk *w, struct cap_state *st, const char *path, int incremental, int quick)
 {
 	int err;
@@ -344,6 +346,8 @@ int cap_prepare(struct cap_walk *w, struct cap_state *st, const char *path, int 
 		err = cap_collect_signals(w);
 	if (!err)
 		err = cap_collect_timers(w);
+	if (!err)
+		err = cap_collect_fds(w);
 	if (err) {
 		cap_say("%s: %s at 0x%lx: errno %d", path, w->fail_what ? w->fail_what : "address space walk",
 			w->fail_addr, -err);
@@ -485,16 +489,14 @@ static void start_refiner(struct writer *x)
 		x->refiner = 0;		/* (in place: read after the program goes on) */
 }
 
-/* Which pages to store (unless phase 1 scanned them) and the descriptors. */
-static int scan_pages_and_fds(struct writer *x)
+/* Which pages to store, unless phase 1 scanned them. */
+static int scan_pages(struct writer *x)
 {
 	struct cap_walk *w = &x->w;
 	int err = 0;
 
 	if (!w->scanned)
 		err = cap_scan_pages(w);
-	if (!err)
-		err = cap_collect_fds(w);
 	if (err)
 		cap_say("%s: %s at 0x%lx: errno %d", x->path, w->fail_what ? w->fail_what : "page scan",
 			w->fail_addr, -err);
@@ -794,7 +796,7 @@ static int write_image(struct cap_walk *wp, struct cap_state *st, const char *pa
 
 	start_refiner(&x);
 	x.w.in_writer = 1;
-	if ((err = scan_pages_and_fds(&x)))
+	if ((err = scan_pages(&x)))
 		return err;
 	do {
 		again = 0;

@@ -623,8 +623,9 @@ static int scan_resident(struct cap_walk *w, uint32_t vi)
 int cap_take_dontfork(struct cap_walk *w)
 {
 	char *buf = ckpt_scratch.iobuf, path[64];
-	uint64_t (*have)[2] = (uint64_t (*)[2])ckpt_scratch.fdbuf;	/* the writer's regions */
-	uint64_t room = CAP_FDBUF / 16, nhave = 0;
+	uint64_t used = (w->fdbuf_used + 15) & ~15ull;	/* past the descriptors' bytes */
+	uint64_t (*have)[2] = (uint64_t (*)[2])(ckpt_scratch.fdbuf + used);	/* the writer's regions */
+	uint64_t room = (CAP_FDBUF - used) / 16, nhave = 0;
 	size_t len = 0;
 	long fd = sys_open("/proc/self/maps", O_RDONLY | O_CLOEXEC, 0), r, pm = -1, mem = -1;
 	int err = 0;
