@@ -111,18 +111,28 @@ void cap_track_commit(const struct cap_walk *w)
 	__atomic_store_n(&hs->base, next, __ATOMIC_RELEASE);
 }
 
-/* The parent scan's hashes of exactly this region, or 0. */
-static const uint32_t *parent_hashes(const struct cap_walk *w, const struct ckpt_vma *v)
+/* The table of the parent image's scan, or 0 when the base table belongs to
+ * another image (or this one is not incremental). */
+static const struct hash_table *parent_table(const struct cap_walk *w)
 {
 	struct hash_store *hs = (struct hash_store *)ckpt_track.hash_map;
 	const struct hash_table *t = &hs->t[__atomic_load_n(&hs->base, __ATOMIC_ACQUIRE)];
 
 	if (!w->incremental || memcmp(t->image_id, w->parent_id, sizeof(t->image_id)))
 		return 0;
-	for (uint32_t i = 0; i < t->n; i++)
-		if (t->r[i].start == v->start && t->r[i].end == v->end)
-			return (const uint32_t *)(ckpt_track.hash_map + t->r[i].off);
-	return 0;
+	return t;
+}
+
+/* The hash the parent scan recorded for the page at addr, or 0 when no
+ * region of that scan held it.  *at is where the search starts: regions are
+ * in address order and the pages are asked for in address order. */
+static const uint32_t *parent_hash_at(const struct hash_table *t, uint64_t addr, uint32_t *at)
+{
+	while (*at < t->n && t->r[*at].end <= addr)
+		(*at)++;
+	if (*at >= t->n || t->r[*at].start > addr)
+		return 0;
+	return (const uint32_t *)(ckpt_track.hash_map + t->r[*at].off) + (addr - t->r[*at].start) / CKPT_PAGE_SIZE;
 }
 
 /* Room in the table being built for this region's hashes, or 0. */
@@ -142,24 +152,27 @@ static uint32_t *new_hashes(const struct ckpt_vma *v)
 	return (uint32_t *)(ckpt_track.hash_map + t->r[t->n++].off);
 }
 
-/* One region in the writer: when the parent image's scan hashed the same
- * region, only pages whose hash changed are stored, and pages gone since
- * become zero runs; otherwise every page with data is stored and the region
- * is FRESH.  The hashes are recorded for the next image either way. */
+/* One region in the writer.  With the parent image's scan at hand, pages
+ * are compared by address, whatever regions held them then (regions merge
+ * and split between images): a page whose hash changed is stored, one gone
+ * since becomes a zero run, and one the parent scan did not see is stored
+ * or, all zeros, a zero run, so that nothing an older image had at that
+ * address shows through.  Without it every page with data is stored and the
+ * region is FRESH.  The hashes are recorded for the next image either way. */
 int cap_scan_hashed(struct cap_walk *w, int pm, uint32_t vi)
 {
 	struct ckpt_vma *v = &ckpt_scratch.vmas[vi];
 	uint64_t *words = (uint64_t *)ckpt_scratch.iobuf;
 	static const uint8_t zeros[CKPT_PAGE_SIZE];
-	uint32_t zero_crc = ckpt_crc32c(0, zeros, sizeof(zeros)) | 1;
-	const uint32_t *old = parent_hashes(w, v);
+	uint32_t zero_crc = ckpt_crc32c(0, zeros, sizeof(zeros)) | 1, at = 0;
+	const struct hash_table *parent = parent_table(w);
 	uint32_t *hash = new_hashes(v);
 
 	if (!hash) {
 		w->fail_what = "page-hash store full";
 		return -28;			/* ENOSPC: the writer fails, the next image is full */
 	}
-	if (!old && w->incremental)
+	if (!parent && w->incremental)
 		v->flags |= CKPT_MAP_FRESH;
 	for (uint64_t a = v->start; a < v->end; ) {
 		uint64_t n = (v->end - a) / CKPT_PAGE_SIZE;
@@ -172,7 +185,8 @@ int cap_scan_hashed(struct cap_walk *w, int pm, uint32_t vi)
 			return r ? (int)r : -5;
 		n = r / 8;
 		for (uint64_t i = 0; i < n; i++) {
-			uint64_t page = a + i * CKPT_PAGE_SIZE, k = (page - v->start) / CKPT_PAGE_SIZE;
+			uint64_t page = a + i * CKPT_PAGE_SIZE;
+			const uint32_t *old = parent ? parent_hash_at(parent, page, &at) : 0;
 			uint32_t h = 0;
 			int err = 0;
 
@@ -181,12 +195,12 @@ int cap_scan_hashed(struct cap_walk *w, int pm, uint32_t vi)
 				if (h == zero_crc)
 					h = 0;		/* all zeros: nothing to store */
 			}
-			hash[k] = h;
-			if (old && h == old[k])
-				continue;
+			hash[(page - v->start) / CKPT_PAGE_SIZE] = h;
+			if (old && h == *old)
+				continue;		/* as the parent image has it */
 			if (h)
 				err = cap_add_run_as(w, vi, page, page + CKPT_PAGE_SIZE, 0);
-			else if (old && old[k])
+			else if (parent)		/* zero now: older data must not show */
 				err = cap_add_run_as(w, vi, page, page + CKPT_PAGE_SIZE, 1);
 			if (err)
 				return err;
