@@ -21,6 +21,7 @@
 #define F_SETFL		4
 #define F_SETPIPE_SZ	1031
 #define F_ADD_SEALS	1033
+#define TFD_IOC_SET_TICKS 0x40085400	/* _IOW('T', 0, uint64_t) */
 #define O_TMPFILE_RW	(020000000 | O_DIRECTORY | O_RDWR)
 #define SETFL_MASK	(02000 | 04000 | 020000 | 040000 | 01000000)	/* APPEND NONBLOCK ASYNC DIRECT NOATIME */
 #define OPEN_MASK	(~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_NOFOLLOW))	/* NOFOLLOW: rst_reopen follows */
@@ -361,6 +362,10 @@ static long make_one(const struct img *img, uint32_t i, int close_unsupported, i
 			return img_fail(e, "fd %d: timerfd_create: errno %d", f->fd, (int)-fd);
 		if ((its[2] || its[3]) && sys_failed(sys_timerfd_settime((int)fd, 0, its, 0)))
 			return img_fail(e, "fd %d: timerfd_settime failed", f->fd);
+		/* expirations not read yet: after settime, which clears them */
+		if (f->aux[5] && sys_ioctl((int)fd, TFD_IOC_SET_TICKS, (void *)&f->aux[5]))
+			img_say(2, "restorer: notice: fd %d: timerfd: %lu expirations not read yet are lost\n",
+				f->fd, f->aux[5]);
 		return fd;
 	}
 	case CKPT_FD_SIGNALFD:
