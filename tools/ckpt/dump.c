@@ -1,6 +1,8 @@
 /* dump.c -- `ckpt dump PID`: checkpoint a running process from outside and wait for its image. */
 #include "ckpt.h"
 
+#include <sys/uio.h>
+
 const char dump_help[] =
 	"usage: ckpt dump [--file PATH] [--timeout S] PID\n"
 	"checkpoint the running process PID (started with ckpt run, or with libckpt.so\n"
@@ -10,7 +12,8 @@ const char dump_help[] =
 	"                      current directory, which may not be where it started)\n"
 	"  -t, --timeout S     give up after S seconds (default 60; 0 waits for ever)\n"
 	"sends nothing unless PID maps libckpt.so and catches its trigger signal\n"
-	"(CKPT_SIGNAL in its environment, default SIGUSR2), which would kill it otherwise.\n"
+	"(CKPT_SIGNAL in its environment, default SIGUSR2), which would kill it otherwise,\n"
+	"nor when every thread of it blocks or waits for that signal (signalfd, sigwaitinfo).\n"
 	"prints PATH, size and time taken; on a terminal, progress on stderr\n"
 	"exit status: 0 image written, 1 failed (no such process, not ckpt-enabled,\n"
 	"checkpoint failed, timeout), 2 usage error\n";
@@ -105,6 +108,71 @@ static int live_child(pid_t pid)
 	if (d)
 		closedir(d);
 	return found;
+}
+
+/* libckpt blocks every signal while it takes a checkpoint; the kernel never
+ * shows SIGKILL/SIGSTOP blocked, glibc's sigfillset leaves out 32, 33 */
+static int all_blocked(uint64_t blk)
+{
+	return (blk | 0x180040100ull) == ~0ull;
+}
+
+/* Is thread tid of pid waiting in sigwaitinfo/sigtimedwait for sig?  While
+ * it waits the kernel shows the waited signals unblocked.  The set comes
+ * from the call's first argument (/proc/PID/task/TID/syscall, then
+ * process_vm_readv); where that is not allowed, wchan says it waits, for
+ * some set: taken as one with sig, which a waiter blocks to be reliable. */
+static int waits_for(pid_t pid, const char *tid, int sig)
+{
+	char path[64 + 256], text[256];
+	unsigned long long set = 0, addr;
+	struct iovec local = { &set, sizeof(set) }, remote;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%s/syscall", pid, tid);
+	if (read_small(path, text, sizeof(text)) > 0) {
+		if (strncmp(text, "128 ", 4))		/* __NR_rt_sigtimedwait */
+			return 0;
+		addr = strtoull(text + 4, NULL, 16);
+		remote.iov_base = (void *)(uintptr_t)addr;
+		remote.iov_len = sizeof(set);
+		if (process_vm_readv(pid, &local, 1, &remote, 1, 0) == (ssize_t)sizeof(set))
+			return !!(set & (1ull << (sig - 1)));
+	}
+	snprintf(path, sizeof(path), "/proc/%d/task/%s/wchan", pid, tid);
+	return read_small(path, text, sizeof(text)) > 0 && !strncmp(text, "do_sigtimedwait", 15);
+}
+
+/* Does every thread of pid block sig (SigBlk of /proc/PID/task/N/status,
+ * or waits for it: waits_for)?
+ * 0 no (or cannot tell), 1 yes, 2 yes and some thread blocks everything (in
+ * libckpt's handler, or the program blocked all it could). */
+static int blocked_in_all_threads(pid_t pid, int sig)
+{
+	char path[64], task[64 + 256 + 8];
+	DIR *d;
+	struct dirent *de;
+	int threads = 0, blocking = 0, busy = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	while (d && (de = readdir(d))) {
+		char *status;
+		uint64_t blk;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(task, sizeof(task), "%s/%s/status", path, de->d_name);
+		if (!(status = slurp(task, NULL)))
+			continue;		/* that thread is gone */
+		blk = status_mask(status, "SigBlk");
+		free(status);
+		threads++;
+		blocking += (blk & (1ull << (sig - 1))) || waits_for(pid, de->d_name, sig);
+		busy |= all_blocked(blk);
+	}
+	if (d)
+		closedir(d);
+	return threads && blocking == threads ? 1 + busy : 0;
 }
 
 struct dump_watch {
@@ -244,8 +312,14 @@ int cmd_dump(int argc, char **argv)
 		return EX_FAIL;
 	}
 	if (!(status_mask(status, "SigCgt") & (1ull << (sig - 1)))) {
-		say("pid %d does not catch %s (libckpt disabled? see its stderr): not signalled",
-		    pid, signame);
+		if (status_mask(status, "SigIgn") & (1ull << (sig - 1)))
+			say("pid %d ignores %s: libckpt's handler was replaced by SIG_IGN (a raw "
+			    "rt_sigaction; CKPT_SIGNAL picks another signal): not signalled", pid, signame);
+		else
+			say("pid %d has no handler for %s: libckpt's was never installed (see its stderr) "
+			    "or was removed (a raw rt_sigaction; CKPT_SIGNAL picks another signal): not "
+			    "signalled", pid, signame);
+		free(status);
 		return EX_FAIL;
 	}
 	free(status);
@@ -269,9 +343,18 @@ int cmd_dump(int argc, char **argv)
 	 * refuses a new one (EBUSY) until it has gone, so wait a little */
 	progress = isatty(2);
 	t0 = now_s();
-	while (live_child(pid) && now_s() - t0 < (timeout > 0 && timeout < 10 ? timeout : 10))
+	while ((live_child(pid) || blocked_in_all_threads(pid, sig) == 2) &&
+	       now_s() - t0 < (timeout > 0 && timeout < 10 ? timeout : 10))
 		usleep(10000);
 	had_old = !stat(path, &before);
+	/* a program that blocks the trigger everywhere (signalfd, sigwaitinfo,
+	 * sigpending) would take it for its own or keep it pending for ever */
+	if (blocked_in_all_threads(pid, sig)) {
+		say("pid %d blocks %s in every thread (it reads it with signalfd or sigwaitinfo, or "
+		    "leaves it pending): no checkpoint can start; CKPT_SIGNAL picks another signal: "
+		    "not signalled", pid, signame);
+		return EX_FAIL;
+	}
 
 	/* 6. trigger, then wait for a new inode at the path */
 	t0 = now_s();
@@ -290,9 +373,7 @@ int cmd_dump(int argc, char **argv)
 		blk = status ? status_mask(status, "SigBlk") : 0;
 		pending = status && ((status_mask(status, "SigPnd") | status_mask(status, "ShdPnd")) &
 				     (1ull << (sig - 1)));
-		/* libckpt blocks every signal while it writes; the kernel never
-		 * shows SIGKILL/SIGSTOP blocked, glibc's sigfillset leaves out 32, 33 */
-		in_handler = (blk | 0x180040100ull) == ~0ull;
+		in_handler = all_blocked(blk);	/* libckpt's handler is writing */
 		writing = !pending && !in_handler && (live_child(pid) || tmp_size(&w) >= 0);
 		if (!stat(path, &st) && (!had_old || st.st_ino != before.st_ino || st.st_dev != before.st_dev)) {
 			t = now_s() - t0;
