@@ -10,6 +10,7 @@
 #define FIONREAD	0x541b
 #define KCMP_FILE	0
 #define SPLICE_F_NONBLOCK 2
+#define TFD_IOC_SET_TICKS 0x40085400	/* _IOW('T', 0, uint64_t) */
 
 static uint64_t num(const char **s, unsigned base)
 {
@@ -107,6 +108,44 @@ static int epoll_watches(struct cap_walk *w, struct ckpt_fd *f)
 	return 0;
 }
 
+/* Can expirations be set on a timerfd (TFD_IOC_SET_TICKS, the kernel's
+ * CONFIG_CHECKPOINT_RESTORE)?  Tried on one of our own. */
+static int timerfd_ticks_settable(void)
+{
+	uint64_t one = 1;
+	long t = sys_timerfd_create(1 /* CLOCK_MONOTONIC */, O_CLOEXEC), r;
+
+	if (sys_failed(t))
+		return 0;
+	r = sys_ioctl((int)t, TFD_IOC_SET_TICKS, &one);
+	sys_close((int)t);
+	return !r;
+}
+
+/* A timerfd's times and its expirations not read yet (aux[1..5]).  The
+ * times come from timerfd_gettime, not fdinfo: an interval timer that fired
+ * with nobody reading is re-armed only when asked, and until then fdinfo
+ * shows it_value 0 (it would come back disarmed).  timerfd_gettime re-arms it
+ * and counts the periods it missed into "ticks:", read from fdinfo after. */
+static void describe_timerfd(struct ckpt_fd *f, const char *fdinfo, char *info, size_t size)
+{
+	int64_t its[4];
+	const char *v;
+
+	if (!sys_failed(sys_timerfd_gettime(f->fd, its)))
+		for (int i = 0; i < 4; i++)
+			f->aux[1 + i] = (uint64_t)its[i];
+	if (cap_read_small(fdinfo, info, size) <= 0)
+		return;
+	if ((v = cap_field(info, "ticks:")))
+		f->aux[5] = num(&v, 10);
+	if (f->aux[5] && !timerfd_ticks_settable())
+		cap_say("fd %d: timerfd: %lu expirations not read yet are lost at restore (this kernel "
+			"cannot set them again: no TFD_IOC_SET_TICKS)", f->fd, f->aux[5]);
+	if ((v = cap_field(info, "settime flags:")) && (num(&v, 8) & 2))
+		cap_say("fd %d: timerfd: restored without TFD_TIMER_CANCEL_ON_SET", f->fd);
+}
+
 /* one descriptor -> its record; stored bytes for pipes go to fdbuf */
 static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
 {
@@ -185,10 +224,7 @@ static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
 			f->kind = CKPT_FD_TIMERFD;
 			if ((v = cap_field(info, "clockid:")))
 				f->aux[0] = num(&v, 10);
-			if ((v = cap_field(info, "it_value: (")))
-				f->aux[3] = num(&v, 10), v += 2, f->aux[4] = num(&v, 10);
-			if ((v = cap_field(info, "it_interval: (")))
-				f->aux[1] = num(&v, 10), v += 2, f->aux[2] = num(&v, 10);
+			describe_timerfd(f, path, info, sizeof(info));
 		} else if (!strcmp(link, "anon_inode:[signalfd]")) {
 			f->kind = CKPT_FD_SIGNALFD;
 			if ((v = cap_field(info, "sigmask:")))

@@ -225,7 +225,8 @@ enum ckpt_fd_kind {
 	CKPT_FD_MEMFD,		/* memfd: made again with its name, content and seals */
 	CKPT_FD_DELETED,	/* regular file deleted since open: content stored, made again unlinked */
 	CKPT_FD_EVENTFD,	/* aux[0] = counter, aux[1] = 1 for EFD_SEMAPHORE */
-	CKPT_FD_TIMERFD,	/* aux[0] = clockid, aux[1..2] = interval s/ns, aux[3..4] = remaining s/ns */
+	CKPT_FD_TIMERFD,	/* aux[0] = clockid, aux[1..2] = interval s/ns, aux[3..4] = remaining s/ns,
+				 * aux[5] = expirations not read yet */
 	CKPT_FD_SIGNALFD,	/* aux[0] = mask */
 	CKPT_FD_UNSUPPORTED,	/* path says what it was (socket:[..], anon_inode:[..]) */
 	CKPT_FD_EPOLL,		/* stored bytes: struct ckpt_epoll_watch[], re-added after every fd is back */

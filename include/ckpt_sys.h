@@ -264,6 +264,8 @@ static inline long sys_eventfd2(unsigned v, int flags) { return SC2(__NR_eventfd
 static inline long sys_timerfd_create(int clk, int flags) { return SC2(__NR_timerfd_create, clk, flags); }
 /* int timerfd_settime(int fd, int flags, const struct itimerspec *new, struct itimerspec *old); */
 static inline long sys_timerfd_settime(int fd, int flags, const void *n, void *o) { return SC4(__NR_timerfd_settime, fd, flags, n, o); }
+/* int timerfd_gettime(int fd, struct itimerspec *cur); */
+static inline long sys_timerfd_gettime(int fd, void *cur) { return SC2(__NR_timerfd_gettime, fd, cur); }
 /* int signalfd4(int fd, const sigset_t *mask, size_t sizemask, int flags); */
 static inline long sys_epoll_create1(int flags) { return SC1(__NR_epoll_create1, flags); }
 

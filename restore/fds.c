@@ -21,6 +21,7 @@
 #define F_SETFL		4
 #define F_SETPIPE_SZ	1031
 #define F_ADD_SEALS	1033
+#define TFD_IOC_SET_TICKS 0x40085400	/* _IOW('T', 0, uint64_t) */
 #define O_TMPFILE_RW	(020000000 | O_DIRECTORY | O_RDWR)
 #define SETFL_MASK	(02000 | 04000 | 020000 | 040000 | 01000000)	/* APPEND NONBLOCK ASYNC DIRECT NOATIME */
 #define OPEN_MASK	(~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_NOFOLLOW))	/* NOFOLLOW: rst_reopen follows */
@@ -147,13 +148,59 @@ static const uint32_t kind_type[CKPT_FD_KIND_MAX] = {
 	[CKPT_FD_REG] = S_IFREG, [CKPT_FD_DIR] = S_IFDIR, [CKPT_FD_FIFO] = S_IFIFO, [CKPT_FD_CHR] = S_IFCHR,
 };
 
-/* the record's path pinned (rst_pin), if it is of the record's kind, and a
- * device the same device (aux[0], st_rdev, when the image has it) */
+uint32_t rst_proc_pid;
+
+/* The number after "/proc/" at *p (moved past it) when a '/' or the end
+ * follows, else 0 */
+static uint32_t proc_number(const char **p)
+{
+	const char *s = *p;
+	uint64_t n = img_parse_num(p, 10);
+
+	return *p != s && n < (1u << 31) && (**p == '/' || !**p) ? (uint32_t)n : 0;
+}
+
+/* The path to open for a record: the recorded one, except under the
+ * process's own /proc/PID (and its main thread's task/PID), which becomes the
+ * same file of this process, /proc/rst_proc_pid.  /proc of any other pid, or
+ * of another thread of the process (its new id is not known yet), is refused:
+ * it is some other process's now.  0 after img_fail. */
+static const char *open_path(const struct img *img, const struct ckpt_fd *f, char *buf, size_t size,
+			     struct img_err *e)
+{
+	const char *path = img_str(img, f->path_off), *rest = path + 6;
+	uint32_t old = img->proc->pid, task = 0, n;
+
+	/* memcmp stops at the first difference: never past the NUL */
+	if (memcmp(path, "/proc/", 6) || !(n = proc_number(&rest)))
+		return path;
+	if (!memcmp(rest, "/task/", 6)) {
+		const char *tid = rest + 6;
+
+		if ((task = proc_number(&tid)))
+			rest = tid;
+	}
+	if (n == old && (!task || task == old) && rst_proc_pid &&
+	    (task ? img_fmt(buf, size, "/proc/%u/task/%u%s", rst_proc_pid, rst_proc_pid, rest)
+		  : img_fmt(buf, size, "/proc/%u%s", rst_proc_pid, rest)) < size - 1)
+		return buf;
+	img_fail(e, "fd %d: %s: only the process's own /proc/%u/ is reopened (not with --same-pid)", f->fd,
+		 path, old);
+	return 0;
+}
+
+/* the record's path (open_path) pinned (rst_pin), if it is of the record's
+ * kind, and a device the same device (aux[0], st_rdev, when the image has it) */
 static long pin_recorded(const struct img *img, const struct ckpt_fd *f, struct ksys_stat *st,
 			 struct img_err *e)
 {
-	const char *path = img_str(img, f->path_off);
-	long h = rst_pin(path, kind_type[f->kind], st);
+	static char buf[4096];		/* a recorded path, 4095 bytes at most, with a pid changed */
+	const char *path = open_path(img, f, buf, sizeof(buf), e);
+	long h;
+
+	if (!path)
+		return -1;
+	h = rst_pin(path, kind_type[f->kind], st);
 
 	if (h == -2)
 		return img_fail(e, "fd %d: file %s is gone", f->fd, path);
@@ -182,6 +229,8 @@ static long reopen(const struct img *img, const struct ckpt_fd *f, int verbose, 
 	sys_close((int)h);
 	if (sys_failed(fd))
 		return img_fail(e, "fd %d: cannot open %s: errno %d", f->fd, path, (int)-fd);
+	if (f->kind == CKPT_FD_REG && !st.st_size && !memcmp(path, "/proc/", 6))
+		return fd;			/* proc files are all of size 0 */
 	if (f->kind == CKPT_FD_REG) {
 		if ((uint64_t)st.st_size < f->pos && !(f->flags & 02000))
 			return img_fail(e, "fd %d: file %s is now %ld bytes, shorter than its offset %lu",
@@ -313,6 +362,10 @@ static long make_one(const struct img *img, uint32_t i, int close_unsupported, i
 			return img_fail(e, "fd %d: timerfd_create: errno %d", f->fd, (int)-fd);
 		if ((its[2] || its[3]) && sys_failed(sys_timerfd_settime((int)fd, 0, its, 0)))
 			return img_fail(e, "fd %d: timerfd_settime failed", f->fd);
+		/* expirations not read yet: after settime, which clears them */
+		if (f->aux[5] && sys_ioctl((int)fd, TFD_IOC_SET_TICKS, (void *)&f->aux[5]))
+			img_say(2, "restorer: notice: fd %d: timerfd: %lu expirations not read yet are lost\n",
+				f->fd, f->aux[5]);
 		return fd;
 	}
 	case CKPT_FD_SIGNALFD:

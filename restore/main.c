@@ -745,6 +745,7 @@ static void open_and_check_image(struct rst_opts *o, struct rst_specials *specia
 	const char *blame;
 
 	privileged_start = SC0(__NR_geteuid) == 0 || has_capabilities();
+	rst_proc_pid = o->same_pid ? 0 : (uint32_t)sys_getpid();	/* --same-pid: a child of ours */
 	blame = check_image(o->path, specials, o->verbose, o->stdio_image, o->close_unsupported, o->as_owner,
 			    &err);
 	if (blame)

@@ -28,6 +28,7 @@ void rst_rebuild(const struct img *const *chain, uint32_t nchain, const struct r
 /* fds.c; rst_pin/rst_reopen open a path the image names (see fds.c) */
 struct ksys_stat;
 #define RST_WRONG_TYPE	(-4095L)	/* rst_pin: the path is of another type; no errno is this */
+extern uint32_t rst_proc_pid;	/* /proc/<the image's pid>/... opens as /proc/<this>/...; 0: refused */
 long rst_pin(const char *path, uint32_t type, struct ksys_stat *st);
 long rst_reopen(int pinned, int flags);
 const char *rst_type_name(uint32_t mode);

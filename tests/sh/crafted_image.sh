@@ -8,6 +8,7 @@
 #     (and the same image through readckpt, `ckpt info`, `ckpt merge`);
 #   - the resume block in a writable [vvar] or [vdso];
 #   - a memfd of size -1 (the refusal must give a reason);
+#   - a descriptor on /proc of another pid, or of another thread's tid;
 #   - faults mmap(2) would meet after the point of no return: a region below
 #     vm.mmap_min_addr, a file offset of 2^64-1, unaligned, or 2^63, stored
 #     pages past the end of the mapped file, a shared region that grows down;
@@ -174,6 +175,21 @@ fresh
 "$IE" "$BAD" set-fd 0 kind 6
 "$IE" "$BAD" set-fd 0 size -1
 refuse "a memfd of size -1 is refused with a reason" --stdio=image
+
+# ---- 5b. a descriptor on /proc of another process, or of another thread of
+# its own (whose id changes): only /proc/<the image's pid> is reopened, as the
+# restored process's (tests/fds_proc.c); read-only, so that it could be opened
+for p in /proc/1/status "/proc/$("$IE" "$GOOD" get-proc pid)/task/$(($("$IE" "$GOOD" get-proc pid) + 1))/comm"; do
+	fresh
+	"$IE" "$BAD" set-fd-path 1 "$p"
+	"$IE" "$BAD" set-fd 1 flags 0
+	"$IE" "$BAD" set-fd 1 pos 0
+	refuse "a read-only descriptor on $p, --stdio=image" --stdio=image
+	case $line in
+	*"only the process's own /proc/"*) ok "  ... for that reason" ;;
+	*) not_ok "  ... for another reason: $line" ;;
+	esac
+done
 
 # ---- 6. what mmap would refuse after the point of no return ----
 fresh

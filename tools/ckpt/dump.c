@@ -1,6 +1,8 @@
 /* dump.c -- `ckpt dump PID`: checkpoint a running process from outside and wait for its image. */
 #include "ckpt.h"
 
+#include <sys/uio.h>
+
 const char dump_help[] =
 	"usage: ckpt dump [--file PATH] [--timeout S] PID\n"
 	"checkpoint the running process PID (started with ckpt run, or with libckpt.so\n"
@@ -10,7 +12,8 @@ const char dump_help[] =
 	"                      current directory, which may not be where it started)\n"
 	"  -t, --timeout S     give up after S seconds (default 60; 0 waits for ever)\n"
 	"sends nothing unless PID maps libckpt.so and catches its trigger signal\n"
-	"(CKPT_SIGNAL in its environment, default SIGUSR2), which would kill it otherwise.\n"
+	"(CKPT_SIGNAL in its environment, default SIGUSR2), which would kill it otherwise,\n"
+	"nor when every thread of it blocks or waits for that signal (signalfd, sigwaitinfo).\n"
 	"prints PATH, size and time taken; on a terminal, progress on stderr\n"
 	"exit status: 0 image written, 1 failed (no such process, not ckpt-enabled,\n"
 	"checkpoint failed, timeout), 2 usage error\n";
@@ -105,6 +108,71 @@ static int live_child(pid_t pid)
 	if (d)
 		closedir(d);
 	return found;
+}
+
+/* libckpt blocks every signal while it takes a checkpoint; the kernel never
+ * shows SIGKILL/SIGSTOP blocked, glibc's sigfillset leaves out 32, 33 */
+static int all_blocked(uint64_t blk)
+{
+	return (blk | 0x180040100ull) == ~0ull;
+}
+
+/* Is thread tid of pid waiting in sigwaitinfo/sigtimedwait for sig?  While
+ * it waits the kernel shows the waited signals unblocked.  The set comes
+ * from the call's first argument (/proc/PID/task/TID/syscall, then
+ * process_vm_readv); where that is not allowed, wchan says it waits, for
+ * some set: taken as one with sig, which a waiter blocks to be reliable. */
+static int waits_for(pid_t pid, const char *tid, int sig)
+{
+	char path[64 + 256], text[256];
+	unsigned long long set = 0, addr;
+	struct iovec local = { &set, sizeof(set) }, remote;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%s/syscall", pid, tid);
+	if (read_small(path, text, sizeof(text)) > 0) {
+		if (strncmp(text, "128 ", 4))		/* __NR_rt_sigtimedwait */
+			return 0;
+		addr = strtoull(text + 4, NULL, 16);
+		remote.iov_base = (void *)(uintptr_t)addr;
+		remote.iov_len = sizeof(set);
+		if (process_vm_readv(pid, &local, 1, &remote, 1, 0) == (ssize_t)sizeof(set))
+			return !!(set & (1ull << (sig - 1)));
+	}
+	snprintf(path, sizeof(path), "/proc/%d/task/%s/wchan", pid, tid);
+	return read_small(path, text, sizeof(text)) > 0 && !strncmp(text, "do_sigtimedwait", 15);
+}
+
+/* Does every thread of pid block sig (SigBlk of /proc/PID/task/N/status,
+ * or waits for it: waits_for)?
+ * 0 no (or cannot tell), 1 yes, 2 yes and some thread blocks everything (in
+ * libckpt's handler, or the program blocked all it could). */
+static int blocked_in_all_threads(pid_t pid, int sig)
+{
+	char path[64], task[64 + 256 + 8];
+	DIR *d;
+	struct dirent *de;
+	int threads = 0, blocking = 0, busy = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	while (d && (de = readdir(d))) {
+		char *status;
+		uint64_t blk;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(task, sizeof(task), "%s/%s/status", path, de->d_name);
+		if (!(status = slurp(task, NULL)))
+			continue;		/* that thread is gone */
+		blk = status_mask(status, "SigBlk");
+		free(status);
+		threads++;
+		blocking += (blk & (1ull << (sig - 1))) || waits_for(pid, de->d_name, sig);
+		busy |= all_blocked(blk);
+	}
+	if (d)
+		closedir(d);
+	return threads && blocking == threads ? 1 + busy : 0;
 }
 
 struct dump_watch {
@@ -288,8 +356,14 @@ static int check_catches(struct dump *d)
 		return -1;
 	}
 	if (!(status_mask(status, "SigCgt") & (1ull << (d->sig - 1)))) {
-		say("pid %d does not catch %s (libckpt disabled? see its stderr): not signalled",
-		    d->pid, d->signame);
+		if (status_mask(status, "SigIgn") & (1ull << (d->sig - 1)))
+			say("pid %d ignores %s: libckpt's handler was replaced by SIG_IGN (a raw "
+			    "rt_sigaction; CKPT_SIGNAL picks another signal): not signalled", d->pid, d->signame);
+		else
+			say("pid %d has no handler for %s: libckpt's was never installed (see its stderr) "
+			    "or was removed (a raw rt_sigaction; CKPT_SIGNAL picks another signal): not "
+			    "signalled", d->pid, d->signame);
+		free(status);
 		return -1;
 	}
 	free(status);
@@ -316,14 +390,24 @@ static int watch_image_dir(struct dump *d)
 
 /* 5. The previous checkpoint's writer may still be exiting: libckpt refuses a
  * new one (EBUSY) until it has gone, so wait a little; then note the image
- * that is there now. */
-static void wait_previous_writer(struct dump *d)
+ * that is there now.  -1 when the program blocks the trigger everywhere. */
+static int wait_previous_writer(struct dump *d)
 {
 	double t0 = now_s();
 
-	while (live_child(d->pid) && now_s() - t0 < (d->timeout > 0 && d->timeout < 10 ? d->timeout : 10))
+	while ((live_child(d->pid) || blocked_in_all_threads(d->pid, d->sig) == 2) &&
+	       now_s() - t0 < (d->timeout > 0 && d->timeout < 10 ? d->timeout : 10))
 		usleep(10000);
 	d->had_old = !stat(d->path, &d->before);
+	/* a program that blocks the trigger everywhere (signalfd, sigwaitinfo,
+	 * sigpending) would take it for its own or keep it pending for ever */
+	if (blocked_in_all_threads(d->pid, d->sig)) {
+		say("pid %d blocks %s in every thread (it reads it with signalfd or sigwaitinfo, or "
+		    "leaves it pending): no checkpoint can start; CKPT_SIGNAL picks another signal: "
+		    "not signalled", d->pid, d->signame);
+		return -1;
+	}
+	return 0;
 }
 
 /* What one poll saw of the process. */
@@ -341,9 +425,7 @@ static void look_at_target(const struct dump *d, struct dump_look *l)
 	l->gone = !s || *status_field(s, "State") == 'Z' || *status_field(s, "State") == 'X';
 	l->blk = s ? status_mask(s, "SigBlk") : 0;
 	l->pending = s && ((status_mask(s, "SigPnd") | status_mask(s, "ShdPnd")) & bit);
-	/* libckpt blocks every signal while it writes; the kernel never
-	 * shows SIGKILL/SIGSTOP blocked, glibc's sigfillset leaves out 32, 33 */
-	l->in_handler = (l->blk | 0x180040100ull) == ~0ull;
+	l->in_handler = all_blocked(l->blk);	/* libckpt's handler is writing */
 	l->writing = !l->pending && !l->in_handler && (live_child(d->pid) || tmp_size(&d->w) >= 0);
 }
 
@@ -450,6 +532,7 @@ int cmd_dump(int argc, char **argv)
 	if (check_target(&d) || read_target_env(&d) || check_catches(&d) || watch_image_dir(&d))
 		return EX_FAIL;
 	d.progress = isatty(2);
-	wait_previous_writer(&d);
+	if (wait_previous_writer(&d))
+		return EX_FAIL;
 	return trigger_and_wait(&d);
 }
