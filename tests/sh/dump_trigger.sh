@@ -21,26 +21,13 @@
 # Output: `ok N desc` / `not ok N desc`, `# ...` notes.  Exit 0 pass, 1 fail, 4 skip.
 
 set -u
-ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-W=$(mktemp -d "${TMPDIR:-/tmp}/dumptrig.XXXXXX") || exit 1
-n=0
-failed=0
+. "$(dirname "$0")/lib.sh"
 pid=
-cleanup() {
-	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
-	rm -rf "$W"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-ok() { n=$((n + 1)); echo "ok $n $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $*"; }
-oneline() { tr '\n' '|' <"$1" | head -c 300; }
-
-for f in ckpt libckpt.so; do
-	[ -e "$ROOT/$f" ] || { echo "not ok 1 build: $ROOT/$f is missing (run make)"; exit 1; }
-done
+at_exit '[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null'
+need_built "$ROOT/ckpt" "$ROOT/libckpt.so"
 CC=${CC:-cc}
-command -v "$CC" >/dev/null 2>&1 || { echo "# SKIP no C compiler ($CC) to build the test programs"; exit 4; }
+need_cc "$CC"
+workdir dumptrig
 
 cat >"$W/sigprog.c" <<'EOF'
 #define _GNU_SOURCE
@@ -100,10 +87,7 @@ int main(int argc, char **argv)
 	return 0;
 }
 EOF
-if ! "$CC" -O -pthread -o "$W/sigprog" "$W/sigprog.c" 2>"$W/cc.err"; then
-	echo "# SKIP $CC cannot build the test program: $(oneline "$W/cc.err")"
-	exit 4
-fi
+compile_or_fail "build the test program" "$CC" -O -pthread -o "$W/sigprog" "$W/sigprog.c"
 
 # start MODE -- the program under libckpt.so, pid in $pid, ready (its handler
 # installed, its signal set up)
@@ -157,7 +141,7 @@ start thread
 "$ROOT/ckpt" dump --timeout 20 "$pid" >"$W/out" 2>"$W/err" </dev/null
 rc=$?
 want=0
-[ "${CKPT_TEST_BREAK:-0}" = 1 ] && want=1
+[ "$BRK" = 1 ] && want=1
 if [ $rc -eq $want ] && [ -s "$W/img" ] && [ ! -s "$W/err" ]; then
 	ok "thread: blocked in the main thread only: dumped ($(cat "$W/out"))"
 else
@@ -165,5 +149,4 @@ else
 fi
 stop
 
-echo "# dump_trigger: $n checks, $failed failed"
-[ "$failed" -eq 0 ]
+finish
