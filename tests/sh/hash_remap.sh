@@ -66,10 +66,10 @@ int main(void)
 {
 	if (!ckpt_checkpoint) { puts("libckpt.so is not loaded"); return 3; }
 	syscall(436, 3, ~0U, 0);		/* close_range: a runner's stray pipe is not ours */
-	big = map_at(0, BIG + SMALL, 90);	/* room below it for `below` */
-	munmap(big, SMALL);
-	big += SMALL;
-	r = map_at(0, SMALL, 90);
+	/* at addresses of their own, far below where the kernel and libckpt
+	 * place mappings: nothing else takes the room left below `big` */
+	big = map_at((char *)0x500000000000 + SMALL, BIG, 90);
+	r = map_at((char *)0x500100000000, SMALL, 90);
 	take("one");				/* full */
 	munmap(r, SMALL);
 	take("two");
