@@ -81,10 +81,6 @@ else
 fi
 want=4096
 [ "$BRK" = 1 ] && want=4097
-got=$(cd "$W" && timeout 30 "$ROOT/restorer" "$W/img" 2>"$W/restore.err")
-if [ "$got" = "restored: offset $want, pipe 100 bytes as they were, eventfd 7" ]; then
-	ok "offset, pipe bytes and counter as at the checkpoint: $got"
-else
-	not_ok "restored: '$got' (want offset $want, the 100 bytes, eventfd 7) $(oneline "$W/restore.err")"
-fi
+expect_restore "$W/img" "restored: offset $want, pipe 100 bytes as they were, eventfd 7" \
+	"offset, pipe bytes and counter as at the checkpoint"
 finish

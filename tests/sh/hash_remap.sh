@@ -100,10 +100,5 @@ else
 fi
 want=0
 [ "$BRK" = 1 ] && want=1
-got=$(cd "$W" && timeout 30 "$ROOT/restorer" "$W/img" 2>"$W/restore.err")
-if [ "$got" = "restored six: R $want, big 0, below 0 bytes differ" ]; then
-	ok "every byte restored: $got"
-else
-	not_ok "restored: '$got' $(oneline "$W/restore.err")"
-fi
+expect_restore "$W/img" "restored six: R $want, big 0, below 0 bytes differ" "every byte restored"
 finish

@@ -33,6 +33,9 @@
 #   now_ms           milliseconds since the epoch
 #   wait_for SECONDS CMD...  run CMD every 0.1 s until it succeeds; 1 if it
 #                    never did within SECONDS
+#   expect_restore IMAGE WANT DESC  run the restorer on IMAGE (cwd W, 30 s):
+#                    `ok DESC` when its stdout is exactly WANT, else `not_ok`
+#                    with what it printed
 # Sourcing it sets the EXIT trap (at_exit's commands, then W made writable and
 # removed) and makes INT, TERM and HUP exit 1 through it: a script sets no
 # trap of its own.  Strings go out through printf, not echo: descriptions may
@@ -125,6 +128,15 @@ lines() {
 
 now_ms() {
 	echo $(($(date +%s%N) / 1000000))
+}
+
+expect_restore() {
+	lib_got=$(cd "$W" && timeout 30 "$ROOT/restorer" "$1" 2>"$W/restore.err")
+	if [ "$lib_got" = "$2" ]; then
+		ok "$3: $lib_got"
+	else
+		not_ok "$3: restored '$lib_got', want '$2'; stderr: $(oneline "$W/restore.err")"
+	fi
 }
 
 wait_for() {
