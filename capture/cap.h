@@ -12,7 +12,7 @@
 #include "image.h"
 #include "ckpt_sys.h"
 
-#define CAP_MAX_VMAS	16384u
+#define CAP_MAX_VMAS	CKPT_MAX_VMAS	/* the kernel allows 65530 (vm.max_map_count) */
 #define CAP_MAX_RUNS	131072u
 #define CAP_STRINGS	(512u << 10)
 #define CAP_IOBUF	(1u << 20)
