@@ -464,7 +464,7 @@ int cap_count_threads(void)
 	return v ? (int)num(&v, 10) : 1;
 }
 
-/* resource limits, interval timers, personality */
+/* resource limits, interval timers, personality, prctl flags */
 void cap_collect_limits(struct ckpt_proc *p)
 {
 	for (int r = 0; r < 16; r++)
@@ -473,4 +473,6 @@ void cap_collect_limits(struct ckpt_proc *p)
 	for (int i = 0; i < 3; i++)
 		sys_getitimer(i, &p->itimer[i]);
 	p->personality = (uint32_t)sys_personality(0xffffffffu);
+	if (sys_prctl(CKPT_PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1)
+		p->attrs |= CKPT_PROC_NO_NEW_PRIVS;
 }

@@ -181,10 +181,13 @@ struct ckpt_proc {
 	struct { int64_t interval_sec, interval_usec, value_sec, value_usec; } itimer[3];
 							/* ITIMER_REAL, _VIRTUAL, _PROF: remaining */
 	uint32_t personality;
-	uint32_t pad1;
+	uint32_t attrs;		/* CKPT_PROC_*: prctl flags set; 0 in older images */
 	uint64_t pad[66];
 };								/* 4096 */
 _Static_assert(sizeof(struct ckpt_proc) == 4096, "ckpt_proc");
+
+/* ckpt_proc.attrs */
+#define CKPT_PROC_NO_NEW_PRIVS	0x0001u	/* PR_GET_NO_NEW_PRIVS was 1: set again */
 
 /* Written by the restorer into the restored program just before the jump
  * (at ckpt_proc.resume_addr), read by libckpt on its way back. */

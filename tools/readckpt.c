@@ -166,6 +166,8 @@ static void print_limits(const struct ckpt_proc *p)
 			printf("/%lu", p->rlimit[r].max);
 	}
 	printf("\n  personality 0x%x\n", p->personality);
+	if (p->attrs & CKPT_PROC_NO_NEW_PRIVS)	/* older images: nothing printed */
+		printf("  no_new_privs\n");
 }
 
 /* interval timers, POSIX timers, pending signals */
