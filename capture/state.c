@@ -467,6 +467,8 @@ int cap_count_threads(void)
 /* resource limits, interval timers, personality, prctl flags */
 void cap_collect_limits(struct ckpt_proc *p)
 {
+	long r;
+
 	for (int r = 0; r < 16; r++)
 		if (sys_failed(sys_prlimit(r, 0, &p->rlimit[r])))
 			p->rlimit[r].cur = p->rlimit[r].max = ~0ull;
@@ -475,4 +477,7 @@ void cap_collect_limits(struct ckpt_proc *p)
 	p->personality = (uint32_t)sys_personality(0xffffffffu);
 	if (sys_prctl(CKPT_PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1)
 		p->attrs |= CKPT_PROC_NO_NEW_PRIVS;
+	r = sys_prctl(CKPT_PR_GET_THP_DISABLE, 0, 0, 0, 0);
+	if (!sys_failed(r) && r)
+		p->attrs |= CKPT_PROC_THP_DISABLE | (r & 2 ? CKPT_PROC_THP_EXCEPT_ADVISED : 0);
 }

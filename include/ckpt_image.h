@@ -188,6 +188,8 @@ _Static_assert(sizeof(struct ckpt_proc) == 4096, "ckpt_proc");
 
 /* ckpt_proc.attrs */
 #define CKPT_PROC_NO_NEW_PRIVS	0x0001u	/* PR_GET_NO_NEW_PRIVS was 1: set again */
+#define CKPT_PROC_THP_DISABLE	0x0002u	/* PR_GET_THP_DISABLE was not 0: set again */
+#define CKPT_PROC_THP_EXCEPT_ADVISED 0x0004u	/* ... with PR_THP_DISABLE_EXCEPT_ADVISED */
 
 /* Written by the restorer into the restored program just before the jump
  * (at ckpt_proc.resume_addr), read by libckpt on its way back. */

@@ -604,6 +604,9 @@ static void restore_process(const struct ckpt_thread *t, const struct ckpt_proc 
 	for (int res = 0; res < 16; res++)
 		if (sys_failed(r = sys_prlimit(res, &p->rlimit[res], 0)) && verbose)
 			img_say(2, "restorer: notice: resource limit %d not restored: errno %d\n", res, (int)-r);
+	if ((p->attrs & CKPT_PROC_THP_DISABLE) &&	/* flags: PR_THP_DISABLE_EXCEPT_ADVISED = 2 */
+	    sys_failed(r = sys_prctl(CKPT_PR_SET_THP_DISABLE, 1, (p->attrs & CKPT_PROC_THP_EXCEPT_ADVISED) >> 1, 0, 0)))
+		img_say(2, "restorer: notice: not restored: PR_SET_THP_DISABLE: errno %d\n", (int)-r);
 	if (p->attrs & CKPT_PROC_NO_NEW_PRIVS)	/* last: nothing after it may need privileges */
 		sys_prctl(CKPT_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 }
