@@ -464,9 +464,10 @@ int cap_count_threads(void)
 	return v ? (int)num(&v, 10) : 1;
 }
 
-/* resource limits, interval timers, personality, prctl flags */
+/* resource limits, interval timers, personality, prctl flags, oom_score_adj */
 void cap_collect_limits(struct ckpt_proc *p)
 {
+	char adj[16];
 	long r;
 
 	for (int r = 0; r < 16; r++)
@@ -480,4 +481,12 @@ void cap_collect_limits(struct ckpt_proc *p)
 	r = sys_prctl(CKPT_PR_GET_THP_DISABLE, 0, 0, 0, 0);
 	if (!sys_failed(r) && r)
 		p->attrs |= CKPT_PROC_THP_DISABLE | (r & 2 ? CKPT_PROC_THP_EXCEPT_ADVISED : 0);
+	if (cap_read_small("/proc/self/oom_score_adj", adj, sizeof(adj)) > 0) {	/* -1000 .. 1000 */
+		const char *v = adj + (adj[0] == '-');
+
+		p->oom_score_adj = (int32_t)num(&v, 10);
+		if (adj[0] == '-')
+			p->oom_score_adj = -p->oom_score_adj;
+		p->attrs |= CKPT_PROC_OOM_SCORE_ADJ;
+	}
 }

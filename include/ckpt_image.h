@@ -182,7 +182,9 @@ struct ckpt_proc {
 							/* ITIMER_REAL, _VIRTUAL, _PROF: remaining */
 	uint32_t personality;
 	uint32_t attrs;		/* CKPT_PROC_*: prctl flags set; 0 in older images */
-	uint64_t pad[66];
+	int32_t  oom_score_adj;	/* /proc/self/oom_score_adj, with CKPT_PROC_OOM_SCORE_ADJ */
+	uint32_t pad2;
+	uint64_t pad[65];
 };								/* 4096 */
 _Static_assert(sizeof(struct ckpt_proc) == 4096, "ckpt_proc");
 
@@ -190,6 +192,7 @@ _Static_assert(sizeof(struct ckpt_proc) == 4096, "ckpt_proc");
 #define CKPT_PROC_NO_NEW_PRIVS	0x0001u	/* PR_GET_NO_NEW_PRIVS was 1: set again */
 #define CKPT_PROC_THP_DISABLE	0x0002u	/* PR_GET_THP_DISABLE was not 0: set again */
 #define CKPT_PROC_THP_EXCEPT_ADVISED 0x0004u	/* ... with PR_THP_DISABLE_EXCEPT_ADVISED */
+#define CKPT_PROC_OOM_SCORE_ADJ	0x0008u	/* oom_score_adj recorded: written again */
 
 /* Written by the restorer into the restored program just before the jump
  * (at ckpt_proc.resume_addr), read by libckpt on its way back. */

@@ -607,6 +607,14 @@ static void restore_process(const struct ckpt_thread *t, const struct ckpt_proc 
 	if ((p->attrs & CKPT_PROC_THP_DISABLE) &&	/* flags: PR_THP_DISABLE_EXCEPT_ADVISED = 2 */
 	    sys_failed(r = sys_prctl(CKPT_PR_SET_THP_DISABLE, 1, (p->attrs & CKPT_PROC_THP_EXCEPT_ADVISED) >> 1, 0, 0)))
 		img_say(2, "restorer: notice: not restored: PR_SET_THP_DISABLE: errno %d\n", (int)-r);
+	if (p->attrs & CKPT_PROC_OOM_SCORE_ADJ) {	/* lower than ours: needs CAP_SYS_RESOURCE */
+		char adj[16];
+
+		img_fmt(adj, sizeof(adj), "%d", p->oom_score_adj);
+		if ((r = write_proc("/proc/self/oom_score_adj", adj)))
+			img_say(2, "restorer: notice: not restored: oom_score_adj %d: errno %d\n", p->oom_score_adj,
+				(int)-r);
+	}
 	if (p->attrs & CKPT_PROC_NO_NEW_PRIVS)	/* last: nothing after it may need privileges */
 		sys_prctl(CKPT_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 }

@@ -168,6 +168,8 @@ static void print_limits(const struct ckpt_proc *p)
 	printf("\n  personality 0x%x\n", p->personality);
 	if (p->attrs & CKPT_PROC_NO_NEW_PRIVS)	/* older images: nothing printed */
 		printf("  no_new_privs\n");
+	if (p->attrs & CKPT_PROC_OOM_SCORE_ADJ)
+		printf("  oom_score_adj %d\n", p->oom_score_adj);
 	if (p->attrs & CKPT_PROC_THP_DISABLE)
 		printf("  thp_disable%s\n", p->attrs & CKPT_PROC_THP_EXCEPT_ADVISED ? " except_advised" : "");
 }
