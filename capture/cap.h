@@ -174,6 +174,7 @@ int cap_collect_signals(struct cap_walk *w);
 int cap_collect_timers(struct cap_walk *w);
 int cap_count_threads(void);
 void cap_collect_limits(struct ckpt_proc *p);
+void cap_say_not_restored(const char *path, const struct ckpt_proc *p);
 
 /* dump.c: phase 1 in the process, phase 2 there or in a forked child */
 int cap_prepare(struct cap_walk *w, struct cap_state *st, const char *path, int incremental, int quick);

@@ -464,7 +464,8 @@ int cap_count_threads(void)
 	return v ? (int)num(&v, 10) : 1;
 }
 
-/* resource limits, interval timers, personality, prctl flags, oom_score_adj */
+/* resource limits, interval timers, personality, prctl flags, oom_score_adj,
+ * supplementary groups */
 void cap_collect_limits(struct ckpt_proc *p)
 {
 	char adj[16];
@@ -489,4 +490,18 @@ void cap_collect_limits(struct ckpt_proc *p)
 			p->oom_score_adj = -p->oom_score_adj;
 		p->attrs |= CKPT_PROC_OOM_SCORE_ADJ;
 	}
+	r = SC2(__NR_getgroups, CKPT_MAX_GROUPS, p->groups);
+	if (!sys_failed(r)) {
+		p->ngroups = (uint32_t)r;
+		p->attrs |= CKPT_PROC_GROUPS;
+	} else {
+		p->attrs |= CKPT_PROC_GROUPS_LOST;	/* EINVAL: more than fit */
+	}
+}
+
+/* one line on stderr for each state the image records as not restored */
+void cap_say_not_restored(const char *path, const struct ckpt_proc *p)
+{
+	if (p->attrs & CKPT_PROC_GROUPS_LOST)
+		cap_say("%s: not restored: supplementary groups (more than %d)", path, CKPT_MAX_GROUPS);
 }

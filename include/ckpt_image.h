@@ -160,6 +160,7 @@ struct ckpt_sigaction {
 };
 _Static_assert(sizeof(struct ckpt_sigaction) == 32, "ckpt_sigaction");
 
+#define CKPT_MAX_GROUPS 64	/* supplementary groups a checkpoint keeps */
 #define CKPT_AUXV_WORDS 128	/* u64 words of /proc/self/auxv kept (pairs, AT_NULL last) */
 
 /* The process: mm fields, identity, signal dispositions. */
@@ -183,8 +184,9 @@ struct ckpt_proc {
 	uint32_t personality;
 	uint32_t attrs;		/* CKPT_PROC_*: prctl flags set; 0 in older images */
 	int32_t  oom_score_adj;	/* /proc/self/oom_score_adj, with CKPT_PROC_OOM_SCORE_ADJ */
-	uint32_t pad2;
-	uint64_t pad[65];
+	uint32_t ngroups;	/* used entries of groups[], with CKPT_PROC_GROUPS */
+	uint32_t groups[CKPT_MAX_GROUPS];	/* getgroups(), supplementary gids */
+	uint64_t pad[33];
 };								/* 4096 */
 _Static_assert(sizeof(struct ckpt_proc) == 4096, "ckpt_proc");
 
@@ -193,6 +195,10 @@ _Static_assert(sizeof(struct ckpt_proc) == 4096, "ckpt_proc");
 #define CKPT_PROC_THP_DISABLE	0x0002u	/* PR_GET_THP_DISABLE was not 0: set again */
 #define CKPT_PROC_THP_EXCEPT_ADVISED 0x0004u	/* ... with PR_THP_DISABLE_EXCEPT_ADVISED */
 #define CKPT_PROC_OOM_SCORE_ADJ	0x0008u	/* oom_score_adj recorded: written again */
+#define CKPT_PROC_GROUPS	0x0010u	/* groups[] recorded: set again where they differ */
+/* ... and what the process had that is not restored: libckpt names it at
+ * checkpoint time, the restorer again (bits in this order, rst_say_lost) */
+#define CKPT_PROC_GROUPS_LOST	0x10000u	/* more than CKPT_MAX_GROUPS supplementary groups */
 
 /* Written by the restorer into the restored program just before the jump
  * (at ckpt_proc.resume_addr), read by libckpt on its way back. */

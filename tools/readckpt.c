@@ -170,6 +170,14 @@ static void print_limits(const struct ckpt_proc *p)
 		printf("  no_new_privs\n");
 	if (p->attrs & CKPT_PROC_OOM_SCORE_ADJ)
 		printf("  oom_score_adj %d\n", p->oom_score_adj);
+	if (p->attrs & CKPT_PROC_GROUPS) {
+		printf("  groups");
+		for (uint32_t i = 0; i < p->ngroups; i++)
+			printf(" %u", p->groups[i]);
+		printf("\n");
+	}
+	if (p->attrs & CKPT_PROC_GROUPS_LOST)
+		printf("  groups: more than %d, not recorded\n", CKPT_MAX_GROUPS);
 	if (p->attrs & CKPT_PROC_THP_DISABLE)
 		printf("  thp_disable%s\n", p->attrs & CKPT_PROC_THP_EXCEPT_ADVISED ? " except_advised" : "");
 }
