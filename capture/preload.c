@@ -673,7 +673,6 @@ static int ckpt_take(int from_signal, uint64_t program_mask, const char *path, i
 		cap_say("%s: cannot read the mm fields: errno %d", path, -r);
 		goto out;
 	}
-	cap_say_not_restored(path, &state.proc);
 	r = cap_stop_threads(path);
 	if (r)
 		goto out;

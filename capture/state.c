@@ -147,6 +147,29 @@ static void describe_timerfd(struct ckpt_fd *f, const char *fdinfo, char *info, 
 }
 
 /* one descriptor -> its record; stored bytes for pipes go to fdbuf */
+/* fdinfo's "lock:" lines: the locks and leases held through this descriptor
+ * ("lock:\t1: POSIX  ADVISORY  WRITE 1234 fe:00:567 0 EOF"), none restored */
+static void note_locks(struct cap_walk *w, const char *info, int fd)
+{
+	static const char kinds[][8] = { "POSIX ", "FLOCK ", "OFDLCK ", "LEASE " };
+	const char *v;
+
+	for (const char *l = info; (v = cap_field(l, "lock:")); l = v) {
+		while (*v >= '0' && *v <= '9')
+			v++;
+		while (*v == ':' || *v == ' ')
+			v++;
+		for (int k = 0; k < 4; k++) {
+			uint32_t bit = CKPT_PROC_POSIX_LOCKS_LOST << k;
+
+			if (!strncmp(v, kinds[k], strlen(kinds[k])) && !(w->lost & bit)) {
+				w->lost |= bit;
+				w->lost_fd[k + 1] = fd;
+			}
+		}
+	}
+}
+
 static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
 {
 	char path[64], link[4096], info[1024];
@@ -177,6 +200,7 @@ static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
 		f->pos = num(&v, 10);
 	if ((v = cap_field(info, "flags:")))
 		f->flags = (uint32_t)num(&v, 8);
+	note_locks(w, info, fd);
 
 	switch (st.st_mode & S_IFMT) {
 	case S_IFREG: {
@@ -500,8 +524,11 @@ void cap_collect_limits(struct ckpt_proc *p)
 }
 
 /* one line on stderr for each state the image records as not restored */
-void cap_say_not_restored(const char *path, const struct ckpt_proc *p)
+void cap_say_not_restored(const char *path, const struct ckpt_proc *p, const struct cap_walk *w)
 {
 	if (p->attrs & CKPT_PROC_GROUPS_LOST)
 		cap_say("%s: not restored: supplementary groups (more than %d)", path, CKPT_MAX_GROUPS);
+	for (int i = 1; i < CKPT_PROC_NLOST; i++)
+		if (p->attrs & (CKPT_PROC_GROUPS_LOST << i))
+			cap_say("%s: not restored: %s (held through fd %d)", path, img_lost_names[i], w->lost_fd[i]);
 }

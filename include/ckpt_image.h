@@ -197,8 +197,13 @@ _Static_assert(sizeof(struct ckpt_proc) == 4096, "ckpt_proc");
 #define CKPT_PROC_OOM_SCORE_ADJ	0x0008u	/* oom_score_adj recorded: written again */
 #define CKPT_PROC_GROUPS	0x0010u	/* groups[] recorded: set again where they differ */
 /* ... and what the process had that is not restored: libckpt names it at
- * checkpoint time, the restorer again (bits in this order, rst_say_lost) */
+ * checkpoint time, the restorer again (bits in this order, img_lost_names) */
 #define CKPT_PROC_GROUPS_LOST	0x10000u	/* more than CKPT_MAX_GROUPS supplementary groups */
+#define CKPT_PROC_POSIX_LOCKS_LOST 0x20000u	/* fcntl F_SETLK record locks held */
+#define CKPT_PROC_FLOCKS_LOST	0x40000u	/* flock() locks held */
+#define CKPT_PROC_OFD_LOCKS_LOST 0x80000u	/* F_OFD_SETLK locks held */
+#define CKPT_PROC_LEASES_LOST	0x100000u	/* F_SETLEASE leases held */
+#define CKPT_PROC_NLOST		5	/* bits from CKPT_PROC_GROUPS_LOST up: img_lost_names */
 
 /* Written by the restorer into the restored program just before the jump
  * (at ckpt_proc.resume_addr), read by libckpt on its way back. */

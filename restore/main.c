@@ -554,9 +554,6 @@ static void rst_thread_main(void *arg)
 	rst_jump(&t->regs, img.tables + (t->xsave_off - img.hdr.tables_off), t->xfeatures, jump_flags_of(t));
 }
 
-/* what CKPT_PROC_GROUPS_LOST and the bits above it name */
-static const char lost_names[][32] = { "supplementary groups" };
-
 /* Step 5: what the kernel keeps for the process besides memory.  Failures here
  * are reported as notices: the memory is in place and the program can run. */
 static void restore_process(const struct ckpt_thread *t, const struct ckpt_proc *p, uint32_t pid,
@@ -627,9 +624,9 @@ static void restore_process(const struct ckpt_thread *t, const struct ckpt_proc 
 			img_say(2, "restorer: notice: not restored: supplementary groups (%u of them): errno %d\n",
 				p->ngroups, (int)-r);
 	}
-	for (int i = 0; i < 1; i++)		/* libckpt said so at checkpoint time too */
+	for (int i = 0; i < CKPT_PROC_NLOST; i++)	/* libckpt said so at checkpoint time too */
 		if (p->attrs & (CKPT_PROC_GROUPS_LOST << i))
-			img_say(2, "restorer: notice: not restored: %s\n", lost_names[i]);
+			img_say(2, "restorer: notice: not restored: %s\n", img_lost_names[i]);
 	if (p->attrs & CKPT_PROC_NO_NEW_PRIVS)	/* last: nothing after it may need privileges */
 		sys_prctl(CKPT_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 }

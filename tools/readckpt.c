@@ -176,8 +176,9 @@ static void print_limits(const struct ckpt_proc *p)
 			printf(" %u", p->groups[i]);
 		printf("\n");
 	}
-	if (p->attrs & CKPT_PROC_GROUPS_LOST)
-		printf("  groups: more than %d, not recorded\n", CKPT_MAX_GROUPS);
+	for (int i = 0; i < CKPT_PROC_NLOST; i++)
+		if (p->attrs & (CKPT_PROC_GROUPS_LOST << i))
+			printf("  not restored: %s\n", img_lost_names[i]);
 	if (p->attrs & CKPT_PROC_THP_DISABLE)
 		printf("  thp_disable%s\n", p->attrs & CKPT_PROC_THP_EXCEPT_ADVISED ? " except_advised" : "");
 }
