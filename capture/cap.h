@@ -117,6 +117,7 @@ struct cap_walk {
 	uint64_t fail_addr;
 	uint32_t lost;			/* CKPT_PROC_*_LOST: held, and not restored */
 	int32_t lost_fd[CKPT_PROC_NLOST];	/* the descriptor a lock or lease is held through */
+	uint64_t aio_ring;		/* the first io_setup ring's address */
 };
 enum { WALK_SMAPS, WALK_MAPS, WALK_REFINE };
 int cap_walk_maps(struct cap_walk *w, int mode);

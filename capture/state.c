@@ -528,7 +528,10 @@ void cap_say_not_restored(const char *path, const struct ckpt_proc *p, const str
 {
 	if (p->attrs & CKPT_PROC_GROUPS_LOST)
 		cap_say("%s: not restored: supplementary groups (more than %d)", path, CKPT_MAX_GROUPS);
-	for (int i = 1; i < CKPT_PROC_NLOST; i++)
+	for (int i = 1; i <= 4; i++)		/* the locks and leases */
 		if (p->attrs & (CKPT_PROC_GROUPS_LOST << i))
 			cap_say("%s: not restored: %s (held through fd %d)", path, img_lost_names[i], w->lost_fd[i]);
+	if (p->attrs & CKPT_PROC_AIO_LOST)
+		cap_say("%s: not restored: Linux AIO contexts (io_setup; a ring at 0x%lx): io_submit and "
+			"io_getevents on them fail with EINVAL after a restore", path, w->aio_ring);
 }

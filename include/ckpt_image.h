@@ -203,7 +203,8 @@ _Static_assert(sizeof(struct ckpt_proc) == 4096, "ckpt_proc");
 #define CKPT_PROC_FLOCKS_LOST	0x40000u	/* flock() locks held */
 #define CKPT_PROC_OFD_LOCKS_LOST 0x80000u	/* F_OFD_SETLK locks held */
 #define CKPT_PROC_LEASES_LOST	0x100000u	/* F_SETLEASE leases held */
-#define CKPT_PROC_NLOST		5	/* bits from CKPT_PROC_GROUPS_LOST up: img_lost_names */
+#define CKPT_PROC_AIO_LOST	0x200000u	/* io_setup contexts (an "/[aio]" ring mapped) */
+#define CKPT_PROC_NLOST		6	/* bits from CKPT_PROC_GROUPS_LOST up: img_lost_names */
 
 /* Written by the restorer into the restored program just before the jump
  * (at ckpt_proc.resume_addr), read by libckpt on its way back. */
