@@ -3,7 +3,7 @@
 #include "image.h"
 #include "ckpt_sys.h"
 
-const char img_lost_names[][24] = {
+const char img_lost_names[][21] = {
 	"supplementary groups", "POSIX record locks", "flock locks", "OFD locks", "leases",
 	"Linux AIO contexts",
 };
