@@ -115,6 +115,9 @@ struct cap_walk {
 	uint64_t vdso_start, vdso_end, vvar_size, vvar_vclock_size;
 	const char *fail_what;		/* which step failed, for the message */
 	uint64_t fail_addr;
+	uint32_t lost;			/* CKPT_PROC_*_LOST: held, and not restored */
+	int32_t lost_fd[CKPT_PROC_NLOST];	/* the descriptor a lock or lease is held through */
+	uint64_t aio_ring;		/* the first io_setup ring's address */
 };
 enum { WALK_SMAPS, WALK_MAPS, WALK_REFINE };
 int cap_walk_maps(struct cap_walk *w, int mode);
@@ -174,6 +177,7 @@ int cap_collect_signals(struct cap_walk *w);
 int cap_collect_timers(struct cap_walk *w);
 int cap_count_threads(void);
 void cap_collect_limits(struct ckpt_proc *p);
+void cap_say_not_restored(const char *path, const struct ckpt_proc *p, const struct cap_walk *w);
 
 /* dump.c: phase 1 in the process, phase 2 there or in a forked child */
 int cap_prepare(struct cap_walk *w, struct cap_state *st, const char *path, int incremental, int quick);

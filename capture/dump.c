@@ -355,6 +355,8 @@ int cap_prepare(struct cap_walk *w, struct cap_state *st, const char *path, int 
 	}
 	st->proc.cwd_off = cap_add_string(w, st->cwd);
 	st->proc.exe_off = cap_add_string(w, st->exe);
+	st->proc.attrs |= w->lost;
+	cap_say_not_restored(path, &st->proc, w);
 	return 0;
 }
 

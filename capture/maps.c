@@ -121,6 +121,10 @@ static int parse_header(struct cap_walk *w, const char *p, const char *eol)
 			w->fail_addr = start;
 			return -7;
 		}
+		if (starts(path, "/[aio]") && !(w->lost & CKPT_PROC_AIO_LOST)) {
+			w->lost |= CKPT_PROC_AIO_LOST;	/* the kernel's context is not restored */
+			w->aio_ring = start;		/* (its ring is copied, as a deleted file's) */
+		}
 		if (shared && (starts(path, "/dev/zero (deleted)") || starts(path, "/SYSV"))) {
 			v->kind = CKPT_VMA_SHMEM;
 		} else if (gone) {

@@ -147,6 +147,29 @@ static void describe_timerfd(struct ckpt_fd *f, const char *fdinfo, char *info, 
 }
 
 /* one descriptor -> its record; stored bytes for pipes go to fdbuf */
+/* fdinfo's "lock:" lines: the locks and leases held through this descriptor
+ * ("lock:\t1: POSIX  ADVISORY  WRITE 1234 fe:00:567 0 EOF"), none restored */
+static void note_locks(struct cap_walk *w, const char *info, int fd)
+{
+	static const char kinds[][8] = { "POSIX ", "FLOCK ", "OFDLCK ", "LEASE " };
+	const char *v;
+
+	for (const char *l = info; (v = cap_field(l, "lock:")); l = v) {
+		while (*v >= '0' && *v <= '9')
+			v++;
+		while (*v == ':' || *v == ' ')
+			v++;
+		for (int k = 0; k < 4; k++) {
+			uint32_t bit = CKPT_PROC_POSIX_LOCKS_LOST << k;
+
+			if (!strncmp(v, kinds[k], strlen(kinds[k])) && !(w->lost & bit)) {
+				w->lost |= bit;
+				w->lost_fd[k + 1] = fd;
+			}
+		}
+	}
+}
+
 static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
 {
 	char path[64], link[4096], info[1024];
@@ -177,6 +200,7 @@ static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
 		f->pos = num(&v, 10);
 	if ((v = cap_field(info, "flags:")))
 		f->flags = (uint32_t)num(&v, 8);
+	note_locks(w, info, fd);
 
 	switch (st.st_mode & S_IFMT) {
 	case S_IFREG: {
@@ -464,13 +488,50 @@ int cap_count_threads(void)
 	return v ? (int)num(&v, 10) : 1;
 }
 
-/* resource limits, interval timers, personality */
+/* resource limits, interval timers, personality, prctl flags, oom_score_adj,
+ * supplementary groups */
 void cap_collect_limits(struct ckpt_proc *p)
 {
+	char adj[16];
+	long r;
+
 	for (int r = 0; r < 16; r++)
 		if (sys_failed(sys_prlimit(r, 0, &p->rlimit[r])))
 			p->rlimit[r].cur = p->rlimit[r].max = ~0ull;
 	for (int i = 0; i < 3; i++)
 		sys_getitimer(i, &p->itimer[i]);
 	p->personality = (uint32_t)sys_personality(0xffffffffu);
+	if (sys_prctl(CKPT_PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1)
+		p->attrs |= CKPT_PROC_NO_NEW_PRIVS;
+	r = sys_prctl(CKPT_PR_GET_THP_DISABLE, 0, 0, 0, 0);
+	if (!sys_failed(r) && r)
+		p->attrs |= CKPT_PROC_THP_DISABLE | (r & 2 ? CKPT_PROC_THP_EXCEPT_ADVISED : 0);
+	if (cap_read_small("/proc/self/oom_score_adj", adj, sizeof(adj)) > 0) {	/* -1000 .. 1000 */
+		const char *v = adj + (adj[0] == '-');
+
+		p->oom_score_adj = (int32_t)num(&v, 10);
+		if (adj[0] == '-')
+			p->oom_score_adj = -p->oom_score_adj;
+		p->attrs |= CKPT_PROC_OOM_SCORE_ADJ;
+	}
+	r = SC2(__NR_getgroups, CKPT_MAX_GROUPS, p->groups);
+	if (!sys_failed(r)) {
+		p->ngroups = (uint32_t)r;
+		p->attrs |= CKPT_PROC_GROUPS;
+	} else {
+		p->attrs |= CKPT_PROC_GROUPS_LOST;	/* EINVAL: more than fit */
+	}
+}
+
+/* one line on stderr for each state the image records as not restored */
+void cap_say_not_restored(const char *path, const struct ckpt_proc *p, const struct cap_walk *w)
+{
+	if (p->attrs & CKPT_PROC_GROUPS_LOST)
+		cap_say("%s: not restored: supplementary groups (more than %d)", path, CKPT_MAX_GROUPS);
+	for (int i = 1; i <= 4; i++)		/* the locks and leases */
+		if (p->attrs & (CKPT_PROC_GROUPS_LOST << i))
+			cap_say("%s: not restored: %s (held through fd %d)", path, img_lost_names[i], w->lost_fd[i]);
+	if (p->attrs & CKPT_PROC_AIO_LOST)
+		cap_say("%s: not restored: Linux AIO contexts (io_setup; a ring at 0x%lx): io_submit and "
+			"io_getevents on them fail with EINVAL after a restore", path, w->aio_ring);
 }

@@ -3,6 +3,11 @@
 #include "image.h"
 #include "ckpt_sys.h"
 
+const char img_lost_names[][21] = {
+	"supplementary groups", "POSIX record locks", "flock locks", "OFD locks", "leases",
+	"Linux AIO contexts",
+};
+
 static size_t put_num(char *buf, size_t cap, size_t at, uint64_t v, unsigned base, int neg)
 {
 	char tmp[24];

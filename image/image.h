@@ -31,6 +31,8 @@ uint32_t ckpt_crc32c(uint32_t crc, const void *buf, uint64_t len);
 size_t img_escape(char *buf, size_t cap, const char *s);	/* s as one line of printable ASCII */
 size_t img_vfmt(char *buf, size_t cap, const char *fmt, va_list ap);
 size_t img_fmt(char *buf, size_t cap, const char *fmt, ...);
+/* what CKPT_PROC_GROUPS_LOST << i names, i < CKPT_PROC_NLOST */
+extern const char img_lost_names[][21];
 uint64_t img_parse_num(const char **s, unsigned base);
 void img_say(int fd, const char *fmt, ...);
 

@@ -160,6 +160,7 @@ struct ckpt_sigaction {
 };
 _Static_assert(sizeof(struct ckpt_sigaction) == 32, "ckpt_sigaction");
 
+#define CKPT_MAX_GROUPS 64	/* supplementary groups a checkpoint keeps */
 #define CKPT_AUXV_WORDS 128	/* u64 words of /proc/self/auxv kept (pairs, AT_NULL last) */
 
 /* The process: mm fields, identity, signal dispositions. */
@@ -181,10 +182,29 @@ struct ckpt_proc {
 	struct { int64_t interval_sec, interval_usec, value_sec, value_usec; } itimer[3];
 							/* ITIMER_REAL, _VIRTUAL, _PROF: remaining */
 	uint32_t personality;
-	uint32_t pad1;
-	uint64_t pad[66];
+	uint32_t attrs;		/* CKPT_PROC_*: prctl flags set; 0 in older images */
+	int32_t  oom_score_adj;	/* /proc/self/oom_score_adj, with CKPT_PROC_OOM_SCORE_ADJ */
+	uint32_t ngroups;	/* used entries of groups[], with CKPT_PROC_GROUPS */
+	uint32_t groups[CKPT_MAX_GROUPS];	/* getgroups(), supplementary gids */
+	uint64_t pad[33];
 };								/* 4096 */
 _Static_assert(sizeof(struct ckpt_proc) == 4096, "ckpt_proc");
+
+/* ckpt_proc.attrs */
+#define CKPT_PROC_NO_NEW_PRIVS	0x0001u	/* PR_GET_NO_NEW_PRIVS was 1: set again */
+#define CKPT_PROC_THP_DISABLE	0x0002u	/* PR_GET_THP_DISABLE was not 0: set again */
+#define CKPT_PROC_THP_EXCEPT_ADVISED 0x0004u	/* ... with PR_THP_DISABLE_EXCEPT_ADVISED */
+#define CKPT_PROC_OOM_SCORE_ADJ	0x0008u	/* oom_score_adj recorded: written again */
+#define CKPT_PROC_GROUPS	0x0010u	/* groups[] recorded: set again where they differ */
+/* ... and what the process had that is not restored: libckpt names it at
+ * checkpoint time, the restorer again (bits in this order, img_lost_names) */
+#define CKPT_PROC_GROUPS_LOST	0x10000u	/* more than CKPT_MAX_GROUPS supplementary groups */
+#define CKPT_PROC_POSIX_LOCKS_LOST 0x20000u	/* fcntl F_SETLK record locks held */
+#define CKPT_PROC_FLOCKS_LOST	0x40000u	/* flock() locks held */
+#define CKPT_PROC_OFD_LOCKS_LOST 0x80000u	/* F_OFD_SETLK locks held */
+#define CKPT_PROC_LEASES_LOST	0x100000u	/* F_SETLEASE leases held */
+#define CKPT_PROC_AIO_LOST	0x200000u	/* io_setup contexts (an "/[aio]" ring mapped) */
+#define CKPT_PROC_NLOST		6	/* bits from CKPT_PROC_GROUPS_LOST up: img_lost_names */
 
 /* Written by the restorer into the restored program just before the jump
  * (at ckpt_proc.resume_addr), read by libckpt on its way back. */

@@ -112,6 +112,10 @@ static inline int sys_failed(long r) { return (unsigned long)r >= -4095UL; }
 #define CKPT_PR_GET_TID_ADDRESS	40
 #define CKPT_PR_SET_VMA		0x53564d41
 #define CKPT_PR_SET_VMA_ANON_NAME 0
+#define CKPT_PR_SET_NO_NEW_PRIVS 38
+#define CKPT_PR_GET_NO_NEW_PRIVS 39
+#define CKPT_PR_SET_THP_DISABLE	41
+#define CKPT_PR_GET_THP_DISABLE	42	/* 1, | 2 with PR_THP_DISABLE_EXCEPT_ADVISED (Linux 6.18) */
 #define CKPT_RSEQ_SIG		0x53053053	/* glibc's x86 RSEQ_SIG */
 #define CKPT_RSEQ_UNREGISTER	1
 

@@ -554,6 +554,13 @@ static void rst_thread_main(void *arg)
 	rst_jump(&t->regs, img.tables + (t->xsave_off - img.hdr.tables_off), t->xfeatures, jump_flags_of(t));
 }
 
+/* a notice naming state the restored process does not get back; err: -errno, or 0 */
+static void not_restored(const char *what, long err)
+{
+	img_say(2, err ? "restorer: notice: not restored: %s: errno %d\n" : "restorer: notice: not restored: %s\n",
+		what, (int)-err);
+}
+
 /* Step 5: what the kernel keeps for the process besides memory.  Failures here
  * are reported as notices: the memory is in place and the program can run. */
 static void restore_process(const struct ckpt_thread *t, const struct ckpt_proc *p, uint32_t pid,
@@ -604,6 +611,29 @@ static void restore_process(const struct ckpt_thread *t, const struct ckpt_proc 
 	for (int res = 0; res < 16; res++)
 		if (sys_failed(r = sys_prlimit(res, &p->rlimit[res], 0)) && verbose)
 			img_say(2, "restorer: notice: resource limit %d not restored: errno %d\n", res, (int)-r);
+	if ((p->attrs & CKPT_PROC_THP_DISABLE) &&	/* flags: PR_THP_DISABLE_EXCEPT_ADVISED = 2 */
+	    sys_failed(r = sys_prctl(CKPT_PR_SET_THP_DISABLE, 1, (p->attrs & CKPT_PROC_THP_EXCEPT_ADVISED) >> 1, 0, 0)))
+		not_restored("PR_SET_THP_DISABLE", r);
+	if (p->attrs & CKPT_PROC_OOM_SCORE_ADJ) {	/* lower than ours: needs CAP_SYS_RESOURCE */
+		char adj[16];
+
+		img_fmt(adj, sizeof(adj), "%d", p->oom_score_adj);
+		if ((r = write_proc("/proc/self/oom_score_adj", adj)))
+			not_restored("oom_score_adj", r);
+	}
+	if (p->attrs & CKPT_PROC_GROUPS) {	/* as root (its own image, check_owner); else a notice */
+		uint32_t now[CKPT_MAX_GROUPS];
+		long n = SC2(__NR_getgroups, CKPT_MAX_GROUPS, now);
+
+		if ((n != p->ngroups || memcmp(now, p->groups, (size_t)n * 4)) &&
+		    sys_failed(r = SC2(__NR_setgroups, p->ngroups, p->groups)))
+			not_restored(img_lost_names[0], r);	/* "supplementary groups" */
+	}
+	for (int i = 0; i < CKPT_PROC_NLOST; i++)	/* libckpt said so at checkpoint time too */
+		if (p->attrs & (CKPT_PROC_GROUPS_LOST << i))
+			not_restored(img_lost_names[i], 0);
+	if (p->attrs & CKPT_PROC_NO_NEW_PRIVS)	/* last: nothing after it may need privileges */
+		sys_prctl(CKPT_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 }
 
 /* a region the restorer made writable holds [addr, addr + len) */

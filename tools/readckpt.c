@@ -166,6 +166,21 @@ static void print_limits(const struct ckpt_proc *p)
 			printf("/%lu", p->rlimit[r].max);
 	}
 	printf("\n  personality 0x%x\n", p->personality);
+	if (p->attrs & CKPT_PROC_NO_NEW_PRIVS)	/* older images: nothing printed */
+		printf("  no_new_privs\n");
+	if (p->attrs & CKPT_PROC_OOM_SCORE_ADJ)
+		printf("  oom_score_adj %d\n", p->oom_score_adj);
+	if (p->attrs & CKPT_PROC_GROUPS) {
+		printf("  groups");
+		for (uint32_t i = 0; i < p->ngroups; i++)
+			printf(" %u", p->groups[i]);
+		printf("\n");
+	}
+	for (int i = 0; i < CKPT_PROC_NLOST; i++)
+		if (p->attrs & (CKPT_PROC_GROUPS_LOST << i))
+			printf("  not restored: %s\n", img_lost_names[i]);
+	if (p->attrs & CKPT_PROC_THP_DISABLE)
+		printf("  thp_disable%s\n", p->attrs & CKPT_PROC_THP_EXCEPT_ADVISED ? " except_advised" : "");
 }
 
 /* interval timers, POSIX timers, pending signals */

@@ -216,7 +216,8 @@ static const struct field proc_fields[] = {
 	F(ckpt_proc, pid), F(ckpt_proc, umask), F(ckpt_proc, start_code), F(ckpt_proc, end_code),
 	F(ckpt_proc, start_brk), F(ckpt_proc, brk), F(ckpt_proc, start_stack),
 	F(ckpt_proc, auxv_words), F(ckpt_proc, cwd_off), F(ckpt_proc, exe_off),
-	F(ckpt_proc, resume_addr), F(ckpt_proc, personality),
+	F(ckpt_proc, resume_addr), F(ckpt_proc, personality), F(ckpt_proc, attrs),
+	F(ckpt_proc, oom_score_adj), F(ckpt_proc, ngroups),
 	{ 0, 0, 0 }
 };
 
