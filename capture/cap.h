@@ -55,6 +55,7 @@ struct cap_config {
 	uint64_t hwcap2;
 	uint32_t cpuid1_ecx, cpuid1_edx, cpuid7_ebx, cpuid7_ecx, cpuid7_edx;
 	char cpu_vendor[16];
+	uint32_t cpu_level;		/* CKPT_CPU_LEVEL: 2..4, or 0 */
 	int have_pagemap_scan;		/* -1 unknown, 0 no, 1 yes */
 	int fork_writer;		/* write images from a forked child (CKPT_FORK != 0) */
 	int keep;			/* CKPT_KEEP: images kept, the newest at path (0/1: one) */

@@ -279,6 +279,7 @@ static void fill_header(const struct cap_walk *w, const struct cap_state *st)
 	hdr.cpuid7_ecx = ckpt_cfg.cpuid7_ecx;
 	hdr.cpuid7_edx = ckpt_cfg.cpuid7_edx;
 	memcpy(hdr.cpu_vendor, ckpt_cfg.cpu_vendor, sizeof(hdr.cpu_vendor));
+	hdr.cpu_level = (uint8_t)ckpt_cfg.cpu_level;
 	if (w->vdso_end) {
 		hdr.vdso_size = w->vdso_end - w->vdso_start;
 		hdr.vdso_crc = ckpt_crc32c(0, (const void *)w->vdso_start, hdr.vdso_size);

@@ -100,6 +100,24 @@ static void probe_machine(void)
 	ckpt_cfg.have_pagemap_scan = 1;		/* cleared on first ENOTTY */
 }
 
+/* CKPT_CPU_LEVEL=x86-64-v2 (or 2, v3, v4: what ckpt run --cpu-baseline sets,
+ * with glibc told to use no more): images say only that level's features
+ * count, so they restore on any CPU of that level. */
+static void read_cpu_level(const char *s)
+{
+	struct img_cpu_level l;
+	const char *n = s;
+
+	if (!s || !*s)
+		return;
+	if (!strncmp(n, "x86-64-v", 8))
+		n += 8;
+	if (n[0] && !n[1] && img_cpu_level((uint32_t)(n[0] - '0'), &l))
+		ckpt_cfg.cpu_level = (uint32_t)(n[0] - '0');
+	else
+		cap_say("CKPT_CPU_LEVEL=%s: not x86-64-v2, -v3 or -v4: images need every feature of this CPU", s);
+}
+
 static void on_signal(int sig, siginfo_t *si, void *ucv);
 static struct sigaction prog_view, stop_view;	/* what the program set for them */
 static int trigger_owned, stop_owned;		/* our handlers are installed */
@@ -195,6 +213,7 @@ __attribute__((constructor)) static void ckpt_init(void)
 	}
 	ckpt_cfg.fork_writer = !(cap_env("CKPT_FORK") && !strcmp(cap_env("CKPT_FORK"), "0"));
 	ckpt_cfg.copy_files = cap_env("CKPT_COPY_FILES") && !strcmp(cap_env("CKPT_COPY_FILES"), "1");
+	read_cpu_level(cap_env("CKPT_CPU_LEVEL"));
 	ckpt_cfg.sig = SIGUSR2;
 	if (sig && *sig && !(ckpt_cfg.sig = ckpt_parse_signal(sig))) {
 		cap_say("CKPT_SIGNAL=%s: not a signal name or number: checkpoints disabled", sig);

@@ -65,4 +65,37 @@ static inline void img_probe_cpu(struct img_cpu *c)
 	}
 }
 
+/* The x86-64 micro-architecture levels (the psABI's x86-64-v2, -v3, -v4): the
+ * CPUID bits and XCR0 components a program started for a level may use.  An
+ * image taken at a level (ckpt run --cpu-baseline, CKPT_CPU_LEVEL) restores on
+ * any CPU that has them, whatever else the CPU it came from had.  Level 1 is
+ * not offered: the restorer itself needs SSE4.2 (crc32).  LAHF/SAHF and
+ * LZCNT are in leaf 0x80000001, which images do not record. */
+struct img_cpu_level {
+	uint32_t cpuid1_ecx, cpuid1_edx, cpuid7_ebx;
+	uint64_t xcr0;
+};
+
+#define IMG_LEVEL1_EDX	(1u << 0 | 1u << 8 | 1u << 15 | 1u << 23 | 1u << 24 | 1u << 25 | 1u << 26)
+					/* fpu cx8 cmov mmx fxsr sse sse2 */
+#define IMG_LEVEL2_ECX	(1u << 0 | 1u << 9 | 1u << 13 | 1u << 19 | 1u << 20 | 1u << 23)
+					/* sse3 ssse3 cx16 sse4.1 sse4.2 popcnt */
+#define IMG_LEVEL3_ECX	(IMG_LEVEL2_ECX | 1u << 12 | 1u << 22 | 1u << 26 | 1u << 27 | 1u << 28 | 1u << 29)
+					/* fma movbe xsave osxsave avx f16c */
+#define IMG_LEVEL3_7EBX	(1u << 3 | 1u << 5 | 1u << 8)	/* bmi1 avx2 bmi2 */
+#define IMG_LEVEL4_7EBX	(IMG_LEVEL3_7EBX | 1u << 16 | 1u << 17 | 1u << 28 | 1u << 30 | 1u << 31)
+					/* avx512f dq cd bw vl */
+
+/* level 2..4, or 0 for any other number */
+static inline int img_cpu_level(uint32_t n, struct img_cpu_level *l)
+{
+	if (n < 2 || n > 4)
+		return 0;
+	l->cpuid1_edx = IMG_LEVEL1_EDX;
+	l->cpuid1_ecx = n == 2 ? IMG_LEVEL2_ECX : IMG_LEVEL3_ECX;
+	l->cpuid7_ebx = n == 2 ? 0 : n == 3 ? IMG_LEVEL3_7EBX : IMG_LEVEL4_7EBX;
+	l->xcr0 = n == 2 ? 0x3 : n == 3 ? 0x7 : 0xe7;	/* x87 sse | avx | opmask zmm_hi256 hi16_zmm */
+	return 1;
+}
+
 #endif

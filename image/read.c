@@ -106,6 +106,8 @@ static int check_header(struct img *img, struct img_err *e)
 		return img_fail(e, "header size %u / page size %u not supported", h->hdr_size, h->page_size);
 	if (h->flags)
 		return img_fail(e, "header flags 0x%x unknown to this reader", h->flags);
+	if (h->cpu_level == 1 || h->cpu_level > 4)
+		return img_fail(e, "header cpu level %u unknown to this reader", h->cpu_level);
 	if (!terminated(h->cpu_vendor, sizeof(h->cpu_vendor)) || !terminated(h->kernel, sizeof(h->kernel)) ||
 	    !terminated(h->program, sizeof(h->program)))
 		return img_fail(e, "header text field not terminated");

@@ -347,7 +347,10 @@ struct ckpt_hdr {
 	uint64_t vvar_vclock_size;	/* 192 0 when the kernel has none */
 	char     cpu_vendor[16];	/* 200 CPUID 0 vendor string */
 	char     kernel[65];	/* 216 uname release */
-	uint8_t  pad0[7];	/* 281 */
+	uint8_t  cpu_level;	/* 281 x86-64-v2..v4 the program was started for (ckpt run
+				 *     --cpu-baseline): only that level's CPUID bits
+				 *     and XCR0 components count; 0: all of them */
+	uint8_t  pad0[6];	/* 282 */
 	char     program[64];	/* 288 comm of the program, for messages */
 	uint32_t nfds;		/* 352 descriptor table */
 	uint32_t nsigs;		/* 356 pending signals */

@@ -182,10 +182,10 @@ static int check_fpu_area(const struct img *im, const struct ckpt_thread *t, uin
 		return img_fail(e, "thread %u: MXCSR 0x%x sets bits this CPU reserves", t->tid, mxcsr);
 	if (!(t->flags & CKPT_CTX_XSAVE))
 		return 0;
-	if (t->xfeatures & ~xcr0)
-		return img_fail(e, "image saved XSAVE components 0x%lx, this CPU enables 0x%lx",
-				t->xfeatures, xcr0);
-	memcpy(hdr, a + 512, sizeof(hdr));
+	memcpy(hdr, a + 512, sizeof(hdr));	/* hdr[0]: XSTATE_BV, the components not in their first state */
+	if (hdr[0] & ~xcr0)
+		return img_fail(e, "thread %u: its saved state uses XSAVE components 0x%lx, this CPU enables 0x%lx",
+				t->tid, hdr[0], xcr0);
 	if (hdr[0] & ~t->xfeatures || hdr[1] || hdr[2] | hdr[3] | hdr[4] | hdr[5] | hdr[6] | hdr[7])
 		return img_fail(e, "thread %u: XSAVE header invalid (xstate_bv 0x%lx, xcomp_bv 0x%lx)", t->tid,
 				hdr[0], hdr[1]);
@@ -202,29 +202,37 @@ static int check_fpu_area(const struct img *im, const struct ckpt_thread *t, uin
 	return 0;
 }
 
+/* This CPU's XCR0, once check_cpu has run: XRSTOR loads only what it enables */
+static uint64_t this_xcr0;
+
 /* CPU features and FPU layout: the image's program may have picked code paths
- * (glibc ifuncs) by them, and its XSAVE area must fit this CPU's XCR0. */
+ * (glibc ifuncs) by them, all its CPU had or, started for an x86-64 level
+ * (hdr.cpu_level), that level's; and its XSAVE area must fit this CPU. */
 static int check_cpu(const struct img *im, struct img_err *e)
 {
 	const struct ckpt_hdr *h = &im->hdr;
+	struct img_cpu_level l = { ~0u, ~0u, ~0u, ~0ull };
+	uint32_t miss, leaf7_rest = ~0u;	/* leaf 7 ecx, edx: no level names them */
 	struct img_cpu cpu;
-	uint32_t miss;
 
+	if (img_cpu_level(h->cpu_level, &l))
+		leaf7_rest = 0;
 	img_probe_cpu(&cpu);
-	miss = h->cpuid1_ecx & ~cpu.cpuid1_ecx & ~CKPT_CPUID1_ECX_IGNORE;
+	this_xcr0 = cpu.xcr0;
+	miss = h->cpuid1_ecx & l.cpuid1_ecx & ~cpu.cpuid1_ecx & ~CKPT_CPUID1_ECX_IGNORE;
 	if (miss)
 		return img_fail(e, "this CPU lacks features the image's CPU had (cpuid 1 ecx 0x%x)", miss);
-	if ((miss = h->cpuid1_edx & ~cpu.cpuid1_edx))
+	if ((miss = h->cpuid1_edx & l.cpuid1_edx & ~cpu.cpuid1_edx))
 		return img_fail(e, "this CPU lacks features the image's CPU had (cpuid 1 edx 0x%x)", miss);
-	if ((miss = h->cpuid7_ebx & ~cpu.cpuid7_ebx))
+	if ((miss = h->cpuid7_ebx & l.cpuid7_ebx & ~cpu.cpuid7_ebx))
 		return img_fail(e, "this CPU lacks features the image's CPU had (cpuid 7 ebx 0x%x)", miss);
-	if ((miss = h->cpuid7_ecx & ~cpu.cpuid7_ecx))
+	if ((miss = h->cpuid7_ecx & leaf7_rest & ~cpu.cpuid7_ecx))
 		return img_fail(e, "this CPU lacks features the image's CPU had (cpuid 7 ecx 0x%x)", miss);
-	if ((miss = h->cpuid7_edx & ~cpu.cpuid7_edx))
+	if ((miss = h->cpuid7_edx & leaf7_rest & ~cpu.cpuid7_edx))
 		return img_fail(e, "this CPU lacks features the image's CPU had (cpuid 7 edx 0x%x)", miss);
-	if (h->xcr0 & ~cpu.xcr0)	/* glibc picks AVX/AVX-512 code by XCR0 */
+	if (h->xcr0 & l.xcr0 & ~cpu.xcr0)	/* glibc picks AVX/AVX-512 code by XCR0 */
 		return img_fail(e, "image's CPU enabled XSAVE components 0x%lx, this CPU enables 0x%lx",
-				h->xcr0, cpu.xcr0);
+				h->xcr0 & l.xcr0, cpu.xcr0);
 	for (uint32_t i = 0; i < h->nthreads; i++)
 		if (check_fpu_area(im, &im->threads[i], cpu.xcr0, e))
 			return -1;
@@ -551,7 +559,8 @@ static void rst_thread_main(void *arg)
 		sys_set_robust_list(t->robust_list, t->robust_len);
 	drop_ns_capabilities();
 	/* POINT OF NO RETURN (this thread): its registers, and into the program */
-	rst_jump(&t->regs, img.tables + (t->xsave_off - img.hdr.tables_off), t->xfeatures, jump_flags_of(t));
+	rst_jump(&t->regs, img.tables + (t->xsave_off - img.hdr.tables_off), t->xfeatures & this_xcr0,
+		 jump_flags_of(t));
 }
 
 /* a notice naming state the restored process does not get back; err: -errno, or 0 */
@@ -878,7 +887,7 @@ static void __attribute__((noreturn)) jump_into_program(void)
 	unsigned jump_flags = jump_flags_of(t);
 
 	drop_ns_capabilities();
-	rst_jump(&t->regs, img.tables + (t->xsave_off - img.hdr.tables_off), t->xfeatures, jump_flags);
+	rst_jump(&t->regs, img.tables + (t->xsave_off - img.hdr.tables_off), t->xfeatures & this_xcr0, jump_flags);
 }
 
 /* sp: the kernel's initial stack (argc, argv, envp, auxv), or tlongjmp's */

@@ -113,6 +113,8 @@ static void print_header(const struct img *img, const char *path)
 	printf("  cpu         xcr0 0x%lx, xsave %u bytes, hwcap2 0x%lx, cpuid1 ecx 0x%08x edx 0x%08x,"
 	       " cpuid7 ebx 0x%08x ecx 0x%08x edx 0x%08x\n", h->xcr0, h->xsave_size, h->hwcap2,
 	       h->cpuid1_ecx, h->cpuid1_edx, h->cpuid7_ebx, h->cpuid7_ecx, h->cpuid7_edx);
+	if (h->cpu_level)
+		printf("  cpu level   x86-64-v%u: only its features count (ckpt run --cpu-baseline)\n", h->cpu_level);
 	printf("  vdso        %lu bytes crc 0x%08x, vvar %lu, vvar_vclock %lu\n", h->vdso_size, h->vdso_crc,
 	       h->vvar_size, h->vvar_vclock_size);
 }

@@ -71,7 +71,7 @@ static void die(const char *fmt, ...)
 static void usage(void)
 {
 	die("usage: imgedit [-n] IMG info|vmas|get-hdr F|set-hdr F V|get-vma I F|"
-	    "set-vma I F V|set-thread I F V|runs|get-run I F|set-run I F V|fds|get-fd I F|"
+	    "set-vma I F V|get-thread I F|set-thread I F V|runs|get-run I F|set-run I F V|fds|get-fd I F|"
 	    "set-fd I F V|set-fd-path I T|get-proc F|set-proc F V|set-comm T|set-str OFF T|flip OFF BIT|fix-crc [-a]|check");
 }
 
@@ -166,7 +166,7 @@ static const struct field hdr_fields[] = {
 	F(ckpt_hdr, runs_off), F(ckpt_hdr, strings_off), F(ckpt_hdr, page_size),
 	F(ckpt_hdr, xsave_size), F(ckpt_hdr, xcr0), F(ckpt_hdr, hwcap2),
 	F(ckpt_hdr, cpuid1_ecx), F(ckpt_hdr, cpuid1_edx), F(ckpt_hdr, cpuid7_ebx),
-	F(ckpt_hdr, cpuid7_ecx), F(ckpt_hdr, cpuid7_edx), F(ckpt_hdr, vdso_crc),
+	F(ckpt_hdr, cpuid7_ecx), F(ckpt_hdr, cpuid7_edx), F(ckpt_hdr, cpu_level), F(ckpt_hdr, vdso_crc),
 	F(ckpt_hdr, vdso_size), F(ckpt_hdr, vvar_size), F(ckpt_hdr, vvar_vclock_size),
 	F(ckpt_hdr, nfds), F(ckpt_hdr, nsigs), F(ckpt_hdr, ntimers), F(ckpt_hdr, fds_off),
 	F(ckpt_hdr, sigs_off), F(ckpt_hdr, timers_off),
@@ -487,6 +487,11 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "get-fd") && argc == 2) {
 		printf("%llu\n", (unsigned long long)get_at(fd_rec(num(argv[0])), field(fd_fields, argv[1], "fd")));
+		return 0;
+	}
+	if (!strcmp(cmd, "get-thread") && argc == 2) {
+		printf("%llu\n", (unsigned long long)get_at(thread_at(num(argv[0])),
+							   field(thread_fields, argv[1], "thread")));
 		return 0;
 	}
 	if (!strcmp(cmd, "get-proc") && argc == 1) {

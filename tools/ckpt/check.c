@@ -4,11 +4,133 @@
 
 const char check_help[] =
 	"usage: ckpt check\n"
+	"       ckpt check [--cpu LEVEL] IMAGE\n"
 	"one line per capability ckpt uses or will use, with yes/no and why:\n"
 	"fsgsbase, XSAVE features, userfaultfd write-protect (async), PAGEMAP_SCAN,\n"
 	"PR_SET_MM_MAP, CAP_CHECKPOINT_RESTORE, CAP_SYS_RESOURCE, time and user namespaces.\n"
 	"Probes run in short-lived child processes; results differ for root and users.\n"
-	"exit status: 0 (the answers are in the output), 2 usage error\n";
+	"With IMAGE: does this CPU (with --cpu, any CPU of LEVEL: x86-64-v2, x86-64-v3,\n"
+	"x86-64-v4) have what the image needs?  One line, naming the missing CPUID\n"
+	"features and XSAVE components.\n"
+	"exit status: 0 (the answers are in the output; with IMAGE: it restores there),\n"
+	"1 IMAGE does not restore there, 2 usage error or an unreadable image\n";
+
+/* ---- ckpt check IMAGE: the CPU an image needs ---- */
+
+/* the names of the CPUID bits images record (0: no name, printed as a bit) */
+static const char *const leaf1_ecx[32] = {
+	"sse3", "pclmulqdq", "dtes64", "monitor", "ds_cpl", "vmx", "smx", "est", "tm2", "ssse3",
+	"cnxt_id", "sdbg", "fma", "cx16", "xtpr", "pdcm", 0, "pcid", "dca", "sse4.1", "sse4.2",
+	"x2apic", "movbe", "popcnt", "tsc_deadline", "aes", "xsave", "osxsave", "avx", "f16c",
+	"rdrand", "hypervisor",
+};
+static const char *const leaf1_edx[32] = {
+	"fpu", "vme", "de", "pse", "tsc", "msr", "pae", "mce", "cx8", "apic", 0, "sep", "mtrr",
+	"pge", "mca", "cmov", "pat", "pse36", "psn", "clflush", 0, "ds", "acpi", "mmx", "fxsr",
+	"sse", "sse2", "ss", "htt", "tm", "ia64", "pbe",
+};
+static const char *const leaf7_ebx[32] = {
+	"fsgsbase", "tsc_adjust", "sgx", "bmi1", "hle", "avx2", "fdp_excptn_only", "smep", "bmi2",
+	"erms", "invpcid", "rtm", "pqm", "fpu_cs_ds", "mpx", "pqe", "avx512f", "avx512dq", "rdseed",
+	"adx", "smap", "avx512ifma", "pcommit", "clflushopt", "clwb", "intel_pt", "avx512pf",
+	"avx512er", "avx512cd", "sha", "avx512bw", "avx512vl",
+};
+static const char *const leaf7_ecx[32] = {
+	"prefetchwt1", "avx512vbmi", "umip", "pku", "ospke", "waitpkg", "avx512vbmi2", "cet_ss",
+	"gfni", "vaes", "vpclmulqdq", "avx512vnni", "avx512bitalg", "tme", "avx512vpopcntdq", 0,
+	"la57", 0, 0, 0, 0, 0, "rdpid", "kl", "bus_lock_detect", "cldemote", 0, "movdiri",
+	"movdir64b", "enqcmd", "sgx_lc", "pks",
+};
+static const char *const xsave_comp[19] = {
+	"x87", "SSE", "AVX", "BNDREGS", "BNDCSR", "opmask", "ZMM_Hi256", "Hi16_ZMM",
+	"PT", "PKRU", "PASID", "CET_U", "CET_S", "HDC", "UINTR", "LBR", "HWP",
+	"TILECFG", "TILEDATA",
+};
+
+/* append the names of the set bits of miss (a bit of word) to out */
+static void name_bits(char *out, size_t cap, uint64_t miss, const char *const *names, unsigned n,
+		      const char *word)
+{
+	for (unsigned b = 0; b < 64; b++) {
+		size_t len = strlen(out);
+
+		if (!(miss >> b & 1) || len + 40 >= cap)
+			continue;
+		if (b < n && names[b])
+			snprintf(out + len, cap - len, " %s", names[b]);
+		else
+			snprintf(out + len, cap - len, " %s-bit%u", word, b);
+	}
+}
+
+/* LEVEL (x86-64-v3, v3 or 3) as a level number, or 0 */
+static uint32_t parse_level(const char *s)
+{
+	struct img_cpu_level l;
+
+	if (!strncmp(s, "x86-64-v", 8))
+		s += 8;
+	else if (s[0] == 'v')
+		s++;
+	if (s[0] && !s[1] && img_cpu_level((uint32_t)(s[0] - '0'), &l))
+		return (uint32_t)(s[0] - '0');
+	return 0;
+}
+
+/* Does this CPU, or the least CPU of a level, have what the image needs?
+ * The comparison of the restorer's check_cpu (restore/main.c), with names. */
+static int check_image_cpu(const char *path, uint32_t level)
+{
+	struct img_cpu_level need = { ~0u, ~0u, ~0u, ~0ull }, l = { 0, 0, 0, 0 };
+	uint32_t leaf7_rest = ~0u;	/* leaf 7 ecx, edx: no level names them */
+	struct img_cpu have;
+	struct img img;
+	struct img_err err;
+	char missing[1024] = "", where[64], why[128];
+	const struct ckpt_hdr *h;
+
+	if (img_open(&img, path, 0, &err)) {
+		say("%s: %s", esc(path), err.msg);	/* msg: escaped already */
+		return EX_USAGE;
+	}
+	h = &img.hdr;
+	if (img_cpu_level(h->cpu_level, &need))
+		leaf7_rest = 0;
+	if (level) {
+		img_cpu_level(level, &l);
+		memset(&have, 0, sizeof(have));
+		have.cpuid1_ecx = l.cpuid1_ecx;
+		have.cpuid1_edx = l.cpuid1_edx;
+		have.cpuid7_ebx = l.cpuid7_ebx;
+		have.xcr0 = l.xcr0;
+		snprintf(where, sizeof(where), "any CPU of x86-64-v%u", level);
+	} else {
+		img_probe_cpu(&have);
+		snprintf(where, sizeof(where), "this CPU");
+	}
+	name_bits(missing, sizeof(missing),
+		  h->cpuid1_ecx & need.cpuid1_ecx & ~have.cpuid1_ecx & ~CKPT_CPUID1_ECX_IGNORE, leaf1_ecx, 32,
+		  "cpuid1.ecx");
+	name_bits(missing, sizeof(missing), h->cpuid1_edx & need.cpuid1_edx & ~have.cpuid1_edx, leaf1_edx, 32,
+		  "cpuid1.edx");
+	name_bits(missing, sizeof(missing), h->cpuid7_ebx & need.cpuid7_ebx & ~have.cpuid7_ebx, leaf7_ebx, 32,
+		  "cpuid7.ebx");
+	name_bits(missing, sizeof(missing), h->cpuid7_ecx & leaf7_rest & ~have.cpuid7_ecx, leaf7_ecx, 32,
+		  "cpuid7.ecx");
+	name_bits(missing, sizeof(missing), h->cpuid7_edx & leaf7_rest & ~have.cpuid7_edx, 0, 0, "cpuid7.edx");
+	name_bits(missing, sizeof(missing), h->xcr0 & need.xcr0 & ~have.xcr0, xsave_comp, 19, "xcr0");
+	if (h->cpu_level)
+		snprintf(why, sizeof(why), "its program was started for x86-64-v%u", h->cpu_level);
+	else
+		snprintf(why, sizeof(why), "its program may use every feature of the CPU it came from; "
+			 "ckpt run --cpu-baseline starts one for a level");
+	if (!missing[0]) {
+		printf("%s: restores on %s, as far as the CPU goes (%s)\n", esc(path), where, why);
+		return EX_OK;
+	}
+	printf("%s: does not restore on %s: it needs%s (%s)\n", esc(path), where, missing, why);
+	return EX_FAIL;
+}
 
 static void line(const char *what, int yes, const char *fmt, ...)
 {
@@ -62,11 +184,6 @@ static void check_fsgsbase(void)
 
 static void check_xsave(void)
 {
-	static const char *const comp[19] = {
-		"x87", "SSE", "AVX", "BNDREGS", "BNDCSR", "opmask", "ZMM_Hi256", "Hi16_ZMM",
-		"PT", "PKRU", "PASID", "CET_U", "CET_S", "HDC", "UINTR", "LBR", "HWP",
-		"TILECFG", "TILEDATA",
-	};
 	struct img_cpu cpu;
 	char names[256] = "";
 	uint64_t xcr0;
@@ -81,7 +198,7 @@ static void check_xsave(void)
 	for (int i = 0; i < 64; i++)
 		if (xcr0 & (1ull << i))
 			n += snprintf(names + n, sizeof(names) - n, "%s%s", n ? " " : "",
-				      i < 19 ? comp[i] : "?");
+				      i < 19 ? xsave_comp[i] : "?");
 	line("xsave", 1, "XCR0 0x%lx: %s; %u-byte area%s", xcr0, names, cpu.xsave_size,
 	     cpu.xsave_size > CKPT_XSAVE_MAX ? " (larger than ckpt accepts: FXSAVE is used)" : "");
 	line("  avx", (xcr0 & 0x6) == 0x6, "XCR0 bits 1-2 (SSE, AVX): ymm state in the images");
@@ -304,18 +421,28 @@ static void check_ns(void)
 int cmd_check(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
+		{ "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' },
+		{ "cpu", required_argument, 0, 'c' }, { 0, 0, 0, 0 },
 	};
+	const char *cpu = NULL;
+	uint32_t level = 0;
 	int c;
 
 	while ((c = next_opt(argc, argv, ":hV", opts)) != -1) {
 		switch (c) {
 		case 'h': help(check_help);
 		case 'V': version();
+		case 'c': cpu = optarg; break;
 		}
 	}
+	if (cpu && !(level = parse_level(cpu)))
+		usage_error("--cpu %s: want x86-64-v2, x86-64-v3 or x86-64-v4", cpu);
+	if (optind + 1 < argc)
+		usage_error("one IMAGE at most ('%s')", argv[optind + 1]);
 	if (optind < argc)
-		usage_error("takes no arguments ('%s')", argv[optind]);
+		return check_image_cpu(argv[optind], level);
+	if (cpu)
+		usage_error("--cpu goes with an IMAGE");
 	printf("# ckpt check: uid %d, kernel ", (int)getuid());
 	fflush(stdout);
 	{

@@ -3,12 +3,17 @@
 #include "slurm.h"
 
 const char run_help[] =
-	"usage: ckpt run [--file PATH] [--signal SIG] [--interval S] [--slurm] [--] PROGRAM [ARGS...]\n"
+	"usage: ckpt run [--file PATH] [--signal SIG] [--interval S] [--cpu-baseline LEVEL]\n"
+	"                [--slurm] [--] PROGRAM [ARGS...]\n"
 	"run PROGRAM (searched on PATH) with libckpt.so preloaded\n"
 	"  -f, --file PATH     image path, made absolute (default: CKPT_FILE, else ./myckpt)\n"
 	"  -s, --signal SIG    trigger signal: number or name, USR1, SIGUSR1, RTMIN+3\n"
 	"                      (default: CKPT_SIGNAL, else SIGUSR2)\n"
 	"  -i, --interval S    seconds between automatic checkpoints (sets CKPT_INTERVAL)\n"
+	"      --cpu-baseline LEVEL  x86-64-v2, x86-64-v3 or x86-64-v4: glibc picks no code\n"
+	"                      above LEVEL (GLIBC_TUNABLES) and images record it, so they\n"
+	"                      restore on any CPU of that level (ckpt check --cpu LEVEL IMAGE);\n"
+	"                      the program's own code must keep to it too\n"
 	"      --slurm         in a Slurm batch job: stay as PROGRAM's parent; on the job's\n"
 	"                      warning signal (CKPT_SLURM_SIGNAL, default USR1) checkpoint to\n"
 	"                      CKPT_SLURM_DIR (default SLURM_SUBMIT_DIR/ckpt-images)/JOBID/img\n"
@@ -43,6 +48,36 @@ static int is_static_elf(const char *path)
 	return ok && !interp;
 }
 
+/* --cpu-baseline: the level for libckpt, and glibc told to pick no code
+ * above it (glibc.cpu.hwcaps: the features glibc's ifuncs choose by), after
+ * whatever GLIBC_TUNABLES the caller set.  0, or -1 for an unknown level. */
+static int set_cpu_baseline(const char *level)
+{
+	static const char *const above[5] = {
+		[2] = "-AVX,-AVX2,-FMA,-FMA4,-BMI1,-BMI2,-LZCNT,-MOVBE,-F16C,-XSAVEC,"
+		      "-AVX512F,-AVX512CD,-AVX512BW,-AVX512DQ,-AVX512ER,-AVX512PF,-AVX512VL",
+		[3] = "-AVX512F,-AVX512CD,-AVX512BW,-AVX512DQ,-AVX512ER,-AVX512PF,-AVX512VL",
+		[4] = "",
+	};
+	const char *n = level, *old = getenv("GLIBC_TUNABLES");
+	char num[4], *t;
+
+	if (!strncmp(n, "x86-64-v", 8))
+		n += 8;
+	if (n[0] < '2' || n[0] > '4' || n[1])
+		return -1;
+	snprintf(num, sizeof(num), "%c", n[0]);
+	setenv("CKPT_CPU_LEVEL", num, 1);
+	if (!above[n[0] - '0'][0])
+		return 0;
+	if (asprintf(&t, "%s%sglibc.cpu.hwcaps=%s", old && *old ? old : "", old && *old ? ":" : "",
+		     above[n[0] - '0']) < 0)
+		return -1;
+	setenv("GLIBC_TUNABLES", t, 1);
+	free(t);
+	return 0;
+}
+
 /* PROGRAM as execvp would find it, or "" */
 static void which(const char *prog, char *out, size_t cap)
 {
@@ -73,9 +108,10 @@ int cmd_run(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "file", required_argument, 0, 'f' }, { "signal", required_argument, 0, 's' },
 		{ "interval", required_argument, 0, 'i' }, { "help", no_argument, 0, 'h' },
-		{ "version", no_argument, 0, 'V' }, { "slurm", no_argument, 0, 'S' }, { 0, 0, 0, 0 },
+		{ "version", no_argument, 0, 'V' }, { "slurm", no_argument, 0, 'S' },
+		{ "cpu-baseline", required_argument, 0, 'B' }, { 0, 0, 0, 0 },
 	};
-	const char *file = NULL, *signal_arg = NULL, *interval = NULL, *old;
+	const char *file = NULL, *signal_arg = NULL, *interval = NULL, *baseline = NULL, *old;
 	char lib[PATH_MAX], img[PATH_MAX], prog[PATH_MAX], num[16], *preload;
 	int c, sig, slurm = 0;
 
@@ -85,6 +121,7 @@ int cmd_run(int argc, char **argv)
 		case 's': signal_arg = optarg; break;
 		case 'i': interval = optarg; break;
 		case 'S': slurm = 1; break;
+		case 'B': baseline = optarg; break;
 		case 'h': help(run_help);
 		case 'V': version();
 		}
@@ -104,6 +141,8 @@ int cmd_run(int argc, char **argv)
 	}
 	if (interval && !(parse_seconds(interval) > 0))
 		usage_error("--interval %s: want a number of seconds > 0", interval);
+	if (baseline && set_cpu_baseline(baseline))
+		usage_error("--cpu-baseline %s: want x86-64-v2, x86-64-v3 or x86-64-v4", baseline);
 
 	if (find_lib(lib, sizeof(lib)))
 		return EX_FAIL;
