@@ -149,12 +149,13 @@ static void install_stop_handler(void)
 		cap_say("CKPT_STOP_SIGNAL=%s: not a signal: using %d", ss, ckpt_stop_sig = 63);
 	memset(&st, 0, sizeof(st));
 	st.sa_sigaction = (void (*)(int, siginfo_t *, void *))cap_on_stop;
-	st.sa_flags = SA_SIGINFO | SA_RESTART;
+	st.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;	/* on altstack.c's stack */
 	sigfillset(&st.sa_mask);
 	if (ckpt_stop_sig == ckpt_cfg.sig || sigaction(ckpt_stop_sig, &st, &stop_view))
 		cap_say("stop signal %d unusable: multi-threaded checkpoints will fail", ckpt_stop_sig);
 	else
 		stop_owned = 1;
+	cap_altstack_init();
 }
 
 __attribute__((constructor)) static void ckpt_init(void)
@@ -207,7 +208,7 @@ __attribute__((constructor)) static void ckpt_init(void)
 	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_signal;
-	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;	/* on altstack.c's stack */
 	sigfillset(&sa.sa_mask);		/* nothing else runs during a checkpoint */
 	if (sigaction(ckpt_cfg.sig, &sa, &prog_view)) {
 		cap_say("sigaction(%d): %s: checkpoints disabled", ckpt_cfg.sig, strerror(errno));
