@@ -15,6 +15,11 @@
  * sigaltstack back from the image, as for the program's own.  A thread's
  * stack goes away at its exit (a pthread key's destructor), unless the thread
  * put another in its place, or is running on it.
+ *
+ * A program's own alternate stack may be small (SIGSTKSZ, MINSIGSTKSZ): the
+ * trigger's handler does the checkpoint itself on one more stack of ours,
+ * the take stack, which one checkpoint at a time holds.  On the stack the
+ * kernel chose stay its signal frame and a few hundred bytes of the handler.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -29,6 +34,8 @@
 #define KSS_DISABLE	2
 
 static int altstacks_on;			/* cap_altstack_init ran */
+static uint64_t take_top;			/* the take stack's top, 0 if none */
+static int take_busy;				/* a handler runs on it (atomic) */
 static pthread_key_t alt_key;			/* each thread's mapping, for its exit */
 
 /* the calling thread gets a stack of ours unless it has one: the mapping, or 0 */
@@ -70,15 +77,34 @@ static void drop_altstack(void *mapping)
 	sys_munmap(m, ALT_GUARD + ALT_SIZE);
 }
 
-/* the main thread's, when libckpt has installed a handler */
+/* the main thread's, when libckpt has installed a handler; and the take stack */
 void cap_altstack_init(void)
 {
+	long m;
+
 	if (altstacks_on)
 		return;
+	m = sys_mmap(0, ALT_GUARD + ALT_SIZE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | 0x20000 /* MAP_STACK */, -1, 0);
+	if (!sys_failed(m)) {
+		sys_mprotect((uint64_t)m, ALT_GUARD, PROT_NONE);
+		take_top = (uint64_t)m + ALT_GUARD + ALT_SIZE;
+	}
 	if (pthread_key_create(&alt_key, drop_altstack))
 		return;				/* then no thread but this one gets one */
 	altstacks_on = 1;
 	give_altstack();			/* the main thread's lives as long as the process */
+}
+
+/* fn(arg) on the take stack: 0; -16 (EBUSY) when there is none or it is in
+ * use (another thread's checkpoint): the caller runs fn where it is */
+int cap_on_take_stack(void (*fn)(void *), void *arg)
+{
+	if (!take_top || __atomic_exchange_n(&take_busy, 1, __ATOMIC_SEQ_CST))
+		return -16;
+	ckpt_call_on_stack(fn, arg, take_top);
+	__atomic_store_n(&take_busy, 0, __ATOMIC_SEQ_CST);
+	return 0;
 }
 
 struct start {

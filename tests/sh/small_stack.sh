@@ -8,10 +8,17 @@
 #           (the main thread blocks it; the thread sends it to itself);
 #   coro    the main thread, running a makecontext coroutine on a 16 KiB
 #           stack (guard page below), takes CKPT_SIGNAL;
+#   alt     the main thread has a 16 KiB alternate signal stack of its own
+#           (guard page below), which the kernel then uses for libckpt's
+#           handler too: only the signal frame and the handler's first
+#           frame may land there, the checkpoint runs on a stack of
+#           libckpt's; the program's sigaltstack is the same after the
+#           checkpoint and after the restore;
 # and each writer (the forked default and CKPT_FORK=0): the program fills its
-# small stack below the current frame with a pattern, takes the checkpoint,
-# and counts the bytes of the pattern overwritten: libckpt's use of the
-# program's stack, which must stay under 512 bytes.  The original must live
+# small stack (below the current frame; for alt, all of it) with a pattern,
+# takes the checkpoint, and counts the bytes of the pattern overwritten:
+# libckpt's use of the program's stack, which must stay under 512 bytes (for
+# alt: the kernel's frame, AT_MINSIGSTKSZ, and 512).  The original must live
 # and its image must restore: the restored program checks the values it kept
 # on the small stack and comes back to the main thread.
 # Environment (tests/run.sh): ROOT, TMPDIR.  `ok N` / `not ok N`; exit 0, 1, 4.
@@ -32,6 +39,7 @@ cat >"$W/small.c" <<'PROG'
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
@@ -40,11 +48,12 @@ cat >"$W/small.c" <<'PROG'
 #define PATTERN	0xa5
 #define MARGIN	1024		/* below the frame: fill's and the syscall's frames */
 #define CORO_STACK (16 * 1024)
+#define ALT_STACK (16 * 1024)
 
 static unsigned long (*restores)(void);
 static char *lo, *hi;		/* the filled part of the small stack */
 static long depth = -1;		/* bytes of it written during the checkpoint */
-static int state_ok, want_wrong;
+static int state_ok, want_wrong, alt;
 static ucontext_t main_ctx, coro_ctx;
 
 static __attribute__((noinline)) void fill(char *from, char *to)
@@ -69,7 +78,8 @@ static __attribute__((noinline)) void on_small_stack(void)
 
 	for (int i = 0; i < 16; i++)
 		keep[i] = 0x1000u * (unsigned)i + 7;
-	hi = (char *)__builtin_frame_address(0) - MARGIN;
+	if (!alt)
+		hi = (char *)__builtin_frame_address(0) - MARGIN;
 	fill(lo, hi);
 	syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), SIGUSR2);
 	depth = used();
@@ -78,6 +88,12 @@ static __attribute__((noinline)) void on_small_stack(void)
 	for (int i = 0; i < 16; i++)
 		if (keep[i] != 0x1000u * (unsigned)i + 7 + (unsigned)(restored && want_wrong && i == 3))
 			state_ok = 0;
+	if (alt) {			/* the program's sigaltstack, as it set it */
+		stack_t now;
+
+		if (sigaltstack(NULL, &now) || now.ss_sp != lo || now.ss_size != ALT_STACK || now.ss_flags)
+			state_ok = 0;
+	}
 }
 
 static void *thread_main(void *a)
@@ -107,6 +123,7 @@ int main(int argc, char **argv)
 {
 	const char *img = getenv("CKPT_FILE");
 	int coro = argc > 1 && !strcmp(argv[1], "coro");
+	long limit = 512;
 
 	want_wrong = getenv("SMALL_BREAK") != NULL;
 	restores = (unsigned long (*)(void))dlsym(RTLD_DEFAULT, "ckpt_restore_count");
@@ -115,7 +132,23 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	unlink(img);
-	if (coro) {
+	alt = argc > 1 && !strcmp(argv[1], "alt");
+	if (alt) {
+		char *m = mmap(NULL, ALT_STACK + 4096, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+		stack_t ss = { 0 };
+
+		if (m == MAP_FAILED || mprotect(m, 4096, PROT_NONE))
+			return 1;
+		lo = m + 4096;
+		hi = lo + ALT_STACK;
+		ss.ss_sp = lo;
+		ss.ss_size = ALT_STACK;
+		if (sigaltstack(&ss, NULL))
+			return 1;
+		limit += (long)getauxval(AT_MINSIGSTKSZ);
+		on_small_stack();
+	} else if (coro) {
 		char *m = mmap(NULL, CORO_STACK + 4096, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 
@@ -143,12 +176,12 @@ int main(int argc, char **argv)
 			return 1;
 	}
 	if (restores() > 0) {
-		printf("restored %s\n", state_ok && depth >= 0 && depth < 512 ? "ok" : "bad");
+		printf("restored %s\n", state_ok && depth >= 0 && depth < limit ? "ok" : "bad");
 		return 0;
 	}
 	for (int i = 0; i < 300 && access(img, F_OK); i++)
 		usleep(50000);
-	printf("original %s depth=%ld image=%s\n", state_ok ? "ok" : "bad", depth,
+	printf("original %s depth=%ld limit=%ld image=%s\n", state_ok ? "ok" : "bad", depth, limit,
 	       access(img, F_OK) ? "none" : "yes");
 	return 0;
 }
@@ -156,7 +189,7 @@ PROG
 # -z now: lazy binding of syscall() would take ~2 KiB of the stack itself
 compile_or_fail "compile small.c" cc -O1 -Wl,-z,now -o "$W/small" "$W/small.c" -ldl -lpthread
 
-for mode in thread coro; do
+for mode in thread coro alt; do
 	for fork in 1 0; do
 		img="$W/$mode$fork.img"
 		what="$mode, CKPT_FORK=$fork"
@@ -168,13 +201,15 @@ for mode in thread coro; do
 		rc=$?
 		out=$(cat "$W/out")
 		case $out in
-		"original ok depth="*" image=yes")
+		"original ok depth="*" limit="*" image=yes")
 			d=${out#original ok depth=}
 			d=${d%% *}
-			if [ "$d" -ge 0 ] && [ "$d" -lt 512 ]; then
+			lim=${out#* limit=}
+			lim=${lim%% *}
+			if [ "$d" -ge 0 ] && [ "$d" -lt "$lim" ]; then
 				ok "$what: the original lives, wrote its image, $d bytes of its stack used"
 			else
-				not_ok "$what: libckpt used $d bytes of the program's 16 KiB stack"
+				not_ok "$what: libckpt used $d bytes of the program's 16 KiB stack (limit $lim)"
 			fi ;;
 		*)
 			not_ok "$what: exit $rc, '$out'; stderr: $(oneline "$W/err")"
