@@ -8,6 +8,8 @@
 #           (the main thread blocks it; the thread sends it to itself);
 #   coro    the main thread, running a makecontext coroutine on a 16 KiB
 #           stack (guard page below), takes CKPT_SIGNAL;
+#   stopped a pthread with a 16 KiB stack spins while the main thread takes
+#           CKPT_SIGNAL: libckpt's stop handler runs in it;
 #   alt     the main thread has a 16 KiB alternate signal stack of its own
 #           (guard page below), which the kernel then uses for libckpt's
 #           handler too: only the signal frame and the handler's first
@@ -53,7 +55,8 @@ cat >"$W/small.c" <<'PROG'
 static unsigned long (*restores)(void);
 static char *lo, *hi;		/* the filled part of the small stack */
 static long depth = -1;		/* bytes of it written during the checkpoint */
-static int state_ok, want_wrong, alt;
+static int state_ok, want_wrong, alt, stopped;
+static volatile int ready, go;
 static ucontext_t main_ctx, coro_ctx;
 
 static __attribute__((noinline)) void fill(char *from, char *to)
@@ -81,7 +84,13 @@ static __attribute__((noinline)) void on_small_stack(void)
 	if (!alt)
 		hi = (char *)__builtin_frame_address(0) - MARGIN;
 	fill(lo, hi);
-	syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), SIGUSR2);
+	if (stopped) {			/* the main thread takes it meanwhile */
+		ready = 1;
+		while (!go)
+			;
+	} else {
+		syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), SIGUSR2);
+	}
 	depth = used();
 	restored = restores() > 0;
 	state_ok = 1;
@@ -105,7 +114,7 @@ static void *thread_main(void *a)
 
 	sigemptyset(&s);
 	sigaddset(&s, SIGUSR2);
-	pthread_sigmask(SIG_UNBLOCK, &s, NULL);
+	pthread_sigmask(stopped ? SIG_BLOCK : SIG_UNBLOCK, &s, NULL);
 	if (pthread_getattr_np(pthread_self(), &at) || pthread_attr_getstack(&at, &base, &size))
 		return (void *)1;
 	lo = base;
@@ -133,6 +142,7 @@ int main(int argc, char **argv)
 	}
 	unlink(img);
 	alt = argc > 1 && !strcmp(argv[1], "alt");
+	stopped = argc > 1 && !strcmp(argv[1], "stopped");
 	if (alt) {
 		char *m = mmap(NULL, ALT_STACK + 4096, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
@@ -169,10 +179,21 @@ int main(int argc, char **argv)
 
 		sigemptyset(&s);
 		sigaddset(&s, SIGUSR2);
-		pthread_sigmask(SIG_BLOCK, &s, NULL);	/* only the small thread takes it */
+		if (!stopped)
+			pthread_sigmask(SIG_BLOCK, &s, NULL);	/* only the small thread takes it */
 		pthread_attr_init(&at);
 		pthread_attr_setstacksize(&at, PTHREAD_STACK_MIN);
-		if (pthread_create(&t, &at, thread_main, NULL) || pthread_join(t, &r) || r)
+		if (pthread_create(&t, &at, thread_main, NULL))
+			return 1;
+		if (stopped) {
+			while (!ready)
+				;
+			syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), SIGUSR2);
+			for (int i = 0; i < 300 && !restores() && access(img, F_OK); i++)
+				usleep(50000);
+			go = 1;
+		}
+		if (pthread_join(t, &r) || r)
 			return 1;
 	}
 	if (restores() > 0) {
@@ -189,7 +210,7 @@ PROG
 # -z now: lazy binding of syscall() would take ~2 KiB of the stack itself
 compile_or_fail "compile small.c" cc -O1 -Wl,-z,now -o "$W/small" "$W/small.c" -ldl -lpthread
 
-for mode in thread coro alt; do
+for mode in thread stopped coro alt; do
 	for fork in 1 0; do
 		img="$W/$mode$fork.img"
 		what="$mode, CKPT_FORK=$fork"
