@@ -104,4 +104,22 @@ ckpt_enter_restorer:
 	jmp	rdi				; _start takes it from here
 .end:
 
+; ----------------------------------------------------------------
+; ckpt_call_on_stack -- run fn(arg) on another stack, then come back to this one
+;  IN: rdi = fn, rsi = arg, rdx = the other stack's top (16-byte aligned)
+; OUT: fn's return value in rax; rbx, rbp, r12-r15 kept (fn keeps them, as
+;      the ABI says: rbp holds our way back)
+	global ckpt_call_on_stack:function hidden (ckpt_call_on_stack.end - ckpt_call_on_stack)
+ckpt_call_on_stack:
+	push	rbp
+	mov	rbp, rsp			; rbp = our frame, on the stack we came on
+	mov	rsp, rdx			; rsp = the other stack's top
+	mov	rax, rdi			; rax = fn
+	mov	rdi, rsi			; rdi = arg
+	call	rax				; fn(arg), rsp 16-aligned at the call
+	mov	rsp, rbp			; back on the stack we came on
+	pop	rbp
+	ret
+.end:
+
 	section .note.GNU-stack noalloc noexec nowrite progbits

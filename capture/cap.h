@@ -142,6 +142,9 @@ void cap_release_threads(void);
 void cap_wait_arrivals(void);			/* after a restore, in the trigger thread */
 void cap_fill_thread(struct ckpt_thread *t, uint64_t program_mask);
 extern int ckpt_stop_sig;
+void cap_altstack_init(void);			/* altstack.c: the main thread's, and pthread_create's */
+int cap_on_take_stack(void (*fn)(void *), void *arg);	/* 0 ran there, -16 (EBUSY) not */
+uint64_t ckpt_call_on_stack(void (*fn)(void *), void *arg, uint64_t top);	/* context.asm */
 void cap_on_stop(int sig, void *si, void *ucv);
 
 /* track.c: written pages between checkpoints (userfaultfd write-protect) */

@@ -167,12 +167,13 @@ static void install_stop_handler(void)
 		cap_say("CKPT_STOP_SIGNAL=%s: not a signal: using %d", ss, ckpt_stop_sig = 63);
 	memset(&st, 0, sizeof(st));
 	st.sa_sigaction = (void (*)(int, siginfo_t *, void *))cap_on_stop;
-	st.sa_flags = SA_SIGINFO | SA_RESTART;
+	st.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;	/* on altstack.c's stack */
 	sigfillset(&st.sa_mask);
 	if (ckpt_stop_sig == ckpt_cfg.sig || sigaction(ckpt_stop_sig, &st, &stop_view))
 		cap_say("stop signal %d unusable: multi-threaded checkpoints will fail", ckpt_stop_sig);
 	else
 		stop_owned = 1;
+	cap_altstack_init();
 }
 
 __attribute__((constructor)) static void ckpt_init(void)
@@ -226,7 +227,7 @@ __attribute__((constructor)) static void ckpt_init(void)
 	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_signal;
-	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;	/* on altstack.c's stack */
 	sigfillset(&sa.sa_mask);		/* nothing else runs during a checkpoint */
 	if (sigaction(ckpt_cfg.sig, &sa, &prog_view)) {
 		cap_say("sigaction(%d): %s: checkpoints disabled", ckpt_cfg.sig, strerror(errno));
@@ -717,18 +718,33 @@ out:
  * (CKPT_FINAL_COOKIE, signame.h): written before the handler returns, then the
  * process stops; whoever asked (ckpt run --slurm) kills it, or SIGCONTs it
  * when it cannot requeue.  A failed one returns, and the program goes on. */
+struct take_args {
+	int from, result;
+	uint64_t mask;
+};
+
+static void take_from_signal(void *arg)
+{
+	struct take_args *a = arg;
+
+	a->result = ckpt_take(a->from, a->mask, ckpt_cfg.path, -1);
+}
+
 static void on_signal(int sig, siginfo_t *si, void *ucv)
 {
 	ucontext_t *uc = ucv;
-	uint64_t mask, cookie = si ? (uint64_t)si->si_value.sival_ptr : 0;
-	int from = 1;
+	uint64_t cookie = si ? (uint64_t)si->si_value.sival_ptr : 0;
+	struct take_args a = { .from = 1 };
 
-	memcpy(&mask, &uc->uc_sigmask, sizeof(mask));
+	memcpy(&a.mask, &uc->uc_sigmask, sizeof(a.mask));
 	if (si && si->si_code == SI_TIMER && cookie == INTERVAL_COOKIE)
-		from = 2;
+		a.from = 2;
 	else if (si && si->si_code == SI_QUEUE && cookie == CKPT_FINAL_COOKIE)
-		from = 3;
-	if (ckpt_take(from, mask, ckpt_cfg.path, -1) == 0 && from == 3)
+		a.from = 3;
+	/* on altstack.c's take stack: the stack we are on may be a program's small one */
+	if (cap_on_take_stack(take_from_signal, &a))
+		take_from_signal(&a);
+	if (a.result == 0 && a.from == 3)
 		SC2(__NR_kill, sys_getpid(), SIGSTOP);
 }
 
