@@ -175,6 +175,52 @@ static void install_stop_handler(void)
 		stop_owned = 1;
 }
 
+/* Publish the image path and the trigger signal where the program does not
+ * write: `ckpt dump` cannot trust /proc/PID/environ, which a program that
+ * sets its process title (redis, nginx, postgres) overwrites.  A memfd
+ * named "ckpt" (/proc/PID/fd/N -> "/memfd:ckpt (deleted)"), sealed so that
+ * nobody changes it, kept out of images (state.c), moved out of the
+ * program's way (from fd 256 up), close-on-exec.  A restored process gets it
+ * back at the same number if it was there at the checkpoint.  Its text:
+ *     ckpt-settings 1\nsignal N\npath /abs/path\n
+ * A program that closes every descriptor loses it: dump then reads the
+ * environment, and says so.  Nothing is said here when it cannot be made. */
+#define SETTINGS_SEALS	(8 | 4 | 2 | 1)	/* F_SEAL_WRITE | GROW | SHRINK | SEAL */
+
+static void publish_settings(int from)
+{
+	char text[sizeof(ckpt_cfg.path) + 64];
+	struct ksys_stat st;
+	long fd, hi, r;
+	size_t len, at = 0;
+
+	if (cap_is_settings_fd(ckpt_cfg.settings_fd))
+		return;				/* still there */
+	ckpt_cfg.settings_ino = 0;
+	len = (size_t)snprintf(text, sizeof(text), "ckpt-settings 1\nsignal %d\npath %s\n",
+			       ckpt_cfg.sig, ckpt_cfg.path);
+	if (len >= sizeof(text))
+		return;
+	fd = sys_memfd_create("ckpt", 1 | 2 /* MFD_CLOEXEC | MFD_ALLOW_SEALING */);
+	if (sys_failed(fd))
+		return;
+	hi = sys_fcntl((int)fd, 1030 /* F_DUPFD_CLOEXEC */, from);
+	if (!sys_failed(hi)) {
+		sys_close((int)fd);
+		fd = hi;
+	}
+	while (at < len && (r = sys_write((int)fd, text + at, len - at)) > 0)
+		at += (size_t)r;
+	if (at < len || sys_failed(sys_fcntl((int)fd, 1033 /* F_ADD_SEALS */, SETTINGS_SEALS)) ||
+	    sys_failed(sys_fstat((int)fd, &st))) {
+		sys_close((int)fd);
+		return;
+	}
+	ckpt_cfg.settings_fd = (int)fd;
+	ckpt_cfg.settings_dev = st.st_dev;
+	ckpt_cfg.settings_ino = st.st_ino;
+}
+
 __attribute__((constructor)) static void ckpt_init(void)
 {
 	const char *file, *sig, *keep;
@@ -233,6 +279,7 @@ __attribute__((constructor)) static void ckpt_init(void)
 		return;
 	}
 	trigger_owned = 1;
+	publish_settings(256);
 	install_stop_handler();
 	start_interval(cap_env("CKPT_INTERVAL"));
 	if (cap_env("CKPT_INCREMENTAL") && !strcmp(cap_env("CKPT_INCREMENTAL"), "1")) {
@@ -395,6 +442,8 @@ static void after_restore(void)
 				reset_exe(&state.proc);
 		}
 	}
+	if (trigger_owned && ckpt_cfg.settings_ino)	/* it was there at the checkpoint; not */
+		publish_settings(ckpt_cfg.settings_fd);	/* in the image: made anew, same number */
 	resume.magic = 0;
 }
 
@@ -687,6 +736,8 @@ static int ckpt_take(int from_signal, uint64_t program_mask, const char *path, i
 		return -16;			/* EBUSY */
 	}
 	fill_state(from_signal ? program_mask : old_mask);
+	if (!cap_is_settings_fd(ckpt_cfg.settings_fd))
+		ckpt_cfg.settings_ino = 0;	/* the program closed it: a restore does not bring it back */
 	r = fill_mm(&state.proc);
 	if (r) {
 		cap_say("%s: cannot read the mm fields: errno %d", path, -r);

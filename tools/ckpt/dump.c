@@ -7,12 +7,13 @@ const char dump_help[] =
 	"usage: ckpt dump [--file PATH] [--timeout S] PID\n"
 	"checkpoint the running process PID (started with ckpt run, or with libckpt.so\n"
 	"in LD_PRELOAD) and wait until its new image is complete\n"
-	"  -f, --file PATH     where the image appears (default: CKPT_FILE in the process's\n"
-	"                      environment; a relative one is taken from the process's\n"
-	"                      current directory, which may not be where it started)\n"
+	"  -f, --file PATH     where the image appears (default: where libckpt writes it,\n"
+	"                      which it published when the program started; for an older\n"
+	"                      libckpt, CKPT_FILE in the process's environment, a relative\n"
+	"                      one taken from its current directory)\n"
 	"  -t, --timeout S     give up after S seconds (default 60; 0 waits for ever)\n"
 	"sends nothing unless PID maps libckpt.so and catches its trigger signal\n"
-	"(CKPT_SIGNAL in its environment, default SIGUSR2), which would kill it otherwise,\n"
+	"(CKPT_SIGNAL when it started, default SIGUSR2), which would kill it otherwise,\n"
 	"nor when every thread of it blocks or waits for that signal (signalfd, sigwaitinfo).\n"
 	"prints PATH, size and time taken; on a terminal, progress on stderr\n"
 	"exit status: 0 image written, 1 failed (no such process, not ckpt-enabled,\n"
@@ -215,7 +216,16 @@ struct dump {
 	int progress;			/* stderr is a terminal: show progress */
 	double t0, t, shown;		/* trigger time, time since it, when progress was last shown */
 	int done_seen;			/* polls in a row that found the handler done, no image */
+	int from_env;			/* path and signal read from its environment, not libckpt's memfd */
 };
+
+/* why the image may be elsewhere, for a failure message */
+static const char *elsewhere(const struct dump *d)
+{
+	return d->from_env ? "; its image path and signal were read from its environment, which "
+			     "the program may have rewritten (it closed libckpt's settings descriptor, "
+			     "or its libckpt is older): --file names the path" : "";
+}
 
 /* The options and the PID; a usage error exits. */
 static void parse_dump_args(struct dump *d, int argc, char **argv)
@@ -314,21 +324,89 @@ static int image_path(struct dump *d, const char *cf)
 	return 0;
 }
 
-/* 3. its CKPT_SIGNAL and CKPT_FILE, read by libckpt when it started: d->sig,
- * d->signame, d->path.  0 or -1. */
+/* The settings libckpt published in a sealed memfd "ckpt" (capture/preload.c,
+ * publish_settings): "ckpt-settings 1\nsignal N\npath P\n".  Opening
+ * /proc/PID/fd/N needs what reading /proc/PID/environ needs.  Only a sealed
+ * memfd counts (F_GET_SEALS fails on anything else), so no other file the
+ * process holds is read.  1 found (*sig, path), 0 none. */
+#define SETTINGS_HEAD	"ckpt-settings 1\nsignal "
+
+static int read_settings_fd(pid_t pid, int *sig, char *path, size_t cap)
+{
+	char dir[64], link[64 + 256], target[64], text[PATH_MAX + 64];
+	DIR *d;
+	struct dirent *de;
+	int found = 0;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", pid);
+	d = opendir(dir);
+	while (d && !found && (de = readdir(d))) {
+		struct stat st;
+		ssize_t n;
+		int fd, seals;
+		char *p, *nl;
+
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(link, sizeof(link), "%s/%s", dir, de->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = 0;
+		if (strcmp(target, "/memfd:ckpt (deleted)"))
+			continue;
+		fd = open(link, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		seals = fcntl(fd, F_GET_SEALS);
+		n = -1;
+		if (!fstat(fd, &st) && S_ISREG(st.st_mode) && st.st_size < (off_t)sizeof(text) &&
+		    seals >= 0 && (seals & (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW)) ==
+					(F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW))
+			n = pread(fd, text, sizeof(text) - 1, 0);
+		close(fd);
+		if (n <= 0)
+			continue;
+		text[n] = 0;
+		if (strncmp(text, SETTINGS_HEAD, strlen(SETTINGS_HEAD)))
+			continue;
+		*sig = (int)strtol(text + strlen(SETTINGS_HEAD), &p, 10);
+		if (strncmp(p, "\npath /", 7) || !(nl = strchr(p + 6, '\n')) || nl[1] ||
+		    *sig < 1 || *sig > 64 || (size_t)(nl - (p + 6)) >= cap)
+			continue;
+		snprintf(path, cap, "%.*s", (int)(nl - (p + 6)), p + 6);
+		found = 1;
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* 3. its trigger signal and image path as libckpt took them when it started:
+ * d->sig, d->signame, d->path.  From its settings memfd; from its environment
+ * (CKPT_SIGNAL, CKPT_FILE) for an older libckpt, or when the program closed
+ * that descriptor.  0 or -1. */
 static int read_target_env(struct dump *d)
 {
 	char proc[64], *env;
 	const char *cs;
 	size_t envlen;
-	int r;
+	int r, sig;
 
+	if (read_settings_fd(d->pid, &sig, d->path, sizeof(d->path))) {
+		d->sig = sig;
+		sig_name(d->sig, d->signame, sizeof(d->signame));
+		if (d->file && absolute(d->file, d->path, sizeof(d->path)))
+			usage_error("--file %s: path too long", d->file);
+		return 0;
+	}
 	snprintf(proc, sizeof(proc), "/proc/%d/environ", d->pid);
 	env = slurp(proc, &envlen);
 	if (!env) {
 		say("pid %d: cannot read %s (%s): not signalled", d->pid, proc, strerror(errno));
 		return -1;
 	}
+	d->from_env = !d->file;
 	cs = env_get(env, envlen, "CKPT_SIGNAL");
 	if (cs && *cs) {
 		d->sig = ckpt_parse_signal(cs);
@@ -362,7 +440,7 @@ static int check_catches(struct dump *d)
 		else
 			say("pid %d has no handler for %s: libckpt's was never installed (see its stderr) "
 			    "or was removed (a raw rt_sigaction; CKPT_SIGNAL picks another signal): not "
-			    "signalled", d->pid, d->signame);
+			    "signalled%s", d->pid, d->signame, elsewhere(d));
 		free(status);
 		return -1;
 	}
@@ -459,7 +537,8 @@ static int verdict(struct dump *d, const struct dump_look *l)
 	}
 	if (l->gone) {
 		clear_progress(d);
-		say("pid %d exited before its image was complete (it wrote none at %s)", d->pid, d->path);
+		say("pid %d exited before its image was complete (it wrote none at %s)%s", d->pid, d->path,
+		    elsewhere(d));
 		return EX_FAIL;
 	}
 	/* done, and no new image: the same answer three polls in a row, to
@@ -468,8 +547,8 @@ static int verdict(struct dump *d, const struct dump_look *l)
 	if (d->done_seen >= 3) {
 		clear_progress(d);
 		say("pid %d handled %s but wrote no new image at %s (libckpt says why on the "
-		    "program's stderr: a previous checkpoint still running? or the image is "
-		    "elsewhere: use --file)", d->pid, d->signame, d->path);
+		    "program's stderr: a previous checkpoint still running?)%s", d->pid, d->signame,
+		    d->path, elsewhere(d));
 		return EX_FAIL;
 	}
 	d->t = now_s() - d->t0;
@@ -481,7 +560,7 @@ static int verdict(struct dump *d, const struct dump_look *l)
 			say("timed out after %.0f s: pid %d blocks %s; the checkpoint waits until it "
 			    "unblocks it", d->timeout, d->pid, d->signame);
 		else
-			say("timed out after %.0f s: no new image at %s", d->timeout, d->path);
+			say("timed out after %.0f s: no new image at %s%s", d->timeout, d->path, elsewhere(d));
 		return EX_FAIL;
 	}
 	return -1;
