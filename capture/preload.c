@@ -32,6 +32,7 @@ static uint8_t fpu_area[CKPT_XSAVE_MAX] __attribute__((aligned(64)));
 static struct ckpt_resume resume;		/* the restorer fills this in */
 static int busy;				/* a checkpoint is being taken (atomic) */
 static int writer;				/* pid of the child writing an image */
+static const char *writer_path;			/* and the image it writes */
 
 /* A process with a large address space and little data (a sparse one) costs
  * more to fork (the page tables are copied) than to write in place.  Then a
@@ -474,6 +475,12 @@ static int reap_writer(int wait)
 	writer = 0;
 	if (sys_failed(r))
 		return 0;			/* already gone: someone waited with __WALL */
+	if ((status & 0x7f) && (status & 0x7f) != 0x7f) {	/* it says nothing itself then */
+		const char *name = ckpt_signal_abbrev(status & 0x7f);
+
+		cap_say("%s: checkpoint failed: the writer died of signal %d (%s%s)", writer_path,
+			status & 0x7f, name ? "SIG" : "", name ? name : "no name");
+	}
 	return (status & 0x7f) == 0 && ((status >> 8) & 0xff) == 0 ? 0 : -5;
 }
 
@@ -674,6 +681,7 @@ static int write_now(const char *path, int target_fd, int wait)
 			r = cap_finish(&w, &state, path, target_fd);
 		} else {
 			writer = (int)pid;
+			writer_path = path;
 			r = wait ? reap_writer(1) : 0;
 		}
 	}

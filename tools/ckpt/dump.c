@@ -111,6 +111,46 @@ static int live_child(pid_t pid)
 	return found;
 }
 
+/* a child of pid that is running and was not among before (" 12 34 "), or 0 */
+static pid_t new_child(pid_t pid, const char *before)
+{
+	char path[64], *kids, *p, *end, key[24];
+	pid_t found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
+	if (!(kids = slurp(path, NULL)))
+		return 0;
+	for (p = kids; !found; p = end) {
+		long c = strtol(p, &end, 10);
+		char st;
+
+		if (end == p)
+			break;
+		snprintf(key, sizeof(key), " %ld ", c);
+		st = proc_state(c, NULL);
+		if (st && st != 'Z' && st != 'X' && !strstr(before, key))
+			found = (pid_t)c;
+	}
+	free(kids);
+	return found;
+}
+
+/* the wait status of a child that has exited and is not reaped yet (field 52
+ * of /proc/PID/stat), or -1 */
+static int zombie_status(pid_t child)
+{
+	char path[64], buf[1024], *p;
+	int field = 3;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", child);
+	if (read_small(path, buf, sizeof(buf)) <= 0 || !(p = strrchr(buf, ')')) || p[1] != ' ' ||
+	    (p[2] != 'Z' && p[2] != 'X'))
+		return -1;
+	for (p += 2; *p && field < 52; p++)
+		field += *p == ' ';
+	return field == 52 && *p >= '0' && *p <= '9' ? atoi(p) : -1;
+}
+
 /* libckpt blocks every signal while it takes a checkpoint; the kernel never
  * shows SIGKILL/SIGSTOP blocked, glibc's sigfillset leaves out 32, 33 */
 static int all_blocked(uint64_t blk)
@@ -217,6 +257,8 @@ struct dump {
 	double t0, t, shown;		/* trigger time, time since it, when progress was last shown */
 	int done_seen;			/* polls in a row that found the handler done, no image */
 	int from_env;			/* path and signal read from its environment, not libckpt's memfd */
+	char kids_before[4096];		/* " pid pid ... ": its children before the trigger */
+	pid_t writer;			/* the child that appeared after it: libckpt's writer */
 };
 
 /* why the image may be elsewhere, for a failure message */
@@ -267,6 +309,7 @@ static void parse_dump_args(struct dump *d, int argc, char **argv)
  * SIGUSR2 would kill it: send nothing).  0 or -1. */
 static int check_target(const struct dump *d)
 {
+	char exe[64];
 	int r;
 
 	if (d->pid == getpid()) {
@@ -283,6 +326,12 @@ static int check_target(const struct dump *d)
 	r = maps_libckpt(d->pid);
 	if (r < 0) {
 		say("pid %d: cannot read /proc/%d/maps (%s): not signalled", d->pid, d->pid, strerror(-r));
+		return -1;
+	}
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", d->pid);
+	if (!r && is_static_elf(exe)) {
+		say("pid %d is statically linked: libckpt.so cannot be preloaded into it (it cannot "
+		    "be checkpointed): not signalled", d->pid);
 		return -1;
 	}
 	if (!r) {
@@ -527,6 +576,7 @@ static int verdict(struct dump *d, const struct dump_look *l)
 {
 	struct stat st;
 	char sz[32];
+	int ws;
 
 	if (new_image(d, &st)) {
 		d->t = now_s() - d->t0;
@@ -534,6 +584,12 @@ static int verdict(struct dump *d, const struct dump_look *l)
 		human(sz, sizeof(sz), (double)st.st_size);
 		printf("%s: %lld bytes (%s) in %.3f s\n", d->path, (long long)st.st_size, sz, d->t);
 		return EX_OK;
+	}
+	if (d->writer && (ws = zombie_status(d->writer)) > 0 && (ws & 0x7f)) {
+		clear_progress(d);
+		say("pid %d: checkpoint failed: its writer (pid %d) died of signal %d (%s); no new image "
+		    "at %s", d->pid, d->writer, ws & 0x7f, sig_name(ws & 0x7f, sz, sizeof(sz)), d->path);
+		return EX_FAIL;
 	}
 	if (l->gone) {
 		clear_progress(d);
@@ -584,6 +640,12 @@ static void show_progress(struct dump *d)
 /* 6. Trigger, then poll until a new inode is at the path: EX_OK or EX_FAIL. */
 static int trigger_and_wait(struct dump *d)
 {
+	char path[64], *kids;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", d->pid, d->pid);
+	kids = slurp(path, NULL);
+	snprintf(d->kids_before, sizeof(d->kids_before), " %s ", kids ? kids : "");
+	free(kids);
 	d->t0 = now_s();
 	if (kill(d->pid, d->sig)) {
 		say("pid %d: kill %s: %s", d->pid, d->signame, strerror(errno));
@@ -593,6 +655,8 @@ static int trigger_and_wait(struct dump *d)
 		struct dump_look l;
 		int ret;
 
+		if (!d->writer)
+			d->writer = new_child(d->pid, d->kids_before);
 		look_at_target(d, &l);
 		ret = verdict(d, &l);
 		free(l.status);
