@@ -720,6 +720,25 @@ static void list_threads(void)
 	}
 }
 
+/* A process that is not dumpable (it changed its uid, or PR_SET_DUMPABLE 0)
+ * has its /proc/self files owned by root: the mode-0400 ones (pagemap, auxv,
+ * fd/) it can no longer read unless it has CAP_DAC_OVERRIDE.  Making it
+ * dumpable again would let every process of its uid ptrace it: never done.
+ * 1 when it cannot read them, 0 when it can. */
+static int proc_self_unreadable(void)
+{
+	long fd;
+
+	if (sys_prctl(3 /* PR_GET_DUMPABLE */, 0, 0, 0, 0) == 1)
+		return 0;
+	fd = sys_open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
+	if (fd == -13)
+		return 1;
+	if (!sys_failed(fd))
+		sys_close((int)fd);
+	return 0;
+}
+
 /* Save this thread, write the image to path (or into target_fd when >= 0).
  * Returns 0 (written, or being written by the child for a signal), 1
  * (restored), -errno. */
@@ -742,6 +761,12 @@ static int ckpt_take(int from_signal, uint64_t program_mask, const char *path, i
 			cap_say("%s: a checkpoint is still being written; this one is skipped", path);
 		sys_rt_sigprocmask(SIG_SETMASK, &old_mask, 0);
 		return -16;			/* EBUSY */
+	}
+	if (proc_self_unreadable()) {
+		cap_say("%s: the process is not dumpable (it changed its uid or called PR_SET_DUMPABLE 0): "
+			"/proc/self is unreadable; no checkpoint", path);
+		r = -13;
+		goto out;
 	}
 	fill_state(from_signal ? program_mask : old_mask);
 	if (!cap_is_settings_fd(ckpt_cfg.settings_fd))

@@ -471,6 +471,29 @@ static int read_target_env(struct dump *d)
 	return r;
 }
 
+/* Can pid read its own /proc/PID/pagemap (mode 0400)?  A process that is
+ * not dumpable has its /proc files owned by root: then only as root, or with
+ * CAP_DAC_OVERRIDE or CAP_DAC_READ_SEARCH (CapEff bits 1, 2).  libckpt
+ * refuses then (capture/preload.c, proc_self_unreadable).  1: it cannot. */
+static int not_dumpable(pid_t pid, const char *status)
+{
+	char path[64];
+	const char *field = status_field(status, "Uid");
+	char *uid = (char *)field, *end;
+	unsigned long fsuid;
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	if (!field || stat(path, &st))
+		return 0;
+	for (int i = 0; i < 3; i++)		/* real, effective, saved, then fs */
+		strtoul(uid, &uid, 10);
+	fsuid = strtoul(uid, &end, 10);
+	if (end == uid)
+		return 0;
+	return st.st_uid != fsuid && !(status_mask(status, "CapEff") & 0x6);
+}
+
 /* 4. it catches that signal (libckpt installed its handler): 0 or -1 */
 static int check_catches(struct dump *d)
 {
@@ -480,6 +503,12 @@ static int check_catches(struct dump *d)
 	status = slurp(d->status_path, NULL);
 	if (!status) {
 		say("pid %d: cannot read %s (%s): not signalled", d->pid, d->status_path, strerror(errno));
+		return -1;
+	}
+	if (not_dumpable(d->pid, status)) {
+		say("pid %d is not dumpable (it changed its uid or called PR_SET_DUMPABLE 0): libckpt "
+		    "cannot read its /proc/self files; no checkpoint: not signalled", d->pid);
+		free(status);
 		return -1;
 	}
 	if (!(status_mask(status, "SigCgt") & (1ull << (d->sig - 1)))) {
