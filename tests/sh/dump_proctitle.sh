@@ -106,7 +106,7 @@ else
 	not_ok "title: exit $rc, stdout '$(oneline "$W/out")', stderr '$(oneline "$W/err")'"
 fi
 stop
-fds=$("$ROOT/ckpt" info --json "$W/run/img" 2>&1 | tr ',{}' '\n\n\n' | sed -n 's/.*"fd": *\([0-9]*\).*/\1/p' | tr '\n' ' ')
+fds=$("$ROOT/ckpt" info --json "$W/run/img" 2>&1 | tr ',{}' '\n' | sed -n 's/.*"fd": *\([0-9]*\).*/\1/p' | tr '\n' ' ')
 if [ "$fds" = "$had" ]; then
 	ok "title: the image holds the program's descriptors ($fds), not libckpt's settings memfd"
 else
@@ -118,7 +118,11 @@ mv "$W/run/img" "$W/saved"
 (cd "$W/elsewhere" && exec "$ROOT/restorer" --close-unsupported "$W/saved" >"$W/rest.out" 2>"$W/rest.err" </dev/null) &
 rpid=$!
 sleep 0.5
-if ls -l "/proc/$rpid/fd" 2>/dev/null | grep -q 'memfd:ckpt'; then
+has_memfd=0
+for f in "/proc/$rpid/fd/"*; do
+	[ "$(readlink "$f")" = "/memfd:ckpt (deleted)" ] && has_memfd=1
+done
+if [ $has_memfd = 1 ]; then
 	ok "restored: libckpt's settings memfd is there again"
 else
 	not_ok "restored: no memfd:ckpt among its descriptors: $(oneline "$W/rest.err")"
