@@ -63,6 +63,10 @@ struct cap_config {
 	int copy_files;			/* CKPT_COPY_FILES=1: private file mappings stored whole */
 	int full_every;			/* CKPT_FULL_EVERY: a full image after this many (default 8) */
 	int secure;			/* AT_SECURE: a privileged program; no CKPT_* is read */
+	/* the sealed memfd "ckpt" naming path and sig for `ckpt dump` (preload.c):
+	 * its number, and its inode (0: none published) to know it is still ours */
+	int settings_fd;
+	uint64_t settings_dev, settings_ino;
 };
 
 /* The state a checkpoint takes besides memory, filled before the page walk. */
@@ -91,6 +95,7 @@ struct cap_hooks {
 extern struct cap_hooks cap_hooks;
 void cap_say(const char *fmt, ...);		/* "libckpt: ..." on stderr, one write */
 void cap_rseq_probe(uint64_t *addr, uint32_t *len);
+int cap_is_settings_fd(int fd);		/* fd is still libckpt's settings memfd */
 const char *cap_env(const char *name);		/* a setting from the environment; 0 in a privileged program */
 long cap_spawn_helper(uint64_t stack, uint64_t len, volatile int32_t *tid, void (*fn)(void *), void *arg);
 int cap_join_helper(volatile int32_t *tid, int wait);	/* 1: it has exited */

@@ -37,6 +37,17 @@ struct cap_hooks cap_hooks = {
 	.fd_is_ours = none_ours,
 };
 
+/* Is fd the settings memfd preload.c published?  The program may have
+ * closed it and put a file of its own at that number (closefrom, dup2):
+ * the inode tells. */
+int cap_is_settings_fd(int fd)
+{
+	struct ksys_stat st;
+
+	return ckpt_cfg.settings_ino && fd == ckpt_cfg.settings_fd && !sys_failed(sys_fstat(fd, &st)) &&
+	       st.st_ino == ckpt_cfg.settings_ino && st.st_dev == ckpt_cfg.settings_dev;
+}
+
 /* "libckpt: <message>\n" on stderr with one write */
 void cap_say(const char *fmt, ...)
 {

@@ -32,6 +32,7 @@ static uint8_t fpu_area[CKPT_XSAVE_MAX] __attribute__((aligned(64)));
 static struct ckpt_resume resume;		/* the restorer fills this in */
 static int busy;				/* a checkpoint is being taken (atomic) */
 static int writer;				/* pid of the child writing an image */
+static const char *writer_path;			/* and the image it writes */
 
 /* A process with a large address space and little data (a sparse one) costs
  * more to fork (the page tables are copied) than to write in place.  Then a
@@ -176,6 +177,52 @@ static void install_stop_handler(void)
 	cap_altstack_init();
 }
 
+/* Publish the image path and the trigger signal where the program does not
+ * write: `ckpt dump` cannot trust /proc/PID/environ, which a program that
+ * sets its process title (redis, nginx, postgres) overwrites.  A memfd
+ * named "ckpt" (/proc/PID/fd/N -> "/memfd:ckpt (deleted)"), sealed so that
+ * nobody changes it, kept out of images (state.c), moved out of the
+ * program's way (from fd 256 up), close-on-exec.  A restored process gets it
+ * back at the same number if it was there at the checkpoint.  Its text:
+ *     ckpt-settings 1\nsignal N\npath /abs/path\n
+ * A program that closes every descriptor loses it: dump then reads the
+ * environment, and says so.  Nothing is said here when it cannot be made. */
+#define SETTINGS_SEALS	(8 | 4 | 2 | 1)	/* F_SEAL_WRITE | GROW | SHRINK | SEAL */
+
+static void publish_settings(int from)
+{
+	char text[sizeof(ckpt_cfg.path) + 64];
+	struct ksys_stat st;
+	long fd, hi, r;
+	size_t len, at = 0;
+
+	if (cap_is_settings_fd(ckpt_cfg.settings_fd))
+		return;				/* still there */
+	ckpt_cfg.settings_ino = 0;
+	len = (size_t)snprintf(text, sizeof(text), "ckpt-settings 1\nsignal %d\npath %s\n",
+			       ckpt_cfg.sig, ckpt_cfg.path);
+	if (len >= sizeof(text))
+		return;
+	fd = sys_memfd_create("ckpt", 1 | 2 /* MFD_CLOEXEC | MFD_ALLOW_SEALING */);
+	if (sys_failed(fd))
+		return;
+	hi = sys_fcntl((int)fd, 1030 /* F_DUPFD_CLOEXEC */, from);
+	if (!sys_failed(hi)) {
+		sys_close((int)fd);
+		fd = hi;
+	}
+	while (at < len && (r = sys_write((int)fd, text + at, len - at)) > 0)
+		at += (size_t)r;
+	if (at < len || sys_failed(sys_fcntl((int)fd, 1033 /* F_ADD_SEALS */, SETTINGS_SEALS)) ||
+	    sys_failed(sys_fstat((int)fd, &st))) {
+		sys_close((int)fd);
+		return;
+	}
+	ckpt_cfg.settings_fd = (int)fd;
+	ckpt_cfg.settings_dev = st.st_dev;
+	ckpt_cfg.settings_ino = st.st_ino;
+}
+
 __attribute__((constructor)) static void ckpt_init(void)
 {
 	const char *file, *sig, *keep;
@@ -234,6 +281,7 @@ __attribute__((constructor)) static void ckpt_init(void)
 		return;
 	}
 	trigger_owned = 1;
+	publish_settings(256);
 	install_stop_handler();
 	start_interval(cap_env("CKPT_INTERVAL"));
 	if (cap_env("CKPT_INCREMENTAL") && !strcmp(cap_env("CKPT_INCREMENTAL"), "1")) {
@@ -396,6 +444,8 @@ static void after_restore(void)
 				reset_exe(&state.proc);
 		}
 	}
+	if (trigger_owned && ckpt_cfg.settings_ino)	/* it was there at the checkpoint; not */
+		publish_settings(ckpt_cfg.settings_fd);	/* in the image: made anew, same number */
 	resume.magic = 0;
 }
 
@@ -426,6 +476,12 @@ static int reap_writer(int wait)
 	writer = 0;
 	if (sys_failed(r))
 		return 0;			/* already gone: someone waited with __WALL */
+	if ((status & 0x7f) && (status & 0x7f) != 0x7f) {	/* it says nothing itself then */
+		const char *name = ckpt_signal_abbrev(status & 0x7f);
+
+		cap_say("%s: checkpoint failed: the writer died of signal %d (%s%s)", writer_path,
+			status & 0x7f, name ? "SIG" : "", name ? name : "no name");
+	}
 	return (status & 0x7f) == 0 && ((status >> 8) & 0xff) == 0 ? 0 : -5;
 }
 
@@ -626,6 +682,7 @@ static int write_now(const char *path, int target_fd, int wait)
 			r = cap_finish(&w, &state, path, target_fd);
 		} else {
 			writer = (int)pid;
+			writer_path = path;
 			r = wait ? reap_writer(1) : 0;
 		}
 	}
@@ -664,6 +721,25 @@ static void list_threads(void)
 	}
 }
 
+/* A process that is not dumpable (it changed its uid, or PR_SET_DUMPABLE 0)
+ * has its /proc/self files owned by root: the mode-0400 ones (pagemap, auxv,
+ * fd/) it can no longer read unless it has CAP_DAC_OVERRIDE.  Making it
+ * dumpable again would let every process of its uid ptrace it: never done.
+ * 1 when it cannot read them, 0 when it can. */
+static int proc_self_unreadable(void)
+{
+	long fd;
+
+	if (sys_prctl(3 /* PR_GET_DUMPABLE */, 0, 0, 0, 0) == 1)
+		return 0;
+	fd = sys_open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
+	if (fd == -13)
+		return 1;
+	if (!sys_failed(fd))
+		sys_close((int)fd);
+	return 0;
+}
+
 /* Save this thread, write the image to path (or into target_fd when >= 0).
  * Returns 0 (written, or being written by the child for a signal), 1
  * (restored), -errno. */
@@ -687,7 +763,15 @@ static int ckpt_take(int from_signal, uint64_t program_mask, const char *path, i
 		sys_rt_sigprocmask(SIG_SETMASK, &old_mask, 0);
 		return -16;			/* EBUSY */
 	}
+	if (proc_self_unreadable()) {
+		cap_say("%s: the process is not dumpable (it changed its uid or called PR_SET_DUMPABLE 0): "
+			"/proc/self is unreadable; no checkpoint", path);
+		r = -13;
+		goto out;
+	}
 	fill_state(from_signal ? program_mask : old_mask);
+	if (!cap_is_settings_fd(ckpt_cfg.settings_fd))
+		ckpt_cfg.settings_ino = 0;	/* the program closed it: a restore does not bring it back */
 	r = fill_mm(&state.proc);
 	if (r) {
 		cap_say("%s: cannot read the mm fields: errno %d", path, -r);

@@ -34,3 +34,21 @@ int ckpt_parse_signal(const char *s)
 			return p->sig;
 	return 0;
 }
+
+/* the signals a process dies of, named in messages only (not settings) */
+static const struct ckpt_signame fatal_names[] = {
+	{ "KILL", SIGKILL }, { "SEGV", SIGSEGV }, { "BUS", SIGBUS }, { "ABRT", SIGABRT },
+	{ "ILL", SIGILL }, { "FPE", SIGFPE }, { "TRAP", SIGTRAP }, { "XFSZ", SIGXFSZ },
+	{ "PIPE", SIGPIPE }, { "STOP", SIGSTOP }, { 0, 0 },
+};
+
+const char *ckpt_signal_abbrev(int sig)
+{
+	for (const struct ckpt_signame *p = ckpt_signames; p->name; p++)
+		if (p->sig == sig)
+			return p->name;
+	for (const struct ckpt_signame *p = fatal_names; p->name; p++)
+		if (p->sig == sig)
+			return p->name;
+	return 0;
+}

@@ -8,6 +8,7 @@ struct ckpt_signame {
 };
 extern const struct ckpt_signame ckpt_signames[];	/* ends with { 0, 0 } */
 int ckpt_parse_signal(const char *s);
+const char *ckpt_signal_abbrev(int sig);	/* "USR2", "SEGV"...; 0 for one without a name here */
 
 /* The sigval that makes CKPT_SIGNAL, sent with sigqueue(), a final checkpoint
  * (ckpt run --slurm, when the job is about to end): libckpt waits for one still

@@ -322,8 +322,9 @@ int cap_collect_fds(struct cap_walk *w)
 			if (*p < '0' || *p > '9')
 				continue;
 			fd = (int64_t)num(&p, 10);
-			if (fd == dir || fd == ckpt_track.uffd || cap_hooks.fd_is_ours((int)fd))
-				continue;	/* libckpt's own: the reader, the API's stores */
+			if (fd == dir || fd == ckpt_track.uffd || cap_hooks.fd_is_ours((int)fd) ||
+			    cap_is_settings_fd((int)fd))
+				continue;	/* libckpt's own: the reader, the API's stores, the settings */
 			if (n >= CAP_MAX_FDS) {
 				sys_close((int)dir);
 				w->fail_what = "too many descriptors";

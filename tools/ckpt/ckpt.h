@@ -53,6 +53,7 @@ void __attribute__((noreturn, format(printf, 1, 2))) usage_error(const char *fmt
 void __attribute__((noreturn)) version(void);
 void find_self(void);
 int is_file(const char *p);
+int is_static_elf(const char *path);	/* ELF without PT_INTERP: 1 static, 0 not/unknown */
 int find_helper(const char *name, char *out, size_t cap);
 int find_lib(char *out, size_t cap);
 double now_s(void);

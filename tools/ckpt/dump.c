@@ -7,12 +7,13 @@ const char dump_help[] =
 	"usage: ckpt dump [--file PATH] [--timeout S] PID\n"
 	"checkpoint the running process PID (started with ckpt run, or with libckpt.so\n"
 	"in LD_PRELOAD) and wait until its new image is complete\n"
-	"  -f, --file PATH     where the image appears (default: CKPT_FILE in the process's\n"
-	"                      environment; a relative one is taken from the process's\n"
-	"                      current directory, which may not be where it started)\n"
+	"  -f, --file PATH     where the image appears (default: where libckpt writes it,\n"
+	"                      which it published when the program started; for an older\n"
+	"                      libckpt, CKPT_FILE in the process's environment, a relative\n"
+	"                      one taken from its current directory)\n"
 	"  -t, --timeout S     give up after S seconds (default 60; 0 waits for ever)\n"
 	"sends nothing unless PID maps libckpt.so and catches its trigger signal\n"
-	"(CKPT_SIGNAL in its environment, default SIGUSR2), which would kill it otherwise,\n"
+	"(CKPT_SIGNAL when it started, default SIGUSR2), which would kill it otherwise,\n"
 	"nor when every thread of it blocks or waits for that signal (signalfd, sigwaitinfo).\n"
 	"prints PATH, size and time taken; on a terminal, progress on stderr\n"
 	"exit status: 0 image written, 1 failed (no such process, not ckpt-enabled,\n"
@@ -108,6 +109,46 @@ static int live_child(pid_t pid)
 	if (d)
 		closedir(d);
 	return found;
+}
+
+/* a child of pid that is running and was not among before (" 12 34 "), or 0 */
+static pid_t new_child(pid_t pid, const char *before)
+{
+	char path[64], *kids, *p, *end, key[24];
+	pid_t found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
+	if (!(kids = slurp(path, NULL)))
+		return 0;
+	for (p = kids; !found; p = end) {
+		long c = strtol(p, &end, 10);
+		char st;
+
+		if (end == p)
+			break;
+		snprintf(key, sizeof(key), " %ld ", c);
+		st = proc_state(c, NULL);
+		if (st && st != 'Z' && st != 'X' && !strstr(before, key))
+			found = (pid_t)c;
+	}
+	free(kids);
+	return found;
+}
+
+/* the wait status of a child that has exited and is not reaped yet (field 52
+ * of /proc/PID/stat), or -1 */
+static int zombie_status(pid_t child)
+{
+	char path[64], buf[1024], *p;
+	int field = 3;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", child);
+	if (read_small(path, buf, sizeof(buf)) <= 0 || !(p = strrchr(buf, ')')) || p[1] != ' ' ||
+	    (p[2] != 'Z' && p[2] != 'X'))
+		return -1;
+	for (p += 2; *p && field < 52; p++)
+		field += *p == ' ';
+	return field == 52 && *p >= '0' && *p <= '9' ? atoi(p) : -1;
 }
 
 /* libckpt blocks every signal while it takes a checkpoint; the kernel never
@@ -215,7 +256,18 @@ struct dump {
 	int progress;			/* stderr is a terminal: show progress */
 	double t0, t, shown;		/* trigger time, time since it, when progress was last shown */
 	int done_seen;			/* polls in a row that found the handler done, no image */
+	int from_env;			/* path and signal read from its environment, not libckpt's memfd */
+	char kids_before[4096];		/* " pid pid ... ": its children before the trigger */
+	pid_t writer;			/* the child that appeared after it: libckpt's writer */
 };
+
+/* why the image may be elsewhere, for a failure message */
+static const char *elsewhere(const struct dump *d)
+{
+	return d->from_env ? "; its image path and signal were read from its environment, which "
+			     "the program may have rewritten (it closed libckpt's settings descriptor, "
+			     "or its libckpt is older): --file names the path" : "";
+}
 
 /* The options and the PID; a usage error exits. */
 static void parse_dump_args(struct dump *d, int argc, char **argv)
@@ -257,6 +309,7 @@ static void parse_dump_args(struct dump *d, int argc, char **argv)
  * SIGUSR2 would kill it: send nothing).  0 or -1. */
 static int check_target(const struct dump *d)
 {
+	char exe[64];
 	int r;
 
 	if (d->pid == getpid()) {
@@ -273,6 +326,12 @@ static int check_target(const struct dump *d)
 	r = maps_libckpt(d->pid);
 	if (r < 0) {
 		say("pid %d: cannot read /proc/%d/maps (%s): not signalled", d->pid, d->pid, strerror(-r));
+		return -1;
+	}
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", d->pid);
+	if (!r && is_static_elf(exe)) {
+		say("pid %d is statically linked: libckpt.so cannot be preloaded into it (it cannot "
+		    "be checkpointed): not signalled", d->pid);
 		return -1;
 	}
 	if (!r) {
@@ -314,21 +373,89 @@ static int image_path(struct dump *d, const char *cf)
 	return 0;
 }
 
-/* 3. its CKPT_SIGNAL and CKPT_FILE, read by libckpt when it started: d->sig,
- * d->signame, d->path.  0 or -1. */
+/* The settings libckpt published in a sealed memfd "ckpt" (capture/preload.c,
+ * publish_settings): "ckpt-settings 1\nsignal N\npath P\n".  Opening
+ * /proc/PID/fd/N needs what reading /proc/PID/environ needs.  Only a sealed
+ * memfd counts (F_GET_SEALS fails on anything else), so no other file the
+ * process holds is read.  1 found (*sig, path), 0 none. */
+#define SETTINGS_HEAD	"ckpt-settings 1\nsignal "
+
+static int read_settings_fd(pid_t pid, int *sig, char *path, size_t cap)
+{
+	char dir[64], link[64 + 256], target[64], text[PATH_MAX + 64];
+	DIR *d;
+	struct dirent *de;
+	int found = 0;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", pid);
+	d = opendir(dir);
+	while (d && !found && (de = readdir(d))) {
+		struct stat st;
+		ssize_t n;
+		int fd, seals;
+		char *p, *nl;
+
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(link, sizeof(link), "%s/%s", dir, de->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = 0;
+		if (strcmp(target, "/memfd:ckpt (deleted)"))
+			continue;
+		fd = open(link, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		seals = fcntl(fd, F_GET_SEALS);
+		n = -1;
+		if (!fstat(fd, &st) && S_ISREG(st.st_mode) && st.st_size < (off_t)sizeof(text) &&
+		    seals >= 0 && (seals & (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW)) ==
+					(F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW))
+			n = pread(fd, text, sizeof(text) - 1, 0);
+		close(fd);
+		if (n <= 0)
+			continue;
+		text[n] = 0;
+		if (strncmp(text, SETTINGS_HEAD, strlen(SETTINGS_HEAD)))
+			continue;
+		*sig = (int)strtol(text + strlen(SETTINGS_HEAD), &p, 10);
+		if (strncmp(p, "\npath /", 7) || !(nl = strchr(p + 6, '\n')) || nl[1] ||
+		    *sig < 1 || *sig > 64 || (size_t)(nl - (p + 6)) >= cap)
+			continue;
+		snprintf(path, cap, "%.*s", (int)(nl - (p + 6)), p + 6);
+		found = 1;
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* 3. its trigger signal and image path as libckpt took them when it started:
+ * d->sig, d->signame, d->path.  From its settings memfd; from its environment
+ * (CKPT_SIGNAL, CKPT_FILE) for an older libckpt, or when the program closed
+ * that descriptor.  0 or -1. */
 static int read_target_env(struct dump *d)
 {
 	char proc[64], *env;
 	const char *cs;
 	size_t envlen;
-	int r;
+	int r, sig;
 
+	if (read_settings_fd(d->pid, &sig, d->path, sizeof(d->path))) {
+		d->sig = sig;
+		sig_name(d->sig, d->signame, sizeof(d->signame));
+		if (d->file && absolute(d->file, d->path, sizeof(d->path)))
+			usage_error("--file %s: path too long", d->file);
+		return 0;
+	}
 	snprintf(proc, sizeof(proc), "/proc/%d/environ", d->pid);
 	env = slurp(proc, &envlen);
 	if (!env) {
 		say("pid %d: cannot read %s (%s): not signalled", d->pid, proc, strerror(errno));
 		return -1;
 	}
+	d->from_env = !d->file;
 	cs = env_get(env, envlen, "CKPT_SIGNAL");
 	if (cs && *cs) {
 		d->sig = ckpt_parse_signal(cs);
@@ -344,6 +471,29 @@ static int read_target_env(struct dump *d)
 	return r;
 }
 
+/* Can pid read its own /proc/PID/pagemap (mode 0400)?  A process that is
+ * not dumpable has its /proc files owned by root: then only as root, or with
+ * CAP_DAC_OVERRIDE or CAP_DAC_READ_SEARCH (CapEff bits 1, 2).  libckpt
+ * refuses then (capture/preload.c, proc_self_unreadable).  1: it cannot. */
+static int not_dumpable(pid_t pid, const char *status)
+{
+	char path[64];
+	const char *field = status_field(status, "Uid");
+	char *uid = (char *)field, *end;
+	unsigned long fsuid;
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	if (!field || stat(path, &st))
+		return 0;
+	for (int i = 0; i < 3; i++)		/* real, effective, saved, then fs */
+		strtoul(uid, &uid, 10);
+	fsuid = strtoul(uid, &end, 10);
+	if (end == uid)
+		return 0;
+	return st.st_uid != fsuid && !(status_mask(status, "CapEff") & 0x6);
+}
+
 /* 4. it catches that signal (libckpt installed its handler): 0 or -1 */
 static int check_catches(struct dump *d)
 {
@@ -355,6 +505,12 @@ static int check_catches(struct dump *d)
 		say("pid %d: cannot read %s (%s): not signalled", d->pid, d->status_path, strerror(errno));
 		return -1;
 	}
+	if (not_dumpable(d->pid, status)) {
+		say("pid %d is not dumpable (it changed its uid or called PR_SET_DUMPABLE 0): libckpt "
+		    "cannot read its /proc/self files; no checkpoint: not signalled", d->pid);
+		free(status);
+		return -1;
+	}
 	if (!(status_mask(status, "SigCgt") & (1ull << (d->sig - 1)))) {
 		if (status_mask(status, "SigIgn") & (1ull << (d->sig - 1)))
 			say("pid %d ignores %s: libckpt's handler was replaced by SIG_IGN (a raw "
@@ -362,7 +518,7 @@ static int check_catches(struct dump *d)
 		else
 			say("pid %d has no handler for %s: libckpt's was never installed (see its stderr) "
 			    "or was removed (a raw rt_sigaction; CKPT_SIGNAL picks another signal): not "
-			    "signalled", d->pid, d->signame);
+			    "signalled%s", d->pid, d->signame, elsewhere(d));
 		free(status);
 		return -1;
 	}
@@ -449,6 +605,7 @@ static int verdict(struct dump *d, const struct dump_look *l)
 {
 	struct stat st;
 	char sz[32];
+	int ws;
 
 	if (new_image(d, &st)) {
 		d->t = now_s() - d->t0;
@@ -457,9 +614,16 @@ static int verdict(struct dump *d, const struct dump_look *l)
 		printf("%s: %lld bytes (%s) in %.3f s\n", d->path, (long long)st.st_size, sz, d->t);
 		return EX_OK;
 	}
+	if (d->writer && (ws = zombie_status(d->writer)) > 0 && (ws & 0x7f)) {
+		clear_progress(d);
+		say("pid %d: checkpoint failed: its writer (pid %d) died of signal %d (%s); no new image "
+		    "at %s", d->pid, d->writer, ws & 0x7f, sig_name(ws & 0x7f, sz, sizeof(sz)), d->path);
+		return EX_FAIL;
+	}
 	if (l->gone) {
 		clear_progress(d);
-		say("pid %d exited before its image was complete (it wrote none at %s)", d->pid, d->path);
+		say("pid %d exited before its image was complete (it wrote none at %s)%s", d->pid, d->path,
+		    elsewhere(d));
 		return EX_FAIL;
 	}
 	/* done, and no new image: the same answer three polls in a row, to
@@ -468,8 +632,8 @@ static int verdict(struct dump *d, const struct dump_look *l)
 	if (d->done_seen >= 3) {
 		clear_progress(d);
 		say("pid %d handled %s but wrote no new image at %s (libckpt says why on the "
-		    "program's stderr: a previous checkpoint still running? or the image is "
-		    "elsewhere: use --file)", d->pid, d->signame, d->path);
+		    "program's stderr: a previous checkpoint still running?)%s", d->pid, d->signame,
+		    d->path, elsewhere(d));
 		return EX_FAIL;
 	}
 	d->t = now_s() - d->t0;
@@ -481,7 +645,7 @@ static int verdict(struct dump *d, const struct dump_look *l)
 			say("timed out after %.0f s: pid %d blocks %s; the checkpoint waits until it "
 			    "unblocks it", d->timeout, d->pid, d->signame);
 		else
-			say("timed out after %.0f s: no new image at %s", d->timeout, d->path);
+			say("timed out after %.0f s: no new image at %s%s", d->timeout, d->path, elsewhere(d));
 		return EX_FAIL;
 	}
 	return -1;
@@ -505,6 +669,12 @@ static void show_progress(struct dump *d)
 /* 6. Trigger, then poll until a new inode is at the path: EX_OK or EX_FAIL. */
 static int trigger_and_wait(struct dump *d)
 {
+	char path[64], *kids;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", d->pid, d->pid);
+	kids = slurp(path, NULL);
+	snprintf(d->kids_before, sizeof(d->kids_before), " %s ", kids ? kids : "");
+	free(kids);
 	d->t0 = now_s();
 	if (kill(d->pid, d->sig)) {
 		say("pid %d: kill %s: %s", d->pid, d->signame, strerror(errno));
@@ -514,6 +684,8 @@ static int trigger_and_wait(struct dump *d)
 		struct dump_look l;
 		int ret;
 
+		if (!d->writer)
+			d->writer = new_child(d->pid, d->kids_before);
 		look_at_target(d, &l);
 		ret = verdict(d, &l);
 		free(l.status);

@@ -23,31 +23,6 @@ const char run_help[] =
 	"CKPT_SIGNAL, then execs PROGRAM: the exit status is PROGRAM's; 127 not found,\n"
 	"126 not executable, 2 usage error\n";
 
-/* ELF without PT_INTERP: LD_PRELOAD has no effect on it.  1 static, 0 not/unknown */
-static int is_static_elf(const char *path)
-{
-	Elf64_Ehdr eh;
-	Elf64_Phdr ph;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), interp = 0, ok = 0;
-
-	if (fd < 0)
-		return 0;
-	if (pread(fd, &eh, sizeof(eh), 0) == sizeof(eh) && !memcmp(eh.e_ident, ELFMAG, SELFMAG) &&
-	    eh.e_ident[EI_CLASS] == ELFCLASS64 && eh.e_phentsize == sizeof(ph)) {
-		ok = 1;
-		for (int i = 0; i < eh.e_phnum; i++) {
-			if (pread(fd, &ph, sizeof(ph), eh.e_phoff + (off_t)i * sizeof(ph)) != sizeof(ph)) {
-				ok = 0;
-				break;
-			}
-			if (ph.p_type == PT_INTERP)
-				interp = 1;
-		}
-	}
-	close(fd);
-	return ok && !interp;
-}
-
 /* --cpu-baseline: the level for libckpt, and glibc told to pick no code
  * above it (glibc.cpu.hwcaps: the features glibc's ifuncs choose by), after
  * whatever GLIBC_TUNABLES the caller set.  0, or -1 for an unknown level. */

@@ -138,11 +138,10 @@ void human(char *buf, size_t cap, double bytes)
 
 const char *sig_name(int sig, char *buf, size_t cap)
 {
-	for (const struct ckpt_signame *p = ckpt_signames; p->name; p++)
-		if (p->sig == sig) {
-			snprintf(buf, cap, "SIG%s", p->name);
-			return buf;
-		}
+	if (ckpt_signal_abbrev(sig)) {
+		snprintf(buf, cap, "SIG%s", ckpt_signal_abbrev(sig));
+		return buf;
+	}
 	if (sig >= SIGRTMIN && sig <= SIGRTMAX)
 		snprintf(buf, cap, "SIGRTMIN+%d", sig - SIGRTMIN);
 	else
@@ -272,4 +271,29 @@ ssize_t read_small(const char *path, char *buf, size_t cap)
 	if (n >= 0)
 		buf[n] = 0;
 	return n;
+}
+
+/* ELF without PT_INTERP: LD_PRELOAD has no effect on it.  1 static, 0 not/unknown */
+int is_static_elf(const char *path)
+{
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), interp = 0, ok = 0;
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &eh, sizeof(eh), 0) == sizeof(eh) && !memcmp(eh.e_ident, ELFMAG, SELFMAG) &&
+	    eh.e_ident[EI_CLASS] == ELFCLASS64 && eh.e_phentsize == sizeof(ph)) {
+		ok = 1;
+		for (int i = 0; i < eh.e_phnum; i++) {
+			if (pread(fd, &ph, sizeof(ph), eh.e_phoff + (off_t)i * sizeof(ph)) != sizeof(ph)) {
+				ok = 0;
+				break;
+			}
+			if (ph.p_type == PT_INTERP)
+				interp = 1;
+		}
+	}
+	close(fd);
+	return ok && !interp;
 }
