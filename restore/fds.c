@@ -341,6 +341,8 @@ static long make_one(const struct img *img, uint32_t i, int close_unsupported, i
 		if (sys_failed(sys_ftruncate((int)fd, f->size)))
 			return img_fail(e, "fd %d: memfd cannot have %ld bytes", f->fd, f->size);
 		sys_lseek((int)fd, (int64_t)f->pos, 0);
+		if (f->mode)			/* its fchmod; before F_SEAL_EXEC may forbid it */
+			sys_fchmod((int)fd, (int)(f->mode & 07777));
 		if (f->aux[0] && sys_failed(sys_fcntl((int)fd, F_ADD_SEALS, (long)f->aux[0])))
 			return img_fail(e, "fd %d: memfd seals 0x%lx could not be set", f->fd, f->aux[0]);
 		return fd;
