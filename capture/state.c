@@ -534,4 +534,20 @@ void cap_say_not_restored(const char *path, const struct ckpt_proc *p, const str
 	if (p->attrs & CKPT_PROC_AIO_LOST)
 		cap_say("%s: not restored: Linux AIO contexts (io_setup; a ring at 0x%lx): io_submit and "
 			"io_getevents on them fail with EINVAL after a restore", path, w->aio_ring);
+	cap_say_vmflags_lost(path, w);
+}
+
+/* one line for each VmFlags flag the restorer does not set again */
+void cap_say_vmflags_lost(const char *path, const struct cap_walk *w)
+{
+	for (int i = 0; i < CAP_VMFLAGS_NLOST; i++) {
+		static const char *const what[CAP_VMFLAGS_NLOST] = {
+			"guard pages (MADV_GUARD_INSTALL)", "a shadow stack", "hugetlb pages (MAP_HUGETLB)",
+			"a userfaultfd registration", "MAP_SYNC",
+		};
+
+		if (w->vmflags_lost & (1u << i))
+			cap_say("%s: not restored: mapping flag %s: %s (first at 0x%lx)", path,
+				cap_vmflags_lost[i], what[i], w->vmflags_lost_at[i]);
+	}
 }
