@@ -180,6 +180,8 @@ static inline long sys_open(const char *path, int flags, int mode) { return SC4(
 static inline long sys_close(int fd) { return SC1(__NR_close, fd); }
 /* int fstat(int fd, struct stat *st); */
 static inline long sys_fstat(int fd, struct ksys_stat *st) { return SC2(__NR_fstat, fd, st); }
+/* int futimens(int fd, const struct timespec times[2]); as utimensat(fd, NULL, times, 0) */
+static inline long sys_futimens(int fd, const void *times) { return SC4(__NR_utimensat, fd, 0, times, 0); }
 /* int newfstatat(int dirfd, const char *path, struct stat *st, int flags); */
 static inline long sys_stat(const char *path, struct ksys_stat *st) { return SC4(__NR_newfstatat, AT_FDCWD, path, st, 0); }
 /* void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off); */

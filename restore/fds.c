@@ -273,12 +273,15 @@ static long reopen_fifo(const struct img *img, const struct ckpt_fd *f, struct i
 
 /* The last step before the point of no return that writes: each FIFO's
  * buffered bytes, through a writer of our own (the record's descriptor, the
- * reader, is open: the open does not block, nor fail). */
+ * reader, is open: the open does not block, nor fail).  The write sets the
+ * FIFO's mtime: its times are put back as they were before it (not possible
+ * on another user's FIFO: a notice). */
 static int fill_fifos(const struct img *img, struct img_err *e)
 {
 	for (uint32_t i = 0; i < img->hdr.nfds; i++) {
 		const struct ckpt_fd *f = &img->fds[i];
-		long w;
+		struct ksys_stat st;
+		long w, r;
 		int bad;
 
 		if (f->kind != CKPT_FD_FIFO || stage[i] < 0 || !f->data_len)
@@ -287,7 +290,13 @@ static int fill_fifos(const struct img *img, struct img_err *e)
 		if (sys_failed(w))
 			return img_fail(e, "fd %d: FIFO %s: no writer to refill it: errno %d", f->fd,
 					img_str(img, f->path_off), (int)-w);
+		r = sys_fstat((int)w, &st);
 		bad = copy_in(img, (int)w, f->data_off, f->data_len, f->data_crc, f, e);
+		if (!bad && !sys_failed(r))	/* st_atime and st_mtime: timespec[2] as they lie */
+			r = sys_futimens((int)w, &st.st_atime_sec);
+		if (!bad && sys_failed(r))
+			img_say(2, "restorer: notice: fd %d: FIFO %s: the refill changed its mtime: errno %d\n",
+				f->fd, img_str(img, f->path_off), (int)-r);
 		sys_close((int)w);
 		if (bad)
 			return -1;
