@@ -280,7 +280,11 @@ struct ckpt_fd {
 	uint64_t data_off;	/* stored bytes: pipe buffer, file or memfd content */
 	uint64_t data_len;
 	uint64_t aux[6];	/* kind-specific, see enum ckpt_fd_kind */
-	uint64_t pad[2];
+	uint32_t tfd_flags;	/* TIMERFD on a realtime clock set with TFD_TIMER_ABSTIME:
+				 * its settime flags (ABSTIME 1, CANCEL_ON_SET 2); 0 otherwise
+				 * and in older images */
+	uint32_t pad0;
+	int64_t  tfd_deadline_ns;	/* with tfd_flags: the wall-clock expiry, ns since the epoch */
 };								/* 160 */
 _Static_assert(sizeof(struct ckpt_fd) == 160, "ckpt_fd");
 

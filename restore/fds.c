@@ -371,7 +371,11 @@ static long make_one(const struct img *img, uint32_t i, int close_unsupported, i
 		fd = sys_timerfd_create((int)f->aux[0], O_CLOEXEC | nb);
 		if (sys_failed(fd))
 			return img_fail(e, "fd %d: timerfd_create: errno %d", f->fd, (int)-fd);
-		if ((its[2] || its[3]) && sys_failed(sys_timerfd_settime((int)fd, 0, its, 0)))
+		if (f->tfd_flags & 1) {		/* TFD_TIMER_ABSTIME: at its wall-clock time */
+			its[2] = f->tfd_deadline_ns / 1000000000;
+			its[3] = f->tfd_deadline_ns % 1000000000;
+		}
+		if ((its[2] || its[3]) && sys_failed(sys_timerfd_settime((int)fd, (int)(f->tfd_flags & 3), its, 0)))
 			return img_fail(e, "fd %d: timerfd_settime failed", f->fd);
 		/* expirations not read yet: after settime, which clears them */
 		if (f->aux[5] && sys_ioctl((int)fd, TFD_IOC_SET_TICKS, (void *)&f->aux[5]))
