@@ -57,6 +57,7 @@ struct cap_config {
 	char cpu_vendor[16];
 	uint32_t cpu_level;		/* CKPT_CPU_LEVEL: 2..4, or 0 */
 	int have_pagemap_scan;		/* -1 unknown, 0 no, 1 yes */
+	int pagemap_scan_no_guard;	/* it refuses PAGE_IS_GUARD (before Linux 6.14) */
 	int fork_writer;		/* write images from a forked child (CKPT_FORK != 0) */
 	int keep;			/* CKPT_KEEP: images kept, the newest at path (0/1: one) */
 	int incremental;		/* CKPT_INCREMENTAL=1 */
@@ -101,6 +102,7 @@ long cap_spawn_helper(uint64_t stack, uint64_t len, volatile int32_t *tid, void 
 int cap_join_helper(volatile int32_t *tid, int wait);	/* 1: it has exited */
 
 /* maps.c: walk /proc/self/smaps into scratch vmas, then the page tables into runs */
+#define CAP_VMFLAGS_NLOST 5
 struct cap_walk {
 	uint32_t nvmas;
 	uint32_t nruns;
@@ -124,8 +126,11 @@ struct cap_walk {
 	uint32_t lost;			/* CKPT_PROC_*_LOST: held, and not restored */
 	int32_t lost_fd[CKPT_PROC_NLOST];	/* the descriptor a lock or lease is held through */
 	uint64_t aio_ring;		/* the first io_setup ring's address */
+	uint32_t vmflags_lost;		/* bit i: a region has VmFlags cap_vmflags_lost[i] */
+	uint64_t vmflags_lost_at[CAP_VMFLAGS_NLOST];	/* the first such region */
 };
 enum { WALK_SMAPS, WALK_MAPS, WALK_REFINE };
+extern const char cap_vmflags_lost[CAP_VMFLAGS_NLOST][3];
 int cap_walk_maps(struct cap_walk *w, int mode);
 int cap_from_parent(uint32_t vma_index);
 int cap_take_dontfork(struct cap_walk *w);	/* in the writer, before the process goes on */
@@ -187,6 +192,7 @@ int cap_collect_timers(struct cap_walk *w);
 int cap_count_threads(void);
 void cap_collect_limits(struct ckpt_proc *p);
 void cap_say_not_restored(const char *path, const struct ckpt_proc *p, const struct cap_walk *w);
+void cap_say_vmflags_lost(const char *path, const struct cap_walk *w);
 
 /* dump.c: phase 1 in the process, phase 2 there or in a forked child */
 int cap_prepare(struct cap_walk *w, struct cap_state *st, const char *path, int incremental, int quick);

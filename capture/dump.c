@@ -675,6 +675,7 @@ static int refine(struct writer *x, int *again)
 		cap_say("%s: %s: errno %d", x->path, w->fail_what ? w->fail_what : "read the process's smaps", -err);
 		return err;
 	}
+	cap_say_vmflags_lost(x->path, w);	/* the smaps is read only now */
 	for (uint32_t i = 0; i < w->nvmas; i++)
 		from_parent += (uint32_t)cap_from_parent(i);
 	if (from_parent && (err = cap_rescan_from_parent(w)))
@@ -693,6 +694,10 @@ static int write_tables_and_header(struct writer *x)
 	uint32_t crc = 0;
 	int fd = x->fd, err = 0;
 
+	/* the proc record with what a quick walk's refine found lost (VmFlags) */
+	const size_t attrs_at = offsetof(struct ckpt_proc, attrs);
+	uint32_t attrs = st->proc.attrs | w->lost;
+
 	for (uint32_t i = 0; i < w->nfds; i++)	/* fdbuf offsets, kept for a second pass until now */
 		if (ckpt_scratch.fds[i].kind == CKPT_FD_PIPE || ckpt_scratch.fds[i].kind == CKPT_FD_FIFO ||
 		    ckpt_scratch.fds[i].kind == CKPT_FD_EPOLL)
@@ -700,7 +705,10 @@ static int write_tables_and_header(struct writer *x)
 	for (uint32_t i = 0; i < st->nthreads && !err; i++)
 		err = put(fd, &off, &crc, st->thr[i], sizeof(struct ckpt_thread));
 	if (err ||
-	    (err = put(fd, &off, &crc, &st->proc, sizeof(st->proc))) ||
+	    (err = put(fd, &off, &crc, &st->proc, attrs_at)) ||
+	    (err = put(fd, &off, &crc, &attrs, sizeof(attrs))) ||
+	    (err = put(fd, &off, &crc, (const char *)&st->proc + attrs_at + sizeof(attrs),
+		       sizeof(st->proc) - attrs_at - sizeof(attrs))) ||
 	    (err = put(fd, &off, &crc, ckpt_scratch.vmas, (uint64_t)w->nvmas * sizeof(struct ckpt_vma))) ||
 	    (err = put(fd, &off, &crc, ckpt_scratch.runs, (uint64_t)w->nruns * sizeof(struct ckpt_run))) ||
 	    (err = put(fd, &off, &crc, ckpt_scratch.fds, (uint64_t)w->nfds * sizeof(struct ckpt_fd))) ||

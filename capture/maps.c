@@ -17,6 +17,9 @@
 #define PAGE_IS_PFNZERO		(1ul << 5)
 #define PAGE_IS_HUGE		(1ul << 6)
 #endif
+#ifndef PAGE_IS_GUARD
+#define PAGE_IS_GUARD		(1ul << 8)	/* Linux 6.14 */
+#endif
 
 struct cap_pm_scan_arg {
 	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
@@ -155,13 +158,18 @@ static int parse_header(struct cap_walk *w, const char *p, const char *eol)
 	return 0;
 }
 
+/* VmFlags a program can set that the restorer does not set again: named at
+ * checkpoint time (cap_say_not_restored), once per flag */
+const char cap_vmflags_lost[CAP_VMFLAGS_NLOST][3] = { "gu", "ss", "ht", "um", "sf" };
+
 /* "VmFlags: rd wr mr mw me ac sd" -> mapping flags and advice */
-static void parse_vmflags(struct ckpt_vma *v, const char *p, const char *eol)
+static void parse_vmflags(struct cap_walk *w, struct ckpt_vma *v, const char *p, const char *eol)
 {
 	static const struct { char name[3]; uint32_t adv; } advs[] = {
 		{ "dc", CKPT_ADV_DONTFORK }, { "dd", CKPT_ADV_DONTDUMP }, { "wf", CKPT_ADV_WIPEONFORK },
 		{ "hg", CKPT_ADV_HUGEPAGE }, { "nh", CKPT_ADV_NOHUGEPAGE }, { "mg", CKPT_ADV_MERGEABLE },
 		{ "sr", CKPT_ADV_SEQUENTIAL }, { "rr", CKPT_ADV_RANDOM }, { "lo", CKPT_ADV_LOCKED },
+		{ "lf", CKPT_ADV_LOCKONFAULT }, { "sl", CKPT_ADV_SEALED }, { "gu", CKPT_ADV_GUARD },
 	};
 	int account = 0;
 
@@ -174,11 +182,20 @@ static void parse_vmflags(struct ckpt_vma *v, const char *p, const char *eol)
 			v->flags |= CKPT_MAP_MAYWRITE;
 		else if (p[0] == 'a' && p[1] == 'c')
 			account = 1;
+		else if (p[0] == 'n' && p[1] == 'r')
+			v->flags |= CKPT_MAP_NORESERVE;
 		else if (p[0] == 'u' && p[1] == 'w')
 			v->flags |= CKPT_MAP_TRACKED;
 		for (size_t i = 0; i < sizeof(advs) / sizeof(advs[0]); i++)
 			if (p[0] == advs[i].name[0] && p[1] == advs[i].name[1])
 				v->advice |= advs[i].adv;
+		for (int i = 0; i < CAP_VMFLAGS_NLOST; i++)
+			if (p[0] == cap_vmflags_lost[i][0] && p[1] == cap_vmflags_lost[i][1] &&
+			    !(w->vmflags_lost & (1u << i))) {
+				w->vmflags_lost |= 1u << i;
+				w->vmflags_lost_at[i] = v->start;
+				w->lost |= CKPT_PROC_VMFLAGS_LOST;
+			}
 		p++;
 	}
 	/* private writable memory is accounted unless mapped MAP_NORESERVE */
@@ -292,7 +309,7 @@ static int walk(struct cap_walk *w, int mode, const struct walk_space *sp)
 				in_vma = w->nvmas != before;
 				cur = w->nvmas - 1;
 			} else if (in_vma && starts(p, "VmFlags:")) {
-				parse_vmflags(&sp->vmas[cur], p + 8, eol);
+				parse_vmflags(w, &sp->vmas[cur], p + 8, eol);
 				if (mode == WALK_REFINE &&
 				    (sp->vmas[cur].advice & (CKPT_ADV_WIPEONFORK | CKPT_ADV_DONTFORK)) &&
 				    !(sp->remade[cur / 8] >> (cur % 8) & 1))
@@ -378,8 +395,8 @@ int cap_refine_start(struct cap_walk *w, void **handle)
 	return 0;
 }
 
-/* wait for it, and take what it found: flags, advice, keys, and which
- * regions must be read from the process (MADV_WIPEONFORK) */
+/* wait for it, and take what it found: flags, advice, keys, which regions
+ * must be read from the process (MADV_WIPEONFORK), the VmFlags not restored */
 int cap_refine_finish(struct cap_walk *w, void *handle)
 {
 	struct refine_job *j = handle;
@@ -396,6 +413,9 @@ int cap_refine_finish(struct cap_walk *w, void *handle)
 			ckpt_scratch.vmas[i].pkey = j->sp.vmas[i].pkey;
 		}
 		memcpy(ckpt_scratch.from_parent, j->sp.from_parent, CAP_MAX_VMAS / 8);
+		w->lost |= j->w.lost;		/* VmFlags not restored */
+		w->vmflags_lost = j->w.vmflags_lost;
+		memcpy(w->vmflags_lost_at, j->w.vmflags_lost_at, sizeof(w->vmflags_lost_at));
 	}
 	sys_munmap((uint64_t)j - REFINE_STACK, j->map_len);
 	return err;
@@ -510,11 +530,15 @@ static int scan_ioctl(struct cap_walk *w, int pm, uint32_t vi, uint64_t exclude_
 {
 	const struct ckpt_vma *v = &ckpt_scratch.vmas[vi];
 	uint64_t (*reg)[3] = (uint64_t (*)[3])ckpt_scratch.regions;
+	/* a guard page (MADV_GUARD_INSTALL) reads as swapped, and reading it is
+	 * SIGSEGV; a kernel before 6.14 refuses the bit (and has no guard pages,
+	 * but for 6.13) */
+	uint64_t guard = ckpt_cfg.pagemap_scan_no_guard ? 0 : PAGE_IS_GUARD;
 	struct cap_pm_scan_arg a = {
 		.size = sizeof(a), .start = v->start, .end = v->end,
 		.vec = (uint64_t)reg, .vec_len = sizeof(ckpt_scratch.regions) / 24,
-		.category_inverted = PAGE_IS_PFNZERO | exclude_file,
-		.category_mask = PAGE_IS_PFNZERO | exclude_file,
+		.category_inverted = PAGE_IS_PFNZERO | exclude_file | guard,
+		.category_mask = PAGE_IS_PFNZERO | exclude_file | guard,
 		.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
 		.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
 	};
@@ -545,7 +569,7 @@ static int scan_pagemap(struct cap_walk *w, int pm, uint32_t vi, int exclude_fil
 			uint64_t pw = words[i];
 			int keep = (pw >> 63 & 1) || (pw >> 62 & 1);
 
-			if (exclude_file && (pw >> 61 & 1))
+			if ((exclude_file && (pw >> 61 & 1)) || (pw >> 58 & 1))	/* 58: guard page */
 				keep = 0;
 			if (keep && (drop_zero ? add_nonzero : add_run)(w, vi, a + i * CKPT_PAGE_SIZE,
 									  a + (i + 1) * CKPT_PAGE_SIZE))
@@ -566,6 +590,11 @@ static int scan_present(struct cap_walk *w, int pm, uint32_t vi, uint64_t exclud
 
 	if (ckpt_cfg.have_pagemap_scan) {
 		err = scan_ioctl(w, pm, vi, exclude_file, drop_zero);
+		if (err == -22 && !ckpt_cfg.pagemap_scan_no_guard) {	/* without PAGE_IS_GUARD */
+			ckpt_cfg.pagemap_scan_no_guard = 1;
+			w->nruns = first;
+			err = scan_ioctl(w, pm, vi, exclude_file, drop_zero);
+		}
 		if (err != -25 && err != -22)	/* ENOTTY/EINVAL: kernel without it */
 			return err;
 		ckpt_cfg.have_pagemap_scan = 0;

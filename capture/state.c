@@ -142,8 +142,17 @@ static void describe_timerfd(struct ckpt_fd *f, const char *fdinfo, char *info, 
 	if (f->aux[5] && !timerfd_ticks_settable())
 		cap_say("fd %d: timerfd: %lu expirations not read yet are lost at restore (this kernel "
 			"cannot set them again: no TFD_IOC_SET_TICKS)", f->fd, f->aux[5]);
-	if ((v = cap_field(info, "settime flags:")) && (num(&v, 8) & 2))
-		cap_say("fd %d: timerfd: restored without TFD_TIMER_CANCEL_ON_SET", f->fd);
+	/* armed for a wall-clock time: that time, not the time left, is set again
+	 * (a monotonic clock starts again at boot: its time left is what holds) */
+	if ((v = cap_field(info, "settime flags:")) && (num(&v, 8) & 1) &&
+	    (f->aux[0] == 0 || f->aux[0] == 8) && (f->aux[3] || f->aux[4])) {	/* REALTIME(_ALARM) */
+		struct ksys_timespec now;
+
+		v = cap_field(info, "settime flags:");
+		f->tfd_flags = (uint32_t)num(&v, 8) & 3;	/* TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET */
+		sys_clock_gettime(0, &now);
+		f->tfd_deadline_ns = (now.tv_sec + (int64_t)f->aux[3]) * 1000000000 + now.tv_nsec + (int64_t)f->aux[4];
+	}
 }
 
 /* one descriptor -> its record; stored bytes for pipes go to fdbuf */
@@ -535,4 +544,20 @@ void cap_say_not_restored(const char *path, const struct ckpt_proc *p, const str
 	if (p->attrs & CKPT_PROC_AIO_LOST)
 		cap_say("%s: not restored: Linux AIO contexts (io_setup; a ring at 0x%lx): io_submit and "
 			"io_getevents on them fail with EINVAL after a restore", path, w->aio_ring);
+	cap_say_vmflags_lost(path, w);
+}
+
+/* one line for each VmFlags flag the restorer does not set again */
+void cap_say_vmflags_lost(const char *path, const struct cap_walk *w)
+{
+	for (int i = 0; i < CAP_VMFLAGS_NLOST; i++) {
+		static const char *const what[CAP_VMFLAGS_NLOST] = {
+			"guard pages (MADV_GUARD_INSTALL)", "a shadow stack", "hugetlb pages (MAP_HUGETLB)",
+			"a userfaultfd registration", "MAP_SYNC",
+		};
+
+		if (w->vmflags_lost & (1u << i))
+			cap_say("%s: not restored: mapping flag %s: %s (first at 0x%lx)", path,
+				cap_vmflags_lost[i], what[i], w->vmflags_lost_at[i]);
+	}
 }

@@ -98,7 +98,7 @@ enum ckpt_vma_kind {
 /* ckpt_vma.flags: how it was mapped */
 #define CKPT_MAP_SHARED		0x0001u	/* 's' in maps, else private */
 #define CKPT_MAP_GROWSDOWN	0x0002u	/* VmFlags gd */
-#define CKPT_MAP_NORESERVE	0x0004u	/* writable private without VmFlags ac */
+#define CKPT_MAP_NORESERVE	0x0004u	/* VmFlags nr, or writable private anonymous without ac */
 #define CKPT_MAP_MAYWRITE	0x0008u	/* VmFlags mw: shared file opened for writing */
 #define CKPT_MAP_FRESH		0x0010u	/* incremental: older images hold nothing of this region */
 #define CKPT_MAP_TRACKED	0x0020u	/* VmFlags uw: writes tracked with userfaultfd-wp */
@@ -116,6 +116,10 @@ enum ckpt_vma_kind {
 #define CKPT_ADV_SEQUENTIAL	0x0040u	/* sr */
 #define CKPT_ADV_RANDOM		0x0080u	/* rr */
 #define CKPT_ADV_LOCKED		0x0100u	/* lo (restored best effort: RLIMIT_MEMLOCK) */
+#define CKPT_ADV_LOCKONFAULT	0x0200u	/* lf: mlock2(MLOCK_ONFAULT), with lo */
+#define CKPT_ADV_SEALED		0x0400u	/* sl: mseal(), applied last */
+#define CKPT_ADV_GUARD		0x0800u	/* gu: MADV_GUARD_INSTALL pages: not stored, and
+					 * not restored (CKPT_PROC_VMFLAGS_LOST) */
 
 struct ckpt_vma {
 	uint64_t start, end;	/* page-aligned, start < end */
@@ -204,7 +208,8 @@ _Static_assert(sizeof(struct ckpt_proc) == 4096, "ckpt_proc");
 #define CKPT_PROC_OFD_LOCKS_LOST 0x80000u	/* F_OFD_SETLK locks held */
 #define CKPT_PROC_LEASES_LOST	0x100000u	/* F_SETLEASE leases held */
 #define CKPT_PROC_AIO_LOST	0x200000u	/* io_setup contexts (an "/[aio]" ring mapped) */
-#define CKPT_PROC_NLOST		6	/* bits from CKPT_PROC_GROUPS_LOST up: img_lost_names */
+#define CKPT_PROC_VMFLAGS_LOST	0x400000u	/* VmFlags the restorer does not set again (gu ss ht um sf) */
+#define CKPT_PROC_NLOST		7	/* bits from CKPT_PROC_GROUPS_LOST up: img_lost_names */
 
 /* Written by the restorer into the restored program just before the jump
  * (at ckpt_proc.resume_addr), read by libckpt on its way back. */
@@ -275,7 +280,11 @@ struct ckpt_fd {
 	uint64_t data_off;	/* stored bytes: pipe buffer, file or memfd content */
 	uint64_t data_len;
 	uint64_t aux[6];	/* kind-specific, see enum ckpt_fd_kind */
-	uint64_t pad[2];
+	uint32_t tfd_flags;	/* TIMERFD on a realtime clock set with TFD_TIMER_ABSTIME:
+				 * its settime flags (ABSTIME 1, CANCEL_ON_SET 2); 0 otherwise
+				 * and in older images */
+	uint32_t pad0;
+	int64_t  tfd_deadline_ns;	/* with tfd_flags: the wall-clock expiry, ns since the epoch */
 };								/* 160 */
 _Static_assert(sizeof(struct ckpt_fd) == 160, "ckpt_fd");
 

@@ -180,6 +180,8 @@ static inline long sys_open(const char *path, int flags, int mode) { return SC4(
 static inline long sys_close(int fd) { return SC1(__NR_close, fd); }
 /* int fstat(int fd, struct stat *st); */
 static inline long sys_fstat(int fd, struct ksys_stat *st) { return SC2(__NR_fstat, fd, st); }
+/* int futimens(int fd, const struct timespec times[2]); as utimensat(fd, NULL, times, 0) */
+static inline long sys_futimens(int fd, const void *times) { return SC4(__NR_utimensat, fd, 0, times, 0); }
 /* int newfstatat(int dirfd, const char *path, struct stat *st, int flags); */
 static inline long sys_stat(const char *path, struct ksys_stat *st) { return SC4(__NR_newfstatat, AT_FDCWD, path, st, 0); }
 /* void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off); */
@@ -196,6 +198,11 @@ static inline long sys_mremap(uint64_t old, uint64_t olen, uint64_t nlen, int fl
 static inline long sys_madvise(uint64_t addr, uint64_t len, int advice) { return SC3(__NR_madvise, addr, len, advice); }
 /* int mlock(const void *addr, size_t len); */
 static inline long sys_mlock(uint64_t addr, uint64_t len) { return SC2(__NR_mlock, addr, len); }
+/* int mlock2(const void *addr, size_t len, unsigned flags); 1 = MLOCK_ONFAULT */
+static inline long sys_mlock2(uint64_t addr, uint64_t len, unsigned flags) { return SC3(__NR_mlock2, addr, len, flags); }
+/* int mseal(void *addr, size_t len, unsigned long flags); (Linux 6.10) */
+#define KSYS_NR_mseal 462
+static inline long sys_mseal(uint64_t addr, uint64_t len) { return SC3(KSYS_NR_mseal, addr, len, 0); }
 /* int pkey_alloc(unsigned flags, unsigned access_rights); */
 static inline long sys_pkey_alloc(void) { return SC2(__NR_pkey_alloc, 0, 0); }
 /* int pkey_free(int pkey); */

@@ -273,12 +273,15 @@ static long reopen_fifo(const struct img *img, const struct ckpt_fd *f, struct i
 
 /* The last step before the point of no return that writes: each FIFO's
  * buffered bytes, through a writer of our own (the record's descriptor, the
- * reader, is open: the open does not block, nor fail). */
+ * reader, is open: the open does not block, nor fail).  The write sets the
+ * FIFO's mtime: its times are put back as they were before it (not possible
+ * on another user's FIFO: a notice). */
 static int fill_fifos(const struct img *img, struct img_err *e)
 {
 	for (uint32_t i = 0; i < img->hdr.nfds; i++) {
 		const struct ckpt_fd *f = &img->fds[i];
-		long w;
+		struct ksys_stat st;
+		long w, r;
 		int bad;
 
 		if (f->kind != CKPT_FD_FIFO || stage[i] < 0 || !f->data_len)
@@ -287,7 +290,13 @@ static int fill_fifos(const struct img *img, struct img_err *e)
 		if (sys_failed(w))
 			return img_fail(e, "fd %d: FIFO %s: no writer to refill it: errno %d", f->fd,
 					img_str(img, f->path_off), (int)-w);
+		r = sys_fstat((int)w, &st);
 		bad = copy_in(img, (int)w, f->data_off, f->data_len, f->data_crc, f, e);
+		if (!bad && !sys_failed(r))	/* st_atime and st_mtime: timespec[2] as they lie */
+			r = sys_futimens((int)w, &st.st_atime_sec);
+		if (!bad && sys_failed(r))
+			img_say(2, "restorer: notice: fd %d: FIFO %s: the refill changed its mtime: errno %d\n",
+				f->fd, img_str(img, f->path_off), (int)-r);
 		sys_close((int)w);
 		if (bad)
 			return -1;
@@ -341,6 +350,8 @@ static long make_one(const struct img *img, uint32_t i, int close_unsupported, i
 		if (sys_failed(sys_ftruncate((int)fd, f->size)))
 			return img_fail(e, "fd %d: memfd cannot have %ld bytes", f->fd, f->size);
 		sys_lseek((int)fd, (int64_t)f->pos, 0);
+		if (f->mode)			/* its fchmod; before F_SEAL_EXEC may forbid it */
+			sys_fchmod((int)fd, (int)(f->mode & 07777));
 		if (f->aux[0] && sys_failed(sys_fcntl((int)fd, F_ADD_SEALS, (long)f->aux[0])))
 			return img_fail(e, "fd %d: memfd seals 0x%lx could not be set", f->fd, f->aux[0]);
 		return fd;
@@ -360,7 +371,11 @@ static long make_one(const struct img *img, uint32_t i, int close_unsupported, i
 		fd = sys_timerfd_create((int)f->aux[0], O_CLOEXEC | nb);
 		if (sys_failed(fd))
 			return img_fail(e, "fd %d: timerfd_create: errno %d", f->fd, (int)-fd);
-		if ((its[2] || its[3]) && sys_failed(sys_timerfd_settime((int)fd, 0, its, 0)))
+		if (f->tfd_flags & 1) {		/* TFD_TIMER_ABSTIME: at its wall-clock time */
+			its[2] = f->tfd_deadline_ns / 1000000000;
+			its[3] = f->tfd_deadline_ns % 1000000000;
+		}
+		if ((its[2] || its[3]) && sys_failed(sys_timerfd_settime((int)fd, (int)(f->tfd_flags & 3), its, 0)))
 			return img_fail(e, "fd %d: timerfd_settime failed", f->fd);
 		/* expirations not read yet: after settime, which clears them */
 		if (f->aux[5] && sys_ioctl((int)fd, TFD_IOC_SET_TICKS, (void *)&f->aux[5]))

@@ -358,7 +358,9 @@ static void map_vma(const struct img *img, const struct ckpt_vma *v, int fd, int
 	seal_vma(img, v, tmp_prot, verbose);
 }
 
-/* final protection (and key), advice, lock, name */
+static uint32_t unlocked;		/* regions mlock refused */
+
+/* final protection (and key), advice, lock, name, mseal */
 static void seal_vma(const struct img *img, const struct ckpt_vma *v, int tmp_prot, int verbose)
 {
 	uint64_t len = v->end - v->start;
@@ -380,17 +382,23 @@ static void seal_vma(const struct img *img, const struct ckpt_vma *v, int tmp_pr
 			img_say(2, "restorer: notice: madvise(0x%lx, %d): errno %d\n", v->start,
 				advices[i].advice, (int)-r);
 	}
-	if (v->advice & CKPT_ADV_LOCKED) {
-		r = sys_mlock(v->start, len);
-		if (sys_failed(r))
-			img_say(2, "restorer: notice: region 0x%lx stays unlocked: mlock errno %d\n",
-				v->start, (int)-r);
+	if (v->advice & CKPT_ADV_LOCKED) {	/* MLOCK_ONFAULT (1) with lf */
+		r = sys_mlock2(v->start, len, v->advice & CKPT_ADV_LOCKONFAULT ? 1 : 0);
+		if (sys_failed(r) && !unlocked++)	/* one line: RLIMIT_MEMLOCK refuses them all */
+			img_say(2, "restorer: notice: region 0x%lx and any locked after it may stay unlocked: "
+				"mlock errno %d\n", v->start, (int)-r);
 	}
 	if (v->name_off) {
 		r = sys_prctl(CKPT_PR_SET_VMA, CKPT_PR_SET_VMA_ANON_NAME, v->start, len,
 			      (uint64_t)img_str(img, v->name_off));
 		if (sys_failed(r) && verbose)
 			img_say(2, "restorer: notice: region 0x%lx keeps no name: errno %d\n", v->start, (int)-r);
+	}
+	if (v->advice & CKPT_ADV_SEALED) {	/* last: nothing changes it after this */
+		r = sys_mseal(v->start, len);
+		if (sys_failed(r))
+			img_say(2, "restorer: notice: region 0x%lx stays unsealed: mseal errno %d\n", v->start,
+				(int)-r);
 	}
 }
 
