@@ -329,6 +329,14 @@ long ckpt_raw_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long
 		return mine(ret(syscall(nr, a1, a2, a3, a4)));
 	case SYS_fstat: case SYS_lseek: case SYS_ftruncate: case SYS_timerfd_settime: case SYS_getpid:
 		return ret(syscall(nr, a1, a2, a3, a4));
+	case SYS_fchmod:		/* a memfd's mode, on a memfd made here */
+		if (a1 < 0 || a1 >= MAX_FD || !bit(fd_mine, a1))
+			break;
+		return ret(syscall(nr, a1, a2));
+	case SYS_utimensat:		/* futimens: a FIFO's times, on one opened here */
+		if (a1 < 0 || a1 >= MAX_FD || !bit(fd_mine, a1) || a2 != 0)
+			break;
+		return ret(syscall(nr, a1, a2, a3, a4));
 	case SYS_ioctl:			/* TFD_IOC_SET_TICKS, on a timerfd made here */
 		if (a2 != 0x40085400 || a1 < 0 || a1 >= MAX_FD || !bit(fd_mine, a1))
 			break;
