@@ -12,15 +12,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
 #include <ucontext.h>
 #include <unistd.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 
 #include "cap.h"
 #include "cpu.h"
 #include "signame.h"
+#include "goprog.h"
 #include "ckpt.h"
 
 #define CKPT_API __attribute__((visibility("default")))
@@ -104,6 +107,27 @@ static void on_signal(int sig, siginfo_t *si, void *ucv);
 static struct sigaction prog_view, stop_view;	/* what the program set for them */
 static int trigger_owned, stop_owned;		/* our handlers are installed */
 
+/* The trigger handler runs with SA_ONSTACK (Go requires it of a foreign
+ * handler, and a goroutine's stack is 8 KiB) but a checkpoint needs some
+ * 34 KiB, more than Go's 32 KiB signal stack: it runs on a stack of its own,
+ * mapped at start (asm/onstack.asm), with a guard page below.  Part of the
+ * image like any memory: a restored process returns through it. */
+#define TRIGGER_STACK_SIZE	(256 * 1024)
+static char *trigger_stack;		/* its lowest usable byte, or NULL */
+static int trigger_stack_busy;
+void cap_call_on_stack(void (*fn)(void *), void *arg, void *top);
+
+static void map_trigger_stack(void)
+{
+	char *p = mmap(NULL, TRIGGER_STACK_SIZE + 4096, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return;			/* checkpoints run on the interrupted stack */
+	mprotect(p, 4096, PROT_NONE);
+	trigger_stack = p + 4096;
+}
+
 #define INTERVAL_COOKIE	0x636b7074696d6572ull	/* "ckptimer": sigval of our own timer */
 
 /* CKPT_INTERVAL=S: a POSIX timer of the library's own (CLOCK_MONOTONIC) sends
@@ -149,12 +173,24 @@ static void install_stop_handler(void)
 		cap_say("CKPT_STOP_SIGNAL=%s: not a signal: using %d", ss, ckpt_stop_sig = 63);
 	memset(&st, 0, sizeof(st));
 	st.sa_sigaction = (void (*)(int, siginfo_t *, void *))cap_on_stop;
-	st.sa_flags = SA_SIGINFO | SA_RESTART;
+	st.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
 	sigfillset(&st.sa_mask);
 	if (ckpt_stop_sig == ckpt_cfg.sig || sigaction(ckpt_stop_sig, &st, &stop_view))
 		cap_say("stop signal %d unusable: multi-threaded checkpoints will fail", ckpt_stop_sig);
 	else
 		stop_owned = 1;
+}
+
+/* is this process a Go program without cgo (goprog.h)? */
+static int go_without_cgo(void)
+{
+	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return 0;
+	r = ckpt_go_program(fd) == CKPT_GO_NOCGO;
+	close(fd);
+	return r;
 }
 
 __attribute__((constructor)) static void ckpt_init(void)
@@ -174,6 +210,10 @@ __attribute__((constructor)) static void ckpt_init(void)
 		 * when someone else sends it, and then it does nothing */
 		say_env_ignored();
 		install_stop_handler();
+		return;
+	}
+	if (go_without_cgo()) {
+		cap_say("this is " CKPT_GO_NOCGO_WHY ": checkpoints disabled");
 		return;
 	}
 	file = cap_env("CKPT_FILE");
@@ -205,9 +245,10 @@ __attribute__((constructor)) static void ckpt_init(void)
 		ckpt_cfg.sig = 0;
 		return;
 	}
+	map_trigger_stack();
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_signal;
-	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
 	sigfillset(&sa.sa_mask);		/* nothing else runs during a checkpoint */
 	if (sigaction(ckpt_cfg.sig, &sa, &prog_view)) {
 		cap_say("sigaction(%d): %s: checkpoints disabled", ckpt_cfg.sig, strerror(errno));
@@ -698,18 +739,35 @@ out:
  * (CKPT_FINAL_COOKIE, signame.h): written before the handler returns, then the
  * process stops; whoever asked (ckpt run --slurm) kills it, or SIGCONTs it
  * when it cannot requeue.  A failed one returns, and the program goes on. */
+struct trigger_call { int from; uint64_t mask; int r; };
+
+static void take_from_signal(void *arg)
+{
+	struct trigger_call *c = arg;
+
+	c->r = ckpt_take(c->from, c->mask, ckpt_cfg.path, -1);
+}
+
 static void on_signal(int sig, siginfo_t *si, void *ucv)
 {
 	ucontext_t *uc = ucv;
-	uint64_t mask, cookie = si ? (uint64_t)si->si_value.sival_ptr : 0;
-	int from = 1;
+	uint64_t cookie = si ? (uint64_t)si->si_value.sival_ptr : 0;
+	struct trigger_call c = { .from = 1 };
 
-	memcpy(&mask, &uc->uc_sigmask, sizeof(mask));
+	memcpy(&c.mask, &uc->uc_sigmask, sizeof(c.mask));
 	if (si && si->si_code == SI_TIMER && cookie == INTERVAL_COOKIE)
-		from = 2;
+		c.from = 2;
 	else if (si && si->si_code == SI_QUEUE && cookie == CKPT_FINAL_COOKIE)
-		from = 3;
-	if (ckpt_take(from, mask, ckpt_cfg.path, -1) == 0 && from == 3)
+		c.from = 3;
+	/* the checkpoint on trigger_stack, one thread at a time: a second
+	 * trigger at once stays where it is and finds ckpt_take busy */
+	if (trigger_stack && !__atomic_exchange_n(&trigger_stack_busy, 1, __ATOMIC_SEQ_CST)) {
+		cap_call_on_stack(take_from_signal, &c, trigger_stack + TRIGGER_STACK_SIZE);
+		__atomic_store_n(&trigger_stack_busy, 0, __ATOMIC_SEQ_CST);
+	} else {
+		take_from_signal(&c);
+	}
+	if (c.r == 0 && c.from == 3)
 		SC2(__NR_kill, sys_getpid(), SIGSTOP);
 }
 

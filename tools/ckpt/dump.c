@@ -54,6 +54,21 @@ static int maps_libckpt(int pid)
 	return found;
 }
 
+/* is PID's program Go without cgo (goprog.h)?  Not when unreadable */
+static int go_without_cgo(int pid)
+{
+	char path[64];
+	int fd, r;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	r = ckpt_go_program(fd) == CKPT_GO_NOCGO;
+	close(fd);
+	return r;
+}
+
 /* state letter of /proc/PID/stat ('R', 'S', 'Z'...), or 0 when gone; *ppid set */
 static char proc_state(long pid, long *ppid)
 {
@@ -277,6 +292,10 @@ static int check_target(const struct dump *d)
 	}
 	if (!r) {
 		say("pid %d does not have libckpt.so loaded (start it with ckpt run): not signalled", d->pid);
+		return -1;
+	}
+	if (go_without_cgo(d->pid)) {
+		say("pid %d is " CKPT_GO_NOCGO_WHY ": not signalled", d->pid);
 		return -1;
 	}
 	return 0;
