@@ -10,7 +10,10 @@
 # growth, garbage collection), keeps them in a map under a mutex, and prints
 # "round sum twice(round)" every 30 ms for 60 rounds.
 #
-# Checks: the cgo build under ckpt run gets three `ckpt dump`s while it runs
+# Checks: libckpt's trigger and stop handlers run on the thread's signal
+# stack (SA_ONSTACK, as Go requires) and use at most 8 KiB of it (Go's are
+# 32 KiB; the checkpoint itself runs on a stack of libckpt's own), measured
+# with a C program.  The cgo build under ckpt run gets three `ckpt dump`s while it runs
 # (the issue's crashes came after a checkpoint: libckpt's handler ran on a
 # goroutine's 8 KiB stack) and still prints exactly what it prints without
 # libckpt; its last image, restored eager and then --lazy, prints the rest of
@@ -19,7 +22,8 @@
 # says so at start in one line and `ckpt dump` refuses it in one line.
 #
 # GOCACHE and GOPATH live under the work dir; no network is needed (the
-# standard library only).  Skips when go (Debian: golang-go) or gcc is missing.
+# standard library only).  Skips when go (Debian: golang-go), bash or gcc is
+# missing.
 # CKPT_TEST_BREAK=1: the restored output is compared with a wrong last line.
 
 set -u
@@ -119,6 +123,70 @@ for b in go_cgo go_nocgo; do
 		not_ok "$b is not dynamically linked: $(file "$W/$b")"
 	fi
 done
+
+# ---- libckpt's handlers on the signal stack, and little of it (C) ----
+# Go runs foreign handlers only on its signal stacks (SA_ONSTACK), 32 KiB
+# each; a checkpoint needs more.  A C program with a 64 KiB sigaltstack filled
+# with 0xAA on two threads triggers a checkpoint from its main thread (the
+# worker takes the stop signal) and measures how much of each was written.
+cat >"$W/altdepth.c" <<'EOF2'
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static char alt_main[65536], alt_worker[65536];
+
+static void set_alt(char *p)
+{
+	stack_t ss = { .ss_sp = p, .ss_size = 65536 };
+
+	memset(p, 0xAA, 65536);
+	sigaltstack(&ss, 0);
+}
+
+static size_t used(const char *p)
+{
+	size_t i = 0;
+
+	while (i < 65536 && (unsigned char)p[i] == 0xAA)
+		i++;
+	return 65536 - i;
+}
+
+static void *worker(void *arg)
+{
+	set_alt(alt_worker);
+	for (;;)
+		pause();
+	return arg;
+}
+
+int main(void)
+{
+	pthread_t t;
+
+	set_alt(alt_main);
+	pthread_create(&t, 0, worker, 0);
+	usleep(200000);
+	raise(SIGUSR2);
+	usleep(500000);
+	printf("%zu %zu\n", used(alt_main), used(alt_worker));
+	return 0;
+}
+EOF2
+compile_or_fail "cc altdepth.c" gcc -O2 -pthread -o "$W/altdepth" "$W/altdepth.c"
+LD_PRELOAD=$LIB CKPT_FILE=$W/img0 "$W/altdepth" >"$W/alt.out" 2>"$W/alt.err" </dev/null
+read -r trig stop <"$W/alt.out"
+lim=8192
+[ "$BRK" = 1 ] && lim=1
+if [ -s "$W/img0" ] && [ "${trig:-0}" -gt 0 ] && [ "$trig" -le $lim ] && [ "${stop:-0}" -gt 0 ] &&
+   [ "$stop" -le $lim ]; then
+	ok "handlers on the sigaltstack, trigger $trig bytes, stop $stop bytes (at most $lim)"
+else
+	not_ok "sigaltstack used by the trigger '${trig:-}' and the stop handler '${stop:-}' bytes, want 1..$lim, image $(ls "$W/img0" 2>&1); stderr: $(oneline "$W/alt.err")"
+fi
 
 # ---- cgo: three checkpoints while it runs, then its last image restored ----
 "$W/go_cgo" >"$W/ref.out" 2>"$W/ref.err" || { not_ok "go_cgo alone: $(oneline "$W/ref.err")"; finish; }
