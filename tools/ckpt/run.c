@@ -43,19 +43,6 @@ static int is_static_elf(const char *path)
 	return ok && !interp;
 }
 
-/* what kind of Go program path is (goprog.h) */
-static enum ckpt_go go_kind(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	enum ckpt_go kind;
-
-	if (fd < 0)
-		return CKPT_GO_NOT;
-	kind = ckpt_go_program(fd);
-	close(fd);
-	return kind;
-}
-
 /* PROGRAM as execvp would find it, or "" */
 static void which(const char *prog, char *out, size_t cap)
 {
@@ -79,6 +66,19 @@ static void which(const char *prog, char *out, size_t cap)
 			break;
 	}
 	out[0] = 0;
+}
+
+/* what kind of Go program path is (goprog.h) */
+static enum ckpt_go go_kind(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	enum ckpt_go kind;
+
+	if (fd < 0)
+		return CKPT_GO_NOT;
+	kind = ckpt_go_program(fd);
+	close(fd);
+	return kind;
 }
 
 int cmd_run(int argc, char **argv)
