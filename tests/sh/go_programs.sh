@@ -17,7 +17,8 @@
 # (the issue's crashes came after a checkpoint: libckpt's handler ran on a
 # goroutine's 8 KiB stack) and still prints exactly what it prints without
 # libckpt; its last image, restored eager and then --lazy, prints the rest of
-# that output to the end.  The build without cgo: `ckpt run` exits 1 without
+# that output to the end; restored again and checkpointed while it runs, its
+# new image restored (--lazy) does too.  The build without cgo: `ckpt run` exits 1 without
 # starting it and says why in one line; started with LD_PRELOAD, libckpt
 # says so at start in one line and `ckpt dump` refuses it in one line.
 #
@@ -212,21 +213,41 @@ else
 fi
 want_last=$(tail -n 1 "$W/ref.out")
 [ "$BRK" = 1 ] && want_last="59 0 0"
-for mode in eager lazy; do
-	opt=
-	[ "$mode" = lazy ] && opt=--lazy
-	(cd "$W" && timeout 60 "$RST" $opt img.last) >"$W/rst.out" 2>"$W/rst.err"
-	st=$?
+# check_rest MODE DESC: rst.out (status $st) is the rest of ref.out, to its end
+check_rest() {
 	first=$(head -n 1 "$W/rst.out")
 	# the rest of the reference output, from the restored program's first line
 	awk -v f="$first" 'found || $0 == f { found = 1; print }' "$W/ref.out" >"$W/rst.want"
 	if [ "$st" -eq 0 ] && [ -s "$W/rst.out" ] && cmp -s "$W/rst.out" "$W/rst.want" &&
 	   [ "$(tail -n 1 "$W/rst.out")" = "$want_last" ]; then
-		ok "cgo build restored ($mode): $(lines "$W/rst.out") lines from '$first' to '$want_last'"
+		ok "$1: $(lines "$W/rst.out") lines from '$first' to '$want_last'"
 	else
-		not_ok "cgo build restored ($mode): status $st, first '$first', last '$(tail -n 1 "$W/rst.out")', want last '$want_last'; stderr: $(oneline "$W/rst.err")"
+		not_ok "$1: status $st, first '$first', last '$(tail -n 1 "$W/rst.out")', want last '$want_last'; stderr: $(oneline "$W/rst.err")"
 	fi
+}
+for mode in eager lazy; do
+	opt=
+	[ "$mode" = lazy ] && opt=--lazy
+	(cd "$W" && timeout 60 "$RST" $opt img.last) >"$W/rst.out" 2>"$W/rst.err"
+	st=$?
+	check_rest "cgo build restored ($mode)"
 done
+
+# ---- a restored one checkpointed again (into img), and that image restored ----
+rm -f "$W/img"
+(cd "$W" && no_fds timeout 60 "$RST" img.last) >"$W/rst1.out" 2>"$W/rst1.err" </dev/null &
+pid=$!
+wait_for 20 sh -c "[ \$(cat '$W/rst1.out' 2>/dev/null | wc -l) -ge 3 ]"
+# the restorer is the restored program (timeout's child): dump that pid
+rpid=$(cat "/proc/$pid/task/$pid/children" 2>/dev/null | tr -d ' ')
+"$CKPT" dump "${rpid:-$pid}" >"$W/dump3.out" 2>"$W/dump3.err"
+dst=$?
+wait "$pid"
+pid=
+(cd "$W" && timeout 60 "$RST" --lazy img) >"$W/rst.out" 2>"$W/rst.err"
+st=$?
+[ "$dst" -eq 0 ] || not_ok "ckpt dump of the restored cgo build: $(oneline "$W/dump3.err")"
+check_rest "cgo build restored, checkpointed again, restored (lazy)"
 
 # ---- no cgo: refused in one line, at run, at start and at dump ----
 "$CKPT" run -f "$W/img2" "$W/go_nocgo" >"$W/run2.out" 2>"$W/run2.err" </dev/null
