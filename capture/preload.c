@@ -735,10 +735,7 @@ out:
 	return r;
 }
 
-/* from_signal for ckpt_take: 1 the trigger, 2 our timer, 3 a final checkpoint
- * (CKPT_FINAL_COOKIE, signame.h): written before the handler returns, then the
- * process stops; whoever asked (ckpt run --slurm) kills it, or SIGCONTs it
- * when it cannot requeue.  A failed one returns, and the program goes on. */
+/* ckpt_take for on_signal, called on trigger_stack: arguments and result in c */
 struct trigger_call { int from; uint64_t mask; int r; };
 
 static void take_from_signal(void *arg)
@@ -748,6 +745,10 @@ static void take_from_signal(void *arg)
 	c->r = ckpt_take(c->from, c->mask, ckpt_cfg.path, -1);
 }
 
+/* from_signal for ckpt_take: 1 the trigger, 2 our timer, 3 a final checkpoint
+ * (CKPT_FINAL_COOKIE, signame.h): written before the handler returns, then the
+ * process stops; whoever asked (ckpt run --slurm) kills it, or SIGCONTs it
+ * when it cannot requeue.  A failed one returns, and the program goes on. */
 static void on_signal(int sig, siginfo_t *si, void *ucv)
 {
 	ucontext_t *uc = ucv;
