@@ -29,7 +29,7 @@ IMG_SRC  := image/read.c image/chain.c image/fmt.c image/crc32c.c
 RST_SRC  := restore/main.c restore/vma.c restore/fds.c restore/mem.c image/mem.c $(IMG_SRC)
 RST_ASM  := asm/entry.asm asm/jump.asm asm/spawn.asm asm/syscall.asm
 CAP_SRC  := capture/config.c capture/preload.c capture/dump.c capture/maps.c capture/state.c capture/api.c capture/track.c \
-            capture/signame.c capture/threads.c capture/altstack.c $(IMG_SRC) image/write.c
+            capture/signame.c capture/goprog.c capture/threads.c capture/altstack.c $(IMG_SRC) image/write.c
 CAP_ASM  := asm/context.asm asm/spawn.asm asm/syscall.asm
 
 RST_OBJ  := $(RST_SRC:%.c=$(B)/rst/%.o) $(RST_ASM:%.asm=$(B)/%.o)
@@ -40,7 +40,7 @@ RDR_OBJ  := $(B)/tools/readckpt.o $(IMG_OBJ)
 # the ckpt command: hosted, and the same image code (info, merge)
 VERSION  := 0.1
 CKPT_SRC := $(wildcard tools/ckpt/*.c)
-CKPT_OBJ := $(CKPT_SRC:%.c=$(B)/%.o) $(B)/capture/signame.o $(IMG_OBJ)
+CKPT_OBJ := $(CKPT_SRC:%.c=$(B)/%.o) $(B)/capture/signame.o $(B)/capture/goprog.o $(IMG_OBJ)
 
 # tests/api_*.c: the user-directed API, linked with -lckpt (not tests/lib.c)
 API_SRC  := $(wildcard tests/api_*.c)
@@ -128,6 +128,11 @@ readckpt: $(RDR_OBJ)
 	$(Q)$(CC) -o $@ $(RDR_OBJ)
 
 $(B)/capture/signame.o: capture/signame.c capture/signame.h
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(HOST_CFLAGS) -c -o $@ $<
+
+$(B)/capture/goprog.o: capture/goprog.c capture/goprog.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(HOST_CFLAGS) -c -o $@ $<

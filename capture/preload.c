@@ -12,15 +12,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
 #include <ucontext.h>
 #include <unistd.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 
 #include "cap.h"
 #include "cpu.h"
 #include "signame.h"
+#include "goprog.h"
 #include "ckpt.h"
 
 #define CKPT_API __attribute__((visibility("default")))
@@ -223,6 +226,18 @@ static void publish_settings(int from)
 	ckpt_cfg.settings_ino = st.st_ino;
 }
 
+/* is this process a Go program without cgo (goprog.h)? */
+static int go_without_cgo(void)
+{
+	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return 0;
+	r = ckpt_go_program(fd) == CKPT_GO_NOCGO;
+	close(fd);
+	return r;
+}
+
 __attribute__((constructor)) static void ckpt_init(void)
 {
 	const char *file, *sig, *keep;
@@ -240,6 +255,10 @@ __attribute__((constructor)) static void ckpt_init(void)
 		 * when someone else sends it, and then it does nothing */
 		say_env_ignored();
 		install_stop_handler();
+		return;
+	}
+	if (go_without_cgo()) {
+		cap_say("this is " CKPT_GO_NOCGO_WHY ": checkpoints disabled");
 		return;
 	}
 	file = cap_env("CKPT_FILE");

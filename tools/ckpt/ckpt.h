@@ -33,6 +33,7 @@
 #include <linux/userfaultfd.h>
 
 #include "signame.h"
+#include "goprog.h"
 #include "image.h"
 
 #ifndef CKPT_TOOL_VERSION

@@ -55,6 +55,21 @@ static int maps_libckpt(int pid)
 	return found;
 }
 
+/* is PID's program Go without cgo (goprog.h)?  Not when unreadable */
+static int go_without_cgo(int pid)
+{
+	char path[64];
+	int fd, r;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	r = ckpt_go_program(fd) == CKPT_GO_NOCGO;
+	close(fd);
+	return r;
+}
+
 /* state letter of /proc/PID/stat ('R', 'S', 'Z'...), or 0 when gone; *ppid set */
 static char proc_state(long pid, long *ppid)
 {
@@ -259,6 +274,7 @@ struct dump {
 	int from_env;			/* path and signal read from its environment, not libckpt's memfd */
 	char kids_before[4096];		/* " pid pid ... ": its children before the trigger */
 	pid_t writer;			/* the child that appeared after it: libckpt's writer */
+	int quiet[64], nquiet;		/* threads that blocked every signal before the trigger */
 };
 
 /* why the image may be elsewhere, for a failure message */
@@ -336,6 +352,10 @@ static int check_target(const struct dump *d)
 	}
 	if (!r) {
 		say("pid %d does not have libckpt.so loaded (start it with ckpt run): not signalled", d->pid);
+		return -1;
+	}
+	if (go_without_cgo(d->pid)) {
+		say("pid %d is " CKPT_GO_NOCGO_WHY ": not signalled", d->pid);
 		return -1;
 	}
 	return 0;
@@ -573,7 +593,44 @@ struct dump_look {
 	int gone, pending, in_handler, writing;
 };
 
-static void look_at_target(const struct dump *d, struct dump_look *l)
+/* Threads of PID that block every signal now, as libckpt's handler does: with
+ * note, their tids go to d->quiet (before the trigger: a glibc timer thread
+ * blocks them all for good); else 1 if one not in d->quiet does.  The trigger
+ * goes to any thread, and a Go program's main thread rarely takes it. */
+static int threads_all_blocked(struct dump *d, int note)
+{
+	char path[64], task[64 + 256 + 8];
+	DIR *dir;
+	struct dirent *de;
+	int found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", d->pid);
+	dir = opendir(path);
+	while (dir && !found && (de = readdir(dir))) {
+		char *status;
+		int tid = atoi(de->d_name), known = 0;
+
+		if (tid <= 0)
+			continue;
+		snprintf(task, sizeof(task), "%s/%s/status", path, de->d_name);
+		if (!(status = slurp(task, NULL)))
+			continue;		/* that thread is gone */
+		if (all_blocked(status_mask(status, "SigBlk"))) {
+			for (int i = 0; i < d->nquiet; i++)
+				known |= d->quiet[i] == tid;
+			if (note && d->nquiet < (int)(sizeof(d->quiet) / sizeof(d->quiet[0])))
+				d->quiet[d->nquiet++] = tid;
+			else if (!note && !known)
+				found = 1;
+		}
+		free(status);
+	}
+	if (dir)
+		closedir(dir);
+	return found;
+}
+
+static void look_at_target(struct dump *d, struct dump_look *l)
 {
 	const char *s = l->status = slurp(d->status_path, NULL);
 	uint64_t bit = 1ull << (d->sig - 1);
@@ -581,7 +638,8 @@ static void look_at_target(const struct dump *d, struct dump_look *l)
 	l->gone = !s || *status_field(s, "State") == 'Z' || *status_field(s, "State") == 'X';
 	l->blk = s ? status_mask(s, "SigBlk") : 0;
 	l->pending = s && ((status_mask(s, "SigPnd") | status_mask(s, "ShdPnd")) & bit);
-	l->in_handler = all_blocked(l->blk);	/* libckpt's handler is writing */
+	/* libckpt's handler is writing, in whichever thread took the trigger */
+	l->in_handler = s && threads_all_blocked(d, 0);
 	l->writing = !l->pending && !l->in_handler && (live_child(d->pid) || tmp_size(&d->w) >= 0);
 }
 
@@ -675,6 +733,7 @@ static int trigger_and_wait(struct dump *d)
 	kids = slurp(path, NULL);
 	snprintf(d->kids_before, sizeof(d->kids_before), " %s ", kids ? kids : "");
 	free(kids);
+	threads_all_blocked(d, 1);
 	d->t0 = now_s();
 	if (kill(d->pid, d->sig)) {
 		say("pid %d: kill %s: %s", d->pid, d->signame, strerror(errno));

@@ -78,6 +78,19 @@ static void which(const char *prog, char *out, size_t cap)
 	out[0] = 0;
 }
 
+/* what kind of Go program path is (goprog.h) */
+static enum ckpt_go go_kind(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	enum ckpt_go kind;
+
+	if (fd < 0)
+		return CKPT_GO_NOT;
+	kind = ckpt_go_program(fd);
+	close(fd);
+	return kind;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -159,9 +172,13 @@ int cmd_run(int argc, char **argv)
 		say("%s: command not found", argv[optind]);
 		return 127;
 	}
-	if (is_static_elf(prog))
+	if (is_static_elf(prog)) {
 		say("warning: %s is statically linked: LD_PRELOAD has no effect, it cannot be checkpointed",
 		    prog);
+	} else if (go_kind(prog) == CKPT_GO_NOCGO) {
+		say("%s is " CKPT_GO_NOCGO_WHY ": not started", prog);
+		return EX_FAIL;
+	}
 	if (slurm)
 		return ckpt_slurm_run(argv + optind, img, self_dir);
 	execvp(argv[optind], argv + optind);
