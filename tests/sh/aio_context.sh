@@ -55,9 +55,7 @@ int main(int argc, char **argv)
 }
 EOF2
 compile_or_fail "cannot build the program" cc -O2 -o "$W/aio" "$W/aio.c"
-(cd "$W" && CKPT_FILE="$W/img" LD_PRELOAD="$ROOT/libckpt.so" timeout 60 ./aio "$W/img") \
-	>"$W/orig.out" 2>"$W/orig.err"
-rc=$?
+under_libckpt ./aio "$W/img"
 [ $rc -eq 4 ] && skip "io_setup is not available here: $(oneline "$W/orig.err")"
 wait_for 30 test -s "$W/img"
 ring=$(sed -n 's/^ring //p' "$W/orig.out")

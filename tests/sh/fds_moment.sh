@@ -69,8 +69,7 @@ int main(int argc, char **argv)
 }
 EOF2
 compile_or_fail "cannot build the program" cc -O2 -o "$W/moment" "$W/moment.c"
-(cd "$W" && CKPT_FILE="$W/img" LD_PRELOAD="$ROOT/libckpt.so" timeout 60 ./moment "$W/data" "$W/img") \
-	>"$W/orig.out" 2>"$W/orig.err"
+under_libckpt ./moment "$W/data" "$W/img"
 # the writer may still be finishing after the program saw the image appear
 wait_for 30 test -s "$W/img"
 if grep -q '^written: offset 4198400$' "$W/orig.out" && [ -s "$W/img" ]; then

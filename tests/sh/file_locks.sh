@@ -66,8 +66,7 @@ int main(int argc, char **argv)
 }
 EOF2
 compile_or_fail "cannot build the program" cc -O2 -o "$W/locks" "$W/locks.c"
-(cd "$W" && CKPT_FILE="$W/img" LD_PRELOAD="$ROOT/libckpt.so" timeout 60 ./locks "$W" "$W/img") \
-	>"$W/orig.out" 2>"$W/orig.err"
+under_libckpt ./locks "$W" "$W/img"
 wait_for 30 test -s "$W/img"
 # shellcheck disable=SC2046	# four numbers
 set -- $(sed -n 's/^fds //p' "$W/orig.out")

@@ -33,6 +33,9 @@
 #   now_ms           milliseconds since the epoch
 #   wait_for SECONDS CMD...  run CMD every 0.1 s until it succeeds; 1 if it
 #                    never did within SECONDS
+#   under_libckpt PROG [ARG...]  run PROG in W under libckpt.so, CKPT_FILE=$W/img,
+#                    60 s at most: stdout to $W/orig.out, stderr to $W/orig.err,
+#                    its exit status in rc
 #   expect_restore IMAGE WANT DESC  run the restorer on IMAGE (cwd W, 30 s):
 #                    `ok DESC` when its stdout is exactly WANT, else `not_ok`
 #                    with what it printed
@@ -128,6 +131,11 @@ lines() {
 
 now_ms() {
 	echo $(($(date +%s%N) / 1000000))
+}
+
+under_libckpt() {
+	(cd "$W" && CKPT_FILE="$W/img" LD_PRELOAD="$ROOT/libckpt.so" timeout 60 "$@") >"$W/orig.out" 2>"$W/orig.err"
+	rc=$?
 }
 
 expect_restore() {

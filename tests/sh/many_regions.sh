@@ -47,7 +47,7 @@ int main(int argc, char **argv)
 }
 EOF2
 compile_or_fail "cannot build the program" cc -O2 -o "$W/many" "$W/many.c"
-(cd "$W" && CKPT_FILE="$W/img" LD_PRELOAD="$ROOT/libckpt.so" timeout 60 ./many 20000) >"$W/orig.out" 2>"$W/orig.err"
+under_libckpt ./many 20000
 wait_for 30 test -s "$W/img"
 regions=$(sed -n 's/^taken: \([0-9]*\) regions, 0 pages wrong$/\1/p' "$W/orig.out")
 if [ -n "$regions" ] && [ "$regions" -gt 40000 ] && [ -s "$W/img" ] && [ ! -s "$W/orig.err" ]; then
