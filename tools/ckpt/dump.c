@@ -546,6 +546,28 @@ static int check_catches(struct dump *d)
 	return 0;
 }
 
+/* A process in a mount namespace of its own (unshare -m, a container)
+ * writes its image at a path of its own view: watched here through
+ * /proc/PID/root, which needs what reading its environment needs.  --file
+ * names a path of the caller's view.  0, or -1 with a line said. */
+static int see_its_mounts(struct dump *d)
+{
+	char ns[64], path[PATH_MAX];
+	struct stat mine, its;
+
+	snprintf(ns, sizeof(ns), "/proc/%d/ns/mnt", d->pid);
+	if (d->file || stat("/proc/self/ns/mnt", &mine) || stat(ns, &its) ||
+	    (mine.st_ino == its.st_ino && mine.st_dev == its.st_dev))
+		return 0;
+	if (snprintf(path, sizeof(path), "/proc/%d/root%s", d->pid, d->path) >= (int)sizeof(path)) {
+		say("pid %d: image path %s too long to reach through /proc/%d/root: use --file", d->pid,
+		    d->path, d->pid);
+		return -1;
+	}
+	snprintf(d->path, sizeof(d->path), "%s", path);
+	return 0;
+}
+
 /* Where libckpt writes: DIR/.NAME.tmp.<hex>, renamed to DIR/NAME; DIR must
  * be a directory.  0 or -1. */
 static int watch_image_dir(struct dump *d)
@@ -760,7 +782,8 @@ int cmd_dump(int argc, char **argv)
 	static struct dump d = { .timeout = 60, .sig = SIGUSR2 };
 
 	parse_dump_args(&d, argc, argv);
-	if (check_target(&d) || read_target_env(&d) || check_catches(&d) || watch_image_dir(&d))
+	if (check_target(&d) || read_target_env(&d) || check_catches(&d) || see_its_mounts(&d) ||
+	    watch_image_dir(&d))
 		return EX_FAIL;
 	d.progress = isatty(2);
 	if (wait_previous_writer(&d))
