@@ -373,11 +373,18 @@ struct ckpt_hdr {
 	uint32_t depth;		/* 424 0: full image; n: n parents back to a full one */
 	uint32_t pad2;		/* 428 */
 	char     parent_name[256];	/* 432 the parent's file name, in this image's directory */
-	uint8_t  reserved[3408];/* 688 zero */
+	/* so that an image outlives the kernel and the boot it was made on */
+	uint64_t vdso_data_off;	/* 688 where the [vdso] bytes (vdso_size, vdso_crc) are
+				 *     in the file; 0: not stored (then only this very
+				 *     kernel's vDSO will do) */
+	int64_t  clock_mono_ns;	/* 696 CLOCK_MONOTONIC at checkpoint; 0: not recorded */
+	int64_t  clock_boot_ns;	/* 704 CLOCK_BOOTTIME at checkpoint; 0: not recorded */
+	uint8_t  reserved[3384];/* 712 zero */
 };
 _Static_assert(sizeof(struct ckpt_hdr) == CKPT_HDR_SIZE, "ckpt_hdr");
 _Static_assert(offsetof(struct ckpt_hdr, page_size) == 128, "hdr machine");
 _Static_assert(offsetof(struct ckpt_hdr, program) == 288, "hdr program");
+_Static_assert(offsetof(struct ckpt_hdr, vdso_data_off) == 688, "hdr vdso bytes");
 
 /* Feature bits ignored when comparing CPUs: they say nothing about what code can
  * run (hypervisor present, OSXSAVE is checked through xcr0 instead). */
