@@ -641,6 +641,21 @@ static int write_in_place(struct cap_walk *w)
 	return 0;
 }
 
+/* A forked writer keeps the rseq registration of the thread that forked it,
+ * whose area is in that thread's TLS: a page of the image.  The kernel writes
+ * the CPU number there each time the writer comes back to user space on
+ * another CPU, and a page that changes between its crc and its write makes
+ * an image the restorer refuses as corrupted.  The writer's first act. */
+static void writer_drop_rseq(void)
+{
+	uint64_t area;
+	uint32_t len;
+
+	cap_rseq_probe(&area, &len);
+	if (len)
+		sys_rseq(area, len, CKPT_RSEQ_UNREGISTER, CKPT_RSEQ_SIG);
+}
+
 static int write_now(const char *path, int target_fd, int wait)
 {
 	struct cap_walk w;
@@ -679,6 +694,7 @@ static int write_now(const char *path, int target_fd, int wait)
 		if (pid == 0) {
 			int bad = 0;
 
+			writer_drop_rseq();
 			if (gate[0] >= 0) {
 				sys_close(gate[0]);
 				bad = cap_take_dontfork(&w);
