@@ -33,6 +33,8 @@ need_cc
 need_built "$ROOT/libckpt.so" "$ROOT/restorer"
 [ "$(nproc)" -ge 2 ] || skip "one CPU: a writer cannot be moved between CPUs"
 N=16
+brk=
+[ "$BRK" = 1 ] && brk=break
 
 cat >"$W/prog.c" <<'PROG'
 /* prog N [BREAK]: a thread on a stack of ours takes N checkpoints, each kept
@@ -211,7 +213,7 @@ PROG
 compile_or_fail "cannot build the program" cc -O2 -pthread -o "$W/prog" "$W/prog.c" -ldl
 compile_or_fail "cannot build the mover" cc -O2 -o "$W/mover" "$W/mover.c"
 
-(cd "$W" && exec env CKPT_FILE="$W/img" LD_PRELOAD="$ROOT/libckpt.so" "$W/prog" $N) >"$W/orig.out" 2>"$W/orig.err" &
+(cd "$W" && exec env CKPT_FILE="$W/img" LD_PRELOAD="$ROOT/libckpt.so" "$W/prog" $N $brk) >"$W/orig.out" 2>"$W/orig.err" &
 pid=$!
 at_exit 'kill -9 $pid 2>/dev/null'
 "$W/mover" $pid 60 >"$W/mover.out" 2>&1
