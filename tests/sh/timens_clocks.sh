@@ -193,7 +193,7 @@ notices() {
 
 # ---- A: by default ----
 sleep 1					# some real time between checkpoint and restore
-if [ $BRK = 1 ]; then restore "$W/one.img" a --clocks=host; else restore "$W/one.img" a; fi
+if [ "$BRK" = 1 ]; then restore "$W/one.img" a --clocks=host; else restore "$W/one.img" a; fi
 if [ $timens = 1 ]; then
 	continued A restored
 	if [ "$rc" = 0 ] && [ "$slept" -ge 0 ] && [ "$slept" -lt 2000 ]; then
@@ -246,6 +246,7 @@ continued "D: the image the restored program wrote" again
 
 # ---- E: the restorer in a time namespace of another offset ----
 r_start=$(now_ms)
+# shellcheck disable=SC2086	# ns: a command and its options
 (cd "$W" && timeout 30 $ns --monotonic 3600 --boottime 7200 "$ROOT/restorer" -v "$W/one.img") >"$W/e.out" 2>"$W/e.err"
 rc=$?
 r_gap=$((r_start - made_ms))
