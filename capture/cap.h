@@ -128,6 +128,8 @@ struct cap_walk {
 	uint64_t aio_ring;		/* the first io_setup ring's address */
 	uint32_t vmflags_lost;		/* bit i: a region has VmFlags cap_vmflags_lost[i] */
 	uint64_t vmflags_lost_at[CAP_VMFLAGS_NLOST];	/* the first such region */
+	int64_t real_ns, mono_ns, boot_ns;	/* CLOCK_REALTIME, _MONOTONIC, _BOOTTIME when the
+						 * timers were read: the checkpoint instant */
 };
 enum { WALK_SMAPS, WALK_MAPS, WALK_REFINE };
 extern const char cap_vmflags_lost[CAP_VMFLAGS_NLOST][3];

@@ -263,7 +263,6 @@ static void rotate(const char *path)
 static void fill_header(const struct cap_walk *w, const struct cap_state *st)
 {
 	struct { char f[6][65]; } uts;
-	struct ksys_timespec now;
 
 	memset(&hdr, 0, sizeof(hdr));
 	hdr.magic = CKPT_MAGIC;
@@ -295,8 +294,25 @@ static void fill_header(const struct cap_walk *w, const struct cap_state *st)
 		hdr.depth = w->depth;
 		memcpy(hdr.parent_name, w->parent_name, sizeof(hdr.parent_name));
 	}
-	sys_clock_gettime(0, &now);
-	hdr.created_ns = (uint64_t)now.tv_sec * 1000000000ull + now.tv_nsec;
+	hdr.created_ns = (uint64_t)w->real_ns;
+	hdr.clock_mono_ns = w->mono_ns;
+	hdr.clock_boot_ns = w->boot_ns;
+}
+
+/* The clocks as this process sees them (its time namespace's), read one after
+ * the other with the timers' remaining times: a restorer that continues
+ * CLOCK_MONOTONIC and CLOCK_BOOTTIME from these keeps the timers' deadlines
+ * where they were on those clocks. */
+static void read_clocks(struct cap_walk *w)
+{
+	struct ksys_timespec t;
+
+	sys_clock_gettime(0, &t);		/* CLOCK_REALTIME */
+	w->real_ns = t.tv_sec * 1000000000ll + t.tv_nsec;
+	sys_clock_gettime(1, &t);		/* CLOCK_MONOTONIC */
+	w->mono_ns = t.tv_sec * 1000000000ll + t.tv_nsec;
+	sys_clock_gettime(7, &t);		/* CLOCK_BOOTTIME */
+	w->boot_ns = t.tv_sec * 1000000000ll + t.tv_nsec;
 }
 
 /* Memory tagged with a protection key is out of reach of a signal handler:
@@ -347,6 +363,7 @@ int cap_prepare(struct cap_walk *w, struct cap_state *st, const char *path, int 
 		err = cap_collect_signals(w);
 	if (!err)
 		err = cap_collect_timers(w);
+	read_clocks(w);
 	if (!err)
 		err = cap_collect_fds(w);
 	if (err) {

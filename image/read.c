@@ -108,6 +108,10 @@ static int check_header(struct img *img, struct img_err *e)
 		return img_fail(e, "header flags 0x%x unknown to this reader", h->flags);
 	if (h->cpu_level == 1 || h->cpu_level > 4)
 		return img_fail(e, "header cpu level %u unknown to this reader", h->cpu_level);
+	if (h->clock_mono_ns < 0 || h->clock_boot_ns < 0 || h->clock_mono_ns > INT64_MAX / 2 ||
+	    h->clock_boot_ns > INT64_MAX / 2)	/* a time namespace's clocks stay in [0, KTIME_MAX / 2] */
+		return img_fail(e, "header clocks out of range (monotonic %ld, boottime %ld ns)", h->clock_mono_ns,
+				h->clock_boot_ns);
 	if (!terminated(h->cpu_vendor, sizeof(h->cpu_vendor)) || !terminated(h->kernel, sizeof(h->kernel)) ||
 	    !terminated(h->program, sizeof(h->program)))
 		return img_fail(e, "header text field not terminated");

@@ -1,6 +1,7 @@
 /* main.c -- the restorer: turn this fresh process into the one in the image.
  *
- *   ./restorer [-v] [--lazy] [--same-pid] [--stdio=caller|image] [--close-unsupported] [--as-owner] [IMAGE]
+ *   ./restorer [-v] [--lazy] [--same-pid] [--stdio=caller|image] [--close-unsupported] [--as-owner]
+ *              [--clocks=continue|host] [IMAGE]
  *                                    IMAGE defaults to "myckpt"
  *
  * Steps (docs/restore.md numbers them the same way):
@@ -10,6 +11,9 @@
  *   3. check this machine: CPU features, XSAVE components, vDSO, mapped files, pkeys, cwd,
  *      resource limits; make every descriptor at a staging number (fds.c)
  *      -- any refusal so far: "restorer: IMAGE: reason", exit 2, nothing changed --
+ *  3b. clocks: an image of another boot (or time namespace) gets a new time
+ *      namespace in which CLOCK_MONOTONIC and CLOCK_BOOTTIME go on from its
+ *      values (continue_clocks); then --same-pid's new process, if asked
  *   4. rebuild the address space (vma.c): park vDSO, unmap all else, place vDSO,
  *      map and fill every region, checking each run's checksum (a bad one: exit 2)
  *   5. process state: cwd, umask, name, signal dispositions, altstack, mm fields,
@@ -140,7 +144,8 @@ static void __attribute__((noreturn)) usage(int status)
 {
 	static const char text[] =
 		"usage: restorer [-v] [--lazy] [--same-pid] [--stdio=caller|image]\n"
-		"                [--close-unsupported] [--as-owner] [IMAGE]\n"
+		"                [--close-unsupported] [--as-owner] [--clocks=continue|host]\n"
+		"                [IMAGE]\n"
 		"  restore the process saved in IMAGE (default: myckpt) into this process\n"
 		"  -v, --verbose         say what is restored and what had to be skipped\n"
 		"  --lazy                map page data from IMAGE instead of reading it: the\n"
@@ -157,6 +162,11 @@ static void __attribute__((noreturn)) usage(int status)
 		"  --as-owner            with privilege (root, or any capability), restore an\n"
 		"                        image of another user as that user (its uid and gid,\n"
 		"                        no other groups); without it such an image is refused\n"
+		"  --clocks=continue     (the default) an image of another boot: CLOCK_MONOTONIC\n"
+		"                        and CLOCK_BOOTTIME go on from its values, in a new time\n"
+		"                        namespace (without privilege, in a user namespace of its\n"
+		"                        own); a notice where that cannot be done\n"
+		"  --clocks=host         the program sees this boot's clocks as they are\n"
 		"  -h, --help            this text\n"
 		"exit status: 2 image refused or bad usage (nothing changed), 127 restore failed\n";
 
@@ -444,23 +454,22 @@ static void drop_ns_capabilities(void)
 		SC2(__NR_capset, &hdr, none);
 }
 
-/* An ordinary user may not choose pids in the system's PID namespace, but may
- * in one it owns: a new user namespace (uid and gid mapped to themselves)
- * owning a new PID namespace.  Its first process, pid 1 there, takes a mount
- * namespace with a /proc of the new PID namespace (so that /proc/PID means the
- * pids the program sees) and makes the program's process with the old pid;
- * then it reaps, and ends as the program ends.  Returns in the program's
- * process; this process and pid 1 wait. */
-static void old_pid_in_new_ns(const char *path, uint32_t want)
+/* A user namespace of our own, made by unshare(2) together with the
+ * namespaces in `also`, which it then owns: the uid and gid mapped to
+ * themselves (every file is accessed as before), setgroups denied.  Its
+ * capabilities are dropped before the program runs (drop_ns_capabilities).
+ * Returns 0, or -errno with *mapping 0 when unshare failed, 1 when the maps. */
+static long enter_own_userns(long also, int *mapping)
 {
-	int32_t tid = (int32_t)want;
 	uint32_t uid = (uint32_t)SC0(__NR_getuid), gid = (uint32_t)SC0(__NR_getgid);
 	char map[64];
-	long r, pid;
+	long r;
 
-	r = SC1(__NR_unshare, 0x10000000 | 0x20000000);	/* CLONE_NEWUSER | CLONE_NEWPID */
+	*mapping = 0;
+	r = SC1(__NR_unshare, 0x10000000 /* CLONE_NEWUSER */ | also);
 	if (sys_failed(r))
-		pid_refused(path, want, "needs CAP_CHECKPOINT_RESTORE or a user namespace (unshare)", r);
+		return r;
+	*mapping = 1;
 	img_fmt(map, sizeof(map), "%u %u 1\n", uid, uid);
 	r = write_proc("/proc/self/uid_map", map);
 	if (!r)
@@ -468,8 +477,28 @@ static void old_pid_in_new_ns(const char *path, uint32_t want)
 	img_fmt(map, sizeof(map), "%u %u 1\n", gid, gid);
 	if (!r)
 		r = write_proc("/proc/self/gid_map", map);
+	in_own_userns = !r;
+	return r;
+}
+
+/* An ordinary user may not choose pids in the system's PID namespace, but may
+ * in one it owns: a new user namespace (enter_own_userns) owning a new PID
+ * namespace.  Its first process, pid 1 there, takes a mount
+ * namespace with a /proc of the new PID namespace (so that /proc/PID means the
+ * pids the program sees) and makes the program's process with the old pid;
+ * then it reaps, and ends as the program ends.  Returns in the program's
+ * process; this process and pid 1 wait.  (Inside the time namespace that
+ * continue_clocks may have entered: every process made here is in it too.) */
+static void old_pid_in_new_ns(const char *path, uint32_t want)
+{
+	int32_t tid = (int32_t)want;
+	int mapping;
+	long r, pid;
+
+	r = enter_own_userns(0x20000000 /* CLONE_NEWPID */, &mapping);
 	if (r)
-		pid_refused(path, want, "cannot map uid and gid in the new user namespace", r);
+		pid_refused(path, want, mapping ? "cannot map uid and gid in the new user namespace"
+						: "needs CAP_CHECKPOINT_RESTORE or a user namespace (unshare)", r);
 	pid = fork_with_pid(0);
 	if (sys_failed(pid))
 		pid_refused(path, want, "cannot start the new PID namespace", pid);
@@ -490,7 +519,6 @@ static void old_pid_in_new_ns(const char *path, uint32_t want)
 		pid_refused(path, want, pid == -17 ? "is in use" : "cannot be had", pid);
 	if (pid)
 		end_as(pid, 1);
-	in_own_userns = 1;
 }
 
 /* --same-pid: continue in a child made with clone3(set_tid = the image's pid),
@@ -515,6 +543,165 @@ static void become_old_pid(const char *path, uint32_t want, int verbose)
 		pid_refused(path, want, pid == -17 ? "is in use" : "cannot be had", pid);
 	if (pid)
 		end_as(pid, 0);
+}
+
+/* Clocks that keep going.  CLOCK_MONOTONIC and CLOCK_BOOTTIME start near 0 at
+ * each boot, and a program keeps deadlines and durations on them.  When this
+ * process's clocks are not the image's (another boot, machine or time
+ * namespace) the restorer enters a new time namespace whose offsets make both
+ * continue from the values the image recorded: the time between checkpoint
+ * and restore does not count on them, as if the program had been stopped on a
+ * machine that was off.  Its timers (restored with their remaining times) keep
+ * their deadlines on those clocks; CLOCK_REALTIME is the real time. */
+#define NS_PER_SEC	1000000000ll
+#define ANOTHER_BOOT_NS	NS_PER_SEC	/* the boot's instant moved more: see clocks_are_the_images */
+
+static int64_t clock_ns(int clockid)
+{
+	struct ksys_timespec t = { 0, 0 };
+
+	sys_clock_gettime(clockid, &t);
+	return t.tv_sec * NS_PER_SEC + t.tv_nsec;
+}
+
+/* now[0..2]: CLOCK_MONOTONIC, CLOCK_BOOTTIME, CLOCK_REALTIME as this process
+ * sees them.  Within one boot and time namespace, neither clock is behind the
+ * image's, and REALTIME - BOOTTIME (the instant the boot began) stays put
+ * unless the wall clock is set: NTP's slewing moves REALTIME and BOOTTIME
+ * alike.  A reboot moves that instant by the whole uptime the image had and
+ * the reboot's own seconds, a time namespace by its offset; a step of the wall
+ * clock by a second or more is taken for another boot too, which costs the
+ * program only the time since the checkpoint on those two clocks. */
+static int clocks_are_the_images(const struct ckpt_hdr *h, const int64_t now[3])
+{
+	int64_t moved = (now[2] - now[1]) - ((int64_t)h->created_ns - h->clock_boot_ns);
+
+	return now[0] >= h->clock_mono_ns && now[1] >= h->clock_boot_ns && moved < ANOTHER_BOOT_NS &&
+	       moved > -ANOTHER_BOOT_NS;
+}
+
+/* /proc/self/timens_offsets: "monotonic SECS NSECS" then "boottime SECS NSECS"
+ * (SECS may be negative, NSECS in [0, 1e9)), relative to the initial time
+ * namespace's clocks; into off[0], off[1] in ns.  Returns 0 or -errno. */
+static long read_time_offsets(int64_t off[2])
+{
+	char text[160];
+	const char *p = text;
+	long fd = sys_open("/proc/self/timens_offsets", O_RDONLY | O_CLOEXEC, 0), n;
+
+	if (sys_failed(fd))
+		return fd;
+	n = sys_read((int)fd, text, sizeof(text) - 1);
+	sys_close((int)fd);
+	if (n <= 0)
+		return n ? n : -5 /* EIO */;
+	text[n] = 0;
+	for (int i = 0; i < 2; i++) {
+		int64_t sec;
+		int neg;
+
+		while (*p && *p != '-' && (*p < '0' || *p > '9'))	/* the clock's name, spaces */
+			p++;
+		neg = *p == '-';
+		p += neg;
+		sec = (int64_t)img_parse_num(&p, 10);
+		while (*p == ' ')
+			p++;
+		off[i] = (neg ? -sec : sec) * NS_PER_SEC + (int64_t)img_parse_num(&p, 10);
+	}
+	return 0;
+}
+
+/* off[0], off[1] (ns) as the new namespace's offsets, one write: allowed until
+ * a process enters it, with CAP_SYS_TIME in the user namespace owning it */
+static long write_time_offsets(const int64_t off[2])
+{
+	char text[128];
+	size_t at = 0;
+
+	for (int i = 0; i < 2; i++) {
+		int64_t sec = off[i] / NS_PER_SEC, nsec = off[i] % NS_PER_SEC;
+
+		if (nsec < 0)				/* the kernel wants NSECS in [0, 1e9) */
+			nsec += NS_PER_SEC, sec--;
+		at += img_fmt(text + at, sizeof(text) - at, "%s %ld %ld\n", i ? "boottime" : "monotonic", sec,
+			      nsec);
+	}
+	return write_proc("/proc/self/timens_offsets", text);
+}
+
+/* Step 3b (before step 4 moves the vDSO: entering a time namespace switches
+ * the vvar pages of this mm).  unshare(CLONE_NEWTIME) makes the namespace for
+ * the children; its offsets are the ones this process lives with (off[]) plus
+ * the image's clocks minus its own, written before anyone is in it; then this
+ * process, single-threaded still, enters it through time_for_children.
+ * Without CAP_SYS_ADMIN: inside a user namespace of its own, as --same-pid
+ * does.  What cannot be done is a notice, and the clocks are this boot's. */
+static void continue_clocks(const char *path, int host_clocks, int verbose)
+{
+	const struct ckpt_hdr *h = &img.hdr;
+	int64_t now[3] = { clock_ns(1 /* MONOTONIC */), clock_ns(7 /* BOOTTIME */), clock_ns(0 /* REALTIME */) };
+	int64_t off[2] = { 0, 0 }, shift[2] = { h->clock_mono_ns - now[0], h->clock_boot_ns - now[1] };
+	const char *failed = "reading /proc/self/timens_offsets";
+	int mapping = 0;
+	long r, fd;
+
+	if (!h->clock_mono_ns || !h->clock_boot_ns) {
+		if (verbose)
+			img_say(2, "restorer: %s: clocks: the image has none recorded: this boot's\n", path);
+		return;
+	}
+	if (clocks_are_the_images(h, now)) {
+		if (verbose)
+			img_say(2, "restorer: %s: clocks: the image's boot: monotonic and boottime as they are "
+				"(%ld ms on since the checkpoint)\n", path, -shift[0] / 1000000);
+		return;
+	}
+	if (host_clocks) {
+		if (verbose)
+			img_say(2, "restorer: %s: clocks: --clocks=host: monotonic and boottime are this boot's, "
+				"%ld s and %ld s behind the image's\n", path, shift[0] / NS_PER_SEC,
+				shift[1] / NS_PER_SEC);
+		return;
+	}
+	r = read_time_offsets(off);
+	if (!r) {
+		failed = "unshare(CLONE_NEWTIME)";
+		r = SC1(__NR_unshare, 0x00000080 /* CLONE_NEWTIME */);
+	}
+	if (r == -1 /* EPERM */) {
+		failed = "unshare(CLONE_NEWUSER|CLONE_NEWTIME)";
+		r = enter_own_userns(0x00000080, &mapping);
+		if (r && mapping) {	/* unmapped, the program would run as no one: refused */
+			img_say(2, "restorer: %s: clocks: cannot map uid and gid in a user namespace of its own: "
+				"errno %d (--clocks=host restores without one)\n", path, (int)-r);
+			sys_exit_group(2);
+		}
+	}
+	if (!r) {
+		off[0] += shift[0];
+		off[1] += shift[1];
+		failed = "writing the offsets";
+		r = write_time_offsets(off);
+	}
+	if (!r) {
+		failed = "entering it";
+		fd = sys_open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC, 0);
+		r = sys_failed(fd) ? fd : SC2(__NR_setns, fd, 0x00000080);
+		if (!sys_failed(fd))
+			sys_close((int)fd);
+	}
+	if (r) {
+		img_say(2, "restorer: notice: %s: clocks not continued (time namespace: %s: errno %d): "
+			"monotonic and boottime are this boot's, %ld s behind the image's\n", path, failed, (int)-r,
+			shift[0] / NS_PER_SEC);
+		return;
+	}
+	if (verbose)
+		img_say(2, "restorer: %s: clocks: monotonic and boottime continue from the image's, moved by "
+			"%ld ms and %ld ms (a time namespace%s, offsets %ld s and %ld s)\n", path, shift[0] / 1000000,
+			shift[1] / 1000000, in_own_userns ? " in a user namespace of its own" : "",
+			off[0] / NS_PER_SEC, off[1] / NS_PER_SEC);
 }
 
 /* The chain: the image's parents (image/chain.c), checked before anything
@@ -689,6 +876,7 @@ static __attribute__((noinline)) const char *check_image(const char *path, struc
 struct rst_opts {
 	const char *path;		/* the image; image_path once read_args is done */
 	int verbose, stdio_image, close_unsupported, lazy, same_pid, as_owner;
+	int host_clocks;		/* --clocks=host: no time namespace */
 };
 
 /* Step 1: the kernel's auxv, after argv and envp on the initial stack: this
@@ -741,6 +929,10 @@ static void read_args(uint64_t argc, char **argv, int exec_ed, struct rst_opts *
 			o->same_pid = 1;
 		else if (rst_streq(a, "--as-owner"))
 			o->as_owner = 1;
+		else if (rst_streq(a, "--clocks=continue"))
+			o->host_clocks = 0;
+		else if (rst_streq(a, "--clocks=host"))
+			o->host_clocks = 1;
 		else if (!memcmp(a, "--in-process=", 13)) {	/* from libckpt's tlongjmp only */
 			if (parse_in_process(a + 13))
 				refuse_to_start("restorer: bad --in-process argument\n", 0);
@@ -907,6 +1099,8 @@ void rst_main(uint64_t *sp)
 
 	/* 2, 3. the image, whose it is, its chain and this machine */
 	open_and_check_image(&o, &specials);
+	if (!bail)				/* a roll-back stays in its own boot */
+		continue_clocks(o.path, o.host_clocks, o.verbose);
 	if (o.same_pid && !bail)
 		become_old_pid(o.path, img.proc->pid, o.verbose);
 

@@ -117,6 +117,12 @@ static void print_header(const struct img *img, const char *path)
 		printf("  cpu level   x86-64-v%u: only its features count (ckpt run --cpu-baseline)\n", h->cpu_level);
 	printf("  vdso        %lu bytes crc 0x%08x, vvar %lu, vvar_vclock %lu\n", h->vdso_size, h->vdso_crc,
 	       h->vvar_size, h->vvar_vclock_size);
+	if (h->clock_mono_ns || h->clock_boot_ns)
+		printf("  clocks      monotonic %ld.%09ld s, boottime %ld.%09ld s at the checkpoint\n",
+		       h->clock_mono_ns / 1000000000, h->clock_mono_ns % 1000000000,
+		       h->clock_boot_ns / 1000000000, h->clock_boot_ns % 1000000000);
+	else
+		printf("  clocks      not recorded\n");
 }
 
 static void print_threads(const struct img *img)

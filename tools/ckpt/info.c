@@ -58,6 +58,8 @@ static void json_header(FILE *f, const struct img *img, const char *path)
 	fprintf(f, ",\n  \"format_version\": %u,\n  \"file_size\": %lu,\n  \"tables_size\": %lu,\n"
 		"  \"data_size\": %lu,\n  \"created_ns\": %lu,\n  \"created\": \"%s\",\n",
 		h->version, h->file_size, h->tables_size, h->data_size, h->created_ns, when);
+	fprintf(f, "  \"clock_monotonic_ns\": %ld,\n  \"clock_boottime_ns\": %ld,\n", h->clock_mono_ns,
+		h->clock_boot_ns);
 	fputs("  \"program\": ", f);
 	json_str(f, h->program);
 	fprintf(f, ",\n  \"pid\": %u,\n", img->proc->pid);
