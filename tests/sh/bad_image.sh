@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 150
 # bad_image.sh -- the restorer refuses every bad image cleanly.
 #
 # Simulates a user pointing ./restorer at something that is not a good image:
