@@ -1,11 +1,12 @@
 #!/bin/sh
+# timeout: 120
 # fuzz.sh -- a short `make fuzz` pass: the restorer's reader and checks under
 # libFuzzer with ASan and UBSan (tests/fuzz/, docs/fuzz.md), issue 13.
 #
 #   1  the fuzz target builds (clang; the product's build never needs it)
 #   2- each seed in tests/fuzz/corpus passes every check as it is, so that
 #      mutants start from images that reach the deepest checks
-#   N  CKPT_FUZZ_SECONDS (default 40; the suite gives a test 60 s) of fuzzing
+#   N  CKPT_FUZZ_SECONDS (default 40; the build takes up to a minute on a loaded machine, hence 120 s) of fuzzing
 #      find no crash and no oracle finding beyond the Makefile's FUZZ_KNOWN list;
 #      executions and coverage are printed as `#` lines
 # Skipped without clang or libFuzzer (Debian: clang, libclang-rt-14-dev), and
