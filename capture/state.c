@@ -179,6 +179,75 @@ static void note_locks(struct cap_walk *w, const char *info, int fd)
 	}
 }
 
+/* An int socket option, or -1 when the socket has none such. */
+static int sockopt(int fd, int level, int name)
+{
+	int v = 0;
+	uint32_t len = sizeof(v);
+
+	return sys_failed(sys_getsockopt(fd, level, name, &v, &len)) ? -1 : v;
+}
+
+/* A socket comes back when a program alone could make it so: listening, or
+ * bound or fresh and connected to nothing; over IPv4, IPv6 (TCP, UDP) or
+ * UNIX (stream, datagram, seqpacket).  Its address is its stored bytes.  A
+ * buffer size counts only where it differs from a new socket's (setting it
+ * turns the kernel's autotuning off).  Anything else is CKPT_FD_UNSUPPORTED
+ * with aux[0] saying why (CKPT_WHY_*). */
+static void describe_socket(struct cap_walk *w, struct ckpt_fd *f, int fd)
+{
+	int dom = sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_DOMAIN), type = sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_TYPE);
+	int proto = sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_PROTOCOL), probe;
+	int listening = sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_ACCEPTCONN) == 1;
+	uint8_t addr[CKPT_SOCKADDR_MAX];
+	uint32_t alen = sizeof(addr), plen = sizeof(addr);
+	uint32_t tcp_info[8] = { 0 }, tlen = sizeof(tcp_info);
+
+	f->kind = CKPT_FD_UNSUPPORTED;
+	f->aux[0] = CKPT_WHY_SOCKET_KIND;
+	if ((dom != KSYS_AF_INET && dom != KSYS_AF_INET6 && dom != KSYS_AF_UNIX) ||
+	    (type != KSYS_SOCK_STREAM && type != KSYS_SOCK_DGRAM && type != KSYS_SOCK_SEQPACKET))
+		return;
+	f->aux[0] = CKPT_WHY_CONNECTED;
+	if (!listening && !sys_failed(sys_getpeername(fd, addr, &plen)))
+		return;
+	f->aux[0] = CKPT_WHY_SOCKET_KIND;
+	if (sys_failed(sys_getsockname(fd, addr, &alen)) || alen < 2 || alen > sizeof(addr) ||
+	    alen > CAP_FDBUF - w->fdbuf_used)
+		return;
+	f->kind = CKPT_FD_SOCKET;
+	f->aux[0] = (uint64_t)dom;
+	f->aux[1] = (uint64_t)type;
+	f->aux[2] = (uint64_t)proto;
+	f->aux[3] = 0;
+	if (listening)				/* a TCP listener's tcpi_sacked is its backlog */
+		f->aux[3] = dom != KSYS_AF_UNIX && type == KSYS_SOCK_STREAM &&
+			    !sys_failed(sys_getsockopt(fd, KSYS_IPPROTO_TCP, KSYS_TCP_INFO, tcp_info, &tlen)) &&
+			    tlen >= 32 && tcp_info[7] ? tcp_info[7] : KSYS_SOMAXCONN;
+	f->aux[4] = (sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_REUSEADDR) > 0 ? CKPT_SO_REUSEADDR : 0) |
+		    (sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_REUSEPORT) > 0 ? CKPT_SO_REUSEPORT : 0) |
+		    (sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_KEEPALIVE) > 0 ? CKPT_SO_KEEPALIVE : 0);
+	if (dom != KSYS_AF_UNIX && type == KSYS_SOCK_STREAM && sockopt(fd, KSYS_IPPROTO_TCP, KSYS_TCP_NODELAY) > 0)
+		f->aux[4] |= CKPT_SO_TCP_NODELAY;
+	if (dom == KSYS_AF_INET6 && sockopt(fd, KSYS_IPPROTO_IPV6, KSYS_IPV6_V6ONLY) > 0)
+		f->aux[4] |= CKPT_SO_V6ONLY;
+	f->aux[5] = 0;
+	probe = (int)sys_socket(dom, type | KSYS_SOCK_CLOEXEC, proto);
+	if (probe >= 0) {
+		int rcv = sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_RCVBUF), snd = sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_SNDBUF);
+
+		if (rcv > 0 && rcv != sockopt(probe, KSYS_SOL_SOCKET, KSYS_SO_RCVBUF))
+			f->aux[5] |= (uint32_t)rcv;
+		if (snd > 0 && snd != sockopt(probe, KSYS_SOL_SOCKET, KSYS_SO_SNDBUF))
+			f->aux[5] |= (uint64_t)(uint32_t)snd << 32;
+		sys_close(probe);
+	}
+	memcpy(ckpt_scratch.fdbuf + w->fdbuf_used, addr, alen);
+	f->data_len = alen;
+	f->pos = w->fdbuf_used;			/* where in fdbuf, until write time */
+	w->fdbuf_used += alen;
+}
+
 static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
 {
 	char path[64], link[4096], info[1024];
@@ -229,6 +298,7 @@ static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
 				cap_say("fd %d (%s): %ld bytes exceed the %u-byte copy limit: recorded as "
 					"not restorable", fd, link, st.st_size, CAP_MAX_FD_COPY);
 				f->kind = CKPT_FD_UNSUPPORTED;
+				f->aux[0] = CKPT_WHY_TOO_BIG;
 			} else {
 				f->data_len = st.st_size;	/* copied at write time */
 			}
@@ -245,6 +315,9 @@ static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
 	case S_IFIFO:
 		f->kind = strncmp(link, "pipe:[", 6) ? CKPT_FD_FIFO : CKPT_FD_PIPE;
 		f->aux[0] = (uint64_t)sys_fcntl(fd, F_GETPIPE_SZ, 0);
+		break;
+	case S_IFSOCK:
+		describe_socket(w, f, fd);
 		break;
 	default:
 		if (!strcmp(link, "anon_inode:[eventfd]")) {
@@ -265,7 +338,7 @@ static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
 		} else if (!strcmp(link, "anon_inode:[eventpoll]")) {
 			f->kind = CKPT_FD_EPOLL;	/* its watches: epoll_watches() */
 		} else {
-			f->kind = CKPT_FD_UNSUPPORTED;	/* sockets, inotify ... */
+			f->kind = CKPT_FD_UNSUPPORTED;	/* inotify, pidfd ... */
 		}
 	}
 	return 0;
@@ -392,15 +465,19 @@ int cap_collect_fds(struct cap_walk *w)
 	for (uint32_t i = 0; i < w->nfds; i++) {
 		struct ckpt_fd *f = &ckpt_scratch.fds[i];
 
-		if (f->kind == CKPT_FD_EPOLL && f->share == i && epoll_watches(w, f))
+		if (f->kind == CKPT_FD_EPOLL && f->share == i && epoll_watches(w, f)) {
 			f->kind = CKPT_FD_UNSUPPORTED;
+			f->aux[0] = CKPT_WHY_EPOLL;
+		}
 	}
 	/* a pipe whose other end is outside the process cannot be made again */
 	for (uint32_t i = 0; i < w->nfds; i++) {
 		struct ckpt_fd *f = &ckpt_scratch.fds[i];
 
-		if (f->kind == CKPT_FD_PIPE && f->peer == i && ckpt_scratch.fds[f->share].peer == f->share)
+		if (f->kind == CKPT_FD_PIPE && f->peer == i && ckpt_scratch.fds[f->share].peer == f->share) {
 			f->kind = CKPT_FD_UNSUPPORTED;
+			f->aux[0] = CKPT_WHY_PIPE_OUTSIDE;
+		}
 	}
 	return 0;
 }
@@ -545,6 +622,13 @@ void cap_say_not_restored(const char *path, const struct ckpt_proc *p, const str
 		cap_say("%s: not restored: Linux AIO contexts (io_setup; a ring at 0x%lx): io_submit and "
 			"io_getevents on them fail with EINVAL after a restore", path, w->aio_ring);
 	cap_say_vmflags_lost(path, w);
+	for (uint32_t i = 0; i < w->nfds; i++) {	/* 0-2 get the restorer's by default */
+		const struct ckpt_fd *f = &ckpt_scratch.fds[i];
+
+		if (f->kind == CKPT_FD_UNSUPPORTED && f->fd > 2)
+			cap_say("%s: not restored: fd %d (%s): %s", path, f->fd, ckpt_scratch.strings + f->path_off,
+				img_fd_why(f));
+	}
 }
 
 /* one line for each VmFlags flag the restorer does not set again */

@@ -22,6 +22,21 @@ static const char *const kind_names[CKPT_VMA_KIND_MAX] = {
 	[CKPT_VMA_VVAR_VCLOCK] = "vvar_vclock",
 };
 
+const char *img_fd_why(const struct ckpt_fd *f)
+{
+	static const char *const why[CKPT_WHY_MAX] = {
+		[CKPT_WHY_KIND] = "a kind of descriptor ckpt does not make again",
+		[CKPT_WHY_CONNECTED] = "a socket connected to a peer",
+		[CKPT_WHY_SOCKET_KIND] = "a socket of a family or type other than IPv4, IPv6 or UNIX stream, "
+					 "datagram, seqpacket",
+		[CKPT_WHY_TOO_BIG] = "its content is over the copy limit",
+		[CKPT_WHY_EPOLL] = "an epoll instance whose watches could not be read",
+		[CKPT_WHY_PIPE_OUTSIDE] = "a pipe whose other end is in another process",
+	};
+
+	return f->aux[0] < CKPT_WHY_MAX ? why[f->aux[0]] : why[CKPT_WHY_KIND];
+}
+
 const char *img_kind_name(uint32_t kind)
 {
 	return kind && kind < CKPT_VMA_KIND_MAX ? kind_names[kind] : "?";
@@ -283,6 +298,12 @@ static int check_fds(struct img *img, uint64_t data_at, struct img_err *e)
 		    f->peer >= h->nfds || (f->peer != i && (f->kind != CKPT_FD_PIPE ||
 							    img->fds[f->peer].kind != CKPT_FD_PIPE)))
 			return img_fail(e, "descriptor record %u (fd %d) out of range", i, f->fd);
+		if (f->kind == CKPT_FD_SOCKET &&
+		    ((f->aux[0] != KSYS_AF_INET && f->aux[0] != KSYS_AF_INET6 && f->aux[0] != KSYS_AF_UNIX) ||
+		     (f->aux[1] != KSYS_SOCK_STREAM && f->aux[1] != KSYS_SOCK_DGRAM &&
+		      f->aux[1] != KSYS_SOCK_SEQPACKET) || f->aux[2] > 255 || f->aux[3] > (1u << 20) ||
+		     f->data_len < 2 || f->data_len > CKPT_SOCKADDR_MAX))
+			return img_fail(e, "fd %d: socket record out of range", f->fd);
 		if (f->kind == CKPT_FD_EPOLL && f->data_len % sizeof(struct ckpt_epoll_watch))
 			return img_fail(e, "fd %d: epoll watches of %lu bytes", f->fd, f->data_len);
 		if ((f->kind == CKPT_FD_MEMFD || f->kind == CKPT_FD_DELETED) && f->size < 0)

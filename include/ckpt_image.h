@@ -253,12 +253,39 @@ enum ckpt_fd_kind {
 	CKPT_FD_TIMERFD,	/* aux[0] = clockid, aux[1..2] = interval s/ns, aux[3..4] = remaining s/ns,
 				 * aux[5] = expirations not read yet */
 	CKPT_FD_SIGNALFD,	/* aux[0] = mask */
-	CKPT_FD_UNSUPPORTED,	/* path says what it was (socket:[..], anon_inode:[..]) */
+	CKPT_FD_UNSUPPORTED,	/* path says what it was (socket:[..], anon_inode:[..]),
+				 * aux[0] why (CKPT_WHY_*; 0 in older images) */
 	CKPT_FD_EPOLL,		/* stored bytes: struct ckpt_epoll_watch[], re-added after every fd is back */
+	CKPT_FD_SOCKET,		/* a socket not connected to anything: listening, bound or fresh.
+				 * aux[0] = family (AF_INET, AF_INET6, AF_UNIX), aux[1] = type
+				 * (SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET), aux[2] = protocol,
+				 * aux[3] = listen backlog (0: not listening), aux[4] = CKPT_SO_*
+				 * options, aux[5] = SO_RCVBUF | SO_SNDBUF << 32 as set by the
+				 * program (0: the kernel's defaults); stored bytes: its address
+				 * (getsockname), 2 to 128 bytes */
 	CKPT_FD_KIND_MAX
 };
 
 #define CKPT_FD_CLOEXEC		0x1u	/* ckpt_fd.fd_flags: FD_CLOEXEC */
+
+/* CKPT_FD_UNSUPPORTED aux[0]: why (img_fd_why() says it in words) */
+enum ckpt_fd_why {
+	CKPT_WHY_KIND = 0,	/* a kind of descriptor ckpt does not make again */
+	CKPT_WHY_CONNECTED,	/* a socket connected to a peer */
+	CKPT_WHY_SOCKET_KIND,	/* a socket of another family or type than IPv4, IPv6, UNIX */
+	CKPT_WHY_TOO_BIG,	/* a file to copy (deleted, memfd) over the copy limit */
+	CKPT_WHY_EPOLL,		/* an epoll instance whose watches could not be read */
+	CKPT_WHY_PIPE_OUTSIDE,	/* a pipe whose other end is in another process */
+	CKPT_WHY_MAX
+};
+
+/* CKPT_FD_SOCKET aux[4]: the options set on it */
+#define CKPT_SO_REUSEADDR	0x1u
+#define CKPT_SO_REUSEPORT	0x2u
+#define CKPT_SO_KEEPALIVE	0x4u
+#define CKPT_SO_TCP_NODELAY	0x8u
+#define CKPT_SO_V6ONLY		0x10u
+#define CKPT_SOCKADDR_MAX	128u	/* the longest address stored (sockaddr_un is 110) */
 
 /* One open descriptor.  Descriptors that share one open file description
  * (dup, fork) have the same `share` value: the index of the first of them. */

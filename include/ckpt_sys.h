@@ -96,6 +96,34 @@ static inline int sys_failed(long r) { return (unsigned long)r >= -4095UL; }
 #ifndef S_IFLNK
 #define S_IFLNK		0120000
 #endif
+#ifndef S_IFSOCK
+#define S_IFSOCK	0140000
+#endif
+
+/* sockets (linux/socket.h, asm-generic/socket.h, linux/in.h, linux/tcp.h) */
+#define KSYS_AF_UNIX		1
+#define KSYS_AF_INET		2
+#define KSYS_AF_INET6		10
+#define KSYS_SOCK_STREAM	1
+#define KSYS_SOCK_DGRAM		2
+#define KSYS_SOCK_SEQPACKET	5
+#define KSYS_SOCK_CLOEXEC	02000000
+#define KSYS_SOL_SOCKET		1
+#define KSYS_SO_REUSEADDR	2
+#define KSYS_SO_TYPE		3
+#define KSYS_SO_SNDBUF		7
+#define KSYS_SO_RCVBUF		8
+#define KSYS_SO_KEEPALIVE	9
+#define KSYS_SO_REUSEPORT	15
+#define KSYS_SO_ACCEPTCONN	30
+#define KSYS_SO_PROTOCOL	38
+#define KSYS_SO_DOMAIN		39
+#define KSYS_IPPROTO_TCP	6
+#define KSYS_TCP_NODELAY	1
+#define KSYS_TCP_INFO		11
+#define KSYS_IPPROTO_IPV6	41
+#define KSYS_IPV6_V6ONLY	26
+#define KSYS_SOMAXCONN		4096	/* net.core.somaxconn's default: listen() takes the lower */
 #ifndef SIG_SETMASK
 #define SIG_BLOCK	0
 #define SIG_SETMASK	2
@@ -310,6 +338,24 @@ static inline long sys_timer_settime(int id, int flags, const void *n) { return 
 static inline long sys_timer_gettime(int id, void *cur) { return SC2(__NR_timer_gettime, id, cur); }
 /* int ftruncate(int fd, off_t len); */
 static inline long sys_ftruncate(int fd, int64_t len) { return SC2(__NR_ftruncate, fd, len); }
+/* int socket(int domain, int type, int protocol); */
+static inline long sys_socket(int dom, int type, int proto) { return SC3(__NR_socket, dom, type, proto); }
+/* int bind(int fd, const struct sockaddr *addr, socklen_t len); */
+static inline long sys_bind(int fd, const void *addr, uint32_t len) { return SC3(__NR_bind, fd, addr, len); }
+/* int connect(int fd, const struct sockaddr *addr, socklen_t len); */
+static inline long sys_connect(int fd, const void *addr, uint32_t len) { return SC3(__NR_connect, fd, addr, len); }
+/* int listen(int fd, int backlog); */
+static inline long sys_listen(int fd, int backlog) { return SC2(__NR_listen, fd, backlog); }
+/* int setsockopt(int fd, int level, int name, const void *val, socklen_t len); */
+static inline long sys_setsockopt(int fd, int level, int name, const void *val, uint32_t len)
+{ return SC5(__NR_setsockopt, fd, level, name, val, len); }
+/* int getsockopt(int fd, int level, int name, void *val, socklen_t *len); */
+static inline long sys_getsockopt(int fd, int level, int name, void *val, uint32_t *len)
+{ return SC5(__NR_getsockopt, fd, level, name, val, len); }
+/* int getsockname(int fd, struct sockaddr *addr, socklen_t *len); */
+static inline long sys_getsockname(int fd, void *addr, uint32_t *len) { return SC3(__NR_getsockname, fd, addr, len); }
+/* int getpeername(int fd, struct sockaddr *addr, socklen_t *len); */
+static inline long sys_getpeername(int fd, void *addr, uint32_t *len) { return SC3(__NR_getpeername, fd, addr, len); }
 /* pid_t gettid(void); */
 static inline long sys_gettid(void) { return SC0(__NR_gettid); }
 

@@ -238,7 +238,7 @@ static void print_fd(const struct img *img, uint32_t i)
 		[CKPT_FD_REG] = "file", [CKPT_FD_DIR] = "dir", [CKPT_FD_PIPE] = "pipe", [CKPT_FD_FIFO] = "fifo",
 		[CKPT_FD_CHR] = "chardev", [CKPT_FD_MEMFD] = "memfd", [CKPT_FD_DELETED] = "deleted",
 		[CKPT_FD_EVENTFD] = "eventfd", [CKPT_FD_TIMERFD] = "timerfd", [CKPT_FD_SIGNALFD] = "signalfd",
-		[CKPT_FD_UNSUPPORTED] = "UNSUPPORTED", [CKPT_FD_EPOLL] = "epoll",
+		[CKPT_FD_UNSUPPORTED] = "UNSUPPORTED", [CKPT_FD_EPOLL] = "epoll", [CKPT_FD_SOCKET] = "socket",
 	};
 	const struct ckpt_fd *f = &img->fds[i];
 
@@ -251,6 +251,12 @@ static void print_fd(const struct img *img, uint32_t i)
 	if (f->data_len)
 		printf("  [%lu bytes stored]", f->data_len);
 	printf("\n");
+	if (f->kind == CKPT_FD_UNSUPPORTED)
+		printf("         not restored: %s\n", img_fd_why(f));
+	if (f->kind == CKPT_FD_SOCKET)
+		printf("         family %lu type %lu protocol %lu, listen backlog %lu (0: not listening), "
+		       "options 0x%lx, buffers rcv %u snd %u\n", f->aux[0], f->aux[1], f->aux[2], f->aux[3],
+		       f->aux[4], (uint32_t)f->aux[5], (uint32_t)(f->aux[5] >> 32));
 	for (uint64_t k = 0; f->kind == CKPT_FD_EPOLL && k < f->data_len / sizeof(struct ckpt_epoll_watch); k++) {
 		struct ckpt_epoll_watch wt;
 

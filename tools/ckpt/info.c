@@ -162,7 +162,7 @@ static void json_fds(FILE *f, const struct img *img)
 		[CKPT_FD_FIFO] = "fifo", [CKPT_FD_CHR] = "chr", [CKPT_FD_MEMFD] = "memfd",
 		[CKPT_FD_DELETED] = "deleted", [CKPT_FD_EVENTFD] = "eventfd",
 		[CKPT_FD_TIMERFD] = "timerfd", [CKPT_FD_SIGNALFD] = "signalfd",
-		[CKPT_FD_UNSUPPORTED] = "unsupported", [CKPT_FD_EPOLL] = "epoll",
+		[CKPT_FD_UNSUPPORTED] = "unsupported", [CKPT_FD_EPOLL] = "epoll", [CKPT_FD_SOCKET] = "socket",
 	};
 
 	fputs("  \"fds\": [", f);
