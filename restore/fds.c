@@ -323,6 +323,105 @@ static long make_pipe(const struct img *img, uint32_t i, struct img_err *e)
 	return 0;
 }
 
+/* a socket address in words: 127.0.0.1:80, [0:0:0:0:0:0:0:1]:80, /run/x.sock,
+ * @name (abstract).  Names from the image: %s escapes them. */
+static void sockaddr_name(char *out, size_t cap, const uint8_t *a, uint32_t len)
+{
+	uint32_t port = (uint32_t)a[2] << 8 | a[3];
+
+	if (a[0] == KSYS_AF_INET) {
+		img_fmt(out, cap, "%u.%u.%u.%u:%u", a[4], a[5], a[6], a[7], port);
+	} else if (a[0] == KSYS_AF_INET6 && len >= 24) {
+		size_t n = img_fmt(out, cap, "[");
+
+		for (int g = 0; g < 8; g++)
+			n += img_fmt(out + n, cap - n, g ? ":%x" : "%x", (uint32_t)a[8 + 2 * g] << 8 | a[9 + 2 * g]);
+		img_fmt(out + n, cap - n, "]:%u", port);
+	} else {
+		img_fmt(out, cap, a[2] ? "%s" : "@%s", (const char *)a + (a[2] ? 2 : 3));
+	}
+}
+
+/* bind fd to a UNIX path: a socket file left by the checkpointed process
+ * (same owner as us, nobody answering there) is replaced; anything else at
+ * the path is an error (-98, EADDRINUSE) and stays as it is */
+static long bind_unix_path(int fd, const uint8_t *addr, uint32_t len, int type)
+{
+	struct ksys_stat st;
+	long r = sys_bind(fd, addr, len), probe;
+
+	if (r != -98)
+		return r;
+	if (sys_failed(SC4(__NR_newfstatat, AT_FDCWD, (const char *)addr + 2, &st, 0x100 /* AT_SYMLINK_NOFOLLOW */)) ||
+	    (st.st_mode & S_IFMT) != S_IFSOCK || st.st_uid != (uint32_t)SC0(__NR_geteuid))
+		return -98;
+	probe = sys_socket(KSYS_AF_UNIX, type | KSYS_SOCK_CLOEXEC, 0);
+	if (sys_failed(probe))
+		return probe;
+	r = sys_connect((int)probe, addr, len);
+	sys_close((int)probe);
+	if (r != -111)				/* ECONNREFUSED: a socket file nobody serves */
+		return -98;
+	sys_unlink((const char *)addr + 2);
+	return sys_bind(fd, addr, len);
+}
+
+/* A socket connected to nothing, made again: its options, its address (a
+ * port of 0, an unbound UNIX socket: none), listening with its backlog.
+ * Connections that waited in its accept queue at the checkpoint are gone. */
+static long make_socket(const struct img *img, const struct ckpt_fd *f, int nb, struct img_err *e)
+{
+	static const struct { uint32_t flag; int level, name; } opts[] = {
+		{ CKPT_SO_REUSEADDR, KSYS_SOL_SOCKET, KSYS_SO_REUSEADDR },
+		{ CKPT_SO_REUSEPORT, KSYS_SOL_SOCKET, KSYS_SO_REUSEPORT },
+		{ CKPT_SO_KEEPALIVE, KSYS_SOL_SOCKET, KSYS_SO_KEEPALIVE },
+		{ CKPT_SO_TCP_NODELAY, KSYS_IPPROTO_TCP, KSYS_TCP_NODELAY },
+		{ CKPT_SO_V6ONLY, KSYS_IPPROTO_IPV6, KSYS_IPV6_V6ONLY },
+	};
+	uint8_t addr[CKPT_SOCKADDR_MAX + 1] = { 0 };	/* + 1: a UNIX path ends in a 0 */
+	uint32_t len = (uint32_t)f->data_len, rcv = (uint32_t)f->aux[5], snd = (uint32_t)(f->aux[5] >> 32);
+	int one = 1, bound;
+	long fd, r;
+
+	if (sys_pread(img->fd, addr, len, (int64_t)f->data_off) != (long)len)
+		return img_fail(e, "fd %d: reading its socket address failed", f->fd);
+	if (ckpt_crc32c(0, addr, len) != f->data_crc)
+		return img_fail(e, "fd %d: stored bytes checksum mismatch: image corrupted", f->fd);
+	fd = sys_socket((int)f->aux[0], (int)f->aux[1] | KSYS_SOCK_CLOEXEC | nb, (int)f->aux[2]);
+	if (sys_failed(fd))
+		return img_fail(e, "fd %d: socket(%lu, %lu, %lu): errno %d", f->fd, f->aux[0], f->aux[1], f->aux[2],
+				(int)-fd);
+	for (uint32_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++)
+		if ((f->aux[4] & opts[k].flag) &&
+		    sys_failed(sys_setsockopt((int)fd, opts[k].level, opts[k].name, &one, sizeof(one))))
+			return img_fail(e, "fd %d: socket option 0x%x could not be set", f->fd, opts[k].flag);
+	rcv /= 2, snd /= 2;			/* the kernel reports twice what was asked */
+	if ((rcv && sys_failed(sys_setsockopt((int)fd, KSYS_SOL_SOCKET, KSYS_SO_RCVBUF, &rcv, 4))) ||
+	    (snd && sys_failed(sys_setsockopt((int)fd, KSYS_SOL_SOCKET, KSYS_SO_SNDBUF, &snd, 4))))
+		return img_fail(e, "fd %d: socket buffer sizes could not be set", f->fd);
+	/* bound: an IPv4/IPv6 port (bytes 2-3), a UNIX path or abstract name */
+	bound = f->aux[0] == KSYS_AF_UNIX ? len > 2 : (addr[2] | addr[3]) != 0;
+	r = 0;
+	if (bound && f->aux[0] == KSYS_AF_UNIX && addr[2])
+		r = addr[2] == '/' ? bind_unix_path((int)fd, addr, len, (int)f->aux[1]) : -22;
+	else if (bound)
+		r = sys_bind((int)fd, addr, len);
+	if (sys_failed(r)) {
+		char where[CKPT_SOCKADDR_MAX * 4 + 64];
+
+		sockaddr_name(where, sizeof(where), addr, len);
+		return img_fail(e, "fd %d: cannot bind a socket to %S: %s", f->fd, where,
+				r == -98 && f->aux[1] == KSYS_SOCK_STREAM && f->aux[0] != KSYS_AF_UNIX &&
+				!(f->aux[4] & CKPT_SO_REUSEADDR) ?
+				"in use (or held by old connections in TIME_WAIT for up to a minute: the "
+				"program did not set SO_REUSEADDR)" :
+				r == -98 ? "in use" : r == -22 ? "a relative path" : "refused");
+	}
+	if (f->aux[3] && sys_failed(r = sys_listen((int)fd, (int)f->aux[3])))
+		return img_fail(e, "fd %d: listen: errno %d", f->fd, (int)-r);
+	return fd;
+}
+
 static long make_one(const struct img *img, uint32_t i, int close_unsupported, int verbose,
 		     struct img_err *e)
 {
@@ -403,11 +502,13 @@ static long make_one(const struct img *img, uint32_t i, int close_unsupported, i
 		fd = sys_epoll_create1(O_CLOEXEC);
 		return sys_failed(fd) ? img_fail(e, "fd %d: epoll_create1: errno %d", f->fd, (int)-fd) : fd;
 	}
+	case CKPT_FD_SOCKET:
+		return make_socket(img, f, nb, e);
 	default:				/* CKPT_FD_UNSUPPORTED */
 		if (!close_unsupported)
-			return img_fail(e, "fd %d (%s) cannot be restored (--close-unsupported restores it closed)",
-					f->fd, path);
-		img_say(2, "restorer: notice: fd %d (%s) restored closed\n", f->fd, path);
+			return img_fail(e, "fd %d (%s: %s) cannot be restored (--close-unsupported restores it closed)",
+					f->fd, path, img_fd_why(f));
+		img_say(2, "restorer: notice: fd %d (%s: %s) restored closed\n", f->fd, path, img_fd_why(f));
 		return -2;
 	}
 }

@@ -154,7 +154,7 @@ static void __attribute__((noreturn)) usage(int status)
 		"                        (replace it only by rename, never rewrite it in place)\n"
 		"  --stdio=caller        fds 0, 1, 2 are this command's (the default)\n"
 		"  --stdio=image         fds 0, 1, 2 are opened again as the image recorded them\n"
-		"  --close-unsupported   restore descriptors that cannot be made again (sockets...)\n"
+		"  --close-unsupported   restore descriptors that cannot be made again (connected sockets...)\n"
 		"                        as closed, with a notice, instead of refusing the image\n"
 		"  --same-pid            give the program its old pid and tids back (with\n"
 		"                        CAP_CHECKPOINT_RESTORE, else in new user and PID\n"

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -337,6 +338,18 @@ long ckpt_raw_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long
 		if (a1 < 0 || a1 >= MAX_FD || !bit(fd_mine, a1) || a2 != 0)
 			break;
 		return ret(syscall(nr, a1, a2, a3, a4));
+	case SYS_socket:		/* a socket of the image's, made again */
+		return mine(ret(syscall(nr, a1, a2, a3)));
+	case SYS_setsockopt: case SYS_listen:
+		if (a1 < 0 || a1 >= MAX_FD || !bit(fd_mine, a1))
+			break;
+		return ret(syscall(nr, a1, a2, a3, a4, a5));
+	case SYS_bind:			/* an IP address: for real; a UNIX path: no file made */
+		if (a1 < 0 || a1 >= MAX_FD || !bit(fd_mine, a1))
+			break;
+		if (*(const unsigned short *)a2 == AF_UNIX)
+			return -EACCES;
+		return ret(syscall(nr, a1, a2, a3));
 	case SYS_ioctl:			/* TFD_IOC_SET_TICKS, on a timerfd made here */
 		if (a2 != 0x40085400 || a1 < 0 || a1 >= MAX_FD || !bit(fd_mine, a1))
 			break;
