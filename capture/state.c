@@ -190,7 +190,8 @@ static int sockopt(int fd, int level, int name)
 
 /* A socket comes back when a program alone could make it so: listening, or
  * bound or fresh and connected to nothing; over IPv4, IPv6 (TCP, UDP) or
- * UNIX (stream, datagram, seqpacket).  Its address is its stored bytes.  A
+ * UNIX (stream, datagram, seqpacket).  A TCP connection comes back as one
+ * its peer has closed (CKPT_SO_WAS_CONNECTED), named at checkpoint time.  Its address is its stored bytes.  A
  * buffer size counts only where it differs from a new socket's (setting it
  * turns the kernel's autotuning off).  Anything else is CKPT_FD_UNSUPPORTED
  * with aux[0] saying why (CKPT_WHY_*). */
@@ -199,8 +200,9 @@ static void describe_socket(struct cap_walk *w, struct ckpt_fd *f, int fd)
 	int dom = sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_DOMAIN), type = sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_TYPE);
 	int proto = sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_PROTOCOL), probe;
 	int listening = sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_ACCEPTCONN) == 1;
-	uint8_t addr[CKPT_SOCKADDR_MAX];
-	uint32_t alen = sizeof(addr), plen = sizeof(addr);
+	uint8_t addr[CKPT_SOCKADDR_MAX], peer[CKPT_SOCKADDR_MAX / 2];
+	uint32_t alen = sizeof(addr) / 2, plen = sizeof(peer);
+	int connected;
 	uint32_t tcp_info[8] = { 0 }, tlen = sizeof(tcp_info);
 
 	f->kind = CKPT_FD_UNSUPPORTED;
@@ -209,12 +211,17 @@ static void describe_socket(struct cap_walk *w, struct ckpt_fd *f, int fd)
 	    (type != KSYS_SOCK_STREAM && type != KSYS_SOCK_DGRAM && type != KSYS_SOCK_SEQPACKET))
 		return;
 	f->aux[0] = CKPT_WHY_CONNECTED;
-	if (!listening && !sys_failed(sys_getpeername(fd, addr, &plen)))
+	connected = !listening && !sys_failed(sys_getpeername(fd, peer, &plen));
+	if (connected && (dom == KSYS_AF_UNIX || type != KSYS_SOCK_STREAM))
 		return;
 	f->aux[0] = CKPT_WHY_SOCKET_KIND;
-	if (sys_failed(sys_getsockname(fd, addr, &alen)) || alen < 2 || alen > sizeof(addr) ||
-	    alen > CAP_FDBUF - w->fdbuf_used)
+	if (sys_failed(sys_getsockname(fd, addr, &alen)) || alen < 2 || alen + plen > sizeof(addr) ||
+	    alen + plen > CAP_FDBUF - w->fdbuf_used || (connected && plen != alen))
 		return;
+	if (connected) {		/* a TCP connection: its peer is not ours to bring back */
+		memcpy(addr + alen, peer, plen);
+		alen += plen;
+	}
 	f->kind = CKPT_FD_SOCKET;
 	f->aux[0] = (uint64_t)dom;
 	f->aux[1] = (uint64_t)type;
@@ -231,6 +238,8 @@ static void describe_socket(struct cap_walk *w, struct ckpt_fd *f, int fd)
 		f->aux[4] |= CKPT_SO_TCP_NODELAY;
 	if (dom == KSYS_AF_INET6 && sockopt(fd, KSYS_IPPROTO_IPV6, KSYS_IPV6_V6ONLY) > 0)
 		f->aux[4] |= CKPT_SO_V6ONLY;
+	if (connected)
+		f->aux[4] |= CKPT_SO_WAS_CONNECTED;
 	f->aux[5] = 0;
 	probe = (int)sys_socket(dom, type | KSYS_SOCK_CLOEXEC, proto);
 	if (probe >= 0) {
@@ -628,6 +637,9 @@ void cap_say_not_restored(const char *path, const struct ckpt_proc *p, const str
 		if (f->kind == CKPT_FD_UNSUPPORTED && f->fd > 2)
 			cap_say("%s: not restored: fd %d (%s): %s", path, f->fd, ckpt_scratch.strings + f->path_off,
 				img_fd_why(f));
+		if (f->kind == CKPT_FD_SOCKET && (f->aux[4] & CKPT_SO_WAS_CONNECTED))
+			cap_say("%s: not restored: fd %d (%s): a TCP connection: it comes back as closed by its "
+				"peer (reads give end of file)", path, f->fd, ckpt_scratch.strings + f->path_off);
 	}
 }
 

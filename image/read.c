@@ -302,7 +302,10 @@ static int check_fds(struct img *img, uint64_t data_at, struct img_err *e)
 		    ((f->aux[0] != KSYS_AF_INET && f->aux[0] != KSYS_AF_INET6 && f->aux[0] != KSYS_AF_UNIX) ||
 		     (f->aux[1] != KSYS_SOCK_STREAM && f->aux[1] != KSYS_SOCK_DGRAM &&
 		      f->aux[1] != KSYS_SOCK_SEQPACKET) || f->aux[2] > 255 || f->aux[3] > (1u << 20) ||
-		     f->data_len < 2 || f->data_len > CKPT_SOCKADDR_MAX))
+		     f->data_len < 2 || f->data_len > CKPT_SOCKADDR_MAX ||
+		     ((f->aux[4] & CKPT_SO_WAS_CONNECTED) &&
+		      (f->aux[1] != KSYS_SOCK_STREAM || f->aux[3] ||
+		       f->data_len != (f->aux[0] == KSYS_AF_INET ? 32u : f->aux[0] == KSYS_AF_INET6 ? 56u : 0u)))))
 			return img_fail(e, "fd %d: socket record out of range", f->fd);
 		if (f->kind == CKPT_FD_EPOLL && f->data_len % sizeof(struct ckpt_epoll_watch))
 			return img_fail(e, "fd %d: epoll watches of %lu bytes", f->fd, f->data_len);

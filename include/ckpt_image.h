@@ -285,6 +285,8 @@ enum ckpt_fd_why {
 #define CKPT_SO_KEEPALIVE	0x4u
 #define CKPT_SO_TCP_NODELAY	0x8u
 #define CKPT_SO_V6ONLY		0x10u
+#define CKPT_SO_WAS_CONNECTED	0x100u	/* a TCP connection: comes back as closed by its peer; the
+					 * stored bytes hold its address, then its peer's */
 #define CKPT_SOCKADDR_MAX	128u	/* the longest address stored (sockaddr_un is 110) */
 
 /* One open descriptor.  Descriptors that share one open file description

@@ -340,6 +340,8 @@ static inline long sys_timer_gettime(int id, void *cur) { return SC2(__NR_timer_
 static inline long sys_ftruncate(int fd, int64_t len) { return SC2(__NR_ftruncate, fd, len); }
 /* int socket(int domain, int type, int protocol); */
 static inline long sys_socket(int dom, int type, int proto) { return SC3(__NR_socket, dom, type, proto); }
+/* int socketpair(int domain, int type, int protocol, int sv[2]); */
+static inline long sys_socketpair(int dom, int type, int proto, int *sv) { return SC4(__NR_socketpair, dom, type, proto, sv); }
 /* int bind(int fd, const struct sockaddr *addr, socklen_t len); */
 static inline long sys_bind(int fd, const void *addr, uint32_t len) { return SC3(__NR_bind, fd, addr, len); }
 /* int connect(int fd, const struct sockaddr *addr, socklen_t len); */

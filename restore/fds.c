@@ -366,6 +366,27 @@ static long bind_unix_path(int fd, const uint8_t *addr, uint32_t len, int type)
 	return sys_bind(fd, addr, len);
 }
 
+/* A TCP connection of the image: its peer and the kernel's state of it are
+ * not here, so it comes back as a connection its peer has closed: one end
+ * of a socket pair whose other end is gone (reads give end of file, writes
+ * EPIPE), which a server handles as a client that left.  Said in a notice. */
+static long closed_connection(const struct ckpt_fd *f, const uint8_t *addr, uint32_t len, int nb,
+			      struct img_err *e)
+{
+	char self[CKPT_SOCKADDR_MAX * 2 + 64], peer[CKPT_SOCKADDR_MAX * 2 + 64];
+	int sv[2];
+	long r = sys_socketpair(KSYS_AF_UNIX, KSYS_SOCK_STREAM | KSYS_SOCK_CLOEXEC | nb, 0, sv);
+
+	if (sys_failed(r))
+		return img_fail(e, "fd %d: socketpair: errno %d", f->fd, (int)-r);
+	sys_close(sv[1]);
+	sockaddr_name(self, sizeof(self), addr, len / 2);
+	sockaddr_name(peer, sizeof(peer), addr + len / 2, len / 2);
+	img_say(2, "restorer: notice: fd %d (TCP %S to %S): the connection is not restored; "
+		   "it reads as closed by its peer\n", f->fd, self, peer);
+	return sv[0];
+}
+
 /* A socket connected to nothing, made again: its options, its address (a
  * port of 0, an unbound UNIX socket: none), listening with its backlog.
  * Connections that waited in its accept queue at the checkpoint are gone. */
@@ -387,6 +408,8 @@ static long make_socket(const struct img *img, const struct ckpt_fd *f, int nb, 
 		return img_fail(e, "fd %d: reading its socket address failed", f->fd);
 	if (ckpt_crc32c(0, addr, len) != f->data_crc)
 		return img_fail(e, "fd %d: stored bytes checksum mismatch: image corrupted", f->fd);
+	if (f->aux[4] & CKPT_SO_WAS_CONNECTED)
+		return closed_connection(f, addr, len, nb, e);
 	fd = sys_socket((int)f->aux[0], (int)f->aux[1] | KSYS_SOCK_CLOEXEC | nb, (int)f->aux[2]);
 	if (sys_failed(fd))
 		return img_fail(e, "fd %d: socket(%lu, %lu, %lu): errno %d", f->fd, f->aux[0], f->aux[1], f->aux[2],

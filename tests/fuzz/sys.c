@@ -340,6 +340,13 @@ long ckpt_raw_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long
 		return ret(syscall(nr, a1, a2, a3, a4));
 	case SYS_socket:		/* a socket of the image's, made again */
 		return mine(ret(syscall(nr, a1, a2, a3)));
+	case SYS_socketpair:		/* a TCP connection, back as closed */
+		r = ret(syscall(nr, a1, a2, a3, a4));
+		if (!r) {
+			mine(((int *)a4)[0]);
+			mine(((int *)a4)[1]);
+		}
+		return r;
 	case SYS_setsockopt: case SYS_listen:
 		if (a1 < 0 || a1 >= MAX_FD || !bit(fd_mine, a1))
 			break;

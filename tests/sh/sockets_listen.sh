@@ -20,8 +20,12 @@
 #   5  a program holding a socketpair is told at checkpoint time, in one line,
 #      that it will not be restored and why; the restorer refuses it naming
 #      the reason, and with --close-unsupported restores it with it closed
-#   6  python3 -m http.server, checkpointed, killed and restored, serves a file
-#      (skipped without python3)
+#   6  a TCP connection open at the checkpoint (a client holds it; the server
+#      waits for its end of file) is named at checkpoint time and comes back
+#      as closed by its peer, with a notice: the server sees the client leave
+#      and serves on
+#   7  python3 -m http.server, checkpointed, killed and restored, serves a file
+#      (noted, not tried, without python3)
 # Root and the ordinary user alike (ports are chosen by the kernel or free).
 # Environment (tests/run.sh): ROOT, TMPDIR.  `ok N` / `not ok N`; exit 0, 1, 4.
 # CKPT_TEST_BREAK=1: the count after the restore is expected one higher.
@@ -149,8 +153,9 @@ int main(int argc, char **argv)
 }
 PROG
 cat >"$W/cli.c" <<'PROG'
-/* cli KIND WHERE: one request; prints the answer.  KIND: tcp4 PORT, tcp6
- * PORT, udp4 PORT, unix PATH, abstract NAME. */
+/* cli KIND WHERE [hold]: one request; prints the answer.  KIND: tcp4 PORT,
+ * tcp6 PORT, udp4 PORT, unix PATH, abstract NAME.  hold: then keeps the
+ * connection open for a minute. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -197,6 +202,9 @@ int main(int argc, char **argv)
 	if (n <= 0) { printf("empty answer\n"); return 1; }
 	buf[n] = 0;
 	fputs(buf, stdout);
+	fflush(stdout);
+	if (argc > 3)			/* hold: the connection stays open */
+		sleep(60);
 	return 0;
 }
 PROG
@@ -311,7 +319,33 @@ else
 	not_ok "socketpair: checkpoint said $(oneline "$W/pair.err"); restorer exit $rc: $(oneline "$W/rst.err")"
 fi
 
-# 6: python3 -m http.server
+# 6: a TCP connection open at the checkpoint comes back as closed by its
+# peer: the server, waiting for the client's end of file, gets it and serves on
+rm -f "$W/s.sock"
+start_srv held || { not_ok "the server did not start again: $(oneline "$W/held.err")"; finish; }
+spid=$pid
+"$W/cli" tcp4 "$(sed -n 's/^ports \([0-9]*\).*/\1/p' "$W/held.out")" hold >"$W/hold.out" &
+hpid=$!
+pids="$pids $hpid"
+wait_for 10 grep -qs served "$W/hold.out"
+take held $spid
+kill -9 $spid $hpid
+wait $spid 2>/dev/null
+cp "$W/held.out" "$W/srv.out"
+restore_bg "$W/held.img"
+sleep 0.5
+after=$(ask)
+if grep -q 'not restored: fd [0-9]* (socket:\[[0-9]*\]): a TCP connection: it comes back as closed by its peer' "$W/held.err" &&
+   [ "$(grep -c 'notice: fd [0-9]* (TCP 127.0.0.1:[0-9]* to 127.0.0.1:[0-9]*): the connection is not restored; it reads as closed by its peer$' "$W/rst.err")" = 1 ] &&
+   served_from "$after" 1; then
+	ok "a TCP connection open at the checkpoint is named then, and comes back closed: $(grep 'connection is not' "$W/rst.err")"
+else
+	not_ok "held connection: checkpoint said $(oneline "$W/held.err"); restorer: $(oneline "$W/rst.err"); answers $(echo "$after" | tr '\n' '|')"
+fi
+kill -9 $rpid 2>/dev/null
+wait $rpid 2>/dev/null
+
+# 7: python3 -m http.server
 if ! command -v python3 >/dev/null; then
 	note "python3 is not installed: http.server not tried"
 else
