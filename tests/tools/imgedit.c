@@ -30,6 +30,12 @@
  *   set-str OFFSET TEXT         overwrite the string at OFFSET in the string table with
  *                               TEXT (C escapes \n \t \e \\ \xHH); it must fit in the
  *                               old string's bytes (the rest is filled with NULs)
+ *   vdso-differ                 make the stored [vdso] bytes another kernel's: one byte
+ *                               past the ELF's section headers and segments (padding no
+ *                               code reads) changes, vdso_crc follows; the restorer then
+ *                               takes the other-kernel path, redirecting every function
+ *   vdso-unstore                drop the stored [vdso] bytes (vdso_data_off 0, the file
+ *                               shortened): an image from before they were stored
  *   flip OFFSET BIT             flip one bit of the file (never fixes checksums)
  *   fix-crc [-a]                recompute tables_crc and hdr_crc (-a: run crcs first)
  *   check                       verify every checksum; exit 1 on a mismatch
@@ -72,7 +78,8 @@ static void usage(void)
 {
 	die("usage: imgedit [-n] IMG info|vmas|get-hdr F|set-hdr F V|get-vma I F|"
 	    "set-vma I F V|get-thread I F|set-thread I F V|runs|get-run I F|set-run I F V|fds|get-fd I F|"
-	    "set-fd I F V|set-fd-path I T|get-proc F|set-proc F V|set-comm T|set-str OFF T|flip OFF BIT|fix-crc [-a]|check");
+	    "set-fd I F V|set-fd-path I T|get-proc F|set-proc F V|set-comm T|set-str OFF T|vdso-differ|vdso-unstore|"
+	    "flip OFF BIT|fix-crc [-a]|check");
 }
 
 static uint64_t num(const char *s)
@@ -170,7 +177,7 @@ static const struct field hdr_fields[] = {
 	F(ckpt_hdr, vdso_size), F(ckpt_hdr, vvar_size), F(ckpt_hdr, vvar_vclock_size),
 	F(ckpt_hdr, nfds), F(ckpt_hdr, nsigs), F(ckpt_hdr, ntimers), F(ckpt_hdr, fds_off),
 	F(ckpt_hdr, sigs_off), F(ckpt_hdr, timers_off), F(ckpt_hdr, clock_mono_ns),
-	F(ckpt_hdr, clock_boot_ns),
+	F(ckpt_hdr, clock_boot_ns), F(ckpt_hdr, vdso_data_off),
 	{ 0, 0, 0 }
 };
 
@@ -343,6 +350,74 @@ static void set_str(uint64_t off, const char *text)
 		die("set-str: %zu bytes do not fit the old string's %zu (or hold a NUL)", len, old);
 	memset(s, 0, old);
 	memcpy(s, buf, len);
+}
+
+/* ---- the stored [vdso] ---- */
+static uint8_t *stored_vdso(void)
+{
+	struct ckpt_hdr *h = hdr();
+
+	if (!h->vdso_data_off)
+		die("%s: no stored vDSO bytes", img_path);
+	return at(h->vdso_data_off, h->vdso_size, "stored vDSO");
+}
+
+/* the last byte of the stored [vdso], when no section header, segment or
+ * section of its ELF reaches it: changed, with vdso_crc to match */
+static void vdso_differ(void)
+{
+	struct ckpt_hdr *h = hdr();
+	uint8_t *b = stored_vdso();
+	uint64_t used = 64, shoff, phoff;
+	uint16_t phnum, shnum;
+
+	if (h->vdso_size < 64 || memcmp(b, "\x7f" "ELF", 4))
+		die("%s: stored vDSO is not an ELF image", img_path);
+	memcpy(&phoff, b + 32, 8);
+	memcpy(&shoff, b + 40, 8);
+	memcpy(&phnum, b + 56, 2);
+	memcpy(&shnum, b + 60, 2);
+	if (shoff + (uint64_t)shnum * 64 > used)
+		used = shoff + (uint64_t)shnum * 64;
+	for (uint16_t i = 0; i < phnum && phoff + (i + 1) * 56ull <= h->vdso_size; i++) {
+		uint64_t off, filesz;
+
+		memcpy(&off, b + phoff + i * 56 + 8, 8);
+		memcpy(&filesz, b + phoff + i * 56 + 32, 8);
+		if (off + filesz > used)
+			used = off + filesz;
+	}
+	for (uint16_t i = 0; i < shnum && shoff + (i + 1) * 64ull <= h->vdso_size; i++) {
+		uint32_t type;
+		uint64_t off, size;
+
+		memcpy(&type, b + shoff + i * 64 + 4, 4);
+		memcpy(&off, b + shoff + i * 64 + 24, 8);
+		memcpy(&size, b + shoff + i * 64 + 32, 8);
+		if (type != 8 /* SHT_NOBITS: no bytes in the file */ && off + size > used)
+			used = off + size;
+	}
+	if (used >= h->vdso_size)
+		die("%s: stored vDSO has no padding past its ELF contents (%llu of %llu bytes)", img_path,
+		    (unsigned long long)used, (unsigned long long)h->vdso_size);
+	b[h->vdso_size - 1] ^= 0x5a;
+	h->vdso_crc = ckpt_crc32c(0, b, h->vdso_size);
+}
+
+/* the stored [vdso] bytes cut off the end of the file */
+static void vdso_unstore(void)
+{
+	struct ckpt_hdr *h = hdr();
+
+	stored_vdso();
+	if (h->vdso_data_off + h->vdso_size != img_len)
+		die("%s: stored vDSO bytes are not last in the file", img_path);
+	img_len = h->vdso_data_off;
+	h->file_size = img_len;
+	h->data_size = img_len - h->data_off;
+	h->vdso_data_off = 0;
+	if (truncate(img_path, (off_t)img_len))
+		die("%s: truncate: %s", img_path, strerror(errno));
 }
 
 /* ---- checksums ---- */
@@ -530,6 +605,10 @@ int main(int argc, char **argv)
 		set_str(f->path_off, argv[1]);
 	} else if (!strcmp(cmd, "set-str") && argc == 2) {
 		set_str(num(argv[0]), argv[1]);
+	} else if (!strcmp(cmd, "vdso-differ") && argc == 0) {
+		vdso_differ();
+	} else if (!strcmp(cmd, "vdso-unstore") && argc == 0) {
+		vdso_unstore();
 	} else if (!strcmp(cmd, "flip") && argc == 2) {
 		uint64_t off = num(argv[0]), bit = num(argv[1]);
 

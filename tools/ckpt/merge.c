@@ -284,7 +284,7 @@ static int build_tables(struct merge *m)
 	h->nruns = (uint32_t)m->nruns;
 	h->tables_size = m->tsize;
 	h->data_off = h->tables_off + m->tsize;
-	/* the pages, then the descriptors' stored bytes */
+	/* the pages, then the descriptors' stored bytes, then IMAGE's [vdso] bytes */
 	img_place_data(h, m->runs, (struct ckpt_fd *)merged_fds(m));
 	memcpy(m->tables + (runs_at - h->tables_off), m->runs, m->nruns * sizeof(struct ckpt_run));
 	h->depth = 0;
@@ -298,7 +298,8 @@ static int build_tables(struct merge *m)
 	return 0;
 }
 
-/* header, tables, pages, then the descriptors' bytes copied from IMAGE: 0 or -1 (errno) */
+/* header, tables, pages, then the descriptors' and the [vdso]'s bytes copied
+ * from IMAGE: 0 or -1 (errno) */
 static int write_contents(const struct merge *m, int fd)
 {
 	const struct ckpt_fd *nfds = merged_fds(m);
@@ -320,6 +321,13 @@ static int write_contents(const struct merge *m, int fd)
 				return -1;
 			done += k;
 		}
+	}
+	if (m->h.vdso_data_off) {		/* img_open checked it fits IMAGE's file */
+		uint64_t n = m->h.vdso_size;
+
+		if (n > MERGE_BUF || pread(m->top->fd, m->buf, n, (off_t)m->top->hdr.vdso_data_off) != (ssize_t)n ||
+		    write_all(fd, m->buf, n, (off_t)m->h.vdso_data_off))
+			return -1;
 	}
 	return 0;
 }

@@ -1,0 +1,201 @@
+#!/bin/sh
+# vdso_redirect.sh -- an image restores on a kernel whose vDSO is not its own.
+#
+# This machine has one kernel, so the other-kernel path is forced: a program
+# that reads the time through glibc (clock_gettime REALTIME and MONOTONIC,
+# gettimeofday, time(): glibc keeps the vDSO addresses it resolved at start-up)
+# checkpoints itself; `imgedit vdso-differ` makes the vDSO the image carries
+# another kernel's (a byte of its padding, which no code reads, changes, and
+# vdso_crc with it), so it no longer matches this kernel's.
+#   A  the image stores the vDSO's bytes (readckpt says so)
+#   B  restored, eagerly and with --lazy: the restorer says (-v) it redirected
+#      the old vDSO's functions to this kernel's vDSO; the program's clock
+#      calls agree with the raw system calls; the page at its old vDSO
+#      address (AT_SYSINFO_EHDR) is not this kernel's [vdso] any more, which
+#      sits elsewhere
+#   C  the same image without the stored bytes (an image from before they
+#      were stored): restores while its vDSO is this kernel's; once it is not,
+#      refused, exit 2, one line saying the image predates them
+#   D  a thread stopped inside the old vDSO: refused, exit 2, one line
+# Environment (tests/run.sh): ROOT, TMPDIR.  `ok N` / `not ok N`; exit 0, 1, 4.
+# CKPT_TEST_BREAK=1: the program shifts its CLOCK_REALTIME reading by 2 s.
+
+set -u
+. "$(dirname "$0")/lib.sh"
+need_cc
+need_built "$ROOT/libckpt.so" "$ROOT/restorer" "$ROOT/readckpt" "$ROOT/tests/bin/imgedit"
+workdir vdso_redirect
+ED=$ROOT/tests/bin/imgedit
+
+cat >"$W/clocks.c" <<'EOF2'
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/auxv.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+extern unsigned long ckpt_restore_count(void) __attribute__((weak));
+#define MS 1000000ll
+static int bad;
+
+static void agree(const char *what, long long got, long long want, long long tol)
+{
+	int good = got - want > -tol && got - want < tol;
+
+	printf("%s %s (%lld, syscall %lld)\n", what, good ? "agrees" : "DIFFERS", got, want);
+	bad |= !good;
+}
+
+static long long ns(struct timespec t)
+{
+	return t.tv_sec * 1000000000ll + t.tv_nsec;
+}
+
+/* the /proc/self/maps line holding addr: its start and name ("-": none);
+ * and where [vdso] is */
+static void maps(unsigned long addr, unsigned long *start, char *name, size_t cap, unsigned long *vdso)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+
+	snprintf(name, cap, "?");
+	while (f && fgets(line, sizeof line, f)) {
+		unsigned long s, e;
+		char path[256] = "-";
+
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %255s", &s, &e, path) < 2)
+			continue;
+		if (addr >= s && addr < e) {
+			*start = s;
+			snprintf(name, cap, "%s", path);
+		}
+		if (!strcmp(path, "[vdso]"))
+			*vdso = s;
+	}
+	if (f)
+		fclose(f);
+}
+
+int main(void)
+{
+	unsigned long ehdr = getauxval(AT_SYSINFO_EHDR), start = 0, vdso = 0;
+	const char *brk = getenv("CKPT_TEST_BREAK");
+	long long shift = brk && *brk && strcmp(brk, "0") ? 2000 * MS : 0;
+	struct timespec v, s;
+	struct timeval tv, stv;
+	char name[256];
+	long t, st;
+
+	if (!ckpt_restore_count) {
+		puts("not under libckpt.so");
+		return 3;
+	}
+	syscall(436, 3, ~0U, 0);		/* close_range: a runner's stray pipe is not ours */
+	clock_gettime(CLOCK_MONOTONIC, &v);
+	raise(SIGUSR2);				/* the checkpoint: this thread is in raise, not in the vDSO */
+	if (!ckpt_restore_count()) {
+		sleep(1);			/* the writer finishes */
+		puts("ran");
+		return 0;
+	}
+	clock_gettime(CLOCK_REALTIME, &v);
+	syscall(SYS_clock_gettime, CLOCK_REALTIME, &s);
+	agree("clock_gettime(CLOCK_REALTIME)", ns(v) - shift, ns(s), 100 * MS);
+	clock_gettime(CLOCK_MONOTONIC, &v);
+	syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &s);
+	agree("clock_gettime(CLOCK_MONOTONIC)", ns(v), ns(s), 100 * MS);
+	gettimeofday(&tv, NULL);
+	syscall(SYS_gettimeofday, &stv, NULL);
+	agree("gettimeofday", tv.tv_sec * 1000000ll + tv.tv_usec, stv.tv_sec * 1000000ll + stv.tv_usec, 100000);
+	t = time(NULL);
+	st = syscall(SYS_time, NULL);
+	agree("time", t, st, 2);
+	maps(ehdr, &start, name, sizeof name, &vdso);
+	printf("old-vDSO 0x%lx mapping %s from 0x%lx vdso 0x%lx\n", ehdr, name, start, vdso);
+	puts(bad ? "restored: clocks differ" : "restored: clocks agree");
+	return bad;
+}
+EOF2
+compile_or_fail "cannot build the program" cc -O2 -o "$W/clocks" "$W/clocks.c"
+
+under_libckpt ./clocks
+if [ "$rc" -ne 0 ] || [ ! -s "$W/img" ]; then
+	not_ok "checkpoint: exit $rc, out: $(oneline "$W/orig.out") err: $(oneline "$W/orig.err")"
+	finish
+fi
+ehdr_line() { grep "^old-vDSO" "$1"; }
+
+# ---- A: the vDSO's bytes are in the image ----
+if "$ROOT/readckpt" "$W/img" | grep -q "^  vdso .*its bytes stored at"; then
+	ok "A: readckpt: the image stores the vDSO's bytes"
+else
+	not_ok "A: readckpt: $("$ROOT/readckpt" "$W/img" 2>&1 | grep '^  vdso' | tr '\n' '|')"
+fi
+cp "$W/img" "$W/old.img"
+if ! "$ED" "$W/img" vdso-differ 2>"$W/ed.err"; then
+	not_ok "imgedit vdso-differ: $(oneline "$W/ed.err")"
+	finish
+fi
+
+# ---- B: restored through the redirect, eager and lazy ----
+for mode in eager lazy; do
+	opt=
+	[ $mode = lazy ] && opt=--lazy
+	(cd "$W" && timeout 30 "$ROOT/restorer" -v $opt "$W/img") >"$W/$mode.out" 2>"$W/$mode.err"
+	rc=$?
+	line=$(grep "vDSO of kernel .* redirected" "$W/$mode.err")
+	if [ -n "$line" ] && grep -q "redirected to this one's at 0x[0-9a-f]*: [1-9][0-9]* functions" "$W/$mode.err"; then
+		ok "B $mode: the restorer took the redirect path: ${line#restorer: }"
+	else
+		not_ok "B $mode: no redirect line (exit $rc): $(oneline "$W/$mode.err")"
+	fi
+	if [ $rc -eq 0 ] && grep -q "^restored: clocks agree" "$W/$mode.out" &&
+	   [ "$(grep -c " agrees (" "$W/$mode.out")" -eq 4 ]; then
+		ok "B $mode: clock_gettime (REALTIME, MONOTONIC), gettimeofday, time agree with the system calls"
+	else
+		not_ok "B $mode: exit $rc: $(oneline "$W/$mode.out") err: $(oneline "$W/$mode.err")"
+	fi
+	# "old-vDSO AT_SYSINFO_EHDR mapping NAME-OF-ITS-MAPPING from ITS-START vdso WHERE-[vdso]-IS"
+	set -- $(ehdr_line "$W/$mode.out")
+	if [ $# -eq 8 ] && [ "$4" != "[vdso]" ] && [ "$6" = "$2" ] && [ "$8" != "0x0" ] && [ "$8" != "$2" ]; then
+		ok "B $mode: the old vDSO address $2 holds the redirect, not [vdso]; this kernel's [vdso] is at $8"
+	else
+		not_ok "B $mode: $(ehdr_line "$W/$mode.out")"
+	fi
+done
+
+# ---- C: an image from before the bytes were stored ----
+cp "$W/old.img" "$W/unstored.img"
+"$ED" "$W/unstored.img" vdso-unstore 2>"$W/ed.err" || not_ok "imgedit vdso-unstore: $(oneline "$W/ed.err")"
+(cd "$W" && timeout 30 "$ROOT/restorer" "$W/unstored.img") >"$W/c.out" 2>"$W/c.err"
+rc=$?
+if [ $rc -eq 0 ] && grep -q "^restored: clocks agree" "$W/c.out"; then
+	ok "C: without stored bytes, on its own kernel: restores"
+else
+	not_ok "C: without stored bytes, on its own kernel: exit $rc: $(oneline "$W/c.out") $(oneline "$W/c.err")"
+fi
+"$ED" "$W/unstored.img" set-hdr vdso_crc $(( $("$ED" "$W/unstored.img" get-hdr vdso_crc) ^ 1 ))
+(cd "$W" && timeout 30 "$ROOT/restorer" "$W/unstored.img") >"$W/c2.out" 2>"$W/c2.err"
+rc=$?
+if [ $rc -eq 2 ] && [ "$(lines "$W/c2.err")" -eq 1 ] && [ ! -s "$W/c2.out" ] &&
+   grep -q "vDSO differs from this kernel's .*predates stored vDSO bytes" "$W/c2.err"; then
+	ok "C: without stored bytes, another kernel's vDSO: refused: $(cat "$W/c2.err")"
+else
+	not_ok "C: without stored bytes, another kernel's vDSO: exit $rc: $(oneline "$W/c2.err")"
+fi
+
+# ---- D: a thread stopped inside the old vDSO ----
+cp "$W/img" "$W/inside.img"
+vdso_at=$("$ED" "$W/img" vmas | awk '$4 == 7 { print $2 }')	# CKPT_VMA_VDSO
+"$ED" "$W/inside.img" set-thread 0 rip $((vdso_at + 16))
+(cd "$W" && timeout 30 "$ROOT/restorer" "$W/inside.img") >"$W/d.out" 2>"$W/d.err"
+rc=$?
+if [ $rc -eq 2 ] && [ "$(lines "$W/d.err")" -eq 1 ] && grep -q "stopped inside the vDSO" "$W/d.err"; then
+	ok "D: a thread inside the old vDSO: refused: $(cat "$W/d.err")"
+else
+	not_ok "D: a thread inside the old vDSO: exit $rc: $(oneline "$W/d.err")"
+fi
+finish
