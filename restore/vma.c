@@ -355,8 +355,29 @@ static uint64_t find_gap(const struct img *img, uint64_t len)
 	return 0;
 }
 
-/* Another kernel's vDSO: its stored bytes read and checked, a gap chosen for
- * this kernel's pages, its functions redirected there in redirect_copy. */
+/* The image's stored vDSO bytes into redirect_copy, checked against vdso_crc
+ * (whichever vDSO this kernel has: a corrupted image is refused) */
+static int read_stored_vdso(const struct img *img, struct img_err *e)
+{
+	const struct ckpt_hdr *h = &img->hdr;
+
+	if (h->vdso_size > RST_VDSO_MAX)
+		return img_fail(e, "stored vDSO of %lu bytes: this restorer takes at most %u", h->vdso_size,
+				RST_VDSO_MAX);
+	for (uint64_t done = 0; done < h->vdso_size;) {
+		long r = sys_pread(img->fd, redirect_copy + done, h->vdso_size - done, h->vdso_data_off + done);
+
+		if (r <= 0 && r != -4)
+			return img_fail(e, "reading the stored vDSO at %lu failed", h->vdso_data_off + done);
+		done += r > 0 ? (uint64_t)r : 0;
+	}
+	if (ckpt_crc32c(0, redirect_copy, h->vdso_size) != h->vdso_crc)
+		return img_fail(e, "stored vDSO bytes checksum mismatch: image corrupted");
+	return 0;
+}
+
+/* Another kernel's vDSO, its bytes in redirect_copy: a gap chosen for this
+ * kernel's pages, the old functions redirected there. */
 static int plan_redirect(const struct img *img, struct rst_specials *sp, struct img_err *e)
 {
 	const struct ckpt_hdr *h = &img->hdr;
@@ -368,18 +389,6 @@ static int plan_redirect(const struct img *img, struct rst_specials *sp, struct 
 			img_vdso = img->vmas[i].start;
 	if (!img_vdso)
 		return img_fail(e, "vDSO differs from this kernel's, and the image has no [vdso] to redirect");
-	if (h->vdso_size > RST_VDSO_MAX)
-		return img_fail(e, "stored vDSO of %lu bytes: this restorer redirects at most %u", h->vdso_size,
-				RST_VDSO_MAX);
-	for (uint64_t done = 0; done < h->vdso_size;) {
-		long r = sys_pread(img->fd, redirect_copy + done, h->vdso_size - done, h->vdso_data_off + done);
-
-		if (r <= 0 && r != -4)
-			return img_fail(e, "reading the stored vDSO at %lu failed", h->vdso_data_off + done);
-		done += r > 0 ? (uint64_t)r : 0;
-	}
-	if (ckpt_crc32c(0, redirect_copy, h->vdso_size) != h->vdso_crc)
-		return img_fail(e, "stored vDSO bytes checksum mismatch: image corrupted");
 	for (uint32_t i = 0; i < h->nthreads; i++)
 		if (img->threads[i].regs.rip - img_vdso < h->vdso_size)
 			return img_fail(e, "thread %u stopped inside the vDSO (rip 0x%lx): it cannot go on in another "
@@ -406,6 +415,8 @@ static int plan_redirect(const struct img *img, struct rst_specials *sp, struct 
  * is refused. */
 int rst_check_vdso(const struct img *img, struct rst_specials *sp, struct img_err *e)
 {
+	if (img->hdr.vdso_data_off && read_stored_vdso(img, e))
+		return -1;
 	if (same_vdso(img, sp))
 		return 0;
 	if (!img->hdr.vdso_data_off)
