@@ -79,7 +79,10 @@ struct ckpt_thread {
 	uint64_t clear_child_tid;	/* set_tid_address(); glibc's cached tid lives there */
 	uint64_t robust_list;
 	uint64_t robust_len;
-	uint64_t pad[28];
+	uint64_t sig_rip;	/* where the checkpoint's signal interrupted this thread (the
+				 * program's rip its handler returns to); 0: not taken in a
+				 * signal handler, or an older image */
+	uint64_t pad[27];
 };								/* 512 */
 _Static_assert(sizeof(struct ckpt_thread) == 512, "ckpt_thread");
 

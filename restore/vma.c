@@ -389,10 +389,14 @@ static int plan_redirect(const struct img *img, struct rst_specials *sp, struct 
 			img_vdso = img->vmas[i].start;
 	if (!img_vdso)
 		return img_fail(e, "vDSO differs from this kernel's, and the image has no [vdso] to redirect");
-	for (uint32_t i = 0; i < h->nthreads; i++)
-		if (img->threads[i].regs.rip - img_vdso < h->vdso_size)
-			return img_fail(e, "thread %u stopped inside the vDSO (rip 0x%lx): it cannot go on in another "
-					"kernel's", img->threads[i].tid, img->threads[i].regs.rip);
+	for (uint32_t i = 0; i < h->nthreads; i++) {	/* stopped there, or the signal came there */
+		const struct ckpt_thread *t = &img->threads[i];
+		uint64_t rip = t->sig_rip - img_vdso < h->vdso_size ? t->sig_rip : t->regs.rip;
+
+		if (rip - img_vdso < h->vdso_size)
+			return img_fail(e, "thread %u was inside the vDSO at the checkpoint (rip 0x%lx): it cannot "
+					"go on in another kernel's", t->tid, rip);
+	}
 	if (vdso_symbols(redirect_copy, h->vdso_size, &old))
 		return img_fail(e, "stored vDSO has no dynamic symbol table this restorer can read");
 	if (vdso_symbols((const uint8_t *)base, top - base, &now))

@@ -143,6 +143,9 @@ static void print_threads(const struct img *img)
 		printf("    rseq       0x%lx len %u sig 0x%x\n", t->rseq_addr, t->rseq_len, t->rseq_sig);
 		printf("    tid addr   0x%lx   robust list 0x%lx+%lu\n", t->clear_child_tid, t->robust_list,
 		       t->robust_len);
+		if (t->sig_rip)
+			printf("    signal at  0x%lx (the program's rip the checkpoint's signal interrupted)\n",
+			       t->sig_rip);
 	}
 }
 

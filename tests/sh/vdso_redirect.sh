@@ -16,7 +16,9 @@
 #   C  the same image without the stored bytes (an image from before they
 #      were stored): restores while its vDSO is this kernel's; once it is not,
 #      refused, exit 2, one line saying the image predates them
-#   D  a thread stopped inside the old vDSO: refused, exit 2, one line
+#   D  a thread stopped inside the old vDSO (its saved rip), or interrupted
+#      there by the checkpoint's signal (sig_rip, which the image records):
+#      refused, exit 2, one line
 # Environment (tests/run.sh): ROOT, TMPDIR.  `ok N` / `not ok N`; exit 0, 1, 4.
 # CKPT_TEST_BREAK=1: the program shifts its CLOCK_REALTIME reading by 2 s.
 
@@ -187,15 +189,22 @@ else
 	not_ok "C: without stored bytes, another kernel's vDSO: exit $rc: $(oneline "$W/c2.err")"
 fi
 
-# ---- D: a thread stopped inside the old vDSO ----
-cp "$W/img" "$W/inside.img"
+# ---- D: a thread stopped inside the old vDSO, or its signal came there ----
 vdso_at=$("$ED" "$W/img" vmas | awk '$4 == 7 { print $2 }')	# CKPT_VMA_VDSO
-"$ED" "$W/inside.img" set-thread 0 rip $((vdso_at + 16))
-(cd "$W" && timeout 30 "$ROOT/restorer" "$W/inside.img") >"$W/d.out" 2>"$W/d.err"
-rc=$?
-if [ $rc -eq 2 ] && [ "$(lines "$W/d.err")" -eq 1 ] && grep -q "stopped inside the vDSO" "$W/d.err"; then
-	ok "D: a thread inside the old vDSO: refused: $(cat "$W/d.err")"
+if "$ROOT/readckpt" "$W/img" | grep -q "^    signal at  0x"; then
+	ok "D: the image records where the checkpoint's signal interrupted the program"
 else
-	not_ok "D: a thread inside the old vDSO: exit $rc: $(oneline "$W/d.err")"
+	not_ok "D: readckpt shows no 'signal at' line for the thread that raised the signal"
 fi
+for field in rip sig_rip; do
+	cp "$W/img" "$W/inside.img"
+	"$ED" "$W/inside.img" set-thread 0 $field $((vdso_at + 16))
+	(cd "$W" && timeout 30 "$ROOT/restorer" "$W/inside.img") >"$W/d.out" 2>"$W/d.err"
+	rc=$?
+	if [ $rc -eq 2 ] && [ "$(lines "$W/d.err")" -eq 1 ] && grep -q "was inside the vDSO at the checkpoint" "$W/d.err"; then
+		ok "D: $field inside the old vDSO: refused: $(cat "$W/d.err")"
+	else
+		not_ok "D: $field inside the old vDSO: exit $rc: $(oneline "$W/d.err")"
+	fi
+done
 finish

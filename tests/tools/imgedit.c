@@ -197,7 +197,7 @@ static const struct field thread_fields[] = {
 	F(ckpt_thread, rseq_len), F(ckpt_thread, rseq_addr), F(ckpt_thread, rseq_sig),
 	F(ckpt_thread, xsave_size), F(ckpt_thread, xsave_off), F(ckpt_thread, xfeatures),
 	F(ckpt_thread, clear_child_tid), F(ckpt_thread, robust_list),
-	F(ckpt_thread, robust_len),
+	F(ckpt_thread, robust_len), F(ckpt_thread, sig_rip),
 	{ "rip", offsetof(struct ckpt_thread, regs.rip), 8 },
 	{ "rsp", offsetof(struct ckpt_thread, regs.rsp), 8 },
 	{ "rflags", offsetof(struct ckpt_thread, regs.rflags), 8 },
