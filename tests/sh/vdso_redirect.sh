@@ -19,6 +19,11 @@
 #   D  a thread stopped inside the old vDSO (its saved rip), or interrupted
 #      there by the checkpoint's signal (sig_rip, which the image records):
 #      refused, exit 2, one line
+#   E  crafted vDSO bytes (their crc fixed: imgedit vdso-craft): a huge
+#      program header count, DT_SYMTAB past the end, a huge DT_STRSZ, a huge
+#      DT_HASH count, a function's name outside the strings, a function with
+#      no room for its jump: each refused, exit 2, one line; a vDSO whose only
+#      symbol count is DT_GNU_HASH's: redirected, and the clocks agree
 # Environment (tests/run.sh): ROOT, TMPDIR.  `ok N` / `not ok N`; exit 0, 1, 4.
 # CKPT_TEST_BREAK=1: the program shifts its CLOCK_REALTIME reading by 2 s.
 
@@ -207,4 +212,26 @@ for field in rip sig_rip; do
 		not_ok "D: $field inside the old vDSO: exit $rc: $(oneline "$W/d.err")"
 	fi
 done
+
+# ---- E: crafted vDSO bytes (vdso_crc matching them) ----
+for what in phnum symtab strsz nchain name tail; do
+	cp "$W/old.img" "$W/e.img"
+	"$ED" "$W/e.img" vdso-craft $what 2>"$W/ed.err" || { not_ok "E: imgedit vdso-craft $what: $(oneline "$W/ed.err")"; continue; }
+	(cd "$W" && timeout 30 "$ROOT/restorer" "$W/e.img") >"$W/e.out" 2>"$W/e.err"
+	rc=$?
+	if [ $rc -eq 2 ] && [ "$(lines "$W/e.err")" -eq 1 ] && [ ! -s "$W/e.out" ] && grep -q "vDSO" "$W/e.err"; then
+		ok "E: crafted vDSO ($what): refused: $(sed 's/.*img: //' "$W/e.err")"
+	else
+		not_ok "E: crafted vDSO ($what): exit $rc: $(oneline "$W/e.err") out: $(oneline "$W/e.out")"
+	fi
+done
+cp "$W/old.img" "$W/e.img"
+"$ED" "$W/e.img" vdso-craft gnu-hash
+(cd "$W" && timeout 30 "$ROOT/restorer" -v "$W/e.img") >"$W/e.out" 2>"$W/e.err"
+rc=$?
+if [ $rc -eq 0 ] && grep -q "^restored: clocks agree" "$W/e.out" && grep -q "redirected .*: [1-9][0-9]* functions" "$W/e.err"; then
+	ok "E: a vDSO without DT_HASH (symbols counted from DT_GNU_HASH): redirected, clocks agree"
+else
+	not_ok "E: a vDSO without DT_HASH: exit $rc: $(oneline "$W/e.out") err: $(oneline "$W/e.err")"
+fi
 finish
