@@ -7,7 +7,8 @@
 # checkpoints itself; `imgedit vdso-differ` makes the vDSO the image carries
 # another kernel's (a byte of its padding, which no code reads, changes, and
 # vdso_crc with it), so it no longer matches this kernel's.
-#   A  the image stores the vDSO's bytes (readckpt says so)
+#   A  the image stores the vDSO's bytes (readckpt says so); `ckpt check`
+#      says its vDSO will be redirected
 #   B  restored, eagerly and with --lazy: the restorer says (-v) it redirected
 #      the old vDSO's functions to this kernel's vDSO; the program's clock
 #      calls agree with the raw system calls; the page at its old vDSO
@@ -15,7 +16,8 @@
 #      sits elsewhere
 #   C  the same image without the stored bytes (an image from before they
 #      were stored): restores while its vDSO is this kernel's; once it is not,
-#      refused, exit 2, one line saying the image predates them
+#      refused, exit 2, one line saying the image predates them (`ckpt
+#      check` says it does not restore, exit 1)
 #   D  a thread stopped inside the old vDSO (its saved rip), or interrupted
 #      there by the checkpoint's signal (sig_rip, which the image records):
 #      refused, exit 2, one line
@@ -30,7 +32,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 need_cc
-need_built "$ROOT/libckpt.so" "$ROOT/restorer" "$ROOT/readckpt" "$ROOT/tests/bin/imgedit"
+need_built "$ROOT/libckpt.so" "$ROOT/restorer" "$ROOT/readckpt" "$ROOT/ckpt" "$ROOT/tests/bin/imgedit"
 workdir vdso_redirect
 ED=$ROOT/tests/bin/imgedit
 
@@ -147,6 +149,14 @@ if ! "$ED" "$W/img" vdso-differ 2>"$W/ed.err"; then
 	finish
 fi
 
+"$ROOT/ckpt" check "$W/img" >"$W/check.out" 2>&1
+rc=$?
+if [ $rc -eq 0 ] && grep -q "vDSO: kernel .*, not this kernel's: the restorer redirects" "$W/check.out"; then
+	ok "A: ckpt check says the vDSO will be redirected"
+else
+	not_ok "A: ckpt check: exit $rc: $(oneline "$W/check.out")"
+fi
+
 # ---- B: restored through the redirect, eager and lazy ----
 for mode in eager lazy; do
 	opt=
@@ -192,6 +202,13 @@ if [ $rc -eq 2 ] && [ "$(lines "$W/c2.err")" -eq 1 ] && [ ! -s "$W/c2.out" ] &&
 	ok "C: without stored bytes, another kernel's vDSO: refused: $(cat "$W/c2.err")"
 else
 	not_ok "C: without stored bytes, another kernel's vDSO: exit $rc: $(oneline "$W/c2.err")"
+fi
+"$ROOT/ckpt" check "$W/unstored.img" >"$W/check.out" 2>&1
+rc=$?
+if [ $rc -eq 1 ] && grep -q "does not restore on this kernel: its vDSO" "$W/check.out"; then
+	ok "C: ckpt check says so too (exit 1)"
+else
+	not_ok "C: ckpt check: exit $rc: $(oneline "$W/check.out")"
 fi
 
 # ---- D: a thread stopped inside the old vDSO, or its signal came there ----
