@@ -183,7 +183,7 @@ static const struct field hdr_fields[] = {
 	F(ckpt_hdr, cpuid7_ecx), F(ckpt_hdr, cpuid7_edx), F(ckpt_hdr, cpu_level), F(ckpt_hdr, vdso_crc),
 	F(ckpt_hdr, vdso_size), F(ckpt_hdr, vvar_size), F(ckpt_hdr, vvar_vclock_size),
 	F(ckpt_hdr, nfds), F(ckpt_hdr, nsigs), F(ckpt_hdr, ntimers), F(ckpt_hdr, fds_off),
-	F(ckpt_hdr, sigs_off), F(ckpt_hdr, timers_off), F(ckpt_hdr, clock_mono_ns),
+	F(ckpt_hdr, sigs_off), F(ckpt_hdr, timers_off), F(ckpt_hdr, depth), F(ckpt_hdr, clock_mono_ns),
 	F(ckpt_hdr, clock_boot_ns), F(ckpt_hdr, vdso_data_off),
 	{ 0, 0, 0 }
 };
