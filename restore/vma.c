@@ -134,8 +134,9 @@ static int same_vdso(const struct img *img, const struct rst_specials *sp)
 	return 1;
 }
 
-/* n (<= 8) little-endian bytes at off of the size bytes at b; 0 for any byte
- * past the end: nothing here reads outside a vDSO, whatever its offsets say */
+/* n (<= 8) little-endian bytes at off of the size bytes at b; 0 when any of
+ * them lies past the end: nothing here reads outside a vDSO, whatever its
+ * offsets say */
 static uint64_t elf_get(const uint8_t *b, uint64_t size, uint64_t off, uint32_t n)
 {
 	uint64_t v = 0;
@@ -388,7 +389,7 @@ static int plan_redirect(const struct img *img, struct rst_specials *sp, struct 
 		if (img->vmas[i].kind == CKPT_VMA_VDSO)
 			img_vdso = img->vmas[i].start;
 	if (!img_vdso)
-		return img_fail(e, "vDSO differs from this kernel's, and the image has no [vdso] to redirect");
+		return img_fail(e, "image has no place for this kernel's [vdso]");
 	for (uint32_t i = 0; i < h->nthreads; i++) {	/* stopped there, or the signal came there */
 		const struct ckpt_thread *t = &img->threads[i];
 		uint64_t rip = t->sig_rip - img_vdso < h->vdso_size ? t->sig_rip : t->regs.rip;
