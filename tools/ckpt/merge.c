@@ -126,6 +126,22 @@ static int merge_nomem(const struct merge *m)
 	return -1;
 }
 
+/* IMAGE's stored [vdso] bytes (OUT carries them) match its vdso_crc: 0 or -1 */
+static int check_stored_vdso(const char *path, const struct img *im)
+{
+	static uint8_t b[64 << 10];
+	uint64_t n = im->hdr.vdso_size;
+
+	if (!im->hdr.vdso_data_off)
+		return 0;
+	if (n > sizeof(b) || pread(im->fd, b, n, (off_t)im->hdr.vdso_data_off) != (ssize_t)n ||
+	    ckpt_crc32c(0, b, n) != im->hdr.vdso_crc) {
+		say("%s: stored vDSO bytes checksum mismatch: image corrupted", esc(path));
+		return -1;
+	}
+	return 0;
+}
+
 /* The chain ending at IMAGE, checked like the restorer checks it: 0 or -1. */
 static int open_chain(struct merge *m)
 {
@@ -146,7 +162,7 @@ static int open_chain(struct merge *m)
 	m->chain = chain;
 	m->n = (uint32_t)c + 1;
 	m->top = &chain[0];
-	return 0;
+	return check_stored_vdso(m->in, m->top);
 }
 
 /* A scratch copy and a page bitmap for each region of IMAGE that can hold pages. */
@@ -322,7 +338,7 @@ static int write_contents(const struct merge *m, int fd)
 			done += k;
 		}
 	}
-	if (m->h.vdso_data_off) {		/* img_open checked it fits IMAGE's file */
+	if (m->h.vdso_data_off) {		/* open_chain checked them */
 		uint64_t n = m->h.vdso_size;
 
 		if (n > MERGE_BUF || pread(m->top->fd, m->buf, n, (off_t)m->top->hdr.vdso_data_off) != (ssize_t)n ||
