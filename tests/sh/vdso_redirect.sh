@@ -23,7 +23,10 @@
 #      refused, exit 2, one line
 #   E  an incremental image (depth 1), and the one `ckpt merge` makes of its
 #      chain, redirected the same way (each carries the newest vDSO bytes)
-#   F  crafted vDSO bytes (their crc fixed: imgedit vdso-craft): a huge
+#   F  the redirected image with its clocks 10 days ahead of this boot's: the
+#      restorer continues them in a time namespace (whose vvar pages move to
+#      the gap with the vDSO); the clocks still agree with the system calls
+#   G  crafted vDSO bytes (their crc fixed: imgedit vdso-craft): a huge
 #      program header count, DT_SYMTAB past the end, a huge DT_STRSZ, a huge
 #      DT_HASH count, a function's name outside the strings, a function with
 #      no room for its jump: each refused, exit 2, one line; a vDSO whose only
@@ -279,16 +282,30 @@ else
 	not_ok "E: no incremental image of depth 1, or ckpt merge failed: $(oneline "$W/inc.err") $(oneline "$W/merge.out")"
 fi
 
-# ---- F: crafted vDSO bytes (vdso_crc matching them) ----
+# ---- F: and with the clocks continued in a time namespace (10 days ahead) ----
+cp "$W/img" "$W/ahead.img"
+for f in clock_mono_ns clock_boot_ns; do
+	"$ED" "$W/ahead.img" set-hdr $f $(( $("$ED" "$W/ahead.img" get-hdr $f) + 864000000000000 ))
+done
+(cd "$W" && timeout 30 "$ROOT/restorer" -v "$W/ahead.img") >"$W/g.out" 2>"$W/g.err"
+rc=$?
+how=$(grep -o "clocks: monotonic and boottime continue\|clocks not continued" "$W/g.err")
+if [ $rc -eq 0 ] && grep -q "^restored: clocks agree" "$W/g.out" && grep -q "redirected to this one's" "$W/g.err"; then
+	ok "F: 10 days ahead (${how:-?}), the vDSO redirected: the clocks agree with the system calls"
+else
+	not_ok "F: 10 days ahead: exit $rc: $(oneline "$W/g.out") err: $(oneline "$W/g.err")"
+fi
+
+# ---- G: crafted vDSO bytes (vdso_crc matching them) ----
 for what in phnum symtab strsz nchain name tail; do
 	cp "$W/old.img" "$W/e.img"
-	"$ED" "$W/e.img" vdso-craft $what 2>"$W/ed.err" || { not_ok "F: imgedit vdso-craft $what: $(oneline "$W/ed.err")"; continue; }
+	"$ED" "$W/e.img" vdso-craft $what 2>"$W/ed.err" || { not_ok "G: imgedit vdso-craft $what: $(oneline "$W/ed.err")"; continue; }
 	(cd "$W" && timeout 30 "$ROOT/restorer" "$W/e.img") >"$W/e.out" 2>"$W/e.err"
 	rc=$?
 	if [ $rc -eq 2 ] && [ "$(lines "$W/e.err")" -eq 1 ] && [ ! -s "$W/e.out" ] && grep -q "vDSO" "$W/e.err"; then
-		ok "F: crafted vDSO ($what): refused: $(sed 's/.*img: //' "$W/e.err")"
+		ok "G: crafted vDSO ($what): refused: $(sed 's/.*img: //' "$W/e.err")"
 	else
-		not_ok "F: crafted vDSO ($what): exit $rc: $(oneline "$W/e.err") out: $(oneline "$W/e.out")"
+		not_ok "G: crafted vDSO ($what): exit $rc: $(oneline "$W/e.err") out: $(oneline "$W/e.out")"
 	fi
 done
 cp "$W/old.img" "$W/e.img"
@@ -296,8 +313,8 @@ cp "$W/old.img" "$W/e.img"
 (cd "$W" && timeout 30 "$ROOT/restorer" -v "$W/e.img") >"$W/e.out" 2>"$W/e.err"
 rc=$?
 if [ $rc -eq 0 ] && grep -q "^restored: clocks agree" "$W/e.out" && grep -q "redirected .*: [1-9][0-9]* functions" "$W/e.err"; then
-	ok "F: a vDSO without DT_HASH (symbols counted from DT_GNU_HASH): redirected, clocks agree"
+	ok "G: a vDSO without DT_HASH (symbols counted from DT_GNU_HASH): redirected, clocks agree"
 else
-	not_ok "F: a vDSO without DT_HASH: exit $rc: $(oneline "$W/e.out") err: $(oneline "$W/e.err")"
+	not_ok "G: a vDSO without DT_HASH: exit $rc: $(oneline "$W/e.out") err: $(oneline "$W/e.err")"
 fi
 finish
