@@ -286,6 +286,7 @@ static void fill_header(const struct cap_walk *w, const struct cap_state *st)
 	if (w->vdso_end) {
 		hdr.vdso_size = w->vdso_end - w->vdso_start;
 		hdr.vdso_crc = ckpt_crc32c(0, (const void *)w->vdso_start, hdr.vdso_size);
+		hdr.vdso_data_off = 1;	/* stored: img_place_data gives it its place */
 	}
 	hdr.vvar_size = w->vvar_size;
 	hdr.vvar_vclock_size = w->vvar_vclock_size;
@@ -528,7 +529,8 @@ static int scan_pages(struct writer *x)
 }
 
 /* The header, and where everything goes:
- * threads | proc | vmas | runs | fds | sigs | timers | strings | pad64 | fpu | pad4096 | data */
+ * threads | proc | vmas | runs | fds | sigs | timers | strings | pad64 | fpu | pad4096 | data
+ * (data: pages | descriptors' bytes | [vdso] bytes) */
 static void lay_out(struct writer *x)
 {
 	const struct cap_walk *w = &x->w;
@@ -665,6 +667,18 @@ static int write_fd_contents(struct writer *x)
 		err = write_fd_data(x->fd, &ckpt_scratch.fds[i]);
 	if (err)
 		cap_say("%s: write descriptor contents: errno %d", x->path, -err);
+	return err;
+}
+
+/* The [vdso] bytes, last in the data area: a restorer on another kernel
+ * sends the program's calls into them on to its own vDSO. */
+static int write_vdso(struct writer *x)
+{
+	int err = 0;
+
+	if (hdr.vdso_data_off &&
+	    (err = write_at(x->fd, (const void *)x->w.vdso_start, hdr.vdso_size, hdr.vdso_data_off)))
+		cap_say("%s: write vDSO bytes: errno %d", x->path, -err);
 	return err;
 }
 
@@ -835,7 +849,7 @@ static int write_image(struct cap_walk *wp, struct cap_state *st, const char *pa
 		lay_out(&x);
 		if ((err = open_output(&x)))
 			return err;
-		if ((err = write_pages(&x)) || (err = write_fd_contents(&x)))
+		if ((err = write_pages(&x)) || (err = write_fd_contents(&x)) || (err = write_vdso(&x)))
 			return discard(&x, err);
 		let_program_go_on(&x);
 		if (x.w.quick && !x.refined && (err = refine(&x, &again)))

@@ -778,7 +778,7 @@ static int proc_self_unreadable(void)
 /* Save this thread, write the image to path (or into target_fd when >= 0).
  * Returns 0 (written, or being written by the child for a signal), 1
  * (restored), -errno. */
-static int ckpt_take(int from_signal, uint64_t program_mask, const char *path, int target_fd)
+static int ckpt_take(int from_signal, uint64_t program_mask, uint64_t sig_rip, const char *path, int target_fd)
 {
 	static const uint64_t all = ~0ull;
 	uint64_t old_mask;			/* this thread's, not a shared one: two */
@@ -805,6 +805,7 @@ static int ckpt_take(int from_signal, uint64_t program_mask, const char *path, i
 		goto out;
 	}
 	fill_state(from_signal ? program_mask : old_mask);
+	state.thread.sig_rip = sig_rip;
 	if (!cap_is_settings_fd(ckpt_cfg.settings_fd))
 		ckpt_cfg.settings_ino = 0;	/* the program closed it: a restore does not bring it back */
 	r = fill_mm(&state.proc);
@@ -840,13 +841,14 @@ out:
 struct take_args {
 	int from, result;
 	uint64_t mask;
+	uint64_t rip;			/* where the signal interrupted the program */
 };
 
 static void take_from_signal(void *arg)
 {
 	struct take_args *a = arg;
 
-	a->result = ckpt_take(a->from, a->mask, ckpt_cfg.path, -1);
+	a->result = ckpt_take(a->from, a->mask, a->rip, ckpt_cfg.path, -1);
 }
 
 static void on_signal(int sig, siginfo_t *si, void *ucv)
@@ -856,6 +858,7 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 	struct take_args a = { .from = 1 };
 
 	memcpy(&a.mask, &uc->uc_sigmask, sizeof(a.mask));
+	a.rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
 	if (si && si->si_code == SI_TIMER && cookie == INTERVAL_COOKIE)
 		a.from = 2;
 	else if (si && si->si_code == SI_QUEUE && cookie == CKPT_FINAL_COOKIE)
@@ -914,7 +917,7 @@ CKPT_API sighandler_t signal(int sig, sighandler_t handler)
 /* for api.c: a checkpoint taken by the program, waited for */
 int cap_take_to(const char *path, int target_fd)
 {
-	return ckpt_take(0, 0, path, target_fd);
+	return ckpt_take(0, 0, 0, path, target_fd);
 }
 
 /* ---- the API (include/ckpt.h) ---- */

@@ -71,6 +71,7 @@ void cap_on_stop(int sig, void *si, void *ucv)
 		return;				/* not asked for: nothing to do */
 	memcpy(&mask, (char *)ucv + offsetof(ucontext_t, uc_sigmask), sizeof(mask));
 	cap_fill_thread(&slot->rec, mask);
+	slot->rec.sig_rip = (uint64_t)((ucontext_t *)ucv)->uc_mcontext.gregs[REG_RIP];
 	gen = release;
 	if (ckpt_save_context(&slot->rec.regs, slot->fpu, ckpt_cfg.ctx_flags) == 0) {
 		/* only the last one wakes the stopper: on few cores, every wake-up

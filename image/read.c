@@ -284,7 +284,8 @@ int img_writes_into(const struct ckpt_vma *v, uint64_t addr, uint64_t len)
 	       !(v->kind == CKPT_VMA_FILE && (v->flags & CKPT_MAP_SHARED));
 }
 
-/* descriptors in ascending fd order; stored bytes follow the page runs */
+/* descriptors in ascending fd order; stored bytes follow the page runs, the
+ * [vdso] bytes (when stored) follow theirs */
 static int check_fds(struct img *img, uint64_t data_at, struct img_err *e)
 {
 	const struct ckpt_hdr *h = &img->hdr;
@@ -319,6 +320,12 @@ static int check_fds(struct img *img, uint64_t data_at, struct img_err *e)
 			data_at += f->data_len;
 		}
 		prev = f->fd;
+	}
+	if (h->vdso_data_off) {			/* the [vdso] bytes, last */
+		if (h->vdso_data_off != data_at || !h->vdso_size || h->vdso_size > h->file_size - data_at)
+			return img_fail(e, "stored vDSO bytes at %lu+%lu, expected at %lu", h->vdso_data_off,
+					h->vdso_size, data_at);
+		data_at += h->vdso_size;
 	}
 	if (data_at != h->file_size)
 		return img_fail(e, "data area holds %lu bytes, records account for %lu", h->data_size,

@@ -9,8 +9,9 @@
 #include "ckpt_sys.h"
 
 /* From h->data_off on: each run's pages in run order (a run whose data_off
- * is IMG_NO_DATA stores nothing and gets 0), then each descriptor's bytes.
- * Sets data_size and file_size. */
+ * is IMG_NO_DATA stores nothing and gets 0), then each descriptor's bytes,
+ * then, when h->vdso_data_off is not 0 on entry (the writer stores them),
+ * the vdso_size bytes of the [vdso].  Sets data_size and file_size. */
 void img_place_data(struct ckpt_hdr *h, struct ckpt_run *runs, struct ckpt_fd *fds)
 {
 	uint64_t off = h->data_off;
@@ -27,6 +28,12 @@ void img_place_data(struct ckpt_hdr *h, struct ckpt_run *runs, struct ckpt_fd *f
 	for (uint32_t i = 0; i < h->nfds; i++) {
 		fds[i].data_off = fds[i].data_len ? off : 0;
 		off += fds[i].data_len;
+	}
+	if (h->vdso_data_off && h->vdso_size) {
+		h->vdso_data_off = off;
+		off += h->vdso_size;
+	} else {
+		h->vdso_data_off = 0;
 	}
 	h->data_size = off - h->data_off;
 	h->file_size = off;

@@ -21,7 +21,9 @@
  *   data_off          page data, page-aligned: the runs' pages, back to back in
  *                     run order, each run with its own crc; then the descriptors'
  *                     stored bytes (ckpt_fd.data_off/len), back to back in table
- *                     order, each with its own crc; data_size bytes in all
+ *                     order, each with its own crc; then the [vdso] bytes when
+ *                     stored (hdr.vdso_data_off, vdso_size, vdso_crc); data_size
+ *                     bytes in all
  *   file_size         = data_off + data_size; nothing follows
  */
 #ifndef CKPT_IMAGE_H
@@ -77,7 +79,10 @@ struct ckpt_thread {
 	uint64_t clear_child_tid;	/* set_tid_address(); glibc's cached tid lives there */
 	uint64_t robust_list;
 	uint64_t robust_len;
-	uint64_t pad[28];
+	uint64_t sig_rip;	/* where the checkpoint's signal interrupted this thread (the
+				 * program's rip its handler returns to); 0: not taken in a
+				 * signal handler, or an older image */
+	uint64_t pad[27];
 };								/* 512 */
 _Static_assert(sizeof(struct ckpt_thread) == 512, "ckpt_thread");
 
@@ -404,8 +409,8 @@ struct ckpt_hdr {
 	char     parent_name[256];	/* 432 the parent's file name, in this image's directory */
 	/* so that an image outlives the kernel and the boot it was made on */
 	uint64_t vdso_data_off;	/* 688 where the [vdso] bytes (vdso_size, vdso_crc) are
-				 *     in the file; 0: not stored (then only this very
-				 *     kernel's vDSO will do) */
+				 *     in the file: last in the data area; 0: not stored
+				 *     (then only this very kernel's vDSO will do) */
 	int64_t  clock_mono_ns;	/* 696 CLOCK_MONOTONIC at checkpoint; 0: not recorded */
 	int64_t  clock_boot_ns;	/* 704 CLOCK_BOOTTIME at checkpoint; 0: not recorded */
 	uint8_t  reserved[3384];/* 712 zero */

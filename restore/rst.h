@@ -15,9 +15,13 @@ int rst_streq(const char *a, const char *b);
 struct rst_specials {
 	uint64_t start[CKPT_VMA_KIND_MAX];	/* indexed by CKPT_VMA_VDSO/VVAR/VVAR_VCLOCK */
 	uint64_t end[CKPT_VMA_KIND_MAX];
+	/* another kernel's vDSO in the image (rst_check_vdso): 0 when it is this one's */
+	uint64_t moved_to;	/* where this kernel's lowest vdso/vvar page goes, the rest as now */
+	uint64_t redirect_at;	/* the image's [vdso]: the old bytes, their functions redirected */
+	uint32_t jumps, calls, enosys;	/* old functions sent to this vDSO, to a system call, to -ENOSYS */
 };
 int rst_find_specials(struct rst_specials *sp, struct img_err *e);
-int rst_check_vdso(const struct img *img, const struct rst_specials *sp, struct img_err *e);
+int rst_check_vdso(const struct img *img, struct rst_specials *sp, struct img_err *e);
 int rst_open_files(const struct img *img, int *fds, int verbose, struct img_err *e);
 int rst_alloc_pkeys(const struct img *img, struct img_err *e);
 int rst_verify_runs(const struct img *img, struct img_err *e);

@@ -20,6 +20,8 @@
 #include "rst.h"
 #include "ckpt_sys.h"
 
+extern char rst_zone_start[], rst_zone_end[], rst_park_addr[];
+
 static char maps_buf[1 << 20];		/* this process's /proc/self/maps (a tlongjmp: the program's) */
 static uint8_t changed_file[CKPT_MAX_VMAS / 8];	/* per vma: its data file changed (a notice, step 4) */
 
@@ -75,45 +77,357 @@ int rst_find_specials(struct rst_specials *sp, struct img_err *e)
 	return 0;
 }
 
-/* The image's vDSO must be this kernel's: same bytes, same vvar pages at the
- * same distance.  Programs keep pointers into it (glibc resolved clock_gettime
- * there at start-up), so another kernel's vDSO cannot be swapped in. */
-int rst_check_vdso(const struct img *img, const struct rst_specials *sp, struct img_err *e)
+/* ---- the vDSO: this kernel's, or another kernel's redirected to it ----
+ *
+ * The program keeps pointers into the image's [vdso]: glibc resolved
+ * clock_gettime and friends there at start-up, and AT_SYSINFO_EHDR names it.
+ * When this kernel's vDSO is the image's (same bytes, its [vvar] pages at the
+ * same distances), its pages simply move to the image's places.  Otherwise,
+ * when the image carries the old vDSO's bytes (hdr.vdso_data_off), this
+ * kernel's pages go, their layout kept, to a gap of the image's layout, and
+ * the image's [vdso] address gets private pages holding the old bytes in
+ * which each exported function starts with a jump to this kernel's function
+ * of the same name, or with a system call when it has none.  The image's old
+ * [vvar] addresses stay empty: only the old code read them, and no function
+ * of it runs any more.  Everything is worked out here, in step 3, into
+ * redirect_copy; step 4 only maps it (map_redirect). */
+
+#define RST_VDSO_MAX	(64u << 10)	/* the largest [vdso] redirected */
+#define STACK_ROOM	(128ull << 20)	/* kept free below a region that grows down */
+static uint8_t redirect_copy[RST_VDSO_MAX];	/* the old bytes, then the jumps and stubs */
+
+/* 1 when the image's vDSO is this kernel's: same bytes and size, the same
+ * [vvar] pages at the same distances from it, each of them with its place */
+static int same_vdso(const struct img *img, const struct rst_specials *sp)
 {
 	const struct ckpt_hdr *h = &img->hdr;
 	uint64_t vdso = sp->start[CKPT_VMA_VDSO], img_vdso = 0;
-	uint32_t crc = ckpt_crc32c(0, (const void *)vdso, sp->end[CKPT_VMA_VDSO] - vdso);
 	uint64_t sizes[CKPT_VMA_KIND_MAX] = { 0 };
+	uint32_t seen = 0;
 
 	sizes[CKPT_VMA_VDSO] = h->vdso_size;
 	sizes[CKPT_VMA_VVAR] = h->vvar_size;
 	sizes[CKPT_VMA_VVAR_VCLOCK] = h->vvar_vclock_size;
-	if (crc != h->vdso_crc || h->vdso_size != sp->end[CKPT_VMA_VDSO] - vdso)
-		return img_fail(e, "vDSO differs from this kernel's (image from kernel %s): cannot restore", h->kernel);
 	for (uint32_t k = CKPT_VMA_VDSO; k <= CKPT_VMA_VVAR_VCLOCK; k++)
 		if (sizes[k] != sp->end[k] - sp->start[k])
-			return img_fail(e, "[%s] is %lu bytes here, %lu in the image (kernel %s)",
-					img_kind_name(k), sp->end[k] - sp->start[k], sizes[k], h->kernel);
+			return 0;
+	if (ckpt_crc32c(0, (const void *)vdso, h->vdso_size) != h->vdso_crc)
+		return 0;
 	for (uint32_t i = 0; i < h->nvmas; i++) {
-		uint32_t k = img->vmas[i].kind;
+		const struct ckpt_vma *v = &img->vmas[i];
 
-		if (k == CKPT_VMA_VDSO)
-			img_vdso = img->vmas[i].start;
-		if (k == CKPT_VMA_VDSO || k == CKPT_VMA_VVAR || k == CKPT_VMA_VVAR_VCLOCK)
-			sizes[k] = 0;		/* seen: this kernel's pages have a place */
+		if (v->kind == CKPT_VMA_VDSO)
+			img_vdso = v->start;
+		if (v->kind == CKPT_VMA_VDSO || v->kind == CKPT_VMA_VVAR || v->kind == CKPT_VMA_VVAR_VCLOCK)
+			seen |= 1u << v->kind;
 	}
 	for (uint32_t k = CKPT_VMA_VDSO; k <= CKPT_VMA_VVAR_VCLOCK; k++)
-		if (sizes[k])
-			return img_fail(e, "image has no place for this kernel's [%s]", img_kind_name(k));
-	for (uint32_t i = 0; i < h->nvmas && img_vdso; i++) {
+		if (sp->start[k] && !(seen & (1u << k)))
+			return 0;
+	for (uint32_t i = 0; i < h->nvmas; i++) {
 		const struct ckpt_vma *v = &img->vmas[i];
 
 		if ((v->kind == CKPT_VMA_VVAR || v->kind == CKPT_VMA_VVAR_VCLOCK) &&
 		    v->start - img_vdso != sp->start[v->kind] - vdso)
-			return img_fail(e, "[%s] sits at another distance from [vdso] on this kernel",
-					img_kind_name(v->kind));
+			return 0;
+	}
+	return 1;
+}
+
+/* n (<= 8) little-endian bytes at off of the size bytes at b; 0 when any of
+ * them lies past the end: nothing here reads outside a vDSO, whatever its
+ * offsets say */
+static uint64_t elf_get(const uint8_t *b, uint64_t size, uint64_t off, uint32_t n)
+{
+	uint64_t v = 0;
+
+	if (off <= size && n <= size - off)
+		memcpy(&v, b + off, n);
+	return v;
+}
+
+/* A vDSO's dynamic symbol table, found as the dynamic loader finds it:
+ * PT_DYNAMIC's DT_SYMTAB, DT_STRTAB, DT_STRSZ, and the symbol count from
+ * DT_HASH (its nchain) or DT_GNU_HASH (its last chain's end).  Addresses are
+ * turned into offsets by the segment at file offset 0; every offset is
+ * checked against the size. */
+struct vdso_syms {
+	const uint8_t *b;
+	uint64_t size;
+	uint64_t bias;			/* p_vaddr of the segment at file offset 0 */
+	uint64_t symtab, nsyms;		/* offset of Elf64_Sym [nsyms] */
+	uint64_t strtab, strsz;
+};
+
+#define ELF_GET(s, off, n)	elf_get((s)->b, (s)->size, (off), (n))
+
+/* how many symbols a DT_GNU_HASH table at off covers: past the highest one a
+ * bucket names, to the end of its chain (bit 0 set); 0 when it runs out */
+static uint64_t gnu_hash_count(const struct vdso_syms *s, uint64_t off)
+{
+	uint64_t nbuckets = ELF_GET(s, off, 4), symoffset = ELF_GET(s, off + 4, 4);
+	uint64_t buckets = off + 16 + 8 * ELF_GET(s, off + 8, 4), top = 0;
+
+	if (buckets > s->size || nbuckets > (s->size - buckets) / 4)
+		return 0;
+	for (uint64_t i = 0; i < nbuckets; i++)
+		if (ELF_GET(s, buckets + 4 * i, 4) > top)
+			top = ELF_GET(s, buckets + 4 * i, 4);
+	if (top < symoffset)
+		return symoffset;
+	for (uint64_t chain = buckets + 4 * nbuckets; top - symoffset < s->size / 4; top++)
+		if (ELF_GET(s, chain + 4 * (top - symoffset), 4) & 1)
+			return top + 1;
+	return 0;
+}
+
+static int vdso_symbols(const uint8_t *b, uint64_t size, struct vdso_syms *s)
+{
+	uint64_t phoff = elf_get(b, size, 32, 8), phnum = elf_get(b, size, 56, 2);
+	uint64_t dyn = 0, dynsz = 0, hash = 0, gnu_hash = 0, syment = 24;
+	int loaded = 0;
+
+	memset(s, 0, sizeof(*s));
+	s->b = b;
+	s->size = size;
+	/* "\x7fELF", 64-bit, little-endian, Elf64_Phdr entries */
+	if (elf_get(b, size, 0, 4) != 0x464c457f || elf_get(b, size, 4, 2) != 0x0102 ||
+	    elf_get(b, size, 54, 2) != 56 || phoff > size || phnum > (size - phoff) / 56)
+		return -1;
+	for (uint64_t ph = phoff; ph < phoff + phnum * 56; ph += 56) {
+		uint32_t type = (uint32_t)elf_get(b, size, ph, 4);
+
+		if (type == 1 && !loaded && elf_get(b, size, ph + 8, 8) == 0) {	/* PT_LOAD at offset 0 */
+			s->bias = elf_get(b, size, ph + 16, 8);
+			loaded = 1;
+		}
+		if (type == 2) {					/* PT_DYNAMIC */
+			dyn = elf_get(b, size, ph + 8, 8);
+			dynsz = elf_get(b, size, ph + 32, 8);
+		}
+	}
+	if (!loaded || !dyn || dyn > size || dynsz > size - dyn)
+		return -1;
+	for (uint64_t d = dyn; d + 16 <= dyn + dynsz; d += 16) {
+		uint64_t tag = elf_get(b, size, d, 8), val = elf_get(b, size, d + 8, 8);
+
+		if (tag == 0)			/* DT_NULL */
+			break;
+		if (tag == 4)			/* DT_HASH (an address, as the next three) */
+			hash = val - s->bias;
+		else if (tag == 0x6ffffef5)	/* DT_GNU_HASH */
+			gnu_hash = val - s->bias;
+		else if (tag == 5)		/* DT_STRTAB */
+			s->strtab = val - s->bias;
+		else if (tag == 6)		/* DT_SYMTAB */
+			s->symtab = val - s->bias;
+		else if (tag == 10)		/* DT_STRSZ */
+			s->strsz = val;
+		else if (tag == 11)		/* DT_SYMENT */
+			syment = val;
+	}
+	s->nsyms = hash ? ELF_GET(s, hash + 4, 4) : gnu_hash ? gnu_hash_count(s, gnu_hash) : 0;
+	if (syment != 24 || !s->symtab || s->symtab > size || s->nsyms > (size - s->symtab) / 24 ||
+	    !s->strtab || s->strtab > size || s->strsz > size - s->strtab)
+		return -1;
+	return 0;
+}
+
+/* symbol i's name, or 0 when it does not end inside the string table */
+static const char *sym_name(const struct vdso_syms *s, uint64_t i)
+{
+	uint64_t at = ELF_GET(s, s->symtab + 24 * i, 4);
+
+	for (uint64_t k = at; k < s->strsz; k++)
+		if (!s->b[s->strtab + k])
+			return (const char *)s->b + s->strtab + at;
+	return 0;
+}
+
+/* the offset of symbol i, a function defined in the vDSO (STT_FUNC, not
+ * SHN_UNDEF), into it; or ~0 */
+static uint64_t func_offset(const struct vdso_syms *s, uint64_t i)
+{
+	uint64_t sym = s->symtab + 24 * i, off = ELF_GET(s, sym + 8, 8) - s->bias;
+
+	if ((ELF_GET(s, sym + 4, 1) & 0xf) != 2 || !ELF_GET(s, sym + 6, 2) || off >= s->size)
+		return ~0ull;
+	return off;
+}
+
+/* the system call a vDSO function stands for, by name (__vdso_ or not), or 0 */
+static uint32_t syscall_of(const char *name)
+{
+	static const struct { char name[14]; uint16_t nr; } calls[] = {
+		{ "clock_gettime", 228 }, { "gettimeofday", 96 }, { "time", 201 },
+		{ "getcpu", 309 }, { "clock_getres", 229 },
+	};
+
+	if (!memcmp(name, "__vdso_", 7))
+		name += 7;
+	for (uint32_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
+		if (rst_streq(name, calls[i].name))
+			return calls[i].nr;
+	return 0;
+}
+
+/* The stubs written at an old function's start (SysV ABI: its arguments in
+ * rdi, rsi, rdx, which a system call takes as they are; r11 is free at a call) */
+#define JUMP_LEN	13	/* 49 bb imm64: movabs r11, target; 41 ff e3: jmp r11 */
+#define CALL_LEN	8	/* b8 imm32: mov eax, nr; 0f 05: syscall; c3: ret */
+					/* 48 c7 c0 imm32: mov rax, -ENOSYS; c3: ret */
+
+/* Each function of the old vDSO (symbols in old) redirected in redirect_copy:
+ * to this kernel's function of the same name (symbols in now, mapped at
+ * now_at), else to its system call, else to -ENOSYS.  Every stub must end
+ * before the next function starts. */
+static int redirect_functions(const struct vdso_syms *old, const struct vdso_syms *now, uint64_t now_at,
+			      struct rst_specials *sp, struct img_err *e)
+{
+	for (uint64_t i = 0; i < old->nsyms; i++) {
+		uint64_t at = func_offset(old, i), room = old->size, to = ~0ull;
+		const char *name = sym_name(old, i);
+		uint8_t *p;
+		uint32_t nr;
+
+		if (at == ~0ull)
+			continue;
+		p = redirect_copy + at;
+		if (!name)
+			return img_fail(e, "stored vDSO: function %lu has no name", i);
+		for (uint64_t j = 0; j < old->nsyms; j++)	/* the next function, or the end */
+			if (func_offset(old, j) > at && func_offset(old, j) < room)
+				room = func_offset(old, j);
+		for (uint64_t j = 0; j < now->nsyms && to == ~0ull; j++) {
+			const char *n = sym_name(now, j);
+
+			if (func_offset(now, j) != ~0ull && n && rst_streq(n, name))
+				to = now_at + func_offset(now, j);
+		}
+		if (room - at < (to != ~0ull ? JUMP_LEN : CALL_LEN))
+			return img_fail(e, "stored vDSO: %s has %lu bytes, too few for a jump", name, room - at);
+		nr = syscall_of(name);
+		if (to != ~0ull) {
+			p[0] = 0x49, p[1] = 0xbb;
+			memcpy(p + 2, &to, 8);
+			p[10] = 0x41, p[11] = 0xff, p[12] = 0xe3;
+			sp->jumps++;
+		} else if (nr) {
+			p[0] = 0xb8;
+			memcpy(p + 1, &nr, 4);
+			p[5] = 0x0f, p[6] = 0x05, p[7] = 0xc3;
+			sp->calls++;
+		} else {
+			p[0] = 0x48, p[1] = 0xc7, p[2] = 0xc0;
+			p[3] = 0xda, p[4] = 0xff, p[5] = 0xff, p[6] = 0xff;	/* -38 */
+			p[7] = 0xc3;
+			sp->enosys++;
+		}
 	}
 	return 0;
+}
+
+static uint64_t fits(uint64_t lo, uint64_t hi, uint64_t len)
+{
+	return hi > lo && hi - lo >= len ? hi - len : 0;
+}
+
+/* The start of len bytes at the top of the highest gap of the image's
+ * layout: outside every region it has (its old [vvar]s too) and the
+ * restorer's zone, STACK_ROOM below a region that grows down; or 0. */
+static uint64_t find_gap(const struct img *img, uint64_t len)
+{
+	uint64_t zs = (uint64_t)rst_zone_start, ze = (uint64_t)rst_zone_end, at;
+
+	for (uint32_t i = img->hdr.nvmas + 1; i-- > 0;) {
+		uint64_t lo = i ? img->vmas[i - 1].end : 1ull << 32;
+		uint64_t hi = i < img->hdr.nvmas ? img->vmas[i].start : IMG_TASK_SIZE;
+
+		if (i < img->hdr.nvmas && (img->vmas[i].flags & CKPT_MAP_GROWSDOWN))
+			hi = hi > STACK_ROOM ? hi - STACK_ROOM : 0;
+		if (hi > zs && lo < ze) {	/* the zone splits it: above, else below */
+			if ((at = fits(lo > ze ? lo : ze, hi, len)))
+				return at;
+			hi = zs;
+		}
+		if ((at = fits(lo, hi, len)))
+			return at;
+	}
+	return 0;
+}
+
+/* The image's stored vDSO bytes into redirect_copy, checked against vdso_crc
+ * (whichever vDSO this kernel has: a corrupted image is refused) */
+static int read_stored_vdso(const struct img *img, struct img_err *e)
+{
+	const struct ckpt_hdr *h = &img->hdr;
+
+	if (h->vdso_size > RST_VDSO_MAX)
+		return img_fail(e, "stored vDSO of %lu bytes: this restorer takes at most %u", h->vdso_size,
+				RST_VDSO_MAX);
+	for (uint64_t done = 0; done < h->vdso_size;) {
+		long r = sys_pread(img->fd, redirect_copy + done, h->vdso_size - done, h->vdso_data_off + done);
+
+		if (r <= 0 && r != -4)
+			return img_fail(e, "reading the stored vDSO at %lu failed", h->vdso_data_off + done);
+		done += r > 0 ? (uint64_t)r : 0;
+	}
+	if (ckpt_crc32c(0, redirect_copy, h->vdso_size) != h->vdso_crc)
+		return img_fail(e, "stored vDSO bytes checksum mismatch: image corrupted");
+	return 0;
+}
+
+/* Another kernel's vDSO, its bytes in redirect_copy: a gap chosen for this
+ * kernel's pages, the old functions redirected there. */
+static int plan_redirect(const struct img *img, struct rst_specials *sp, struct img_err *e)
+{
+	const struct ckpt_hdr *h = &img->hdr;
+	uint64_t base = sp->start[CKPT_VMA_VDSO], top = sp->end[CKPT_VMA_VDSO], img_vdso = 0;
+	struct vdso_syms old, now;
+
+	for (uint32_t i = 0; i < h->nvmas; i++)
+		if (img->vmas[i].kind == CKPT_VMA_VDSO)
+			img_vdso = img->vmas[i].start;
+	if (!img_vdso)
+		return img_fail(e, "image has no place for this kernel's [vdso]");
+	for (uint32_t i = 0; i < h->nthreads; i++) {	/* stopped there, or the signal came there */
+		const struct ckpt_thread *t = &img->threads[i];
+		uint64_t rip = t->sig_rip - img_vdso < h->vdso_size ? t->sig_rip : t->regs.rip;
+
+		if (rip - img_vdso < h->vdso_size)
+			return img_fail(e, "thread %u was inside the vDSO at the checkpoint (rip 0x%lx): it cannot "
+					"go on in another kernel's", t->tid, rip);
+	}
+	if (vdso_symbols(redirect_copy, h->vdso_size, &old))
+		return img_fail(e, "stored vDSO has no dynamic symbol table this restorer can read");
+	if (vdso_symbols((const uint8_t *)base, top - base, &now))
+		return img_fail(e, "this kernel's vDSO has no dynamic symbol table this restorer can read");
+	for (uint32_t k = CKPT_VMA_VDSO; k <= CKPT_VMA_VVAR_VCLOCK; k++) {
+		if (sp->start[k] && sp->start[k] < base)
+			base = sp->start[k];
+		if (sp->end[k] > top)
+			top = sp->end[k];
+	}
+	sp->moved_to = find_gap(img, top - base);
+	if (!sp->moved_to)
+		return img_fail(e, "no room for this kernel's vDSO pages (%lu bytes) in the image's layout", top - base);
+	sp->redirect_at = img_vdso;
+	return redirect_functions(&old, &now, sp->moved_to + (sp->start[CKPT_VMA_VDSO] - base), sp, e);
+}
+
+/* This kernel's vDSO where the image had its own, or the image's redirected
+ * to it (plan_redirect); an image without the old bytes, on another kernel,
+ * is refused. */
+int rst_check_vdso(const struct img *img, struct rst_specials *sp, struct img_err *e)
+{
+	if (img->hdr.vdso_data_off && read_stored_vdso(img, e))
+		return -1;
+	if (same_vdso(img, sp))
+		return 0;
+	if (!img->hdr.vdso_data_off)
+		return img_fail(e, "vDSO differs from this kernel's (image from kernel %s), and the image predates "
+				"stored vDSO bytes: cannot restore", img->hdr.kernel);
+	return plan_redirect(img, sp, e);
 }
 
 /* the last byte past v's start the restorer writes: its stored pages, the resume block */
@@ -525,7 +839,24 @@ int rst_alloc_pkeys(const struct img *img, struct img_err *e)
 	return 0;
 }
 
-extern char rst_zone_start[], rst_zone_end[], rst_park_addr[];
+/* Step 4: the image's [vdso] address gets the old bytes with their functions
+ * redirected (plan_redirect) to this kernel's vDSO, now at vdso; read and
+ * execute only. */
+static void map_redirect(const struct img *img, const struct rst_specials *sp, uint64_t vdso, int verbose)
+{
+	uint64_t at = sp->redirect_at, len = img->hdr.vdso_size;
+	long r = sys_mmap(at, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+
+	if (r != (long)at)
+		die(img, 127, "map the vDSO redirect", at, len, sys_failed(r) ? r : -17);
+	memcpy((void *)at, redirect_copy, len);
+	if (sys_failed(r = sys_mprotect(at, len, PROT_READ | PROT_EXEC)))
+		die(img, 127, "mprotect the vDSO redirect", at, len, r);
+	if (verbose)
+		img_say(2, "restorer: %s: vDSO of kernel %s redirected to this one's at 0x%lx: %u functions, "
+			"%u to system calls, %u to -ENOSYS\n", img->path, img->hdr.kernel,
+			vdso, sp->jumps, sp->calls, sp->enosys);
+}
 
 void rst_rebuild(const struct img *const *chain, uint32_t nchain, const struct rst_specials *sp,
 		 const int *fds, int lazy, int verbose)
@@ -561,19 +892,24 @@ void rst_rebuild(const struct img *const *chain, uint32_t nchain, const struct r
 		die(img, 127, "unmap", 0, IMG_TASK_SIZE, r);
 
 	/* 3. the vDSO pages go where the image had them (rst_check_vdso made sure
-	 * the image has each one this kernel has, with the same size) */
+	 * the image has each one this kernel has, with the same size); for
+	 * another kernel's vDSO, to the gap it chose, the redirect at the old one */
 	for (uint32_t k = CKPT_VMA_VDSO; k <= CKPT_VMA_VVAR_VCLOCK; k++) {
-		uint64_t len = sp->end[k] - sp->start[k], to = 0;
+		uint64_t len = sp->end[k] - sp->start[k], to = sp->moved_to + (sp->start[k] - base);
 
 		if (!parked[k])
 			continue;
-		for (uint32_t i = 0; i < img->hdr.nvmas; i++)
+		for (uint32_t i = 0; i < img->hdr.nvmas && !sp->moved_to; i++)
 			if (img->vmas[i].kind == k)
 				to = img->vmas[i].start;
 		r = sys_mremap(parked[k], len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
 		if (sys_failed(r))
 			die(img, 127, "place vdso pages", to, len, r);
 	}
+	if (sp->moved_to)
+		map_redirect(img, sp, sp->moved_to + (sp->start[CKPT_VMA_VDSO] - base), verbose);
+	else if (verbose)
+		img_say(2, "restorer: %s: vDSO: this kernel's, as in the image\n", img->path);
 
 	/* 4. every other region, in address order */
 	for (uint32_t i = 0; i < img->hdr.nvmas; i++) {

@@ -115,8 +115,12 @@ static void print_header(const struct img *img, const char *path)
 	       h->cpuid1_ecx, h->cpuid1_edx, h->cpuid7_ebx, h->cpuid7_ecx, h->cpuid7_edx);
 	if (h->cpu_level)
 		printf("  cpu level   x86-64-v%u: only its features count (ckpt run --cpu-baseline)\n", h->cpu_level);
-	printf("  vdso        %lu bytes crc 0x%08x, vvar %lu, vvar_vclock %lu\n", h->vdso_size, h->vdso_crc,
+	printf("  vdso        %lu bytes crc 0x%08x, vvar %lu, vvar_vclock %lu; ", h->vdso_size, h->vdso_crc,
 	       h->vvar_size, h->vvar_vclock_size);
+	if (h->vdso_data_off)
+		printf("its bytes stored at %lu (restores on another kernel)\n", h->vdso_data_off);
+	else
+		printf("its bytes not stored (restores only on this kernel build)\n");
 	if (h->clock_mono_ns || h->clock_boot_ns)
 		printf("  clocks      monotonic %ld.%09ld s, boottime %ld.%09ld s at the checkpoint\n",
 		       h->clock_mono_ns / 1000000000, h->clock_mono_ns % 1000000000,
@@ -139,6 +143,9 @@ static void print_threads(const struct img *img)
 		printf("    rseq       0x%lx len %u sig 0x%x\n", t->rseq_addr, t->rseq_len, t->rseq_sig);
 		printf("    tid addr   0x%lx   robust list 0x%lx+%lu\n", t->clear_child_tid, t->robust_list,
 		       t->robust_len);
+		if (t->sig_rip)
+			printf("    signal at  0x%lx (the program's rip the checkpoint's signal interrupted)\n",
+			       t->sig_rip);
 	}
 }
 

@@ -9,6 +9,8 @@
 # asked, and checkpoints itself (SIGUSR2) once or, incremental, twice.  Seeds:
 #   fds       one thread, every descriptor kind
 #   threads   two threads
+#   vdso      fds, its stored vDSO bytes another kernel's (imgedit vdso-differ):
+#             the restorer redirects them
 #   chain     an incremental image and its parent, newest first (one input)
 # Each image goes through tests/fuzz/prep.c (page data zeroed, paths and inodes
 # of the fuzz sandbox, checksums re-sealed).
@@ -80,7 +82,7 @@ int main(int argc, char **argv)
 }
 PROG
 $CC -O1 -pthread -o "$W/seed" "$W/seed.c"
-$CC -O1 -Wall -I"$ROOT/include" -msse4.2 -o "$W/prep" "$ROOT/tests/fuzz/prep.c"
+$CC -O1 -Wall -I"$ROOT/include" -I"$ROOT/image" -msse4.2 -o "$W/prep" "$ROOT/tests/fuzz/prep.c" "$ROOT/image/crc32c.c"
 mkdir -p "$OUT"
 cd "$W"
 for kind in fds threads; do
@@ -88,6 +90,9 @@ for kind in fds threads; do
 	CKPT_FILE=$W/img LD_PRELOAD=$ROOT/libckpt.so ./seed "$kind" 1 </dev/null
 	./prep img "$OUT/$kind"
 done
+# the fds seed with another kernel's vDSO: the restorer's redirect
+cp "$OUT/fds" "$OUT/vdso"
+"$ROOT/tests/bin/imgedit" "$OUT/vdso" vdso-differ
 rm -f img* file fifo
 CKPT_FILE=$W/img CKPT_INCREMENTAL=1 LD_PRELOAD=$ROOT/libckpt.so ./seed fds 2 </dev/null
 parent=$(dd if=img bs=1 skip=432 count=256 2>/dev/null | tr -d '\000')	# hdr.parent_name

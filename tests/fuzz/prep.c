@@ -5,7 +5,8 @@
  * Page data is cut to one zeroed page in each of the first few regions that
  * store any (the pages say nothing to the checks, a small input runs faster,
  * and they hold the environment of whoever made the image); the vDSO is
- * marked "this kernel's" (vdso_crc 0); mapped files and descriptors' files
+ * marked "this kernel's" (vdso_crc 0: target.c puts this kernel's bytes in
+ * the stored copy); mapped files and descriptors' files
  * name the sandbox fixtures (target.c fit(): inode 1 "lib", 2 "data", 3 "dir",
  * 4 "fifo"), the working directory is "/", and the low bits of created_ns
  * (the target's restore options) are 0.  Then every checksum is re-sealed.
@@ -22,7 +23,7 @@ static uint8_t *img;
 static uint64_t len;
 
 /* one page for each of the first KEEP_RUNS regions with runs; descriptors'
- * stored bytes after them, as before */
+ * stored bytes and the [vdso]'s after them, as before */
 static void cut_pages(struct ckpt_hdr *h)
 {
 	struct ckpt_vma *v = (struct ckpt_vma *)(img + h->vmas_off);
@@ -56,6 +57,11 @@ static void cut_pages(struct ckpt_hdr *h)
 			fd[i].data_off = at;
 			at += fd[i].data_len;
 		}
+	if (h->vdso_data_off) {			/* the stored [vdso] bytes, last */
+		memcpy(out + at, img + h->vdso_data_off, h->vdso_size);
+		h->vdso_data_off = at;
+		at += h->vdso_size;
+	}
 	memset(r, 0, h->nruns * sizeof(*r));
 	memcpy(r, kept, n * sizeof(*r));
 	h->nruns = n;

@@ -2,7 +2,8 @@
  *
  * Inside-out, as include/ckpt_image.h nests them: each run's crc over its
  * pages and each descriptor's data_crc over its stored bytes (where those lie
- * inside the buffer), then tables_crc over the tables, then hdr_crc over the
+ * inside the buffer), then tables_crc over the tables and vdso_crc over the
+ * stored [vdso] bytes (unless it is 0), then hdr_crc over the
  * header with hdr_crc zero.  Every offset is bounds-checked against the buffer
  * here: the fields may hold anything after a mutation.
  */
@@ -11,7 +12,7 @@
 
 #include <stdint.h>
 #include <string.h>
-#include "ckpt_image.h"
+#include "image.h"		/* ckpt_crc32c */
 
 /* [off, off + n * size) inside a buffer of len bytes */
 static inline int fz_inside(uint64_t len, uint64_t off, uint64_t n, uint64_t size)
@@ -45,6 +46,10 @@ static inline void fz_seal_tables(uint8_t *b, uint64_t len, struct ckpt_hdr *h)
 			}
 		}
 	h->tables_crc = ckpt_crc32c(0, b + h->tables_off, h->tables_size);
+	/* stored [vdso] bytes (vdso_crc 0 is target.c's "this kernel's vDSO"):
+	 * mutated, they reach the restorer's redirect of another kernel's vDSO */
+	if (h->vdso_crc && h->vdso_data_off && fz_inside(len, h->vdso_data_off, h->vdso_size, 1))
+		h->vdso_crc = ckpt_crc32c(0, b + h->vdso_data_off, h->vdso_size);
 }
 
 /* re-seal the image of len bytes at b (len >= CKPT_HDR_SIZE) */

@@ -136,10 +136,17 @@ static void fit_file(uint64_t *dev, uint64_t *ino, int64_t *size, int64_t *mtime
 	}
 }
 
-/* vdso_crc 0: this kernel's vDSO, its [vvar] pages at this kernel's distance */
-static void fit_vdso(struct ckpt_hdr *h, struct ckpt_vma *v, uint32_t n)
+/* vdso_crc 0: this kernel's vDSO, its [vvar] pages at this kernel's
+ * distance; stored [vdso] bytes of its size become its bytes.  (Another
+ * vdso_crc: the stored bytes, which the mutator re-seals, are another
+ * kernel's vDSO, redirected.) */
+static void fit_vdso(uint8_t *b, uint64_t len, struct ckpt_hdr *h, struct ckpt_vma *v, uint32_t n)
 {
 	uint64_t vdso = 0, base = here.start[CKPT_VMA_VDSO];
+
+	if (h->vdso_data_off && h->vdso_size == here.end[CKPT_VMA_VDSO] - base &&
+	    fz_inside(len, h->vdso_data_off, h->vdso_size, 1))
+		memcpy(b + h->vdso_data_off, (const void *)base, h->vdso_size);
 
 	h->vdso_crc = here_vdso_crc;
 	h->vdso_size = here.end[CKPT_VMA_VDSO] - base;
@@ -176,7 +183,7 @@ static void fit(uint8_t *b, uint64_t len)
 		struct ckpt_vma *v = (struct ckpt_vma *)(b + h.vmas_off);
 
 		if (!h.vdso_crc) {
-			fit_vdso(&h, v, h.nvmas);
+			fit_vdso(b, len, &h, v, h.nvmas);
 			changed = 1;
 		}
 		for (uint32_t i = 0; i < h.nvmas; i++)

@@ -116,8 +116,8 @@ img=$JOB_DIR/ckpt-images/$id/img
 wait_line "$JOB_DIR/b.err" 'requeued' 30
 # the image is there before the requeue; the job waits ~7 s to run again
 if [ -f "$img" ] && [ -f "$img.1" ]; then
-	size=$(stat -c %s "$img")
-	printf '\377\377\377\377' | dd of="$img" bs=1 seek=$((size - 8192)) conv=notrunc 2>/dev/null
+	data_off=$(od -An -t u8 -j 56 -N 8 "$img" | tr -d ' ')	# hdr.data_off: the first page's data
+	printf '\377\377\377\377' | dd of="$img" bs=1 seek="$data_off" conv=notrunc 2>/dev/null
 fi
 wait_job_state "$id" 90 COMPLETED FAILED CANCELLED TIMEOUT
 show b

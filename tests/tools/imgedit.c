@@ -30,6 +30,18 @@
  *   set-str OFFSET TEXT         overwrite the string at OFFSET in the string table with
  *                               TEXT (C escapes \n \t \e \\ \xHH); it must fit in the
  *                               old string's bytes (the rest is filled with NULs)
+ *   vdso-differ                 make the stored [vdso] bytes another kernel's: one byte
+ *                               past the ELF's section headers and segments (padding no
+ *                               code reads) changes, vdso_crc follows; the restorer then
+ *                               takes the other-kernel path, redirecting every function
+ *   vdso-craft WHAT             vdso-differ, then one field of the stored vDSO's ELF made
+ *                               what a crafted image could hold: phnum (0xffff), symtab
+ *                               (DT_SYMTAB far past the end), strsz (DT_STRSZ huge), nchain
+ *                               (DT_HASH's count huge), name (a function's name offset
+ *                               huge), tail (a function 4 bytes before the end), gnu-hash
+ *                               (DT_HASH's tag erased: the count comes from DT_GNU_HASH)
+ *   vdso-unstore                drop the stored [vdso] bytes (vdso_data_off 0, the file
+ *                               shortened): an image from before they were stored
  *   flip OFFSET BIT             flip one bit of the file (never fixes checksums)
  *   fix-crc [-a]                recompute tables_crc and hdr_crc (-a: run crcs first)
  *   check                       verify every checksum; exit 1 on a mismatch
@@ -72,7 +84,9 @@ static void usage(void)
 {
 	die("usage: imgedit [-n] IMG info|vmas|get-hdr F|set-hdr F V|get-vma I F|"
 	    "set-vma I F V|get-thread I F|set-thread I F V|runs|get-run I F|set-run I F V|fds|get-fd I F|"
-	    "set-fd I F V|set-fd-path I T|get-proc F|set-proc F V|set-comm T|set-str OFF T|flip OFF BIT|fix-crc [-a]|check");
+	    "set-fd I F V|set-fd-path I T|get-proc F|set-proc F V|set-comm T|set-str OFF T|vdso-differ|vdso-craft W|"
+	    "vdso-unstore|"
+	    "flip OFF BIT|fix-crc [-a]|check");
 }
 
 static uint64_t num(const char *s)
@@ -169,8 +183,8 @@ static const struct field hdr_fields[] = {
 	F(ckpt_hdr, cpuid7_ecx), F(ckpt_hdr, cpuid7_edx), F(ckpt_hdr, cpu_level), F(ckpt_hdr, vdso_crc),
 	F(ckpt_hdr, vdso_size), F(ckpt_hdr, vvar_size), F(ckpt_hdr, vvar_vclock_size),
 	F(ckpt_hdr, nfds), F(ckpt_hdr, nsigs), F(ckpt_hdr, ntimers), F(ckpt_hdr, fds_off),
-	F(ckpt_hdr, sigs_off), F(ckpt_hdr, timers_off), F(ckpt_hdr, clock_mono_ns),
-	F(ckpt_hdr, clock_boot_ns),
+	F(ckpt_hdr, sigs_off), F(ckpt_hdr, timers_off), F(ckpt_hdr, depth), F(ckpt_hdr, clock_mono_ns),
+	F(ckpt_hdr, clock_boot_ns), F(ckpt_hdr, vdso_data_off),
 	{ 0, 0, 0 }
 };
 
@@ -190,7 +204,7 @@ static const struct field thread_fields[] = {
 	F(ckpt_thread, rseq_len), F(ckpt_thread, rseq_addr), F(ckpt_thread, rseq_sig),
 	F(ckpt_thread, xsave_size), F(ckpt_thread, xsave_off), F(ckpt_thread, xfeatures),
 	F(ckpt_thread, clear_child_tid), F(ckpt_thread, robust_list),
-	F(ckpt_thread, robust_len),
+	F(ckpt_thread, robust_len), F(ckpt_thread, sig_rip),
 	{ "rip", offsetof(struct ckpt_thread, regs.rip), 8 },
 	{ "rsp", offsetof(struct ckpt_thread, regs.rsp), 8 },
 	{ "rflags", offsetof(struct ckpt_thread, regs.rflags), 8 },
@@ -343,6 +357,152 @@ static void set_str(uint64_t off, const char *text)
 		die("set-str: %zu bytes do not fit the old string's %zu (or hold a NUL)", len, old);
 	memset(s, 0, old);
 	memcpy(s, buf, len);
+}
+
+/* ---- the stored [vdso] ---- */
+static uint8_t *stored_vdso(void)
+{
+	struct ckpt_hdr *h = hdr();
+
+	if (!h->vdso_data_off)
+		die("%s: no stored vDSO bytes", img_path);
+	return at(h->vdso_data_off, h->vdso_size, "stored vDSO");
+}
+
+/* the last byte of the stored [vdso], when no section header, segment or
+ * section of its ELF reaches it: changed, with vdso_crc to match */
+static void vdso_differ(void)
+{
+	struct ckpt_hdr *h = hdr();
+	uint8_t *b = stored_vdso();
+	uint64_t used = 64, shoff, phoff;
+	uint16_t phnum, shnum;
+
+	if (h->vdso_size < 64 || memcmp(b, "\x7f" "ELF", 4))
+		die("%s: stored vDSO is not an ELF image", img_path);
+	memcpy(&phoff, b + 32, 8);
+	memcpy(&shoff, b + 40, 8);
+	memcpy(&phnum, b + 56, 2);
+	memcpy(&shnum, b + 60, 2);
+	if (shoff + (uint64_t)shnum * 64 > used)
+		used = shoff + (uint64_t)shnum * 64;
+	for (uint16_t i = 0; i < phnum && phoff + (i + 1) * 56ull <= h->vdso_size; i++) {
+		uint64_t off, filesz;
+
+		memcpy(&off, b + phoff + i * 56 + 8, 8);
+		memcpy(&filesz, b + phoff + i * 56 + 32, 8);
+		if (off + filesz > used)
+			used = off + filesz;
+	}
+	for (uint16_t i = 0; i < shnum && shoff + (i + 1) * 64ull <= h->vdso_size; i++) {
+		uint32_t type;
+		uint64_t off, size;
+
+		memcpy(&type, b + shoff + i * 64 + 4, 4);
+		memcpy(&off, b + shoff + i * 64 + 24, 8);
+		memcpy(&size, b + shoff + i * 64 + 32, 8);
+		if (type != 8 /* SHT_NOBITS: no bytes in the file */ && off + size > used)
+			used = off + size;
+	}
+	if (used >= h->vdso_size)
+		die("%s: stored vDSO has no padding past its ELF contents (%llu of %llu bytes)", img_path,
+		    (unsigned long long)used, (unsigned long long)h->vdso_size);
+	b[h->vdso_size - 1] ^= 0x5a;
+	h->vdso_crc = ckpt_crc32c(0, b, h->vdso_size);
+}
+
+/* the entry of the stored vDSO's PT_DYNAMIC with this tag: its file offset
+ * (its address taken as one: a vDSO is linked at 0) */
+static uint64_t vdso_dyn(const uint8_t *b, uint64_t size, uint64_t tag)
+{
+	uint64_t phoff, dyn = 0, dynsz = 0, t;
+	uint16_t phnum;
+
+	memcpy(&phoff, b + 32, 8);
+	memcpy(&phnum, b + 56, 2);
+	for (uint16_t i = 0; i < phnum && phoff + (i + 1) * 56ull <= size; i++) {
+		uint32_t type;
+
+		memcpy(&type, b + phoff + i * 56, 4);
+		if (type == 2) {		/* PT_DYNAMIC */
+			memcpy(&dyn, b + phoff + i * 56 + 8, 8);
+			memcpy(&dynsz, b + phoff + i * 56 + 32, 8);
+		}
+	}
+	for (uint64_t d = dyn; dyn && d + 16 <= dyn + dynsz && d + 16 <= size; d += 16) {
+		memcpy(&t, b + d, 8);
+		if (t == tag)
+			return d;
+	}
+	die("%s: stored vDSO has no dynamic entry %llu", img_path, (unsigned long long)tag);
+	return 0;
+}
+
+/* the offset of the first defined function symbol of the stored vDSO */
+static uint64_t vdso_first_func(const uint8_t *b, uint64_t size)
+{
+	uint64_t symtab, strtab;
+
+	memcpy(&symtab, b + vdso_dyn(b, size, 6) + 8, 8);	/* DT_SYMTAB */
+	memcpy(&strtab, b + vdso_dyn(b, size, 5) + 8, 8);	/* DT_STRTAB */
+	for (uint64_t sym = symtab; sym + 24 <= strtab && sym + 24 <= size; sym += 24)
+		if ((b[sym + 4] & 0xf) == 2 && (b[sym + 6] | b[sym + 7]))	/* STT_FUNC, defined */
+			return sym;
+	die("%s: stored vDSO has no function symbol", img_path);
+	return 0;
+}
+
+static void vdso_craft(const char *what)
+{
+	struct ckpt_hdr *h = hdr();
+	uint8_t *b;
+	uint64_t v, size;
+
+	vdso_differ();
+	b = stored_vdso();
+	size = h->vdso_size;
+	if (!strcmp(what, "phnum")) {
+		b[56] = b[57] = 0xff;
+	} else if (!strcmp(what, "symtab")) {
+		v = 0xfffffffff0ull;
+		memcpy(b + vdso_dyn(b, size, 6) + 8, &v, 8);
+	} else if (!strcmp(what, "strsz")) {
+		v = ~0ull >> 1;
+		memcpy(b + vdso_dyn(b, size, 10) + 8, &v, 8);
+	} else if (!strcmp(what, "nchain")) {
+		memcpy(&v, b + vdso_dyn(b, size, 4) + 8, 8);
+		if (v + 8 > size)
+			die("%s: stored vDSO's DT_HASH lies outside it", img_path);
+		memset(b + v + 4, 0xff, 4);
+	} else if (!strcmp(what, "name")) {
+		memset(b + vdso_first_func(b, size), 0xff, 4);
+	} else if (!strcmp(what, "tail")) {
+		v = size - 4;
+		memcpy(b + vdso_first_func(b, size) + 8, &v, 8);
+	} else if (!strcmp(what, "gnu-hash")) {
+		v = 0x6ffffff0;		/* DT_VERSYM: a tag the restorer does not read */
+		vdso_dyn(b, size, 0x6ffffef5);	/* there must be a DT_GNU_HASH */
+		memcpy(b + vdso_dyn(b, size, 4), &v, 8);
+	} else {
+		die("vdso-craft: %s: want phnum, symtab, strsz, nchain, name, tail or gnu-hash", what);
+	}
+	h->vdso_crc = ckpt_crc32c(0, b, size);
+}
+
+/* the stored [vdso] bytes cut off the end of the file */
+static void vdso_unstore(void)
+{
+	struct ckpt_hdr *h = hdr();
+
+	stored_vdso();
+	if (h->vdso_data_off + h->vdso_size != img_len)
+		die("%s: stored vDSO bytes are not last in the file", img_path);
+	img_len = h->vdso_data_off;
+	h->file_size = img_len;
+	h->data_size = img_len - h->data_off;
+	h->vdso_data_off = 0;
+	if (truncate(img_path, (off_t)img_len))
+		die("%s: truncate: %s", img_path, strerror(errno));
 }
 
 /* ---- checksums ---- */
@@ -530,6 +690,12 @@ int main(int argc, char **argv)
 		set_str(f->path_off, argv[1]);
 	} else if (!strcmp(cmd, "set-str") && argc == 2) {
 		set_str(num(argv[0]), argv[1]);
+	} else if (!strcmp(cmd, "vdso-differ") && argc == 0) {
+		vdso_differ();
+	} else if (!strcmp(cmd, "vdso-craft") && argc == 1) {
+		vdso_craft(argv[0]);
+	} else if (!strcmp(cmd, "vdso-unstore") && argc == 0) {
+		vdso_unstore();
 	} else if (!strcmp(cmd, "flip") && argc == 2) {
 		uint64_t off = num(argv[0]), bit = num(argv[1]);
 

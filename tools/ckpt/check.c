@@ -11,7 +11,8 @@ const char check_help[] =
 	"Probes run in short-lived child processes; results differ for root and users.\n"
 	"With IMAGE: does this CPU (with --cpu, any CPU of LEVEL: x86-64-v2, x86-64-v3,\n"
 	"x86-64-v4) have what the image needs?  One line, naming the missing CPUID\n"
-	"features and XSAVE components.\n"
+	"features and XSAVE components; without --cpu, a second line says whether\n"
+	"this kernel's vDSO is the image's or the restorer will redirect the image's.\n"
 	"exit status: 0 (the answers are in the output; with IMAGE: it restores there),\n"
 	"1 IMAGE does not restore there, 2 usage error or an unreadable image\n";
 
@@ -77,6 +78,43 @@ static uint32_t parse_level(const char *s)
 	return 0;
 }
 
+/* Is this kernel's vDSO the image's (size, crc, vvar sizes: the restorer also
+ * compares the vvar distances), or will the restorer redirect the image's to
+ * it?  One line; EX_FAIL when it refuses the image. */
+static int check_image_vdso(const char *path, const struct ckpt_hdr *h)
+{
+	uint64_t size[3] = { 0, 0, 0 }, vdso = getauxval(AT_SYSINFO_EHDR);
+	static const char *const names[3] = { "[vdso]", "[vvar]", "[vvar_vclock]" };
+	char line[512];
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned long s, e;
+		char name[64] = "";
+
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %63s", &s, &e, name) < 2)
+			continue;
+		for (int k = 0; k < 3; k++)
+			if (!strcmp(name, names[k]))
+				size[k] = e - s;
+	}
+	if (f)
+		fclose(f);
+	if (vdso && size[0] == h->vdso_size && size[1] == h->vvar_size && size[2] == h->vvar_vclock_size &&
+	    ckpt_crc32c(0, (const void *)vdso, size[0]) == h->vdso_crc) {
+		printf("%s: vDSO: this kernel's, as in the image\n", esc(path));
+		return EX_OK;
+	}
+	if (h->vdso_data_off) {
+		printf("%s: vDSO: kernel %s's, not this kernel's: the restorer redirects its functions to "
+		       "this kernel's vDSO\n", esc(path), esc(h->kernel));
+		return EX_OK;
+	}
+	printf("%s: does not restore on this kernel: its vDSO (kernel %s) differs from this kernel's, and "
+	       "the image predates stored vDSO bytes\n", esc(path), esc(h->kernel));
+	return EX_FAIL;
+}
+
 /* Does this CPU, or the least CPU of a level, have what the image needs?
  * The comparison of the restorer's check_cpu (restore/main.c), with names. */
 static int check_image_cpu(const char *path, uint32_t level)
@@ -124,12 +162,13 @@ static int check_image_cpu(const char *path, uint32_t level)
 	else
 		snprintf(why, sizeof(why), "its program may use every feature of the CPU it came from; "
 			 "ckpt run --cpu-baseline starts one for a level");
-	if (!missing[0]) {
+	if (!missing[0])
 		printf("%s: restores on %s, as far as the CPU goes (%s)\n", esc(path), where, why);
-		return EX_OK;
-	}
-	printf("%s: does not restore on %s: it needs%s (%s)\n", esc(path), where, missing, why);
-	return EX_FAIL;
+	else
+		printf("%s: does not restore on %s: it needs%s (%s)\n", esc(path), where, missing, why);
+	if (!level && check_image_vdso(path, h) != EX_OK)
+		return EX_FAIL;
+	return missing[0] ? EX_FAIL : EX_OK;
 }
 
 static void line(const char *what, int yes, const char *fmt, ...)

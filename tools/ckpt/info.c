@@ -70,10 +70,11 @@ static void json_header(FILE *f, const struct img *img, const char *path)
 	fprintf(f, ", \"page_size\": %u, \"xcr0\": \"0x%lx\", \"xsave_size\": %u, \"hwcap2\": \"0x%lx\",\n"
 		"    \"cpuid1_ecx\": \"0x%08x\", \"cpuid1_edx\": \"0x%08x\", \"cpuid7_ebx\": \"0x%08x\","
 		" \"cpuid7_ecx\": \"0x%08x\", \"cpuid7_edx\": \"0x%08x\",\n"
-		"    \"vdso_size\": %lu, \"vdso_crc\": \"0x%08x\", \"vvar_size\": %lu, \"vvar_vclock_size\": %lu},\n",
+		"    \"vdso_size\": %lu, \"vdso_crc\": \"0x%08x\", \"vvar_size\": %lu, \"vvar_vclock_size\": %lu,"
+		" \"vdso_stored\": %s},\n",
 		h->page_size, h->xcr0, h->xsave_size, h->hwcap2, h->cpuid1_ecx, h->cpuid1_edx,
 		h->cpuid7_ebx, h->cpuid7_ecx, h->cpuid7_edx, h->vdso_size, h->vdso_crc, h->vvar_size,
-		h->vvar_vclock_size);
+		h->vvar_vclock_size, h->vdso_data_off ? "true" : "false");
 }
 
 static void json_threads(FILE *f, const struct img *img)

@@ -126,6 +126,22 @@ static int merge_nomem(const struct merge *m)
 	return -1;
 }
 
+/* IMAGE's stored [vdso] bytes (OUT carries them) match its vdso_crc: 0 or -1 */
+static int check_stored_vdso(const char *path, const struct img *im)
+{
+	static uint8_t b[64 << 10];
+	uint64_t n = im->hdr.vdso_size;
+
+	if (!im->hdr.vdso_data_off)
+		return 0;
+	if (n > sizeof(b) || pread(im->fd, b, n, (off_t)im->hdr.vdso_data_off) != (ssize_t)n ||
+	    ckpt_crc32c(0, b, n) != im->hdr.vdso_crc) {
+		say("%s: stored vDSO bytes checksum mismatch: image corrupted", esc(path));
+		return -1;
+	}
+	return 0;
+}
+
 /* The chain ending at IMAGE, checked like the restorer checks it: 0 or -1. */
 static int open_chain(struct merge *m)
 {
@@ -146,7 +162,7 @@ static int open_chain(struct merge *m)
 	m->chain = chain;
 	m->n = (uint32_t)c + 1;
 	m->top = &chain[0];
-	return 0;
+	return check_stored_vdso(m->in, m->top);
 }
 
 /* A scratch copy and a page bitmap for each region of IMAGE that can hold pages. */
@@ -284,7 +300,7 @@ static int build_tables(struct merge *m)
 	h->nruns = (uint32_t)m->nruns;
 	h->tables_size = m->tsize;
 	h->data_off = h->tables_off + m->tsize;
-	/* the pages, then the descriptors' stored bytes */
+	/* the pages, then the descriptors' stored bytes, then IMAGE's [vdso] bytes */
 	img_place_data(h, m->runs, (struct ckpt_fd *)merged_fds(m));
 	memcpy(m->tables + (runs_at - h->tables_off), m->runs, m->nruns * sizeof(struct ckpt_run));
 	h->depth = 0;
@@ -298,7 +314,8 @@ static int build_tables(struct merge *m)
 	return 0;
 }
 
-/* header, tables, pages, then the descriptors' bytes copied from IMAGE: 0 or -1 (errno) */
+/* header, tables, pages, then the descriptors' and the [vdso]'s bytes copied
+ * from IMAGE: 0 or -1 (errno) */
 static int write_contents(const struct merge *m, int fd)
 {
 	const struct ckpt_fd *nfds = merged_fds(m);
@@ -320,6 +337,13 @@ static int write_contents(const struct merge *m, int fd)
 				return -1;
 			done += k;
 		}
+	}
+	if (m->h.vdso_data_off) {		/* open_chain checked them */
+		uint64_t n = m->h.vdso_size;
+
+		if (n > MERGE_BUF || pread(m->top->fd, m->buf, n, (off_t)m->top->hdr.vdso_data_off) != (ssize_t)n ||
+		    write_all(fd, m->buf, n, (off_t)m->h.vdso_data_off))
+			return -1;
 	}
 	return 0;
 }

@@ -141,8 +141,8 @@ int ckpt_slurm_image(char *img, size_t cap)
 
 /* ---- resume: which image ---- */
 
-/* the reader's checks, then every stored page against its checksum: 0 or -1
- * with the reason in why */
+/* the reader's checks, then every stored page and the stored vDSO against
+ * their checksums: 0 or -1 with the reason in why */
 static int verify(const char *path, char *why, size_t cap)
 {
 	static char buf[1 << 20];
@@ -181,6 +181,15 @@ static int verify(const char *path, char *why, size_t cap)
 		if (!bad && crc != run->crc) {
 			snprintf(why, cap, "page data checksum mismatch at 0x%lx: image corrupted",
 				 (unsigned long)run->addr);
+			bad = 1;
+		}
+	}
+	if (!bad && im.hdr.vdso_data_off) {	/* the stored [vdso] bytes, which the restorer checks too */
+		uint64_t n = im.hdr.vdso_size;
+
+		if (n > sizeof(buf) || pread(im.fd, buf, n, (off_t)im.hdr.vdso_data_off) != (ssize_t)n ||
+		    ckpt_crc32c(0, buf, n) != im.hdr.vdso_crc) {
+			snprintf(why, cap, "stored vDSO bytes checksum mismatch: image corrupted");
 			bad = 1;
 		}
 	}
