@@ -57,7 +57,7 @@ const char *rst_add_map(const char *arg)
 	if (nmaps == RST_MAX_MAPS)
 		return "restorer: --map-path '%s': more than " NUMBER_TEXT(RST_MAX_MAPS) " mappings\n";
 	if (eq >= RST_PATH_MAX || rst_strlen(arg + eq + 1) >= RST_PATH_MAX)
-		return "restorer: --map-path '%s': a path of 4096 bytes or more\n";
+		return "restorer: --map-path: a path of 4096 bytes or more\n";
 	o = take_path(m->old, arg, eq);
 	n = take_path(m->new, arg + eq + 1, rst_strlen(arg + eq + 1));
 	if (o < 0 || n < 0)
@@ -72,7 +72,7 @@ const char *rst_add_map(const char *arg)
 const char *rst_set_cwd(const char *dir)
 {
 	if (rst_strlen(dir) >= RST_PATH_MAX)
-		return "restorer: --cwd '%s': a path of 4096 bytes or more\n";
+		return "restorer: --cwd: a path of 4096 bytes or more\n";
 	if (take_path(rst_cwd, dir, rst_strlen(dir)) < 0)
 		return "restorer: --cwd '%s': not an absolute path\n";
 	if (!rst_cwd[0])
