@@ -422,8 +422,10 @@ static void reset_exe(const struct ckpt_proc *p)
 		.env_start = p->env_start, .env_end = p->env_end,
 		.auxv = (uint64_t)p->auxv, .auxv_size = p->auxv_words * 8,
 	};
-	long fd = sys_open(state.exe, O_RDONLY | O_CLOEXEC, 0), r;
+	long fd, r;
 
+	/* --map-path moved it: the restorer opened it where it is now */
+	fd = resume.flags & CKPT_RESUME_EXE_FD ? resume.exe_fd : sys_open(state.exe, O_RDONLY | O_CLOEXEC, 0);
 	if (sys_failed(fd)) {
 		cap_say("notice: /proc/self/exe still names the restorer: %s: errno %d", state.exe, (int)-fd);
 		return;

@@ -220,12 +220,14 @@ struct ckpt_resume {
 	uint32_t pid;		/* pid of the restored process */
 	uint32_t flags;		/* CKPT_RESUME_* */
 	int32_t  carry_fd;	/* IN_PROCESS: libckpt's memfd carried across the roll-back */
-	uint32_t pad0;
+	int32_t  exe_fd;	/* EXE_FD: the program's executable where --map-path put it */
 	uint64_t pad[3];
 };
 #define CKPT_RESUME_MAGIC	0x454d555345524b43ull	/* "CKRESUME" */
 #define CKPT_RESUME_VERBOSE	0x1u	/* restorer ran with -v */
 #define CKPT_RESUME_IN_PROCESS	0x2u	/* tlongjmp: same process, descriptors left as they are */
+#define CKPT_RESUME_EXE_FD	0x4u	/* exe_fd is open (O_CLOEXEC): libckpt points /proc/self/exe
+					 * at it, not at the recorded path, and closes it */
 
 /* tlongjmp's way back when the restorer refuses the image before it changed
  * anything (--in-process=FD,ADDR names one of these in libckpt's memory):

@@ -890,6 +890,32 @@ static void place_descriptors(int stdio_image)
 		rst_install_fds(&img, stdio_image);
 }
 
+/* Step 5: the program's executable, when --map-path moved it: opened for
+ * libckpt, which points /proc/self/exe at it (it cannot while the restorer,
+ * this process's executable now, is mapped).  Once the descriptors are in
+ * place, the number is one the image left free; libckpt closes it. */
+static void hand_over_exe(void)
+{
+	static char mapped[RST_PATH_MAX];
+	struct ckpt_resume *resume = (struct ckpt_resume *)img.proc->resume_addr;
+	const char *exe = img_str(&img, img.proc->exe_off), *path;
+	struct img_err err;
+	struct ksys_stat st;
+	long pinned, fd;
+
+	if (!*exe || !(path = rst_map_path(exe, mapped, &err)) || path == exe)
+		return;				/* not mapped: libckpt opens the recorded path */
+	pinned = rst_pin(path, S_IFREG, &st);
+	if (sys_failed(pinned))
+		return;				/* libckpt's notice says /proc/self/exe stays */
+	fd = rst_reopen((int)pinned, O_RDONLY);
+	sys_close((int)pinned);
+	if (sys_failed(fd))
+		return;
+	resume->exe_fd = (int32_t)fd;
+	resume->flags |= CKPT_RESUME_EXE_FD;
+}
+
 /* Step 6: the image's other threads, last: each goes straight into the
  * program (rst_thread_main); then the timers aimed at them, now they exist */
 static void start_threads(const char *path, int same_pid, uint32_t pid)
@@ -958,6 +984,8 @@ void rst_main(uint64_t *sp)
 	restore_main_thread_state(pid, o.verbose);
 	write_resume(o.path, pid, o.verbose);
 	place_descriptors(o.stdio_image);
+	if (!bail)
+		hand_over_exe();
 
 	/* 6. registers: the other threads, then this one */
 	start_threads(o.path, o.same_pid, pid);

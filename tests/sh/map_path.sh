@@ -14,7 +14,9 @@
 #   b  --cwd D2 --map-path D1=D2 restores it (restorer and ckpt restore): the
 #      program finds its cwd is D2 (getcwd), reads the right bytes at offset
 #      1000 through its descriptor, finds the right bytes in both mappings and
-#      D2/data/in.txt named for them in /proc/self/maps; -v prints the mapping
+#      D2/data/in.txt named for them in /proc/self/maps, and (as root: setting
+#      it needs CAP_SYS_RESOURCE) /proc/self/exe naming D2/mp; -v prints the
+#      mapping
 #   c  bad option values (no '=', relative OLD, NEW or DIR, 17 mappings, a
 #      path of 5000 bytes, a missing value, through ckpt restore too): exit 2,
 #      one line naming the option, nothing run
@@ -78,9 +80,10 @@ static const char *maps_path(const void *addr)
  * (and shared for full); checkpoint; once restored, say what it finds */
 int main(int argc, char **argv)
 {
-	static char orig[LEN], buf[LEN], cwd[4096];
+	static char orig[LEN], buf[LEN], cwd[4096], exe[4096] = "?";
 	char *priv, *shr = 0;
 	int fd, with_fd, with_shared;
+	ssize_t r;
 
 	syscall(SYS_close_range, 3, ~0U, 0);	/* nothing inherited: the file is fd 3 */
 	if (!ckpt_checkpoint || argc < 3) {
@@ -113,10 +116,14 @@ int main(int argc, char **argv)
 		perror("ckpt_checkpoint");
 		return 3;
 	}
+	if ((r = readlink("/proc/self/exe", exe, sizeof exe - 1)) > 0)
+		exe[r] = 0;
+	printf("exe %s\n", exe);
 	printf("cwd %s\n", getcwd(cwd, sizeof cwd) ? cwd : "?");
 	if (with_fd) {
 		off_t at = lseek(fd, 0, SEEK_CUR);
-		ssize_t r = read(fd, buf, LEN - POS);
+
+		r = read(fd, buf, LEN - POS);
 
 		printf("fd 3 at %ld: %s\n", (long)at,
 		       r == LEN - POS && !memcmp(buf, orig + POS, LEN - POS) ? "right bytes" : "WRONG bytes");
@@ -208,10 +215,18 @@ shared: right bytes
 shared maps $D2/data/in.txt"
 	[ $BRK -eq 1 ] && want=$(printf '%s\n' "$want" | sed "s|^cwd .*|cwd $D1|")
 	restore "$W/b1" "$RST" -v --cwd "$D2" --map-path "$D1=$D2" "$W/full.img"
-	if [ "$rc" -eq 0 ] && [ "$(cat "$W/b1")" = "$want" ]; then
+	if [ "$rc" -eq 0 ] && [ "$(grep -v '^exe ' "$W/b1")" = "$want" ]; then
 		ok "b: --cwd D2 --map-path D1=D2: cwd, descriptor at its offset, both mappings and their /proc/self/maps names are D2's"
 	else
 		not_ok "b: --cwd D2 --map-path D1=D2: status $rc, the program said $(oneline "$W/b1"), want $(printf '%s' "$want" | tr '\n' '|'); stderr $(oneline "$W/b1.err")"
+	fi
+	exe=$(sed -n 's/^exe //p' "$W/b1")
+	if [ "$(id -u)" -ne 0 ]; then
+		note "b: /proc/self/exe names $exe (an ordinary user cannot set it: $(grep exe "$W/b1.err" | head -n 1))"
+	elif [ "$exe" = "$D2/mp" ]; then
+		ok "b: /proc/self/exe names D2/mp: the restorer opened it there for libckpt"
+	else
+		not_ok "b: /proc/self/exe names $exe, not $D2/mp: $(oneline "$W/b1.err")"
 	fi
 	if grep -qF "restorer: --map-path: $D1/... is $D2/... here" "$W/b1.err" &&
 	   grep -qF "restorer: --cwd: working directory $D2" "$W/b1.err"; then
@@ -220,7 +235,7 @@ shared maps $D2/data/in.txt"
 		not_ok "b: -v does not print the mapping and the cwd: $(oneline "$W/b1.err")"
 	fi
 	restore "$W/b2" "$CKPT" restore --cwd "$D2" --map-path "$D1=$D2" "$W/full.img"
-	if [ "$rc" -eq 0 ] && [ "$(cat "$W/b2")" = "$want" ]; then
+	if [ "$rc" -eq 0 ] && [ "$(grep -v '^exe ' "$W/b2")" = "$want" ]; then
 		ok "b: ckpt restore --cwd D2 --map-path D1=D2 passes them on: the same"
 	else
 		not_ok "b: ckpt restore --cwd D2 --map-path D1=D2: status $rc: $(oneline "$W/b2") $(oneline "$W/b2.err")"
@@ -261,7 +276,7 @@ if checkpoint "$W/copied.img" private CKPT_COPY_FILES=1; then
 private: right bytes
 private maps -"
 	restore "$W/d1" "$RST" --cwd "$D2" "$W/copied.img"
-	if [ "$rc" -eq 0 ] && [ "$(cat "$W/d1")" = "$want" ]; then
+	if [ "$rc" -eq 0 ] && [ "$(grep -v '^exe ' "$W/d1")" = "$want" ]; then
 		ok "d: CKPT_COPY_FILES=1, D1 moved and its mapped file deleted: --cwd D2 alone restores the mapping's bytes (now anonymous)"
 	else
 		not_ok "d: CKPT_COPY_FILES=1, file deleted, --cwd D2: status $rc: $(oneline "$W/d1"), want $(printf '%s' "$want" | tr '\n' '|'); $(oneline "$W/d1.err")"
