@@ -822,7 +822,8 @@ out:
 /* from_signal for ckpt_take: 1 the trigger, 2 our timer, 3 a final checkpoint
  * (CKPT_FINAL_COOKIE, signame.h): written before the handler returns, then the
  * process stops; whoever asked (ckpt run --slurm) kills it, or SIGCONTs it
- * when it cannot requeue.  A failed one returns, and the program goes on. */
+ * when it cannot requeue.  A failed one returns, and the program goes on.
+ * The trigger with CKPT_PORTABLE_COOKIE turns CKPT_COPY_FILES on first. */
 struct take_args {
 	int from, result;
 	uint64_t mask;
@@ -846,6 +847,8 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 		a.from = 2;
 	else if (si && si->si_code == SI_QUEUE && cookie == CKPT_FINAL_COOKIE)
 		a.from = 3;
+	else if (si && si->si_code == SI_QUEUE && cookie == CKPT_PORTABLE_COOKIE)
+		ckpt_cfg.copy_files = 1;	/* ckpt dump --portable: from now on */
 	/* on altstack.c's take stack: the stack we are on may be a program's small one */
 	if (cap_on_take_stack(take_from_signal, &a))
 		take_from_signal(&a);
