@@ -25,6 +25,8 @@
 #      mapping holds its bytes, now anonymous memory); one that also holds it
 #      open is refused in one line naming the descriptor's file and
 #      --map-path: CKPT_COPY_FILES stores mappings, not open files
+#   e  ckpt dump --portable of a program started without CKPT_COPY_FILES gives
+#      an image that restores as in d
 # Root and ordinary user (tests/run.sh runs both).
 # CKPT_TEST_BREAK=1: b expects the old cwd D1.
 
@@ -48,6 +50,7 @@ cat >"$W/mp.c" <<'EOF'
 #include <unistd.h>
 
 extern int ckpt_checkpoint(void) __attribute__((weak));
+extern unsigned long ckpt_restore_count(void) __attribute__((weak));
 
 #define LEN 8192
 #define POS 1000
@@ -76,8 +79,9 @@ static const char *maps_path(const void *addr)
 	return found;
 }
 
-/* mp FILE full|fd|private: FILE open at POS (not for private), mapped private
- * (and shared for full); checkpoint; once restored, say what it finds */
+/* mp FILE full|fd|private|wait: FILE open at POS (not for private and wait),
+ * mapped private (and shared for full); checkpoint (wait: print "ready" and
+ * wait for one from outside); once restored, say what it finds */
 int main(int argc, char **argv)
 {
 	static char orig[LEN], buf[LEN], cwd[4096], exe[4096] = "?";
@@ -90,7 +94,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: mp FILE full|fd|private, under libckpt.so\n");
 		return 3;
 	}
-	with_fd = strcmp(argv[2], "private") != 0;
+	with_fd = strcmp(argv[2], "private") && strcmp(argv[2], "wait");
 	with_shared = strcmp(argv[2], "full") == 0;
 	fd = open(argv[1], O_RDONLY);
 	if (fd < 0 || read(fd, orig, LEN) != LEN || lseek(fd, POS, SEEK_SET) != POS) {
@@ -106,7 +110,14 @@ int main(int argc, char **argv)
 	}
 	if (!with_fd)
 		close(fd);
-	switch (ckpt_checkpoint()) {
+	if (!strcmp(argv[2], "wait")) {		/* ckpt dump: until restored, 60 s at most */
+		printf("ready\n");
+		fflush(stdout);
+		for (int i = 0; i < 6000 && !ckpt_restore_count(); i++)
+			usleep(10000);
+		if (!ckpt_restore_count())
+			return 3;
+	} else switch (ckpt_checkpoint()) {
 	case 0:
 		printf("saved\n");
 		return 0;
@@ -287,6 +298,37 @@ if checkpoint "$W/copied_fd.img" fd CKPT_COPY_FILES=1; then
 	restore "$W/d2" "$RST" --cwd "$D2" "$W/copied_fd.img"
 	refused "d: CKPT_COPY_FILES=1 and the file still open (fd 3): refused, naming the file and --map-path" "$W/d2" \
 		"fd 3: file $D1/data/in.txt is gone" "--map-path $D1/data=NEW"
+fi
+
+# ---- e: ckpt dump --portable: the same without CKPT_COPY_FILES at the start ----
+rm -rf "$D1" "$D2" "$W/dumped.img"
+mkdir -p "$D1/data" && cp "$W/mp" "$D1/mp" && cp "$W/in.txt" "$D1/data/in.txt" || exit 1
+(cd "$D1" && exec env CKPT_FILE="$W/dumped.img" LD_PRELOAD="$LIB" ./mp "$D1/data/in.txt" wait) \
+	>"$W/e.out" 2>"$W/e.err" </dev/null &
+pid=$!
+at_exit 'kill -9 $pid 2>/dev/null'
+if wait_for 10 grep -q ready "$W/e.out"; then
+	"$CKPT" dump --portable "$pid" >"$W/e.dump" 2>"$W/e.dump.err"
+	rc=$?
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	if [ "$rc" -eq 0 ] && [ -s "$W/dumped.img" ]; then
+		ok "e: ckpt dump --portable: $(oneline "$W/e.dump") $(oneline "$W/e.dump.err")"
+	else
+		not_ok "e: ckpt dump --portable: status $rc: $(oneline "$W/e.dump") $(oneline "$W/e.dump.err")"
+	fi
+	mv "$D1" "$D2" && rm "$D2/data/in.txt"
+	restore "$W/e1" "$RST" --cwd "$D2" "$W/dumped.img"
+	want="cwd $D2
+private: right bytes
+private maps -"
+	if [ "$rc" -eq 0 ] && [ "$(grep -v '^exe ' "$W/e1")" = "$want" ]; then
+		ok "e: its image restores with --cwd D2 alone after D1 moved and the mapped file was deleted"
+	else
+		not_ok "e: the --portable image, file deleted, --cwd D2: status $rc: $(oneline "$W/e1"); $(oneline "$W/e1.err")"
+	fi
+else
+	not_ok "e: mp wait did not start: $(oneline "$W/e.out") $(oneline "$W/e.err")"
 fi
 
 finish
