@@ -240,7 +240,7 @@ static int go_without_cgo(void)
 
 __attribute__((constructor)) static void ckpt_init(void)
 {
-	const char *file, *sig, *keep;
+	const char *file, *sig, *keep, *copy;
 	struct sigaction sa;
 	char cwd[4096];
 	int n;
@@ -279,7 +279,10 @@ __attribute__((constructor)) static void ckpt_init(void)
 		return;
 	}
 	ckpt_cfg.fork_writer = !(cap_env("CKPT_FORK") && !strcmp(cap_env("CKPT_FORK"), "0"));
-	ckpt_cfg.copy_files = cap_env("CKPT_COPY_FILES") && !strcmp(cap_env("CKPT_COPY_FILES"), "1");
+	copy = cap_env("CKPT_COPY_FILES");
+	ckpt_cfg.copy_files = !copy ? 0 : !strcmp(copy, "1") ? 1 : !strcmp(copy, "all") ? 2 : 0;
+	if (copy && *copy && strcmp(copy, "0") && !ckpt_cfg.copy_files)
+		cap_say("CKPT_COPY_FILES=%s: not 0, 1 or all: files are not stored", copy);
 	read_cpu_level(cap_env("CKPT_CPU_LEVEL"));
 	ckpt_cfg.sig = SIGUSR2;
 	if (sig && *sig && !(ckpt_cfg.sig = ckpt_parse_signal(sig))) {
@@ -848,7 +851,7 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 	else if (si && si->si_code == SI_QUEUE && cookie == CKPT_FINAL_COOKIE)
 		a.from = 3;
 	else if (si && si->si_code == SI_QUEUE && cookie == CKPT_PORTABLE_COOKIE)
-		ckpt_cfg.copy_files = 1;	/* ckpt dump --portable: from now on */
+		ckpt_cfg.copy_files |= 1;	/* ckpt dump --portable: from now on (2, all, stays) */
 	/* on altstack.c's take stack: the stack we are on may be a program's small one */
 	if (cap_on_take_stack(take_from_signal, &a))
 		take_from_signal(&a);

@@ -261,6 +261,8 @@ enum ckpt_fd_kind {
 };
 
 #define CKPT_FD_CLOEXEC		0x1u	/* ckpt_fd.fd_flags: FD_CLOEXEC */
+#define CKPT_FD_STORED		0x2u	/* ckpt_fd.fd_flags: a REG file's content is stored
+					 * (CKPT_COPY_FILES=all), made again unlinked if it is gone */
 
 /* One open descriptor.  Descriptors that share one open file description
  * (dup, fork) have the same `share` value: the index of the first of them. */
@@ -268,7 +270,7 @@ struct ckpt_fd {
 	int32_t  fd;
 	uint32_t kind;		/* enum ckpt_fd_kind */
 	uint32_t flags;		/* open(2) flags as /proc/self/fdinfo shows them */
-	uint32_t fd_flags;	/* CKPT_FD_CLOEXEC */
+	uint32_t fd_flags;	/* CKPT_FD_CLOEXEC, CKPT_FD_STORED */
 	uint64_t pos;		/* file offset */
 	uint64_t dev, ino;	/* st_dev as major << 32 | minor, st_ino */
 	int64_t  size;		/* st_size at checkpoint */

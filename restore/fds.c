@@ -29,6 +29,8 @@
 #define MAX_WATCHES	16384
 
 static int stage[CKPT_MAX_FDS];		/* per fd record: staging descriptor, or -1 */
+static uint8_t from_copy[CKPT_MAX_FDS / 8];	/* per fd record: made from its stored content */
+static int path_gone;			/* pin_recorded: the path is not there (ENOENT, ENOTDIR) */
 static struct ckpt_epoll_watch watches[MAX_WATCHES];	/* every epoll instance's, in record order */
 static uint32_t nwatches;
 static int stage_min;			/* staging numbers start here */
@@ -205,11 +207,13 @@ static long pin_recorded(const struct img *img, const struct ckpt_fd *f, struct 
 	const char *path = *used = open_path(img, f, buf, sizeof(buf), e);
 	long h;
 
+	path_gone = 0;
 	if (!path)
 		return -1;
 	h = rst_pin(path, kind_type[f->kind], st);
 
-	if (h == -2 || h == -20)		/* ENOENT, ENOTDIR */
+	path_gone = h == -2 || h == -20;	/* ENOENT, ENOTDIR */
+	if (path_gone)
 		return img_fail(e, "fd %d: file %s is gone (--map-path %s=NEW maps it)", f->fd, path,
 				rst_dir_of(img_str(img, f->path_off), dir));
 	if (h == RST_WRONG_TYPE)
@@ -343,6 +347,10 @@ static long make_one(const struct img *img, uint32_t i, int close_unsupported, i
 	switch (f->kind) {
 	case CKPT_FD_REG: case CKPT_FD_DIR: case CKPT_FD_CHR:
 		fd = reopen(img, f, verbose, e);
+		if (fd < 0 && path_gone && (f->fd_flags & CKPT_FD_STORED)) {	/* CKPT_COPY_FILES=all */
+			from_copy[i / 8] |= (uint8_t)(1u << (i % 8));
+			fd = make_deleted(img, f, e);
+		}
 		if (fd >= 0 && f->kind != CKPT_FD_CHR && sys_failed(sys_lseek((int)fd, (int64_t)f->pos, 0)))
 			return img_fail(e, "fd %d: cannot seek %s to %lu", f->fd, path, f->pos);
 		return fd;
@@ -430,6 +438,7 @@ int rst_prepare_fds(const struct img *img, int stdio_image, int close_unsupporte
 		return img_fail(e, "%u descriptors: more than this restorer makes", n);
 	for (uint32_t i = 0; i < n; i++) {
 		stage[i] = -1;
+		from_copy[i / 8] = 0;
 		if (img->fds[i].fd > top)
 			top = img->fds[i].fd;
 	}
@@ -467,7 +476,13 @@ int rst_prepare_fds(const struct img *img, int stdio_image, int close_unsupporte
 		sys_close(stage[i]);
 		stage[i] = (int)moved;
 	}
-	return fill_fifos(img, e);
+	if (fill_fifos(img, e))
+		return -1;
+	for (uint32_t i = 0; i < n; i++)	/* every check passed: a refusal stays one line */
+		if (from_copy[i / 8] & (1u << (i % 8)))
+			img_say(2, "restorer: notice: fd %d: %s is gone: made again from the image's copy, "
+				"unlinked\n", img->fds[i].fd, img_str(img, img->fds[i].path_off));
+	return 0;
 }
 
 /* tlongjmp: the descriptors stay as they are (the kernel objects live on, as
