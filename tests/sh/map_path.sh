@@ -24,7 +24,10 @@
 #      the move: --cwd D2 alone restores a program that only maps it (the
 #      mapping holds its bytes, now anonymous memory); one that also holds it
 #      open is refused in one line naming the descriptor's file and
-#      --map-path: CKPT_COPY_FILES stores mappings, not open files
+#      --map-path: CKPT_COPY_FILES=1 stores mappings, not open files
+#   f  with CKPT_COPY_FILES=all it stores the open file too: the same restores,
+#      the descriptor reads the right bytes at offset 1000 from an unlinked
+#      copy, and the restorer says so in a notice naming the file
 #   e  ckpt dump --portable of a program started without CKPT_COPY_FILES gives
 #      an image that restores as in d
 # Root and ordinary user (tests/run.sh runs both).
@@ -298,6 +301,34 @@ if checkpoint "$W/copied_fd.img" fd CKPT_COPY_FILES=1; then
 	restore "$W/d2" "$RST" --cwd "$D2" "$W/copied_fd.img"
 	refused "d: CKPT_COPY_FILES=1 and the file still open (fd 3): refused, naming the file and --map-path" "$W/d2" \
 		"fd 3: file $D1/data/in.txt is gone" "--map-path $D1/data=NEW"
+fi
+
+# ---- f: CKPT_COPY_FILES=all stores the open file too ----
+if checkpoint "$W/all.img" fd CKPT_COPY_FILES=all; then
+	rm "$D2/data/in.txt"
+	restore "$W/f1" "$RST" --cwd "$D2" "$W/all.img"
+	want="cwd $D2
+fd 3 at 1000: right bytes
+private: right bytes
+private maps -"
+	if [ "$rc" -eq 0 ] && [ "$(grep -v '^exe ' "$W/f1")" = "$want" ]; then
+		ok "f: CKPT_COPY_FILES=all, file deleted, --cwd D2: fd 3 reads the right bytes at 1000, the mapping holds them"
+	else
+		not_ok "f: CKPT_COPY_FILES=all, file deleted, --cwd D2: status $rc: $(oneline "$W/f1"), want $(printf '%s' "$want" | tr '\n' '|'); $(oneline "$W/f1.err")"
+	fi
+	if grep -qF "restorer: notice: fd 3: $D1/data/in.txt is gone: made again from the image's copy" "$W/f1.err"; then
+		ok "f: the restorer says fd 3 was made from the image's copy"
+	else
+		not_ok "f: no notice naming fd 3's file: $(oneline "$W/f1.err")"
+	fi
+	mkdir -p "$D1/data" && cp "$W/in.txt" "$D1/data/in.txt"
+	restore "$W/f2" "$RST" --cwd "$D2" "$W/all.img"
+	if [ "$rc" -eq 0 ] && grep -q "^fd 3 at 1000: right bytes" "$W/f2" && ! grep -q "restorer: notice: fd 3" "$W/f2.err"; then
+		ok "f: where the file is there, it is reopened, not copied (no notice)"
+	else
+		not_ok "f: the file there: status $rc: $(oneline "$W/f2") $(oneline "$W/f2.err")"
+	fi
+	rm -rf "$D1"
 fi
 
 # ---- e: ckpt dump --portable: the same without CKPT_COPY_FILES at the start ----
