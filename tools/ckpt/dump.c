@@ -814,7 +814,7 @@ static int check_portable(const struct dump *d)
 	for (uint32_t i = 0; i < img.hdr.nfds; i++) {
 		const struct ckpt_fd *f = &img.fds[i];
 
-		if (f->share == i && f->fd > 2 &&
+		if (f->share == i && f->fd > 2 && !(f->fd_flags & CKPT_FD_STORED) &&
 		    (f->kind == CKPT_FD_REG || f->kind == CKPT_FD_DIR || f->kind == CKPT_FD_FIFO) && !needed++)
 			first = img_str(&img, f->path_off);
 	}
