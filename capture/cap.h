@@ -21,6 +21,7 @@
 #define CAP_MAX_SIGS	1024u
 #define CAP_MAX_TIMERS	256u
 #define CAP_MAX_FD_COPY	(64u << 20)	/* largest deleted file or memfd copied into an image */
+#define CAP_MAX_FD_STORE (1u << 20)	/* largest open file CKPT_COPY_FILES=all stores */
 
 /* The checkpoint's working storage.  One page-aligned object, so the page scan
  * can leave it out of the image: after a restore its contents do not matter. */
@@ -61,7 +62,8 @@ struct cap_config {
 	int fork_writer;		/* write images from a forked child (CKPT_FORK != 0) */
 	int keep;			/* CKPT_KEEP: images kept, the newest at path (0/1: one) */
 	int incremental;		/* CKPT_INCREMENTAL=1 */
-	int copy_files;			/* CKPT_COPY_FILES=1: private file mappings stored whole */
+	int copy_files;			/* CKPT_COPY_FILES=1: private file mappings stored whole;
+					 * 2 (=all): and open regular files up to CAP_MAX_FD_STORE */
 	int full_every;			/* CKPT_FULL_EVERY: a full image after this many (default 8) */
 	int secure;			/* AT_SECURE: a privileged program; no CKPT_* is read */
 	/* the sealed memfd "ckpt" naming path and sig for `ckpt dump` (preload.c):

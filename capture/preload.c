@@ -240,7 +240,7 @@ static int go_without_cgo(void)
 
 __attribute__((constructor)) static void ckpt_init(void)
 {
-	const char *file, *sig, *keep;
+	const char *file, *sig, *keep, *copy;
 	struct sigaction sa;
 	char cwd[4096];
 	int n;
@@ -279,7 +279,10 @@ __attribute__((constructor)) static void ckpt_init(void)
 		return;
 	}
 	ckpt_cfg.fork_writer = !(cap_env("CKPT_FORK") && !strcmp(cap_env("CKPT_FORK"), "0"));
-	ckpt_cfg.copy_files = cap_env("CKPT_COPY_FILES") && !strcmp(cap_env("CKPT_COPY_FILES"), "1");
+	copy = cap_env("CKPT_COPY_FILES");
+	ckpt_cfg.copy_files = !copy ? 0 : !strcmp(copy, "1") ? 1 : !strcmp(copy, "all") ? 2 : 0;
+	if (copy && *copy && strcmp(copy, "0") && !ckpt_cfg.copy_files)
+		cap_say("CKPT_COPY_FILES=%s: not 0, 1 or all: files are not stored", copy);
 	read_cpu_level(cap_env("CKPT_CPU_LEVEL"));
 	ckpt_cfg.sig = SIGUSR2;
 	if (sig && *sig && !(ckpt_cfg.sig = ckpt_parse_signal(sig))) {
@@ -422,8 +425,10 @@ static void reset_exe(const struct ckpt_proc *p)
 		.env_start = p->env_start, .env_end = p->env_end,
 		.auxv = (uint64_t)p->auxv, .auxv_size = p->auxv_words * 8,
 	};
-	long fd = sys_open(state.exe, O_RDONLY | O_CLOEXEC, 0), r;
+	long fd, r;
 
+	/* --map-path moved it: the restorer opened it where it is now */
+	fd = resume.flags & CKPT_RESUME_EXE_FD ? resume.exe_fd : sys_open(state.exe, O_RDONLY | O_CLOEXEC, 0);
 	if (sys_failed(fd)) {
 		cap_say("notice: /proc/self/exe still names the restorer: %s: errno %d", state.exe, (int)-fd);
 		return;
@@ -837,7 +842,8 @@ out:
 /* from_signal for ckpt_take: 1 the trigger, 2 our timer, 3 a final checkpoint
  * (CKPT_FINAL_COOKIE, signame.h): written before the handler returns, then the
  * process stops; whoever asked (ckpt run --slurm) kills it, or SIGCONTs it
- * when it cannot requeue.  A failed one returns, and the program goes on. */
+ * when it cannot requeue.  A failed one returns, and the program goes on.
+ * The trigger with CKPT_PORTABLE_COOKIE turns CKPT_COPY_FILES on first. */
 struct take_args {
 	int from, result;
 	uint64_t mask;
@@ -863,6 +869,8 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 		a.from = 2;
 	else if (si && si->si_code == SI_QUEUE && cookie == CKPT_FINAL_COOKIE)
 		a.from = 3;
+	else if (si && si->si_code == SI_QUEUE && cookie == CKPT_PORTABLE_COOKIE)
+		ckpt_cfg.copy_files |= 1;	/* ckpt dump --portable: from now on (2, all, stays) */
 	/* on altstack.c's take stack: the stack we are on may be a program's small one */
 	if (cap_on_take_stack(take_from_signal, &a))
 		take_from_signal(&a);

@@ -16,4 +16,10 @@ const char *ckpt_signal_abbrev(int sig);	/* "USR2", "SEGV"...; 0 for one without
  * the process (SIGSTOP) so that it does nothing the image does not hold. */
 #define CKPT_FINAL_COOKIE	0x636b7074656e6400ull	/* "ckptend" */
 
+/* The sigval that makes CKPT_SIGNAL, sent with sigqueue(), a portable
+ * checkpoint (ckpt dump --portable): as if the process had started with
+ * CKPT_COPY_FILES=1, from this image on (a writer may still scan the pages
+ * after the handler returns, so the setting stays). */
+#define CKPT_PORTABLE_COOKIE	0x636b7074706f7274ull	/* "ckptport" */
+
 #endif

@@ -302,7 +302,17 @@ static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
 		} else {
 			f->kind = CKPT_FD_REG;
 		}
-		if (f->kind != CKPT_FD_REG) {
+		if (f->kind == CKPT_FD_REG && ckpt_cfg.copy_files == 2 && fd > 2 && strncmp(link, "/proc/", 6)) {
+			/* CKPT_COPY_FILES=all; not 0, 1, 2 (the caller's at restore, as a
+			 * rule) nor /proc's files (the restorer opens the new process's) */
+			if (st.st_size > (int64_t)CAP_MAX_FD_STORE) {
+				cap_say("notice: fd %d (%s): %ld bytes exceed the %u-byte limit of CKPT_COPY_FILES=all: "
+					"not stored, the image needs the file", fd, link, st.st_size, CAP_MAX_FD_STORE);
+			} else {
+				f->fd_flags |= CKPT_FD_STORED;
+				f->data_len = st.st_size;	/* copied at write time */
+			}
+		} else if (f->kind != CKPT_FD_REG) {
 			if (st.st_size > (int64_t)CAP_MAX_FD_COPY) {
 				cap_say("fd %d (%s): %ld bytes exceed the %u-byte copy limit: recorded as "
 					"not restorable", fd, link, st.st_size, CAP_MAX_FD_COPY);
@@ -451,6 +461,10 @@ int cap_collect_fds(struct cap_walk *w)
 			}
 			if (f->kind == CKPT_FD_PIPE && (g->flags & 3) != (f->flags & 3))
 				f->peer = j, g->peer = w->nfds;	/* the other end */
+		}
+		if (f->share != w->nfds && (f->fd_flags & CKPT_FD_STORED)) {
+			f->fd_flags &= ~CKPT_FD_STORED;	/* a dup: its lead's copy serves */
+			f->data_len = 0;
 		}
 		w->nfds++;
 	}

@@ -163,6 +163,14 @@ void img_say(int fd, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = img_vfmt(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	if (n == sizeof(line) - 1) {		/* cut short: still one line, ended as fmt ends */
+		const char *end = fmt;
+
+		while (*end)
+			end++;
+		if (end[-1] == '\n')
+			line[n - 1] = '\n';
+	}
 	sys_write(fd, line, n);
 }
 

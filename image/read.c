@@ -310,6 +310,10 @@ static int check_fds(struct img *img, uint64_t data_at, struct img_err *e)
 			return img_fail(e, "fd %d: socket record out of range", f->fd);
 		if (f->kind == CKPT_FD_EPOLL && f->data_len % sizeof(struct ckpt_epoll_watch))
 			return img_fail(e, "fd %d: epoll watches of %lu bytes", f->fd, f->data_len);
+		if ((f->fd_flags & CKPT_FD_STORED) && (f->kind != CKPT_FD_REG || f->size < 0 ||
+						      f->data_len != (uint64_t)f->size))
+			return img_fail(e, "fd %d: stored content of %lu bytes for a %s of %ld", f->fd, f->data_len,
+					f->kind == CKPT_FD_REG ? "file" : "descriptor that is not a file", f->size);
 		if ((f->kind == CKPT_FD_MEMFD || f->kind == CKPT_FD_DELETED) && f->size < 0)
 			return img_fail(e, "fd %d: %s of size %ld", f->fd, f->kind == CKPT_FD_MEMFD ? "memfd" : "file",
 					f->size);

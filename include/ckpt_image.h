@@ -225,12 +225,14 @@ struct ckpt_resume {
 	uint32_t pid;		/* pid of the restored process */
 	uint32_t flags;		/* CKPT_RESUME_* */
 	int32_t  carry_fd;	/* IN_PROCESS: libckpt's memfd carried across the roll-back */
-	uint32_t pad0;
+	int32_t  exe_fd;	/* EXE_FD: the program's executable where --map-path put it */
 	uint64_t pad[3];
 };
 #define CKPT_RESUME_MAGIC	0x454d555345524b43ull	/* "CKRESUME" */
 #define CKPT_RESUME_VERBOSE	0x1u	/* restorer ran with -v */
 #define CKPT_RESUME_IN_PROCESS	0x2u	/* tlongjmp: same process, descriptors left as they are */
+#define CKPT_RESUME_EXE_FD	0x4u	/* exe_fd is open (O_CLOEXEC): libckpt points /proc/self/exe
+					 * at it, not at the recorded path, and closes it */
 
 /* tlongjmp's way back when the restorer refuses the image before it changed
  * anything (--in-process=FD,ADDR names one of these in libckpt's memory):
@@ -272,6 +274,8 @@ enum ckpt_fd_kind {
 };
 
 #define CKPT_FD_CLOEXEC		0x1u	/* ckpt_fd.fd_flags: FD_CLOEXEC */
+#define CKPT_FD_STORED		0x2u	/* ckpt_fd.fd_flags: a REG file's content is stored
+					 * (CKPT_COPY_FILES=all), made again unlinked if it is gone */
 
 /* CKPT_FD_UNSUPPORTED aux[0]: why (img_fd_why() says it in words) */
 enum ckpt_fd_why {
@@ -300,7 +304,7 @@ struct ckpt_fd {
 	int32_t  fd;
 	uint32_t kind;		/* enum ckpt_fd_kind */
 	uint32_t flags;		/* open(2) flags as /proc/self/fdinfo shows them */
-	uint32_t fd_flags;	/* CKPT_FD_CLOEXEC */
+	uint32_t fd_flags;	/* CKPT_FD_CLOEXEC, CKPT_FD_STORED */
 	uint64_t pos;		/* file offset */
 	uint64_t dev, ino;	/* st_dev as major << 32 | minor, st_ino */
 	int64_t  size;		/* st_size at checkpoint */

@@ -29,6 +29,8 @@
 #define MAX_WATCHES	16384
 
 static int stage[CKPT_MAX_FDS];		/* per fd record: staging descriptor, or -1 */
+static uint8_t from_copy[CKPT_MAX_FDS / 8];	/* per fd record: made from its stored content */
+static int path_gone;			/* pin_recorded: the path is not there (ENOENT, ENOTDIR) */
 static struct ckpt_epoll_watch watches[MAX_WATCHES];	/* every epoll instance's, in record order */
 static uint32_t nwatches;
 static int stage_min;			/* staging numbers start here */
@@ -121,15 +123,16 @@ static void strip(const char *path, const char *prefix, char *out, size_t cap)
 
 static long make_deleted(const struct img *img, const struct ckpt_fd *f, struct img_err *e)
 {
-	char name[4096], link[64];
-	size_t cut;
+	static char name[RST_PATH_MAX], mapped[RST_PATH_MAX], dir[RST_PATH_MAX];
+	const char *path;
+	char link[64];
 	long fd, re;
 
 	strip(img_str(img, f->path_off), "", name, sizeof(name));
-	for (cut = rst_strlen(name); cut > 1 && name[cut - 1] != '/'; cut--)
-		;
-	name[cut > 1 ? cut - 1 : 1] = 0;	/* its directory */
-	fd = sys_open(name, O_TMPFILE_RW | O_NOFOLLOW | O_CLOEXEC, f->mode & 07777);	/* makes no name */
+	if (!(path = rst_map_path(name, mapped, e)))	/* --map-path */
+		return -1;
+	rst_dir_of(path, dir);
+	fd = sys_open(dir, O_TMPFILE_RW | O_NOFOLLOW | O_CLOEXEC, f->mode & 07777);	/* makes no name */
 	if (sys_failed(fd))
 		fd = sys_open("/tmp", O_TMPFILE_RW | O_CLOEXEC, f->mode & 07777);
 	if (sys_failed(fd))
@@ -160,17 +163,21 @@ static uint32_t proc_number(const char **p)
 	return *p != s && n < (1u << 31) && (**p == '/' || !**p) ? (uint32_t)n : 0;
 }
 
-/* The path to open for a record: the recorded one, except under the
- * process's own /proc/PID (and its main thread's task/PID), which becomes the
- * same file of this process, /proc/rst_proc_pid.  /proc of any other pid, or
- * of another thread of the process (its new id is not known yet), is refused:
- * it is some other process's now.  0 after img_fail. */
+/* The path to open for a record: the recorded one as --map-path maps it,
+ * except under the process's own /proc/PID (and its main thread's task/PID),
+ * which becomes the same file of this process, /proc/rst_proc_pid.  /proc of
+ * any other pid, or of another thread of the process (its new id is not known
+ * yet), is refused: it is some other process's now.  0 after img_fail. */
 static const char *open_path(const struct img *img, const struct ckpt_fd *f, char *buf, size_t size,
 			     struct img_err *e)
 {
-	const char *path = img_str(img, f->path_off), *rest = path + 6;
+	static char mapped[RST_PATH_MAX];
+	const char *path = rst_map_path(img_str(img, f->path_off), mapped, e), *rest;
 	uint32_t old = img->proc->pid, task = 0, n;
 
+	if (!path)
+		return 0;
+	rest = path + 6;
 	/* memcmp stops at the first difference: never past the NUL */
 	if (memcmp(path, "/proc/", 6) || !(n = proc_number(&rest)))
 		return path;
@@ -189,21 +196,26 @@ static const char *open_path(const struct img *img, const struct ckpt_fd *f, cha
 	return 0;
 }
 
-/* the record's path (open_path) pinned (rst_pin), if it is of the record's
- * kind, and a device the same device (aux[0], st_rdev, when the image has it) */
+/* the record's path (open_path, into *used) pinned (rst_pin), if it is of
+ * the record's kind, and a device the same device (aux[0], st_rdev, when the
+ * image has it) */
 static long pin_recorded(const struct img *img, const struct ckpt_fd *f, struct ksys_stat *st,
-			 struct img_err *e)
+			 const char **used, struct img_err *e)
 {
 	static char buf[4096];		/* a recorded path, 4095 bytes at most, with a pid changed */
-	const char *path = open_path(img, f, buf, sizeof(buf), e);
+	static char dir[RST_PATH_MAX];
+	const char *path = *used = open_path(img, f, buf, sizeof(buf), e);
 	long h;
 
+	path_gone = 0;
 	if (!path)
 		return -1;
 	h = rst_pin(path, kind_type[f->kind], st);
 
-	if (h == -2)
-		return img_fail(e, "fd %d: file %s is gone", f->fd, path);
+	path_gone = h == -2 || h == -20;	/* ENOENT, ENOTDIR */
+	if (path_gone)
+		return img_fail(e, "fd %d: file %s is gone (--map-path %s=NEW maps it)", f->fd, path,
+				rst_dir_of(img_str(img, f->path_off), dir));
 	if (h == RST_WRONG_TYPE)
 		return img_fail(e, "fd %d: %s is now a %s, not a %s", f->fd, path, rst_type_name(st->st_mode),
 				rst_type_name(kind_type[f->kind]));
@@ -219,9 +231,9 @@ static long pin_recorded(const struct img *img, const struct ckpt_fd *f, struct 
 /* open a file again and check it can serve the saved offset */
 static long reopen(const struct img *img, const struct ckpt_fd *f, int verbose, struct img_err *e)
 {
-	const char *path = img_str(img, f->path_off);
+	const char *path;
 	struct ksys_stat st;
-	long h = pin_recorded(img, f, &st, e), fd;
+	long h = pin_recorded(img, f, &st, &path, e), fd;
 
 	if (h < 0)
 		return -1;
@@ -249,9 +261,9 @@ static long reopen(const struct img *img, const struct ckpt_fd *f, int verbose, 
  * with fill_fifos, once every descriptor is made. */
 static long reopen_fifo(const struct img *img, const struct ckpt_fd *f, struct img_err *e)
 {
-	const char *path = img_str(img, f->path_off);
+	const char *path;
 	struct ksys_stat st;
-	long h = pin_recorded(img, f, &st, e), hold, fd, w = 0;
+	long h = pin_recorded(img, f, &st, &path, e), hold, fd, w = 0;
 
 	if (h < 0)
 		return -1;
@@ -457,6 +469,10 @@ static long make_one(const struct img *img, uint32_t i, int close_unsupported, i
 	switch (f->kind) {
 	case CKPT_FD_REG: case CKPT_FD_DIR: case CKPT_FD_CHR:
 		fd = reopen(img, f, verbose, e);
+		if (fd < 0 && path_gone && (f->fd_flags & CKPT_FD_STORED)) {	/* CKPT_COPY_FILES=all */
+			from_copy[i / 8] |= (uint8_t)(1u << (i % 8));
+			fd = make_deleted(img, f, e);
+		}
 		if (fd >= 0 && f->kind != CKPT_FD_CHR && sys_failed(sys_lseek((int)fd, (int64_t)f->pos, 0)))
 			return img_fail(e, "fd %d: cannot seek %s to %lu", f->fd, path, f->pos);
 		return fd;
@@ -546,6 +562,7 @@ int rst_prepare_fds(const struct img *img, int stdio_image, int close_unsupporte
 		return img_fail(e, "%u descriptors: more than this restorer makes", n);
 	for (uint32_t i = 0; i < n; i++) {
 		stage[i] = -1;
+		from_copy[i / 8] = 0;
 		if (img->fds[i].fd > top)
 			top = img->fds[i].fd;
 	}
@@ -583,7 +600,13 @@ int rst_prepare_fds(const struct img *img, int stdio_image, int close_unsupporte
 		sys_close(stage[i]);
 		stage[i] = (int)moved;
 	}
-	return fill_fifos(img, e);
+	if (fill_fifos(img, e))
+		return -1;
+	for (uint32_t i = 0; i < n; i++)	/* every check passed: a refusal stays one line */
+		if (from_copy[i / 8] & (1u << (i % 8)))
+			img_say(2, "restorer: notice: fd %d: %s is gone: made again from the image's copy, "
+				"unlinked\n", img->fds[i].fd, img_str(img, img->fds[i].path_off));
+	return 0;
 }
 
 /* tlongjmp: the descriptors stay as they are (the kernel objects live on, as

@@ -1,7 +1,7 @@
 /* main.c -- the restorer: turn this fresh process into the one in the image.
  *
  *   ./restorer [-v] [--lazy] [--same-pid] [--stdio=caller|image] [--close-unsupported] [--as-owner]
- *              [--clocks=continue|host] [IMAGE]
+ *              [--clocks=continue|host] [--cwd DIR] [--map-path OLD=NEW]... [IMAGE]
  *                                    IMAGE defaults to "myckpt"
  *
  * Steps (docs/restore.md numbers them the same way):
@@ -9,7 +9,8 @@
  *   2. read and validate the header and tables (image.c); a privileged restorer
  *      checks whose image it is, and --as-owner becomes its owner (check_owner)
  *   3. check this machine: CPU features, XSAVE components, vDSO, mapped files, pkeys, cwd,
- *      resource limits; make every descriptor at a staging number (fds.c)
+ *      resource limits; make every descriptor at a staging number (fds.c); every
+ *      path the image names goes through --cwd and --map-path first (paths.c)
  *      -- any refusal so far: "restorer: IMAGE: reason", exit 2, nothing changed --
  *  3b. clocks: an image of another boot (or time namespace) gets a new time
  *      namespace in which CLOCK_MONOTONIC and CLOCK_BOOTTIME go on from its
@@ -54,7 +55,9 @@ static uint32_t nchain;
 static int file_fds[CKPT_MAX_VMAS];	/* per vma: the opened mapped file, or -1 */
 static struct img img;
 
-static long cwd_fd = -1;		/* the image's working directory, pinned in step 3 */
+static long cwd_fd = -1;		/* the working directory, pinned in step 3 */
+static char cwd_path[RST_PATH_MAX];	/* the image's, mapped by --map-path */
+static const char *cwd_name;		/* its path: --cwd's, the image's or cwd_path */
 static struct ckpt_bail *bail;		/* tlongjmp: where to go back on a refusal */
 static int carry_fd = -1;		/* tlongjmp: libckpt's memfd, handed back to it */
 
@@ -145,7 +148,7 @@ static void __attribute__((noreturn)) usage(int status)
 	static const char text[] =
 		"usage: restorer [-v] [--lazy] [--same-pid] [--stdio=caller|image]\n"
 		"                [--close-unsupported] [--as-owner] [--clocks=continue|host]\n"
-		"                [IMAGE]\n"
+		"                [--cwd DIR] [--map-path OLD=NEW]... [IMAGE]\n"
 		"  restore the process saved in IMAGE (default: myckpt) into this process\n"
 		"  -v, --verbose         say what is restored and what had to be skipped\n"
 		"  --lazy                map page data from IMAGE instead of reading it: the\n"
@@ -167,6 +170,12 @@ static void __attribute__((noreturn)) usage(int status)
 		"                        namespace (without privilege, in a user namespace of its\n"
 		"                        own); a notice where that cannot be done\n"
 		"  --clocks=host         the program sees this boot's clocks as they are\n"
+		"  --cwd DIR             the working directory to restore into, instead of\n"
+		"                        the image's (gone, or elsewhere on this machine)\n"
+		"  --map-path OLD=NEW    every path the image names that is OLD or under it\n"
+		"                        (whole components) is NEW, or under NEW, here: files,\n"
+		"                        mapped files, FIFOs, the cwd; absolute paths; up to 16,\n"
+		"                        the longest OLD that matches wins\n"
 		"  -h, --help            this text\n"
 		"exit status: 2 image refused or bad usage (nothing changed), 127 restore failed\n";
 
@@ -281,10 +290,17 @@ static int check_process(const struct img *im, struct img_err *e)
 				im->proc->pid);
 	if (bail && im->hdr.nthreads > 1)
 		return img_fail(e, "a roll-back into a multi-threaded image is not supported");
+	if (rst_cwd[0])				/* --cwd DIR */
+		cwd = rst_cwd;
+	else if (*cwd && !(cwd = rst_map_path(cwd, cwd_path, e)))
+		return -1;
+	cwd_name = cwd;
 	if (*cwd && sys_failed(cwd_fd = rst_pin(cwd, S_IFDIR, &st)))
 		return cwd_fd == RST_WRONG_TYPE ? img_fail(e, "working directory %s is now a %s", cwd,
 							   rst_type_name(st.st_mode))
-						: img_fail(e, "working directory %s is gone", cwd);
+		       : cwd_fd == -2 || cwd_fd == -20 /* ENOENT, ENOTDIR */
+				? img_fail(e, "working directory %s is gone (restore elsewhere with --cwd DIR)", cwd)
+				: img_fail(e, "working directory %s: cannot open: errno %d", cwd, (int)-cwd_fd);
 	for (uint32_t i = 0; i < im->hdr.nvmas; i++) {
 		const struct ckpt_vma *v = &im->vmas[i];
 
@@ -762,7 +778,6 @@ static void not_restored(const char *what, long err)
 static void restore_process(const struct ckpt_thread *t, const struct ckpt_proc *p, uint32_t pid,
 			    int limits, int verbose)
 {
-	const char *cwd = img_str(&img, p->cwd_off);
 	struct ksys_mm_map mm = {
 		.start_code = p->start_code, .end_code = p->end_code,
 		.start_data = p->start_data, .end_data = p->end_data,
@@ -775,9 +790,9 @@ static void restore_process(const struct ckpt_thread *t, const struct ckpt_proc 
 				 .ss_flags = (int32_t)(t->ss_flags & 0x80000002u) };	/* DISABLE|AUTODISARM */
 	long r;
 
-	if (*cwd && sys_failed(r = sys_fchdir((int)cwd_fd)))	/* the directory step 3 checked */
-		img_say(2, "restorer: notice: cannot return to %s: errno %d\n", cwd, (int)-r);
-	if (*cwd)
+	if (cwd_fd >= 0 && sys_failed(r = sys_fchdir((int)cwd_fd)))	/* the directory step 3 checked */
+		img_say(2, "restorer: notice: cannot return to %s: errno %d\n", cwd_name, (int)-r);
+	if (cwd_fd >= 0)
 		sys_close((int)cwd_fd);
 	sys_umask(p->umask);
 	sys_prctl(PR_SET_NAME, (uint64_t)p->comm, 0, 0, 0);
@@ -904,6 +919,24 @@ static void __attribute__((noreturn)) refuse_to_start(const char *fmt, const cha
 	sys_exit_group(2);
 }
 
+/* Step 1: "--cwd DIR" and "--map-path OLD=NEW" (or --cwd=DIR, --map-path=OLD=NEW),
+ * copied off the stack by paths.c; *i moves past a separate value */
+static void path_option(const char *a, uint64_t *i, uint64_t argc, char **argv)
+{
+	int cwd = a[2] == 'c';
+	const char *value = a + (cwd ? 5 : 10), *why;
+
+	if (*value == '=')
+		value++;
+	else if (*i + 1 < argc)
+		value = argv[++*i];
+	else
+		refuse_to_start("restorer: %s needs a value (see restorer --help)\n", a);
+	why = cwd ? rst_set_cwd(value) : rst_add_map(value);
+	if (why)
+		refuse_to_start(why, value);
+}
+
 /* Step 1: the options, and the image path copied off the stack step 4 unmaps.
  * A bad command line: one line, exit 2. */
 static void read_args(uint64_t argc, char **argv, int exec_ed, struct rst_opts *o)
@@ -933,6 +966,9 @@ static void read_args(uint64_t argc, char **argv, int exec_ed, struct rst_opts *
 			o->host_clocks = 0;
 		else if (rst_streq(a, "--clocks=host"))
 			o->host_clocks = 1;
+		else if (rst_streq(a, "--cwd") || rst_streq(a, "--map-path") || !memcmp(a, "--cwd=", 6) ||
+			 !memcmp(a, "--map-path=", 11))
+			path_option(a, &i, argc, argv);
 		else if (!memcmp(a, "--in-process=", 13)) {	/* from libckpt's tlongjmp only */
 			if (parse_in_process(a + 13))
 				refuse_to_start("restorer: bad --in-process argument\n", 0);
@@ -975,6 +1011,8 @@ static void open_and_check_image(struct rst_opts *o, struct rst_specials *specia
 	struct img_err err;
 	const char *blame;
 
+	if (o->verbose)
+		rst_say_maps();
 	privileged_start = SC0(__NR_geteuid) == 0 || has_capabilities();
 	rst_proc_pid = o->same_pid ? 0 : (uint32_t)sys_getpid();	/* --same-pid: a child of ours */
 	blame = check_image(o->path, specials, o->verbose, o->stdio_image, o->close_unsupported, o->as_owner,
@@ -1040,6 +1078,32 @@ static void place_descriptors(int stdio_image)
 		rst_rewind_fds(&img);
 	else
 		rst_install_fds(&img, stdio_image);
+}
+
+/* Step 5: the program's executable, when --map-path moved it: opened for
+ * libckpt, which points /proc/self/exe at it (it cannot while the restorer,
+ * this process's executable now, is mapped).  Once the descriptors are in
+ * place, the number is one the image left free; libckpt closes it. */
+static void hand_over_exe(void)
+{
+	static char mapped[RST_PATH_MAX];
+	struct ckpt_resume *resume = (struct ckpt_resume *)img.proc->resume_addr;
+	const char *exe = img_str(&img, img.proc->exe_off), *path;
+	struct img_err err;
+	struct ksys_stat st;
+	long pinned, fd;
+
+	if (!*exe || !(path = rst_map_path(exe, mapped, &err)) || path == exe)
+		return;				/* not mapped: libckpt opens the recorded path */
+	pinned = rst_pin(path, S_IFREG, &st);
+	if (sys_failed(pinned))
+		return;				/* libckpt's notice says /proc/self/exe stays */
+	fd = rst_reopen((int)pinned, O_RDONLY);
+	sys_close((int)pinned);
+	if (sys_failed(fd))
+		return;
+	resume->exe_fd = (int32_t)fd;
+	resume->flags |= CKPT_RESUME_EXE_FD;
 }
 
 /* Step 6: the image's other threads, last: each goes straight into the
@@ -1112,6 +1176,8 @@ void rst_main(uint64_t *sp)
 	restore_main_thread_state(pid, o.verbose);
 	write_resume(o.path, pid, o.verbose);
 	place_descriptors(o.stdio_image);
+	if (!bail)
+		hand_over_exe();
 
 	/* 6. registers: the other threads, then this one */
 	start_threads(o.path, o.same_pid, pid);

@@ -41,4 +41,14 @@ int rst_prepare_fds(const struct img *img, int stdio_image, int close_unsupporte
 void rst_install_fds(const struct img *img, int stdio_image);
 void rst_rewind_fds(const struct img *img);
 
+/* paths.c: --map-path and --cwd (see there) */
+#define RST_PATH_MAX	4096
+#define RST_MAX_MAPS	16
+extern char rst_cwd[RST_PATH_MAX];
+const char *rst_add_map(const char *arg);
+const char *rst_set_cwd(const char *dir);
+void rst_say_maps(void);
+const char *rst_map_path(const char *path, char *out, struct img_err *e);
+const char *rst_dir_of(const char *path, char *out);
+
 #endif

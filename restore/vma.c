@@ -453,6 +453,8 @@ static uint64_t written_span(const struct img *img, const struct ckpt_vma *v)
  * (SIGBUS, or EFAULT to a read) are refused here, not met in step 4. */
 int rst_open_files(const struct img *img, int *fds, int verbose, struct img_err *e)
 {
+	static char mapped[RST_PATH_MAX], dir[RST_PATH_MAX];
+
 	for (uint32_t i = 0; i < img->hdr.nvmas; i++) {
 		const struct ckpt_vma *v = &img->vmas[i];
 		const char *path = img_str(img, v->path_off);
@@ -464,6 +466,8 @@ int rst_open_files(const struct img *img, int *fds, int verbose, struct img_err 
 		fds[i] = -1;
 		if (v->kind != CKPT_VMA_FILE)
 			continue;
+		if (!(path = rst_map_path(path, mapped, e)))	/* --map-path */
+			return -1;
 		fd = rst_pin(path, S_IFREG, &st);	/* a FIFO would block the open, a device see it */
 		if (fd == RST_WRONG_TYPE && !(v->flags & CKPT_MAP_COPIED))
 			return img_fail(e, "mapped file %s is now a %s", path, rst_type_name(st.st_mode));
@@ -488,6 +492,10 @@ int rst_open_files(const struct img *img, int *fds, int verbose, struct img_err 
 			}
 			continue;
 		}
+		if (fd == -2 || fd == -20)		/* ENOENT, ENOTDIR */
+			return img_fail(e, v->flags & CKPT_MAP_SHARED ? "mapped file %s is gone (--map-path %s=NEW maps it)"
+					: "mapped file %s is gone (--map-path %s=NEW maps it; CKPT_COPY_FILES=1 at "
+					  "checkpoint time stores it)", path, rst_dir_of(img_str(img, v->path_off), dir));
 		if (sys_failed(fd))
 			return img_fail(e, "mapped file %s: cannot open: errno %d", path, (int)-fd);
 		fds[i] = (int)fd;

@@ -4,7 +4,7 @@
 #include <sys/uio.h>
 
 const char dump_help[] =
-	"usage: ckpt dump [--file PATH] [--timeout S] PID\n"
+	"usage: ckpt dump [--file PATH] [--timeout S] [--portable] PID\n"
 	"checkpoint the running process PID (started with ckpt run, or with libckpt.so\n"
 	"in LD_PRELOAD) and wait until its new image is complete\n"
 	"  -f, --file PATH     where the image appears (default: where libckpt writes it,\n"
@@ -12,12 +12,18 @@ const char dump_help[] =
 	"                      libckpt, CKPT_FILE in the process's environment, a relative\n"
 	"                      one taken from its current directory)\n"
 	"  -t, --timeout S     give up after S seconds (default 60; 0 waits for ever)\n"
+	"  -p, --portable      store the pages of its private file mappings (program,\n"
+	"                      libraries) whole, as CKPT_COPY_FILES=1 does, in this image\n"
+	"                      and every later one, so that it restores where those\n"
+	"                      files differ or are gone; then names the files the image\n"
+	"                      still needs (open files, shared mappings: restorer\n"
+	"                      --map-path maps them)\n"
 	"sends nothing unless PID maps libckpt.so and catches its trigger signal\n"
 	"(CKPT_SIGNAL when it started, default SIGUSR2), which would kill it otherwise,\n"
 	"nor when every thread of it blocks or waits for that signal (signalfd, sigwaitinfo).\n"
 	"prints PATH, size and time taken; on a terminal, progress on stderr\n"
 	"exit status: 0 image written, 1 failed (no such process, not ckpt-enabled,\n"
-	"checkpoint failed, timeout), 2 usage error\n";
+	"checkpoint failed, timeout, --portable image not portable), 2 usage error\n";
 
 /* NAME=value from a NUL-separated environ block, or NULL */
 static const char *env_get(const char *env, size_t len, const char *name)
@@ -275,6 +281,7 @@ struct dump {
 	char kids_before[4096];		/* " pid pid ... ": its children before the trigger */
 	pid_t writer;			/* the child that appeared after it: libckpt's writer */
 	int quiet[64], nquiet;		/* threads that blocked every signal before the trigger */
+	int portable;			/* --portable */
 };
 
 /* why the image may be elsewhere, for a failure message */
@@ -290,6 +297,7 @@ static void parse_dump_args(struct dump *d, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "file", required_argument, 0, 'f' }, { "timeout", required_argument, 0, 't' },
+		{ "portable", no_argument, 0, 'p' },
 		{ "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
 	};
 	const char *pid_arg;
@@ -297,9 +305,10 @@ static void parse_dump_args(struct dump *d, int argc, char **argv)
 	long pidl;
 	int c;
 
-	while ((c = next_opt(argc, argv, ":f:t:hV", opts)) != -1) {
+	while ((c = next_opt(argc, argv, ":f:t:phV", opts)) != -1) {
 		switch (c) {
 		case 'f': d->file = optarg; break;
+		case 'p': d->portable = 1; break;
 		case 't':
 			d->timeout = parse_seconds(optarg);
 			if (d->timeout < 0)
@@ -757,7 +766,8 @@ static int trigger_and_wait(struct dump *d)
 	free(kids);
 	threads_all_blocked(d, 1);
 	d->t0 = now_s();
-	if (kill(d->pid, d->sig)) {
+	if (d->portable ? sigqueue(d->pid, d->sig, (union sigval){ .sival_ptr = (void *)CKPT_PORTABLE_COOKIE })
+			: kill(d->pid, d->sig)) {
 		say("pid %d: kill %s: %s", d->pid, d->signame, strerror(errno));
 		return EX_FAIL;
 	}
@@ -777,9 +787,52 @@ static int trigger_and_wait(struct dump *d)
 	}
 }
 
+/* 7. --portable: the new image holds every private file mapping's pages (a
+ * libckpt older than CKPT_PORTABLE_COOKIE took it as a plain trigger: then it
+ * does not); the files it still needs are named.  EX_OK or EX_FAIL. */
+static int check_portable(const struct dump *d)
+{
+	struct img img;
+	struct img_err err;
+	const char *first = NULL;
+	uint32_t missing = 0, needed = 0;
+
+	if (img_open(&img, d->path, 0, &err)) {
+		say("%s: %s", esc(d->path), err.msg);	/* msg: escaped already */
+		return EX_FAIL;
+	}
+	for (uint32_t i = 0; i < img.hdr.nvmas; i++) {
+		const struct ckpt_vma *v = &img.vmas[i];
+
+		if (v->kind != CKPT_VMA_FILE)
+			continue;
+		if (!(v->flags & CKPT_MAP_SHARED) && !(v->flags & CKPT_MAP_COPIED))
+			missing++;
+		else if (v->flags & CKPT_MAP_SHARED && !needed++)
+			first = img_str(&img, v->path_off);
+	}
+	for (uint32_t i = 0; i < img.hdr.nfds; i++) {
+		const struct ckpt_fd *f = &img.fds[i];
+
+		if (f->share == i && f->fd > 2 && !(f->fd_flags & CKPT_FD_STORED) &&
+		    (f->kind == CKPT_FD_REG || f->kind == CKPT_FD_DIR || f->kind == CKPT_FD_FIFO) && !needed++)
+			first = img_str(&img, f->path_off);
+	}
+	if (missing)
+		say("%s: not portable: %u private file mappings are not stored (pid %d's libckpt predates "
+		    "--portable: start it with CKPT_COPY_FILES=1)", esc(d->path), missing, d->pid);
+	else if (needed)
+		say("notice: %s still needs files where it is restored (%u shared mappings and open files, "
+		    "such as %s): restorer --map-path maps them", esc(d->path), needed, esc(first));
+	close(img.fd);
+	munmap(img.tables, img.hdr.tables_size);
+	return missing ? EX_FAIL : EX_OK;
+}
+
 int cmd_dump(int argc, char **argv)
 {
 	static struct dump d = { .timeout = 60, .sig = SIGUSR2 };
+	int r;
 
 	parse_dump_args(&d, argc, argv);
 	if (check_target(&d) || read_target_env(&d) || check_catches(&d) || see_its_mounts(&d) ||
@@ -788,5 +841,6 @@ int cmd_dump(int argc, char **argv)
 	d.progress = isatty(2);
 	if (wait_previous_writer(&d))
 		return EX_FAIL;
-	return trigger_and_wait(&d);
+	r = trigger_and_wait(&d);
+	return r == EX_OK && d.portable ? check_portable(&d) : r;
 }

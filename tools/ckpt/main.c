@@ -3,7 +3,7 @@
  *
  *   ckpt run [--file PATH] [--interval S] [--signal SIG] [--slurm] [--] PROGRAM [ARGS...]
  *   ckpt dump PID [--file PATH] [--timeout S]
- *   ckpt restore [--lazy] [-v] [IMAGE]
+ *   ckpt restore [--lazy] [-v] [--cwd DIR] [--map-path OLD=NEW]... [IMAGE]
  *   ckpt info [--json] [IMAGE]
  *   ckpt merge IMAGE OUT
  *   ckpt check

@@ -2,10 +2,14 @@
 #include "ckpt.h"
 
 const char restore_help[] =
-	"usage: ckpt restore [--lazy] [-v] [RESTORER-OPTIONS] [IMAGE]\n"
+	"usage: ckpt restore [--lazy] [-v] [--cwd DIR] [--map-path OLD=NEW]...\n"
+	"                    [RESTORER-OPTIONS] [IMAGE]\n"
 	"exec the restorer on IMAGE (default: myckpt): this process becomes the saved one\n"
 	"  -v, --verbose       the restorer says what it restores and what it skips\n"
 	"      --lazy          map the image's pages; they load on first touch\n"
+	"      --cwd DIR       restore into working directory DIR, not the image's\n"
+	"      --map-path OLD=NEW  a path the image names under OLD is under NEW here\n"
+	"                      (repeatable; files, mapped files, FIFOs, the cwd)\n"
 	"any other option is passed to the restorer if restorer --help names it\n"
 	"exit status: the restored program's; 2 image refused or usage error (nothing\n"
 	"changed); 127 the restore failed after the point of no return; 1 no restorer\n";
@@ -43,17 +47,23 @@ static char *helper_help(const char *exe)
 	return buf;
 }
 
-/* does TEXT name option OPT ("--lazy") as a whole word? */
+/* does TEXT name option OPT ("--lazy") as a whole word?  1 yes, 2 yes and
+ * with a value after a space ("--cwd DIR": an upper-case word follows), 0 no */
 static int names_option(const char *text, const char *opt, size_t len)
 {
+	int found = 0;
+
 	for (const char *p = text; (p = strstr(p, opt)); p += len) {
 		char next = p[len];
 
 		if ((p == text || !(isalnum((unsigned char)p[-1]) || p[-1] == '-')) &&
-		    !(isalnum((unsigned char)next) || next == '-' || next == '_'))
-			return 1;
+		    !(isalnum((unsigned char)next) || next == '-' || next == '_')) {
+			if (next == ' ' && isupper((unsigned char)p[len + 1]))
+				return 2;
+			found = 1;
+		}
 	}
-	return 0;
+	return found;
 }
 
 /* ckpt restore's own options are -v, -h, -V; any other option goes to the
@@ -64,7 +74,7 @@ int cmd_restore(int argc, char **argv)
 	char rst[PATH_MAX], opt[64];
 	const char *help_text = NULL, *image = NULL;
 	char **args;
-	int n = 0;
+	int n = 0, named;
 
 	if (find_helper("restorer", rst, sizeof(rst)) && argc > 1 &&
 	    strcmp(argv[1], "-h") && strcmp(argv[1], "--help"))
@@ -99,7 +109,8 @@ int cmd_restore(int argc, char **argv)
 			say("cannot run %s --help", rst);
 			return EX_FAIL;
 		}
-		if (!names_option(help_text, opt, strlen(opt))) {
+		named = names_option(help_text, opt, strlen(opt));
+		if (!named) {
 			if (!strcmp(opt, "--lazy")) {
 				say("--lazy: %s does not support lazy restore yet (not in its --help)", rst);
 				exit(EX_USAGE);
@@ -107,6 +118,11 @@ int cmd_restore(int argc, char **argv)
 			usage_error("unknown option '%s' (not one of ckpt restore's, not in restorer --help)", a);
 		}
 		args[n++] = (char *)a;
+		if (named == 2 && !a[len]) {	/* "--cwd DIR": its value follows */
+			if (++i >= argc)
+				usage_error("%s needs a value (restorer --help)", a);
+			args[n++] = argv[i];
+		}
 	}
 	if (image) {
 		args[n++] = "--";
