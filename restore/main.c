@@ -1019,6 +1019,11 @@ static void open_and_check_image(struct rst_opts *o, struct rst_specials *specia
 			    &err);
 	if (blame)
 		refuse(blame, &err);
+	if (o->verbose)			/* where the image was made, and that this CPU will do */
+		img_say(2, "restorer: %s: made by kernel %s on a %s CPU, for %s; this CPU has every feature "
+			"that allows\n", o->path, img.hdr.kernel, img.hdr.cpu_vendor,
+			img.hdr.cpu_level == 2 ? "x86-64-v2" : img.hdr.cpu_level == 3 ? "x86-64-v3" :
+			img.hdr.cpu_level == 4 ? "x86-64-v4" : "all its features");
 	if (o->lazy && nchain > 1) {
 		o->lazy = 0;
 		if (o->verbose)
