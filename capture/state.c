@@ -645,7 +645,9 @@ void cap_say_not_restored(const char *path, const struct ckpt_proc *p, const str
 		cap_say("%s: not restored: Linux AIO contexts (io_setup; a ring at 0x%lx): io_submit and "
 			"io_getevents on them fail with EINVAL after a restore", path, w->aio_ring);
 	cap_say_vmflags_lost(path, w);
-	for (uint32_t i = 0; i < w->nfds; i++) {	/* 0-2 get the restorer's by default */
+	/* descriptors: in an image to restore (CKPT_FILE's); a tsetjmp image is
+	 * for tlongjmp, which leaves the process its descriptors */
+	for (uint32_t i = 0; path == ckpt_cfg.path && i < w->nfds; i++) {	/* 0-2: the restorer's */
 		const struct ckpt_fd *f = &ckpt_scratch.fds[i];
 
 		if (f->kind == CKPT_FD_UNSUPPORTED && f->fd > 2)
