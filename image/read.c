@@ -32,6 +32,15 @@ const char *img_fd_why(const struct ckpt_fd *f)
 		[CKPT_WHY_TOO_BIG] = "its content is over the copy limit",
 		[CKPT_WHY_EPOLL] = "an epoll instance whose watches could not be read",
 		[CKPT_WHY_PIPE_OUTSIDE] = "a pipe whose other end is in another process",
+		[CKPT_WHY_UNIX_OUTSIDE] = "a UNIX connection whose other end is in another process",
+		[CKPT_WHY_SCM_RIGHTS] = "descriptors in flight (SCM_RIGHTS) in its queue",
+		[CKPT_WHY_INOTIFY_PATH] = "an inotify watch whose path is not known",
+		[CKPT_WHY_PIDFD_OTHER] = "a pidfd of another process",
+		[CKPT_WHY_FANOTIFY] = "fanotify: its marks cannot be read back",
+		[CKPT_WHY_IO_URING] = "io_uring: its rings and requests in flight are kernel state",
+		[CKPT_WHY_BPF] = "a bpf object: kernel state",
+		[CKPT_WHY_PERF] = "a perf event: kernel state",
+		[CKPT_WHY_USERFAULTFD] = "the program's own userfaultfd",
 	};
 
 	return f->aux[0] < CKPT_WHY_MAX ? why[f->aux[0]] : why[CKPT_WHY_KIND];

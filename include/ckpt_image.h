@@ -270,6 +270,11 @@ enum ckpt_fd_kind {
 				 * options, aux[5] = SO_RCVBUF | SO_SNDBUF << 32 as set by the
 				 * program (0: the kernel's defaults); stored bytes: its address
 				 * (getsockname), 2 to 128 bytes */
+	CKPT_FD_UNIX_PAIR,	/* a UNIX socket connected to another descriptor of this process
+				 * (socketpair): made again connected, queued bytes refilled */
+	CKPT_FD_INOTIFY,	/* inotify: its watches added again */
+	CKPT_FD_PIDFD,		/* pidfd of this process */
+	CKPT_FD_NETLINK,	/* a netlink socket, made again with its protocol and groups */
 	CKPT_FD_KIND_MAX
 };
 
@@ -285,6 +290,15 @@ enum ckpt_fd_why {
 	CKPT_WHY_TOO_BIG,	/* a file to copy (deleted, memfd) over the copy limit */
 	CKPT_WHY_EPOLL,		/* an epoll instance whose watches could not be read */
 	CKPT_WHY_PIPE_OUTSIDE,	/* a pipe whose other end is in another process */
+	CKPT_WHY_UNIX_OUTSIDE,	/* a UNIX connection whose other end is in another process */
+	CKPT_WHY_SCM_RIGHTS,	/* descriptors in flight (SCM_RIGHTS) in a socket's queue */
+	CKPT_WHY_INOTIFY_PATH,	/* an inotify watch whose path is not known */
+	CKPT_WHY_PIDFD_OTHER,	/* a pidfd of another process */
+	CKPT_WHY_FANOTIFY,	/* fanotify */
+	CKPT_WHY_IO_URING,	/* io_uring */
+	CKPT_WHY_BPF,		/* a bpf map, program or link */
+	CKPT_WHY_PERF,		/* a perf event */
+	CKPT_WHY_USERFAULTFD,	/* the program's own userfaultfd */
 	CKPT_WHY_MAX
 };
 

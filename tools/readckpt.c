@@ -246,6 +246,8 @@ static void print_fd(const struct img *img, uint32_t i)
 		[CKPT_FD_CHR] = "chardev", [CKPT_FD_MEMFD] = "memfd", [CKPT_FD_DELETED] = "deleted",
 		[CKPT_FD_EVENTFD] = "eventfd", [CKPT_FD_TIMERFD] = "timerfd", [CKPT_FD_SIGNALFD] = "signalfd",
 		[CKPT_FD_UNSUPPORTED] = "UNSUPPORTED", [CKPT_FD_EPOLL] = "epoll", [CKPT_FD_SOCKET] = "socket",
+		[CKPT_FD_UNIX_PAIR] = "unix-pair", [CKPT_FD_INOTIFY] = "inotify", [CKPT_FD_PIDFD] = "pidfd",
+		[CKPT_FD_NETLINK] = "netlink",
 	};
 	const struct ckpt_fd *f = &img->fds[i];
 

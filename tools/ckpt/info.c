@@ -164,6 +164,8 @@ static void json_fds(FILE *f, const struct img *img)
 		[CKPT_FD_DELETED] = "deleted", [CKPT_FD_EVENTFD] = "eventfd",
 		[CKPT_FD_TIMERFD] = "timerfd", [CKPT_FD_SIGNALFD] = "signalfd",
 		[CKPT_FD_UNSUPPORTED] = "unsupported", [CKPT_FD_EPOLL] = "epoll", [CKPT_FD_SOCKET] = "socket",
+		[CKPT_FD_UNIX_PAIR] = "unix-pair", [CKPT_FD_INOTIFY] = "inotify", [CKPT_FD_PIDFD] = "pidfd",
+		[CKPT_FD_NETLINK] = "netlink",
 	};
 
 	fputs("  \"fds\": [", f);
