@@ -214,7 +214,9 @@ _Static_assert(sizeof(struct ckpt_proc) == 4096, "ckpt_proc");
 #define CKPT_PROC_LEASES_LOST	0x100000u	/* F_SETLEASE leases held */
 #define CKPT_PROC_AIO_LOST	0x200000u	/* io_setup contexts (an "/[aio]" ring mapped) */
 #define CKPT_PROC_VMFLAGS_LOST	0x400000u	/* VmFlags the restorer does not set again (gu ss ht um sf) */
-#define CKPT_PROC_NLOST		7	/* bits from CKPT_PROC_GROUPS_LOST up: img_lost_names */
+#define CKPT_PROC_CHILDREN_LOST	0x800000u	/* child processes (running or not reaped): process
+						 * trees are not checkpointed */
+#define CKPT_PROC_NLOST		8	/* bits from CKPT_PROC_GROUPS_LOST up: img_lost_names */
 
 /* Written by the restorer into the restored program just before the jump
  * (at ckpt_proc.resume_addr), read by libckpt on its way back. */
