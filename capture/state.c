@@ -661,6 +661,16 @@ void cap_collect_limits(struct ckpt_proc *p)
 			p->oom_score_adj = -p->oom_score_adj;
 		p->attrs |= CKPT_PROC_OOM_SCORE_ADJ;
 	}
+	/* membarrier: what the process registered for, in the kernel's words
+	 * (Linux 6.3); before it, each private expedited barrier fails with EPERM
+	 * unless registered for (GLOBAL_EXPEDITED's registration does not show) */
+	r = sys_membarrier(CKPT_MEMBARRIER_CMD_GET_REGISTRATIONS, 0);
+	if (!sys_failed(r))
+		p->membarrier = (uint32_t)r & CKPT_MEMBARRIER_REGISTERS;
+	else
+		for (uint32_t cmd = CKPT_MEMBARRIER_CMD_PRIVATE_EXPEDITED; cmd <= 0x80; cmd <<= 2)
+			if (sys_membarrier((int)cmd, 0) == 0)	/* 0x8, 0x20, 0x80: registered as 0x10, 0x40, 0x100 */
+				p->membarrier |= cmd << 1;
 	r = SC2(__NR_getgroups, CKPT_MAX_GROUPS, p->groups);
 	if (!sys_failed(r)) {
 		p->ngroups = (uint32_t)r;

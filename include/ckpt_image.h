@@ -183,7 +183,8 @@ struct ckpt_proc {
 	uint32_t auxv_words;	/* used words of auxv[] */
 	uint32_t cwd_off;	/* into strings */
 	uint32_t exe_off;	/* into strings: /proc/self/exe target */
-	uint32_t pad0;
+	uint32_t membarrier;	/* CKPT_MEMBARRIER_REGISTER_* the process was registered for:
+				 * registered again; 0 in older images */
 	uint64_t resume_addr;	/* libckpt's struct ckpt_resume the restorer fills in */
 	uint64_t auxv[CKPT_AUXV_WORDS];
 	struct ckpt_sigaction sigact[CKPT_NSIG];	/* [n-1] = signal n; SIGKILL/SIGSTOP unused */
@@ -217,6 +218,14 @@ _Static_assert(sizeof(struct ckpt_proc) == 4096, "ckpt_proc");
 #define CKPT_PROC_CHILDREN_LOST	0x800000u	/* child processes (running or not reaped): process
 						 * trees are not checkpointed */
 #define CKPT_PROC_NLOST		8	/* bits from CKPT_PROC_GROUPS_LOST up: img_lost_names */
+
+/* ckpt_proc.membarrier: membarrier(2)'s MEMBARRIER_CMD_REGISTER_* commands, the
+ * bits MEMBARRIER_CMD_GET_REGISTRATIONS returns */
+#define CKPT_MEMBARRIER_REGISTER_GLOBAL_EXPEDITED		0x004u
+#define CKPT_MEMBARRIER_REGISTER_PRIVATE_EXPEDITED		0x010u
+#define CKPT_MEMBARRIER_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE	0x040u
+#define CKPT_MEMBARRIER_REGISTER_PRIVATE_EXPEDITED_RSEQ		0x100u
+#define CKPT_MEMBARRIER_REGISTERS	0x154u	/* all four */
 
 /* Written by the restorer into the restored program just before the jump
  * (at ckpt_proc.resume_addr), read by libckpt on its way back. */

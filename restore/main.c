@@ -832,6 +832,10 @@ static void restore_process(const struct ckpt_thread *t, const struct ckpt_proc 
 		if ((r = write_proc("/proc/self/oom_score_adj", adj)))
 			not_restored("oom_score_adj", r);
 	}
+	for (uint32_t reg = CKPT_MEMBARRIER_REGISTER_GLOBAL_EXPEDITED; reg <= CKPT_MEMBARRIER_REGISTER_PRIVATE_EXPEDITED_RSEQ;
+	     reg <<= 2)		/* 0x4, 0x10, 0x40, 0x100: membarrier(2)'s REGISTER_* commands themselves */
+		if ((p->membarrier & reg) && sys_failed(r = sys_membarrier((int)reg, 0)))
+			not_restored("a membarrier registration", r);
 	if (p->attrs & CKPT_PROC_GROUPS) {	/* as root (its own image, check_owner); else a notice */
 		uint32_t now[CKPT_MAX_GROUPS];
 		long n = SC2(__NR_getgroups, CKPT_MAX_GROUPS, now);

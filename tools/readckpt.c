@@ -185,6 +185,12 @@ static void print_limits(const struct ckpt_proc *p)
 		printf("  no_new_privs\n");
 	if (p->attrs & CKPT_PROC_OOM_SCORE_ADJ)
 		printf("  oom_score_adj %d\n", p->oom_score_adj);
+	if (p->membarrier)
+		printf("  membarrier registered%s%s%s%s\n",
+		       p->membarrier & CKPT_MEMBARRIER_REGISTER_GLOBAL_EXPEDITED ? " global-expedited" : "",
+		       p->membarrier & CKPT_MEMBARRIER_REGISTER_PRIVATE_EXPEDITED ? " private-expedited" : "",
+		       p->membarrier & CKPT_MEMBARRIER_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE ? " sync-core" : "",
+		       p->membarrier & CKPT_MEMBARRIER_REGISTER_PRIVATE_EXPEDITED_RSEQ ? " rseq" : "");
 	if (p->attrs & CKPT_PROC_GROUPS) {
 		printf("  groups");
 		for (uint32_t i = 0; i < p->ngroups; i++)
