@@ -182,6 +182,9 @@ static int check_threads(struct img *img, struct img_err *e)
 		    t->regs.fs_base >= IMG_TASK_SIZE || t->regs.gs_base >= IMG_TASK_SIZE)
 			return img_fail(e, "thread %u: rip 0x%lx / rsp 0x%lx / fs or gs base outside user space", i,
 					t->regs.rip, t->regs.rsp);
+		if ((t->sched.flags & ~CKPT_SCHED_ALL) ||
+		    ((t->sched.flags & CKPT_SCHED_ATTR) && t->sched.attr.size != sizeof(t->sched.attr)))
+			return img_fail(e, "thread %u: scheduling record out of range", i);
 	}
 	return 0;
 }

@@ -62,6 +62,31 @@ _Static_assert(sizeof(struct ckpt_regs) == CKPT_REGS_SIZE, "ckpt_regs");
 #define CKPT_CTX_XSAVE		0x2u	/* area is XSAVE (standard form), else FXSAVE */
 
 /* One thread.  Record 0 is the process's main thread (tid == pid). */
+/* A thread's scheduling: what it (or whoever started it: nice, taskset, ionice)
+ * set that differs from a new process's defaults.  Each part counts only with
+ * its CKPT_SCHED_* bit in flags (0 in older images: nothing to set). */
+struct ckpt_sched {
+	uint32_t flags;		/* CKPT_SCHED_* */
+	uint32_t ioprio;	/* ioprio_get(IOPRIO_WHO_PROCESS, tid), with CKPT_SCHED_IOPRIO */
+	uint64_t timerslack_ns;	/* PR_GET_TIMERSLACK, with CKPT_SCHED_TIMERSLACK */
+	struct {		/* struct sched_attr, its first 48 bytes (SCHED_ATTR_SIZE_VER0) */
+		uint32_t size, policy;
+		uint64_t flags;
+		int32_t nice;
+		uint32_t priority;
+		uint64_t runtime, deadline, period;
+	} attr;			/* with CKPT_SCHED_ATTR */
+	uint8_t cpus[128];	/* sched_getaffinity: CPU n is bit n % 8 of byte n / 8 (up to 1024
+				 * CPUs), with CKPT_SCHED_AFFINITY */
+};
+_Static_assert(sizeof(struct ckpt_sched) == 192, "ckpt_sched");
+
+#define CKPT_SCHED_ATTR		0x1u	/* policy, nice, priority or flags not the defaults */
+#define CKPT_SCHED_AFFINITY	0x2u	/* fewer CPUs allowed than the machine had online */
+#define CKPT_SCHED_IOPRIO	0x4u	/* an I/O priority was set */
+#define CKPT_SCHED_TIMERSLACK	0x8u	/* timer slack other than 50 us */
+#define CKPT_SCHED_ALL		0xfu
+
 struct ckpt_thread {
 	uint32_t tid;		/* tid at checkpoint (== pid for the main thread) */
 	uint32_t flags;		/* CKPT_CTX_* used to save this thread */
@@ -82,7 +107,8 @@ struct ckpt_thread {
 	uint64_t sig_rip;	/* where the checkpoint's signal interrupted this thread (the
 				 * program's rip its handler returns to); 0: not taken in a
 				 * signal handler, or an older image */
-	uint64_t pad[27];
+	struct ckpt_sched sched;	/* its scheduling, set again */
+	uint64_t pad[3];
 };								/* 512 */
 _Static_assert(sizeof(struct ckpt_thread) == 512, "ckpt_thread");
 
