@@ -517,9 +517,15 @@ void cap_wait_writer(void)
 		cap_say("%s: the last checkpoint failed (see above)", ckpt_cfg.path);
 }
 
+/* At exit, the forked writer too: it reads the process's /proc/PID/smaps and
+ * pagemap while it writes, and they are gone with the process (a program that
+ * exits right after its checkpoint lost the image: "open the process's smaps:
+ * errno 2"). */
 __attribute__((destructor)) static void writer_at_exit(void)
 {
 	cap_wait_writer();
+	if (writer && reap_writer(1) == -5)
+		cap_say("%s: the last checkpoint failed (see above)", writer_path);
 }
 
 /* in the child of a fork() (the program's): that thread is not in it */
