@@ -639,7 +639,9 @@ void cap_collect_children(struct cap_walk *w)
  * supplementary groups */
 void cap_collect_limits(struct ckpt_proc *p)
 {
-	char adj[16];
+	char adj[16], status[4096];
+	const char *seccomp;
+	int flag = 0;			/* what PR_GET_CHILD_SUBREAPER, PR_GET_PDEATHSIG write */
 	long r;
 
 	for (int r = 0; r < 16; r++)
@@ -661,6 +663,17 @@ void cap_collect_limits(struct ckpt_proc *p)
 			p->oom_score_adj = -p->oom_score_adj;
 		p->attrs |= CKPT_PROC_OOM_SCORE_ADJ;
 	}
+	if (!sys_prctl(CKPT_PR_GET_CHILD_SUBREAPER, (uint64_t)&flag, 0, 0, 0) && flag)
+		p->attrs |= CKPT_PROC_SUBREAPER;
+	flag = 0;
+	if (!sys_prctl(CKPT_PR_GET_PDEATHSIG, (uint64_t)&flag, 0, 0, 0) && flag > 0 && flag <= CKPT_NSIG)
+		p->pdeathsig = (uint32_t)flag;
+	r = sys_prctl(CKPT_PR_GET_MDWE, 0, 0, 0, 0);
+	if (!sys_failed(r))
+		p->mdwe = (uint32_t)r;
+	if (cap_read_small("/proc/self/status", status, sizeof(status)) > 0 && (seccomp = cap_field(status, "Seccomp:")) &&
+	    *seccomp == '2')			/* filter mode (1, strict mode, would not let libckpt run) */
+		p->attrs |= CKPT_PROC_SECCOMP_LOST;
 	/* membarrier: what the process registered for, in the kernel's words
 	 * (Linux 6.3); before it, each private expedited barrier fails with EPERM
 	 * unless registered for (GLOBAL_EXPEDITED's registration does not show) */
@@ -692,6 +705,9 @@ void cap_say_not_restored(const char *path, const struct ckpt_proc *p, const str
 		cap_say("%s: not restored: Linux AIO contexts (io_setup; a ring at 0x%lx): io_submit and "
 			"io_getevents on them fail with EINVAL after a restore", path, w->aio_ring);
 	cap_say_vmflags_lost(path, w);
+	if (p->attrs & CKPT_PROC_SECCOMP_LOST)
+		cap_say("%s: not restored: seccomp filters (/proc/self/status Seccomp: 2): the restored process "
+			"runs under the restorer's own filters, if any", path);
 	if (p->attrs & CKPT_PROC_CHILDREN_LOST) {
 		char list[256];
 		size_t at = 0;

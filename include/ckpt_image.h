@@ -222,7 +222,10 @@ struct ckpt_proc {
 	int32_t  oom_score_adj;	/* /proc/self/oom_score_adj, with CKPT_PROC_OOM_SCORE_ADJ */
 	uint32_t ngroups;	/* used entries of groups[], with CKPT_PROC_GROUPS */
 	uint32_t groups[CKPT_MAX_GROUPS];	/* getgroups(), supplementary gids */
-	uint64_t pad[33];
+	uint32_t pdeathsig;	/* PR_GET_PDEATHSIG of the main thread: set again (the parent is now
+				 * the restorer's); 0: none, or an older image */
+	uint32_t mdwe;		/* PR_GET_MDWE: memory-deny-write-execute flags, set again last */
+	uint64_t pad[32];
 };								/* 4096 */
 _Static_assert(sizeof(struct ckpt_proc) == 4096, "ckpt_proc");
 
@@ -232,6 +235,7 @@ _Static_assert(sizeof(struct ckpt_proc) == 4096, "ckpt_proc");
 #define CKPT_PROC_THP_EXCEPT_ADVISED 0x0004u	/* ... with PR_THP_DISABLE_EXCEPT_ADVISED */
 #define CKPT_PROC_OOM_SCORE_ADJ	0x0008u	/* oom_score_adj recorded: written again */
 #define CKPT_PROC_GROUPS	0x0010u	/* groups[] recorded: set again where they differ */
+#define CKPT_PROC_SUBREAPER	0x0020u	/* PR_GET_CHILD_SUBREAPER was 1: set again */
 /* ... and what the process had that is not restored: libckpt names it at
  * checkpoint time, the restorer again (bits in this order, img_lost_names) */
 #define CKPT_PROC_GROUPS_LOST	0x10000u	/* more than CKPT_MAX_GROUPS supplementary groups */
@@ -243,7 +247,9 @@ _Static_assert(sizeof(struct ckpt_proc) == 4096, "ckpt_proc");
 #define CKPT_PROC_VMFLAGS_LOST	0x400000u	/* VmFlags the restorer does not set again (gu ss ht um sf) */
 #define CKPT_PROC_CHILDREN_LOST	0x800000u	/* child processes (running or not reaped): process
 						 * trees are not checkpointed */
-#define CKPT_PROC_NLOST		8	/* bits from CKPT_PROC_GROUPS_LOST up: img_lost_names */
+#define CKPT_PROC_SECCOMP_LOST	0x1000000u	/* seccomp filters: the kernel does not show them to an
+						 * unprivileged process, and the restorer does not have them */
+#define CKPT_PROC_NLOST		9	/* bits from CKPT_PROC_GROUPS_LOST up: img_lost_names */
 
 /* ckpt_proc.membarrier: membarrier(2)'s MEMBARRIER_CMD_REGISTER_* commands, the
  * bits MEMBARRIER_CMD_GET_REGISTRATIONS returns */

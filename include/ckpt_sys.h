@@ -145,6 +145,12 @@ static inline int sys_failed(long r) { return (unsigned long)r >= -4095UL; }
 #define CKPT_PR_SET_THP_DISABLE	41
 #define CKPT_MEMBARRIER_CMD_PRIVATE_EXPEDITED	0x008	/* fails with EPERM unless registered */
 #define CKPT_MEMBARRIER_CMD_GET_REGISTRATIONS	0x200	/* Linux 6.3 */
+#define CKPT_PR_SET_PDEATHSIG	1
+#define CKPT_PR_GET_PDEATHSIG	2
+#define CKPT_PR_SET_CHILD_SUBREAPER 36
+#define CKPT_PR_GET_CHILD_SUBREAPER 37
+#define CKPT_PR_SET_MDWE	65	/* Linux 6.3 */
+#define CKPT_PR_GET_MDWE	66
 #define CKPT_PR_SET_TIMERSLACK	29
 #define CKPT_PR_GET_TIMERSLACK	30
 #define CKPT_TIMERSLACK_DEFAULT	50000	/* ns: init's, so a new process's as a rule */

@@ -875,10 +875,17 @@ static void restore_process(const struct ckpt_thread *t, const struct ckpt_proc 
 		    sys_failed(r = SC2(__NR_setgroups, p->ngroups, p->groups)))
 			not_restored(img_lost_names[0], r);	/* "supplementary groups" */
 	}
+	if ((p->attrs & CKPT_PROC_SUBREAPER) && sys_failed(r = sys_prctl(CKPT_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)))
+		not_restored("PR_SET_CHILD_SUBREAPER", r);
+	if (p->pdeathsig && sys_failed(r = sys_prctl(CKPT_PR_SET_PDEATHSIG, p->pdeathsig, 0, 0, 0)))
+		not_restored("PR_SET_PDEATHSIG", r);	/* its parent now: whoever ran the restorer */
 	for (int i = 0; i < CKPT_PROC_NLOST; i++)	/* libckpt said so at checkpoint time too */
 		if (p->attrs & (CKPT_PROC_GROUPS_LOST << i))
 			not_restored(img_lost_names[i], 0);
-	if (p->attrs & CKPT_PROC_NO_NEW_PRIVS)	/* last: nothing after it may need privileges */
+	/* last: nothing after them may need privileges or a writable code page */
+	if (p->mdwe && sys_failed(r = sys_prctl(CKPT_PR_SET_MDWE, p->mdwe, 0, 0, 0)))
+		not_restored("PR_SET_MDWE", r);
+	if (p->attrs & CKPT_PROC_NO_NEW_PRIVS)
 		sys_prctl(CKPT_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 }
 

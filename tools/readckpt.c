@@ -205,6 +205,12 @@ static void print_limits(const struct ckpt_proc *p)
 		printf("  no_new_privs\n");
 	if (p->attrs & CKPT_PROC_OOM_SCORE_ADJ)
 		printf("  oom_score_adj %d\n", p->oom_score_adj);
+	if (p->attrs & CKPT_PROC_SUBREAPER)
+		printf("  child_subreaper\n");
+	if (p->pdeathsig)
+		printf("  pdeathsig %u\n", p->pdeathsig);
+	if (p->mdwe)
+		printf("  mdwe 0x%x (memory-deny-write-execute)\n", p->mdwe);
 	if (p->membarrier)
 		printf("  membarrier registered%s%s%s%s\n",
 		       p->membarrier & CKPT_MEMBARRIER_REGISTER_GLOBAL_EXPEDITED ? " global-expedited" : "",
