@@ -308,8 +308,8 @@ if [ ! -s "$W/keep.img" ]; then
 	finish
 fi
 "$ROOT/readckpt" "$W/keep.img" >"$W/keep.read" 2>&1
-npidfd=$(grep -c '^ *[0-9]* pidfd ' "$W/keep.read")
-nnl=$(grep -c '^ *[0-9]* netlink ' "$W/keep.read")
+npidfd=$(grep -c '^ *[0-9][0-9]* pidfd ' "$W/keep.read")
+nnl=$(grep -c '^ *[0-9][0-9]* netlink ' "$W/keep.read")
 npath=$(grep -c 'O_PATH' "$W/keep.read")
 if [ "$npidfd" = 1 ] && [ "$nnl" = 2 ] && [ "$npath" = 5 ] && ! grep -q UNSUPPORTED "$W/keep.read" &&
    ! grep -q 'not restored' "$W/keep.err"; then
