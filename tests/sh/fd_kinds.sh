@@ -19,6 +19,7 @@
 #      link, the directory serves openat; the route socket answers an
 #      RTM_GETLINK dump naming "lo", has its groups and option; the uevent
 #      socket is bound to group 1
+#      (--same-pid: the pidfd is refused in one line)
 #   3  a netlink socket with a dump answer queued: the checkpoint names the
 #      queued bytes in one line; it comes back empty
 #   4  each refused kind (io_uring, a bpf map, a perf event, the program's
@@ -332,6 +333,15 @@ for mode in eager lazy; do
 		not_ok "$mode: exit $rc: $(oneline "$W/keep.rst") $(oneline "$W/keep.rerr") (want Pid $want)"
 	fi
 done
+# --same-pid: the restorer's process is not the program's (it waits for a
+# child with the old pid): the pidfd is refused, named
+restore keep --same-pid
+if [ $rc -ne 0 ] && [ "$(lines "$W/keep.rerr")" = 1 ] &&
+   grep -q 'fd [0-9]*: a pidfd of the process itself is not made with --same-pid' "$W/keep.rerr"; then
+	ok "--same-pid refuses the pidfd in one line: $(oneline "$W/keep.rerr")"
+else
+	not_ok "--same-pid: exit $rc: $(oneline "$W/keep.rst") $(oneline "$W/keep.rerr")"
+fi
 
 # 3: a netlink socket with messages queued
 run queued
