@@ -19,9 +19,12 @@
 #      link, the directory serves openat; the route socket answers an
 #      RTM_GETLINK dump naming "lo", has its groups and option; the uevent
 #      socket is bound to group 1
-#      (--same-pid: the pidfd is refused in one line)
+#      (--same-pid: the pidfd is refused in one line; the O_PATH file
+#      replaced by a directory: refused in one line)
 #   3  a netlink socket with a dump answer queued: the checkpoint names the
-#      queued bytes in one line; it comes back empty
+#      queued bytes in one line; it comes back empty; its record with
+#      protocol 5 (NETLINK_NFLOG, gone from kernels) is refused in one line
+#      naming it, with protocol 40 refused as a bad image
 #   4  each refused kind (io_uring, a bpf map, a perf event, the program's
 #      own userfaultfd, fanotify, a pidfd of a child, a pidfd of a reaped
 #      child, a packet socket) is named at checkpoint time in one line with
@@ -342,6 +345,16 @@ if [ $rc -ne 0 ] && [ "$(lines "$W/keep.rerr")" = 1 ] &&
 else
 	not_ok "--same-pid: exit $rc: $(oneline "$W/keep.rst") $(oneline "$W/keep.rerr")"
 fi
+# the O_PATH descriptor's file replaced by a directory: refused, named
+mv "$W/keep/file" "$W/keep/file.was"
+mkdir "$W/keep/file"
+restore keep
+if [ $rc -ne 0 ] && [ "$(lines "$W/keep.rerr")" = 1 ] &&
+   grep -q "fd [0-9]*: $W/keep/file is now a directory, not a regular file" "$W/keep.rerr"; then
+	ok "an O_PATH descriptor's file now a directory: refused in one line: $(oneline "$W/keep.rerr")"
+else
+	not_ok "O_PATH file replaced by a directory: exit $rc: $(oneline "$W/keep.rst") $(oneline "$W/keep.rerr")"
+fi
 
 # 3: a netlink socket with messages queued
 run queued
@@ -357,6 +370,25 @@ if [ $rc -eq 0 ] && [ "$(cat "$W/queued.rst")" = empty ]; then
 else
 	not_ok "queued netlink socket after the restore: exit $rc, $(oneline "$W/queued.rst") $(oneline "$W/queued.rerr")"
 fi
+# the same image, its protocol changed (imgedit keeps the checksums right):
+# NETLINK_NFLOG (5), which kernels no longer make, is refused in one line
+# naming it; protocol 40, past the kernel's 32, is a bad image
+rec=$("$ROOT/tests/bin/imgedit" "$W/queued.img" fds | awk '$3 == 17 { print $1 }')
+for proto in 5 40; do
+	cp "$W/queued.img" "$W/p$proto.img"
+	"$ROOT/tests/bin/imgedit" "$W/p$proto.img" set-fd "$rec" aux0 $proto
+	restore p$proto
+	if [ $proto = 5 ]; then
+		want='fd [0-9]*: a netlink socket of protocol 5 (NETLINK_NFLOG) cannot be made here: errno'
+	else
+		want='fd [0-9]*: netlink record out of range'
+	fi
+	if [ -n "$rec" ] && [ $rc -ne 0 ] && [ "$(lines "$W/p$proto.rerr")" = 1 ] && grep -q "$want" "$W/p$proto.rerr"; then
+		ok "netlink protocol $proto in the image: refused in one line: $(oneline "$W/p$proto.rerr")"
+	else
+		not_ok "netlink protocol $proto (record $rec): exit $rc: $(oneline "$W/p$proto.rst") $(oneline "$W/p$proto.rerr")"
+	fi
+done
 
 # 4: refused kinds: MODE;link name (a grep pattern);reason in words
 uid=$(id -u)
