@@ -405,6 +405,10 @@ static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
 		describe_path_fd(f, &st, link);
 		return 0;
 	}
+	if (!strcmp(link, "anon_inode:[pidfd]") || !strncmp(link, "pidfd:", 6)) {
+		describe_pidfd(f, info);	/* pidfs's may be "pidfd:[...]", of any file type */
+		return 0;
+	}
 
 	switch (st.st_mode & S_IFMT) {
 	case S_IFREG: {
@@ -476,8 +480,6 @@ static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
 				f->aux[0] = num(&v, 16);
 		} else if (!strcmp(link, "anon_inode:[eventpoll]")) {
 			f->kind = CKPT_FD_EPOLL;	/* its watches: epoll_watches() */
-		} else if (!strcmp(link, "anon_inode:[pidfd]") || !strncmp(link, "pidfd:", 6)) {
-			describe_pidfd(f, info);	/* anon_inode:[pidfd], or pidfs's pidfd:[...] */
 		} else {
 			f->kind = CKPT_FD_UNSUPPORTED;	/* inotify ... */
 			f->aux[0] = anon_inode_why(link);
