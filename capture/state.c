@@ -314,8 +314,8 @@ static void describe_netlink(struct cap_walk *w, struct ckpt_fd *f, int fd)
 /* A pidfd (pidfd_open, clone's CLONE_PIDFD): its fdinfo's "Pid:" says whose.
  * The process's own comes back as CKPT_FD_PIDFD; any other process's is
  * refused (process trees are not restored), and so is one of a process that
- * has exited and been reaped (Pid: -1): it is another process's too, and a
- * pidfd of nobody cannot be made. */
+ * has exited and been reaped (Pid: -1): it was another process's too, and
+ * ckpt does not make pidfds of processes that are gone. */
 static void describe_pidfd(struct ckpt_fd *f, const char *info)
 {
 	const char *v = cap_field(info, "Pid:");
