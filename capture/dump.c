@@ -189,10 +189,11 @@ static int write_fd_data(int fd, struct ckpt_fd *f)
 	if (!f->data_len)
 		return 0;
 	if (f->kind == CKPT_FD_PIPE || f->kind == CKPT_FD_FIFO || f->kind == CKPT_FD_EPOLL ||
-	    f->kind == CKPT_FD_SOCKET) {
-		const char *bytes = ckpt_scratch.fdbuf + (f->kind == CKPT_FD_SOCKET ? f->pos : f->aux[1]);
+	    f->kind == CKPT_FD_SOCKET || f->kind == CKPT_FD_NETLINK) {
+		int at_pos = f->kind == CKPT_FD_SOCKET || f->kind == CKPT_FD_NETLINK;
+		const char *bytes = ckpt_scratch.fdbuf + (at_pos ? f->pos : f->aux[1]);
 
-		if (f->kind == CKPT_FD_SOCKET)
+		if (at_pos)
 			f->pos = 0;		/* (it held the place in fdbuf) */
 
 		f->data_crc = ckpt_crc32c(0, bytes, f->data_len);

@@ -257,6 +257,119 @@ static void describe_socket(struct cap_walk *w, struct ckpt_fd *f, int fd)
 	w->fdbuf_used += alen;
 }
 
+/* A netlink socket (CKPT_FD_NETLINK, the fields there): its protocol and
+ * type, whether it is bound and to which port id, the multicast groups it
+ * joined, its SOL_NETLINK options and buffer sizes.  A port id the kernel
+ * chose (autobind or bind to 0: the pid then, or a negative number when the
+ * pid's was taken) is left to the kernel again; one the program chose is
+ * kept.  One connected to a peer (connect: a port id or group to send to)
+ * is refused.  The bytes queued for reading are counted in f->size: they are
+ * lost, and said so at checkpoint time. */
+static void describe_netlink(struct cap_walk *w, struct ckpt_fd *f, int fd)
+{
+	struct { uint16_t family, pad; uint32_t port, groups; } self = { 0 }, peer = { 0 };
+	uint32_t len = sizeof(self), plen = sizeof(peer), glen = CKPT_NETLINK_GROUPS_MAX, mem[9] = { 0 };
+	uint32_t mlen = sizeof(mem), *groups = (uint32_t *)(ckpt_scratch.fdbuf + w->fdbuf_used);
+	int probe;
+
+	f->kind = CKPT_FD_UNSUPPORTED;
+	f->aux[0] = CKPT_WHY_CONNECTED;
+	if (sys_failed(sys_getsockname(fd, &self, &len)) || sys_failed(sys_getpeername(fd, &peer, &plen)) ||
+	    peer.port || peer.groups)
+		return;
+	f->aux[0] = CKPT_WHY_SOCKET_KIND;	/* more groups than an image keeps */
+	if (CKPT_NETLINK_GROUPS_MAX > CAP_FDBUF - w->fdbuf_used ||
+	    sys_failed(sys_getsockopt(fd, KSYS_SOL_NETLINK, KSYS_NETLINK_LIST_MEMBERSHIPS, groups, &glen)) ||
+	    glen > CKPT_NETLINK_GROUPS_MAX)
+		return;
+	while (glen >= 4 && !groups[glen / 4 - 1])	/* the words up to the last group joined */
+		glen -= 4;
+	f->kind = CKPT_FD_NETLINK;
+	f->aux[0] = (uint64_t)sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_PROTOCOL);
+	f->aux[1] = (uint64_t)sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_TYPE);
+	f->aux[3] = self.port != 0;
+	f->aux[2] = self.port == (uint32_t)sys_getpid() || (int32_t)self.port < 0 ? 0 : self.port;
+	for (int k = 0; k < 32; k++)
+		if ((CKPT_NETLINK_OPTIONS & (1u << k)) && sockopt(fd, KSYS_SOL_NETLINK, k) > 0)
+			f->aux[4] |= 1u << k;
+	probe = (int)sys_socket(KSYS_AF_NETLINK, (int)f->aux[1] | KSYS_SOCK_CLOEXEC, (int)f->aux[0]);
+	if (probe >= 0) {		/* buffer sizes: where the program set them */
+		int rcv = sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_RCVBUF), snd = sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_SNDBUF);
+
+		if (rcv > 0 && rcv != sockopt(probe, KSYS_SOL_SOCKET, KSYS_SO_RCVBUF))
+			f->aux[5] |= (uint32_t)rcv;
+		if (snd > 0 && snd != sockopt(probe, KSYS_SOL_SOCKET, KSYS_SO_SNDBUF))
+			f->aux[5] |= (uint64_t)(uint32_t)snd << 32;
+		sys_close(probe);
+	}
+	if (!sys_failed(sys_getsockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_MEMINFO, mem, &mlen)))
+		f->size = mem[0];		/* queued for reading: lost */
+	if (glen) {
+		f->data_len = glen;
+		f->pos = w->fdbuf_used;		/* where in fdbuf, until write time */
+		w->fdbuf_used += glen;
+	}
+}
+
+/* A pidfd (pidfd_open, clone's CLONE_PIDFD): its fdinfo's "Pid:" says whose.
+ * The process's own comes back as CKPT_FD_PIDFD; any other process's is
+ * refused (process trees are not restored), and so is one of a process that
+ * has exited and been reaped (Pid: -1): it was another process's too, and
+ * ckpt does not make pidfds of processes that are gone. */
+static void describe_pidfd(struct ckpt_fd *f, const char *info)
+{
+	const char *v = cap_field(info, "Pid:");
+
+	f->kind = CKPT_FD_UNSUPPORTED;
+	f->aux[0] = CKPT_WHY_PIDFD_OTHER;
+	if (v && *v >= '0' && *v <= '9' && num(&v, 10) == (uint64_t)sys_getpid()) {
+		f->kind = CKPT_FD_PIDFD;
+		f->aux[0] = 0;
+	}
+}
+
+/* Descriptors of kernel objects that ckpt refuses: why, from the link's
+ * name (0: none of these: CKPT_WHY_KIND) */
+static uint32_t anon_inode_why(const char *link)
+{
+	static const struct { const char *name; uint32_t why; } known[] = {
+		{ "anon_inode:[io_uring]", CKPT_WHY_IO_URING },
+		{ "anon_inode:bpf", CKPT_WHY_BPF },	/* bpf-map, bpf-prog, bpf_link, bpf_iter ... */
+		{ "anon_inode:[perf_event]", CKPT_WHY_PERF },
+		{ "anon_inode:[userfaultfd]", CKPT_WHY_USERFAULTFD },	/* libckpt's own is left out */
+		{ "anon_inode:[fanotify]", CKPT_WHY_FANOTIFY },
+	};
+
+	for (uint32_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
+		if (!strncmp(link, known[k].name, strlen(known[k].name)))
+			return known[k].why;
+	return CKPT_WHY_KIND;
+}
+
+/* A path descriptor (O_PATH) opens nothing: it comes back as one of the
+ * same path, checked to be of the same type (a device: the same device) --
+ * CKPT_FD_DIR for a directory, CKPT_FD_CHR for a character device,
+ * CKPT_FD_REG for any other type, f->mode saying which.  One whose file was
+ * deleted or replaced since, or that names no file of a path (an anon
+ * inode, a pipe), has no path to come back by: refused. */
+static void describe_path_fd(struct ckpt_fd *f, const struct ksys_stat *st, const char *link)
+{
+	struct ksys_stat now;
+	uint32_t type = st->st_mode & S_IFMT;
+
+	f->kind = type == S_IFDIR ? CKPT_FD_DIR : type == S_IFCHR ? CKPT_FD_CHR : CKPT_FD_REG;
+	if (type == S_IFCHR || type == S_IFBLK)
+		f->aux[0] = st->st_rdev;	/* the restorer takes only this device again */
+	if (link[0] != '/' || ends_with(link, " (deleted)") ||
+	    sys_failed(SC4(__NR_newfstatat, AT_FDCWD, link, &now, 0x100 /* AT_SYMLINK_NOFOLLOW */)) ||
+	    now.st_ino != st->st_ino || now.st_dev != st->st_dev ||
+	    (type != S_IFREG && type != S_IFDIR && type != S_IFCHR && type != S_IFLNK && type != S_IFSOCK &&
+	     type != S_IFIFO && type != S_IFBLK)) {
+		f->kind = CKPT_FD_UNSUPPORTED;
+		f->aux[0] = CKPT_WHY_KIND;
+	}
+}
+
 static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
 {
 	char path[64], link[4096], info[1024];
@@ -288,6 +401,14 @@ static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
 	if ((v = cap_field(info, "flags:")))
 		f->flags = (uint32_t)num(&v, 8);
 	note_locks(w, info, fd);
+	if (f->flags & O_PATH) {
+		describe_path_fd(f, &st, link);
+		return 0;
+	}
+	if (!strcmp(link, "anon_inode:[pidfd]") || !strncmp(link, "pidfd:", 6)) {
+		describe_pidfd(f, info);	/* pidfs's may be "pidfd:[...]", of any file type */
+		return 0;
+	}
 
 	switch (st.st_mode & S_IFMT) {
 	case S_IFREG: {
@@ -336,7 +457,10 @@ static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
 		f->aux[0] = (uint64_t)sys_fcntl(fd, F_GETPIPE_SZ, 0);
 		break;
 	case S_IFSOCK:
-		describe_socket(w, f, fd);
+		if (sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_DOMAIN) == KSYS_AF_NETLINK)
+			describe_netlink(w, f, fd);
+		else
+			describe_socket(w, f, fd);
 		break;
 	default:
 		if (!strcmp(link, "anon_inode:[eventfd]")) {
@@ -357,7 +481,8 @@ static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
 		} else if (!strcmp(link, "anon_inode:[eventpoll]")) {
 			f->kind = CKPT_FD_EPOLL;	/* its watches: epoll_watches() */
 		} else {
-			f->kind = CKPT_FD_UNSUPPORTED;	/* inotify, pidfd ... */
+			f->kind = CKPT_FD_UNSUPPORTED;	/* inotify ... */
+			f->aux[0] = anon_inode_why(link);
 		}
 	}
 	return 0;
@@ -737,6 +862,10 @@ void cap_say_not_restored(const char *path, const struct ckpt_proc *p, const str
 		if (f->kind == CKPT_FD_UNSUPPORTED && f->fd > 2)
 			cap_say("%s: not restored: fd %d (%s): %s", path, f->fd, ckpt_scratch.strings + f->path_off,
 				img_fd_why(f));
+		if (f->kind == CKPT_FD_NETLINK && f->size)
+			cap_say("%s: not restored: fd %d (%s): %ld bytes of netlink messages queued for reading "
+				"(the socket comes back empty)", path, f->fd, ckpt_scratch.strings + f->path_off,
+				f->size);
 		if (f->kind == CKPT_FD_SOCKET && (f->aux[4] & CKPT_SO_WAS_CONNECTED))
 			cap_say("%s: not restored: fd %d (%s): a TCP connection: it comes back as closed by its "
 				"peer (reads give end of file)", path, f->fd, ckpt_scratch.strings + f->path_off);

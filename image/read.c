@@ -28,7 +28,7 @@ const char *img_fd_why(const struct ckpt_fd *f)
 		[CKPT_WHY_KIND] = "a kind of descriptor ckpt does not make again",
 		[CKPT_WHY_CONNECTED] = "a socket connected to a peer",
 		[CKPT_WHY_SOCKET_KIND] = "a socket of a family or type other than IPv4, IPv6 or UNIX stream, "
-					 "datagram, seqpacket",
+					 "datagram, seqpacket, or netlink",
 		[CKPT_WHY_TOO_BIG] = "its content is over the copy limit",
 		[CKPT_WHY_EPOLL] = "an epoll instance whose watches could not be read",
 		[CKPT_WHY_PIPE_OUTSIDE] = "a pipe whose other end is in another process",
@@ -44,6 +44,20 @@ const char *img_fd_why(const struct ckpt_fd *f)
 	};
 
 	return f->aux[0] < CKPT_WHY_MAX ? why[f->aux[0]] : why[CKPT_WHY_KIND];
+}
+
+/* a netlink protocol's name (linux/netlink.h), or "?" */
+const char *img_netlink_name(uint64_t protocol)
+{
+	static const char *const names[] = {
+		"NETLINK_ROUTE", 0, "NETLINK_USERSOCK", "NETLINK_FIREWALL", "NETLINK_SOCK_DIAG",
+		"NETLINK_NFLOG", "NETLINK_XFRM", "NETLINK_SELINUX", "NETLINK_ISCSI", "NETLINK_AUDIT",
+		"NETLINK_FIB_LOOKUP", "NETLINK_CONNECTOR", "NETLINK_NETFILTER", "NETLINK_IP6_FW",
+		"NETLINK_DNRTMSG", "NETLINK_KOBJECT_UEVENT", "NETLINK_GENERIC", 0, "NETLINK_SCSITRANSPORT",
+		"NETLINK_ECRYPTFS", "NETLINK_RDMA", "NETLINK_CRYPTO", "NETLINK_SMC",
+	};
+
+	return protocol < sizeof(names) / sizeof(names[0]) && names[protocol] ? names[protocol] : "?";
 }
 
 const char *img_kind_name(uint32_t kind)
@@ -297,6 +311,20 @@ int img_writes_into(const struct ckpt_vma *v, uint64_t addr, uint64_t len)
 	       !(v->kind == CKPT_VMA_FILE && (v->flags & CKPT_MAP_SHARED));
 }
 
+/* An O_PATH record: a directory's is CKPT_FD_DIR, a character device's
+ * CKPT_FD_CHR, any other type's (regular, symbolic link, socket, FIFO,
+ * block device) CKPT_FD_REG; a symbolic link's has O_NOFOLLOW; no content */
+static int path_record_ok(const struct ckpt_fd *f)
+{
+	uint32_t type = f->mode & S_IFMT;
+
+	if (f->kind == CKPT_FD_DIR || f->kind == CKPT_FD_CHR)
+		return type == (f->kind == CKPT_FD_DIR ? S_IFDIR : S_IFCHR);
+	return f->kind == CKPT_FD_REG && !f->data_len && !(f->fd_flags & CKPT_FD_STORED) &&
+	       (type == S_IFREG || type == S_IFSOCK || type == S_IFIFO || type == S_IFBLK ||
+		(type == S_IFLNK && (f->flags & O_NOFOLLOW)));
+}
+
 /* descriptors in ascending fd order; stored bytes follow the page runs, the
  * [vdso] bytes (when stored) follow theirs */
 static int check_fds(struct img *img, uint64_t data_at, struct img_err *e)
@@ -321,6 +349,15 @@ static int check_fds(struct img *img, uint64_t data_at, struct img_err *e)
 		      (f->aux[1] != KSYS_SOCK_STREAM || f->aux[3] ||
 		       f->data_len != (f->aux[0] == KSYS_AF_INET ? 32u : f->aux[0] == KSYS_AF_INET6 ? 56u : 0u)))))
 			return img_fail(e, "fd %d: socket record out of range", f->fd);
+		if (f->kind == CKPT_FD_NETLINK &&
+		    (f->aux[0] >= 32 || (f->aux[1] != KSYS_SOCK_RAW && f->aux[1] != KSYS_SOCK_DGRAM) ||
+		     f->aux[2] > 0xffffffffu || f->aux[3] > 1 || (f->aux[2] && !f->aux[3]) ||
+		     (f->aux[4] & ~(uint64_t)CKPT_NETLINK_OPTIONS) || f->data_len % 4 ||
+		     f->data_len > CKPT_NETLINK_GROUPS_MAX))
+			return img_fail(e, "fd %d: netlink record out of range", f->fd);
+		if ((f->flags & O_PATH) && f->kind != CKPT_FD_UNSUPPORTED && !path_record_ok(f))
+			return img_fail(e, "fd %d: O_PATH record of kind %u for a file of mode 0%o", f->fd,
+					f->kind, f->mode);
 		if (f->kind == CKPT_FD_EPOLL && f->data_len % sizeof(struct ckpt_epoll_watch))
 			return img_fail(e, "fd %d: epoll watches of %lu bytes", f->fd, f->data_len);
 		if ((f->fd_flags & CKPT_FD_STORED) && (f->kind != CKPT_FD_REG || f->size < 0 ||

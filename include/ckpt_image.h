@@ -292,7 +292,12 @@ _Static_assert(sizeof(struct ckpt_bail) == 216, "ckpt_bail");
 
 /* ckpt_fd.kind */
 enum ckpt_fd_kind {
-	CKPT_FD_REG = 1,	/* regular file, reopened by path at pos */
+	CKPT_FD_REG = 1,	/* regular file, reopened by path at pos.  With O_PATH in
+				 * flags: a path descriptor of a file of f->mode's type
+				 * (regular, symbolic link with O_NOFOLLOW, socket file,
+				 * FIFO, block device with aux[0] = st_rdev), opened
+				 * O_PATH again by path; a DIR or CHR record with O_PATH
+				 * is a directory's or device's path descriptor */
 	CKPT_FD_DIR,		/* directory, reopened by path */
 	CKPT_FD_PIPE,		/* pipe with both ends here: made again, buffered bytes refilled */
 	CKPT_FD_FIFO,		/* named pipe, reopened by path, buffered bytes refilled */
@@ -316,8 +321,22 @@ enum ckpt_fd_kind {
 	CKPT_FD_UNIX_PAIR,	/* a UNIX socket connected to another descriptor of this process
 				 * (socketpair): made again connected, queued bytes refilled */
 	CKPT_FD_INOTIFY,	/* inotify: its watches added again */
-	CKPT_FD_PIDFD,		/* pidfd of this process */
-	CKPT_FD_NETLINK,	/* a netlink socket, made again with its protocol and groups */
+	CKPT_FD_PIDFD,		/* a pidfd (pidfd_open, CLONE_PIDFD) of this process itself:
+				 * made again of the restored process, with O_NONBLOCK and
+				 * PIDFD_THREAD (O_EXCL) as flags say.  One of another
+				 * process, or of one gone (fdinfo Pid: -1), is
+				 * CKPT_FD_UNSUPPORTED, CKPT_WHY_PIDFD_OTHER */
+	CKPT_FD_NETLINK,	/* a netlink socket, made again with its protocol and groups:
+				 * aux[0] = protocol (NETLINK_ROUTE ...), aux[1] = type
+				 * (SOCK_RAW, SOCK_DGRAM), aux[2] = the port id to bind it to
+				 * (0: the kernel chooses, as it had: the old pid or a
+				 * negative one), aux[3] = 1 when it was bound, aux[4] =
+				 * SOL_NETLINK options set (1 << option, CKPT_NETLINK_OPTIONS),
+				 * aux[5] = SO_RCVBUF | SO_SNDBUF << 32 as for CKPT_FD_SOCKET;
+				 * size = bytes queued to be read at the checkpoint (lost,
+				 * named then); stored bytes: the multicast groups joined
+				 * (NETLINK_LIST_MEMBERSHIPS: bit g-1 for group g), a multiple
+				 * of 4 bytes, CKPT_NETLINK_GROUPS_MAX at most, 0 for none */
 	CKPT_FD_KIND_MAX
 };
 
@@ -354,6 +373,12 @@ enum ckpt_fd_why {
 #define CKPT_SO_WAS_CONNECTED	0x100u	/* a TCP connection: comes back as closed by its peer; the
 					 * stored bytes hold its address, then its peer's */
 #define CKPT_SOCKADDR_MAX	128u	/* the longest address stored (sockaddr_un is 110) */
+
+/* CKPT_FD_NETLINK */
+#define CKPT_NETLINK_OPTIONS	0x1d38u	/* aux[4] bits kept: NETLINK_PKTINFO (3), _BROADCAST_ERROR (4),
+					 * _NO_ENOBUFS (5), _LISTEN_ALL_NSID (8), _CAP_ACK (10),
+					 * _EXT_ACK (11), _GET_STRICT_CHK (12) */
+#define CKPT_NETLINK_GROUPS_MAX	512u	/* stored bytes: groups 1 to 4096 */
 
 /* One open descriptor.  Descriptors that share one open file description
  * (dup, fork) have the same `share` value: the index of the first of them. */

@@ -99,6 +99,17 @@ static inline int sys_failed(long r) { return (unsigned long)r >= -4095UL; }
 #ifndef S_IFSOCK
 #define S_IFSOCK	0140000
 #endif
+#ifndef S_IFBLK
+#define S_IFBLK		0060000
+#endif
+
+/* netlink sockets (linux/netlink.h) */
+#define KSYS_AF_NETLINK		16
+#define KSYS_SOCK_RAW		3
+#define KSYS_SOL_NETLINK	270
+#define KSYS_NETLINK_ADD_MEMBERSHIP	1
+#define KSYS_NETLINK_LIST_MEMBERSHIPS	9
+#define KSYS_SO_MEMINFO		55	/* u32[9]: [0] the receive queue's bytes (SK_MEMINFO_RMEM_ALLOC) */
 
 /* sockets (linux/socket.h, asm-generic/socket.h, linux/in.h, linux/tcp.h) */
 #define KSYS_AF_UNIX		1

@@ -73,6 +73,8 @@ const char *rst_type_name(uint32_t mode)
 	case S_IFIFO: return "FIFO";
 	case S_IFCHR: return "character device";
 	case S_IFLNK: return "symbolic link";
+	case S_IFSOCK: return "socket file";
+	case S_IFBLK: return "block device";
 	default: return "special file";
 	}
 }
@@ -197,20 +199,21 @@ static const char *open_path(const struct img *img, const struct ckpt_fd *f, cha
 }
 
 /* the record's path (open_path, into *used) pinned (rst_pin), if it is of
- * the record's kind, and a device the same device (aux[0], st_rdev, when the
- * image has it) */
+ * the record's kind (an O_PATH record: of its mode's type), and a device the
+ * same device (aux[0], st_rdev, when the image has it) */
 static long pin_recorded(const struct img *img, const struct ckpt_fd *f, struct ksys_stat *st,
 			 const char **used, struct img_err *e)
 {
 	static char buf[4096];		/* a recorded path, 4095 bytes at most, with a pid changed */
 	static char dir[RST_PATH_MAX];
 	const char *path = *used = open_path(img, f, buf, sizeof(buf), e);
+	uint32_t type = f->flags & O_PATH ? f->mode & S_IFMT : kind_type[f->kind];
 	long h;
 
 	path_gone = 0;
 	if (!path)
 		return -1;
-	h = rst_pin(path, kind_type[f->kind], st);
+	h = rst_pin(path, type, st);
 
 	path_gone = h == -2 || h == -20;	/* ENOENT, ENOTDIR */
 	if (path_gone)
@@ -218,10 +221,10 @@ static long pin_recorded(const struct img *img, const struct ckpt_fd *f, struct 
 				rst_dir_of(img_str(img, f->path_off), dir));
 	if (h == RST_WRONG_TYPE)
 		return img_fail(e, "fd %d: %s is now a %s, not a %s", f->fd, path, rst_type_name(st->st_mode),
-				rst_type_name(kind_type[f->kind]));
+				rst_type_name(type));
 	if (sys_failed(h))
 		return img_fail(e, "fd %d: cannot open %s: errno %d", f->fd, path, (int)-h);
-	if (f->kind == CKPT_FD_CHR && f->aux[0] && st->st_rdev != f->aux[0]) {
+	if ((type == S_IFCHR || type == S_IFBLK) && f->aux[0] && st->st_rdev != f->aux[0]) {
 		sys_close((int)h);
 		return img_fail(e, "fd %d: %s is now device 0x%lx, not 0x%lx", f->fd, path, st->st_rdev, f->aux[0]);
 	}
@@ -252,6 +255,26 @@ static long reopen(const struct img *img, const struct ckpt_fd *f, int verbose, 
 			img_say(2, "restorer: notice: fd %d: %s changed since the checkpoint; opened as it is now\n",
 				f->fd, path);
 	}
+	return fd;
+}
+
+/* A path descriptor (O_PATH) again: the pinned file opened O_PATH by its
+ * path, with the recorded flags (O_NOFOLLOW: a symbolic link itself), which
+ * opens nothing; it must be the pinned file still (device and inode). */
+static long reopen_path(const struct img *img, const struct ckpt_fd *f, struct img_err *e)
+{
+	const char *path;
+	struct ksys_stat pinned, now;
+	long h = pin_recorded(img, f, &pinned, &path, e), fd;
+
+	if (h < 0)
+		return -1;
+	sys_close((int)h);
+	fd = sys_open(path, (int)(f->flags & (O_PATH | O_NOFOLLOW | O_DIRECTORY)) | O_CLOEXEC, 0);
+	if (sys_failed(fd))
+		return img_fail(e, "fd %d: cannot open %s O_PATH: errno %d", f->fd, path, (int)-fd);
+	if (sys_failed(sys_fstat((int)fd, &now)) || now.st_ino != pinned.st_ino || now.st_dev != pinned.st_dev)
+		return img_fail(e, "fd %d: %s changed while it was opened", f->fd, path);
 	return fd;
 }
 
@@ -399,6 +422,49 @@ static long closed_connection(const struct ckpt_fd *f, const uint8_t *addr, uint
 	return sv[0];
 }
 
+/* A netlink socket again (CKPT_FD_NETLINK): its options and buffer sizes,
+ * bound when it was (to its port id, or to 0: the kernel chooses a new one),
+ * its multicast groups joined.  A protocol or group the kernel does not let
+ * this user have is refused, named. */
+static long make_netlink(const struct img *img, const struct ckpt_fd *f, int nb, struct img_err *e)
+{
+	static uint32_t groups[CKPT_NETLINK_GROUPS_MAX / 4];
+	struct { uint16_t family, pad; uint32_t port, groups; } at = { KSYS_AF_NETLINK, 0, (uint32_t)f->aux[2], 0 };
+	const char *name = img_netlink_name(f->aux[0]);
+	uint32_t rcv = (uint32_t)f->aux[5] / 2, snd = (uint32_t)(f->aux[5] >> 32) / 2;	/* reported doubled */
+	int one = 1;
+	long fd, r;
+
+	if (f->data_len && sys_pread(img->fd, groups, f->data_len, (int64_t)f->data_off) != (long)f->data_len)
+		return img_fail(e, "fd %d: reading its netlink groups failed", f->fd);
+	if (ckpt_crc32c(0, groups, f->data_len) != f->data_crc)
+		return img_fail(e, "fd %d: stored bytes checksum mismatch: image corrupted", f->fd);
+	fd = sys_socket(KSYS_AF_NETLINK, (int)f->aux[1] | KSYS_SOCK_CLOEXEC | nb, (int)f->aux[0]);
+	if (sys_failed(fd))
+		return img_fail(e, "fd %d: a netlink socket of protocol %lu (%s) cannot be made here: errno %d",
+				f->fd, f->aux[0], name, (int)-fd);
+	for (int k = 0; k < 32; k++)
+		if ((f->aux[4] & (1u << k)) &&
+		    sys_failed(r = sys_setsockopt((int)fd, KSYS_SOL_NETLINK, k, &one, sizeof(one))))
+			return img_fail(e, "fd %d: netlink (%s) option %d cannot be set: errno %d", f->fd, name, k,
+					(int)-r);
+	if ((rcv && sys_failed(sys_setsockopt((int)fd, KSYS_SOL_SOCKET, KSYS_SO_RCVBUF, &rcv, 4))) ||
+	    (snd && sys_failed(sys_setsockopt((int)fd, KSYS_SOL_SOCKET, KSYS_SO_SNDBUF, &snd, 4))))
+		return img_fail(e, "fd %d: socket buffer sizes could not be set", f->fd);
+	if (f->aux[3] && sys_failed(r = sys_bind((int)fd, &at, sizeof(at))))
+		return img_fail(e, "fd %d: netlink (%s): cannot bind to port id %u: %s", f->fd, name, at.port,
+				r == -98 ? "in use" : "refused");
+	for (uint32_t g = 0; g < f->data_len * 8; g++) {
+		uint32_t group = g + 1;
+
+		if ((groups[g / 32] & (1u << (g % 32))) &&
+		    sys_failed(r = sys_setsockopt((int)fd, KSYS_SOL_NETLINK, KSYS_NETLINK_ADD_MEMBERSHIP, &group, 4)))
+			return img_fail(e, "fd %d: netlink (%s): cannot join multicast group %u: errno %d", f->fd,
+					name, group, (int)-r);
+	}
+	return fd;
+}
+
 /* A socket connected to nothing, made again: its options, its address (a
  * port of 0, an unbound UNIX socket: none), listening with its backlog.
  * Connections that waited in its accept queue at the checkpoint are gone. */
@@ -466,6 +532,8 @@ static long make_one(const struct img *img, uint32_t i, int close_unsupported, i
 	char name[256];
 	long fd;
 
+	if ((f->flags & O_PATH) && f->kind != CKPT_FD_UNSUPPORTED)	/* REG, DIR, CHR: read.c checks */
+		return reopen_path(img, f, e);
 	switch (f->kind) {
 	case CKPT_FD_REG: case CKPT_FD_DIR: case CKPT_FD_CHR:
 		fd = reopen(img, f, verbose, e);
@@ -543,6 +611,13 @@ static long make_one(const struct img *img, uint32_t i, int close_unsupported, i
 	}
 	case CKPT_FD_SOCKET:
 		return make_socket(img, f, nb, e);
+	case CKPT_FD_NETLINK:
+		return make_netlink(img, f, nb, e);
+	case CKPT_FD_PIDFD:		/* of this process, which becomes the program's */
+		if (!rst_proc_pid)
+			return img_fail(e, "fd %d: a pidfd of the process itself is not made with --same-pid", f->fd);
+		fd = SC2(__NR_pidfd_open, rst_proc_pid, f->flags & (04000 | 0200));	/* NONBLOCK, PIDFD_THREAD */
+		return sys_failed(fd) ? img_fail(e, "fd %d: pidfd_open: errno %d", f->fd, (int)-fd) : fd;
 	default:				/* CKPT_FD_UNSUPPORTED */
 		if (!close_unsupported)
 			return img_fail(e, "fd %d (%s: %s) cannot be restored (--close-unsupported restores it closed)",

@@ -270,6 +270,21 @@ static void print_process(const struct img *img)
 	print_timers_and_pending(img);
 }
 
+/* a file type (st_mode) in words */
+static const char *path_type(uint32_t mode)
+{
+	switch (mode & 0170000) {
+	case 0100000: return "regular file";
+	case 0040000: return "directory";
+	case 0120000: return "symbolic link";
+	case 0140000: return "socket file";
+	case 0010000: return "FIFO";
+	case 0020000: return "character device";
+	case 0060000: return "block device";
+	default: return "file of unknown type";
+	}
+}
+
 /* descriptor i, and an epoll's watches (read from its stored bytes) */
 static void print_fd(const struct img *img, uint32_t i)
 {
@@ -298,6 +313,25 @@ static void print_fd(const struct img *img, uint32_t i)
 		printf("         family %lu type %lu protocol %lu, listen backlog %lu (0: not listening), "
 		       "options 0x%lx, buffers rcv %u snd %u\n", f->aux[0], f->aux[1], f->aux[2], f->aux[3],
 		       f->aux[4], (uint32_t)f->aux[5], (uint32_t)(f->aux[5] >> 32));
+	if ((f->flags & 010000000) && f->kind != CKPT_FD_UNSUPPORTED)	/* O_PATH */
+		printf("         O_PATH: a path descriptor of a %s\n", path_type(f->mode));
+	if (f->kind == CKPT_FD_NETLINK) {
+		uint32_t groups[CKPT_NETLINK_GROUPS_MAX / 4];
+		uint64_t n = f->data_len <= sizeof(groups) &&
+			     pread(img->fd, groups, f->data_len, (off_t)f->data_off) == (ssize_t)f->data_len ?
+			     f->data_len * 8 : 0;
+
+		printf("         netlink %s (protocol %lu) type %lu, %s, options 0x%lx, buffers rcv %u snd %u, "
+		       "%ld bytes were queued (not kept); groups:", img_netlink_name(f->aux[0]), f->aux[0], f->aux[1],
+		       !f->aux[3] ? "not bound" : f->aux[2] ? "bound to its port id" : "bound, the port id chosen by the kernel",
+		       f->aux[4], (uint32_t)f->aux[5], (uint32_t)(f->aux[5] >> 32), f->size);
+		for (uint64_t g = 0; g < n; g++)
+			if (groups[g / 32] & (1u << (g % 32)))
+				printf(" %lu", g + 1);
+		printf(n ? "\n" : " none\n");
+		if (f->aux[2])
+			printf("         port id %lu\n", f->aux[2]);
+	}
 	for (uint64_t k = 0; f->kind == CKPT_FD_EPOLL && k < f->data_len / sizeof(struct ckpt_epoll_watch); k++) {
 		struct ckpt_epoll_watch wt;
 
