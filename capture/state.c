@@ -346,6 +346,15 @@ static void describe_unix_pair(struct ckpt_fd *f, int fd, int type, int named)
 		    (uint64_t)(uint32_t)sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_SNDBUF) << 32;
 }
 
+/* Is an out-of-band byte (send MSG_OOB, UNIX stream) waiting on fd?  The
+ * kernel says so with POLLPRI. */
+static int oob_queued(int fd)
+{
+	struct { int32_t fd; int16_t events, revents; } p = { fd, 2 /* POLLPRI */, 0 };
+
+	return SC3(__NR_poll, &p, 1, 0) == 1 && (p.revents & 2);
+}
+
 /* UNIX pairs: the first record of each end finds the other end's among the
  * process's (the inode the kernel named as its peer, which names this one
  * back); an end whose other end is in another process is refused, one whose
@@ -377,6 +386,13 @@ static void link_unix_pairs(struct cap_walk *w)
 
 		if (f->kind != CKPT_FD_UNIX_PAIR || f->share != i)
 			continue;
+		if (oob_queued(f->fd)) {	/* a peek reads it in line: its mark would be lost */
+			cap_say("fd %d: an out-of-band byte (MSG_OOB) is queued on its UNIX connection", f->fd);
+			f->kind = CKPT_FD_UNSUPPORTED;
+			f->aux[0] = CKPT_WHY_KIND;
+			f->peer = i;
+			continue;
+		}
 		err = peek_queue(f->fd, 1, (int)f->aux[0], ckpt_scratch.fdbuf + w->fdbuf_used,
 				 CAP_FDBUF - w->fdbuf_used, &used, &n);
 		if (err) {
