@@ -179,7 +179,8 @@ static int write_run(int fd, int memfd, struct ckpt_run *run, const struct ckpt_
 	return 0;
 }
 
-/* A descriptor's stored bytes: buffered pipe bytes or epoll watches (taken at collection time),
+/* A descriptor's stored bytes: buffered pipe bytes, epoll watches, a socket's address or a UNIX
+ * pair end's queue (taken at collection time),
  * or the whole content of a memfd or deleted file, read from the descriptor. */
 static int write_fd_data(int fd, struct ckpt_fd *f)
 {
@@ -189,7 +190,7 @@ static int write_fd_data(int fd, struct ckpt_fd *f)
 	if (!f->data_len)
 		return 0;
 	if (f->kind == CKPT_FD_PIPE || f->kind == CKPT_FD_FIFO || f->kind == CKPT_FD_EPOLL ||
-	    f->kind == CKPT_FD_SOCKET || f->kind == CKPT_FD_NETLINK) {
+	    f->kind == CKPT_FD_SOCKET || f->kind == CKPT_FD_NETLINK || f->kind == CKPT_FD_UNIX_PAIR) {
 		int at_pos = f->kind == CKPT_FD_SOCKET || f->kind == CKPT_FD_NETLINK;
 		const char *bytes = ckpt_scratch.fdbuf + (at_pos ? f->pos : f->aux[1]);
 
@@ -738,7 +739,7 @@ static int write_tables_and_header(struct writer *x)
 
 	for (uint32_t i = 0; i < w->nfds; i++)	/* fdbuf offsets, kept for a second pass until now */
 		if (ckpt_scratch.fds[i].kind == CKPT_FD_PIPE || ckpt_scratch.fds[i].kind == CKPT_FD_FIFO ||
-		    ckpt_scratch.fds[i].kind == CKPT_FD_EPOLL)
+		    ckpt_scratch.fds[i].kind == CKPT_FD_EPOLL || ckpt_scratch.fds[i].kind == CKPT_FD_UNIX_PAIR)
 			ckpt_scratch.fds[i].aux[1] = 0;
 	for (uint32_t i = 0; i < st->nthreads && !err; i++)
 		err = put(fd, &off, &crc, st->thr[i], sizeof(struct ckpt_thread));

@@ -188,6 +188,239 @@ static int sockopt(int fd, int level, int name)
 	return sys_failed(sys_getsockopt(fd, level, name, &v, &len)) ? -1 : v;
 }
 
+/* struct msghdr, struct iovec */
+struct kmsghdr {
+	void *name;
+	uint32_t namelen;
+	void *iov;
+	uint64_t iovlen;
+	void *control;
+	uint64_t controllen;
+	int32_t flags;
+};
+struct kiovec {
+	void *base;
+	uint64_t len;
+};
+
+/* What is queued for a socket to read, read without taking it: MSG_PEEK from
+ * an offset (SO_PEEK_OFF, from 0) that each peek moves past what it returned.
+ * Written at out as records (a uint32_t length, then the bytes), room bytes
+ * at most; *used says how many, *count how many records.  A UNIX socket has
+ * SO_PASSCRED on for the walk: every message then comes with its sender's
+ * credentials, which tells an empty datagram from a seqpacket's end of file
+ * (both read 0 bytes).  The control buffer has room for those credentials
+ * only, so descriptors in flight (SCM_RIGHTS) are never installed here: they
+ * set MSG_CTRUNC.  SO_PEEK_OFF and SO_PASSCRED are put back as they were.
+ * Returns 0, -1: descriptors in flight, -2: more than room or than a record
+ * holds (CKPT_SOCK_RECORD_MAX), or its queue cannot be walked. */
+static int peek_queue(int fd, int unix_, int type, char *out, uint64_t room, uint64_t *used, uint64_t *count)
+{
+	int peek_was = sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_PEEK_OFF);
+	int cred_was = unix_ ? sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_PASSCRED) : 0, zero = 0, one = 1, err = 0;
+	uint64_t at = 0;
+	char ctl[32];			/* CMSG_SPACE(sizeof(struct ucred)) */
+
+	*count = 0;
+	if (sys_failed(sys_setsockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_PEEK_OFF, &zero, 4)))
+		return -2;
+	if (unix_)
+		sys_setsockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_PASSCRED, &one, 4);
+	for (;;) {
+		uint64_t avail = room - at < 5 ? 0 : room - at - 4;
+		struct kiovec io = { out + at + 4, avail < CKPT_SOCK_RECORD_MAX ? avail : CKPT_SOCK_RECORD_MAX };
+		struct kmsghdr m = { 0, 0, &io, 1, ctl, sizeof(ctl), 0 };
+		long r;
+		uint32_t len;
+
+		if (!avail) {
+			err = -2;
+			break;
+		}
+		r = sys_recvmsg(fd, &m, KSYS_MSG_PEEK | KSYS_MSG_DONTWAIT);
+		if (r < 0 || (r == 0 && (type == KSYS_SOCK_STREAM || (unix_ && !m.controllen))))
+			break;			/* the end of the queue (EAGAIN), or of the stream */
+		if (m.flags & (KSYS_MSG_CTRUNC | KSYS_MSG_TRUNC)) {
+			err = m.flags & KSYS_MSG_CTRUNC ? -1 : -2;
+			break;
+		}
+		len = (uint32_t)r;
+		memcpy(out + at, &len, 4);
+		at += 4 + len;
+		++*count;
+	}
+	sys_setsockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_PEEK_OFF, &peek_was, 4);
+	if (unix_)
+		sys_setsockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_PASSCRED, &cred_was, 4);
+	*used = at;
+	return err;
+}
+
+/* The datagrams queued for a socket connected to nothing (a bound UDP or
+ * UNIX datagram socket): they are not restored, only counted so that the
+ * checkpoint and the restorer name the loss.  Walked in fdbuf's free room,
+ * kept nowhere. */
+static int64_t count_datagrams(struct cap_walk *w, int fd, int dom)
+{
+	uint64_t used, n;
+	int err = peek_queue(fd, dom == KSYS_AF_UNIX, KSYS_SOCK_DGRAM, ckpt_scratch.fdbuf + w->fdbuf_used,
+			     CAP_FDBUF - w->fdbuf_used, &used, &n);
+
+	return (int64_t)n + (err != 0);		/* a refusal: at least one more */
+}
+
+/* The other end of a connected UNIX socket and how this one is shut down,
+ * from the kernel's socket diagnostics (NETLINK_SOCK_DIAG asked for this
+ * inode with UDIAG_SHOW_PEER, open to every user): *peer = the other end's
+ * inode (0: it is closed), *shut = RCV_SHUTDOWN 1 | SEND_SHUTDOWN 2.  0, or
+ * -errno when the kernel does not tell. */
+static int unix_peer_of(uint64_t ino, uint64_t *peer, uint32_t *shut)
+{
+	struct {
+		uint32_t len;		/* struct nlmsghdr */
+		uint16_t type, flags;
+		uint32_t seq, pid;
+		uint8_t family, protocol;	/* struct unix_diag_req */
+		uint16_t pad;
+		uint32_t states, ino, show, cookie[2];
+	} req = { sizeof(req), 20 /* SOCK_DIAG_BY_FAMILY */, 1 /* NLM_F_REQUEST */, 1, 0, KSYS_AF_UNIX, 0, 0,
+		  ~0u, (uint32_t)ino, 4 /* UDIAG_SHOW_PEER */, { ~0u, ~0u } /* no cookie */ };
+	static uint8_t answer[4096];
+	long nl = sys_socket(16 /* AF_NETLINK */, KSYS_SOCK_DGRAM | KSYS_SOCK_CLOEXEC, 4 /* NETLINK_SOCK_DIAG */), n;
+	uint32_t got_ino, len;
+	uint16_t type;
+
+	if (sys_failed(nl))
+		return (int)nl;
+	n = sys_sendto((int)nl, &req, sizeof(req), 0, 0, 0);
+	if (!sys_failed(n))
+		n = sys_read((int)nl, answer, sizeof(answer));
+	sys_close((int)nl);
+	if (sys_failed(n))
+		return (int)n;
+	memcpy(&len, answer, 4);
+	memcpy(&type, answer + 4, 2);
+	memcpy(&got_ino, answer + 20, 4);	/* struct unix_diag_msg after the header: udiag_ino */
+	if (n < 32 || len > n || type != 20 || got_ino != (uint32_t)ino)
+		return -61;			/* ENODATA: an error, or not the answer asked for */
+	*peer = 0;
+	*shut = 0;
+	for (uint32_t at = 32; at + 4 <= len; ) {	/* its attributes: uint16_t length, type, data */
+		uint16_t alen, atype;
+		uint32_t v = 0;
+
+		memcpy(&alen, answer + at, 2);
+		memcpy(&atype, answer + at + 2, 2);
+		if (alen < 5 || alen > len - at)
+			break;
+		memcpy(&v, answer + at + 4, alen - 4 < 4 ? alen - 4 : 4);
+		if (atype == 2)			/* UNIX_DIAG_PEER: uint32_t */
+			*peer = v;
+		if (atype == 6)			/* UNIX_DIAG_SHUTDOWN: uint8_t */
+			*shut = v & 0xff & 3;
+		at += (alen + 3u) & ~3u;
+	}
+	return 0;
+}
+
+/* A connected UNIX socket: a CKPT_FD_UNIX_PAIR end when the kernel names its
+ * other end (link_unix_pairs finds it among the process's and reads the
+ * queue), else it stays CKPT_WHY_CONNECTED.  named: its peer had an address. */
+static void describe_unix_pair(struct ckpt_fd *f, int fd, int type, int named)
+{
+	uint8_t addr[CKPT_SOCKADDR_MAX];
+	uint32_t alen = sizeof(addr), shut;
+	uint64_t peer;
+
+	if (unix_peer_of(f->ino, &peer, &shut))
+		return;
+	if (!sys_failed(sys_getsockname(fd, addr, &alen)) && alen > 2)
+		named = 1;
+	f->kind = CKPT_FD_UNIX_PAIR;
+	f->aux[0] = (uint64_t)type;
+	f->aux[2] = (sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_PASSCRED) > 0 ? CKPT_UP_PASSCRED : 0) |
+		    (shut & 1 ? CKPT_UP_SHUT_RD : 0) | (shut & 2 ? CKPT_UP_SHUT_WR : 0) | (named ? CKPT_UP_NAMED : 0);
+	f->aux[3] = peer;
+	f->aux[4] = (uint64_t)(int64_t)sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_PEEK_OFF);
+	f->aux[5] = (uint32_t)sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_RCVBUF) |
+		    (uint64_t)(uint32_t)sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_SNDBUF) << 32;
+}
+
+/* Is an out-of-band byte (send MSG_OOB, UNIX stream) waiting on fd?  The
+ * kernel says so with POLLPRI. */
+static int oob_queued(int fd)
+{
+	struct { int32_t fd; int16_t events, revents; } p = { fd, 2 /* POLLPRI */, 0 };
+
+	return SC3(__NR_poll, &p, 1, 0) == 1 && (p.revents & 2);
+}
+
+/* UNIX pairs: the first record of each end finds the other end's among the
+ * process's (the inode the kernel named as its peer, which names this one
+ * back); an end whose other end is in another process is refused, one whose
+ * other end is closed stays alone (peer = itself).  Each end's queue is read
+ * (peek_queue) into fdbuf.  An end refused takes its other end and its dups
+ * along: half a pair would come back connected to nothing. */
+static void link_unix_pairs(struct cap_walk *w)
+{
+	struct ckpt_fd *fds = ckpt_scratch.fds;
+
+	for (uint32_t i = 0; i < w->nfds; i++) {
+		struct ckpt_fd *f = &fds[i];
+
+		if (f->kind != CKPT_FD_UNIX_PAIR || f->share != i)
+			continue;
+		for (uint32_t j = 0; j < w->nfds && f->aux[3]; j++)
+			if (fds[j].kind == CKPT_FD_UNIX_PAIR && fds[j].share == j && fds[j].ino == f->aux[3] &&
+			    fds[j].dev == f->dev && fds[j].aux[3] == f->ino)
+				f->peer = j;
+		if (f->peer == i && f->aux[3]) {
+			f->kind = CKPT_FD_UNSUPPORTED;
+			f->aux[0] = CKPT_WHY_UNIX_OUTSIDE;
+		}
+	}
+	for (uint32_t i = 0; i < w->nfds; i++) {
+		struct ckpt_fd *f = &fds[i];
+		uint64_t used, n;
+		int err;
+
+		if (f->kind != CKPT_FD_UNIX_PAIR || f->share != i)
+			continue;
+		if (oob_queued(f->fd)) {	/* a peek reads it in line: its mark would be lost */
+			cap_say("fd %d: an out-of-band byte (MSG_OOB) is queued on its UNIX connection", f->fd);
+			f->kind = CKPT_FD_UNSUPPORTED;
+			f->aux[0] = CKPT_WHY_KIND;
+			f->peer = i;
+			continue;
+		}
+		err = peek_queue(f->fd, 1, (int)f->aux[0], ckpt_scratch.fdbuf + w->fdbuf_used,
+				 CAP_FDBUF - w->fdbuf_used, &used, &n);
+		if (err) {
+			f->kind = CKPT_FD_UNSUPPORTED;
+			f->aux[0] = err == -1 ? CKPT_WHY_SCM_RIGHTS : CKPT_WHY_TOO_BIG;
+			f->peer = i;
+			continue;
+		}
+		f->aux[1] = w->fdbuf_used;	/* where in fdbuf, until write time */
+		f->data_len = used;
+		w->fdbuf_used += used;
+	}
+	for (uint32_t i = 0; i < w->nfds; i++) {
+		struct ckpt_fd *f = &fds[i];
+		const struct ckpt_fd *lead = &fds[f->share], *other = &fds[lead->peer];
+
+		if (f->kind != CKPT_FD_UNIX_PAIR)
+			continue;
+		f->peer = lead->peer;
+		if (lead->kind == CKPT_FD_UNSUPPORTED || other->kind == CKPT_FD_UNSUPPORTED) {
+			f->aux[0] = lead->kind == CKPT_FD_UNSUPPORTED ? lead->aux[0] : other->aux[0];
+			f->kind = CKPT_FD_UNSUPPORTED;
+			f->peer = i;
+			f->data_len = 0;
+		}
+	}
+}
+
 /* A socket comes back when a program alone could make it so: listening, or
  * bound or fresh and connected to nothing; over IPv4, IPv6 (TCP, UDP) or
  * UNIX (stream, datagram, seqpacket).  A TCP connection comes back as one
@@ -212,7 +445,11 @@ static void describe_socket(struct cap_walk *w, struct ckpt_fd *f, int fd)
 		return;
 	f->aux[0] = CKPT_WHY_CONNECTED;
 	connected = !listening && !sys_failed(sys_getpeername(fd, peer, &plen));
-	if (connected && (dom == KSYS_AF_UNIX || type != KSYS_SOCK_STREAM))
+	if (connected && dom == KSYS_AF_UNIX) {
+		describe_unix_pair(f, fd, type, plen > 2);
+		return;
+	}
+	if (connected && type != KSYS_SOCK_STREAM)
 		return;
 	f->aux[0] = CKPT_WHY_SOCKET_KIND;
 	if (sys_failed(sys_getsockname(fd, addr, &alen)) || alen < 2 || alen + plen > sizeof(addr) ||
@@ -251,6 +488,8 @@ static void describe_socket(struct cap_walk *w, struct ckpt_fd *f, int fd)
 			f->aux[5] |= (uint64_t)(uint32_t)snd << 32;
 		sys_close(probe);
 	}
+	if (type == KSYS_SOCK_DGRAM)		/* its queue is not restored: counted, to be named */
+		f->size = count_datagrams(w, fd, dom);
 	memcpy(ckpt_scratch.fdbuf + w->fdbuf_used, addr, alen);
 	f->data_len = alen;
 	f->pos = w->fdbuf_used;			/* where in fdbuf, until write time */
@@ -609,6 +848,7 @@ int cap_collect_fds(struct cap_walk *w)
 			return err;
 		}
 	}
+	link_unix_pairs(w);
 	/* epoll instances: what each watches */
 	for (uint32_t i = 0; i < w->nfds; i++) {
 		struct ckpt_fd *f = &ckpt_scratch.fds[i];
@@ -866,6 +1106,13 @@ void cap_say_not_restored(const char *path, const struct ckpt_proc *p, const str
 			cap_say("%s: not restored: fd %d (%s): %ld bytes of netlink messages queued for reading "
 				"(the socket comes back empty)", path, f->fd, ckpt_scratch.strings + f->path_off,
 				f->size);
+		if (f->kind == CKPT_FD_SOCKET && f->size > 0)
+			cap_say("%s: not restored: fd %d (%s): %ld datagrams queued for it: it comes back with "
+				"an empty queue", path, f->fd, ckpt_scratch.strings + f->path_off, f->size);
+		if (f->kind == CKPT_FD_UNIX_PAIR && (f->aux[2] & CKPT_UP_NAMED))
+			cap_say("%s: not restored: fd %d (%s): the address of its UNIX connection (accepted from a "
+				"listener): it comes back connected, unnamed", path, f->fd,
+				ckpt_scratch.strings + f->path_off);
 		if (f->kind == CKPT_FD_SOCKET && (f->aux[4] & CKPT_SO_WAS_CONNECTED))
 			cap_say("%s: not restored: fd %d (%s): a TCP connection: it comes back as closed by its "
 				"peer (reads give end of file)", path, f->fd, ckpt_scratch.strings + f->path_off);

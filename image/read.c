@@ -33,7 +33,7 @@ const char *img_fd_why(const struct ckpt_fd *f)
 		[CKPT_WHY_EPOLL] = "an epoll instance whose watches could not be read",
 		[CKPT_WHY_PIPE_OUTSIDE] = "a pipe whose other end is in another process",
 		[CKPT_WHY_UNIX_OUTSIDE] = "a UNIX connection whose other end is in another process",
-		[CKPT_WHY_SCM_RIGHTS] = "descriptors in flight (SCM_RIGHTS) in its queue",
+		[CKPT_WHY_SCM_RIGHTS] = "descriptors in flight (SCM_RIGHTS) queued on its connection",
 		[CKPT_WHY_INOTIFY_PATH] = "an inotify watch whose path is not known",
 		[CKPT_WHY_PIDFD_OTHER] = "a pidfd of another process",
 		[CKPT_WHY_FANOTIFY] = "fanotify: its marks cannot be read back",
@@ -325,6 +325,22 @@ static int path_record_ok(const struct ckpt_fd *f)
 		(type == S_IFLNK && (f->flags & O_NOFOLLOW)));
 }
 
+/* A UNIX pair end: a socket type, known flags, a peek offset of -1 (off) or
+ * one an int holds; its other end (`peer`) the first record of a pair end of
+ * the same type whose peer is this one's first record, or this very record
+ * (the other end was closed); stored bytes on a first record only (their
+ * records are checked as the restorer reads them) */
+static int unix_pair_bad(const struct img *img, uint32_t i)
+{
+	const struct ckpt_fd *f = &img->fds[i], *lead = &img->fds[f->share], *o = &img->fds[f->peer];
+
+	return (f->aux[0] != KSYS_SOCK_STREAM && f->aux[0] != KSYS_SOCK_DGRAM && f->aux[0] != KSYS_SOCK_SEQPACKET) ||
+	       (f->aux[2] & ~(uint64_t)(CKPT_UP_PASSCRED | CKPT_UP_SHUT_RD | CKPT_UP_SHUT_WR | CKPT_UP_NAMED)) ||
+	       (f->aux[4] != ~0ull && f->aux[4] > 0x7fffffffu) || lead->kind != CKPT_FD_UNIX_PAIR ||
+	       lead->peer != f->peer || (f->share != i && f->data_len) ||
+	       (f->peer != f->share && (o->share != f->peer || o->peer != f->share || o->aux[0] != f->aux[0]));
+}
+
 /* descriptors in ascending fd order; stored bytes follow the page runs, the
  * [vdso] bytes (when stored) follow theirs */
 static int check_fds(struct img *img, uint64_t data_at, struct img_err *e)
@@ -337,9 +353,14 @@ static int check_fds(struct img *img, uint64_t data_at, struct img_err *e)
 
 		if (f->fd <= prev || f->fd >= (1 << 20) || !f->kind || f->kind >= CKPT_FD_KIND_MAX ||
 		    !str_ok(img, f->path_off) || f->share > i || img->fds[f->share].share != f->share ||
-		    f->peer >= h->nfds || (f->peer != i && (f->kind != CKPT_FD_PIPE ||
-							    img->fds[f->peer].kind != CKPT_FD_PIPE)))
+		    f->peer >= h->nfds || (f->peer != i && ((f->kind != CKPT_FD_PIPE && f->kind != CKPT_FD_UNIX_PAIR) ||
+							    img->fds[f->peer].kind != f->kind)))
 			return img_fail(e, "descriptor record %u (fd %d) out of range", i, f->fd);
+		if (f->kind == CKPT_FD_UNIX_PAIR && unix_pair_bad(img, i))
+			return img_fail(e, "fd %d: UNIX pair record out of range", f->fd);
+		if (f->kind == CKPT_FD_SOCKET && (f->size < 0 || (f->size && f->aux[1] != KSYS_SOCK_DGRAM)))
+			return img_fail(e, "fd %d: %ld datagrams queued for a socket of type %lu", f->fd, f->size,
+					f->aux[1]);
 		if (f->kind == CKPT_FD_SOCKET &&
 		    ((f->aux[0] != KSYS_AF_INET && f->aux[0] != KSYS_AF_INET6 && f->aux[0] != KSYS_AF_UNIX) ||
 		     (f->aux[1] != KSYS_SOCK_STREAM && f->aux[1] != KSYS_SOCK_DGRAM &&

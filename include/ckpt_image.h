@@ -319,7 +319,17 @@ enum ckpt_fd_kind {
 				 * program (0: the kernel's defaults); stored bytes: its address
 				 * (getsockname), 2 to 128 bytes */
 	CKPT_FD_UNIX_PAIR,	/* a UNIX socket connected to another descriptor of this process
-				 * (socketpair): made again connected, queued bytes refilled */
+				 * (socketpair, or a connection accepted from one of its own
+				 * listeners): made again with socketpair, each end's queue
+				 * refilled through the other.  aux[0] = type (SOCK_STREAM,
+				 * SOCK_DGRAM, SOCK_SEQPACKET), aux[1] = 0, aux[2] = CKPT_UP_*,
+				 * aux[3] = the other end's inode at the checkpoint (0: it was
+				 * closed, and `peer` is the record itself), aux[4] = SO_PEEK_OFF
+				 * (-1: off), aux[5] = SO_RCVBUF | SO_SNDBUF << 32; `peer` = the
+				 * first record of the other end.  Stored bytes (first record of
+				 * an end only): what was queued for it to read, as records of
+				 * a uint32_t length then that many bytes, in order; a datagram
+				 * or seqpacket record is one message (0 bytes: an empty one) */
 	CKPT_FD_INOTIFY,	/* inotify: its watches added again */
 	CKPT_FD_PIDFD,		/* a pidfd (pidfd_open, CLONE_PIDFD) of this process itself:
 				 * made again of the restored process, with O_NONBLOCK and
@@ -379,6 +389,13 @@ enum ckpt_fd_why {
 					 * _NO_ENOBUFS (5), _LISTEN_ALL_NSID (8), _CAP_ACK (10),
 					 * _EXT_ACK (11), _GET_STRICT_CHK (12) */
 #define CKPT_NETLINK_GROUPS_MAX	512u	/* stored bytes: groups 1 to 4096 */
+/* CKPT_FD_UNIX_PAIR aux[2] */
+#define CKPT_UP_PASSCRED	0x1u	/* SO_PASSCRED set */
+#define CKPT_UP_SHUT_RD		0x2u	/* shut down for reading (its own shutdown or its peer's SHUT_WR) */
+#define CKPT_UP_SHUT_WR		0x4u	/* shut down for writing */
+#define CKPT_UP_NAMED		0x8u	/* it had an address (accepted from a listener): it comes back
+					 * unnamed, as a socketpair's end is (said at checkpoint and restore) */
+#define CKPT_SOCK_RECORD_MAX	(1u << 20)	/* the longest record of a queue stored */
 
 /* One open descriptor.  Descriptors that share one open file description
  * (dup, fork) have the same `share` value: the index of the first of them. */
@@ -389,13 +406,15 @@ struct ckpt_fd {
 	uint32_t fd_flags;	/* CKPT_FD_CLOEXEC, CKPT_FD_STORED */
 	uint64_t pos;		/* file offset */
 	uint64_t dev, ino;	/* st_dev as major << 32 | minor, st_ino */
-	int64_t  size;		/* st_size at checkpoint */
+	int64_t  size;		/* st_size at checkpoint; CKPT_FD_SOCKET (a socket's st_size is
+				 * 0): the datagrams queued for it, which are not restored */
 	int64_t  mtime_sec;
 	uint32_t mtime_nsec;
 	uint32_t mode;		/* st_mode */
 	uint32_t path_off;	/* into strings: readlink of /proc/self/fd/N */
 	uint32_t share;		/* index into the fd table of the first sharer */
-	uint32_t peer;		/* CKPT_FD_PIPE: index of a descriptor on the other end */
+	uint32_t peer;		/* CKPT_FD_PIPE: index of a descriptor on the other end;
+				 * CKPT_FD_UNIX_PAIR: of the other end's first record */
 	uint32_t data_crc;	/* CRC-32C of the data bytes */
 	uint64_t data_off;	/* stored bytes: pipe buffer, file or memfd content */
 	uint64_t data_len;

@@ -129,6 +129,14 @@ static inline int sys_failed(long r) { return (unsigned long)r >= -4095UL; }
 #define KSYS_SO_ACCEPTCONN	30
 #define KSYS_SO_PROTOCOL	38
 #define KSYS_SO_DOMAIN		39
+#define KSYS_SO_PASSCRED	16
+#define KSYS_SO_PEEK_OFF	42
+#define KSYS_MSG_PEEK		0x2
+#define KSYS_MSG_CTRUNC		0x8
+#define KSYS_MSG_TRUNC		0x20
+#define KSYS_MSG_DONTWAIT	0x40
+#define KSYS_MSG_NOSIGNAL	0x4000
+#define KSYS_SOCK_NONBLOCK	04000
 #define KSYS_IPPROTO_TCP	6
 #define KSYS_TCP_NODELAY	1
 #define KSYS_TCP_INFO		11
@@ -388,6 +396,13 @@ static inline long sys_getsockopt(int fd, int level, int name, void *val, uint32
 static inline long sys_getsockname(int fd, void *addr, uint32_t *len) { return SC3(__NR_getsockname, fd, addr, len); }
 /* int getpeername(int fd, struct sockaddr *addr, socklen_t *len); */
 static inline long sys_getpeername(int fd, void *addr, uint32_t *len) { return SC3(__NR_getpeername, fd, addr, len); }
+/* ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *to, socklen_t tolen); */
+static inline long sys_sendto(int fd, const void *buf, uint64_t len, int flags, const void *to, uint32_t tolen)
+{ return SC6(__NR_sendto, fd, buf, len, flags, to, tolen); }
+/* ssize_t recvmsg(int fd, struct msghdr *msg, int flags); */
+static inline long sys_recvmsg(int fd, void *msg, int flags) { return SC3(__NR_recvmsg, fd, msg, flags); }
+/* int shutdown(int fd, int how); */
+static inline long sys_shutdown(int fd, int how) { return SC2(__NR_shutdown, fd, how); }
 /* pid_t gettid(void); */
 static inline long sys_gettid(void) { return SC0(__NR_gettid); }
 

@@ -358,6 +358,71 @@ static long make_pipe(const struct img *img, uint32_t i, struct img_err *e)
 	return 0;
 }
 
+/* A UNIX pair end's queue, refilled: each stored record (a uint32_t length,
+ * then its bytes) is sent through the other end, so that a datagram stays
+ * one datagram.  The sockets are non-blocking here: a queue the new
+ * sockets cannot hold is refused, never waited for. */
+static int refill_queue(const struct img *img, const struct ckpt_fd *f, int through, struct img_err *e)
+{
+	uint32_t crc = 0, len = 0;
+
+	for (uint64_t at = 0; at < f->data_len; at += 4 + len) {
+		long r;
+
+		if (f->data_len - at < 4 || sys_pread(img->fd, &len, 4, (int64_t)(f->data_off + at)) != 4 ||
+		    len > CKPT_SOCK_RECORD_MAX || len > f->data_len - at - 4 ||
+		    sys_pread(img->fd, copy_buf, len, (int64_t)(f->data_off + at + 4)) != (long)len)
+			return img_fail(e, "fd %d: its stored queue is cut short: image corrupted", f->fd);
+		crc = ckpt_crc32c(crc, &len, 4);
+		crc = ckpt_crc32c(crc, copy_buf, len);
+		r = sys_sendto(through, copy_buf, len, KSYS_MSG_NOSIGNAL, 0, 0);
+		if (r != (long)len)
+			return img_fail(e, "fd %d: its %lu queued bytes do not fit in a new socket's buffer: errno %d",
+					f->fd, f->data_len, r < 0 ? (int)-r : 0);
+	}
+	if (crc != f->data_crc)
+		return img_fail(e, "fd %d: stored bytes checksum mismatch: image corrupted", f->fd);
+	return 0;
+}
+
+/* A connected pair of UNIX sockets (a socketpair, or a connection accepted
+ * from one of the program's listeners), made again with socketpair: each
+ * end's queue refilled through the other while both have all the buffer
+ * room allowed, then each end's buffer sizes, SO_PASSCRED, SO_PEEK_OFF and
+ * shutdown as they were.  An end whose other end was closed gets one that is
+ * closed once its queue is in. */
+static int make_unix_pair(const struct img *img, uint32_t i, struct img_err *e)
+{
+	const struct ckpt_fd *end[2] = { &img->fds[i], &img->fds[img->fds[i].peer] };
+	int sv[2], most = 1 << 30, one = 1, ends = end[1] == end[0] ? 1 : 2;
+	long r = sys_socketpair(KSYS_AF_UNIX, (int)end[0]->aux[0] | KSYS_SOCK_CLOEXEC | KSYS_SOCK_NONBLOCK, 0, sv);
+
+	if (sys_failed(r))
+		return img_fail(e, "fd %d: socketpair: errno %d", end[0]->fd, (int)-r);
+	for (int k = 0; k < 2; k++)		/* the kernel lowers it to net.core.wmem_max */
+		sys_setsockopt(sv[k], KSYS_SOL_SOCKET, KSYS_SO_SNDBUF, &most, 4);
+	for (int k = 0; k < ends; k++)
+		if (refill_queue(img, end[k], sv[1 - k], e))
+			return -1;
+	for (int k = 0; k < ends; k++) {
+		const struct ckpt_fd *f = end[k];
+		uint32_t rcv = (uint32_t)f->aux[5] / 2, snd = (uint32_t)(f->aux[5] >> 32) / 2;	/* it doubles them */
+		int peek = (int)f->aux[4], shut = (int)(f->aux[2] & (CKPT_UP_SHUT_RD | CKPT_UP_SHUT_WR)) >> 1;
+
+		if ((rcv && sys_failed(sys_setsockopt(sv[k], KSYS_SOL_SOCKET, KSYS_SO_RCVBUF, &rcv, 4))) ||
+		    (snd && sys_failed(sys_setsockopt(sv[k], KSYS_SOL_SOCKET, KSYS_SO_SNDBUF, &snd, 4))) ||
+		    ((f->aux[2] & CKPT_UP_PASSCRED) &&
+		     sys_failed(sys_setsockopt(sv[k], KSYS_SOL_SOCKET, KSYS_SO_PASSCRED, &one, 4))) ||
+		    (peek >= 0 && sys_failed(sys_setsockopt(sv[k], KSYS_SOL_SOCKET, KSYS_SO_PEEK_OFF, &peek, 4))) ||
+		    (shut && sys_failed(sys_shutdown(sv[k], shut - 1))))	/* 1, 2, 3 -> SHUT_RD, _WR, _RDWR */
+			return img_fail(e, "fd %d: the options or shutdown of its UNIX socket could not be set", f->fd);
+		stage[f - img->fds] = sv[k];
+	}
+	if (ends == 1)
+		sys_close(sv[1]);
+	return 0;
+}
+
 /* a socket address in words: 127.0.0.1:80, [0:0:0:0:0:0:0:1]:80, /run/x.sock,
  * @name (abstract).  Names from the image: %s escapes them. */
 static void sockaddr_name(char *out, size_t cap, const uint8_t *a, uint32_t len)
@@ -654,6 +719,11 @@ int rst_prepare_fds(const struct img *img, int stdio_image, int close_unsupporte
 				return -1;
 			continue;
 		}
+		if (f->kind == CKPT_FD_UNIX_PAIR) {
+			if (make_unix_pair(img, i, e))
+				return -1;
+			continue;
+		}
 		fd = make_one(img, i, close_unsupported, verbose, e);
 		if (fd == -2)
 			continue;		/* restored closed, as asked */
@@ -677,10 +747,19 @@ int rst_prepare_fds(const struct img *img, int stdio_image, int close_unsupporte
 	}
 	if (fill_fifos(img, e))
 		return -1;
-	for (uint32_t i = 0; i < n; i++)	/* every check passed: a refusal stays one line */
+	for (uint32_t i = 0; i < n; i++) {	/* every check passed: a refusal stays one line */
+		const struct ckpt_fd *f = &img->fds[i];
+
 		if (from_copy[i / 8] & (1u << (i % 8)))
 			img_say(2, "restorer: notice: fd %d: %s is gone: made again from the image's copy, "
-				"unlinked\n", img->fds[i].fd, img_str(img, img->fds[i].path_off));
+				"unlinked\n", f->fd, img_str(img, f->path_off));
+		if (stage[i] >= 0 && f->kind == CKPT_FD_SOCKET && f->size)
+			img_say(2, "restorer: notice: fd %d: %ld datagrams queued for it at the checkpoint are not "
+				   "restored\n", f->fd, f->size);
+		if (stage[i] >= 0 && f->kind == CKPT_FD_UNIX_PAIR && (f->aux[2] & CKPT_UP_NAMED))
+			img_say(2, "restorer: notice: fd %d: its UNIX connection (accepted from a listener) comes "
+				   "back unnamed\n", f->fd);
+	}
 	return 0;
 }
 

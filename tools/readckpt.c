@@ -332,6 +332,13 @@ static void print_fd(const struct img *img, uint32_t i)
 		if (f->aux[2])
 			printf("         port id %lu\n", f->aux[2]);
 	}
+	if (f->kind == CKPT_FD_SOCKET && f->size)
+		printf("         %ld datagrams queued at the checkpoint: not restored\n", f->size);
+	if (f->kind == CKPT_FD_UNIX_PAIR)
+		printf("         type %lu, other end %s (inode %lu), options 0x%lx (passcred 1, shut rd 2, wr 4, "
+		       "named 8), peek offset %ld, buffers rcv %u snd %u\n", f->aux[0],
+		       f->peer != f->share ? "in this process" : "closed", f->aux[3], f->aux[2], (int64_t)f->aux[4],
+		       (uint32_t)f->aux[5], (uint32_t)(f->aux[5] >> 32));
 	for (uint64_t k = 0; f->kind == CKPT_FD_EPOLL && k < f->data_len / sizeof(struct ckpt_epoll_watch); k++) {
 		struct ckpt_epoll_watch wt;
 

@@ -8,6 +8,7 @@
 #     (and the same image through readckpt, `ckpt info`, `ckpt merge`);
 #   - the resume block in a writable [vvar] or [vdso];
 #   - a memfd of size -1 (the refusal must give a reason);
+#   - a UNIX pair of no socket type, or paired with a descriptor of another kind;
 #   - a descriptor on /proc of another pid, or of another thread's tid;
 #   - faults mmap(2) would meet after the point of no return: a region below
 #     vm.mmap_min_addr, a file offset of 2^64-1, unaligned, or 2^63, stored
@@ -175,6 +176,18 @@ fresh
 "$IE" "$BAD" set-fd 0 kind 6
 "$IE" "$BAD" set-fd 0 size -1
 refuse "a memfd of size -1 is refused with a reason" --stdio=image
+
+# ---- 5a. UNIX pair records: a socket type that is none, a pair end whose
+# other end is a descriptor of another kind (descriptor 0 made one) ----
+fresh
+"$IE" "$BAD" set-fd 0 kind 14
+"$IE" "$BAD" set-fd 0 aux0 3
+refuse "a UNIX pair of socket type 3 is refused" --stdio=image
+fresh
+"$IE" "$BAD" set-fd 0 kind 14
+"$IE" "$BAD" set-fd 0 aux0 1
+"$IE" "$BAD" set-fd 0 peer 1
+refuse "a UNIX pair end whose other end is not one is refused" --stdio=image
 
 # ---- 5b. a descriptor on /proc of another process, or of another thread of
 # its own (whose id changes): only /proc/<the image's pid> is reopened, as the

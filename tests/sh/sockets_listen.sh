@@ -17,9 +17,10 @@
 #   3  a second restore while the first runs is refused in one line naming the
 #      address in use, exit non-zero; the first goes on serving
 #   4  the same with --lazy
-#   5  a program holding a socketpair is told at checkpoint time, in one line,
-#      that it will not be restored and why; the restorer refuses it naming
-#      the reason, and with --close-unsupported restores it with it closed
+#   5  a program holding a UNIX connection to another process (a child of
+#      its holds the other end) is told at checkpoint time, in one line, that
+#      it will not be restored and why; the restorer refuses it naming the
+#      reason, and with --close-unsupported restores it closed and serves
 #   6  a TCP connection open at the checkpoint (a client holds it; the server
 #      waits for its end of file) is named at checkpoint time and comes back
 #      as closed by its peer, with a notice: the server sees the client leave
@@ -40,7 +41,8 @@ at_exit 'for p in $pids; do kill -9 $p 2>/dev/null; done'
 
 cat >"$W/srv.c" <<'PROG'
 /* srv DIR [pair]: serves on five sockets (see the test); prints
- * "ports TCP4 TCP6 UDP4" once listening.  With pair: holds a socketpair too. */
+ * "ports TCP4 TCP6 UDP4" once listening.  With pair: holds a UNIX connection
+ * to a child of its too (which dies with it). */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -48,7 +50,9 @@ cat >"$W/srv.c" <<'PROG'
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -102,7 +106,18 @@ int main(int argc, char **argv)
 		perror("bind/listen");
 		return 2;
 	}
-	if (argc > 2 && socketpair(AF_UNIX, SOCK_STREAM, 0, pair)) return 2;
+	if (argc > 2) {		/* the other end in another process: a child */
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair)) return 2;
+		if (fork() == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			for (int i = 0; i < 5; i++)
+				close(s[i]);
+			close(pair[0]);
+			pause();
+			_exit(0);
+		}
+		close(pair[1]);
+	}
 	for (int i = 0; i < 5; i++) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = i };
 
@@ -302,9 +317,10 @@ for mode in eager lazy; do
 	wait $first 2>/dev/null
 done
 
-# 5: a connected socket: named at checkpoint time and by the restorer
+# 5: a UNIX connection to another process: named at checkpoint time and by
+# the restorer; restored closed when asked
 rm -f "$W/s.sock"
-start_srv pair pair || { not_ok "the server with a socketpair did not start: $(oneline "$W/pair.err")"; finish; }
+start_srv pair pair || { not_ok "the server with a UNIX connection did not start: $(oneline "$W/pair.err")"; finish; }
 spid=$pid
 take pair $spid
 kill -9 $spid
@@ -312,12 +328,21 @@ wait $spid 2>/dev/null
 restore_bg "$W/pair.img"
 wait $rpid
 rc=$?
-if [ "$(grep -c 'not restored: fd [0-9]* (socket:\[[0-9]*\]): a socket connected to a peer' "$W/pair.err")" = 2 ] &&
-   [ $rc -ne 0 ] && [ "$(lines "$W/rst.err")" = 1 ] && grep -q 'a socket connected to a peer) cannot be restored' "$W/rst.err"; then
-	ok "a socketpair is named at checkpoint time ($(grep -m1 'not restored' "$W/pair.err" | cut -c1-160)) and refused in one line"
+refused=$(oneline "$W/rst.err")
+cp "$W/pair.out" "$W/srv.out"
+restore_bg "$W/pair.img" --close-unsupported
+sleep 0.5
+after=$(ask)
+why='a UNIX connection whose other end is in another process'
+if [ "$(grep -c "not restored: fd [0-9]* (socket:\[[0-9]*\]): $why" "$W/pair.err")" = 1 ] &&
+   [ $rc -ne 0 ] && [ "$(echo "$refused" | tr '|' '\n' | grep -c .)" = 1 ] && echo "$refused" | grep -q "$why) cannot be restored" &&
+   grep -q "notice: fd [0-9]* (socket:\[[0-9]*\]: $why) restored closed" "$W/rst.err" && served_from "$after" 0; then
+	ok "a UNIX connection to another process is named at checkpoint time ($(grep -m1 'not restored' "$W/pair.err" | cut -c1-160)), refused in one line, and restored closed when asked"
 else
-	not_ok "socketpair: checkpoint said $(oneline "$W/pair.err"); restorer exit $rc: $(oneline "$W/rst.err")"
+	not_ok "UNIX connection to another process: checkpoint said $(oneline "$W/pair.err"); restorer exit $rc: $refused; --close-unsupported: $(oneline "$W/rst.err"), answers $(echo "$after" | tr '\n' '|')"
 fi
+kill -9 $rpid 2>/dev/null
+wait $rpid 2>/dev/null
 
 # 6: a TCP connection open at the checkpoint comes back as closed by its
 # peer: the server, waiting for the client's end of file, gets it and serves on
