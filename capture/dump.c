@@ -179,8 +179,9 @@ static int write_run(int fd, int memfd, struct ckpt_run *run, const struct ckpt_
 	return 0;
 }
 
-/* A descriptor's stored bytes: buffered pipe bytes or epoll watches (taken at collection time),
- * or the whole content of a memfd or deleted file, read from the descriptor. */
+/* A descriptor's stored bytes: buffered pipe bytes, epoll or inotify watches, a socket's
+ * address (taken at collection time), or the whole content of a memfd or deleted file,
+ * read from the descriptor. */
 static int write_fd_data(int fd, struct ckpt_fd *f)
 {
 	uint32_t crc = 0;
@@ -189,10 +190,11 @@ static int write_fd_data(int fd, struct ckpt_fd *f)
 	if (!f->data_len)
 		return 0;
 	if (f->kind == CKPT_FD_PIPE || f->kind == CKPT_FD_FIFO || f->kind == CKPT_FD_EPOLL ||
-	    f->kind == CKPT_FD_SOCKET) {
-		const char *bytes = ckpt_scratch.fdbuf + (f->kind == CKPT_FD_SOCKET ? f->pos : f->aux[1]);
+	    f->kind == CKPT_FD_SOCKET || f->kind == CKPT_FD_INOTIFY) {
+		int at_pos = f->kind == CKPT_FD_SOCKET || f->kind == CKPT_FD_INOTIFY;
+		const char *bytes = ckpt_scratch.fdbuf + (at_pos ? f->pos : f->aux[1]);
 
-		if (f->kind == CKPT_FD_SOCKET)
+		if (at_pos)
 			f->pos = 0;		/* (it held the place in fdbuf) */
 
 		f->data_crc = ckpt_crc32c(0, bytes, f->data_len);
