@@ -18,6 +18,8 @@
 #   4  the same with --lazy
 #   5  a watched directory removed before the restore: refused in one line
 #      naming it and --map-path, exit status 2
+#   5b crafted records (a watch numbered past the last handed out, a last
+#      one past INT_MAX) are refused in one line, exit status 2
 #   6  an event pending at the checkpoint is named in one line by libckpt and
 #      by the restorer (it cannot be read without taking it from the program);
 #      the restored program runs on without it
@@ -35,6 +37,7 @@ set -u
 need_cc
 need_built "$ROOT/libckpt.so" "$ROOT/restorer" "$ROOT/readckpt"
 workdir inotify
+rc=0	# under_libckpt's
 
 cat >"$W/ino.c" <<'EOF2'
 /* ino DIR IMAGE [pending|raw|fan]: the watches of inotify.sh; pending: a
@@ -189,6 +192,28 @@ if [ "$rrc" -eq 2 ] && [ "$(cat "$W/restore.err")" = "$want" ] && [ ! -s "$W/got
 	ok "a watched directory removed: refused in one line: $want"
 else
 	not_ok "watched directory removed: status $rrc, '$(oneline "$W/restore.err")', want '$want'"
+fi
+
+# 6: crafted records: a watch numbered past the last handed out, a last one past INT_MAX
+ED=$ROOT/tests/bin/imgedit
+if [ -x "$ED" ]; then
+	cp "$I" "$W/crafted"
+	rec=$("$ED" "$W/crafted" fds | awk '$2 == 3 { print $1 }')
+	"$ED" "$W/crafted" set-fd "$rec" aux0 1 >/dev/null
+	restore "$W/crafted"
+	e1=$(cat "$W/restore.err")
+	r1=$rrc
+	"$ED" "$W/crafted" set-fd "$rec" aux0 2147483648 >/dev/null
+	restore "$W/crafted"
+	e2=$(cat "$W/restore.err")
+	if [ "$r1" -eq 2 ] && [ "$e1" = "restorer: $W/crafted: fd 3: inotify watch record (wd 2) out of range" ] &&
+	   [ "$rrc" -eq 2 ] && [ "$e2" = "restorer: $W/crafted: fd 3: inotify record out of range" ]; then
+		ok "crafted inotify records are refused in one line: $e1 / $e2"
+	else
+		not_ok "crafted inotify records: status $r1 '$e1', status $rrc '$e2'"
+	fi
+else
+	note "no tests/bin/imgedit: crafted records not tried"
 fi
 
 # 6: events pending at the checkpoint
