@@ -32,6 +32,7 @@
 #define IN_ONLYDIR	0x01000000u
 #define IN_DONT_FOLLOW	0x02000000u
 #define AT_SYMLINK_NOFOLLOW 0x100
+#define KERNEL_KEEPS	0x84000fffu	/* of a watch's mask: IN_ALL_EVENTS, IN_EXCL_UNLINK, IN_ONESHOT */
 
 struct record {
 	int32_t fd, wd;			/* inotify descriptor and watch number */
@@ -381,7 +382,7 @@ int cap_describe_inotify(struct cap_walk *w, struct ckpt_fd *f, uint32_t lead)
 			return 0;
 		}
 		out[n].wd = (int32_t)wd;
-		out[n].mask = ((uint32_t)mask & CKPT_INOTIFY_MASK) | (uint32_t)bits;
+		out[n].mask = ((uint32_t)mask & KERNEL_KEEPS) | (uint32_t)bits;
 		out[n].pad = 0;
 		out[n].dev = dev;
 		out[n].ino = (uint64_t)ino;
