@@ -732,7 +732,7 @@ static void add_inotify_watches(const struct img *img)
 		int plain;
 
 		if (f->kind != CKPT_FD_INOTIFY || f->share != i || stage[i] < 0)
-			continue;
+			continue;	/* (an instance not made had no watches read either) */
 		plain = numbered_plainly(f, w, n);
 		for (uint64_t k = 0; k < n; k++, w++) {
 			const char *path = rst_map_path(img_str(img, w->path_off), mapped, &e);
