@@ -18,6 +18,7 @@
 #   4  the same with --lazy
 #   5  a watched directory removed before the restore: refused in one line
 #      naming it and --map-path, exit status 2
+#   5a the directory moved and --map-path given: the watches follow it
 #   5b crafted records (a watch numbered past the last handed out, a last
 #      one past INT_MAX) are refused in one line, exit status 2
 #   6  an event pending at the checkpoint is named in one line by libckpt and
@@ -193,6 +194,18 @@ if [ "$rrc" -eq 2 ] && [ "$(cat "$W/restore.err")" = "$want" ] && [ ! -s "$W/got
 else
 	not_ok "watched directory removed: status $rrc, '$(oneline "$W/restore.err")', want '$want'"
 fi
+
+# 5a: the watch paths go through --map-path: the directory moved, its watches follow
+# (the program's own absolute paths are gone: only f, relative to its mapped cwd, is found)
+mkdir "$D/e" && mv "$D" "$D.moved"
+restore "$I" --map-path "$D=$D.moved"
+want="after the checkpoint: nonblock 1 cloexec 1|new watch -1|event wd 2 mask 0x2 -|"
+if [ "$rrc" -eq 0 ] && [ "$(tr '\n' '|' <"$W/got")" = "$want" ]; then
+	ok "--map-path moves the watches with the directory: $want"
+else
+	not_ok "--map-path: status $rrc, got '$(tr '\n' '|' <"$W/got")', want '$want'; $(oneline "$W/restore.err")"
+fi
+mv "$D.moved" "$D"
 
 # 6: crafted records: a watch numbered past the last handed out, a last one past INT_MAX
 ED=$ROOT/tests/bin/imgedit
