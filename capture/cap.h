@@ -193,6 +193,7 @@ void cap_track_arm(const struct cap_walk *w, int full);
 long cap_read_small(const char *path, char *buf, size_t cap);	/* a small /proc file, 0-terminated */
 const char *cap_field(const char *text, const char *key);	/* "key:" line's value, or 0 */
 int cap_collect_fds(struct cap_walk *w);
+int cap_describe_inotify(struct cap_walk *w, struct ckpt_fd *f, uint32_t lead);	/* inotify.c */
 int cap_collect_signals(struct cap_walk *w);
 int cap_collect_timers(struct cap_walk *w);
 int cap_count_threads(void);

@@ -179,9 +179,9 @@ static int write_run(int fd, int memfd, struct ckpt_run *run, const struct ckpt_
 	return 0;
 }
 
-/* A descriptor's stored bytes: buffered pipe bytes, epoll watches, a socket's address or a UNIX
- * pair end's queue (taken at collection time),
- * or the whole content of a memfd or deleted file, read from the descriptor. */
+/* A descriptor's stored bytes: buffered pipe bytes, epoll or inotify watches, a socket's
+ * address or a UNIX pair end's queue (taken at collection time), or the whole content
+ * of a memfd or deleted file, read from the descriptor. */
 static int write_fd_data(int fd, struct ckpt_fd *f)
 {
 	uint32_t crc = 0;
@@ -190,8 +190,9 @@ static int write_fd_data(int fd, struct ckpt_fd *f)
 	if (!f->data_len)
 		return 0;
 	if (f->kind == CKPT_FD_PIPE || f->kind == CKPT_FD_FIFO || f->kind == CKPT_FD_EPOLL ||
-	    f->kind == CKPT_FD_SOCKET || f->kind == CKPT_FD_NETLINK || f->kind == CKPT_FD_UNIX_PAIR) {
-		int at_pos = f->kind == CKPT_FD_SOCKET || f->kind == CKPT_FD_NETLINK;
+	    f->kind == CKPT_FD_SOCKET || f->kind == CKPT_FD_NETLINK || f->kind == CKPT_FD_UNIX_PAIR ||
+	    f->kind == CKPT_FD_INOTIFY) {
+		int at_pos = f->kind == CKPT_FD_SOCKET || f->kind == CKPT_FD_NETLINK || f->kind == CKPT_FD_INOTIFY;
 		const char *bytes = ckpt_scratch.fdbuf + (at_pos ? f->pos : f->aux[1]);
 
 		if (at_pos)

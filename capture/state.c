@@ -719,8 +719,13 @@ static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
 				f->aux[0] = num(&v, 16);
 		} else if (!strcmp(link, "anon_inode:[eventpoll]")) {
 			f->kind = CKPT_FD_EPOLL;	/* its watches: epoll_watches() */
+		} else if (!strcmp(link, "anon_inode:inotify")) {
+			f->kind = CKPT_FD_INOTIFY;	/* its watches: cap_describe_inotify() */
+		} else if (!strcmp(link, "anon_inode:[fanotify]")) {
+			f->kind = CKPT_FD_UNSUPPORTED;
+			f->aux[0] = CKPT_WHY_FANOTIFY;
 		} else {
-			f->kind = CKPT_FD_UNSUPPORTED;	/* inotify ... */
+			f->kind = CKPT_FD_UNSUPPORTED;	/* by its name: anon_inode_why */
 			f->aux[0] = anon_inode_why(link);
 		}
 	}
@@ -856,6 +861,17 @@ int cap_collect_fds(struct cap_walk *w)
 		if (f->kind == CKPT_FD_EPOLL && f->share == i && epoll_watches(w, f)) {
 			f->kind = CKPT_FD_UNSUPPORTED;
 			f->aux[0] = CKPT_WHY_EPOLL;
+		}
+	}
+	/* inotify instances: what each watches, by which path */
+	for (uint32_t i = 0; i < w->nfds; i++) {
+		struct ckpt_fd *f = &ckpt_scratch.fds[i];
+
+		if (f->kind == CKPT_FD_INOTIFY && f->share == i && cap_describe_inotify(w, f, i)) {
+			f->kind = CKPT_FD_UNSUPPORTED;
+			f->aux[0] = CKPT_WHY_INOTIFY_PATH;
+			f->aux[1] = 0;		/* no one watch: none could be read */
+			f->data_len = 0;
 		}
 	}
 	/* a pipe whose other end is outside the process cannot be made again */
@@ -1099,7 +1115,12 @@ void cap_say_not_restored(const char *path, const struct ckpt_proc *p, const str
 	for (uint32_t i = 0; path == ckpt_cfg.path && i < w->nfds; i++) {	/* 0-2: the restorer's */
 		const struct ckpt_fd *f = &ckpt_scratch.fds[i];
 
-		if (f->kind == CKPT_FD_UNSUPPORTED && f->fd > 2)
+		if (f->kind == CKPT_FD_UNSUPPORTED && f->fd > 2 && f->aux[0] == CKPT_WHY_INOTIFY_PATH && f->aux[1])
+			cap_say("%s: not restored: fd %d (%s): %s: watch %lu, inode %lu on device %lu:%lu (added "
+				"before libckpt was loaded or by a raw system call, or renamed since)", path, f->fd,
+				ckpt_scratch.strings + f->path_off, img_fd_why(f), f->aux[1], f->aux[3],
+				f->aux[2] >> 32, f->aux[2] & 0xffffffff);
+		else if (f->kind == CKPT_FD_UNSUPPORTED && f->fd > 2)
 			cap_say("%s: not restored: fd %d (%s): %s", path, f->fd, ckpt_scratch.strings + f->path_off,
 				img_fd_why(f));
 		if (f->kind == CKPT_FD_NETLINK && f->size)
@@ -1113,6 +1134,10 @@ void cap_say_not_restored(const char *path, const struct ckpt_proc *p, const str
 			cap_say("%s: not restored: fd %d (%s): the address of its UNIX connection (accepted from a "
 				"listener): it comes back connected, unnamed", path, f->fd,
 				ckpt_scratch.strings + f->path_off);
+		if (f->kind == CKPT_FD_INOTIFY && f->share == i && f->aux[1])
+			cap_say("%s: not restored: fd %d (%s): %lu bytes of inotify events pending (they cannot be "
+				"read without taking them from the program)", path, f->fd,
+				ckpt_scratch.strings + f->path_off, f->aux[1]);
 		if (f->kind == CKPT_FD_SOCKET && (f->aux[4] & CKPT_SO_WAS_CONNECTED))
 			cap_say("%s: not restored: fd %d (%s): a TCP connection: it comes back as closed by its "
 				"peer (reads give end of file)", path, f->fd, ckpt_scratch.strings + f->path_off);

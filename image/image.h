@@ -66,6 +66,8 @@ const char *img_str(const struct img *img, uint32_t off);	/* "" for 0 */
 const char *img_kind_name(uint32_t kind);
 const char *img_fd_why(const struct ckpt_fd *f);	/* why an UNSUPPORTED descriptor is not restored */
 const char *img_netlink_name(uint64_t protocol);	/* NETLINK_ROUTE ..., or "?" */
+int img_inotify_watch_ok(const struct img *img, const struct ckpt_fd *f, int32_t prev,
+			 const struct ckpt_inotify_watch *w, struct img_err *e);
 int img_writes_into(const struct ckpt_vma *v, uint64_t addr, uint64_t len);
 
 /* chain.c: open top's parents, newest first (see there); their number, or -1 */

@@ -60,6 +60,20 @@ const char *img_netlink_name(uint64_t protocol)
 	return protocol < sizeof(names) / sizeof(names[0]) && names[protocol] ? names[protocol] : "?";
 }
 
+/* One watch of inotify descriptor f (its stored bytes are read by the
+ * caller), after the watch numbered prev (0 for the first): its number in
+ * order and at most the last handed out (aux[0]), a mask inotify_add_watch
+ * takes, an absolute path in the strings.  0, or -1 after img_fail. */
+int img_inotify_watch_ok(const struct img *img, const struct ckpt_fd *f, int32_t prev,
+			 const struct ckpt_inotify_watch *w, struct img_err *e)
+{
+	if (w->wd <= prev || (uint64_t)w->wd > f->aux[0] || (w->mask & ~CKPT_INOTIFY_MASK) ||
+	    !(w->mask & 0xfff) || !w->path_off || w->path_off >= img->hdr.strings_size ||
+	    img->strings[w->path_off] != '/')
+		return img_fail(e, "fd %d: inotify watch record (wd %d) out of range", f->fd, w->wd);
+	return 0;
+}
+
 const char *img_kind_name(uint32_t kind)
 {
 	return kind && kind < CKPT_VMA_KIND_MAX ? kind_names[kind] : "?";
@@ -381,6 +395,9 @@ static int check_fds(struct img *img, uint64_t data_at, struct img_err *e)
 					f->kind, f->mode);
 		if (f->kind == CKPT_FD_EPOLL && f->data_len % sizeof(struct ckpt_epoll_watch))
 			return img_fail(e, "fd %d: epoll watches of %lu bytes", f->fd, f->data_len);
+		if (f->kind == CKPT_FD_INOTIFY && (f->data_len % sizeof(struct ckpt_inotify_watch) ||
+						   f->aux[0] > 0x7fffffff || f->aux[1] > 0xffffffff))
+			return img_fail(e, "fd %d: inotify record out of range", f->fd);
 		if ((f->fd_flags & CKPT_FD_STORED) && (f->kind != CKPT_FD_REG || f->size < 0 ||
 						      f->data_len != (uint64_t)f->size))
 			return img_fail(e, "fd %d: stored content of %lu bytes for a %s of %ld", f->fd, f->data_len,

@@ -330,7 +330,10 @@ enum ckpt_fd_kind {
 				 * an end only): what was queued for it to read, as records of
 				 * a uint32_t length then that many bytes, in order; a datagram
 				 * or seqpacket record is one message (0 bytes: an empty one) */
-	CKPT_FD_INOTIFY,	/* inotify: its watches added again */
+	CKPT_FD_INOTIFY,	/* inotify: its watches added again with their numbers.  aux[0] = the
+				 * last watch number the kernel handed out (the next is one more),
+				 * aux[1] = bytes of events pending at checkpoint (not restored);
+				 * stored bytes: struct ckpt_inotify_watch[], ascending wd */
 	CKPT_FD_PIDFD,		/* a pidfd (pidfd_open, CLONE_PIDFD) of this process itself:
 				 * made again of the restored process, with O_NONBLOCK and
 				 * PIDFD_THREAD (O_EXCL) as flags say.  One of another
@@ -364,7 +367,8 @@ enum ckpt_fd_why {
 	CKPT_WHY_PIPE_OUTSIDE,	/* a pipe whose other end is in another process */
 	CKPT_WHY_UNIX_OUTSIDE,	/* a UNIX connection whose other end is in another process */
 	CKPT_WHY_SCM_RIGHTS,	/* descriptors in flight (SCM_RIGHTS) in a socket's queue */
-	CKPT_WHY_INOTIFY_PATH,	/* an inotify watch whose path is not known */
+	CKPT_WHY_INOTIFY_PATH,	/* an inotify watch whose path is not known, or no longer
+				 * names the watched inode */
 	CKPT_WHY_PIDFD_OTHER,	/* a pidfd of another process */
 	CKPT_WHY_FANOTIFY,	/* fanotify */
 	CKPT_WHY_IO_URING,	/* io_uring */
@@ -434,6 +438,20 @@ struct ckpt_epoll_watch {
 	uint64_t data;		/* epoll_data, returned by epoll_wait */
 };
 _Static_assert(sizeof(struct ckpt_epoll_watch) == 16, "ckpt_epoll_watch");
+
+/* One watch of an inotify instance (CKPT_FD_INOTIFY's stored bytes). */
+struct ckpt_inotify_watch {
+	int32_t  wd;		/* its watch descriptor, 1 .. INT_MAX */
+	uint32_t mask;		/* given to inotify_add_watch at restore: the kernel's mask (events,
+				 * IN_ONESHOT, IN_EXCL_UNLINK), with IN_ONLYDIR for a directory and
+				 * IN_DONT_FOLLOW for a symbolic link watched itself */
+	uint32_t path_off;	/* into strings: an absolute path naming the watched inode */
+	uint32_t pad;
+	uint64_t dev, ino;	/* the watched inode at checkpoint: dev as major << 32 | minor */
+};
+_Static_assert(sizeof(struct ckpt_inotify_watch) == 32, "ckpt_inotify_watch");
+#define CKPT_INOTIFY_MASK	0x87000fffu	/* what mask may hold: IN_ALL_EVENTS, IN_ONLYDIR,
+					 * IN_DONT_FOLLOW, IN_EXCL_UNLINK, IN_ONESHOT */
 
 /* A signal pending at the checkpoint, queued again at restore. */
 struct ckpt_siginfo {

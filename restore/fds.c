@@ -27,12 +27,18 @@
 #define OPEN_MASK	(~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_NOFOLLOW))	/* NOFOLLOW: rst_reopen follows */
 
 #define MAX_WATCHES	16384
+#define MAX_INOTIFY_WATCHES 4096
+#define IN_ONLYDIR	0x01000000u
+#define IN_DONT_FOLLOW	0x02000000u
+#define INOTIFY_IOC_SETNEXTWD 0x40044900	/* _IOW('I', 0, int): the next wd to hand out */
 
 static int stage[CKPT_MAX_FDS];		/* per fd record: staging descriptor, or -1 */
 static uint8_t from_copy[CKPT_MAX_FDS / 8];	/* per fd record: made from its stored content */
 static int path_gone;			/* pin_recorded: the path is not there (ENOENT, ENOTDIR) */
 static struct ckpt_epoll_watch watches[MAX_WATCHES];	/* every epoll instance's, in record order */
 static uint32_t nwatches;
+static struct ckpt_inotify_watch inotify_watches[MAX_INOTIFY_WATCHES];	/* every instance's, in record order */
+static uint32_t ninotify_watches;
 static int stage_min;			/* staging numbers start here */
 static char copy_buf[1 << 20];
 
@@ -588,6 +594,64 @@ static long make_socket(const struct img *img, const struct ckpt_fd *f, int nb, 
 	return fd;
 }
 
+/* Are an inotify instance's n watches numbered 1 .. n, with n the last
+ * handed out, as a new instance numbers them?  Else each number is set
+ * (INOTIFY_IOC_SETNEXTWD) before its watch is added. */
+static int numbered_plainly(const struct ckpt_fd *f, const struct ckpt_inotify_watch *w, uint64_t n)
+{
+	for (uint64_t k = 0; k < n; k++)
+		if ((uint64_t)w[k].wd != k + 1)
+			return 0;
+	return f->aux[0] == n;
+}
+
+/* An inotify instance, empty: its watches go in once every fd is back and
+ * the image is closed (add_inotify_watches), so that nothing the restorer
+ * does reaches its queue.  Here each watch is checked: its record, its path
+ * (through --map-path) there and of its type, and the kernel's way to set
+ * its number where a new instance would not give it the same one. */
+static long make_inotify(const struct img *img, const struct ckpt_fd *f, int nb, struct img_err *e)
+{
+	static char mapped[RST_PATH_MAX], dir[RST_PATH_MAX];
+	struct ckpt_inotify_watch *w = &inotify_watches[ninotify_watches];
+	uint64_t n = f->data_len / sizeof(*w);
+	long fd;
+
+	if (n > MAX_INOTIFY_WATCHES - ninotify_watches)
+		return img_fail(e, "fd %d: more inotify watches than this restorer keeps (%u)", f->fd,
+				MAX_INOTIFY_WATCHES);
+	if (n && sys_pread(img->fd, w, f->data_len, (int64_t)f->data_off) != (long)f->data_len)
+		return img_fail(e, "fd %d: reading its inotify watches failed", f->fd);
+	if (ckpt_crc32c(0, w, f->data_len) != f->data_crc)
+		return img_fail(e, "fd %d: stored bytes checksum mismatch: image corrupted", f->fd);
+	for (uint64_t k = 0; k < n; k++) {
+		const char *path;
+		struct ksys_stat st;
+		long r;
+
+		if (img_inotify_watch_ok(img, f, k ? w[k - 1].wd : 0, &w[k], e) ||
+		    !(path = rst_map_path(img_str(img, w[k].path_off), mapped, e)))
+			return -1;
+		r = SC4(__NR_newfstatat, AT_FDCWD, path, &st, w[k].mask & IN_DONT_FOLLOW ? 0x100 : 0);
+		if (r == -2 || r == -20)	/* ENOENT, ENOTDIR */
+			return img_fail(e, "fd %d: inotify watch %d: %s is gone (--map-path %s=NEW maps it)", f->fd,
+					w[k].wd, path, rst_dir_of(img_str(img, w[k].path_off), dir));
+		if (sys_failed(r))
+			return img_fail(e, "fd %d: inotify watch %d: %s: errno %d", f->fd, w[k].wd, path, (int)-r);
+		if ((w[k].mask & IN_ONLYDIR) && (st.st_mode & S_IFMT) != S_IFDIR)
+			return img_fail(e, "fd %d: inotify watch %d: %s is now a %s, not a directory", f->fd, w[k].wd,
+					path, rst_type_name(st.st_mode));
+	}
+	fd = SC1(__NR_inotify_init1, O_CLOEXEC | nb);
+	if (sys_failed(fd))
+		return img_fail(e, "fd %d: inotify_init1: errno %d", f->fd, (int)-fd);
+	if (!numbered_plainly(f, w, n) && sys_failed(sys_ioctl((int)fd, INOTIFY_IOC_SETNEXTWD, (void *)1)))
+		return img_fail(e, "fd %d: its inotify watch numbers cannot be given again: this kernel has no "
+				"INOTIFY_IOC_SETNEXTWD (CONFIG_CHECKPOINT_RESTORE)", f->fd);
+	ninotify_watches += (uint32_t)n;
+	return fd;
+}
+
 static long make_one(const struct img *img, uint32_t i, int close_unsupported, int verbose,
 		     struct img_err *e)
 {
@@ -683,6 +747,8 @@ static long make_one(const struct img *img, uint32_t i, int close_unsupported, i
 			return img_fail(e, "fd %d: a pidfd of the process itself is not made with --same-pid", f->fd);
 		fd = SC2(__NR_pidfd_open, rst_proc_pid, f->flags & (04000 | 0200));	/* NONBLOCK, PIDFD_THREAD */
 		return sys_failed(fd) ? img_fail(e, "fd %d: pidfd_open: errno %d", f->fd, (int)-fd) : fd;
+	case CKPT_FD_INOTIFY:
+		return make_inotify(img, f, nb, e);
 	default:				/* CKPT_FD_UNSUPPORTED */
 		if (!close_unsupported)
 			return img_fail(e, "fd %d (%s: %s) cannot be restored (--close-unsupported restores it closed)",
@@ -708,6 +774,7 @@ int rst_prepare_fds(const struct img *img, int stdio_image, int close_unsupporte
 	}
 	stage_min = top + 1;
 	nwatches = 0;
+	ninotify_watches = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		const struct ckpt_fd *f = &img->fds[i];
 		long fd;
@@ -803,6 +870,44 @@ static void add_epoll_watches(const struct img *img)
 	}
 }
 
+/* Every descriptor has its number and the image is closed: each inotify
+ * instance gets its watches again, each under its own number, then the
+ * number the next watch gets.  Checked before the point of no return; what
+ * fails now is a notice.  Events pending at checkpoint are not here. */
+static void add_inotify_watches(const struct img *img)
+{
+	static char mapped[RST_PATH_MAX];
+	const struct ckpt_inotify_watch *w = inotify_watches;
+	struct img_err e;
+
+	for (uint32_t i = 0; i < img->hdr.nfds; i++) {
+		const struct ckpt_fd *f = &img->fds[i];
+		uint64_t n = f->data_len / sizeof(*w);
+		int plain;
+
+		if (f->kind != CKPT_FD_INOTIFY || f->share != i || stage[i] < 0)
+			continue;	/* (an instance not made had no watches read either) */
+		plain = numbered_plainly(f, w, n);
+		for (uint64_t k = 0; k < n; k++, w++) {
+			const char *path = rst_map_path(img_str(img, w->path_off), mapped, &e);
+			long r;
+
+			if (!plain)
+				sys_ioctl(f->fd, INOTIFY_IOC_SETNEXTWD, (void *)(long)w->wd);
+			r = path ? SC3(__NR_inotify_add_watch, f->fd, path, w->mask) : -36;	/* ENAMETOOLONG */
+			if (r != w->wd)
+				img_say(2, "restorer: notice: fd %d: inotify watch %d (%s) not restored: %s %ld\n",
+					f->fd, w->wd, img_str(img, w->path_off), sys_failed(r) ? "errno" : "it is wd",
+					sys_failed(r) ? -r : r);
+		}
+		if (!plain && f->aux[0] < 0x7fffffff)
+			sys_ioctl(f->fd, INOTIFY_IOC_SETNEXTWD, (void *)(long)(f->aux[0] + 1));
+		if (f->aux[1])
+			img_say(2, "restorer: notice: fd %d: %lu bytes of inotify events pending at checkpoint are "
+				"not restored\n", f->fd, f->aux[1]);
+	}
+}
+
 void rst_install_fds(const struct img *img, int stdio_image)
 {
 	int next = 3;
@@ -826,4 +931,5 @@ void rst_install_fds(const struct img *img, int stdio_image)
 	if (next < stage_min)
 		sys_close_range((unsigned)next, (unsigned)stage_min - 1);
 	add_epoll_watches(img);
+	add_inotify_watches(img);
 }

@@ -285,7 +285,7 @@ static const char *path_type(uint32_t mode)
 	}
 }
 
-/* descriptor i, and an epoll's watches (read from its stored bytes) */
+/* descriptor i, and an epoll's or inotify's watches (read from its stored bytes) */
 static void print_fd(const struct img *img, uint32_t i)
 {
 	static const char *const kinds[CKPT_FD_KIND_MAX] = {
@@ -339,6 +339,21 @@ static void print_fd(const struct img *img, uint32_t i)
 		       "named 8), peek offset %ld, buffers rcv %u snd %u\n", f->aux[0],
 		       f->peer != f->share ? "in this process" : "closed", f->aux[3], f->aux[2], (int64_t)f->aux[4],
 		       (uint32_t)f->aux[5], (uint32_t)(f->aux[5] >> 32));
+	if (f->kind == CKPT_FD_UNSUPPORTED && f->aux[0] == CKPT_WHY_INOTIFY_PATH && f->aux[1])
+		printf("         watch %lu: inode %lu on device %lu:%lu\n", f->aux[1], f->aux[3], f->aux[2] >> 32,
+		       f->aux[2] & 0xffffffff);
+	if (f->kind == CKPT_FD_INOTIFY && f->share == i)
+		printf("         last wd handed out %lu, %lu bytes of events pending at checkpoint (not restored)\n",
+		       f->aux[0], f->aux[1]);
+	for (uint64_t k = 0; f->kind == CKPT_FD_INOTIFY && k < f->data_len / sizeof(struct ckpt_inotify_watch); k++) {
+		struct ckpt_inotify_watch wt;
+
+		if (pread(img->fd, &wt, sizeof(wt), (off_t)(f->data_off + k * sizeof(wt))) != sizeof(wt))
+			break;
+		printf("         watch %d: mask 0x%x, inode %lu on device %lu:%lu, %s\n", wt.wd, wt.mask, wt.ino,
+		       wt.dev >> 32, wt.dev & 0xffffffff,
+		       wt.path_off < img->hdr.strings_size ? esc(img_str(img, wt.path_off)) : "(path out of range)");
+	}
 	for (uint64_t k = 0; f->kind == CKPT_FD_EPOLL && k < f->data_len / sizeof(struct ckpt_epoll_watch); k++) {
 		struct ckpt_epoll_watch wt;
 

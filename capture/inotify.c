@@ -1,0 +1,411 @@
+/* inotify.c -- inotify descriptors: the path of every watch, and the record.
+ *
+ * The kernel shows an inotify instance's watches in its fdinfo ("inotify
+ * wd:N ino:I sdev:D mask:M ... f_handle:H") with the watched inode but not
+ * the path it was added by, and only a root process (CAP_DAC_READ_SEARCH)
+ * may open a file handle.  So libckpt keeps the path of each
+ * inotify_add_watch call the program makes through libc (the wrappers
+ * below; a relative path is made absolute against the cwd of that moment),
+ * and at checkpoint each watch takes the newest path recorded for its number
+ * that still names its inode.  A watch with no such path (added before libckpt
+ * was loaded, by a raw system call, or its file renamed since) is looked up
+ * by its file handle where that is allowed; otherwise the descriptor is
+ * recorded as not restorable (CKPT_WHY_INOTIFY_PATH) and named.
+ *
+ * The wrappers run in the program; the records are read in the checkpoint's
+ * signal handler, which takes no lock: a record counts once `live` is set,
+ * after its other fields are written.  A watch added in the instant between
+ * the kernel's answer and its record is not found, and named as unknown.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <unistd.h>
+
+#include "cap.h"
+
+#define CKPT_API __attribute__((visibility("default")))
+
+#define NRECORDS	4096u		/* watches remembered at once */
+#define ARENA		(512u << 10)	/* their paths */
+#define NFDS		1024u		/* inotify descriptors whose last wd is kept */
+#define FIONREAD	0x541b
+#define IN_ONLYDIR	0x01000000u
+#define IN_DONT_FOLLOW	0x02000000u
+#define AT_SYMLINK_NOFOLLOW 0x100
+#define KERNEL_KEEPS	0x84000fffu	/* of a watch's mask: IN_ALL_EVENTS, IN_EXCL_UNLINK, IN_ONESHOT */
+
+struct record {
+	int32_t fd, wd;			/* inotify descriptor and watch number */
+	uint32_t off, room;		/* its path in arena[], and the bytes there */
+	int live;			/* set last (release): the fields above are whole */
+};
+
+static struct record records[NRECORDS];
+static uint32_t nrecords;
+static char arena[ARENA];
+static uint32_t arena_used;
+static int32_t last_wd[NFDS];		/* per inotify descriptor: the highest wd handed out */
+static int lock;			/* between threads of the program, never in the handler */
+
+static void take_lock(void)
+{
+	while (__atomic_exchange_n(&lock, 1, __ATOMIC_ACQUIRE))
+		;
+}
+
+static void drop_lock(void)
+{
+	__atomic_store_n(&lock, 0, __ATOMIC_RELEASE);
+}
+
+/* forget what fd's watch wd was (wd 0: every watch of fd) */
+static void forget(int fd, int wd)
+{
+	for (uint32_t i = 0; i < nrecords; i++)
+		if (records[i].live && records[i].fd == fd && (!wd || records[i].wd == wd))
+			__atomic_store_n(&records[i].live, 0, __ATOMIC_RELEASE);
+}
+
+/* remember that fd's watch wd was added by path (relative: to the cwd now) */
+static void remember(int fd, int wd, const char *path)
+{
+	char abs[4096];
+	size_t len = 0, plen = strlen(path);
+	struct record *r = 0;
+
+	if (path[0] != '/') {
+		if (!getcwd(abs, sizeof(abs)))
+			return;
+		len = strlen(abs);
+		if (len > 1)
+			abs[len++] = '/';
+		else
+			len = 1;
+	}
+	if (len + plen >= sizeof(abs))
+		return;
+	memcpy(abs + len, path, plen + 1);
+	len += plen + 1;
+	take_lock();
+	if (fd >= 0 && (uint32_t)fd < NFDS && wd > last_wd[fd])
+		last_wd[fd] = wd;
+	forget(fd, wd);
+	for (uint32_t i = 0; i < nrecords && !r; i++)	/* a free record with room for it */
+		if (!records[i].live && records[i].room >= len)
+			r = &records[i];
+	if (!r && nrecords < NRECORDS && len <= ARENA - arena_used) {
+		r = &records[nrecords];
+		r->off = arena_used;
+		r->room = (uint32_t)len;
+		arena_used += (uint32_t)len;
+		nrecords++;
+	}
+	if (r) {			/* else not recorded: the checkpoint names the watch */
+		memcpy(arena + r->off, abs, len);
+		r->fd = fd;
+		r->wd = wd;
+		__atomic_store_n(&r->live, 1, __ATOMIC_RELEASE);
+	}
+	drop_lock();
+}
+
+/* a new instance at number fd: nothing recorded for that number holds */
+static void fresh(int fd)
+{
+	if (fd < 0)
+		return;
+	take_lock();
+	forget(fd, 0);
+	if ((uint32_t)fd < NFDS)
+		last_wd[fd] = 0;
+	drop_lock();
+}
+
+CKPT_API int inotify_init1(int flags)
+{
+	static int (*real)(int);
+	int fd;
+
+	if (!real)
+		real = (int (*)(int))dlsym(RTLD_NEXT, "inotify_init1");
+	fd = real(flags);
+	fresh(fd);
+	return fd;
+}
+
+CKPT_API int inotify_init(void)
+{
+	return inotify_init1(0);
+}
+
+CKPT_API int inotify_add_watch(int fd, const char *path, uint32_t mask)
+{
+	static int (*real)(int, const char *, uint32_t);
+	int wd, err;
+
+	if (!real)
+		real = (int (*)(int, const char *, uint32_t))dlsym(RTLD_NEXT, "inotify_add_watch");
+	wd = real(fd, path, mask);
+	err = errno;
+	if (wd > 0)
+		remember(fd, wd, path);
+	errno = err;
+	return wd;
+}
+
+CKPT_API int inotify_rm_watch(int fd, int wd)
+{
+	static int (*real)(int, int);
+	int r, err;
+
+	if (!real)
+		real = (int (*)(int, int))dlsym(RTLD_NEXT, "inotify_rm_watch");
+	r = real(fd, wd);
+	err = errno;
+	if (!r) {
+		take_lock();
+		forget(fd, wd);
+		drop_lock();
+	}
+	errno = err;
+	return r;
+}
+
+/* ---- at checkpoint, in the signal handler: raw system calls only ---- */
+
+/* the mask bits path needs to name the inode (dev, ino) again: 0 when it
+ * does (followed), IN_DONT_FOLLOW when it is a symbolic link watched
+ * itself; IN_ONLYDIR is added for a directory.  -1: it names another. */
+static int64_t names_inode(const char *path, uint64_t dev, uint64_t ino)
+{
+	struct ksys_stat st;
+
+	for (int follow = 1; follow >= 0; follow--) {
+		if (sys_failed(SC4(__NR_newfstatat, AT_FDCWD, path, &st, follow ? 0 : AT_SYMLINK_NOFOLLOW)) ||
+		    st.st_ino != ino || ((uint64_t)ksys_major(st.st_dev) << 32 | ksys_minor(st.st_dev)) != dev)
+			continue;
+		return (follow ? 0 : IN_DONT_FOLLOW) | ((st.st_mode & S_IFMT) == S_IFDIR ? IN_ONLYDIR : 0);
+	}
+	return -1;
+}
+
+/* does descriptor number fd share the open file description of lead? */
+static int in_group(const struct cap_walk *w, uint32_t lead, int fd)
+{
+	for (uint32_t j = lead; j < w->nfds; j++)
+		if (ckpt_scratch.fds[j].fd == fd)
+			return ckpt_scratch.fds[j].share == lead;
+	return 0;
+}
+
+/* A path for watch wd of inode (dev, ino): the newest recorded for wd by a
+ * descriptor of this instance that still names it, else by any descriptor
+ * (an instance closed and its number taken since).  *bits: names_inode's. */
+static const char *recorded_path(const struct cap_walk *w, uint32_t lead, int wd, uint64_t dev, uint64_t ino,
+				 int64_t *bits)
+{
+	const char *other = 0;
+	int64_t other_bits = 0;
+
+	for (uint32_t i = nrecords; i-- > 0; ) {
+		const struct record *r = &records[i];
+		int64_t b;
+
+		if (!__atomic_load_n(&r->live, __ATOMIC_ACQUIRE) || r->wd != wd ||
+		    (b = names_inode(arena + r->off, dev, ino)) < 0)
+			continue;
+		if (in_group(w, lead, r->fd)) {
+			*bits = b;
+			return arena + r->off;
+		}
+		if (!other)
+			other = arena + r->off, other_bits = b;
+	}
+	*bits = other_bits;
+	return other;
+}
+
+/* the highest wd recorded as handed out by a descriptor of this instance */
+static int32_t recorded_last(const struct cap_walk *w, uint32_t lead)
+{
+	int32_t last = 0;
+
+	for (uint32_t j = lead; j < w->nfds; j++) {
+		int fd = ckpt_scratch.fds[j].fd;
+
+		if (ckpt_scratch.fds[j].share == lead && (uint32_t)fd < NFDS && last_wd[fd] > last)
+			last = last_wd[fd];
+	}
+	return last;
+}
+
+static int hex_digit(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Root's way to a path the program did not show us: the file handle fdinfo
+ * prints, opened (open_by_handle_at, CAP_DAC_READ_SEARCH) relative to a
+ * mount of its file system found in /proc/self/mountinfo, and read back from
+ * /proc/self/fd.  Into out; 0 when any of it is not possible. */
+static int path_by_handle(const char *line, uint64_t dev, char *out, size_t size)
+{
+	struct { uint32_t bytes; int32_t type; uint8_t h[128]; } fh;
+	char *text = ckpt_scratch.iobuf + CAP_IOBUF / 2, link[64];
+	const char *v, *p;
+	long mnt = -1, fd, n;
+	size_t i = 0;
+
+	if (!(v = strstr(line, "fhandle-bytes:")) || (v += 14, fh.bytes = (uint32_t)img_parse_num(&v, 16)) == 0 ||
+	    fh.bytes > sizeof(fh.h) || !(v = strstr(v, "fhandle-type:")))
+		return 0;
+	v += 13;
+	fh.type = (int32_t)img_parse_num(&v, 16);
+	if (!(v = strstr(v, "f_handle:")))
+		return 0;
+	for (v += 9; i < fh.bytes; i++, v += 2) {
+		int hi = hex_digit(v[0]), lo = hi < 0 ? -1 : hex_digit(v[1]);
+
+		if (lo < 0)
+			return 0;
+		fh.h[i] = (uint8_t)(hi << 4 | lo);
+	}
+	/* "36 35 98:0 /mnt1 /mnt/parent rw ..." : a mount of device dev, its mount point */
+	if (cap_read_small("/proc/self/mountinfo", text, CAP_IOBUF / 2) <= 0)
+		return 0;
+	for (p = text; p && *p && mnt < 0; p = strchr(p, '\n'), p = p ? p + 1 : 0) {
+		static char point[4096];
+		const char *q = p;
+		uint64_t major, minor;
+		size_t k = 0;
+
+		for (int field = 0; field < 2; field++) {	/* mount id, parent id */
+			while (*q && *q != ' ' && *q != '\n')
+				q++;
+			while (*q == ' ')
+				q++;
+		}
+		major = img_parse_num(&q, 10);
+		if (*q++ != ':')
+			continue;
+		minor = img_parse_num(&q, 10);
+		if ((major << 32 | minor) != dev)
+			continue;
+		while (*q == ' ')
+			q++;
+		while (*q && *q != ' ' && *q != '\n')	/* the root within the file system */
+			q++;
+		while (*q == ' ')
+			q++;
+		while (*q && *q != ' ' && *q != '\n' && k < sizeof(point) - 1)
+			point[k++] = *q++;
+		point[k] = 0;
+		if (!strchr(point, '\\'))	/* an escaped name (a space ...): not this one */
+			mnt = sys_open(point, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);	/* not O_PATH: refused */
+		if (sys_failed(mnt))
+			mnt = -1;
+	}
+	if (mnt < 0)
+		return 0;
+	fd = SC3(__NR_open_by_handle_at, mnt, &fh, O_PATH | O_CLOEXEC);
+	sys_close((int)mnt);
+	if (sys_failed(fd))
+		return 0;
+	img_fmt(link, sizeof(link), "/proc/self/fd/%d", (int)fd);
+	n = sys_readlink(link, out, size - 1);
+	sys_close((int)fd);
+	if (n <= 0 || out[0] != '/')
+		return 0;
+	out[n] = 0;
+	return 1;
+}
+
+/* fdinfo's hex after key in line, or -1 when it is not there */
+static int64_t hex_after(const char *line, const char *key)
+{
+	const char *v = strstr(line, key);
+
+	if (!v)
+		return -1;
+	v += strlen(key);
+	return (int64_t)img_parse_num(&v, 16);
+}
+
+/* The record of inotify descriptor f (the lead of its sharers, index lead):
+ * every watch with its number, mask and a path, ascending, as its stored
+ * bytes in fdbuf (f->pos says where until write time); aux[0] the last wd
+ * handed out, aux[1] the bytes of events pending.  A watch with no path
+ * makes it CKPT_FD_UNSUPPORTED (CKPT_WHY_INOTIFY_PATH); aux[1..3] then say
+ * which watch (wd, device, inode) for the message. */
+int cap_describe_inotify(struct cap_walk *w, struct ckpt_fd *f, uint32_t lead)
+{
+	struct ckpt_inotify_watch *out = (struct ckpt_inotify_watch *)(ckpt_scratch.fdbuf + w->fdbuf_used);
+	uint64_t room = (CAP_FDBUF - w->fdbuf_used) / sizeof(*out), n = 0;
+	char *text = ckpt_scratch.iobuf, fdinfo[64];
+	int64_t last = recorded_last(w, lead);
+	int pending = 0;
+	long len;
+
+	img_fmt(fdinfo, sizeof(fdinfo), "/proc/self/fdinfo/%d", f->fd);
+	len = cap_read_small(fdinfo, text, CAP_IOBUF / 2);
+	if (len <= 0 || len >= (long)CAP_IOBUF / 2 - 1) {
+		cap_say("fd %d: inotify: %s unreadable or too long", f->fd, fdinfo);
+		return -7;
+	}
+	for (char *line = text; (line = strstr(line, "inotify wd:")); ) {
+		char *end = strchr(line, '\n');
+		int64_t wd = hex_after(line, "wd:"), ino = hex_after(line, "ino:"), sdev = hex_after(line, "sdev:");
+		int64_t mask = hex_after(line, "mask:"), bits = -1;
+		uint64_t dev = (uint64_t)sdev >> 20 << 32 | ((uint64_t)sdev & 0xfffff);	/* the kernel's MKDEV */
+		const char *path;
+		static char found[4096];
+
+		if (end)
+			*end = 0;
+		if (wd <= 0 || wd > 0x7fffffff || ino < 0 || sdev < 0 || mask < 0)
+			return -5;
+		if (n >= room) {
+			cap_say("fd %d: inotify: more watches than a checkpoint keeps", f->fd);
+			return -7;
+		}
+		path = recorded_path(w, lead, (int)wd, dev, (uint64_t)ino, &bits);
+		if (!path && path_by_handle(line, dev, found, sizeof(found)) &&
+		    (bits = names_inode(found, dev, (uint64_t)ino)) >= 0)
+			path = found;
+		if (!path || !(out[n].path_off = cap_add_string(w, path))) {
+			f->kind = CKPT_FD_UNSUPPORTED;
+			f->aux[0] = CKPT_WHY_INOTIFY_PATH;
+			f->aux[1] = (uint64_t)wd;
+			f->aux[2] = dev;
+			f->aux[3] = (uint64_t)ino;
+			f->data_len = 0;
+			return 0;
+		}
+		out[n].wd = (int32_t)wd;
+		out[n].mask = ((uint32_t)mask & KERNEL_KEEPS) | (uint32_t)bits;
+		out[n].pad = 0;
+		out[n].dev = dev;
+		out[n].ino = (uint64_t)ino;
+		if (wd > last)
+			last = wd;
+		for (uint64_t k = n; k > 0 && out[k - 1].wd > out[k].wd; k--) {	/* ascending wd */
+			struct ckpt_inotify_watch t = out[k];
+
+			out[k] = out[k - 1];
+			out[k - 1] = t;
+		}
+		n++;
+		if (!end)
+			break;
+		line = end + 1;
+	}
+	sys_ioctl(f->fd, FIONREAD, &pending);
+	f->aux[0] = (uint64_t)last;
+	f->aux[1] = pending > 0 ? (uint64_t)pending : 0;
+	f->data_len = n * sizeof(*out);
+	if (n) {
+		f->pos = w->fdbuf_used;		/* where in fdbuf, until write time */
+		w->fdbuf_used += f->data_len;
+	}
+	return 0;
+}
