@@ -56,6 +56,7 @@ struct img {
 	struct ckpt_fd *fds;
 	struct ckpt_siginfo *sigs;
 	struct ckpt_timer *timers;
+	struct ckpt_lock *locks;	/* hdr.nlocks of them */
 	const char *strings;
 };
 /* Open, read and check everything but the page data.  The tables go to a fresh
@@ -65,6 +66,7 @@ int img_open(struct img *img, const char *path, uint64_t table_addr, struct img_
 const char *img_str(const struct img *img, uint32_t off);	/* "" for 0 */
 const char *img_kind_name(uint32_t kind);
 const char *img_fd_why(const struct ckpt_fd *f);	/* why an UNSUPPORTED descriptor is not restored */
+const char *img_lock_name(const struct ckpt_lock *l);	/* "POSIX write lock" ... "read lease" */
 int img_writes_into(const struct ckpt_vma *v, uint64_t addr, uint64_t len);
 
 /* chain.c: open top's parents, newest first (see there); their number, or -1 */

@@ -600,7 +600,7 @@ int rst_prepare_fds(const struct img *img, int stdio_image, int close_unsupporte
 		sys_close(stage[i]);
 		stage[i] = (int)moved;
 	}
-	if (fill_fifos(img, e))
+	if (fill_fifos(img, e) || rst_take_locks(img, stage, stdio_image, e))
 		return -1;
 	for (uint32_t i = 0; i < n; i++)	/* every check passed: a refusal stays one line */
 		if (from_copy[i / 8] & (1u << (i % 8)))

@@ -1,0 +1,130 @@
+/* locks.c -- the image's file locks and leases, taken again (struct ckpt_lock).
+ *
+ * Twice, both times non-blocking.  Early, from rst_prepare_fds, before
+ * anything of the process changed: an OFD lock, an flock lock and a lease
+ * belong to the open file description, so they are taken on its staging
+ * descriptor and stay with it when it moves to its own number.  A POSIX lock
+ * belongs to the process, and any close of a descriptor of its file drops it
+ * (the staging numbers, the mapped files are closed later), so early it is
+ * only tested, with F_GETLK.  Late, once every descriptor has its number and
+ * nothing more is closed, just before the threads start: the POSIX locks, and
+ * each lease once more so that its break signal goes to this process (with
+ * --same-pid the early one was set by the parent) and names the right fd.
+ * A lock another process holds is a refusal: one line naming the descriptor,
+ * the file, the lock and, where F_GETLK / F_OFD_GETLK tells, who holds it.
+ */
+#include "rst.h"
+#include "ckpt_sys.h"
+
+#define F_GETLK		5
+#define F_SETLK		6
+#define F_OFD_GETLK	36
+#define F_OFD_SETLK	37
+#define F_SETLEASE	1024
+#define F_UNLCK		2
+#define LOCK_SH		1
+#define LOCK_EX		2
+#define LOCK_NB		4
+
+struct rst_flock {			/* the kernel's struct flock on x86-64 */
+	int16_t l_type, l_whence;
+	int32_t pad0;
+	int64_t l_start, l_len;
+	int32_t l_pid, pad1;
+};
+
+/* the lock's range as fcntl takes it (SEEK_SET) */
+static void range_of(const struct ckpt_lock *l, struct rst_flock *fl)
+{
+	memset(fl, 0, sizeof(*fl));
+	fl->l_type = (int16_t)l->type;	/* F_RDLCK 0, F_WRLCK 1 */
+	fl->l_start = l->start;
+	fl->l_len = l->len;
+}
+
+/* take lock l through fd; 0 or -errno */
+static long take(int fd, const struct ckpt_lock *l)
+{
+	struct rst_flock fl;
+
+	range_of(l, &fl);
+	switch (l->kind) {
+	case CKPT_LOCK_POSIX:
+		return sys_fcntl(fd, F_SETLK, (long)&fl);
+	case CKPT_LOCK_OFD:
+		return sys_fcntl(fd, F_OFD_SETLK, (long)&fl);
+	case CKPT_LOCK_FLOCK:
+		return SC2(__NR_flock, fd, (l->type == CKPT_LOCK_WRITE ? LOCK_EX : LOCK_SH) | LOCK_NB);
+	default:				/* CKPT_LOCK_LEASE: F_RDLCK, F_WRLCK */
+		return sys_fcntl(fd, F_SETLEASE, l->type);
+	}
+}
+
+/* A POSIX or OFD lock through fd that conflicts with l: its holder's pid
+ * (-1: an OFD lock, which has none), or 0 when nothing conflicts. */
+static int32_t holder(int fd, const struct ckpt_lock *l)
+{
+	struct rst_flock fl;
+
+	range_of(l, &fl);
+	if (sys_failed(sys_fcntl(fd, l->kind == CKPT_LOCK_POSIX ? F_GETLK : F_OFD_GETLK, (long)&fl)) ||
+	    fl.l_type == F_UNLCK)
+		return 0;
+	return fl.l_pid ? fl.l_pid : -1;
+}
+
+/* "fd N (PATH): LOCK on bytes A-B cannot be taken again: WHY", into e */
+static int refused(const struct img *img, int fd, const struct ckpt_lock *l, long err, struct img_err *e)
+{
+	const struct ckpt_fd *f = &img->fds[l->fd_index];
+	int ranged = l->kind == CKPT_LOCK_POSIX || l->kind == CKPT_LOCK_OFD;
+	int32_t pid = ranged ? holder(fd, l) : 0;
+	char range[64] = "", why[64];
+
+	if (ranged && l->len)
+		img_fmt(range, sizeof(range), " on bytes %ld-%ld", l->start, l->start + l->len - 1);
+	else if (ranged)
+		img_fmt(range, sizeof(range), " on bytes %ld to EOF", l->start);
+	if (pid > 0)
+		img_fmt(why, sizeof(why), "held by pid %d", pid);
+	else if (pid < 0)
+		img_fmt(why, sizeof(why), "held by an OFD lock of another process");
+	else if (l->kind == CKPT_LOCK_LEASE && err == -11)	/* EAGAIN */
+		img_fmt(why, sizeof(why), l->type == CKPT_LOCK_READ ? "the file is open for writing elsewhere"
+								     : "the file is open elsewhere");
+	else if (l->kind == CKPT_LOCK_LEASE && (err == -13 || err == -1))	/* EACCES, EPERM */
+		img_fmt(why, sizeof(why), "not the file's owner (a lease needs that, or CAP_LEASE)");
+	else if (err == -11 || err == -13)
+		img_fmt(why, sizeof(why), "held by another process");
+	else
+		img_fmt(why, sizeof(why), "errno %d", (int)-err);
+	return img_fail(e, "fd %d (%s): %S%S cannot be taken again: %S", f->fd, img_str(img, f->path_off),
+			img_lock_name(l), range, why);
+}
+
+/* stage: the staging descriptor of each fd record (-1: not made, the
+ * caller's 0-2), for the early pass; 0 for the late one, through the
+ * records' own numbers.  0, or -1 with e filled in. */
+int rst_take_locks(const struct img *img, const int *stage, int stdio_image, struct img_err *e)
+{
+	for (uint32_t i = 0; i < img->hdr.nlocks; i++) {
+		const struct ckpt_lock *l = &img->locks[i];
+		const struct ckpt_fd *f = &img->fds[l->fd_index];
+		int fd = stage ? stage[l->fd_index] : f->fd, posix = l->kind == CKPT_LOCK_POSIX;
+		long r = 0;
+
+		if (f->fd <= 2 && !stdio_image) {	/* the caller's descriptor, not the image's */
+			if (!stage)
+				img_say(2, "restorer: notice: not restored: %S through fd %d (this command's)\n",
+					img_lock_name(l), f->fd);
+			continue;
+		}
+		if (stage && posix)
+			r = holder(fd, l) ? -11 : 0;
+		else if (stage || posix || l->kind == CKPT_LOCK_LEASE)
+			r = take(fd, l);
+		if (sys_failed(r))
+			return refused(img, fd, l, r, e);
+	}
+	return 0;
+}
