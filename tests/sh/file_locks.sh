@@ -26,7 +26,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 need_cc
-need_built "$ROOT/libckpt.so" "$ROOT/restorer" "$ROOT/readckpt"
+need_built "$ROOT/libckpt.so" "$ROOT/restorer" "$ROOT/readckpt" "$ROOT/tests/bin/imgedit"
 workdir file_locks
 
 cat >"$W/locks.c" <<'EOF2'
@@ -196,6 +196,27 @@ if [ "$got" = "$want" ]; then
 else
 	not_ok "readckpt: $(printf '%s' "$got" | tr '\n' '|') (want: $(printf '%s' "$want" | tr '\n' '|'))"
 fi
+
+# the validator: a lock on a descriptor record that is not there, a kind
+# unknown, an flock lock with a range, a lock table the header's flag does not
+# announce (as an older libckpt's image would not have it): one line, exit 2
+for edit in "set-lock 0 fd_index 99" "set-lock 4 kind 9" "set-lock 2 start 5" "set-hdr flags 0"; do
+	cp "$W/img" "$W/bad.img"
+	# shellcheck disable=SC2086	# the edit's words
+	"$ROOT/tests/bin/imgedit" "$W/bad.img" $edit
+	got=$(cd "$W" && timeout 10 "$ROOT/restorer" "$W/bad.img" 2>"$W/bad.err")
+	rrc=$?
+	line=$(cat "$W/bad.err")
+	case $line in
+	"restorer: $W/bad.img: "*lock*) ;;
+	*) line= ;;
+	esac
+	if [ "$rrc" = 2 ] && [ -z "$got" ] && [ -n "$line" ] && [ "$(lines "$W/bad.err")" = 1 ]; then
+		ok "image edited ($edit): refused: ${line#"restorer: $W/bad.img: "}"
+	else
+		not_ok "image edited ($edit): exit $rrc, output '$got', stderr: $(oneline "$W/bad.err")"
+	fi
+done
 
 # the restore: the program holds its locks until the probe has looked
 (cd "$W" && timeout 30 "$ROOT/restorer" "$W/img" >"$W/restored.out" 2>"$W/restore.err") &
