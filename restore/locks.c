@@ -11,7 +11,8 @@
  * each lease once more so that its break signal goes to this process (with
  * --same-pid the early one was set by the parent) and names the right fd.
  * A lock another process holds is a refusal: one line naming the descriptor,
- * the file, the lock and, where F_GETLK / F_OFD_GETLK tells, who holds it.
+ * the file, the lock and, where F_GETLK / F_OFD_GETLK or /proc/locks (for
+ * flock) tells, who holds it.
  */
 #include "rst.h"
 #include "ckpt_sys.h"
@@ -62,7 +63,7 @@ static long take(int fd, const struct ckpt_lock *l)
 
 /* A POSIX or OFD lock through fd that conflicts with l: its holder's pid
  * (-1: an OFD lock, which has none), or 0 when nothing conflicts. */
-static int32_t holder(int fd, const struct ckpt_lock *l)
+static int32_t lock_holder(int fd, const struct ckpt_lock *l)
 {
 	struct rst_flock fl;
 
@@ -73,12 +74,56 @@ static int32_t holder(int fd, const struct ckpt_lock *l)
 	return fl.l_pid ? fl.l_pid : -1;
 }
 
+/* where the n bytes at key first occur in [p, end), or 0 */
+static const char *find(const char *p, const char *end, const char *key, size_t n)
+{
+	for (; p + n <= end; p++)
+		if (!memcmp(p, key, n))
+			return p;
+	return 0;
+}
+
+/* flock has no F_GETLK: the holder of an flock lock on fd's file, from a
+ * /proc/locks line "N: FLOCK  ADVISORY  WRITE PID MAJ:MIN:INO 0 EOF" of
+ * another pid than ours; 0 when none is found */
+static int32_t flock_holder(int fd)
+{
+	static char text[1 << 16];
+	char key[64];
+	struct ksys_stat st;
+	uint32_t maj, min;
+	long f, n = 0, r;
+	size_t kn;
+
+	if (sys_failed(sys_fstat(fd, &st)) || sys_failed(f = sys_open("/proc/locks", O_RDONLY | O_CLOEXEC, 0)))
+		return 0;
+	while (n < (long)sizeof(text) && (r = sys_read((int)f, text + n, sizeof(text) - n)) > 0)
+		n += r;
+	sys_close((int)f);
+	maj = ksys_major(st.st_dev), min = ksys_minor(st.st_dev);	/* printed "%02x:%02x:%lu" */
+	kn = img_fmt(key, sizeof(key), " %S%x:%S%x:%lu ", maj < 16 ? "0" : "", maj, min < 16 ? "0" : "", min,
+		     st.st_ino);
+	for (const char *line = text, *end; line < text + n; line = end + 1) {
+		const char *at, *pid;
+
+		for (end = line; end < text + n && *end != '\n'; end++)
+			;
+		if (!find(line, end, ": FLOCK ", 8) || !(at = find(line, end, key, kn)))
+			continue;
+		for (pid = at; pid > line && pid[-1] >= '0' && pid[-1] <= '9'; pid--)
+			;
+		if (pid > line && pid < at && pid[-1] == ' ' && (r = (long)img_parse_num(&pid, 10)) != sys_getpid())
+			return (int32_t)r;
+	}
+	return 0;
+}
+
 /* "fd N (PATH): LOCK on bytes A-B cannot be taken again: WHY", into e */
 static int refused(const struct img *img, int fd, const struct ckpt_lock *l, long err, struct img_err *e)
 {
 	const struct ckpt_fd *f = &img->fds[l->fd_index];
 	int ranged = l->kind == CKPT_LOCK_POSIX || l->kind == CKPT_LOCK_OFD;
-	int32_t pid = ranged ? holder(fd, l) : 0;
+	int32_t pid = ranged ? lock_holder(fd, l) : l->kind == CKPT_LOCK_FLOCK ? flock_holder(fd) : 0;
 	char range[64] = "", why[64];
 
 	if (ranged && l->len)
@@ -120,7 +165,7 @@ int rst_take_locks(const struct img *img, const int *stage, int stdio_image, str
 			continue;
 		}
 		if (stage && posix)
-			r = holder(fd, l) ? -11 : 0;
+			r = lock_holder(fd, l) ? -11 : 0;
 		else if (stage || posix || l->kind == CKPT_LOCK_LEASE)
 			r = take(fd, l);
 		if (sys_failed(r))

@@ -263,7 +263,7 @@ for kind in posix ofd flock lease; do
 	case $kind in
 	posix) want="fd $fd_posix ($W/posix): POSIX write lock on bytes 0-9 cannot be taken again: held by pid $hpid" ;;
 	ofd) want="fd $fd_ofd ($W/ofd): OFD write lock on bytes 0 to EOF cannot be taken again: held by an OFD lock of another process" ;;
-	flock) want="fd $fd_flock ($W/flock): flock LOCK_EX cannot be taken again: held by another process" ;;
+	flock) want="fd $fd_flock ($W/flock): flock LOCK_EX cannot be taken again: held by pid $hpid" ;;
 	lease) want="fd $fd_lease ($W/lease): read lease cannot be taken again: the file is open for writing elsewhere" ;;
 	esac
 	want="restorer: $W/img: $want"
