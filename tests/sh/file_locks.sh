@@ -197,6 +197,19 @@ else
 	not_ok "readckpt: $(printf '%s' "$got" | tr '\n' '|') (want: $(printf '%s' "$want" | tr '\n' '|'))"
 fi
 
+"$ROOT/ckpt" info --json "$W/img" >"$W/info.json" 2>&1
+got=$(python3 -c 'import json, sys
+for l in json.load(open(sys.argv[1]))["locks"]: print(l["fd"], l["lock"], l["start"], l["len"])' "$W/info.json" 2>&1)
+want=$(printf '%s\n' "$fd_posix POSIX write lock 0 10" "$fd_posix POSIX read lock 20 0" "$fd_flock flock LOCK_EX 0 0" \
+	"$fd_ofd OFD write lock 0 0" "$fd_lease read lease 0 0")
+if ! command -v python3 >/dev/null; then
+	note "no python3: ckpt info --json not read"
+elif [ "$got" = "$want" ]; then
+	ok "ckpt info --json lists them too"
+else
+	not_ok "ckpt info --json locks: $(printf '%s' "$got" | tr '\n' '|')"
+fi
+
 # the validator: a lock on a descriptor record that is not there, a kind
 # unknown, an flock lock with a range, a lock table the header's flag does not
 # announce (as an older libckpt's image would not have it): one line, exit 2
