@@ -127,6 +127,7 @@ struct cap_walk {
 	uint64_t vdso_start, vdso_end, vvar_size, vvar_vclock_size;
 	const char *fail_what;		/* which step failed, for the message */
 	uint64_t fail_addr;
+	int fd_has_locks;		/* the descriptor described last shows "lock:" lines */
 	uint32_t lost;			/* CKPT_PROC_*_LOST: held, and not restored */
 	int32_t lost_fd[CKPT_PROC_NLOST];	/* the descriptor a lock or lease not recorded is held through */
 	uint64_t aio_ring;		/* the first io_setup ring's address */

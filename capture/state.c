@@ -335,8 +335,9 @@ static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
 	link[n > 0 ? n : 0] = 0;
 	f->path_off = cap_add_string(w, link);
 	img_fmt(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	if (cap_read_small(path, info, sizeof(info)) <= 0)
+	if ((n = cap_read_small(path, info, sizeof(info))) <= 0)
 		return -5;
+	w->fd_has_locks = cap_field(info, "lock:") || n >= (long)sizeof(info) - 1;	/* (or cut short) */
 	if ((v = cap_field(info, "pos:")))
 		f->pos = num(&v, 10);
 	if ((v = cap_field(info, "flags:")))
@@ -516,7 +517,7 @@ int cap_collect_fds(struct cap_walk *w)
 			if (f->kind == CKPT_FD_PIPE && (g->flags & 3) != (f->flags & 3))
 				f->peer = j, g->peer = w->nfds;	/* the other end */
 		}
-		if (f->share == w->nfds)
+		if (f->share == w->nfds && w->fd_has_locks)
 			collect_locks(w, w->nfds);
 		if (f->share != w->nfds && (f->fd_flags & CKPT_FD_STORED)) {
 			f->fd_flags &= ~CKPT_FD_STORED;	/* a dup: its lead's copy serves */
