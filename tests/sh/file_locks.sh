@@ -231,6 +231,23 @@ for edit in "set-lock 0 fd_index 99" "set-lock 4 kind 9" "set-lock 2 start 5" "s
 	fi
 done
 
+# the late step: POSIX locks are taken after the address space is rebuilt
+# (closing any descriptor of their file drops them, and the restorer closes
+# some until then).  An image whose OFD lock (taken in step 3) is moved onto
+# the POSIX file conflicts with the POSIX lock there: the restore stops at
+# that late step, in one line, exit 127, before the program runs.
+cp "$W/img" "$W/bad.img"
+"$ROOT/tests/bin/imgedit" "$W/bad.img" set-lock 3 fd_index "$("$ROOT/tests/bin/imgedit" "$W/img" get-lock 0 fd_index)"
+got=$(cd "$W" && timeout 10 "$ROOT/restorer" "$W/bad.img" 2>"$W/bad.err")
+rrc=$?
+want="restorer: $W/bad.img: fd $fd_posix ($W/posix): POSIX write lock on bytes 0-9 cannot be taken again: held by an OFD lock of another process"
+if [ "$rrc" = 127 ] && [ -z "$got" ] && [ "$(tail -n 1 "$W/bad.err")" = "$want" ] &&
+	[ "$(grep -vc 'notice: not restored: flock locks' "$W/bad.err")" = 1 ]; then
+	ok "a POSIX lock that cannot be taken in step 5: one line, exit 127, nothing ran"
+else
+	not_ok "late POSIX lock: exit $rrc, output '$got', stderr: $(oneline "$W/bad.err") (want: $want)"
+fi
+
 # the restore: the program holds its locks until the probe has looked
 (cd "$W" && timeout 30 "$ROOT/restorer" "$W/img" >"$W/restored.out" 2>"$W/restore.err") &
 rpid=$!

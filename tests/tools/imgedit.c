@@ -23,6 +23,7 @@
  *   fds                         one line per descriptor record: index fd kind path_off data_len
  *   get-fd INDEX FIELD          print one field of descriptor record INDEX
  *   set-fd INDEX FIELD VALUE    set one field of descriptor record INDEX (kind, size, ...)
+ *   get-lock INDEX FIELD        print one field of lock record INDEX
  *   set-lock INDEX FIELD VALUE  set one field of lock record INDEX (fd_index, kind, type, start, len)
  *   get-proc FIELD              print one field of the process record
  *   set-proc FIELD VALUE        set one field of the process record (resume_addr, cwd_off ...)
@@ -85,7 +86,7 @@ static void usage(void)
 {
 	die("usage: imgedit [-n] IMG info|vmas|get-hdr F|set-hdr F V|get-vma I F|"
 	    "set-vma I F V|get-thread I F|set-thread I F V|runs|get-run I F|set-run I F V|fds|get-fd I F|"
-	    "set-fd I F V|set-fd-path I T|set-lock I F V|get-proc F|set-proc F V|set-comm T|set-str OFF T|vdso-differ|vdso-craft W|"
+	    "set-fd I F V|set-fd-path I T|get-lock I F|set-lock I F V|get-proc F|set-proc F V|set-comm T|set-str OFF T|vdso-differ|vdso-craft W|"
 	    "vdso-unstore|"
 	    "flip OFF BIT|fix-crc [-a]|check");
 }
@@ -663,6 +664,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "get-fd") && argc == 2) {
 		printf("%llu\n", (unsigned long long)get_at(fd_rec(num(argv[0])), field(fd_fields, argv[1], "fd")));
+		return 0;
+	}
+	if (!strcmp(cmd, "get-lock") && argc == 2) {
+		printf("%llu\n", (unsigned long long)get_at(lock_rec(num(argv[0])), field(lock_fields, argv[1], "lock")));
 		return 0;
 	}
 	if (!strcmp(cmd, "get-thread") && argc == 2) {
