@@ -9,7 +9,12 @@
 # memfd, which is not reopened by path: that one is still named as not
 # restored.  It takes a checkpoint with raise(SIGUSR2) and exits.
 #   - the checkpoint names only the memfd's lock as not restored;
-#   - readckpt lists the five locks the restorer takes again;
+#   - readckpt and `ckpt info --json` list the five locks the restorer takes
+#     again;
+#   - a crafted lock table (a record out of range, an unknown kind, an flock
+#     lock with a range, no CKPT_HDR_LOCKS flag) is refused in one line; an
+#     OFD lock moved onto the POSIX file makes the late step (POSIX locks,
+#     after the rebuild) refuse in one line with exit 127;
 #   - the restored program holds them: a second program sees them from
 #     outside (F_GETLK names the restored pid as the POSIX holder and finds
 #     bytes 10-19 free; flock LOCK_NB, F_OFD_SETLK and an O_NONBLOCK open for
