@@ -232,7 +232,6 @@ static void collect_locks(struct cap_walk *w, uint32_t index)
 	}
 }
 
-/* one descriptor -> its record; stored bytes for pipes go to fdbuf */
 /* An int socket option, or -1 when the socket has none such. */
 static int sockopt(int fd, int level, int name)
 {
@@ -311,6 +310,7 @@ static void describe_socket(struct cap_walk *w, struct ckpt_fd *f, int fd)
 	w->fdbuf_used += alen;
 }
 
+/* one descriptor -> its record; stored bytes for pipes go to fdbuf */
 static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
 {
 	char path[64], link[4096], info[1024];
