@@ -133,6 +133,8 @@ struct cap_walk {
 	uint64_t aio_ring;		/* the first io_setup ring's address */
 	uint32_t vmflags_lost;		/* bit i: a region has VmFlags cap_vmflags_lost[i] */
 	uint64_t vmflags_lost_at[CAP_VMFLAGS_NLOST];	/* the first such region */
+	uint32_t nchildren;		/* child processes at the checkpoint (not restored) */
+	int32_t children[8];		/* the first of them */
 	int64_t real_ns, mono_ns, boot_ns;	/* CLOCK_REALTIME, _MONOTONIC, _BOOTTIME when the
 						 * timers were read: the checkpoint instant */
 };
@@ -197,6 +199,7 @@ int cap_collect_fds(struct cap_walk *w);
 int cap_collect_signals(struct cap_walk *w);
 int cap_collect_timers(struct cap_walk *w);
 int cap_count_threads(void);
+void cap_collect_children(struct cap_walk *w);
 void cap_collect_limits(struct ckpt_proc *p);
 void cap_say_not_restored(const char *path, const struct ckpt_proc *p, const struct cap_walk *w);
 void cap_say_vmflags_lost(const char *path, const struct cap_walk *w);

@@ -371,6 +371,8 @@ int cap_prepare(struct cap_walk *w, struct cap_state *st, const char *path, int 
 	read_clocks(w);
 	if (!err)
 		err = cap_collect_fds(w);
+	if (path == ckpt_cfg.path)	/* an image to restore: not tsetjmp's, which keeps the children */
+		cap_collect_children(w);
 	if (err) {
 		cap_say("%s: %s at 0x%lx: errno %d", path, w->fail_what ? w->fail_what : "address space walk",
 			w->fail_addr, -err);

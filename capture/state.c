@@ -655,6 +655,43 @@ int cap_count_threads(void)
 	return v ? (int)num(&v, 10) : 1;
 }
 
+/* The process's children, whichever thread made them (each thread's
+ * /proc/self/task/TID/children).  They are not in the image: a restored
+ * program has none, so its wait() gives ECHILD and its kill() of a kept pid
+ * reaches nobody or somebody else.  Named, never dropped in silence. */
+void cap_collect_children(struct cap_walk *w)
+{
+	static char dents[4096];
+	char path[64], kids[1024];
+	long dir = sys_open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0), len;
+
+	w->nchildren = 0;
+	while (!sys_failed(dir) && (len = sys_getdents64((int)dir, dents, sizeof(dents))) > 0)
+		for (long at = 0; at < len; ) {
+			const char *name = dents + at + 19;	/* d_ino 8, d_off 8, d_reclen 2, d_type 1 */
+			uint16_t reclen;
+
+			memcpy(&reclen, dents + at + 16, 2);
+			at += reclen;
+			if (*name < '0' || *name > '9')
+				continue;
+			img_fmt(path, sizeof(path), "/proc/self/task/%s/children", name);
+			if (cap_read_small(path, kids, sizeof(kids)) <= 0)
+				continue;		/* that thread is gone: it had none left */
+			for (const char *p = kids; *p >= '0' && *p <= '9'; p += *p == ' ') {	/* "12 34 " */
+				int32_t pid = (int32_t)num(&p, 10);
+
+				if (w->nchildren < sizeof(w->children) / sizeof(w->children[0]))
+					w->children[w->nchildren] = pid;
+				w->nchildren++;
+			}
+		}
+	if (!sys_failed(dir))
+		sys_close((int)dir);
+	if (w->nchildren)
+		w->lost |= CKPT_PROC_CHILDREN_LOST;
+}
+
 /* resource limits, interval timers, personality, prctl flags, oom_score_adj,
  * supplementary groups */
 void cap_collect_limits(struct ckpt_proc *p)
@@ -681,6 +718,16 @@ void cap_collect_limits(struct ckpt_proc *p)
 			p->oom_score_adj = -p->oom_score_adj;
 		p->attrs |= CKPT_PROC_OOM_SCORE_ADJ;
 	}
+	/* membarrier: what the process registered for, in the kernel's words
+	 * (Linux 6.3); before it, each private expedited barrier fails with EPERM
+	 * unless registered for (GLOBAL_EXPEDITED's registration does not show) */
+	r = sys_membarrier(CKPT_MEMBARRIER_CMD_GET_REGISTRATIONS, 0);
+	if (!sys_failed(r))
+		p->membarrier = (uint32_t)r & CKPT_MEMBARRIER_REGISTERS;
+	else
+		for (uint32_t cmd = CKPT_MEMBARRIER_CMD_PRIVATE_EXPEDITED; cmd <= 0x80; cmd <<= 2)
+			if (sys_membarrier((int)cmd, 0) == 0)	/* 0x8, 0x20, 0x80: registered as 0x10, 0x40, 0x100 */
+				p->membarrier |= cmd << 1;
 	r = SC2(__NR_getgroups, CKPT_MAX_GROUPS, p->groups);
 	if (!sys_failed(r)) {
 		p->ngroups = (uint32_t)r;
@@ -702,6 +749,27 @@ void cap_say_not_restored(const char *path, const struct ckpt_proc *p, const str
 		cap_say("%s: not restored: Linux AIO contexts (io_setup; a ring at 0x%lx): io_submit and "
 			"io_getevents on them fail with EINVAL after a restore", path, w->aio_ring);
 	cap_say_vmflags_lost(path, w);
+	if (p->attrs & CKPT_PROC_CHILDREN_LOST) {
+		char list[256];
+		size_t at = 0;
+
+		list[0] = 0;
+		for (uint32_t i = 0; i < w->nchildren && i < sizeof(w->children) / sizeof(w->children[0]); i++) {
+			char comm_path[48], comm[17];
+			long n;
+
+			img_fmt(comm_path, sizeof(comm_path), "/proc/%d/comm", w->children[i]);
+			n = cap_read_small(comm_path, comm, sizeof(comm));
+			if (n > 0 && comm[n - 1] == '\n')
+				comm[n - 1] = 0;
+			at += img_fmt(list + at, sizeof(list) - at, "%s%d (%s)", i ? ", " : "", w->children[i],
+				      n > 0 ? comm : "?");
+		}
+		cap_say("%s: not restored: %u child process%s: %s%s: ckpt does not checkpoint process trees yet; "
+			"the restored program has no children (its wait() gives ECHILD)", path, w->nchildren,
+			w->nchildren > 1 ? "es" : "", list, w->nchildren > sizeof(w->children) / sizeof(w->children[0]) ?
+			", ..." : "");
+	}
 	/* descriptors: in an image to restore (CKPT_FILE's); a tsetjmp image is
 	 * for tlongjmp, which leaves the process its descriptors */
 	for (uint32_t i = 0; path == ckpt_cfg.path && i < w->nfds; i++) {	/* 0-2: the restorer's */

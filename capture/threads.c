@@ -246,6 +246,77 @@ void cap_wait_arrivals(void)
 
 
 
+/* Parse a CPU list ("0-3,8\n") into mask (128 bytes); how many CPUs it names */
+static uint32_t cpu_list(const char *p, uint8_t *mask)
+{
+	uint32_t count = 0;
+
+	while (*p >= '0' && *p <= '9') {
+		uint64_t lo = img_parse_num(&p, 10), hi = lo;
+
+		if (*p == '-') {
+			p++;
+			hi = img_parse_num(&p, 10);
+		}
+		for (uint64_t c = lo; c <= hi && c < 1024; c++, count++)
+			mask[c / 8] |= (uint8_t)(1u << (c % 8));
+		p += *p == ',';
+	}
+	return count;
+}
+
+/* The CPUs the machine grants this process: its cgroup's cpuset (cgroup v2:
+ * cpuset.cpus.effective of its cgroup, or of the nearest parent that has the
+ * file), else the online CPUs.  An affinity narrower than that was chosen
+ * (taskset, sched_setaffinity): it goes in the image; one equal to it is the
+ * machine's, and a restore on another machine or cgroup takes that one's. */
+static void granted_cpus(uint8_t *mask)
+{
+	char cg[512], path[640], list[512];	/* on the handler's own stack: threads run this at once */
+	long n = cap_read_small("/proc/self/cgroup", cg, sizeof(cg));
+	char *rel = n > 0 ? (char *)cap_field(cg, "0::") : 0;
+
+	for (char *end = rel ? strchr(rel, '\n') : 0; end; ) {
+		*end = 0;
+		img_fmt(path, sizeof(path), "/sys/fs/cgroup%s/cpuset.cpus.effective", rel);
+		if (cap_read_small(path, list, sizeof(list)) > 0 && cpu_list(list, mask))
+			return;
+		end = strrchr(rel, '/');	/* up one level; "" is the root */
+	}
+	if (cap_read_small("/sys/devices/system/cpu/online", list, sizeof(list)) > 0)
+		cpu_list(list, mask);
+}
+
+/* The calling thread's scheduling, where it differs from a new process's */
+static void fill_sched(struct ckpt_sched *s)
+{
+	uint8_t granted[128] = { 0 };
+	long r;
+
+	if (!sys_failed(sys_sched_getattr(0, &s->attr, sizeof(s->attr))) &&
+	    (s->attr.policy || s->attr.nice || s->attr.flags))
+		s->flags |= CKPT_SCHED_ATTR;
+	s->attr.size = sizeof(s->attr);
+	r = sys_sched_getaffinity(0, sizeof(s->cpus), s->cpus);
+	granted_cpus(granted);
+	if (!sys_failed(r) && memcmp(s->cpus, granted, sizeof(granted)))
+		s->flags |= CKPT_SCHED_AFFINITY;
+	r = sys_ioprio_get(CKPT_IOPRIO_WHO_PROCESS, 0);
+	if (!sys_failed(r) && r) {
+		s->ioprio = (uint32_t)r;
+		s->flags |= CKPT_SCHED_IOPRIO;
+	}
+	r = sys_prctl(CKPT_PR_GET_TIMERSLACK, 0, 0, 0, 0);
+	if (!sys_failed(r) && r != CKPT_TIMERSLACK_DEFAULT && r) {
+		s->timerslack_ns = (uint64_t)r;
+		s->flags |= CKPT_SCHED_TIMERSLACK;
+	}
+	if (!(s->flags & CKPT_SCHED_ATTR))
+		memset(&s->attr, 0, sizeof(s->attr));
+	if (!(s->flags & CKPT_SCHED_AFFINITY))
+		memset(s->cpus, 0, sizeof(s->cpus));
+}
+
 /* the calling thread's record, but its registers (ckpt_save_context's job) */
 void cap_fill_thread(struct ckpt_thread *t, uint64_t program_mask)
 {
@@ -266,4 +337,5 @@ void cap_fill_thread(struct ckpt_thread *t, uint64_t program_mask)
 	cap_rseq_probe(&t->rseq_addr, &t->rseq_len);
 	if (t->rseq_len)
 		t->rseq_sig = CKPT_RSEQ_SIG;
+	fill_sched(&t->sched);
 }

@@ -5,7 +5,7 @@
 
 const char img_lost_names[][21] = {
 	"supplementary groups", "POSIX record locks", "flock locks", "OFD locks", "leases",
-	"Linux AIO contexts", "some mapping VmFlags",
+	"Linux AIO contexts", "some mapping VmFlags", "child processes",
 };
 
 static size_t put_num(char *buf, size_t cap, size_t at, uint64_t v, unsigned base, int neg)

@@ -198,6 +198,9 @@ static int check_threads(struct img *img, struct img_err *e)
 		    t->regs.fs_base >= IMG_TASK_SIZE || t->regs.gs_base >= IMG_TASK_SIZE)
 			return img_fail(e, "thread %u: rip 0x%lx / rsp 0x%lx / fs or gs base outside user space", i,
 					t->regs.rip, t->regs.rsp);
+		if ((t->sched.flags & ~CKPT_SCHED_ALL) ||
+		    ((t->sched.flags & CKPT_SCHED_ATTR) && t->sched.attr.size != sizeof(t->sched.attr)))
+			return img_fail(e, "thread %u: scheduling record out of range", i);
 	}
 	return 0;
 }
@@ -212,7 +215,8 @@ static int check_proc(struct img *img, struct img_err *e)
 	const struct ckpt_proc *p = img->proc;
 
 	if (!str_ok(img, p->cwd_off) || !str_ok(img, p->exe_off) || !terminated(p->comm, sizeof(p->comm)) ||
-	    p->auxv_words > CKPT_AUXV_WORDS || (p->auxv_words & 1) || p->ngroups > CKPT_MAX_GROUPS)
+	    p->auxv_words > CKPT_AUXV_WORDS || (p->auxv_words & 1) || p->ngroups > CKPT_MAX_GROUPS ||
+	    (p->membarrier & ~CKPT_MEMBARRIER_REGISTERS))
 		return img_fail(e, "process record out of range");
 	if ((p->resume_addr & 7) || p->resume_addr >= IMG_TASK_SIZE)
 		return img_fail(e, "resume block 0x%lx misaligned or outside user space", p->resume_addr);

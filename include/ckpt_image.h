@@ -64,6 +64,31 @@ _Static_assert(sizeof(struct ckpt_regs) == CKPT_REGS_SIZE, "ckpt_regs");
 #define CKPT_CTX_XSAVE		0x2u	/* area is XSAVE (standard form), else FXSAVE */
 
 /* One thread.  Record 0 is the process's main thread (tid == pid). */
+/* A thread's scheduling: what it (or whoever started it: nice, taskset, ionice)
+ * set that differs from a new process's defaults.  Each part counts only with
+ * its CKPT_SCHED_* bit in flags (0 in older images: nothing to set). */
+struct ckpt_sched {
+	uint32_t flags;		/* CKPT_SCHED_* */
+	uint32_t ioprio;	/* ioprio_get(IOPRIO_WHO_PROCESS, tid), with CKPT_SCHED_IOPRIO */
+	uint64_t timerslack_ns;	/* PR_GET_TIMERSLACK, with CKPT_SCHED_TIMERSLACK */
+	struct {		/* struct sched_attr, its first 48 bytes (SCHED_ATTR_SIZE_VER0) */
+		uint32_t size, policy;
+		uint64_t flags;
+		int32_t nice;
+		uint32_t priority;
+		uint64_t runtime, deadline, period;
+	} attr;			/* with CKPT_SCHED_ATTR */
+	uint8_t cpus[128];	/* sched_getaffinity: CPU n is bit n % 8 of byte n / 8 (up to 1024
+				 * CPUs), with CKPT_SCHED_AFFINITY */
+};
+_Static_assert(sizeof(struct ckpt_sched) == 192, "ckpt_sched");
+
+#define CKPT_SCHED_ATTR		0x1u	/* policy, nice, priority or flags not the defaults */
+#define CKPT_SCHED_AFFINITY	0x2u	/* fewer CPUs allowed than the machine had online */
+#define CKPT_SCHED_IOPRIO	0x4u	/* an I/O priority was set */
+#define CKPT_SCHED_TIMERSLACK	0x8u	/* timer slack other than 50 us */
+#define CKPT_SCHED_ALL		0xfu
+
 struct ckpt_thread {
 	uint32_t tid;		/* tid at checkpoint (== pid for the main thread) */
 	uint32_t flags;		/* CKPT_CTX_* used to save this thread */
@@ -84,7 +109,8 @@ struct ckpt_thread {
 	uint64_t sig_rip;	/* where the checkpoint's signal interrupted this thread (the
 				 * program's rip its handler returns to); 0: not taken in a
 				 * signal handler, or an older image */
-	uint64_t pad[27];
+	struct ckpt_sched sched;	/* its scheduling, set again */
+	uint64_t pad[3];
 };								/* 512 */
 _Static_assert(sizeof(struct ckpt_thread) == 512, "ckpt_thread");
 
@@ -185,7 +211,8 @@ struct ckpt_proc {
 	uint32_t auxv_words;	/* used words of auxv[] */
 	uint32_t cwd_off;	/* into strings */
 	uint32_t exe_off;	/* into strings: /proc/self/exe target */
-	uint32_t pad0;
+	uint32_t membarrier;	/* CKPT_MEMBARRIER_REGISTER_* the process was registered for:
+				 * registered again; 0 in older images */
 	uint64_t resume_addr;	/* libckpt's struct ckpt_resume the restorer fills in */
 	uint64_t auxv[CKPT_AUXV_WORDS];
 	struct ckpt_sigaction sigact[CKPT_NSIG];	/* [n-1] = signal n; SIGKILL/SIGSTOP unused */
@@ -217,7 +244,17 @@ _Static_assert(sizeof(struct ckpt_proc) == 4096, "ckpt_proc");
 #define CKPT_PROC_LEASES_LOST	0x100000u	/* F_SETLEASE leases, likewise, or being broken */
 #define CKPT_PROC_AIO_LOST	0x200000u	/* io_setup contexts (an "/[aio]" ring mapped) */
 #define CKPT_PROC_VMFLAGS_LOST	0x400000u	/* VmFlags the restorer does not set again (gu ss ht um sf) */
-#define CKPT_PROC_NLOST		7	/* bits from CKPT_PROC_GROUPS_LOST up: img_lost_names */
+#define CKPT_PROC_CHILDREN_LOST	0x800000u	/* child processes (running or not reaped): process
+						 * trees are not checkpointed */
+#define CKPT_PROC_NLOST		8	/* bits from CKPT_PROC_GROUPS_LOST up: img_lost_names */
+
+/* ckpt_proc.membarrier: membarrier(2)'s MEMBARRIER_CMD_REGISTER_* commands, the
+ * bits MEMBARRIER_CMD_GET_REGISTRATIONS returns */
+#define CKPT_MEMBARRIER_REGISTER_GLOBAL_EXPEDITED		0x004u
+#define CKPT_MEMBARRIER_REGISTER_PRIVATE_EXPEDITED		0x010u
+#define CKPT_MEMBARRIER_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE	0x040u
+#define CKPT_MEMBARRIER_REGISTER_PRIVATE_EXPEDITED_RSEQ		0x100u
+#define CKPT_MEMBARRIER_REGISTERS	0x154u	/* all four */
 
 /* Written by the restorer into the restored program just before the jump
  * (at ckpt_proc.resume_addr), read by libckpt on its way back. */

@@ -143,6 +143,12 @@ static inline int sys_failed(long r) { return (unsigned long)r >= -4095UL; }
 #define CKPT_PR_SET_NO_NEW_PRIVS 38
 #define CKPT_PR_GET_NO_NEW_PRIVS 39
 #define CKPT_PR_SET_THP_DISABLE	41
+#define CKPT_MEMBARRIER_CMD_PRIVATE_EXPEDITED	0x008	/* fails with EPERM unless registered */
+#define CKPT_MEMBARRIER_CMD_GET_REGISTRATIONS	0x200	/* Linux 6.3 */
+#define CKPT_PR_SET_TIMERSLACK	29
+#define CKPT_PR_GET_TIMERSLACK	30
+#define CKPT_TIMERSLACK_DEFAULT	50000	/* ns: init's, so a new process's as a rule */
+#define CKPT_IOPRIO_WHO_PROCESS	1	/* with who a tid, or 0: the calling thread */
 #define CKPT_PR_GET_THP_DISABLE	42	/* 1, | 2 with PR_THP_DISABLE_EXCEPT_ADVISED (Linux 6.18) */
 #define CKPT_RSEQ_SIG		0x53053053	/* glibc's x86 RSEQ_SIG */
 #define CKPT_RSEQ_UNREGISTER	1
@@ -322,6 +328,13 @@ static inline long sys_getitimer(int which, void *v) { return SC2(__NR_getitimer
 static inline long sys_setitimer(int which, const void *n) { return SC3(__NR_setitimer, which, n, 0); }
 /* int personality(unsigned long persona); */
 static inline long sys_personality(unsigned long p) { return SC1(__NR_personality, p); }
+static inline long sys_membarrier(int cmd, unsigned flags) { return SC3(__NR_membarrier, cmd, flags, 0); }
+static inline long sys_sched_getattr(int tid, void *attr, unsigned size) { return SC4(__NR_sched_getattr, tid, attr, size, 0); }
+static inline long sys_sched_setattr(int tid, const void *attr) { return SC3(__NR_sched_setattr, tid, attr, 0); }
+static inline long sys_sched_getaffinity(int tid, size_t len, void *mask) { return SC3(__NR_sched_getaffinity, tid, len, mask); }
+static inline long sys_sched_setaffinity(int tid, size_t len, const void *mask) { return SC3(__NR_sched_setaffinity, tid, len, mask); }
+static inline long sys_ioprio_get(int which, int who) { return SC2(__NR_ioprio_get, which, who); }
+static inline long sys_ioprio_set(int which, int who, int ioprio) { return SC3(__NR_ioprio_set, which, who, ioprio); }
 /* int rt_sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *t, size_t sz); */
 static inline long sys_rt_sigtimedwait(const uint64_t *set, void *info, const struct ksys_timespec *t)
 { return SC4(__NR_rt_sigtimedwait, set, info, t, 8); }

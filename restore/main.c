@@ -22,7 +22,8 @@
  *      signals; descriptors moved to their numbers; the resume block for libckpt;
  *      POSIX locks taken again (locks.c: OFD, flock locks and leases were taken
  *      in step 3)
- *   6. rst_jump: fs/gs base, FPU state, registers, iretq -- POINT OF NO RETURN
+ *   6. the other threads (each sets its scheduling, rseq, tid address...), this
+ *      thread's scheduling; rst_jump: fs/gs base, FPU state, registers, iretq -- POINT OF NO RETURN
  * Fds 0, 1, 2 stay the caller's (unless --stdio=image); every descriptor the
  * image did not have is closed before step 6.
  * Signals stay blocked through the jump: libckpt puts back the mask it had at
@@ -744,6 +745,35 @@ static unsigned jump_flags_of(const struct ckpt_thread *t)
 	return (t->flags & CKPT_CTX_XSAVE) | (hwcap2 & HWCAP2_FSGSBASE ? CKPT_CTX_FSGSBASE : 0);
 }
 
+/* The calling thread's scheduling as the image has it (ckpt_sched: only what
+ * was not a new process's default).  What the kernel refuses here (a real-time
+ * policy or a lower nice without CAP_SYS_NICE, CPUs this machine or cgroup
+ * lacks) is a notice, once a kind for all threads: the program runs anyway. */
+static void restore_sched(const struct ckpt_sched *s)
+{
+	static uint32_t said;		/* CKPT_SCHED_* already named; threads share it */
+	uint32_t failed = 0;
+	long err = 0, r;
+
+	if ((s->flags & CKPT_SCHED_AFFINITY) && sys_failed(r = sys_sched_setaffinity(0, sizeof(s->cpus), s->cpus)))
+		failed |= CKPT_SCHED_AFFINITY, err = r;
+	/* the nice value too: sched_setattr sets it only for SCHED_OTHER and
+	 * SCHED_BATCH, but a thread keeps its own under any policy */
+	if ((s->flags & CKPT_SCHED_ATTR) && (sys_failed(r = sys_sched_setattr(0, &s->attr)) ||
+					     sys_failed(r = SC3(__NR_setpriority, 0 /* PRIO_PROCESS */, 0, s->attr.nice))))
+		failed |= CKPT_SCHED_ATTR, err = r;
+	if ((s->flags & CKPT_SCHED_IOPRIO) && sys_failed(r = sys_ioprio_set(CKPT_IOPRIO_WHO_PROCESS, 0, (int)s->ioprio)))
+		failed |= CKPT_SCHED_IOPRIO, err = r;
+	if (s->flags & CKPT_SCHED_TIMERSLACK)
+		sys_prctl(CKPT_PR_SET_TIMERSLACK, s->timerslack_ns, 0, 0, 0);	/* its own: never refused */
+	failed &= ~__atomic_fetch_or(&said, failed, __ATOMIC_RELAXED);
+	if (failed)
+		img_say(2, "restorer: notice: not restored:%s%s%s (errno %d)\n",
+			failed & CKPT_SCHED_AFFINITY ? " CPU affinity" : "",
+			failed & CKPT_SCHED_ATTR ? " scheduling policy and nice" : "",
+			failed & CKPT_SCHED_IOPRIO ? " I/O priority" : "", (int)-err);
+}
+
 /* A thread of the image other than the main one, on its restorer stack: its
  * own kernel state, then its registers.  It resumes in libckpt's stop handler,
  * which counts it in before the main thread lets the restorer's zone go. */
@@ -762,6 +792,7 @@ static void rst_thread_main(void *arg)
 	}
 	if (t->robust_list)
 		sys_set_robust_list(t->robust_list, t->robust_len);
+	restore_sched(&t->sched);
 	drop_ns_capabilities();
 	/* POINT OF NO RETURN (this thread): its registers, and into the program */
 	rst_jump(&t->regs, img.tables + (t->xsave_off - img.hdr.tables_off), t->xfeatures & this_xcr0,
@@ -834,6 +865,10 @@ static void restore_process(const struct ckpt_thread *t, const struct ckpt_proc 
 		if ((r = write_proc("/proc/self/oom_score_adj", adj)))
 			not_restored("oom_score_adj", r);
 	}
+	for (uint32_t reg = CKPT_MEMBARRIER_REGISTER_GLOBAL_EXPEDITED; reg <= CKPT_MEMBARRIER_REGISTER_PRIVATE_EXPEDITED_RSEQ;
+	     reg <<= 2)		/* 0x4, 0x10, 0x40, 0x100: membarrier(2)'s REGISTER_* commands themselves */
+		if ((p->membarrier & reg) && sys_failed(r = sys_membarrier((int)reg, 0)))
+			not_restored("a membarrier registration", r);
 	if (p->attrs & CKPT_PROC_GROUPS) {	/* as root (its own image, check_owner); else a notice */
 		uint32_t now[CKPT_MAX_GROUPS];
 		long n = SC2(__NR_getgroups, CKPT_MAX_GROUPS, now);
@@ -1200,7 +1235,10 @@ void rst_main(uint64_t *sp)
 		hand_over_exe();
 	take_locks_late(o.path, o.stdio_image);
 
-	/* 6. registers: the other threads, then this one */
+	/* 6. registers: the other threads, then this one (its scheduling last: the
+	 * threads start with the restorer's, not its, and set their own) */
 	start_threads(o.path, o.same_pid, pid);
+	if (!bail)
+		restore_sched(&img.threads[0].sched);
 	jump_into_program();
 }

@@ -85,6 +85,25 @@ static void print_id(const uint8_t id[16])
 		printf("%02x", id[i]);
 }
 
+/* a thread's scheduling, the parts it records */
+static void print_sched(const struct ckpt_sched *s)
+{
+	if (s->flags & CKPT_SCHED_ATTR)
+		printf("    sched      policy %u nice %d priority %u flags 0x%lx\n", s->attr.policy, s->attr.nice,
+		       s->attr.priority, s->attr.flags);
+	if (s->flags & CKPT_SCHED_AFFINITY) {
+		printf("    cpus      ");
+		for (int c = 0; c < (int)sizeof(s->cpus) * 8; c++)
+			if (s->cpus[c / 8] >> (c % 8) & 1)
+				printf(" %d", c);
+		printf("\n");
+	}
+	if (s->flags & CKPT_SCHED_IOPRIO)
+		printf("    ioprio     class %u level %u\n", s->ioprio >> 13, s->ioprio & 0x1fff);
+	if (s->flags & CKPT_SCHED_TIMERSLACK)
+		printf("    timerslack %lu ns\n", s->timerslack_ns);
+}
+
 /* image, format, id and parent, program, machine, cpu, vdso */
 static void print_header(const struct img *img, const char *path)
 {
@@ -146,6 +165,7 @@ static void print_threads(const struct img *img)
 		if (t->sig_rip)
 			printf("    signal at  0x%lx (the program's rip the checkpoint's signal interrupted)\n",
 			       t->sig_rip);
+		print_sched(&t->sched);
 	}
 }
 
@@ -185,6 +205,12 @@ static void print_limits(const struct ckpt_proc *p)
 		printf("  no_new_privs\n");
 	if (p->attrs & CKPT_PROC_OOM_SCORE_ADJ)
 		printf("  oom_score_adj %d\n", p->oom_score_adj);
+	if (p->membarrier)
+		printf("  membarrier registered%s%s%s%s\n",
+		       p->membarrier & CKPT_MEMBARRIER_REGISTER_GLOBAL_EXPEDITED ? " global-expedited" : "",
+		       p->membarrier & CKPT_MEMBARRIER_REGISTER_PRIVATE_EXPEDITED ? " private-expedited" : "",
+		       p->membarrier & CKPT_MEMBARRIER_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE ? " sync-core" : "",
+		       p->membarrier & CKPT_MEMBARRIER_REGISTER_PRIVATE_EXPEDITED_RSEQ ? " rseq" : "");
 	if (p->attrs & CKPT_PROC_GROUPS) {
 		printf("  groups");
 		for (uint32_t i = 0; i < p->ngroups; i++)

@@ -76,10 +76,11 @@ static int go_without_cgo(int pid)
 	return r;
 }
 
-/* state letter of /proc/PID/stat ('R', 'S', 'Z'...), or 0 when gone; *ppid set */
-static char proc_state(long pid, long *ppid)
+/* state letter of /proc/PID/stat ('R', 'S', 'Z'...), or 0 when gone;
+ * *exit_signal: field 38 */
+static char proc_state(long pid, long *exit_signal)
 {
-	char path[64], buf[512], *p;
+	char path[64], buf[1024], *p, *q;
 
 	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
 	if (read_small(path, buf, sizeof(buf)) <= 0)
@@ -87,73 +88,86 @@ static char proc_state(long pid, long *ppid)
 	p = strrchr(buf, ')');		/* comm may hold spaces and parens */
 	if (!p || p[1] != ' ' || !p[2])
 		return 0;
-	if (ppid)
-		*ppid = strtol(p + 4, NULL, 10);
+	q = p + 2;
+	for (int field = 3; field < 38 && q; field++)
+		if ((q = strchr(q, ' ')))
+			q++;
+	*exit_signal = q ? strtol(q, NULL, 10) : -1;
 	return p[2];
 }
 
-/* does PID have a child that has not exited?  libckpt writes the image from
- * a forked child while the program runs on, so the handler being done does
- * not mean the checkpoint is */
-static int live_child(pid_t pid)
+/* is child C running and made as libckpt makes its writer: a raw clone
+ * whose exit signal is 0?  A program's own children (fork, posix_spawn,
+ * a shell's pipeline) send SIGCHLD, and are not waited for. */
+static int writer_like(long c)
 {
-	char path[64], *kids, *p, *end;
-	long ppid;
-	DIR *d;
+	long exit_signal = -1;
+	char st = proc_state(c, &exit_signal);
+
+	return st && st != 'Z' && st != 'X' && exit_signal == 0;
+}
+
+/* " 12 34 ": the children of every thread of pid (each thread's own file:
+ * the thread that takes the trigger forks the writer) */
+static void children_of(pid_t pid, char *out, size_t cap)
+{
+	char path[64];
+	DIR *dir;
 	struct dirent *de;
-	int found = 0;
+	size_t at = 0;
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
-	kids = slurp(path, NULL);
-	if (kids) {
-		for (p = kids; !found; p = end) {
-			long c = strtol(p, &end, 10);
-			char st;
-
-			if (end == p)
-				break;
-			st = proc_state(c, NULL);
-			found = st && st != 'Z' && st != 'X';
-		}
-		free(kids);
-		return found;
-	}
-	d = opendir("/proc");		/* no CONFIG_PROC_CHILDREN: ask every process */
-	while (d && !found && (de = readdir(d))) {
-		char st;
+	snprintf(out, cap, " ");
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	dir = opendir(path);
+	while (dir && (de = readdir(dir)) && at + 2 < cap) {
+		char kids_path[64 + 256 + 16], *kids;
 
 		if (de->d_name[0] < '1' || de->d_name[0] > '9')
 			continue;
-		st = proc_state(strtol(de->d_name, NULL, 10), &ppid);
-		found = st && st != 'Z' && st != 'X' && ppid == pid;
+		snprintf(kids_path, sizeof(kids_path), "%s/%s/children", path, de->d_name);
+		if (!(kids = slurp(kids_path, NULL)))
+			continue;
+		at = strlen(out);
+		snprintf(out + at, cap - at, "%s ", kids);
+		free(kids);
 	}
-	if (d)
-		closedir(d);
-	return found;
+	if (dir)
+		closedir(dir);
 }
 
-/* a child of pid that is running and was not among before (" 12 34 "), or 0 */
-static pid_t new_child(pid_t pid, const char *before)
+/* does pid have a child like libckpt's writer?  It writes the image while
+ * the program runs on, so the handler being done does not mean the
+ * checkpoint is */
+static int live_child(pid_t pid)
 {
-	char path[64], *kids, *p, *end, key[24];
-	pid_t found = 0;
+	char kids[4096], *p, *end;
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
-	if (!(kids = slurp(path, NULL)))
-		return 0;
-	for (p = kids; !found; p = end) {
+	children_of(pid, kids, sizeof(kids));
+	for (p = kids;; p = end) {
 		long c = strtol(p, &end, 10);
-		char st;
 
 		if (end == p)
-			break;
-		snprintf(key, sizeof(key), " %ld ", c);
-		st = proc_state(c, NULL);
-		if (st && st != 'Z' && st != 'X' && !strstr(before, key))
-			found = (pid_t)c;
+			return 0;
+		if (writer_like(c))
+			return 1;
 	}
-	free(kids);
-	return found;
+}
+
+/* a writer-like child of pid that was not among before (" 12 34 "), or 0 */
+static pid_t new_child(pid_t pid, const char *before)
+{
+	char kids[4096], *p, *end, key[24];
+
+	children_of(pid, kids, sizeof(kids));
+	for (p = kids;; p = end) {
+		long c = strtol(p, &end, 10);
+
+		if (end == p)
+			return 0;
+		snprintf(key, sizeof(key), " %ld ", c);
+		if (writer_like(c) && !strstr(before, key))
+			return (pid_t)c;
+	}
 }
 
 /* the wait status of a child that has exited and is not reaped yet (field 52
@@ -758,12 +772,7 @@ static void show_progress(struct dump *d)
 /* 6. Trigger, then poll until a new inode is at the path: EX_OK or EX_FAIL. */
 static int trigger_and_wait(struct dump *d)
 {
-	char path[64], *kids;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", d->pid, d->pid);
-	kids = slurp(path, NULL);
-	snprintf(d->kids_before, sizeof(d->kids_before), " %s ", kids ? kids : "");
-	free(kids);
+	children_of(d->pid, d->kids_before, sizeof(d->kids_before));
 	threads_all_blocked(d, 1);
 	d->t0 = now_s();
 	if (d->portable ? sigqueue(d->pid, d->sig, (union sigval){ .sival_ptr = (void *)CKPT_PORTABLE_COOKIE })
@@ -790,33 +799,27 @@ static int trigger_and_wait(struct dump *d)
 /* 7. --portable: the new image holds every private file mapping's pages (a
  * libckpt older than CKPT_PORTABLE_COOKIE took it as a plain trigger: then it
  * does not); the files it still needs are named.  EX_OK or EX_FAIL. */
-static int check_portable(const struct dump *d)
+static int check_portable(const struct dump *d, const struct img *img)
 {
-	struct img img;
-	struct img_err err;
 	const char *first = NULL;
 	uint32_t missing = 0, needed = 0;
 
-	if (img_open(&img, d->path, 0, &err)) {
-		say("%s: %s", esc(d->path), err.msg);	/* msg: escaped already */
-		return EX_FAIL;
-	}
-	for (uint32_t i = 0; i < img.hdr.nvmas; i++) {
-		const struct ckpt_vma *v = &img.vmas[i];
+	for (uint32_t i = 0; i < img->hdr.nvmas; i++) {
+		const struct ckpt_vma *v = &img->vmas[i];
 
 		if (v->kind != CKPT_VMA_FILE)
 			continue;
 		if (!(v->flags & CKPT_MAP_SHARED) && !(v->flags & CKPT_MAP_COPIED))
 			missing++;
 		else if (v->flags & CKPT_MAP_SHARED && !needed++)
-			first = img_str(&img, v->path_off);
+			first = img_str(img, v->path_off);
 	}
-	for (uint32_t i = 0; i < img.hdr.nfds; i++) {
-		const struct ckpt_fd *f = &img.fds[i];
+	for (uint32_t i = 0; i < img->hdr.nfds; i++) {
+		const struct ckpt_fd *f = &img->fds[i];
 
 		if (f->share == i && f->fd > 2 && !(f->fd_flags & CKPT_FD_STORED) &&
 		    (f->kind == CKPT_FD_REG || f->kind == CKPT_FD_DIR || f->kind == CKPT_FD_FIFO) && !needed++)
-			first = img_str(&img, f->path_off);
+			first = img_str(img, f->path_off);
 	}
 	if (missing)
 		say("%s: not portable: %u private file mappings are not stored (pid %d's libckpt predates "
@@ -824,9 +827,37 @@ static int check_portable(const struct dump *d)
 	else if (needed)
 		say("notice: %s still needs files where it is restored (%u shared mappings and open files, "
 		    "such as %s): restorer --map-path maps them", esc(d->path), needed, esc(first));
+	return missing ? EX_FAIL : EX_OK;
+}
+
+/* 8. What the new image will not bring back, one line each, as libckpt said
+ * on the program's stderr (which the person dumping may not see); then
+ * --portable's check.  EX_OK or EX_FAIL. */
+static int report_image(const struct dump *d)
+{
+	struct img img;
+	struct img_err err;
+	int r = EX_OK;
+
+	if (img_open(&img, d->path, 0, &err)) {
+		say("%s: %s", esc(d->path), err.msg);	/* msg: escaped already */
+		return EX_FAIL;
+	}
+	for (int i = 0; i < CKPT_PROC_NLOST; i++)
+		if (img.proc->attrs & (CKPT_PROC_GROUPS_LOST << i))
+			say("notice: %s: not restored: %s", esc(d->path), img_lost_names[i]);
+	for (uint32_t i = 0; i < img.hdr.nfds; i++) {
+		const struct ckpt_fd *f = &img.fds[i];
+
+		if (f->kind == CKPT_FD_UNSUPPORTED && f->fd > 2)
+			say("notice: %s: not restored: fd %d (%s): %s", esc(d->path), f->fd,
+			    esc(img_str(&img, f->path_off)), img_fd_why(f));
+	}
+	if (d->portable)
+		r = check_portable(d, &img);
 	close(img.fd);
 	munmap(img.tables, img.hdr.tables_size);
-	return missing ? EX_FAIL : EX_OK;
+	return r;
 }
 
 int cmd_dump(int argc, char **argv)
@@ -842,5 +873,5 @@ int cmd_dump(int argc, char **argv)
 	if (wait_previous_writer(&d))
 		return EX_FAIL;
 	r = trigger_and_wait(&d);
-	return r == EX_OK && d.portable ? check_portable(&d) : r;
+	return r == EX_OK ? report_image(&d) : r;
 }
