@@ -222,6 +222,11 @@ static void collect_locks(struct cap_walk *w, uint32_t index)
 		} else {
 			rec.kind = 0;		/* a lease being broken */
 		}
+		if (rec.kind == CKPT_LOCK_LEASE) {	/* F_GETSIG: its breaks' signal, 0 for SIGIO */
+			long sig = sys_fcntl(f->fd, 11, 0);
+
+			rec.sig = sys_failed(sig) ? 0 : (int32_t)sig;
+		}
 		if (rec.kind && by_path && (rec.kind != CKPT_LOCK_LEASE || f->kind == CKPT_FD_REG) &&
 		    w->nlocks < CAP_MAX_LOCKS) {
 			ckpt_scratch.locks[w->nlocks++] = rec;

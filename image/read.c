@@ -386,7 +386,8 @@ static int check_locks(struct img *img, struct img_err *e)
 		if (!f || f->share != l->fd_index || !l->kind || l->kind >= CKPT_LOCK_KIND_MAX || l->type > 1 ||
 		    (f->kind != CKPT_FD_REG && f->kind != CKPT_FD_DIR && f->kind != CKPT_FD_CHR &&
 		     f->kind != CKPT_FD_FIFO) || (l->kind == CKPT_LOCK_LEASE && f->kind != CKPT_FD_REG) ||
-		    l->start < 0 || l->len < 0 || l->len > INT64_MAX - l->start || (!ranged && (l->start || l->len)))
+		    l->start < 0 || l->len < 0 || l->len > INT64_MAX - l->start || (!ranged && (l->start || l->len)) ||
+		    l->sig < 0 || l->sig > CKPT_NSIG || (l->sig && l->kind != CKPT_LOCK_LEASE))
 			return img_fail(e, "lock record %u out of range", i);
 	}
 	return 0;

@@ -431,8 +431,11 @@ struct ckpt_lock {
 	int64_t  start;		/* POSIX, OFD: first byte; 0 for FLOCK and LEASE */
 	int64_t  len;		/* POSIX, OFD: bytes from start, 0: to the end of the file
 				 * however far it grows; 0 for FLOCK and LEASE */
-};								/* 24 */
-_Static_assert(sizeof(struct ckpt_lock) == 24, "ckpt_lock");
+	int32_t  sig;		/* LEASE: the signal its breaks are told with (F_SETSIG;
+				 * 0: SIGIO); 0 for the others */
+	uint32_t pad;
+};								/* 32 */
+_Static_assert(sizeof(struct ckpt_lock) == 32, "ckpt_lock");
 
 /* ckpt_hdr.flags: a feature old readers must refuse, not ignore */
 #define CKPT_HDR_LOCKS		0x1u	/* the image holds locks (nlocks, locks_off): a restorer

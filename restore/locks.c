@@ -7,9 +7,11 @@
  * belongs to the process, and any close of a descriptor of its file drops it
  * (the staging numbers, the mapped files are closed later), so early it is
  * only tested, with F_GETLK.  Late, once every descriptor has its number and
- * nothing more is closed, just before the threads start: the POSIX locks, and
- * each lease once more so that its break signal goes to this process (with
- * --same-pid the early one was set by the parent) and names the right fd.
+ * nothing more is closed, just before the threads start: the POSIX locks; and
+ * each lease's file is given this process as its owner (F_SETOWN), the one
+ * its break signal goes to, as F_SETLEASE did in the program (with --same-pid
+ * the lease was set by the parent, and setting it again would not move it),
+ * with the signal F_SETSIG had chosen for its breaks.
  * A lock another process holds is a refusal: one line naming the descriptor,
  * the file, the lock and, where F_GETLK / F_OFD_GETLK or /proc/locks (for
  * flock) tells, who holds it.
@@ -21,6 +23,8 @@
 #define F_SETLK		6
 #define F_OFD_GETLK	36
 #define F_OFD_SETLK	37
+#define F_SETOWN	8
+#define F_SETSIG	10
 #define F_SETLEASE	1024
 #define F_UNLCK		2
 #define LOCK_SH		1
@@ -166,8 +170,10 @@ int rst_take_locks(const struct img *img, const int *stage, int stdio_image, str
 		}
 		if (stage && posix)
 			r = lock_holder(fd, l) ? -11 : 0;
-		else if (stage || posix || l->kind == CKPT_LOCK_LEASE)
+		else if (stage || posix)
 			r = take(fd, l);
+		else if (l->kind == CKPT_LOCK_LEASE && !sys_failed(r = sys_fcntl(fd, F_SETOWN, sys_getpid())))
+			r = sys_fcntl(fd, F_SETSIG, l->sig);	/* its breaks' signal, 0: SIGIO */
 		if (sys_failed(r))
 			return refused(img, fd, l, r, e);
 	}

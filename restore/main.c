@@ -1148,8 +1148,8 @@ static void hand_over_exe(void)
 	resume->flags |= CKPT_RESUME_EXE_FD;
 }
 
-/* Step 5: the POSIX locks, and the leases once more (locks.c): now that no
- * descriptor of their files is closed any more.  One that another process
+/* Step 5: the POSIX locks, and each leased file's owner (locks.c): now that
+ * no descriptor of their files is closed any more.  One that another process
  * took since step 3 ends the restore here, before any of the program runs. */
 static void take_locks_late(const char *path, int stdio_image)
 {

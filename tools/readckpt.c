@@ -323,6 +323,8 @@ static void print_locks(const struct img *img)
 			printf(" bytes %ld-%ld", l->start, l->start + l->len - 1);
 		else if (l->kind == CKPT_LOCK_POSIX || l->kind == CKPT_LOCK_OFD)
 			printf(" bytes %ld to EOF", l->start);
+		if (l->sig)
+			printf(" (breaks told with signal %d)", l->sig);
 		printf("  %s\n", esc(img_str(img, f->path_off)));
 	}
 }

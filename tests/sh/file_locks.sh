@@ -5,7 +5,8 @@
 # A program holds, each through a descriptor of its own, POSIX record locks
 # (fcntl F_SETLK, as SQLite takes them: a write lock on bytes 0-9 and a read
 # lock from byte 20 to the end), an flock() lock (as a pid file guard), an OFD
-# lock (F_OFD_SETLK) and a read lease (F_SETLEASE), plus an flock lock on a
+# lock (F_OFD_SETLK) and a read lease (F_SETLEASE, its breaks told with
+# SIGUSR1 by F_SETSIG), plus an flock lock on a
 # memfd, which is not reopened by path: that one is still named as not
 # restored.  It takes a checkpoint with raise(SIGUSR2) and exits.
 #   - the checkpoint names only the memfd's lock as not restored;
@@ -18,8 +19,10 @@
 #   - the restored program holds them: a second program sees them from
 #     outside (F_GETLK names the restored pid as the POSIX holder and finds
 #     bytes 10-19 free; flock LOCK_NB, F_OFD_SETLK and an O_NONBLOCK open for
-#     writing against the lease fail with EAGAIN); the restorer names the
-#     memfd's lock in a notice;
+#     writing against the lease fail with EAGAIN, and the program gets its
+#     SIGUSR1); the restorer names the memfd's lock in a notice;
+#   - the same with --same-pid, where the lease is set before the fork of the
+#     program's process: its break still reaches the program;
 #   - with another process holding a conflicting lock (a POSIX lock on the
 #     POSIX range, an OFD lock, an flock lock, the lease file open for
 #     writing), the restore is refused in one line naming the descriptor, the
@@ -45,6 +48,12 @@ cat >"$W/locks.c" <<'EOF2'
 #include <sys/syscall.h>
 #include <unistd.h>
 extern unsigned long ckpt_restore_count(void) __attribute__((weak));
+static volatile sig_atomic_t breaks;
+static void on_break(int sig)
+{
+	(void)sig;
+	breaks++;
+}
 static int open_in(const char *dir, const char *name, int flags)
 {
 	char path[4096];
@@ -63,7 +72,8 @@ int main(int argc, char **argv)
 
 	if (!ckpt_restore_count || argc < 3) { puts("usage: locks DIR IMAGE under libckpt.so"); return 3; }
 	syscall(436, 3, ~0U, 0);		/* close_range: a runner's stray pipe is not ours */
-	signal(SIGIO, SIG_IGN);			/* a lease break is told with SIGIO */
+	signal(SIGIO, SIG_IGN);			/* a lease break is told with SIGIO, */
+	signal(SIGUSR1, on_break);		/* or here with F_SETSIG */
 	posix = open_in(argv[1], "posix", O_RDWR);
 	fl = open_in(argv[1], "flock", O_RDWR);
 	od = open_in(argv[1], "ofd", O_RDWR);
@@ -71,7 +81,8 @@ int main(int argc, char **argv)
 	mem = memfd_create("guard", 0);
 	if (posix < 0 || fl < 0 || od < 0 || lease < 0 || mem < 0) { perror("open"); return 3; }
 	if (fcntl(posix, F_SETLK, &rec) || fcntl(posix, F_SETLK, &tail) || flock(fl, LOCK_EX) ||
-	    fcntl(od, F_OFD_SETLK, &ofd) || fcntl(lease, F_SETLEASE, F_RDLCK) || flock(mem, LOCK_EX)) {
+	    fcntl(od, F_OFD_SETLK, &ofd) || fcntl(lease, F_SETLEASE, F_RDLCK) || fcntl(lease, F_SETSIG, SIGUSR1) ||
+	    flock(mem, LOCK_EX)) {
 		perror("lock");
 		return 3;
 	}
@@ -84,6 +95,8 @@ int main(int argc, char **argv)
 		snprintf(done, sizeof done, "%s/probed", argv[1]);
 		for (int i = 0; i < 600 && stat(done, &st); i++)
 			usleep(50000);
+		usleep(100000);
+		printf("lease breaks told: %d\n", (int)breaks);
 		return 0;
 	}
 	for (int i = 0; i < 600 && stat(argv[2], &st); i++)
@@ -194,7 +207,7 @@ fi
 want=$(printf '%s\n' "locks 5 (taken again at restore)" \
 	"$fd_posix POSIX write lock bytes 0-9 $W/posix" "$fd_posix POSIX read lock bytes 20 to EOF $W/posix" \
 	"$fd_flock flock LOCK_EX $W/flock" "$fd_ofd OFD write lock bytes 0 to EOF $W/ofd" \
-	"$fd_lease read lease $W/lease")
+	"$fd_lease read lease (breaks told with signal 10) $W/lease")
 got=$(sed -n '/^locks /,/^regions /p' "$W/read.out" | sed '$d' | tr -s ' ' | sed 's/^ //')
 if [ "$got" = "$want" ]; then
 	ok "readckpt lists the five locks"
@@ -216,9 +229,10 @@ else
 fi
 
 # the validator: a lock on a descriptor record that is not there, a kind
-# unknown, an flock lock with a range, a lock table the header's flag does not
+# unknown, an flock lock with a range, a break signal on a lock that is not a
+# lease, a lock table the header's flag does not
 # announce (as an older libckpt's image would not have it): one line, exit 2
-for edit in "set-lock 0 fd_index 99" "set-lock 4 kind 9" "set-lock 2 start 5" "set-hdr flags 0"; do
+for edit in "set-lock 0 fd_index 99" "set-lock 4 kind 9" "set-lock 2 start 5" "set-lock 0 sig 10" "set-hdr flags 0"; do
 	cp "$W/img" "$W/bad.img"
 	# shellcheck disable=SC2086	# the edit's words
 	"$ROOT/tests/bin/imgedit" "$W/bad.img" $edit
@@ -272,16 +286,37 @@ want="$want
 flock: Resource temporarily unavailable
 ofd: Resource temporarily unavailable, held by -1
 lease: Resource temporarily unavailable"
-if [ "$rrc" = 0 ] && [ "$(cat "$W/probe.out")" = "$want" ]; then
-	ok "another process sees the restored program (pid $pid) hold every lock and the lease"
+if [ "$rrc" = 0 ] && [ "$(cat "$W/probe.out")" = "$want" ] && grep -q '^lease breaks told: 1$' "$W/restored.out"; then
+	ok "another process sees the restored program (pid $pid) hold every lock and the lease, and its opening tells the program (SIGUSR1, its F_SETSIG)"
 else
 	not_ok "restorer exit $rrc, pid $pid; probe saw: $(oneline "$W/probe.out") (want: $(printf '%s' "$want" |
-		tr '\n' '|')); restorer: $(oneline "$W/restore.err")"
+		tr '\n' '|')); program: $(oneline "$W/restored.out"); restorer: $(oneline "$W/restore.err")"
 fi
 if [ "$(grep 'not restored' "$W/restore.err")" = "restorer: notice: not restored: flock locks" ]; then
 	ok "the restorer names the memfd's lock as not restored, and nothing else"
 else
 	not_ok "restorer said: $(oneline "$W/restore.err")"
+fi
+
+# --same-pid: the lease was set in step 3 by the restorer that then forks the
+# program's process; set again in step 5, its break signal goes to the program
+rm -f "$W/probed"
+(cd "$W" && timeout 30 "$ROOT/restorer" --same-pid "$W/img" >"$W/same.out" 2>"$W/same.err") &
+rpid=$!
+if wait_for 20 grep -qs '^restored ' "$W/same.out"; then
+	"$W/probe" probe "$W" >"$W/probe.out" 2>&1
+	: >"$W/probed"
+fi
+wait $rpid
+rrc=$?
+want="flock: Resource temporarily unavailable
+ofd: Resource temporarily unavailable, held by -1
+lease: Resource temporarily unavailable"
+if [ "$rrc" = 0 ] && [ "$(tail -n 3 "$W/probe.out")" = "$want" ] && grep -q '^posix 0-9: held by [0-9]' "$W/probe.out" &&
+	grep -q '^lease breaks told: 1$' "$W/same.out"; then
+	ok "--same-pid: the locks are held and the lease's break is told to the program"
+else
+	not_ok "--same-pid: exit $rrc; probe saw: $(oneline "$W/probe.out"); program: $(oneline "$W/same.out"); restorer: $(oneline "$W/same.err")"
 fi
 
 # refused while another process holds a conflicting lock

@@ -231,6 +231,7 @@ static const struct field fd_fields[] = {
 
 static const struct field lock_fields[] = {
 	F(ckpt_lock, fd_index), F(ckpt_lock, kind), F(ckpt_lock, type), F(ckpt_lock, start), F(ckpt_lock, len),
+	F(ckpt_lock, sig),
 	{ 0, 0, 0 }
 };
 

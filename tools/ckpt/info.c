@@ -189,8 +189,8 @@ static void json_locks(FILE *f, const struct img *img)
 	for (uint32_t i = 0; i < img->hdr.nlocks; i++) {
 		const struct ckpt_lock *l = &img->locks[i];
 
-		fprintf(f, "%s\n    {\"fd\": %d, \"lock\": \"%s\", \"start\": %ld, \"len\": %ld}", i ? "," : "",
-			img->fds[l->fd_index].fd, img_lock_name(l), l->start, l->len);
+		fprintf(f, "%s\n    {\"fd\": %d, \"lock\": \"%s\", \"start\": %ld, \"len\": %ld, \"signal\": %d}",
+			i ? "," : "", img->fds[l->fd_index].fd, img_lock_name(l), l->start, l->len, l->sig);
 	}
 	fputs(img->hdr.nlocks ? "\n  ],\n" : "],\n", f);
 }
