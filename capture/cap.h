@@ -20,6 +20,7 @@
 #define CAP_FDBUF	(4u << 20)	/* buffered pipe bytes kept per checkpoint */
 #define CAP_MAX_SIGS	1024u
 #define CAP_MAX_TIMERS	256u
+#define CAP_MAX_LOCKS	4096u
 #define CAP_MAX_FD_COPY	(64u << 20)	/* largest deleted file or memfd copied into an image */
 #define CAP_MAX_FD_STORE (1u << 20)	/* largest open file CKPT_COPY_FILES=all stores */
 
@@ -37,6 +38,7 @@ struct cap_scratch {
 	struct ckpt_fd fds[CAP_MAX_FDS];
 	struct ckpt_siginfo sigs[CAP_MAX_SIGS];
 	struct ckpt_timer timers[CAP_MAX_TIMERS];
+	struct ckpt_lock locks[CAP_MAX_LOCKS];
 	char fdbuf[CAP_FDBUF];
 	/* dump.c's write state: it changes while pages are written, so it must
 	 * be here, out of the image, for an image written in place */
@@ -109,7 +111,7 @@ struct cap_walk {
 	uint32_t nvmas;
 	uint32_t nruns;
 	uint32_t strings_used;
-	uint32_t nfds, nsigs, ntimers;
+	uint32_t nfds, nsigs, ntimers, nlocks;
 	uint64_t fdbuf_used;
 	int incremental;		/* this image holds only what changed since its parent */
 	int scanned;			/* pages already scanned (in the process, before the fork) */
@@ -125,8 +127,9 @@ struct cap_walk {
 	uint64_t vdso_start, vdso_end, vvar_size, vvar_vclock_size;
 	const char *fail_what;		/* which step failed, for the message */
 	uint64_t fail_addr;
+	int fd_has_locks;		/* the descriptor described last shows "lock:" lines */
 	uint32_t lost;			/* CKPT_PROC_*_LOST: held, and not restored */
-	int32_t lost_fd[CKPT_PROC_NLOST];	/* the descriptor a lock or lease is held through */
+	int32_t lost_fd[CKPT_PROC_NLOST];	/* the descriptor a lock or lease not recorded is held through */
 	uint64_t aio_ring;		/* the first io_setup ring's address */
 	uint32_t vmflags_lost;		/* bit i: a region has VmFlags cap_vmflags_lost[i] */
 	uint64_t vmflags_lost_at[CAP_VMFLAGS_NLOST];	/* the first such region */

@@ -534,7 +534,7 @@ static int scan_pages(struct writer *x)
 }
 
 /* The header, and where everything goes:
- * threads | proc | vmas | runs | fds | sigs | timers | strings | pad64 | fpu | pad4096 | data
+ * threads | proc | vmas | runs | fds | sigs | timers | locks | strings | pad64 | fpu | pad4096 | data
  * (data: pages | descriptors' bytes | [vdso] bytes) */
 static void lay_out(struct writer *x)
 {
@@ -558,7 +558,12 @@ static void lay_out(struct writer *x)
 	hdr.fds_off = hdr.runs_off + (uint64_t)w->nruns * sizeof(struct ckpt_run);
 	hdr.sigs_off = hdr.fds_off + (uint64_t)w->nfds * sizeof(struct ckpt_fd);
 	hdr.timers_off = hdr.sigs_off + (uint64_t)w->nsigs * sizeof(struct ckpt_siginfo);
-	hdr.strings_off = hdr.timers_off + (uint64_t)w->ntimers * sizeof(struct ckpt_timer);
+	hdr.nlocks = w->nlocks;
+	hdr.locks_off = w->nlocks ? hdr.timers_off + (uint64_t)w->ntimers * sizeof(struct ckpt_timer) : 0;
+	if (w->nlocks)			/* a restorer that does not know locks refuses the image */
+		hdr.flags |= CKPT_HDR_LOCKS;
+	hdr.strings_off = hdr.timers_off + (uint64_t)w->ntimers * sizeof(struct ckpt_timer) +
+			  (uint64_t)w->nlocks * sizeof(struct ckpt_lock);
 	tables_end = hdr.strings_off + w->strings_used;
 	for (uint32_t i = 0; i < st->nthreads; i++) {	/* each thread's FPU area, 64-aligned */
 		st->thr[i]->xsave_off = (tables_end + 63) & ~63ull;
@@ -754,6 +759,7 @@ static int write_tables_and_header(struct writer *x)
 	    (err = put(fd, &off, &crc, ckpt_scratch.fds, (uint64_t)w->nfds * sizeof(struct ckpt_fd))) ||
 	    (err = put(fd, &off, &crc, ckpt_scratch.sigs, (uint64_t)w->nsigs * sizeof(struct ckpt_siginfo))) ||
 	    (err = put(fd, &off, &crc, ckpt_scratch.timers, (uint64_t)w->ntimers * sizeof(struct ckpt_timer))) ||
+	    (err = put(fd, &off, &crc, ckpt_scratch.locks, (uint64_t)w->nlocks * sizeof(struct ckpt_lock))) ||
 	    (err = put(fd, &off, &crc, ckpt_scratch.strings, w->strings_used))) {
 		cap_say("%s: write tables: errno %d", x->path, -err);
 		return err;

@@ -155,26 +155,84 @@ static void describe_timerfd(struct ckpt_fd *f, const char *fdinfo, char *info, 
 	}
 }
 
-/* one descriptor -> its record; stored bytes for pipes go to fdbuf */
-/* fdinfo's "lock:" lines: the locks and leases held through this descriptor
- * ("lock:\t1: POSIX  ADVISORY  WRITE 1234 fe:00:567 0 EOF"), none restored */
-static void note_locks(struct cap_walk *w, const char *info, int fd)
+/* The locks and leases held through descriptor record `index` (a share
+ * lead: its dups show the same ones), from the "lock:" lines of its fdinfo,
+ * which the kernel prints for this open file description and, for POSIX
+ * locks, this process only (a forked child sees none: this runs in the
+ * program, phase 1):
+ *   lock:	1: POSIX  ADVISORY  WRITE 1234 fe:00:567 0 9
+ *   lock:	2: OFDLCK ADVISORY  READ -1 fe:00:567 20 EOF
+ *   lock:	3: FLOCK  ADVISORY  WRITE 1234 fe:00:568 0 EOF
+ *   lock:	4: LEASE  ACTIVE    READ 1234 fe:00:569 0 EOF
+ * Each goes to the lock table when the descriptor is reopened by path;
+ * otherwise (or a lease being broken, a full table) its kind is named as not
+ * restored (w->lost). */
+static void collect_locks(struct cap_walk *w, uint32_t index)
 {
 	static const char kinds[][8] = { "POSIX ", "FLOCK ", "OFDLCK ", "LEASE " };
+	static const uint16_t kind_of[4] = { CKPT_LOCK_POSIX, CKPT_LOCK_FLOCK, CKPT_LOCK_OFD, CKPT_LOCK_LEASE };
+	const struct ckpt_fd *f = &ckpt_scratch.fds[index];
+	char *info = ckpt_scratch.iobuf, path[64];	/* free here: the timers' text is read */
+	int by_path = f->kind == CKPT_FD_REG || f->kind == CKPT_FD_DIR || f->kind == CKPT_FD_CHR ||
+		      f->kind == CKPT_FD_FIFO;
 	const char *v;
+	long n;
 
-	for (const char *l = info; (v = cap_field(l, "lock:")); l = v) {
-		while (*v >= '0' && *v <= '9')
-			v++;
-		while (*v == ':' || *v == ' ')
-			v++;
-		for (int k = 0; k < 4; k++) {
-			uint32_t bit = CKPT_PROC_POSIX_LOCKS_LOST << k;
+	img_fmt(path, sizeof(path), "/proc/self/fdinfo/%d", f->fd);
+	n = cap_read_small(path, info, CAP_IOBUF);
+	if (n >= (long)CAP_IOBUF - 1)
+		by_path = 0;			/* cut short: the rest cannot be seen */
+	for (const char *l = n > 0 ? info : ""; (v = cap_field(l, "lock:")); l = v) {
+		struct ckpt_lock rec;
+		int k;
 
-			if (!strncmp(v, kinds[k], strlen(kinds[k])) && !(w->lost & bit)) {
-				w->lost |= bit;
-				w->lost_fd[k + 1] = fd;
+		while ((*v >= '0' && *v <= '9') || *v == ':' || *v == ' ')
+			v++;
+		for (k = 0; k < 4 && strncmp(v, kinds[k], strlen(kinds[k])); k++)
+			;
+		if (k == 4)
+			continue;		/* DELEG and the like: not a program's */
+		v += strlen(kinds[k]);
+		while (*v == ' ')
+			v++;
+		memset(&rec, 0, sizeof(rec));
+		rec.fd_index = index;
+		rec.kind = kind_of[k];
+		if (!strncmp(v, "ADVISORY ", 9) || !strncmp(v, "ACTIVE ", 7)) {
+			while (*v != ' ')
+				v++;
+			while (*v == ' ')
+				v++;
+			rec.type = !strncmp(v, "WRITE", 5) ? CKPT_LOCK_WRITE : CKPT_LOCK_READ;
+			if (strncmp(v, "WRITE", 5) && strncmp(v, "READ", 4))
+				rec.kind = 0;	/* UNLCK: a lease given up */
+			for (int field = 0; field < 3 && *v && *v != '\n'; field++) {	/* type, pid, dev:ino */
+				while (*v && *v != ' ' && *v != '\n')
+					v++;
+				while (*v == ' ')
+					v++;
 			}
+			rec.start = (int64_t)num(&v, 10);
+			while (*v == ' ')
+				v++;
+			if ((rec.kind == CKPT_LOCK_POSIX || rec.kind == CKPT_LOCK_OFD) && *v >= '0' && *v <= '9')
+				rec.len = (int64_t)num(&v, 10) - rec.start + 1;
+			if (rec.kind != CKPT_LOCK_POSIX && rec.kind != CKPT_LOCK_OFD)
+				rec.start = 0;
+		} else {
+			rec.kind = 0;		/* a lease being broken */
+		}
+		if (rec.kind == CKPT_LOCK_LEASE) {	/* F_GETSIG: its breaks' signal, 0 for SIGIO */
+			long sig = sys_fcntl(f->fd, 11, 0);
+
+			rec.sig = sys_failed(sig) ? 0 : (int32_t)sig;
+		}
+		if (rec.kind && by_path && (rec.kind != CKPT_LOCK_LEASE || f->kind == CKPT_FD_REG) &&
+		    w->nlocks < CAP_MAX_LOCKS) {
+			ckpt_scratch.locks[w->nlocks++] = rec;
+		} else if (!(w->lost & (CKPT_PROC_POSIX_LOCKS_LOST << k))) {
+			w->lost |= CKPT_PROC_POSIX_LOCKS_LOST << k;
+			w->lost_fd[k + 1] = f->fd;
 		}
 	}
 }
@@ -609,6 +667,7 @@ static void describe_path_fd(struct ckpt_fd *f, const struct ksys_stat *st, cons
 	}
 }
 
+/* one descriptor -> its record; stored bytes for pipes go to fdbuf */
 static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
 {
 	char path[64], link[4096], info[1024];
@@ -633,13 +692,13 @@ static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
 	link[n > 0 ? n : 0] = 0;
 	f->path_off = cap_add_string(w, link);
 	img_fmt(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	if (cap_read_small(path, info, sizeof(info)) <= 0)
+	if ((n = cap_read_small(path, info, sizeof(info))) <= 0)
 		return -5;
+	w->fd_has_locks = cap_field(info, "lock:") || n >= (long)sizeof(info) - 1;	/* (or cut short) */
 	if ((v = cap_field(info, "pos:")))
 		f->pos = num(&v, 10);
 	if ((v = cap_field(info, "flags:")))
 		f->flags = (uint32_t)num(&v, 8);
-	note_locks(w, info, fd);
 	if (f->flags & O_PATH) {
 		describe_path_fd(f, &st, link);
 		return 0;
@@ -771,6 +830,7 @@ int cap_collect_fds(struct cap_walk *w)
 	int pid = (int)sys_getpid();
 
 	w->nfds = 0;
+	w->nlocks = 0;
 	w->fdbuf_used = 0;
 	if (sys_failed(dir)) {
 		w->fail_what = "open /proc/self/fd";
@@ -831,6 +891,8 @@ int cap_collect_fds(struct cap_walk *w)
 			if (f->kind == CKPT_FD_PIPE && (g->flags & 3) != (f->flags & 3))
 				f->peer = j, g->peer = w->nfds;	/* the other end */
 		}
+		if (f->share == w->nfds && w->fd_has_locks)
+			collect_locks(w, w->nfds);
 		if (f->share != w->nfds && (f->fd_flags & CKPT_FD_STORED)) {
 			f->fd_flags &= ~CKPT_FD_STORED;	/* a dup: its lead's copy serves */
 			f->data_len = 0;

@@ -56,6 +56,7 @@ struct img {
 	struct ckpt_fd *fds;
 	struct ckpt_siginfo *sigs;
 	struct ckpt_timer *timers;
+	struct ckpt_lock *locks;	/* hdr.nlocks of them */
 	const char *strings;
 };
 /* Open, read and check everything but the page data.  The tables go to a fresh
@@ -68,6 +69,7 @@ const char *img_fd_why(const struct ckpt_fd *f);	/* why an UNSUPPORTED descripto
 const char *img_netlink_name(uint64_t protocol);	/* NETLINK_ROUTE ..., or "?" */
 int img_inotify_watch_ok(const struct img *img, const struct ckpt_fd *f, int32_t prev,
 			 const struct ckpt_inotify_watch *w, struct img_err *e);
+const char *img_lock_name(const struct ckpt_lock *l);	/* "POSIX write lock" ... "read lease" */
 int img_writes_into(const struct ckpt_vma *v, uint64_t addr, uint64_t len);
 
 /* chain.c: open top's parents, newest first (see there); their number, or -1 */

@@ -74,6 +74,18 @@ int img_inotify_watch_ok(const struct img *img, const struct ckpt_fd *f, int32_t
 	return 0;
 }
 
+const char *img_lock_name(const struct ckpt_lock *l)
+{
+	static const char *const names[CKPT_LOCK_KIND_MAX][2] = {
+		[CKPT_LOCK_POSIX] = { "POSIX read lock", "POSIX write lock" },
+		[CKPT_LOCK_OFD] = { "OFD read lock", "OFD write lock" },
+		[CKPT_LOCK_FLOCK] = { "flock LOCK_SH", "flock LOCK_EX" },
+		[CKPT_LOCK_LEASE] = { "read lease", "write lease" },
+	};
+
+	return l->kind && l->kind < CKPT_LOCK_KIND_MAX && l->type <= 1 ? names[l->kind][l->type] : "?";
+}
+
 const char *img_kind_name(uint32_t kind)
 {
 	return kind && kind < CKPT_VMA_KIND_MAX ? kind_names[kind] : "?";
@@ -156,8 +168,11 @@ static int check_header(struct img *img, struct img_err *e)
 	h->hdr_crc = crc;
 	if (h->hdr_size != CKPT_HDR_SIZE || h->page_size != CKPT_PAGE_SIZE)
 		return img_fail(e, "header size %u / page size %u not supported", h->hdr_size, h->page_size);
-	if (h->flags)
+	if (h->flags & ~CKPT_HDR_LOCKS)
 		return img_fail(e, "header flags 0x%x unknown to this reader", h->flags);
+	if (!(h->flags & CKPT_HDR_LOCKS) != !h->nlocks || h->nlocks > CKPT_MAX_LOCKS ||
+	    (!h->nlocks && h->locks_off))
+		return img_fail(e, "header lock table inconsistent (%u locks, flags 0x%x)", h->nlocks, h->flags);
 	if (h->cpu_level == 1 || h->cpu_level > 4)
 		return img_fail(e, "header cpu level %u unknown to this reader", h->cpu_level);
 	if (h->clock_mono_ns < 0 || h->clock_boot_ns < 0 || h->clock_mono_ns > INT64_MAX / 2 ||
@@ -189,6 +204,7 @@ static int check_header(struct img *img, struct img_err *e)
 	    !table_ok(h, h->fds_off, h->nfds, sizeof(struct ckpt_fd)) ||
 	    !table_ok(h, h->sigs_off, h->nsigs, sizeof(struct ckpt_siginfo)) ||
 	    !table_ok(h, h->timers_off, h->ntimers, sizeof(struct ckpt_timer)) ||
+	    !table_ok(h, h->locks_off, h->nlocks, sizeof(struct ckpt_lock)) ||
 	    !table_ok(h, h->strings_off, h->strings_size, 1) || h->strings_size < 1)
 		return img_fail(e, "a table lies outside the tables area");
 	return 0;
@@ -431,6 +447,27 @@ static int check_fds(struct img *img, uint64_t data_at, struct img_err *e)
 	return 0;
 }
 
+/* each lock on a descriptor the restorer reopens by path, through the first
+ * of the descriptors that share its open file description; a range that
+ * F_SETLK takes (start + len fits an off_t); flock and leases whole-file, a
+ * lease on a regular file only */
+static int check_locks(struct img *img, struct img_err *e)
+{
+	for (uint32_t i = 0; i < img->hdr.nlocks; i++) {
+		const struct ckpt_lock *l = &img->locks[i];
+		const struct ckpt_fd *f = l->fd_index < img->hdr.nfds ? &img->fds[l->fd_index] : 0;
+		int ranged = l->kind == CKPT_LOCK_POSIX || l->kind == CKPT_LOCK_OFD;
+
+		if (!f || f->share != l->fd_index || !l->kind || l->kind >= CKPT_LOCK_KIND_MAX || l->type > 1 ||
+		    (f->kind != CKPT_FD_REG && f->kind != CKPT_FD_DIR && f->kind != CKPT_FD_CHR &&
+		     f->kind != CKPT_FD_FIFO) || (l->kind == CKPT_LOCK_LEASE && f->kind != CKPT_FD_REG) ||
+		    l->start < 0 || l->len < 0 || l->len > INT64_MAX - l->start || (!ranged && (l->start || l->len)) ||
+		    l->sig < 0 || l->sig > CKPT_NSIG || (l->sig && l->kind != CKPT_LOCK_LEASE))
+			return img_fail(e, "lock record %u out of range", i);
+	}
+	return 0;
+}
+
 int img_open(struct img *img, const char *path, uint64_t table_addr, struct img_err *e)
 {
 	struct ksys_stat st;
@@ -483,11 +520,12 @@ int img_open(struct img *img, const char *path, uint64_t table_addr, struct img_
 	img->fds = table_at(img, h->fds_off);
 	img->sigs = table_at(img, h->sigs_off);
 	img->timers = table_at(img, h->timers_off);
+	img->locks = table_at(img, h->locks_off);
 	img->strings = table_at(img, h->strings_off);
 	if (img->strings[h->strings_size - 1] != 0)
 		return img_fail(e, "string table not terminated");
 	if (check_threads(img, e) || check_proc(img, e) || check_vmas(img, &data_end, e) ||
-	    check_fds(img, data_end, e))
+	    check_fds(img, data_end, e) || check_locks(img, e))
 		return -1;
 	return 0;
 }

@@ -15,6 +15,7 @@
  *                       fds_off      struct ckpt_fd       [nfds]
  *                       sigs_off     struct ckpt_siginfo  [nsigs]
  *                       timers_off   struct ckpt_timer    [ntimers]
+ *                       locks_off    struct ckpt_lock     [nlocks] (with CKPT_HDR_LOCKS)
  *                       strings_off  NUL-terminated strings, strings_size bytes
  *                       each thread's XSAVE/FXSAVE area at thread.xsave_off
  *                     zero padding up to data_off is part of the tables (and the crc)
@@ -40,6 +41,7 @@
 #define CKPT_MAX_THREADS	4096u
 #define CKPT_MAX_VMAS		65536u
 #define CKPT_MAX_FDS		65536u
+#define CKPT_MAX_LOCKS		65536u
 #define CKPT_MAX_TABLES		(256u << 20)	/* tables larger than this are refused */
 #define CKPT_NSIG		64
 
@@ -239,10 +241,11 @@ _Static_assert(sizeof(struct ckpt_proc) == 4096, "ckpt_proc");
 /* ... and what the process had that is not restored: libckpt names it at
  * checkpoint time, the restorer again (bits in this order, img_lost_names) */
 #define CKPT_PROC_GROUPS_LOST	0x10000u	/* more than CKPT_MAX_GROUPS supplementary groups */
-#define CKPT_PROC_POSIX_LOCKS_LOST 0x20000u	/* fcntl F_SETLK record locks held */
-#define CKPT_PROC_FLOCKS_LOST	0x40000u	/* flock() locks held */
-#define CKPT_PROC_OFD_LOCKS_LOST 0x80000u	/* F_OFD_SETLK locks held */
-#define CKPT_PROC_LEASES_LOST	0x100000u	/* F_SETLEASE leases held */
+#define CKPT_PROC_POSIX_LOCKS_LOST 0x20000u	/* fcntl F_SETLK record locks held on a descriptor
+						 * not reopened by path (no ckpt_lock for them) */
+#define CKPT_PROC_FLOCKS_LOST	0x40000u	/* flock() locks, likewise */
+#define CKPT_PROC_OFD_LOCKS_LOST 0x80000u	/* F_OFD_SETLK locks, likewise */
+#define CKPT_PROC_LEASES_LOST	0x100000u	/* F_SETLEASE leases, likewise, or being broken */
 #define CKPT_PROC_AIO_LOST	0x200000u	/* io_setup contexts (an "/[aio]" ring mapped) */
 #define CKPT_PROC_VMFLAGS_LOST	0x400000u	/* VmFlags the restorer does not set again (gu ss ht um sf) */
 #define CKPT_PROC_CHILDREN_LOST	0x800000u	/* child processes (running or not reaped): process
@@ -474,6 +477,39 @@ struct ckpt_timer {
 };								/* 64 */
 _Static_assert(sizeof(struct ckpt_timer) == 64, "ckpt_timer");
 
+/* ckpt_lock.kind: how the lock was taken, and how the restorer takes it again */
+#define CKPT_LOCK_POSIX		1	/* fcntl F_SETLK: the process's record lock */
+#define CKPT_LOCK_OFD		2	/* fcntl F_OFD_SETLK: the open file description's */
+#define CKPT_LOCK_FLOCK		3	/* flock(): the open file description's, whole file */
+#define CKPT_LOCK_LEASE		4	/* fcntl F_SETLEASE, whole file */
+#define CKPT_LOCK_KIND_MAX	5
+/* ckpt_lock.type: the kernel's F_RDLCK and F_WRLCK (flock: LOCK_SH, LOCK_EX) */
+#define CKPT_LOCK_READ		0
+#define CKPT_LOCK_WRITE		1
+
+/* A file lock or lease held at the checkpoint (a "lock:" line of the
+ * descriptor's /proc/self/fdinfo), taken again, non-blocking, on the restored
+ * descriptor; one that cannot be is a refusal.  Only on descriptors reopened
+ * by path (REG, DIR, CHR, FIFO); locks on any other kind are named as not
+ * restored (CKPT_PROC_*_LOCKS_LOST, CKPT_PROC_LEASES_LOST). */
+struct ckpt_lock {
+	uint32_t fd_index;	/* the descriptor record it was taken through (a share lead) */
+	uint16_t kind;		/* CKPT_LOCK_* */
+	uint16_t type;		/* CKPT_LOCK_READ, CKPT_LOCK_WRITE */
+	int64_t  start;		/* POSIX, OFD: first byte; 0 for FLOCK and LEASE */
+	int64_t  len;		/* POSIX, OFD: bytes from start, 0: to the end of the file
+				 * however far it grows; 0 for FLOCK and LEASE */
+	int32_t  sig;		/* LEASE: the signal its breaks are told with (F_SETSIG;
+				 * 0: SIGIO); 0 for the others */
+	uint32_t pad;
+};								/* 32 */
+_Static_assert(sizeof(struct ckpt_lock) == 32, "ckpt_lock");
+
+/* ckpt_hdr.flags: a feature old readers must refuse, not ignore */
+#define CKPT_HDR_LOCKS		0x1u	/* the image holds locks (nlocks, locks_off): a restorer
+					 * that ignored them would bring the program back
+					 * without them */
+
 /* ---- the header ---- */
 struct ckpt_hdr {
 	uint32_t magic;		/*   0 CKPT_MAGIC */
@@ -485,7 +521,7 @@ struct ckpt_hdr {
 	uint64_t tables_off;	/*  32 = CKPT_HDR_SIZE */
 	uint64_t tables_size;	/*  40 = data_off - tables_off */
 	uint32_t tables_crc;	/*  48 */
-	uint32_t flags;		/*  52 reserved, 0 */
+	uint32_t flags;		/*  52 CKPT_HDR_*: features an older reader refuses */
 	uint64_t data_off;	/*  56 page-aligned */
 	uint64_t data_size;	/*  64 */
 	uint32_t nthreads;	/*  72 */
@@ -536,12 +572,16 @@ struct ckpt_hdr {
 				 *     (then only this very kernel's vDSO will do) */
 	int64_t  clock_mono_ns;	/* 696 CLOCK_MONOTONIC at checkpoint; 0: not recorded */
 	int64_t  clock_boot_ns;	/* 704 CLOCK_BOOTTIME at checkpoint; 0: not recorded */
-	uint8_t  reserved[3384];/* 712 zero */
+	uint32_t nlocks;	/* 712 file locks and leases, with CKPT_HDR_LOCKS; else 0 */
+	uint32_t pad3;		/* 716 */
+	uint64_t locks_off;	/* 720 struct ckpt_lock [nlocks] */
+	uint8_t  reserved[3368];/* 728 zero */
 };
 _Static_assert(sizeof(struct ckpt_hdr) == CKPT_HDR_SIZE, "ckpt_hdr");
 _Static_assert(offsetof(struct ckpt_hdr, page_size) == 128, "hdr machine");
 _Static_assert(offsetof(struct ckpt_hdr, program) == 288, "hdr program");
 _Static_assert(offsetof(struct ckpt_hdr, vdso_data_off) == 688, "hdr vdso bytes");
+_Static_assert(offsetof(struct ckpt_hdr, locks_off) == 720, "hdr locks");
 
 /* Feature bits ignored when comparing CPUs: they say nothing about what code can
  * run (hypervisor present, OSXSAVE is checked through xcr0 instead). */

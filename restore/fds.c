@@ -812,7 +812,7 @@ int rst_prepare_fds(const struct img *img, int stdio_image, int close_unsupporte
 		sys_close(stage[i]);
 		stage[i] = (int)moved;
 	}
-	if (fill_fifos(img, e))
+	if (fill_fifos(img, e) || rst_take_locks(img, stage, stdio_image, e))
 		return -1;
 	for (uint32_t i = 0; i < n; i++) {	/* every check passed: a refusal stays one line */
 		const struct ckpt_fd *f = &img->fds[i];

@@ -19,7 +19,9 @@
  *      map and fill every region, checking each run's checksum (a bad one: exit 2)
  *   5. process state: cwd, umask, name, signal dispositions, altstack, mm fields,
  *      rseq, tid address, robust list, limits, personality, timers, pending
- *      signals; descriptors moved to their numbers; the resume block for libckpt
+ *      signals; descriptors moved to their numbers; the resume block for libckpt;
+ *      POSIX locks taken again (locks.c: OFD, flock locks and leases were taken
+ *      in step 3)
  *   6. the other threads (each sets its scheduling, rseq, tid address...), this
  *      thread's scheduling; rst_jump: fs/gs base, FPU state, registers, iretq -- POINT OF NO RETURN
  * Fds 0, 1, 2 stay the caller's (unless --stdio=image); every descriptor the
@@ -1153,6 +1155,19 @@ static void hand_over_exe(void)
 	resume->flags |= CKPT_RESUME_EXE_FD;
 }
 
+/* Step 5: the POSIX locks, and each leased file's owner (locks.c): now that
+ * no descriptor of their files is closed any more.  One that another process
+ * took since step 3 ends the restore here, before any of the program runs. */
+static void take_locks_late(const char *path, int stdio_image)
+{
+	struct img_err err;
+
+	if (bail || !rst_take_locks(&img, 0, stdio_image, &err))
+		return;
+	img_say(2, "restorer: %s: %S\n", path, err.msg);
+	sys_exit_group(127);
+}
+
 /* Step 6: the image's other threads, last: each goes straight into the
  * program (rst_thread_main); then the timers aimed at them, now they exist */
 static void start_threads(const char *path, int same_pid, uint32_t pid)
@@ -1225,6 +1240,7 @@ void rst_main(uint64_t *sp)
 	place_descriptors(o.stdio_image);
 	if (!bail)
 		hand_over_exe();
+	take_locks_late(o.path, o.stdio_image);
 
 	/* 6. registers: the other threads, then this one (its scheduling last: the
 	 * threads start with the restorer's, not its, and set their own) */

@@ -41,6 +41,10 @@ int rst_prepare_fds(const struct img *img, int stdio_image, int close_unsupporte
 void rst_install_fds(const struct img *img, int stdio_image);
 void rst_rewind_fds(const struct img *img);
 
+/* locks.c: the image's file locks and leases, early on the staging
+ * descriptors (stage), late (stage 0) on their own numbers */
+int rst_take_locks(const struct img *img, const int *stage, int stdio_image, struct img_err *e);
+
 /* paths.c: --map-path and --cwd (see there) */
 #define RST_PATH_MAX	4096
 #define RST_MAX_MAPS	16

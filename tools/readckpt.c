@@ -370,6 +370,27 @@ static void print_fds(const struct img *img)
 		print_fd(img, i);
 }
 
+/* the file locks and leases the restorer takes again */
+static void print_locks(const struct img *img)
+{
+	if (!img->hdr.nlocks)
+		return;
+	printf("locks %u (taken again at restore)\n", img->hdr.nlocks);
+	for (uint32_t i = 0; i < img->hdr.nlocks; i++) {
+		const struct ckpt_lock *l = &img->locks[i];
+		const struct ckpt_fd *f = &img->fds[l->fd_index];
+
+		printf("  %4d %-16s", f->fd, img_lock_name(l));
+		if ((l->kind == CKPT_LOCK_POSIX || l->kind == CKPT_LOCK_OFD) && l->len)
+			printf(" bytes %ld-%ld", l->start, l->start + l->len - 1);
+		else if (l->kind == CKPT_LOCK_POSIX || l->kind == CKPT_LOCK_OFD)
+			printf(" bytes %ld to EOF", l->start);
+		if (l->sig)
+			printf(" (breaks told with signal %d)", l->sig);
+		printf("  %s\n", esc(img_str(img, f->path_off)));
+	}
+}
+
 static void print_regions(const struct img *img)
 {
 	printf("regions %u, runs %u\n", img->hdr.nvmas, img->hdr.nruns);
@@ -405,6 +426,7 @@ int main(int argc, char **argv)
 	print_threads(&img);
 	print_process(&img);
 	print_fds(&img);
+	print_locks(&img);
 	print_regions(&img);
 	return 0;
 }

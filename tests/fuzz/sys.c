@@ -357,6 +357,10 @@ long ckpt_raw_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long
 		if (*(const unsigned short *)a2 == AF_UNIX)
 			return -EACCES;
 		return ret(syscall(nr, a1, a2, a3));
+	case SYS_flock:			/* an flock lock of the image's, on a descriptor made here */
+		if (a1 < 0 || a1 >= MAX_FD || !bit(fd_mine, a1))
+			break;
+		return ret(syscall(nr, a1, a2));
 	case SYS_ioctl:			/* TFD_IOC_SET_TICKS, on a timerfd made here */
 		if (a2 != 0x40085400 || a1 < 0 || a1 >= MAX_FD || !bit(fd_mine, a1))
 			break;

@@ -23,6 +23,8 @@
  *   fds                         one line per descriptor record: index fd kind path_off data_len
  *   get-fd INDEX FIELD          print one field of descriptor record INDEX
  *   set-fd INDEX FIELD VALUE    set one field of descriptor record INDEX (kind, size, ...)
+ *   get-lock INDEX FIELD        print one field of lock record INDEX
+ *   set-lock INDEX FIELD VALUE  set one field of lock record INDEX (fd_index, kind, type, start, len)
  *   get-proc FIELD              print one field of the process record
  *   set-proc FIELD VALUE        set one field of the process record (resume_addr, cwd_off ...)
  *   set-comm TEXT               the process record's comm (at most 15 bytes)
@@ -84,7 +86,7 @@ static void usage(void)
 {
 	die("usage: imgedit [-n] IMG info|vmas|get-hdr F|set-hdr F V|get-vma I F|"
 	    "set-vma I F V|get-thread I F|set-thread I F V|runs|get-run I F|set-run I F V|fds|get-fd I F|"
-	    "set-fd I F V|set-fd-path I T|get-proc F|set-proc F V|set-comm T|set-str OFF T|vdso-differ|vdso-craft W|"
+	    "set-fd I F V|set-fd-path I T|get-lock I F|set-lock I F V|get-proc F|set-proc F V|set-comm T|set-str OFF T|vdso-differ|vdso-craft W|"
 	    "vdso-unstore|"
 	    "flip OFF BIT|fix-crc [-a]|check");
 }
@@ -184,7 +186,7 @@ static const struct field hdr_fields[] = {
 	F(ckpt_hdr, vdso_size), F(ckpt_hdr, vvar_size), F(ckpt_hdr, vvar_vclock_size),
 	F(ckpt_hdr, nfds), F(ckpt_hdr, nsigs), F(ckpt_hdr, ntimers), F(ckpt_hdr, fds_off),
 	F(ckpt_hdr, sigs_off), F(ckpt_hdr, timers_off), F(ckpt_hdr, depth), F(ckpt_hdr, clock_mono_ns),
-	F(ckpt_hdr, clock_boot_ns), F(ckpt_hdr, vdso_data_off),
+	F(ckpt_hdr, clock_boot_ns), F(ckpt_hdr, vdso_data_off), F(ckpt_hdr, nlocks), F(ckpt_hdr, locks_off),
 	{ 0, 0, 0 }
 };
 
@@ -224,6 +226,12 @@ static const struct field fd_fields[] = {
 	F(ckpt_fd, mtime_nsec), F(ckpt_fd, mode), F(ckpt_fd, path_off), F(ckpt_fd, share),
 	F(ckpt_fd, peer), F(ckpt_fd, data_crc), F(ckpt_fd, data_off), F(ckpt_fd, data_len),
 	{ "aux0", offsetof(struct ckpt_fd, aux), 8 },
+	{ 0, 0, 0 }
+};
+
+static const struct field lock_fields[] = {
+	F(ckpt_lock, fd_index), F(ckpt_lock, kind), F(ckpt_lock, type), F(ckpt_lock, start), F(ckpt_lock, len),
+	F(ckpt_lock, sig),
 	{ 0, 0, 0 }
 };
 
@@ -299,6 +307,15 @@ static unsigned char *fd_rec(uint64_t i)
 	if (i >= h->nfds)
 		die("%s: descriptor record %llu: image has %u", img_path, (unsigned long long)i, h->nfds);
 	return at(h->fds_off + i * sizeof(struct ckpt_fd), sizeof(struct ckpt_fd), "fd");
+}
+
+static unsigned char *lock_rec(uint64_t i)
+{
+	struct ckpt_hdr *h = hdr();
+
+	if (i >= h->nlocks)
+		die("%s: lock record %llu: image has %u", img_path, (unsigned long long)i, h->nlocks);
+	return at(h->locks_off + i * sizeof(struct ckpt_lock), sizeof(struct ckpt_lock), "lock");
 }
 
 static unsigned char *proc_rec(void)
@@ -650,6 +667,10 @@ int main(int argc, char **argv)
 		printf("%llu\n", (unsigned long long)get_at(fd_rec(num(argv[0])), field(fd_fields, argv[1], "fd")));
 		return 0;
 	}
+	if (!strcmp(cmd, "get-lock") && argc == 2) {
+		printf("%llu\n", (unsigned long long)get_at(lock_rec(num(argv[0])), field(lock_fields, argv[1], "lock")));
+		return 0;
+	}
 	if (!strcmp(cmd, "get-thread") && argc == 2) {
 		printf("%llu\n", (unsigned long long)get_at(thread_at(num(argv[0])),
 							   field(thread_fields, argv[1], "thread")));
@@ -673,6 +694,8 @@ int main(int argc, char **argv)
 		set_at(run_rec(num(argv[0])), field(run_fields, argv[1], "run"), num(argv[2]));
 	} else if (!strcmp(cmd, "set-fd") && argc == 3) {
 		set_at(fd_rec(num(argv[0])), field(fd_fields, argv[1], "fd"), num(argv[2]));
+	} else if (!strcmp(cmd, "set-lock") && argc == 3) {
+		set_at(lock_rec(num(argv[0])), field(lock_fields, argv[1], "lock"), num(argv[2]));
 	} else if (!strcmp(cmd, "set-proc") && argc == 2) {
 		set_at(proc_rec(), field(proc_fields, argv[0], "process"), num(argv[1]));
 	} else if (!strcmp(cmd, "set-comm") && argc == 1) {

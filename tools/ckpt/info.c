@@ -182,6 +182,19 @@ static void json_fds(FILE *f, const struct img *img)
 	fputs("\n  ],\n", f);
 }
 
+/* the file locks and leases the restorer takes again */
+static void json_locks(FILE *f, const struct img *img)
+{
+	fputs("  \"locks\": [", f);
+	for (uint32_t i = 0; i < img->hdr.nlocks; i++) {
+		const struct ckpt_lock *l = &img->locks[i];
+
+		fprintf(f, "%s\n    {\"fd\": %d, \"lock\": \"%s\", \"start\": %ld, \"len\": %ld, \"signal\": %d}",
+			i ? "," : "", img->fds[l->fd_index].fd, img_lock_name(l), l->start, l->len, l->sig);
+	}
+	fputs(img->hdr.nlocks ? "\n  ],\n" : "],\n", f);
+}
+
 /* pending signals and POSIX timers, and the closing brace */
 static void json_pending_and_timers(FILE *f, const struct img *img)
 {
@@ -216,6 +229,7 @@ static int info_json(const char *path)
 	json_process(f, &img);
 	json_regions(f, &img);
 	json_fds(f, &img);
+	json_locks(f, &img);
 	json_pending_and_timers(f, &img);
 	if (fflush(f) || ferror(f)) {
 		say("writing the JSON: %s", strerror(errno));
