@@ -1,0 +1,195 @@
+#!/bin/bash
+# timeout: 120
+# tcp_repair.sh -- a TCP connection to the outside world survives a checkpoint
+# that ends the program and a restore, its peer never noticing (issue 17).
+#
+# Inside a user and network namespace of its own (unshare -Urn; root: unshare
+# -n), where TCP_REPAIR is allowed, with lo up, all steps in one shell: a C
+# server (compiled here) under libckpt accepts one client (compiled here,
+# not under libckpt).  The client sends 1000 bytes the server leaves unread;
+# the server sends 150000 bytes the client does not read yet (its receive
+# buffer is small: most of them wait in the server's send queue, not sent).
+# A final checkpoint (the trigger with CKPT_FINAL_COOKIE: the program stops
+# once the image is written) is taken, the server killed, then restored.
+# Checks:
+#   1  the checkpoint recorded the connection with TCP_REPAIR (readckpt shows
+#      option 0x200) and the restorer said, in one line, it restored it so
+#   2  the conversation goes on: the client reads the 150000 bytes and 50 more
+#      sent after the restore, then end of file; the server reads the 1000
+#      bytes once, then 500 more sent after the restore: both byte streams
+#      exactly those of an uninterrupted run
+# Outside a namespace as the ordinary user (no CAP_NET_ADMIN) the connection
+# comes back as closed by its peer: sockets_listen.sh check 6.
+# Environment (tests/run.sh): ROOT, TMPDIR.  `ok N` / `not ok N`; exit 0, 1, 4.
+# CKPT_TEST_BREAK=1: the client expects one byte more than the server sends.
+
+set -u
+. "$(dirname "$0")/lib.sh"
+workdir tcp_repair
+need_cc
+need_built "$ROOT/libckpt.so" "$ROOT/restorer" "$ROOT/readckpt"
+command -v unshare >/dev/null 2>&1 || skip "no unshare (util-linux)"
+command -v ip >/dev/null 2>&1 || skip "no ip (iproute2) to bring lo up"
+
+cat >"$W/peer.c" <<'CEOF'
+/* srv DIR: listen on 127.0.0.1 (a port the kernel picks, written to DIR/port),
+ *   accept one, send 150000 bytes (byte k is k*7+1 mod 251) without reading,
+ *   say "ready", wait for DIR/go, then read 1500 bytes (byte k: k*3 mod 256),
+ *   check them, send 50 more bytes of its stream, close.
+ * cli DIR PORT EXTRA: connect with a small receive buffer, send 1000 bytes,
+ *   say "sent", wait for DIR/go, send 500 more, read to end of file, check
+ *   150050 + EXTRA bytes of the stream came. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static void wait_go(const char *dir)
+{
+	char p[4096];
+
+	snprintf(p, sizeof(p), "%s/go", dir);
+	while (access(p, F_OK))
+		usleep(20000);
+}
+
+int main(int argc, char **argv)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	static unsigned char buf[200000];
+	int one = 1;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setvbuf(stdout, 0, _IONBF, 0);
+	if (!strcmp(argv[1], "srv")) {
+		int l = socket(AF_INET, SOCK_STREAM, 0), s, got = 0, bad = 0;
+		socklen_t al = sizeof(a);
+		char p[4096];
+		FILE *f;
+
+		setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(l, (void *)&a, sizeof(a)) || listen(l, 4) || getsockname(l, (void *)&a, &al))
+			return perror("srv: listen"), 1;
+		snprintf(p, sizeof(p), "%s/port", argv[2]);
+		f = fopen(p, "w");
+		fprintf(f, "%d\n", ntohs(a.sin_port));
+		fclose(f);
+		if ((s = accept(l, 0, 0)) < 0)
+			return perror("srv: accept"), 1;
+		for (int k = 0; k < 150050; k++)
+			buf[k] = (unsigned char)((k * 7 + 1) % 251);
+		for (int sent = 0; sent < 150000; ) {
+			int n = send(s, buf + sent, 150000 - sent, MSG_DONTWAIT);
+
+			if (n <= 0)
+				return printf("srv: send queue full at %d\n", sent), 1;
+			sent += n;
+		}
+		printf("ready\n");
+		wait_go(argv[2]);
+		while (got < 1500) {
+			int n = read(s, buf + 150050 + got, 1500 - got);
+
+			if (n <= 0)
+				return printf("srv: read %d after %d bytes\n", n, got), 1;
+			got += n;
+		}
+		for (int k = 0; k < 1500; k++)
+			bad += buf[150050 + k] != (unsigned char)(k * 3);
+		if (write(s, buf + 150000, 50) != 50)
+			return perror("srv: write"), 1;
+		close(s);
+		printf("srv: got %d bytes, %d out of place\n", got, bad);
+		return bad != 0;
+	} else {
+		int s = socket(AF_INET, SOCK_STREAM, 0), small = 4096, want = 150050 + atoi(argv[4]), got = 0, n, bad = 0;
+		static unsigned char in[200000];
+
+		for (int k = 0; k < 1500; k++)
+			buf[k] = (unsigned char)(k * 3);
+		setsockopt(s, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+		a.sin_port = htons(atoi(argv[3]));
+		if (connect(s, (void *)&a, sizeof(a)) || write(s, buf, 1000) != 1000)
+			return perror("cli: connect"), 1;
+		printf("sent\n");
+		wait_go(argv[2]);
+		if (write(s, buf + 1000, 500) != 500)
+			return perror("cli: write"), 1;
+		while (got < (int)sizeof(in) && (n = read(s, in + got, sizeof(in) - got)) > 0)
+			got += n;
+		for (int k = 0; k < got && k < 150050; k++)
+			bad += in[k] != (unsigned char)((k * 7 + 1) % 251);
+		printf("cli: got %d bytes (want %d), %d out of place, then %s\n", got, want, bad,
+		       n == 0 ? "end of file" : "an error");
+		return got != want || bad || n != 0;
+	}
+}
+CEOF
+cat >"$W/final.c" <<'CEOF'
+/* final PID SIG: the final-checkpoint trigger (libckpt's CKPT_FINAL_COOKIE) */
+#include <signal.h>
+#include <stdlib.h>
+int main(int argc, char **argv)
+{
+	union sigval v = { .sival_ptr = (void *)0x636b7074656e6400ull };
+
+	return sigqueue(atoi(argv[1]), atoi(argv[2]), v) != 0;
+}
+CEOF
+compile_or_fail "compile the peers" cc -O -o "$W/peer" "$W/peer.c"
+compile_or_fail "compile the trigger" cc -O -o "$W/final" "$W/final.c"
+
+# everything below in one shell (bash: its script is fd 255) inside the namespaces
+cat >"$W/inside.sh" <<'SEOF'
+W=$1 ROOT=$2 EXTRA=$3
+ip link set lo up || exit 3
+cd "$W" || exit 3
+( for f in /proc/self/fd/*; do		# what the runner left open is not the server's
+	k=${f##*/}
+	[ "$k" -gt 2 ] && [ "$k" -ne 255 ] && eval "exec $k>&-" 2>/dev/null
+  done
+  exec env CKPT_FILE="$W/srv.img" LD_PRELOAD="$ROOT/libckpt.so" ./peer srv "$W" >"$W/srv.out" 2>"$W/srv.err" </dev/null ) &
+spid=$!
+i=0; while [ ! -s port ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+./peer cli "$W" "$(cat port)" "$EXTRA" >"$W/cli.out" 2>&1 &
+cpid=$!
+i=0; while ! grep -qs ready srv.out && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+sleep 0.3
+./final $spid 12 || exit 5
+i=0; while [ "$(awk '{print $3}' /proc/$spid/stat 2>/dev/null)" != T ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+{ kill -9 $spid; wait $spid; } 2>/dev/null
+"$ROOT/readckpt" "$W/srv.img" >"$W/readckpt.out" 2>&1
+"$ROOT/restorer" "$W/srv.img" >"$W/rst.out" 2>"$W/rst.err" </dev/null &
+rpid=$!
+sleep 0.5
+touch "$W/go"
+i=0; while kill -0 $cpid 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+wait $cpid; echo "client $?" >"$W/cli.rc"
+wait $rpid; echo "server $?" >"$W/rst.rc"
+SEOF
+if [ "$(id -u)" = 0 ]; then ns="unshare -n"; else ns="unshare -Urn"; fi
+$ns true 2>/dev/null || skip "no network namespace of our own here ($ns refused)"
+extra=0
+[ "$BRK" = 1 ] && extra=1
+timeout 60 $ns bash "$W/inside.sh" "$W" "$ROOT" "$extra"
+note "server: $(oneline "$W/srv.out") $(oneline "$W/srv.err")"
+note "restorer: $(oneline "$W/rst.err")"
+note "client: $(oneline "$W/cli.out")"
+
+if grep -q 'options 0x3..,' "$W/readckpt.out" &&
+   [ "$(grep -c 'notice: fd [0-9]*: TCP 127.0.0.1:[0-9]* -> 127.0.0.1:[0-9]* restored as it was (TCP_REPAIR)$' "$W/rst.err")" = 1 ]; then
+	ok "the connection was recorded and restored with TCP_REPAIR: $(grep TCP_REPAIR "$W/rst.err")"
+else
+	not_ok "TCP_REPAIR: readckpt $(grep options "$W/readckpt.out" | tr '\n' '|'); restorer: $(oneline "$W/rst.err")"
+fi
+if grep -q '^cli: got 150050 bytes (want 150050), 0 out of place, then end of file$' "$W/cli.out" &&
+   grep -q '^srv: got 1500 bytes, 0 out of place$' "$W/rst.out" && grep -qx 'client 0' "$W/cli.rc" &&
+   grep -qx 'server 0' "$W/rst.rc"; then
+	ok "the conversation went on: both byte streams whole and in order"
+else
+	not_ok "conversation: client $(oneline "$W/cli.out") ($(oneline "$W/cli.rc")); restored server $(oneline "$W/rst.out") ($(oneline "$W/rst.rc"))"
+fi
+finish
