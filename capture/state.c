@@ -216,12 +216,15 @@ static int peek_queue(int fd, int queue, uint32_t *seq, uint32_t len, uint64_t a
 /* An established TCP connection's kernel state, read in repair mode
  * (TCP_REPAIR, which needs CAP_NET_ADMIN over the socket's network
  * namespace), after its two addresses in fdbuf: a struct ckpt_tcp_repair,
- * the receive queue's bytes, the send queue's.  The threads are stopped: the
- * program cannot read or write it meanwhile.  A final checkpoint leaves it in
- * repair mode, so that closing it at the kill sends the peer nothing (no FIN,
- * no RST); otherwise it leaves repair mode at once, with no window probe.
- * Returns the bytes added, 0 when repair mode was refused or the state could
- * not all be read (then the connection comes back as closed, as without). */
+ * the receive queue's bytes, the send queue's.  Only for a final checkpoint,
+ * the one that ends the program: after any other the connection goes on (or
+ * the kill that ends the program closes it and tells the peer), and its state
+ * in the image is stale.  The threads are stopped: the program cannot read or
+ * write it meanwhile.  It stays in repair mode, so that closing it at the
+ * kill sends the peer nothing (no FIN, no RST); cap_repair_release() lets it
+ * go if the program is continued instead.  Returns the bytes added, 0 when
+ * repair mode was refused or the state could not all be read (then the
+ * connection comes back as closed, as without). */
 static uint64_t repair_state(int fd, uint64_t at)
 {
 	struct ckpt_tcp_repair *r = (struct ckpt_tcp_repair *)(ckpt_scratch.fdbuf + at);
@@ -229,7 +232,8 @@ static uint64_t repair_state(int fd, uint64_t at)
 	int on = 1, off = -1, inq = 0, outq = 0, ok;
 	uint64_t room = CAP_FDBUF - at, need;
 
-	if (room < sizeof(*r) || sys_failed(sys_setsockopt(fd, KSYS_IPPROTO_TCP, KSYS_TCP_REPAIR, &on, sizeof(on))))
+	if (!cap_final_take || nin_repair >= sizeof(in_repair) / sizeof(in_repair[0]) || room < sizeof(*r) ||
+	    sys_failed(sys_setsockopt(fd, KSYS_IPPROTO_TCP, KSYS_TCP_REPAIR, &on, sizeof(on))))
 		return 0;
 	memset(r, 0, sizeof(*r));
 	sys_ioctl(fd, FIONREAD, &inq);		/* SIOCINQ: bytes not read */
@@ -256,7 +260,7 @@ static uint64_t repair_state(int fd, uint64_t at)
 	r->wscale = (((const uint8_t *)tcp_info)[6] & 15) | (uint32_t)(((const uint8_t *)tcp_info)[6] >> 4) << 16;
 	r->sndbuf = (uint32_t)sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_SNDBUF);
 	r->rcvbuf = (uint32_t)sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_RCVBUF);
-	if (cap_final_take && ok && nin_repair < sizeof(in_repair) / sizeof(in_repair[0]))
+	if (ok)
 		in_repair[nin_repair++] = fd;
 	else
 		sys_setsockopt(fd, KSYS_IPPROTO_TCP, KSYS_TCP_REPAIR, &off, sizeof(off));
@@ -735,11 +739,12 @@ void cap_say_not_restored(const char *path, const struct ckpt_proc *p, const str
 				img_fd_why(f));
 		if (f->kind == CKPT_FD_SOCKET && (f->aux[4] & CKPT_SO_TCP_REPAIR))
 			cap_say("%s: notice: fd %d (%s): a TCP connection, recorded with TCP_REPAIR: it comes back "
-				"as it is where the restorer may use TCP_REPAIR (CAP_NET_ADMIN in this network "
+				"as it is where the restorer may use TCP_REPAIR (CAP_NET_ADMIN in its network "
 				"namespace), else as closed by its peer", path, f->fd, ckpt_scratch.strings + f->path_off);
 		else if (f->kind == CKPT_FD_SOCKET && (f->aux[4] & CKPT_SO_WAS_CONNECTED))
 			cap_say("%s: not restored: fd %d (%s): a TCP connection: it comes back as closed by its "
-				"peer (reads give end of file)", path, f->fd, ckpt_scratch.strings + f->path_off);
+				"peer (reads give end of file; only a checkpoint that ends the program keeps it, "
+				"with TCP_REPAIR)", path, f->fd, ckpt_scratch.strings + f->path_off);
 	}
 }
 

@@ -18,8 +18,10 @@
 #      sent after the restore, then end of file; the server reads the 1000
 #      bytes once, then 500 more sent after the restore: both byte streams
 #      exactly those of an uninterrupted run
-# Outside a namespace as the ordinary user (no CAP_NET_ADMIN) the connection
-# comes back as closed by its peer: sockets_listen.sh check 6.
+#   3  (ordinary user) the same image restored outside the namespace, where
+#      TCP_REPAIR is refused: the connection reads as closed by its peer, in
+#      one line naming the refusal.  (A connection open at an ordinary
+#      checkpoint comes back closed too: sockets_listen.sh check 6.)
 # Environment (tests/run.sh): ROOT, TMPDIR.  `ok N` / `not ok N`; exit 0, 1, 4.
 # CKPT_TEST_BREAK=1: the client expects one byte more than the server sends.
 
@@ -191,5 +193,19 @@ if grep -q '^cli: got 150050 bytes (want 150050), 0 out of place, then end of fi
 	ok "the conversation went on: both byte streams whole and in order"
 else
 	not_ok "conversation: client $(oneline "$W/cli.out") ($(oneline "$W/cli.rc")); restored server $(oneline "$W/rst.out") ($(oneline "$W/rst.rc"))"
+fi
+# 3: the same image restored where TCP_REPAIR is refused (the ordinary user
+# outside any namespace of its own): the connection reads as closed by its
+# peer, said in one line; the server sees end of file at once
+if [ "$(id -u)" != 0 ]; then
+	rm -f "$W/rst.out"
+	timeout 20 "$ROOT/restorer" "$W/srv.img" >"$W/rst.out" 2>"$W/rst2.err" </dev/null
+	rc=$?
+	if [ "$(grep -c 'notice: fd [0-9]* (TCP 127.0.0.1:[0-9]* to 127.0.0.1:[0-9]*): TCP_REPAIR refused (errno 1): the connection is not restored; it reads as closed by its peer$' "$W/rst2.err")" = 1 ] &&
+	   grep -q '^srv: read 0 after 0 bytes$' "$W/rst.out" && [ $rc = 1 ]; then
+		ok "without CAP_NET_ADMIN the connection comes back closed by its peer: $(grep refused "$W/rst2.err")"
+	else
+		not_ok "without CAP_NET_ADMIN: restorer exit $rc, $(oneline "$W/rst2.err"); server $(oneline "$W/rst.out")"
+	fi
 fi
 finish
