@@ -13,7 +13,7 @@
 # once the image is written) is taken, the server killed, then restored.
 # Checks:
 #   1  the checkpoint recorded the connection with TCP_REPAIR (readckpt shows
-#      option 0x200) and the restorer said, in one line, it restored it so
+#      option 0x200 and the 1000 bytes unread) and the restorer said, in one line, it restored it so
 #   2  the conversation goes on: the client reads the 150000 bytes and 50 more
 #      sent after the restore, then end of file; the server reads the 1000
 #      bytes once, then 500 more sent after the restore: both byte streams
@@ -180,8 +180,10 @@ timeout 60 $ns bash "$W/inside.sh" "$W" "$ROOT" "$extra"
 note "server: $(oneline "$W/srv.out") $(oneline "$W/srv.err")"
 note "restorer: $(oneline "$W/rst.err")"
 note "client: $(oneline "$W/cli.out")"
+note "readckpt: $(grep "TCP_REPAIR:" "$W/readckpt.out")"
 
 if grep -q 'options 0x3..,' "$W/readckpt.out" &&
+   grep -q 'TCP_REPAIR: send seq [0-9]* ([0-9]* bytes queued), receive seq [0-9]* (1000 bytes unread)' "$W/readckpt.out" &&
    [ "$(grep -c 'notice: fd [0-9]*: TCP 127.0.0.1:[0-9]* -> 127.0.0.1:[0-9]* restored as it was (TCP_REPAIR)$' "$W/rst.err")" = 1 ]; then
 	ok "the connection was recorded and restored with TCP_REPAIR: $(grep TCP_REPAIR "$W/rst.err")"
 else
