@@ -18,7 +18,9 @@
 #      sent after the restore, then end of file; the server reads the 1000
 #      bytes once, then 500 more sent after the restore: both byte streams
 #      exactly those of an uninterrupted run
-#   3  (ordinary user) the same image restored outside the namespace, where
+#   3  a record that lies (TCP_REPAIR on a socket that was not connected, a
+#      queue longer than the stored bytes) is refused in one line
+#   4  (ordinary user) the same image restored outside the namespace, where
 #      TCP_REPAIR is refused: the connection reads as closed by its peer, in
 #      one line naming the refusal.  (A connection open at an ordinary
 #      checkpoint comes back closed too: sockets_listen.sh check 6.)
@@ -196,7 +198,26 @@ if grep -q '^cli: got 150050 bytes (want 150050), 0 out of place, then end of fi
 else
 	not_ok "conversation: client $(oneline "$W/cli.out") ($(oneline "$W/cli.rc")); restored server $(oneline "$W/rst.out") ($(oneline "$W/rst.rc"))"
 fi
-# 3: the same image restored where TCP_REPAIR is refused (the ordinary user
+# 3: a record that lies is refused in one line, before anything is made:
+# TCP_REPAIR state on a socket that was no connection, and a send queue
+# longer than the stored bytes
+IE=$ROOT/tests/bin/imgedit
+idx=$("$IE" "$W/srv.img" fds | awk '$2 == 4 { print $1 }')
+cp "$W/srv.img" "$W/bad1.img"
+cp "$W/srv.img" "$W/bad2.img"
+"$IE" "$W/bad1.img" set-fd "$idx" aux4 0x200 >/dev/null
+off=$(( $("$IE" "$W/srv.img" get-fd "$idx" data_off) + 32 + 8 ))
+printf '\377\377\377\177' | dd of="$W/bad2.img" bs=1 seek=$off conv=notrunc 2>/dev/null
+timeout 20 "$ROOT/restorer" "$W/bad1.img" >/dev/null 2>"$W/bad1.err" </dev/null; rc1=$?
+timeout 20 "$ROOT/restorer" "$W/bad2.img" >/dev/null 2>"$W/bad2.err" </dev/null; rc2=$?
+if [ -n "$idx" ] && [ $rc1 != 0 ] && [ $rc2 != 0 ] && [ "$(lines "$W/bad1.err")" = 1 ] && [ "$(lines "$W/bad2.err")" = 1 ] &&
+   grep -q 'fd 4: socket record out of range$' "$W/bad1.err" && grep -q 'fd 4: TCP repair state out of range$' "$W/bad2.err"; then
+	ok "lying TCP_REPAIR records are refused: $(oneline "$W/bad1.err") $(oneline "$W/bad2.err")"
+else
+	not_ok "lying records: record $idx, exits $rc1 $rc2: $(oneline "$W/bad1.err") / $(oneline "$W/bad2.err")"
+fi
+
+# 4: the same image restored where TCP_REPAIR is refused (the ordinary user
 # outside any namespace of its own): the connection reads as closed by its
 # peer, said in one line; the server sees end of file at once
 if [ "$(id -u)" != 0 ]; then
