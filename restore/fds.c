@@ -30,6 +30,7 @@
 
 static int stage[CKPT_MAX_FDS];		/* per fd record: staging descriptor, or -1 */
 static uint8_t from_copy[CKPT_MAX_FDS / 8];	/* per fd record: made from its stored content */
+static uint8_t in_repair[CKPT_MAX_FDS / 8];	/* per fd record: a TCP connection in repair mode */
 static int path_gone;			/* pin_recorded: the path is not there (ENOENT, ENOTDIR) */
 static struct ckpt_epoll_watch watches[MAX_WATCHES];	/* every epoll instance's, in record order */
 static uint32_t nwatches;
@@ -449,8 +450,9 @@ static void grow_buffer(int fd, int name, uint32_t was, uint32_t queued)
  * closed): the sequence numbers where its queues start, bound to its
  * address and connected to its peer's (in repair mode no SYN goes out), the
  * options agreed at its start (MSS, window scaling, SACK, timestamps) and
- * its timestamp clock, its unread and unacknowledged bytes, its windows; then
- * repair mode off, with a window probe that asks the peer for its window.
+ * its timestamp clock, its unread and unacknowledged bytes, its windows.
+ * Repair mode ends once the descriptors are in place (rst_install_fds): a
+ * restore refused before that closes it without a word to the peer.
  * fd is the new socket, its options set; the stored bytes' checksum was
  * checked (make_socket). */
 static long repaired_connection(const struct img *img, const struct ckpt_fd *f, int fd, const uint8_t *addr,
@@ -460,7 +462,7 @@ static long repaired_connection(const struct img *img, const struct ckpt_fd *f, 
 	struct { uint32_t code, val; } opt[4];	/* struct tcp_repair_opt; TCPOPT_* codes */
 	uint32_t n = 0, seq;
 	uint64_t queues = f->data_off + len + sizeof(r);
-	int on = 1, off = 0;
+	int on = 1;
 	long err = sys_setsockopt(fd, KSYS_IPPROTO_TCP, KSYS_TCP_REPAIR, &on, sizeof(on));
 	char self[CKPT_SOCKADDR_MAX * 2 + 64], peer[CKPT_SOCKADDR_MAX * 2 + 64];
 
@@ -500,9 +502,9 @@ static long repaired_connection(const struct img *img, const struct ckpt_fd *f, 
 	    refill_queue(img, fd, KSYS_TCP_SEND_QUEUE, queues + r.rcv_len, r.snd_len))
 		return img_fail(e, "fd %d: TCP_REPAIR: its queued bytes (%u received, %u to send) do not fit its "
 				"buffers here (net.core.rmem_max, wmem_max)", f->fd, r.rcv_len, r.snd_len);
-	if (sys_setsockopt(fd, KSYS_IPPROTO_TCP, KSYS_TCP_REPAIR_WINDOW, r.window, sizeof(r.window)) ||
-	    sys_setsockopt(fd, KSYS_IPPROTO_TCP, KSYS_TCP_REPAIR, &off, sizeof(off)))
+	if (sys_setsockopt(fd, KSYS_IPPROTO_TCP, KSYS_TCP_REPAIR_WINDOW, r.window, sizeof(r.window)))
 		return img_fail(e, "fd %d: TCP_REPAIR: its window could not be set", f->fd);
+	in_repair[(f - img->fds) / 8] |= (uint8_t)(1u << ((f - img->fds) % 8));
 	img_say(2, "restorer: notice: fd %d: TCP %S -> %S restored as it was (TCP_REPAIR)\n", f->fd, self, peer);
 	return fd;
 }
@@ -678,6 +680,7 @@ int rst_prepare_fds(const struct img *img, int stdio_image, int close_unsupporte
 	for (uint32_t i = 0; i < n; i++) {
 		stage[i] = -1;
 		from_copy[i / 8] = 0;
+		in_repair[i / 8] = 0;
 		if (img->fds[i].fd > top)
 			top = img->fds[i].fd;
 	}
@@ -786,5 +789,11 @@ void rst_install_fds(const struct img *img, int stdio_image)
 	sys_close_range((unsigned)(next > stage_min ? next : stage_min), ~0u);	/* staging, and the rest */
 	if (next < stage_min)
 		sys_close_range((unsigned)next, (unsigned)stage_min - 1);
+	for (uint32_t i = 0; i < img->hdr.nfds; i++) {	/* TCP connections: live again */
+		int off = 0;			/* TCP_REPAIR_OFF: a window probe asks the peer its window */
+
+		if (in_repair[i / 8] & (1u << (i % 8)))
+			sys_setsockopt(img->fds[i].fd, KSYS_IPPROTO_TCP, KSYS_TCP_REPAIR, &off, sizeof(off));
+	}
 	add_epoll_watches(img);
 }
