@@ -11,13 +11,15 @@
 # buffer is small: most of them wait in the server's send queue, not sent).
 # A final checkpoint (the trigger with CKPT_FINAL_COOKIE: the program stops
 # once the image is written) is taken, the server killed, then restored.
-# Checks:
+# Checks, on 127.0.0.1 then on [::1]:
 #   1  the checkpoint recorded the connection with TCP_REPAIR (readckpt shows
-#      option 0x200 and the 1000 bytes unread) and the restorer said, in one line, it restored it so
+#      option 0x200 and the 1000 bytes unread) and the restorer said, in one
+#      line, it restored it so
 #   2  the conversation goes on: the client reads the 150000 bytes and 50 more
 #      sent after the restore, then end of file; the server reads the 1000
 #      bytes once, then 500 more sent after the restore: both byte streams
 #      exactly those of an uninterrupted run
+# and, on the IPv4 image:
 #   3  a record that lies (TCP_REPAIR on a socket that was not connected, a
 #      queue longer than the stored bytes) is refused in one line
 #   4  (ordinary user) the same image restored outside the namespace, where
@@ -25,7 +27,7 @@
 #      one line naming the refusal.  (A connection open at an ordinary
 #      checkpoint comes back closed too: sockets_listen.sh check 6.)
 # Environment (tests/run.sh): ROOT, TMPDIR.  `ok N` / `not ok N`; exit 0, 1, 4.
-# CKPT_TEST_BREAK=1: the client expects one byte more than the server sends.
+# CKPT_TEST_BREAK=1: the IPv4 client expects one byte more than the server sends.
 
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -36,7 +38,7 @@ command -v unshare >/dev/null 2>&1 || skip "no unshare (util-linux)"
 command -v ip >/dev/null 2>&1 || skip "no ip (iproute2) to bring lo up"
 
 cat >"$W/peer.c" <<'CEOF'
-/* srv DIR: listen on 127.0.0.1 (a port the kernel picks, written to DIR/port),
+/* srv DIR: listen on 127.0.0.1, or [::1] with PEER_FAMILY=6 (a port the kernel picks, written to DIR/port),
  *   accept one, send 150000 bytes (byte k is k*7+1 mod 251) without reading,
  *   say "ready", wait for DIR/go, then read 1500 bytes (byte k: k*3 mod 256),
  *   check them, send 50 more bytes of its stream, close.
@@ -62,24 +64,29 @@ static void wait_go(const char *dir)
 
 int main(int argc, char **argv)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct sockaddr_in a4 = { .sin_family = AF_INET };
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	int v6 = getenv("PEER_FAMILY") && !strcmp(getenv("PEER_FAMILY"), "6"), fam = v6 ? AF_INET6 : AF_INET;
+	void *a = v6 ? (void *)&a6 : (void *)&a4;
+	in_port_t *port = v6 ? &a6.sin6_port : &a4.sin_port;
+	socklen_t alen = v6 ? sizeof(a6) : sizeof(a4);
 	static unsigned char buf[200000];
 	int one = 1;
 
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	setvbuf(stdout, 0, _IONBF, 0);
 	if (!strcmp(argv[1], "srv")) {
-		int l = socket(AF_INET, SOCK_STREAM, 0), s, got = 0, bad = 0;
-		socklen_t al = sizeof(a);
+		int l = socket(fam, SOCK_STREAM, 0), s, got = 0, bad = 0;
+		socklen_t al = alen;
 		char p[4096];
 		FILE *f;
 
 		setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(l, (void *)&a, sizeof(a)) || listen(l, 4) || getsockname(l, (void *)&a, &al))
+		if (bind(l, a, alen) || listen(l, 4) || getsockname(l, a, &al))
 			return perror("srv: listen"), 1;
 		snprintf(p, sizeof(p), "%s/port", argv[2]);
 		f = fopen(p, "w");
-		fprintf(f, "%d\n", ntohs(a.sin_port));
+		fprintf(f, "%d\n", ntohs(*port));
 		fclose(f);
 		if ((s = accept(l, 0, 0)) < 0)
 			return perror("srv: accept"), 1;
@@ -109,14 +116,14 @@ int main(int argc, char **argv)
 		printf("srv: got %d bytes, %d out of place\n", got, bad);
 		return bad != 0;
 	} else {
-		int s = socket(AF_INET, SOCK_STREAM, 0), small = 4096, want = 150050 + atoi(argv[4]), got = 0, n, bad = 0;
+		int s = socket(fam, SOCK_STREAM, 0), small = 4096, want = 150050 + atoi(argv[4]), got = 0, n, bad = 0;
 		static unsigned char in[200000];
 
 		for (int k = 0; k < 1500; k++)
 			buf[k] = (unsigned char)(k * 3);
 		setsockopt(s, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-		a.sin_port = htons(atoi(argv[3]));
-		if (connect(s, (void *)&a, sizeof(a)) || write(s, buf, 1000) != 1000)
+		*port = htons(atoi(argv[3]));
+		if (connect(s, a, alen) || write(s, buf, 1000) != 1000)
 			return perror("cli: connect"), 1;
 		printf("sent\n");
 		wait_go(argv[2]);
@@ -148,65 +155,72 @@ compile_or_fail "compile the trigger" cc -O -o "$W/final" "$W/final.c"
 
 # everything below in one shell (bash: its script is fd 255) inside the namespaces
 cat >"$W/inside.sh" <<'SEOF'
-W=$1 ROOT=$2 EXTRA=$3
+W=$1 ROOT=$2 EXTRA=$3 D=$W/v$4
+export PEER_FAMILY=$4
+mkdir -p "$D" || exit 3
 ip link set lo up || exit 3
-cd "$W" || exit 3
+cd "$D" || exit 3
 ( for f in /proc/self/fd/*; do		# what the runner left open is not the server's
 	k=${f##*/}
 	[ "$k" -gt 2 ] && [ "$k" -ne 255 ] && eval "exec $k>&-" 2>/dev/null
   done
-  exec env CKPT_FILE="$W/srv.img" LD_PRELOAD="$ROOT/libckpt.so" ./peer srv "$W" >"$W/srv.out" 2>"$W/srv.err" </dev/null ) &
+  exec env CKPT_FILE="$D/srv.img" LD_PRELOAD="$ROOT/libckpt.so" "$W/peer" srv "$D" >"$D/srv.out" 2>"$D/srv.err" </dev/null ) &
 spid=$!
 i=0; while [ ! -s port ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-./peer cli "$W" "$(cat port)" "$EXTRA" >"$W/cli.out" 2>&1 &
+"$W/peer" cli "$D" "$(cat port)" "$EXTRA" >"$D/cli.out" 2>&1 &
 cpid=$!
 i=0; while ! grep -qs ready srv.out && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 sleep 0.3
-./final $spid 12 || exit 5
+"$W/final" $spid 12 || exit 5
 i=0; while [ "$(awk '{print $3}' /proc/$spid/stat 2>/dev/null)" != T ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
 { kill -9 $spid; wait $spid; } 2>/dev/null
-"$ROOT/readckpt" "$W/srv.img" >"$W/readckpt.out" 2>&1
-"$ROOT/restorer" "$W/srv.img" >"$W/rst.out" 2>"$W/rst.err" </dev/null &
+"$ROOT/readckpt" "$D/srv.img" >"$D/readckpt.out" 2>&1
+"$ROOT/restorer" "$D/srv.img" >"$D/rst.out" 2>"$D/rst.err" </dev/null &
 rpid=$!
 sleep 0.5
-touch "$W/go"
+touch "$D/go"
 i=0; while kill -0 $cpid 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-wait $cpid; echo "client $?" >"$W/cli.rc"
-wait $rpid; echo "server $?" >"$W/rst.rc"
+wait $cpid; echo "client $?" >"$D/cli.rc"
+wait $rpid; echo "server $?" >"$D/rst.rc"
 SEOF
 if [ "$(id -u)" = 0 ]; then ns="unshare -n"; else ns="unshare -Urn"; fi
 $ns true 2>/dev/null || skip "no network namespace of our own here ($ns refused)"
 extra=0
 [ "$BRK" = 1 ] && extra=1
-timeout 60 $ns bash "$W/inside.sh" "$W" "$ROOT" "$extra"
-note "server: $(oneline "$W/srv.out") $(oneline "$W/srv.err")"
-note "restorer: $(oneline "$W/rst.err")"
-note "client: $(oneline "$W/cli.out")"
-note "readckpt: $(grep "TCP_REPAIR:" "$W/readckpt.out")"
-
-if grep -q 'options 0x3..,' "$W/readckpt.out" &&
-   grep -q 'TCP_REPAIR: send seq [0-9]* ([0-9]* bytes queued), receive seq [0-9]* (1000 bytes unread)' "$W/readckpt.out" &&
-   [ "$(grep -c 'notice: fd [0-9]*: TCP 127.0.0.1:[0-9]* -> 127.0.0.1:[0-9]* restored as it was (TCP_REPAIR)$' "$W/rst.err")" = 1 ]; then
-	ok "the connection was recorded and restored with TCP_REPAIR: $(grep TCP_REPAIR "$W/rst.err")"
-else
-	not_ok "TCP_REPAIR: readckpt $(grep options "$W/readckpt.out" | tr '\n' '|'); restorer: $(oneline "$W/rst.err")"
-fi
-if grep -q '^cli: got 150050 bytes (want 150050), 0 out of place, then end of file$' "$W/cli.out" &&
-   grep -q '^srv: got 1500 bytes, 0 out of place$' "$W/rst.out" && grep -qx 'client 0' "$W/cli.rc" &&
-   grep -qx 'server 0' "$W/rst.rc"; then
-	ok "the conversation went on: both byte streams whole and in order"
-else
-	not_ok "conversation: client $(oneline "$W/cli.out") ($(oneline "$W/cli.rc")); restored server $(oneline "$W/rst.out") ($(oneline "$W/rst.rc"))"
-fi
+# IPv4 (checks 1, 2), then IPv6 (5, 6), one shell in one namespace
+timeout 90 $ns bash -c 'bash "$1" "$2" "$3" "$4" 4; bash "$1" "$2" "$3" 0 6' sh "$W/inside.sh" "$W" "$ROOT" "$extra"
+# repaired FAMILY ADDRESS: checks 1 and 2 (5 and 6) on $W/vFAMILY
+repaired() {
+	local D=$W/v$1 a=$2
+	note "IPv$1: server: $(oneline "$D/srv.out") $(oneline "$D/srv.err")"
+	note "IPv$1: restorer: $(oneline "$D/rst.err")"
+	note "IPv$1: client: $(oneline "$D/cli.out")"
+	note "IPv$1: readckpt: $(grep "TCP_REPAIR:" "$D/readckpt.out")"
+	if grep -q 'options 0x3..,' "$D/readckpt.out" &&
+	   grep -q 'TCP_REPAIR: send seq [0-9]* ([0-9]* bytes queued), receive seq [0-9]* (1000 bytes unread)' "$D/readckpt.out" &&
+	   [ "$(grep -c "notice: fd [0-9]*: TCP $a:[0-9]* -> $a:[0-9]* restored as it was (TCP_REPAIR)\$" "$D/rst.err")" = 1 ]; then
+		ok "IPv$1: the connection was recorded and restored with TCP_REPAIR: $(grep TCP_REPAIR "$D/rst.err")"
+	else
+		not_ok "IPv$1: TCP_REPAIR: readckpt $(grep options "$D/readckpt.out" | tr '\n' '|'); restorer: $(oneline "$D/rst.err")"
+	fi
+	if grep -q '^cli: got 150050 bytes (want 150050), 0 out of place, then end of file$' "$D/cli.out" &&
+	   grep -q '^srv: got 1500 bytes, 0 out of place$' "$D/rst.out" && grep -qx 'client 0' "$D/cli.rc" &&
+	   grep -qx 'server 0' "$D/rst.rc"; then
+		ok "IPv$1: the conversation went on: both byte streams whole and in order"
+	else
+		not_ok "IPv$1: conversation: client $(oneline "$D/cli.out") ($(oneline "$D/cli.rc")); restored server $(oneline "$D/rst.out") ($(oneline "$D/rst.rc"))"
+	fi
+}
+repaired 4 '127\.0\.0\.1'
 # 3: a record that lies is refused in one line, before anything is made:
 # TCP_REPAIR state on a socket that was no connection, and a send queue
 # longer than the stored bytes
 IE=$ROOT/tests/bin/imgedit
-idx=$("$IE" "$W/srv.img" fds | awk '$2 == 4 { print $1 }')
-cp "$W/srv.img" "$W/bad1.img"
-cp "$W/srv.img" "$W/bad2.img"
+idx=$("$IE" "$W/v4/srv.img" fds | awk '$2 == 4 { print $1 }')
+cp "$W/v4/srv.img" "$W/bad1.img"
+cp "$W/v4/srv.img" "$W/bad2.img"
 "$IE" "$W/bad1.img" set-fd "$idx" aux4 0x200 >/dev/null
-off=$(( $("$IE" "$W/srv.img" get-fd "$idx" data_off) + 32 + 8 ))
+off=$(( $("$IE" "$W/v4/srv.img" get-fd "$idx" data_off) + 32 + 8 ))
 printf '\377\377\377\177' | dd of="$W/bad2.img" bs=1 seek=$off conv=notrunc 2>/dev/null
 timeout 20 "$ROOT/restorer" "$W/bad1.img" >/dev/null 2>"$W/bad1.err" </dev/null; rc1=$?
 timeout 20 "$ROOT/restorer" "$W/bad2.img" >/dev/null 2>"$W/bad2.err" </dev/null; rc2=$?
@@ -221,14 +235,15 @@ fi
 # outside any namespace of its own): the connection reads as closed by its
 # peer, said in one line; the server sees end of file at once
 if [ "$(id -u)" != 0 ]; then
-	rm -f "$W/rst.out"
-	timeout 20 "$ROOT/restorer" "$W/srv.img" >"$W/rst.out" 2>"$W/rst2.err" </dev/null
+	rm -f "$W/v4/rst2.out"
+	timeout 20 "$ROOT/restorer" "$W/v4/srv.img" >"$W/v4/rst2.out" 2>"$W/rst2.err" </dev/null
 	rc=$?
 	if [ "$(grep -c 'notice: fd [0-9]* (TCP 127.0.0.1:[0-9]* to 127.0.0.1:[0-9]*): TCP_REPAIR refused (errno 1): the connection is not restored; it reads as closed by its peer$' "$W/rst2.err")" = 1 ] &&
-	   grep -q '^srv: read 0 after 0 bytes$' "$W/rst.out" && [ $rc = 1 ]; then
+	   grep -q '^srv: read 0 after 0 bytes$' "$W/v4/rst2.out" && [ $rc = 1 ]; then
 		ok "without CAP_NET_ADMIN the connection comes back closed by its peer: $(grep refused "$W/rst2.err")"
 	else
-		not_ok "without CAP_NET_ADMIN: restorer exit $rc, $(oneline "$W/rst2.err"); server $(oneline "$W/rst.out")"
+		not_ok "without CAP_NET_ADMIN: restorer exit $rc, $(oneline "$W/rst2.err"); server $(oneline "$W/v4/rst2.out")"
 	fi
 fi
+repaired 6 '\[0:0:0:0:0:0:0:1\]'
 finish
