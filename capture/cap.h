@@ -197,6 +197,11 @@ long cap_read_small(const char *path, char *buf, size_t cap);	/* a small /proc f
 const char *cap_field(const char *text, const char *key);	/* "key:" line's value, or 0 */
 int cap_collect_fds(struct cap_walk *w);
 int cap_describe_inotify(struct cap_walk *w, struct ckpt_fd *f, uint32_t lead);	/* inotify.c */
+/* 1 while a final checkpoint (the process stops after it) is taken: TCP
+ * connections stay in repair mode, so that the kill that ends the process
+ * sends their peers nothing; cap_repair_release() lets them go again */
+extern int cap_final_take;
+void cap_repair_release(void);
 int cap_collect_signals(struct cap_walk *w);
 int cap_collect_timers(struct cap_walk *w);
 int cap_count_threads(void);

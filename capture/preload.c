@@ -878,10 +878,13 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 	else if (si && si->si_code == SI_QUEUE && cookie == CKPT_PORTABLE_COOKIE)
 		ckpt_cfg.copy_files |= 1;	/* ckpt dump --portable: from now on (2, all, stays) */
 	/* on altstack.c's take stack: the stack we are on may be a program's small one */
+	cap_final_take = a.from == 3;
 	if (cap_on_take_stack(take_from_signal, &a))
 		take_from_signal(&a);
+	cap_final_take = 0;
 	if (a.result == 0 && a.from == 3)
 		SC2(__NR_kill, sys_getpid(), SIGSTOP);
+	cap_repair_release();		/* continued, or the checkpoint failed: its connections go on */
 }
 
 /* ---- the trigger signal stays ours ----

@@ -479,6 +479,85 @@ static void link_unix_pairs(struct cap_walk *w)
 	}
 }
 
+int cap_final_take;
+static int in_repair[64];		/* connections left in repair mode by a final checkpoint */
+static uint32_t nin_repair;
+
+void cap_repair_release(void)
+{
+	int off = -1;			/* TCP_REPAIR_OFF_NO_WP: no window probe */
+
+	for (uint32_t i = 0; i < nin_repair; i++)
+		sys_setsockopt(in_repair[i], KSYS_IPPROTO_TCP, KSYS_TCP_REPAIR, &off, sizeof(off));
+	nin_repair = 0;
+}
+
+/* One queue of a connection in repair mode: its sequence number and its bytes
+ * (a peek: the kernel gives them without taking them), at fdbuf + at.
+ * 0, or -1 when they are not all there. */
+static int repair_peek_queue(int fd, int queue, uint32_t *seq, uint32_t len, uint64_t at)
+{
+	uint32_t slen = sizeof(*seq);
+
+	return sys_failed(sys_setsockopt(fd, KSYS_IPPROTO_TCP, KSYS_TCP_REPAIR_QUEUE, &queue, sizeof(queue))) ||
+	       sys_failed(sys_getsockopt(fd, KSYS_IPPROTO_TCP, KSYS_TCP_QUEUE_SEQ, seq, &slen)) ||
+	       (len && sys_recv(fd, ckpt_scratch.fdbuf + at, len, KSYS_MSG_PEEK | KSYS_MSG_DONTWAIT) != (long)len) ? -1 : 0;
+}
+
+/* An established TCP connection's kernel state, read in repair mode
+ * (TCP_REPAIR, which needs CAP_NET_ADMIN over the socket's network
+ * namespace), after its two addresses in fdbuf: a struct ckpt_tcp_repair,
+ * the receive queue's bytes, the send queue's.  Only for a final checkpoint,
+ * the one that ends the program: after any other the connection goes on (or
+ * the kill that ends the program closes it and tells the peer), and its state
+ * in the image is stale.  The threads are stopped: the program cannot read or
+ * write it meanwhile.  It stays in repair mode, so that closing it at the
+ * kill sends the peer nothing (no FIN, no RST); cap_repair_release() lets it
+ * go if the program is continued instead.  Returns the bytes added, 0 when
+ * repair mode was refused or the state could not all be read (then the
+ * connection comes back as closed, as without). */
+static uint64_t repair_state(int fd, uint64_t at)
+{
+	struct ckpt_tcp_repair *r = (struct ckpt_tcp_repair *)(ckpt_scratch.fdbuf + at);
+	uint32_t tcp_info[8] = { 0 }, len = sizeof(tcp_info), wlen = sizeof(r->window), ilen = 4;
+	int on = 1, off = -1, inq = 0, outq = 0, ok;
+	uint64_t room = CAP_FDBUF - at, need;
+
+	if (!cap_final_take || nin_repair >= sizeof(in_repair) / sizeof(in_repair[0]) || room < sizeof(*r) ||
+	    sys_failed(sys_setsockopt(fd, KSYS_IPPROTO_TCP, KSYS_TCP_REPAIR, &on, sizeof(on))))
+		return 0;
+	memset(r, 0, sizeof(*r));
+	sys_ioctl(fd, FIONREAD, &inq);		/* SIOCINQ: bytes not read */
+	sys_ioctl(fd, 0x5411, &outq);		/* SIOCOUTQ: bytes not acknowledged */
+	need = sizeof(*r) + (uint64_t)(inq > 0 ? inq : 0) + (uint64_t)(outq > 0 ? outq : 0);
+	ok = inq >= 0 && outq >= 0 && need <= room && (uint32_t)inq <= CKPT_TCP_QUEUE_MAX &&
+	     (uint32_t)outq <= CKPT_TCP_QUEUE_MAX;
+	if (ok) {
+		r->rcv_len = (uint32_t)inq;
+		r->snd_len = (uint32_t)outq;
+		ok = !repair_peek_queue(fd, KSYS_TCP_RECV_QUEUE, &r->rcv_seq, r->rcv_len, at + sizeof(*r)) &&
+		     !repair_peek_queue(fd, KSYS_TCP_SEND_QUEUE, &r->snd_seq, r->snd_len, at + sizeof(*r) + r->rcv_len) &&
+		     !sys_getsockopt(fd, KSYS_IPPROTO_TCP, KSYS_TCP_INFO, tcp_info, &len) && len >= 8 &&
+		     !sys_getsockopt(fd, KSYS_IPPROTO_TCP, KSYS_TCP_MAXSEG, &r->mss, &ilen) &&
+		     !sys_getsockopt(fd, KSYS_IPPROTO_TCP, KSYS_TCP_REPAIR_WINDOW, r->window, &wlen) &&
+		     wlen == sizeof(r->window);
+		ilen = 4;
+		if (ok && sys_failed(sys_getsockopt(fd, KSYS_IPPROTO_TCP, KSYS_TCP_TIMESTAMP, &r->timestamp, &ilen)))
+			ok = 0;
+	}
+	/* struct tcp_info: state, ca_state, retransmits, probes, backoff,
+	 * options, then snd_wscale:4 | rcv_wscale:4 in one byte */
+	r->options = ((const uint8_t *)tcp_info)[5] & 7;
+	r->wscale = (((const uint8_t *)tcp_info)[6] & 15) | (uint32_t)(((const uint8_t *)tcp_info)[6] >> 4) << 16;
+	r->sndbuf = (uint32_t)sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_SNDBUF);
+	r->rcvbuf = (uint32_t)sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_RCVBUF);
+	if (ok)
+		in_repair[nin_repair++] = fd;
+	else
+		sys_setsockopt(fd, KSYS_IPPROTO_TCP, KSYS_TCP_REPAIR, &off, sizeof(off));
+	return ok ? need : 0;
+}
+
 /* A socket comes back when a program alone could make it so: listening, or
  * bound or fresh and connected to nothing; over IPv4, IPv6 (TCP, UDP) or
  * UNIX (stream, datagram, seqpacket).  A TCP connection comes back as one
@@ -494,6 +573,7 @@ static void describe_socket(struct cap_walk *w, struct ckpt_fd *f, int fd)
 	uint8_t addr[CKPT_SOCKADDR_MAX], peer[CKPT_SOCKADDR_MAX / 2];
 	uint32_t alen = sizeof(addr) / 2, plen = sizeof(peer);
 	int connected;
+	uint64_t repaired;
 	uint32_t tcp_info[8] = { 0 }, tlen = sizeof(tcp_info);
 
 	f->kind = CKPT_FD_UNSUPPORTED;
@@ -549,6 +629,10 @@ static void describe_socket(struct cap_walk *w, struct ckpt_fd *f, int fd)
 	if (type == KSYS_SOCK_DGRAM)		/* its queue is not restored: counted, to be named */
 		f->size = count_datagrams(w, fd, dom);
 	memcpy(ckpt_scratch.fdbuf + w->fdbuf_used, addr, alen);
+	if (connected && (repaired = repair_state(fd, w->fdbuf_used + alen))) {
+		f->aux[4] |= CKPT_SO_TCP_REPAIR;
+		alen += (uint32_t)repaired;
+	}
 	f->data_len = alen;
 	f->pos = w->fdbuf_used;			/* where in fdbuf, until write time */
 	w->fdbuf_used += alen;
@@ -1200,9 +1284,14 @@ void cap_say_not_restored(const char *path, const struct ckpt_proc *p, const str
 			cap_say("%s: not restored: fd %d (%s): %lu bytes of inotify events pending (they cannot be "
 				"read without taking them from the program)", path, f->fd,
 				ckpt_scratch.strings + f->path_off, f->aux[1]);
-		if (f->kind == CKPT_FD_SOCKET && (f->aux[4] & CKPT_SO_WAS_CONNECTED))
+		if (f->kind == CKPT_FD_SOCKET && (f->aux[4] & CKPT_SO_TCP_REPAIR))
+			cap_say("%s: notice: fd %d (%s): a TCP connection, recorded with TCP_REPAIR: it comes back "
+				"as it is where the restorer may use TCP_REPAIR (CAP_NET_ADMIN in its network "
+				"namespace), else as closed by its peer", path, f->fd, ckpt_scratch.strings + f->path_off);
+		else if (f->kind == CKPT_FD_SOCKET && (f->aux[4] & CKPT_SO_WAS_CONNECTED))
 			cap_say("%s: not restored: fd %d (%s): a TCP connection: it comes back as closed by its "
-				"peer (reads give end of file)", path, f->fd, ckpt_scratch.strings + f->path_off);
+				"peer (reads give end of file; only a checkpoint that ends the program keeps it, "
+				"with TCP_REPAIR)", path, f->fd, ckpt_scratch.strings + f->path_off);
 	}
 }
 

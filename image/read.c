@@ -371,6 +371,32 @@ static int unix_pair_bad(const struct img *img, uint32_t i)
 	       (f->peer != f->share && (o->share != f->peer || o->peer != f->share || o->aux[0] != f->aux[0]));
 }
 
+/* a TCP connection's two addresses: their stored bytes (sockaddr_in or
+ * sockaddr_in6 twice), 0 for another family */
+static uint64_t addrs_len(const struct ckpt_fd *f)
+{
+	return f->aux[0] == KSYS_AF_INET ? 32u : f->aux[0] == KSYS_AF_INET6 ? 56u : 0u;
+}
+
+/* CKPT_SO_TCP_REPAIR: the struct ckpt_tcp_repair after the addresses, and
+ * the two queues after it, which fill the rest of the stored bytes.  (Its
+ * checksum is checked with all of them, by the restorer.) */
+static int check_tcp_repair(const struct img *img, const struct ckpt_fd *f, struct img_err *e)
+{
+	struct ckpt_tcp_repair r;
+
+	if (f->data_len < addrs_len(f) + sizeof(r) || f->data_off > img->hdr.file_size ||
+	    f->data_len > img->hdr.file_size - f->data_off)
+		return img_fail(e, "fd %d: TCP repair state of %lu bytes", f->fd, f->data_len);
+	if (read_at(img->fd, &r, sizeof(r), f->data_off + addrs_len(f), e, "TCP repair state"))
+		return -1;
+	if (r.snd_len > CKPT_TCP_QUEUE_MAX || r.rcv_len > CKPT_TCP_QUEUE_MAX ||
+	    f->data_len != addrs_len(f) + sizeof(r) + r.snd_len + r.rcv_len || r.options > 7 ||
+	    (r.wscale & 0xffff) > 14 || (r.wscale >> 16) > 14 || !r.mss || r.mss > 65535)
+		return img_fail(e, "fd %d: TCP repair state out of range", f->fd);
+	return 0;
+}
+
 /* descriptors in ascending fd order; stored bytes follow the page runs, the
  * [vdso] bytes (when stored) follow theirs */
 static int check_fds(struct img *img, uint64_t data_at, struct img_err *e)
@@ -395,10 +421,11 @@ static int check_fds(struct img *img, uint64_t data_at, struct img_err *e)
 		    ((f->aux[0] != KSYS_AF_INET && f->aux[0] != KSYS_AF_INET6 && f->aux[0] != KSYS_AF_UNIX) ||
 		     (f->aux[1] != KSYS_SOCK_STREAM && f->aux[1] != KSYS_SOCK_DGRAM &&
 		      f->aux[1] != KSYS_SOCK_SEQPACKET) || f->aux[2] > 255 || f->aux[3] > (1u << 20) ||
-		     f->data_len < 2 || f->data_len > CKPT_SOCKADDR_MAX ||
+		     f->data_len < 2 || (f->data_len > CKPT_SOCKADDR_MAX && !(f->aux[4] & CKPT_SO_TCP_REPAIR)) ||
+		     ((f->aux[4] & CKPT_SO_TCP_REPAIR) && !(f->aux[4] & CKPT_SO_WAS_CONNECTED)) ||
 		     ((f->aux[4] & CKPT_SO_WAS_CONNECTED) &&
 		      (f->aux[1] != KSYS_SOCK_STREAM || f->aux[3] ||
-		       f->data_len != (f->aux[0] == KSYS_AF_INET ? 32u : f->aux[0] == KSYS_AF_INET6 ? 56u : 0u)))))
+		       !addrs_len(f) || (!(f->aux[4] & CKPT_SO_TCP_REPAIR) && f->data_len != addrs_len(f))))))
 			return img_fail(e, "fd %d: socket record out of range", f->fd);
 		if (f->kind == CKPT_FD_NETLINK &&
 		    (f->aux[0] >= 32 || (f->aux[1] != KSYS_SOCK_RAW && f->aux[1] != KSYS_SOCK_DGRAM) ||
@@ -409,6 +436,8 @@ static int check_fds(struct img *img, uint64_t data_at, struct img_err *e)
 		if ((f->flags & O_PATH) && f->kind != CKPT_FD_UNSUPPORTED && !path_record_ok(f))
 			return img_fail(e, "fd %d: O_PATH record of kind %u for a file of mode 0%o", f->fd,
 					f->kind, f->mode);
+		if ((f->aux[4] & CKPT_SO_TCP_REPAIR) && check_tcp_repair(img, f, e))
+			return -1;
 		if (f->kind == CKPT_FD_EPOLL && f->data_len % sizeof(struct ckpt_epoll_watch))
 			return img_fail(e, "fd %d: epoll watches of %lu bytes", f->fd, f->data_len);
 		if (f->kind == CKPT_FD_INOTIFY && (f->data_len % sizeof(struct ckpt_inotify_watch) ||

@@ -389,7 +389,31 @@ enum ckpt_fd_why {
 #define CKPT_SO_V6ONLY		0x10u
 #define CKPT_SO_WAS_CONNECTED	0x100u	/* a TCP connection: comes back as closed by its peer; the
 					 * stored bytes hold its address, then its peer's */
+#define CKPT_SO_TCP_REPAIR	0x200u	/* with WAS_CONNECTED: the connection's kernel state, read
+					 * with TCP_REPAIR (CAP_NET_ADMIN over its network
+					 * namespace), follows the two addresses: a struct
+					 * ckpt_tcp_repair, then the receive queue's bytes, then
+					 * the send queue's.  Restored as it was where TCP_REPAIR
+					 * is allowed again, else as closed by its peer */
 #define CKPT_SOCKADDR_MAX	128u	/* the longest address stored (sockaddr_un is 110) */
+#define CKPT_TCP_QUEUE_MAX	(64u << 20)	/* the most bytes either queue holds in an image */
+
+/* A TCP connection's state as TCP_REPAIR shows it (CKPT_SO_TCP_REPAIR). */
+struct ckpt_tcp_repair {
+	uint32_t snd_seq;	/* TCP_QUEUE_SEQ of the send queue: the sequence number after its last byte */
+	uint32_t rcv_seq;	/* TCP_QUEUE_SEQ of the receive queue: after its last byte */
+	uint32_t snd_len;	/* bytes in the send queue (sent and not acknowledged, or not sent) */
+	uint32_t rcv_len;	/* bytes received that the program had not read */
+	uint32_t mss;		/* TCP_MAXSEG */
+	uint32_t options;	/* tcpi_options of TCP_INFO: 1 timestamps, 2 SACK, 4 window scaling */
+	uint32_t wscale;	/* window scale: ours (tcpi_snd_wscale) | the peer's (tcpi_rcv_wscale) << 16 */
+	uint32_t timestamp;	/* TCP_TIMESTAMP: the connection's timestamp clock */
+	uint32_t window[5];	/* TCP_REPAIR_WINDOW: snd_wl1, snd_wnd, max_window, rcv_wnd, rcv_wup */
+	uint32_t sndbuf;	/* SO_SNDBUF and SO_RCVBUF as they were: a queue too big for a new */
+	uint32_t rcvbuf;	/* socket's buffer gets this one */
+	uint32_t pad;
+};
+_Static_assert(sizeof(struct ckpt_tcp_repair) == 64, "ckpt_tcp_repair");
 
 /* CKPT_FD_NETLINK */
 #define CKPT_NETLINK_OPTIONS	0x1d38u	/* aux[4] bits kept: NETLINK_PKTINFO (3), _BROADCAST_ERROR (4),

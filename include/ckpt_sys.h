@@ -140,6 +140,15 @@ static inline int sys_failed(long r) { return (unsigned long)r >= -4095UL; }
 #define KSYS_IPPROTO_TCP	6
 #define KSYS_TCP_NODELAY	1
 #define KSYS_TCP_INFO		11
+#define KSYS_TCP_MAXSEG		2
+#define KSYS_TCP_REPAIR		19	/* 1 on, 0 off (with a window probe), -1 off without one */
+#define KSYS_TCP_REPAIR_QUEUE	20	/* which queue TCP_QUEUE_SEQ, send and recv mean: */
+#define KSYS_TCP_RECV_QUEUE	1
+#define KSYS_TCP_SEND_QUEUE	2
+#define KSYS_TCP_QUEUE_SEQ	21
+#define KSYS_TCP_REPAIR_OPTIONS	22	/* struct tcp_repair_opt { u32 code, val; }[] */
+#define KSYS_TCP_TIMESTAMP	24
+#define KSYS_TCP_REPAIR_WINDOW	29	/* struct tcp_repair_window: 5 u32 */
 #define KSYS_IPPROTO_IPV6	41
 #define KSYS_IPV6_V6ONLY	26
 #define KSYS_SOMAXCONN		4096	/* net.core.somaxconn's default: listen() takes the lower */
@@ -392,6 +401,10 @@ static inline long sys_setsockopt(int fd, int level, int name, const void *val, 
 /* int getsockopt(int fd, int level, int name, void *val, socklen_t *len); */
 static inline long sys_getsockopt(int fd, int level, int name, void *val, uint32_t *len)
 { return SC5(__NR_getsockopt, fd, level, name, val, len); }
+/* ssize_t recvfrom(int fd, void *buf, size_t len, int flags, NULL, NULL); */
+static inline long sys_recv(int fd, void *buf, uint64_t len, int flags) { return SC6(__NR_recvfrom, fd, buf, len, flags, 0, 0); }
+/* ssize_t sendto(int fd, const void *buf, size_t len, int flags, NULL, 0); */
+static inline long sys_send(int fd, const void *buf, uint64_t len, int flags) { return SC6(__NR_sendto, fd, buf, len, flags, 0, 0); }
 /* int getsockname(int fd, struct sockaddr *addr, socklen_t *len); */
 static inline long sys_getsockname(int fd, void *addr, uint32_t *len) { return SC3(__NR_getsockname, fd, addr, len); }
 /* int getpeername(int fd, struct sockaddr *addr, socklen_t *len); */

@@ -34,6 +34,7 @@
 
 static int stage[CKPT_MAX_FDS];		/* per fd record: staging descriptor, or -1 */
 static uint8_t from_copy[CKPT_MAX_FDS / 8];	/* per fd record: made from its stored content */
+static uint8_t in_repair[CKPT_MAX_FDS / 8];	/* per fd record: a TCP connection in repair mode */
 static int path_gone;			/* pin_recorded: the path is not there (ENOENT, ENOTDIR) */
 static struct ckpt_epoll_watch watches[MAX_WATCHES];	/* every epoll instance's, in record order */
 static uint32_t nwatches;
@@ -477,7 +478,7 @@ static long bind_unix_path(int fd, const uint8_t *addr, uint32_t len, int type)
  * of a socket pair whose other end is gone (reads give end of file, writes
  * EPIPE), which a server handles as a client that left.  Said in a notice. */
 static long closed_connection(const struct ckpt_fd *f, const uint8_t *addr, uint32_t len, int nb,
-			      struct img_err *e)
+			      int repair_errno, struct img_err *e)
 {
 	char self[CKPT_SOCKADDR_MAX * 2 + 64], peer[CKPT_SOCKADDR_MAX * 2 + 64];
 	int sv[2];
@@ -488,8 +489,13 @@ static long closed_connection(const struct ckpt_fd *f, const uint8_t *addr, uint
 	sys_close(sv[1]);
 	sockaddr_name(self, sizeof(self), addr, len / 2);
 	sockaddr_name(peer, sizeof(peer), addr + len / 2, len / 2);
-	img_say(2, "restorer: notice: fd %d (TCP %S to %S): the connection is not restored; "
-		   "it reads as closed by its peer\n", f->fd, self, peer);
+	if (repair_errno)		/* EPERM: no CAP_NET_ADMIN over this network namespace */
+		img_say(2, "restorer: notice: fd %d (TCP %S to %S): TCP_REPAIR refused (errno %d): the "
+			   "connection is not restored; it reads as closed by its peer\n", f->fd, self, peer,
+			repair_errno);
+	else
+		img_say(2, "restorer: notice: fd %d (TCP %S to %S): the connection is not restored; "
+			   "it reads as closed by its peer\n", f->fd, self, peer);
 	return sv[0];
 }
 
@@ -536,6 +542,110 @@ static long make_netlink(const struct img *img, const struct ckpt_fd *f, int nb,
 	return fd;
 }
 
+/* TCP_REPAIR_QUEUE: which queue the next TCP_QUEUE_SEQ, write and read mean */
+static int repair_queue(int fd, int queue)
+{
+	return (int)sys_setsockopt(fd, KSYS_IPPROTO_TCP, KSYS_TCP_REPAIR_QUEUE, &queue, sizeof(queue));
+}
+
+/* len of the image's bytes at off into a queue of a socket in repair mode:
+ * the receive queue's as received and acknowledged, the send queue's as sent
+ * and waiting for their acknowledgement (the kernel sends them again until
+ * the peer has them).  Never waits: a queue that does not fit is an error. */
+static int refill_repair_queue(const struct img *img, int fd, int queue, uint64_t off, uint32_t len)
+{
+	if (repair_queue(fd, queue))
+		return -1;
+	for (uint32_t done = 0; done < len; ) {
+		uint32_t n = len - done > sizeof(copy_buf) ? sizeof(copy_buf) : len - done;
+		long r = sys_pread(img->fd, copy_buf, n, (int64_t)(off + done));
+
+		for (long w = 0, k; r > 0 && w < r; w += k)
+			if ((k = sys_send(fd, copy_buf + w, (uint64_t)(r - w), KSYS_MSG_DONTWAIT)) <= 0)
+				return -1;
+		if (r <= 0)
+			return -1;
+		done += (uint32_t)r;
+	}
+	return 0;
+}
+
+/* A socket buffer as big as it was, when a queue is to go in and the new
+ * socket's is smaller (the kernel reports twice what is asked) */
+static void grow_buffer(int fd, int name, uint32_t was, uint32_t queued)
+{
+	int now = 0;
+	uint32_t len = sizeof(now), half = was / 2;
+
+	if (queued && !sys_getsockopt(fd, KSYS_SOL_SOCKET, name, &now, &len) && (uint32_t)now < was)
+		sys_setsockopt(fd, KSYS_SOL_SOCKET, name, &half, sizeof(half));
+}
+
+/* A TCP connection recorded with its kernel state (CKPT_SO_TCP_REPAIR),
+ * made again so that its peer never notices, in repair mode (TCP_REPAIR:
+ * CAP_NET_ADMIN over this network namespace; refused, it comes back as
+ * closed): the sequence numbers where its queues start, bound to its
+ * address and connected to its peer's (in repair mode no SYN goes out), the
+ * options agreed at its start (MSS, window scaling, SACK, timestamps) and
+ * its timestamp clock, its unread and unacknowledged bytes, its windows.
+ * Repair mode ends once the descriptors are in place (rst_install_fds): a
+ * restore refused before that closes it without a word to the peer.
+ * fd is the new socket, its options set; the stored bytes' checksum was
+ * checked (make_socket). */
+static long repaired_connection(const struct img *img, const struct ckpt_fd *f, int fd, const uint8_t *addr,
+				uint32_t len, int nb, struct img_err *e)
+{
+	struct ckpt_tcp_repair r;
+	struct { uint32_t code, val; } opt[4];	/* struct tcp_repair_opt; TCPOPT_* codes */
+	uint32_t n = 0, seq;
+	uint64_t queues = f->data_off + len + sizeof(r);
+	int on = 1;
+	long err = sys_setsockopt(fd, KSYS_IPPROTO_TCP, KSYS_TCP_REPAIR, &on, sizeof(on));
+	char self[CKPT_SOCKADDR_MAX * 2 + 64], peer[CKPT_SOCKADDR_MAX * 2 + 64];
+
+	if (sys_failed(err)) {
+		sys_close(fd);
+		return closed_connection(f, addr, len, nb, (int)-err, e);
+	}
+	sockaddr_name(self, sizeof(self), addr, len / 2);
+	sockaddr_name(peer, sizeof(peer), addr + len / 2, len / 2);
+	if (sys_pread(img->fd, &r, sizeof(r), (int64_t)(f->data_off + len)) != (long)sizeof(r))
+		return img_fail(e, "fd %d: reading its TCP state failed", f->fd);
+	opt[n].code = 2, opt[n++].val = r.mss;			/* TCPOPT_MAXSEG */
+	if (r.options & 4)
+		opt[n].code = 3, opt[n++].val = r.wscale;	/* TCPOPT_WINDOW */
+	if (r.options & 2)
+		opt[n].code = 4, opt[n++].val = 0;		/* TCPOPT_SACK_PERM */
+	if (r.options & 1)
+		opt[n].code = 8, opt[n++].val = 0;		/* TCPOPT_TIMESTAMP */
+	grow_buffer(fd, KSYS_SO_SNDBUF, r.sndbuf, r.snd_len);
+	grow_buffer(fd, KSYS_SO_RCVBUF, r.rcvbuf, r.rcv_len);
+	/* a queue's sequence number is set where it starts: its bytes move it on */
+	seq = r.snd_seq - r.snd_len;
+	if (repair_queue(fd, KSYS_TCP_SEND_QUEUE) ||
+	    sys_setsockopt(fd, KSYS_IPPROTO_TCP, KSYS_TCP_QUEUE_SEQ, &seq, sizeof(seq)))
+		return img_fail(e, "fd %d: TCP_REPAIR: its send sequence number could not be set", f->fd);
+	seq = r.rcv_seq - r.rcv_len;
+	if (repair_queue(fd, KSYS_TCP_RECV_QUEUE) ||
+	    sys_setsockopt(fd, KSYS_IPPROTO_TCP, KSYS_TCP_QUEUE_SEQ, &seq, sizeof(seq)))
+		return img_fail(e, "fd %d: TCP_REPAIR: its receive sequence number could not be set", f->fd);
+	/* in repair mode the address may be in use by others (a listener) */
+	if (sys_bind(fd, addr, len / 2) || sys_connect(fd, addr + len / 2, len / 2))
+		return img_fail(e, "fd %d: TCP_REPAIR: %S to %S: address not available here", f->fd, self, peer);
+	if (sys_setsockopt(fd, KSYS_IPPROTO_TCP, KSYS_TCP_REPAIR_OPTIONS, opt, n * sizeof(opt[0])) ||
+	    ((r.options & 1) && sys_setsockopt(fd, KSYS_IPPROTO_TCP, KSYS_TCP_TIMESTAMP, &r.timestamp, 4)))
+		return img_fail(e, "fd %d: TCP_REPAIR: its options could not be set", f->fd);
+	if (refill_repair_queue(img, fd, KSYS_TCP_RECV_QUEUE, queues, r.rcv_len) ||
+	    refill_repair_queue(img, fd, KSYS_TCP_SEND_QUEUE, queues + r.rcv_len, r.snd_len))
+		return img_fail(e, "fd %d: TCP_REPAIR: its queued bytes (%u received, %u to send) do not fit its "
+				"buffers here (net.core.rmem_max, wmem_max)", f->fd, r.rcv_len, r.snd_len);
+	if (sys_setsockopt(fd, KSYS_IPPROTO_TCP, KSYS_TCP_REPAIR_WINDOW, r.window, sizeof(r.window)))
+		return img_fail(e, "fd %d: TCP_REPAIR: its window could not be set", f->fd);
+	in_repair[(f - img->fds) / 8] |= (uint8_t)(1u << ((f - img->fds) % 8));
+	img_say(2, "restorer: notice: fd %d: TCP %S -> %S restored as it was (TCP_REPAIR)\n", f->fd, self, peer);
+	return fd;
+}
+
 /* A socket connected to nothing, made again: its options, its address (a
  * port of 0, an unbound UNIX socket: none), listening with its backlog.
  * Connections that waited in its accept queue at the checkpoint are gone. */
@@ -553,12 +663,17 @@ static long make_socket(const struct img *img, const struct ckpt_fd *f, int nb, 
 	int one = 1, bound;
 	long fd, r;
 
+	if (f->aux[4] & CKPT_SO_TCP_REPAIR) {	/* its addresses, then its TCP state: all checked here */
+		if (copy_in(img, -1, f->data_off, f->data_len, f->data_crc, f, e))
+			return -1;
+		len = f->aux[0] == KSYS_AF_INET ? 32 : 56;
+	}
 	if (sys_pread(img->fd, addr, len, (int64_t)f->data_off) != (long)len)
 		return img_fail(e, "fd %d: reading its socket address failed", f->fd);
-	if (ckpt_crc32c(0, addr, len) != f->data_crc)
+	if (!(f->aux[4] & CKPT_SO_TCP_REPAIR) && ckpt_crc32c(0, addr, len) != f->data_crc)
 		return img_fail(e, "fd %d: stored bytes checksum mismatch: image corrupted", f->fd);
-	if (f->aux[4] & CKPT_SO_WAS_CONNECTED)
-		return closed_connection(f, addr, len, nb, e);
+	if ((f->aux[4] & CKPT_SO_WAS_CONNECTED) && !(f->aux[4] & CKPT_SO_TCP_REPAIR))
+		return closed_connection(f, addr, len, nb, 0, e);
 	fd = sys_socket((int)f->aux[0], (int)f->aux[1] | KSYS_SOCK_CLOEXEC | nb, (int)f->aux[2]);
 	if (sys_failed(fd))
 		return img_fail(e, "fd %d: socket(%lu, %lu, %lu): errno %d", f->fd, f->aux[0], f->aux[1], f->aux[2],
@@ -571,6 +686,8 @@ static long make_socket(const struct img *img, const struct ckpt_fd *f, int nb, 
 	if ((rcv && sys_failed(sys_setsockopt((int)fd, KSYS_SOL_SOCKET, KSYS_SO_RCVBUF, &rcv, 4))) ||
 	    (snd && sys_failed(sys_setsockopt((int)fd, KSYS_SOL_SOCKET, KSYS_SO_SNDBUF, &snd, 4))))
 		return img_fail(e, "fd %d: socket buffer sizes could not be set", f->fd);
+	if (f->aux[4] & CKPT_SO_TCP_REPAIR)
+		return repaired_connection(img, f, (int)fd, addr, len, nb, e);
 	/* bound: an IPv4/IPv6 port (bytes 2-3), a UNIX path or abstract name */
 	bound = f->aux[0] == KSYS_AF_UNIX ? len > 2 : (addr[2] | addr[3]) != 0;
 	r = 0;
@@ -769,6 +886,7 @@ int rst_prepare_fds(const struct img *img, int stdio_image, int close_unsupporte
 	for (uint32_t i = 0; i < n; i++) {
 		stage[i] = -1;
 		from_copy[i / 8] = 0;
+		in_repair[i / 8] = 0;
 		if (img->fds[i].fd > top)
 			top = img->fds[i].fd;
 	}
@@ -930,6 +1048,12 @@ void rst_install_fds(const struct img *img, int stdio_image)
 	sys_close_range((unsigned)(next > stage_min ? next : stage_min), ~0u);	/* staging, and the rest */
 	if (next < stage_min)
 		sys_close_range((unsigned)next, (unsigned)stage_min - 1);
+	for (uint32_t i = 0; i < img->hdr.nfds; i++) {	/* TCP connections: live again */
+		int off = 0;			/* TCP_REPAIR_OFF: a window probe asks the peer its window */
+
+		if (in_repair[i / 8] & (1u << (i % 8)))
+			sys_setsockopt(img->fds[i].fd, KSYS_IPPROTO_TCP, KSYS_TCP_REPAIR, &off, sizeof(off));
+	}
 	add_epoll_watches(img);
 	add_inotify_watches(img);
 }

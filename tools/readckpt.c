@@ -354,6 +354,17 @@ static void print_fd(const struct img *img, uint32_t i)
 		       wt.dev >> 32, wt.dev & 0xffffffff,
 		       wt.path_off < img->hdr.strings_size ? esc(img_str(img, wt.path_off)) : "(path out of range)");
 	}
+	if (f->kind == CKPT_FD_SOCKET && (f->aux[4] & CKPT_SO_TCP_REPAIR)) {	/* validated by img_open */
+		struct ckpt_tcp_repair r;
+		uint64_t at = f->data_off + (f->aux[0] == 2 ? 32 : 56);
+
+		if (pread(img->fd, &r, sizeof(r), (off_t)at) == sizeof(r))
+			printf("         TCP_REPAIR: send seq %u (%u bytes queued), receive seq %u (%u bytes unread), "
+			       "mss %u, options 0x%x, wscale %u/%u, timestamp %u, window wl1 %u snd %u max %u rcv %u "
+			       "wup %u, buffers snd %u rcv %u\n", r.snd_seq, r.snd_len, r.rcv_seq, r.rcv_len, r.mss,
+			       r.options, r.wscale & 0xffff, r.wscale >> 16, r.timestamp, r.window[0], r.window[1],
+			       r.window[2], r.window[3], r.window[4], r.sndbuf, r.rcvbuf);
+	}
 	for (uint64_t k = 0; f->kind == CKPT_FD_EPOLL && k < f->data_len / sizeof(struct ckpt_epoll_watch); k++) {
 		struct ckpt_epoll_watch wt;
 

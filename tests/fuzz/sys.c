@@ -347,7 +347,8 @@ long ckpt_raw_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long
 			mine(((int *)a4)[1]);
 		}
 		return r;
-	case SYS_setsockopt: case SYS_listen:
+	case SYS_setsockopt: case SYS_listen: case SYS_getsockopt: case SYS_connect: case SYS_sendto:
+		/* TCP_REPAIR: a connection made again */
 		if (a1 < 0 || a1 >= MAX_FD || !bit(fd_mine, a1))
 			break;
 		return ret(syscall(nr, a1, a2, a3, a4, a5));
