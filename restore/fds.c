@@ -967,6 +967,20 @@ void rst_rewind_fds(const struct img *img)
 /* Every descriptor has its number again: each epoll instance gets back what
  * it watched, under the numbers it was given (the kernel keys a watch by file
  * and number).  A watched number that was not restored is left out. */
+/* An epoll watch that could not be added again: of a descriptor restored
+ * closed (--close-unsupported), named with the reason it was, else errno */
+static void say_watch_lost(const struct img *img, int32_t epfd, int32_t fd, long err)
+{
+	for (uint32_t j = 0; j < img->hdr.nfds; j++)
+		if (img->fds[j].fd == fd && img->fds[j].kind == CKPT_FD_UNSUPPORTED) {
+			img_say(2, "restorer: notice: fd %d: epoll watch of fd %d (%S) not restored: that descriptor "
+				"was restored closed (%s)\n", epfd, fd, img_str(img, img->fds[j].path_off),
+				img_fd_why(&img->fds[j]));
+			return;
+		}
+	img_say(2, "restorer: notice: fd %d: epoll watch of fd %d not restored: errno %d\n", epfd, fd, (int)-err);
+}
+
 static void add_epoll_watches(const struct img *img)
 {
 	const struct ckpt_epoll_watch *wt = watches;
@@ -982,8 +996,7 @@ static void add_epoll_watches(const struct img *img)
 			long r = stage[i] < 0 ? 0 : sys_epoll_ctl(f->fd, 1 /* EPOLL_CTL_ADD */, wt->fd, ev);
 
 			if (sys_failed(r))
-				img_say(2, "restorer: notice: fd %d: epoll watch of fd %d not restored: errno %d\n",
-					f->fd, wt->fd, (int)-r);
+				say_watch_lost(img, f->fd, wt->fd, r);
 		}
 	}
 }
