@@ -436,7 +436,7 @@ static int check_fds(struct img *img, uint64_t data_at, struct img_err *e)
 		if ((f->flags & O_PATH) && f->kind != CKPT_FD_UNSUPPORTED && !path_record_ok(f))
 			return img_fail(e, "fd %d: O_PATH record of kind %u for a file of mode 0%o", f->fd,
 					f->kind, f->mode);
-		if ((f->aux[4] & CKPT_SO_TCP_REPAIR) && check_tcp_repair(img, f, e))
+		if (f->kind == CKPT_FD_SOCKET && (f->aux[4] & CKPT_SO_TCP_REPAIR) && check_tcp_repair(img, f, e))
 			return -1;
 		if (f->kind == CKPT_FD_EPOLL && f->data_len % sizeof(struct ckpt_epoll_watch))
 			return img_fail(e, "fd %d: epoll watches of %lu bytes", f->fd, f->data_len);

@@ -20,7 +20,8 @@
 #   5  a program holding a UNIX connection to another process (a child of
 #      its holds the other end) is told at checkpoint time, in one line, that
 #      it will not be restored and why; the restorer refuses it naming the
-#      reason, and with --close-unsupported restores it closed and serves
+#      reason, and with --close-unsupported restores it closed (its epoll
+#      watch named with that reason) and serves
 #   6  a TCP connection open at the checkpoint (a client holds it; the server
 #      waits for its end of file) is named at checkpoint time and comes back
 #      as closed by its peer, with a notice: the server sees the client leave
@@ -123,6 +124,11 @@ int main(int argc, char **argv)
 
 		epoll_ctl(ep, EPOLL_CTL_ADD, s[i], &ev);
 	}
+	if (argc > 2) {		/* watched too: restored closed, its watch is named */
+		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 9 };
+
+		epoll_ctl(ep, EPOLL_CTL_ADD, pair[0], &ev);
+	}
 	printf("ports %d %d %d\n", port_of(s[0]), port_of(s[1]), port_of(s[2]));
 	fflush(stdout);
 	for (;;) {
@@ -132,6 +138,10 @@ int main(int argc, char **argv)
 
 		if (epoll_wait(ep, &ev, 1, -1) != 1)
 			continue;
+		if (ev.data.u32 == 9) {		/* the child went: nothing to serve there */
+			epoll_ctl(ep, EPOLL_CTL_DEL, pair[0], NULL);
+			continue;
+		}
 		if (ev.data.u32 == 2) {
 			struct sockaddr_in from;
 			socklen_t fl = sizeof(from);
@@ -336,8 +346,10 @@ after=$(ask)
 why='a UNIX connection whose other end is in another process'
 if [ "$(grep -c "not restored: fd [0-9]* (socket:\[[0-9]*\]): $why" "$W/pair.err")" = 1 ] &&
    [ $rc -ne 0 ] && [ "$(echo "$refused" | tr '|' '\n' | grep -c .)" = 1 ] && echo "$refused" | grep -q "$why) cannot be restored" &&
-   grep -q "notice: fd [0-9]* (socket:\[[0-9]*\]: $why) restored closed" "$W/rst.err" && served_from "$after" 0; then
-	ok "a UNIX connection to another process is named at checkpoint time ($(grep -m1 'not restored' "$W/pair.err" | cut -c1-160)), refused in one line, and restored closed when asked"
+   grep -q "notice: fd [0-9]* (socket:\[[0-9]*\]: $why) restored closed" "$W/rst.err" &&
+   grep -q "notice: fd [0-9]*: epoll watch of fd [0-9]* (socket:\[[0-9]*\]) not restored: that descriptor was restored closed ($why)" "$W/rst.err" &&
+   served_from "$after" 0; then
+	ok "a UNIX connection to another process is named at checkpoint time ($(grep -m1 'not restored' "$W/pair.err" | cut -c1-160)), refused in one line, and restored closed when asked (its epoll watch named)"
 else
 	not_ok "UNIX connection to another process: checkpoint said $(oneline "$W/pair.err"); restorer exit $rc: $refused; --close-unsupported: $(oneline "$W/rst.err"), answers $(echo "$after" | tr '\n' '|')"
 fi
