@@ -407,7 +407,7 @@ while IFS=';' read -r mode link why; do
 		continue
 	fi
 	fd=$(sed -n 's/^fd //p' "$W/$mode.out")
-	said=$(grep 'not restored' "$W/$mode.err")
+	said=$(grep 'not restored' "$W/$mode.err" | grep -v ': not restored: [0-9]* child process')	# pidfd-child's child
 	restore "$mode"
 	refused=$(cat "$W/$mode.rerr")
 	refused_rc=$rc
