@@ -587,13 +587,13 @@ static void describe_socket(struct cap_walk *w, struct ckpt_fd *f, int fd)
 		describe_unix_pair(f, fd, type, plen > 2);
 		return;
 	}
-	if (connected && type != KSYS_SOCK_STREAM)
+	if (connected && type != KSYS_SOCK_STREAM && type != KSYS_SOCK_DGRAM)
 		return;
 	f->aux[0] = CKPT_WHY_SOCKET_KIND;
 	if (sys_failed(sys_getsockname(fd, addr, &alen)) || alen < 2 || alen + plen > sizeof(addr) ||
 	    alen + plen > CAP_FDBUF - w->fdbuf_used || (connected && plen != alen))
 		return;
-	if (connected) {		/* a TCP connection: its peer is not ours to bring back */
+	if (connected) {		/* TCP: closed by its peer (or TCP_REPAIR); UDP: connected again */
 		memcpy(addr + alen, peer, plen);
 		alen += plen;
 	}
@@ -614,7 +614,7 @@ static void describe_socket(struct cap_walk *w, struct ckpt_fd *f, int fd)
 	if (dom == KSYS_AF_INET6 && sockopt(fd, KSYS_IPPROTO_IPV6, KSYS_IPV6_V6ONLY) > 0)
 		f->aux[4] |= CKPT_SO_V6ONLY;
 	if (connected)
-		f->aux[4] |= CKPT_SO_WAS_CONNECTED;
+		f->aux[4] |= type == KSYS_SOCK_DGRAM ? CKPT_SO_DGRAM_PEER : CKPT_SO_WAS_CONNECTED;
 	f->aux[5] = 0;
 	probe = (int)sys_socket(dom, type | KSYS_SOCK_CLOEXEC, proto);
 	if (probe >= 0) {
@@ -629,7 +629,7 @@ static void describe_socket(struct cap_walk *w, struct ckpt_fd *f, int fd)
 	if (type == KSYS_SOCK_DGRAM)		/* its queue is not restored: counted, to be named */
 		f->size = count_datagrams(w, fd, dom);
 	memcpy(ckpt_scratch.fdbuf + w->fdbuf_used, addr, alen);
-	if (connected && (repaired = repair_state(fd, w->fdbuf_used + alen))) {
+	if (connected && type == KSYS_SOCK_STREAM && (repaired = repair_state(fd, w->fdbuf_used + alen))) {
 		f->aux[4] |= CKPT_SO_TCP_REPAIR;
 		alen += (uint32_t)repaired;
 	}

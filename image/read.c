@@ -423,6 +423,9 @@ static int check_fds(struct img *img, uint64_t data_at, struct img_err *e)
 		      f->aux[1] != KSYS_SOCK_SEQPACKET) || f->aux[2] > 255 || f->aux[3] > (1u << 20) ||
 		     f->data_len < 2 || (f->data_len > CKPT_SOCKADDR_MAX && !(f->aux[4] & CKPT_SO_TCP_REPAIR)) ||
 		     ((f->aux[4] & CKPT_SO_TCP_REPAIR) && !(f->aux[4] & CKPT_SO_WAS_CONNECTED)) ||
+		     ((f->aux[4] & CKPT_SO_DGRAM_PEER) &&
+		      (f->aux[1] != KSYS_SOCK_DGRAM || (f->aux[4] & CKPT_SO_WAS_CONNECTED) || f->aux[3] ||
+		       !addrs_len(f) || f->data_len != addrs_len(f))) ||
 		     ((f->aux[4] & CKPT_SO_WAS_CONNECTED) &&
 		      (f->aux[1] != KSYS_SOCK_STREAM || f->aux[3] ||
 		       !addrs_len(f) || (!(f->aux[4] & CKPT_SO_TCP_REPAIR) && f->data_len != addrs_len(f))))))

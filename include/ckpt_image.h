@@ -395,6 +395,8 @@ enum ckpt_fd_why {
 					 * ckpt_tcp_repair, then the receive queue's bytes, then
 					 * the send queue's.  Restored as it was where TCP_REPAIR
 					 * is allowed again, else as closed by its peer */
+#define CKPT_SO_DGRAM_PEER	0x400u	/* a UDP socket connected to a peer: the stored bytes hold
+					 * its address, then the peer's; connected again */
 #define CKPT_SOCKADDR_MAX	128u	/* the longest address stored (sockaddr_un is 110) */
 #define CKPT_TCP_QUEUE_MAX	(64u << 20)	/* the most bytes either queue holds in an image */
 

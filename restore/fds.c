@@ -688,6 +688,8 @@ static long make_socket(const struct img *img, const struct ckpt_fd *f, int nb, 
 		return img_fail(e, "fd %d: socket buffer sizes could not be set", f->fd);
 	if (f->aux[4] & CKPT_SO_TCP_REPAIR)
 		return repaired_connection(img, f, (int)fd, addr, len, nb, e);
+	if (f->aux[4] & CKPT_SO_DGRAM_PEER)	/* its address, then its peer's */
+		len /= 2;
 	/* bound: an IPv4/IPv6 port (bytes 2-3), a UNIX path or abstract name */
 	bound = f->aux[0] == KSYS_AF_UNIX ? len > 2 : (addr[2] | addr[3]) != 0;
 	r = 0;
@@ -708,6 +710,12 @@ static long make_socket(const struct img *img, const struct ckpt_fd *f, int nb, 
 	}
 	if (f->aux[3] && sys_failed(r = sys_listen((int)fd, (int)f->aux[3])))
 		return img_fail(e, "fd %d: listen: errno %d", f->fd, (int)-r);
+	if ((f->aux[4] & CKPT_SO_DGRAM_PEER) && sys_failed(r = sys_connect((int)fd, addr + len, len))) {
+		char peer[CKPT_SOCKADDR_MAX * 4 + 64];
+
+		sockaddr_name(peer, sizeof(peer), addr + len, len);
+		return img_fail(e, "fd %d: cannot connect a UDP socket to %S: errno %d", f->fd, peer, (int)-r);
+	}
 	return fd;
 }
 

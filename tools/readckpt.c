@@ -332,6 +332,8 @@ static void print_fd(const struct img *img, uint32_t i)
 		if (f->aux[2])
 			printf("         port id %lu\n", f->aux[2]);
 	}
+	if (f->kind == CKPT_FD_SOCKET && (f->aux[4] & CKPT_SO_DGRAM_PEER))
+		printf("         a UDP socket connected to a peer (the second address): connected again\n");
 	if (f->kind == CKPT_FD_SOCKET && f->size)
 		printf("         %ld datagrams queued at the checkpoint: not restored\n", f->size);
 	if (f->kind == CKPT_FD_UNIX_PAIR)
