@@ -1201,6 +1201,11 @@ void cap_collect_limits(struct ckpt_proc *p)
 	if (cap_read_small("/proc/self/status", status, sizeof(status)) > 0 && (seccomp = cap_field(status, "Seccomp:")) &&
 	    *seccomp == '2')			/* filter mode (1, strict mode, would not let libckpt run) */
 		p->attrs |= CKPT_PROC_SECCOMP_LOST;
+	/* the bounding set (PR_CAPBSET_READ: 1 or 0, EINVAL past the last
+	 * capability the kernel knows) */
+	for (int c = 0; (r = sys_prctl(CKPT_PR_CAPBSET_READ, (uint64_t)c, 0, 0, 0)) >= 0 && c < 64; c++)
+		p->capbset |= (uint64_t)r << c;
+	p->attrs |= CKPT_PROC_CAPBSET;
 	/* membarrier: what the process registered for, in the kernel's words
 	 * (Linux 6.3); before it, each private expedited barrier fails with EPERM
 	 * unless registered for (GLOBAL_EXPEDITED's registration does not show) */

@@ -317,6 +317,8 @@ static void fill_sched(struct ckpt_sched *s)
 		memset(s->cpus, 0, sizeof(s->cpus));
 }
 
+static struct { uint32_t version; int32_t pid; } caps_v3 = { 0x20080522, 0 };	/* capget: this thread */
+
 /* the calling thread's record, but its registers (ckpt_save_context's job) */
 void cap_fill_thread(struct ckpt_thread *t, uint64_t program_mask)
 {
@@ -338,4 +340,6 @@ void cap_fill_thread(struct ckpt_thread *t, uint64_t program_mask)
 	if (t->rseq_len)
 		t->rseq_sig = CKPT_RSEQ_SIG;
 	fill_sched(&t->sched);
+	if (!SC2(__NR_capget, &caps_v3, t->caps))
+		t->flags |= CKPT_CTX_CAPS;
 }

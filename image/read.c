@@ -218,7 +218,7 @@ static int check_threads(struct img *img, struct img_err *e)
 		const struct ckpt_thread *t = &img->threads[i];
 		uint32_t min = t->flags & CKPT_CTX_XSAVE ? 576 : 512;
 
-		if (t->flags & ~(CKPT_CTX_FSGSBASE | CKPT_CTX_XSAVE) ||
+		if (t->flags & ~(CKPT_CTX_FSGSBASE | CKPT_CTX_XSAVE | CKPT_CTX_CAPS) ||
 		    t->xsave_size < min || t->xsave_size > CKPT_XSAVE_MAX || (t->xsave_off & 63) ||
 		    !table_ok(h, t->xsave_off, t->xsave_size, 1))
 			return img_fail(e, "thread %u: bad FPU area (%u bytes at %lu)", i, t->xsave_size, t->xsave_off);

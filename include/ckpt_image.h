@@ -62,6 +62,7 @@ _Static_assert(sizeof(struct ckpt_regs) == CKPT_REGS_SIZE, "ckpt_regs");
 /* ckpt_thread.flags and the flags argument of the asm save/load routines */
 #define CKPT_CTX_FSGSBASE	0x1u	/* rd/wrfsbase usable (AT_HWCAP2 bit 1) */
 #define CKPT_CTX_XSAVE		0x2u	/* area is XSAVE (standard form), else FXSAVE */
+#define CKPT_CTX_CAPS		0x4u	/* ckpt_thread.caps holds its capabilities (else an older image) */
 
 /* One thread.  Record 0 is the process's main thread (tid == pid). */
 /* A thread's scheduling: what it (or whoever started it: nice, taskset, ionice)
@@ -110,7 +111,8 @@ struct ckpt_thread {
 				 * program's rip its handler returns to); 0: not taken in a
 				 * signal handler, or an older image */
 	struct ckpt_sched sched;	/* its scheduling, set again */
-	uint64_t pad[3];
+	uint32_t caps[6];	/* capget (version 3): effective, permitted, inheritable for
+				 * capabilities 0-31, then the same for 32-63; with CKPT_CTX_CAPS */
 };								/* 512 */
 _Static_assert(sizeof(struct ckpt_thread) == 512, "ckpt_thread");
 
@@ -227,7 +229,9 @@ struct ckpt_proc {
 	uint32_t pdeathsig;	/* PR_GET_PDEATHSIG of the main thread: set again (the parent is now
 				 * the restorer's); 0: none, or an older image */
 	uint32_t mdwe;		/* PR_GET_MDWE: memory-deny-write-execute flags, set again last */
-	uint64_t pad[32];
+	uint64_t capbset;	/* the capability bounding set (PR_CAPBSET_READ), bit n = capability n,
+				 * with CKPT_PROC_CAPBSET */
+	uint64_t pad[31];
 };								/* 4096 */
 _Static_assert(sizeof(struct ckpt_proc) == 4096, "ckpt_proc");
 
@@ -238,6 +242,8 @@ _Static_assert(sizeof(struct ckpt_proc) == 4096, "ckpt_proc");
 #define CKPT_PROC_OOM_SCORE_ADJ	0x0008u	/* oom_score_adj recorded: written again */
 #define CKPT_PROC_GROUPS	0x0010u	/* groups[] recorded: set again where they differ */
 #define CKPT_PROC_SUBREAPER	0x0020u	/* PR_GET_CHILD_SUBREAPER was 1: set again */
+#define CKPT_PROC_CAPBSET	0x0040u	/* capbset recorded: what the restorer's bounding set has
+					 * beyond it is dropped */
 /* ... and what the process had that is not restored: libckpt names it at
  * checkpoint time, the restorer again (bits in this order, img_lost_names) */
 #define CKPT_PROC_GROUPS_LOST	0x10000u	/* more than CKPT_MAX_GROUPS supplementary groups */

@@ -168,6 +168,8 @@ static inline int sys_failed(long r) { return (unsigned long)r >= -4095UL; }
 #define CKPT_PR_GET_TID_ADDRESS	40
 #define CKPT_PR_SET_VMA		0x53564d41
 #define CKPT_PR_SET_VMA_ANON_NAME 0
+#define CKPT_PR_CAPBSET_READ	23
+#define CKPT_PR_CAPBSET_DROP	24
 #define CKPT_PR_SET_NO_NEW_PRIVS 38
 #define CKPT_PR_GET_NO_NEW_PRIVS 39
 #define CKPT_PR_SET_THP_DISABLE	41

@@ -459,24 +459,40 @@ static void __attribute__((noreturn)) pid_refused(const char *path, uint32_t wan
 	sys_exit_group(2);
 }
 
-/* Restoring inside a user namespace of our own: the capabilities it gave are
- * dropped by each thread before it enters the program. */
+/* Each thread's capabilities, set by the thread itself before it enters the
+ * program: the image's (a program that dropped some does not get them back
+ * from a privileged restorer), or none inside a user namespace of our own
+ * (those it gave are the restorer's, not the program's).  The kernel lets a
+ * thread only lower them: what the image had beyond the restorer's own is a
+ * notice. */
 static int in_own_userns;
 static int32_t new_tids[CKPT_MAX_THREADS];	/* the image's thread k runs as new_tids[k] */
 
-static void drop_ns_capabilities(void)
+static void set_capabilities(const struct ckpt_thread *t)
 {
+	static uint32_t said;
 	struct { uint32_t version; int32_t pid; } hdr = { 0x20080522 /* v3 */, 0 };
-	uint32_t none[6] = { 0 };	/* effective, permitted, inheritable; x2 */
+	uint32_t now[6], want[6] = { 0 }, lacking = 0;	/* effective, permitted, inheritable; x2 */
 
-	if (in_own_userns)
-		SC2(__NR_capset, &hdr, none);
+	if (!in_own_userns && !(t->flags & CKPT_CTX_CAPS))
+		return;				/* an older image: the restorer's stand */
+	if (sys_failed(SC2(__NR_capget, &hdr, now)))
+		return;
+	for (int k = 0; k < 6 && !in_own_userns; k++) {
+		want[k] = t->caps[k] & now[k];
+		lacking |= t->caps[k] & ~now[k];
+	}
+	if (lacking && !__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+		img_say(2, "restorer: notice: not restored: capabilities the image's process had and the "
+			"restorer lacks\n");
+	if (memcmp(want, now, sizeof(now)))
+		SC2(__NR_capset, &hdr, want);
 }
 
 /* A user namespace of our own, made by unshare(2) together with the
  * namespaces in `also`, which it then owns: the uid and gid mapped to
  * themselves (every file is accessed as before), setgroups denied.  Its
- * capabilities are dropped before the program runs (drop_ns_capabilities).
+ * capabilities are dropped before the program runs (set_capabilities).
  * Returns 0, or -errno with *mapping 0 when unshare failed, 1 when the maps. */
 static long enter_own_userns(long also, int *mapping)
 {
@@ -793,7 +809,7 @@ static void rst_thread_main(void *arg)
 	if (t->robust_list)
 		sys_set_robust_list(t->robust_list, t->robust_len);
 	restore_sched(&t->sched);
-	drop_ns_capabilities();
+	set_capabilities(t);
 	/* POINT OF NO RETURN (this thread): its registers, and into the program */
 	rst_jump(&t->regs, img.tables + (t->xsave_off - img.hdr.tables_off), t->xfeatures & this_xcr0,
 		 jump_flags_of(t));
@@ -877,6 +893,14 @@ static void restore_process(const struct ckpt_thread *t, const struct ckpt_proc 
 		    sys_failed(r = SC2(__NR_setgroups, p->ngroups, p->groups)))
 			not_restored(img_lost_names[0], r);	/* "supplementary groups" */
 	}
+	/* the bounding set, before the threads are made (each inherits it): what
+	 * the restorer's has beyond the image's goes (needs CAP_SETPCAP) */
+	for (int c = 0; (p->attrs & CKPT_PROC_CAPBSET) && c < 64; c++)
+		if (!(p->capbset >> c & 1) && sys_prctl(CKPT_PR_CAPBSET_READ, (uint64_t)c, 0, 0, 0) == 1 &&
+		    sys_failed(r = sys_prctl(CKPT_PR_CAPBSET_DROP, (uint64_t)c, 0, 0, 0))) {
+			not_restored("a reduced capability bounding set", r);
+			break;
+		}
 	if ((p->attrs & CKPT_PROC_SUBREAPER) && sys_failed(r = sys_prctl(CKPT_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)))
 		not_restored("PR_SET_CHILD_SUBREAPER", r);
 	if (p->pdeathsig && sys_failed(r = sys_prctl(CKPT_PR_SET_PDEATHSIG, p->pdeathsig, 0, 0, 0)))
@@ -1204,7 +1228,7 @@ static void __attribute__((noreturn)) jump_into_program(void)
 	const struct ckpt_thread *t = &img.threads[0];
 	unsigned jump_flags = jump_flags_of(t);
 
-	drop_ns_capabilities();
+	set_capabilities(t);
 	rst_jump(&t->regs, img.tables + (t->xsave_off - img.hdr.tables_off), t->xfeatures & this_xcr0, jump_flags);
 }
 

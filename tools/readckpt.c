@@ -166,6 +166,9 @@ static void print_threads(const struct img *img)
 			printf("    signal at  0x%lx (the program's rip the checkpoint's signal interrupted)\n",
 			       t->sig_rip);
 		print_sched(&t->sched);
+		if (t->flags & CKPT_CTX_CAPS)
+			printf("    caps       effective 0x%08x%08x permitted 0x%08x%08x inheritable 0x%08x%08x\n",
+			       t->caps[3], t->caps[0], t->caps[4], t->caps[1], t->caps[5], t->caps[2]);
 	}
 }
 
