@@ -1201,6 +1201,22 @@ void cap_collect_limits(struct ckpt_proc *p)
 	if (cap_read_small("/proc/self/status", status, sizeof(status)) > 0 && (seccomp = cap_field(status, "Seccomp:")) &&
 	    *seccomp == '2')			/* filter mode (1, strict mode, would not let libckpt run) */
 		p->attrs |= CKPT_PROC_SECCOMP_LOST;
+	/* what the process set of itself that a new one does not have */
+	if (cap_read_small("/proc/self/coredump_filter", adj, sizeof(adj)) > 0) {
+		const char *hex = adj;
+
+		p->coredump_filter = (uint32_t)num(&hex, 16);
+	}
+	r = sys_prctl(CKPT_PR_GET_SECUREBITS, 0, 0, 0, 0);
+	p->securebits = sys_failed(r) ? 0 : (uint32_t)r;
+	for (uint32_t k = 0; k < 3; k++) {	/* PR_SPEC_STORE_BYPASS 0, INDIRECT_BRANCH 1, L1D_FLUSH 2 */
+		r = sys_prctl(CKPT_PR_GET_SPECULATION_CTRL, k, 0, 0, 0);
+		p->spec[k] = sys_failed(r) ? 0 : (uint32_t)r;
+	}
+	flag = 0;
+	if (!sys_prctl(CKPT_PR_GET_TSC, (uint64_t)&flag, 0, 0, 0))
+		p->tsc = (uint32_t)flag;
+	p->attrs |= CKPT_PROC_MORE;
 	/* the bounding set (PR_CAPBSET_READ: 1 or 0, EINVAL past the last
 	 * capability the kernel knows) */
 	for (int c = 0; (r = sys_prctl(CKPT_PR_CAPBSET_READ, (uint64_t)c, 0, 0, 0)) >= 0 && c < 64; c++)

@@ -244,7 +244,8 @@ static int check_proc(struct img *img, struct img_err *e)
 
 	if (!str_ok(img, p->cwd_off) || !str_ok(img, p->exe_off) || !terminated(p->comm, sizeof(p->comm)) ||
 	    p->auxv_words > CKPT_AUXV_WORDS || (p->auxv_words & 1) || p->ngroups > CKPT_MAX_GROUPS ||
-	    (p->membarrier & ~CKPT_MEMBARRIER_REGISTERS) || p->pdeathsig > CKPT_NSIG || (p->mdwe & ~3u))
+	    (p->membarrier & ~CKPT_MEMBARRIER_REGISTERS) || p->pdeathsig > CKPT_NSIG || (p->mdwe & ~3u) ||
+	    p->tsc > 2 || (p->securebits & ~0xffu))
 		return img_fail(e, "process record out of range");
 	if ((p->resume_addr & 7) || p->resume_addr >= IMG_TASK_SIZE)
 		return img_fail(e, "resume block 0x%lx misaligned or outside user space", p->resume_addr);

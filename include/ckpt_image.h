@@ -231,7 +231,14 @@ struct ckpt_proc {
 	uint32_t mdwe;		/* PR_GET_MDWE: memory-deny-write-execute flags, set again last */
 	uint64_t capbset;	/* the capability bounding set (PR_CAPBSET_READ), bit n = capability n,
 				 * with CKPT_PROC_CAPBSET */
-	uint64_t pad[31];
+	uint32_t coredump_filter;	/* /proc/self/coredump_filter, with CKPT_PROC_MORE */
+	uint32_t securebits;	/* PR_GET_SECUREBITS (SECBIT_KEEP_CAPS among them), with CKPT_PROC_MORE */
+	uint32_t spec[3];	/* PR_GET_SPECULATION_CTRL of PR_SPEC_STORE_BYPASS, _INDIRECT_BRANCH,
+				 * _L1D_FLUSH (0: not recorded), with CKPT_PROC_MORE */
+	uint32_t tsc;		/* PR_GET_TSC: 2 = PR_TSC_SIGSEGV; 0 or 1: rdtsc allowed */
+	uint32_t pad32;
+	uint32_t pad1;
+	uint64_t pad[27];
 };								/* 4096 */
 _Static_assert(sizeof(struct ckpt_proc) == 4096, "ckpt_proc");
 
@@ -242,6 +249,7 @@ _Static_assert(sizeof(struct ckpt_proc) == 4096, "ckpt_proc");
 #define CKPT_PROC_OOM_SCORE_ADJ	0x0008u	/* oom_score_adj recorded: written again */
 #define CKPT_PROC_GROUPS	0x0010u	/* groups[] recorded: set again where they differ */
 #define CKPT_PROC_SUBREAPER	0x0020u	/* PR_GET_CHILD_SUBREAPER was 1: set again */
+#define CKPT_PROC_MORE		0x0080u	/* coredump_filter, securebits, spec[], tsc recorded */
 #define CKPT_PROC_CAPBSET	0x0040u	/* capbset recorded: what the restorer's bounding set has
 					 * beyond it is dropped */
 /* ... and what the process had that is not restored: libckpt names it at

@@ -822,6 +822,37 @@ static void not_restored(const char *what, long err)
 		what, (int)-err);
 }
 
+/* Step 5, with CKPT_PROC_MORE: the core dump filter, the securebits (keep
+ * capabilities across a uid change, and the locked ones, which need
+ * CAP_SETPCAP), speculation mitigations the process turned on for itself
+ * where the kernel leaves them to each thread (PR_SPEC_PRCTL; PR_SPEC_DISABLE
+ * 4, FORCE_DISABLE 8, DISABLE_NOEXEC 16: never undone; L1D flushing is not
+ * set again),
+ * rdtsc made to fault (PR_TSC_SIGSEGV).  Set in the main thread before the
+ * others are made: each inherits them.  What is refused is a notice. */
+static void restore_more(const struct ckpt_proc *p)
+{
+	char hex[16];
+	long r, now = sys_prctl(CKPT_PR_GET_SECUREBITS, 0, 0, 0, 0);
+
+	img_fmt(hex, sizeof(hex), "0x%x", p->coredump_filter);	/* base 0 to the kernel */
+	if ((r = write_proc("/proc/self/coredump_filter", hex)))
+		not_restored("coredump_filter", r);
+	if (!sys_failed(now) && (uint32_t)now != p->securebits &&
+	    sys_failed(r = ((uint32_t)now & ~0x10u) == (p->securebits & ~0x10u) ?	/* SECBIT_KEEP_CAPS alone */
+			   sys_prctl(CKPT_PR_SET_KEEPCAPS, (p->securebits >> 4) & 1, 0, 0, 0) :
+			   sys_prctl(CKPT_PR_SET_SECUREBITS, p->securebits, 0, 0, 0)))
+		not_restored("securebits", r);
+	for (uint32_t k = 0; k < 2; k++) {	/* PR_SPEC_STORE_BYPASS, PR_SPEC_INDIRECT_BRANCH */
+		uint32_t off = p->spec[k] & (4 | 8 | 16);	/* the one bit of them the kernel reports */
+
+		if ((p->spec[k] & 1 /* PR_SPEC_PRCTL: the thread's own choice */) && off && sys_failed(r = sys_prctl(CKPT_PR_SET_SPECULATION_CTRL, k, off, 0, 0)))
+			not_restored("a speculation mitigation (PR_SET_SPECULATION_CTRL)", r);
+	}
+	if (p->tsc == 2 && sys_failed(r = sys_prctl(CKPT_PR_SET_TSC, 2, 0, 0, 0)))
+		not_restored("PR_SET_TSC", r);
+}
+
 /* Step 5: what the kernel keeps for the process besides memory.  Failures here
  * are reported as notices: the memory is in place and the program can run. */
 static void restore_process(const struct ckpt_thread *t, const struct ckpt_proc *p, uint32_t pid,
@@ -893,6 +924,8 @@ static void restore_process(const struct ckpt_thread *t, const struct ckpt_proc 
 		    sys_failed(r = SC2(__NR_setgroups, p->ngroups, p->groups)))
 			not_restored(img_lost_names[0], r);	/* "supplementary groups" */
 	}
+	if (p->attrs & CKPT_PROC_MORE)
+		restore_more(p);
 	/* the bounding set, before the threads are made (each inherits it): what
 	 * the restorer's has beyond the image's goes (needs CAP_SETPCAP) */
 	for (int c = 0; (p->attrs & CKPT_PROC_CAPBSET) && c < 64; c++)

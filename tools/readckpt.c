@@ -208,6 +208,11 @@ static void print_limits(const struct ckpt_proc *p)
 		printf("  no_new_privs\n");
 	if (p->attrs & CKPT_PROC_OOM_SCORE_ADJ)
 		printf("  oom_score_adj %d\n", p->oom_score_adj);
+	if (p->attrs & CKPT_PROC_MORE)
+		printf("  coredump_filter 0x%x securebits 0x%x speculation %u/%u/%u tsc %u\n", p->coredump_filter,
+		       p->securebits, p->spec[0], p->spec[1], p->spec[2], p->tsc);
+	if (p->attrs & CKPT_PROC_CAPBSET)
+		printf("  bounding set 0x%lx\n", p->capbset);
 	if (p->attrs & CKPT_PROC_SUBREAPER)
 		printf("  child_subreaper\n");
 	if (p->pdeathsig)
