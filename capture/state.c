@@ -17,38 +17,6 @@ static uint64_t num(const char **s, unsigned base)
 	return img_parse_num(s, base);
 }
 
-/* value of "key:\t..." at the start of a line of a small /proc text, or 0
- * when absent */
-const char *cap_field(const char *text, const char *key)
-{
-	size_t kl = strlen(key);
-
-	for (const char *p = text; p && *p; ) {
-		if (!strncmp(p, key, kl)) {
-			p += kl;
-			while (*p == ' ' || *p == '\t')
-				p++;
-			return p;
-		}
-		p = strchr(p, '\n');
-		if (p)
-			p++;
-	}
-	return 0;
-}
-
-long cap_read_small(const char *path, char *buf, size_t cap)
-{
-	long fd = sys_open(path, O_RDONLY | O_CLOEXEC, 0), n;
-
-	if (sys_failed(fd))
-		return fd;
-	n = sys_read((int)fd, buf, cap - 1);
-	sys_close((int)fd);
-	buf[n > 0 ? n : 0] = 0;
-	return n;
-}
-
 static int ends_with(const char *s, const char *suffix)
 {
 	size_t a = strlen(s), b = strlen(suffix);
