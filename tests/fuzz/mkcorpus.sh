@@ -12,6 +12,10 @@
 #   vdso      fds, its stored vDSO bytes another kernel's (imgedit vdso-differ):
 #             the restorer redirects them
 #   chain     an incremental image and its parent, newest first (one input)
+#   kinds     fds, and the kinds of issue 17: an inotify watch, a socket pair
+#             with bytes queued, a TCP listener, a connected UDP socket, a
+#             netlink socket, an O_PATH descriptor, a pidfd of itself, and an
+#             flock and a POSIX lock on the file
 # Each image goes through tests/fuzz/prep.c (page data zeroed, paths and inodes
 # of the fuzz sandbox, checksums re-sealed).
 set -eu
@@ -30,7 +34,14 @@ cat >"$W/seed.c" <<'PROG'
 #include <string.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/netlink.h>
+#include <netinet/in.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
@@ -73,6 +84,21 @@ int main(int argc, char **argv)
 	epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev);
 	if (!strcmp(argv[1], "threads"))
 		pthread_create(&t, 0, idle, 0);
+	if (!strcmp(argv[1], "kinds")) {
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 10 };
+		int in = inotify_init1(0), sv[2], tcp, udp, file = open("file2", O_RDWR | O_CREAT, 0600);
+		socklen_t al = sizeof(a);
+
+		if (in < 0 || inotify_add_watch(in, ".", IN_CREATE | IN_ONLYDIR) < 0 ||
+		    socketpair(AF_UNIX, SOCK_STREAM, 0, sv) || write(sv[0], "queued", 6) != 6 ||
+		    (tcp = socket(AF_INET, SOCK_STREAM, 0)) < 0 || bind(tcp, (void *)&a, sizeof(a)) || listen(tcp, 4) ||
+		    (udp = socket(AF_INET, SOCK_DGRAM, 0)) < 0 || getsockname(tcp, (void *)&a, &al) ||
+		    connect(udp, (void *)&a, sizeof(a)) || socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE) < 0 ||
+		    open(".", O_PATH) < 0 || syscall(SYS_pidfd_open, getpid(), 0) < 0 || file < 0 ||
+		    flock(file, LOCK_SH) || fcntl(open("file", O_RDWR), F_SETLK, &l))
+			return 1;
+	}
 	for (int i = 0; i < times; i++) {
 		memset(malloc(4096), i, 4096);
 		raise(SIGUSR2);
@@ -85,8 +111,8 @@ $CC -O1 -pthread -o "$W/seed" "$W/seed.c"
 $CC -O1 -Wall -I"$ROOT/include" -I"$ROOT/image" -msse4.2 -o "$W/prep" "$ROOT/tests/fuzz/prep.c" "$ROOT/image/crc32c.c"
 mkdir -p "$OUT"
 cd "$W"
-for kind in fds threads; do
-	rm -f img* file fifo
+for kind in fds threads kinds; do
+	rm -f img* file file2 fifo
 	CKPT_FILE=$W/img LD_PRELOAD=$ROOT/libckpt.so ./seed "$kind" 1 </dev/null
 	./prep img "$OUT/$kind"
 done

@@ -8,7 +8,8 @@
  * marked "this kernel's" (vdso_crc 0: target.c puts this kernel's bytes in
  * the stored copy); mapped files and descriptors' files
  * name the sandbox fixtures (target.c fit(): inode 1 "lib", 2 "data", 3 "dir",
- * 4 "fifo"), the working directory is "/", and the low bits of created_ns
+ * 4 "fifo"; inotify watches the directory), the working directory is "/",
+ * and the low bits of created_ns
  * (the target's restore options) are 0.  Then every checksum is re-sealed.
  */
 #include <stdio.h>
@@ -126,6 +127,14 @@ int main(int argc, char **argv)
 			set_str(&h, fd[i].path_off, "/fifo");
 			fd[i].ino = 4;
 			break;
+		case CKPT_FD_INOTIFY:		/* every watch on the directory fixture */
+			for (uint64_t k = 0; k < fd[i].data_len / sizeof(struct ckpt_inotify_watch); k++) {
+				struct ckpt_inotify_watch *w = (struct ckpt_inotify_watch *)(img + fd[i].data_off) + k;
+
+				set_str(&h, w->path_off, "/dir");
+				w->ino = 3;
+			}
+			continue;
 		default:
 			continue;
 		}
@@ -133,7 +142,7 @@ int main(int argc, char **argv)
 	}
 	set_str(&h, p->cwd_off, "/");
 	h.vdso_crc = 0;
-	h.created_ns &= ~0xfull;		/* target.c: how to restore, plain */
+	h.created_ns &= ~0x1full;		/* target.c: how to restore, plain */
 	memset(h.program, 0, sizeof(h.program));
 	memcpy(h.program, "seed", 4);
 	memcpy(img, &h, sizeof(h));

@@ -221,9 +221,9 @@ static long sandbox_open(const char *path, long flags, long mode)
 	return fd;
 }
 
-static long sandbox_stat(const char *path, void *st)
+static long sandbox_stat(const char *path, void *st, int nofollow)
 {
-	struct open_how how = { .flags = O_PATH, .resolve = RESOLVE_IN_ROOT };
+	struct open_how how = { .flags = O_PATH | (nofollow ? O_NOFOLLOW : 0), .resolve = RESOLVE_IN_ROOT };
 	long fd = syscall(SYS_openat2, fz_root, path, &how, sizeof(how)), r;
 
 	if (fd < 0)
@@ -276,9 +276,9 @@ long ckpt_raw_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long
 			break;
 		return sandbox_open((const char *)a2, a3, a4);
 	case SYS_newfstatat:
-		if (a1 != AT_FDCWD || a4)
+		if (a1 != AT_FDCWD || (a4 & ~AT_SYMLINK_NOFOLLOW))
 			break;
-		return sandbox_stat((const char *)a2, (void *)a3);
+		return sandbox_stat((const char *)a2, (void *)a3, a4 == AT_SYMLINK_NOFOLLOW);
 	case SYS_close:
 		bit_set(fd_mine, a1, 0);
 		bit_set(fd_tmpfile, a1, 0);
@@ -326,7 +326,11 @@ long ckpt_raw_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long
 		}
 		return r;
 	case SYS_eventfd2: case SYS_timerfd_create: case SYS_signalfd4: case SYS_epoll_create1:
-	case SYS_memfd_create:
+	case SYS_memfd_create: case SYS_inotify_init1:
+		return mine(ret(syscall(nr, a1, a2, a3, a4)));
+	case SYS_pidfd_open:		/* a pidfd of the restored process itself */
+		if (a1 != getpid())
+			break;
 		return mine(ret(syscall(nr, a1, a2, a3, a4)));
 	case SYS_fstat: case SYS_lseek: case SYS_ftruncate: case SYS_timerfd_settime: case SYS_getpid:
 		return ret(syscall(nr, a1, a2, a3, a4));
@@ -358,12 +362,14 @@ long ckpt_raw_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long
 		if (*(const unsigned short *)a2 == AF_UNIX)
 			return -EACCES;
 		return ret(syscall(nr, a1, a2, a3));
+	case SYS_shutdown:		/* a socket pair's end, shut as it was */
 	case SYS_flock:			/* an flock lock of the image's, on a descriptor made here */
 		if (a1 < 0 || a1 >= MAX_FD || !bit(fd_mine, a1))
 			break;
 		return ret(syscall(nr, a1, a2));
-	case SYS_ioctl:			/* TFD_IOC_SET_TICKS, on a timerfd made here */
-		if (a2 != 0x40085400 || a1 < 0 || a1 >= MAX_FD || !bit(fd_mine, a1))
+	case SYS_ioctl:			/* TFD_IOC_SET_TICKS on a timerfd, INOTIFY_IOC_SETNEXTWD on an
+					 * inotify descriptor, made here */
+		if ((a2 != 0x40085400 && a2 != 0x40044900) || a1 < 0 || a1 >= MAX_FD || !bit(fd_mine, a1))
 			break;
 		return ret(syscall(nr, a1, a2, a3));
 	}

@@ -347,6 +347,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(&h, buf, sizeof(h));
 	bail = h.created_ns & 1 ? &no_bail : 0;
 	nchain = 0;
+	rst_proc_pid = (h.created_ns >> 4) & 1 ? 0 : (uint32_t)getpid();	/* --same-pid, or not */
 	blame = check_image("img", &sp, (h.created_ns >> 3) & 1, (h.created_ns >> 1) & 1, (h.created_ns >> 2) & 1,
 			    0, &err);
 	if (say)
