@@ -195,6 +195,7 @@ void cap_track_arm(const struct cap_walk *w, int full);
 /* state.c */
 long cap_read_small(const char *path, char *buf, size_t cap);	/* a small /proc file, 0-terminated */
 const char *cap_field(const char *text, const char *key);	/* "key:" line's value, or 0 */
+long cap_stat_field(const char *path, int n, uint64_t *out);	/* /proc/.../stat field n (1-based) */
 int cap_collect_fds(struct cap_walk *w);
 int cap_describe_inotify(struct cap_walk *w, struct ckpt_fd *f, uint32_t lead);	/* inotify.c */
 /* 1 while a final checkpoint (the process stops after it) is taken: TCP

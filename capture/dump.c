@@ -179,7 +179,7 @@ static int write_run(int fd, int memfd, struct ckpt_run *run, const struct ckpt_
 	return 0;
 }
 
-/* A descriptor's stored bytes: buffered pipe bytes, epoll or inotify watches, a socket's
+/* A descriptor's stored bytes: buffered pipe bytes, epoll or inotify watches, a terminal's mode, a socket's
  * address or a UNIX pair end's queue (taken at collection time), or the whole content
  * of a memfd or deleted file, read from the descriptor. */
 static int write_fd_data(int fd, struct ckpt_fd *f)
@@ -191,8 +191,9 @@ static int write_fd_data(int fd, struct ckpt_fd *f)
 		return 0;
 	if (f->kind == CKPT_FD_PIPE || f->kind == CKPT_FD_FIFO || f->kind == CKPT_FD_EPOLL ||
 	    f->kind == CKPT_FD_SOCKET || f->kind == CKPT_FD_NETLINK || f->kind == CKPT_FD_UNIX_PAIR ||
-	    f->kind == CKPT_FD_INOTIFY) {
-		int at_pos = f->kind == CKPT_FD_SOCKET || f->kind == CKPT_FD_NETLINK || f->kind == CKPT_FD_INOTIFY;
+	    f->kind == CKPT_FD_INOTIFY || f->kind == CKPT_FD_CHR) {
+		int at_pos = f->kind == CKPT_FD_SOCKET || f->kind == CKPT_FD_NETLINK || f->kind == CKPT_FD_INOTIFY ||
+			     f->kind == CKPT_FD_CHR;
 		const char *bytes = ckpt_scratch.fdbuf + (at_pos ? f->pos : f->aux[1]);
 
 		if (at_pos)
@@ -408,31 +409,13 @@ volatile int32_t *cap_data_out;
  * since boot; pid 0: this one): 0, or -errno (-2: no such process). */
 static int start_time(int pid, uint64_t *out)
 {
-	char path[40], buf[1024];
-	const char *p;
-	long n;
-	int field = 2;
+	char path[40];
 
 	if (pid)
 		img_fmt(path, sizeof(path), "/proc/%d/stat", pid);
 	else
 		img_fmt(path, sizeof(path), "/proc/self/stat");
-	n = cap_read_small(path, buf, sizeof(buf));
-	if (n <= 0)
-		return n ? (int)n : -5;
-	p = strrchr(buf, ')');			/* comm may hold spaces and parens */
-	if (!p)
-		return -5;
-	for (p++; *p; ) {
-		while (*p == ' ')
-			p++;
-		if (++field == 22)
-			break;
-		while (*p && *p != ' ')
-			p++;
-	}
-	*out = img_parse_num(&p, 10);
-	return 0;
+	return (int)cap_stat_field(path, 22, out);
 }
 
 /* digits of the given base, at least one, then `end`: their value, s moved past */

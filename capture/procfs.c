@@ -36,3 +36,29 @@ long cap_read_small(const char *path, char *buf, size_t cap)
 	buf[n > 0 ? n : 0] = 0;
 	return n;
 }
+
+/* field n (1-based, as proc(5) numbers them; n > 2) of a /proc/.../stat
+ * file, read as a decimal number: 0, or -errno (-2: no such process) */
+long cap_stat_field(const char *path, int n, uint64_t *out)
+{
+	char buf[1024];
+	const char *p;
+	long r = cap_read_small(path, buf, sizeof(buf));
+	int field = 2;
+
+	if (r <= 0)
+		return r ? r : -5;
+	p = strrchr(buf, ')');			/* comm may hold spaces and parens */
+	if (!p)
+		return -5;
+	for (p++; *p; ) {
+		while (*p == ' ')
+			p++;
+		if (++field == n)
+			break;
+		while (*p && *p != ' ')
+			p++;
+	}
+	*out = img_parse_num(&p, 10);
+	return 0;
+}

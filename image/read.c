@@ -442,6 +442,9 @@ static int check_fds(struct img *img, uint64_t data_at, struct img_err *e)
 					f->kind, f->mode);
 		if (f->kind == CKPT_FD_SOCKET && (f->aux[4] & CKPT_SO_TCP_REPAIR) && check_tcp_repair(img, f, e))
 			return -1;
+		if (f->kind == CKPT_FD_CHR && f->data_len && (f->data_len != sizeof(struct ckpt_tty) ||
+							      (f->flags & O_PATH)))
+			return img_fail(e, "fd %d: terminal state of %lu bytes", f->fd, f->data_len);
 		if (f->kind == CKPT_FD_EPOLL && f->data_len % sizeof(struct ckpt_epoll_watch))
 			return img_fail(e, "fd %d: epoll watches of %lu bytes", f->fd, f->data_len);
 		if (f->kind == CKPT_FD_INOTIFY && (f->data_len % sizeof(struct ckpt_inotify_watch) ||

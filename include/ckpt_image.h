@@ -318,7 +318,9 @@ enum ckpt_fd_kind {
 	CKPT_FD_DIR,		/* directory, reopened by path */
 	CKPT_FD_PIPE,		/* pipe with both ends here: made again, buffered bytes refilled */
 	CKPT_FD_FIFO,		/* named pipe, reopened by path, buffered bytes refilled */
-	CKPT_FD_CHR,		/* character device (/dev/null, /dev/pts/N ...), reopened by path; aux[0] = st_rdev (0: not checked) */
+	CKPT_FD_CHR,		/* character device (/dev/null, /dev/pts/N ...), reopened by path; aux[0] = st_rdev (0: not checked).
+				 * A terminal's has stored bytes: its struct ckpt_tty, put back on
+				 * whatever terminal the descriptor is at restore */
 	CKPT_FD_MEMFD,		/* memfd: made again with its name, content and seals */
 	CKPT_FD_DELETED,	/* regular file deleted since open: content stored, made again unlinked */
 	CKPT_FD_EVENTFD,	/* aux[0] = counter, aux[1] = 1 for EFD_SEMAPHORE */
@@ -481,6 +483,22 @@ struct ckpt_epoll_watch {
 	uint64_t data;		/* epoll_data, returned by epoll_wait */
 };
 _Static_assert(sizeof(struct ckpt_epoll_watch) == 16, "ckpt_epoll_watch");
+
+/* A terminal's state (a CKPT_FD_CHR's stored bytes): the kernel's struct
+ * termios2 (TCGETS2) and struct winsize (TIOCGWINSZ), as x86-64 lays them out */
+struct ckpt_tty {
+	uint32_t iflag, oflag, cflag, lflag;	/* c_iflag ... c_lflag */
+	uint8_t  line;				/* c_line */
+	uint8_t  cc[19];			/* c_cc[NCCS] */
+	uint32_t ispeed, ospeed;		/* c_ispeed, c_ospeed */
+	uint16_t rows, cols, xpixel, ypixel;	/* the window size */
+	uint32_t flags;				/* CKPT_TTY_* */
+	uint32_t pad[2];
+};
+_Static_assert(sizeof(struct ckpt_tty) == 64, "ckpt_tty");
+#define CKPT_TTY_TERMIOS_SIZE	44u	/* the termios2 part: iflag .. ospeed */
+#define CKPT_TTY_CTTY		0x1u	/* the process's controlling terminal */
+#define CKPT_TTY_FOREGROUND	0x2u	/* ... with its process group in the foreground */
 
 /* One watch of an inotify instance (CKPT_FD_INOTIFY's stored bytes). */
 struct ckpt_inotify_watch {

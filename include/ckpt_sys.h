@@ -103,6 +103,13 @@ static inline int sys_failed(long r) { return (unsigned long)r >= -4095UL; }
 #define S_IFBLK		0060000
 #endif
 
+/* terminals (asm-generic/ioctls.h) */
+#define KSYS_TCGETS2		0x802c542a	/* _IOR('T', 0x2A, struct termios2) */
+#define KSYS_TCSETS2		0x402c542b	/* _IOW('T', 0x2B, struct termios2) */
+#define KSYS_TIOCGPGRP		0x540f
+#define KSYS_TIOCSPGRP		0x5410
+#define KSYS_TIOCGWINSZ		0x5413
+
 /* netlink sockets (linux/netlink.h) */
 #define KSYS_AF_NETLINK		16
 #define KSYS_SOCK_RAW		3

@@ -41,6 +41,10 @@ static uint32_t nwatches;
 static struct ckpt_inotify_watch inotify_watches[MAX_INOTIFY_WATCHES];	/* every instance's, in record order */
 static uint32_t ninotify_watches;
 static int stage_min;			/* staging numbers start here */
+#define MAX_TTYS 16
+static struct ckpt_tty ttys[MAX_TTYS];	/* terminals' modes, read before the point of no return */
+static uint32_t tty_record[MAX_TTYS];	/* ... the fd record each one is of */
+static uint32_t nttys;
 static char copy_buf[1 << 20];
 
 /* Paths the image names are opened in two steps, so that nothing is opened,
@@ -883,6 +887,29 @@ static long make_one(const struct img *img, uint32_t i, int close_unsupported, i
 	}
 }
 
+/* Each terminal's mode and window size (a CKPT_FD_CHR record's stored
+ * bytes), read and checked now; set_terminals() puts them back on whatever
+ * terminal is at that number once the descriptors are in place */
+static int read_terminals(const struct img *img, struct img_err *e)
+{
+	nttys = 0;
+	for (uint32_t i = 0; i < img->hdr.nfds; i++) {
+		const struct ckpt_fd *f = &img->fds[i];
+
+		if (f->kind != CKPT_FD_CHR || !f->data_len)
+			continue;
+		if (nttys == MAX_TTYS)
+			return img_fail(e, "fd %d: more terminal descriptors than this restorer keeps (%u)", f->fd,
+					MAX_TTYS);
+		if (sys_pread(img->fd, &ttys[nttys], sizeof(ttys[0]), (int64_t)f->data_off) != sizeof(ttys[0]))
+			return img_fail(e, "fd %d: reading its terminal's mode failed", f->fd);
+		if (ckpt_crc32c(0, &ttys[nttys], sizeof(ttys[0])) != f->data_crc)
+			return img_fail(e, "fd %d: stored bytes checksum mismatch: image corrupted", f->fd);
+		tty_record[nttys++] = i;
+	}
+	return 0;
+}
+
 int rst_prepare_fds(const struct img *img, int stdio_image, int close_unsupported, int verbose,
 		    struct img_err *e)
 {
@@ -901,6 +928,8 @@ int rst_prepare_fds(const struct img *img, int stdio_image, int close_unsupporte
 	stage_min = top + 1;
 	nwatches = 0;
 	ninotify_watches = 0;
+	if (read_terminals(img, e))
+		return -1;
 	for (uint32_t i = 0; i < n; i++) {
 		const struct ckpt_fd *f = &img->fds[i];
 		long fd;
@@ -1047,6 +1076,54 @@ static void add_inotify_watches(const struct img *img)
 	}
 }
 
+/* Every descriptor is in place: each that was a terminal gets its mode back
+ * (raw, no echo ...) on the terminal it is now, the caller's for 0, 1 and 2.
+ * A program that had a controlling terminal gets a SIGWINCH (pending until it
+ * runs: every signal is blocked here), as on a resize: the terminal it is on
+ * now shows nothing of its old screen, and a full-screen program redraws on
+ * it, at this terminal's size.  Said in one line each: descriptors that are
+ * no terminal now, and a controlling terminal that is not the restorer's. */
+static void set_terminals(const struct img *img, int stdio_image)
+{
+	char lost[64];
+	size_t nlost = 0;
+	int winch = 0, ctty_lost = -1;
+
+	for (uint32_t k = 0; k < nttys; k++) {
+		const struct ckpt_fd *f = &img->fds[tty_record[k]], *lead = &img->fds[f->share];
+		const struct ckpt_tty *t = &ttys[k];
+		struct ckpt_tty now;
+		int pgrp;
+		long r;
+
+		if (stage[f->share] < 0 && !(lead->fd <= 2 && !stdio_image))
+			continue;		/* restored closed: said then */
+		if (sys_failed(sys_ioctl(f->fd, KSYS_TCGETS2, &now))) {
+			if (nlost < sizeof(lost) - 12)
+				nlost += img_fmt(lost + nlost, sizeof(lost) - nlost, " %d", f->fd);
+			continue;
+		}
+		if (memcmp(&now, t, CKPT_TTY_TERMIOS_SIZE) &&
+		    sys_failed(r = sys_ioctl(f->fd, KSYS_TCSETS2, (void *)t)))
+			img_say(2, "restorer: notice: fd %d: its terminal's mode is not set again: errno %ld\n",
+				f->fd, -r);
+		if (t->flags & CKPT_TTY_CTTY) {
+			winch = 1;
+			if (ctty_lost < 0 && sys_failed(sys_ioctl(f->fd, KSYS_TIOCGPGRP, &pgrp)))
+				ctty_lost = f->fd;
+		}
+	}
+	if (nlost)
+		img_say(2, "restorer: notice: fd%s%s: a terminal at the checkpoint, and not one now: its mode "
+			   "(echo, raw ...) is not set\n", nlost > 4 ? "s" : "", lost);
+	if (ctty_lost >= 0)
+		img_say(2, "restorer: notice: fd %d: the program's controlling terminal at the checkpoint; "
+			   "the terminal there now is not the restorer's: ^C, ^Z and hangups from it do not "
+			   "reach the program\n", ctty_lost);
+	if (winch)
+		SC2(__NR_kill, sys_getpid(), 28 /* SIGWINCH */);
+}
+
 void rst_install_fds(const struct img *img, int stdio_image)
 {
 	int next = 3;
@@ -1077,4 +1154,5 @@ void rst_install_fds(const struct img *img, int stdio_image)
 	}
 	add_epoll_watches(img);
 	add_inotify_watches(img);
+	set_terminals(img, stdio_image);
 }

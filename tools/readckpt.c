@@ -293,7 +293,7 @@ static const char *path_type(uint32_t mode)
 	}
 }
 
-/* descriptor i, and an epoll's or inotify's watches (read from its stored bytes) */
+/* descriptor i, and an epoll's or inotify's watches or a terminal's mode (read from its stored bytes) */
 static void print_fd(const struct img *img, uint32_t i)
 {
 	static const char *const kinds[CKPT_FD_KIND_MAX] = {
@@ -374,6 +374,16 @@ static void print_fd(const struct img *img, uint32_t i)
 			       "wup %u, buffers snd %u rcv %u\n", r.snd_seq, r.snd_len, r.rcv_seq, r.rcv_len, r.mss,
 			       r.options, r.wscale & 0xffff, r.wscale >> 16, r.timestamp, r.window[0], r.window[1],
 			       r.window[2], r.window[3], r.window[4], r.sndbuf, r.rcvbuf);
+	}
+	if (f->kind == CKPT_FD_CHR && f->data_len == sizeof(struct ckpt_tty)) {	/* a terminal */
+		struct ckpt_tty t;
+
+		if (pread(img->fd, &t, sizeof(t), (off_t)f->data_off) == sizeof(t))
+			printf("         terminal: %s, echo %s, lflag 0%o iflag 0%o oflag 0%o cflag 0%o, window %ux%u%s%s\n",
+			       t.lflag & 2 /* ICANON */ ? "line mode" : "raw (no ICANON)", t.lflag & 010 /* ECHO */ ? "on" : "off",
+			       t.lflag, t.iflag, t.oflag, t.cflag, t.rows, t.cols,
+			       t.flags & CKPT_TTY_CTTY ? ", the controlling terminal" : "",
+			       t.flags & CKPT_TTY_FOREGROUND ? ", its process group in the foreground" : "");
 	}
 	for (uint64_t k = 0; f->kind == CKPT_FD_EPOLL && k < f->data_len / sizeof(struct ckpt_epoll_watch); k++) {
 		struct ckpt_epoll_watch wt;

@@ -167,6 +167,7 @@ static void json_fds(FILE *f, const struct img *img)
 		[CKPT_FD_UNIX_PAIR] = "unix-pair", [CKPT_FD_INOTIFY] = "inotify", [CKPT_FD_PIDFD] = "pidfd",
 		[CKPT_FD_NETLINK] = "netlink",
 	};
+	struct ckpt_tty t;
 
 	fputs("  \"fds\": [", f);
 	for (uint32_t i = 0; i < img->hdr.nfds; i++) {
@@ -177,6 +178,12 @@ static void json_fds(FILE *f, const struct img *img)
 			"\"pos\": %lu, \"stored\": %lu, \"path\": ", i ? "," : "", d->fd, k, d->flags,
 			d->fd_flags & CKPT_FD_CLOEXEC ? "true" : "false", d->pos, d->data_len);
 		json_str(f, img_str(img, d->path_off));
+		if (d->kind == CKPT_FD_CHR && d->data_len == sizeof(t) &&
+		    pread(img->fd, &t, sizeof(t), (off_t)d->data_off) == sizeof(t))
+			fprintf(f, ", \"terminal\": {\"lflag\": %u, \"iflag\": %u, \"oflag\": %u, \"cflag\": %u, "
+				"\"rows\": %u, \"cols\": %u, \"controlling\": %s, \"foreground\": %s}", t.lflag, t.iflag,
+				t.oflag, t.cflag, t.rows, t.cols, t.flags & CKPT_TTY_CTTY ? "true" : "false",
+				t.flags & CKPT_TTY_FOREGROUND ? "true" : "false");
 		fputc('}', f);
 	}
 	fputs("\n  ],\n", f);
