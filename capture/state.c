@@ -720,14 +720,13 @@ static void describe_path_fd(struct ckpt_fd *f, const struct ksys_stat *st, cons
 }
 
 /* A terminal (TCGETS2 answers): its mode and window size, and whether it is
- * the process's controlling terminal (/proc/self/stat's tty_nr, in the
- * kernel's new dev_t encoding) with the process's group in the foreground,
+ * the process's controlling terminal (/proc/self/stat's tty_nr, encoded as
+ * fstat's st_rdev is) with the process's group in the foreground,
  * as a struct ckpt_tty into fdbuf; the restorer puts the mode back on the
  * terminal it finds at this descriptor.  Any other device has no bytes. */
 static void describe_tty(struct cap_walk *w, struct ckpt_fd *f, int fd, const struct ksys_stat *st)
 {
 	struct ckpt_tty *t = (struct ckpt_tty *)(ckpt_scratch.fdbuf + w->fdbuf_used);
-	uint32_t maj = ksys_major(st->st_rdev), min = ksys_minor(st->st_rdev);
 	uint64_t tty_nr = 0;
 	int pgrp = 0;
 
@@ -740,8 +739,7 @@ static void describe_tty(struct cap_walk *w, struct ckpt_fd *f, int fd, const st
 	if (sys_failed(sys_ioctl(fd, KSYS_TCGETS2, t)))
 		return;			/* not a terminal */
 	sys_ioctl(fd, KSYS_TIOCGWINSZ, &t->rows);
-	if (!cap_stat_field("/proc/self/stat", 7, &tty_nr) &&
-	    tty_nr == ((uint64_t)(min & 0xff) | (uint64_t)maj << 8 | (uint64_t)(min & ~0xffu) << 12)) {
+	if (!cap_stat_field("/proc/self/stat", 7, &tty_nr) && tty_nr == st->st_rdev) {
 		t->flags |= CKPT_TTY_CTTY;
 		if (!sys_ioctl(fd, KSYS_TIOCGPGRP, &pgrp) && pgrp == SC0(__NR_getpgrp))
 			t->flags |= CKPT_TTY_FOREGROUND;

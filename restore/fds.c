@@ -90,6 +90,18 @@ const char *rst_type_name(uint32_t mode)
 	}
 }
 
+/* a record's stored bytes, all f->data_len of them (checked to fit buf when
+ * the image was read), into buf, checked against data_crc; what names them */
+static int read_stored(const struct img *img, const struct ckpt_fd *f, void *buf, const char *what,
+		       struct img_err *e)
+{
+	if (f->data_len && sys_pread(img->fd, buf, f->data_len, (int64_t)f->data_off) != (long)f->data_len)
+		return img_fail(e, "fd %d: reading its %s failed", f->fd, what);
+	if (ckpt_crc32c(0, buf, f->data_len) != f->data_crc)
+		return img_fail(e, "fd %d: stored bytes checksum mismatch: image corrupted", f->fd);
+	return 0;
+}
+
 /* copy len bytes at the image's off into fd (fd -1: only check them), checking the crc */
 static int copy_in(const struct img *img, int fd, uint64_t off, uint64_t len, uint32_t crc_want,
 		   const struct ckpt_fd *f, struct img_err *e)
@@ -516,10 +528,8 @@ static long make_netlink(const struct img *img, const struct ckpt_fd *f, int nb,
 	int one = 1;
 	long fd, r;
 
-	if (f->data_len && sys_pread(img->fd, groups, f->data_len, (int64_t)f->data_off) != (long)f->data_len)
-		return img_fail(e, "fd %d: reading its netlink groups failed", f->fd);
-	if (ckpt_crc32c(0, groups, f->data_len) != f->data_crc)
-		return img_fail(e, "fd %d: stored bytes checksum mismatch: image corrupted", f->fd);
+	if (read_stored(img, f, groups, "netlink groups", e))
+		return -1;
 	fd = sys_socket(KSYS_AF_NETLINK, (int)f->aux[1] | KSYS_SOCK_CLOEXEC | nb, (int)f->aux[0]);
 	if (sys_failed(fd))
 		return img_fail(e, "fd %d: a netlink socket of protocol %lu (%s) cannot be made here: errno %d",
@@ -749,10 +759,8 @@ static long make_inotify(const struct img *img, const struct ckpt_fd *f, int nb,
 	if (n > MAX_INOTIFY_WATCHES - ninotify_watches)
 		return img_fail(e, "fd %d: more inotify watches than this restorer keeps (%u)", f->fd,
 				MAX_INOTIFY_WATCHES);
-	if (n && sys_pread(img->fd, w, f->data_len, (int64_t)f->data_off) != (long)f->data_len)
-		return img_fail(e, "fd %d: reading its inotify watches failed", f->fd);
-	if (ckpt_crc32c(0, w, f->data_len) != f->data_crc)
-		return img_fail(e, "fd %d: stored bytes checksum mismatch: image corrupted", f->fd);
+	if (read_stored(img, f, w, "inotify watches", e))
+		return -1;
 	for (uint64_t k = 0; k < n; k++) {
 		const char *path;
 		struct ksys_stat st;
@@ -901,10 +909,8 @@ static int read_terminals(const struct img *img, struct img_err *e)
 		if (nttys == MAX_TTYS)
 			return img_fail(e, "fd %d: more terminal descriptors than this restorer keeps (%u)", f->fd,
 					MAX_TTYS);
-		if (sys_pread(img->fd, &ttys[nttys], sizeof(ttys[0]), (int64_t)f->data_off) != sizeof(ttys[0]))
-			return img_fail(e, "fd %d: reading its terminal's mode failed", f->fd);
-		if (ckpt_crc32c(0, &ttys[nttys], sizeof(ttys[0])) != f->data_crc)
-			return img_fail(e, "fd %d: stored bytes checksum mismatch: image corrupted", f->fd);
+		if (read_stored(img, f, &ttys[nttys], "terminal's mode", e))	/* 64 bytes: read.c */
+			return -1;
 		tty_record[nttys++] = i;
 	}
 	return 0;
@@ -1086,8 +1092,8 @@ static void add_inotify_watches(const struct img *img)
 static void set_terminals(const struct img *img, int stdio_image)
 {
 	char lost[64];
-	size_t nlost = 0;
-	int winch = 0, ctty_lost = -1;
+	size_t used = 0;
+	int nlost = 0, winch = 0, ctty_lost = -1;
 
 	for (uint32_t k = 0; k < nttys; k++) {
 		const struct ckpt_fd *f = &img->fds[tty_record[k]], *lead = &img->fds[f->share];
@@ -1099,8 +1105,9 @@ static void set_terminals(const struct img *img, int stdio_image)
 		if (stage[f->share] < 0 && !(lead->fd <= 2 && !stdio_image))
 			continue;		/* restored closed: said then */
 		if (sys_failed(sys_ioctl(f->fd, KSYS_TCGETS2, &now))) {
-			if (nlost < sizeof(lost) - 12)
-				nlost += img_fmt(lost + nlost, sizeof(lost) - nlost, " %d", f->fd);
+			if (used < sizeof(lost) - 12)
+				used += img_fmt(lost + used, sizeof(lost) - used, " %d", f->fd);
+			nlost++;
 			continue;
 		}
 		if (memcmp(&now, t, CKPT_TTY_TERMIOS_SIZE) &&
@@ -1115,7 +1122,7 @@ static void set_terminals(const struct img *img, int stdio_image)
 	}
 	if (nlost)
 		img_say(2, "restorer: notice: fd%s%s: a terminal at the checkpoint, and not one now: its mode "
-			   "(echo, raw ...) is not set\n", nlost > 4 ? "s" : "", lost);
+			   "(echo, raw ...) is not set\n", nlost > 1 ? "s" : "", lost);
 	if (ctty_lost >= 0)
 		img_say(2, "restorer: notice: fd %d: the program's controlling terminal at the checkpoint; "
 			   "the terminal there now is not the restorer's: ^C, ^Z and hangups from it do not "
