@@ -214,6 +214,25 @@ static int sockopt(int fd, int level, int name)
 	return sys_failed(sys_getsockopt(fd, level, name, &v, &len)) ? -1 : v;
 }
 
+/* The buffer sizes of socket FD (domain, type, protocol) where the program
+ * set them: each differing from a new socket's of the same kind goes into
+ * *aux5 (SO_RCVBUF low half, SO_SNDBUF high half), as the restorer reads it. */
+static void set_buffers(uint64_t *aux5, int fd, int dom, int type, int proto)
+{
+	int probe = (int)sys_socket(dom, type | KSYS_SOCK_CLOEXEC, proto);
+	int rcv, snd;
+
+	if (probe < 0)
+		return;
+	rcv = sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_RCVBUF);
+	snd = sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_SNDBUF);
+	if (rcv > 0 && rcv != sockopt(probe, KSYS_SOL_SOCKET, KSYS_SO_RCVBUF))
+		*aux5 |= (uint32_t)rcv;
+	if (snd > 0 && snd != sockopt(probe, KSYS_SOL_SOCKET, KSYS_SO_SNDBUF))
+		*aux5 |= (uint64_t)(uint32_t)snd << 32;
+	sys_close(probe);
+}
+
 /* struct msghdr, struct iovec */
 struct kmsghdr {
 	void *name;
@@ -536,7 +555,7 @@ static uint64_t repair_state(int fd, uint64_t at)
 static void describe_socket(struct cap_walk *w, struct ckpt_fd *f, int fd)
 {
 	int dom = sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_DOMAIN), type = sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_TYPE);
-	int proto = sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_PROTOCOL), probe;
+	int proto = sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_PROTOCOL);
 	int listening = sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_ACCEPTCONN) == 1;
 	uint8_t addr[CKPT_SOCKADDR_MAX], peer[CKPT_SOCKADDR_MAX / 2];
 	uint32_t alen = sizeof(addr) / 2, plen = sizeof(peer);
@@ -584,16 +603,7 @@ static void describe_socket(struct cap_walk *w, struct ckpt_fd *f, int fd)
 	if (connected)
 		f->aux[4] |= type == KSYS_SOCK_DGRAM ? CKPT_SO_DGRAM_PEER : CKPT_SO_WAS_CONNECTED;
 	f->aux[5] = 0;
-	probe = (int)sys_socket(dom, type | KSYS_SOCK_CLOEXEC, proto);
-	if (probe >= 0) {
-		int rcv = sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_RCVBUF), snd = sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_SNDBUF);
-
-		if (rcv > 0 && rcv != sockopt(probe, KSYS_SOL_SOCKET, KSYS_SO_RCVBUF))
-			f->aux[5] |= (uint32_t)rcv;
-		if (snd > 0 && snd != sockopt(probe, KSYS_SOL_SOCKET, KSYS_SO_SNDBUF))
-			f->aux[5] |= (uint64_t)(uint32_t)snd << 32;
-		sys_close(probe);
-	}
+	set_buffers(&f->aux[5], fd, dom, type, proto);
 	if (type == KSYS_SOCK_DGRAM)		/* its queue is not restored: counted, to be named */
 		f->size = count_datagrams(w, fd, dom);
 	memcpy(ckpt_scratch.fdbuf + w->fdbuf_used, addr, alen);
@@ -619,7 +629,6 @@ static void describe_netlink(struct cap_walk *w, struct ckpt_fd *f, int fd)
 	struct { uint16_t family, pad; uint32_t port, groups; } self = { 0 }, peer = { 0 };
 	uint32_t len = sizeof(self), plen = sizeof(peer), glen = CKPT_NETLINK_GROUPS_MAX, mem[9] = { 0 };
 	uint32_t mlen = sizeof(mem), *groups = (uint32_t *)(ckpt_scratch.fdbuf + w->fdbuf_used);
-	int probe;
 
 	f->kind = CKPT_FD_UNSUPPORTED;
 	f->aux[0] = CKPT_WHY_CONNECTED;
@@ -641,16 +650,7 @@ static void describe_netlink(struct cap_walk *w, struct ckpt_fd *f, int fd)
 	for (int k = 0; k < 32; k++)
 		if ((CKPT_NETLINK_OPTIONS & (1u << k)) && sockopt(fd, KSYS_SOL_NETLINK, k) > 0)
 			f->aux[4] |= 1u << k;
-	probe = (int)sys_socket(KSYS_AF_NETLINK, (int)f->aux[1] | KSYS_SOCK_CLOEXEC, (int)f->aux[0]);
-	if (probe >= 0) {		/* buffer sizes: where the program set them */
-		int rcv = sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_RCVBUF), snd = sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_SNDBUF);
-
-		if (rcv > 0 && rcv != sockopt(probe, KSYS_SOL_SOCKET, KSYS_SO_RCVBUF))
-			f->aux[5] |= (uint32_t)rcv;
-		if (snd > 0 && snd != sockopt(probe, KSYS_SOL_SOCKET, KSYS_SO_SNDBUF))
-			f->aux[5] |= (uint64_t)(uint32_t)snd << 32;
-		sys_close(probe);
-	}
+	set_buffers(&f->aux[5], fd, KSYS_AF_NETLINK, (int)f->aux[1], (int)f->aux[0]);
 	if (!sys_failed(sys_getsockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_MEMINFO, mem, &mlen)))
 		f->size = mem[0];		/* queued for reading: lost */
 	if (glen) {

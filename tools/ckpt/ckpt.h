@@ -49,6 +49,7 @@ extern char self_dir[PATH_MAX];		/* directory holding this binary */
 extern const char *cmd;			/* subcommand, for messages: "dump: " */
 
 /* util.c */
+void vsay(const char *who, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void __attribute__((noreturn, format(printf, 1, 2))) usage_error(const char *fmt, ...);
 void __attribute__((noreturn)) version(void);

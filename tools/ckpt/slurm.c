@@ -50,21 +50,14 @@
 #include "ckpt.h"
 #include "slurm.h"
 
-/* "ckpt: slurm: message\n" on stderr, one write (the job's output file) */
+/* "ckpt: slurm: message\n" on stderr (the job's output file) */
 static void note(const char *fmt, ...)
 {
-	char buf[1024];
 	va_list ap;
-	int n = snprintf(buf, sizeof(buf), "ckpt: slurm: ");
 
 	va_start(ap, fmt);
-	n += vsnprintf(buf + n, sizeof(buf) - n - 1, fmt, ap);
+	vsay("slurm", fmt, ap);
 	va_end(ap);
-	if (n > (int)sizeof(buf) - 2)
-		n = sizeof(buf) - 2;
-	buf[n++] = '\n';
-	if (write(2, buf, n) < 0)
-		return;
 }
 
 /* PATH as a directory of ours: made 0700 when missing; refused when it is a

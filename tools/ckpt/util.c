@@ -6,22 +6,30 @@ const char *cmd = "";		/* subcommand, for messages: "dump: " */
 
 /* ---- messages ---- */
 
-/* "ckpt: [cmd: ]message\n" on stderr, one write */
-void say(const char *fmt, ...)
+/* "ckpt: [WHO: ]message\n" on stderr, one write (a job's output file may be
+ * shared with the program's) */
+void vsay(const char *who, const char *fmt, va_list ap)
 {
 	char line[1024];
 	int n;
-	va_list ap;
 
-	n = snprintf(line, sizeof(line), "ckpt: %s%s", cmd, *cmd ? ": " : "");
-	va_start(ap, fmt);
+	n = snprintf(line, sizeof(line), "ckpt: %s%s", who, *who ? ": " : "");
 	n += vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
-	va_end(ap);
 	if (n > (int)sizeof(line) - 2)
 		n = sizeof(line) - 2;
 	line[n++] = '\n';
 	if (write(2, line, n) < 0)
 		return;
+}
+
+/* "ckpt: [cmd: ]message\n" */
+void say(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsay(cmd, fmt, ap);
+	va_end(ap);
 }
 
 void __attribute__((noreturn)) usage_error(const char *fmt, ...)
