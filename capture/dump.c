@@ -189,18 +189,17 @@ static int write_fd_data(int fd, struct ckpt_fd *f)
 
 	if (!f->data_len)
 		return 0;
-	if (f->kind == CKPT_FD_PIPE || f->kind == CKPT_FD_FIFO || f->kind == CKPT_FD_EPOLL ||
-	    f->kind == CKPT_FD_SOCKET || f->kind == CKPT_FD_NETLINK || f->kind == CKPT_FD_UNIX_PAIR ||
-	    f->kind == CKPT_FD_INOTIFY || f->kind == CKPT_FD_CHR) {
-		int at_pos = f->kind == CKPT_FD_SOCKET || f->kind == CKPT_FD_NETLINK || f->kind == CKPT_FD_INOTIFY ||
-			     f->kind == CKPT_FD_CHR;
-		const char *bytes = ckpt_scratch.fdbuf + (at_pos ? f->pos : f->aux[1]);
+	switch (f->kind) {		/* bytes the capture put in fdbuf: where */
+	case CKPT_FD_SOCKET: case CKPT_FD_NETLINK: case CKPT_FD_INOTIFY: case CKPT_FD_CHR: case CKPT_FD_PTY: {
+		const char *bytes = ckpt_scratch.fdbuf + f->pos;
 
-		if (at_pos)
-			f->pos = 0;		/* (it held the place in fdbuf) */
-
+		f->pos = 0;			/* (it held the place in fdbuf) */
 		f->data_crc = ckpt_crc32c(0, bytes, f->data_len);
 		return write_at(fd, bytes, f->data_len, f->data_off);
+	}
+	case CKPT_FD_PIPE: case CKPT_FD_FIFO: case CKPT_FD_EPOLL: case CKPT_FD_UNIX_PAIR:
+		f->data_crc = ckpt_crc32c(0, ckpt_scratch.fdbuf + f->aux[1], f->data_len);
+		return write_at(fd, ckpt_scratch.fdbuf + f->aux[1], f->data_len, f->data_off);
 	}
 	if ((f->flags & 3) == O_WRONLY) {	/* read it through a second opening */
 		char link[64];

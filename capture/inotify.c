@@ -28,7 +28,6 @@
 #define NRECORDS	4096u		/* watches remembered at once */
 #define ARENA		(512u << 10)	/* their paths */
 #define NFDS		1024u		/* inotify descriptors whose last wd is kept */
-#define FIONREAD	0x541b
 #define IN_ONLYDIR	0x01000000u
 #define IN_DONT_FOLLOW	0x02000000u
 #define AT_SYMLINK_NOFOLLOW 0x100
@@ -399,7 +398,7 @@ int cap_describe_inotify(struct cap_walk *w, struct ckpt_fd *f, uint32_t lead)
 			break;
 		line = end + 1;
 	}
-	sys_ioctl(f->fd, FIONREAD, &pending);
+	sys_ioctl(f->fd, KSYS_FIONREAD, &pending);
 	f->aux[0] = (uint64_t)last;
 	f->aux[1] = pending > 0 ? (uint64_t)pending : 0;
 	f->data_len = n * sizeof(*out);

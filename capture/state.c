@@ -7,7 +7,6 @@
 #define F_GETFD		1
 #define F_GETPIPE_SZ	1032
 #define F_GET_SEALS	1034
-#define FIONREAD	0x541b
 #define KCMP_FILE	0
 #define SPLICE_F_NONBLOCK 2
 #define TFD_IOC_SET_TICKS 0x40085400	/* _IOW('T', 0, uint64_t) */
@@ -514,7 +513,7 @@ static uint64_t repair_state(int fd, uint64_t at)
 	    sys_failed(sys_setsockopt(fd, KSYS_IPPROTO_TCP, KSYS_TCP_REPAIR, &on, sizeof(on))))
 		return 0;
 	memset(r, 0, sizeof(*r));
-	sys_ioctl(fd, FIONREAD, &inq);		/* SIOCINQ: bytes not read */
+	sys_ioctl(fd, KSYS_FIONREAD, &inq);		/* SIOCINQ: bytes not read */
 	sys_ioctl(fd, 0x5411, &outq);		/* SIOCOUTQ: bytes not acknowledged */
 	need = sizeof(*r) + (uint64_t)(inq > 0 ? inq : 0) + (uint64_t)(outq > 0 ? outq : 0);
 	ok = inq >= 0 && outq >= 0 && need <= room && (uint32_t)inq <= CKPT_TCP_QUEUE_MAX &&
@@ -882,7 +881,7 @@ static int peek_pipe(struct cap_walk *w, struct ckpt_fd *rd)
 	int avail = 0;
 	long n;
 
-	if (sys_failed(sys_ioctl(rd->fd, FIONREAD, &avail)) || avail <= 0)
+	if (sys_failed(sys_ioctl(rd->fd, KSYS_FIONREAD, &avail)) || avail <= 0)
 		return 0;
 	if ((uint64_t)avail > CAP_FDBUF - w->fdbuf_used) {
 		cap_say("fd %d: %d buffered pipe bytes exceed what a checkpoint keeps", rd->fd, avail);
@@ -999,6 +998,7 @@ int cap_collect_fds(struct cap_walk *w)
 		}
 	}
 	link_unix_pairs(w);
+	cap_link_ptys(w);
 	/* epoll instances: what each watches */
 	for (uint32_t i = 0; i < w->nfds; i++) {
 		struct ckpt_fd *f = &ckpt_scratch.fds[i];
@@ -1300,6 +1300,10 @@ void cap_say_not_restored(const char *path, const struct ckpt_proc *p, const str
 			cap_say("%s: not restored: fd %d (%s): the address of its UNIX connection (accepted from a "
 				"listener): it comes back connected, unnamed", path, f->fd,
 				ckpt_scratch.strings + f->path_off);
+		if (f->kind == CKPT_FD_PTY && f->aux[3])
+			cap_say("%s: not restored: fd %d (%s): %lu bytes waiting to be read at this end of a pty "
+				"(they cannot be read without taking them from the program): the pair comes back "
+				"empty", path, f->fd, ckpt_scratch.strings + f->path_off, f->aux[3]);
 		if (f->kind == CKPT_FD_INOTIFY && f->share == i && f->aux[1])
 			cap_say("%s: not restored: fd %d (%s): %lu bytes of inotify events pending (they cannot be "
 				"read without taking them from the program)", path, f->fd,

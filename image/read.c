@@ -398,6 +398,21 @@ static int check_tcp_repair(const struct img *img, const struct ckpt_fd *f, stru
 	return 0;
 }
 
+/* A pty record (CKPT_FD_PTY): a master is its own peer; a slave's peer is a
+ * master's first record; the number fits a dev_t's minor; the state is the
+ * master's alone; the stored bytes are one struct ckpt_tty or none. */
+static int pty_bad(const struct img *img, uint32_t i)
+{
+	const struct ckpt_fd *f = &img->fds[i], *m = &img->fds[f->peer];
+
+	if (f->aux[0] > CKPT_PTY_SLAVE || f->aux[1] > 0xfffff || f->aux[3] > 0xffffffffu || (f->flags & O_PATH) ||
+	    (f->data_len && f->data_len != sizeof(struct ckpt_tty)) || f->aux[4] || f->aux[5])
+		return 1;
+	if (f->aux[0] == CKPT_PTY_MASTER)
+		return f->peer != i || (f->aux[2] & ~(uint64_t)(CKPT_PTY_LOCKED | CKPT_PTY_PACKET));
+	return f->aux[2] || m->aux[0] != CKPT_PTY_MASTER || m->share != f->peer || m->aux[1] != f->aux[1];
+}
+
 /* descriptors in ascending fd order; stored bytes follow the page runs, the
  * [vdso] bytes (when stored) follow theirs */
 static int check_fds(struct img *img, uint64_t data_at, struct img_err *e)
@@ -410,7 +425,8 @@ static int check_fds(struct img *img, uint64_t data_at, struct img_err *e)
 
 		if (f->fd <= prev || f->fd >= (1 << 20) || !f->kind || f->kind >= CKPT_FD_KIND_MAX ||
 		    !str_ok(img, f->path_off) || f->share > i || img->fds[f->share].share != f->share ||
-		    f->peer >= h->nfds || (f->peer != i && ((f->kind != CKPT_FD_PIPE && f->kind != CKPT_FD_UNIX_PAIR) ||
+		    f->peer >= h->nfds || (f->peer != i && ((f->kind != CKPT_FD_PIPE && f->kind != CKPT_FD_UNIX_PAIR &&
+							      f->kind != CKPT_FD_PTY) ||
 							    img->fds[f->peer].kind != f->kind)))
 			return img_fail(e, "descriptor record %u (fd %d) out of range", i, f->fd);
 		if (f->kind == CKPT_FD_UNIX_PAIR && unix_pair_bad(img, i))
@@ -445,6 +461,8 @@ static int check_fds(struct img *img, uint64_t data_at, struct img_err *e)
 		if (f->kind == CKPT_FD_CHR && f->data_len && (f->data_len != sizeof(struct ckpt_tty) ||
 							      (f->flags & O_PATH)))
 			return img_fail(e, "fd %d: terminal state of %lu bytes", f->fd, f->data_len);
+		if (f->kind == CKPT_FD_PTY && pty_bad(img, i))
+			return img_fail(e, "fd %d: pty record out of range", f->fd);
 		if (f->kind == CKPT_FD_EPOLL && f->data_len % sizeof(struct ckpt_epoll_watch))
 			return img_fail(e, "fd %d: epoll watches of %lu bytes", f->fd, f->data_len);
 		if (f->kind == CKPT_FD_INOTIFY && (f->data_len % sizeof(struct ckpt_inotify_watch) ||

@@ -369,6 +369,15 @@ enum ckpt_fd_kind {
 				 * named then); stored bytes: the multicast groups joined
 				 * (NETLINK_LIST_MEMBERSHIPS: bit g-1 for group g), a multiple
 				 * of 4 bytes, CKPT_NETLINK_GROUPS_MAX at most, 0 for none */
+	CKPT_FD_PTY,		/* a pseudo-terminal whose master (/dev/ptmx) the process holds:
+				 * made again as a new pair (another /dev/pts number), the
+				 * master from /dev/ptmx, each slave description from it with
+				 * TIOCGPTPEER.  aux[0] = CKPT_PTY_MASTER or CKPT_PTY_SLAVE,
+				 * aux[1] = its number at the checkpoint (TIOCGPTN), aux[2] =
+				 * CKPT_PTY_* state (master only), aux[3] = bytes queued for
+				 * reading at this end (lost, named then); `peer` = the
+				 * master's record (a master's own).  Stored bytes (0 or 64):
+				 * the pair's struct ckpt_tty, set again through the master */
 	CKPT_FD_KIND_MAX
 };
 
@@ -438,6 +447,12 @@ _Static_assert(sizeof(struct ckpt_tcp_repair) == 64, "ckpt_tcp_repair");
 					 * _NO_ENOBUFS (5), _LISTEN_ALL_NSID (8), _CAP_ACK (10),
 					 * _EXT_ACK (11), _GET_STRICT_CHK (12) */
 #define CKPT_NETLINK_GROUPS_MAX	512u	/* stored bytes: groups 1 to 4096 */
+/* CKPT_FD_PTY aux[0], aux[2] */
+#define CKPT_PTY_MASTER		0u
+#define CKPT_PTY_SLAVE		1u
+#define CKPT_PTY_LOCKED		0x1u	/* the slave still locked (no unlockpt yet: TIOCGPTLCK) */
+#define CKPT_PTY_PACKET		0x2u	/* packet mode on the master (TIOCPKT) */
+
 /* CKPT_FD_UNIX_PAIR aux[2] */
 #define CKPT_UP_PASSCRED	0x1u	/* SO_PASSCRED set */
 #define CKPT_UP_SHUT_RD		0x2u	/* shut down for reading (its own shutdown or its peer's SHUT_WR) */

@@ -108,6 +108,16 @@ static inline int sys_failed(long r) { return (unsigned long)r >= -4095UL; }
 #define KSYS_TCSETS2		0x402c542b	/* _IOW('T', 0x2B, struct termios2) */
 #define KSYS_TIOCGPGRP		0x540f
 #define KSYS_TIOCGWINSZ		0x5413
+#define KSYS_TIOCSWINSZ		0x5414
+#define KSYS_FIONREAD		0x541b		/* bytes waiting to be read: int */
+#define KSYS_TIOCPKT		0x5420		/* packet mode on a pty master: int */
+#define KSYS_TIOCGPTN		0x80045430	/* a pty master's number: _IOR('T', 0x30, unsigned int) */
+#define KSYS_TIOCSPTLCK		0x40045431	/* lock (1) or unlock (0) its slave: _IOW('T', 0x31, int) */
+#define KSYS_TIOCGPKT		0x80045438	/* _IOR('T', 0x38, int) */
+#define KSYS_TIOCGPTLCK		0x80045439	/* _IOR('T', 0x39, int) */
+#define KSYS_TIOCGPTPEER	0x5441		/* open its slave, flags in the argument (Linux 4.13) */
+#define KSYS_PTMX_RDEV		0x502		/* /dev/ptmx: major 5, minor 2, as st_rdev encodes it */
+#define KSYS_PTS_MAJOR		136		/* /dev/pts/N: major 136, minor N */
 
 /* netlink sockets (linux/netlink.h) */
 #define KSYS_AF_NETLINK		16

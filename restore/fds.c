@@ -446,6 +446,51 @@ static int make_unix_pair(const struct img *img, uint32_t i, struct img_err *e)
 	return 0;
 }
 
+/* A pty pair's master (CKPT_FD_PTY) made again from /dev/ptmx, with the
+ * pair's mode and window size (set through the master, they are the
+ * slave's), packet mode, and its slave unlocked so that the slaves can be
+ * opened; relock_ptys() locks again one that was locked. */
+static long make_pty_master(const struct img *img, const struct ckpt_fd *m, struct img_err *e)
+{
+	struct ckpt_tty t;
+	int off = 0, on = 1;
+	long fd, r;
+
+	if (m->data_len && read_stored(img, m, &t, "pty's mode", e))	/* 64 bytes: read.c */
+		return -1;
+	fd = sys_open("/dev/ptmx", (int)(m->flags & 3) | O_NOCTTY | O_CLOEXEC, 0);
+	if (sys_failed(fd))
+		return img_fail(e, "fd %d: open /dev/ptmx for a new pty pair: errno %d", m->fd, (int)-fd);
+	if (sys_failed(r = sys_ioctl((int)fd, KSYS_TIOCSPTLCK, &off)) ||
+	    ((m->aux[2] & CKPT_PTY_PACKET) && sys_failed(r = sys_ioctl((int)fd, KSYS_TIOCPKT, &on))) ||
+	    (m->data_len && (sys_failed(r = sys_ioctl((int)fd, KSYS_TCSETS2, &t)) ||
+			     sys_failed(r = sys_ioctl((int)fd, KSYS_TIOCSWINSZ, &t.rows)))))
+		return img_fail(e, "fd %d: the new pty's lock, packet mode, mode or size could not be set: errno %d",
+				m->fd, (int)-r);
+	return fd;
+}
+
+/* A pty record: a master, or a slave opened through its master (made first
+ * when its record comes later), which needs no path: the new pair has
+ * another number.  A master among fds 0-2 that the caller's replace is not
+ * made, so its slave cannot be. */
+static long make_pty(const struct img *img, uint32_t i, int stdio_image, struct img_err *e)
+{
+	const struct ckpt_fd *f = &img->fds[i], *m = &img->fds[f->peer];
+	long fd;
+
+	if (f->aux[0] == CKPT_PTY_MASTER)
+		return make_pty_master(img, f, e);
+	if (m->fd <= 2 && !stdio_image)
+		return img_fail(e, "fd %d: its pty's master is fd %d, which the caller's replaces (--stdio=image "
+				"restores it)", f->fd, m->fd);
+	if (stage[f->peer] < 0 && (stage[f->peer] = (int)make_pty_master(img, m, e)) < 0)
+		return -1;
+	fd = sys_ioctl(stage[f->peer], KSYS_TIOCGPTPEER, (void *)(long)((f->flags & 3) | O_NOCTTY | O_CLOEXEC));
+	return sys_failed(fd) ? img_fail(e, "fd %d: TIOCGPTPEER, opening the new pty's slave: errno %d", f->fd,
+					 (int)-fd) : fd;
+}
+
 /* a socket address in words: 127.0.0.1:80, [0:0:0:0:0:0:0:1]:80, /run/x.sock,
  * @name (abstract).  Names from the image: %s escapes them. */
 static void sockaddr_name(char *out, size_t cap, const uint8_t *a, uint32_t len)
@@ -916,6 +961,24 @@ static int read_terminals(const struct img *img, struct img_err *e)
 	return 0;
 }
 
+/* A pty master made again: its slave locked again if it was at the
+ * checkpoint (once its slaves are open), and its new number said; the
+ * bytes that were waiting at either end are said lost. */
+static void say_pty(const struct ckpt_fd *f, int fd)
+{
+	uint32_t n = 0;
+	int on = 1;
+
+	if (f->aux[0] == CKPT_PTY_MASTER && (f->aux[2] & CKPT_PTY_LOCKED))
+		sys_ioctl(fd, KSYS_TIOCSPTLCK, &on);
+	if (f->aux[0] == CKPT_PTY_MASTER && !sys_failed(sys_ioctl(fd, KSYS_TIOCGPTN, &n)) && n != f->aux[1])
+		img_say(2, "restorer: notice: fd %d: pty /dev/pts/%lu comes back as a new pair, /dev/pts/%u\n", f->fd,
+			f->aux[1], n);
+	if (f->aux[3])
+		img_say(2, "restorer: notice: fd %d: %lu bytes waiting to be read at this end of its pty at the "
+			   "checkpoint are not restored\n", f->fd, f->aux[3]);
+}
+
 int rst_prepare_fds(const struct img *img, int stdio_image, int close_unsupported, int verbose,
 		    struct img_err *e)
 {
@@ -952,7 +1015,8 @@ int rst_prepare_fds(const struct img *img, int stdio_image, int close_unsupporte
 				return -1;
 			continue;
 		}
-		fd = make_one(img, i, close_unsupported, verbose, e);
+		fd = f->kind == CKPT_FD_PTY ? make_pty(img, i, stdio_image, e) :
+					      make_one(img, i, close_unsupported, verbose, e);
 		if (fd == -2)
 			continue;		/* restored closed, as asked */
 		if (fd < 0)
@@ -984,6 +1048,8 @@ int rst_prepare_fds(const struct img *img, int stdio_image, int close_unsupporte
 		if (stage[i] >= 0 && f->kind == CKPT_FD_SOCKET && f->size)
 			img_say(2, "restorer: notice: fd %d: %ld datagrams queued for it at the checkpoint are not "
 				   "restored\n", f->fd, f->size);
+		if (stage[i] >= 0 && f->kind == CKPT_FD_PTY)
+			say_pty(f, stage[i]);
 		if (stage[i] >= 0 && f->kind == CKPT_FD_UNIX_PAIR && (f->aux[2] & CKPT_UP_NAMED))
 			img_say(2, "restorer: notice: fd %d: its UNIX connection (accepted from a listener) comes "
 				   "back unnamed\n", f->fd);

@@ -302,7 +302,7 @@ static void print_fd(const struct img *img, uint32_t i)
 		[CKPT_FD_EVENTFD] = "eventfd", [CKPT_FD_TIMERFD] = "timerfd", [CKPT_FD_SIGNALFD] = "signalfd",
 		[CKPT_FD_UNSUPPORTED] = "UNSUPPORTED", [CKPT_FD_EPOLL] = "epoll", [CKPT_FD_SOCKET] = "socket",
 		[CKPT_FD_UNIX_PAIR] = "unix-pair", [CKPT_FD_INOTIFY] = "inotify", [CKPT_FD_PIDFD] = "pidfd",
-		[CKPT_FD_NETLINK] = "netlink",
+		[CKPT_FD_NETLINK] = "netlink", [CKPT_FD_PTY] = "pty",
 	};
 	const struct ckpt_fd *f = &img->fds[i];
 
@@ -375,7 +375,12 @@ static void print_fd(const struct img *img, uint32_t i)
 			       r.options, r.wscale & 0xffff, r.wscale >> 16, r.timestamp, r.window[0], r.window[1],
 			       r.window[2], r.window[3], r.window[4], r.sndbuf, r.rcvbuf);
 	}
-	if (f->kind == CKPT_FD_CHR && f->data_len == sizeof(struct ckpt_tty)) {	/* a terminal */
+	if (f->kind == CKPT_FD_PTY)
+		printf("         pty %s of /dev/pts/%lu at the checkpoint (made again as a new pair)%s%s, %lu bytes "
+		       "queued to read here (not kept)\n", f->aux[0] == CKPT_PTY_MASTER ? "master" : "slave", f->aux[1],
+		       f->aux[2] & CKPT_PTY_LOCKED ? ", locked" : "", f->aux[2] & CKPT_PTY_PACKET ? ", packet mode" : "",
+		       f->aux[3]);
+	if ((f->kind == CKPT_FD_CHR || f->kind == CKPT_FD_PTY) && f->data_len == sizeof(struct ckpt_tty)) {
 		struct ckpt_tty t;
 
 		if (pread(img->fd, &t, sizeof(t), (off_t)f->data_off) == sizeof(t))

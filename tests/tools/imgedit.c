@@ -226,6 +226,7 @@ static const struct field fd_fields[] = {
 	F(ckpt_fd, mtime_nsec), F(ckpt_fd, mode), F(ckpt_fd, path_off), F(ckpt_fd, share),
 	F(ckpt_fd, peer), F(ckpt_fd, data_crc), F(ckpt_fd, data_off), F(ckpt_fd, data_len),
 	{ "aux0", offsetof(struct ckpt_fd, aux), 8 },
+	{ "aux1", offsetof(struct ckpt_fd, aux) + 8, 8 },	/* a pty's number */
 	{ "aux4", offsetof(struct ckpt_fd, aux) + 32, 8 },	/* a socket's CKPT_SO_* */
 	{ 0, 0, 0 }
 };

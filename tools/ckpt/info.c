@@ -165,7 +165,7 @@ static void json_fds(FILE *f, const struct img *img)
 		[CKPT_FD_TIMERFD] = "timerfd", [CKPT_FD_SIGNALFD] = "signalfd",
 		[CKPT_FD_UNSUPPORTED] = "unsupported", [CKPT_FD_EPOLL] = "epoll", [CKPT_FD_SOCKET] = "socket",
 		[CKPT_FD_UNIX_PAIR] = "unix-pair", [CKPT_FD_INOTIFY] = "inotify", [CKPT_FD_PIDFD] = "pidfd",
-		[CKPT_FD_NETLINK] = "netlink",
+		[CKPT_FD_NETLINK] = "netlink", [CKPT_FD_PTY] = "pty",
 	};
 	struct ckpt_tty t;
 
@@ -178,7 +178,12 @@ static void json_fds(FILE *f, const struct img *img)
 			"\"pos\": %lu, \"stored\": %lu, \"path\": ", i ? "," : "", d->fd, k, d->flags,
 			d->fd_flags & CKPT_FD_CLOEXEC ? "true" : "false", d->pos, d->data_len);
 		json_str(f, img_str(img, d->path_off));
-		if (d->kind == CKPT_FD_CHR && d->data_len == sizeof(t) &&
+		if (d->kind == CKPT_FD_PTY)
+			fprintf(f, ", \"pty\": {\"side\": \"%s\", \"number\": %lu, \"locked\": %s, \"packet\": %s, "
+				"\"queued_lost\": %lu}", d->aux[0] == CKPT_PTY_MASTER ? "master" : "slave", d->aux[1],
+				d->aux[2] & CKPT_PTY_LOCKED ? "true" : "false", d->aux[2] & CKPT_PTY_PACKET ? "true" : "false",
+				d->aux[3]);
+		if ((d->kind == CKPT_FD_CHR || d->kind == CKPT_FD_PTY) && d->data_len == sizeof(t) &&
 		    pread(img->fd, &t, sizeof(t), (off_t)d->data_off) == sizeof(t))
 			fprintf(f, ", \"terminal\": {\"lflag\": %u, \"iflag\": %u, \"oflag\": %u, \"cflag\": %u, "
 				"\"rows\": %u, \"cols\": %u, \"controlling\": %s, \"foreground\": %s}", t.lflag, t.iflag,
