@@ -258,12 +258,14 @@ struct kiovec {
  * set MSG_CTRUNC.  SO_PEEK_OFF and SO_PASSCRED are put back as they were.
  * Returns 0, -1: descriptors in flight, -2: more than room or than a record
  * holds (CKPT_SOCK_RECORD_MAX), or its queue cannot be walked. */
-static int peek_queue(int fd, int unix_, int type, char *out, uint64_t room, uint64_t *used, uint64_t *count)
+static int peek_queue(int fd, int unix_, int type, int with_from, char *out, uint64_t room, uint64_t *used,
+		      uint64_t *count)
 {
 	int peek_was = sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_PEEK_OFF);
 	int cred_was = unix_ ? sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_PASSCRED) : 0, zero = 0, one = 1, err = 0;
-	uint64_t at = 0;
+	uint64_t at = 0, head = with_from ? 8 + CKPT_SOCKADDR_MAX : 4;
 	char ctl[32];			/* CMSG_SPACE(sizeof(struct ucred)) */
+	uint8_t from[CKPT_SOCKADDR_MAX];
 
 	*count = 0;
 	if (sys_failed(sys_setsockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_PEEK_OFF, &zero, 4)))
@@ -271,11 +273,11 @@ static int peek_queue(int fd, int unix_, int type, char *out, uint64_t room, uin
 	if (unix_)
 		sys_setsockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_PASSCRED, &one, 4);
 	for (;;) {
-		uint64_t avail = room - at < 5 ? 0 : room - at - 4;
-		struct kiovec io = { out + at + 4, avail < CKPT_SOCK_RECORD_MAX ? avail : CKPT_SOCK_RECORD_MAX };
-		struct kmsghdr m = { 0, 0, &io, 1, ctl, sizeof(ctl), 0 };
+		uint64_t avail = room - at <= head ? 0 : room - at - head;
+		struct kiovec io = { out + at + head, avail < CKPT_SOCK_RECORD_MAX ? avail : CKPT_SOCK_RECORD_MAX };
+		struct kmsghdr m = { with_from ? from : 0, with_from ? sizeof(from) : 0, &io, 1, ctl, sizeof(ctl), 0 };
 		long r;
-		uint32_t len;
+		uint32_t len, flen;
 
 		if (!avail) {
 			err = -2;
@@ -290,7 +292,15 @@ static int peek_queue(int fd, int unix_, int type, char *out, uint64_t room, uin
 		}
 		len = (uint32_t)r;
 		memcpy(out + at, &len, 4);
-		at += 4 + len;
+		if (with_from) {		/* the sender's address, then the bytes right after it */
+			flen = m.namelen < sizeof(from) ? m.namelen : sizeof(from);
+			memcpy(out + at + 4, &flen, 4);
+			memcpy(out + at + 8, from, flen);
+			memmove(out + at + 8 + flen, out + at + head, len);
+			at += 8 + flen + len;
+		} else {
+			at += 4 + len;
+		}
 		++*count;
 	}
 	sys_setsockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_PEEK_OFF, &peek_was, 4);
@@ -300,17 +310,23 @@ static int peek_queue(int fd, int unix_, int type, char *out, uint64_t room, uin
 	return err;
 }
 
-/* The datagrams queued for a socket connected to nothing (a bound UDP or
- * UNIX datagram socket): they are not restored, only counted so that the
- * checkpoint and the restorer name the loss.  Walked in fdbuf's free room,
- * kept nowhere. */
-static int64_t count_datagrams(struct cap_walk *w, int fd, int dom)
+/* The datagrams queued for a datagram socket (UDP, UNIX) whose addresses,
+ * alen bytes, are at fdbuf's free room: each with its sender's address,
+ * after them (CKPT_SO_DGRAM_QUEUE's records), and counted in f->size.
+ * Returns the bytes the records take; 0 when there are none or they do not
+ * all fit, f->size then counting them as lost (named at checkpoint). */
+static uint64_t store_datagrams(struct cap_walk *w, struct ckpt_fd *f, int fd, int dom, uint32_t alen)
 {
 	uint64_t used, n;
-	int err = peek_queue(fd, dom == KSYS_AF_UNIX, KSYS_SOCK_DGRAM, ckpt_scratch.fdbuf + w->fdbuf_used,
-			     CAP_FDBUF - w->fdbuf_used, &used, &n);
+	int err = peek_queue(fd, dom == KSYS_AF_UNIX, KSYS_SOCK_DGRAM, 1, ckpt_scratch.fdbuf + w->fdbuf_used + alen,
+			     CAP_FDBUF - w->fdbuf_used - alen, &used, &n);
 
-	return (int64_t)n + (err != 0);		/* a refusal: at least one more */
+	f->size = (int64_t)n + (err != 0);	/* a refusal: at least one more */
+	if (err || !n)
+		return 0;
+	f->aux[4] |= CKPT_SO_DGRAM_QUEUE;
+	f->aux[3] = alen;
+	return used;
 }
 
 /* The other end of a connected UNIX socket and how this one is shut down,
@@ -437,7 +453,7 @@ static void link_unix_pairs(struct cap_walk *w)
 			f->peer = i;
 			continue;
 		}
-		err = peek_queue(f->fd, 1, (int)f->aux[0], ckpt_scratch.fdbuf + w->fdbuf_used,
+		err = peek_queue(f->fd, 1, (int)f->aux[0], 0, ckpt_scratch.fdbuf + w->fdbuf_used,
 				 CAP_FDBUF - w->fdbuf_used, &used, &n);
 		if (err) {
 			f->kind = CKPT_FD_UNSUPPORTED;
@@ -603,13 +619,13 @@ static void describe_socket(struct cap_walk *w, struct ckpt_fd *f, int fd)
 		f->aux[4] |= type == KSYS_SOCK_DGRAM ? CKPT_SO_DGRAM_PEER : CKPT_SO_WAS_CONNECTED;
 	f->aux[5] = 0;
 	set_buffers(&f->aux[5], fd, dom, type, proto);
-	if (type == KSYS_SOCK_DGRAM)		/* its queue is not restored: counted, to be named */
-		f->size = count_datagrams(w, fd, dom);
 	memcpy(ckpt_scratch.fdbuf + w->fdbuf_used, addr, alen);
 	if (connected && type == KSYS_SOCK_STREAM && (repaired = repair_state(fd, w->fdbuf_used + alen))) {
 		f->aux[4] |= CKPT_SO_TCP_REPAIR;
 		alen += (uint32_t)repaired;
 	}
+	if (type == KSYS_SOCK_DGRAM)		/* its queue, after its addresses */
+		alen += (uint32_t)store_datagrams(w, f, fd, dom, alen);
 	f->data_len = alen;
 	f->pos = w->fdbuf_used;			/* where in fdbuf, until write time */
 	w->fdbuf_used += alen;
@@ -1293,7 +1309,7 @@ void cap_say_not_restored(const char *path, const struct ckpt_proc *p, const str
 			cap_say("%s: not restored: fd %d (%s): %ld bytes of netlink messages queued for reading "
 				"(the socket comes back empty)", path, f->fd, ckpt_scratch.strings + f->path_off,
 				f->size);
-		if (f->kind == CKPT_FD_SOCKET && f->size > 0)
+		if (f->kind == CKPT_FD_SOCKET && f->size > 0 && !(f->aux[4] & CKPT_SO_DGRAM_QUEUE))
 			cap_say("%s: not restored: fd %d (%s): %ld datagrams queued for it: it comes back with "
 				"an empty queue", path, f->fd, ckpt_scratch.strings + f->path_off, f->size);
 		if (f->kind == CKPT_FD_UNIX_PAIR && (f->aux[2] & CKPT_UP_NAMED))

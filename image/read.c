@@ -379,6 +379,33 @@ static uint64_t addrs_len(const struct ckpt_fd *f)
 	return f->aux[0] == KSYS_AF_INET ? 32u : f->aux[0] == KSYS_AF_INET6 ? 56u : 0u;
 }
 
+/* A socket record (CKPT_FD_SOCKET): a family, type and protocol ckpt makes;
+ * its address bytes (aux[3] of them with CKPT_SO_DGRAM_QUEUE, the queue's
+ * records after them; two addresses of the family's size for a connection
+ * or a connected UDP socket; else all the stored bytes) 2 to
+ * CKPT_SOCKADDR_MAX; TCP_REPAIR only for a TCP connection; a queue only for
+ * a datagram socket, with at least one datagram. */
+static int socket_bad(const struct ckpt_fd *f)
+{
+	uint64_t opts = f->aux[4], queue = opts & CKPT_SO_DGRAM_QUEUE;
+	uint64_t addr = queue ? f->aux[3] : opts & CKPT_SO_TCP_REPAIR ? addrs_len(f) : f->data_len;
+
+	if ((f->aux[0] != KSYS_AF_INET && f->aux[0] != KSYS_AF_INET6 && f->aux[0] != KSYS_AF_UNIX) ||
+	    (f->aux[1] != KSYS_SOCK_STREAM && f->aux[1] != KSYS_SOCK_DGRAM && f->aux[1] != KSYS_SOCK_SEQPACKET) ||
+	    f->aux[2] > 255 || f->aux[3] > (1u << 20) || addr < 2 || addr > CKPT_SOCKADDR_MAX ||
+	    ((opts & CKPT_SO_TCP_REPAIR) && !(opts & CKPT_SO_WAS_CONNECTED)))
+		return 1;
+	if (queue && (f->aux[1] != KSYS_SOCK_DGRAM || f->data_len <= addr || f->size < 1 ||
+		      (f->aux[0] != KSYS_AF_UNIX && addr != (f->aux[0] == KSYS_AF_INET ? 16u : 28u) *
+						      (opts & CKPT_SO_DGRAM_PEER ? 2 : 1))))
+		return 1;
+	if ((opts & CKPT_SO_DGRAM_PEER) && (f->aux[1] != KSYS_SOCK_DGRAM || (opts & CKPT_SO_WAS_CONNECTED) ||
+					    !addrs_len(f) || addr != addrs_len(f) || (f->aux[3] && !queue)))
+		return 1;
+	return (opts & CKPT_SO_WAS_CONNECTED) &&
+	       (f->aux[1] != KSYS_SOCK_STREAM || f->aux[3] || !addrs_len(f) || addr != addrs_len(f));
+}
+
 /* CKPT_SO_TCP_REPAIR: the struct ckpt_tcp_repair after the addresses, and
  * the two queues after it, which fill the rest of the stored bytes.  (Its
  * checksum is checked with all of them, by the restorer.) */
@@ -434,18 +461,7 @@ static int check_fds(struct img *img, uint64_t data_at, struct img_err *e)
 		if (f->kind == CKPT_FD_SOCKET && (f->size < 0 || (f->size && f->aux[1] != KSYS_SOCK_DGRAM)))
 			return img_fail(e, "fd %d: %ld datagrams queued for a socket of type %lu", f->fd, f->size,
 					f->aux[1]);
-		if (f->kind == CKPT_FD_SOCKET &&
-		    ((f->aux[0] != KSYS_AF_INET && f->aux[0] != KSYS_AF_INET6 && f->aux[0] != KSYS_AF_UNIX) ||
-		     (f->aux[1] != KSYS_SOCK_STREAM && f->aux[1] != KSYS_SOCK_DGRAM &&
-		      f->aux[1] != KSYS_SOCK_SEQPACKET) || f->aux[2] > 255 || f->aux[3] > (1u << 20) ||
-		     f->data_len < 2 || (f->data_len > CKPT_SOCKADDR_MAX && !(f->aux[4] & CKPT_SO_TCP_REPAIR)) ||
-		     ((f->aux[4] & CKPT_SO_TCP_REPAIR) && !(f->aux[4] & CKPT_SO_WAS_CONNECTED)) ||
-		     ((f->aux[4] & CKPT_SO_DGRAM_PEER) &&
-		      (f->aux[1] != KSYS_SOCK_DGRAM || (f->aux[4] & CKPT_SO_WAS_CONNECTED) || f->aux[3] ||
-		       !addrs_len(f) || f->data_len != addrs_len(f))) ||
-		     ((f->aux[4] & CKPT_SO_WAS_CONNECTED) &&
-		      (f->aux[1] != KSYS_SOCK_STREAM || f->aux[3] ||
-		       !addrs_len(f) || (!(f->aux[4] & CKPT_SO_TCP_REPAIR) && f->data_len != addrs_len(f))))))
+		if (f->kind == CKPT_FD_SOCKET && socket_bad(f))
 			return img_fail(e, "fd %d: socket record out of range", f->fd);
 		if (f->kind == CKPT_FD_NETLINK &&
 		    (f->aux[0] >= 32 || (f->aux[1] != KSYS_SOCK_RAW && f->aux[1] != KSYS_SOCK_DGRAM) ||

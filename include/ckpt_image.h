@@ -333,7 +333,8 @@ enum ckpt_fd_kind {
 	CKPT_FD_SOCKET,		/* a socket not connected to anything: listening, bound or fresh.
 				 * aux[0] = family (AF_INET, AF_INET6, AF_UNIX), aux[1] = type
 				 * (SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET), aux[2] = protocol,
-				 * aux[3] = listen backlog (0: not listening), aux[4] = CKPT_SO_*
+				 * aux[3] = listen backlog (0: not listening; CKPT_SO_DGRAM_QUEUE's
+				 * address bytes for a datagram socket), aux[4] = CKPT_SO_*
 				 * options, aux[5] = SO_RCVBUF | SO_SNDBUF << 32 as set by the
 				 * program (0: the kernel's defaults); stored bytes: its address
 				 * (getsockname), 2 to 128 bytes */
@@ -422,6 +423,14 @@ enum ckpt_fd_why {
 					 * is allowed again, else as closed by its peer */
 #define CKPT_SO_DGRAM_PEER	0x400u	/* a UDP socket connected to a peer: the stored bytes hold
 					 * its address, then the peer's; connected again */
+#define CKPT_SO_DGRAM_QUEUE	0x800u	/* a datagram socket (UDP, UNIX) whose queued datagrams
+					 * are stored: aux[3] = the bytes of its address(es) at
+					 * the start of the stored bytes, then `size` records of
+					 * a uint32_t length, a uint32_t sender address length
+					 * (CKPT_SOCKADDR_MAX at most, 0: none), the sender's
+					 * address, then the datagram's bytes.  Queued again at
+					 * restore, each sent from its sender's address where the
+					 * restorer may bind it (else named) */
 #define CKPT_SOCKADDR_MAX	128u	/* the longest address stored (sockaddr_un is 110) */
 #define CKPT_TCP_QUEUE_MAX	(64u << 20)	/* the most bytes either queue holds in an image */
 

@@ -167,6 +167,9 @@ static inline int sys_failed(long r) { return (unsigned long)r >= -4095UL; }
 #define KSYS_TCP_REPAIR_WINDOW	29	/* struct tcp_repair_window: 5 u32 */
 #define KSYS_IPPROTO_IPV6	41
 #define KSYS_IPV6_V6ONLY	26
+#define KSYS_IPPROTO_IP		0
+#define KSYS_IP_FREEBIND	15	/* bind to an address that is not this machine's */
+#define KSYS_IPV6_FREEBIND	78	/* the same for IPv6 (Linux 4.15) */
 #define KSYS_SOMAXCONN		4096	/* net.core.somaxconn's default: listen() takes the lower */
 #ifndef SIG_SETMASK
 #define SIG_BLOCK	0

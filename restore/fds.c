@@ -705,6 +705,103 @@ static long repaired_connection(const struct img *img, const struct ckpt_fd *f, 
 	return fd;
 }
 
+/* Datagram sockets whose queue came back with something changed, said once
+ * every check has passed: how many datagrams come from another address (their
+ * sender's could not be bound), and how many the new socket did not take. */
+#define MAX_DGRAM_NOTES 64
+static struct { uint32_t record, moved, missing; } dgram_notes[MAX_DGRAM_NOTES];
+static uint32_t ndgram_notes;
+
+/* Where a datagram for socket own (its address, olen bytes) is sent to reach
+ * it: its address, with a wildcard one made loopback (::ffff:127.0.0.1 for
+ * an IPv4 sender to an IPv6 socket).  Returns the length, 0 for a UNIX
+ * socket with no address. */
+static uint32_t queue_target(uint8_t *to, const uint8_t *own, uint32_t olen, const uint8_t *from, uint32_t flen)
+{
+	static const uint8_t zero[16];
+	uint16_t family;
+
+	memcpy(to, own, olen);
+	memcpy(&family, own, 2);
+	if (family == KSYS_AF_INET && !memcmp(own + 4, zero, 4)) {
+		to[4] = 127, to[7] = 1;			/* 127.0.0.1 */
+	} else if (family == KSYS_AF_INET6 && !memcmp(own + 8, zero, 16)) {
+		if (flen >= 24 && !memcmp(from + 8, zero, 10) && from[18] == 0xff && from[19] == 0xff)
+			to[18] = to[19] = 0xff, to[20] = 127, to[23] = 1;	/* ::ffff:127.0.0.1 */
+		else
+			to[23] = 1;			/* ::1 */
+	}
+	return family == KSYS_AF_UNIX && olen <= 2 ? 0 : olen;
+}
+
+/* One queued datagram sent again from its sender's address, where a new
+ * socket may be bound to it: any IP address with IP_FREEBIND, a port free
+ * and not privileged; a UNIX sender's abstract name when free, none when it
+ * had none (a path would be a new file: not bound).  Returns 1 when it went
+ * from its sender's address, 0 from another, -errno when it was not sent. */
+static long send_queued(int family, const uint8_t *from, uint32_t flen, const void *buf, uint32_t len,
+			const uint8_t *to, uint32_t tolen)
+{
+	long s = sys_socket(family, KSYS_SOCK_DGRAM | KSYS_SOCK_CLOEXEC | KSYS_SOCK_NONBLOCK, 0), r, as_sender;
+	int one = 1;
+
+	if (sys_failed(s))
+		return s;
+	if (family == KSYS_AF_UNIX) {
+		as_sender = flen <= 2 || (!from[2] && !sys_failed(sys_bind((int)s, from, flen)));
+	} else {
+		sys_setsockopt((int)s, family == KSYS_AF_INET ? KSYS_IPPROTO_IP : KSYS_IPPROTO_IPV6,
+			       family == KSYS_AF_INET ? KSYS_IP_FREEBIND : KSYS_IPV6_FREEBIND, &one, 4);
+		sys_setsockopt((int)s, KSYS_SOL_SOCKET, KSYS_SO_REUSEADDR, &one, 4);
+		as_sender = flen >= 2 && !sys_failed(sys_bind((int)s, from, flen));
+	}
+	r = sys_sendto((int)s, buf, len, KSYS_MSG_NOSIGNAL, to, tolen);
+	sys_close((int)s);
+	return r != (long)len ? (r < 0 ? r : -90 /* EMSGSIZE */) : as_sender;
+}
+
+/* A datagram socket's stored queue (CKPT_SO_DGRAM_QUEUE) sent to it again,
+ * in order, before it is connected (a connected socket takes only its
+ * peer's).  Then its queue is counted (MSG_PEEK from offset 0): what it did
+ * not take, and what came from another address, is said once every check
+ * has passed (dgram_notes). */
+static int fill_datagrams(const struct img *img, const struct ckpt_fd *f, int fd, const uint8_t *own, uint32_t olen,
+			  struct img_err *e)
+{
+	uint8_t from[CKPT_SOCKADDR_MAX], to[CKPT_SOCKADDR_MAX];
+	uint32_t hdr[2], n = 0, moved = 0, tolen;
+	int zero = 0, off = -1;
+	long r;
+
+	for (uint64_t at = f->aux[3]; at < f->data_len; at += 8 + hdr[1] + hdr[0], n++) {
+		if (f->data_len - at < 8 || sys_pread(img->fd, hdr, 8, (int64_t)(f->data_off + at)) != 8 ||
+		    hdr[1] > CKPT_SOCKADDR_MAX || hdr[0] > CKPT_SOCK_RECORD_MAX ||
+		    hdr[0] + hdr[1] > f->data_len - at - 8 ||
+		    sys_pread(img->fd, from, hdr[1], (int64_t)(f->data_off + at + 8)) != (long)hdr[1] ||
+		    sys_pread(img->fd, copy_buf, hdr[0], (int64_t)(f->data_off + at + 8 + hdr[1])) != (long)hdr[0])
+			return img_fail(e, "fd %d: its stored datagrams are cut short: image corrupted", f->fd);
+		if (!(tolen = queue_target(to, own, olen, from, hdr[1])))
+			return img_fail(e, "fd %d: datagrams queued for a UNIX socket with no address", f->fd);
+		r = send_queued((int)f->aux[0], from, hdr[1], copy_buf, hdr[0], to, tolen);
+		if (sys_failed(r))
+			return img_fail(e, "fd %d: datagram %u of %ld could not be queued again: errno %d", f->fd, n + 1,
+					f->size, (int)-r);
+		moved += !r;
+	}
+	if (n != f->size)
+		return img_fail(e, "fd %d: %u datagrams stored, %ld counted: image corrupted", f->fd, n, f->size);
+	sys_setsockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_PEEK_OFF, &zero, 4);
+	for (n = 0; !sys_failed(sys_recv(fd, copy_buf, sizeof(copy_buf), KSYS_MSG_PEEK | KSYS_MSG_DONTWAIT)); n++)
+		;
+	sys_setsockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_PEEK_OFF, &off, 4);
+	if ((moved || n < f->size) && ndgram_notes < MAX_DGRAM_NOTES) {
+		dgram_notes[ndgram_notes].record = (uint32_t)(f - img->fds);
+		dgram_notes[ndgram_notes].moved = moved;
+		dgram_notes[ndgram_notes++].missing = n < f->size ? (uint32_t)f->size - n : 0;
+	}
+	return 0;
+}
+
 /* A socket connected to nothing, made again: its options, its address (a
  * port of 0, an unbound UNIX socket: none), listening with its backlog.
  * Connections that waited in its accept queue at the checkpoint are gone. */
@@ -722,14 +819,14 @@ static long make_socket(const struct img *img, const struct ckpt_fd *f, int nb, 
 	int one = 1, bound;
 	long fd, r;
 
-	if (f->aux[4] & CKPT_SO_TCP_REPAIR) {	/* its addresses, then its TCP state: all checked here */
+	if (f->aux[4] & (CKPT_SO_TCP_REPAIR | CKPT_SO_DGRAM_QUEUE)) {	/* addresses, then more: checked here */
 		if (copy_in(img, -1, f->data_off, f->data_len, f->data_crc, f, e))
 			return -1;
-		len = f->aux[0] == KSYS_AF_INET ? 32 : 56;
+		len = f->aux[4] & CKPT_SO_DGRAM_QUEUE ? (uint32_t)f->aux[3] : f->aux[0] == KSYS_AF_INET ? 32 : 56;
 	}
 	if (sys_pread(img->fd, addr, len, (int64_t)f->data_off) != (long)len)
 		return img_fail(e, "fd %d: reading its socket address failed", f->fd);
-	if (!(f->aux[4] & CKPT_SO_TCP_REPAIR) && ckpt_crc32c(0, addr, len) != f->data_crc)
+	if (!(f->aux[4] & (CKPT_SO_TCP_REPAIR | CKPT_SO_DGRAM_QUEUE)) && ckpt_crc32c(0, addr, len) != f->data_crc)
 		return img_fail(e, "fd %d: stored bytes checksum mismatch: image corrupted", f->fd);
 	if ((f->aux[4] & CKPT_SO_WAS_CONNECTED) && !(f->aux[4] & CKPT_SO_TCP_REPAIR))
 		return closed_connection(f, addr, len, nb, 0, e);
@@ -767,8 +864,10 @@ static long make_socket(const struct img *img, const struct ckpt_fd *f, int nb, 
 				"program did not set SO_REUSEADDR)" :
 				r == -98 ? "in use" : r == -22 ? "a relative path" : "refused");
 	}
-	if (f->aux[3] && sys_failed(r = sys_listen((int)fd, (int)f->aux[3])))
+	if (!(f->aux[4] & CKPT_SO_DGRAM_QUEUE) && f->aux[3] && sys_failed(r = sys_listen((int)fd, (int)f->aux[3])))
 		return img_fail(e, "fd %d: listen: errno %d", f->fd, (int)-r);
+	if ((f->aux[4] & CKPT_SO_DGRAM_QUEUE) && fill_datagrams(img, f, (int)fd, addr, len, e))
+		return -1;
 	if ((f->aux[4] & CKPT_SO_DGRAM_PEER) && sys_failed(r = sys_connect((int)fd, addr + len, len))) {
 		char peer[CKPT_SOCKADDR_MAX * 4 + 64];
 
@@ -997,6 +1096,7 @@ int rst_prepare_fds(const struct img *img, int stdio_image, int close_unsupporte
 	stage_min = top + 1;
 	nwatches = 0;
 	ninotify_watches = 0;
+	ndgram_notes = 0;
 	if (read_terminals(img, e))
 		return -1;
 	for (uint32_t i = 0; i < n; i++) {
@@ -1045,7 +1145,7 @@ int rst_prepare_fds(const struct img *img, int stdio_image, int close_unsupporte
 		if (from_copy[i / 8] & (1u << (i % 8)))
 			img_say(2, "restorer: notice: fd %d: %s is gone: made again from the image's copy, "
 				"unlinked\n", f->fd, img_str(img, f->path_off));
-		if (stage[i] >= 0 && f->kind == CKPT_FD_SOCKET && f->size)
+		if (stage[i] >= 0 && f->kind == CKPT_FD_SOCKET && f->size && !(f->aux[4] & CKPT_SO_DGRAM_QUEUE))
 			img_say(2, "restorer: notice: fd %d: %ld datagrams queued for it at the checkpoint are not "
 				   "restored\n", f->fd, f->size);
 		if (stage[i] >= 0 && f->kind == CKPT_FD_PTY)
@@ -1053,6 +1153,16 @@ int rst_prepare_fds(const struct img *img, int stdio_image, int close_unsupporte
 		if (stage[i] >= 0 && f->kind == CKPT_FD_UNIX_PAIR && (f->aux[2] & CKPT_UP_NAMED))
 			img_say(2, "restorer: notice: fd %d: its UNIX connection (accepted from a listener) comes "
 				   "back unnamed\n", f->fd);
+	}
+	for (uint32_t k = 0; k < ndgram_notes; k++) {
+		const struct ckpt_fd *f = &img->fds[dgram_notes[k].record];
+
+		if (dgram_notes[k].moved)
+			img_say(2, "restorer: notice: fd %d: %u of its %ld queued datagrams come from another address "
+				   "now (their senders' could not be bound here)\n", f->fd, dgram_notes[k].moved, f->size);
+		if (dgram_notes[k].missing)
+			img_say(2, "restorer: notice: fd %d: %u of its %ld queued datagrams did not fit in the new "
+				   "socket's buffer: lost\n", f->fd, dgram_notes[k].missing, f->size);
 	}
 	return 0;
 }

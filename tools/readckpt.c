@@ -319,7 +319,8 @@ static void print_fd(const struct img *img, uint32_t i)
 		printf("         not restored: %s\n", img_fd_why(f));
 	if (f->kind == CKPT_FD_SOCKET)
 		printf("         family %lu type %lu protocol %lu, listen backlog %lu (0: not listening), "
-		       "options 0x%lx, buffers rcv %u snd %u\n", f->aux[0], f->aux[1], f->aux[2], f->aux[3],
+		       "options 0x%lx, buffers rcv %u snd %u\n", f->aux[0], f->aux[1], f->aux[2],
+		       f->aux[4] & CKPT_SO_DGRAM_QUEUE ? 0 : f->aux[3],
 		       f->aux[4], (uint32_t)f->aux[5], (uint32_t)(f->aux[5] >> 32));
 	if ((f->flags & 010000000) && f->kind != CKPT_FD_UNSUPPORTED)	/* O_PATH */
 		printf("         O_PATH: a path descriptor of a %s\n", path_type(f->mode));
@@ -343,7 +344,8 @@ static void print_fd(const struct img *img, uint32_t i)
 	if (f->kind == CKPT_FD_SOCKET && (f->aux[4] & CKPT_SO_DGRAM_PEER))
 		printf("         a UDP socket connected to a peer (the second address): connected again\n");
 	if (f->kind == CKPT_FD_SOCKET && f->size)
-		printf("         %ld datagrams queued at the checkpoint: not restored\n", f->size);
+		printf("         %ld datagrams queued at the checkpoint: %s\n", f->size,
+		       f->aux[4] & CKPT_SO_DGRAM_QUEUE ? "stored with their senders, queued again" : "not restored");
 	if (f->kind == CKPT_FD_UNIX_PAIR)
 		printf("         type %lu, other end %s (inode %lu), options 0x%lx (passcred 1, shut rd 2, wr 4, "
 		       "named 8), peek offset %ld, buffers rcv %u snd %u\n", f->aux[0],

@@ -15,7 +15,8 @@
 #   kinds     fds, and the kinds of issue 17: an inotify watch, a socket pair
 #             with bytes queued, a TCP listener, a connected UDP socket, a
 #             netlink socket, an O_PATH descriptor, a pidfd of itself, and an
-#             flock and a POSIX lock on the file, a pty pair (master and slave)
+#             flock and a POSIX lock on the file, a pty pair (master and slave),
+#             a bound UDP socket with a datagram queued
 # Each image goes through tests/fuzz/prep.c (page data zeroed, paths and inodes
 # of the fuzz sandbox, checksums re-sealed).
 set -eu
@@ -87,7 +88,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "kinds")) {
 		struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 		struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 10 };
-		int in = inotify_init1(0), sv[2], tcp, udp, pm, file = open("file2", O_RDWR | O_CREAT, 0600);
+		int in = inotify_init1(0), sv[2], tcp, udp, dg, pm, file = open("file2", O_RDWR | O_CREAT, 0600);
 		socklen_t al = sizeof(a);
 
 		if (in < 0 || inotify_add_watch(in, ".", IN_CREATE | IN_ONLYDIR) < 0 ||
@@ -97,6 +98,11 @@ int main(int argc, char **argv)
 		    connect(udp, (void *)&a, sizeof(a)) || socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE) < 0 ||
 		    open(".", O_PATH) < 0 || syscall(SYS_pidfd_open, getpid(), 0) < 0 || file < 0 ||
 		    flock(file, LOCK_SH) || fcntl(open("file", O_RDWR), F_SETLK, &l))
+			return 1;
+		a.sin_port = 0;				/* a bound UDP socket, a datagram queued */
+		al = sizeof(a);
+		if ((dg = socket(AF_INET, SOCK_DGRAM, 0)) < 0 || bind(dg, (void *)&a, sizeof(a)) ||
+		    getsockname(dg, (void *)&a, &al) || sendto(udp, "dgram", 5, 0, (void *)&a, al) != 5)
 			return 1;
 		pm = posix_openpt(O_RDWR | O_NOCTTY);	/* a pty pair, with its slave */
 		if (pm < 0 || grantpt(pm) || unlockpt(pm) || open(ptsname(pm), O_RDWR | O_NOCTTY) < 0)

@@ -358,6 +358,10 @@ long ckpt_raw_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long
 		if (a1 < 0 || a1 >= MAX_FD || !bit(fd_mine, a1))
 			break;
 		return ret(syscall(nr, a1, a2, a3, a4, a5));
+	case SYS_recvfrom:		/* a peek at a datagram socket's queue, refilled here */
+		if (a1 < 0 || a1 >= MAX_FD || !bit(fd_mine, a1) || !(a4 & MSG_PEEK))
+			break;
+		return ret(syscall(nr, a1, a2, a3, a4, a5, a6));
 	case SYS_bind:			/* an IP address: for real; a UNIX path: no file made */
 		if (a1 < 0 || a1 >= MAX_FD || !bit(fd_mine, a1))
 			break;

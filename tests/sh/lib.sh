@@ -38,6 +38,9 @@
 #                    its exit status in rc
 #   expect_restore IMAGE WANT DESC  run the restorer on IMAGE (cwd W, 30 s):
 #                    `ok DESC` when its stdout is exactly WANT, else `not_ok`
+#   expect_refused IMAGE TEXT DESC  run the restorer on IMAGE (cwd W, 30 s):
+#                    `ok DESC` when it exits 2 with one line on stderr that
+#                    holds TEXT (grep) and the program printed nothing
 #                    with what it printed
 # Sourcing it sets the EXIT trap (at_exit's commands, then W made writable and
 # removed) and makes INT, TERM and HUP exit 1 through it: a script sets no
@@ -144,6 +147,17 @@ expect_restore() {
 		ok "$3: $lib_got"
 	else
 		not_ok "$3: restored '$lib_got', want '$2'; stderr: $(oneline "$W/restore.err")"
+	fi
+}
+
+expect_refused() {
+	(cd "$W" && timeout 30 "$ROOT/restorer" "$1" >"$W/refused.out" 2>"$W/refused.err" </dev/null)
+	lib_rc=$?
+	if [ $lib_rc -eq 2 ] && [ "$(lines "$W/refused.err")" -eq 1 ] && grep -q "$2" "$W/refused.err" &&
+	   [ ! -s "$W/refused.out" ]; then
+		ok "$3"
+	else
+		not_ok "$3: exit $lib_rc; restorer: $(oneline "$W/refused.err"); program: $(oneline "$W/refused.out")"
 	fi
 }
 

@@ -116,14 +116,7 @@ fi
 slave=$("$IE" "$W/img" fds | awk '$2 == 4 { print $1 }')
 cp "$W/img" "$W/bad"
 "$IE" "$W/bad" set-fd "$slave" aux1 $((num + 1)) >/dev/null
-(cd "$W" && timeout 30 "$ROOT/restorer" "$W/bad" >"$W/bad.out" 2>"$W/bad.err" </dev/null)
-rc=$?
-if [ $rc -eq 2 ] && [ "$(lines "$W/bad.err")" -eq 1 ] && grep -q "fd 4: pty record out of range" "$W/bad.err" &&
-   [ ! -s "$W/bad.out" ]; then
-	ok "a slave naming another number than its master: refused in one line"
-else
-	not_ok "rc $rc; restorer: $(oneline "$W/bad.err"); program: $(oneline "$W/bad.out")"
-fi
+expect_refused "$W/bad" "fd 4: pty record out of range" "a slave naming another number than its master: refused in one line"
 kill "$orig" 2>/dev/null
 wait "$orig" 2>/dev/null
 finish
