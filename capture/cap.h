@@ -198,6 +198,7 @@ const char *cap_field(const char *text, const char *key);	/* "key:" line's value
 long cap_stat_field(const char *path, int n, uint64_t *out);	/* /proc/.../stat field n (1-based) */
 int cap_collect_fds(struct cap_walk *w);
 int cap_describe_inotify(struct cap_walk *w, struct ckpt_fd *f, uint32_t lead);	/* inotify.c */
+int cap_describe_fanotify(struct cap_walk *w, struct ckpt_fd *f, uint32_t lead);	/* inotify.c */
 void cap_link_ptys(struct cap_walk *w);	/* pty.c: /dev/ptmx and its slaves as CKPT_FD_PTY */
 /* 1 while a final checkpoint (the process stops after it) is taken: TCP
  * connections stay in repair mode, so that the kill that ends the process

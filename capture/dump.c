@@ -190,7 +190,8 @@ static int write_fd_data(int fd, struct ckpt_fd *f)
 	if (!f->data_len)
 		return 0;
 	switch (f->kind) {		/* bytes the capture put in fdbuf: where */
-	case CKPT_FD_SOCKET: case CKPT_FD_NETLINK: case CKPT_FD_INOTIFY: case CKPT_FD_CHR: case CKPT_FD_PTY: {
+	case CKPT_FD_SOCKET: case CKPT_FD_NETLINK: case CKPT_FD_INOTIFY: case CKPT_FD_CHR: case CKPT_FD_PTY:
+	case CKPT_FD_FANOTIFY: {
 		const char *bytes = ckpt_scratch.fdbuf + f->pos;
 
 		f->pos = 0;			/* (it held the place in fdbuf) */

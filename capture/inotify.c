@@ -1,4 +1,5 @@
-/* inotify.c -- inotify descriptors: the path of every watch, and the record.
+/* inotify.c -- inotify and fanotify descriptors: the path of every watch or
+ * mark, and the record.
  *
  * The kernel shows an inotify instance's watches in its fdinfo ("inotify
  * wd:N ino:I sdev:D mask:M ... f_handle:H") with the watched inode but not
@@ -16,6 +17,11 @@
  * signal handler, which takes no lock: a record counts once `live` is set,
  * after its other fields are written.  A watch added in the instant between
  * the kernel's answer and its record is not found, and named as unknown.
+ *
+ * fanotify is read the same way: its fdinfo shows each mark's inode (a
+ * mount's id, a file system's device) and masks; libckpt keeps the path of
+ * each fanotify_mark call, and a mount or file system mark takes a mount
+ * point from /proc/self/mountinfo.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -32,6 +38,11 @@
 #define IN_DONT_FOLLOW	0x02000000u
 #define AT_SYMLINK_NOFOLLOW 0x100
 #define KERNEL_KEEPS	0x84000fffu	/* of a watch's mask: IN_ALL_EVENTS, IN_EXCL_UNLINK, IN_ONESHOT */
+#define FANOTIFY_WD	(-1)		/* the records' key for a fanotify mark's path */
+#define FAN_MARK_ADD	0x1u
+#define FAN_MARK_DONT_FOLLOW 0x4u
+#define FAN_MARK_ONLYDIR 0x8u
+#define FAN_MARK_KEPT	0x640u		/* of fdinfo's mflags: IGNORED_SURV_MODIFY, EVICTABLE, IGNORE */
 
 struct record {
 	int32_t fd, wd;			/* inotify descriptor and watch number */
@@ -65,7 +76,8 @@ static void forget(int fd, int wd)
 			__atomic_store_n(&records[i].live, 0, __ATOMIC_RELEASE);
 }
 
-/* remember that fd's watch wd was added by path (relative: to the cwd now) */
+/* remember that fd's watch wd was added by path (relative: to the cwd now);
+ * wd FANOTIFY_WD: a fanotify mark, which replaces no earlier record of fd */
 static void remember(int fd, int wd, const char *path)
 {
 	char abs[4096];
@@ -88,7 +100,8 @@ static void remember(int fd, int wd, const char *path)
 	take_lock();
 	if (fd >= 0 && (uint32_t)fd < NFDS && wd > last_wd[fd])
 		last_wd[fd] = wd;
-	forget(fd, wd);
+	if (wd != FANOTIFY_WD)
+		forget(fd, wd);
 	for (uint32_t i = 0; i < nrecords && !r; i++)	/* a free record with room for it */
 		if (!records[i].live && records[i].room >= len)
 			r = &records[i];
@@ -170,6 +183,50 @@ CKPT_API int inotify_rm_watch(int fd, int wd)
 	return r;
 }
 
+CKPT_API int fanotify_init(unsigned int flags, unsigned int event_f_flags)
+{
+	static int (*real)(unsigned int, unsigned int);
+	int fd;
+
+	if (!real)
+		real = (int (*)(unsigned int, unsigned int))dlsym(RTLD_NEXT, "fanotify_init");
+	fd = real(flags, event_f_flags);
+	fresh(fd);
+	return fd;
+}
+
+/* A mark added: the path it names, made absolute (against dirfd, or the cwd),
+ * or dirfd's own when path is NULL.  Marks removed are not forgotten: a
+ * checkpoint takes only paths that name a marked inode still. */
+CKPT_API int fanotify_mark(int fd, unsigned int flags, uint64_t mask, int dirfd, const char *path)
+{
+	static int (*real)(int, unsigned int, uint64_t, int, const char *);
+	char abs[4096], link[64];
+	int r, err;
+	long n;
+
+	if (!real)
+		real = (int (*)(int, unsigned int, uint64_t, int, const char *))dlsym(RTLD_NEXT, "fanotify_mark");
+	r = real(fd, flags, mask, dirfd, path);
+	err = errno;
+	if (!r && (flags & FAN_MARK_ADD)) {
+		if (path && (path[0] == '/' || dirfd == AT_FDCWD)) {
+			remember(fd, FANOTIFY_WD, path);
+		} else {
+			img_fmt(link, sizeof(link), "/proc/self/fd/%d", dirfd);
+			n = sys_readlink(link, abs, sizeof(abs) - 1);
+			if (n > 0 && abs[0] == '/' && (!path || (size_t)n + 1 + strlen(path) < sizeof(abs))) {
+				abs[n] = 0;
+				if (path)
+					img_fmt(abs + n, sizeof(abs) - (size_t)n, "/%s", path);
+				remember(fd, FANOTIFY_WD, abs);
+			}
+		}
+	}
+	errno = err;
+	return r;
+}
+
 /* ---- at checkpoint, in the signal handler: raw system calls only ---- */
 
 /* the mask bits path needs to name the inode (dev, ino) again: 0 when it
@@ -243,16 +300,67 @@ static int hex_digit(char c)
 	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
+/* A mount point from /proc/self/mountinfo ("36 35 98:0 /mnt1 /mnt/parent rw
+ * ...": mount id, parent id, device, root within the file system, mount
+ * point): the mount numbered id, or with id < 0 the first of device dev that
+ * opens as a directory (one with an escaped name, a space ..., is passed
+ * over).  Into out; 0 when there is none. */
+static int mount_point(int64_t id, uint64_t dev, char *out, size_t size)
+{
+	char *text = ckpt_scratch.iobuf + CAP_IOBUF / 2;
+	const char *p;
+
+	if (cap_read_small("/proc/self/mountinfo", text, CAP_IOBUF / 2) <= 0)
+		return 0;
+	for (p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : 0) {
+		const char *q = p;
+		uint64_t this_id = img_parse_num(&q, 10), major, minor;
+		size_t k = 0;
+		long fd;
+
+		while (*q == ' ')
+			q++;
+		while (*q && *q != ' ' && *q != '\n')	/* parent id */
+			q++;
+		while (*q == ' ')
+			q++;
+		major = img_parse_num(&q, 10);
+		if (*q++ != ':')
+			continue;
+		minor = img_parse_num(&q, 10);
+		if (id >= 0 ? this_id != (uint64_t)id : (major << 32 | minor) != dev)
+			continue;
+		while (*q == ' ')
+			q++;
+		while (*q && *q != ' ' && *q != '\n')	/* the root within the file system */
+			q++;
+		while (*q == ' ')
+			q++;
+		while (*q && *q != ' ' && *q != '\n' && k < size - 1)
+			out[k++] = *q++;
+		out[k] = 0;
+		if (strchr(out, '\\') || out[0] != '/')
+			continue;
+		fd = sys_open(out, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+		if (sys_failed(fd))
+			continue;
+		sys_close((int)fd);
+		return 1;
+	}
+	return 0;
+}
+
 /* Root's way to a path the program did not show us: the file handle fdinfo
  * prints, opened (open_by_handle_at, CAP_DAC_READ_SEARCH) relative to a
- * mount of its file system found in /proc/self/mountinfo, and read back from
- * /proc/self/fd.  Into out; 0 when any of it is not possible. */
+ * mount of its file system, and read back from /proc/self/fd.  Into out; 0
+ * when any of it is not possible. */
 static int path_by_handle(const char *line, uint64_t dev, char *out, size_t size)
 {
 	struct { uint32_t bytes; int32_t type; uint8_t h[128]; } fh;
-	char *text = ckpt_scratch.iobuf + CAP_IOBUF / 2, link[64];
-	const char *v, *p;
-	long mnt = -1, fd, n;
+	static char point[4096];
+	char link[64];
+	const char *v;
+	long mnt, fd, n;
 	size_t i = 0;
 
 	if (!(v = strstr(line, "fhandle-bytes:")) || (v += 14, fh.bytes = (uint32_t)img_parse_num(&v, 16)) == 0 ||
@@ -269,42 +377,8 @@ static int path_by_handle(const char *line, uint64_t dev, char *out, size_t size
 			return 0;
 		fh.h[i] = (uint8_t)(hi << 4 | lo);
 	}
-	/* "36 35 98:0 /mnt1 /mnt/parent rw ..." : a mount of device dev, its mount point */
-	if (cap_read_small("/proc/self/mountinfo", text, CAP_IOBUF / 2) <= 0)
-		return 0;
-	for (p = text; p && *p && mnt < 0; p = strchr(p, '\n'), p = p ? p + 1 : 0) {
-		static char point[4096];
-		const char *q = p;
-		uint64_t major, minor;
-		size_t k = 0;
-
-		for (int field = 0; field < 2; field++) {	/* mount id, parent id */
-			while (*q && *q != ' ' && *q != '\n')
-				q++;
-			while (*q == ' ')
-				q++;
-		}
-		major = img_parse_num(&q, 10);
-		if (*q++ != ':')
-			continue;
-		minor = img_parse_num(&q, 10);
-		if ((major << 32 | minor) != dev)
-			continue;
-		while (*q == ' ')
-			q++;
-		while (*q && *q != ' ' && *q != '\n')	/* the root within the file system */
-			q++;
-		while (*q == ' ')
-			q++;
-		while (*q && *q != ' ' && *q != '\n' && k < sizeof(point) - 1)
-			point[k++] = *q++;
-		point[k] = 0;
-		if (!strchr(point, '\\'))	/* an escaped name (a space ...): not this one */
-			mnt = sys_open(point, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);	/* not O_PATH: refused */
-		if (sys_failed(mnt))
-			mnt = -1;
-	}
-	if (mnt < 0)
+	if (!mount_point(-1, dev, point, sizeof(point)) ||
+	    sys_failed(mnt = sys_open(point, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)))	/* not O_PATH: refused */
 		return 0;
 	fd = SC3(__NR_open_by_handle_at, mnt, &fh, O_PATH | O_CLOEXEC);
 	sys_close((int)mnt);
@@ -401,6 +475,91 @@ int cap_describe_inotify(struct cap_walk *w, struct ckpt_fd *f, uint32_t lead)
 	sys_ioctl(f->fd, KSYS_FIONREAD, &pending);
 	f->aux[0] = (uint64_t)last;
 	f->aux[1] = pending > 0 ? (uint64_t)pending : 0;
+	f->data_len = n * sizeof(*out);
+	if (n) {
+		f->pos = w->fdbuf_used;		/* where in fdbuf, until write time */
+		w->fdbuf_used += f->data_len;
+	}
+	return 0;
+}
+
+/* The record of fanotify descriptor f (the lead of its sharers, index lead):
+ * its fanotify_init flags (aux[0], aux[1]), the bytes of events pending
+ * (aux[2]), and every mark with its type, flags, masks and a path, as its
+ * stored bytes in fdbuf (f->pos says where until write time): an inode's
+ * path as for an inotify watch, a mount's its mount point, a file system's
+ * a mount point of it.  A mark with no path makes it CKPT_FD_UNSUPPORTED
+ * (CKPT_WHY_FANOTIFY).  0, or -errno when fdinfo cannot be read. */
+int cap_describe_fanotify(struct cap_walk *w, struct ckpt_fd *f, uint32_t lead)
+{
+	struct ckpt_fanotify_mark *out = (struct ckpt_fanotify_mark *)(ckpt_scratch.fdbuf + w->fdbuf_used);
+	uint64_t room = (CAP_FDBUF - w->fdbuf_used) / sizeof(*out), n = 0;
+	char *text = ckpt_scratch.iobuf, fdinfo[64], *line;
+	int pending = 0;
+	long len;
+
+	img_fmt(fdinfo, sizeof(fdinfo), "/proc/self/fdinfo/%d", f->fd);
+	len = cap_read_small(fdinfo, text, CAP_IOBUF / 2);
+	if (len <= 0 || len >= (long)CAP_IOBUF / 2 - 1 || !(line = strstr(text, "fanotify flags:")))
+		return -5;
+	f->aux[0] = (uint64_t)hex_after(line, "flags:");
+	f->aux[1] = (uint64_t)hex_after(line, "event-flags:");
+	while ((line = strstr(line + 1, "\nfanotify "))) {
+		char *end = strchr(line + 1, '\n'), *kind = line + 10;
+		int64_t sdev = hex_after(kind, "sdev:"), ino = hex_after(kind, "ino:"), bits = 0;
+		uint64_t dev = (uint64_t)sdev >> 20 << 32 | ((uint64_t)sdev & 0xfffff);	/* the kernel's MKDEV */
+		static char found[4096];
+		const char *path = 0;
+
+		if (end)
+			*end = 0;
+		if (n >= room || n >= CKPT_FANOTIFY_MARKS_MAX) {
+			cap_say("fd %d: fanotify: more marks than a checkpoint keeps", f->fd);
+			return -7;
+		}
+		memset(&out[n], 0, sizeof(out[n]));
+		out[n].flags = (uint32_t)hex_after(kind, "mflags:") & FAN_MARK_KEPT;
+		out[n].mask = (uint64_t)hex_after(kind, " mask:");
+		out[n].ignored_mask = (uint64_t)hex_after(kind, "ignored_mask:");
+		if (!strncmp(kind, "ino:", 4)) {
+			out[n].type = CKPT_FAN_INODE;
+			out[n].dev = dev;
+			out[n].ino = (uint64_t)ino;
+			path = recorded_path(w, lead, FANOTIFY_WD, dev, (uint64_t)ino, &bits);
+			if (!path && path_by_handle(kind, dev, found, sizeof(found)) &&
+			    (bits = names_inode(found, dev, (uint64_t)ino)) >= 0)
+				path = found;
+			out[n].flags |= (bits & IN_DONT_FOLLOW ? FAN_MARK_DONT_FOLLOW : 0) |
+					(bits & IN_ONLYDIR ? FAN_MARK_ONLYDIR : 0);
+		} else {		/* "mnt_id:HEX" or "sdev:HEX" */
+			int64_t mnt = hex_after(kind, "mnt_id:");
+
+			out[n].type = mnt >= 0 ? CKPT_FAN_MOUNT : CKPT_FAN_FS;
+			out[n].dev = mnt >= 0 ? 0 : dev;
+			if (mount_point(mnt, dev, found, sizeof(found)))
+				path = found;
+		}
+		if (!path || !(out[n].path_off = cap_add_string(w, path))) {
+			f->kind = CKPT_FD_UNSUPPORTED;
+			f->aux[0] = CKPT_WHY_FANOTIFY;
+			f->aux[1] = f->aux[2] = 0;
+			f->data_len = 0;
+			return 0;
+		}
+		n++;
+		if (!end)
+			break;
+		*end = '\n';
+		line = end - 1;
+	}
+	for (uint64_t k = 0; k < n / 2; k++) {	/* fdinfo lists the newest first: oldest first */
+		struct ckpt_fanotify_mark t = out[k];
+
+		out[k] = out[n - 1 - k];
+		out[n - 1 - k] = t;
+	}
+	sys_ioctl(f->fd, KSYS_FIONREAD, &pending);
+	f->aux[2] = pending > 0 ? (uint64_t)pending : 0;
 	f->data_len = n * sizeof(*out);
 	if (n) {
 		f->pos = w->fdbuf_used;		/* where in fdbuf, until write time */

@@ -701,7 +701,6 @@ static uint32_t anon_inode_why(const char *link)
 		{ "anon_inode:bpf", CKPT_WHY_BPF },	/* bpf-map, bpf-prog, bpf_link, bpf_iter ... */
 		{ "anon_inode:[perf_event]", CKPT_WHY_PERF },
 		{ "anon_inode:[userfaultfd]", CKPT_WHY_USERFAULTFD },	/* libckpt's own is left out */
-		{ "anon_inode:[fanotify]", CKPT_WHY_FANOTIFY },
 	};
 
 	for (uint32_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
@@ -879,8 +878,7 @@ static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
 		} else if (!strcmp(link, "anon_inode:inotify")) {
 			f->kind = CKPT_FD_INOTIFY;	/* its watches: cap_describe_inotify() */
 		} else if (!strcmp(link, "anon_inode:[fanotify]")) {
-			f->kind = CKPT_FD_UNSUPPORTED;
-			f->aux[0] = CKPT_WHY_FANOTIFY;
+			f->kind = CKPT_FD_FANOTIFY;	/* its marks: cap_describe_fanotify() */
 		} else {
 			f->kind = CKPT_FD_UNSUPPORTED;	/* by its name: anon_inode_why */
 			f->aux[0] = anon_inode_why(link);
@@ -1024,14 +1022,16 @@ int cap_collect_fds(struct cap_walk *w)
 			f->aux[0] = CKPT_WHY_EPOLL;
 		}
 	}
-	/* inotify instances: what each watches, by which path */
+	/* inotify and fanotify instances: what each watches, by which path */
 	for (uint32_t i = 0; i < w->nfds; i++) {
 		struct ckpt_fd *f = &ckpt_scratch.fds[i];
+		int fan = f->kind == CKPT_FD_FANOTIFY;
 
-		if (f->kind == CKPT_FD_INOTIFY && f->share == i && cap_describe_inotify(w, f, i)) {
+		if ((f->kind == CKPT_FD_INOTIFY || fan) && f->share == i &&
+		    (fan ? cap_describe_fanotify(w, f, i) : cap_describe_inotify(w, f, i))) {
 			f->kind = CKPT_FD_UNSUPPORTED;
-			f->aux[0] = CKPT_WHY_INOTIFY_PATH;
-			f->aux[1] = 0;		/* no one watch: none could be read */
+			f->aux[0] = fan ? CKPT_WHY_FANOTIFY : CKPT_WHY_INOTIFY_PATH;
+			f->aux[1] = f->aux[2] = 0;	/* no one watch: none could be read */
 			f->data_len = 0;
 		}
 	}
@@ -1320,6 +1320,10 @@ void cap_say_not_restored(const char *path, const struct ckpt_proc *p, const str
 			cap_say("%s: not restored: fd %d (%s): %lu bytes waiting to be read at this end of a pty "
 				"(they cannot be read without taking them from the program): the pair comes back "
 				"empty", path, f->fd, ckpt_scratch.strings + f->path_off, f->aux[3]);
+		if (f->kind == CKPT_FD_FANOTIFY && f->share == i && f->aux[2])
+			cap_say("%s: not restored: fd %d (%s): %lu bytes of fanotify events pending (they cannot be "
+				"read without taking them from the program)", path, f->fd,
+				ckpt_scratch.strings + f->path_off, f->aux[2]);
 		if (f->kind == CKPT_FD_INOTIFY && f->share == i && f->aux[1])
 			cap_say("%s: not restored: fd %d (%s): %lu bytes of inotify events pending (they cannot be "
 				"read without taking them from the program)", path, f->fd,

@@ -69,6 +69,8 @@ const char *img_fd_why(const struct ckpt_fd *f);	/* why an UNSUPPORTED descripto
 const char *img_netlink_name(uint64_t protocol);	/* NETLINK_ROUTE ..., or "?" */
 int img_inotify_watch_ok(const struct img *img, const struct ckpt_fd *f, int32_t prev,
 			 const struct ckpt_inotify_watch *w, struct img_err *e);
+int img_fanotify_mark_ok(const struct img *img, const struct ckpt_fd *f, const struct ckpt_fanotify_mark *m,
+			 struct img_err *e);	/* its type, flags, masks and path in range */
 const char *img_lock_name(const struct ckpt_lock *l);	/* "POSIX write lock" ... "read lease" */
 int img_writes_into(const struct ckpt_vma *v, uint64_t addr, uint64_t len);
 

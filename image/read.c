@@ -36,7 +36,7 @@ const char *img_fd_why(const struct ckpt_fd *f)
 		[CKPT_WHY_SCM_RIGHTS] = "descriptors in flight (SCM_RIGHTS) queued on its connection",
 		[CKPT_WHY_INOTIFY_PATH] = "an inotify watch whose path is not known",
 		[CKPT_WHY_PIDFD_OTHER] = "a pidfd of another process",
-		[CKPT_WHY_FANOTIFY] = "fanotify: its marks cannot be read back",
+		[CKPT_WHY_FANOTIFY] = "fanotify: a mark whose path is not known, or its marks unreadable",
 		[CKPT_WHY_IO_URING] = "io_uring: its rings and requests in flight are kernel state",
 		[CKPT_WHY_BPF] = "a bpf object: kernel state",
 		[CKPT_WHY_PERF] = "a perf event: kernel state",
@@ -64,6 +64,16 @@ const char *img_netlink_name(uint64_t protocol)
  * caller), after the watch numbered prev (0 for the first): its number in
  * order and at most the last handed out (aux[0]), a mask inotify_add_watch
  * takes, an absolute path in the strings.  0, or -1 after img_fail. */
+int img_fanotify_mark_ok(const struct img *img, const struct ckpt_fd *f, const struct ckpt_fanotify_mark *m,
+			 struct img_err *e)
+{
+	if (m->type > CKPT_FAN_FS || (m->flags & ~CKPT_FAN_MARK_FLAGS) || m->mask > 0xffffffffu ||
+	    m->ignored_mask > 0xffffffffu || !m->path_off || m->path_off >= img->hdr.strings_size ||
+	    img->strings[m->path_off] != '/' || m->pad)
+		return img_fail(e, "fd %d: fanotify mark record out of range", f->fd);
+	return 0;
+}
+
 int img_inotify_watch_ok(const struct img *img, const struct ckpt_fd *f, int32_t prev,
 			 const struct ckpt_inotify_watch *w, struct img_err *e)
 {
@@ -481,6 +491,11 @@ static int check_fds(struct img *img, uint64_t data_at, struct img_err *e)
 			return img_fail(e, "fd %d: pty record out of range", f->fd);
 		if (f->kind == CKPT_FD_EPOLL && f->data_len % sizeof(struct ckpt_epoll_watch))
 			return img_fail(e, "fd %d: epoll watches of %lu bytes", f->fd, f->data_len);
+		if (f->kind == CKPT_FD_FANOTIFY && (f->data_len % sizeof(struct ckpt_fanotify_mark) ||
+						    f->data_len > CKPT_FANOTIFY_MARKS_MAX * sizeof(struct ckpt_fanotify_mark) ||
+						    f->aux[0] > 0xffffffffu || f->aux[1] > 0xffffffffu ||
+						    f->aux[2] > 0xffffffffu))
+			return img_fail(e, "fd %d: fanotify record out of range", f->fd);
 		if (f->kind == CKPT_FD_INOTIFY && (f->data_len % sizeof(struct ckpt_inotify_watch) ||
 						   f->aux[0] > 0x7fffffff || f->aux[1] > 0xffffffff))
 			return img_fail(e, "fd %d: inotify record out of range", f->fd);

@@ -379,6 +379,14 @@ enum ckpt_fd_kind {
 				 * reading at this end (lost, named then); `peer` = the
 				 * master's record (a master's own).  Stored bytes (0 or 64):
 				 * the pair's struct ckpt_tty, set again through the master */
+	CKPT_FD_FANOTIFY,	/* fanotify: made again with its fanotify_init flags, its marks
+				 * added again once every descriptor is back.  aux[0] = its
+				 * flags (FAN_CLASS_*, FAN_REPORT_*, ...), aux[1] = the flags
+				 * of the descriptors its events open (event_f_flags),
+				 * aux[2] = bytes of events pending at checkpoint (not
+				 * restored, named then); stored bytes: struct
+				 * ckpt_fanotify_mark[].  One with a mark whose path is
+				 * not known is CKPT_FD_UNSUPPORTED, CKPT_WHY_FANOTIFY */
 	CKPT_FD_KIND_MAX
 };
 
@@ -535,6 +543,29 @@ struct ckpt_inotify_watch {
 	uint64_t dev, ino;	/* the watched inode at checkpoint: dev as major << 32 | minor */
 };
 _Static_assert(sizeof(struct ckpt_inotify_watch) == 32, "ckpt_inotify_watch");
+/* One mark of a fanotify instance (CKPT_FD_FANOTIFY's stored bytes). */
+struct ckpt_fanotify_mark {
+	uint32_t type;		/* CKPT_FAN_INODE, CKPT_FAN_MOUNT, CKPT_FAN_FS */
+	uint32_t flags;		/* FAN_MARK_* the kernel shows for it (IGNORED_SURV_MODIFY,
+				 * EVICTABLE, IGNORE), with FAN_MARK_ONLYDIR for a
+				 * directory and FAN_MARK_DONT_FOLLOW for a symbolic link */
+	uint64_t mask;		/* its events */
+	uint64_t ignored_mask;	/* events it ignores, added with FAN_MARK_IGNORED_MASK */
+	uint64_t dev, ino;	/* the marked inode (a mount's or file system's root for the
+				 * others) at checkpoint: dev as major << 32 | minor */
+	uint32_t path_off;	/* into strings: an absolute path naming it (a mount point for a
+				 * mount mark, a path on the file system for a file system mark) */
+	uint32_t pad;
+};
+_Static_assert(sizeof(struct ckpt_fanotify_mark) == 48, "ckpt_fanotify_mark");
+#define CKPT_FAN_INODE		0u
+#define CKPT_FAN_MOUNT		1u	/* FAN_MARK_MOUNT */
+#define CKPT_FAN_FS		2u	/* FAN_MARK_FILESYSTEM */
+#define CKPT_FAN_MARK_FLAGS	0x64cu	/* what flags may hold: FAN_MARK_DONT_FOLLOW 0x4,
+					 * ONLYDIR 0x8, IGNORED_SURV_MODIFY 0x40,
+					 * EVICTABLE 0x200, IGNORE 0x400 */
+#define CKPT_FANOTIFY_MARKS_MAX	1024u	/* per image */
+
 #define CKPT_INOTIFY_MASK	0x87000fffu	/* what mask may hold: IN_ALL_EVENTS, IN_ONLYDIR,
 					 * IN_DONT_FOLLOW, IN_EXCL_UNLINK, IN_ONESHOT */
 

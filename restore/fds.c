@@ -39,6 +39,8 @@ static int path_gone;			/* pin_recorded: the path is not there (ENOENT, ENOTDIR)
 static struct ckpt_epoll_watch watches[MAX_WATCHES];	/* every epoll instance's, in record order */
 static uint32_t nwatches;
 static struct ckpt_inotify_watch inotify_watches[MAX_INOTIFY_WATCHES];	/* every instance's, in record order */
+static struct ckpt_fanotify_mark fanotify_marks[CKPT_FANOTIFY_MARKS_MAX];	/* every fanotify's, likewise */
+static uint32_t nfanotify_marks;
 static uint32_t ninotify_watches;
 static int stage_min;			/* staging numbers start here */
 #define MAX_TTYS 16
@@ -877,6 +879,32 @@ static long make_socket(const struct img *img, const struct ckpt_fd *f, int nb, 
 	return fd;
 }
 
+/* The path an inotify watch or fanotify mark (what, number num) recorded, as
+ * --map-path maps it: there now (without following a last symbolic link
+ * when nofollow), a directory still when onlydir.  0, or -1 after img_fail
+ * naming it (one gone with the --map-path that maps it). */
+static int check_watched(const struct img *img, const struct ckpt_fd *f, const char *what, uint64_t num,
+			 uint32_t path_off, int nofollow, int onlydir, struct img_err *e)
+{
+	static char mapped[RST_PATH_MAX], dir[RST_PATH_MAX];
+	const char *path = rst_map_path(img_str(img, path_off), mapped, e);
+	struct ksys_stat st;
+	long r;
+
+	if (!path)
+		return -1;
+	r = SC4(__NR_newfstatat, AT_FDCWD, path, &st, nofollow ? 0x100 /* AT_SYMLINK_NOFOLLOW */ : 0);
+	if (r == -2 || r == -20)	/* ENOENT, ENOTDIR */
+		return img_fail(e, "fd %d: %s %lu: %s is gone (--map-path %s=NEW maps it)", f->fd, what, num, path,
+				rst_dir_of(img_str(img, path_off), dir));
+	if (sys_failed(r))
+		return img_fail(e, "fd %d: %s %lu: %s: errno %d", f->fd, what, num, path, (int)-r);
+	if (onlydir && (st.st_mode & S_IFMT) != S_IFDIR)
+		return img_fail(e, "fd %d: %s %lu: %s is now a %s, not a directory", f->fd, what, num, path,
+				rst_type_name(st.st_mode));
+	return 0;
+}
+
 /* Are an inotify instance's n watches numbered 1 .. n, with n the last
  * handed out, as a new instance numbers them?  Else each number is set
  * (INOTIFY_IOC_SETNEXTWD) before its watch is added. */
@@ -895,7 +923,6 @@ static int numbered_plainly(const struct ckpt_fd *f, const struct ckpt_inotify_w
  * its number where a new instance would not give it the same one. */
 static long make_inotify(const struct img *img, const struct ckpt_fd *f, int nb, struct img_err *e)
 {
-	static char mapped[RST_PATH_MAX], dir[RST_PATH_MAX];
 	struct ckpt_inotify_watch *w = &inotify_watches[ninotify_watches];
 	uint64_t n = f->data_len / sizeof(*w);
 	long fd;
@@ -905,24 +932,11 @@ static long make_inotify(const struct img *img, const struct ckpt_fd *f, int nb,
 				MAX_INOTIFY_WATCHES);
 	if (read_stored(img, f, w, "inotify watches", e))
 		return -1;
-	for (uint64_t k = 0; k < n; k++) {
-		const char *path;
-		struct ksys_stat st;
-		long r;
-
+	for (uint64_t k = 0; k < n; k++)
 		if (img_inotify_watch_ok(img, f, k ? w[k - 1].wd : 0, &w[k], e) ||
-		    !(path = rst_map_path(img_str(img, w[k].path_off), mapped, e)))
+		    check_watched(img, f, "inotify watch", (uint64_t)w[k].wd, w[k].path_off,
+				  (w[k].mask & IN_DONT_FOLLOW) != 0, (w[k].mask & IN_ONLYDIR) != 0, e))
 			return -1;
-		r = SC4(__NR_newfstatat, AT_FDCWD, path, &st, w[k].mask & IN_DONT_FOLLOW ? 0x100 : 0);
-		if (r == -2 || r == -20)	/* ENOENT, ENOTDIR */
-			return img_fail(e, "fd %d: inotify watch %d: %s is gone (--map-path %s=NEW maps it)", f->fd,
-					w[k].wd, path, rst_dir_of(img_str(img, w[k].path_off), dir));
-		if (sys_failed(r))
-			return img_fail(e, "fd %d: inotify watch %d: %s: errno %d", f->fd, w[k].wd, path, (int)-r);
-		if ((w[k].mask & IN_ONLYDIR) && (st.st_mode & S_IFMT) != S_IFDIR)
-			return img_fail(e, "fd %d: inotify watch %d: %s is now a %s, not a directory", f->fd, w[k].wd,
-					path, rst_type_name(st.st_mode));
-	}
 	fd = SC1(__NR_inotify_init1, O_CLOEXEC | nb);
 	if (sys_failed(fd))
 		return img_fail(e, "fd %d: inotify_init1: errno %d", f->fd, (int)-fd);
@@ -930,6 +944,73 @@ static long make_inotify(const struct img *img, const struct ckpt_fd *f, int nb,
 		return img_fail(e, "fd %d: its inotify watch numbers cannot be given again: this kernel has no "
 				"INOTIFY_IOC_SETNEXTWD (CONFIG_CHECKPOINT_RESTORE)", f->fd);
 	ninotify_watches += (uint32_t)n;
+	return fd;
+}
+
+/* fanotify_mark's flags to add mark m's events, or those it ignores: its
+ * type and kept flags; the ignored ones with FAN_MARK_IGNORE where the mark
+ * had it (Linux 6.0), else FAN_MARK_IGNORED_MASK */
+static unsigned fan_mark_flags(const struct ckpt_fanotify_mark *m, int ignored)
+{
+	return 0x1u /* FAN_MARK_ADD */ | (m->flags & ~0x400u) | (ignored ? (m->flags & 0x400u) | (m->flags & 0x400u ? 0 : 0x20u) : 0) |
+	       (m->type == CKPT_FAN_MOUNT ? 0x10u /* FAN_MARK_MOUNT */ : m->type == CKPT_FAN_FS ? 0x100u /* FILESYSTEM */ : 0);
+}
+
+/* Add marks m[0..n) to fanotify instance fd: each with its events, then
+ * those it ignores.  0, or the first failure's -errno and *bad its index. */
+static long add_marks(int fd, const struct ckpt_fanotify_mark *m, uint64_t n, const struct img *img, uint64_t *bad)
+{
+	static char mapped[RST_PATH_MAX];
+	struct img_err e;
+
+	for (*bad = 0; *bad < n; ++*bad, m++) {
+		const char *path = rst_map_path(img_str(img, m->path_off), mapped, &e);
+		long r = path ? 0 : -36;	/* ENAMETOOLONG */
+
+		if (!r && m->mask)
+			r = SC5(__NR_fanotify_mark, fd, fan_mark_flags(m, 0), m->mask, AT_FDCWD, path);
+		if (!r && m->ignored_mask)
+			r = SC5(__NR_fanotify_mark, fd, fan_mark_flags(m, 1), m->ignored_mask, AT_FDCWD, path);
+		if (sys_failed(r))
+			return r;
+	}
+	return 0;
+}
+
+/* A fanotify instance (CKPT_FD_FANOTIFY), made with its fanotify_init flags.
+ * Its marks are checked now: an inode mark's path must name a file of the
+ * same type, and all of them must go onto a scratch instance made the same
+ * way (what this user may mark); the instance itself gets them once every
+ * descriptor is back and the image is closed, so that nothing the restorer
+ * reads queues an event (add_fanotify_marks). */
+static long make_fanotify(const struct img *img, const struct ckpt_fd *f, int nb, struct img_err *e)
+{
+	struct ckpt_fanotify_mark *m = &fanotify_marks[nfanotify_marks];
+	uint64_t n = f->data_len / sizeof(*m), bad;
+	unsigned flags = ((unsigned)f->aux[0] & ~0x3u) | 0x1u | (nb ? 0x2u : 0);	/* FAN_CLOEXEC, FAN_NONBLOCK */
+	long fd, scratch, r;
+
+	if (n > CKPT_FANOTIFY_MARKS_MAX - nfanotify_marks)
+		return img_fail(e, "fd %d: more fanotify marks than this restorer keeps (%u)", f->fd,
+				CKPT_FANOTIFY_MARKS_MAX);
+	if (read_stored(img, f, m, "fanotify marks", e))
+		return -1;
+	for (uint64_t k = 0; k < n; k++)
+		if (img_fanotify_mark_ok(img, f, &m[k], e) ||
+		    check_watched(img, f, "fanotify mark", k + 1, m[k].path_off, (m[k].flags & 0x4 /* DONT_FOLLOW */) != 0,
+				  (m[k].flags & 0x8 /* ONLYDIR */) != 0, e))
+			return -1;
+	fd = SC2(__NR_fanotify_init, flags, f->aux[1]);
+	scratch = sys_failed(fd) ? fd : SC2(__NR_fanotify_init, flags, f->aux[1]);
+	if (sys_failed(scratch))
+		return img_fail(e, "fd %d: fanotify_init(0x%lx): errno %d%s", f->fd, f->aux[0], (int)-scratch,
+				scratch == -1 ? " (an ordinary user gets fanotify only with FAN_REPORT_FID and inode marks)" : "");
+	r = add_marks((int)scratch, m, n, img, &bad);
+	sys_close((int)scratch);
+	if (sys_failed(r))
+		return img_fail(e, "fd %d: fanotify mark %lu (%s) cannot be added here: errno %d", f->fd, bad + 1,
+				img_str(img, m[bad].path_off), (int)-r);
+	nfanotify_marks += (uint32_t)n;
 	return fd;
 }
 
@@ -1030,6 +1111,8 @@ static long make_one(const struct img *img, uint32_t i, int close_unsupported, i
 		return sys_failed(fd) ? img_fail(e, "fd %d: pidfd_open: errno %d", f->fd, (int)-fd) : fd;
 	case CKPT_FD_INOTIFY:
 		return make_inotify(img, f, nb, e);
+	case CKPT_FD_FANOTIFY:
+		return make_fanotify(img, f, nb, e);
 	default:				/* CKPT_FD_UNSUPPORTED */
 		if (!close_unsupported)
 			return img_fail(e, "fd %d (%s: %s) cannot be restored (--close-unsupported restores it closed)",
@@ -1096,6 +1179,7 @@ int rst_prepare_fds(const struct img *img, int stdio_image, int close_unsupporte
 	stage_min = top + 1;
 	nwatches = 0;
 	ninotify_watches = 0;
+	nfanotify_marks = 0;
 	ndgram_notes = 0;
 	if (read_terminals(img, e))
 		return -1;
@@ -1258,6 +1342,32 @@ static void add_inotify_watches(const struct img *img)
 	}
 }
 
+/* Each fanotify instance's marks, checked by make_fanotify, added now that the
+ * image is closed; one that fails here is named in a notice. */
+static void add_fanotify_marks(const struct img *img)
+{
+	const struct ckpt_fanotify_mark *m = fanotify_marks;
+
+	for (uint32_t i = 0; i < img->hdr.nfds; i++) {
+		const struct ckpt_fd *f = &img->fds[i];
+		uint64_t n = f->data_len / sizeof(*m), bad;
+		long r;
+
+		if (f->kind != CKPT_FD_FANOTIFY || f->share != i || stage[i] < 0)
+			continue;	/* (an instance not made had no marks read either) */
+		for (uint64_t done = 0; done < n; done += bad + 1)	/* past a failure, the others */
+			if (sys_failed(r = add_marks(f->fd, m + done, n - done, img, &bad)))
+				img_say(2, "restorer: notice: fd %d: fanotify mark %lu (%s) not restored: errno %ld\n",
+					f->fd, done + bad + 1, img_str(img, m[done + bad].path_off), -r);
+			else
+				break;
+		m += n;
+		if (f->aux[2])
+			img_say(2, "restorer: notice: fd %d: %lu bytes of fanotify events pending at checkpoint are "
+				"not restored\n", f->fd, f->aux[2]);
+	}
+}
+
 /* Every descriptor is in place: each that was a terminal gets its mode back
  * (raw, no echo ...) on the terminal it is now, the caller's for 0, 1 and 2.
  * A program that had a controlling terminal gets a SIGWINCH (pending until it
@@ -1337,5 +1447,6 @@ void rst_install_fds(const struct img *img, int stdio_image)
 	}
 	add_epoll_watches(img);
 	add_inotify_watches(img);
+	add_fanotify_marks(img);
 	set_terminals(img, stdio_image);
 }

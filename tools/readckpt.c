@@ -303,6 +303,7 @@ static void print_fd(const struct img *img, uint32_t i)
 		[CKPT_FD_UNSUPPORTED] = "UNSUPPORTED", [CKPT_FD_EPOLL] = "epoll", [CKPT_FD_SOCKET] = "socket",
 		[CKPT_FD_UNIX_PAIR] = "unix-pair", [CKPT_FD_INOTIFY] = "inotify", [CKPT_FD_PIDFD] = "pidfd",
 		[CKPT_FD_NETLINK] = "netlink", [CKPT_FD_PTY] = "pty",
+		[CKPT_FD_FANOTIFY] = "fanotify",
 	};
 	const struct ckpt_fd *f = &img->fds[i];
 
@@ -365,6 +366,19 @@ static void print_fd(const struct img *img, uint32_t i)
 		printf("         watch %d: mask 0x%x, inode %lu on device %lu:%lu, %s\n", wt.wd, wt.mask, wt.ino,
 		       wt.dev >> 32, wt.dev & 0xffffffff,
 		       wt.path_off < img->hdr.strings_size ? esc(img_str(img, wt.path_off)) : "(path out of range)");
+	}
+	if (f->kind == CKPT_FD_FANOTIFY && f->share == i)
+		printf("         fanotify_init flags 0x%lx, event flags 0%lo, %lu bytes of events pending at checkpoint "
+		       "(not restored)\n", f->aux[0], f->aux[1], f->aux[2]);
+	for (uint64_t k = 0; f->kind == CKPT_FD_FANOTIFY && k < f->data_len / sizeof(struct ckpt_fanotify_mark); k++) {
+		static const char *const types[] = { "inode", "mount", "file system" };
+		struct ckpt_fanotify_mark m;
+
+		if (pread(img->fd, &m, sizeof(m), (off_t)(f->data_off + k * sizeof(m))) != sizeof(m))
+			break;
+		printf("         mark %lu: %s, mask 0x%lx, ignored 0x%lx, flags 0x%x, %s\n", k + 1,
+		       m.type <= CKPT_FAN_FS ? types[m.type] : "?", m.mask, m.ignored_mask, m.flags,
+		       m.path_off < img->hdr.strings_size ? esc(img_str(img, m.path_off)) : "(path out of range)");
 	}
 	if (f->kind == CKPT_FD_SOCKET && (f->aux[4] & CKPT_SO_TCP_REPAIR)) {	/* validated by img_open */
 		struct ckpt_tcp_repair r;

@@ -16,7 +16,7 @@
 #             with bytes queued, a TCP listener, a connected UDP socket, a
 #             netlink socket, an O_PATH descriptor, a pidfd of itself, and an
 #             flock and a POSIX lock on the file, a pty pair (master and slave),
-#             a bound UDP socket with a datagram queued
+#             a bound UDP socket with a datagram queued, a fanotify mark
 # Each image goes through tests/fuzz/prep.c (page data zeroed, paths and inodes
 # of the fuzz sandbox, checksums re-sealed).
 set -eu
@@ -40,6 +40,7 @@ cat >"$W/seed.c" <<'PROG'
 #include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
+#include <sys/fanotify.h>
 #include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -88,7 +89,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "kinds")) {
 		struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 		struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 10 };
-		int in = inotify_init1(0), sv[2], tcp, udp, dg, pm, file = open("file2", O_RDWR | O_CREAT, 0600);
+		int in = inotify_init1(0), sv[2], tcp, udp, dg, pm, fan, file = open("file2", O_RDWR | O_CREAT, 0600);
 		socklen_t al = sizeof(a);
 
 		if (in < 0 || inotify_add_watch(in, ".", IN_CREATE | IN_ONLYDIR) < 0 ||
@@ -103,6 +104,9 @@ int main(int argc, char **argv)
 		al = sizeof(a);
 		if ((dg = socket(AF_INET, SOCK_DGRAM, 0)) < 0 || bind(dg, (void *)&a, sizeof(a)) ||
 		    getsockname(dg, (void *)&a, &al) || sendto(udp, "dgram", 5, 0, (void *)&a, al) != 5)
+			return 1;
+		fan = fanotify_init(FAN_CLOEXEC | FAN_REPORT_DFID_NAME, O_RDONLY);	/* any user may */
+		if (fan < 0 || fanotify_mark(fan, FAN_MARK_ADD, FAN_CREATE | FAN_ONDIR, AT_FDCWD, "."))
 			return 1;
 		pm = posix_openpt(O_RDWR | O_NOCTTY);	/* a pty pair, with its slave */
 		if (pm < 0 || grantpt(pm) || unlockpt(pm) || open(ptsname(pm), O_RDWR | O_NOCTTY) < 0)

@@ -8,7 +8,7 @@
  * marked "this kernel's" (vdso_crc 0: target.c puts this kernel's bytes in
  * the stored copy); mapped files and descriptors' files
  * name the sandbox fixtures (target.c fit(): inode 1 "lib", 2 "data", 3 "dir",
- * 4 "fifo"; inotify watches the directory), the working directory is "/",
+ * 4 "fifo"; inotify watches and fanotify marks the directory), the working directory is "/",
  * and the low bits of created_ns
  * (the target's restore options) are 0.  Then every checksum is re-sealed.
  */
@@ -133,6 +133,14 @@ int main(int argc, char **argv)
 
 				set_str(&h, w->path_off, "/dir");
 				w->ino = 3;
+			}
+			continue;
+		case CKPT_FD_FANOTIFY:		/* every mark on the directory fixture */
+			for (uint64_t k = 0; k < fd[i].data_len / sizeof(struct ckpt_fanotify_mark); k++) {
+				struct ckpt_fanotify_mark *m = (struct ckpt_fanotify_mark *)(img + fd[i].data_off) + k;
+
+				set_str(&h, m->path_off, "/dir");
+				m->ino = 3;
 			}
 			continue;
 		default:

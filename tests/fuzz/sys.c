@@ -328,7 +328,7 @@ long ckpt_raw_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long
 		}
 		return r;
 	case SYS_eventfd2: case SYS_timerfd_create: case SYS_signalfd4: case SYS_epoll_create1:
-	case SYS_memfd_create: case SYS_inotify_init1:
+	case SYS_memfd_create: case SYS_inotify_init1: case SYS_fanotify_init:
 		return mine(ret(syscall(nr, a1, a2, a3, a4)));
 	case SYS_pidfd_open:		/* a pidfd of the restored process itself */
 		if (a1 != getpid())
@@ -368,6 +368,10 @@ long ckpt_raw_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long
 		if (*(const unsigned short *)a2 == AF_UNIX)
 			return -EACCES;
 		return ret(syscall(nr, a1, a2, a3));
+	case SYS_fanotify_mark:		/* a mark on a fanotify instance made here: no file changes */
+		if (a1 < 0 || a1 >= MAX_FD || !bit(fd_mine, a1))
+			break;
+		return ret(syscall(nr, a1, a2, a3, a4, a5));
 	case SYS_shutdown:		/* a socket pair's end, shut as it was */
 	case SYS_flock:			/* an flock lock of the image's, on a descriptor made here */
 		if (a1 < 0 || a1 >= MAX_FD || !bit(fd_mine, a1))

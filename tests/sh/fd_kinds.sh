@@ -1,7 +1,7 @@
 #!/bin/sh
 # timeout: 150
 # fd_kinds.sh -- pidfds, O_PATH descriptors and netlink sockets come back;
-# io_uring, bpf, perf, userfaultfd, fanotify, other processes' pidfds and
+# io_uring, bpf, perf, userfaultfd, other processes' pidfds and
 # packet sockets are named at checkpoint time and refused (issue 17).
 #
 # Simulates a daemon (a C program compiled here) that holds a pidfd of itself
@@ -26,12 +26,13 @@
 #      protocol 5 (NETLINK_NFLOG, gone from kernels) is refused in one line
 #      naming it, with protocol 40 refused as a bad image
 #   4  each refused kind (io_uring, a bpf map, a perf event, the program's
-#      own userfaultfd, fanotify, a pidfd of a child, a pidfd of a reaped
+#      own userfaultfd, a pidfd of a child, a pidfd of a reaped
 #      child, a packet socket) is named at checkpoint time in one line with
 #      its reason; the restorer refuses it in one line with the reason, exit
 #      non-zero; with --close-unsupported the program runs on with it closed
-# bpf, fanotify and packet sockets need privilege: the ordinary user's pass
-# notes them, untried; perf too where perf_event_paranoid forbids it.
+# (fanotify comes back: fanotify.sh.)  bpf and packet sockets need
+# privilege: the ordinary user's pass notes them, untried; perf too where
+# perf_event_paranoid forbids it.
 # Environment (tests/run.sh): ROOT, TMPDIR.  `ok N` / `not ok N`; exit 0, 1, 4.
 # CKPT_TEST_BREAK=1: the restored pidfd's Pid: is expected to be the old pid.
 
@@ -44,17 +45,17 @@ need_built "$ROOT/libckpt.so" "$ROOT/restorer" "$ROOT/readckpt"
 cat >"$W/kinds.c" <<'PROG'
 /* kinds DIR IMAGE MODE: MODE keep holds what comes back and checks it after
  * the checkpoint; queued: a netlink socket with an answer unread; else one
- * kind that is refused (io_uring bpf perf uffd fanotify pidfd-child
+ * kind that is refused (io_uring bpf perf uffd pidfd-child
  * pidfd-gone packet), then says whether it is still open. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/fanotify.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -252,8 +253,6 @@ int main(int argc, char **argv)
 		fd = syscall(SYS_perf_event_open, &pa, 0, -1, -1, 0);
 	} else if (!strcmp(mode, "uffd")) {
 		fd = syscall(SYS_userfaultfd, UFFD_USER_MODE_ONLY);
-	} else if (!strcmp(mode, "fanotify")) {
-		fd = fanotify_init(FAN_CLASS_NOTIF, O_RDONLY);
 	} else if (!strcmp(mode, "pidfd-child") || !strcmp(mode, "pidfd-gone")) {
 		pid_t c = fork();
 
@@ -393,7 +392,7 @@ done
 # 4: refused kinds: MODE;link name (a grep pattern);reason in words
 uid=$(id -u)
 while IFS=';' read -r mode link why; do
-	if [ "$uid" != 0 ] && { [ "$mode" = bpf ] || [ "$mode" = fanotify ] || [ "$mode" = packet ]; }; then
+	if [ "$uid" != 0 ] && { [ "$mode" = bpf ] || [ "$mode" = packet ]; }; then
 		note "$mode: needs privilege to make (root's pass tries it), not tried as uid $uid"
 		continue
 	fi
@@ -426,7 +425,6 @@ io_uring;anon_inode:\[io_uring\];io_uring: its rings and requests in flight are 
 bpf;anon_inode:bpf-map;a bpf object: kernel state
 perf;anon_inode:\[perf_event\];a perf event: kernel state
 uffd;anon_inode:\[userfaultfd\];the program's own userfaultfd
-fanotify;anon_inode:\[fanotify\];fanotify: its marks cannot be read back
 pidfd-child;\(anon_inode:\[pidfd\]\|pidfd:\[[0-9]*\]\);a pidfd of another process
 pidfd-gone;\(anon_inode:\[pidfd\]\|pidfd:\[[0-9]*\]\);a pidfd of another process
 packet;socket:\[[0-9]*\];a socket of a family or type other than IPv4, IPv6 or UNIX stream, datagram, seqpacket, or netlink

@@ -27,8 +27,9 @@
 #   7  a watch added by the raw system call (libckpt never saw its path): as
 #      root found through its file handle and restored under its number; as
 #      an ordinary user named at checkpoint time and refused at restore
-#   8  a fanotify descriptor is named as fanotify at checkpoint time (noted,
-#      not tried, where fanotify_init is not allowed)
+#   8  a fanotify descriptor beside the watches is not named lost at
+#      checkpoint time (fanotify.sh tests its marks; noted, not tried, where
+#      fanotify_init is not allowed)
 # Root and the ordinary user alike.
 # Environment (tests/run.sh): ROOT, TMPDIR.  `ok N` / `not ok N`; exit 0, 1, 4.
 # CKPT_TEST_BREAK=1: the restored run is expected to print one event more.
@@ -273,18 +274,18 @@ else
 	not_ok "the program failed (raw): $(oneline "$W/orig.out") $(oneline "$W/orig.err")"
 fi
 
-# 8: fanotify is named as such
+# 8: fanotify beside the watches: nothing named lost
 if ! run fan; then
 	not_ok "the program failed (fan): $(oneline "$W/orig.out") $(oneline "$W/orig.err")"
 elif grep -q 'no fanotify' "$W/orig.out"; then
 	note "fanotify_init is not allowed here: its naming not tried"
 else
 	fan=$(sed -n 's/.* fanotify \([0-9]*\)$/\1/p' "$W/orig.out" | head -1)
-	want="libckpt: $I: not restored: fd $fan (anon_inode:[fanotify]): fanotify: its marks cannot be read back"
-	if [ "$(grep 'not restored' "$W/orig.err")" = "$want" ]; then
-		ok "a fanotify descriptor is named as such at checkpoint time"
+	"$ROOT/readckpt" "$I" >"$W/read.out" 2>&1
+	if [ -n "$fan" ] && ! grep -q 'not restored' "$W/orig.err" && grep -q "^ *$fan fanotify" "$W/read.out"; then
+		ok "a fanotify descriptor (fd $fan) beside the watches: recorded as fanotify, nothing named lost"
 	else
-		not_ok "fanotify: '$(oneline "$W/orig.err")', want '$want'"
+		not_ok "fanotify (fd $fan): '$(oneline "$W/orig.err")'; readckpt: $(grep fanotify "$W/read.out" | tr '\n' '|')"
 	fi
 fi
 finish
