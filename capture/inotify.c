@@ -39,9 +39,6 @@
 #define AT_SYMLINK_NOFOLLOW 0x100
 #define KERNEL_KEEPS	0x84000fffu	/* of a watch's mask: IN_ALL_EVENTS, IN_EXCL_UNLINK, IN_ONESHOT */
 #define FANOTIFY_WD	(-1)		/* the records' key for a fanotify mark's path */
-#define FAN_MARK_ADD	0x1u
-#define FAN_MARK_DONT_FOLLOW 0x4u
-#define FAN_MARK_ONLYDIR 0x8u
 #define FAN_MARK_KEPT	0x640u		/* of fdinfo's mflags: IGNORED_SURV_MODIFY, EVICTABLE, IGNORE */
 
 struct record {
@@ -209,7 +206,7 @@ CKPT_API int fanotify_mark(int fd, unsigned int flags, uint64_t mask, int dirfd,
 		real = (int (*)(int, unsigned int, uint64_t, int, const char *))dlsym(RTLD_NEXT, "fanotify_mark");
 	r = real(fd, flags, mask, dirfd, path);
 	err = errno;
-	if (!r && (flags & FAN_MARK_ADD)) {
+	if (!r && (flags & KSYS_FAN_MARK_ADD)) {
 		if (path && (path[0] == '/' || dirfd == AT_FDCWD)) {
 			remember(fd, FANOTIFY_WD, path);
 		} else {
@@ -504,6 +501,8 @@ int cap_describe_fanotify(struct cap_walk *w, struct ckpt_fd *f, uint32_t lead)
 		return -5;
 	f->aux[0] = (uint64_t)hex_after(line, "flags:");
 	f->aux[1] = (uint64_t)hex_after(line, "event-flags:");
+	if (f->aux[0] > 0xffffffffu || f->aux[1] > 0xffffffffu)
+		return -5;
 	while ((line = strstr(line + 1, "\nfanotify "))) {
 		char *end = strchr(line + 1, '\n'), *kind = line + 10;
 		int64_t sdev = hex_after(kind, "sdev:"), ino = hex_after(kind, "ino:"), bits = 0;
@@ -521,6 +520,8 @@ int cap_describe_fanotify(struct cap_walk *w, struct ckpt_fd *f, uint32_t lead)
 		out[n].flags = (uint32_t)hex_after(kind, "mflags:") & FAN_MARK_KEPT;
 		out[n].mask = (uint64_t)hex_after(kind, " mask:");
 		out[n].ignored_mask = (uint64_t)hex_after(kind, "ignored_mask:");
+		if (out[n].mask > 0xffffffffu || out[n].ignored_mask > 0xffffffffu)
+			return -5;		/* a line not as this code knows it */
 		if (!strncmp(kind, "ino:", 4)) {
 			out[n].type = CKPT_FAN_INODE;
 			out[n].dev = dev;
@@ -529,8 +530,8 @@ int cap_describe_fanotify(struct cap_walk *w, struct ckpt_fd *f, uint32_t lead)
 			if (!path && path_by_handle(kind, dev, found, sizeof(found)) &&
 			    (bits = names_inode(found, dev, (uint64_t)ino)) >= 0)
 				path = found;
-			out[n].flags |= (bits & IN_DONT_FOLLOW ? FAN_MARK_DONT_FOLLOW : 0) |
-					(bits & IN_ONLYDIR ? FAN_MARK_ONLYDIR : 0);
+			out[n].flags |= (bits & IN_DONT_FOLLOW ? KSYS_FAN_MARK_DONT_FOLLOW : 0) |
+					(bits & IN_ONLYDIR ? KSYS_FAN_MARK_ONLYDIR : 0);
 		} else {		/* "mnt_id:HEX" or "sdev:HEX" */
 			int64_t mnt = hex_after(kind, "mnt_id:");
 

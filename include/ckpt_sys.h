@@ -119,6 +119,17 @@ static inline int sys_failed(long r) { return (unsigned long)r >= -4095UL; }
 #define KSYS_PTMX_RDEV		0x502		/* /dev/ptmx: major 5, minor 2, as st_rdev encodes it */
 #define KSYS_PTS_MAJOR		136		/* /dev/pts/N: major 136, minor N */
 
+/* fanotify (linux/fanotify.h) */
+#define KSYS_FAN_CLOEXEC		0x1u	/* fanotify_init */
+#define KSYS_FAN_NONBLOCK		0x2u
+#define KSYS_FAN_MARK_ADD		0x1u	/* fanotify_mark */
+#define KSYS_FAN_MARK_DONT_FOLLOW	0x4u
+#define KSYS_FAN_MARK_ONLYDIR		0x8u
+#define KSYS_FAN_MARK_MOUNT		0x10u
+#define KSYS_FAN_MARK_IGNORED_MASK	0x20u
+#define KSYS_FAN_MARK_FILESYSTEM	0x100u
+#define KSYS_FAN_MARK_IGNORE		0x400u	/* Linux 6.0 */
+
 /* netlink sockets (linux/netlink.h) */
 #define KSYS_AF_NETLINK		16
 #define KSYS_SOCK_RAW		3

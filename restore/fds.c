@@ -947,13 +947,20 @@ static long make_inotify(const struct img *img, const struct ckpt_fd *f, int nb,
 	return fd;
 }
 
-/* fanotify_mark's flags to add mark m's events, or those it ignores: its
- * type and kept flags; the ignored ones with FAN_MARK_IGNORE where the mark
- * had it (Linux 6.0), else FAN_MARK_IGNORED_MASK */
+/* fanotify_mark's flags to add mark m's events, or (ignored) those it
+ * ignores: its type and kept flags; the ignored ones with FAN_MARK_IGNORE
+ * where the mark had it, else FAN_MARK_IGNORED_MASK */
 static unsigned fan_mark_flags(const struct ckpt_fanotify_mark *m, int ignored)
 {
-	return 0x1u /* FAN_MARK_ADD */ | (m->flags & ~0x400u) | (ignored ? (m->flags & 0x400u) | (m->flags & 0x400u ? 0 : 0x20u) : 0) |
-	       (m->type == CKPT_FAN_MOUNT ? 0x10u /* FAN_MARK_MOUNT */ : m->type == CKPT_FAN_FS ? 0x100u /* FILESYSTEM */ : 0);
+	unsigned flags = KSYS_FAN_MARK_ADD | (m->flags & ~KSYS_FAN_MARK_IGNORE);
+
+	if (ignored)
+		flags |= m->flags & KSYS_FAN_MARK_IGNORE ? KSYS_FAN_MARK_IGNORE : KSYS_FAN_MARK_IGNORED_MASK;
+	if (m->type == CKPT_FAN_MOUNT)
+		flags |= KSYS_FAN_MARK_MOUNT;
+	else if (m->type == CKPT_FAN_FS)
+		flags |= KSYS_FAN_MARK_FILESYSTEM;
+	return flags;
 }
 
 /* Add marks m[0..n) to fanotify instance fd: each with its events, then
@@ -987,7 +994,8 @@ static long make_fanotify(const struct img *img, const struct ckpt_fd *f, int nb
 {
 	struct ckpt_fanotify_mark *m = &fanotify_marks[nfanotify_marks];
 	uint64_t n = f->data_len / sizeof(*m), bad;
-	unsigned flags = ((unsigned)f->aux[0] & ~0x3u) | 0x1u | (nb ? 0x2u : 0);	/* FAN_CLOEXEC, FAN_NONBLOCK */
+	unsigned flags = ((unsigned)f->aux[0] & ~(KSYS_FAN_CLOEXEC | KSYS_FAN_NONBLOCK)) | KSYS_FAN_CLOEXEC |
+			 (nb ? KSYS_FAN_NONBLOCK : 0);
 	long fd, scratch, r;
 
 	if (n > CKPT_FANOTIFY_MARKS_MAX - nfanotify_marks)
@@ -997,11 +1005,10 @@ static long make_fanotify(const struct img *img, const struct ckpt_fd *f, int nb
 		return -1;
 	for (uint64_t k = 0; k < n; k++)
 		if (img_fanotify_mark_ok(img, f, &m[k], e) ||
-		    check_watched(img, f, "fanotify mark", k + 1, m[k].path_off, (m[k].flags & 0x4 /* DONT_FOLLOW */) != 0,
-				  (m[k].flags & 0x8 /* ONLYDIR */) != 0, e))
+		    check_watched(img, f, "fanotify mark", k + 1, m[k].path_off,
+				  (m[k].flags & KSYS_FAN_MARK_DONT_FOLLOW) != 0, (m[k].flags & KSYS_FAN_MARK_ONLYDIR) != 0, e))
 			return -1;
-	fd = SC2(__NR_fanotify_init, flags, f->aux[1]);
-	scratch = sys_failed(fd) ? fd : SC2(__NR_fanotify_init, flags, f->aux[1]);
+	scratch = SC2(__NR_fanotify_init, flags, f->aux[1]);
 	if (sys_failed(scratch))
 		return img_fail(e, "fd %d: fanotify_init(0x%lx): errno %d%s", f->fd, f->aux[0], (int)-scratch,
 				scratch == -1 ? " (an ordinary user gets fanotify only with FAN_REPORT_FID and inode marks)" : "");
@@ -1010,6 +1017,9 @@ static long make_fanotify(const struct img *img, const struct ckpt_fd *f, int nb
 	if (sys_failed(r))
 		return img_fail(e, "fd %d: fanotify mark %lu (%s) cannot be added here: errno %d", f->fd, bad + 1,
 				img_str(img, m[bad].path_off), (int)-r);
+	fd = SC2(__NR_fanotify_init, flags, f->aux[1]);
+	if (sys_failed(fd))
+		return img_fail(e, "fd %d: fanotify_init(0x%lx): errno %d", f->fd, f->aux[0], (int)-fd);
 	nfanotify_marks += (uint32_t)n;
 	return fd;
 }
