@@ -354,10 +354,11 @@ long ckpt_raw_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long
 		}
 		return r;
 	case SYS_setsockopt: case SYS_listen: case SYS_getsockopt: case SYS_connect: case SYS_sendto:
-		/* TCP_REPAIR: a connection made again */
+		/* TCP_REPAIR: a connection made again; a datagram queue refilled (sendto's sixth
+		 * argument: the address length) */
 		if (a1 < 0 || a1 >= MAX_FD || !bit(fd_mine, a1))
 			break;
-		return ret(syscall(nr, a1, a2, a3, a4, a5));
+		return ret(syscall(nr, a1, a2, a3, a4, a5, a6));
 	case SYS_recvfrom:		/* a peek at a datagram socket's queue, refilled here */
 		if (a1 < 0 || a1 >= MAX_FD || !bit(fd_mine, a1) || !(a4 & MSG_PEEK))
 			break;
@@ -368,10 +369,23 @@ long ckpt_raw_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long
 		if (*(const unsigned short *)a2 == AF_UNIX)
 			return -EACCES;
 		return ret(syscall(nr, a1, a2, a3));
-	case SYS_fanotify_mark:		/* a mark on a fanotify instance made here: no file changes */
-		if (a1 < 0 || a1 >= MAX_FD || !bit(fd_mine, a1))
+	case SYS_fanotify_mark:		/* a mark on a fanotify instance made here: no file changes; its
+					 * path found in the sandbox, marked through a descriptor of it
+					 * (fanotify takes no O_PATH one) */
+		if (a1 < 0 || a1 >= MAX_FD || !bit(fd_mine, a1) || a4 != AT_FDCWD || !a5)
 			break;
-		return ret(syscall(nr, a1, a2, a3, a4, a5));
+		{
+			struct open_how how = { .flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC |
+							 (a2 & 0x4 /* DONT_FOLLOW */ ? O_NOFOLLOW : 0),
+						.resolve = RESOLVE_IN_ROOT };
+			long at = syscall(SYS_openat2, fz_root, (const char *)a5, &how, sizeof(how));
+
+			if (at < 0)
+				return -errno;
+			r = ret(syscall(nr, a1, a2, a3, at, 0));
+			close((int)at);
+			return r;
+		}
 	case SYS_shutdown:		/* a socket pair's end, shut as it was */
 	case SYS_flock:			/* an flock lock of the image's, on a descriptor made here */
 		if (a1 < 0 || a1 >= MAX_FD || !bit(fd_mine, a1))
