@@ -617,6 +617,11 @@ static void describe_socket(struct cap_walk *w, struct ckpt_fd *f, int fd)
 		f->aux[4] |= CKPT_SO_V6ONLY;
 	if (connected)
 		f->aux[4] |= type == KSYS_SOCK_DGRAM ? CKPT_SO_DGRAM_PEER : CKPT_SO_WAS_CONNECTED;
+	f->sock_peek_off = sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_PEEK_OFF);	/* before the queue's walk */
+	if (f->sock_peek_off >= 0)
+		f->aux[4] |= CKPT_SO_PEEK_OFF;
+	else
+		f->sock_peek_off = 0;
 	f->aux[5] = 0;
 	set_buffers(&f->aux[5], fd, dom, type, proto);
 	memcpy(ckpt_scratch.fdbuf + w->fdbuf_used, addr, alen);

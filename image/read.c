@@ -394,7 +394,8 @@ static uint64_t addrs_len(const struct ckpt_fd *f)
  * records after them; two addresses of the family's size for a connection
  * or a connected UDP socket; else all the stored bytes) 2 to
  * CKPT_SOCKADDR_MAX; TCP_REPAIR only for a TCP connection; a queue only for
- * a datagram socket, with at least one datagram. */
+ * a datagram socket, with at least one datagram; a peek offset only with
+ * CKPT_SO_PEEK_OFF, and not negative. */
 static int socket_bad(const struct ckpt_fd *f)
 {
 	uint64_t opts = f->aux[4], queue = opts & CKPT_SO_DGRAM_QUEUE;
@@ -403,7 +404,8 @@ static int socket_bad(const struct ckpt_fd *f)
 	if ((f->aux[0] != KSYS_AF_INET && f->aux[0] != KSYS_AF_INET6 && f->aux[0] != KSYS_AF_UNIX) ||
 	    (f->aux[1] != KSYS_SOCK_STREAM && f->aux[1] != KSYS_SOCK_DGRAM && f->aux[1] != KSYS_SOCK_SEQPACKET) ||
 	    f->aux[2] > 255 || f->aux[3] > (1u << 20) || addr < 2 || addr > CKPT_SOCKADDR_MAX ||
-	    ((opts & CKPT_SO_TCP_REPAIR) && !(opts & CKPT_SO_WAS_CONNECTED)))
+	    ((opts & CKPT_SO_TCP_REPAIR) && !(opts & CKPT_SO_WAS_CONNECTED)) ||
+	    (opts & CKPT_SO_PEEK_OFF ? f->sock_peek_off < 0 : f->sock_peek_off != 0))
 		return 1;
 	if (queue && (f->aux[1] != KSYS_SOCK_DGRAM || f->data_len <= addr || f->size < 1 ||
 		      (f->aux[0] != KSYS_AF_UNIX && addr != (f->aux[0] == KSYS_AF_INET ? 16u : 28u) *

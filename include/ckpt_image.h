@@ -439,6 +439,7 @@ enum ckpt_fd_why {
 					 * address, then the datagram's bytes.  Queued again at
 					 * restore, each sent from its sender's address where the
 					 * restorer may bind it (else named) */
+#define CKPT_SO_PEEK_OFF	0x1000u	/* SO_PEEK_OFF was on (>= 0): its value in sock_peek_off */
 #define CKPT_SOCKADDR_MAX	128u	/* the longest address stored (sockaddr_un is 110) */
 #define CKPT_TCP_QUEUE_MAX	(64u << 20)	/* the most bytes either queue holds in an image */
 
@@ -503,7 +504,8 @@ struct ckpt_fd {
 	uint32_t tfd_flags;	/* TIMERFD on a realtime clock set with TFD_TIMER_ABSTIME:
 				 * its settime flags (ABSTIME 1, CANCEL_ON_SET 2); 0 otherwise
 				 * and in older images */
-	uint32_t pad0;
+	int32_t  sock_peek_off;	/* SOCKET with CKPT_SO_PEEK_OFF: SO_PEEK_OFF as the program left
+				 * it; 0 otherwise */
 	int64_t  tfd_deadline_ns;	/* with tfd_flags: the wall-clock expiry, ns since the epoch */
 };								/* 160 */
 _Static_assert(sizeof(struct ckpt_fd) == 160, "ckpt_fd");

@@ -804,6 +804,19 @@ static int fill_datagrams(const struct img *img, const struct ckpt_fd *f, int fd
 	return 0;
 }
 
+/* fd (a socket made for record f, or -1 after img_fail) with the peek offset
+ * the program had set (CKPT_SO_PEEK_OFF), else as it is */
+static long with_peek_off(const struct ckpt_fd *f, long fd, struct img_err *e)
+{
+	long r;
+
+	if (fd < 0 || !(f->aux[4] & CKPT_SO_PEEK_OFF))
+		return fd;
+	r = sys_setsockopt((int)fd, KSYS_SOL_SOCKET, KSYS_SO_PEEK_OFF, &f->sock_peek_off, 4);
+	return sys_failed(r) ? img_fail(e, "fd %d: SO_PEEK_OFF %d could not be set: errno %d", f->fd, f->sock_peek_off,
+					(int)-r) : fd;
+}
+
 /* A socket connected to nothing, made again: its options, its address (a
  * port of 0, an unbound UNIX socket: none), listening with its backlog.
  * Connections that waited in its accept queue at the checkpoint are gone. */
@@ -845,7 +858,7 @@ static long make_socket(const struct img *img, const struct ckpt_fd *f, int nb, 
 	    (snd && sys_failed(sys_setsockopt((int)fd, KSYS_SOL_SOCKET, KSYS_SO_SNDBUF, &snd, 4))))
 		return img_fail(e, "fd %d: socket buffer sizes could not be set", f->fd);
 	if (f->aux[4] & CKPT_SO_TCP_REPAIR)
-		return repaired_connection(img, f, (int)fd, addr, len, nb, e);
+		return with_peek_off(f, repaired_connection(img, f, (int)fd, addr, len, nb, e), e);
 	if (f->aux[4] & CKPT_SO_DGRAM_PEER)	/* its address, then its peer's */
 		len /= 2;
 	/* bound: an IPv4/IPv6 port (bytes 2-3), a UNIX path or abstract name */
@@ -876,7 +889,7 @@ static long make_socket(const struct img *img, const struct ckpt_fd *f, int nb, 
 		sockaddr_name(peer, sizeof(peer), addr + len, len);
 		return img_fail(e, "fd %d: cannot connect a UDP socket to %S: errno %d", f->fd, peer, (int)-r);
 	}
-	return fd;
+	return with_peek_off(f, fd, e);
 }
 
 /* The path an inotify watch or fanotify mark (what, number num) recorded, as

@@ -320,9 +320,10 @@ static void print_fd(const struct img *img, uint32_t i)
 		printf("         not restored: %s\n", img_fd_why(f));
 	if (f->kind == CKPT_FD_SOCKET)
 		printf("         family %lu type %lu protocol %lu, listen backlog %lu (0: not listening), "
-		       "options 0x%lx, buffers rcv %u snd %u\n", f->aux[0], f->aux[1], f->aux[2],
+		       "options 0x%lx, buffers rcv %u snd %u, peek offset %d\n", f->aux[0], f->aux[1], f->aux[2],
 		       f->aux[4] & CKPT_SO_DGRAM_QUEUE ? 0 : f->aux[3],
-		       f->aux[4], (uint32_t)f->aux[5], (uint32_t)(f->aux[5] >> 32));
+		       f->aux[4], (uint32_t)f->aux[5], (uint32_t)(f->aux[5] >> 32),
+		       f->aux[4] & CKPT_SO_PEEK_OFF ? f->sock_peek_off : -1);
 	if ((f->flags & 010000000) && f->kind != CKPT_FD_UNSUPPORTED)	/* O_PATH */
 		printf("         O_PATH: a path descriptor of a %s\n", path_type(f->mode));
 	if (f->kind == CKPT_FD_NETLINK) {

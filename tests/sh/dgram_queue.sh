@@ -13,7 +13,8 @@
 #   ip6     a server bound to [::] (answered through ::1), client on ::1
 #   unix    a server on an abstract name; one client on an abstract name of
 #           its own, one unnamed
-#   peer    a UDP server connected to its client (CKPT_SO_DGRAM_PEER)
+#   peer    a UDP server connected to its client (CKPT_SO_DGRAM_PEER), its
+#           peek offset (SO_PEEK_OFF) past the first datagram: 3 after
 #   held    ip4, with the client's port taken by another process when the
 #           restore runs: it cannot be bound, the datagrams come from
 #           another port, and the restorer says so
@@ -111,12 +112,23 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(mode, "peer") && connect(srv, (void *)&sender[0], sender_len[0]))
 		return perror("connect"), 3;
+	if (!strcmp(mode, "peer") &&		/* a peek offset past the first datagram: 3 */
+	    (setsockopt(srv, SOL_SOCKET, SO_PEEK_OFF, &(int){ 0 }, sizeof(int)) ||
+	     recv(srv, buf, sizeof(buf), MSG_PEEK) != 3))
+		return perror("SO_PEEK_OFF"), 3;
 	close(cli[0]);
 	close(cli[1]);
 	raise(SIGUSR2);
 	if (!ckpt_restore_count()) {
 		printf("checkpointed %d\n", ntohs(((struct sockaddr_in *)&sender[0])->sin_port));
 		return 0;
+	}
+	if (!strcmp(mode, "peer")) {
+		int off = -2;
+		socklen_t ol = sizeof(off);
+
+		if (getsockopt(srv, SOL_SOCKET, SO_PEEK_OFF, &off, &ol) || off != 3)
+			printf("peek offset %d, want 3\n", off), bad = 1;
 	}
 	for (int i = 0; i < 4; i++) {
 		struct sockaddr_storage from;
