@@ -922,17 +922,16 @@ static int peek_pipe(struct cap_walk *w, struct ckpt_fd *rd)
 	return 0;
 }
 
-int cap_collect_fds(struct cap_walk *w)
+/* The program's descriptor numbers (/proc/self/fd, less libckpt's own: the
+ * reader, the tracker's userfaultfd, the API's stores, the settings) into
+ * nums, ascending as the format wants; *n of them.  0, or -errno with
+ * w->fail_what. */
+static int list_fds(struct cap_walk *w, int32_t *nums, uint32_t *n)
 {
 	static char dents[32768];
 	long dir = sys_open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-	int32_t nums[CAP_MAX_FDS];
-	uint32_t n = 0;
-	int pid = (int)sys_getpid();
 
-	w->nfds = 0;
-	w->nlocks = 0;
-	w->fdbuf_used = 0;
+	*n = 0;
 	if (sys_failed(dir)) {
 		w->fail_what = "open /proc/self/fd";
 		return (int)dir;
@@ -955,24 +954,37 @@ int cap_collect_fds(struct cap_walk *w)
 			fd = (int64_t)num(&p, 10);
 			if (fd == dir || fd == ckpt_track.uffd || cap_hooks.fd_is_ours((int)fd) ||
 			    cap_is_settings_fd((int)fd))
-				continue;	/* libckpt's own: the reader, the API's stores, the settings */
-			if (n >= CAP_MAX_FDS) {
+				continue;
+			if (*n >= CAP_MAX_FDS) {
 				sys_close((int)dir);
 				w->fail_what = "too many descriptors";
 				return -24;
 			}
-			nums[n++] = (int32_t)fd;
+			nums[(*n)++] = (int32_t)fd;
 		}
 	}
 	sys_close((int)dir);
-	for (uint32_t i = 1; i < n; i++)	/* ascending, as the format wants */
+	for (uint32_t i = 1; i < *n; i++)
 		for (uint32_t j = i; j > 0 && nums[j - 1] > nums[j]; j--) {
 			int32_t t = nums[j];
 
 			nums[j] = nums[j - 1];
 			nums[j - 1] = t;
 		}
+	return 0;
+}
 
+int cap_collect_fds(struct cap_walk *w)
+{
+	int32_t nums[CAP_MAX_FDS];
+	uint32_t n;
+	int pid = (int)sys_getpid(), err;
+
+	w->nfds = 0;
+	w->nlocks = 0;
+	w->fdbuf_used = 0;
+	if ((err = list_fds(w, nums, &n)))
+		return err;
 	for (uint32_t i = 0; i < n; i++) {
 		struct ckpt_fd *f = &ckpt_scratch.fds[w->nfds];
 
