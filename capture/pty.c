@@ -3,8 +3,8 @@
  *
  * Such a master is a CKPT_FD_CHR record of /dev/ptmx when state.c has read
  * it; here it becomes a CKPT_FD_PTY record with its number (TIOCGPTN), lock
- * and packet mode, and every slave of that number the process holds
- * (/dev/pts/N) becomes one too, pointing at its master.  The restorer makes
+ * and packet mode, and every slave of that number the process holds in
+ * that master's devpts (/dev/pts/N) becomes one too, pointing at its master.  The restorer makes
  * a new pair and opens the slaves through the master (TIOCGPTPEER), so they
  * stay connected, under another number.  The bytes waiting to be read at
  * either end cannot be read without taking them from the program: they are
@@ -46,7 +46,21 @@ static int take_master(struct cap_walk *w, uint32_t lead)
 	return 1;
 }
 
-/* Masters first, then the slaves of their numbers. */
+/* The devpts instance master g's slaves live in, as ckpt_fd.dev encodes a
+ * device: its own for one opened as .../pts/ptmx, else /dev/pts's (where
+ * /dev/ptmx leads) */
+static uint64_t devpts_of(const struct ckpt_fd *g)
+{
+	const char *path = ckpt_scratch.strings + g->path_off;
+	size_t len = strlen(path);
+	struct ksys_stat st;
+
+	if (len >= 9 && !strcmp(path + len - 9, "/pts/ptmx"))
+		return g->dev;
+	return sys_failed(sys_stat("/dev/pts", &st)) ? 0 : (uint64_t)ksys_major(st.st_dev) << 32 | ksys_minor(st.st_dev);
+}
+
+/* Masters first, then the slaves of their numbers in their devpts. */
 void cap_link_ptys(struct cap_walk *w)
 {
 	int masters = 0;
@@ -67,7 +81,8 @@ void cap_link_ptys(struct cap_walk *w)
 		for (uint32_t m = 0; m < w->nfds; m++) {
 			const struct ckpt_fd *g = &ckpt_scratch.fds[m];
 
-			if (g->kind != CKPT_FD_PTY || g->aux[0] != CKPT_PTY_MASTER || g->share != m || g->aux[1] != n)
+			if (g->kind != CKPT_FD_PTY || g->aux[0] != CKPT_PTY_MASTER || g->share != m || g->aux[1] != n ||
+			    f->dev != devpts_of(g))
 				continue;
 			f->kind = CKPT_FD_PTY;
 			f->aux[0] = CKPT_PTY_SLAVE;
