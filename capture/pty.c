@@ -4,9 +4,9 @@
  * Such a master is a CKPT_FD_CHR record of /dev/ptmx when state.c has read
  * it; here it becomes a CKPT_FD_PTY record with its number (TIOCGPTN), lock
  * and packet mode, and every slave of that number the process holds in
- * that master's devpts (/dev/pts/N) becomes one too, pointing at its master.  The restorer makes
- * a new pair and opens the slaves through the master (TIOCGPTPEER), so they
- * stay connected, under another number.  The bytes waiting to be read at
+ * that master's devpts (/dev/pts/N) becomes one too, pointing at its
+ * master.  The restorer makes a new pair and opens the slaves through the
+ * master (TIOCGPTPEER), so they stay connected, under another number.  The bytes waiting to be read at
  * either end cannot be read without taking them from the program: they are
  * counted, and named as lost.  A slave whose master is elsewhere (the
  * program's own terminal) stays a terminal reopened by its path. */
@@ -47,23 +47,22 @@ static int take_master(struct cap_walk *w, uint32_t lead)
 }
 
 /* The devpts instance master g's slaves live in, as ckpt_fd.dev encodes a
- * device: its own for one opened as .../pts/ptmx, else /dev/pts's (where
- * /dev/ptmx leads) */
-static uint64_t devpts_of(const struct ckpt_fd *g)
+ * device: its own for one opened as .../pts/ptmx, else dev_pts, /dev/pts's
+ * (where /dev/ptmx leads) */
+static uint64_t devpts_of(const struct ckpt_fd *g, uint64_t dev_pts)
 {
 	const char *path = ckpt_scratch.strings + g->path_off;
 	size_t len = strlen(path);
-	struct ksys_stat st;
 
-	if (len >= 9 && !strcmp(path + len - 9, "/pts/ptmx"))
-		return g->dev;
-	return sys_failed(sys_stat("/dev/pts", &st)) ? 0 : (uint64_t)ksys_major(st.st_dev) << 32 | ksys_minor(st.st_dev);
+	return len >= 9 && !strcmp(path + len - 9, "/pts/ptmx") ? g->dev : dev_pts;
 }
 
 /* Masters first, then the slaves of their numbers in their devpts. */
 void cap_link_ptys(struct cap_walk *w)
 {
 	int masters = 0;
+	uint64_t dev_pts = 0;
+	struct ksys_stat st;
 
 	for (uint32_t i = 0; i < w->nfds; i++) {
 		const struct ckpt_fd *f = &ckpt_scratch.fds[i];
@@ -71,6 +70,8 @@ void cap_link_ptys(struct cap_walk *w)
 		if (f->kind == CKPT_FD_CHR && f->share == i && f->aux[0] == KSYS_PTMX_RDEV && !(f->flags & O_PATH))
 			masters += take_master(w, i);
 	}
+	if (masters && !sys_failed(sys_stat("/dev/pts", &st)))
+		dev_pts = (uint64_t)ksys_major(st.st_dev) << 32 | ksys_minor(st.st_dev);
 	for (uint32_t i = 0; masters && i < w->nfds; i++) {
 		struct ckpt_fd *f = &ckpt_scratch.fds[i];
 		uint32_t n = ksys_minor(f->aux[0]), lead = f->share;
@@ -82,7 +83,7 @@ void cap_link_ptys(struct cap_walk *w)
 			const struct ckpt_fd *g = &ckpt_scratch.fds[m];
 
 			if (g->kind != CKPT_FD_PTY || g->aux[0] != CKPT_PTY_MASTER || g->share != m || g->aux[1] != n ||
-			    f->dev != devpts_of(g))
+			    f->dev != devpts_of(g, dev_pts))
 				continue;
 			f->kind = CKPT_FD_PTY;
 			f->aux[0] = CKPT_PTY_SLAVE;

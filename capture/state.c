@@ -758,7 +758,9 @@ static void describe_tty(struct cap_walk *w, struct ckpt_fd *f, int fd, const st
 	if (sys_failed(sys_ioctl(fd, KSYS_TCGETS2, t)))
 		return;			/* not a terminal */
 	sys_ioctl(fd, KSYS_TIOCGWINSZ, &t->rows);
-	if (!cap_stat_field("/proc/self/stat", 7, &tty_nr) && tty_nr == st->st_rdev) {
+	if (w->tty_nr < 0)			/* once a checkpoint: 0 when it cannot be read */
+		w->tty_nr = cap_stat_field("/proc/self/stat", 7, &tty_nr) ? 0 : (int64_t)tty_nr;
+	if (w->tty_nr && (uint64_t)w->tty_nr == st->st_rdev) {
 		t->flags |= CKPT_TTY_CTTY;
 		if (!sys_ioctl(fd, KSYS_TIOCGPGRP, &pgrp) && pgrp == SC0(__NR_getpgrp))
 			t->flags |= CKPT_TTY_FOREGROUND;
@@ -983,6 +985,7 @@ int cap_collect_fds(struct cap_walk *w)
 	w->nfds = 0;
 	w->nlocks = 0;
 	w->fdbuf_used = 0;
+	w->tty_nr = -1;
 	if ((err = list_fds(w, nums, &n)))
 		return err;
 	for (uint32_t i = 0; i < n; i++) {
