@@ -1169,7 +1169,7 @@ static int read_terminals(const struct img *img, struct img_err *e)
 /* A pty master made again: its slave locked again if it was at the
  * checkpoint (once its slaves are open), and its new number said; the
  * bytes that were waiting at either end are said lost. */
-static void say_pty(const struct ckpt_fd *f, int fd)
+static void finish_pty(const struct ckpt_fd *f, int fd)
 {
 	uint32_t n = 0;
 	int on = 1;
@@ -1256,7 +1256,7 @@ int rst_prepare_fds(const struct img *img, int stdio_image, int close_unsupporte
 			img_say(2, "restorer: notice: fd %d: %ld datagrams queued for it at the checkpoint are not "
 				   "restored\n", f->fd, f->size);
 		if (stage[i] >= 0 && f->kind == CKPT_FD_PTY)
-			say_pty(f, stage[i]);
+			finish_pty(f, stage[i]);
 		if (stage[i] >= 0 && f->kind == CKPT_FD_UNIX_PAIR && (f->aux[2] & CKPT_UP_NAMED))
 			img_say(2, "restorer: notice: fd %d: its UNIX connection (accepted from a listener) comes "
 				   "back unnamed\n", f->fd);
