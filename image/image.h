@@ -79,6 +79,21 @@ int img_writes_into(const struct ckpt_vma *v, uint64_t addr, uint64_t len);
 int img_open_parents(const struct img *top, const char *path, struct img *parents, char (*paths)[IMG_PATH_MAX],
 		     uint32_t max, uint64_t table_addr, uint64_t table_limit, struct img_err *e);
 
+/* job.c: a job table, read whole into a fresh mapping and checked */
+struct img_job {
+	int fd;
+	uint8_t *base;			/* the whole file */
+	uint64_t size;
+	struct ckpt_job_hdr hdr;
+	struct ckpt_job_proc *procs;
+	struct ckpt_job_obj *objs;
+	struct ckpt_job_ref *refs;
+};
+int img_job_is(const char *path);	/* 1: path is a job table (its magic) */
+int img_job_open(struct img_job *j, const char *path, struct img_err *e);
+void img_job_close(struct img_job *j);
+size_t img_job_member_path(const char *table, const struct ckpt_job_proc *p, char *out, size_t cap);
+
 /* write.c (not in the restorer): the steps every image writer shares */
 #define IMG_NO_DATA	(~0ull)		/* a run's data_off before placing: zero pages, nothing stored */
 void img_place_data(struct ckpt_hdr *h, struct ckpt_run *runs, struct ckpt_fd *fds);

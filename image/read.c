@@ -178,7 +178,7 @@ static int check_header(struct img *img, struct img_err *e)
 	h->hdr_crc = crc;
 	if (h->hdr_size != CKPT_HDR_SIZE || h->page_size != CKPT_PAGE_SIZE)
 		return img_fail(e, "header size %u / page size %u not supported", h->hdr_size, h->page_size);
-	if (h->flags & ~CKPT_HDR_LOCKS)
+	if (h->flags & ~(CKPT_HDR_LOCKS | CKPT_HDR_JOB_MEMBER))
 		return img_fail(e, "header flags 0x%x unknown to this reader", h->flags);
 	if (!(h->flags & CKPT_HDR_LOCKS) != !h->nlocks || h->nlocks > CKPT_MAX_LOCKS ||
 	    (!h->nlocks && h->locks_off))

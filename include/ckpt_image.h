@@ -624,6 +624,8 @@ _Static_assert(sizeof(struct ckpt_lock) == 32, "ckpt_lock");
 #define CKPT_HDR_LOCKS		0x1u	/* the image holds locks (nlocks, locks_off): a restorer
 					 * that ignored them would bring the program back
 					 * without them */
+#define CKPT_HDR_JOB_MEMBER	0x2u	/* one process of a job (job_id): restored only with
+					 * the rest of its job, through the job table */
 
 /* ---- the header ---- */
 struct ckpt_hdr {
@@ -690,13 +692,97 @@ struct ckpt_hdr {
 	uint32_t nlocks;	/* 712 file locks and leases, with CKPT_HDR_LOCKS; else 0 */
 	uint32_t pad3;		/* 716 */
 	uint64_t locks_off;	/* 720 struct ckpt_lock [nlocks] */
-	uint8_t  reserved[3368];/* 728 zero */
+	uint8_t  job_id[16];	/* 728 with CKPT_HDR_JOB_MEMBER: the job table's job_id */
+	uint8_t  reserved[3352];/* 744 zero */
 };
 _Static_assert(sizeof(struct ckpt_hdr) == CKPT_HDR_SIZE, "ckpt_hdr");
 _Static_assert(offsetof(struct ckpt_hdr, page_size) == 128, "hdr machine");
 _Static_assert(offsetof(struct ckpt_hdr, program) == 288, "hdr program");
 _Static_assert(offsetof(struct ckpt_hdr, vdso_data_off) == 688, "hdr vdso bytes");
 _Static_assert(offsetof(struct ckpt_hdr, locks_off) == 720, "hdr locks");
+_Static_assert(offsetof(struct ckpt_hdr, job_id) == 728, "hdr job");
+
+/* ---- a job: a process and its descendants, checkpointed at one moment ----
+ * (DESIGN.md "Jobs").  The file at the image path is then a job table; the
+ * image of each live process is a file of its own beside it (same directory),
+ * ".NAME.JOBID.PID", a full image as above with CKPT_HDR_JOB_MEMBER, written
+ * before the table is renamed in, so the table names only complete images.
+ *
+ *   0          struct ckpt_job_hdr (256 bytes)
+ *   procs_off  struct ckpt_job_proc [nprocs]  a parent before its children; 0 is the root
+ *   objs_off   struct ckpt_job_obj  [nobjs]   what two or more processes share
+ *   refs_off   struct ckpt_job_ref  [nrefs]   which descriptor of which process is which
+ *                                             object; by process, then descriptor
+ *   data_off   the bytes in the job's pipes (ckpt_job_obj.data_off, relative to 0)
+ *   file_size  nothing follows; crc is CRC-32C of the whole file with crc zero
+ */
+#define CKPT_JOB_MAGIC		0x424f4a43u	/* "CJOB" read as a little-endian u32 */
+#define CKPT_JOB_VERSION	1u
+#define CKPT_JOB_MAX_PROCS	256u
+#define CKPT_JOB_MAX_OBJS	4096u
+#define CKPT_JOB_MAX_REFS	16384u
+#define CKPT_JOB_MAX_SIZE	(64u << 20)
+
+struct ckpt_job_hdr {
+	uint32_t magic;		/*   0 CKPT_JOB_MAGIC */
+	uint32_t version;	/*   4 CKPT_JOB_VERSION */
+	uint32_t crc;		/*   8 */
+	uint32_t nprocs;	/*  12 */
+	uint32_t nobjs;		/*  16 */
+	uint32_t nrefs;		/*  20 */
+	uint64_t file_size;	/*  24 */
+	uint64_t created_ns;	/*  32 CLOCK_REALTIME at checkpoint */
+	uint8_t  job_id[16];	/*  40 random; each member image's hdr.job_id */
+	uint64_t procs_off;	/*  56 */
+	uint64_t objs_off;	/*  64 */
+	uint64_t refs_off;	/*  72 */
+	uint64_t data_off;	/*  80 */
+	uint8_t  reserved[168];	/*  88 zero */
+};
+_Static_assert(sizeof(struct ckpt_job_hdr) == 256, "ckpt_job_hdr");
+
+/* ckpt_job_proc.state */
+#define CKPT_JOB_LIVE		0u	/* running, sleeping: restored from its image */
+#define CKPT_JOB_ZOMBIE		1u	/* exited, not reaped by its parent: made again, exits with status */
+
+struct ckpt_job_proc {
+	int32_t  pid;		/* its pid (restored: a parent keeps its children's) */
+	int32_t  parent;	/* index of its parent, lower than its own; -1 for the root */
+	int32_t  pgid;		/* process group and session as the kernel had them: a process */
+	int32_t  sid;		/* of the job that leads one leads it again */
+	uint32_t state;		/* CKPT_JOB_LIVE, CKPT_JOB_ZOMBIE */
+	int32_t  status;	/* a zombie's wait status (exit code << 8, or the signal) */
+	char     comm[16];	/* its name, for messages */
+	char     image[88];	/* a live process's image file, beside the table; "" for a zombie */
+};								/* 128 */
+_Static_assert(sizeof(struct ckpt_job_proc) == 128, "ckpt_job_proc");
+
+/* ckpt_job_obj.kind */
+#define CKPT_JOB_FILE		1u	/* one open file description (a file, a terminal, a socket
+					 * ...) held by two or more processes: the owner makes it
+					 * from its own record of owner_fd, the others take it */
+#define CKPT_JOB_PIPE		2u	/* a pipe whose ends two or more processes hold: the owner
+					 * makes it (pipe_size) and puts back the bytes in it */
+
+struct ckpt_job_obj {
+	uint32_t kind;		/* CKPT_JOB_FILE, CKPT_JOB_PIPE */
+	uint32_t owner;		/* the process that makes it: the first of its holders */
+	int32_t  owner_fd;	/* FILE: the owner's descriptor of it; PIPE: -1 */
+	uint32_t pipe_size;	/* PIPE: its capacity (F_GETPIPE_SZ) */
+	uint64_t data_off;	/* PIPE: the bytes in it, read without taking them */
+	uint64_t data_len;
+	uint32_t data_crc;
+	uint32_t pad;
+};								/* 40 */
+_Static_assert(sizeof(struct ckpt_job_obj) == 40, "ckpt_job_obj");
+
+struct ckpt_job_ref {
+	uint32_t proc;		/* index of the process */
+	int32_t  fd;		/* its descriptor */
+	uint32_t obj;		/* index of the object */
+	uint32_t end;		/* PIPE: 0 the read end, 1 the write end; FILE: 0 */
+};								/* 16 */
+_Static_assert(sizeof(struct ckpt_job_ref) == 16, "ckpt_job_ref");
 
 /* Feature bits ignored when comparing CPUs: they say nothing about what code can
  * run (hypervisor present, OSXSAVE is checked through xcr0 instead). */
