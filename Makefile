@@ -25,11 +25,11 @@ NASMFLAGS  := -f elf64 -Iasm/ -I$(B)/ -w+orphan-labels -w+number-overflow
 
 # image/: the image code every program shares, built twice: freestanding into
 # the restorer ($(B)/rst/image/), hosted and PIC for libckpt and the tools ($(B)/cap/image/)
-IMG_SRC  := image/read.c image/chain.c image/fmt.c image/crc32c.c
-RST_SRC  := restore/main.c restore/vma.c restore/fds.c restore/locks.c restore/paths.c restore/mem.c image/mem.c $(IMG_SRC)
+IMG_SRC  := image/read.c image/chain.c image/job.c image/fmt.c image/crc32c.c
+RST_SRC  := restore/main.c restore/job.c restore/vma.c restore/fds.c restore/locks.c restore/paths.c restore/mem.c image/mem.c $(IMG_SRC)
 RST_ASM  := asm/entry.asm asm/jump.asm asm/spawn.asm asm/syscall.asm
 CAP_SRC  := capture/config.c capture/preload.c capture/dump.c capture/maps.c capture/state.c capture/api.c capture/track.c \
-            capture/signame.c capture/goprog.c capture/threads.c capture/altstack.c capture/inotify.c capture/pty.c capture/procfs.c $(IMG_SRC) image/write.c
+            capture/signame.c capture/goprog.c capture/threads.c capture/altstack.c capture/inotify.c capture/pty.c capture/procfs.c capture/job.c $(IMG_SRC) image/write.c
 CAP_ASM  := asm/context.asm asm/spawn.asm asm/syscall.asm
 
 RST_OBJ  := $(RST_SRC:%.c=$(B)/rst/%.o) $(RST_ASM:%.asm=$(B)/%.o)
@@ -175,7 +175,7 @@ tests/bin/imgedit: tests/tools/imgedit.c $(B)/cap/image/crc32c.o $(HDRS)
 FUZZ_CC    ?= clang
 FUZZ_FLAGS := -std=gnu11 -g -O1 -Iinclude -Iimage -Irestore -D_GNU_SOURCE -msse4.2 -fPIE -pie -fno-direct-access-external-data \
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Wall -Wno-unused-parameter
-FUZZ_SRC   := tests/fuzz/target.c tests/fuzz/sys.c restore/vma.c restore/fds.c restore/locks.c restore/paths.c $(IMG_SRC)
+FUZZ_SRC   := tests/fuzz/target.c tests/fuzz/sys.c restore/job.c restore/vma.c restore/fds.c restore/locks.c restore/paths.c $(IMG_SRC)
 FUZZ_KNOWN ?=
 SECONDS    ?= 60
 FUZZ_JOBS  ?= 1

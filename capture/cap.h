@@ -46,6 +46,18 @@ struct cap_scratch {
 	uint32_t ngathered;
 	uint64_t gathered_off, gathered_len;
 	uint64_t synced_to;		/* writeback started up to here */
+	struct cap_job_work {		/* job.c, in the root of a job checkpoint */
+		struct ckpt_job_hdr hdr;
+		struct ckpt_job_proc procs[CKPT_JOB_MAX_PROCS];
+		struct ckpt_job_obj objs[CKPT_JOB_MAX_OBJS];
+		struct ckpt_job_ref refs[CKPT_JOB_MAX_REFS];
+		struct cap_job_fd {	/* every descriptor of the job's live processes */
+			uint32_t proc, flags, pipe;
+			int32_t fd, group;
+			uint64_t dev, ino;
+		} fds[CKPT_JOB_MAX_REFS];
+		uint8_t data[4u << 20];	/* the bytes in the job's pipes */
+	} job;
 } __attribute__((aligned(4096)));	/* whole pages: none of it shares a page with the image */
 
 /* Process-wide settings, fixed when the library loads. */
@@ -90,6 +102,23 @@ struct cap_state {
 
 extern struct cap_config ckpt_cfg;
 extern struct cap_scratch ckpt_scratch;
+
+/* A job checkpoint in progress in this process (job.c; config.c holds it so
+ * that the readers below job.c can ask).  role 0: this process alone. */
+#define CAP_JOB_ROOT	1		/* it took the trigger and leads the job's checkpoint */
+#define CAP_JOB_MEMBER	2		/* a descendant, at the root's order */
+struct cap_job_state {
+	int role;
+	char path[4200];		/* this process's image: ".NAME.JOBID.PID" beside the table */
+	int fds[5];			/* libckpt's descriptors of the job, or -1: a member's ctl
+					 * (to write) and go (to read); the root's ctl[2], go[2]
+					 * and the order memfd */
+	int answered;			/* a member told the root it is ready (or why not) */
+	uint8_t job_id[16];		/* the table's, in each image's header */
+	int final;			/* a final checkpoint: members stop once written */
+};
+extern struct cap_job_state ckpt_job;
+int cap_is_job_fd(int fd);		/* one of ckpt_job's descriptors */
 
 /* config.c: what a lower floor needs of an upper one, filled in by it (api.c) */
 struct cap_hooks {
@@ -210,6 +239,7 @@ int cap_collect_signals(struct cap_walk *w);
 int cap_collect_timers(struct cap_walk *w);
 int cap_count_threads(void);
 void cap_collect_children(struct cap_walk *w);
+uint32_t cap_own_fds(int32_t *out, uint32_t max);	/* libckpt's descriptors now open */
 void cap_collect_limits(struct ckpt_proc *p);
 void cap_say_not_restored(const char *path, const struct ckpt_proc *p, const struct cap_walk *w);
 void cap_say_vmflags_lost(const char *path, const struct cap_walk *w);
@@ -227,5 +257,14 @@ void cap_chain_name(char *out, size_t cap, const char *path, const uint8_t *id);
 int cap_take_to(const char *path, int target_fd);	/* checkpoint now, waited for (api.c) */
 int ckpt_save_context(struct ckpt_regs *regs, void *fpu_area, unsigned flags) __attribute__((returns_twice));
 
+
+/* job.c: a job's checkpoint (floor 3, beside dump.c) */
+int cap_job_begin(const char *path, int final);	/* the root: 0 alone, 1 a job, -errno refused */
+int cap_job_join(int32_t root, int order_fd);	/* a member, at the root's order */
+int cap_job_barrier(void);		/* state read: wait for the whole job; 0, or cancelled */
+void cap_job_release(int commit);	/* the root: the members go on */
+int cap_job_done(int result);		/* the writer's last word */
+void cap_job_not_ready(int err);	/* a member that could not take part tells why */
+void cap_job_end(void);			/* this process's part is over */
 
 #endif

@@ -37,6 +37,16 @@ struct cap_hooks cap_hooks = {
 	.fd_is_ours = none_ours,
 };
 
+struct cap_job_state ckpt_job = { .fds = { -1, -1, -1, -1, -1 } };
+
+int cap_is_job_fd(int fd)
+{
+	for (int i = 0; ckpt_job.role && fd >= 0 && i < 5; i++)
+		if (fd == ckpt_job.fds[i])
+			return 1;
+	return 0;
+}
+
 /* Is fd the settings memfd preload.c published?  The program may have
  * closed it and put a file of its own at that number (closefrom, dup2):
  * the inode tells. */

@@ -306,6 +306,10 @@ static void fill_header(const struct cap_walk *w, const struct cap_state *st)
 	hdr.created_ns = (uint64_t)w->real_ns;
 	hdr.clock_mono_ns = w->mono_ns;
 	hdr.clock_boot_ns = w->boot_ns;
+	if (ckpt_job.role) {			/* one process of a job (job.c) */
+		hdr.flags |= CKPT_HDR_JOB_MEMBER;
+		memcpy(hdr.job_id, ckpt_job.job_id, sizeof(hdr.job_id));
+	}
 }
 
 /* The clocks as this process sees them (its time namespace's), read one after

@@ -238,6 +238,50 @@ static int go_without_cgo(void)
 	return r;
 }
 
+/* A job (job.c) is the process that takes the trigger and every descendant
+ * that carries libckpt.  The first process started under libckpt sets
+ * CKPT_JOB_ROOT to its pid, which its descendants inherit: one whose
+ * CKPT_JOB_ROOT names a live ancestor of its own starts no CKPT_INTERVAL
+ * timer and no incremental chain (the root's timer checkpoints it with the
+ * rest).  A trigger sent to it still checkpoints it and its own descendants.
+ * 1: below a job's root. */
+static int is_ancestor(int32_t pid)
+{
+	if (pid <= 0)
+		return 0;
+	int32_t p = (int32_t)getppid();
+
+	for (int depth = 0; depth < 256 && p > 1; depth++) {
+		char path[48];
+		uint64_t pp;
+
+		if (p == pid)
+			return 1;
+		img_fmt(path, sizeof(path), "/proc/%d/stat", p);
+		if (cap_stat_field(path, 4, &pp))
+			return 0;
+		p = (int32_t)pp;
+	}
+	return p == pid;
+}
+
+static int in_a_job(void)
+{
+	const char *v = cap_env("CKPT_JOB_ROOT");
+	char me[16];
+
+	if (v && *v) {
+		const char *p = v;
+		int32_t root = (int32_t)img_parse_num(&p, 10);
+
+		if (!*p && root > 0 && root != getpid() && is_ancestor(root))
+			return 1;
+	}
+	img_fmt(me, sizeof(me), "%d", (int)getpid());
+	setenv("CKPT_JOB_ROOT", me, 1);
+	return 0;
+}
+
 __attribute__((constructor)) static void ckpt_init(void)
 {
 	const char *file, *sig, *keep, *copy;
@@ -305,6 +349,8 @@ __attribute__((constructor)) static void ckpt_init(void)
 	trigger_owned = 1;
 	publish_settings(256);
 	install_stop_handler();
+	if (in_a_job())				/* the root's timer checkpoints the whole job */
+		return;
 	start_interval(cap_env("CKPT_INTERVAL"));
 	if (cap_env("CKPT_INCREMENTAL") && !strcmp(cap_env("CKPT_INCREMENTAL"), "1")) {
 		const char *every = cap_env("CKPT_FULL_EVERY");
@@ -450,6 +496,9 @@ static void after_restore(void)
 {
 	restore_count++;
 	writer = 0;				/* the image's writer was another process */
+	for (int i = 0; i < 5; i++)		/* a job's pipes were not in the image */
+		ckpt_job.fds[i] = -1;
+	ckpt_job.role = 0;
 	memset(&inplace, 0, sizeof(inplace));	/* or a thread of the process saved */
 	/* write tracking and the chain belong to the process that was saved: start
 	 * afresh (a full image first), and never delete that lineage's files */
@@ -667,6 +716,14 @@ static void writer_drop_rseq(void)
 		sys_rseq(area, len, CKPT_RSEQ_UNREGISTER, CKPT_RSEQ_SIG);
 }
 
+/* phase 2 (dump.c), and in a job (job.c) the writer's last word */
+static int finish(struct cap_walk *w, const char *path, int target_fd)
+{
+	int r = cap_finish(w, &state, path, target_fd);
+
+	return ckpt_job.role ? cap_job_done(r) : r;
+}
+
 static int write_now(const char *path, int target_fd, int wait)
 {
 	struct cap_walk w;
@@ -685,8 +742,12 @@ static int write_now(const char *path, int target_fd, int wait)
 		return r;
 	if (chain)
 		plan_chain(&w, path, full);
+	if (ckpt_job.role && (r = cap_job_barrier()))
+		return r;			/* the job's checkpoint is cancelled (said) */
 	if (!ckpt_cfg.fork_writer) {
-		r = cap_finish(&w, &state, path, target_fd);
+		if (ckpt_job.role == CAP_JOB_ROOT)
+			cap_job_release(1);
+		r = finish(&w, path, target_fd);
 	} else if (full && !chain && !wait && target_fd < 0 && path == ckpt_cfg.path && in_place_pays() &&
 		   write_in_place(&w) == 0) {
 		r = 0;				/* the thread finishes it; reap_writer collects it */
@@ -713,7 +774,7 @@ static int write_now(const char *path, int target_fd, int wait)
 				if (bad)
 					cap_say("%s: checkpoint failed: %s: errno %d", path, w.fail_what, -bad);
 			}
-			sys_exit_group(bad || cap_finish(&w, &state, path, target_fd) ? 1 : 0);
+			sys_exit_group(bad || finish(&w, path, target_fd) ? 1 : 0);
 		}
 		if (gate[0] >= 0) {
 			sys_close(gate[1]);
@@ -723,13 +784,15 @@ static int write_now(const char *path, int target_fd, int wait)
 			sys_close(gate[0]);
 		}
 		fork_advice(&w, 1);
+		if (ckpt_job.role == CAP_JOB_ROOT)	/* the snapshot exists: the job goes on */
+			cap_job_release(1);
 		if (sys_failed(pid)) {		/* no child: write it here */
 			cap_say("%s: fork for the writer failed (errno %d); writing in place", path, (int)-pid);
-			r = cap_finish(&w, &state, path, target_fd);
+			r = finish(&w, path, target_fd);
 		} else {
 			writer = (int)pid;
-			writer_path = path;
-			r = wait ? reap_writer(1) : 0;
+			writer_path = ckpt_job.role == CAP_JOB_ROOT ? ckpt_cfg.path : path;
+			r = wait || ckpt_job.final ? reap_writer(1) : 0;
 		}
 	}
 	if (chain && t->method != TRACK_NONE) {	/* from here on, writes are tracked again */
@@ -789,15 +852,17 @@ static int proc_self_unreadable(void)
 /* Save this thread, write the image to path (or into target_fd when >= 0).
  * Returns 0 (written, or being written by the child for a signal), 1
  * (restored), -errno. */
-static int ckpt_take(int from_signal, uint64_t program_mask, uint64_t sig_rip, const char *path, int target_fd)
+static int ckpt_take(int from_signal, uint64_t program_mask, uint64_t sig_rip, const char *asked, int target_fd)
 {
+	const char *volatile path = asked;	/* a job's root writes its own image elsewhere */
 	static const uint64_t all = ~0ull;
 	uint64_t old_mask;			/* this thread's, not a shared one: two */
 	int r;					/* threads may call at once */
 
 	sys_rt_sigprocmask(SIG_BLOCK, &all, &old_mask);
-	/* at most one checkpoint in flight; a final one waits for it */
-	r = reap_writer(!from_signal || from_signal == 3);
+	/* at most one checkpoint in flight; a final one waits for it, and so
+	 * does a job's member (its root's last writer waited for its image) */
+	r = reap_writer(!from_signal || from_signal >= 3);
 	if (r == -5) {
 		cap_say("%s: the previous checkpoint failed (see above); the image before it is kept",
 			path);
@@ -808,6 +873,13 @@ static int ckpt_take(int from_signal, uint64_t program_mask, uint64_t sig_rip, c
 			cap_say("%s: a checkpoint is still being written; this one is skipped", path);
 		sys_rt_sigprocmask(SIG_SETMASK, &old_mask, 0);
 		return -16;			/* EBUSY */
+	}
+	if (from_signal >= 1 && from_signal <= 3 && path == ckpt_cfg.path && target_fd < 0) {
+		r = cap_job_begin(path, from_signal == 3);	/* the root of a job? */
+		if (r < 0)
+			goto out;
+		if (r > 0)
+			path = ckpt_job.path;
 	}
 	if (proc_self_unreadable()) {
 		cap_say("%s: the process is not dumpable (it changed its uid or called PR_SET_DUMPABLE 0): "
@@ -840,6 +912,8 @@ static int ckpt_take(int from_signal, uint64_t program_mask, uint64_t sig_rip, c
 		r = 1;
 	}
 out:
+	if (ckpt_job.role == CAP_JOB_ROOT)
+		cap_job_end();			/* cancelled before the fork: everyone goes on */
 	__atomic_store_n(&busy, 0, __ATOMIC_SEQ_CST);
 	sys_rt_sigprocmask(SIG_SETMASK, &old_mask, 0);	/* after a restore: as it was at the save */
 	return r;
@@ -860,8 +934,9 @@ static void take_from_signal(void *arg)
 {
 	struct take_args *a = arg;
 
-	a->result = ckpt_take(a->from, a->mask, a->rip, ckpt_cfg.path, -1);
+	a->result = ckpt_take(a->from, a->mask, a->rip, a->from == 4 ? ckpt_job.path : ckpt_cfg.path, -1);
 }
+
 
 static void on_signal(int sig, siginfo_t *si, void *ucv)
 {
@@ -877,11 +952,29 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 		a.from = 3;
 	else if (si && si->si_code == SI_QUEUE && cookie == CKPT_PORTABLE_COOKIE)
 		ckpt_cfg.copy_files |= 1;	/* ckpt dump --portable: from now on (2, all, stays) */
+	else if (si && si->si_code == SI_QUEUE && cookie >> 32 == CKPT_JOB_COOKIE >> 32) {
+		if (!is_ancestor(si->si_pid)) {
+			cap_say("a job's order from pid %d, which is not an ancestor of this process: ignored",
+				si->si_pid);
+			return;
+		}
+		if (cap_job_join(si->si_pid, (int)(uint32_t)cookie))
+			return;			/* said: the root, hearing nothing, cancels */
+		a.from = 4;
+	}
 	/* on altstack.c's take stack: the stack we are on may be a program's small one */
 	cap_final_take = a.from == 3;
 	if (cap_on_take_stack(take_from_signal, &a))
 		take_from_signal(&a);
 	cap_final_take = 0;
+	if (a.from == 4) {
+		int final = ckpt_job.final;
+
+		cap_job_not_ready(a.result);
+		cap_job_end();
+		if (a.result == 0 && final)	/* the root's final checkpoint: all stop */
+			SC2(__NR_kill, sys_getpid(), SIGSTOP);
+	}
 	if (a.result == 0 && a.from == 3)
 		SC2(__NR_kill, sys_getpid(), SIGSTOP);
 	cap_repair_release();		/* continued, or the checkpoint failed: its connections go on */

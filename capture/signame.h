@@ -20,6 +20,9 @@ const char *ckpt_signal_abbrev(int sig);	/* "USR2", "SEGV"...; 0 for one without
  * checkpoint (ckpt dump --portable): as if the process had started with
  * CKPT_COPY_FILES=1, from this image on (a writer may still scan the pages
  * after the handler returns, so the setting stays). */
+/* the trigger from a job's root to its other processes: the high half this,
+ * the low half the number of the root's order memfd (capture/job.c) */
+#define CKPT_JOB_COOKIE		0x636b706a00000000ull	/* "ckpj" */
 #define CKPT_PORTABLE_COOKIE	0x636b7074706f7274ull	/* "ckptport" */
 
 #endif

@@ -924,6 +924,26 @@ static int peek_pipe(struct cap_walk *w, struct ckpt_fd *rd)
 	return 0;
 }
 
+/* a descriptor of libckpt's own: the tracker's userfaultfd, the API's
+ * stores, the settings, a job checkpoint's pipes */
+static int libckpts(int fd)
+{
+	return fd == ckpt_track.uffd || cap_hooks.fd_is_ours(fd) || cap_is_settings_fd(fd) || cap_is_job_fd(fd);
+}
+
+/* libckpt's own descriptors now open, for the root of a job (which lists
+ * this process's descriptors itself and must leave them out): up to max of
+ * them into out; how many */
+uint32_t cap_own_fds(int32_t *out, uint32_t max)
+{
+	uint32_t n = 0;
+
+	for (int fd = 0; fd < 1024 && n < max; fd++)
+		if (libckpts(fd))
+			out[n++] = fd;
+	return n;
+}
+
 /* The program's descriptor numbers (/proc/self/fd, less libckpt's own: the
  * reader, the tracker's userfaultfd, the API's stores, the settings) into
  * nums, ascending as the format wants; *n of them.  0, or -errno with
@@ -954,8 +974,7 @@ static int list_fds(struct cap_walk *w, int32_t *nums, uint32_t *n)
 			if (*p < '0' || *p > '9')
 				continue;
 			fd = (int64_t)num(&p, 10);
-			if (fd == dir || fd == ckpt_track.uffd || cap_hooks.fd_is_ours((int)fd) ||
-			    cap_is_settings_fd((int)fd))
+			if (fd == dir || libckpts((int)fd))
 				continue;
 			if (*n >= CAP_MAX_FDS) {
 				sys_close((int)dir);

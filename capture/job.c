@@ -1,0 +1,1028 @@
+/* job.c -- a job: the process that takes the trigger (the root) and every
+ * descendant that carries libckpt, checkpointed at one moment (DESIGN.md
+ * "Jobs"; the format is ckpt_image.h's "a job").
+ *
+ * The root lists its descendants down the tree (/proc/PID/task/TID/children)
+ * and refuses at once, naming the pid, when one cannot take part (no libckpt,
+ * stopped, not ours to read).  Else it makes the job's order (a memfd: the
+ * job id, the image names, the numbers of two pipes, ctl and go) and sends
+ * each live descendant the trigger signal with a cookie naming the memfd.
+ * Each opens the order and the pipes through /proc/ROOT/fd/N, stops its
+ * threads, saves its registers and reads its state (preload.c, as for one
+ * process), says "ready" on ctl and waits on go.  When every one is ready
+ * (and no new child appeared meanwhile), nothing of the job runs: the root
+ * reads which descriptors of which processes are one open file (kcmp) and
+ * the bytes in each pipe between them (tee: not taken), forks its writer,
+ * and lets the others go: each forks its own writer, which writes its image
+ * ".NAME.JOBID.PID" beside the table and says "done" on ctl.  The root's
+ * writer waits for every "done", writes the job table and renames it in:
+ * the previous job (or image) stays until the new one is whole.  A
+ * descendant that does not answer in CKPT_JOB_WAIT seconds (default 10)
+ * cancels the checkpoint, named; everyone goes on.
+ *
+ * Floor 3 (beside dump.c): called by preload.c, uses procfs.c, config.c and
+ * image/.  Runs in signal handlers: raw system calls only, state in
+ * ckpt_scratch.job (left out of images) and ckpt_job (config.c).
+ */
+#include "cap.h"
+#include "signame.h"
+
+#define JOB_ORDER_MAGIC	0x726f626aul		/* "jbor" */
+#define MSG_READY	1u
+#define MSG_DONE	2u
+#define CAP_JOB_PIPE_MAX (4u << 20)		/* sizeof(ckpt_scratch.job.data) */
+
+struct job_order {			/* the memfd's content */
+	uint32_t magic;
+	int32_t root;
+	int32_t ctl, go;		/* the root's descriptor numbers of the pipes */
+	uint8_t job_id[16];
+	char prefix[4200];		/* a member's image is prefix + its pid */
+};
+
+struct job_msg {			/* on ctl: one write each, atomic (< PIPE_BUF) */
+	int32_t pid;
+	uint32_t what;			/* MSG_READY, MSG_DONE */
+	int32_t result;			/* 0, or -errno: not ready / not written */
+	uint32_t nown;
+	int32_t own[12];		/* ready: libckpt's own descriptors, left out */
+};
+
+/* the root's view of each process of the job, by table index */
+static struct member {
+	int32_t pid, ppid, pgid, sid, exit_code;
+	char state;			/* /proc/PID/stat's */
+	int32_t parent;			/* index */
+	int ready, done, result;
+	uint32_t nown;
+	int32_t own[12];
+	char comm[16];
+} members[CKPT_JOB_MAX_PROCS];
+static uint32_t nmembers;
+static int ctl_pipe[2] = { -1, -1 }, go_pipe[2] = { -1, -1 };
+static char table_path[4096];
+static char name_prefix[88];
+static int released;			/* the root told the members to go on */		/* ".NAME.JOBID.": a member's image name is this and its pid */
+
+static uint64_t num(const char **s) { return img_parse_num(s, 10); }
+
+/* /proc/PID/stat: state, ppid, pgrp, session, exit_signal (38), exit_code (52), comm */
+static int read_stat(int32_t pid, struct member *m, int *exit_signal)
+{
+	char buf[1024];
+	const char *p, *open;
+	long r;
+	int field = 2;
+
+	img_fmt(buf, sizeof(buf), "/proc/%d/stat", pid);
+	r = cap_read_small(buf, buf, sizeof(buf));
+	if (r <= 0 || !(open = strchr(buf, '(')) || !(p = strrchr(buf, ')')))
+		return -3;
+	memset(m->comm, 0, sizeof(m->comm));
+	memcpy(m->comm, open + 1, (size_t)(p - open - 1) < sizeof(m->comm) - 1 ? (size_t)(p - open - 1) :
+									    sizeof(m->comm) - 1);
+	m->pid = pid;
+	m->exit_code = 0;
+	*exit_signal = -1;
+	for (p++; *p; ) {
+		while (*p == ' ')
+			p++;
+		field++;
+		if (field == 3)
+			m->state = *p;
+		else if (field == 4)
+			m->ppid = (int32_t)num(&p);
+		else if (field == 5)
+			m->pgid = (int32_t)num(&p);
+		else if (field == 6)
+			m->sid = (int32_t)num(&p);
+		else if (field == 38)
+			*exit_signal = (int)num(&p);
+		else if (field == 52)
+			m->exit_code = (int32_t)num(&p);
+		while (*p && *p != ' ')
+			p++;
+	}
+	return 0;
+}
+
+static int32_t find(int32_t pid)
+{
+	for (uint32_t i = 0; i < nmembers; i++)
+		if (members[i].pid == pid)
+			return (int32_t)i;
+	return -1;
+}
+
+/* does pid catch sig?  (SigCgt of /proc/PID/status) */
+static int catches(int32_t pid, int sig)
+{
+	char path[48], buf[2048];
+	const char *v;
+	uint64_t mask;
+
+	img_fmt(path, sizeof(path), "/proc/%d/status", pid);
+	if (cap_read_small(path, buf, sizeof(buf)) <= 0 || !(v = cap_field(buf, "SigCgt:")))
+		return 0;
+	mask = img_parse_num(&v, 16);
+	return sig > 0 && sig <= 64 && (mask >> (sig - 1) & 1);
+}
+
+/* Why pid cannot take part in a job checkpoint, or 0 */
+static const char *cannot_take_part(const struct member *m)
+{
+	if (m->state == 'T' || m->state == 't')
+		return "it is stopped (SIGSTOP, job control or a tracer): a stopped process is not checkpointed in a "
+		       "job yet";
+	if (!catches(m->pid, ckpt_cfg.sig) || !catches(m->pid, ckpt_stop_sig))
+		return "it does not carry libckpt (a static program, or started without LD_PRELOAD)";
+	return 0;
+}
+
+/* Add the children of every live process of the list (from index `from`) that
+ * are not in it yet; writers (a raw clone, exit signal 0) are libckpt's, not
+ * the job's.  The list stays in tree order: a parent before its children. */
+static int list_descendants(uint32_t from, const char *path)
+{
+	static char dents[4096];
+	char where[64], kids[2048];
+
+	for (uint32_t i = from; i < nmembers; i++) {
+		long dir, len;
+
+		if (members[i].state == 'Z')
+			continue;
+		img_fmt(where, sizeof(where), "/proc/%d/task", members[i].pid);
+		dir = sys_open(where, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+		while (!sys_failed(dir) && (len = sys_getdents64((int)dir, dents, sizeof(dents))) > 0)
+			for (long at = 0; at < len; ) {
+				const char *name = dents + at + 19;
+				uint16_t reclen;
+
+				memcpy(&reclen, dents + at + 16, 2);
+				at += reclen;
+				if (*name < '0' || *name > '9')
+					continue;
+				img_fmt(where, sizeof(where), "/proc/%d/task/%s/children", members[i].pid, name);
+				if (cap_read_small(where, kids, sizeof(kids)) <= 0)
+					continue;
+				for (const char *p = kids; *p >= '0' && *p <= '9'; p += *p == ' ') {
+					int32_t pid = (int32_t)num(&p);
+					struct member m;
+					int exit_signal;
+
+					if (find(pid) >= 0 || read_stat(pid, &m, &exit_signal) || exit_signal == 0)
+						continue;
+					if (nmembers == CKPT_JOB_MAX_PROCS) {
+						sys_close((int)dir);
+						cap_say("%s: no checkpoint: the job has more than %u processes", path,
+							CKPT_JOB_MAX_PROCS);
+						return -7;
+					}
+					m.parent = (int32_t)i;
+					m.ready = m.done = m.result = 0;
+					m.nown = 0;
+					members[nmembers++] = m;
+				}
+			}
+		if (!sys_failed(dir))
+			sys_close((int)dir);
+	}
+	return 0;
+}
+
+static int send_order(const struct member *m, int order_fd)
+{
+	struct {
+		int32_t signo, err, code, pad;
+		int32_t pid;
+		uint32_t uid;
+		uint64_t value;
+		uint8_t rest[96];
+	} si;
+
+	memset(&si, 0, sizeof(si));
+	si.signo = ckpt_cfg.sig;
+	si.code = -1;				/* SI_QUEUE */
+	si.pid = (int32_t)sys_getpid();
+	si.uid = (uint32_t)SC0(__NR_getuid);
+	si.value = CKPT_JOB_COOKIE | (uint32_t)order_fd;
+	return (int)sys_rt_sigqueueinfo(m->pid, ckpt_cfg.sig, &si);
+}
+
+static void hex(char *out, const uint8_t *b, int n)
+{
+	for (int i = 0; i < n; i++) {
+		out[2 * i] = "0123456789abcdef"[b[i] >> 4];
+		out[2 * i + 1] = "0123456789abcdef"[b[i] & 15];
+	}
+	out[2 * n] = 0;
+}
+
+/* the order memfd and the pipes: 0, or -errno */
+static int make_order(const char *path)
+{
+	struct job_order o;
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	size_t dir = (size_t)(base - path);
+	char id[33];
+	long fd;
+
+	if (sys_failed(sys_getrandom(ckpt_job.job_id, sizeof(ckpt_job.job_id))))
+		return -5;
+	hex(id, ckpt_job.job_id, 8);
+	memset(&o, 0, sizeof(o));
+	o.magic = JOB_ORDER_MAGIC;
+	o.root = (int32_t)sys_getpid();
+	memcpy(o.job_id, ckpt_job.job_id, sizeof(o.job_id));
+	if (strlen(base) + 30 > sizeof(name_prefix))
+		base = "job";			/* too long a name for the table: ".job.ID.PID" */
+	img_fmt(name_prefix, sizeof(name_prefix), ".%S.%S.", base, id);
+	memcpy(o.prefix, path, dir);
+	img_fmt(o.prefix + dir, sizeof(o.prefix) - dir, "%S", name_prefix);
+	if (sys_failed(sys_pipe2(ctl_pipe, O_CLOEXEC)) || sys_failed(sys_pipe2(go_pipe, O_CLOEXEC)))
+		return -24;
+	ckpt_job.fds[0] = ctl_pipe[0];		/* libckpt's, not the program's: left out */
+	ckpt_job.fds[1] = ctl_pipe[1];
+	ckpt_job.fds[2] = go_pipe[0];
+	ckpt_job.fds[3] = go_pipe[1];
+	o.ctl = ctl_pipe[1];
+	o.go = go_pipe[0];
+	fd = sys_memfd_create("ckpt-job", 1 /* MFD_CLOEXEC */);
+	if (sys_failed(fd))
+		return (int)fd;
+	ckpt_job.fds[4] = (int)fd;
+	if (sys_write((int)fd, &o, sizeof(o)) != sizeof(o))
+		return -5;
+	img_fmt(ckpt_job.path, sizeof(ckpt_job.path), "%S%d", o.prefix, o.root);
+	return 0;
+}
+
+/* The end of this process's part, whatever happened: its job descriptors
+ * closed (a writer forked before keeps its copies) */
+void cap_job_release(int commit);
+
+void cap_job_end(void)
+{
+	if (ckpt_job.role == CAP_JOB_ROOT && !released)
+		cap_job_release(0);
+	for (int i = 0; i < 5; i++) {
+		if (ckpt_job.fds[i] >= 0)
+			sys_close(ckpt_job.fds[i]);
+		ckpt_job.fds[i] = -1;
+	}
+	ctl_pipe[0] = ctl_pipe[1] = go_pipe[0] = go_pipe[1] = -1;
+	ckpt_job.role = 0;
+}
+
+/* The root, at the trigger: 0 this process alone (no descendant, or
+ * CKPT_JOB=0), 1 a job checkpoint begun (its members told; ckpt_job.path is
+ * this process's image in it), -errno refused (said; nothing changed). */
+int cap_job_begin(const char *path, int final)
+{
+	const char *alone = cap_env("CKPT_JOB");
+	int r, exit_signal;
+
+	if (alone && !strcmp(alone, "0"))
+		return 0;
+	nmembers = 1;
+	if (read_stat((int32_t)sys_getpid(), &members[0], &exit_signal))
+		return 0;
+	members[0].parent = -1;
+	members[0].ready = 1;
+	if ((r = list_descendants(0, path)))
+		return r;
+	if (nmembers == 1)
+		return 0;
+	for (uint32_t i = 1; i < nmembers; i++) {
+		const char *why = members[i].state == 'Z' ? 0 : cannot_take_part(&members[i]);
+
+		if (why) {
+			cap_say("%s: no checkpoint: pid %d (%s), of the job: %s; the previous image stays "
+				"(CKPT_JOB=0 checkpoints this process alone)", path, members[i].pid, members[i].comm,
+				why);
+			return -1;
+		}
+	}
+	ckpt_job.role = CAP_JOB_ROOT;
+	ckpt_job.final = final;
+	released = 0;
+	memcpy(table_path, path, strlen(path) + 1);
+	if ((r = make_order(path))) {
+		cap_say("%s: no checkpoint: cannot make the job's order: errno %d", path, -r);
+		cap_job_end();
+		return r;
+	}
+	for (uint32_t i = 1; i < nmembers; i++)
+		if (members[i].state != 'Z' && send_order(&members[i], ckpt_job.fds[4]) == -3)
+			members[i].state = 'X';		/* gone meanwhile: looked at again below */
+	if (ckpt_cfg.keep > 1 && cap_env("CKPT_VERBOSE"))
+		cap_say("%s: CKPT_KEEP: a job keeps its newest image only", path);
+	return 1;
+}
+
+/* ---- a member ---- */
+
+/* The trigger with a job cookie, from the root (an ancestor: preload.c
+ * checked): open its order and pipes.
+ * 0, or -errno (said: this process then takes no part, and the root,
+ * hearing nothing, cancels the checkpoint). */
+int cap_job_join(int32_t root, int order_fd)
+{
+	static struct job_order o;
+	char p[64];
+	long fd, ctl, go;
+
+	img_fmt(p, sizeof(p), "/proc/%d/fd/%d", root, order_fd);
+	fd = sys_open(p, O_RDONLY | O_CLOEXEC, 0);
+	if (sys_failed(fd) || sys_pread((int)fd, &o, sizeof(o), 0) != sizeof(o) || o.magic != JOB_ORDER_MAGIC ||
+	    o.root != root || !memchr(o.prefix, 0, sizeof(o.prefix))) {
+		cap_say("pid %d's job order cannot be read (%s): no part in its checkpoint", root, p);
+		if (!sys_failed(fd))
+			sys_close((int)fd);
+		return -5;
+	}
+	sys_close((int)fd);
+	img_fmt(p, sizeof(p), "/proc/%d/fd/%d", root, o.ctl);
+	ctl = sys_open(p, O_WRONLY | O_CLOEXEC, 0);
+	img_fmt(p, sizeof(p), "/proc/%d/fd/%d", root, o.go);
+	go = sys_open(p, O_RDONLY | O_CLOEXEC, 0);
+	if (sys_failed(ctl) || sys_failed(go)) {
+		cap_say("pid %d's job pipes cannot be opened: no part in its checkpoint", root);
+		if (!sys_failed(ctl))
+			sys_close((int)ctl);
+		if (!sys_failed(go))
+			sys_close((int)go);
+		return -5;
+	}
+	ckpt_job.role = CAP_JOB_MEMBER;
+	ckpt_job.fds[0] = (int)ctl;
+	ckpt_job.fds[1] = (int)go;
+	ckpt_job.answered = 0;
+	memcpy(ckpt_job.job_id, o.job_id, sizeof(o.job_id));
+	img_fmt(ckpt_job.path, sizeof(ckpt_job.path), "%s%d", o.prefix, (int)sys_getpid());
+	return 0;
+}
+
+static void tell_root(uint32_t what, int result)
+{
+	struct job_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.pid = (int32_t)sys_getpid();
+	m.what = what;
+	m.result = result;
+	if (what == MSG_READY)
+		m.nown = cap_own_fds(m.own, 12);
+	if (ckpt_job.fds[0] >= 0)
+		sys_write(ckpt_job.fds[0], &m, sizeof(m));
+}
+
+/* A member whose checkpoint ended before it was ready: the root is told why */
+void cap_job_not_ready(int err)
+{
+	if (ckpt_job.role == CAP_JOB_MEMBER && !ckpt_job.answered)
+		tell_root(MSG_READY, err ? err : -5);
+	ckpt_job.answered = 1;
+}
+
+/* Ready (frozen, state read): tell the root, wait for its word.  1: write
+ * the image now; 0: the checkpoint was cancelled; (final: 'F') */
+static int member_wait(void)
+{
+	char c = 0;
+	long n;
+
+	tell_root(MSG_READY, 0);
+	ckpt_job.answered = 1;
+	do
+		n = sys_read(ckpt_job.fds[1], &c, 1);
+	while (n == -4);
+	ckpt_job.final = c == 'F';
+	return n == 1 && (c == 'G' || c == 'F');
+}
+
+/* ---- the root, everyone frozen ---- */
+
+/* wait (up to the deadline) until every live member has said ready */
+static int gather_ready(const char *path, int64_t deadline_ms)
+{
+	struct job_msg m;
+	struct { int fd; short events, revents; } pfd = { ctl_pipe[0], 1 /* POLLIN */, 0 };
+
+	for (;;) {
+		uint32_t waiting = 0;
+		struct ksys_timespec now;
+
+		for (uint32_t i = 1; i < nmembers; i++) {
+			struct member *x = &members[i];
+			int exit_signal;
+
+			if (x->ready || x->state == 'Z')
+				continue;
+			if (x->state == 'X' || read_stat(x->pid, x, &exit_signal)) {
+				x->state = 'X';		/* gone: left out */
+				continue;
+			}
+			if (x->state != 'Z')
+				waiting++;
+		}
+		if (!waiting)
+			return 0;
+		sys_clock_gettime(1, &now);
+		if (now.tv_sec * 1000 + now.tv_nsec / 1000000 > deadline_ms) {
+			for (uint32_t i = 1; i < nmembers; i++)
+				if (!members[i].ready && members[i].state != 'Z' && members[i].state != 'X')
+					cap_say("%s: no checkpoint: pid %d (%s), of the job, did not answer in time "
+						"(CKPT_JOB_WAIT)", path, members[i].pid, members[i].comm);
+			return -62;			/* ETIME */
+		}
+		if (SC3(__NR_poll, &pfd, 1, 100) <= 0)
+			continue;
+		if (sys_read(ctl_pipe[0], &m, sizeof(m)) != sizeof(m) || m.what != MSG_READY)
+			continue;
+		for (uint32_t i = 1; i < nmembers; i++)
+			if (members[i].pid == m.pid) {
+				if (m.result) {
+					cap_say("%s: no checkpoint: pid %d (%s), of the job, could not take part (errno "
+						"%d, said above)", path, m.pid, members[i].comm, -m.result);
+					return m.result;
+				}
+				members[i].ready = 1;
+				members[i].nown = m.nown < 12 ? m.nown : 12;
+				memcpy(members[i].own, m.own, sizeof(m.own));
+			}
+	}
+}
+
+/* every descendant frozen and ready, none new: 0, or -errno */
+static int freeze_all(const char *path)
+{
+	const char *w = cap_env("CKPT_JOB_WAIT");
+	int64_t wait_ms = 10000;
+	struct ksys_timespec now;
+
+	if (w && *w) {
+		const char *p = w;
+		uint64_t s = img_parse_num(&p, 10);
+
+		if (!*p && s > 0 && s <= 3600)
+			wait_ms = (int64_t)s * 1000;
+	}
+	sys_clock_gettime(1, &now);
+	wait_ms += now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	members[0].nown = cap_own_fds(members[0].own, 12);
+	for (int round = 0; round < 8; round++) {
+		uint32_t before = nmembers;
+		int r = gather_ready(path, wait_ms);
+
+		if (r)
+			return r;
+		if ((r = list_descendants(0, path)))
+			return r;
+		if (nmembers == before)
+			return 0;
+		for (uint32_t i = before; i < nmembers; i++) {	/* forked before their parent froze */
+			const char *why = members[i].state == 'Z' ? 0 : cannot_take_part(&members[i]);
+
+			if (why) {
+				cap_say("%s: no checkpoint: pid %d (%s), of the job: %s", path, members[i].pid,
+					members[i].comm, why);
+				return -1;
+			}
+			if (members[i].state != 'Z' && send_order(&members[i], ckpt_job.fds[4]) == -3)
+				members[i].state = 'X';
+		}
+	}
+	cap_say("%s: no checkpoint: the job kept making processes while it was being stopped", path);
+	return -11;
+}
+
+static int is_own(const struct member *m, int32_t fd)
+{
+	for (uint32_t k = 0; k < m->nown; k++)
+		if (m->own[k] == fd)
+			return 1;
+	return 0;
+}
+
+/* every descriptor of every live member into job.fds, by process then fd */
+static int list_job_fds(const char *path, uint32_t *n)
+{
+	static char dents[16384];
+	struct cap_job_work *J = &ckpt_scratch.job;
+
+	*n = 0;
+	for (uint32_t i = 0; i < nmembers; i++) {
+		char where[64], info[1024];
+		uint32_t first = *n;
+		long dir, len;
+
+		if (members[i].state == 'Z' || members[i].state == 'X')
+			continue;
+		img_fmt(where, sizeof(where), "/proc/%d/fd", members[i].pid);
+		dir = sys_open(where, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+		if (sys_failed(dir)) {
+			cap_say("%s: no checkpoint: pid %d (%s): cannot read its descriptors (errno %d)", path,
+				members[i].pid, members[i].comm, (int)-dir);
+			return (int)dir;
+		}
+		while ((len = sys_getdents64((int)dir, dents, sizeof(dents))) > 0)
+			for (long at = 0; at < len; ) {
+				const char *name = dents + at + 19, *p = name;
+				struct cap_job_fd *f = &J->fds[*n];
+				struct ksys_stat st;
+				uint16_t reclen;
+				char link[32];
+				long l;
+
+				memcpy(&reclen, dents + at + 16, 2);
+				at += reclen;
+				if (*name < '0' || *name > '9')
+					continue;
+				f->fd = (int32_t)num(&p);
+				if ((i == 0 && f->fd == (int32_t)dir) || is_own(&members[i], f->fd))
+					continue;
+				img_fmt(where, sizeof(where), "/proc/%d/fd/%d", members[i].pid, f->fd);
+				if (sys_failed(sys_stat(where, &st)))
+					continue;	/* closed meanwhile, or a file we may not stat */
+				l = sys_readlink(where, link, sizeof(link) - 1);
+				link[l > 0 ? l : 0] = 0;
+				f->pipe = !strncmp(link, "pipe:[", 6);
+				f->dev = st.st_dev;
+				f->ino = st.st_ino;
+				f->proc = i;
+				f->group = -1;
+				img_fmt(where, sizeof(where), "/proc/%d/fdinfo/%d", members[i].pid, f->fd);
+				if (cap_read_small(where, info, sizeof(info)) > 0 && (p = cap_field(info, "flags:")))
+					f->flags = (uint32_t)img_parse_num(&p, 8);
+				if (++*n == CKPT_JOB_MAX_REFS) {
+					sys_close((int)dir);
+					cap_say("%s: no checkpoint: the job holds more than %u descriptors", path,
+						CKPT_JOB_MAX_REFS);
+					return -24;
+				}
+			}
+		sys_close((int)dir);
+		for (uint32_t a = first + 1; a < *n; a++)	/* by fd */
+			for (uint32_t b = a; b > first && J->fds[b - 1].fd > J->fds[b].fd; b--) {
+				struct cap_job_fd t = J->fds[b];
+
+				J->fds[b] = J->fds[b - 1];
+				J->fds[b - 1] = t;
+			}
+	}
+	return 0;
+}
+
+/* the bytes in a pipe, read through a new description of its read end
+ * (/proc/PID/fd/N) with tee: the program's pipe keeps them */
+static int peek_job_pipe(const struct cap_job_fd *rd, struct ckpt_job_obj *o, uint64_t *used)
+{
+	struct cap_job_work *J = &ckpt_scratch.job;
+	char where[64];
+	int tmp[2];
+	long fd, n = 0, avail = 0, got = 0;
+
+	img_fmt(where, sizeof(where), "/proc/%d/fd/%d", members[rd->proc].pid, rd->fd);
+	fd = sys_open(where, O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0);
+	if (sys_failed(fd))
+		return (int)fd;
+	o->pipe_size = (uint32_t)sys_fcntl((int)fd, 1032 /* F_GETPIPE_SZ */, 0);
+	if (sys_failed(sys_ioctl((int)fd, 0x541B /* FIONREAD */, &avail)) || (uint64_t)avail > CAP_JOB_PIPE_MAX - *used) {
+		sys_close((int)fd);
+		return -28;
+	}
+	o->data_len = 0;
+	if (avail > 0) {
+		if (sys_failed(sys_pipe2(tmp, O_CLOEXEC | O_NONBLOCK))) {
+			sys_close((int)fd);
+			return -24;
+		}
+		sys_fcntl(tmp[1], 1031 /* F_SETPIPE_SZ */, avail);
+		n = sys_tee((int)fd, tmp[1], (size_t)avail, 2 /* SPLICE_F_NONBLOCK */);
+		while (n > 0 && got < n) {
+			long r = sys_read(tmp[0], J->data + *used + got, (size_t)(n - got));
+
+			if (r <= 0)
+				break;
+			got += r;
+		}
+		sys_close(tmp[0]);
+		sys_close(tmp[1]);
+		if (n < 0 || got != avail) {
+			sys_close((int)fd);
+			return n < 0 ? (int)n : -5;
+		}
+	}
+	sys_close((int)fd);
+	o->data_off = *used;			/* relative to data[]: placed when written */
+	o->data_len = (uint64_t)got;
+	o->data_crc = ckpt_crc32c(0, J->data + *used, (uint64_t)got);
+	*used += (uint64_t)got;
+	return 0;
+}
+
+static int same_file(const struct cap_job_fd *a, const struct cap_job_fd *b)
+{
+	return a->dev == b->dev && a->ino == b->ino &&
+	       sys_kcmp(members[a->proc].pid, members[b->proc].pid, 0 /* KCMP_FILE */, a->fd, b->fd) == 0;
+}
+
+/* The pipes whose two ends are in the job, and the open files two processes
+ * share, as objects; each descriptor of them as a ref. */
+static int find_shared(const char *path, uint32_t n)
+{
+	struct cap_job_work *J = &ckpt_scratch.job;
+	uint64_t used = 0;
+	uint32_t nobjs = 0;
+
+	for (uint32_t a = 0; a < n; a++) {
+		struct cap_job_fd *f = &J->fds[a];
+		int procs = 0, reads = 0, writes = 0, r;
+		int32_t rd = -1;
+
+		if (f->group >= 0)
+			continue;
+		for (uint32_t b = a; b < n; b++) {	/* a pipe: everyone holding either end */
+			struct cap_job_fd *g = &J->fds[b];
+
+			if (!f->pipe || !g->pipe || g->ino != f->ino || g->dev != f->dev)
+				continue;
+			procs |= g->proc != f->proc;
+			if ((g->flags & 3) == O_WRONLY)
+				writes++;
+			else if (rd < 0)
+				rd = (int32_t)b, reads++;
+		}
+		if (f->pipe && procs && reads && writes) {
+			struct ckpt_job_obj *o = &J->objs[nobjs];
+
+			if (nobjs == CKPT_JOB_MAX_OBJS)
+				return -24;
+			memset(o, 0, sizeof(*o));
+			o->kind = CKPT_JOB_PIPE;
+			o->owner = f->proc;
+			o->owner_fd = -1;
+			if ((r = peek_job_pipe(&J->fds[rd], o, &used))) {
+				cap_say("%s: no checkpoint: pid %d (%s) fd %d: the bytes in its pipe cannot be read "
+					"(errno %d; the job's pipes may hold %u bytes at most)", path,
+					members[J->fds[rd].proc].pid, members[J->fds[rd].proc].comm, J->fds[rd].fd, -r,
+					CAP_JOB_PIPE_MAX);
+				return r;
+			}
+			for (uint32_t b = a; b < n; b++)
+				if (J->fds[b].pipe && J->fds[b].ino == f->ino && J->fds[b].dev == f->dev)
+					J->fds[b].group = (int32_t)nobjs;
+			nobjs++;
+			continue;
+		}
+		/* one open file description in two or more processes */
+		f->group = -2;
+		procs = 0;
+		for (uint32_t b = a + 1; b < n; b++)
+			if (J->fds[b].group == -1 && same_file(f, &J->fds[b])) {
+				J->fds[b].group = -3;	/* this one, for now */
+				procs |= J->fds[b].proc != f->proc;
+			}
+		if (!procs) {
+			for (uint32_t b = a + 1; b < n; b++)
+				if (J->fds[b].group == -3)
+					J->fds[b].group = -1;	/* a dup inside one process: its image has it */
+			continue;
+		}
+		if (nobjs == CKPT_JOB_MAX_OBJS)
+			return -24;
+		memset(&J->objs[nobjs], 0, sizeof(J->objs[nobjs]));
+		J->objs[nobjs].kind = CKPT_JOB_FILE;
+		J->objs[nobjs].owner = f->proc;
+		J->objs[nobjs].owner_fd = f->fd;
+		f->group = (int32_t)nobjs;
+		for (uint32_t b = a + 1; b < n; b++)
+			if (J->fds[b].group == -3)
+				J->fds[b].group = (int32_t)nobjs;
+		nobjs++;
+	}
+	J->hdr.nobjs = nobjs;
+	J->hdr.nrefs = 0;
+	for (uint32_t a = 0; a < n; a++) {
+		const struct cap_job_fd *f = &J->fds[a];
+		struct ckpt_job_ref *r = &J->refs[J->hdr.nrefs];
+
+		if (f->group < 0) {
+			if (f->pipe && f->fd > 2)
+				cap_say("%s: not restored: pid %d (%s) fd %d (pipe): its other end is outside the job",
+					path, members[f->proc].pid, members[f->proc].comm, f->fd);
+			continue;
+		}
+		r->proc = f->proc;
+		r->fd = f->fd;
+		r->obj = (uint32_t)f->group;
+		r->end = J->objs[f->group].kind == CKPT_JOB_PIPE && (f->flags & 3) == O_WRONLY;
+		J->hdr.nrefs++;
+	}
+	J->hdr.data_off = used;			/* for now: the bytes used */
+	return 0;
+}
+
+/* Memory two processes of the job share through an object the restore
+ * would make once for each (MAP_SHARED anonymous, a memfd, SysV shm):
+ * refused, named.  A shared mapping of a file on disk or in /dev/shm is
+ * mapped again from that file by each, and stays shared.  0, or -1. */
+static int shared_memory(const char *path)
+{
+	static struct { uint32_t proc; uint64_t ino, start; } seen[1024];
+	static char buf[65536];
+	uint32_t nseen = 0;
+
+	for (uint32_t i = 0; i < nmembers; i++) {
+		char where[48];
+		long fd, n, have = 0;
+
+		if (members[i].state == 'Z' || members[i].state == 'X')
+			continue;
+		img_fmt(where, sizeof(where), "/proc/%d/maps", members[i].pid);
+		fd = sys_open(where, O_RDONLY | O_CLOEXEC, 0);
+		if (sys_failed(fd))
+			continue;
+		while ((n = sys_read((int)fd, buf + have, sizeof(buf) - 1 - (size_t)have)) > 0 || have) {
+			char *line = buf, *nl;
+
+			have += n > 0 ? n : 0;
+			buf[have] = 0;
+			while ((nl = strchr(line, '\n'))) {
+				const char *p = line, *name;
+				uint64_t start, ino;
+				int shared;
+
+				*nl = 0;
+				start = img_parse_num(&p, 16);
+				while (*p && *p != ' ')
+					p++;
+				shared = p[4] == 's';
+				for (int f = 0; f < 3 && *p; f++) {	/* perms, offset, dev; then the inode */
+					while (*p == ' ')
+						p++;
+					while (*p && *p != ' ')
+						p++;
+				}
+				while (*p == ' ')
+					p++;
+				ino = img_parse_num(&p, 10);
+				while (*p == ' ')
+					p++;
+				name = p;
+				if (shared && ino && (!strncmp(name, "/dev/zero", 9) || !strncmp(name, "/SYSV", 5) ||
+						      !strncmp(name, "/memfd:", 7))) {
+					for (uint32_t k = 0; k < nseen; k++)
+						if (seen[k].ino == ino && seen[k].proc != i) {
+							cap_say("%s: no checkpoint: pid %d (%s) and pid %d (%s) share "
+								"memory (%s at 0x%lx): memory shared between a "
+								"job's processes is not restored yet", path,
+								members[seen[k].proc].pid,
+								members[seen[k].proc].comm, members[i].pid,
+								members[i].comm, name, start);
+							sys_close((int)fd);
+							return -1;
+						}
+					if (nseen < sizeof(seen) / sizeof(seen[0])) {
+						seen[nseen].proc = i;
+						seen[nseen].ino = ino;
+						seen[nseen++].start = start;
+					}
+				}
+				line = nl + 1;
+			}
+			have -= line - buf;
+			memmove(buf, line, (size_t)have);
+			if (n <= 0 || have == (long)sizeof(buf) - 1)
+				break;
+		}
+		sys_close((int)fd);
+	}
+	return 0;
+}
+
+/* the table in ckpt_scratch.job, but for the data's place in the file */
+static int build_table(const char *path)
+{
+	struct cap_job_work *J = &ckpt_scratch.job;
+	uint32_t n, k = 0;
+	int32_t index[CKPT_JOB_MAX_PROCS];
+	int r;
+
+	if (shared_memory(path))
+		return -1;
+	if ((r = list_job_fds(path, &n)) || (r = find_shared(path, n)))
+		return r;
+	/* the processes that stay: live ones and zombies, in tree order */
+	for (uint32_t i = 0; i < nmembers; i++) {
+		struct member *m = &members[i];
+		struct ckpt_job_proc *p = &J->procs[k];
+		int exit_signal;
+
+		index[i] = -1;
+		if (m->state == 'Z' && (read_stat(m->pid, m, &exit_signal) || m->state != 'Z' ||
+					m->ppid != members[m->parent].pid))
+			m->state = 'X';		/* reaped before its parent stopped: not the job's now */
+		if (m->state == 'X' || (i && (m->parent < 0 || index[m->parent] < 0)))
+			continue;
+		memset(p, 0, sizeof(*p));
+		p->pid = m->pid;
+		p->parent = i ? index[m->parent] : -1;
+		p->pgid = m->pgid;
+		p->sid = m->sid;
+		p->state = m->state == 'Z' ? CKPT_JOB_ZOMBIE : CKPT_JOB_LIVE;
+		p->status = m->state == 'Z' ? m->exit_code & 0xffff : 0;
+		memcpy(p->comm, m->comm, sizeof(p->comm) - 1);
+		if (p->state == CKPT_JOB_LIVE)
+			img_fmt(p->image, sizeof(p->image), "%S%d", name_prefix, m->pid);
+		index[i] = (int32_t)k++;
+	}
+	J->hdr.nprocs = k;
+	for (uint32_t r2 = 0; r2 < J->hdr.nrefs; r2++)		/* member index -> table index */
+		J->refs[r2].proc = (uint32_t)index[J->refs[r2].proc];
+	for (uint32_t o = 0; o < J->hdr.nobjs; o++)
+		J->objs[o].owner = (uint32_t)index[J->objs[o].owner];
+	return 0;
+}
+
+/* The root, frozen with its own state read: every member frozen too, the
+ * table built.  0, or -errno (said): the checkpoint is cancelled. */
+int cap_job_gather(void)
+{
+	int r = freeze_all(table_path);
+
+	if (!r)
+		r = build_table(table_path);
+	return r;
+}
+
+/* The root, once its writer is forked (commit) or the checkpoint cancelled:
+ * every member goes on (writing its image first when commit). */
+void cap_job_release(int commit)
+{
+	char c = !commit ? 'A' : ckpt_job.final ? 'F' : 'G';
+
+	released = 1;
+	for (uint32_t i = 1; i < nmembers; i++)
+		if (go_pipe[1] >= 0 && members[i].ready)
+			sys_write(go_pipe[1], &c, 1);
+}
+
+/* In a member, after its state is read: 1 go on and write, 0 cancelled.  In
+ * the root: the whole job frozen and read (cap_job_gather). */
+int cap_job_barrier(void)
+{
+	if (ckpt_job.role == CAP_JOB_MEMBER)
+		return member_wait() ? 0 : -125;	/* ECANCELED */
+	return cap_job_gather();
+}
+
+/* ---- the root's writer, once its own image is written ---- */
+
+/* the previous job table at path, if any: its member files, to remove once
+ * the new table is in */
+static uint32_t old_members(char (*names)[88], uint32_t max)
+{
+	struct img_job old;
+	struct img_err e;
+	uint32_t n = 0;
+
+	if (!img_job_is(table_path) || img_job_open(&old, table_path, &e)) {
+		if (old.base || old.fd >= 0)
+			img_job_close(&old);
+		return 0;
+	}
+	for (uint32_t i = 0; i < old.hdr.nprocs && n < max; i++)
+		if (old.procs[i].state == CKPT_JOB_LIVE)
+			memcpy(names[n++], old.procs[i].image, 88);
+	img_job_close(&old);
+	return n;
+}
+
+static void unlink_member(const char *name)
+{
+	char p[4200];
+	struct ckpt_job_proc tmp;
+
+	memset(&tmp, 0, sizeof(tmp));
+	memcpy(tmp.image, name, sizeof(tmp.image) - 1);
+	if (img_job_member_path(table_path, &tmp, p, sizeof(p)))
+		sys_unlink(p);
+}
+
+/* write the table (data last) to a temp file, then rename it in */
+static int write_table(void)
+{
+	static char olds[CKPT_JOB_MAX_PROCS][88];
+	struct cap_job_work *J = &ckpt_scratch.job;
+	struct ckpt_job_hdr *h = &J->hdr;
+	uint64_t data_len = h->data_off;
+	struct ksys_timespec t;
+	char tmp[4200];
+	uint32_t crc, nold;
+	uint64_t started;
+	long fd;
+	int err = 0;
+
+	h->magic = CKPT_JOB_MAGIC;
+	h->version = CKPT_JOB_VERSION;
+	memcpy(h->job_id, ckpt_job.job_id, sizeof(h->job_id));
+	sys_clock_gettime(0, &t);
+	h->created_ns = (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+	h->procs_off = sizeof(*h);
+	h->objs_off = h->procs_off + h->nprocs * sizeof(struct ckpt_job_proc);
+	h->refs_off = h->objs_off + h->nobjs * sizeof(struct ckpt_job_obj);
+	h->data_off = h->refs_off + h->nrefs * sizeof(struct ckpt_job_ref);
+	h->file_size = h->data_off + data_len;
+	for (uint32_t o = 0; o < h->nobjs; o++)
+		if (J->objs[o].kind == CKPT_JOB_PIPE)
+			J->objs[o].data_off += h->data_off;
+	h->crc = 0;
+	crc = ckpt_crc32c(0, h, sizeof(*h));
+	crc = ckpt_crc32c(crc, J->procs, h->nprocs * sizeof(struct ckpt_job_proc));
+	crc = ckpt_crc32c(crc, J->objs, h->nobjs * sizeof(struct ckpt_job_obj));
+	crc = ckpt_crc32c(crc, J->refs, h->nrefs * sizeof(struct ckpt_job_ref));
+	h->crc = ckpt_crc32c(crc, J->data, data_len);
+	if (cap_stat_field("/proc/self/stat", 22, &started))
+		started = 0;
+	fd = img_create_beside(table_path, tmp, sizeof(tmp), (int)sys_getpid(), started);
+	if (sys_failed(fd))
+		return (int)fd;
+	if (sys_write((int)fd, h, sizeof(*h)) != sizeof(*h) ||
+	    sys_write((int)fd, J->procs, h->nprocs * sizeof(struct ckpt_job_proc)) !=
+		    (long)(h->nprocs * sizeof(struct ckpt_job_proc)) ||
+	    sys_write((int)fd, J->objs, h->nobjs * sizeof(struct ckpt_job_obj)) !=
+		    (long)(h->nobjs * sizeof(struct ckpt_job_obj)) ||
+	    sys_write((int)fd, J->refs, h->nrefs * sizeof(struct ckpt_job_ref)) !=
+		    (long)(h->nrefs * sizeof(struct ckpt_job_ref)) ||
+	    (data_len && sys_write((int)fd, J->data, data_len) != (long)data_len) || sys_fsync((int)fd))
+		err = -5;
+	sys_close((int)fd);
+	nold = err ? 0 : old_members(olds, CKPT_JOB_MAX_PROCS);
+	if (!err)
+		err = (int)sys_rename(tmp, table_path);
+	if (err) {
+		sys_unlink(tmp);
+		return err;
+	}
+	img_sync_dir(table_path);
+	for (uint32_t i = 0; i < nold; i++) {
+		int kept = 0;
+
+		for (uint32_t k = 0; k < h->nprocs; k++)
+			kept |= !strncmp(J->procs[k].image, olds[i], 88);
+		if (!kept)
+			unlink_member(olds[i]);
+	}
+	return 0;
+}
+
+/* The writer's last step: a member's says done; the root's waits for every
+ * member's, then writes the table.  Returns the writer's result. */
+int cap_job_done(int result)
+{
+	struct cap_job_work *J = &ckpt_scratch.job;
+	uint32_t live = 0, done = 0;
+	struct job_msg m;
+	int failed = result;
+
+	if (ckpt_job.role == CAP_JOB_MEMBER) {
+		tell_root(MSG_DONE, result);
+		return result;
+	}
+	sys_close(ctl_pipe[1]);			/* EOF once every member's writer is gone */
+	sys_close(go_pipe[0]);
+	sys_close(go_pipe[1]);
+	for (uint32_t k = 1; k < J->hdr.nprocs; k++)
+		live += J->procs[k].state == CKPT_JOB_LIVE;
+	while (done < live) {
+		long n = sys_read(ctl_pipe[0], &m, sizeof(m));
+
+		if (n == -4)
+			continue;
+		if (n != sizeof(m))
+			break;
+		if (m.what != MSG_DONE)
+			continue;
+		done++;
+		if (m.result && !failed) {
+			failed = m.result;
+			cap_say("%s: checkpoint failed: pid %d's image was not written (errno %d)", table_path, m.pid,
+				-m.result);
+		}
+	}
+	if (done < live && !failed) {
+		cap_say("%s: checkpoint failed: %u of the job's %u other processes did not finish their images "
+			"(a writer died)", table_path, live - done, live);
+		failed = -5;
+	}
+	if (!failed && (failed = write_table()))
+		cap_say("%s: checkpoint failed: the job table cannot be written: errno %d", table_path, -failed);
+	if (failed)				/* the new images serve no table */
+		for (uint32_t k = 0; k < J->hdr.nprocs; k++)
+			if (J->procs[k].state == CKPT_JOB_LIVE)
+				unlink_member(J->procs[k].image);
+	return failed;
+}
