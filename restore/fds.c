@@ -1212,6 +1212,8 @@ int rst_prepare_fds(const struct img *img, int stdio_image, int close_unsupporte
 
 		if ((f->fd <= 2 && !stdio_image) || f->share != i || stage[i] >= 0)
 			continue;
+		if (rst_job_fd_role(f->fd) == 2)
+			continue;		/* another process's, taken later (job.c) */
 		if (f->kind == CKPT_FD_PIPE) {
 			if (make_pipe(img, i, e))
 				return -1;
@@ -1271,6 +1273,48 @@ int rst_prepare_fds(const struct img *img, int stdio_image, int close_unsupporte
 			img_say(2, "restorer: notice: fd %d: %u of its %ld queued datagrams did not fit in the new "
 				   "socket's buffer: lost\n", f->fd, dgram_notes[k].missing, f->size);
 	}
+	return 0;
+}
+
+/* A job (job.c): the descriptor this process made for its image's fd, to
+ * hand to the job's other processes: its staging number, or the caller's
+ * own 0, 1, 2 kept for the image's; -1 when there is none */
+int rst_staged_fd(const struct img *img, int32_t fd, int stdio_image)
+{
+	for (uint32_t i = 0; i < img->hdr.nfds; i++) {
+		const struct ckpt_fd *f = &img->fds[i];
+
+		if (f->fd != fd)
+			continue;
+		if (stage[f->share] >= 0)
+			return stage[f->share];
+		return img->fds[f->share].fd <= 2 && !stdio_image ? img->fds[f->share].fd : -1;
+	}
+	return -1;
+}
+
+/* A job: the descriptor newfd, taken from another process, becomes the
+ * image's fd (and every dup of it in the image): its status flags as the
+ * image says (they are the shared description's), above every image number */
+int rst_stage_job_fd(const struct img *img, int32_t fd, int newfd, struct img_err *e)
+{
+	for (uint32_t i = 0; i < img->hdr.nfds; i++) {
+		const struct ckpt_fd *f = &img->fds[i];
+		long moved;
+
+		if (f->fd != fd)
+			continue;
+		if (f->share != i || stage[i] >= 0)
+			break;			/* a dup: its lead's serves */
+		moved = sys_fcntl(newfd, F_DUPFD_CLOEXEC, stage_min);
+		if (sys_failed(moved))
+			return img_fail(e, "no descriptor above %d for fd %d (RLIMIT_NOFILE?): errno %d", stage_min, fd,
+					(int)-moved);
+		sys_close(newfd);
+		stage[i] = (int)moved;
+		return 0;
+	}
+	sys_close(newfd);
 	return 0;
 }
 

@@ -69,6 +69,7 @@ static int carry_fd = -1;		/* tlongjmp: libckpt's memfd, handed back to it */
 static void __attribute__((noreturn)) refuse(const char *path, const struct img_err *e)
 {
 	img_say(2, "restorer: %s: %S\n", path, e->msg[0] ? e->msg : "refused without a reason (a restorer bug)");
+	rst_job_failed();			/* a job's other processes go too */
 	if (!bail)
 		sys_exit_group(2);
 	for (uint32_t i = 0; img.fd >= 0 && i < img.hdr.nvmas && i < CKPT_MAX_VMAS; i++)
@@ -99,7 +100,7 @@ static int has_capabilities(void)
 	return sys_failed(SC2(__NR_capget, &hdr, caps)) || (caps[0] | caps[1] | caps[3] | caps[4]);
 }
 
-static int check_owner(const struct img *im, int as_owner, struct img_err *e)
+static int check_owner(int fd, int as_owner, struct img_err *e)
 {
 	struct ksys_stat st;
 	uint32_t euid;
@@ -108,7 +109,7 @@ static int check_owner(const struct img *im, int as_owner, struct img_err *e)
 	if (!privileged_start)
 		return 0;
 	euid = (uint32_t)SC0(__NR_geteuid);
-	if (sys_failed(sys_fstat(im->fd, &st)))
+	if (sys_failed(sys_fstat(fd, &st)))
 		return img_fail(e, "fstat failed");
 	if ((st.st_mode & 022) && st.st_nlink)	/* a memfd (tlongjmp's in-memory image) has no name to write by */
 		return img_fail(e, "writable by group or others: refused by a privileged restorer");
@@ -527,10 +528,13 @@ static long enter_own_userns(long also, int *mapping)
 static void old_pid_in_new_ns(const char *path, uint32_t want)
 {
 	int32_t tid = (int32_t)want;
-	int mapping;
-	long r, pid;
+	int mapping = 0;
+	long r = -1, pid;
 
-	r = enter_own_userns(0x20000000 /* CLONE_NEWPID */, &mapping);
+	if (rst_in_job || privileged_start)	/* a job as root: the system's users and rights */
+		r = SC1(__NR_unshare, 0x20000000 /* CLONE_NEWPID */);
+	if (r)
+		r = enter_own_userns(0x20000000 /* CLONE_NEWPID */, &mapping);
 	if (r)
 		pid_refused(path, want, mapping ? "cannot map uid and gid in the new user namespace"
 						: "needs CAP_CHECKPOINT_RESTORE or a user namespace (unshare)", r);
@@ -967,11 +971,11 @@ static __attribute__((noinline)) const char *check_image(const char *path, struc
 							 int as_owner, struct img_err *err)
 {
 	/* 2. header and tables; whose image it is, before any path it names is opened */
-	if (img_open(&img, path, (uint64_t)rst_tables_addr, err) || check_owner(&img, as_owner, err) ||
+	if (img_open(&img, path, (uint64_t)rst_tables_addr, err) || check_owner(img.fd, as_owner, err) ||
 	    open_chain(path, err))
 		return path;
 	for (uint32_t i = 0; i + 1 < nchain; i++)
-		if (check_owner(chain[i], 0, err))
+		if (check_owner(chain[i]->fd, 0, err))
 			return chain[i]->path;
 
 	/* 3. this machine */
@@ -1265,6 +1269,82 @@ static void __attribute__((noreturn)) jump_into_program(void)
 	rst_jump(&t->regs, img.tables + (t->xsave_off - img.hdr.tables_off), t->xfeatures & this_xcr0, jump_flags);
 }
 
+/* The job's root, with its old pid: in the system's PID namespace where
+ * allowed (CAP_CHECKPOINT_RESTORE) and every pid of the job is free, else in
+ * a new PID namespace (and a user namespace of its own for an ordinary
+ * user), where they all are. */
+static void become_job_root(const char *path, int verbose)
+{
+	uint32_t want = (uint32_t)rst_job_proc(0)->pid;
+	int32_t tid = (int32_t)want;
+	char proc[32];
+	struct ksys_stat st;
+	long pid = -1;
+
+	for (uint32_t i = 0; i < rst_job_nprocs(); i++) {
+		img_fmt(proc, sizeof(proc), "/proc/%d", rst_job_proc(i)->pid);
+		if (!sys_stat(proc, &st))
+			pid = -17;		/* EEXIST: that pid lives here */
+	}
+	if (pid != -17)
+		pid = fork_with_pid(&tid);
+	if (pid == -1 || pid == -17) {
+		if (verbose)
+			img_say(2, "restorer: %s: the job's pids in a new PID namespace (%s)\n", path,
+				pid == -1 ? "no CAP_CHECKPOINT_RESTORE" : "some are in use here");
+		old_pid_in_new_ns(path, want);
+		return;
+	}
+	if (sys_failed(pid))
+		pid_refused(path, want, "cannot be had", pid);
+	if (pid)
+		end_as(pid, 0);
+}
+
+/* A job's table (job.c): checked, whose it is decided (as for an image),
+ * the clocks continued from its root's image, the root made with its old
+ * pid (--same-pid's way: in new user and PID namespaces for an ordinary
+ * user), then the tree.  Returns in each live process of the job, with
+ * o->path its own image, which is then restored like any other, with the
+ * old pid and tids; fds 0, 1, 2 are the caller's for the root only. */
+static void enter_job(struct rst_opts *o)
+{
+	const struct ckpt_job_proc *root;
+	char root_path[IMG_PATH_MAX];
+	struct img_err err;
+	long fd;
+
+	privileged_start = SC0(__NR_geteuid) == 0 || has_capabilities();
+	if (rst_job_open(o->path, &err) || check_owner(rst_job_fd(), o->as_owner, &err))
+		refuse(o->path, &err);
+	root = rst_job_proc(0);
+	if (!img_job_member_path(o->path, root, root_path, sizeof(root_path)))
+		refuse_to_start("restorer: %s: its root's image path is too long\n", o->path);
+	fd = sys_open(root_path, O_RDONLY | O_CLOEXEC, 0);	/* its clocks, for continue_clocks */
+	if (sys_failed(fd) || sys_pread((int)fd, &img.hdr, sizeof(img.hdr), 0) != sizeof(img.hdr) ||
+	    img.hdr.magic != CKPT_MAGIC)
+		refuse_to_start("restorer: %s: the image of the job's root is missing or not an image\n", root_path);
+	sys_close((int)fd);
+	continue_clocks(o->path, o->host_clocks, o->verbose);
+	become_job_root(o->path, o->verbose);
+	o->path = rst_job_make_tree(o->path);
+	o->same_pid = 1;
+	if (rst_job_me())
+		o->stdio_image = 1;		/* the job's own: the caller's only where shared with the root's */
+}
+
+/* A job's process, its image checked: the descriptors it shares with the
+ * others handed over (job.c), or the job refused */
+static void share_job(const struct rst_opts *o)
+{
+	struct img_err err;
+
+	if (rst_job_member_ok(&img, &err) || rst_job_share(&img, o->stdio_image, o->path, &err))
+		refuse(o->path, &err);
+	if (o->verbose)
+		img_say(2, "restorer: %s: process %d of the job, pid %u\n", o->path, rst_job_me(), img.proc->pid);
+}
+
 /* sp: the kernel's initial stack (argc, argv, envp, auxv), or tlongjmp's */
 void rst_main(uint64_t *sp)
 {
@@ -1280,11 +1360,16 @@ void rst_main(uint64_t *sp)
 	read_args(sp[0], (char **)(sp + 1), exec_ed, &o);
 	require_sse42();
 
-	/* 2, 3. the image, whose it is, its chain and this machine */
+	/* 2, 3. the image, whose it is, its chain and this machine; a job's
+	 * table first makes the tree, each process then checks its own image */
+	if (!bail && img_job_is(o.path))
+		enter_job(&o);
 	open_and_check_image(&o, &specials);
-	if (!bail)				/* a roll-back stays in its own boot */
+	if (rst_in_job)
+		share_job(&o);
+	else if (!bail)				/* a roll-back stays in its own boot */
 		continue_clocks(o.path, o.host_clocks, o.verbose);
-	if (o.same_pid && !bail)
+	if (o.same_pid && !bail && !rst_in_job)
 		become_old_pid(o.path, img.proc->pid, o.verbose);
 
 	/* 4. the address space */

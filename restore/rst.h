@@ -39,6 +39,8 @@ const char *rst_type_name(uint32_t mode);
 int rst_prepare_fds(const struct img *img, int stdio_image, int close_unsupported, int verbose,
 		    struct img_err *e);
 void rst_install_fds(const struct img *img, int stdio_image);
+int rst_staged_fd(const struct img *img, int32_t fd, int stdio_image);
+int rst_stage_job_fd(const struct img *img, int32_t fd, int newfd, struct img_err *e);
 void rst_rewind_fds(const struct img *img);
 
 /* locks.c: the image's file locks and leases, early on the staging
@@ -54,5 +56,18 @@ const char *rst_set_cwd(const char *dir);
 void rst_say_maps(void);
 const char *rst_map_path(const char *path, char *out, struct img_err *e);
 const char *rst_dir_of(const char *path, char *out);
+
+/* job.c: a job's table, its tree, and the descriptors its processes share */
+extern int rst_in_job;
+int rst_job_open(const char *path, struct img_err *e);
+int rst_job_fd(void);
+const struct ckpt_job_proc *rst_job_proc(uint32_t i);
+int rst_job_me(void);
+uint32_t rst_job_nprocs(void);			/* this process's index in the table */
+const char *rst_job_make_tree(const char *path);
+int rst_job_member_ok(const struct img *img, struct img_err *e);
+int rst_job_fd_role(int32_t fd);
+int rst_job_share(const struct img *img, int stdio_image, const char *path, struct img_err *e);
+void rst_job_failed(void);
 
 #endif

@@ -1,0 +1,301 @@
+/* job.c -- a job's table (ckpt_image.h "a job") restored: the tree made
+ * again with its pids, each live process then restoring its own image as
+ * main.c does for one, and the descriptors the job's processes share handed
+ * from the one that makes each to the others -- all of it before any
+ * process passes its point of no return.
+ *
+ * main.c makes the job's root (with its old pid: --same-pid's way) and calls
+ * rst_job_make_tree() there.  That maps a page shared by the whole job (the
+ * barriers and the table of shared descriptors; unmapped with everything
+ * else in step 4) and forks the tree: each process makes its own children
+ * with clone3(set_tid = the child's old pid), a session or group leader
+ * becomes one first, so its children are born into it.  A zombie exits with
+ * its status once everyone is past the last barrier.  Each live process then
+ * reads and checks its own image (steps 2 and 3).  rst_job_share() then:
+ *   - the owner of each shared object publishes it: a FILE object is the
+ *     owner's own descriptor, made in step 3 (or the caller's 0, 1, 2); a
+ *     PIPE object is made here, with the bytes that were in it
+ *   - barrier 1: every process checked, every object published
+ *   - the others take theirs with pidfd_getfd (the same open file
+ *     description, its offset and flags shared as before); a process joins
+ *     a group another process of the job leads
+ *   - barrier 2: every descriptor taken; parents wait until their zombie
+ *     children have exited, and take the SIGCHLD back
+ * A refusal anywhere (its one line said by the process that refused) marks
+ * the job failed: every process exits 2 before its point of no return.
+ */
+#include "rst.h"
+#include "ckpt_sys.h"
+
+#define JOB_WAIT_SEC	60		/* a barrier no process reaches in this long: refused */
+
+struct job_sync {
+	uint32_t arrived[2];		/* processes at barrier 1, 2 */
+	uint32_t failed;		/* a process refused: everyone exits 2 */
+	uint32_t pad;
+	struct { int32_t pid, fd[2]; } obj[CKPT_JOB_MAX_OBJS];	/* where each object is published */
+};
+
+int rst_in_job;				/* a job's table is being restored */
+static struct img_job job;
+static struct job_sync *sync;
+static int32_t me;			/* this process's index in the table */
+static char member_path[IMG_PATH_MAX];
+
+static void __attribute__((noreturn)) job_exit(int status)
+{
+	if (sync) {
+		__atomic_store_n(&sync->failed, 1, __ATOMIC_SEQ_CST);
+		for (int b = 0; b < 2; b++)
+			SC6(__NR_futex, &sync->arrived[b], 1 /* FUTEX_WAKE */, 0x7fffffff, 0, 0, 0);
+	}
+	sys_exit_group(status);
+}
+
+/* a process of the job refused (its line is said): the others exit too */
+void rst_job_failed(void)
+{
+	if (rst_in_job)
+		job_exit(2);
+}
+
+static void __attribute__((noreturn)) job_refuse(const char *path, const char *fmt, long a, long b)
+{
+	char why[200];
+
+	img_fmt(why, sizeof(why), fmt, a, b);
+	img_say(2, "restorer: %S: %S\n", path, why);
+	job_exit(2);
+}
+
+/* Step 2 for a job: its table read and checked (image/job.c) */
+int rst_job_open(const char *path, struct img_err *e)
+{
+	rst_in_job = 1;
+	return img_job_open(&job, path, e);
+}
+
+int rst_job_fd(void) { return job.fd; }
+const struct ckpt_job_proc *rst_job_proc(uint32_t i) { return &job.procs[i]; }
+int rst_job_me(void) { return me; }
+uint32_t rst_job_nprocs(void) { return job.hdr.nprocs; }
+
+/* Wait until all nprocs processes have arrived at barrier b */
+static void barrier(const char *path, int b)
+{
+	uint32_t n = job.hdr.nprocs, v;
+	struct ksys_timespec wait = { 1, 0 };
+	int waited = 0;
+
+	__atomic_add_fetch(&sync->arrived[b], 1, __ATOMIC_SEQ_CST);
+	SC6(__NR_futex, &sync->arrived[b], 1 /* FUTEX_WAKE */, 0x7fffffff, 0, 0, 0);
+	while ((v = __atomic_load_n(&sync->arrived[b], __ATOMIC_SEQ_CST)) < n) {
+		if (__atomic_load_n(&sync->failed, __ATOMIC_SEQ_CST))
+			sys_exit_group(2);	/* the one that refused said why */
+		if (waited++ == JOB_WAIT_SEC)
+			job_refuse(path, "pid %ld: the job's other processes did not get ready in %ld s",
+				   job.procs[me].pid, JOB_WAIT_SEC);
+		SC6(__NR_futex, &sync->arrived[b], 0 /* FUTEX_WAIT */, v, &wait, 0, 0);
+	}
+	if (__atomic_load_n(&sync->failed, __ATOMIC_SEQ_CST))
+		sys_exit_group(2);
+}
+
+/* This process is process i of the table, just forked: its session or group,
+ * when it leads one (a member of another's group joins it later) */
+static void become(const char *path, int32_t i)
+{
+	const struct ckpt_job_proc *p = &job.procs[i];
+	long r = 0;
+
+	me = i;
+	if (p->sid == p->pid)
+		r = SC0(__NR_setsid);
+	else if (p->pgid == p->pid)
+		r = SC2(__NR_setpgid, 0, 0);
+	if (sys_failed(r))
+		job_refuse(path, "pid %ld: cannot lead its session or process group again: errno %ld", p->pid, -r);
+}
+
+/* Fork the tree below the job's root, which is this process (its pid the
+ * root's).  Returns in each live process of the job with the path of its
+ * image; a zombie exits, once the job is past its last barrier, with its
+ * status. */
+const char *rst_job_make_tree(const char *path)
+{
+	long r = sys_mmap(0, sizeof(struct job_sync), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (sys_failed(r))
+		job_refuse(path, "no memory for the job's barriers: errno %ld", -r, 0);
+	sync = (struct job_sync *)r;
+	become(path, 0);
+	for (uint32_t k = 1; k < job.hdr.nprocs; k++) {
+		const struct ckpt_job_proc *p = &job.procs[k];
+		struct ksys_clone_args ca = { .exit_signal = 17 /* SIGCHLD */ };
+		int32_t want = p->pid;
+		long pid;
+
+		if (p->parent != me)
+			continue;
+		ca.set_tid = (uint64_t)&want;
+		ca.set_tid_size = 1;
+		pid = SC2(__NR_clone3, &ca, sizeof(ca));
+		if (sys_failed(pid))
+			job_refuse(path, "pid %ld: cannot be had for the job: errno %ld", want, -pid);
+		if (pid == 0) {
+			become(path, (int32_t)k);
+			k = 0;			/* now this process's own children */
+		}
+	}
+	if (job.procs[me].state == CKPT_JOB_ZOMBIE) {
+		int status = job.procs[me].status;
+
+		barrier(path, 0);
+		barrier(path, 1);
+		if (status & 0x7f) {		/* killed: by the same signal, without a core */
+			uint64_t one = 1ull << ((status & 0x7f) - 1);
+			struct ckpt_sigaction dfl = { 0 };
+			uint64_t nocore[2] = { 0, 0 };
+
+			sys_prlimit(4 /* RLIMIT_CORE */, nocore, 0);
+			sys_rt_sigaction(status & 0x7f, &dfl, 0);
+			SC2(__NR_kill, sys_getpid(), status & 0x7f);
+			sys_rt_sigprocmask(1 /* SIG_UNBLOCK */, &one, 0);
+		}
+		sys_exit_group((status >> 8) & 0xff);
+	}
+	if (!img_job_member_path(path, &job.procs[me], member_path, sizeof(member_path)))
+		job_refuse(path, "pid %ld: its image's path is too long", job.procs[me].pid, 0);
+	return member_path;
+}
+
+/* Step 2: the image is the one the table names for this process */
+int rst_job_member_ok(const struct img *img, struct img_err *e)
+{
+	const struct ckpt_job_proc *p = &job.procs[me];
+
+	if (!(img->hdr.flags & CKPT_HDR_JOB_MEMBER) || memcmp(img->hdr.job_id, job.hdr.job_id, 16))
+		return img_fail(e, "not an image of this job (another checkpoint's?)");
+	if ((int32_t)img->proc->pid != p->pid)
+		return img_fail(e, "the image of pid %u, where the job table names pid %d", img->proc->pid, p->pid);
+	return 0;
+}
+
+/* What the job says of descriptor fd of this process: 0 its own (made from
+ * its record), 1 made from its record and handed to others (it owns the
+ * FILE object), 2 taken from the job after barrier 1 */
+int rst_job_fd_role(int32_t fd)
+{
+	for (uint32_t r = 0; rst_in_job && r < job.hdr.nrefs; r++) {
+		const struct ckpt_job_ref *f = &job.refs[r];
+		const struct ckpt_job_obj *o = &job.objs[f->obj];
+
+		if ((int32_t)f->proc != me || f->fd != fd)
+			continue;
+		return o->kind == CKPT_JOB_FILE && (int32_t)o->owner == me && o->owner_fd == fd ? 1 : 2;
+	}
+	return 0;
+}
+
+/* a pipe of the job made again, with its bytes, and published */
+static int make_job_pipe(uint32_t k, struct img_err *e)
+{
+	const struct ckpt_job_obj *o = &job.objs[k];
+	int p[2];
+	long r = sys_pipe2(p, O_CLOEXEC | O_NONBLOCK);
+
+	if (sys_failed(r))
+		return img_fail(e, "job pipe %u: pipe: errno %d", k, (int)-r);
+	if (o->pipe_size)
+		sys_fcntl(p[1], 1031 /* F_SETPIPE_SZ */, (long)o->pipe_size);
+	if (o->data_len && sys_write(p[1], job.base + o->data_off, o->data_len) != (long)o->data_len)
+		return img_fail(e, "job pipe %u: its %lu bytes do not fit in a new pipe", k, o->data_len);
+	sys_fcntl(p[0], 4 /* F_SETFL */, 0);
+	sys_fcntl(p[1], 4 /* F_SETFL */, 0);
+	sync->obj[k].pid = (int32_t)sys_getpid();
+	sync->obj[k].fd[0] = p[0];
+	sync->obj[k].fd[1] = p[1];
+	return 0;
+}
+
+/* The job's shared descriptors: published, then taken; groups joined;
+ * zombie children waited for.  0, or a refusal in e. */
+int rst_job_share(const struct img *img, int stdio_image, const char *path, struct img_err *e)
+{
+	const struct ckpt_job_proc *p = &job.procs[me];
+	int32_t pidfd_of = 0;
+	long pidfd = -1;
+
+	for (uint32_t k = 0; k < job.hdr.nobjs; k++) {	/* 1. publish what this process owns */
+		const struct ckpt_job_obj *o = &job.objs[k];
+
+		if ((int32_t)o->owner != me)
+			continue;
+		if (o->kind == CKPT_JOB_PIPE) {
+			if (make_job_pipe(k, e))
+				return -1;
+			continue;
+		}
+		sync->obj[k].pid = (int32_t)sys_getpid();
+		sync->obj[k].fd[0] = rst_staged_fd(img, o->owner_fd, stdio_image);
+		if (sync->obj[k].fd[0] < 0)
+			return img_fail(e, "fd %d: shared with other processes of the job, but not restored here",
+					o->owner_fd);
+	}
+	barrier(path, 0);
+	for (uint32_t r = 0; r < job.hdr.nrefs; r++) {	/* 2. take the others' */
+		const struct ckpt_job_ref *f = &job.refs[r];
+		const struct ckpt_job_obj *o = &job.objs[f->obj];
+		int32_t from = sync->obj[f->obj].pid, num = sync->obj[f->obj].fd[f->end];
+		long fd;
+
+		if ((int32_t)f->proc != me || rst_job_fd_role(f->fd) != 2)
+			continue;
+		if (from == (int32_t)sys_getpid())
+			fd = sys_fcntl(num, 1030 /* F_DUPFD_CLOEXEC */, 3);
+		else {
+			if (pidfd_of != from) {
+				if (pidfd >= 0)
+					sys_close((int)pidfd);
+				pidfd = SC2(__NR_pidfd_open, from, 0);
+				pidfd_of = from;
+			}
+			fd = sys_failed(pidfd) ? pidfd : SC3(__NR_pidfd_getfd, pidfd, num, 0);
+		}
+		if (sys_failed(fd))
+			return img_fail(e, "fd %d: cannot take it from pid %u (process %u of the job): errno %d", f->fd,
+					job.procs[o->owner].pid, o->owner, (int)-fd);
+		if (rst_stage_job_fd(img, f->fd, (int)fd, e))
+			return -1;
+	}
+	if (pidfd >= 0)
+		sys_close((int)pidfd);
+	if (p->pgid != p->pid && p->parent >= 0 && p->pgid != job.procs[p->parent].pgid) {
+		for (uint32_t k = 0; k < job.hdr.nprocs; k++)	/* 3. a group another leads */
+			if (job.procs[k].pid == p->pgid) {
+				long r = SC2(__NR_setpgid, 0, p->pgid);
+
+				if (sys_failed(r))
+					return img_fail(e, "cannot join process group %d again: errno %d", p->pgid,
+							(int)-r);
+			}
+	}
+	barrier(path, 1);
+	for (uint32_t k = 0; k < job.hdr.nprocs; k++) {	/* 4. zombie children: dead, SIGCHLD taken */
+		struct { int32_t signo, err, code, pad; uint8_t rest[112]; } si;
+
+		if (job.procs[k].parent != me || job.procs[k].state != CKPT_JOB_ZOMBIE)
+			continue;
+		while (SC5(__NR_waitid, 1 /* P_PID */, job.procs[k].pid, &si, 4 | 0x01000000 /* WEXITED | WNOWAIT */,
+			   0) == -4)
+			;
+	}
+	{
+		uint64_t chld = 1ull << (17 - 1);
+		struct ksys_timespec none = { 0, 0 };
+
+		while (sys_rt_sigtimedwait(&chld, 0, &none) == 17)
+			;
+	}
+	return 0;
+}
