@@ -461,16 +461,12 @@ static void print_regions(const struct img *img)
 	}
 }
 
-int main(int argc, char **argv)
+/* one process's image: every table */
+static int print_image(const char *path)
 {
-	const char *path = argc > 1 ? argv[1] : "myckpt";
 	struct img img;
 	struct img_err err;
 
-	if (argc > 2 || (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))) {
-		fprintf(argc > 2 ? stderr : stdout, "usage: readckpt [IMAGE]   (default: myckpt)\n");
-		return argc > 2 ? 2 : 0;
-	}
 	if (img_open(&img, path, 0, &err)) {
 		fprintf(stderr, "readckpt: %s: %s\n", esc(path), err.msg);	/* msg: escaped already */
 		return 2;
@@ -482,4 +478,77 @@ int main(int argc, char **argv)
 	print_locks(&img);
 	print_regions(&img);
 	return 0;
+}
+
+/* a job's table: the tree, what its processes share, then each one's image */
+static int print_job(const char *path)
+{
+	struct img_job j;
+	struct img_err err;
+	char when[64], member[IMG_PATH_MAX];
+	time_t created;
+	int r = 0;
+
+	if (img_job_open(&j, path, &err)) {
+		fprintf(stderr, "readckpt: %s: %s\n", esc(path), err.msg);
+		img_job_close(&j);
+		return 2;
+	}
+	created = (time_t)(j.hdr.created_ns / 1000000000ull);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", gmtime(&created));
+	printf("job %s\n  format      job table version %u, %lu bytes\n  created     %s\n  id          ",
+	       esc(path), j.hdr.version, j.hdr.file_size, when);
+	for (int i = 0; i < 16; i++)
+		printf("%02x", j.hdr.job_id[i]);
+	printf("\nprocesses %u\n  %-8s %-8s %-8s %-8s %-16s %s\n", j.hdr.nprocs, "pid", "parent", "group",
+	       "session", "name", "state");
+	for (uint32_t i = 0; i < j.hdr.nprocs; i++) {
+		const struct ckpt_job_proc *p = &j.procs[i];
+		int depth = 0;
+
+		for (int32_t a = p->parent; a >= 0; a = j.procs[a].parent)
+			depth++;
+		printf("  %*s%-*d %-8d %-8d %-8d %-16s ", 2 * depth, "", 8 - 2 * depth > 1 ? 8 - 2 * depth : 1,
+		       p->pid, p->parent >= 0 ? j.procs[p->parent].pid : 0, p->pgid, p->sid, esc(p->comm));
+		if (p->state == CKPT_JOB_ZOMBIE && (p->status & 0x7f))
+			printf("zombie, killed by signal %d\n", p->status & 0x7f);
+		else if (p->state == CKPT_JOB_ZOMBIE)
+			printf("zombie, exit status %d\n", (p->status >> 8) & 0xff);
+		else
+			printf("live, image %s\n", esc(p->image));
+	}
+	printf("shared %u\n", j.hdr.nobjs);
+	for (uint32_t k = 0; k < j.hdr.nobjs; k++) {
+		const struct ckpt_job_obj *o = &j.objs[k];
+
+		if (o->kind == CKPT_JOB_PIPE)
+			printf("  %u pipe, %lu bytes in it, made by pid %d:", k, o->data_len, j.procs[o->owner].pid);
+		else
+			printf("  %u open file, made by pid %d from its fd %d:", k, j.procs[o->owner].pid, o->owner_fd);
+		for (uint32_t f = 0; f < j.hdr.nrefs; f++)
+			if (j.refs[f].obj == k)
+				printf(" %d/%d%s", j.procs[j.refs[f].proc].pid, j.refs[f].fd,
+				       o->kind != CKPT_JOB_PIPE ? "" : j.refs[f].end ? "w" : "r");
+		printf("\n");
+	}
+	for (uint32_t i = 0; i < j.hdr.nprocs; i++) {
+		if (j.procs[i].state != CKPT_JOB_LIVE)
+			continue;
+		printf("\n");
+		if (!img_job_member_path(path, &j.procs[i], member, sizeof(member)) || print_image(member))
+			r = 2;
+	}
+	img_job_close(&j);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	const char *path = argc > 1 ? argv[1] : "myckpt";
+
+	if (argc > 2 || (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))) {
+		fprintf(argc > 2 ? stderr : stdout, "usage: readckpt [IMAGE]   (default: myckpt)\n");
+		return argc > 2 ? 2 : 0;
+	}
+	return img_job_is(path) ? print_job(path) : print_image(path);
 }

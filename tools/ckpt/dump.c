@@ -830,33 +830,70 @@ static int check_portable(const struct dump *d, const struct img *img)
 	return missing ? EX_FAIL : EX_OK;
 }
 
-/* 8. What the new image will not bring back, one line each, as libckpt said
- * on the program's stderr (which the person dumping may not see); then
- * --portable's check.  EX_OK or EX_FAIL. */
-static int report_image(const struct dump *d)
+/* is descriptor fd of process `proc` of the job one the job shares (made
+ * again from the job table, not from its own record)? */
+static int job_shared(const struct img_job *j, uint32_t proc, int32_t fd)
+{
+	for (uint32_t r = 0; j && r < j->hdr.nrefs; r++)
+		if (j->refs[r].proc == proc && j->refs[r].fd == fd)
+			return 1;
+	return 0;
+}
+
+/* one image (a job's: process `proc` of job j) */
+static int report_one(const struct dump *d, const char *path, const struct img_job *j, uint32_t proc)
 {
 	struct img img;
 	struct img_err err;
+	char who[64] = "";
 	int r = EX_OK;
 
-	if (img_open(&img, d->path, 0, &err)) {
-		say("%s: %s", esc(d->path), err.msg);	/* msg: escaped already */
+	if (img_open(&img, path, 0, &err)) {
+		say("%s: %s", esc(path), err.msg);	/* msg: escaped already */
 		return EX_FAIL;
 	}
+	if (j)
+		snprintf(who, sizeof(who), " pid %d (%s)", j->procs[proc].pid, j->procs[proc].comm);
 	for (int i = 0; i < CKPT_PROC_NLOST; i++)
 		if (img.proc->attrs & (CKPT_PROC_GROUPS_LOST << i))
-			say("notice: %s: not restored: %s", esc(d->path), img_lost_names[i]);
+			say("notice: %s:%s not restored: %s", esc(d->path), who, img_lost_names[i]);
 	for (uint32_t i = 0; i < img.hdr.nfds; i++) {
 		const struct ckpt_fd *f = &img.fds[i];
 
-		if (f->kind == CKPT_FD_UNSUPPORTED && f->fd > 2)
-			say("notice: %s: not restored: fd %d (%s): %s", esc(d->path), f->fd,
+		if (f->kind == CKPT_FD_UNSUPPORTED && (f->fd > 2 || (j && proc)) && !job_shared(j, proc, f->fd))
+			say("notice: %s:%s not restored: fd %d (%s): %s", esc(d->path), who, f->fd,
 			    esc(img_str(&img, f->path_off)), img_fd_why(f));
 	}
 	if (d->portable)
 		r = check_portable(d, &img);
 	close(img.fd);
 	munmap(img.tables, img.hdr.tables_size);
+	return r;
+}
+
+/* 8. What the new image will not bring back, one line each, as libckpt said
+ * on the program's stderr (which the person dumping may not see); then
+ * --portable's check; for a job, each process's image.  EX_OK or EX_FAIL. */
+static int report_image(const struct dump *d)
+{
+	struct img_job j;
+	struct img_err err;
+	char member[IMG_PATH_MAX];
+	int r = EX_OK;
+
+	if (!img_job_is(d->path))
+		return report_one(d, d->path, NULL, 0);
+	if (img_job_open(&j, d->path, &err)) {
+		say("%s: %s", esc(d->path), err.msg);
+		img_job_close(&j);
+		return EX_FAIL;
+	}
+	for (uint32_t i = 0; i < j.hdr.nprocs; i++)
+		if (j.procs[i].state == CKPT_JOB_LIVE &&
+		    (!img_job_member_path(d->path, &j.procs[i], member, sizeof(member)) ||
+		     report_one(d, member, &j, i) != EX_OK))
+			r = EX_FAIL;
+	img_job_close(&j);
 	return r;
 }
 

@@ -5,6 +5,8 @@ const char info_help[] =
 	"usage: ckpt info [--json] [IMAGE]\n"
 	"print IMAGE (default: myckpt) after validating it like the restorer does\n"
 	"      --json          one JSON object: header, machine, threads, process, regions\n"
+	"                      (a job: its processes, each with its image's path, and what\n"
+	"                      they share)\n"
 	"                      (addresses as \"0x...\" strings, sizes as numbers)\n"
 	"without --json this runs readckpt IMAGE\n"
 	"exit status: 0 printed, 2 image refused or usage error, 1 no readckpt\n";
@@ -227,6 +229,71 @@ static void json_pending_and_timers(FILE *f, const struct img *img)
 }
 
 /* `ckpt info --json`: the image as one JSON object on stdout */
+/* a job's table: its processes (each image described by `ckpt info --json`
+ * of its path) and what they share */
+static int info_job_json(const char *path)
+{
+	struct img_job j;
+	struct img_err err;
+	char member[IMG_PATH_MAX];
+	FILE *f = stdout;
+
+	if (img_job_open(&j, path, &err)) {
+		say("%s: %s", esc(path), err.msg);
+		img_job_close(&j);
+		return EX_USAGE;
+	}
+	fputs("{\n  \"path\": ", f);
+	json_str(f, path);
+	fprintf(f, ",\n  \"job_format_version\": %u,\n  \"file_size\": %lu,\n  \"created_ns\": %lu,\n"
+		"  \"job_id\": \"", j.hdr.version, j.hdr.file_size, j.hdr.created_ns);
+	for (int i = 0; i < 16; i++)
+		fprintf(f, "%02x", j.hdr.job_id[i]);
+	fputs("\",\n  \"processes\": [", f);
+	for (uint32_t i = 0; i < j.hdr.nprocs; i++) {
+		const struct ckpt_job_proc *p = &j.procs[i];
+
+		fprintf(f, "%s\n    { \"pid\": %d, \"parent_pid\": %d, \"pgid\": %d, \"sid\": %d, \"name\": ",
+			i ? "," : "", p->pid, p->parent >= 0 ? j.procs[p->parent].pid : 0, p->pgid, p->sid);
+		json_str(f, p->comm);
+		if (p->state == CKPT_JOB_ZOMBIE)
+			fprintf(f, ", \"state\": \"zombie\", \"wait_status\": %d }", p->status);
+		else {
+			fputs(", \"state\": \"live\", \"image\": ", f);
+			img_job_member_path(path, p, member, sizeof(member));
+			json_str(f, member);
+			fputs(" }", f);
+		}
+	}
+	fputs("\n  ],\n  \"shared\": [", f);
+	for (uint32_t k = 0; k < j.hdr.nobjs; k++) {
+		const struct ckpt_job_obj *o = &j.objs[k];
+		int n = 0;
+
+		fprintf(f, "%s\n    { \"kind\": \"%s\", \"owner_pid\": %d, ", k ? "," : "",
+			o->kind == CKPT_JOB_PIPE ? "pipe" : "file", j.procs[o->owner].pid);
+		if (o->kind == CKPT_JOB_PIPE)
+			fprintf(f, "\"bytes\": %lu, ", o->data_len);
+		else
+			fprintf(f, "\"owner_fd\": %d, ", o->owner_fd);
+		fputs("\"holders\": [", f);
+		for (uint32_t r = 0; r < j.hdr.nrefs; r++)
+			if (j.refs[r].obj == k)
+				fprintf(f, "%s{ \"pid\": %d, \"fd\": %d%s }", n++ ? ", " : "",
+					j.procs[j.refs[r].proc].pid, j.refs[r].fd,
+					o->kind != CKPT_JOB_PIPE ? "" : j.refs[r].end ? ", \"end\": \"write\"" :
+											", \"end\": \"read\"");
+		fputs("] }", f);
+	}
+	fputs("\n  ]\n}\n", f);
+	img_job_close(&j);
+	if (fflush(f) || ferror(f)) {
+		say("writing the JSON: %s", strerror(errno));
+		return EX_FAIL;
+	}
+	return EX_OK;
+}
+
 static int info_json(const char *path)
 {
 	struct img img;
@@ -273,7 +340,7 @@ int cmd_info(int argc, char **argv)
 	if (optind < argc)
 		path = argv[optind];
 	if (json)
-		return info_json(path);
+		return img_job_is(path) ? info_job_json(path) : info_json(path);
 	if (find_helper("readckpt", rdr, sizeof(rdr)))
 		return EX_FAIL;
 	/* readckpt takes no "--": keep a leading '-' from reading as an option */
