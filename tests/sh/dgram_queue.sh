@@ -160,7 +160,7 @@ brk=
 # checkpoint MODE -- run the program until its image is written; $orig is its pid
 checkpoint() {
 	rm -f "$W/img"
-	(cd "$W" && CKPT_FILE="$W/img" LD_PRELOAD="$ROOT/libckpt.so" BRK_DGRAM=$brk timeout 30 "$W/dg" "$1" \
+	(cd "$W" && CKPT_FILE="$W/img" BRK_DGRAM=$brk timeout 30 env LD_PRELOAD="$ROOT/libckpt.so" "$W/dg" "$1" \
 		>"$W/$1.out" 2>"$W/$1.ckpt") &
 	orig=$!
 	wait_for 10 grep -q checkpointed "$W/$1.out"

@@ -1,8 +1,9 @@
 #!/bin/sh
-# dump_children.sh -- a process with children: `ckpt dump` does not take
-# them for a previous checkpoint's writer, and the children, which the image
-# does not hold (process trees are issue 16's), are named at checkpoint time,
-# by dump and at restore.
+# dump_children.sh -- a process checkpointed alone (CKPT_JOB=0) while it
+# has children: `ckpt dump` does not take them for a previous checkpoint's
+# writer, and the children, which its image does not hold, are named at
+# checkpoint time, by dump and at restore.  (Without CKPT_JOB=0 the process
+# and its children are a job, checkpointed whole: tests/sh/job_*.sh.)
 #
 # Simulates a user dumping a job script: bash running `seq | awk` pipelines in
 # a loop, under libckpt.so.  Checks:
@@ -44,7 +45,7 @@ EOF
 start() {
 	rm -f "$W/img" "$W/prog.err"
 	: >"$W/prog.out"
-	(cd "$W" && CKPT_FILE="$W/img" LD_PRELOAD="$ROOT/libckpt.so" exec bash "$1" >"$W/prog.out" 2>"$W/prog.err") &
+	(cd "$W" && CKPT_JOB=0 CKPT_FILE="$W/img" LD_PRELOAD="$ROOT/libckpt.so" exec bash "$1" >"$W/prog.out" 2>"$W/prog.err") &
 	pid=$!
 	wait_for 10 grep -q ready "$W/prog.out" || { not_ok "$1 did not start: $(oneline "$W/prog.err")"; finish; }
 	sleep 0.3

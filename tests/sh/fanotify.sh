@@ -157,7 +157,7 @@ take() {
 	D=$W/d-$1
 	rm -rf "$D" "$W/$1.img"
 	mkdir -p "$D/sub" && : >"$D/f"
-	(cd "$W" && CKPT_FILE="$W/$1.img" LD_PRELOAD="$ROOT/libckpt.so" BRK_FAN=$brk timeout 30 "$W/fw" "$D" "$1" \
+	(cd "$W" && CKPT_FILE="$W/$1.img" BRK_FAN=$brk timeout 30 env LD_PRELOAD="$ROOT/libckpt.so" "$W/fw" "$D" "$1" \
 		>"$W/$1.out" 2>"$W/$1.err")
 }
 

@@ -292,7 +292,7 @@ compile_or_fail "cannot build the program" cc -O2 -o "$W/kinds" "$W/kinds.c"
 # in $W/MODE.out, stderr (libckpt's lines) in $W/MODE.err
 run() {
 	mkdir -p "$W/$1"
-	(cd "$W" && CKPT_FILE="$W/$1.img" LD_PRELOAD="$ROOT/libckpt.so" timeout 60 ./kinds "$W/$1" "$W/$1.img" "$1") \
+	(cd "$W" && CKPT_FILE="$W/$1.img" timeout 60 env LD_PRELOAD="$ROOT/libckpt.so" ./kinds "$W/$1" "$W/$1.img" "$1") \
 		>"$W/$1.out" 2>"$W/$1.err"
 }
 # restore MODE ARGS...: the restorer on $W/MODE.img; stdout in $W/MODE.rst,

@@ -84,7 +84,7 @@ int main(void)
 EOF2
 compile_or_fail "cannot build the program" cc -O2 -o "$W/remap" "$W/remap.c"
 (cd "$W" && CKPT_TRACK=hash CKPT_INCREMENTAL=1 CKPT_FULL_EVERY=3 CKPT_KEEP=10 CKPT_FILE="$W/img" \
-	LD_PRELOAD="$ROOT/libckpt.so" timeout 60 ./remap) >"$W/orig.out" 2>"$W/orig.err"
+	timeout 60 env LD_PRELOAD="$ROOT/libckpt.so" ./remap) >"$W/orig.out" 2>"$W/orig.err"
 if grep -q '^six: 0$' "$W/orig.out"; then
 	ok "six checkpoints taken"
 else

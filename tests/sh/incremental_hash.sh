@@ -51,7 +51,7 @@ int main(void)
 EOF2
 compile_or_fail "cannot build the program" cc -O2 -o "$W/rounds" "$W/rounds.c"
 (cd "$W" && CKPT_TRACK=hash CKPT_INCREMENTAL=1 CKPT_KEEP=10 CKPT_FILE="$W/img" \
-	LD_PRELOAD="$ROOT/libckpt.so" timeout 60 ./rounds) >"$W/orig.out" 2>"$W/orig.err"
+	timeout 60 env LD_PRELOAD="$ROOT/libckpt.so" ./rounds) >"$W/orig.out" 2>"$W/orig.err"
 # the last image's writer (the program's child) may still be writing it
 for _ in $(seq 1 300); do
 	ls -a "$W" | grep -q '\.tmp\.' || break

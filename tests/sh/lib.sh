@@ -137,7 +137,7 @@ now_ms() {
 }
 
 under_libckpt() {
-	(cd "$W" && CKPT_FILE="$W/img" LD_PRELOAD="$ROOT/libckpt.so" timeout 60 "$@") >"$W/orig.out" 2>"$W/orig.err"
+	(cd "$W" && CKPT_FILE="$W/img" timeout 60 env LD_PRELOAD="$ROOT/libckpt.so" "$@") >"$W/orig.out" 2>"$W/orig.err"
 	rc=$?
 }
 

@@ -165,7 +165,7 @@ checkpoint() {
 	shift 2
 	rm -rf "$D1" "$D2" "$img"
 	mkdir -p "$D1/data" && cp "$W/mp" "$D1/mp" && cp "$W/in.txt" "$D1/data/in.txt" || exit 1
-	(cd "$D1" && env CKPT_FILE="$img" LD_PRELOAD="$LIB" "$@" timeout 60 ./mp "$D1/data/in.txt" "$mode") \
+	(cd "$D1" && env CKPT_FILE="$img" "$@" timeout 60 env LD_PRELOAD="$LIB" ./mp "$D1/data/in.txt" "$mode") \
 		>"$W/orig.out" 2>"$W/orig.err" </dev/null
 	if [ "$(cat "$W/orig.out")" != saved ] || [ ! -s "$img" ]; then
 		not_ok "mp $mode $*: no image: $(oneline "$W/orig.out") $(oneline "$W/orig.err")"

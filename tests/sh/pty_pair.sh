@@ -75,7 +75,7 @@ compile_or_fail "build the test program" cc -O -o "$W/term" "$W/term.c"
 
 brk=
 [ "$BRK" -eq 1 ] && brk=1
-(cd "$W" && CKPT_FILE="$W/img" LD_PRELOAD="$ROOT/libckpt.so" BRK_PTY=$brk timeout 30 "$W/term" \
+(cd "$W" && CKPT_FILE="$W/img" BRK_PTY=$brk timeout 30 env LD_PRELOAD="$ROOT/libckpt.so" "$W/term" \
 	>"$W/orig.out" 2>"$W/orig.err") &
 orig=$!
 wait_for 10 test -s "$W/orig.out"

@@ -53,7 +53,7 @@ compile_or_fail "build the test program" cc -O -o "$W/sandboxed" "$W/sandboxed.c
 # run MODE -- checkpoint, then restore; stderr of both in $W/MODE.ckpt, MODE.rst
 run() {
 	rm -f "$W/img"
-	(cd "$W" && CKPT_FILE="$W/img" LD_PRELOAD="$ROOT/libckpt.so" timeout 30 "$W/sandboxed" "$1" \
+	(cd "$W" && CKPT_FILE="$W/img" timeout 30 env LD_PRELOAD="$ROOT/libckpt.so" "$W/sandboxed" "$1" \
 		>"$W/$1.out" 2>"$W/$1.ckpt")
 	wait_for 10 test -s "$W/img"
 	sleep 0.2

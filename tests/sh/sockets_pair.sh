@@ -216,7 +216,7 @@ compile_or_fail "cannot build the program" cc -O2 -o "$W/pairs" "$W/pairs.c"
 # take MODE: run the program under libckpt (image $W/MODE.img); its output
 # in $W/MODE.out, its stderr (what the checkpoint said) in $W/MODE.err
 take() {
-	(cd "$W" && CKPT_FILE="$W/$1.img" LD_PRELOAD="$ROOT/libckpt.so" timeout 60 ./pairs "$1" "$W/$1.img") \
+	(cd "$W" && CKPT_FILE="$W/$1.img" timeout 60 env LD_PRELOAD="$ROOT/libckpt.so" ./pairs "$1" "$W/$1.img") \
 		>"$W/$1.out" 2>"$W/$1.err"
 	rc=$?
 	wait_for 30 test -s "$W/$1.img"

@@ -215,7 +215,7 @@ int main(void)
 }
 EOF
 	if cc -O1 -pthread -o "$W/rm" "$W/rm.c" -ldl 2>"$W/cc.err" &&
-	   (cd "$W" && exec env LD_PRELOAD="$ROOT/libckpt.so" CKPT_FILE="$W/rm.img" timeout 30 ./rm) >"$W/rm0.out" 2>&1 &&
+	   (cd "$W" && exec env CKPT_FILE="$W/rm.img" timeout 30 env LD_PRELOAD="$ROOT/libckpt.so" ./rm) >"$W/rm0.out" 2>&1 &&
 	   grep -q saved "$W/rm0.out"; then
 		(cd "$W" && timeout 30 "$ROOT/restorer" --same-pid "$W/rm.img") >"$W/rm1.out" 2>&1
 		want="unlock ok"

@@ -130,7 +130,7 @@ if [ $timens = 1 ]; then
 		timeout 60 ./clk) >"$W/orig.out" 2>"$W/orig.err"
 else
 	note "no time namespace for this user here ($(oneline "$W/ns.err")): the image's clocks are moved by imgedit"
-	(cd "$W" && LD_PRELOAD="$ROOT/libckpt.so" CKPT_FILE="$W/img" timeout 60 ./clk) >"$W/orig.out" 2>"$W/orig.err"
+	(cd "$W" && CKPT_FILE="$W/img" timeout 60 env LD_PRELOAD="$ROOT/libckpt.so" ./clk) >"$W/orig.out" 2>"$W/orig.err"
 fi
 made_ms=$(now_ms)
 if [ ! -s "$W/img" ] || [ "$(cat "$W/orig.out")" != ran ]; then

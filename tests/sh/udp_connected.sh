@@ -79,7 +79,7 @@ compile_or_fail "build the test program" cc -O -o "$W/udp" "$W/udp.c"
 
 for v in 4 6; do
 	rm -f "$W/img"
-	(cd "$W" && CKPT_FILE="$W/img" LD_PRELOAD="$ROOT/libckpt.so" timeout 30 "$W/udp" $v >"$W/orig$v.out" 2>"$W/orig$v.err")
+	(cd "$W" && CKPT_FILE="$W/img" timeout 30 env LD_PRELOAD="$ROOT/libckpt.so" "$W/udp" $v >"$W/orig$v.out" 2>"$W/orig$v.err")
 	if [ ! -s "$W/img" ] || ! grep -q "^server got ping" "$W/orig$v.out"; then
 		not_ok "IPv$v: the uninterrupted run: $(oneline "$W/orig$v.out") $(oneline "$W/orig$v.err")"
 		not_ok "IPv$v: not restored"

@@ -262,7 +262,7 @@ done
 
 # ---- E: an incremental image, and the image ckpt merge makes of its chain ----
 mkdir "$W/inc"
-(cd "$W/inc" && CKPT_FILE="$W/inc/img" CKPT_INCREMENTAL=1 LD_PRELOAD="$ROOT/libckpt.so" timeout 60 "$W/clocks" 2) \
+(cd "$W/inc" && CKPT_FILE="$W/inc/img" CKPT_INCREMENTAL=1 timeout 60 env LD_PRELOAD="$ROOT/libckpt.so" "$W/clocks" 2) \
 	>"$W/inc.out" 2>"$W/inc.err"
 if [ "$("$ED" "$W/inc/img" get-hdr depth 2>/dev/null)" = 1 ] &&
    "$ROOT/ckpt" merge "$W/inc/img" "$W/merged.img" >"$W/merge.out" 2>&1; then

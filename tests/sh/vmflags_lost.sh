@@ -63,7 +63,7 @@ int main(int argc, char **argv)
 }
 EOF2
 compile_or_fail "cannot build the program" cc -O2 -o "$W/guard" "$W/guard.c"
-(cd "$W" && [ "$BRK" = 1 ] && export BRK=1; CKPT_FILE="$W/img" LD_PRELOAD="$ROOT/libckpt.so" timeout 60 ./guard "$W/img") \
+(cd "$W" && [ "$BRK" = 1 ] && export BRK=1; CKPT_FILE="$W/img" timeout 60 env LD_PRELOAD="$ROOT/libckpt.so" ./guard "$W/img") \
 	>"$W/orig.out" 2>"$W/orig.err"
 rc=$?
 [ $rc -eq 4 ] && skip "MADV_GUARD_INSTALL is not available here: $(oneline "$W/orig.out")"
