@@ -53,7 +53,7 @@ struct cap_scratch {
 		struct ckpt_job_ref refs[CKPT_JOB_MAX_REFS];
 		struct cap_job_fd {	/* every descriptor of the job's live processes */
 			uint32_t proc, flags, pipe;
-			int32_t fd, group;
+			int32_t fd, group, pidfd_of;	/* a pidfd: its process (-1 gone), else 0 */
 			uint64_t dev, ino;
 		} fds[CKPT_JOB_MAX_REFS];
 		uint8_t data[4u << 20];	/* the bytes in the job's pipes */
@@ -110,6 +110,7 @@ extern struct cap_scratch ckpt_scratch;
 struct cap_job_state {
 	int role;
 	char path[4200];		/* this process's image: ".NAME.JOBID.PID" beside the table */
+	char table[4096];		/* the job table's path, for messages */
 	int fds[5];			/* libckpt's descriptors of the job, or -1: a member's ctl
 					 * (to write) and go (to read); the root's ctl[2], go[2]
 					 * and the order memfd */

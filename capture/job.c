@@ -38,6 +38,7 @@ struct job_order {			/* the memfd's content */
 	int32_t ctl, go;		/* the root's descriptor numbers of the pipes */
 	uint8_t job_id[16];
 	char prefix[4200];		/* a member's image is prefix + its pid */
+	char table[4096];		/* the table's path */
 };
 
 struct job_msg {			/* on ctl: one write each, atomic (< PIPE_BUF) */
@@ -238,6 +239,8 @@ static int make_order(const char *path)
 	if (strlen(base) + 30 > sizeof(name_prefix))
 		base = "job";			/* too long a name for the table: ".job.ID.PID" */
 	img_fmt(name_prefix, sizeof(name_prefix), ".%S.%S.", base, id);
+	img_fmt(o.table, sizeof(o.table), "%S", path);
+	memcpy(ckpt_job.table, o.table, sizeof(o.table));
 	memcpy(o.prefix, path, dir);
 	img_fmt(o.prefix + dir, sizeof(o.prefix) - dir, "%S", name_prefix);
 	if (sys_failed(sys_pipe2(ctl_pipe, O_CLOEXEC)) || sys_failed(sys_pipe2(go_pipe, O_CLOEXEC)))
@@ -336,7 +339,7 @@ int cap_job_join(int32_t root, int order_fd)
 	img_fmt(p, sizeof(p), "/proc/%d/fd/%d", root, order_fd);
 	fd = sys_open(p, O_RDONLY | O_CLOEXEC, 0);
 	if (sys_failed(fd) || sys_pread((int)fd, &o, sizeof(o), 0) != sizeof(o) || o.magic != JOB_ORDER_MAGIC ||
-	    o.root != root || !memchr(o.prefix, 0, sizeof(o.prefix))) {
+	    o.root != root || !memchr(o.prefix, 0, sizeof(o.prefix)) || !memchr(o.table, 0, sizeof(o.table))) {
 		cap_say("pid %d's job order cannot be read (%s): no part in its checkpoint", root, p);
 		if (!sys_failed(fd))
 			sys_close((int)fd);
@@ -360,6 +363,7 @@ int cap_job_join(int32_t root, int order_fd)
 	ckpt_job.fds[1] = (int)go;
 	ckpt_job.answered = 0;
 	memcpy(ckpt_job.job_id, o.job_id, sizeof(o.job_id));
+	memcpy(ckpt_job.table, o.table, sizeof(o.table));
 	img_fmt(ckpt_job.path, sizeof(ckpt_job.path), "%s%d", o.prefix, (int)sys_getpid());
 	return 0;
 }
@@ -554,8 +558,12 @@ static int list_job_fds(const char *path, uint32_t *n)
 				f->proc = i;
 				f->group = -1;
 				img_fmt(where, sizeof(where), "/proc/%d/fdinfo/%d", members[i].pid, f->fd);
+				f->flags = 0;
+				f->pidfd_of = 0;
 				if (cap_read_small(where, info, sizeof(info)) > 0 && (p = cap_field(info, "flags:")))
 					f->flags = (uint32_t)img_parse_num(&p, 8);
+				if (!strcmp(link, "anon_inode:[pidfd]"))
+					f->pidfd_of = (p = cap_field(info, "Pid:")) && *p != '-' ? (int32_t)num(&p) : -1;
 				if (++*n == CKPT_JOB_MAX_REFS) {
 					sys_close((int)dir);
 					cap_say("%s: no checkpoint: the job holds more than %u descriptors", path,
@@ -709,8 +717,13 @@ static int find_shared(const char *path, uint32_t n)
 		const struct cap_job_fd *f = &J->fds[a];
 		struct ckpt_job_ref *r = &J->refs[J->hdr.nrefs];
 
+		if (f->pidfd_of && f->pidfd_of != members[f->proc].pid &&
+		    (f->pidfd_of < 0 || find(f->pidfd_of) < 0 || members[find(f->pidfd_of)].state == 'X'))
+			cap_say("%s: not restored: pid %d (%s) fd %d: a pidfd of %s", path, members[f->proc].pid,
+				members[f->proc].comm, f->fd, f->pidfd_of < 0 ? "a process gone" :
+				"a process outside the job");
 		if (f->group < 0) {
-			if (f->pipe && f->fd > 2)
+			if (f->pipe && (f->fd > 2 || f->proc))
 				cap_say("%s: not restored: pid %d (%s) fd %d (pipe): its other end is outside the job",
 					path, members[f->proc].pid, members[f->proc].comm, f->fd);
 			continue;

@@ -239,19 +239,45 @@ static int go_without_cgo(void)
 }
 
 /* A job (job.c) is the process that takes the trigger and every descendant
- * that carries libckpt.  The first process started under libckpt sets
- * CKPT_JOB_ROOT to its pid, which its descendants inherit: one whose
- * CKPT_JOB_ROOT names a live ancestor of its own starts no CKPT_INTERVAL
- * timer and no incremental chain (the root's timer checkpoints it with the
- * rest).  A trigger sent to it still checkpoints it and its own descendants.
- * 1: below a job's root. */
+ * that carries libckpt.  A process with an ancestor that carries libckpt
+ * (one that catches both the trigger and the stop signal) is inside a job:
+ * it starts no CKPT_INTERVAL timer and no incremental chain of its own, as
+ * the job's top process checkpoints it with the rest.  A trigger sent to it
+ * still checkpoints it and its own descendants.  The environment is not
+ * touched.  1: inside a job. */
+static int catches_ours(const char *status)
+{
+	const char *v = cap_field(status, "SigCgt:");
+	uint64_t mask = v ? img_parse_num(&v, 16) : 0;
+
+	return (mask >> (ckpt_cfg.sig - 1) & 1) && ckpt_stop_sig > 0 && (mask >> (ckpt_stop_sig - 1) & 1);
+}
+
+static int in_a_job(void)
+{
+	int32_t p = (int32_t)getppid();
+	char path[48], status[2048];
+
+	for (int depth = 0; depth < 64 && p > 1; depth++) {
+		const char *pp;
+
+		img_fmt(path, sizeof(path), "/proc/%d/status", p);
+		if (cap_read_small(path, status, sizeof(status)) <= 0)
+			return 0;
+		if (catches_ours(status))
+			return 1;
+		pp = cap_field(status, "PPid:");
+		p = pp ? (int32_t)img_parse_num(&pp, 10) : 0;
+	}
+	return 0;
+}
+
+/* is pid an ancestor of this process? */
 static int is_ancestor(int32_t pid)
 {
-	if (pid <= 0)
-		return 0;
 	int32_t p = (int32_t)getppid();
 
-	for (int depth = 0; depth < 256 && p > 1; depth++) {
+	for (int depth = 0; depth < 256 && p > 1 && pid > 0; depth++) {
 		char path[48];
 		uint64_t pp;
 
@@ -262,24 +288,7 @@ static int is_ancestor(int32_t pid)
 			return 0;
 		p = (int32_t)pp;
 	}
-	return p == pid;
-}
-
-static int in_a_job(void)
-{
-	const char *v = cap_env("CKPT_JOB_ROOT");
-	char me[16];
-
-	if (v && *v) {
-		const char *p = v;
-		int32_t root = (int32_t)img_parse_num(&p, 10);
-
-		if (!*p && root > 0 && root != getpid() && is_ancestor(root))
-			return 1;
-	}
-	img_fmt(me, sizeof(me), "%d", (int)getpid());
-	setenv("CKPT_JOB_ROOT", me, 1);
-	return 0;
+	return pid > 0 && p == pid;
 }
 
 __attribute__((constructor)) static void ckpt_init(void)

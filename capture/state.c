@@ -691,9 +691,12 @@ static void describe_pidfd(struct ckpt_fd *f, const char *info)
 
 	f->kind = CKPT_FD_UNSUPPORTED;
 	f->aux[0] = CKPT_WHY_PIDFD_OTHER;
-	if (v && *v >= '0' && *v <= '9' && num(&v, 10) == (uint64_t)sys_getpid()) {
-		f->kind = CKPT_FD_PIDFD;
-		f->aux[0] = 0;
+	if (v && *v >= '0' && *v <= '9') {
+		f->aux[1] = num(&v, 10);	/* another's: made again where it is in the job */
+		if (f->aux[1] == (uint64_t)sys_getpid()) {
+			f->kind = CKPT_FD_PIDFD;
+			f->aux[0] = f->aux[1] = 0;
+		}
 	}
 }
 
@@ -1298,6 +1301,13 @@ void cap_collect_limits(struct ckpt_proc *p)
 /* one line on stderr for each state the image records as not restored */
 void cap_say_not_restored(const char *path, const struct ckpt_proc *p, const struct cap_walk *w)
 {
+	static char in_job[4200];
+	int to_restore = path == ckpt_cfg.path || path == ckpt_job.path;
+
+	if (path == ckpt_job.path) {		/* a job's: its table, and which process */
+		img_fmt(in_job, sizeof(in_job), "%S (pid %d of its job)", ckpt_job.table, (int)sys_getpid());
+		path = in_job;
+	}
 	if (p->attrs & CKPT_PROC_GROUPS_LOST)
 		cap_say("%s: not restored: supplementary groups (more than %d)", path, CKPT_MAX_GROUPS);
 	for (int i = 1; i <= 4; i++)		/* the locks and leases */
@@ -1333,8 +1343,12 @@ void cap_say_not_restored(const char *path, const struct ckpt_proc *p, const str
 	}
 	/* descriptors: in an image to restore (CKPT_FILE's); a tsetjmp image is
 	 * for tlongjmp, which leaves the process its descriptors */
-	for (uint32_t i = 0; path == ckpt_cfg.path && i < w->nfds; i++) {	/* 0-2: the restorer's */
-		const struct ckpt_fd *f = &ckpt_scratch.fds[i];
+	for (uint32_t i = 0; to_restore && i < w->nfds; i++) {
+		const struct ckpt_fd *f = &ckpt_scratch.fds[i];	/* 0-2: the restorer's */
+
+		if (ckpt_job.role && f->kind == CKPT_FD_UNSUPPORTED &&
+		    (f->aux[0] == CKPT_WHY_PIPE_OUTSIDE || f->aux[0] == CKPT_WHY_PIDFD_OTHER))
+			continue;		/* in a job: the root names those the job does not hold */
 
 		if (f->kind == CKPT_FD_UNSUPPORTED && f->fd > 2 && f->aux[0] == CKPT_WHY_INOTIFY_PATH && f->aux[1])
 			cap_say("%s: not restored: fd %d (%s): %s: watch %lu, inode %lu on device %lu:%lu (added "

@@ -358,7 +358,9 @@ enum ckpt_fd_kind {
 				 * made again of the restored process, with O_NONBLOCK and
 				 * PIDFD_THREAD (O_EXCL) as flags say.  One of another
 				 * process, or of one gone (fdinfo Pid: -1), is
-				 * CKPT_FD_UNSUPPORTED, CKPT_WHY_PIDFD_OTHER */
+				 * CKPT_FD_UNSUPPORTED, CKPT_WHY_PIDFD_OTHER with aux[1] =
+				 * its pid (0: gone), made again when that pid is a
+				 * process of the same job */
 	CKPT_FD_NETLINK,	/* a netlink socket, made again with its protocol and groups:
 				 * aux[0] = protocol (NETLINK_ROUTE ...), aux[1] = type
 				 * (SOCK_RAW, SOCK_DGRAM), aux[2] = the port id to bind it to

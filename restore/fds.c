@@ -1212,8 +1212,8 @@ int rst_prepare_fds(const struct img *img, int stdio_image, int close_unsupporte
 
 		if ((f->fd <= 2 && !stdio_image) || f->share != i || stage[i] >= 0)
 			continue;
-		if (rst_job_fd_role(f->fd) == 2)
-			continue;		/* another process's, taken later (job.c) */
+		if (rst_job_fd_role(f) >= 2)
+			continue;		/* the job's, taken or made later (job.c) */
 		if (f->kind == CKPT_FD_PIPE) {
 			if (make_pipe(img, i, e))
 				return -1;

@@ -181,18 +181,44 @@ int rst_job_member_ok(const struct img *img, struct img_err *e)
 	return 0;
 }
 
-/* What the job says of descriptor fd of this process: 0 its own (made from
+/* What the job says of this process's descriptor f: 0 its own (made from
  * its record), 1 made from its record and handed to others (it owns the
- * FILE object), 2 taken from the job after barrier 1 */
-int rst_job_fd_role(int32_t fd)
+ * FILE object), 2 taken from the job after barrier 1, 3 a pidfd of another
+ * process of the job, opened once they all exist */
+int rst_job_fd_role(const struct ckpt_fd *f)
 {
-	for (uint32_t r = 0; rst_in_job && r < job.hdr.nrefs; r++) {
-		const struct ckpt_job_ref *f = &job.refs[r];
-		const struct ckpt_job_obj *o = &job.objs[f->obj];
+	if (!rst_in_job)
+		return 0;
+	for (uint32_t r = 0; r < job.hdr.nrefs; r++) {
+		const struct ckpt_job_ref *x = &job.refs[r];
+		const struct ckpt_job_obj *o = &job.objs[x->obj];
 
-		if ((int32_t)f->proc != me || f->fd != fd)
+		if ((int32_t)x->proc != me || x->fd != f->fd)
 			continue;
-		return o->kind == CKPT_JOB_FILE && (int32_t)o->owner == me && o->owner_fd == fd ? 1 : 2;
+		return o->kind == CKPT_JOB_FILE && (int32_t)o->owner == me && o->owner_fd == f->fd ? 1 : 2;
+	}
+	if (f->kind == CKPT_FD_UNSUPPORTED && f->aux[0] == CKPT_WHY_PIDFD_OTHER && f->aux[1])
+		for (uint32_t k = 0; k < job.hdr.nprocs; k++)
+			if ((uint64_t)job.procs[k].pid == f->aux[1])
+				return 3;
+	return 0;
+}
+
+/* role 3: a pidfd of another process of the job, whose pid it has again */
+static int open_job_pidfds(const struct img *img, struct img_err *e)
+{
+	for (uint32_t i = 0; i < img->hdr.nfds; i++) {
+		const struct ckpt_fd *f = &img->fds[i];
+		long fd;
+
+		if (f->share != i || rst_job_fd_role(f) != 3)
+			continue;
+		fd = SC2(__NR_pidfd_open, f->aux[1], f->flags & (O_NONBLOCK | O_EXCL));	/* O_EXCL: PIDFD_THREAD */
+		if (sys_failed(fd))
+			return img_fail(e, "fd %d: a pidfd of pid %lu of the job: pidfd_open: errno %d", f->fd, f->aux[1],
+					(int)-fd);
+		if (rst_stage_job_fd(img, f->fd, (int)fd, e))
+			return -1;
 	}
 	return 0;
 }
@@ -249,7 +275,7 @@ int rst_job_share(const struct img *img, int stdio_image, const char *path, stru
 		int32_t from = sync->obj[f->obj].pid, num = sync->obj[f->obj].fd[f->end];
 		long fd;
 
-		if ((int32_t)f->proc != me || rst_job_fd_role(f->fd) != 2)
+		if ((int32_t)f->proc != me)
 			continue;
 		if (from == (int32_t)sys_getpid())
 			fd = sys_fcntl(num, 1030 /* F_DUPFD_CLOEXEC */, 3);
@@ -270,6 +296,8 @@ int rst_job_share(const struct img *img, int stdio_image, const char *path, stru
 	}
 	if (pidfd >= 0)
 		sys_close((int)pidfd);
+	if (open_job_pidfds(img, e))
+		return -1;
 	if (p->pgid != p->pid && p->parent >= 0 && p->pgid != job.procs[p->parent].pgid) {
 		for (uint32_t k = 0; k < job.hdr.nprocs; k++)	/* 3. a group another leads */
 			if (job.procs[k].pid == p->pgid) {

@@ -66,7 +66,7 @@ int rst_job_me(void);
 uint32_t rst_job_nprocs(void);			/* this process's index in the table */
 const char *rst_job_make_tree(const char *path);
 int rst_job_member_ok(const struct img *img, struct img_err *e);
-int rst_job_fd_role(int32_t fd);
+int rst_job_fd_role(const struct ckpt_fd *f);
 int rst_job_share(const struct img *img, int stdio_image, const char *path, struct img_err *e);
 void rst_job_failed(void);
 

@@ -289,10 +289,12 @@ PROG
 compile_or_fail "cannot build the program" cc -O2 -o "$W/kinds" "$W/kinds.c"
 
 # run MODE: the program under libckpt with its image $W/MODE.img; its stdout
-# in $W/MODE.out, stderr (libckpt's lines) in $W/MODE.err
+# in $W/MODE.out, stderr (libckpt's lines) in $W/MODE.err.  It checkpoints
+# itself alone (CKPT_JOB=0): pidfd-child's child is then outside the image
+# (a pidfd of a process of a job comes back: job_tree.sh)
 run() {
 	mkdir -p "$W/$1"
-	(cd "$W" && CKPT_FILE="$W/$1.img" timeout 60 env LD_PRELOAD="$ROOT/libckpt.so" ./kinds "$W/$1" "$W/$1.img" "$1") \
+	(cd "$W" && CKPT_JOB=0 CKPT_FILE="$W/$1.img" timeout 60 env LD_PRELOAD="$ROOT/libckpt.so" ./kinds "$W/$1" "$W/$1.img" "$1") \
 		>"$W/$1.out" 2>"$W/$1.err"
 }
 # restore MODE ARGS...: the restorer on $W/MODE.img; stdout in $W/MODE.rst,

@@ -247,11 +247,12 @@ close_fds() {
 	done
 	return 0
 }
-# start_srv NAME ARGS...: the server under libckpt; sets pid
+# start_srv NAME ARGS...: the server under libckpt, checkpointed alone
+# (CKPT_JOB=0: pair's child holds the other end, outside the image); sets pid
 start_srv() {
 	local name=$1
 	shift
-	( close_fds; cd "$W" && exec env CKPT_FILE="$W/$name.img" LD_PRELOAD="$ROOT/libckpt.so" "$W/srv" "$W" "$@" \
+	( close_fds; cd "$W" && exec env CKPT_JOB=0 CKPT_FILE="$W/$name.img" LD_PRELOAD="$ROOT/libckpt.so" "$W/srv" "$W" "$@" \
 		>"$W/$name.out" 2>"$W/$name.err" </dev/null ) &
 	pid=$!
 	pids="$pids $pid"

@@ -1,0 +1,191 @@
+#!/bin/sh
+# job_tree.sh -- a job of a parent and its children: a prefork-style server
+# whose workers share its task and result pipes, two zombies not reaped yet,
+# an idle child; checkpointed whole, killed, restored eager and --lazy.
+#
+# Simulates a small prefork server (the parent hands numbers to two workers
+# through one pipe and reads their squares from another) that also has
+# children it has not waited for yet.  Checks:
+#   1  `ckpt dump` of the parent: a job table of 6 processes, two of them
+#      zombies (exit status 7; killed by SIGTERM), the two pipes shared
+#   2  restored eagerly: the server carries on where it was (the sum of all
+#      squares is right: no task lost or done twice), wait() in the parent
+#      finds both zombies with their statuses and each worker under the pid
+#      it had before the checkpoint; its pidfd of a worker is that worker's
+#   3  the same with --lazy
+#   4  memory shared between the job's processes (MAP_SHARED anonymous): the
+#      dump refuses, naming the two pids, and writes no image
+#   5  a stopped child (SIGSTOP): the dump refuses, naming it
+# Root and the ordinary user.  CKPT_TEST_BREAK=1: the expected sum is off by one.
+# Environment (tests/run.sh): ROOT, TMPDIR.  `ok N` / `not ok N`; exit 0, 1, 4.
+
+set -u
+. "$(dirname "$0")/lib.sh"
+pgid=
+at_exit '[ -n "$pgid" ] && kill -9 "-$pgid" 2>/dev/null'
+need_built "$ROOT/ckpt" "$ROOT/libckpt.so" "$ROOT/restorer" "$ROOT/readckpt"
+need_cc
+command -v setsid >/dev/null || skip "no setsid"
+workdir jobtree
+
+cat >"$W/tree.c" <<'EOF'
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define N 2000
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "normal";
+	int tasks[2], results[2], st, i, pidfd;
+	pid_t w[2], z1, z2, idle, got;
+	volatile long *shm = NULL;
+	long sum = 0;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (pipe(tasks) || pipe(results))
+		return 1;
+	for (i = 0; i < 2; i++)
+		if ((w[i] = fork()) == 0) {
+			int n;
+			long r;
+
+			close(tasks[1]);
+			close(results[0]);
+			while (read(tasks[0], &n, sizeof(n)) == sizeof(n) && n >= 0) {
+				r = (long)n * n;
+				if (write(results[1], &r, sizeof(r)) != sizeof(r))
+					_exit(3);
+			}
+			_exit(0);
+		}
+	if ((z1 = fork()) == 0)
+		_exit(7);
+	if ((z2 = fork()) == 0) {
+		signal(SIGTERM, SIG_DFL);
+		raise(SIGTERM);
+		_exit(9);
+	}
+	if (!strcmp(mode, "shm"))
+		shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if ((idle = fork()) == 0) {
+		for (;;)
+			if (shm && shm != MAP_FAILED)
+				(*shm)++, usleep(1000);
+			else
+				pause();
+	}
+	if (!strcmp(mode, "stop"))
+		kill(idle, SIGSTOP);
+	close(tasks[0]);
+	close(results[1]);
+	pidfd = syscall(SYS_pidfd_open, w[0], 0);
+	printf("ready workers %d %d\n", (int)w[0], (int)w[1]);
+	for (i = 1; i <= N; i++) {
+		long r;
+
+		if (write(tasks[1], &i, sizeof(i)) != sizeof(i) || read(results[0], &r, sizeof(r)) != sizeof(r))
+			return 2;
+		sum += r;
+		usleep(1000);
+		if (i % 250 == 0)
+			printf("at %d\n", i);
+	}
+	{
+		char path[64], info[1024], *p;
+		int fd, n;
+
+		snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+		fd = open(path, O_RDONLY);
+		n = fd < 0 ? -1 : (int)read(fd, info, sizeof(info) - 1);
+		info[n > 0 ? n : 0] = 0;
+		p = strstr(info, "Pid:");
+		printf("pidfd of %d\n", p ? atoi(p + 4) : -1);
+	}
+	got = waitpid(z1, &st, 0);
+	printf("z1 %s %d\n", got == z1 && WIFEXITED(st) ? "exit" : "?", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	got = waitpid(z2, &st, 0);
+	printf("z2 %s %d\n", got == z2 && WIFSIGNALED(st) ? "signal" : "?", WIFSIGNALED(st) ? WTERMSIG(st) : -1);
+	i = -1;
+	for (int k = 0; k < 2; k++)
+		if (write(tasks[1], &i, sizeof(i)) != sizeof(i))
+			return 2;
+	for (int k = 0; k < 2; k++) {
+		got = waitpid(w[k], &st, 0);
+		printf("worker %d %s %d\n", (int)w[k], got == w[k] ? "status" : "lost",
+		       WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	}
+	kill(idle, SIGKILL);
+	waitpid(idle, &st, 0);
+	printf("sum %ld\n", sum);
+	return 0;
+}
+EOF
+compile_or_fail "build the test program" cc -O -o "$W/tree" "$W/tree.c"
+
+# start MODE: the server in a session of its own under libckpt.so, pid in pgid
+start() {
+	rm -f "$W/img" "$W/.img."*
+	(cd "$W" && CKPT_FILE="$W/img" exec setsid env LD_PRELOAD="$ROOT/libckpt.so" ./tree "$1" \
+		>"$W/prog.out" 2>"$W/prog.err" </dev/null) &
+	pgid=$!
+	wait_for 10 grep -q "^ready" "$W/prog.out"
+}
+
+start normal || { not_ok "the server did not start: $(oneline "$W/prog.err")"; finish; }
+wait_for 20 grep -q "^at 500" "$W/prog.out"
+"$ROOT/ckpt" dump "$pgid" >"$W/dump.out" 2>"$W/dump.err"
+rc=$?
+kill -9 "-$pgid"
+pgid=
+"$ROOT/readckpt" "$W/img" >"$W/read.out" 2>&1
+workers=$(sed -n 's/^ready workers //p' "$W/prog.out")
+if [ $rc -eq 0 ] && grep -q "^processes 6" "$W/read.out" && grep -q "zombie, exit status 7" "$W/read.out" &&
+   grep -q "zombie, killed by signal 15" "$W/read.out" && [ "$(grep -c ' pipe, ' "$W/read.out")" -eq 2 ]; then
+	ok "dump of the server: 6 processes, 2 of them zombies with their statuses, 2 shared pipes"
+else
+	not_ok "dump: rc $rc: $(oneline "$W/dump.err"); readckpt: $(sed -n '5,18p' "$W/read.out" | tr '\n' '|')"
+fi
+
+want=$((2000 * 2001 * 4001 / 6))
+[ "$BRK" -eq 1 ] && want=$((want + 1))
+set -- $workers
+restore() {
+	(cd "$W" && timeout 60 "$ROOT/restorer" $1 "$W/img" >"$W/rst.out" 2>"$W/rst.err" </dev/null)
+	rc=$?
+	w0=$2 w1=$3
+	if [ $rc -eq 0 ] && grep -qx "sum $want" "$W/rst.out" && grep -qx "z1 exit 7" "$W/rst.out" &&
+	   grep -qx "z2 signal 15" "$W/rst.out" && grep -qx "worker $w0 status 0" "$W/rst.out" &&
+	   grep -qx "worker $w1 status 0" "$W/rst.out" && grep -qx "pidfd of $w0" "$W/rst.out"; then
+		ok "restored ${1:-eagerly}: every task done once (sum $want), both zombies reaped with their statuses, workers $w0 and $w1 waited for by pid, the pidfd of $w0 is its"
+	else
+		not_ok "restored ${1:-eagerly}: rc $rc: $(oneline "$W/rst.out"); stderr $(oneline "$W/rst.err")"
+	fi
+}
+restore "" "$@"
+restore --lazy "$@"
+
+# 4, 5: what a job cannot bring back yet is refused at dump time, named
+refused() {
+	start "$1" || { not_ok "$1: the server did not start: $(oneline "$W/prog.err")"; return; }
+	sleep 0.3
+	"$ROOT/ckpt" dump "$pgid" >"$W/dump.out" 2>"$W/dump.err"
+	rc=$?
+	kill -9 "-$pgid"
+	pgid=
+	if [ $rc -ne 0 ] && [ ! -e "$W/img" ] && grep -q "no checkpoint: .*$2" "$W/prog.err"; then
+		ok "$1: no checkpoint: $(grep -o "pid [0-9]* .*$2" "$W/prog.err" | head -n 1)"
+	else
+		not_ok "$1: dump rc $rc, image $(ls "$W/img" 2>/dev/null); libckpt: $(oneline "$W/prog.err")"
+	fi
+}
+refused shm "share memory"
+refused stop "is stopped"
+finish
