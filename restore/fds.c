@@ -1185,7 +1185,7 @@ static void finish_pty(const struct ckpt_fd *f, int fd)
 }
 
 int rst_prepare_fds(const struct img *img, int stdio_image, int close_unsupported, int verbose,
-		    struct img_err *e)
+		    const uint8_t *later, struct img_err *e)
 {
 	uint32_t n = img->hdr.nfds;
 	int top = 2;
@@ -1212,8 +1212,8 @@ int rst_prepare_fds(const struct img *img, int stdio_image, int close_unsupporte
 
 		if ((f->fd <= 2 && !stdio_image) || f->share != i || stage[i] >= 0)
 			continue;
-		if (rst_job_fd_role(f) >= 2)
-			continue;		/* the job's, taken or made later (job.c) */
+		if (later && (later[i / 8] >> (i % 8) & 1))
+			continue;		/* a job's, taken or made later (job.c) */
 		if (f->kind == CKPT_FD_PIPE) {
 			if (make_pipe(img, i, e))
 				return -1;

@@ -185,7 +185,7 @@ int rst_job_member_ok(const struct img *img, struct img_err *e)
  * its record), 1 made from its record and handed to others (it owns the
  * FILE object), 2 taken from the job after barrier 1, 3 a pidfd of another
  * process of the job, opened once they all exist */
-int rst_job_fd_role(const struct ckpt_fd *f)
+static int fd_role(const struct ckpt_fd *f)
 {
 	if (!rst_in_job)
 		return 0;
@@ -204,6 +204,17 @@ int rst_job_fd_role(const struct ckpt_fd *f)
 	return 0;
 }
 
+/* The records of img rst_prepare_fds leaves to the job (roles 2 and 3): a
+ * bit each in later (CKPT_MAX_FDS bits), cleared outside a job */
+void rst_job_later_fds(const struct img *img, uint8_t *later)
+{
+	for (uint32_t i = 0; i < img->hdr.nfds && i < CKPT_MAX_FDS; i++)
+		if (fd_role(&img->fds[i]) >= 2)
+			later[i / 8] |= (uint8_t)(1u << (i % 8));
+		else
+			later[i / 8] &= (uint8_t)~(1u << (i % 8));
+}
+
 /* role 3: a pidfd of another process of the job, whose pid it has again */
 static int open_job_pidfds(const struct img *img, struct img_err *e)
 {
@@ -211,7 +222,7 @@ static int open_job_pidfds(const struct img *img, struct img_err *e)
 		const struct ckpt_fd *f = &img->fds[i];
 		long fd;
 
-		if (f->share != i || rst_job_fd_role(f) != 3)
+		if (f->share != i || fd_role(f) != 3)
 			continue;
 		fd = SC2(__NR_pidfd_open, f->aux[1], f->flags & (O_NONBLOCK | O_EXCL));	/* O_EXCL: PIDFD_THREAD */
 		if (sys_failed(fd))

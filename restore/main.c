@@ -966,6 +966,17 @@ static int writable(uint64_t addr, uint64_t len)
  * process had changes here.  Returns 0, or on a refusal the image to name.
  * tests/fuzz/target.c calls this too: everything before the point of no return.
  * (Out of line, the restorer is 240 bytes smaller than with it inlined.) */
+/* a job's process: the descriptors its job hands it later (job.c); 0 alone */
+static const uint8_t *job_later(void)
+{
+	static uint8_t later[CKPT_MAX_FDS / 8];
+
+	if (!rst_in_job)
+		return 0;
+	rst_job_later_fds(&img, later);
+	return later;
+}
+
 static __attribute__((noinline)) const char *check_image(const char *path, struct rst_specials *specials,
 							 int verbose, int stdio_image, int close_unsupported,
 							 int as_owner, struct img_err *err)
@@ -987,7 +998,8 @@ static __attribute__((noinline)) const char *check_image(const char *path, struc
 		if (rst_verify_runs(chain[i], err))
 			return chain[i]->path;
 	if (bail ? rst_verify_runs(&img, err)	/* a roll-back: the program must survive a bad image */
-		 : rst_alloc_pkeys(&img, err) || rst_prepare_fds(&img, stdio_image, close_unsupported, verbose, err))
+		 : rst_alloc_pkeys(&img, err) ||
+		   rst_prepare_fds(&img, stdio_image, close_unsupported, verbose, job_later(), err))
 		return path;
 	return 0;
 }

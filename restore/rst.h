@@ -37,7 +37,7 @@ long rst_pin(const char *path, uint32_t type, struct ksys_stat *st);
 long rst_reopen(int pinned, int flags);
 const char *rst_type_name(uint32_t mode);
 int rst_prepare_fds(const struct img *img, int stdio_image, int close_unsupported, int verbose,
-		    struct img_err *e);
+		    const uint8_t *later, struct img_err *e);
 void rst_install_fds(const struct img *img, int stdio_image);
 int rst_staged_fd(const struct img *img, int32_t fd, int stdio_image);
 int rst_stage_job_fd(const struct img *img, int32_t fd, int newfd, struct img_err *e);
@@ -66,7 +66,7 @@ int rst_job_me(void);
 uint32_t rst_job_nprocs(void);			/* this process's index in the table */
 const char *rst_job_make_tree(const char *path);
 int rst_job_member_ok(const struct img *img, struct img_err *e);
-int rst_job_fd_role(const struct ckpt_fd *f);
+void rst_job_later_fds(const struct img *img, uint8_t *later);
 int rst_job_share(const struct img *img, int stdio_image, const char *path, struct img_err *e);
 void rst_job_failed(void);
 
