@@ -145,6 +145,7 @@ int img_job_open(struct img_job *j, const char *path, struct img_err *e)
 	return check_procs(j, e) || check_objs(j, e) || check_refs(j, e) ? -1 : 0;
 }
 
+#if __STDC_HOSTED__			/* the tools' and libckpt's: the restorer keeps the table */
 void img_job_close(struct img_job *j)
 {
 	if (j->base)
@@ -154,6 +155,7 @@ void img_job_close(struct img_job *j)
 	j->base = 0;
 	j->fd = -1;
 }
+#endif
 
 /* the member image of process p: the table's directory, then its name; its
  * length, or 0 when it does not fit in cap */
