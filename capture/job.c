@@ -319,8 +319,6 @@ int cap_job_begin(const char *path, int final)
 	for (uint32_t i = 1; i < nmembers; i++)
 		if (members[i].state != 'Z' && send_order(&members[i], ckpt_job.fds[4]) == -3)
 			members[i].state = 'X';		/* gone meanwhile: looked at again below */
-	if (ckpt_cfg.keep > 1 && cap_env("CKPT_VERBOSE"))
-		cap_say("%s: CKPT_KEEP: a job keeps its newest image only", path);
 	return 1;
 }
 
@@ -894,24 +892,37 @@ int cap_job_barrier(void)
 
 /* ---- the root's writer, once its own image is written ---- */
 
-/* the previous job table at path, if any: its member files, to remove once
- * the new table is in */
-static uint32_t old_members(char (*names)[88], uint32_t max)
+/* the member images the job table at path names (none if it is not one),
+ * appended to names[n..max); the new count */
+static uint32_t members_of(const char *path, char (*names)[88], uint32_t n, uint32_t max)
 {
-	struct img_job old;
+	struct img_job t;
 	struct img_err e;
-	uint32_t n = 0;
 
-	if (!img_job_is(table_path) || img_job_open(&old, table_path, &e)) {
-		if (old.base || old.fd >= 0)
-			img_job_close(&old);
-		return 0;
-	}
-	for (uint32_t i = 0; i < old.hdr.nprocs && n < max; i++)
-		if (old.procs[i].state == CKPT_JOB_LIVE)
-			memcpy(names[n++], old.procs[i].image, 88);
-	img_job_close(&old);
+	if (!img_job_is(path))
+		return n;
+	if (!img_job_open(&t, path, &e))
+		for (uint32_t i = 0; i < t.hdr.nprocs && n < max; i++)
+			if (t.procs[i].state == CKPT_JOB_LIVE)
+				memcpy(names[n++], t.procs[i].image, 88);
+	img_job_close(&t);
 	return n;
+}
+
+/* CKPT_KEEP=N: the tables at path.1 .. path.(N-1) move one up, the newest
+ * becomes path.1 (a second name); as dump.c does for one image */
+static void rotate_tables(int keep)
+{
+	char from[4200], to[4200];
+
+	for (int k = keep - 1; k >= 2; k--) {
+		img_fmt(from, sizeof(from), "%S.%d", table_path, k - 1);
+		img_fmt(to, sizeof(to), "%S.%d", table_path, k);
+		sys_rename(from, to);
+	}
+	img_fmt(to, sizeof(to), "%S.1", table_path);
+	sys_unlink(to);
+	SC5(__NR_linkat, AT_FDCWD, table_path, AT_FDCWD, to, 0);
 }
 
 static void unlink_member(const char *name)
@@ -925,7 +936,33 @@ static void unlink_member(const char *name)
 		sys_unlink(p);
 }
 
-/* write the table (data last) to a temp file, then rename it in */
+/* After the new table is in: the images of the table that dropped out,
+ * less those a kept table still names, are removed */
+static void drop_members(char (*drop)[88], uint32_t ndrop, int keep)
+{
+	static char kept[CKPT_JOB_MAX_PROCS][88];
+	static uint8_t still[CKPT_JOB_MAX_PROCS];
+	char t[4200];
+
+	memset(still, 0, sizeof(still));
+	for (int k = 0; k < keep; k++) {
+		uint32_t n;
+
+		if (k)
+			img_fmt(t, sizeof(t), "%S.%d", table_path, k);
+		n = members_of(k ? t : table_path, kept, 0, CKPT_JOB_MAX_PROCS);
+		for (uint32_t i = 0; i < ndrop; i++)
+			for (uint32_t m = 0; m < n; m++)
+				still[i] |= !strncmp(drop[i], kept[m], 88);
+	}
+	for (uint32_t i = 0; i < ndrop; i++)
+		if (!still[i])
+			unlink_member(drop[i]);
+}
+
+
+/* write the table (data last) to a temp file, then rename it in (CKPT_KEEP:
+ * the older tables move up, path.1 ...) */
 static int write_table(void)
 {
 	static char olds[CKPT_JOB_MAX_PROCS][88];
@@ -933,11 +970,11 @@ static int write_table(void)
 	struct ckpt_job_hdr *h = &J->hdr;
 	uint64_t data_len = h->data_off;
 	struct ksys_timespec t;
-	char tmp[4200];
-	uint32_t crc, nold;
+	char tmp[4200], drop[4200];
+	uint32_t crc, ndrop = 0;
 	uint64_t started;
+	int keep = ckpt_cfg.keep > 1 ? ckpt_cfg.keep : 1, err = 0;
 	long fd;
-	int err = 0;
 
 	h->magic = CKPT_JOB_MAGIC;
 	h->version = CKPT_JOB_VERSION;
@@ -973,22 +1010,20 @@ static int write_table(void)
 	    (data_len && sys_write((int)fd, J->data, data_len) != (long)data_len) || sys_fsync((int)fd))
 		err = -5;
 	sys_close((int)fd);
-	nold = err ? 0 : old_members(olds, CKPT_JOB_MAX_PROCS);
-	if (!err)
+	if (!err) {			/* the table that drops out: its images may go */
+		if (keep > 1)
+			img_fmt(drop, sizeof(drop), "%S.%d", table_path, keep - 1);
+		ndrop = members_of(keep > 1 ? drop : table_path, olds, 0, CKPT_JOB_MAX_PROCS);
+		if (keep > 1)
+			rotate_tables(keep);
 		err = (int)sys_rename(tmp, table_path);
+	}
 	if (err) {
 		sys_unlink(tmp);
 		return err;
 	}
 	img_sync_dir(table_path);
-	for (uint32_t i = 0; i < nold; i++) {
-		int kept = 0;
-
-		for (uint32_t k = 0; k < h->nprocs; k++)
-			kept |= !strncmp(J->procs[k].image, olds[i], 88);
-		if (!kept)
-			unlink_member(olds[i]);
-	}
+	drop_members(olds, ndrop, keep);
 	return 0;
 }
 

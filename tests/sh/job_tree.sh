@@ -12,7 +12,8 @@
 #      squares is right: no task lost or done twice), wait() in the parent
 #      finds both zombies with their statuses and each worker under the pid
 #      it had before the checkpoint; its pidfd of a worker is that worker's
-#   3  the same with --lazy
+#   3  the same with --lazy; CKPT_KEEP=2: a second dump keeps the first
+#      table as img.1 with its images, and it restores the same way
 #   4  memory shared between the job's processes (MAP_SHARED anonymous): the
 #      dump refuses, naming the two pids, and writes no image
 #   5  a stopped child (SIGSTOP): the dump refuses, naming it
@@ -132,19 +133,30 @@ compile_or_fail "build the test program" cc -O -o "$W/tree" "$W/tree.c"
 
 # start MODE: the server in a session of its own under libckpt.so, pid in pgid
 start() {
-	rm -f "$W/img" "$W/.img."*
-	(cd "$W" && CKPT_FILE="$W/img" exec setsid env LD_PRELOAD="$ROOT/libckpt.so" ./tree "$1" \
+	rm -f "$W/img" "$W/img.1" "$W/.img."*
+	(cd "$W" && CKPT_KEEP=2 CKPT_FILE="$W/img" exec setsid env LD_PRELOAD="$ROOT/libckpt.so" ./tree "$1" \
 		>"$W/prog.out" 2>"$W/prog.err" </dev/null) &
 	pgid=$!
 	wait_for 10 grep -q "^ready" "$W/prog.out"
 }
 
 start normal || { not_ok "the server did not start: $(oneline "$W/prog.err")"; finish; }
+wait_for 20 grep -q "^at 250" "$W/prog.out"
+"$ROOT/ckpt" dump "$pgid" >"$W/dump1.out" 2>"$W/dump1.err"
+rc1=$?
 wait_for 20 grep -q "^at 500" "$W/prog.out"
 "$ROOT/ckpt" dump "$pgid" >"$W/dump.out" 2>"$W/dump.err"
 rc=$?
 kill -9 "-$pgid"
 pgid=
+"$ROOT/readckpt" "$W/img.1" >"$W/read1.out" 2>&1
+images=$(ls -A "$W" | grep -c '^\.img\.')
+if [ $rc1 -eq 0 ] && [ $rc -eq 0 ] && grep -q "^processes 6" "$W/read1.out" && [ "$images" -eq 8 ] &&
+   ! cmp -s "$W/img" "$W/img.1"; then
+	ok "CKPT_KEEP=2: a second dump keeps the first table as img.1, each table with its 4 images"
+else
+	not_ok "CKPT_KEEP=2: dumps rc $rc1 and $rc, $images images: $(ls -A "$W" | tr '\n' ' '); img.1: $(head -n 5 "$W/read1.out" | tr '\n' '|')"
+fi
 "$ROOT/readckpt" "$W/img" >"$W/read.out" 2>&1
 workers=$(sed -n 's/^ready workers //p' "$W/prog.out")
 if [ $rc -eq 0 ] && grep -q "^processes 6" "$W/read.out" && grep -q "zombie, exit status 7" "$W/read.out" &&
@@ -171,6 +183,9 @@ restore() {
 }
 restore "" "$@"
 restore --lazy "$@"
+rm "$W/img"				# the older table, which a corrupt newest one falls back to
+mv "$W/img.1" "$W/img"
+restore "" "$@"
 
 # 4, 5: what a job cannot bring back yet is refused at dump time, named
 refused() {

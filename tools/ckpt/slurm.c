@@ -191,6 +191,32 @@ static int verify(const char *path, char *why, size_t cap)
 	return bad ? -1 : 0;
 }
 
+/* a job table: the table's checks, then every process's image as verify() */
+static int verify_job(const char *path, char *why, size_t cap)
+{
+	struct img_job j;
+	struct img_err err;
+	char member[IMG_PATH_MAX], sub[300] = "its path is too long";
+	int bad = 0;
+
+	if (img_job_open(&j, path, &err)) {
+		snprintf(why, cap, "%s", err.msg);
+		img_job_close(&j);
+		return -1;
+	}
+	for (uint32_t i = 0; !bad && i < j.hdr.nprocs; i++) {
+		if (j.procs[i].state != CKPT_JOB_LIVE)
+			continue;
+		if (!img_job_member_path(path, &j.procs[i], member, sizeof(member)) ||
+		    verify(member, sub, sizeof(sub))) {
+			snprintf(why, cap, "pid %d's image: %s", j.procs[i].pid, sub);
+			bad = 1;
+		}
+	}
+	img_job_close(&j);
+	return bad ? -1 : 0;
+}
+
 /* the newest good image among img, img.1 .. img.(CKPT_KEEP-1) into out, or "" */
 static void pick_image(const char *img, char *out, size_t cap)
 {
@@ -210,7 +236,7 @@ static void pick_image(const char *img, char *out, size_t cap)
 				note("%s: no image (%s)", path, strerror(errno));
 			continue;
 		}
-		if (verify(path, why, sizeof(why))) {
+		if ((img_job_is(path) ? verify_job : verify)(path, why, sizeof(why))) {
 			note("%s: %s: skipped", path, why);
 			continue;
 		}
@@ -386,6 +412,42 @@ static int requeue_job(const struct slurm_job *j)
 	return 0;
 }
 
+/* sig to every descendant of pid, the deepest first: a job's other
+ * processes, which libckpt's final checkpoint of a job stops too */
+static void signal_descendants(pid_t pid, int sig)
+{
+	static pid_t tree[4096];
+	int n = 1;
+
+	tree[0] = pid;
+	for (int at = 0; at < n; at++) {
+		char path[64];
+		DIR *d;
+		struct dirent *de;
+
+		snprintf(path, sizeof(path), "/proc/%d/task", (int)tree[at]);
+		if (!(d = opendir(path)))
+			continue;
+		while ((de = readdir(d))) {
+			char kids[64 + 256 + 16];
+			FILE *f;
+			long c;
+
+			if (de->d_name[0] < '1' || de->d_name[0] > '9')
+				continue;
+			snprintf(kids, sizeof(kids), "/proc/%d/task/%s/children", (int)tree[at], de->d_name);
+			if (!(f = fopen(kids, "r")))
+				continue;
+			while (n < (int)(sizeof(tree) / sizeof(tree[0])) && fscanf(f, "%ld", &c) == 1)
+				tree[n++] = (pid_t)c;
+			fclose(f);
+		}
+		closedir(d);
+	}
+	while (--n > 0)
+		kill(tree[n], sig);
+}
+
 /* The program stopped: -1 to go on supervising, or ckpt's exit status.
  * libckpt stops the program only after the final image is in place: then
  * it is killed (before Slurm's SIGCONT could wake it) and the job requeued. */
@@ -399,11 +461,13 @@ static int on_stop(struct slurm_job *j, int status)
 	t1 = now_s();
 	if (stat(j->img, &st) || (j->had_old && st.st_ino == j->before.st_ino && st.st_dev == j->before.st_dev)) {
 		note("the program stopped, but %s is not a new image: letting it run on", j->img);
+		signal_descendants(j->pid, SIGCONT);
 		kill(j->pid, SIGCONT);
 		j->final = 0;
 		j->finished = 1;
 		return -1;
 	}
+	signal_descendants(j->pid, SIGKILL);	/* a job: its other processes too */
 	kill(j->pid, SIGKILL);
 	waitpid(j->pid, &status, 0);
 	note("job %s: checkpoint complete: %s, %lld bytes, %.3f s after %s", j->job, j->img,
