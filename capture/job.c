@@ -129,14 +129,27 @@ static int catches(int32_t pid, int sig)
 	return sig > 0 && sig <= 64 && (mask >> (sig - 1) & 1);
 }
 
-/* Why pid cannot take part in a job checkpoint, or 0 */
-static const char *cannot_take_part(const struct member *m)
+/* Why pid cannot take part in a job checkpoint, or 0.  One that does not
+ * catch libckpt's signals may be exec'ing (its handlers are reset until the
+ * new program's libckpt sets them): it gets up to 300 ms to do so; one that
+ * exits meanwhile is a zombie, or gone ('X'), and takes part as such. */
+static const char *cannot_take_part(struct member *m)
 {
-	if (m->state == 'T' || m->state == 't')
-		return "it is stopped (SIGSTOP, job control or a tracer): a stopped process is not checkpointed in a "
-		       "job yet";
-	if (!catches(m->pid, ckpt_cfg.sig) || !catches(m->pid, ckpt_stop_sig))
-		return "it does not carry libckpt (a static program, or started without LD_PRELOAD)";
+	struct ksys_timespec ms10 = { 0, 10000000 };
+	int exit_signal;
+
+	for (int tries = 0; m->state != 'Z' && m->state != 'X'; tries++) {
+		if (m->state == 'T' || m->state == 't')
+			return "it is stopped (SIGSTOP, job control or a tracer): a stopped process is not checkpointed "
+			       "in a job yet";
+		if (catches(m->pid, ckpt_cfg.sig) && catches(m->pid, ckpt_stop_sig))
+			return 0;
+		if (tries == 30)
+			return "it does not carry libckpt (a static program, or started without LD_PRELOAD)";
+		SC2(__NR_nanosleep, &ms10, 0);
+		if (read_stat(m->pid, m, &exit_signal))
+			m->state = 'X';
+	}
 	return 0;
 }
 
@@ -629,10 +642,43 @@ static int peek_job_pipe(const struct cap_job_fd *rd, struct ckpt_job_obj *o, ui
 	return 0;
 }
 
+/* Is the other end of f's pipe closed everywhere (make's stdin for its jobs,
+ * a pipe whose writer has exited)?  poll on f's own description (taken
+ * with pidfd_getfd: one opened anew would not say) gives POLLHUP on a read
+ * end without writers, POLLERR on a write end without readers. */
+static int other_end_closed(const struct cap_job_fd *f)
+{
+	struct { int fd; short events, revents; } pfd = { -1, 0, 0 };
+	long pidfd = SC2(__NR_pidfd_open, members[f->proc].pid, 0), fd;
+
+	if (sys_failed(pidfd))
+		return 0;
+	fd = SC3(__NR_pidfd_getfd, pidfd, f->fd, 0);
+	sys_close((int)pidfd);
+	if (sys_failed(fd))
+		return 0;
+	pfd.fd = (int)fd;
+	SC3(__NR_poll, &pfd, 1, 0);
+	sys_close((int)fd);
+	return (f->flags & 3) == O_WRONLY ? (pfd.revents & 8 /* POLLERR */) != 0 : (pfd.revents & 16 /* POLLHUP */) != 0;
+}
+
 static int same_file(const struct cap_job_fd *a, const struct cap_job_fd *b)
 {
 	return a->dev == b->dev && a->ino == b->ino &&
 	       sys_kcmp(members[a->proc].pid, members[b->proc].pid, 0 /* KCMP_FILE */, a->fd, b->fd) == 0;
+}
+
+/* does a process of the job hold the other end of f's pipe? */
+static int other_end_here(uint32_t n, const struct cap_job_fd *f)
+{
+	const struct cap_job_fd *fds = ckpt_scratch.job.fds;
+
+	for (uint32_t b = 0; b < n; b++)
+		if (fds[b].pipe && fds[b].ino == f->ino && fds[b].dev == f->dev &&
+		    ((fds[b].flags & 3) == O_WRONLY) != ((f->flags & 3) == O_WRONLY))
+			return 1;
+	return 0;
 }
 
 /* The pipes whose two ends are in the job, and the open files two processes
@@ -661,7 +707,13 @@ static int find_shared(const char *path, uint32_t n)
 			else if (rd < 0)
 				rd = (int32_t)b, reads++;
 		}
-		if (f->pipe && procs && reads && writes) {
+		if (f->pipe && (procs ? reads && writes : 0))
+			;
+		else if (f->pipe && !(reads && writes) && other_end_closed(&J->fds[reads ? rd : (int32_t)a]))
+			procs = 1;		/* one end only, the other closed everywhere: made so */
+		else
+			procs = 0;
+		if (f->pipe && procs) {
 			struct ckpt_job_obj *o = &J->objs[nobjs];
 
 			if (nobjs == CKPT_JOB_MAX_OBJS)
@@ -721,7 +773,7 @@ static int find_shared(const char *path, uint32_t n)
 				members[f->proc].comm, f->fd, f->pidfd_of < 0 ? "a process gone" :
 				"a process outside the job");
 		if (f->group < 0) {
-			if (f->pipe && (f->fd > 2 || f->proc))
+			if (f->pipe && (f->fd > 2 || f->proc) && !other_end_here(n, f))
 				cap_say("%s: not restored: pid %d (%s) fd %d (pipe): its other end is outside the job",
 					path, members[f->proc].pid, members[f->proc].comm, f->fd);
 			continue;

@@ -763,8 +763,10 @@ _Static_assert(sizeof(struct ckpt_job_proc) == 128, "ckpt_job_proc");
 #define CKPT_JOB_FILE		1u	/* one open file description (a file, a terminal, a socket
 					 * ...) held by two or more processes: the owner makes it
 					 * from its own record of owner_fd, the others take it */
-#define CKPT_JOB_PIPE		2u	/* a pipe whose ends two or more processes hold: the owner
-					 * makes it (pipe_size) and puts back the bytes in it */
+#define CKPT_JOB_PIPE		2u	/* a pipe whose ends two or more processes hold, or whose one
+					 * end the job holds and the other is closed everywhere (make's
+					 * stdin for its jobs): the owner makes it (pipe_size), puts back
+					 * the bytes in it and closes an end no ref names */
 
 struct ckpt_job_obj {
 	uint32_t kind;		/* CKPT_JOB_FILE, CKPT_JOB_PIPE */

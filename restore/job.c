@@ -249,6 +249,16 @@ static int make_job_pipe(uint32_t k, struct img_err *e)
 		return img_fail(e, "job pipe %u: its %lu bytes do not fit in a new pipe", k, o->data_len);
 	sys_fcntl(p[0], 4 /* F_SETFL */, 0);
 	sys_fcntl(p[1], 4 /* F_SETFL */, 0);
+	for (int end = 0; end < 2; end++) {	/* an end no process held was closed everywhere */
+		int held = 0;
+
+		for (uint32_t r = 0; r < job.hdr.nrefs; r++)
+			held |= job.refs[r].obj == k && (int)job.refs[r].end == end;
+		if (!held) {
+			sys_close(p[end]);
+			p[end] = -1;
+		}
+	}
 	sync->obj[k].pid = (int32_t)sys_getpid();
 	sync->obj[k].fd[0] = p[0];
 	sync->obj[k].fd[1] = p[1];
@@ -274,10 +284,7 @@ int rst_job_share(const struct img *img, int stdio_image, const char *path, stru
 			continue;
 		}
 		sync->obj[k].pid = (int32_t)sys_getpid();
-		sync->obj[k].fd[0] = rst_staged_fd(img, o->owner_fd, stdio_image);
-		if (sync->obj[k].fd[0] < 0)
-			return img_fail(e, "fd %d: shared with other processes of the job, but not restored here",
-					o->owner_fd);
+		sync->obj[k].fd[0] = rst_staged_fd(img, o->owner_fd, stdio_image);	/* -1: restored closed */
 	}
 	barrier(path, 0);
 	for (uint32_t r = 0; r < job.hdr.nrefs; r++) {	/* 2. take the others' */
@@ -288,6 +295,12 @@ int rst_job_share(const struct img *img, int stdio_image, const char *path, stru
 
 		if ((int32_t)f->proc != me)
 			continue;
+		if (num < 0) {			/* its owner restored it closed (--close-unsupported) */
+			if (from != (int32_t)sys_getpid())
+				img_say(2, "restorer: notice: fd %d restored closed, as pid %u's fd %d is\n", f->fd,
+					job.procs[o->owner].pid, o->owner_fd);
+			continue;
+		}
 		if (from == (int32_t)sys_getpid())
 			fd = sys_fcntl(num, 1030 /* F_DUPFD_CLOEXEC */, 3);
 		else {

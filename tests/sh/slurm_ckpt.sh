@@ -19,6 +19,9 @@
 #   C  preempted by a job in partition high (GraceTime 10 s): 6 checkpointed
 #      within the grace time, resumed after the high job ended, output right
 #   D  scancel: 7 no checkpoint, no requeue, the job ends CANCELLED
+#   F  the whole batch script as the job (`ckpt run --slurm bash pipe.sh`, a
+#      loop piped into awk): 9 checkpointed whole (a job table of 4 or more
+#      processes), requeued, resumed: stdout equals an uninterrupted run's
 #   E  1 GiB (CKPT_SLURM_MIB, default 1024; 0 leaves it out): 8 resumes with
 #      its memory intact; notes the time from the signal to the image being
 #      complete and from the requeued job's start to the program running
@@ -163,6 +166,35 @@ if [ "$(job_field "$id" JobState)" = CANCELLED ] && [ "$(job_field "$id" Restart
 	ok "D: scancel: CANCELLED, Restarts=0, no image"
 else
 	not_ok "D: scancel: $(job_field "$id" JobState) Restarts=$(job_field "$id" Restarts), image $(ls "$JOB_DIR/ckpt-images/$id" 2>/dev/null | tr '\n' ' ')"
+fi
+
+# ---- F: the whole batch script as the job: a pipeline of bash and awk
+cat >"$JOB_DIR/pipe.sh" <<'EOF2'
+#!/bin/bash
+for i in $(seq 1 40); do echo "line $i"; sleep 0.1; done | awk '{ print "got", $0 }'
+echo "script done"
+EOF2
+cat >"$JOB_DIR/jobf.sh" <<EOF2
+#!/bin/sh
+exec "$BIN/ckpt" run --slurm bash "$JOB_DIR/pipe.sh"
+EOF2
+chmod 755 "$JOB_DIR/pipe.sh" "$JOB_DIR/jobf.sh"
+chown "$JOB_USER:" "$JOB_DIR/pipe.sh" "$JOB_DIR/jobf.sh"
+bash "$JOB_DIR/pipe.sh" >"$S/reff.out"
+[ $BRK = 1 ] && echo "got line 41" >>"$S/reff.out"
+id=$(sbatch_user --requeue --open-mode=append --signal=B:USR1@60 -J f -o "$JOB_DIR/f.out" -e "$JOB_DIR/f.err" \
+	"$JOB_DIR/jobf.sh")
+wait_job_state "$id" 30 RUNNING COMPLETED FAILED
+sleep 1.5				# about line 12 (awk's output waits in its buffer)
+scancel --signal=USR1 --batch "$id"
+wait_job_state "$id" 90 COMPLETED FAILED CANCELLED TIMEOUT
+show f
+if [ "$(job_field "$id" JobState)" = COMPLETED ] && [ "$(job_field "$id" Restarts)" = 1 ] &&
+   cmp -s "$S/reff.out" "$JOB_DIR/f.out" && grep -q "checkpoint complete" "$JOB_DIR/f.err" &&
+   "$BIN/readckpt" "$JOB_DIR/ckpt-images/$id/img" 2>/dev/null | grep -q "^processes [4-9]"; then
+	ok "F: a bash pipeline as the job: checkpointed whole ($("$BIN/readckpt" "$JOB_DIR/ckpt-images/$id/img" | sed -n 's/^processes //p') processes), requeued, resumed; stdout equals an uninterrupted run's"
+else
+	not_ok "F: pipeline job: $(job_field "$id" JobState) Restarts=$(job_field "$id" Restarts); stdout $(diff "$S/reff.out" "$JOB_DIR/f.out" | head -n 4 | tr '\n' '|')"
 fi
 
 # ---- E: 1 GiB
