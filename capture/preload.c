@@ -770,12 +770,16 @@ static int write_now(const char *path, int target_fd, int wait)
 
 		if (w.quick && sys_failed(sys_pipe2(gate, O_CLOEXEC)))
 			gate[0] = gate[1] = -1;
+		if (ckpt_job.role == CAP_JOB_ROOT)	/* the job is read: its other processes fork */
+			cap_job_release(1);		/* their writers while this one forks its own */
 		fork_advice(&w, 0);
 		pid = SC5(__NR_clone, 0, 0, 0, 0, 0);	/* exit signal 0 */
 		if (pid == 0) {
 			int bad = 0;
 
 			writer_drop_rseq();
+			if (ckpt_job.role)	/* a job's processes are still forking theirs: they go first */
+				SC3(__NR_setpriority, 0 /* PRIO_PROCESS */, 0, 10);
 			if (gate[0] >= 0) {
 				sys_close(gate[0]);
 				bad = cap_take_dontfork(&w);
@@ -793,8 +797,6 @@ static int write_now(const char *path, int target_fd, int wait)
 			sys_close(gate[0]);
 		}
 		fork_advice(&w, 1);
-		if (ckpt_job.role == CAP_JOB_ROOT)	/* the snapshot exists: the job goes on */
-			cap_job_release(1);
 		if (sys_failed(pid)) {		/* no child: write it here */
 			cap_say("%s: fork for the writer failed (errno %d); writing in place", path, (int)-pid);
 			r = finish(&w, path, target_fd);
