@@ -117,6 +117,8 @@ struct cap_job_state {
 	int answered;			/* a member told the root it is ready (or why not) */
 	uint8_t job_id[16];		/* the table's, in each image's header */
 	int final;			/* a final checkpoint: members stop once written */
+	int stop_again;			/* it was stopped (SIGSTOP, job control) when its job's
+					 * checkpoint came: it stops again after it, and after a restore */
 };
 extern struct cap_job_state ckpt_job;
 int cap_is_job_fd(int fd);		/* one of ckpt_job's descriptors */

@@ -39,7 +39,11 @@ struct job_order {			/* the memfd's content */
 	uint8_t job_id[16];
 	char prefix[4200];		/* a member's image is prefix + its pid */
 	char table[4096];		/* the table's path */
+	uint32_t nstopped;
+	int32_t stopped[64];		/* processes that were stopped: continued for the
+					 * checkpoint, they stop again after it (and after a restore) */
 };
+static struct job_order order;
 
 struct job_msg {			/* on ctl: one write each, atomic (< PIPE_BUF) */
 	int32_t pid;
@@ -139,9 +143,16 @@ static const char *cannot_take_part(struct member *m)
 	int exit_signal;
 
 	for (int tries = 0; m->state != 'Z' && m->state != 'X'; tries++) {
-		if (m->state == 'T' || m->state == 't')
-			return "it is stopped (SIGSTOP, job control or a tracer): a stopped process is not checkpointed "
-			       "in a job yet";
+		if (m->state == 't')
+			return "it is stopped by a tracer (ptrace): not checkpointed";
+		if (m->state == 'T') {		/* SIGSTOP, job control: continued for the checkpoint */
+			if (order.nstopped == sizeof(order.stopped) / sizeof(order.stopped[0]))
+				return "it is stopped, and so are 64 others of the job: more than ckpt continues";
+			if (catches(m->pid, ckpt_cfg.sig) && catches(m->pid, ckpt_stop_sig)) {
+				order.stopped[order.nstopped++] = m->pid;
+				return 0;
+			}
+		}
 		if (catches(m->pid, ckpt_cfg.sig) && catches(m->pid, ckpt_stop_sig))
 			return 0;
 		if (tries == 30)
@@ -207,6 +218,7 @@ static int list_descendants(uint32_t from, const char *path)
 
 static int send_order(const struct member *m, int order_fd)
 {
+	int r;
 	struct {
 		int32_t signo, err, code, pad;
 		int32_t pid;
@@ -221,7 +233,11 @@ static int send_order(const struct member *m, int order_fd)
 	si.pid = (int32_t)sys_getpid();
 	si.uid = (uint32_t)SC0(__NR_getuid);
 	si.value = CKPT_JOB_COOKIE | (uint32_t)order_fd;
-	return (int)sys_rt_sigqueueinfo(m->pid, ckpt_cfg.sig, &si);
+	r = (int)sys_rt_sigqueueinfo(m->pid, ckpt_cfg.sig, &si);
+	for (uint32_t k = 0; !r && k < order.nstopped; k++)
+		if (order.stopped[k] == m->pid)		/* it takes the order once continued */
+			SC2(__NR_kill, m->pid, 18 /* SIGCONT */);
+	return r;
 }
 
 static void hex(char *out, const uint8_t *b, int n)
@@ -236,7 +252,7 @@ static void hex(char *out, const uint8_t *b, int n)
 /* the order memfd and the pipes: 0, or -errno */
 static int make_order(const char *path)
 {
-	struct job_order o;
+	struct job_order *op = &order, o;
 	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	size_t dir = (size_t)(base - path);
 	char id[33];
@@ -245,7 +261,7 @@ static int make_order(const char *path)
 	if (sys_failed(sys_getrandom(ckpt_job.job_id, sizeof(ckpt_job.job_id))))
 		return -5;
 	hex(id, ckpt_job.job_id, 8);
-	memset(&o, 0, sizeof(o));
+	o = *op;				/* the stopped ones, listed already */
 	o.magic = JOB_ORDER_MAGIC;
 	o.root = (int32_t)sys_getpid();
 	memcpy(o.job_id, ckpt_job.job_id, sizeof(o.job_id));
@@ -268,6 +284,7 @@ static int make_order(const char *path)
 	if (sys_failed(fd))
 		return (int)fd;
 	ckpt_job.fds[4] = (int)fd;
+	*op = o;
 	if (sys_write((int)fd, &o, sizeof(o)) != sizeof(o))
 		return -5;
 	img_fmt(ckpt_job.path, sizeof(ckpt_job.path), "%S%d", o.prefix, o.root);
@@ -302,6 +319,7 @@ int cap_job_begin(const char *path, int final)
 	if (alone && !strcmp(alone, "0"))
 		return 0;
 	nmembers = 1;
+	order.nstopped = 0;
 	if (read_stat((int32_t)sys_getpid(), &members[0], &exit_signal))
 		return 0;
 	members[0].parent = -1;
@@ -375,6 +393,9 @@ int cap_job_join(int32_t root, int order_fd)
 	ckpt_job.answered = 0;
 	memcpy(ckpt_job.job_id, o.job_id, sizeof(o.job_id));
 	memcpy(ckpt_job.table, o.table, sizeof(o.table));
+	for (uint32_t k = 0; k < o.nstopped && k < sizeof(o.stopped) / sizeof(o.stopped[0]); k++)
+		if (o.stopped[k] == (int32_t)sys_getpid())
+			ckpt_job.stop_again = 1;	/* in the image too: a restored one stops again */
 	img_fmt(ckpt_job.path, sizeof(ckpt_job.path), "%s%d", o.prefix, (int)sys_getpid());
 	return 0;
 }
@@ -505,7 +526,9 @@ static int freeze_all(const char *path)
 					members[i].comm, why);
 				return -1;
 			}
-			if (members[i].state != 'Z' && send_order(&members[i], ckpt_job.fds[4]) == -3)
+			if (members[i].state != 'Z' &&
+			    sys_pwrite(ckpt_job.fds[4], &order, sizeof(order), 0) == sizeof(order) &&
+			    send_order(&members[i], ckpt_job.fds[4]) == -3)
 				members[i].state = 'X';
 		}
 	}

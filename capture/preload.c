@@ -979,12 +979,13 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 		take_from_signal(&a);
 	cap_final_take = 0;
 	if (a.from == 4) {
-		int final = ckpt_job.final;
+		int final = ckpt_job.final, stopped = ckpt_job.stop_again;
 
 		cap_job_not_ready(a.result);
 		cap_job_end();
-		if (a.result == 0 && final)	/* the root's final checkpoint: all stop */
-			SC2(__NR_kill, sys_getpid(), SIGSTOP);
+		ckpt_job.stop_again = 0;
+		if ((a.result == 0 && final) || stopped)	/* the root's final checkpoint: all stop; */
+			SC2(__NR_kill, sys_getpid(), SIGSTOP);	/* one that was stopped stops again */
 	}
 	if (a.result == 0 && a.from == 3)
 		SC2(__NR_kill, sys_getpid(), SIGSTOP);

@@ -16,7 +16,9 @@
 #      table as img.1 with its images, and it restores the same way
 #   4  memory shared between the job's processes (MAP_SHARED anonymous): the
 #      dump refuses, naming the two pids, and writes no image
-#   5  a stopped child (SIGSTOP): the dump refuses, naming it
+#   5  a stopped child (SIGSTOP): continued for the checkpoint, it stops
+#      again after it, and is stopped after the restore (the parent sees it
+#      in /proc), the server's work right
 # Root and the ordinary user.  CKPT_TEST_BREAK=1: the expected sum is off by one.
 # Environment (tests/run.sh): ROOT, TMPDIR.  `ok N` / `not ok N`; exit 0, 1, 4.
 
@@ -123,6 +125,20 @@ int main(int argc, char **argv)
 		printf("worker %d %s %d\n", (int)w[k], got == w[k] ? "status" : "lost",
 		       WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 	}
+	{
+		char path[64], stat[512], *p;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)idle);
+		f = fopen(path, "r");
+		stat[0] = 0;
+		if (f && !fgets(stat, sizeof(stat), f))
+			stat[0] = 0;
+		if (f)
+			fclose(f);
+		p = strrchr(stat, ')');
+		printf("idle %c\n", p && p[1] ? p[2] : '?');
+	}
 	kill(idle, SIGKILL);
 	waitpid(idle, &st, 0);
 	printf("sum %ld\n", sum);
@@ -202,5 +218,22 @@ refused() {
 	fi
 }
 refused shm "share memory"
-refused stop "is stopped"
+
+# 6: a stopped child: continued for the checkpoint, stopped again after it
+# and after the restore
+start stop || { not_ok "stop: the server did not start: $(oneline "$W/prog.err")"; finish; }
+wait_for 20 grep -q "^at 250" "$W/prog.out"
+"$ROOT/ckpt" dump "$pgid" >"$W/dump.out" 2>"$W/dump.err"
+rc=$?
+sleep 0.2
+idle=$(pgrep -P "$pgid" tree | while read -r c; do [ "$(awk '{ print $3 }' /proc/$c/stat)" = T ] && echo "$c"; done)
+kill -9 "-$pgid"
+pgid=
+(cd "$W" && timeout 60 "$ROOT/restorer" "$W/img" >"$W/rst.out" 2>"$W/rst.err" </dev/null)
+rrc=$?
+if [ $rc -eq 0 ] && [ -n "$idle" ] && [ $rrc -eq 0 ] && grep -qx "idle T" "$W/rst.out" && grep -qx "sum $want" "$W/rst.out"; then
+	ok "a stopped child: checkpointed with the job, stopped again after it (pid $idle) and after the restore"
+else
+	not_ok "a stopped child: dump rc $rc, stopped after it: '${idle:-none}', restore rc $rrc: $(oneline "$W/rst.out"); $(oneline "$W/rst.err"); libckpt: $(oneline "$W/prog.err")"
+fi
 finish
