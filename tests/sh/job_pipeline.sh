@@ -12,7 +12,9 @@
 #      the output file is then exactly what an uninterrupted run writes, the
 #      script's own last line is printed, and the restorer exits 0
 #   3  the same with --lazy, from the same image and the same cut output
-#   4  a job with a process that does not carry libckpt (a child started
+#   4  CKPT_INTERVAL at the script: the whole job is checkpointed each time,
+#      a new table each time, the last table's images removed
+#   5  a job with a process that does not carry libckpt (a child started
 #      with LD_PRELOAD removed): dump refuses, naming its pid, and the
 #      previous image stays as it was
 # Root (pids in the system's PID namespace, or a new one where taken) and
@@ -94,7 +96,28 @@ restore() {
 restore ""
 restore --lazy
 
-# 4: a process of the job without libckpt
+# 4: periodic: CKPT_INTERVAL at the script checkpoints the whole job each
+# time; each new table's images replace the last one's
+rm -f "$W/img" "$W/.img."*
+(cd "$W" && CKPT_INTERVAL=0.4 CKPT_FILE="$W/img" LD_PRELOAD="$ROOT/libckpt.so" exec setsid bash "$W/job.sh" \
+	>"$W/prog.out" 2>"$W/prog.err" </dev/null) &
+pgid=$!
+sleep 2
+"$ROOT/readckpt" "$W/img" >"$W/read.out" 2>&1
+ids=$(sed -n 's/^  id  *//p' "$W/read.out" | head -n 1)
+sleep 0.5
+"$ROOT/readckpt" "$W/img" >"$W/read2.out" 2>&1
+ids2=$(sed -n 's/^  id  *//p' "$W/read2.out" | head -n 1)
+images=$(ls -A "$W" | grep -c '^\.img\.')
+stop_job
+if grep -q "^processes 4" "$W/read.out" && grep -q "^processes 4" "$W/read2.out" && [ -n "$ids" ] &&
+   [ "$ids" != "$ids2" ] && [ "$images" -le 8 ]; then
+	ok "CKPT_INTERVAL: the whole job checkpointed again and again (tables $ids, $ids2), $images images beside"
+else
+	not_ok "CKPT_INTERVAL: tables '$ids' '$ids2', $images images; $(head -n 6 "$W/read2.out" | tr '\n' '|'); libckpt: $(oneline "$W/prog.err")"
+fi
+
+# 5: a process of the job without libckpt
 cat >"$W/mixed.sh" <<'EOF'
 #!/bin/bash
 echo started
