@@ -52,7 +52,7 @@ struct cap_scratch {
 		struct ckpt_job_obj objs[CKPT_JOB_MAX_OBJS];
 		struct ckpt_job_ref refs[CKPT_JOB_MAX_REFS];
 		struct cap_job_fd {	/* every descriptor of the job's live processes */
-			uint32_t proc, flags, pipe;
+			uint32_t proc, flags, pipe, sock, pair_end;
 			int32_t fd, group, pidfd_of;	/* a pidfd: its process (-1 gone), else 0 */
 			uint64_t dev, ino;
 		} fds[CKPT_JOB_MAX_REFS];
@@ -243,6 +243,12 @@ int cap_collect_timers(struct cap_walk *w);
 int cap_count_threads(void);
 void cap_collect_children(struct cap_walk *w);
 uint32_t cap_own_fds(int32_t *out, uint32_t max);	/* libckpt's descriptors now open */
+/* a UNIX socket's peer inode and shutdown (sock_diag); a queue read without
+ * taking it (records of a uint32_t length then the bytes); an OOB byte queued */
+int cap_unix_peer_of(uint64_t ino, uint64_t *peer, uint32_t *shut);
+int cap_peek_queue(int fd, int unix_, int type, int with_from, char *out, uint64_t room, uint64_t *used,
+		   uint64_t *count);
+int cap_oob_queued(int fd);
 void cap_collect_limits(struct ckpt_proc *p);
 void cap_say_not_restored(const char *path, const struct ckpt_proc *p, const struct cap_walk *w);
 void cap_say_vmflags_lost(const char *path, const struct cap_walk *w);

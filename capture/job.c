@@ -587,6 +587,7 @@ static int list_job_fds(const char *path, uint32_t *n)
 				l = sys_readlink(where, link, sizeof(link) - 1);
 				link[l > 0 ? l : 0] = 0;
 				f->pipe = !strncmp(link, "pipe:[", 6);
+				f->sock = !strncmp(link, "socket:[", 8);
 				f->dev = st.st_dev;
 				f->ino = st.st_ino;
 				f->proc = i;
@@ -669,15 +670,23 @@ static int peek_job_pipe(const struct cap_job_fd *rd, struct ckpt_job_obj *o, ui
  * a pipe whose writer has exited)?  poll on f's own description (taken
  * with pidfd_getfd: one opened anew would not say) gives POLLHUP on a read
  * end without writers, POLLERR on a write end without readers. */
-static int other_end_closed(const struct cap_job_fd *f)
+/* f's own open file description, in this process (pidfd_getfd): an fd, or -errno */
+static long take(const struct cap_job_fd *f)
 {
-	struct { int fd; short events, revents; } pfd = { -1, 0, 0 };
 	long pidfd = SC2(__NR_pidfd_open, members[f->proc].pid, 0), fd;
 
 	if (sys_failed(pidfd))
-		return 0;
-	fd = SC3(__NR_pidfd_getfd, pidfd, f->fd, 0);
+		return pidfd;
+	fd = SC3(__NR_pidfd_getfd, pidfd, f->fd, 0);	/* close-on-exec already */
 	sys_close((int)pidfd);
+	return fd;
+}
+
+static int other_end_closed(const struct cap_job_fd *f)
+{
+	struct { int fd; short events, revents; } pfd = { -1, 0, 0 };
+	long fd = take(f);
+
 	if (sys_failed(fd))
 		return 0;
 	pfd.fd = (int)fd;
@@ -686,10 +695,114 @@ static int other_end_closed(const struct cap_job_fd *f)
 	return (f->flags & 3) == O_WRONLY ? (pfd.revents & 8 /* POLLERR */) != 0 : (pfd.revents & 16 /* POLLHUP */) != 0;
 }
 
+/* The queue of the UNIX socket f (the bytes its holders would read next),
+ * appended to job.data as records; its length into *len.  0, or -errno
+ * (said): an out-of-band byte, descriptors in flight, too much */
+static int peek_unix(const char *path, const struct cap_job_fd *f, int type, uint64_t *used, uint64_t *len)
+{
+	long fd = take(f);
+	uint64_t count;
+	int err;
+
+	if (sys_failed(fd))
+		return (int)fd;
+	err = cap_oob_queued((int)fd) ? -95 :
+	      cap_peek_queue((int)fd, 1, type, 0, (char *)ckpt_scratch.job.data + *used, CAP_JOB_PIPE_MAX - *used,
+			     len, &count);
+	sys_close((int)fd);
+	if (err)
+		cap_say("%s: no checkpoint: pid %d (%s) fd %d: its UNIX connection to another process of the job "
+			"has %s queued", path, members[f->proc].pid, members[f->proc].comm, f->fd,
+			err == -95 ? "an out-of-band byte" : err == -1 ? "descriptors (SCM_RIGHTS)" :
+								 "more than the job's queues may hold");
+	*used += err ? 0 : *len;
+	return err ? -1 : 0;
+}
+
+/* A UNIX connection whose ends the job's processes hold, and not one of them
+ * alone: a UNIX_PAIR object (-1: none), -errno refused */
+static int unix_pair(const char *path, uint32_t n, uint32_t a, uint32_t nobjs, uint64_t *used)
+{
+	struct cap_job_work *J = &ckpt_scratch.job;
+	struct cap_job_fd *f = &J->fds[a];
+	struct ckpt_job_obj *o = &J->objs[nobjs];
+	uint64_t peer = 0, back = 0, len0 = 0, len1 = 0, at = *used;
+	uint32_t shut = 0, other = n, others = 0;
+	int type = 0, cred = 0;
+	uint32_t tl = 4;
+	long fd;
+
+	if (!f->sock || cap_unix_peer_of(f->ino, &peer, &shut) || !peer)
+		return -1;
+	for (uint32_t b = 0; b < n; b++) {
+		const struct cap_job_fd *g = &J->fds[b];
+
+		if (!g->sock || g->dev != f->dev || (g->ino != f->ino && g->ino != peer))
+			continue;
+		if (g->ino == peer && other == n)
+			other = b;
+		others |= g->proc != f->proc;
+	}
+	if (other == n || !others)
+		return -1;		/* its peer is outside the job, or both ends are in one process */
+	if (nobjs == CKPT_JOB_MAX_OBJS)
+		return -24;
+	fd = take(f);
+	if (!sys_failed(fd)) {
+		sys_getsockopt((int)fd, KSYS_SOL_SOCKET, 3 /* SO_TYPE */, &type, &tl);
+		sys_getsockopt((int)fd, KSYS_SOL_SOCKET, KSYS_SO_PASSCRED, &cred, &tl);
+		sys_close((int)fd);
+	}
+	if (type != KSYS_SOCK_STREAM && type != KSYS_SOCK_DGRAM && type != KSYS_SOCK_SEQPACKET)
+		return -1;
+	if (shut || cred || cap_unix_peer_of(peer, &back, &shut) || shut) {
+		cap_say("%s: not restored: pid %d (%s) fd %d: its UNIX connection to another process of the job %s",
+			path, members[f->proc].pid, members[f->proc].comm, f->fd,
+			cred ? "has SO_PASSCRED set" : "is shut down at one end");
+		return -1;
+	}
+	if (peek_unix(path, f, type, used, &len0) || peek_unix(path, &J->fds[other], type, used, &len1))
+		return -5;
+	memset(o, 0, sizeof(*o));
+	o->kind = CKPT_JOB_UNIX_PAIR;
+	o->owner = f->proc;
+	o->owner_fd = -1;
+	o->pipe_size = (uint32_t)type;
+	o->data_off = at;
+	o->data_len = len0 + len1;
+	o->split = (uint32_t)len0;
+	o->data_crc = ckpt_crc32c(0, J->data + at, o->data_len);
+	for (uint32_t b = 0; b < n; b++) {
+		struct cap_job_fd *g = &J->fds[b];
+
+		if (g->sock && g->dev == f->dev && (g->ino == f->ino || g->ino == peer)) {
+			g->group = (int32_t)nobjs;
+			g->pair_end = g->ino == peer;
+			if (g->proc < o->owner)
+				o->owner = g->proc;
+		}
+	}
+	return 0;
+}
+
 static int same_file(const struct cap_job_fd *a, const struct cap_job_fd *b)
 {
 	return a->dev == b->dev && a->ino == b->ino &&
 	       sys_kcmp(members[a->proc].pid, members[b->proc].pid, 0 /* KCMP_FILE */, a->fd, b->fd) == 0;
+}
+
+/* is f a UNIX socket connected to one no process of the job holds? */
+static int unix_peer_outside(uint32_t n, const struct cap_job_fd *f)
+{
+	uint64_t peer = 0;
+	uint32_t shut;
+
+	if (cap_unix_peer_of(f->ino, &peer, &shut) || !peer)
+		return 0;
+	for (uint32_t b = 0; b < n; b++)
+		if (ckpt_scratch.job.fds[b].sock && ckpt_scratch.job.fds[b].ino == peer)
+			return 0;
+	return 1;
 }
 
 /* does a process of the job hold the other end of f's pipe? */
@@ -758,6 +871,13 @@ static int find_shared(const char *path, uint32_t n)
 			nobjs++;
 			continue;
 		}
+		r = f->pipe ? -1 : unix_pair(path, n, a, nobjs, &used);
+		if (r >= 0) {
+			nobjs++;
+			continue;
+		}
+		if (r < -1)
+			return r;
 		/* one open file description in two or more processes */
 		f->group = -2;
 		procs = 0;
@@ -795,6 +915,9 @@ static int find_shared(const char *path, uint32_t n)
 			cap_say("%s: not restored: pid %d (%s) fd %d: a pidfd of %s", path, members[f->proc].pid,
 				members[f->proc].comm, f->fd, f->pidfd_of < 0 ? "a process gone" :
 				"a process outside the job");
+		if (f->group < 0 && f->sock && unix_peer_outside(n, f))
+			cap_say("%s: not restored: pid %d (%s) fd %d: a UNIX connection to a process outside the job",
+				path, members[f->proc].pid, members[f->proc].comm, f->fd);
 		if (f->group < 0) {
 			if (f->pipe && (f->fd > 2 || f->proc) && !other_end_here(n, f))
 				cap_say("%s: not restored: pid %d (%s) fd %d (pipe): its other end is outside the job",
@@ -804,7 +927,8 @@ static int find_shared(const char *path, uint32_t n)
 		r->proc = f->proc;
 		r->fd = f->fd;
 		r->obj = (uint32_t)f->group;
-		r->end = J->objs[f->group].kind == CKPT_JOB_PIPE && (f->flags & 3) == O_WRONLY;
+		r->end = J->objs[f->group].kind == CKPT_JOB_PIPE ? (f->flags & 3) == O_WRONLY :
+			 J->objs[f->group].kind == CKPT_JOB_UNIX_PAIR ? f->pair_end : 0;
 		J->hdr.nrefs++;
 	}
 	J->hdr.data_off = used;			/* for now: the bytes used */
@@ -1062,7 +1186,7 @@ static int write_table(void)
 	h->data_off = h->refs_off + h->nrefs * sizeof(struct ckpt_job_ref);
 	h->file_size = h->data_off + data_len;
 	for (uint32_t o = 0; o < h->nobjs; o++)
-		if (J->objs[o].kind == CKPT_JOB_PIPE)
+		if (J->objs[o].kind != CKPT_JOB_FILE)
 			J->objs[o].data_off += h->data_off;
 	h->crc = 0;
 	crc = ckpt_crc32c(0, h, sizeof(*h));

@@ -258,7 +258,7 @@ struct kiovec {
  * set MSG_CTRUNC.  SO_PEEK_OFF and SO_PASSCRED are put back as they were.
  * Returns 0, -1: descriptors in flight, -2: more than room or than a record
  * holds (CKPT_SOCK_RECORD_MAX), or its queue cannot be walked. */
-static int peek_queue(int fd, int unix_, int type, int with_from, char *out, uint64_t room, uint64_t *used,
+int cap_peek_queue(int fd, int unix_, int type, int with_from, char *out, uint64_t room, uint64_t *used,
 		      uint64_t *count)
 {
 	int peek_was = sockopt(fd, KSYS_SOL_SOCKET, KSYS_SO_PEEK_OFF);
@@ -318,7 +318,7 @@ static int peek_queue(int fd, int unix_, int type, int with_from, char *out, uin
 static uint64_t store_datagrams(struct cap_walk *w, struct ckpt_fd *f, int fd, int dom, uint32_t alen)
 {
 	uint64_t used, n;
-	int err = peek_queue(fd, dom == KSYS_AF_UNIX, KSYS_SOCK_DGRAM, 1, ckpt_scratch.fdbuf + w->fdbuf_used + alen,
+	int err = cap_peek_queue(fd, dom == KSYS_AF_UNIX, KSYS_SOCK_DGRAM, 1, ckpt_scratch.fdbuf + w->fdbuf_used + alen,
 			     CAP_FDBUF - w->fdbuf_used - alen, &used, &n);
 
 	f->size = (int64_t)n + (err != 0);	/* a refusal: at least one more */
@@ -334,7 +334,7 @@ static uint64_t store_datagrams(struct cap_walk *w, struct ckpt_fd *f, int fd, i
  * inode with UDIAG_SHOW_PEER, open to every user): *peer = the other end's
  * inode (0: it is closed), *shut = RCV_SHUTDOWN 1 | SEND_SHUTDOWN 2.  0, or
  * -errno when the kernel does not tell. */
-static int unix_peer_of(uint64_t ino, uint64_t *peer, uint32_t *shut)
+int cap_unix_peer_of(uint64_t ino, uint64_t *peer, uint32_t *shut)
 {
 	struct {
 		uint32_t len;		/* struct nlmsghdr */
@@ -392,7 +392,7 @@ static void describe_unix_pair(struct ckpt_fd *f, int fd, int type, int named)
 	uint32_t alen = sizeof(addr), shut;
 	uint64_t peer;
 
-	if (unix_peer_of(f->ino, &peer, &shut))
+	if (cap_unix_peer_of(f->ino, &peer, &shut))
 		return;
 	if (!sys_failed(sys_getsockname(fd, addr, &alen)) && alen > 2)
 		named = 1;
@@ -408,7 +408,7 @@ static void describe_unix_pair(struct ckpt_fd *f, int fd, int type, int named)
 
 /* Is an out-of-band byte (send MSG_OOB, UNIX stream) waiting on fd?  The
  * kernel says so with POLLPRI. */
-static int oob_queued(int fd)
+int cap_oob_queued(int fd)
 {
 	struct { int32_t fd; int16_t events, revents; } p = { fd, 2 /* POLLPRI */, 0 };
 
@@ -446,14 +446,14 @@ static void link_unix_pairs(struct cap_walk *w)
 
 		if (f->kind != CKPT_FD_UNIX_PAIR || f->share != i)
 			continue;
-		if (oob_queued(f->fd)) {	/* a peek reads it in line: its mark would be lost */
+		if (cap_oob_queued(f->fd)) {	/* a peek reads it in line: its mark would be lost */
 			cap_say("fd %d: an out-of-band byte (MSG_OOB) is queued on its UNIX connection", f->fd);
 			f->kind = CKPT_FD_UNSUPPORTED;
 			f->aux[0] = CKPT_WHY_KIND;
 			f->peer = i;
 			continue;
 		}
-		err = peek_queue(f->fd, 1, (int)f->aux[0], 0, ckpt_scratch.fdbuf + w->fdbuf_used,
+		err = cap_peek_queue(f->fd, 1, (int)f->aux[0], 0, ckpt_scratch.fdbuf + w->fdbuf_used,
 				 CAP_FDBUF - w->fdbuf_used, &used, &n);
 		if (err) {
 			f->kind = CKPT_FD_UNSUPPORTED;
@@ -1347,7 +1347,8 @@ void cap_say_not_restored(const char *path, const struct ckpt_proc *p, const str
 		const struct ckpt_fd *f = &ckpt_scratch.fds[i];	/* 0-2: the restorer's */
 
 		if (ckpt_job.role && f->kind == CKPT_FD_UNSUPPORTED &&
-		    (f->aux[0] == CKPT_WHY_PIPE_OUTSIDE || f->aux[0] == CKPT_WHY_PIDFD_OTHER))
+		    (f->aux[0] == CKPT_WHY_PIPE_OUTSIDE || f->aux[0] == CKPT_WHY_PIDFD_OTHER ||
+		     f->aux[0] == CKPT_WHY_UNIX_OUTSIDE))
 			continue;		/* in a job: the root names those the job does not hold */
 
 		if (f->kind == CKPT_FD_UNSUPPORTED && f->fd > 2 && f->aux[0] == CKPT_WHY_INOTIFY_PATH && f->aux[1])

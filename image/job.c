@@ -54,19 +54,22 @@ static int check_objs(const struct img_job *j, struct img_err *e)
 		const struct ckpt_job_obj *o = &j->objs[k];
 		int owned = 0;
 
-		if ((o->kind != CKPT_JOB_FILE && o->kind != CKPT_JOB_PIPE) || o->owner >= j->hdr.nprocs ||
-		    j->procs[o->owner].state != CKPT_JOB_LIVE || (o->kind == CKPT_JOB_FILE) != (o->owner_fd >= 0))
+		if (o->kind < CKPT_JOB_FILE || o->kind > CKPT_JOB_UNIX_PAIR || o->owner >= j->hdr.nprocs ||
+		    j->procs[o->owner].state != CKPT_JOB_LIVE || (o->kind == CKPT_JOB_FILE) != (o->owner_fd >= 0) ||
+		    o->owner_fd < -1 || (o->kind != CKPT_JOB_UNIX_PAIR && o->split) ||
+		    (o->kind == CKPT_JOB_UNIX_PAIR && ((o->pipe_size != 1 && o->pipe_size != 2 && o->pipe_size != 5) ||
+						       o->split > o->data_len)))
 			return img_fail(e, "job object %u: kind %u, owner %u, fd %d out of range", k, o->kind, o->owner,
 					o->owner_fd);
 		if (o->kind == CKPT_JOB_FILE ? o->data_len || o->pipe_size :
-		    o->data_len > o->pipe_size || o->data_off < j->hdr.data_off ||
+		    (o->kind == CKPT_JOB_PIPE && o->data_len > o->pipe_size) || o->data_off < j->hdr.data_off ||
 		    o->data_off > j->hdr.file_size || o->data_len > j->hdr.file_size - o->data_off ||
 		    ckpt_crc32c(0, j->base + o->data_off, o->data_len) != o->data_crc)
 			return img_fail(e, "job object %u: its %lu stored bytes are out of range or corrupted", k,
 					o->data_len);
 		for (uint32_t r = 0; r < j->hdr.nrefs; r++)
 			if (j->refs[r].obj == k && j->refs[r].proc == o->owner &&
-			    (o->kind == CKPT_JOB_PIPE || j->refs[r].fd == o->owner_fd))
+			    (o->kind != CKPT_JOB_FILE || j->refs[r].fd == o->owner_fd))
 				owned = 1;
 		if (!owned)
 			return img_fail(e, "job object %u: its owner (process %u) does not hold it", k, o->owner);
@@ -80,7 +83,7 @@ static int check_refs(const struct img_job *j, struct img_err *e)
 		const struct ckpt_job_ref *f = &j->refs[r], *prev = r ? &j->refs[r - 1] : 0;
 
 		if (f->proc >= j->hdr.nprocs || j->procs[f->proc].state != CKPT_JOB_LIVE || f->fd < 0 ||
-		    f->obj >= j->hdr.nobjs || f->end > (j->objs[f->obj].kind == CKPT_JOB_PIPE ? 1u : 0u))
+		    f->obj >= j->hdr.nobjs || f->end > (j->objs[f->obj].kind != CKPT_JOB_FILE ? 1u : 0u))
 			return img_fail(e, "job descriptor %u: process %u, fd %d, object %u, end %u out of range", r,
 					f->proc, f->fd, f->obj, f->end);
 		if (prev && (prev->proc > f->proc || (prev->proc == f->proc && prev->fd >= f->fd)))

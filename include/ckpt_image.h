@@ -767,16 +767,22 @@ _Static_assert(sizeof(struct ckpt_job_proc) == 128, "ckpt_job_proc");
 					 * end the job holds and the other is closed everywhere (make's
 					 * stdin for its jobs): the owner makes it (pipe_size), puts back
 					 * the bytes in it and closes an end no ref names */
+#define CKPT_JOB_UNIX_PAIR	3u	/* a connected pair of UNIX sockets whose ends are held by two
+					 * or more processes (a socketpair made before a fork): the
+					 * owner makes it with socketpair(pipe_size = its type) and
+					 * puts back what was queued for each end: data_len bytes of
+					 * records (a uint32_t length, then the bytes), the first
+					 * split bytes for end 0, the rest for end 1 */
 
 struct ckpt_job_obj {
-	uint32_t kind;		/* CKPT_JOB_FILE, CKPT_JOB_PIPE */
+	uint32_t kind;		/* CKPT_JOB_FILE, CKPT_JOB_PIPE, CKPT_JOB_UNIX_PAIR */
 	uint32_t owner;		/* the process that makes it: the first of its holders */
-	int32_t  owner_fd;	/* FILE: the owner's descriptor of it; PIPE: -1 */
-	uint32_t pipe_size;	/* PIPE: its capacity (F_GETPIPE_SZ) */
-	uint64_t data_off;	/* PIPE: the bytes in it, read without taking them */
-	uint64_t data_len;
+	int32_t  owner_fd;	/* FILE: the owner's descriptor of it; else -1 */
+	uint32_t pipe_size;	/* PIPE: its capacity (F_GETPIPE_SZ); UNIX_PAIR: its socket type */
+	uint64_t data_off;	/* PIPE: the bytes in it, read without taking them; UNIX_PAIR: */
+	uint64_t data_len;	/* the queues of both ends, as records */
 	uint32_t data_crc;
-	uint32_t pad;
+	uint32_t split;		/* UNIX_PAIR: the bytes of end 0's queue (the rest: end 1's); else 0 */
 };								/* 40 */
 _Static_assert(sizeof(struct ckpt_job_obj) == 40, "ckpt_job_obj");
 
@@ -784,7 +790,7 @@ struct ckpt_job_ref {
 	uint32_t proc;		/* index of the process */
 	int32_t  fd;		/* its descriptor */
 	uint32_t obj;		/* index of the object */
-	uint32_t end;		/* PIPE: 0 the read end, 1 the write end; FILE: 0 */
+	uint32_t end;		/* PIPE: 0 the read end, 1 the write end; UNIX_PAIR: 0 or 1; FILE: 0 */
 };								/* 16 */
 _Static_assert(sizeof(struct ckpt_job_ref) == 16, "ckpt_job_ref");
 

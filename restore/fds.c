@@ -1295,7 +1295,8 @@ int rst_staged_fd(const struct img *img, int32_t fd, int stdio_image)
 
 /* A job: the descriptor newfd, taken from another process, becomes the
  * image's fd (and every dup of it in the image): its status flags as the
- * image says (they are the shared description's), above every image number */
+ * image says (they are the shared description's: the same in each holder's
+ * image), above every image number */
 int rst_stage_job_fd(const struct img *img, int32_t fd, int newfd, struct img_err *e)
 {
 	for (uint32_t i = 0; i < img->hdr.nfds; i++) {
@@ -1306,6 +1307,7 @@ int rst_stage_job_fd(const struct img *img, int32_t fd, int newfd, struct img_er
 			continue;
 		if (f->share != i || stage[i] >= 0)
 			break;			/* a dup: its lead's serves */
+		sys_fcntl(newfd, F_SETFL, f->flags & SETFL_MASK);	/* a pipe or connection the job made */
 		moved = sys_fcntl(newfd, F_DUPFD_CLOEXEC, stage_min);
 		if (sys_failed(moved))
 			return img_fail(e, "no descriptor above %d for fd %d (RLIMIT_NOFILE?): errno %d", stage_min, fd,

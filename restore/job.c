@@ -265,6 +265,43 @@ static int make_job_pipe(uint32_t k, struct img_err *e)
 	return 0;
 }
 
+/* records of a uint32_t length then the bytes, len bytes at q, sent one
+ * record a message through fd (what its peer then reads): 0, or -1 */
+static int refill(int fd, const uint8_t *q, uint64_t len)
+{
+	for (uint64_t at = 0; at + 4 <= len; ) {
+		uint32_t n;
+
+		memcpy(&n, q + at, 4);
+		if (n > len - at - 4 || sys_sendto(fd, q + at + 4, n, KSYS_MSG_NOSIGNAL, 0, 0) != (long)n)
+			return -1;
+		at += 4 + n;
+	}
+	return 0;
+}
+
+/* a UNIX connection of the job made again with what was queued each way,
+ * and published */
+static int make_job_pair(uint32_t k, struct img_err *e)
+{
+	const struct ckpt_job_obj *o = &job.objs[k];
+	const uint8_t *q = job.base + o->data_off;
+	int sv[2];
+	long r = sys_socketpair(KSYS_AF_UNIX, (int)o->pipe_size | KSYS_SOCK_CLOEXEC | KSYS_SOCK_NONBLOCK, 0, sv);
+
+	if (sys_failed(r))
+		return img_fail(e, "job connection %u: socketpair: errno %d", k, (int)-r);
+	if (refill(sv[1], q, o->split) || refill(sv[0], q + o->split, o->data_len - o->split))
+		return img_fail(e, "job connection %u: its %lu queued bytes do not fit in a new socket's buffer", k,
+				o->data_len);
+	sys_fcntl(sv[0], 4 /* F_SETFL */, 0);
+	sys_fcntl(sv[1], 4 /* F_SETFL */, 0);
+	sync->obj[k].pid = (int32_t)sys_getpid();
+	sync->obj[k].fd[0] = sv[0];
+	sync->obj[k].fd[1] = sv[1];
+	return 0;
+}
+
 /* The job's shared descriptors: published, then taken; groups joined;
  * zombie children waited for.  0, or a refusal in e. */
 int rst_job_share(const struct img *img, int stdio_image, const char *path, struct img_err *e)
@@ -278,8 +315,8 @@ int rst_job_share(const struct img *img, int stdio_image, const char *path, stru
 
 		if ((int32_t)o->owner != me)
 			continue;
-		if (o->kind == CKPT_JOB_PIPE) {
-			if (make_job_pipe(k, e))
+		if (o->kind == CKPT_JOB_PIPE || o->kind == CKPT_JOB_UNIX_PAIR) {
+			if (o->kind == CKPT_JOB_PIPE ? make_job_pipe(k, e) : make_job_pair(k, e))
 				return -1;
 			continue;
 		}

@@ -523,12 +523,17 @@ static int print_job(const char *path)
 
 		if (o->kind == CKPT_JOB_PIPE)
 			printf("  %u pipe, %lu bytes in it, made by pid %d:", k, o->data_len, j.procs[o->owner].pid);
+		else if (o->kind == CKPT_JOB_UNIX_PAIR)
+			printf("  %u UNIX %s connection, %u + %lu bytes queued, made by pid %d:", k,
+			       o->pipe_size == 1 ? "stream" : o->pipe_size == 2 ? "datagram" : "seqpacket", o->split,
+			       o->data_len - o->split, j.procs[o->owner].pid);
 		else
 			printf("  %u open file, made by pid %d from its fd %d:", k, j.procs[o->owner].pid, o->owner_fd);
 		for (uint32_t f = 0; f < j.hdr.nrefs; f++)
 			if (j.refs[f].obj == k)
 				printf(" %d/%d%s", j.procs[j.refs[f].proc].pid, j.refs[f].fd,
-				       o->kind != CKPT_JOB_PIPE ? "" : j.refs[f].end ? "w" : "r");
+				       o->kind == CKPT_JOB_FILE ? "" : o->kind == CKPT_JOB_UNIX_PAIR ?
+				       (j.refs[f].end ? "b" : "a") : j.refs[f].end ? "w" : "r");
 		printf("\n");
 	}
 	for (uint32_t i = 0; i < j.hdr.nprocs; i++) {

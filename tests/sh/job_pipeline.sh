@@ -1,6 +1,7 @@
 #!/bin/sh
 # job_pipeline.sh -- a job: a bash script running a three-stage pipeline,
 # checkpointed whole mid-way, killed, and restored, eager and --lazy.
+# timeout: 180
 #
 # Simulates a user's batch script, `seq | awk | sed` over 20 million lines
 # into a file, run under libckpt.so (the script and every stage carry it):
@@ -108,7 +109,7 @@ ids=$(sed -n 's/^  id  *//p' "$W/read.out" | head -n 1)
 sleep 0.5
 "$ROOT/readckpt" "$W/img" >"$W/read2.out" 2>&1
 ids2=$(sed -n 's/^  id  *//p' "$W/read2.out" | head -n 1)
-images=$(ls -A "$W" | grep -c '^\.img\.')
+images=$(ls -A "$W" | grep -Ec '^\.img\.[0-9a-f]{16}\.[0-9]+$')	# not a temp file being written
 stop_job
 if grep -q "^processes 4" "$W/read.out" && grep -q "^processes 4" "$W/read2.out" && [ -n "$ids" ] &&
    [ "$ids" != "$ids2" ] && [ "$images" -le 8 ]; then

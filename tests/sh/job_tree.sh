@@ -7,7 +7,9 @@
 # through one pipe and reads their squares from another) that also has
 # children it has not waited for yet.  Checks:
 #   1  `ckpt dump` of the parent: a job table of 6 processes, two of them
-#      zombies (exit status 7; killed by SIGTERM), the two pipes shared
+#      zombies (exit status 7; killed by SIGTERM), the two pipes shared, and a
+#      SOCK_SEQPACKET socketpair whose parent end has the workers' greetings
+#      queued
 #   2  restored eagerly: the server carries on where it was (the sum of all
 #      squares is right: no task lost or done twice), wait() in the parent
 #      finds both zombies with their statuses and each worker under the pid
@@ -37,6 +39,7 @@ cat >"$W/tree.c" <<'EOF'
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -47,21 +50,26 @@ cat >"$W/tree.c" <<'EOF'
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "normal";
-	int tasks[2], results[2], st, i, pidfd;
+	int tasks[2], results[2], hello[2], st, i, pidfd;
 	pid_t w[2], z1, z2, idle, got;
 	volatile long *shm = NULL;
 	long sum = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (pipe(tasks) || pipe(results))
+	if (pipe(tasks) || pipe(results) || socketpair(AF_UNIX, SOCK_SEQPACKET, 0, hello))
 		return 1;
 	for (i = 0; i < 2; i++)
 		if ((w[i] = fork()) == 0) {
+			char hi[16];
 			int n;
 			long r;
 
 			close(tasks[1]);
 			close(results[0]);
+			close(hello[0]);
+			snprintf(hi, sizeof(hi), "hello %d", i + 1);
+			if (send(hello[1], hi, strlen(hi), 0) < 0)	/* read by the parent at the end */
+				_exit(4);
 			while (read(tasks[0], &n, sizeof(n)) == sizeof(n) && n >= 0) {
 				r = (long)n * n;
 				if (write(results[1], &r, sizeof(r)) != sizeof(r))
@@ -89,6 +97,7 @@ int main(int argc, char **argv)
 		kill(idle, SIGSTOP);
 	close(tasks[0]);
 	close(results[1]);
+	close(hello[1]);
 	pidfd = syscall(SYS_pidfd_open, w[0], 0);
 	printf("ready workers %d %d\n", (int)w[0], (int)w[1]);
 	for (i = 1; i <= N; i++) {
@@ -111,6 +120,13 @@ int main(int argc, char **argv)
 		info[n > 0 ? n : 0] = 0;
 		p = strstr(info, "Pid:");
 		printf("pidfd of %d\n", p ? atoi(p + 4) : -1);
+	}
+	for (int k = 0; k < 2; k++) {		/* queued since the start, on a socketpair */
+		char hi[16];
+		ssize_t n = recv(hello[0], hi, sizeof(hi) - 1, MSG_DONTWAIT);
+
+		hi[n > 0 ? n : 0] = 0;
+		printf("got %s\n", n > 0 ? hi : "nothing");
 	}
 	got = waitpid(z1, &st, 0);
 	printf("z1 %s %d\n", got == z1 && WIFEXITED(st) ? "exit" : "?", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
@@ -176,8 +192,9 @@ fi
 "$ROOT/readckpt" "$W/img" >"$W/read.out" 2>&1
 workers=$(sed -n 's/^ready workers //p' "$W/prog.out")
 if [ $rc -eq 0 ] && grep -q "^processes 6" "$W/read.out" && grep -q "zombie, exit status 7" "$W/read.out" &&
-   grep -q "zombie, killed by signal 15" "$W/read.out" && [ "$(grep -c ' pipe, ' "$W/read.out")" -eq 2 ]; then
-	ok "dump of the server: 6 processes, 2 of them zombies with their statuses, 2 shared pipes"
+   grep -q "zombie, killed by signal 15" "$W/read.out" && [ "$(grep -c ' pipe, ' "$W/read.out")" -eq 2 ] &&
+   grep -q "UNIX seqpacket connection, [1-9][0-9]* + 0 bytes queued" "$W/read.out"; then
+	ok "dump of the server: 6 processes, 2 of them zombies with their statuses, 2 shared pipes, a socketpair with its queue"
 else
 	not_ok "dump: rc $rc: $(oneline "$W/dump.err"); readckpt: $(sed -n '5,18p' "$W/read.out" | tr '\n' '|')"
 fi
@@ -191,8 +208,9 @@ restore() {
 	w0=$2 w1=$3
 	if [ $rc -eq 0 ] && grep -qx "sum $want" "$W/rst.out" && grep -qx "z1 exit 7" "$W/rst.out" &&
 	   grep -qx "z2 signal 15" "$W/rst.out" && grep -qx "worker $w0 status 0" "$W/rst.out" &&
-	   grep -qx "worker $w1 status 0" "$W/rst.out" && grep -qx "pidfd of $w0" "$W/rst.out"; then
-		ok "restored ${1:-eagerly}: every task done once (sum $want), both zombies reaped with their statuses, workers $w0 and $w1 waited for by pid, the pidfd of $w0 is its"
+	   grep -qx "worker $w1 status 0" "$W/rst.out" && grep -qx "pidfd of $w0" "$W/rst.out" &&
+	   grep -qx "got hello 1" "$W/rst.out" && grep -qx "got hello 2" "$W/rst.out"; then
+		ok "restored ${1:-eagerly}: every task done once (sum $want), both zombies reaped with their statuses, workers $w0 and $w1 waited for by pid, the pidfd of $w0 is its, the workers' two messages queued on a socketpair are there"
 	else
 		not_ok "restored ${1:-eagerly}: rc $rc: $(oneline "$W/rst.out"); stderr $(oneline "$W/rst.err")"
 	fi

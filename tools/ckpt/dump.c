@@ -830,13 +830,16 @@ static int check_portable(const struct dump *d, const struct img *img)
 	return missing ? EX_FAIL : EX_OK;
 }
 
-/* is descriptor fd of process `proc` of the job one the job shares (made
- * again from the job table, not from its own record)? */
-static int job_shared(const struct img_job *j, uint32_t proc, int32_t fd)
+/* is descriptor f of process `proc` of the job one the job makes (from the
+ * job table, not from its own record: shared, or a pidfd of its own)? */
+static int job_shared(const struct img_job *j, uint32_t proc, const struct ckpt_fd *f)
 {
 	for (uint32_t r = 0; j && r < j->hdr.nrefs; r++)
-		if (j->refs[r].proc == proc && j->refs[r].fd == fd)
+		if (j->refs[r].proc == proc && j->refs[r].fd == f->fd)
 			return 1;
+	for (uint32_t k = 0; j && f->aux[0] == CKPT_WHY_PIDFD_OTHER && k < j->hdr.nprocs; k++)
+		if ((uint64_t)j->procs[k].pid == f->aux[1])
+			return 1;		/* a pidfd of a process of the job: made again */
 	return 0;
 }
 
@@ -860,7 +863,7 @@ static int report_one(const struct dump *d, const char *path, const struct img_j
 	for (uint32_t i = 0; i < img.hdr.nfds; i++) {
 		const struct ckpt_fd *f = &img.fds[i];
 
-		if (f->kind == CKPT_FD_UNSUPPORTED && (f->fd > 2 || (j && proc)) && !job_shared(j, proc, f->fd))
+		if (f->kind == CKPT_FD_UNSUPPORTED && (f->fd > 2 || (j && proc)) && !job_shared(j, proc, f))
 			say("notice: %s:%s not restored: fd %d (%s): %s", esc(d->path), who, f->fd,
 			    esc(img_str(&img, f->path_off)), img_fd_why(f));
 	}

@@ -271,9 +271,13 @@ static int info_job_json(const char *path)
 		int n = 0;
 
 		fprintf(f, "%s\n    { \"kind\": \"%s\", \"owner_pid\": %d, ", k ? "," : "",
-			o->kind == CKPT_JOB_PIPE ? "pipe" : "file", j.procs[o->owner].pid);
+			o->kind == CKPT_JOB_PIPE ? "pipe" : o->kind == CKPT_JOB_UNIX_PAIR ? "unix_pair" : "file",
+			j.procs[o->owner].pid);
 		if (o->kind == CKPT_JOB_PIPE)
 			fprintf(f, "\"bytes\": %lu, ", o->data_len);
+		else if (o->kind == CKPT_JOB_UNIX_PAIR)
+			fprintf(f, "\"type\": %u, \"queued\": [%u, %lu], ", o->pipe_size, o->split,
+				o->data_len - o->split);
 		else
 			fprintf(f, "\"owner_fd\": %d, ", o->owner_fd);
 		fputs("\"holders\": [", f);
@@ -281,8 +285,9 @@ static int info_job_json(const char *path)
 			if (j.refs[r].obj == k)
 				fprintf(f, "%s{ \"pid\": %d, \"fd\": %d%s }", n++ ? ", " : "",
 					j.procs[j.refs[r].proc].pid, j.refs[r].fd,
-					o->kind != CKPT_JOB_PIPE ? "" : j.refs[r].end ? ", \"end\": \"write\"" :
-											", \"end\": \"read\"");
+					o->kind == CKPT_JOB_FILE ? "" :
+					o->kind == CKPT_JOB_UNIX_PAIR ? (j.refs[r].end ? ", \"end\": 1" : ", \"end\": 0") :
+					j.refs[r].end ? ", \"end\": \"write\"" : ", \"end\": \"read\"");
 		fputs("] }", f);
 	}
 	fputs("\n  ]\n}\n", f);
