@@ -107,6 +107,7 @@ static inline int sys_failed(long r) { return (unsigned long)r >= -4095UL; }
 #define KSYS_TCGETS2		0x802c542a	/* _IOR('T', 0x2A, struct termios2) */
 #define KSYS_TCSETS2		0x402c542b	/* _IOW('T', 0x2B, struct termios2) */
 #define KSYS_TIOCGPGRP		0x540f
+#define KSYS_TIOCSPGRP		0x5410
 #define KSYS_TIOCGWINSZ		0x5413
 #define KSYS_TIOCSWINSZ		0x5414
 #define KSYS_FIONREAD		0x541b		/* bytes waiting to be read: int */

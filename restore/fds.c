@@ -1037,6 +1037,33 @@ static long make_fanotify(const struct img *img, const struct ckpt_fd *f, int nb
 	return fd;
 }
 
+/* Record i is of the program's controlling terminal (a CKPT_FD_CHR record's
+ * stored mode says so; read_terminals read them) */
+static int of_ctty(uint32_t i)
+{
+	for (uint32_t k = 0; k < nttys; k++)
+		if (tty_record[k] == i)
+			return (ttys[k].flags & CKPT_TTY_CTTY) != 0;
+	return 0;
+}
+
+/* A descriptor of the program's controlling terminal (less's /dev/tty, fd
+ * 0 of a job's process) is opened on the restorer's, which is the program's
+ * now, never by the old terminal's name: that one, if it is still there, is
+ * another session's.  With no controlling terminal here, /dev/null, said. */
+static long open_ctty(const struct img *img, const struct ckpt_fd *f, struct img_err *e)
+{
+	int flags = (int)(f->flags & OPEN_MASK) | O_CLOEXEC | O_NOCTTY;
+	long fd = sys_open("/dev/tty", flags, 0);
+
+	if (!sys_failed(fd))
+		return fd;
+	img_say(2, "restorer: notice: fd %d: %s, the program's controlling terminal at the checkpoint; the "
+		   "restorer has none: /dev/null is in its place\n", f->fd, img_str(img, f->path_off));
+	fd = sys_open("/dev/null", flags, 0);
+	return sys_failed(fd) ? img_fail(e, "fd %d: cannot open /dev/null: errno %d", f->fd, (int)-fd) : fd;
+}
+
 static long make_one(const struct img *img, uint32_t i, int close_unsupported, int verbose,
 		     struct img_err *e)
 {
@@ -1050,6 +1077,8 @@ static long make_one(const struct img *img, uint32_t i, int close_unsupported, i
 		return reopen_path(img, f, e);
 	switch (f->kind) {
 	case CKPT_FD_REG: case CKPT_FD_DIR: case CKPT_FD_CHR:
+		if (f->kind == CKPT_FD_CHR && of_ctty(i))
+			return open_ctty(img, f, e);
 		fd = reopen(img, f, verbose, e);
 		if (fd < 0 && path_gone && (f->fd_flags & CKPT_FD_STORED)) {	/* CKPT_COPY_FILES=all */
 			from_copy[i / 8] |= (uint8_t)(1u << (i % 8));
@@ -1437,6 +1466,46 @@ static void add_fanotify_marks(const struct img *img)
 	}
 }
 
+/* A job's restorer, before it makes the tree: JOB_FOREGROUND when its process
+ * group has the foreground of its terminal (asked of fds 0, 1 and 2),
+ * JOB_BACKGROUND when not; a single process is restored in the restorer's
+ * own group and leaves the foreground where the caller's shell put it. */
+enum { NOT_A_JOB, JOB_FOREGROUND, JOB_BACKGROUND };
+static int job_started;
+
+void rst_note_foreground(void)
+{
+	int pgrp;
+
+	job_started = JOB_BACKGROUND;
+	for (int fd = 0; fd <= 2; fd++)
+		if (!sys_failed(sys_ioctl(fd, KSYS_TIOCGPGRP, &pgrp)) && pgrp == (int)SC0(__NR_getpgrp))
+			job_started = JOB_FOREGROUND;
+}
+
+/* fd is this process's controlling terminal, now as at the checkpoint, when
+ * its group had the foreground (fg_pgrp has it now).  A job's group takes it
+ * back, as a shell gives it to the job it starts, when the restorer had it;
+ * started in the background, the group's leader says the job stays there. */
+static void take_foreground(int fd, int fg_pgrp)
+{
+	int mine = (int)SC0(__NR_getpgrp);
+	long r;
+
+	if (job_started == NOT_A_JOB || fg_pgrp == mine)
+		return;
+	if (job_started == JOB_BACKGROUND) {
+		if (mine == (int)sys_getpid())
+			img_say(2, "restorer: notice: pid %d: its process group had the terminal's foreground at the "
+				   "checkpoint; the restorer was started in the background, and the job stays there "
+				   "(it stops when it reads the terminal)\n", mine);
+		return;
+	}
+	if (sys_failed(r = sys_ioctl(fd, KSYS_TIOCSPGRP, &mine)))
+		img_say(2, "restorer: notice: fd %d: the terminal's foreground is not given to process group %d "
+			   "again: errno %ld\n", fd, mine, -r);
+}
+
 /* Every descriptor is in place: each that was a terminal gets its mode back
  * (raw, no echo ...) on the terminal it is now, the caller's for 0, 1 and 2.
  * A program that had a controlling terminal gets a SIGWINCH (pending until it
@@ -1448,7 +1517,7 @@ static void set_terminals(const struct img *img, int stdio_image)
 {
 	char lost[64];
 	size_t used = 0;
-	int nlost = 0, winch = 0, ctty_lost = -1;
+	int nlost = 0, winch = 0, ctty_lost = -1, foreground_asked = 0;
 
 	for (uint32_t k = 0; k < nttys; k++) {
 		const struct ckpt_fd *f = &img->fds[tty_record[k]], *lead = &img->fds[f->share];
@@ -1471,8 +1540,10 @@ static void set_terminals(const struct img *img, int stdio_image)
 				f->fd, -r);
 		if (t->flags & CKPT_TTY_CTTY) {
 			winch = 1;
-			if (ctty_lost < 0 && sys_failed(sys_ioctl(f->fd, KSYS_TIOCGPGRP, &pgrp)))
-				ctty_lost = f->fd;
+			if (sys_failed(sys_ioctl(f->fd, KSYS_TIOCGPGRP, &pgrp)))
+				ctty_lost = ctty_lost < 0 ? f->fd : ctty_lost;
+			else if ((t->flags & CKPT_TTY_FOREGROUND) && !foreground_asked++)
+				take_foreground(f->fd, pgrp);
 		}
 	}
 	if (nlost)

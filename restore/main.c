@@ -1338,6 +1338,7 @@ static void enter_job(struct rst_opts *o)
 		refuse_to_start("restorer: %s: the image of the job's root is missing or not an image\n", root_path);
 	sys_close((int)fd);
 	continue_clocks(o->path, o->host_clocks, o->verbose);
+	rst_note_foreground();
 	become_job_root(o->path, o->verbose);
 	o->path = rst_job_make_tree(o->path);
 	o->same_pid = 1;

@@ -39,6 +39,7 @@ const char *rst_type_name(uint32_t mode);
 int rst_prepare_fds(const struct img *img, int stdio_image, int close_unsupported, int verbose,
 		    const uint8_t *later, struct img_err *e);
 void rst_install_fds(const struct img *img, int stdio_image);
+void rst_note_foreground(void);
 int rst_staged_fd(const struct img *img, int32_t fd, int stdio_image);
 int rst_stage_job_fd(const struct img *img, int32_t fd, int newfd, struct img_err *e);
 void rst_rewind_fds(const struct img *img);

@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 120
 # terminal.sh -- a program on a terminal comes back on the restorer's terminal
 # with its mode (raw, no echo), and redraws there (issue 16, terminals).
 #
@@ -19,6 +20,15 @@
 #      new tmux session of another size: it redraws its page there, and a
 #      single key (j, no Enter: raw mode) scrolls it by one line; q ends it
 #      and the restorer exits 0.  Skipped without tmux or less.
+#   7  a job on a terminal: an interactive bash (job control) in tmux runs
+#      `sh -c 'seq | less'` under libckpt, so sh, seq and less are one process
+#      group in the terminal's foreground, less reading keys from /dev/tty.
+#      Checkpointed by `ckpt dump`, killed, restored (eager, then lazy) from
+#      another interactive bash in a new tmux session of another size: the job
+#      takes the terminal's foreground again and less its keys from the new
+#      terminal (not the old one, which is still there): it redraws, j scrolls,
+#      G shows the last of seq's 200000 lines (the pipe and seq came back), q
+#      ends the job and the restorer exits 0.
 # Root and the ordinary user alike.  CKPT_TEST_BREAK=1: check 2 wants no SIGWINCH.
 # Environment (tests/run.sh): ROOT, TMPDIR.  `ok N` / `not ok N`; exit 0, 1, 4.
 
@@ -175,4 +185,41 @@ if [ $dumped -eq 0 ] && [ "$redrawn" = "line 1" ] && [ "$scrolled" = "line 2" ] 
 else
 	not_ok "less in tmux: dump $dumped ($(oneline "$W/dump.out")), top line after restore '$redrawn', after j '$scrolled', $(cat "$W/l.rc" 2>/dev/null), restorer: $(oneline "$W/l.err")"
 fi
+
+# 7: a job (sh, seq, less) in the foreground of an interactive bash in tmux
+BASH_I="env HISTFILE=/dev/null PS1=$ bash --norc --noprofile -i"
+bottom() { $TM capture-pane -p -t "$1" 2>/dev/null | grep -v '^$' | tail -n 2 | head -n 1; }
+$TM new-session -d -s jfirst -x 80 -y 24 "exec $BASH_I"
+wait_for 10 sh -c "$TM capture-pane -p -t jfirst 2>/dev/null | grep -q '^\\$'"
+$TM send-keys -t jfirst "env CKPT_FILE=$W/jimg LD_PRELOAD=$ROOT/libckpt.so LESSHISTFILE=- sh -c 'seq -f \"line %g\" 1 200000 | less'" Enter
+wait_for 10 sh -c "[ \"\$($TM capture-pane -p -t jfirst 2>/dev/null | head -n 1)\" = 'line 1' ]"
+sh_pid=$(pgrep -P "$($TM list-panes -t jfirst -F '#{pane_pid}')" -x sh)
+"$ROOT/ckpt" dump "$sh_pid" >"$W/jdump.out" 2>&1
+dumped=$?
+kill -9 -- "-$sh_pid" 2>/dev/null
+for how in eager lazy; do
+	flag=; [ $how = lazy ] && flag=--lazy
+	s=j$how
+	rm -f "$W/$s.rc"
+	$TM new-session -d -s $s -x 100 -y 30 "exec $BASH_I"
+	wait_for 10 sh -c "$TM capture-pane -p -t $s 2>/dev/null | grep -q '^\\$'"
+	$TM send-keys -t $s "$ROOT/restorer $flag $W/jimg 2>$W/$s.err; echo rc=\$? >$W/$s.rc" Enter
+	wait_for 10 sh -c "[ \"\$($TM capture-pane -p -t $s 2>/dev/null | head -n 1)\" = 'line 1' ]"
+	redrawn=$(top $s)
+	$TM send-keys -t $s j
+	wait_for 5 sh -c "[ \"\$($TM capture-pane -p -t $s 2>/dev/null | head -n 1)\" = 'line 2' ]"
+	scrolled=$(top $s)
+	$TM send-keys -t $s G
+	wait_for 10 sh -c "[ \"\$($TM capture-pane -p -t $s 2>/dev/null | grep -v '^\$' | tail -n 2 | head -n 1)\" = 'line 200000' ]"
+	last=$(bottom $s)
+	$TM send-keys -t $s q
+	wait_for 10 test -s "$W/$s.rc"
+	if [ $dumped -eq 0 ] && [ "$redrawn" = "line 1" ] && [ "$scrolled" = "line 2" ] && [ "$last" = "line 200000" ] &&
+		[ "$(cat "$W/$s.rc" 2>/dev/null)" = "rc=0" ]; then
+		ok "a job ($how) in tmux: sh, seq and less take the new terminal's foreground, j scrolls, G shows seq's last line, q ends it (exit 0)"
+	else
+		not_ok "a job ($how) in tmux: dump $dumped ($(oneline "$W/jdump.out")), top line '$redrawn', after j '$scrolled', after G '$last', $(cat "$W/$s.rc" 2>/dev/null), restorer: $(oneline "$W/$s.err")"
+	fi
+	$TM kill-session -t $s 2>/dev/null
+done
 finish
