@@ -935,16 +935,70 @@ static int find_shared(const char *path, uint32_t n)
 	return 0;
 }
 
-/* Memory two processes of the job share through an object the restore
- * would make once for each (MAP_SHARED anonymous, a memfd, SysV shm):
- * refused, named.  A shared mapping of a file on disk or in /dev/shm is
- * mapped again from that file by each, and stays shared.  0, or -1. */
-static int shared_memory(const char *path)
-{
-	static struct { uint32_t proc; uint64_t ino, start; } seen[1024];
-	static char buf[65536];
-	uint32_t nseen = 0;
+/* Memory the job's processes map shared from one object that a restore
+ * would otherwise make once for each (MAP_SHARED anonymous, SysV shm, a
+ * memfd): each such mapping of a live process, read from /proc/PID/maps
+ * while the job is stopped.  A shared mapping of a file on disk or in
+ * /dev/shm is mapped again from that file by each, and stays shared. */
+#define MAX_SHM_PIECES	1024u
+#define MAX_SHM_OBJS	64u
+static struct shm_piece {
+	uint32_t proc;			/* member index */
+	int32_t obj;			/* its object's index in the table, -1 none (yet) */
+	uint64_t ino, start, end, offset;
+} pieces[MAX_SHM_PIECES];
+static uint32_t npieces;
+static struct shadow {			/* an object's content, copied while the job is stopped */
+	uint64_t copy, size;		/* a private mapping of the root's (0: none) */
+	uint32_t obj;
+} shadows[MAX_SHM_OBJS];
+static uint32_t nshadows;
 
+static void drop_shadows(void)
+{
+	for (uint32_t k = 0; k < nshadows; k++)
+		if (shadows[k].copy)
+			sys_munmap(shadows[k].copy, shadows[k].size);
+	nshadows = 0;
+}
+
+/* one line of /proc/PID/maps: a piece when it maps shared memory of that kind */
+static int add_piece(const char *path, uint32_t proc, const char *p)
+{
+	uint64_t start, end, offset, ino;
+	int shared;
+
+	start = img_parse_num(&p, 16);
+	p++;
+	end = img_parse_num(&p, 16);
+	shared = p[4] == 's';
+	p += 6;					/* " rwxs " */
+	offset = img_parse_num(&p, 16);
+	while (*p == ' ')
+		p++;
+	while (*p && *p != ' ')			/* the device */
+		p++;
+	while (*p == ' ')
+		p++;
+	ino = img_parse_num(&p, 10);
+	while (*p == ' ')
+		p++;
+	if (!shared || !ino || (strncmp(p, "/dev/zero", 9) && strncmp(p, "/SYSV", 5) && strncmp(p, "/memfd:", 7)))
+		return 0;
+	if (npieces == MAX_SHM_PIECES) {
+		cap_say("%s: no checkpoint: the job maps shared memory in more than %u pieces", path,
+			MAX_SHM_PIECES);
+		return -1;
+	}
+	pieces[npieces++] = (struct shm_piece){ proc, -1, ino, start, end, offset };
+	return 0;
+}
+
+static int list_shared_memory(const char *path)
+{
+	static char buf[65536];
+
+	npieces = 0;
 	for (uint32_t i = 0; i < nmembers; i++) {
 		char where[48];
 		long fd, n, have = 0;
@@ -961,45 +1015,10 @@ static int shared_memory(const char *path)
 			have += n > 0 ? n : 0;
 			buf[have] = 0;
 			while ((nl = strchr(line, '\n'))) {
-				const char *p = line, *name;
-				uint64_t start, ino;
-				int shared;
-
 				*nl = 0;
-				start = img_parse_num(&p, 16);
-				while (*p && *p != ' ')
-					p++;
-				shared = p[4] == 's';
-				for (int f = 0; f < 3 && *p; f++) {	/* perms, offset, dev; then the inode */
-					while (*p == ' ')
-						p++;
-					while (*p && *p != ' ')
-						p++;
-				}
-				while (*p == ' ')
-					p++;
-				ino = img_parse_num(&p, 10);
-				while (*p == ' ')
-					p++;
-				name = p;
-				if (shared && ino && (!strncmp(name, "/dev/zero", 9) || !strncmp(name, "/SYSV", 5) ||
-						      !strncmp(name, "/memfd:", 7))) {
-					for (uint32_t k = 0; k < nseen; k++)
-						if (seen[k].ino == ino && seen[k].proc != i) {
-							cap_say("%s: no checkpoint: pid %d (%s) and pid %d (%s) share "
-								"memory (%s at 0x%lx): memory shared between a "
-								"job's processes is not restored yet", path,
-								members[seen[k].proc].pid,
-								members[seen[k].proc].comm, members[i].pid,
-								members[i].comm, name, start);
-							sys_close((int)fd);
-							return -1;
-						}
-					if (nseen < sizeof(seen) / sizeof(seen[0])) {
-						seen[nseen].proc = i;
-						seen[nseen].ino = ino;
-						seen[nseen++].start = start;
-					}
+				if (add_piece(path, i, line)) {
+					sys_close((int)fd);
+					return -1;
 				}
 				line = nl + 1;
 			}
@@ -1013,6 +1032,116 @@ static int shared_memory(const char *path)
 	return 0;
 }
 
+/* pieces[first..] of one object: its content read from each process's
+ * memory (/proc/PID/mem) into a private copy, a piece another one already
+ * covers skipped.  0, or -errno. */
+static int copy_object(struct shadow *sh, uint32_t first)
+{
+	long r = sys_mmap(0, sh->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (sys_failed(r))
+		return (int)r;
+	sh->copy = (uint64_t)r;
+	for (uint32_t j = first; j < npieces; j++) {
+		const struct shm_piece *q = &pieces[j];
+		uint64_t len = q->end - q->start;
+		char where[48];
+		int covered = 0;
+		long fd;
+
+		if (q->obj != (int32_t)sh->obj)
+			continue;
+		for (uint32_t k = first; k < j && !covered; k++)
+			covered = pieces[k].obj == q->obj && pieces[k].offset <= q->offset &&
+				  pieces[k].offset + (pieces[k].end - pieces[k].start) >= q->offset + len;
+		if (covered)
+			continue;
+		img_fmt(where, sizeof(where), "/proc/%d/mem", members[q->proc].pid);
+		fd = sys_open(where, O_RDONLY | O_CLOEXEC, 0);
+		if (sys_failed(fd))
+			return (int)fd;
+		for (uint64_t done = 0; done < len; done += (uint64_t)r) {
+			r = sys_pread((int)fd, (void *)(sh->copy + q->offset + done), len - done,
+				      (int64_t)(q->start + done));
+			if (r <= 0) {
+				sys_close((int)fd);
+				return r ? (int)r : -5;
+			}
+		}
+		sys_close((int)fd);
+	}
+	return 0;
+}
+
+/* Each object two or more live processes map (pieces of one inode): a
+ * CKPT_JOB_SHM object, its struct ckpt_job_shm and maps in the table's data
+ * (processes as table indices: index[]), its content copied now, while
+ * nothing of the job runs; the writer writes it beside the table. */
+static int add_shared_memory(const char *path, const int32_t *index)
+{
+	struct cap_job_work *J = &ckpt_scratch.job;
+	uint64_t used = J->hdr.data_off;
+	int r;
+
+	for (uint32_t i = 0; i < npieces; i++) {
+		struct ckpt_job_obj *o = &J->objs[J->hdr.nobjs];
+		struct ckpt_job_shm *m = (struct ckpt_job_shm *)(J->data + used);
+		struct ckpt_job_shm_map *map = (struct ckpt_job_shm_map *)(m + 1);
+		struct shadow *sh = &shadows[nshadows];
+		int others = 0;
+
+		if (pieces[i].obj >= 0)
+			continue;
+		for (uint32_t j = i + 1; j < npieces; j++)
+			others |= pieces[j].ino == pieces[i].ino && pieces[j].proc != pieces[i].proc;
+		if (!others)
+			continue;		/* one process's own: its image has it */
+		if (J->hdr.nobjs == CKPT_JOB_MAX_OBJS || nshadows == MAX_SHM_OBJS ||
+		    used + sizeof(*m) + (uint64_t)npieces * sizeof(*map) > sizeof(J->data)) {
+			cap_say("%s: no checkpoint: the job shares memory between its processes through more objects "
+				"than a table holds (%u)", path, MAX_SHM_OBJS);
+			return -1;
+		}
+		memset(o, 0, sizeof(*o));
+		memset(m, 0, sizeof(*m));
+		o->kind = CKPT_JOB_SHM;
+		o->owner = (uint32_t)index[pieces[i].proc];
+		o->owner_fd = -1;
+		o->data_off = used;
+		img_fmt(m->file, sizeof(m->file), "%Sm%u", name_prefix, J->hdr.nobjs);
+		for (uint32_t j = i; j < npieces; j++) {
+			struct shm_piece *q = &pieces[j];
+
+			if (q->ino != pieces[i].ino)
+				continue;
+			q->obj = (int32_t)J->hdr.nobjs;
+			if (q->offset + (q->end - q->start) > m->size)
+				m->size = q->offset + (q->end - q->start);
+			memset(&map[m->nmaps], 0, sizeof(*map));
+			map[m->nmaps].proc = (uint32_t)index[q->proc];
+			map[m->nmaps].start = q->start;
+			map[m->nmaps].end = q->end;
+			map[m->nmaps++].offset = q->offset;
+		}
+		o->data_len = sizeof(*m) + (uint64_t)m->nmaps * sizeof(*map);
+		sh->size = m->size;
+		sh->obj = J->hdr.nobjs;
+		sh->copy = 0;
+		nshadows++;
+		if ((r = copy_object(sh, i))) {
+			cap_say("%s: no checkpoint: pid %d (%s): its memory shared with the job's other processes (0x%lx) "
+				"cannot be read: errno %d", path, members[pieces[i].proc].pid, members[pieces[i].proc].comm,
+				pieces[i].start, -r);
+			drop_shadows();
+			return -1;
+		}
+		used += o->data_len;
+		J->hdr.nobjs++;
+	}
+	J->hdr.data_off = used;
+	return 0;
+}
+
 /* the table in ckpt_scratch.job, but for the data's place in the file */
 static int build_table(const char *path)
 {
@@ -1021,7 +1150,7 @@ static int build_table(const char *path)
 	int32_t index[CKPT_JOB_MAX_PROCS];
 	int r;
 
-	if (shared_memory(path))
+	if (list_shared_memory(path))
 		return -1;
 	if ((r = list_job_fds(path, &n)) || (r = find_shared(path, n)))
 		return r;
@@ -1054,7 +1183,7 @@ static int build_table(const char *path)
 		J->refs[r2].proc = (uint32_t)index[J->refs[r2].proc];
 	for (uint32_t o = 0; o < J->hdr.nobjs; o++)
 		J->objs[o].owner = (uint32_t)index[J->objs[o].owner];
-	return 0;
+	return add_shared_memory(path, index);
 }
 
 /* The root, frozen with its own state read: every member frozen too, the
@@ -1074,6 +1203,9 @@ void cap_job_release(int commit)
 {
 	char c = !commit ? 'A' : ckpt_job.final ? 'F' : 'G';
 
+	if (!commit)
+		drop_shadows();
+
 	released = 1;
 	for (uint32_t i = 1; i < nmembers; i++)
 		if (go_pipe[1] >= 0 && members[i].ready)
@@ -1089,6 +1221,13 @@ int cap_job_barrier(void)
 	return cap_job_gather();
 }
 
+/* The root, its writer forked: the copies of the job's shared memory are
+ * the writer's now; the program's memory is as it was. */
+void cap_job_forked(void)
+{
+	drop_shadows();
+}
+
 /* ---- the root's writer, once its own image is written ---- */
 
 /* the member images the job table at path names (none if it is not one),
@@ -1100,10 +1239,14 @@ static uint32_t members_of(const char *path, char (*names)[88], uint32_t n, uint
 
 	if (!img_job_is(path))
 		return n;
-	if (!img_job_open(&t, path, &e))
+	if (!img_job_open(&t, path, &e)) {
 		for (uint32_t i = 0; i < t.hdr.nprocs && n < max; i++)
 			if (t.procs[i].state == CKPT_JOB_LIVE)
 				memcpy(names[n++], t.procs[i].image, 88);
+		for (uint32_t k = 0; k < t.hdr.nobjs && n < max; k++)	/* shared memory's content */
+			if (t.objs[k].kind == CKPT_JOB_SHM)
+				memcpy(names[n++], ((const struct ckpt_job_shm *)(t.base + t.objs[k].data_off))->file, 88);
+	}
 	img_job_close(&t);
 	return n;
 }
@@ -1159,6 +1302,40 @@ static void drop_members(char (*drop)[88], uint32_t ndrop, int keep)
 			unlink_member(drop[i]);
 }
 
+
+/* Each shared memory object's content, from the root's copy, to its file
+ * beside the table (a temp file renamed in), its CRC into its record; each
+ * file written is named in done[] for the caller to remove if the table
+ * fails.  0, or -errno. */
+static int write_shared_memory(void)
+{
+	struct cap_job_work *J = &ckpt_scratch.job;
+	char tmp[4200], to[4200];
+	uint64_t started;
+
+	if (cap_stat_field("/proc/self/stat", 22, &started))
+		started = 0;
+	for (uint32_t k = 0; k < nshadows; k++) {
+		struct ckpt_job_obj *o = &J->objs[shadows[k].obj];
+		struct ckpt_job_shm *m = (struct ckpt_job_shm *)(J->data + o->data_off);
+		long fd = img_create_beside(table_path, tmp, sizeof(tmp), (int)sys_getpid(), started), w = 0;
+
+		if (sys_failed(fd))
+			return (int)fd;
+		m->crc = ckpt_crc32c(0, (const void *)shadows[k].copy, m->size);
+		for (uint64_t done = 0; done < m->size && w >= 0; done += (uint64_t)w)
+			w = sys_write((int)fd, (const void *)(shadows[k].copy + done), m->size - done);
+		if (w < 0 || sys_fsync((int)fd) || !img_job_beside(table_path, m->file, to, sizeof(to)) ||
+		    sys_rename(tmp, to)) {
+			sys_close((int)fd);
+			sys_unlink(tmp);
+			return w < 0 ? (int)w : -5;
+		}
+		sys_close((int)fd);
+		o->data_crc = ckpt_crc32c(0, J->data + o->data_off, o->data_len);
+	}
+	return 0;
+}
 
 /* write the table (data last) to a temp file, then rename it in (CKPT_KEEP:
  * the older tables move up, path.1 ...) */
@@ -1265,11 +1442,15 @@ int cap_job_done(int result)
 			"(a writer died)", table_path, live - done, live);
 		failed = -5;
 	}
-	if (!failed && (failed = write_table()))
+	if (!failed && ((failed = write_shared_memory()) || (failed = write_table())))
 		cap_say("%s: checkpoint failed: the job table cannot be written: errno %d", table_path, -failed);
-	if (failed)				/* the new images serve no table */
+	if (failed) {				/* the new images serve no table */
 		for (uint32_t k = 0; k < J->hdr.nprocs; k++)
 			if (J->procs[k].state == CKPT_JOB_LIVE)
 				unlink_member(J->procs[k].image);
+		for (uint32_t k = 0; k < nshadows; k++)
+			unlink_member(((struct ckpt_job_shm *)(J->data + J->objs[shadows[k].obj].data_off))->file);
+	}
+	drop_shadows();
 	return failed;
 }

@@ -797,6 +797,8 @@ static int write_now(const char *path, int target_fd, int wait)
 			sys_close(gate[0]);
 		}
 		fork_advice(&w, 1);
+		if (ckpt_job.role == CAP_JOB_ROOT && !sys_failed(pid))
+			cap_job_forked();
 		if (sys_failed(pid)) {		/* no child: write it here */
 			cap_say("%s: fork for the writer failed (errno %d); writing in place", path, (int)-pid);
 			r = finish(&w, path, target_fd);

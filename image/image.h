@@ -93,6 +93,7 @@ int img_job_is(const char *path);	/* 1: path is a job table (its magic) */
 int img_job_open(struct img_job *j, const char *path, struct img_err *e);
 void img_job_close(struct img_job *j);	/* the tools' (not in the freestanding restorer) */
 size_t img_job_member_path(const char *table, const struct ckpt_job_proc *p, char *out, size_t cap);
+size_t img_job_beside(const char *table, const char *name, char *out, size_t cap);
 
 /* write.c (not in the restorer): the steps every image writer shares */
 #define IMG_NO_DATA	(~0ull)		/* a run's data_off before placing: zero pages, nothing stored */

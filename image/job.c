@@ -48,17 +48,39 @@ static int check_procs(const struct img_job *j, struct img_err *e)
 	return 0;
 }
 
+/* A CKPT_JOB_SHM object's data: its content's file and length, and each
+ * piece's process (a live one; the first the owner), region and offset */
+static int check_shm(const struct img_job *j, const struct ckpt_job_obj *o, uint32_t k, struct img_err *e)
+{
+	const struct ckpt_job_shm *m = (const struct ckpt_job_shm *)(j->base + o->data_off);
+	const struct ckpt_job_shm_map *p = (const struct ckpt_job_shm_map *)(m + 1);
+
+	if (o->data_len < sizeof(*m) || o->data_len != sizeof(*m) + (uint64_t)m->nmaps * sizeof(*p) ||
+	    !m->nmaps || !member_name_ok(m->file) || !m->size || (m->size & (CKPT_PAGE_SIZE - 1)) ||
+	    p[0].proc != o->owner)
+		return img_fail(e, "job object %u: shared memory of %lu bytes in %u pieces: out of range", k,
+				o->data_len >= sizeof(*m) ? m->size : 0, o->data_len >= sizeof(*m) ? m->nmaps : 0);
+	for (uint32_t i = 0; i < m->nmaps; i++)
+		if (p[i].proc >= j->hdr.nprocs || j->procs[p[i].proc].state != CKPT_JOB_LIVE || p[i].reserved ||
+		    p[i].start >= p[i].end || ((p[i].start | p[i].end | p[i].offset) & (CKPT_PAGE_SIZE - 1)) ||
+		    p[i].offset > m->size || p[i].end - p[i].start > m->size - p[i].offset)
+			return img_fail(e, "job object %u: shared memory piece %u (process %u, 0x%lx) out of range", k,
+					i, p[i].proc, p[i].start);
+	return 0;
+}
+
 static int check_objs(const struct img_job *j, struct img_err *e)
 {
 	for (uint32_t k = 0; k < j->hdr.nobjs; k++) {
 		const struct ckpt_job_obj *o = &j->objs[k];
 		int owned = 0;
 
-		if (o->kind < CKPT_JOB_FILE || o->kind > CKPT_JOB_UNIX_PAIR || o->owner >= j->hdr.nprocs ||
+		if (o->kind < CKPT_JOB_FILE || o->kind > CKPT_JOB_SHM || o->owner >= j->hdr.nprocs ||
 		    j->procs[o->owner].state != CKPT_JOB_LIVE || (o->kind == CKPT_JOB_FILE) != (o->owner_fd >= 0) ||
 		    o->owner_fd < -1 || (o->kind != CKPT_JOB_UNIX_PAIR && o->split) ||
 		    (o->kind == CKPT_JOB_UNIX_PAIR && ((o->pipe_size != 1 && o->pipe_size != 2 && o->pipe_size != 5) ||
-						       o->split > o->data_len)))
+						       o->split > o->data_len)) ||
+		    (o->kind == CKPT_JOB_SHM && o->pipe_size))
 			return img_fail(e, "job object %u: kind %u, owner %u, fd %d out of range", k, o->kind, o->owner,
 					o->owner_fd);
 		if (o->kind == CKPT_JOB_FILE ? o->data_len || o->pipe_size :
@@ -67,6 +89,11 @@ static int check_objs(const struct img_job *j, struct img_err *e)
 		    ckpt_crc32c(0, j->base + o->data_off, o->data_len) != o->data_crc)
 			return img_fail(e, "job object %u: its %lu stored bytes are out of range or corrupted", k,
 					o->data_len);
+		if (o->kind == CKPT_JOB_SHM) {
+			if (check_shm(j, o, k, e))
+				return -1;
+			continue;		/* mapped, not held: no descriptor names it */
+		}
 		for (uint32_t r = 0; r < j->hdr.nrefs; r++)
 			if (j->refs[r].obj == k && j->refs[r].proc == o->owner &&
 			    (o->kind != CKPT_JOB_FILE || j->refs[r].fd == o->owner_fd))
@@ -164,18 +191,25 @@ void img_job_close(struct img_job *j)
  * length, or 0 when it does not fit in cap */
 size_t img_job_member_path(const char *table, const struct ckpt_job_proc *p, char *out, size_t cap)
 {
-	size_t dir = 0, n = 0;
+	return img_job_beside(table, p->image, out, cap);
+}
+
+/* table's directory and name (88 bytes at most, checked): the path of a
+ * file of the job beside its table; 0 (out "") when it is too long */
+size_t img_job_beside(const char *table, const char *name, char *out, size_t cap)
+{
+	size_t dir = 0, n = 0, max = sizeof(((struct ckpt_job_proc *)0)->image);
 
 	for (size_t i = 0; table[i]; i++)
 		if (table[i] == '/')
 			dir = i + 1;
-	if (dir + sizeof(p->image) >= cap) {
+	if (dir + max >= cap) {
 		out[0] = 0;
 		return 0;
 	}
 	memcpy(out, table, dir);
-	for (; n < sizeof(p->image) - 1 && p->image[n]; n++)
-		out[dir + n] = p->image[n];
+	for (; n < max - 1 && name[n]; n++)
+		out[dir + n] = name[n];
 	out[dir + n] = 0;
 	return dir + n;
 }

@@ -715,7 +715,8 @@ _Static_assert(offsetof(struct ckpt_hdr, job_id) == 728, "hdr job");
  *   objs_off   struct ckpt_job_obj  [nobjs]   what two or more processes share
  *   refs_off   struct ckpt_job_ref  [nrefs]   which descriptor of which process is which
  *                                             object; by process, then descriptor
- *   data_off   the bytes in the job's pipes (ckpt_job_obj.data_off, relative to 0)
+ *   data_off   the bytes in the job's pipes and UNIX pairs, each shared memory's
+ *              struct ckpt_job_shm and maps (ckpt_job_obj.data_off, relative to 0)
  *   file_size  nothing follows; crc is CRC-32C of the whole file with crc zero
  */
 #define CKPT_JOB_MAGIC		0x424f4a43u	/* "CJOB" read as a little-endian u32 */
@@ -773,9 +774,15 @@ _Static_assert(sizeof(struct ckpt_job_proc) == 128, "ckpt_job_proc");
 					 * puts back what was queued for each end: data_len bytes of
 					 * records (a uint32_t length, then the bytes), the first
 					 * split bytes for end 0, the rest for end 1 */
+#define CKPT_JOB_SHM		4u	/* memory two or more processes map from one object (MAP_SHARED
+					 * anonymous, SysV shm, a memfd): data is a struct ckpt_job_shm
+					 * and its maps; the content is a file of its own beside the
+					 * table (shm.file), read while the job was stopped.  The owner
+					 * (the first to map it) makes a memfd of it; each process maps
+					 * its pieces from that, none from its own image */
 
 struct ckpt_job_obj {
-	uint32_t kind;		/* CKPT_JOB_FILE, CKPT_JOB_PIPE, CKPT_JOB_UNIX_PAIR */
+	uint32_t kind;		/* CKPT_JOB_FILE, CKPT_JOB_PIPE, CKPT_JOB_UNIX_PAIR, CKPT_JOB_SHM */
 	uint32_t owner;		/* the process that makes it: the first of its holders */
 	int32_t  owner_fd;	/* FILE: the owner's descriptor of it; else -1 */
 	uint32_t pipe_size;	/* PIPE: its capacity (F_GETPIPE_SZ); UNIX_PAIR: its socket type */
@@ -793,6 +800,22 @@ struct ckpt_job_ref {
 	uint32_t end;		/* PIPE: 0 the read end, 1 the write end; UNIX_PAIR: 0 or 1; FILE: 0 */
 };								/* 16 */
 _Static_assert(sizeof(struct ckpt_job_ref) == 16, "ckpt_job_ref");
+
+struct ckpt_job_shm {
+	char     file[88];	/* its content, size bytes, beside the table */
+	uint64_t size;		/* the object's length: the end of its furthest piece mapped */
+	uint32_t crc;		/* CRC-32C of the content */
+	uint32_t nmaps;		/* struct ckpt_job_shm_map [nmaps] follow */
+};								/* 104 */
+_Static_assert(sizeof(struct ckpt_job_shm) == 104, "ckpt_job_shm");
+
+struct ckpt_job_shm_map {
+	uint32_t proc;		/* index of the process */
+	uint32_t reserved;	/* zero */
+	uint64_t start, end;	/* the region in that process (a region of its image) */
+	uint64_t offset;	/* where in the object it starts */
+};								/* 32 */
+_Static_assert(sizeof(struct ckpt_job_shm_map) == 32, "ckpt_job_shm_map");
 
 /* Feature bits ignored when comparing CPUs: they say nothing about what code can
  * run (hypervisor present, OSXSAVE is checked through xcr0 instead). */

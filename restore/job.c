@@ -14,11 +14,13 @@
  * reads and checks its own image (steps 2 and 3).  rst_job_share() then:
  *   - the owner of each shared object publishes it: a FILE object is the
  *     owner's own descriptor, made in step 3 (or the caller's 0, 1, 2); a
- *     PIPE object is made here, with the bytes that were in it
+ *     PIPE object is made here, with the bytes that were in it; shared
+ *     memory is a memfd filled here from its file beside the table
  *   - barrier 1: every process checked, every object published
  *   - the others take theirs with pidfd_getfd (the same open file
- *     description, its offset and flags shared as before); a process joins
- *     a group another process of the job leads
+ *     description, its offset and flags shared as before); shared memory's
+ *     memfd goes to step 4, which maps each piece from it and none from the
+ *     process's own image; a process joins a group another process leads
  *   - barrier 2: every descriptor taken; parents wait until their zombie
  *     children have exited, and take the SIGCHLD back
  * A refusal anywhere (its one line said by the process that refused) marks
@@ -302,6 +304,97 @@ static int make_job_pair(uint32_t k, struct img_err *e)
 	return 0;
 }
 
+static const struct ckpt_job_shm *job_shm(uint32_t k)
+{
+	return (const struct ckpt_job_shm *)(job.base + job.objs[k].data_off);
+}
+
+/* Shared memory this process owns: a memfd of its length holding the
+ * content from its file beside the table (the table owner's, not writable
+ * by others, its CRC checked), published before barrier 1, so that it is
+ * whole before any process of the job runs */
+static int make_job_shm(uint32_t k, const char *path, struct img_err *e)
+{
+	const struct ckpt_job_shm *m = job_shm(k);
+	char file[IMG_PATH_MAX];
+	struct ksys_stat st, table;
+	long fd, mem, at, r = 0;
+	uint32_t crc;
+
+	if (!img_job_beside(path, m->file, file, sizeof(file)))
+		return img_fail(e, "shared memory %u: the path of its content is too long", k);
+	fd = sys_open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+	if (sys_failed(fd))
+		return img_fail(e, "%s (the job's shared memory) cannot be opened: errno %d", file, (int)-fd);
+	if (sys_failed(sys_fstat((int)fd, &st)) || sys_failed(sys_fstat(job.fd, &table)) ||
+	    (st.st_mode & S_IFMT) != S_IFREG || (uint64_t)st.st_size != m->size || st.st_uid != table.st_uid ||
+	    (st.st_mode & 022)) {
+		sys_close((int)fd);
+		return img_fail(e, "%s (the job's shared memory): not the job's (its length, owner or mode)", file);
+	}
+	mem = sys_memfd_create("ckpt-job-shm", 1 /* MFD_CLOEXEC */);
+	if (sys_failed(mem) || sys_failed(r = sys_ftruncate((int)mem, (int64_t)m->size)) ||
+	    sys_failed(at = r = sys_mmap(0, m->size, PROT_READ | PROT_WRITE, MAP_SHARED, (int)mem, 0))) {
+		sys_close((int)fd);
+		return img_fail(e, "shared memory %u: no memfd of %lu bytes: errno %d", k, m->size,
+				(int)-(sys_failed(mem) ? mem : r));
+	}
+	for (uint64_t done = 0; done < m->size; done += (uint64_t)r)
+		if ((r = sys_pread((int)fd, (void *)(at + done), m->size - done, (int64_t)done)) <= 0)
+			break;
+	crc = r > 0 ? ckpt_crc32c(0, (const void *)at, m->size) : ~m->crc;
+	sys_munmap((uint64_t)at, m->size);
+	sys_close((int)fd);
+	if (crc != m->crc)
+		return img_fail(e, "%s (the job's shared memory): %s", file, r > 0 ? "corrupted (CRC)" : "cannot be read");
+	sync->obj[k].pid = (int32_t)sys_getpid();
+	sync->obj[k].fd[0] = (int)mem;
+	return 0;
+}
+
+/* After barrier 1: each piece of shared memory this process maps, its
+ * object's memfd taken (or its own) and handed to step 4 (vma.c) for the
+ * region of its image at the same place */
+static int take_job_shm(const struct img *img, struct img_err *e)
+{
+	for (uint32_t k = 0; k < job.hdr.nobjs; k++) {
+		const struct ckpt_job_shm *m = job_shm(k);
+		const struct ckpt_job_shm_map *p = (const struct ckpt_job_shm_map *)(m + 1);
+		long fd = -1;
+
+		if (job.objs[k].kind != CKPT_JOB_SHM)
+			continue;
+		for (uint32_t n = 0; n < m->nmaps; n++) {
+			uint32_t i = 0;
+
+			if ((int32_t)p[n].proc != me)
+				continue;
+			if (fd < 0 && sync->obj[k].pid == (int32_t)sys_getpid())
+				fd = sync->obj[k].fd[0];
+			else if (fd < 0) {
+				long pidfd = SC2(__NR_pidfd_open, sync->obj[k].pid, 0);
+
+				fd = sys_failed(pidfd) ? pidfd : SC3(__NR_pidfd_getfd, pidfd, sync->obj[k].fd[0], 0);
+				if (!sys_failed(pidfd))
+					sys_close((int)pidfd);
+				if (sys_failed(fd))
+					return img_fail(e, "shared memory at 0x%lx: cannot take it from pid %u: errno %d",
+							p[n].start, job.procs[job.objs[k].owner].pid, (int)-fd);
+			}
+			while (i < img->hdr.nvmas && (img->vmas[i].start != p[n].start || img->vmas[i].end != p[n].end ||
+						      !(img->vmas[i].flags & CKPT_MAP_SHARED)))
+				i++;
+			if (i == img->hdr.nvmas)
+				return img_fail(e, "its image has no shared region at 0x%lx-0x%lx, which the job table "
+						"maps", p[n].start, p[n].end);
+			if (rst_share_vma(i, (int)fd, p[n].offset))
+				return img_fail(e, "more pieces of shared memory than the restorer maps (%d)",
+						RST_MAX_SHARED_VMAS);
+		}
+	}
+	return 0;
+}
+
 /* The job's shared descriptors: published, then taken; groups joined;
  * zombie children waited for.  0, or a refusal in e. */
 int rst_job_share(const struct img *img, int stdio_image, const char *path, struct img_err *e)
@@ -317,6 +410,11 @@ int rst_job_share(const struct img *img, int stdio_image, const char *path, stru
 			continue;
 		if (o->kind == CKPT_JOB_PIPE || o->kind == CKPT_JOB_UNIX_PAIR) {
 			if (o->kind == CKPT_JOB_PIPE ? make_job_pipe(k, e) : make_job_pair(k, e))
+				return -1;
+			continue;
+		}
+		if (o->kind == CKPT_JOB_SHM) {
+			if (make_job_shm(k, path, e))
 				return -1;
 			continue;
 		}
@@ -357,7 +455,7 @@ int rst_job_share(const struct img *img, int stdio_image, const char *path, stru
 	}
 	if (pidfd >= 0)
 		sys_close((int)pidfd);
-	if (open_job_pidfds(img, e))
+	if (open_job_pidfds(img, e) || take_job_shm(img, e))
 		return -1;
 	if (p->pgid != p->pid && p->parent >= 0 && p->pgid != job.procs[p->parent].pgid) {
 		for (uint32_t k = 0; k < job.hdr.nprocs; k++)	/* 3. a group another leads */

@@ -26,6 +26,8 @@ int rst_open_files(const struct img *img, int *fds, int verbose, struct img_err 
 int rst_alloc_pkeys(const struct img *img, struct img_err *e);
 int rst_verify_runs(const struct img *img, struct img_err *e);
 /* chain[0] is a full image, chain[nchain - 1] the one to restore */
+#define RST_MAX_SHARED_VMAS 256
+int rst_share_vma(uint32_t i, int fd, uint64_t offset);
 void rst_rebuild(const struct img *const *chain, uint32_t nchain, const struct rst_specials *sp,
 		 const int *fds, int lazy, int verbose);
 

@@ -24,6 +24,22 @@ extern char rst_zone_start[], rst_zone_end[], rst_park_addr[];
 
 static char maps_buf[1 << 20];		/* this process's /proc/self/maps (a tlongjmp: the program's) */
 static uint8_t changed_file[CKPT_MAX_VMAS / 8];	/* per vma: its data file changed (a notice, step 4) */
+static struct { uint32_t vma; int fd; uint64_t offset; } shared[RST_MAX_SHARED_VMAS];	/* a job's (job.c) */
+static uint32_t nshared;
+
+/* Region i is memory the job's processes share: step 4 maps it from fd (a
+ * memfd the job's restore filled) at offset, not from this image.  0, or -1
+ * when the table is full. */
+int rst_share_vma(uint32_t i, int fd, uint64_t offset)
+{
+	if (nshared == RST_MAX_SHARED_VMAS)
+		return -1;
+	shared[nshared].vma = i;
+	shared[nshared].fd = fd;
+	shared[nshared++].offset = offset;
+	return 0;
+}
+
 
 /* Find this kernel's [vdso], [vvar], [vvar_vclock] in the restorer's own maps. */
 int rst_find_specials(struct rst_specials *sp, struct img_err *e)
@@ -851,6 +867,26 @@ int rst_alloc_pkeys(const struct img *img, struct img_err *e)
 	return 0;
 }
 
+/* step 4 for a region of a job's shared memory: 1 when it is one (mapped) */
+static int map_shared(const struct img *img, uint32_t i, int verbose)
+{
+	const struct ckpt_vma *v = &img->vmas[i];
+	long r;
+
+	for (uint32_t k = 0; k < nshared; k++) {
+		if (shared[k].vma != i)
+			continue;
+		r = sys_mmap(v->start, v->end - v->start, v->prot, MAP_SHARED | MAP_FIXED_NOREPLACE, shared[k].fd,
+			     shared[k].offset);
+		if (r != (long)v->start)
+			die(img, 127, "map the job's shared memory", v->start, v->end - v->start,
+			    sys_failed(r) ? r : -17);
+		seal_vma(img, v, v->prot, verbose);
+		return 1;
+	}
+	return 0;
+}
+
 /* Step 4: the image's [vdso] address gets the old bytes with their functions
  * redirected (plan_redirect) to this kernel's vDSO, now at vdso; read and
  * execute only. */
@@ -934,9 +970,11 @@ void rst_rebuild(const struct img *const *chain, uint32_t nchain, const struct r
 		if (changed_file[i / 8] & (1u << (i % 8)))
 			img_say(2, "restorer: notice: %s changed since the checkpoint; mapped as it is now\n",
 				img_str(img, v->path_off));
-		if (!is_special(v))
+		if (!is_special(v) && !map_shared(img, i, verbose))
 			map_vma(img, v, fds[i], apart, lazy_here, chained, verbose);
 	}
+	for (uint32_t k = 0; k < nshared; k++)	/* (one fd may serve several regions) */
+		sys_close(shared[k].fd);
 	if (!chained)
 		return;
 	apply_chain(chain, nchain);

@@ -527,7 +527,15 @@ static int print_job(const char *path)
 			printf("  %u UNIX %s connection, %u + %lu bytes queued, made by pid %d:", k,
 			       o->pipe_size == 1 ? "stream" : o->pipe_size == 2 ? "datagram" : "seqpacket", o->split,
 			       o->data_len - o->split, j.procs[o->owner].pid);
-		else
+		else if (o->kind == CKPT_JOB_SHM) {
+			const struct ckpt_job_shm *m = (const struct ckpt_job_shm *)(j.base + o->data_off);
+			const struct ckpt_job_shm_map *p = (const struct ckpt_job_shm_map *)(m + 1);
+
+			printf("  %u shared memory, %lu bytes in %s, crc 0x%08x, made by pid %d:", k, m->size,
+			       esc(m->file), m->crc, j.procs[o->owner].pid);
+			for (uint32_t n = 0; n < m->nmaps; n++)
+				printf(" %d/0x%lx-0x%lx@%lu", j.procs[p[n].proc].pid, p[n].start, p[n].end, p[n].offset);
+		} else
 			printf("  %u open file, made by pid %d from its fd %d:", k, j.procs[o->owner].pid, o->owner_fd);
 		for (uint32_t f = 0; f < j.hdr.nrefs; f++)
 			if (j.refs[f].obj == k)

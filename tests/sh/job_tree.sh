@@ -16,9 +16,7 @@
 #      it had before the checkpoint; its pidfd of a worker is that worker's
 #   3  the same with --lazy; CKPT_KEEP=2: a second dump keeps the first
 #      table as img.1 with its images, and it restores the same way
-#   4  memory shared between the job's processes (MAP_SHARED anonymous): the
-#      dump refuses, naming the two pids, and writes no image
-#   5  a stopped child (SIGSTOP): continued for the checkpoint, it stops
+#   4  a stopped child (SIGSTOP): continued for the checkpoint, it stops
 #      again after it, and is stopped after the restore (the parent sees it
 #      in /proc), the server's work right
 # Root and the ordinary user.  CKPT_TEST_BREAK=1: the expected sum is off by one.
@@ -38,7 +36,6 @@ cat >"$W/tree.c" <<'EOF'
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <fcntl.h>
 #include <sys/syscall.h>
@@ -52,7 +49,6 @@ int main(int argc, char **argv)
 	const char *mode = argc > 1 ? argv[1] : "normal";
 	int tasks[2], results[2], hello[2], st, i, pidfd;
 	pid_t w[2], z1, z2, idle, got;
-	volatile long *shm = NULL;
 	long sum = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -84,15 +80,9 @@ int main(int argc, char **argv)
 		raise(SIGTERM);
 		_exit(9);
 	}
-	if (!strcmp(mode, "shm"))
-		shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if ((idle = fork()) == 0) {
+	if ((idle = fork()) == 0)
 		for (;;)
-			if (shm && shm != MAP_FAILED)
-				(*shm)++, usleep(1000);
-			else
-				pause();
-	}
+			pause();
 	if (!strcmp(mode, "stop"))
 		kill(idle, SIGSTOP);
 	close(tasks[0]);
@@ -221,23 +211,7 @@ rm "$W/img"				# the older table, which a corrupt newest one falls back to
 mv "$W/img.1" "$W/img"
 restore "" "$@"
 
-# 4, 5: what a job cannot bring back yet is refused at dump time, named
-refused() {
-	start "$1" || { not_ok "$1: the server did not start: $(oneline "$W/prog.err")"; return; }
-	sleep 0.3
-	"$ROOT/ckpt" dump "$pgid" >"$W/dump.out" 2>"$W/dump.err"
-	rc=$?
-	kill -9 "-$pgid"
-	pgid=
-	if [ $rc -ne 0 ] && [ ! -e "$W/img" ] && grep -q "no checkpoint: .*$2" "$W/prog.err"; then
-		ok "$1: no checkpoint: $(grep -o "pid [0-9]* .*$2" "$W/prog.err" | head -n 1)"
-	else
-		not_ok "$1: dump rc $rc, image $(ls "$W/img" 2>/dev/null); libckpt: $(oneline "$W/prog.err")"
-	fi
-}
-refused shm "share memory"
-
-# 6: a stopped child: continued for the checkpoint, stopped again after it
+# 4: a stopped child: continued for the checkpoint, stopped again after it
 # and after the restore
 start stop || { not_ok "stop: the server did not start: $(oneline "$W/prog.err")"; finish; }
 wait_for 20 grep -q "^at 250" "$W/prog.out"

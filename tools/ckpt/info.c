@@ -271,8 +271,21 @@ static int info_job_json(const char *path)
 		int n = 0;
 
 		fprintf(f, "%s\n    { \"kind\": \"%s\", \"owner_pid\": %d, ", k ? "," : "",
-			o->kind == CKPT_JOB_PIPE ? "pipe" : o->kind == CKPT_JOB_UNIX_PAIR ? "unix_pair" : "file",
-			j.procs[o->owner].pid);
+			o->kind == CKPT_JOB_PIPE ? "pipe" : o->kind == CKPT_JOB_UNIX_PAIR ? "unix_pair" :
+			o->kind == CKPT_JOB_SHM ? "shared_memory" : "file", j.procs[o->owner].pid);
+		if (o->kind == CKPT_JOB_SHM) {
+			const struct ckpt_job_shm *m = (const struct ckpt_job_shm *)(j.base + o->data_off);
+			const struct ckpt_job_shm_map *p = (const struct ckpt_job_shm_map *)(m + 1);
+
+			fprintf(f, "\"bytes\": %lu, \"file\": ", m->size);
+			json_str(f, m->file);
+			fputs(", \"maps\": [", f);
+			for (uint32_t i = 0; i < m->nmaps; i++)
+				fprintf(f, "%s{ \"pid\": %d, \"start\": %lu, \"end\": %lu, \"offset\": %lu }",
+					i ? ", " : "", j.procs[p[i].proc].pid, p[i].start, p[i].end, p[i].offset);
+			fputs("] }", f);
+			continue;
+		}
 		if (o->kind == CKPT_JOB_PIPE)
 			fprintf(f, "\"bytes\": %lu, ", o->data_len);
 		else if (o->kind == CKPT_JOB_UNIX_PAIR)

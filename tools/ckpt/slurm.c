@@ -191,6 +191,29 @@ static int verify(const char *path, char *why, size_t cap)
 	return bad ? -1 : 0;
 }
 
+/* a job's shared memory: its file beside the table, of its length and CRC */
+static int verify_shm(const char *table, const struct ckpt_job_shm *m)
+{
+	char file[IMG_PATH_MAX];
+	struct stat st;
+	void *p;
+	int fd, bad;
+
+	if (!img_job_beside(table, m->file, file, sizeof(file)) || (fd = open(file, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	if (fstat(fd, &st) || (uint64_t)st.st_size != m->size) {
+		close(fd);
+		return -1;
+	}
+	p = mmap(NULL, m->size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return -1;
+	bad = ckpt_crc32c(0, p, m->size) != m->crc;
+	munmap(p, m->size);
+	return bad ? -1 : 0;
+}
+
 /* a job table: the table's checks, then every process's image as verify() */
 static int verify_job(const char *path, char *why, size_t cap)
 {
@@ -213,6 +236,11 @@ static int verify_job(const char *path, char *why, size_t cap)
 			bad = 1;
 		}
 	}
+	for (uint32_t k = 0; !bad && k < j.hdr.nobjs; k++)
+		if (j.objs[k].kind == CKPT_JOB_SHM && verify_shm(path, (const void *)(j.base + j.objs[k].data_off))) {
+			snprintf(why, cap, "the content of its shared memory %u is missing or damaged", k);
+			bad = 1;
+		}
 	img_job_close(&j);
 	return bad ? -1 : 0;
 }
