@@ -12,7 +12,9 @@
 #   4  one process's image replaced by the same process's image of another
 #      checkpoint of the job: not an image of this job
 #   5  as root only: a table others may write: refused by a privileged restorer
-# and 6: the untouched table then restores (the script prints on).
+# and 6: the untouched table then restores (the script prints on); 7: `ckpt
+# merge` of the table says in one line that a job has no chain to merge,
+# exit 2, and writes nothing.
 # Root and the ordinary user.  CKPT_TEST_BREAK=1: case 1 flips no byte.
 # Environment (tests/run.sh): ROOT, TMPDIR.  `ok N` / `not ok N`; exit 0, 1, 4.
 
@@ -91,5 +93,13 @@ if grep -q "^tick" "$W/r.out"; then
 	ok "the untouched table restores: $(head -n 1 "$W/r.out")"
 else
 	not_ok "the untouched table: stdout $(oneline "$W/r.out"); stderr $(oneline "$W/r.err")"
+fi
+"$ROOT/ckpt" merge "$W/img" "$W/merged" >"$W/m.out" 2>"$W/m.err"
+r=$?
+if [ $r -eq 2 ] && [ ! -e "$W/merged" ] && [ "$(grep -c . "$W/m.err")" -eq 1 ] &&
+   grep -q "a job table: its processes' images are full ones, there is no chain to merge" "$W/m.err"; then
+	ok "ckpt merge of a job table: $(cat "$W/m.err")"
+else
+	not_ok "ckpt merge of a job table: exit $r, $(oneline "$W/m.err"), out $(ls "$W/merged" 2>/dev/null)"
 fi
 finish

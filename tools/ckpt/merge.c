@@ -150,6 +150,10 @@ static int open_chain(struct merge *m)
 	struct img_err err;
 	int c;
 
+	if (img_job_is(m->in)) {
+		say("%s: a job table: its processes' images are full ones, there is no chain to merge", esc(m->in));
+		return -1;
+	}
 	if (img_open(&chain[0], m->in, 0, &err)) {
 		say("%s: %s", esc(m->in), err.msg);
 		return -1;
