@@ -209,12 +209,15 @@ struct track_state {
 	uint32_t since_full;		/* images since the last full one */
 	uint32_t depth;			/* of the last image */
 	uint8_t last_id[16];		/* of the last image */
+	int32_t pid;			/* the process they belong to: a child forked since starts over */
+	int in_job;			/* the last image was a job's (named by its job id) */
 	uint32_t nkept;			/* ids of images written, newest last (CKPT_KEEP) */
 	struct { uint8_t id[16]; uint32_t depth; } kept[64];
 };
 extern struct track_state ckpt_track;
 int cap_track_init(void);
 void cap_track_check(void);
+void cap_track_restart(void);			/* a forked child: tracking of its own, from a full image */
 int cap_scan_hashed(struct cap_walk *w, int pm, uint32_t vi);
 void cap_hash_begin(void);			/* the writer, before a chain image's scan */
 void cap_track_commit(const struct cap_walk *w);	/* the writer, once that image is linked in */

@@ -237,16 +237,33 @@ static int write_fd_data(int fd, struct ckpt_fd *f)
 
 static int write_image(struct cap_walk *wp, struct cap_state *st, const char *path, int target_fd);
 
-/* "<path>.<first 8 bytes of the id in hex>": an image of a chain */
+static void hex8(char *out, const uint8_t *id)
+{
+	for (int i = 0; i < 8; i++) {
+		out[2 * i] = "0123456789abcdef"[id[i] >> 4];
+		out[2 * i + 1] = "0123456789abcdef"[id[i] & 15];
+	}
+}
+
+/* "<path>.<first 8 bytes of the id in hex>": an image of a chain.  In a job,
+ * where path is this checkpoint's ".NAME.JOBID.PID" and the id a job's id:
+ * the same name with that job's id, the image of this process it wrote. */
 void cap_chain_name(char *out, size_t cap, const char *path, const uint8_t *id)
 {
 	size_t n = img_fmt(out, cap, "%s.", path);
+	char *dot;
 
-	for (int i = 0; i < 8 && n + 2 < cap; i++) {
-		out[n++] = "0123456789abcdef"[id[i] >> 4];
-		out[n++] = "0123456789abcdef"[id[i] & 15];
+	if (ckpt_job.role) {
+		out[n - 1] = 0;			/* the path as it is */
+		dot = strrchr(out, '.');	/* before the pid; the job's id before it */
+		if (dot && dot - out >= 17 && dot[-17] == '.')
+			hex8(dot - 16, id);
+		return;
 	}
-	out[n] = 0;
+	if (n + 16 < cap) {
+		hex8(out + n, id);
+		out[n + 16] = 0;
+	}
 }
 
 /* CKPT_KEEP=N: before the new image takes the name, the one there becomes
@@ -781,6 +798,14 @@ static int name_chain_image(struct writer *x)
 	char named[4200];
 	int err;
 
+	if (ckpt_job.role) {			/* its name is its own already: no second one */
+		if (sys_failed(err = (int)sys_rename(x->tmp, x->path))) {
+			cap_say("%s: rename: errno %d", x->path, -err);
+			sys_unlink(x->tmp);
+			return err;
+		}
+		goto drop;
+	}
 	cap_chain_name(named, sizeof(named), x->path, x->w.image_id);
 	if (sys_failed(err = (int)sys_rename(x->tmp, named))) {
 		cap_say("%s: rename: errno %d", named, -err);
@@ -793,6 +818,7 @@ static int name_chain_image(struct writer *x)
 		sys_unlink(x->tmp);
 		return err;
 	}
+drop:
 	for (uint32_t i = 0; i < x->w.ndelete; i++) {
 		cap_chain_name(named, sizeof(named), x->path, x->w.delete_ids[i]);
 		sys_unlink(named);

@@ -983,8 +983,9 @@ static int add_piece(const char *path, uint32_t proc, const char *p)
 	ino = img_parse_num(&p, 10);
 	while (*p == ' ')
 		p++;
-	if (!shared || !ino || (strncmp(p, "/dev/zero", 9) && strncmp(p, "/SYSV", 5) && strncmp(p, "/memfd:", 7)))
-		return 0;
+	if (!shared || !ino || (strncmp(p, "/dev/zero", 9) && strncmp(p, "/SYSV", 5) && strncmp(p, "/memfd:", 7) &&
+				strncmp(p, "[anon_shmem:", 12)) || !strcmp(p, "[anon_shmem:ckpt page hashes]"))
+		return 0;			/* (libckpt's own store: a forked child drops it) */
 	if (npieces == MAX_SHM_PIECES) {
 		cap_say("%s: no checkpoint: the job maps shared memory in more than %u pieces", path,
 			MAX_SHM_PIECES);
@@ -1278,8 +1279,18 @@ static void unlink_member(const char *name)
 		sys_unlink(p);
 }
 
+/* name's process, the digits after its last dot ("" for a shared memory's) */
+static const char *pid_of(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+
+	return dot && dot[1] >= '0' && dot[1] <= '9' ? dot + 1 : "";
+}
+
 /* After the new table is in: the images of the table that dropped out,
- * less those a kept table still names, are removed */
+ * less those a kept table still names, are removed.  With CKPT_INCREMENTAL
+ * a process's image may be the parent of its newer ones: while a kept table
+ * has that pid, its own chain removes it when no kept image needs it. */
 static void drop_members(char (*drop)[88], uint32_t ndrop, int keep)
 {
 	static char kept[CKPT_JOB_MAX_PROCS][88];
@@ -1295,7 +1306,8 @@ static void drop_members(char (*drop)[88], uint32_t ndrop, int keep)
 		n = members_of(k ? t : table_path, kept, 0, CKPT_JOB_MAX_PROCS);
 		for (uint32_t i = 0; i < ndrop; i++)
 			for (uint32_t m = 0; m < n; m++)
-				still[i] |= !strncmp(drop[i], kept[m], 88);
+				still[i] |= !strncmp(drop[i], kept[m], 88) ||
+					    (ckpt_cfg.incremental && *pid_of(drop[i]) && !strcmp(pid_of(drop[i]), pid_of(kept[m])));
 	}
 	for (uint32_t i = 0; i < ndrop; i++)
 		if (!still[i])
@@ -1444,9 +1456,9 @@ int cap_job_done(int result)
 	}
 	if (!failed && ((failed = write_shared_memory()) || (failed = write_table())))
 		cap_say("%s: checkpoint failed: the job table cannot be written: errno %d", table_path, -failed);
-	if (failed) {				/* the new images serve no table */
-		for (uint32_t k = 0; k < J->hdr.nprocs; k++)
-			if (J->procs[k].state == CKPT_JOB_LIVE)
+	if (failed) {				/* the new images serve no table (with */
+		for (uint32_t k = 0; k < J->hdr.nprocs && !ckpt_cfg.incremental; k++)	/* CKPT_INCREMENTAL, */
+			if (J->procs[k].state == CKPT_JOB_LIVE)		/* each may be its next one's parent) */
 				unlink_member(J->procs[k].image);
 		for (uint32_t k = 0; k < nshadows; k++)
 			unlink_member(((struct ckpt_job_shm *)(J->data + J->objs[shadows[k].obj].data_off))->file);

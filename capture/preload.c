@@ -241,8 +241,9 @@ static int go_without_cgo(void)
 /* A job (job.c) is the process that takes the trigger and every descendant
  * that carries libckpt.  A process with an ancestor that carries libckpt
  * (one that catches both the trigger and the stop signal) is inside a job:
- * it starts no CKPT_INTERVAL timer and no incremental chain of its own, as
- * the job's top process checkpoints it with the rest.  A trigger sent to it
+ * it starts no CKPT_INTERVAL timer of its own, as the job's top process
+ * checkpoints it with the rest (with CKPT_INCREMENTAL, into a chain of its
+ * own images, each named by its job's id).  A trigger sent to it
  * still checkpoints it and its own descendants.  The environment is not
  * touched.  1: inside a job. */
 static int catches_ours(const char *status)
@@ -358,9 +359,8 @@ __attribute__((constructor)) static void ckpt_init(void)
 	trigger_owned = 1;
 	publish_settings(256);
 	install_stop_handler();
-	if (in_a_job())				/* the root's timer checkpoints the whole job */
-		return;
-	start_interval(cap_env("CKPT_INTERVAL"));
+	if (!in_a_job())			/* (else the root's timer checkpoints the whole job) */
+		start_interval(cap_env("CKPT_INTERVAL"));
 	if (cap_env("CKPT_INCREMENTAL") && !strcmp(cap_env("CKPT_INCREMENTAL"), "1")) {
 		const char *every = cap_env("CKPT_FULL_EVERY");
 		int r;
@@ -625,7 +625,10 @@ static void plan_chain(struct cap_walk *w, const char *path, int full)
 	const char *slash = strrchr(path, '/');
 
 	w->chain = 1;
-	sys_getrandom(w->image_id, sizeof(w->image_id));
+	if (ckpt_job.role)			/* a job's image: its job's id, which its name carries */
+		memcpy(w->image_id, ckpt_job.job_id, sizeof(w->image_id));
+	else
+		sys_getrandom(w->image_id, sizeof(w->image_id));
 	if (!full) {
 		memcpy(w->parent_id, t->last_id, sizeof(w->parent_id));
 		w->depth = t->depth + 1;
@@ -737,13 +740,16 @@ static int write_now(const char *path, int target_fd, int wait)
 {
 	struct cap_walk w;
 	struct track_state *t = &ckpt_track;
-	int chain = ckpt_cfg.incremental && target_fd < 0 && path == ckpt_cfg.path;
+	int in_job = ckpt_job.role != 0;
+	int chain = ckpt_cfg.incremental && target_fd < 0 && (path == ckpt_cfg.path || (in_job && path == ckpt_job.path));
 	int full, r;
 	long pid;
 
+	if (chain && t->pid && t->pid != (int32_t)sys_getpid())
+		cap_track_restart();		/* forked since: the tracking was its parent's */
 	if (chain)
 		cap_track_check();
-	full = !chain || t->method == TRACK_NONE || !t->valid ||
+	full = !chain || t->method == TRACK_NONE || !t->valid || t->in_job != in_job ||
 	       t->since_full + 1 >= (uint32_t)ckpt_cfg.full_every;
 	/* a writer that forks reads the costly smaps itself (WALK_REFINE) */
 	r = cap_prepare(&w, &state, path, !full, ckpt_cfg.fork_writer && full);
@@ -812,6 +818,8 @@ static int write_now(const char *path, int target_fd, int wait)
 		if (t->method == TRACK_UFFD)
 			cap_track_arm(&w, full);
 		t->valid = r == 0;		/* a writer that fails later clears it too */
+		t->pid = (int32_t)sys_getpid();
+		t->in_job = in_job;
 		memcpy(t->last_id, w.image_id, sizeof(t->last_id));
 		t->depth = w.depth;
 		t->since_full = full ? 0 : t->since_full + 1;

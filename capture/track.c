@@ -217,6 +217,7 @@ int cap_track_init(void)
 	const char *want = cap_env("CKPT_TRACK");
 	int r;
 
+	ckpt_track.pid = (int32_t)sys_getpid();	/* a child forked from here starts over */
 	if (want && !strcmp(want, "hash"))
 		return hash_init();
 	r = uffd_init();
@@ -275,6 +276,21 @@ void cap_track_check(void)
 	cap_say("notice: the program closed libckpt's userfaultfd: the next image is full, tracking starts over");
 	ckpt_track.uffd = -1;
 	ckpt_track.valid = 0;
+	cap_track_init();
+}
+
+/* In a child forked since the last image (a job's worker): the userfaultfd
+ * and the page-hash store are its parent's (a userfaultfd acts on the mm that
+ * made it; the store is shared), and so is the chain.  Let go of both, start
+ * tracking of its own; its next image is full. */
+void cap_track_restart(void)
+{
+	if (ckpt_track.uffd >= 0)
+		sys_close(ckpt_track.uffd);
+	if (ckpt_track.hash_map)
+		sys_munmap(ckpt_track.hash_map, HASH_STORE);
+	memset(&ckpt_track, 0, sizeof(ckpt_track));
+	ckpt_track.uffd = -1;
 	cap_track_init();
 }
 

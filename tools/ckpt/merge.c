@@ -151,7 +151,7 @@ static int open_chain(struct merge *m)
 	int c;
 
 	if (img_job_is(m->in)) {
-		say("%s: a job table: its processes' images are full ones, there is no chain to merge", esc(m->in));
+		say("%s: a job table: merge folds one process's chain; a job is restored from its table", esc(m->in));
 		return -1;
 	}
 	if (img_open(&chain[0], m->in, 0, &err)) {
