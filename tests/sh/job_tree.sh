@@ -17,8 +17,8 @@
 #   3  the same with --lazy; CKPT_KEEP=2: a second dump keeps the first
 #      table as img.1 with its images, and it restores the same way
 #   4  a stopped child (SIGSTOP): continued for the checkpoint, it stops
-#      again after it, and is stopped after the restore (the parent sees it
-#      in /proc), the server's work right
+#      again after it, and is stopped after the restore, eager and --lazy
+#      (the parent sees it in /proc), the server's work right
 # Root and the ordinary user.  CKPT_TEST_BREAK=1: the expected sum is off by one.
 # Environment (tests/run.sh): ROOT, TMPDIR.  `ok N` / `not ok N`; exit 0, 1, 4.
 
@@ -221,11 +221,13 @@ sleep 0.2
 idle=$(pgrep -P "$pgid" tree | while read -r c; do [ "$(awk '{ print $3 }' /proc/$c/stat)" = T ] && echo "$c"; done)
 kill -9 "-$pgid"
 pgid=
-(cd "$W" && timeout 60 "$ROOT/restorer" "$W/img" >"$W/rst.out" 2>"$W/rst.err" </dev/null)
-rrc=$?
-if [ $rc -eq 0 ] && [ -n "$idle" ] && [ $rrc -eq 0 ] && grep -qx "idle T" "$W/rst.out" && grep -qx "sum $want" "$W/rst.out"; then
-	ok "a stopped child: checkpointed with the job, stopped again after it (pid $idle) and after the restore"
-else
-	not_ok "a stopped child: dump rc $rc, stopped after it: '${idle:-none}', restore rc $rrc: $(oneline "$W/rst.out"); $(oneline "$W/rst.err"); libckpt: $(oneline "$W/prog.err")"
-fi
+for how in "" --lazy; do
+	(cd "$W" && timeout 60 "$ROOT/restorer" $how "$W/img" >"$W/rst.out" 2>"$W/rst.err" </dev/null)
+	rrc=$?
+	if [ $rc -eq 0 ] && [ -n "$idle" ] && [ $rrc -eq 0 ] && grep -qx "idle T" "$W/rst.out" && grep -qx "sum $want" "$W/rst.out"; then
+		ok "a stopped child: checkpointed with the job, stopped again after it (pid $idle) and after the restore (${how:-eager})"
+	else
+		not_ok "a stopped child (${how:-eager}): dump rc $rc, stopped after it: '${idle:-none}', restore rc $rrc: $(oneline "$W/rst.out"); $(oneline "$W/rst.err"); libckpt: $(oneline "$W/prog.err")"
+	fi
+done
 finish
