@@ -14,6 +14,8 @@
 #   2  restored eagerly from the last table: every process's memory checks
 #   3  the same with --lazy
 #   4  the older table (img.1) restores too: its chains were kept
+#   5  `ckpt merge img merged`: a table of 3 full images beside it, which
+#      restores the same way; img's files unchanged
 # Root and the ordinary user.  CKPT_TEST_BREAK=1: the workers expect a wrong value.
 # Environment (tests/run.sh): ROOT, TMPDIR.  `ok N` / `not ok N`; exit 0, 1, 4.
 
@@ -127,4 +129,16 @@ restore() {
 restore "" img
 restore --lazy img
 restore "" img.1
+
+sums() { (cd "$W" && cat img $(ls -A | grep '^\.img\.' | sort) | md5sum); }
+before=$(sums)
+"$ROOT/ckpt" merge "$W/img" "$W/merged" >"$W/merge.out" 2>&1
+mrc=$?
+depths=$(for f in $(ls -A "$W" | grep '^\.merged\.'); do "$ROOT/readckpt" "$W/$f" | grep -c '^  parent '; done | tr '\n' ' ')
+if [ $mrc -eq 0 ] && [ "$depths" = "0 0 0 " ] && [ "$(sums)" = "$before" ]; then
+	ok "ckpt merge: 3 full images beside the merged table; img's files unchanged"
+else
+	not_ok "ckpt merge: rc $mrc: $(oneline "$W/merge.out"); parents per image: $depths"
+fi
+restore "" merged
 finish

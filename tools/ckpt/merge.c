@@ -7,6 +7,9 @@ const char merge_help[] =
 	"one full image OUT that needs no other file; IMAGE and its parents are read\n"
 	"and checked as the restorer does.  OUT appears only when complete (written\n"
 	"beside it, fsync'd, renamed over it), mode 0600\n"
+	"A job table (a process and its descendants): each process's chain folded into\n"
+	"a full image beside OUT, and OUT a table naming them; the job's shared memory\n"
+	"copied beside it too.  IMAGE's files are not changed.\n"
 	"exit status: 0 written, 1 failed (nothing written), 2 usage error or an image\n"
 	"of the chain refused\n";
 
@@ -150,10 +153,6 @@ static int open_chain(struct merge *m)
 	struct img_err err;
 	int c;
 
-	if (img_job_is(m->in)) {
-		say("%s: a job table: merge folds one process's chain; a job is restored from its table", esc(m->in));
-		return -1;
-	}
 	if (img_open(&chain[0], m->in, 0, &err)) {
 		say("%s: %s", esc(m->in), err.msg);
 		return -1;
@@ -393,13 +392,176 @@ static int check_and_rename(const struct merge *m)
 	return 0;
 }
 
+/* One chain ending at in, folded into out: 0, 1 failed (nothing written), 2 refused */
+static int merge_one(const char *in, const char *out, int quiet)
+{
+	static struct merge m;
+	int ret = EX_FAIL;
+
+	memset(&m, 0, sizeof(m));
+	m.in = in;
+	m.out = out;
+	if (open_chain(&m))
+		return EX_USAGE;
+	if (!map_scratch(&m) && !apply_chain(&m) && !collect_runs(&m) && !build_tables(&m) &&
+	    !write_temp(&m) && !check_and_rename(&m)) {
+		if (!quiet)
+			printf("%s: %u image%s merged: %lu bytes, %lu runs\n", m.out, m.n, m.n == 1 ? "" : "s",
+			       m.h.file_size, m.nruns);
+		ret = EX_OK;
+	}
+	for (uint32_t i = 0; m.mv && i < m.top->hdr.nvmas; i++) {
+		if (m.mv[i].mem && m.mv[i].mem != MAP_FAILED)
+			munmap(m.mv[i].mem, m.top->vmas[i].end - m.top->vmas[i].start);
+		free(m.mv[i].has);
+	}
+	for (uint32_t k = 0; k < m.n; k++) {
+		close(m.chain[k].fd);
+		munmap(m.chain[k].tables, m.chain[k].hdr.tables_size);
+	}
+	free(m.mv);
+	free(m.tables);
+	free(m.runs);
+	free(m.buf);
+	return ret;
+}
+
+/* a shared memory's content (CRC-32C crc) copied beside the table at
+ * to_table as name (its path in made): 0, or -1 (said) */
+static int copy_beside(const char *from, uint32_t crc, const char *to_table, const char *name, char *made, size_t cap)
+{
+	char tmp[PATH_MAX + 64], buf[1 << 16];
+	int in = open(from, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), out = -1;
+	ssize_t n = 0;
+	off_t at = 0;
+	uint32_t got = 0;
+
+	if (in < 0 || !img_job_beside(to_table, name, made, cap) ||
+	    (out = (int)img_create_beside(made, tmp, sizeof(tmp), (int)getpid(), 0)) < 0) {
+		say("%s: cannot copy it beside %s: %s", esc(from), esc(to_table), strerror(errno ? errno : EINVAL));
+		if (in >= 0)
+			close(in);
+		return -1;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0) {
+		if (write_all(out, buf, (size_t)n, at)) {
+			n = -1;
+			break;
+		}
+		got = ckpt_crc32c(got, buf, (uint64_t)n);
+		at += n;
+	}
+	close(in);
+	if (!n && got != crc) {
+		say("%s: the job's shared memory is damaged (CRC): not merged", esc(from));
+		n = -1;
+		errno = EIO;
+	}
+	if (n < 0 || fsync(out) || rename(tmp, made)) {
+		say("%s: copying to %s: %s", esc(from), made, strerror(errno ? errno : EIO));
+		close(out);
+		unlink(tmp);
+		return -1;
+	}
+	close(out);
+	return 0;
+}
+
+/* `ckpt merge TABLE OUT`: each live process's chain folded into a full image
+ * ".OUTNAME.JOBID.PID" beside OUT, the shared memory's content copied as
+ * ".OUTNAME.JOBID.mK", then OUT: the table naming them (temp file, rename).
+ * Nothing of TABLE's is changed; a failure removes what was written. */
+static int merge_job(const char *in, const char *out)
+{
+	static char made[CKPT_JOB_MAX_PROCS + CKPT_JOB_MAX_OBJS][IMG_PATH_MAX];
+	const char *base = strrchr(out, '/') ? strrchr(out, '/') + 1 : out;
+	char prefix[64], from[IMG_PATH_MAX], tmp[PATH_MAX + 64];
+	struct img_job j;
+	struct img_err err;
+	struct ckpt_job_hdr *h;
+	uint8_t *t = NULL;
+	uint32_t nmade = 0, merged = 0;
+	int ret = EX_FAIL, r, fd;
+
+	if (img_job_open(&j, in, &err)) {
+		say("%s: %s", esc(in), err.msg);
+		img_job_close(&j);
+		return EX_USAGE;
+	}
+	for (const char *c = base; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+		      *c == '.' || *c == '_' || *c == '-') || strlen(base) > 40)
+			base = "job";		/* a name the table's rule allows */
+	snprintf(prefix, sizeof(prefix), ".%.40s.%02x%02x%02x%02x%02x%02x%02x%02x.", base, j.hdr.job_id[0],
+		 j.hdr.job_id[1], j.hdr.job_id[2], j.hdr.job_id[3], j.hdr.job_id[4], j.hdr.job_id[5],
+		 j.hdr.job_id[6], j.hdr.job_id[7]);
+	t = malloc(j.size);
+	if (!t) {
+		say("%s: out of memory", in);
+		goto out;
+	}
+	memcpy(t, j.base, j.size);
+	h = (struct ckpt_job_hdr *)t;
+	for (uint32_t k = 0; k < j.hdr.nprocs; k++) {
+		struct ckpt_job_proc *p = (struct ckpt_job_proc *)(t + h->procs_off) + k;
+
+		if (p->state != CKPT_JOB_LIVE)
+			continue;
+		img_job_member_path(in, &j.procs[k], from, sizeof(from));
+		memset(p->image, 0, sizeof(p->image));
+		snprintf(p->image, sizeof(p->image), "%s%d", prefix, p->pid);
+		if (!img_job_beside(out, p->image, made[nmade], sizeof(made[0]))) {
+			say("%s: the path of its images is too long", out);
+			goto out;
+		}
+		if ((r = merge_one(from, made[nmade], 1))) {
+			ret = r;
+			goto out;
+		}
+		nmade++;
+		merged++;
+	}
+	for (uint32_t k = 0; k < j.hdr.nobjs; k++) {
+		struct ckpt_job_obj *o = (struct ckpt_job_obj *)(t + h->objs_off) + k;
+		struct ckpt_job_shm *m = (struct ckpt_job_shm *)(t + o->data_off);
+
+		if (o->kind != CKPT_JOB_SHM)
+			continue;
+		img_job_beside(in, m->file, from, sizeof(from));
+		memset(m->file, 0, sizeof(m->file));
+		snprintf(m->file, sizeof(m->file), "%sm%u", prefix, k);
+		if (copy_beside(from, m->crc, out, m->file, made[nmade], sizeof(made[0])))
+			goto out;
+		nmade++;
+		o->data_crc = ckpt_crc32c(0, t + o->data_off, o->data_len);
+	}
+	h->crc = 0;
+	h->crc = ckpt_crc32c(0, t, j.size);
+	fd = (int)img_create_beside(out, tmp, sizeof(tmp), (int)getpid(), 0);
+	if (fd < 0 || write_all(fd, t, j.size, 0) || fsync(fd) || close(fd) || rename(tmp, out)) {
+		say("%s: writing the table: %s", out, strerror(fd < 0 ? -fd : errno ? errno : EIO));
+		if (fd >= 0)
+			unlink(tmp);
+		goto out;
+	}
+	img_sync_dir(out);
+	printf("%s: a job of %u processes merged, each into one full image beside it\n", out, merged);
+	ret = EX_OK;
+out:
+	if (ret != EX_OK)
+		while (nmade)
+			unlink(made[--nmade]);
+	free(t);
+	img_job_close(&j);
+	return ret;
+}
+
 int cmd_merge(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
 	};
-	static struct merge m;
-	int c, ret = EX_FAIL;
+	int c;
 
 	while ((c = next_opt(argc, argv, ":hV", opts)) != -1) {
 		switch (c) {
@@ -409,18 +571,7 @@ int cmd_merge(int argc, char **argv)
 	}
 	if (argc - optind != 2)
 		usage_error("want IMAGE and OUT");
-	m.in = argv[optind];
-	m.out = argv[optind + 1];
-	if (open_chain(&m))
-		return EX_USAGE;
-	if (!map_scratch(&m) && !apply_chain(&m) && !collect_runs(&m) && !build_tables(&m) &&
-	    !write_temp(&m) && !check_and_rename(&m)) {
-		printf("%s: %u image%s merged: %lu bytes, %lu runs\n", m.out, m.n, m.n == 1 ? "" : "s",
-		       m.h.file_size, m.nruns);
-		ret = EX_OK;
-	}
-	free(m.tables);
-	free(m.runs);
-	free(m.buf);
-	return ret;
+	if (img_job_is(argv[optind]))
+		return merge_job(argv[optind], argv[optind + 1]);
+	return merge_one(argv[optind], argv[optind + 1], 0);
 }
