@@ -54,13 +54,15 @@ static int put_zeros(int fd, uint64_t *off, uint32_t *crc, uint64_t len)
 /* A run goes through a bounce buffer (read with /proc/self/mem) when it is
  * unreadable (PROT_NONE, exec-only: /proc/self/mem ignores protections), maps
  * a deleted file (past the file's end /proc/self/mem answers EIO where a load
- * would raise SIGBUS: those pages are stored as zeros), or holds this very
- * stack, whose lower pages change while we write (crc and bytes must match). */
+ * would raise SIGBUS: those pages are stored as zeros), is shared memory (the
+ * fork does not freeze it: the program, or another process, writes it while
+ * we do) or holds this very stack, whose lower pages change while we write:
+ * the crc is of the bytes written. */
 static int needs_bounce(const struct ckpt_run *run, const struct ckpt_vma *v)
 {
 	uint64_t sp = (uint64_t)__builtin_frame_address(0);
 
-	return !(v->prot & PROT_READ) || v->kind == CKPT_VMA_GONE || (v->flags & CKPT_MAP_COPIED) ||
+	return !(v->prot & PROT_READ) || v->kind == CKPT_VMA_GONE || (v->flags & (CKPT_MAP_COPIED | CKPT_MAP_SHARED)) ||
 	       cap_from_parent(run->vma) ||
 	       (sp >= v->start && sp < v->end);
 }

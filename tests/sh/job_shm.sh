@@ -16,7 +16,11 @@
 #      the sum is the target exactly (the counter is shared again: a copy
 #      for each process would count the target three times)
 #   3  the same with --lazy
-#   4  a shared memory object's content damaged (one byte): the restore is
+#   4  `ckpt merge` of the table (which checks every page's CRC, those of the
+#      shared regions each process's image also holds, written while the
+#      workers ran on) writes a table of full images and the shared memory
+#      beside it, which restores the same way
+#   5  a shared memory object's content damaged (one byte): the restore is
 #      refused in one line naming its file, exit 2, nothing of the job runs
 # Root and the ordinary user.  CKPT_TEST_BREAK=1: the expected sum is off by one.
 # Environment (tests/run.sh): ROOT, TMPDIR.  `ok N` / `not ok N`; exit 0, 1, 4.
@@ -118,7 +122,19 @@ restore() {
 restore ""
 restore --lazy
 
-# 4: damaged content
+# 4: merged
+"$ROOT/ckpt" merge "$W/img" "$W/merged" >"$W/merge.out" 2>&1
+mrc=$?
+(cd "$W" && timeout 60 "$ROOT/restorer" "$W/merged" >"$W/rst.out" 2>"$W/rst.err" </dev/null)
+rc=$?
+if [ $mrc -eq 0 ] && [ "$(ls -A "$W" | grep -c '^\.merged\.[0-9a-f]*\.m[0-9]*$')" -eq 3 ] && [ $rc -eq 0 ] &&
+   grep -qx "sum $want" "$W/rst.out" && [ "$(grep -c '^worker [0-2] agrees$' "$W/rst.out")" -eq 3 ]; then
+	ok "ckpt merge: a table of full images and its 3 shared memory files, which restores the same"
+else
+	not_ok "ckpt merge: rc $mrc: $(oneline "$W/merge.out"); restore rc $rc: $(oneline "$W/rst.out"); $(oneline "$W/rst.err")"
+fi
+
+# 5: damaged content
 shmfile=$(ls -A "$W" | grep '^\.img\.[0-9a-f]*\.m[0-9]*$' | head -n 1)
 if [ -n "$shmfile" ]; then
 	printf 'X' | dd of="$W/$shmfile" bs=1 seek=100 conv=notrunc 2>/dev/null
