@@ -945,20 +945,30 @@ static int find_shared(const char *path, uint32_t n)
 static struct shm_piece {
 	uint32_t proc;			/* member index */
 	int32_t obj;			/* its object's index in the table, -1 none (yet) */
+	int memfd;			/* a memfd's mapping ("/memfd:") */
 	uint64_t ino, start, end, offset;
 } pieces[MAX_SHM_PIECES];
 static uint32_t npieces;
 static struct shadow {			/* an object's content, copied while the job is stopped */
 	uint64_t copy, size;		/* a private mapping of the root's (0: none) */
+	uint64_t *has;			/* a bit per page copied (a mapping of size / 4096 bits) */
 	uint32_t obj;
 } shadows[MAX_SHM_OBJS];
 static uint32_t nshadows;
 
+static uint64_t has_bytes(uint64_t size)
+{
+	return ((size / CKPT_PAGE_SIZE + 63) / 64 * 8 + CKPT_PAGE_SIZE - 1) & ~(uint64_t)(CKPT_PAGE_SIZE - 1);
+}
+
 static void drop_shadows(void)
 {
-	for (uint32_t k = 0; k < nshadows; k++)
+	for (uint32_t k = 0; k < nshadows; k++) {
 		if (shadows[k].copy)
 			sys_munmap(shadows[k].copy, shadows[k].size);
+		if (shadows[k].has)
+			sys_munmap((uint64_t)shadows[k].has, has_bytes(shadows[k].size));
+	}
 	nshadows = 0;
 }
 
@@ -991,7 +1001,7 @@ static int add_piece(const char *path, uint32_t proc, const char *p)
 			MAX_SHM_PIECES);
 		return -1;
 	}
-	pieces[npieces++] = (struct shm_piece){ proc, -1, ino, start, end, offset };
+	pieces[npieces++] = (struct shm_piece){ proc, -1, !strncmp(p, "/memfd:", 7), ino, start, end, offset };
 	return 0;
 }
 
@@ -1033,43 +1043,115 @@ static int list_shared_memory(const char *path)
 	return 0;
 }
 
-/* pieces[first..] of one object: its content read from each process's
- * memory (/proc/PID/mem) into a private copy, a piece another one already
- * covers skipped.  0, or -errno. */
+/* Does the machine swap?  Without swap, a page of shared anonymous or SysV
+ * memory exists only where some process has it in its page tables (its
+ * pagemap says present); with swap, one swapped out is in none. */
+static int machine_swaps(void)
+{
+	char text[4096];
+	const char *v;
+
+	if (cap_read_small("/proc/meminfo", text, sizeof(text)) <= 0 || !(v = cap_field(text, "SwapTotal")))
+		return 1;
+	while (*v == ' ')
+		v++;
+	return img_parse_num(&v, 10) != 0;
+}
+
+/* Bytes [at, at + len) of process pid's memory into the copy at off */
+static int copy_range(long mem, const struct shm_piece *q, uint64_t at, uint64_t len, struct shadow *sh)
+{
+	for (uint64_t done = 0; done < len; ) {
+		long r = sys_pread((int)mem, (void *)(sh->copy + q->offset + (at - q->start) + done), len - done,
+				   (int64_t)(at + done));
+
+		if (r <= 0)
+			return r ? (int)r : -5;
+		done += (uint64_t)r;
+	}
+	for (uint64_t pg = (q->offset + (at - q->start)) / CKPT_PAGE_SIZE, n = len / CKPT_PAGE_SIZE; n--; pg++)
+		sh->has[pg / 64] |= 1ull << (pg % 64);
+	return 0;
+}
+
+/* One piece: every page of it (dense), or the pages its process has in its
+ * page tables (present or swapped, pagemap bits 63 and 62) that no piece
+ * before gave: reading a hole of shared memory through /proc/PID/mem would
+ * make it a page, and a large sparse mapping would cost its whole size */
+static int copy_piece(const struct shm_piece *q, struct shadow *sh, int dense)
+{
+	static uint64_t ent[512];
+	char where[48];
+	long mem, pm = -1;
+	int r = 0;
+
+	img_fmt(where, sizeof(where), "/proc/%d/mem", members[q->proc].pid);
+	mem = sys_open(where, O_RDONLY | O_CLOEXEC, 0);
+	if (sys_failed(mem))
+		return (int)mem;
+	if (dense) {
+		r = copy_range(mem, q, q->start, q->end - q->start, sh);
+		sys_close((int)mem);
+		return r;
+	}
+	img_fmt(where, sizeof(where), "/proc/%d/pagemap", members[q->proc].pid);
+	pm = sys_open(where, O_RDONLY | O_CLOEXEC, 0);
+	for (uint64_t a = q->start; !r && a < q->end; ) {
+		uint64_t n = (q->end - a) / CKPT_PAGE_SIZE, run = 0;
+		long got;
+
+		n = n > 512 ? 512 : n;
+		got = sys_failed(pm) ? pm : sys_pread((int)pm, ent, n * 8, (int64_t)(a / CKPT_PAGE_SIZE * 8));
+		if (got != (long)(n * 8)) {
+			r = got < 0 ? (int)got : -5;
+			break;
+		}
+		for (uint64_t i = 0; i <= n && !r; i++) {	/* runs of pages to take, then one past */
+			uint64_t pg = (q->offset + (a - q->start)) / CKPT_PAGE_SIZE + i;
+			int take = i < n && (ent[i] >> 62) && !(sh->has[pg / 64] >> (pg % 64) & 1);
+
+			if (take) {
+				run++;
+				continue;
+			}
+			if (run)
+				r = copy_range(mem, q, a + (i - run) * CKPT_PAGE_SIZE, run * CKPT_PAGE_SIZE, sh);
+			run = 0;
+		}
+		a += n * CKPT_PAGE_SIZE;
+	}
+	if (!sys_failed(pm))
+		sys_close((int)pm);
+	sys_close((int)mem);
+	return r;
+}
+
+/* pieces[first..] of one object: its content copied, a piece another one
+ * before it covers skipped.  A memfd (whose pages a write() may have made
+ * without any mapping) and any object on a machine that swaps are read whole;
+ * shared anonymous and SysV memory otherwise by the pages the processes
+ * have.  0, or -errno. */
 static int copy_object(struct shadow *sh, uint32_t first)
 {
+	int dense = pieces[first].memfd || machine_swaps();
 	long r = sys_mmap(0, sh->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	long h = sys_mmap(0, has_bytes(sh->size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-	if (sys_failed(r))
-		return (int)r;
-	sh->copy = (uint64_t)r;
+	sh->copy = sys_failed(r) ? 0 : (uint64_t)r;
+	sh->has = sys_failed(h) ? 0 : (uint64_t *)h;
+	if (!sh->copy || !sh->has)
+		return sys_failed(r) ? (int)r : (int)h;
 	for (uint32_t j = first; j < npieces; j++) {
 		const struct shm_piece *q = &pieces[j];
-		uint64_t len = q->end - q->start;
-		char where[48];
 		int covered = 0;
-		long fd;
 
 		if (q->obj != (int32_t)sh->obj)
 			continue;
-		for (uint32_t k = first; k < j && !covered; k++)
+		for (uint32_t k = first; k < j && !covered && dense; k++)
 			covered = pieces[k].obj == q->obj && pieces[k].offset <= q->offset &&
-				  pieces[k].offset + (pieces[k].end - pieces[k].start) >= q->offset + len;
-		if (covered)
-			continue;
-		img_fmt(where, sizeof(where), "/proc/%d/mem", members[q->proc].pid);
-		fd = sys_open(where, O_RDONLY | O_CLOEXEC, 0);
-		if (sys_failed(fd))
-			return (int)fd;
-		for (uint64_t done = 0; done < len; done += (uint64_t)r) {
-			r = sys_pread((int)fd, (void *)(sh->copy + q->offset + done), len - done,
-				      (int64_t)(q->start + done));
-			if (r <= 0) {
-				sys_close((int)fd);
-				return r ? (int)r : -5;
-			}
-		}
-		sys_close((int)fd);
+				  pieces[k].offset + (pieces[k].end - pieces[k].start) >= q->offset + (q->end - q->start);
+		if (!covered && (r = copy_piece(q, sh, dense)))
+			return (int)r;
 	}
 	return 0;
 }
@@ -1128,6 +1210,7 @@ static int add_shared_memory(const char *path, const int32_t *index)
 		sh->size = m->size;
 		sh->obj = J->hdr.nobjs;
 		sh->copy = 0;
+		sh->has = 0;
 		nshadows++;
 		if ((r = copy_object(sh, i))) {
 			cap_say("%s: no checkpoint: pid %d (%s): its memory shared with the job's other processes (0x%lx) "
@@ -1316,9 +1399,9 @@ static void drop_members(char (*drop)[88], uint32_t ndrop, int keep)
 
 
 /* Each shared memory object's content, from the root's copy, to its file
- * beside the table (a temp file renamed in), its CRC into its record; each
- * file written is named in done[] for the caller to remove if the table
- * fails.  0, or -errno. */
+ * beside the table (a temp file renamed in: the bitmap of the pages copied,
+ * then those pages), its CRC and page count into its record.  0, or -errno
+ * (cap_job_done removes the files if the table fails). */
 static int write_shared_memory(void)
 {
 	struct cap_job_work *J = &ckpt_scratch.job;
@@ -1330,13 +1413,33 @@ static int write_shared_memory(void)
 	for (uint32_t k = 0; k < nshadows; k++) {
 		struct ckpt_job_obj *o = &J->objs[shadows[k].obj];
 		struct ckpt_job_shm *m = (struct ckpt_job_shm *)(J->data + o->data_off);
-		long fd = img_create_beside(table_path, tmp, sizeof(tmp), (int)sys_getpid(), started), w = 0;
+		long fd = img_create_beside(table_path, tmp, sizeof(tmp), (int)sys_getpid(), started), w;
+		uint64_t bits = CKPT_JOB_SHM_BITMAP(m->size), at = bits;
 
 		if (sys_failed(fd))
 			return (int)fd;
-		m->crc = ckpt_crc32c(0, (const void *)shadows[k].copy, m->size);
-		for (uint64_t done = 0; done < m->size && w >= 0; done += (uint64_t)w)
-			w = sys_write((int)fd, (const void *)(shadows[k].copy + done), m->size - done);
+		m->stored = 0;			/* the bitmap, then each page copied, in order */
+		m->crc = ckpt_crc32c(0, shadows[k].has, bits);
+		w = sys_pwrite((int)fd, shadows[k].has, bits, 0);
+		w = w == (long)bits ? 0 : w < 0 ? w : -5;
+		for (uint64_t pg = 0, n = m->size / CKPT_PAGE_SIZE; pg < n && w >= 0; ) {
+			const uint8_t *from = (const uint8_t *)(shadows[k].copy + pg * CKPT_PAGE_SIZE);
+			uint64_t run = 0, len;
+
+			while (pg + run < n && (shadows[k].has[(pg + run) / 64] >> ((pg + run) % 64) & 1))
+				run++;
+			if (!run) {
+				pg++;
+				continue;
+			}
+			len = run * CKPT_PAGE_SIZE;
+			m->crc = ckpt_crc32c(m->crc, from, len);
+			for (uint64_t done = 0; done < len && w >= 0; done += (uint64_t)w)
+				w = sys_pwrite((int)fd, from + done, len - done, (int64_t)(at + done));
+			at += len;
+			m->stored += run;
+			pg += run;
+		}
 		if (w < 0 || sys_fsync((int)fd) || !img_job_beside(table_path, m->file, to, sizeof(to)) ||
 		    sys_rename(tmp, to)) {
 			sys_close((int)fd);

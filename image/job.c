@@ -57,7 +57,7 @@ static int check_shm(const struct img_job *j, const struct ckpt_job_obj *o, uint
 
 	if (o->data_len < sizeof(*m) || o->data_len != sizeof(*m) + (uint64_t)m->nmaps * sizeof(*p) ||
 	    !m->nmaps || !member_name_ok(m->file) || !m->size || (m->size & (CKPT_PAGE_SIZE - 1)) ||
-	    p[0].proc != o->owner)
+	    m->stored > m->size / CKPT_PAGE_SIZE || p[0].proc != o->owner)
 		return img_fail(e, "job object %u: shared memory of %lu bytes in %u pieces: out of range", k,
 				o->data_len >= sizeof(*m) ? m->size : 0, o->data_len >= sizeof(*m) ? m->nmaps : 0);
 	for (uint32_t i = 0; i < m->nmaps; i++)

@@ -802,12 +802,17 @@ struct ckpt_job_ref {
 _Static_assert(sizeof(struct ckpt_job_ref) == 16, "ckpt_job_ref");
 
 struct ckpt_job_shm {
-	char     file[88];	/* its content, size bytes, beside the table */
+	char     file[88];	/* its content, beside the table: a bit per page of the object
+				 * (uint64_t words, page i in word i / 64, bit i % 64), 1 for a
+				 * page stored, then the stored pages in order; a page not
+				 * stored is zero */
 	uint64_t size;		/* the object's length: the end of its furthest piece mapped */
-	uint32_t crc;		/* CRC-32C of the content */
+	uint64_t stored;	/* pages stored */
+	uint32_t crc;		/* CRC-32C of that file, whole */
 	uint32_t nmaps;		/* struct ckpt_job_shm_map [nmaps] follow */
-};								/* 104 */
-_Static_assert(sizeof(struct ckpt_job_shm) == 104, "ckpt_job_shm");
+};								/* 112 */
+_Static_assert(sizeof(struct ckpt_job_shm) == 112, "ckpt_job_shm");
+#define CKPT_JOB_SHM_BITMAP(size)	(((size) / 4096 + 63) / 64 * 8)	/* its bytes */
 
 struct ckpt_job_shm_map {
 	uint32_t proc;		/* index of the process */

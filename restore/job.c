@@ -309,6 +309,53 @@ static const struct ckpt_job_shm *job_shm(uint32_t k)
 	return (const struct ckpt_job_shm *)(job.base + job.objs[k].data_off);
 }
 
+/* len bytes of fd at off into to, adding them to *crc: 0, or -errno */
+static int read_in(int fd, uint8_t *to, uint64_t len, uint64_t off, uint32_t *crc)
+{
+	for (uint64_t done = 0; done < len; ) {
+		long r = sys_pread(fd, to + done, len - done, (int64_t)(off + done));
+
+		if (r <= 0)
+			return r ? (int)r : -5;
+		done += (uint64_t)r;
+	}
+	*crc = ckpt_crc32c(*crc, to, len);
+	return 0;
+}
+
+/* The content file (ckpt_job_shm.file: its bitmap, then the pages it
+ * marks) into to, a memfd's mapping of m->size bytes: only the pages
+ * stored, so the rest stay holes.  Its CRC into *crc.  0, or -errno. */
+static int read_packed(int fd, uint8_t *to, const struct ckpt_job_shm *m, uint32_t *crc)
+{
+	uint64_t bits = CKPT_JOB_SHM_BITMAP(m->size), maplen = (bits + CKPT_PAGE_SIZE - 1) & ~(uint64_t)(CKPT_PAGE_SIZE - 1);
+	uint64_t at = bits, stored = 0, n = m->size / CKPT_PAGE_SIZE;
+	long map = sys_mmap(0, maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	const uint64_t *has = (const uint64_t *)map;
+	int r;
+
+	if (sys_failed(map))
+		return (int)map;
+	*crc = 0;
+	r = read_in(fd, (uint8_t *)map, bits, 0, crc);
+	for (uint64_t w = 0; !r && w < bits / 8; w++)	/* its marks agree with its length */
+		stored += (uint64_t)__builtin_popcountll(has[w]);
+	if (!r && stored != m->stored)
+		r = -5;
+	stored = 0;
+	for (uint64_t pg = 0; !r && pg < n; ) {
+		uint64_t run = 0;
+
+		while (pg + run < n && (has[(pg + run) / 64] >> ((pg + run) % 64) & 1))
+			run++;
+		if (run && !(r = read_in(fd, to + pg * CKPT_PAGE_SIZE, run * CKPT_PAGE_SIZE, at, crc)))
+			at += run * CKPT_PAGE_SIZE, stored += run;
+		pg += run ? run : 1;
+	}
+	sys_munmap((uint64_t)map, maplen);
+	return r ? r : stored == m->stored ? 0 : -5;
+}
+
 /* Shared memory this process owns: a memfd of its length holding the
  * content from its file beside the table (the table owner's, not writable
  * by others, its CRC checked), published before barrier 1, so that it is
@@ -327,7 +374,8 @@ static int make_job_shm(uint32_t k, const char *path, struct img_err *e)
 	if (sys_failed(fd))
 		return img_fail(e, "%s (the job's shared memory) cannot be opened: errno %d", file, (int)-fd);
 	if (sys_failed(sys_fstat((int)fd, &st)) || sys_failed(sys_fstat(job.fd, &table)) ||
-	    (st.st_mode & S_IFMT) != S_IFREG || (uint64_t)st.st_size != m->size || st.st_uid != table.st_uid ||
+	    (st.st_mode & S_IFMT) != S_IFREG || st.st_uid != table.st_uid ||
+	    (uint64_t)st.st_size != CKPT_JOB_SHM_BITMAP(m->size) + m->stored * CKPT_PAGE_SIZE ||
 	    (st.st_mode & 022)) {
 		sys_close((int)fd);
 		return img_fail(e, "%s (the job's shared memory): not the job's (its length, owner or mode)", file);
@@ -339,14 +387,13 @@ static int make_job_shm(uint32_t k, const char *path, struct img_err *e)
 		return img_fail(e, "shared memory %u: no memfd of %lu bytes: errno %d", k, m->size,
 				(int)-(sys_failed(mem) ? mem : r));
 	}
-	for (uint64_t done = 0; done < m->size; done += (uint64_t)r)
-		if ((r = sys_pread((int)fd, (void *)(at + done), m->size - done, (int64_t)done)) <= 0)
-			break;
-	crc = r > 0 ? ckpt_crc32c(0, (const void *)at, m->size) : ~m->crc;
+	r = read_packed((int)fd, (uint8_t *)at, m, &crc);
 	sys_munmap((uint64_t)at, m->size);
 	sys_close((int)fd);
-	if (crc != m->crc)
-		return img_fail(e, "%s (the job's shared memory): %s", file, r > 0 ? "corrupted (CRC)" : "cannot be read");
+	if (r == -5 || (!r && crc != m->crc))
+		return img_fail(e, "%s (the job's shared memory): corrupted (%s)", file, r ? "its page map" : "CRC");
+	if (r)
+		return img_fail(e, "%s (the job's shared memory): cannot be read: errno %d", file, -r);
 	sync->obj[k].pid = (int32_t)sys_getpid();
 	sync->obj[k].fd[0] = (int)mem;
 	return 0;

@@ -531,8 +531,8 @@ static int print_job(const char *path)
 			const struct ckpt_job_shm *m = (const struct ckpt_job_shm *)(j.base + o->data_off);
 			const struct ckpt_job_shm_map *p = (const struct ckpt_job_shm_map *)(m + 1);
 
-			printf("  %u shared memory, %lu bytes in %s, crc 0x%08x, made by pid %d:", k, m->size,
-			       esc(m->file), m->crc, j.procs[o->owner].pid);
+			printf("  %u shared memory, %lu bytes (%lu pages stored) in %s, crc 0x%08x, made by pid %d:", k,
+			       m->size, m->stored, esc(m->file), m->crc, j.procs[o->owner].pid);
 			for (uint32_t n = 0; n < m->nmaps; n++)
 				printf(" %d/0x%lx-0x%lx@%lu", j.procs[p[n].proc].pid, p[n].start, p[n].end, p[n].offset);
 		} else

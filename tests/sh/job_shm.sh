@@ -2,15 +2,18 @@
 # timeout: 150
 # job_shm.sh -- memory a job's processes share (issue 16): a parent and three
 # workers counting together in MAP_SHARED anonymous memory, a memfd mapped
-# shared and a SysV segment, checkpointed mid-way, killed, restored eager and
+# shared and a SysV segment, with a sparse 1 GiB shared mapping beside
+# (16 pages written), checkpointed mid-way, killed, restored eager and
 # --lazy.
 #
 # The workers take numbers from one shared counter until it reaches the
 # target; each also writes how many it took into its own slot of each of the
 # three shared objects, and checks at the end that the three slots hold what
-# it counted in its own (private) memory.  The parent sums the slots.  Checks:
-#   1  `ckpt dump` of the parent: a job of 4 processes and 3 shared memory
-#      objects, each mapped by all 4
+# it counted in its own (private) memory, and that the sparse mapping has
+# its 16 pages and zeros between.  The parent sums the slots.  Checks:
+#   1  `ckpt dump` of the parent: a job of 4 processes and 4 shared memory
+#      objects, each mapped by all 4; the sparse one stores its 16 pages, not
+#      its 1 GiB
 #   2  restored eagerly: the slots agree with each worker's own count (the
 #      shared memory is of the checkpoint's moment, not read later) and
 #      the sum is the target exactly (the counter is shared again: a copy
@@ -47,6 +50,7 @@ int main(int argc, char **argv)
 {
 	unsigned long target = strtoul(argv[1], 0, 10), sum = 0;
 	volatile unsigned long *anon, *mem, *sysv;
+	volatile char *big;
 	int fd, id, bad = 0, st;
 	pid_t kid[WORKERS];
 
@@ -62,6 +66,11 @@ int main(int argc, char **argv)
 	if (mem == MAP_FAILED || sysv == (void *)-1)
 		return 2;
 	shmctl(id, IPC_RMID, 0);
+	big = mmap(0, 1ul << 30, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (big == MAP_FAILED)
+		return 2;
+	for (int i = 0; i < 16; i++)
+		big[(size_t)i << 26] = (char)(i + 1);
 	for (int w = 0; w < WORKERS; w++)
 		if ((kid[w] = fork()) == 0) {
 			unsigned long mine = 0;
@@ -73,6 +82,8 @@ int main(int argc, char **argv)
 				sysv[1 + w] = mine;
 			}
 			bad = anon[512 * (w + 1)] != mine || mem[1 + w] != mine || sysv[1 + w] != mine;
+			for (int i = 0; i < 16; i++)
+				bad |= big[(size_t)i << 26] != (char)(i + 1) || big[((size_t)i << 26) + 4096];
 			printf("worker %d %s\n", w, bad ? "torn" : "agrees");
 			return bad;
 		}
@@ -104,10 +115,11 @@ kill -9 "-$pgid"
 pgid=
 "$ROOT/readckpt" "$W/img" >"$W/read.out" 2>&1
 if [ $rc -eq 0 ] && grep -q "^processes 4" "$W/read.out" &&
-   [ "$(grep -c ' shared memory, [0-9]* bytes in .*: [0-9]*/0x[0-9a-f]*-0x[0-9a-f]*@0 [0-9]*/0x[0-9a-f]*-0x[0-9a-f]*@0 [0-9]*/0x[0-9a-f]*-0x[0-9a-f]*@0 [0-9]*/' "$W/read.out")" -eq 3 ]; then
-	ok "dump: 4 processes, 3 shared memory objects (anonymous, memfd, SysV), each mapped by all 4"
+   [ "$(grep -c ' shared memory, [0-9]* bytes ([0-9]* pages stored) in .*: [0-9]*/0x[0-9a-f]*-0x[0-9a-f]*@0 [0-9]*/0x[0-9a-f]*-0x[0-9a-f]*@0 [0-9]*/0x[0-9a-f]*-0x[0-9a-f]*@0 [0-9]*/' "$W/read.out")" -eq 4 ] &&
+   grep -q ' shared memory, 1073741824 bytes (16 pages stored) in ' "$W/read.out"; then
+	ok "dump: 4 processes, 4 shared memory objects (anonymous, memfd, SysV, sparse), each mapped by all 4; 16 pages of the sparse GiB stored"
 else
-	not_ok "dump: rc $rc: $(oneline "$W/dump.err"); libckpt: $(oneline "$W/prog.err"); readckpt: $(grep -E '^processes|shared' "$W/read.out" | tr '\n' '|')"
+	not_ok "dump: rc $rc: $(oneline "$W/dump.err"); libckpt: $(oneline "$W/prog.err"); readckpt: $(grep -E '^processes|shared' "$W/read.out" | cut -c1-120 | tr '\n' '|')"
 fi
 
 restore() {
@@ -127,9 +139,9 @@ restore --lazy
 mrc=$?
 (cd "$W" && timeout 60 "$ROOT/restorer" "$W/merged" >"$W/rst.out" 2>"$W/rst.err" </dev/null)
 rc=$?
-if [ $mrc -eq 0 ] && [ "$(ls -A "$W" | grep -c '^\.merged\.[0-9a-f]*\.m[0-9]*$')" -eq 3 ] && [ $rc -eq 0 ] &&
+if [ $mrc -eq 0 ] && [ "$(ls -A "$W" | grep -c '^\.merged\.[0-9a-f]*\.m[0-9]*$')" -eq 4 ] && [ $rc -eq 0 ] &&
    grep -qx "sum $want" "$W/rst.out" && [ "$(grep -c '^worker [0-2] agrees$' "$W/rst.out")" -eq 3 ]; then
-	ok "ckpt merge: a table of full images and its 3 shared memory files, which restores the same"
+	ok "ckpt merge: a table of full images and its 4 shared memory files, which restores the same"
 else
 	not_ok "ckpt merge: rc $mrc: $(oneline "$W/merge.out"); restore rc $rc: $(oneline "$W/rst.out"); $(oneline "$W/rst.err")"
 fi

@@ -277,7 +277,7 @@ static int info_job_json(const char *path)
 			const struct ckpt_job_shm *m = (const struct ckpt_job_shm *)(j.base + o->data_off);
 			const struct ckpt_job_shm_map *p = (const struct ckpt_job_shm_map *)(m + 1);
 
-			fprintf(f, "\"bytes\": %lu, \"file\": ", m->size);
+			fprintf(f, "\"bytes\": %lu, \"pages_stored\": %lu, \"file\": ", m->size, m->stored);
 			json_str(f, m->file);
 			fputs(", \"maps\": [", f);
 			for (uint32_t i = 0; i < m->nmaps; i++)

@@ -196,21 +196,23 @@ static int verify_shm(const char *table, const struct ckpt_job_shm *m)
 {
 	char file[IMG_PATH_MAX];
 	struct stat st;
+	uint64_t len;
 	void *p;
 	int fd, bad;
 
 	if (!img_job_beside(table, m->file, file, sizeof(file)) || (fd = open(file, O_RDONLY | O_CLOEXEC)) < 0)
 		return -1;
-	if (fstat(fd, &st) || (uint64_t)st.st_size != m->size) {
+	len = CKPT_JOB_SHM_BITMAP(m->size) + m->stored * CKPT_PAGE_SIZE;	/* its bitmap and pages */
+	if (fstat(fd, &st) || (uint64_t)st.st_size != len) {
 		close(fd);
 		return -1;
 	}
-	p = mmap(NULL, m->size, PROT_READ, MAP_PRIVATE, fd, 0);
+	p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
 	if (p == MAP_FAILED)
 		return -1;
-	bad = ckpt_crc32c(0, p, m->size) != m->crc;
-	munmap(p, m->size);
+	bad = ckpt_crc32c(0, p, len) != m->crc;
+	munmap(p, len);
 	return bad ? -1 : 0;
 }
 
