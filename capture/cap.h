@@ -276,6 +276,7 @@ int cap_job_join(int32_t root, int order_fd);	/* a member, at the root's order *
 int cap_job_barrier(void);		/* state read: wait for the whole job; 0, or cancelled */
 void cap_job_release(int commit);	/* the root: the members go on */
 void cap_job_forked(void);		/* the root: its writer has the shared memory's copies */
+void cap_job_drop_shared(struct cap_walk *w);	/* its pieces of the job's shared memory: no pages */
 int cap_job_done(int result);		/* the writer's last word */
 void cap_job_not_ready(int err);	/* a member that could not take part tells why */
 void cap_job_end(void);			/* this process's part is over */

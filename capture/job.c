@@ -374,7 +374,6 @@ int cap_job_join(int32_t root, int order_fd)
 			sys_close((int)fd);
 		return -5;
 	}
-	sys_close((int)fd);
 	img_fmt(p, sizeof(p), "/proc/%d/fd/%d", root, o.ctl);
 	ctl = sys_open(p, O_WRONLY | O_CLOEXEC, 0);
 	img_fmt(p, sizeof(p), "/proc/%d/fd/%d", root, o.go);
@@ -385,11 +384,13 @@ int cap_job_join(int32_t root, int order_fd)
 			sys_close((int)ctl);
 		if (!sys_failed(go))
 			sys_close((int)go);
+		sys_close((int)fd);
 		return -5;
 	}
 	ckpt_job.role = CAP_JOB_MEMBER;
 	ckpt_job.fds[0] = (int)ctl;
 	ckpt_job.fds[1] = (int)go;
+	ckpt_job.fds[4] = (int)fd;		/* the order: the shared memory's pieces come after */
 	ckpt_job.answered = 0;
 	memcpy(ckpt_job.job_id, o.job_id, sizeof(o.job_id));
 	memcpy(ckpt_job.table, o.table, sizeof(o.table));
@@ -1156,6 +1157,61 @@ static int copy_object(struct shadow *sh, uint32_t first)
 	return 0;
 }
 
+/* After the order, in its memfd: the pieces of the job's shared memory
+ * (each process then stores none of their pages in its own image) */
+struct piece_list {
+	uint32_t magic, n;
+	struct { int32_t pid; uint32_t pad; uint64_t start, end; } p[MAX_SHM_PIECES];
+};
+#define PIECES_MAGIC	0x65636970u		/* "pice" */
+
+static void publish_pieces(void)
+{
+	static struct piece_list l;
+
+	l.magic = PIECES_MAGIC;
+	l.n = 0;
+	for (uint32_t i = 0; i < npieces; i++)
+		if (pieces[i].obj >= 0) {
+			l.p[l.n].pid = members[pieces[i].proc].pid;
+			l.p[l.n].pad = 0;
+			l.p[l.n].start = pieces[i].start;
+			l.p[l.n++].end = pieces[i].end;
+		}
+	sys_pwrite(ckpt_job.fds[4], &l, 8 + l.n * sizeof(l.p[0]), sizeof(struct job_order));
+}
+
+/* This process, the job read and let go (cap_job_barrier): each region of
+ * its that is a piece of the job's shared memory loses its runs (the table's
+ * object has the pages, of the moment the job stopped) and is marked so. */
+void cap_job_drop_shared(struct cap_walk *w)
+{
+	static struct piece_list l;
+	int32_t me = (int32_t)sys_getpid();
+	uint32_t out = 0;
+
+	if (sys_pread(ckpt_job.fds[4], &l, sizeof(l), sizeof(struct job_order)) < 8 || l.magic != PIECES_MAGIC ||
+	    l.n > MAX_SHM_PIECES)
+		return;
+	for (uint32_t vi = 0; vi < w->nvmas; vi++) {
+		struct ckpt_vma *v = &ckpt_scratch.vmas[vi];
+		uint32_t first = v->run_first, n = v->run_count, shared = 0;
+
+		for (uint32_t k = 0; k < l.n && !shared && (v->flags & CKPT_MAP_SHARED); k++)
+			shared = l.p[k].pid == me && l.p[k].start == v->start && l.p[k].end == v->end;
+		v->run_first = out;
+		if (shared) {
+			v->flags |= CKPT_MAP_JOB_SHARED;
+			v->run_count = 0;
+			v->pages_stored = 0;
+			continue;
+		}
+		memmove(&ckpt_scratch.runs[out], &ckpt_scratch.runs[first], n * sizeof(ckpt_scratch.runs[0]));
+		out += n;
+	}
+	w->nruns = out;
+}
+
 /* Each object two or more live processes map (pieces of one inode): a
  * CKPT_JOB_SHM object, its struct ckpt_job_shm and maps in the table's data
  * (processes as table indices: index[]), its content copied now, while
@@ -1223,6 +1279,7 @@ static int add_shared_memory(const char *path, const int32_t *index)
 		J->hdr.nobjs++;
 	}
 	J->hdr.data_off = used;
+	publish_pieces();
 	return 0;
 }
 

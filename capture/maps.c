@@ -822,7 +822,9 @@ int cap_scan_pages(struct cap_walk *w)
 		uint32_t first = w->nruns;
 
 		v->run_first = first;
-		switch (v->kind) {
+		if (v->flags & CKPT_MAP_JOB_SHARED)
+			;			/* the job table's object holds its pages */
+		else switch (v->kind) {
 		case CKPT_VMA_VDSO: case CKPT_VMA_VVAR: case CKPT_VMA_VVAR_VCLOCK:
 			break;			/* the kernel's, moved at restore */
 		case CKPT_VMA_FILE:

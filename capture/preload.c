@@ -759,6 +759,8 @@ static int write_now(const char *path, int target_fd, int wait)
 		plan_chain(&w, path, full);
 	if (ckpt_job.role && (r = cap_job_barrier()))
 		return r;			/* the job's checkpoint is cancelled (said) */
+	if (ckpt_job.role)
+		cap_job_drop_shared(&w);	/* the table holds the job's shared memory */
 	if (!ckpt_cfg.fork_writer) {
 		if (ckpt_job.role == CAP_JOB_ROOT)
 			cap_job_release(1);

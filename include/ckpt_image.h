@@ -140,6 +140,8 @@ enum ckpt_vma_kind {
 #define CKPT_MAP_COPIED		0x0040u	/* private file mapping stored whole (CKPT_COPY_FILES=1):
 					 * restored from the file when it is unchanged, else
 					 * from these pages, anonymous */
+#define CKPT_MAP_JOB_SHARED	0x0080u	/* memory of a job's that its processes share: no pages
+					 * here, the job table's CKPT_JOB_SHM object has them */
 
 /* ckpt_vma.advice: VmFlags that madvise() and friends set, applied again */
 #define CKPT_ADV_DONTFORK	0x0001u	/* dc */

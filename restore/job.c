@@ -399,6 +399,20 @@ static int make_job_shm(uint32_t k, const char *path, struct img_err *e)
 	return 0;
 }
 
+/* Does the table give this process's region v from a shared memory object? */
+static int table_maps(const struct ckpt_vma *v)
+{
+	for (uint32_t k = 0; k < job.hdr.nobjs; k++) {
+		const struct ckpt_job_shm *m = job_shm(k);
+		const struct ckpt_job_shm_map *p = (const struct ckpt_job_shm_map *)(m + 1);
+
+		for (uint32_t n = 0; job.objs[k].kind == CKPT_JOB_SHM && n < m->nmaps; n++)
+			if ((int32_t)p[n].proc == me && p[n].start == v->start && p[n].end == v->end)
+				return 1;
+	}
+	return 0;
+}
+
 /* After barrier 1: each piece of shared memory this process maps, its
  * object's memfd taken (or its own) and handed to step 4 (vma.c) for the
  * region of its image at the same place */
@@ -439,6 +453,10 @@ static int take_job_shm(const struct img *img, struct img_err *e)
 						RST_MAX_SHARED_VMAS);
 		}
 	}
+	for (uint32_t i = 0; i < img->hdr.nvmas; i++)	/* (its image has no pages of them) */
+		if ((img->vmas[i].flags & CKPT_MAP_JOB_SHARED) && !table_maps(&img->vmas[i]))
+			return img_fail(e, "its region 0x%lx-0x%lx is the job's shared memory, which the job table "
+					"does not map", img->vmas[i].start, img->vmas[i].end);
 	return 0;
 }
 

@@ -751,6 +751,14 @@ static int is_special(const struct ckpt_vma *v)
 	return v->kind == CKPT_VMA_VDSO || v->kind == CKPT_VMA_VVAR || v->kind == CKPT_VMA_VVAR_VCLOCK;
 }
 
+/* A region a chain's pages go into: not the kernel's, not a shared file
+ * (its file has them), not a job's shared memory (its memfd has them) */
+static int takes_pages(const struct ckpt_vma *v)
+{
+	return !is_special(v) && !(v->kind == CKPT_VMA_FILE && (v->flags & CKPT_MAP_SHARED)) &&
+	       !(v->flags & CKPT_MAP_JOB_SHARED);
+}
+
 /* the restored regions' part of [a, b): zeroed (private: the pages drop
  * back to zero; shared memory: the hole is punched in the object) */
 static void clear_range(const struct img *img, uint64_t a, uint64_t b)
@@ -759,7 +767,7 @@ static void clear_range(const struct img *img, uint64_t a, uint64_t b)
 		const struct ckpt_vma *v = &img->vmas[i];
 		uint64_t s = a > v->start ? a : v->start, e = b < v->end ? b : v->end;
 
-		if (s >= e || is_special(v) || (v->kind == CKPT_VMA_FILE && (v->flags & CKPT_MAP_SHARED)))
+		if (s >= e || !takes_pages(v))
 			continue;
 		sys_madvise(s, e - s, v->flags & CKPT_MAP_SHARED ? 9 /* MADV_REMOVE */ : 4 /* MADV_DONTNEED */);
 	}
@@ -778,8 +786,7 @@ static const struct ckpt_vma *holder(const struct img *img, uint64_t a, uint64_t
 		else
 			hi = mid;
 	}
-	if (lo < img->hdr.nvmas && img->vmas[lo].start <= a && b <= img->vmas[lo].end &&
-	    !is_special(&img->vmas[lo]) && !(img->vmas[lo].kind == CKPT_VMA_FILE && (img->vmas[lo].flags & CKPT_MAP_SHARED)))
+	if (lo < img->hdr.nvmas && img->vmas[lo].start <= a && b <= img->vmas[lo].end && takes_pages(&img->vmas[lo]))
 		return &img->vmas[lo];
 	return 0;
 }

@@ -453,11 +453,12 @@ static void print_regions(const struct img *img)
 		char pm[5];
 
 		perms(v->prot, v->flags, pm);
-		printf("  %016lx-%016lx %s%c%-11s %9luK %7luK  %s%s%s%s\n", v->start, v->end, pm,
+		printf("  %016lx-%016lx %s%c%-11s %9luK %7luK  %s%s%s%s%s\n", v->start, v->end, pm,
 		       v->flags & CKPT_MAP_FRESH ? '*' : ' ',
 		       img_kind_name(v->kind), (v->end - v->start) >> 10, v->pages_stored * 4,
 		       esc(img_str(img, v->path_off)), v->name_off ? "[anon:" : "",
-		       esc(img_str(img, v->name_off)), v->name_off ? "]" : "");
+		       esc(img_str(img, v->name_off)), v->name_off ? "]" : "",
+		       v->flags & CKPT_MAP_JOB_SHARED ? "  (the job's shared memory: its pages in the job table's)" : "");
 	}
 }
 

@@ -4,8 +4,10 @@
 # of the job keeps a chain of its own images, named by the job's checkpoints.
 #
 # A parent and two workers it forked, 64 MiB each, rewrite one MiB of their
-# memory every 100 ms, 70 times; at the end each checks that every MiB holds
-# the last value written to it.  Three `ckpt dump`s of the parent with
+# memory every 100 ms, 70 times, and each its own MiB of a shared mapping
+# (MAP_SHARED anonymous, the job's shared memory), where it also wrote
+# another MiB once at the start; at the end each checks that every MiB
+# holds the last value written to it.  Three `ckpt dump`s of the parent with
 # CKPT_INCREMENTAL=1 CKPT_KEEP=2, then it is killed.  Checks:
 #   1  the first checkpoint's images are full (the workers' tracking is their
 #      own, not their parent's); the next ones are a chain: each image names
@@ -33,19 +35,24 @@ cat >"$W/rewrite.c" <<'EOF2'
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #define MIB (1 << 20)
 #define ROUNDS 70
 static int off;				/* CKPT_TEST_BREAK: expect one more */
-static int work(const char *who)
+static unsigned char *shared;		/* a MiB of it each */
+static int work(const char *who, int slot)
 {
-	unsigned char *m = malloc(64 * MIB);
+	unsigned char *m = malloc(64 * MIB), *mine = shared + slot * (size_t)MIB;
+	unsigned char *once = shared + (slot + 3) * (size_t)MIB;	/* written before the checkpoints only */
 
 	if (!m)
 		return 2;
 	memset(m, 1, 64 * MIB);
+	memset(once, 0x40 + slot, MIB);
 	for (int t = 1; t <= ROUNDS; t++) {
 		memset(m + (t % 64) * (size_t)MIB, t & 0xff, MIB);
+		memset(mine, (t * 3) & 0xff, MIB);
 		if (t == 5)
 			printf("%s ready\n", who);
 		usleep(100000);
@@ -62,6 +69,11 @@ static int work(const char *who)
 				return 1;
 			}
 	}
+	for (size_t b = 0; b < MIB; b++)
+		if (mine[b] != ((ROUNDS * 3 + off) & 0xff) || once[b] != 0x40 + slot) {
+			printf("%s bad in its shared MiB\n", who);
+			return 1;
+		}
 	printf("%s ok\n", who);
 	return 0;
 }
@@ -72,11 +84,14 @@ int main(int argc, char **argv)
 
 	off = argc > 1;
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	shared = mmap(NULL, 6 * MIB, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (shared == MAP_FAILED)
+		return 2;
 	if ((w1 = fork()) == 0)
-		return work("w1");
+		return work("w1", 1);
 	if ((w2 = fork()) == 0)
-		return work("w2");
-	r = work("parent");
+		return work("w2", 2);
+	r = work("parent", 0);
 	waitpid(w1, &s1, 0);
 	waitpid(w2, &s2, 0);
 	printf("workers %d %d\n", WEXITSTATUS(s1), WEXITSTATUS(s2));
@@ -95,7 +110,7 @@ rcs=
 for n in 1 2 3; do
 	"$ROOT/ckpt" dump "$pgid" >"$W/dump$n.out" 2>&1
 	rcs="$rcs$?"
-	ls -A "$W" | grep '^\.img\.' | sort >"$W/after$n"
+	ls -A "$W" | grep '^\.img\.[0-9a-f]*\.[0-9]*$' | sort >"$W/after$n"
 	sleep 0.7
 done
 kill -9 "-$pgid"
@@ -134,7 +149,7 @@ sums() { (cd "$W" && cat img $(ls -A | grep '^\.img\.' | sort) | md5sum); }
 before=$(sums)
 "$ROOT/ckpt" merge "$W/img" "$W/merged" >"$W/merge.out" 2>&1
 mrc=$?
-depths=$(for f in $(ls -A "$W" | grep '^\.merged\.'); do "$ROOT/readckpt" "$W/$f" | grep -c '^  parent '; done | tr '\n' ' ')
+depths=$(for f in $(ls -A "$W" | grep '^\.merged\.[0-9a-f]*\.[0-9]*$'); do "$ROOT/readckpt" "$W/$f" | grep -c '^  parent '; done | tr '\n' ' ')
 if [ $mrc -eq 0 ] && [ "$depths" = "0 0 0 " ] && [ "$(sums)" = "$before" ]; then
 	ok "ckpt merge: 3 full images beside the merged table; img's files unchanged"
 else
