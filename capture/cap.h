@@ -225,6 +225,7 @@ void cap_track_commit(const struct cap_walk *w);	/* the writer, once that image 
 int cap_add_run_as(struct cap_walk *w, uint32_t vma, uint64_t start, uint64_t end, int zero);
 uint32_t cap_add_stringn(struct cap_walk *w, const char *s, size_t n);	/* offset, 0 when full or empty */
 uint32_t cap_add_string(struct cap_walk *w, const char *s);
+void cap_hex(char *out, const uint8_t *b, int n);	/* 2n hex digits, no NUL: ids in file names */
 int cap_trackable(const struct ckpt_vma *v);
 void cap_track_arm(const struct cap_walk *w, int full);
 

@@ -165,6 +165,16 @@ uint32_t cap_add_string(struct cap_walk *w, const char *s)
 	return cap_add_stringn(w, s, strlen(s));
 }
 
+/* b[0..n) as 2n lowercase hex digits at out, not terminated (an image id
+ * or a job id in a file name) */
+void cap_hex(char *out, const uint8_t *b, int n)
+{
+	for (int i = 0; i < n; i++) {
+		out[2 * i] = "0123456789abcdef"[b[i] >> 4];
+		out[2 * i + 1] = "0123456789abcdef"[b[i] & 15];
+	}
+}
+
 #define ZERO_RUN	IMG_NO_DATA	/* a run of zero pages: img_place_data stores nothing */
 
 int cap_add_run_as(struct cap_walk *w, uint32_t vma, uint64_t start, uint64_t end, int zero)

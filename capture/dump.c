@@ -239,14 +239,6 @@ static int write_fd_data(int fd, struct ckpt_fd *f)
 
 static int write_image(struct cap_walk *wp, struct cap_state *st, const char *path, int target_fd);
 
-static void hex8(char *out, const uint8_t *id)
-{
-	for (int i = 0; i < 8; i++) {
-		out[2 * i] = "0123456789abcdef"[id[i] >> 4];
-		out[2 * i + 1] = "0123456789abcdef"[id[i] & 15];
-	}
-}
-
 /* "<path>.<first 8 bytes of the id in hex>": an image of a chain.  In a job,
  * where path is this checkpoint's ".NAME.JOBID.PID" and the id a job's id:
  * the same name with that job's id, the image of this process it wrote. */
@@ -259,11 +251,11 @@ void cap_chain_name(char *out, size_t cap, const char *path, const uint8_t *id)
 		out[n - 1] = 0;			/* the path as it is */
 		dot = strrchr(out, '.');	/* before the pid; the job's id before it */
 		if (dot && dot - out >= 17 && dot[-17] == '.')
-			hex8(dot - 16, id);
+			cap_hex(dot - 16, id, 8);
 		return;
 	}
 	if (n + 16 < cap) {
-		hex8(out + n, id);
+		cap_hex(out + n, id, 8);
 		out[n + 16] = 0;
 	}
 }

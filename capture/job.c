@@ -240,15 +240,6 @@ static int send_order(const struct member *m, int order_fd)
 	return r;
 }
 
-static void hex(char *out, const uint8_t *b, int n)
-{
-	for (int i = 0; i < n; i++) {
-		out[2 * i] = "0123456789abcdef"[b[i] >> 4];
-		out[2 * i + 1] = "0123456789abcdef"[b[i] & 15];
-	}
-	out[2 * n] = 0;
-}
-
 /* the order memfd and the pipes: 0, or -errno */
 static int make_order(const char *path)
 {
@@ -260,7 +251,8 @@ static int make_order(const char *path)
 
 	if (sys_failed(sys_getrandom(ckpt_job.job_id, sizeof(ckpt_job.job_id))))
 		return -5;
-	hex(id, ckpt_job.job_id, 8);
+	cap_hex(id, ckpt_job.job_id, 8);
+	id[16] = 0;
 	o = *op;				/* the stopped ones, listed already */
 	o.magic = JOB_ORDER_MAGIC;
 	o.root = (int32_t)sys_getpid();
@@ -957,9 +949,9 @@ static struct shadow {			/* an object's content, copied while the job is stopped
 } shadows[MAX_SHM_OBJS];
 static uint32_t nshadows;
 
-static uint64_t has_bytes(uint64_t size)
+static uint64_t has_bytes(uint64_t size)		/* the bitmap's, in whole pages */
 {
-	return ((size / CKPT_PAGE_SIZE + 63) / 64 * 8 + CKPT_PAGE_SIZE - 1) & ~(uint64_t)(CKPT_PAGE_SIZE - 1);
+	return (CKPT_JOB_SHM_BITMAP(size) + CKPT_PAGE_SIZE - 1) & ~(uint64_t)(CKPT_PAGE_SIZE - 1);
 }
 
 static void drop_shadows(void)
@@ -1131,10 +1123,10 @@ static int copy_piece(const struct shm_piece *q, struct shadow *sh, int dense)
  * before it covers skipped.  A memfd (whose pages a write() may have made
  * without any mapping) and any object on a machine that swaps are read whole;
  * shared anonymous and SysV memory otherwise by the pages the processes
- * have.  0, or -errno. */
-static int copy_object(struct shadow *sh, uint32_t first)
+ * have (swaps: machine_swaps()).  0, or -errno. */
+static int copy_object(struct shadow *sh, uint32_t first, int swaps)
 {
-	int dense = pieces[first].memfd || machine_swaps();
+	int dense = pieces[first].memfd || swaps;
 	long r = sys_mmap(0, sh->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	long h = sys_mmap(0, has_bytes(sh->size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
@@ -1220,7 +1212,7 @@ static int add_shared_memory(const char *path, const int32_t *index)
 {
 	struct cap_job_work *J = &ckpt_scratch.job;
 	uint64_t used = J->hdr.data_off;
-	int r;
+	int r, swaps = -1;
 
 	for (uint32_t i = 0; i < npieces; i++) {
 		struct ckpt_job_obj *o = &J->objs[J->hdr.nobjs];
@@ -1268,7 +1260,9 @@ static int add_shared_memory(const char *path, const int32_t *index)
 		sh->copy = 0;
 		sh->has = 0;
 		nshadows++;
-		if ((r = copy_object(sh, i))) {
+		if (swaps < 0)
+			swaps = machine_swaps();	/* (once a checkpoint) */
+		if ((r = copy_object(sh, i, swaps))) {
 			cap_say("%s: no checkpoint: pid %d (%s): its memory shared with the job's other processes (0x%lx) "
 				"cannot be read: errno %d", path, members[pieces[i].proc].pid, members[pieces[i].proc].comm,
 				pieces[i].start, -r);
@@ -1481,10 +1475,8 @@ static int write_shared_memory(void)
 		w = w == (long)bits ? 0 : w < 0 ? w : -5;
 		for (uint64_t pg = 0, n = m->size / CKPT_PAGE_SIZE; pg < n && w >= 0; ) {
 			const uint8_t *from = (const uint8_t *)(shadows[k].copy + pg * CKPT_PAGE_SIZE);
-			uint64_t run = 0, len;
+			uint64_t run = img_bits_run(shadows[k].has, pg, n), len;
 
-			while (pg + run < n && (shadows[k].has[(pg + run) / 64] >> ((pg + run) % 64) & 1))
-				run++;
 			if (!run) {
 				pg++;
 				continue;

@@ -94,6 +94,17 @@ int img_job_open(struct img_job *j, const char *path, struct img_err *e);
 void img_job_close(struct img_job *j);	/* the tools' (not in the freestanding restorer) */
 size_t img_job_member_path(const char *table, const struct ckpt_job_proc *p, char *out, size_t cap);
 size_t img_job_beside(const char *table, const char *name, char *out, size_t cap);
+int img_job_name_ok(const char *s);	/* a file of a job's: a hidden name of [A-Za-z0-9._-] */
+/* A shared memory's page bitmap (ckpt_job_shm): how many pages from page i
+ * on, of n, it marks one after another */
+static inline uint64_t img_bits_run(const uint64_t *bits, uint64_t i, uint64_t n)
+{
+	uint64_t run = 0;
+
+	while (i + run < n && (bits[(i + run) / 64] >> ((i + run) % 64) & 1))
+		run++;
+	return run;
+}
 
 /* write.c (not in the restorer): the steps every image writer shares */
 #define IMG_NO_DATA	(~0ull)		/* a run's data_off before placing: zero pages, nothing stored */

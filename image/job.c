@@ -6,7 +6,7 @@
 
 /* a member image's file name: a hidden name (".") of [A-Za-z0-9._-], so that
  * it can only name a file in the table's own directory */
-static int member_name_ok(const char *s)
+int img_job_name_ok(const char *s)
 {
 	uint32_t n = 0;
 
@@ -36,7 +36,7 @@ static int check_procs(const struct img_job *j, struct img_err *e)
 					i, p->pid, p->parent);
 		if (p->comm[sizeof(p->comm) - 1])
 			return img_fail(e, "job process %u (pid %d): name not terminated", i, p->pid);
-		if (p->state == CKPT_JOB_LIVE ? !member_name_ok(p->image) : p->image[0] != 0)
+		if (p->state == CKPT_JOB_LIVE ? !img_job_name_ok(p->image) : p->image[0] != 0)
 			return img_fail(e, "job process %u (pid %d): bad image name", i, p->pid);
 		if (p->state == CKPT_JOB_ZOMBIE && ((p->status & 0x7f) == 0x7f || (p->status & ~0xffff)))
 			return img_fail(e, "job process %u (pid %d): wait status 0x%x is not an exit", i, p->pid,
@@ -56,7 +56,7 @@ static int check_shm(const struct img_job *j, const struct ckpt_job_obj *o, uint
 	const struct ckpt_job_shm_map *p = (const struct ckpt_job_shm_map *)(m + 1);
 
 	if (o->data_len < sizeof(*m) || o->data_len != sizeof(*m) + (uint64_t)m->nmaps * sizeof(*p) ||
-	    !m->nmaps || !member_name_ok(m->file) || !m->size || (m->size & (CKPT_PAGE_SIZE - 1)) ||
+	    !m->nmaps || !img_job_name_ok(m->file) || !m->size || (m->size & (CKPT_PAGE_SIZE - 1)) ||
 	    m->stored > m->size / CKPT_PAGE_SIZE || p[0].proc != o->owner)
 		return img_fail(e, "job object %u: shared memory of %lu bytes in %u pieces: out of range", k,
 				o->data_len >= sizeof(*m) ? m->size : 0, o->data_len >= sizeof(*m) ? m->nmaps : 0);

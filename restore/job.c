@@ -344,10 +344,8 @@ static int read_packed(int fd, uint8_t *to, const struct ckpt_job_shm *m, uint32
 		r = -5;
 	stored = 0;
 	for (uint64_t pg = 0; !r && pg < n; ) {
-		uint64_t run = 0;
+		uint64_t run = img_bits_run(has, pg, n);
 
-		while (pg + run < n && (has[(pg + run) / 64] >> ((pg + run) % 64) & 1))
-			run++;
 		if (run && !(r = read_in(fd, to + pg * CKPT_PAGE_SIZE, run * CKPT_PAGE_SIZE, at, crc)))
 			at += run * CKPT_PAGE_SIZE, stored += run;
 		pg += run ? run : 1;
@@ -399,6 +397,21 @@ static int make_job_shm(uint32_t k, const char *path, struct img_err *e)
 	return 0;
 }
 
+/* Descriptor num of process pid of the job, taken with pidfd_getfd; the
+ * pidfd of the last process asked stays in *c for the next: fd, or -errno */
+struct pidfd_cache { int32_t pid; long fd; };
+
+static long take_from(struct pidfd_cache *c, int32_t pid, int num)
+{
+	if (c->pid != pid) {
+		if (c->fd >= 0)
+			sys_close((int)c->fd);
+		c->fd = SC2(__NR_pidfd_open, pid, 0);
+		c->pid = pid;
+	}
+	return sys_failed(c->fd) ? c->fd : SC3(__NR_pidfd_getfd, c->fd, num, 0);
+}
+
 /* Does the table give this process's region v from a shared memory object? */
 static int table_maps(const struct ckpt_vma *v)
 {
@@ -416,7 +429,7 @@ static int table_maps(const struct ckpt_vma *v)
 /* After barrier 1: each piece of shared memory this process maps, its
  * object's memfd taken (or its own) and handed to step 4 (vma.c) for the
  * region of its image at the same place */
-static int take_job_shm(const struct img *img, struct img_err *e)
+static int take_job_shm(const struct img *img, struct pidfd_cache *c, struct img_err *e)
 {
 	for (uint32_t k = 0; k < job.hdr.nobjs; k++) {
 		const struct ckpt_job_shm *m = job_shm(k);
@@ -433,11 +446,7 @@ static int take_job_shm(const struct img *img, struct img_err *e)
 			if (fd < 0 && sync->obj[k].pid == (int32_t)sys_getpid())
 				fd = sync->obj[k].fd[0];
 			else if (fd < 0) {
-				long pidfd = SC2(__NR_pidfd_open, sync->obj[k].pid, 0);
-
-				fd = sys_failed(pidfd) ? pidfd : SC3(__NR_pidfd_getfd, pidfd, sync->obj[k].fd[0], 0);
-				if (!sys_failed(pidfd))
-					sys_close((int)pidfd);
+				fd = take_from(c, sync->obj[k].pid, sync->obj[k].fd[0]);
 				if (sys_failed(fd))
 					return img_fail(e, "shared memory at 0x%lx: cannot take it from pid %u: errno %d",
 							p[n].start, job.procs[job.objs[k].owner].pid, (int)-fd);
@@ -465,8 +474,8 @@ static int take_job_shm(const struct img *img, struct img_err *e)
 int rst_job_share(const struct img *img, int stdio_image, const char *path, struct img_err *e)
 {
 	const struct ckpt_job_proc *p = &job.procs[me];
-	int32_t pidfd_of = 0;
-	long pidfd = -1;
+	struct pidfd_cache c = { 0, -1 };
+	int failed;
 
 	for (uint32_t k = 0; k < job.hdr.nobjs; k++) {	/* 1. publish what this process owns */
 		const struct ckpt_job_obj *o = &job.objs[k];
@@ -501,26 +510,18 @@ int rst_job_share(const struct img *img, int stdio_image, const char *path, stru
 					job.procs[o->owner].pid, o->owner_fd);
 			continue;
 		}
-		if (from == (int32_t)sys_getpid())
-			fd = sys_fcntl(num, 1030 /* F_DUPFD_CLOEXEC */, 3);
-		else {
-			if (pidfd_of != from) {
-				if (pidfd >= 0)
-					sys_close((int)pidfd);
-				pidfd = SC2(__NR_pidfd_open, from, 0);
-				pidfd_of = from;
-			}
-			fd = sys_failed(pidfd) ? pidfd : SC3(__NR_pidfd_getfd, pidfd, num, 0);
-		}
+		fd = from == (int32_t)sys_getpid() ? sys_fcntl(num, 1030 /* F_DUPFD_CLOEXEC */, 3) :
+						      take_from(&c, from, num);
 		if (sys_failed(fd))
 			return img_fail(e, "fd %d: cannot take it from pid %u (process %u of the job): errno %d", f->fd,
 					job.procs[o->owner].pid, o->owner, (int)-fd);
 		if (rst_stage_job_fd(img, f->fd, (int)fd, e))
 			return -1;
 	}
-	if (pidfd >= 0)
-		sys_close((int)pidfd);
-	if (open_job_pidfds(img, e) || take_job_shm(img, e))
+	failed = open_job_pidfds(img, e) || take_job_shm(img, &c, e);
+	if (c.fd >= 0)
+		sys_close((int)c.fd);
+	if (failed)
 		return -1;
 	if (p->pgid != p->pid && p->parent >= 0 && p->pgid != job.procs[p->parent].pgid) {
 		for (uint32_t k = 0; k < job.hdr.nprocs; k++)	/* 3. a group another leads */

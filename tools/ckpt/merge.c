@@ -488,13 +488,15 @@ static int merge_job(const char *in, const char *out)
 		img_job_close(&j);
 		return EX_USAGE;
 	}
-	for (const char *c = base; *c; c++)
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-		      *c == '.' || *c == '_' || *c == '-') || strlen(base) > 40)
-			base = "job";		/* a name the table's rule allows */
-	snprintf(prefix, sizeof(prefix), ".%.40s.%02x%02x%02x%02x%02x%02x%02x%02x.", base, j.hdr.job_id[0],
-		 j.hdr.job_id[1], j.hdr.job_id[2], j.hdr.job_id[3], j.hdr.job_id[4], j.hdr.job_id[5],
-		 j.hdr.job_id[6], j.hdr.job_id[7]);
+	for (int tries = 0; tries < 2; tries++, base = "job") {	/* "job": OUT's name breaks the rule */
+		int n = snprintf(prefix, sizeof(prefix), ".%.40s.", base);
+
+		for (int i = 0; i < 8; i++)
+			n += snprintf(prefix + n, sizeof(prefix) - (size_t)n, "%02x", j.hdr.job_id[i]);
+		snprintf(prefix + n, sizeof(prefix) - (size_t)n, ".");
+		if (strlen(base) <= 40 && img_job_name_ok(prefix))
+			break;
+	}
 	t = malloc(j.size);
 	if (!t) {
 		say("%s: out of memory", in);
