@@ -191,7 +191,10 @@ BASH_I="env HISTFILE=/dev/null PS1=$ bash --norc --noprofile -i"
 bottom() { $TM capture-pane -p -t "$1" 2>/dev/null | grep -v '^$' | tail -n 2 | head -n 1; }
 $TM new-session -d -s jfirst -x 80 -y 24 "exec $BASH_I"
 wait_for 10 sh -c "$TM capture-pane -p -t jfirst 2>/dev/null | grep -q '^\\$'"
-$TM send-keys -t jfirst "env CKPT_FILE=$W/jimg LD_PRELOAD=$ROOT/libckpt.so LESSHISTFILE=- sh -c 'seq -f \"line %g\" 1 200000 | less'" Enter
+# (the job's stderr to a file: the other processes' libckpt notices after a
+# restore, such as the ordinary user's about /proc/self/exe, would land on
+# less's screen after it redrew and scroll it)
+$TM send-keys -t jfirst "env CKPT_FILE=$W/jimg LD_PRELOAD=$ROOT/libckpt.so LESSHISTFILE=- sh -c 'seq -f \"line %g\" 1 200000 | less' 2>$W/job.err" Enter
 wait_for 10 sh -c "[ \"\$($TM capture-pane -p -t jfirst 2>/dev/null | head -n 1)\" = 'line 1' ]"
 sh_pid=$(pgrep -P "$($TM list-panes -t jfirst -F '#{pane_pid}')" -x sh)
 "$ROOT/ckpt" dump "$sh_pid" >"$W/jdump.out" 2>&1
