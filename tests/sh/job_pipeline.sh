@@ -7,11 +7,16 @@
 # into a file, run under libckpt.so (the script and every stage carry it):
 #   1  `ckpt dump PID` of the script: exit 0, the image is a job table of 4
 #      processes (bash, seq, awk, sed) with 2 pipes, bytes in them
-#      (readckpt; ckpt info --json agrees), each process's image beside it
+#      (readckpt; ckpt info --json agrees), each process's image beside it.
+#      sed is stopped (SIGSTOP) before the dump until awk blocks on its full
+#      pipe: which pipes hold bytes when the job stops would otherwise be the
+#      scheduler's choice (under load each reader emptied its pipe while the
+#      stages upstream of it were already stopped)
 #   2  the whole job is killed mid-way (its output cut short); `restorer
-#      IMG` brings back the four with their pids, the pipes with their bytes:
-#      the output file is then exactly what an uninterrupted run writes, the
-#      script's own last line is printed, and the restorer exits 0
+#      IMG` brings back the four with their pids, the pipes with their bytes,
+#      sed stopped as it was; once it is continued the output file is exactly
+#      what an uninterrupted run writes, the script's own last line is
+#      printed, and the restorer exits 0
 #   3  the same with --lazy, from the same image and the same cut output
 #   4  CKPT_INTERVAL at the script: the whole job is checkpointed each time,
 #      a new table each time, the last table's images removed
@@ -60,6 +65,10 @@ stop_job() {
 
 start "$W/job.sh" || { not_ok "the job did not start: $(oneline "$W/prog.err")"; finish; }
 wait_for 20 sh -c "[ \$(stat -c %s '$W/out' 2>/dev/null || echo 0) -gt 2000000 ]"
+sed_pid=$(pgrep -s "$pgid" -x sed)
+awk_pid=$(pgrep -s "$pgid" -x awk)
+kill -STOP "$sed_pid"
+wait_for 10 grep -qx anon_pipe_write "/proc/$awk_pid/wchan" || note "awk ($awk_pid) not seen blocked on its pipe: $(cat "/proc/$awk_pid/wchan")"
 t0=$(now_ms)
 "$ROOT/ckpt" dump "$pgid" >"$W/dump.out" 2>"$W/dump.err"
 rc=$?
@@ -85,7 +94,15 @@ full=$(seq 1 $N | awk '{ print $1 * 3 }' | sed -e 's/7/seven/' | wc -c)
 # restore [--lazy]: the job from the cut output; check 2 or 3
 restore() {
 	cp "$W/cut" "$W/out"
-	(cd "$W" && timeout 60 "$ROOT/restorer" $1 "$W/img" >"$W/rst.out" 2>"$W/rst.err" </dev/null)
+	(cd "$W" && exec timeout 60 "$ROOT/restorer" $1 "$W/img" >"$W/rst.out" 2>"$W/rst.err" </dev/null) &
+	rpid=$!
+	# the restored sed, stopped as it was at the dump: continued
+	if wait_for 20 sh -c "pgrep -x sed | xargs -r ps -o stat= -p | grep -q '^T'"; then
+		pkill -CONT -x sed
+	else
+		note "no stopped sed after the restore: $(pgrep -a -x sed | tr '\n' ' ')"
+	fi
+	wait $rpid
 	rc=$?
 	got=$(md5sum <"$W/out" | cut -d' ' -f1)
 	if [ $rc -eq 0 ] && [ "$got" = "$(cat "$W/want.md5")" ] && grep -qx "finished: 0" "$W/rst.out"; then
