@@ -17,10 +17,19 @@ WARN      := -Wall -Wextra -Wno-unused-parameter
 RST_CFLAGS := -std=gnu11 $(WARN) -Iinclude -Iimage -ffreestanding -fno-builtin -nostdlib \
               -static -fpie -no-pie -fno-stack-protector -fno-asynchronous-unwind-tables \
               -fno-unwind-tables -fcf-protection=none -mno-red-zone -fno-jump-tables -msse4.2 \
-# the capture library: hosted, PIC, but its signal path uses raw syscalls only
+# the capture library: hosted, PIC, but its signal path uses raw syscalls only;
+# IMG_UNPACK: its image/ (and the tools') unpacks compressed images
 CAP_CFLAGS := -std=gnu11 -O2 -g $(WARN) -Iinclude -Iimage -fPIC -fvisibility=hidden \
-              -fno-stack-protector -D_GNU_SOURCE -msse4.2
+              -fno-stack-protector -D_GNU_SOURCE -msse4.2 -DIMG_UNPACK
 HOST_CFLAGS := -std=gnu11 -O2 -g $(WARN) -Iinclude -Iimage -D_GNU_SOURCE -msse4.2
+# libzstd (Debian's libzstd-dev): libckpt compresses images with it
+# (CKPT_COMPRESS), the tools unpack them
+ZSTD_LIB   := -lzstd
+ifeq ($(filter clean help,$(MAKECMDGOALS)),)
+ifneq ($(shell printf '\043include <zstd.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 && echo y),y)
+$(error zstd.h not found: install Debian's libzstd-dev (libckpt compresses images with it))
+endif
+endif
 NASMFLAGS  := -f elf64 -Iasm/ -I$(B)/ -w+orphan-labels -w+number-overflow
 
 # image/: the image code every program shares, built twice: freestanding into
@@ -29,12 +38,12 @@ IMG_SRC  := image/read.c image/chain.c image/job.c image/fmt.c image/crc32c.c
 RST_SRC  := restore/main.c restore/job.c restore/vma.c restore/fds.c restore/locks.c restore/paths.c restore/mem.c image/mem.c $(IMG_SRC)
 RST_ASM  := asm/entry.asm asm/jump.asm asm/spawn.asm asm/syscall.asm
 CAP_SRC  := capture/config.c capture/preload.c capture/dump.c capture/maps.c capture/state.c capture/api.c capture/track.c \
-            capture/signame.c capture/goprog.c capture/threads.c capture/altstack.c capture/inotify.c capture/pty.c capture/procfs.c capture/job.c $(IMG_SRC) image/write.c
+            capture/signame.c capture/goprog.c capture/threads.c capture/altstack.c capture/inotify.c capture/pty.c capture/procfs.c capture/job.c capture/zip.c $(IMG_SRC) image/write.c image/unpack.c
 CAP_ASM  := asm/context.asm asm/spawn.asm asm/syscall.asm
 
 RST_OBJ  := $(RST_SRC:%.c=$(B)/rst/%.o) $(RST_ASM:%.asm=$(B)/%.o)
 CAP_OBJ  := $(CAP_SRC:%.c=$(B)/cap/%.o) $(CAP_ASM:%.asm=$(B)/%.o)
-IMG_OBJ  := $(IMG_SRC:%.c=$(B)/cap/%.o) $(B)/cap/image/write.o $(B)/asm/syscall.o
+IMG_OBJ  := $(IMG_SRC:%.c=$(B)/cap/%.o) $(B)/cap/image/write.o $(B)/cap/image/unpack.o $(B)/asm/syscall.o
 # readckpt: hosted main + the image code
 RDR_OBJ  := $(B)/tools/readckpt.o $(IMG_OBJ)
 # the ckpt command: hosted, and the same image code (info, merge)
@@ -116,7 +125,7 @@ restorer: $(RST_OBJ) $(B)/linker.ld
 
 libckpt.so: $(CAP_OBJ)
 	@echo "  LD      $@"
-	$(Q)$(CC) -shared -Wl,-z,noexecstack -Wl,-soname,libckpt.so -o $@ $(CAP_OBJ)
+	$(Q)$(CC) -shared -Wl,-z,noexecstack -Wl,-soname,libckpt.so -o $@ $(CAP_OBJ) $(ZSTD_LIB)
 
 $(B)/tools/readckpt.o: tools/readckpt.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -125,7 +134,7 @@ $(B)/tools/readckpt.o: tools/readckpt.c $(HDRS)
 
 readckpt: $(RDR_OBJ)
 	@echo "  LD      $@"
-	$(Q)$(CC) -o $@ $(RDR_OBJ)
+	$(Q)$(CC) -o $@ $(RDR_OBJ) $(ZSTD_LIB)
 
 $(B)/capture/signame.o: capture/signame.c capture/signame.h
 	@mkdir -p $(dir $@)
@@ -144,7 +153,7 @@ $(B)/tools/ckpt/%.o: tools/ckpt/%.c $(wildcard tools/ckpt/*.h) $(HDRS)
 
 ckpt: $(CKPT_OBJ)
 	@echo "  LD      $@"
-	$(Q)$(CC) -o $@ $(CKPT_OBJ)
+	$(Q)$(CC) -o $@ $(CKPT_OBJ) $(ZSTD_LIB)
 
 demo: demo.c
 	@echo "  CC      $<"

@@ -79,6 +79,8 @@ struct cap_config {
 	int copy_files;			/* CKPT_COPY_FILES=1: private file mappings stored whole;
 					 * 2 (=all): and open regular files up to CAP_MAX_FD_STORE */
 	int full_every;			/* CKPT_FULL_EVERY: a full image after this many (default 8) */
+	int compress;			/* CKPT_COMPRESS=zstd: a full image of a lone process is
+					 * written as a compressed container (zip.c) */
 	int secure;			/* AT_SECURE: a privileged program; no CKPT_* is read */
 	/* the sealed memfd "ckpt" naming path and sig for `ckpt dump` (preload.c):
 	 * its number, and its inode (0: none published) to know it is still ours */
@@ -134,6 +136,13 @@ void cap_say(const char *fmt, ...);		/* "libckpt: ..." on stderr, one write */
 void cap_rseq_probe(uint64_t *addr, uint32_t *len);
 int cap_is_settings_fd(int fd);		/* fd is still libckpt's settings memfd */
 const char *cap_env(const char *name);		/* a setting from the environment; 0 in a privileged program */
+/* zip.c: CKPT_COMPRESS, the image written as a compressed container */
+int cap_zip_begin(int fd);		/* 0, or -errno: written raw */
+int cap_zip_active(void);
+int cap_zip_write(const void *buf, uint64_t n, uint64_t off);
+int cap_zip_end(uint64_t *raw, uint64_t *stored);
+void cap_zip_abort(void);
+
 long cap_spawn_helper(uint64_t stack, uint64_t len, volatile int32_t *tid, void (*fn)(void *), void *arg);
 int cap_join_helper(volatile int32_t *tid, int wait);	/* 1: it has exited */
 

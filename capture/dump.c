@@ -14,6 +14,9 @@ static int write_at(int fd, const void *buf, uint64_t n, uint64_t off)
 {
 	const uint8_t *p = buf;
 
+	if (cap_zip_active())		/* CKPT_COMPRESS: a frame of the container */
+		return cap_zip_write(buf, n, off);
+
 	while (n) {
 		long r = sys_pwrite(fd, p, n > (1u << 30) ? (1u << 30) : n, off);
 
@@ -73,8 +76,9 @@ static int needs_bounce(const struct ckpt_run *run, const struct ckpt_vma *v)
 
 static void start_writeback(int fd, uint64_t written_to)
 {
-	if (written_to - ckpt_scratch.synced_to < (8u << 20) || cap_data_out)
-		return;			/* (in place, the program waits: writeback starts after) */
+	if (written_to - ckpt_scratch.synced_to < (8u << 20) || cap_data_out || cap_zip_active())
+		return;			/* (in place, the program waits: writeback starts after;
+					 * compressed, zip.c starts it on the frames) */
 	SC4(__NR_sync_file_range, fd, ckpt_scratch.synced_to, written_to - ckpt_scratch.synced_to,
 	    2 /* SYNC_FILE_RANGE_WRITE */);
 	ckpt_scratch.synced_to = written_to;
@@ -89,6 +93,17 @@ static int flush_gathered(int fd)
 	uint64_t off = ckpt_scratch.gathered_off, left = ckpt_scratch.gathered_len;
 	uint32_t i = 0;
 
+	if (cap_zip_active()) {			/* into the frame being filled */
+		int err = 0;
+
+		for (; i < ckpt_scratch.ngathered && !err; i++) {
+			err = cap_zip_write((const void *)ckpt_scratch.gathered[i].base, ckpt_scratch.gathered[i].len, off);
+			off += ckpt_scratch.gathered[i].len;
+		}
+		ckpt_scratch.ngathered = 0;
+		ckpt_scratch.gathered_len = 0;
+		return err;
+	}
 	while (left) {
 		long r = SC4(__NR_pwritev, fd, &ckpt_scratch.gathered[i], ckpt_scratch.ngathered - i, off);
 
@@ -576,6 +591,20 @@ static void lay_out(struct writer *x)
 /* The file to write: the in-memory store, or the one of the first pass, emptied;
  * or a fresh file beside the path that nobody else can have made (image/write.c),
  * whose name tells whose it is: this writer's pid and start time. */
+/* CKPT_COMPRESS: a full image of a lone process at its path is compressed
+ * (zip.c); a chain's images, a job's and tsetjmp's store are read by the
+ * restorer itself */
+static void maybe_compress(struct writer *x)
+{
+	int err;
+
+	if (!ckpt_cfg.compress || x->target_fd >= 0 || x->w.chain || ckpt_job.role || x->path != ckpt_cfg.path)
+		return;
+	if ((err = cap_zip_begin(x->fd)))
+		cap_say("%s: CKPT_COMPRESS: no compressor (errno %d): this image is written uncompressed", x->path,
+			-err);
+}
+
 static int open_output(struct writer *x)
 {
 	const char *name = x->path;
@@ -586,6 +615,7 @@ static int open_output(struct writer *x)
 		if (!x->refined)
 			x->fd = x->target_fd;
 		sys_ftruncate(x->fd, 0);
+		maybe_compress(x);
 		return 0;
 	}
 	for (const char *s = x->path; *s; s++)
@@ -604,6 +634,7 @@ static int open_output(struct writer *x)
 		return (int)fd;
 	}
 	x->fd = (int)fd;
+	maybe_compress(x);
 	return 0;
 }
 
@@ -778,6 +809,7 @@ static int write_tables_and_header(struct writer *x)
 /* A failed image: the temp file goes (an in-memory store is the caller's). */
 static int discard(struct writer *x, int err)
 {
+	cap_zip_abort();
 	if (x->target_fd >= 0)
 		return err;
 	sys_close(x->fd);
@@ -875,6 +907,17 @@ static int write_image(struct cap_walk *wp, struct cap_state *st, const char *pa
 	} while (again);
 	if ((err = write_tables_and_header(&x)))
 		return discard(&x, err);
+	if (cap_zip_active()) {
+		uint64_t raw, stored;
+
+		if ((err = cap_zip_end(&raw, &stored))) {
+			cap_say("%s: write the compressed image's frame table: errno %d", path, -err);
+			return discard(&x, err);
+		}
+		if (cap_env("CKPT_VERBOSE"))
+			cap_say("%s: compressed: %lu bytes for an image of %lu (%lu%%)", path, stored, raw,
+				raw ? stored * 100 / raw : 0);
+	}
 	if (target_fd >= 0)
 		return 0;
 	return publish(&x);

@@ -292,6 +292,25 @@ static int is_ancestor(int32_t pid)
 	return pid > 0 && p == pid;
 }
 
+/* CKPT_COMPRESS=zstd (or 1): full images of this process are compressed
+ * (zip.c); 0, off or unset: not.  What stays uncompressed is said now. */
+static void read_compress(const char *v)
+{
+	if (!v || !*v || !strcmp(v, "0") || !strcmp(v, "off"))
+		return;
+	if (strcmp(v, "zstd") && strcmp(v, "1")) {
+		cap_say("CKPT_COMPRESS=%s: not zstd, 1, 0 or off: images are not compressed", v);
+		return;
+	}
+	ckpt_cfg.compress = 1;
+	if (ckpt_cfg.incremental)
+		cap_say("CKPT_COMPRESS: the images of CKPT_INCREMENTAL are written uncompressed "
+			"(the restorer reads a chain itself)");
+	else if (in_a_job())
+		cap_say("CKPT_COMPRESS: a job's images are written uncompressed (the restorer reads them itself)");
+}
+
+
 __attribute__((constructor)) static void ckpt_init(void)
 {
 	const char *file, *sig, *keep, *copy;
@@ -376,6 +395,7 @@ __attribute__((constructor)) static void ckpt_init(void)
 				ckpt_track.method == TRACK_UFFD ? "userfaultfd write-protect (async)"
 								: "comparing page hashes", ckpt_cfg.full_every);
 	}
+	read_compress(cap_env("CKPT_COMPRESS"));
 	keep = cap_env("CKPT_KEEP");
 	if (keep && *keep) {
 		char *end;

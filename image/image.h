@@ -6,6 +6,8 @@
  *             page data (the one validator)
  *   chain.c   open an incremental image and its parents, newest last
  *   write.c   lay out the tables of a new image and seal it (the checksums)
+ *   unpack.c  a compressed image (CKPT_COMPRESS) into a memfd: hosted builds
+ *             with IMG_UNPACK only (libckpt, the tools), never the restorer
  *   crc32c.c  CRC-32C, the checksum of every part of an image
  *   fmt.c     the message formatter (no libc printf): one line, one write
  */
@@ -58,11 +60,17 @@ struct img {
 	struct ckpt_timer *timers;
 	struct ckpt_lock *locks;	/* hdr.nlocks of them */
 	const char *strings;
+	uint64_t packed_size;		/* a compressed image: the file's size (file_size is the
+					 * unpacked image's, fd a memfd holding it); 0 otherwise */
+	uint32_t packed_frames;
 };
 /* Open, read and check everything but the page data.  The tables go to a fresh
  * mapping at table_addr (MAP_FIXED_NOREPLACE) or anywhere when table_addr is 0.
  * linker.ld.in leaves the restorer room for CKPT_MAX_TABLES there. */
 int img_open(struct img *img, const char *path, uint64_t table_addr, struct img_err *e);
+/* unpack.c (hosted programs only): a compressed image's file into a memfd
+ * holding the image it contains; -1 with e filled */
+int img_unpack(int fd, uint64_t file_size, struct img_err *e);
 const char *img_str(const struct img *img, uint32_t off);	/* "" for 0 */
 const char *img_kind_name(uint32_t kind);
 const char *img_fd_why(const struct ckpt_fd *f);	/* why an UNSUPPORTED descriptor is not restored */

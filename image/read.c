@@ -586,7 +586,29 @@ int img_open(struct img *img, const char *path, uint64_t table_addr, struct img_
 		return img_fail(e, "empty file, not an image");
 	if (img->file_size < CKPT_HDR_SIZE)
 		return img_fail(e, "truncated: %lu bytes, a header alone is %u", img->file_size, CKPT_HDR_SIZE);
-	if (read_at(img->fd, &img->hdr, sizeof(img->hdr), 0, e, "header") || check_header(img, e))
+	if (read_at(img->fd, &img->hdr, sizeof(img->hdr), 0, e, "header"))
+		return -1;
+	if (img->hdr.magic == CKPT_ZIP_MAGIC) {	/* CKPT_COMPRESS */
+#ifdef IMG_UNPACK					/* libckpt and the tools, not the restorer */
+		int raw = img_unpack(img->fd, img->file_size, e);
+
+		if (raw < 0)
+			return -1;
+		img->packed_size = img->file_size;
+		img->packed_frames = ((const struct ckpt_zip_hdr *)(const void *)&img->hdr)->nframes;
+		sys_close(img->fd);
+		img->fd = raw;
+		if (sys_failed(sys_fstat(img->fd, &st)))
+			return img_fail(e, "fstat failed");
+		img->file_size = st.st_size;
+		if (read_at(img->fd, &img->hdr, sizeof(img->hdr), 0, e, "header"))
+			return -1;
+#else
+		return img_fail(e, "a compressed image (CKPT_COMPRESS): the restorer reads uncompressed images only; "
+				"restore it with `ckpt restore IMAGE`");
+#endif
+	}
+	if (check_header(img, e))
 		return -1;
 
 	r = sys_mmap(table_addr, h->tables_size, PROT_READ | PROT_WRITE,

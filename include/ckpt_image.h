@@ -706,6 +706,48 @@ _Static_assert(offsetof(struct ckpt_hdr, vdso_data_off) == 688, "hdr vdso bytes"
 _Static_assert(offsetof(struct ckpt_hdr, locks_off) == 720, "hdr locks");
 _Static_assert(offsetof(struct ckpt_hdr, job_id) == 728, "hdr job");
 
+/* ---- a compressed image (CKPT_COMPRESS=zstd) ----
+ * A container of an ordinary image's bytes: the writer compresses whatever it
+ * would have written at raw offset OFF into a frame and appends it, so the
+ * raw image's own order of writes (page data, tables, header last) stays.
+ *
+ *   0          struct ckpt_zip_hdr (4096 bytes)
+ *   4096       the frames' stored bytes, in the order they were written
+ *   index_off  struct ckpt_zip_frame [nframes], sorted by raw_off, no two
+ *              overlapping; file_size = index_off + nframes * 32
+ * Unpacking writes each frame's raw_len bytes at its raw_off of a file of
+ * raw_size bytes (never written bytes are zero): that file is the image, with
+ * every checksum of its own.  The restorer reads raw images only; the tools
+ * (`ckpt restore`, `ckpt info`, readckpt, merge) unpack into a memfd first. */
+#define CKPT_ZIP_MAGIC		0x5a504b43u	/* "CKPZ" read as a little-endian u32 */
+#define CKPT_ZIP_VERSION	1u
+#define CKPT_ZIP_ZSTD		1u	/* ckpt_zip_hdr.codec */
+#define CKPT_ZIP_FRAME_MAX	(1u << 20)	/* raw bytes of one frame at most */
+#define CKPT_ZIP_STORED		0x1u	/* ckpt_zip_frame.flags: the raw bytes as they are */
+
+struct ckpt_zip_hdr {
+	uint32_t magic;		/*   0 CKPT_ZIP_MAGIC */
+	uint32_t version;	/*   4 CKPT_ZIP_VERSION */
+	uint32_t hdr_crc;	/*   8 CRC-32C of the 4096 bytes with this field zero */
+	uint32_t codec;		/*  12 CKPT_ZIP_ZSTD */
+	uint64_t raw_size;	/*  16 the unpacked image's size: the end of the last frame */
+	uint64_t index_off;	/*  24 */
+	uint32_t nframes;	/*  32 */
+	uint32_t index_crc;	/*  36 CRC-32C of the frame table */
+	uint8_t  reserved[4056];/*  40 zero */
+};
+_Static_assert(sizeof(struct ckpt_zip_hdr) == 4096, "ckpt_zip_hdr");
+
+struct ckpt_zip_frame {
+	uint64_t raw_off;	/* where its bytes go in the image */
+	uint64_t file_off;	/* where its stored bytes are in this file, >= 4096 */
+	uint32_t raw_len;	/* 1 .. CKPT_ZIP_FRAME_MAX */
+	uint32_t stored_len;	/* bytes in this file; raw_len with CKPT_ZIP_STORED */
+	uint32_t crc;		/* CRC-32C of the stored bytes */
+	uint32_t flags;		/* CKPT_ZIP_STORED */
+};
+_Static_assert(sizeof(struct ckpt_zip_frame) == 32, "ckpt_zip_frame");
+
 /* ---- a job: a process and its descendants, checkpointed at one moment ----
  * (DESIGN.md "Jobs").  The file at the image path is then a job table; the
  * image of each live process is a file of its own beside it (same directory),

@@ -115,6 +115,9 @@ static void print_header(const struct img *img, const char *path)
 	printf("image %s\n", esc(path));
 	printf("  format      version %u, %lu bytes (tables %lu, page data %lu)\n", h->version, h->file_size,
 	       h->tables_size, h->data_size);
+	if (img->packed_size)		/* CKPT_COMPRESS: img_open unpacked it */
+		printf("  compressed  zstd, %lu bytes in the file (%lu%% of the image), %u frames\n", img->packed_size,
+		       h->file_size ? img->packed_size * 100 / h->file_size : 0, img->packed_frames);
 	printf("  created     %s\n", when);
 	printf("  id          ");
 	print_id(h->image_id);

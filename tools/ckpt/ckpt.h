@@ -56,6 +56,7 @@ void __attribute__((noreturn)) version(void);
 void find_self(void);
 int is_file(const char *p);
 int is_static_elf(const char *path);	/* ELF without PT_INTERP: 1 static, 0 not/unknown */
+const char *restorer_image(const char *path, char *buf, size_t cap);
 int find_helper(const char *name, char *out, size_t cap);
 int find_lib(char *out, size_t cap);
 double now_s(void);

@@ -60,6 +60,9 @@ static void json_header(FILE *f, const struct img *img, const char *path)
 	fprintf(f, ",\n  \"format_version\": %u,\n  \"file_size\": %lu,\n  \"tables_size\": %lu,\n"
 		"  \"data_size\": %lu,\n  \"created_ns\": %lu,\n  \"created\": \"%s\",\n",
 		h->version, h->file_size, h->tables_size, h->data_size, h->created_ns, when);
+	if (img->packed_size)
+		fprintf(f, "  \"compressed\": {\"codec\": \"zstd\", \"stored_size\": %lu, \"frames\": %u},\n",
+			img->packed_size, img->packed_frames);
 	fprintf(f, "  \"clock_monotonic_ns\": %ld,\n  \"clock_boottime_ns\": %ld,\n", h->clock_mono_ns,
 		h->clock_boot_ns);
 	fputs("  \"program\": ", f);

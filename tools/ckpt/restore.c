@@ -4,7 +4,8 @@
 const char restore_help[] =
 	"usage: ckpt restore [--lazy] [-v] [--cwd DIR] [--map-path OLD=NEW]...\n"
 	"                    [RESTORER-OPTIONS] [IMAGE]\n"
-	"exec the restorer on IMAGE (default: myckpt): this process becomes the saved one\n"
+	"exec the restorer on IMAGE (default: myckpt): this process becomes the saved one;\n"
+	"a compressed image (CKPT_COMPRESS) is unpacked into memory first\n"
 	"  -v, --verbose       the restorer says what it restores and what it skips\n"
 	"      --lazy          map the image's pages; they load on first touch\n"
 	"      --cwd DIR       restore into working directory DIR, not the image's\n"
@@ -71,7 +72,7 @@ static int names_option(const char *text, const char *opt, size_t len)
  * so ckpt never offers what the installed restorer cannot do. */
 int cmd_restore(int argc, char **argv)
 {
-	char rst[PATH_MAX], opt[64];
+	char rst[PATH_MAX], opt[64], unpacked[64];
 	const char *help_text = NULL, *image = NULL;
 	char **args;
 	int n = 0, named;
@@ -124,10 +125,11 @@ int cmd_restore(int argc, char **argv)
 			args[n++] = argv[i];
 		}
 	}
-	if (image) {
-		args[n++] = "--";
-		args[n++] = (char *)image;
-	}
+	/* a compressed image: the restorer reads the image it holds, unpacked */
+	if (!(image = restorer_image(image ? image : "myckpt", unpacked, sizeof(unpacked))))
+		return EX_USAGE;
+	args[n++] = "--";
+	args[n++] = (char *)image;
 	args[n] = NULL;
 	execv(rst, args);
 	say("cannot run %s: %s", rst, strerror(errno));

@@ -419,7 +419,12 @@ static int start_program(struct slurm_job *j)
 	sigprocmask(SIG_SETMASK, &j->old, NULL);
 	if (j->image[0]) {
 		/* the restorer takes this process over: it becomes the program */
-		execl(j->rst, j->rst, "--", j->image, (char *)NULL);
+		char unpacked[64];
+		const char *image = restorer_image(j->image, unpacked, sizeof(unpacked));
+
+		if (!image)
+			_exit(2);
+		execl(j->rst, j->rst, "--", image, (char *)NULL);
 		note("%s: %s", j->rst, strerror(errno));
 		_exit(127);
 	}

@@ -305,3 +305,44 @@ int is_static_elf(const char *path)
 	close(fd);
 	return ok && !interp;
 }
+
+/* The image the restorer is to read, for PATH: PATH itself, or for a
+ * compressed image (CKPT_COMPRESS) "/proc/self/fd/N", a memfd holding the
+ * image unpacked, kept open across exec, with the file's owner and mode 0600
+ * (a privileged restorer asks whose image it is of the memfd).  NULL, said,
+ * if it cannot be unpacked, or if it is group- or world-writable and we are
+ * root: then a privileged restorer would have refused the file itself. */
+const char *restorer_image(const char *path, char *buf, size_t cap)
+{
+	struct img_err e;
+	struct stat st;
+	uint32_t magic = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), raw;
+
+	if (fd < 0)
+		return path;			/* the restorer says why */
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || pread(fd, &magic, sizeof(magic), 0) != sizeof(magic) ||
+	    magic != CKPT_ZIP_MAGIC) {
+		close(fd);
+		return path;
+	}
+	if (geteuid() == 0 && (st.st_mode & 022)) {
+		say("%s: writable by group or others: refused by a privileged restorer", path);
+		close(fd);
+		return NULL;
+	}
+	raw = img_unpack(fd, (uint64_t)st.st_size, &e);
+	close(fd);
+	if (raw < 0) {
+		say("%s: %s", path, e.msg);
+		return NULL;
+	}
+	if (fchmod(raw, 0600) || (geteuid() == 0 && fchown(raw, st.st_uid, st.st_gid)) ||
+	    fcntl(raw, F_SETFD, 0)) {
+		say("%s: cannot hand the unpacked image on: %s", path, strerror(errno));
+		close(raw);
+		return NULL;
+	}
+	snprintf(buf, cap, "/proc/self/fd/%d", raw);
+	return buf;
+}

@@ -1,0 +1,169 @@
+/* unpack.c -- a compressed image (CKPT_COMPRESS, include/ckpt_image.h) into
+ * the ordinary image it holds, in a memfd: for img_open() in the hosted
+ * programs (ckpt, readckpt, libckpt).  The restorer reads raw images only;
+ * `ckpt restore` hands it the memfd.
+ *
+ * The container comes from whoever could write the file: every field is
+ * checked before it is used, each frame's stored bytes against their crc, and
+ * a frame must unpack to exactly its length.  No malloc: the frame buffers
+ * and zstd's context are a mapping of our own (libckpt may call this from a
+ * signal handler, for a roll-back).
+ */
+#define ZSTD_STATIC_LINKING_ONLY	/* ZSTD_initStaticDCtx, ZSTD_estimateDCtxSize */
+#include <zstd.h>
+#include "image.h"
+#include "ckpt_sys.h"
+
+#define UNPACK_RAW_MAX	(1ull << 40)	/* an image of more than a TiB is not one of ours */
+
+static int read_all(int fd, void *buf, uint64_t n, uint64_t off)
+{
+	uint8_t *p = buf;
+
+	while (n) {
+		long r = sys_pread(fd, p, n, off);
+
+		if (r == -4)
+			continue;
+		if (sys_failed(r) || r == 0)
+			return r ? (int)r : -5;
+		p += r, off += r, n -= r;
+	}
+	return 0;
+}
+
+static int write_all(int fd, const void *buf, uint64_t n, uint64_t off)
+{
+	const uint8_t *p = buf;
+
+	while (n) {
+		long r = sys_pwrite(fd, p, n, off);
+
+		if (r == -4)
+			continue;
+		if (sys_failed(r) || r == 0)
+			return r ? (int)r : -28;
+		p += r, off += r, n -= r;
+	}
+	return 0;
+}
+
+/* the frame table: sorted, disjoint, inside the file and the image, the last
+ * one ending the image */
+static int check_frames(const struct ckpt_zip_hdr *h, const struct ckpt_zip_frame *t, struct img_err *e)
+{
+	uint64_t end = 0;
+
+	for (uint32_t i = 0; i < h->nframes; i++) {
+		const struct ckpt_zip_frame *f = &t[i];
+
+		if (f->raw_off < end || !f->raw_len || f->raw_len > CKPT_ZIP_FRAME_MAX ||
+		    f->raw_off > h->raw_size - f->raw_len || f->file_off < sizeof(*h) ||
+		    f->file_off > h->index_off || f->stored_len > h->index_off - f->file_off ||
+		    (f->flags & ~CKPT_ZIP_STORED) || ((f->flags & CKPT_ZIP_STORED) && f->stored_len != f->raw_len) ||
+		    f->stored_len > ZSTD_compressBound(CKPT_ZIP_FRAME_MAX))
+			return img_fail(e, "compressed image: frame %u out of range: image corrupted", i);
+		end = f->raw_off + f->raw_len;
+	}
+	if (end != h->raw_size)
+		return img_fail(e, "compressed image: its frames end at %lu, the image at %lu: image corrupted", end,
+				h->raw_size);
+	return 0;
+}
+
+/* every frame into the memfd: 0, or -1 with e filled */
+static int unpack_frames(int fd, int out, const struct ckpt_zip_hdr *h, const struct ckpt_zip_frame *t,
+			 uint8_t *work, struct img_err *e)
+{
+	uint64_t in_cap = (ZSTD_compressBound(CKPT_ZIP_FRAME_MAX) + 4095) & ~4095ull;
+	uint8_t *in = work, *raw = work + in_cap;
+	ZSTD_DCtx *dctx = ZSTD_initStaticDCtx(raw + CKPT_ZIP_FRAME_MAX, ZSTD_estimateDCtxSize());
+
+	if (!dctx)
+		return img_fail(e, "compressed image: no decompressor");
+	for (uint32_t i = 0; i < h->nframes; i++) {
+		const struct ckpt_zip_frame *f = &t[i];
+		const uint8_t *bytes = in;
+		int err = read_all(fd, in, f->stored_len, f->file_off);
+
+		if (err)
+			return img_fail(e, "compressed image: read frame %u: %s", i,
+					err == -5 ? "truncated" : "read error");
+		if (ckpt_crc32c(0, in, f->stored_len) != f->crc)
+			return img_fail(e, "compressed image: frame %u checksum mismatch: image corrupted", i);
+		if (!(f->flags & CKPT_ZIP_STORED)) {
+			size_t n = ZSTD_decompressDCtx(dctx, raw, CKPT_ZIP_FRAME_MAX, in, f->stored_len);
+
+			if (ZSTD_isError(n) || n != f->raw_len)
+				return img_fail(e, "compressed image: frame %u does not unpack to its %u bytes: "
+						"image corrupted", i, f->raw_len);
+			bytes = raw;
+		}
+		if ((err = write_all(out, bytes, f->raw_len, f->raw_off)))
+			return img_fail(e, "compressed image: no room to unpack it (%lu bytes): errno %d",
+					h->raw_size, -err);
+	}
+	return 0;
+}
+
+/* fd: a file of file_size bytes that begins with CKPT_ZIP_MAGIC.  Returns a
+ * memfd (close-on-exec) holding the image, or -1 with e filled. */
+int img_unpack(int fd, uint64_t file_size, struct img_err *e)
+{
+	struct ckpt_zip_hdr h;
+	uint32_t crc;
+	uint64_t table_len, work_len;
+	long tmap = 0, wmap = 0, out = -1;
+	int r = -1;
+
+	if (file_size < sizeof(h) || read_all(fd, &h, sizeof(h), 0))
+		return img_fail(e, "compressed image: truncated header");
+	crc = h.hdr_crc;
+	h.hdr_crc = 0;
+	if (ckpt_crc32c(0, &h, sizeof(h)) != crc)
+		return img_fail(e, "compressed image: header checksum mismatch: image corrupted");
+	if (h.version != CKPT_ZIP_VERSION || h.codec != CKPT_ZIP_ZSTD)
+		return img_fail(e, "compressed image: version %u, codec %u: this reader knows version %u, zstd (%u)",
+				h.version, h.codec, CKPT_ZIP_VERSION, CKPT_ZIP_ZSTD);
+	table_len = (uint64_t)h.nframes * sizeof(struct ckpt_zip_frame);
+	if (!h.nframes || h.index_off < sizeof(h) || h.index_off > file_size || file_size - h.index_off != table_len ||
+	    h.raw_size < CKPT_HDR_SIZE || h.raw_size > UNPACK_RAW_MAX)
+		return img_fail(e, "compressed image: header out of range (%u frames, %lu bytes unpacked, file of "
+				"%lu): image corrupted", h.nframes, h.raw_size, file_size);
+	tmap = sys_mmap(0, table_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	work_len = ((ZSTD_compressBound(CKPT_ZIP_FRAME_MAX) + 4095) & ~4095ull) + CKPT_ZIP_FRAME_MAX +
+		   ZSTD_estimateDCtxSize();
+	wmap = sys_mmap(0, work_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (sys_failed(tmap) || sys_failed(wmap)) {
+		img_fail(e, "compressed image: no memory for its %u frames", h.nframes);
+		goto out;
+	}
+	if (read_all(fd, (void *)tmap, table_len, h.index_off)) {
+		img_fail(e, "compressed image: cannot read its frame table");
+		goto out;
+	}
+	if (ckpt_crc32c(0, (void *)tmap, table_len) != h.index_crc) {
+		img_fail(e, "compressed image: frame table checksum mismatch: image corrupted");
+		goto out;
+	}
+	if (check_frames(&h, (void *)tmap, e))
+		goto out;
+	out = sys_memfd_create("ckpt-unpacked", 1 /* MFD_CLOEXEC */);
+	if (sys_failed(out) || sys_failed(sys_ftruncate((int)out, (int64_t)h.raw_size))) {
+		img_fail(e, "compressed image: no memory file for its %lu bytes: errno %d", h.raw_size,
+			 sys_failed(out) ? (int)-out : 28);
+		goto out;
+	}
+	if (unpack_frames(fd, (int)out, &h, (void *)tmap, (uint8_t *)wmap, e))
+		goto out;
+	r = (int)out;
+	out = -1;
+out:
+	if (out >= 0)
+		sys_close((int)out);
+	if (!sys_failed(tmap) && tmap)
+		sys_munmap((uint64_t)tmap, table_len);
+	if (!sys_failed(wmap) && wmap)
+		sys_munmap((uint64_t)wmap, work_len);
+	return r;
+}
