@@ -14,6 +14,11 @@
 # (see tests/bench/work.c for the workers).  Unless BENCH_BUSY=1 the workers,
 # like the main thread, slow to a page a millisecond after their pause, so
 # that the checkpoint time measures ckpt and not 15 busy loops.
+# Compression (issue 20): "text" (16-byte records that the zstd command makes
+# about 3:1, tests/bench/gen.h) at 1 GiB (QUICK=1: 256 MiB), uncompressed and
+# with CKPT_COMPRESS=zstd, and the dense random data of that size with it
+# (it does not compress: what the attempt costs); their restores go through
+# `ckpt restore`, which unpacks the image into memory first.
 # Each run is one tests/bench/run1 (see its header for every figure and how it
 # is taken; tests/bench/work.c is the program checkpointed).  Per case: the
 # median of BENCH_RUNS runs (default 5; BENCH_RUNS_2G, default 3, for 2 GiB).
@@ -41,9 +46,11 @@ MiB=1048576
 if [ -n "${QUICK:-}" ] && [ "${QUICK:-}" != 0 ]; then
 	SIZES="64 256"
 	THREADS_MIB=256
+	ZIP_MIB=256
 else
 	SIZES="64 256 1024 2048"
 	THREADS_MIB=1024
+	ZIP_MIB=1024
 fi
 case $THREADS in
 ''|*[!0-9]*) echo "bench: BENCH_THREADS=$THREADS: not a number" >&2; exit 1 ;;
@@ -62,7 +69,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-for f in libckpt.so restorer; do
+for f in libckpt.so restorer ckpt; do
 	[ -e "$ROOT/$f" ] || { echo "bench: $ROOT/$f missing: run make first" >&2; exit 1; }
 done
 mkdir -p "$OUT/bin" "$TMP" || exit 1
@@ -74,7 +81,7 @@ if [ "$(cd "$TMP/.." && pwd)" != "$OUT" ]; then
 fi
 # measure a snapshot: a rebuild in the tree during the run must not change
 # (or break) the library and restorer between two runs
-cp "$ROOT/libckpt.so" "$ROOT/restorer" "$OUT/bin/" || exit 1
+cp "$ROOT/libckpt.so" "$ROOT/restorer" "$ROOT/ckpt" "$OUT/bin/" || exit 1
 
 : > "$OUT/runs.txt"
 : > "$OUT/run1.log"
@@ -85,16 +92,17 @@ case $fs in tmpfs*) echo "bench: NOTE: scratch is tmpfs: write+fsync and checkpo
 
 start=$(date +%s)
 failed=0
-# one_case MODE MIB RUNS [THREADS]
+# one_case MODE MIB RUNS [THREADS]; ZIP=1: with CKPT_COMPRESS=zstd
+ZIP=0
 one_case() {
 	i=1
 	if [ "${4:-1}" -gt 1 ]; then
-		printf 'bench: %-7s %5s MiB, %s threads:' threads "$2" "$4"
+		printf 'bench: %-10s %5s MiB, %s threads:' threads "$2" "$4"
 	else
-		printf 'bench: %-7s %5s MiB:' "$1" "$2"
+		printf 'bench: %-10s %5s MiB:' "$1$([ $ZIP = 1 ] && echo +zstd)" "$2"
 	fi
 	while [ "$i" -le "$3" ]; do
-		"$OUT/bin/run1" "$1" $(($2 * MiB)) "$TMP" "$OUT/bin" "${4:-1}" > "$OUT/run.out" 2>> "$OUT/run1.log" &
+		BENCH_COMPRESS=$ZIP "$OUT/bin/run1" "$1" $(($2 * MiB)) "$TMP" "$OUT/bin" "${4:-1}" > "$OUT/run.out" 2>> "$OUT/run1.log" &
 		RUN1=$!
 		wait "$RUN1"
 		rc=$?
@@ -119,6 +127,11 @@ for s in $SIZES; do
 	[ "$s" = "$THREADS_MIB" ] && [ "$THREADS" -gt 1 ] && one_case dense "$s" "$n" "$THREADS"
 done
 one_case sparse 1024 "$RUNS"
+one_case text "$ZIP_MIB" "$RUNS"
+ZIP=1
+one_case text "$ZIP_MIB" "$RUNS"
+one_case dense "$ZIP_MIB" "$RUNS"
+ZIP=0
 rm -f "$OUT/run.out"
 grep -q 'cold read skipped' "$OUT/run1.log" &&
 	echo "bench: cold read skipped: $(grep -m1 'cold read skipped' "$OUT/run1.log" | sed 's/.*drop_caches: //')"
@@ -175,20 +188,20 @@ END {
 	      "eager_over_read_plus_sum,read_cold_ms,lazy_run_ms,lazy_verified_ms,lazy_over_read," \
 	      "memcpy_ms,sum_pass_ms,other_gap_ms,written_mib,threads,thread_pause_ms" > csv
 	printf "\nmedians; ratios are medians of per-run ratios to the baseline measured in the same run\n"
-	printf "\ncapture                 pause      fork   pause/     ckpt  write+fsync  ckpt/     image   on disk\n"
-	printf "case       MiB runs      ms        ms   fork        ms        ms     write      MiB       MiB\n"
+	printf "\ncapture                    pause      fork   pause/     ckpt  write+fsync  ckpt/     image   on disk\n"
+	printf "case          MiB runs      ms        ms   fork        ms        ms     write      MiB       MiB\n"
 	for (i = 1; i <= ncase; i++) {
 		c = order[i]; split(c, cs, " ")
-		printf "%-7s %6d %4d %8s %9s %7s %9s %9s %8s %9s %9s\n", cs[1], mib(cs[2]), runs[c],
+		printf "%-10s %6d %4d %8s %9s %7s %9s %9s %8s %9s %9s\n", cs[1], mib(cs[2]), runs[c],
 		       f(ms(med(c, "pause_ns")), 2), f(ms(med(c, "fork_ns")), 2), r(med(c, "pause/fork")),
 		       f(ms(med(c, "ckpt_ns")), 1), f(ms(med(c, "write_ns")), 1), r(med(c, "ckpt/write")),
 		       f(mib(med(c, "img_size")), 2), f(mib(med(c, "img_disk")), 2)
 	}
-	printf "\nrestore                eager     eager  read()   eager/   read()      lazy      lazy  lazy/   memcpy   sum\n"
-	printf "case       MiB    running  verified    warm    read     cold   running  verified  read       ms  pass\n"
+	printf "\nrestore                   eager     eager  read()   eager/   read()      lazy      lazy  lazy/   memcpy   sum\n"
+	printf "case          MiB    running  verified    warm    read     cold   running  verified  read       ms  pass\n"
 	for (i = 1; i <= ncase; i++) {
 		c = order[i]; split(c, cs, " ")
-		printf "%-7s %6d %10s %9s %7s %7s %8s %9s %9s %6s %8s %5s\n", cs[1], mib(cs[2]),
+		printf "%-10s %6d %10s %9s %7s %7s %8s %9s %9s %6s %8s %5s\n", cs[1], mib(cs[2]),
 		       f(ms(med(c, "eager_run_ns")), 1), f(ms(med(c, "eager_ver_ns")), 1),
 		       f(ms(med(c, "read_ns")), 1), r(cs[1] == "sparse" ? -1 : med(c, "eager/read")),
 		       f(ms(med(c, "read_cold_ns")), 1), f(ms(med(c, "lazy_run_ns")), 2),
@@ -262,6 +275,35 @@ END {
 		  sprintf("%.0f ms vs %.0f ms", ms(med(big, "eager_ver_ns")), ms(med(big, "read_ns"))))
 		t("lazy restore to running < 10 ms", ms(med(big, "lazy_run_ns")), 10, " ms", "")
 	}
+	# issue 20: each compressed case beside the same data uncompressed
+	for (i = 1; i <= ncase; i++) {
+		c = order[i]; split(c, cs, " ")
+		if (cs[1] !~ /\+zstd$/)
+			continue
+		u = substr(cs[1], 1, length(cs[1]) - 5) " " cs[2]
+		if (!(u in seen))
+			u = ""
+		printf "\ncompression (issue 20), %s %d MiB   uncompressed   CKPT_COMPRESS=zstd\n", \
+		       substr(cs[1], 1, length(cs[1]) - 5), mib(cs[2])
+		zc("image (MiB, st_size)", u, c, "img_size", 2, 2)
+		zc("checkpoint (ms)", u, c, "ckpt_ns", 1, 0)
+		zc("checkpoint / write+fsync of the raw bytes", u, c, "ckpt/write", 2, 1)
+		zc("program pause (ms)", u, c, "pause_ns", 2, 0)
+		zc("eager restore, verified (ms)", u, c, "eager_ver_ns", 1, 0)
+		zc("eager restore / read() of the raw bytes", u, c, "eager/read", 2, 1)
+		zc("lazy restore, running (ms)", u, c, "lazy_run_ns", 2, 0)
+		if (u == "")
+			continue
+		if (cs[1] == "text+zstd") {
+			t("text: image <= 40% of the uncompressed one", 100 * med(c, "img_size") / med(u, "img_size"), 40, "%", "")
+			t("text: checkpoint <= 0.6x write+fsync (raw)", med(c, "ckpt/write"), 0.6, "x", \
+			  sprintf("%.0f ms vs %.0f ms", ms(med(c, "ckpt_ns")), ms(med(c, "write_ns"))))
+		} else {
+			t(cs[1] ": ckpt/write <= 1.05x uncompressed's", med(c, "ckpt/write") / med(u, "ckpt/write"), 1.05, "x", \
+			  sprintf("%.2fx vs %.2fx", med(c, "ckpt/write"), med(u, "ckpt/write")))
+		}
+	}
+
 	if (sp != "") {
 		t("sparse image <= 11 MiB (st_size)", mib(med(sp, "img_size")), 11, " MiB", \
 		  sprintf("%.2f MiB on disk", mib(med(sp, "img_disk"))))
@@ -277,8 +319,19 @@ function cmp(what, d, c, k, dec, ratio,   a, b) {
 	}
 	printf "  %-42s %9s %10s\n", what, ratio ? r(a) : f(a, dec), ratio ? r(b) : f(b, dec)
 }
+# zc LABEL UNCOMPRESSED COMPRESSED KEY DECIMALS KIND (0 ns, 1 ratio, 2 bytes)
+function zc(what, u, c, k, dec, kind,   a, b) {
+	a = u == "" ? -1 : med(u, k)
+	b = med(c, k)
+	if (kind == 0) {
+		a = ms(a); b = ms(b)
+	} else if (kind == 2) {
+		a = a < 0 ? -1 : mib(a); b = mib(b)
+	}
+	printf "  %-42s %12s %12s\n", what, kind == 1 ? r(a) : f(a, dec), kind == 1 ? r(b) : f(b, dec)
+}
 function t(what, x, lim, unit, note) {
-	printf "  %-42s %9s  target %5s%-3s  %-7s %s\n", what, x < 0 ? "-" : sprintf("%.2f%s", x, unit == "x" ? "x" : ""),
+	printf "  %-42s %9s  target %5s%-3s  %-7s %s\n", what, x < 0 ? "-" : sprintf("%.2f%s", x, unit == "x" || unit == "%" ? unit : ""),
 	       lim, unit, x < 0 ? "n/a" : x <= lim ? "met" : "NOT MET", note
 }
 ' "$OUT/runs.txt"
@@ -287,10 +340,10 @@ echo "bench: $OUT/bench.csv, $OUT/runs.txt"
 # ---- plot ----
 if ! command -v gnuplot >/dev/null 2>&1; then
 	echo "bench: gnuplot not found: no plot (Debian: apt-get install gnuplot-nox)"
-elif [ "$(grep -c '^dense' "$OUT/bench.csv")" -lt 1 ]; then
+elif [ "$(grep -c '^dense,' "$OUT/bench.csv")" -lt 1 ]; then
 	echo "bench: no dense case measured: no plot"
 else
-	grep -e '^case' -e '^dense' "$OUT/bench.csv" > "$OUT/dense.csv"
+	grep -e '^case' -e '^dense,' "$OUT/bench.csv" > "$OUT/dense.csv"
 	# the status is tested after EOF: the here-document begins on the next
 	# line, so an "|| { ... }" put there went to gnuplot as input
 	gnuplot <<EOF 2> "$OUT/gnuplot.log"

@@ -2,12 +2,15 @@
  * eagerly and lazily, and measure the machine on the same bytes in the same
  * run.  tests/bench/bench.sh runs it several times per size and takes medians.
  *
- *   run1 dense|sparse BYTES DIR ROOT [THREADS]
+ *   run1 dense|sparse|text BYTES DIR ROOT [THREADS]
  *     DIR   scratch directory (the image and the baseline file go there, so
  *           both sit on the same filesystem); left empty afterwards
  *     ROOT  where libckpt.so and restorer are (bench.sh: a copy in bench-out/bin);
  *           the workload is DIR/../bin/work
  *     THREADS  threads of the workload (default 1; see work.c)
+ *   BENCH_COMPRESS=1: the workload runs with CKPT_COMPRESS=zstd, the restores
+ *   are `ckpt restore [--lazy] IMAGE` (ROOT/ckpt: it unpacks the image into
+ *   memory first), and mode is printed as MODE+zstd
  *
  * Prints one line of key=value on stdout (times in ns, sizes in bytes):
  *   mode bytes threads           the arguments
@@ -48,11 +51,13 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include "gen.h"
 
 #define TIMEOUT_MS	180000
 
 static const char *dir, *root, *mode, *threads = "1";
-static char image[PATH_MAX], base[PATH_MAX], work_bin[PATH_MAX], restorer[PATH_MAX];
+static char image[PATH_MAX], base[PATH_MAX], work_bin[PATH_MAX], restorer[PATH_MAX], ckpt_cmd[PATH_MAX];
+static int compress;			/* BENCH_COMPRESS=1 */
 static pid_t kids[4];
 
 static uint64_t now_ns(void)
@@ -182,6 +187,8 @@ static pid_t start_work(size_t bytes, int *rfd)
 		snprintf(f, sizeof f, "%d", 3);
 		setenv("LD_PRELOAD", lib, 1);
 		setenv("CKPT_FILE", image, 1);
+		if (compress)
+			setenv("CKPT_COMPRESS", "zstd", 1);
 		execl(work_bin, "work", mode, b, f, threads, (char *)NULL);
 		_exit(126);
 	}
@@ -209,7 +216,9 @@ static void restore(int lazy, uint64_t *run_ns, uint64_t *ver_ns)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(null, 0);
 		dup2(null, 1);
-		if (lazy)
+		if (compress)
+			execl(ckpt_cmd, "ckpt", "restore", lazy ? "--lazy" : "--", image, (char *)NULL);
+		else if (lazy)
 			execl(restorer, "restorer", "--lazy", image, (char *)NULL);
 		else
 			execl(restorer, "restorer", image, (char *)NULL);
@@ -229,14 +238,6 @@ static void restore(int lazy, uint64_t *run_ns, uint64_t *ver_ns)
 }
 
 /* ---- baselines: the machine on the same bytes ---- */
-
-static uint64_t mix(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
 
 static void *fresh(size_t n)
 {
@@ -329,8 +330,9 @@ int main(int argc, char **argv)
 	ssize_t n, len = 0;
 	pid_t w;
 
-	if ((argc != 5 && argc != 6) || (strcmp(argv[1], "dense") && strcmp(argv[1], "sparse"))) {
-		fprintf(stderr, "usage: run1 dense|sparse BYTES DIR ROOT [THREADS]\n");
+	if ((argc != 5 && argc != 6) || (strcmp(argv[1], "dense") && strcmp(argv[1], "sparse") &&
+					  strcmp(argv[1], "text"))) {
+		fprintf(stderr, "usage: run1 dense|sparse|text BYTES DIR ROOT [THREADS]\n");
 		return 2;
 	}
 	mode = argv[1];
@@ -343,6 +345,8 @@ int main(int argc, char **argv)
 	snprintf(base, sizeof base, "%s/baseline", dir);
 	snprintf(work_bin, sizeof work_bin, "%s/../bin/work", dir);
 	snprintf(restorer, sizeof restorer, "%s/restorer", root);
+	snprintf(ckpt_cmd, sizeof ckpt_cmd, "%s/ckpt", root);
+	compress = getenv("BENCH_COMPRESS") && !strcmp(getenv("BENCH_COMPRESS"), "1");
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_stop);
@@ -439,7 +443,9 @@ int main(int argc, char **argv)
 
 	/* 5. the machine on the same bytes */
 	buf = fresh(written);
-	if (!strcmp(mode, "dense")) {
+	if (!strcmp(mode, "text")) {
+		fill_text(buf, written, 1);
+	} else if (!strcmp(mode, "dense")) {
 		for (size_t i = 0; i < written / 8; i++)
 			((uint64_t *)buf)[i] = mix(1 + i);
 	} else {
@@ -455,10 +461,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "run1: cold read skipped: drop_caches: %s\n", why);
 	unlink(base);
 
-	printf("mode=%s bytes=%zu threads=%s %s %s ckpt_ns=%llu img_size=%lld img_disk=%lld "
+	printf("mode=%s%s bytes=%zu threads=%s %s %s ckpt_ns=%llu img_size=%lld img_disk=%lld "
 	       "eager_run_ns=%llu eager_ver_ns=%llu lazy_run_ns=%llu lazy_ver_ns=%llu "
 	       "write_ns=%llu read_ns=%llu read_cold_ns=%lld\n",
-	       mode, bytes, threads, wl, res, (unsigned long long)ckpt_ns, (long long)st.st_size,
+	       mode, compress ? "+zstd" : "", bytes, threads, wl, res, (unsigned long long)ckpt_ns, (long long)st.st_size,
 	       (long long)st.st_blocks * 512, (unsigned long long)er, (unsigned long long)ev,
 	       (unsigned long long)lr, (unsigned long long)lv, (unsigned long long)wr,
 	       (unsigned long long)rd, (long long)rc);

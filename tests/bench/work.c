@@ -3,6 +3,7 @@
  * tests/bench/run1.c (which measures everything seen from outside).
  *
  *   work dense  BYTES FD [THREADS]   BYTES of dense random data
+ *   work text   BYTES FD    BYTES of records that compress about 3:1 (gen.h)
  *   work sparse BYTES FD    BYTES mapped and fully read (so every page maps
  *                           the shared zero page), WRITTEN bytes written in
  *                           64 KiB pieces spread evenly over it
@@ -91,6 +92,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include "gen.h"
 
 #define PG		4096ul
 #define PIECE		(64ul << 10)
@@ -138,15 +140,6 @@ static uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-/* splitmix64: dense, incompressible, and cheap enough (~1 ns a word) */
-static uint64_t mix(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
 }
 
 static void fill(uint8_t *p, size_t n, uint64_t seed)
@@ -388,14 +381,15 @@ int main(int argc, char **argv)
 	int sparse, fd, closed = 0;
 	char line[256];
 
-	if ((argc != 4 && argc != 5) || (strcmp(argv[1], "dense") && strcmp(argv[1], "sparse"))) {
-		fprintf(stderr, "usage: work dense|sparse BYTES FD [THREADS]\n");
+	if ((argc != 4 && argc != 5) || (strcmp(argv[1], "dense") && strcmp(argv[1], "sparse") &&
+					  strcmp(argv[1], "text"))) {
+		fprintf(stderr, "usage: work dense|sparse|text BYTES FD [THREADS]\n");
 		return 2;
 	}
 	if (argc == 5)
 		nthreads = atoi(argv[4]);
 	if (nthreads < 1 || nthreads > MAX_THREADS || (nthreads > 1 && strcmp(argv[1], "dense"))) {
-		fprintf(stderr, "work: THREADS must be 1 to %d, and 1 for sparse\n", MAX_THREADS);
+		fprintf(stderr, "work: THREADS must be 1 to %d, and 1 for sparse and text\n", MAX_THREADS);
 		return 2;
 	}
 	if (!ckpt_restore_count) {
@@ -416,7 +410,10 @@ int main(int argc, char **argv)
 	if (mem == MAP_FAILED)
 		die("mmap");
 	t0 = now_ns();
-	if (!sparse) {
+	if (!strcmp(argv[1], "text")) {
+		fill_text(mem, size, 1);
+		written = size;
+	} else if (!sparse) {
 		fill(mem, size, 1);
 		written = size;
 	} else {
