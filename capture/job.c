@@ -939,6 +939,7 @@ static struct shm_piece {
 	uint32_t proc;			/* member index */
 	int32_t obj;			/* its object's index in the table, -1 none (yet) */
 	int memfd;			/* a memfd's mapping ("/memfd:") */
+	int sysv;			/* a SysV segment ("/SYSV"): ino is its shmid, not an inode's */
 	uint64_t ino, start, end, offset;
 } pieces[MAX_SHM_PIECES];
 static uint32_t npieces;
@@ -986,16 +987,25 @@ static int add_piece(const char *path, uint32_t proc, const char *p)
 	ino = img_parse_num(&p, 10);
 	while (*p == ' ')
 		p++;
-	if (!shared || !ino || (strncmp(p, "/dev/zero", 9) && strncmp(p, "/SYSV", 5) && strncmp(p, "/memfd:", 7) &&
-				strncmp(p, "[anon_shmem:", 12)) || !strcmp(p, "[anon_shmem:ckpt page hashes]"))
+	/* a SysV segment's "inode" is its shmid, and the first one made on a
+	 * machine is 0 */
+	if (!shared || (!ino && strncmp(p, "/SYSV", 5)) ||
+	    (strncmp(p, "/dev/zero", 9) && strncmp(p, "/SYSV", 5) && strncmp(p, "/memfd:", 7) &&
+	     strncmp(p, "[anon_shmem:", 12)) || !strcmp(p, "[anon_shmem:ckpt page hashes]"))
 		return 0;			/* (libckpt's own store: a forked child drops it) */
 	if (npieces == MAX_SHM_PIECES) {
 		cap_say("%s: no checkpoint: the job maps shared memory in more than %u pieces", path,
 			MAX_SHM_PIECES);
 		return -1;
 	}
-	pieces[npieces++] = (struct shm_piece){ proc, -1, !strncmp(p, "/memfd:", 7), ino, start, end, offset };
+	pieces[npieces++] = (struct shm_piece){ proc, -1, !strncmp(p, "/memfd:", 7), !strncmp(p, "/SYSV", 5), ino,
+						start, end, offset };
 	return 0;
+}
+
+static int same_object(const struct shm_piece *a, const struct shm_piece *b)
+{
+	return a->ino == b->ino && a->sysv == b->sysv && a->memfd == b->memfd;
 }
 
 static int list_shared_memory(const char *path)
@@ -1224,7 +1234,7 @@ static int add_shared_memory(const char *path, const int32_t *index)
 		if (pieces[i].obj >= 0)
 			continue;
 		for (uint32_t j = i + 1; j < npieces; j++)
-			others |= pieces[j].ino == pieces[i].ino && pieces[j].proc != pieces[i].proc;
+			others |= same_object(&pieces[j], &pieces[i]) && pieces[j].proc != pieces[i].proc;
 		if (!others)
 			continue;		/* one process's own: its image has it */
 		if (J->hdr.nobjs == CKPT_JOB_MAX_OBJS || nshadows == MAX_SHM_OBJS ||
@@ -1243,7 +1253,7 @@ static int add_shared_memory(const char *path, const int32_t *index)
 		for (uint32_t j = i; j < npieces; j++) {
 			struct shm_piece *q = &pieces[j];
 
-			if (q->ino != pieces[i].ino)
+			if (!same_object(q, &pieces[i]))
 				continue;
 			q->obj = (int32_t)J->hdr.nobjs;
 			if (q->offset + (q->end - q->start) > m->size)
