@@ -140,6 +140,8 @@ const char *cap_env(const char *name);		/* a setting from the environment; 0 in 
 int cap_zip_begin(int fd);		/* 0, or -errno: written raw */
 int cap_zip_active(void);
 int cap_zip_write(const void *buf, uint64_t n, uint64_t off);
+int cap_zip_run(struct ckpt_run *run, uint64_t len);	/* pages read where they are; run->crc */
+int cap_zip_drain(void);
 int cap_zip_end(uint64_t *raw, uint64_t *stored);
 void cap_zip_abort(void);
 
@@ -157,6 +159,8 @@ struct cap_walk {
 	int incremental;		/* this image holds only what changed since its parent */
 	int scanned;			/* pages already scanned (in the process, before the fork) */
 	int in_writer;			/* the scan runs in the writer: all-zero pages are read and left out */
+	int keep_zero;			/* ... unless the image is compressed (an all-zero page costs
+					 * the file nearly nothing, and reading each page twice a lot) */
 	int quick;			/* the layout came from /proc/self/maps: refine it in the writer */
 	int parent_pid;			/* the process being saved (the writer is its child) */
 	int chain;			/* CKPT_INCREMENTAL: written as <path>.<id>, linked to <path> */

@@ -153,6 +153,8 @@ static int write_run(int fd, int memfd, struct ckpt_run *run, const struct ckpt_
 	uint64_t len = run->npages * CKPT_PAGE_SIZE;
 	uint32_t crc = 0;
 
+	if (!needs_bounce(run, v) && cap_zip_active())
+		return cap_zip_run(run, len);	/* the compressors read the pages and take the crc */
 	if (!needs_bounce(run, v)) {
 		/* 8 MiB at a time: crc while the piece is in cache, then write it */
 		for (uint64_t done = 0; done < len; ) {
@@ -594,11 +596,16 @@ static void lay_out(struct writer *x)
 /* CKPT_COMPRESS: a full image of a lone process at its path is compressed
  * (zip.c); a chain's images, a job's and tsetjmp's store are read by the
  * restorer itself */
+static int compress_wanted(const struct writer *x)
+{
+	return ckpt_cfg.compress && x->target_fd < 0 && !x->w.chain && !ckpt_job.role && x->path == ckpt_cfg.path;
+}
+
 static void maybe_compress(struct writer *x)
 {
 	int err;
 
-	if (!ckpt_cfg.compress || x->target_fd >= 0 || x->w.chain || ckpt_job.role || x->path != ckpt_cfg.path)
+	if (!compress_wanted(x))
 		return;
 	if ((err = cap_zip_begin(x->fd)))
 		cap_say("%s: CKPT_COMPRESS: no compressor (errno %d): this image is written uncompressed", x->path,
@@ -892,6 +899,7 @@ static int write_image(struct cap_walk *wp, struct cap_state *st, const char *pa
 
 	start_refiner(&x);
 	x.w.in_writer = 1;
+	x.w.keep_zero = compress_wanted(&x);
 	if ((err = scan_pages(&x)))
 		return err;
 	do {
@@ -899,7 +907,8 @@ static int write_image(struct cap_walk *wp, struct cap_state *st, const char *pa
 		lay_out(&x);
 		if ((err = open_output(&x)))
 			return err;
-		if ((err = write_pages(&x)) || (err = write_fd_contents(&x)) || (err = write_vdso(&x)))
+		if ((err = write_pages(&x)) || (err = write_fd_contents(&x)) || (err = write_vdso(&x)) ||
+		    (cap_zip_active() && (err = cap_zip_drain())))	/* the pages read, the crcs known */
 			return discard(&x, err);
 		let_program_go_on(&x);
 		if (x.w.quick && !x.refined && (err = refine(&x, &again)))

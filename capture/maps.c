@@ -801,7 +801,7 @@ static int drop_zero(const struct cap_walk *w, uint32_t vi)
 {
 	const struct ckpt_vma *v = &ckpt_scratch.vmas[vi];
 
-	return w->in_writer && !(v->flags & CKPT_MAP_SHARED) && (v->prot & PROT_READ) && !cap_from_parent(vi) &&
+	return w->in_writer && !w->keep_zero && !(v->flags & CKPT_MAP_SHARED) && (v->prot & PROT_READ) && !cap_from_parent(vi) &&
 	       (v->kind == CKPT_VMA_ANON || v->kind == CKPT_VMA_HEAP || v->kind == CKPT_VMA_STACK);
 }
 

@@ -29,9 +29,13 @@ struct zip_slot {
 	int32_t state;			/* SLOT_*: futex word */
 	int32_t err;			/* the compressor's -errno for this frame, 0 */
 	int has_frame;			/* frame below written, not yet taken into the table */
-	uint32_t len;			/* raw bytes in `in` */
+	uint32_t len;			/* raw bytes in `in`, or at src */
 	struct ckpt_zip_frame frame;
 	uint8_t *in, *out;
+	const uint8_t *src;		/* a run's pages compressed where they are (cap_zip_run), or 0 */
+	struct ckpt_run *run;		/* with src: the run whose crc this piece's is part of, */
+	uint64_t after;			/* the run's bytes after the piece, */
+	uint32_t raw_crc;		/* and the piece's own crc, taken by its compressor */
 };
 
 struct zip_worker {
@@ -79,13 +83,16 @@ static void futex_wait(int32_t *w, int32_t val)
 /* compress slot s into a frame and write it at the next free place */
 static void compress_slot(struct zip_worker *me, struct zip_slot *s)
 {
-	size_t n = ZSTD_compressCCtx(me->cctx, s->out, out_bound(), s->in, s->len, 1);
-	const uint8_t *bytes = s->out;
+	const uint8_t *in = s->src ? s->src : s->in, *bytes = s->out;
+	size_t n;
 	uint64_t off;
 
+	if (s->run)				/* the first touch of these pages: here, not in the writer */
+		s->raw_crc = ckpt_crc32c(0, in, s->len);
+	n = ZSTD_compressCCtx(me->cctx, s->out, out_bound(), in, s->len, 1);
 	s->frame.flags = 0;
 	if (ZSTD_isError(n) || n >= s->len - s->len / 32) {
-		bytes = s->in;			/* incompressible (or zstd refused): as it is */
+		bytes = in;			/* incompressible (or zstd refused): as it is */
 		n = s->len;
 		s->frame.flags = CKPT_ZIP_STORED;
 	}
@@ -132,6 +139,10 @@ static int take_frame(struct zip_slot *s)
 	if (!s->has_frame)
 		return 0;
 	s->has_frame = 0;
+	if (s->run)				/* its part of the run's crc */
+		s->run->crc ^= ckpt_crc32c_shift(s->raw_crc, s->after);
+	s->run = 0;
+	s->src = 0;
 	if (s->err)
 		return s->err;
 	if (zip->nframes == zip->table_cap) {
@@ -255,6 +266,55 @@ int cap_zip_active(void)
 	return zip != 0;
 }
 
+/* A run's pages, read by the compressors where they are (they stay as they
+ * are until cap_zip_drain(): the writer's fork froze them, or the program
+ * waits): 1 MiB a frame, each compressor taking its piece's crc, which the
+ * frames put together into run->crc as they come back.  The writer thread
+ * itself never reads these pages; the first read of each page of a forked
+ * process is costly (its accessed bit was cleared at the fork), and two
+ * compressors share that cost. */
+int cap_zip_run(struct ckpt_run *run, uint64_t len)
+{
+	const uint8_t *addr = (const uint8_t *)run->addr;
+	int err;
+
+	if ((err = submit()))			/* what was being gathered goes first */
+		return err;
+	run->crc = 0;
+	for (uint64_t done = 0; done < len; ) {
+		struct zip_slot *s = &zip->slot[zip->next];
+		uint64_t n = len - done > CKPT_ZIP_FRAME_MAX ? CKPT_ZIP_FRAME_MAX : len - done;
+
+		s->src = addr + done;
+		s->len = (uint32_t)n;
+		s->frame.raw_off = run->data_off + done;
+		s->frame.raw_len = (uint32_t)n;
+		s->run = run;
+		s->after = len - done - n;
+		done += n;
+		if ((err = submit()))
+			return err;
+	}
+	if (run->data_off + len > zip->raw_end)
+		zip->raw_end = run->data_off + len;
+	return 0;
+}
+
+/* every frame given so far compressed, written and taken in (the runs' crcs
+ * complete): 0 or -errno */
+int cap_zip_drain(void)
+{
+	int err = submit();
+
+	for (uint32_t i = 0; i < zip->nslots; i++) {
+		int e = free_slot(i);
+
+		if (!err)
+			err = e;
+	}
+	return err;
+}
+
 /* n bytes for raw offset off: into the slot being filled (a gap, or a full
  * slot, sends it to its compressor first) */
 int cap_zip_write(const void *buf, uint64_t n, uint64_t off)
@@ -328,14 +388,8 @@ int cap_zip_end(uint64_t *raw, uint64_t *stored)
 {
 	struct ckpt_zip_hdr h;
 	uint64_t table_len;
-	int err = submit();
+	int err = cap_zip_drain();
 
-	for (uint32_t i = 0; i < zip->nslots; i++) {
-		int e = free_slot(i);
-
-		if (!err)
-			err = e;
-	}
 	stop_workers();
 	sort_frames();
 	for (uint32_t i = 1; i < zip->nframes && !err; i++)

@@ -63,3 +63,20 @@ uint32_t ckpt_crc32c(uint32_t crc, const void *buf, uint64_t len)
 	return ~(uint32_t)c;
 }
 
+
+#if __STDC_HOSTED__			/* libckpt's compressed writer; not the restorer */
+/* The CRC-32C of a run of n more bytes after a part whose CRC-32C is crc,
+ * as if those bytes were zero, less their own: crc * x^(8n) mod P.  The CRC
+ * of A then B is ckpt_crc32c_shift(crc(A), |B|) ^ crc(B); the shift is linear,
+ * so the CRC of pieces is the xor of each one's, shifted by the bytes after
+ * it, whatever order the pieces are done in. */
+uint32_t ckpt_crc32c_shift(uint32_t crc, uint64_t n)
+{
+	uint32_t x8 = 0x00800000u;		/* x^8, bit-reflected */
+
+	for (; n; n >>= 1, x8 = crc_mulmod(x8, x8))
+		if (n & 1)
+			crc = crc_mulmod(crc, x8);
+	return crc;
+}
+#endif

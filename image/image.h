@@ -28,6 +28,8 @@ int memcmp(const void *a, const void *b, size_t n);
 
 /* crc32c.c: CRC-32C of len bytes at buf, continuing from crc (start with 0) */
 uint32_t ckpt_crc32c(uint32_t crc, const void *buf, uint64_t len);
+/* hosted builds: crc of a part followed by n bytes, less theirs (crc32c.c) */
+uint32_t ckpt_crc32c_shift(uint32_t crc, uint64_t n);
 
 /* fmt.c: a small formatter (%s escaped, %S %c %d %u %x %ld %lu %lx %%) and one-write output */
 size_t img_escape(char *buf, size_t cap, const char *s);	/* s as one line of printable ASCII */
