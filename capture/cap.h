@@ -46,6 +46,11 @@ struct cap_scratch {
 	uint32_t ngathered;
 	uint64_t gathered_off, gathered_len;
 	uint64_t synced_to;		/* writeback started up to here */
+	/* a forked writer's first read of a page: CAP_TOUCH_* (maps.c,
+	 * cap_touch_slow), and the scan's window on pages read another way */
+	int touch;
+	long self_mem;			/* /proc/self/mem while the scan reads through it, or -1 */
+	uint8_t pagebuf[CAP_IOBUF];
 	struct cap_job_work {		/* job.c, in the root of a job checkpoint */
 		struct ckpt_job_hdr hdr;
 		struct ckpt_job_proc procs[CKPT_JOB_MAX_PROCS];
@@ -136,6 +141,12 @@ void cap_say(const char *fmt, ...);		/* "libckpt: ..." on stderr, one write */
 void cap_rseq_probe(uint64_t *addr, uint32_t *len);
 int cap_is_settings_fd(int fd);		/* fd is still libckpt's settings memfd */
 const char *cap_env(const char *name);		/* a setting from the environment; 0 in a privileged program */
+/* maps.c: is the first read of a page of this (forked) process slow?  Times
+ * it on up to 64 present pages at addr the first time it is asked in a
+ * checkpoint; slow: read pages through /proc/self/mem instead */
+enum { CAP_TOUCH_UNKNOWN, CAP_TOUCH_FAST, CAP_TOUCH_SLOW };
+int cap_touch_slow(uint64_t addr, uint64_t npages);
+
 /* zip.c: CKPT_COMPRESS, the image written as a compressed container */
 int cap_zip_begin(int fd);		/* 0, or -errno: written raw */
 int cap_zip_active(void);

@@ -148,14 +148,16 @@ static int gather_run(int fd, struct ckpt_run *run)
 	return 0;
 }
 
-static int write_run(int fd, int memfd, struct ckpt_run *run, const struct ckpt_vma *v)
+/* bounce: read through memfd (/proc/PID/mem), for the reasons above or
+ * because reading in place is slow here (cap_touch_slow) */
+static int write_run(int fd, int memfd, struct ckpt_run *run, int bounce)
 {
 	uint64_t len = run->npages * CKPT_PAGE_SIZE;
 	uint32_t crc = 0;
 
-	if (!needs_bounce(run, v) && cap_zip_active())
+	if (!bounce && cap_zip_active())
 		return cap_zip_run(run, len);	/* the compressors read the pages and take the crc */
-	if (!needs_bounce(run, v)) {
+	if (!bounce) {
 		/* 8 MiB at a time: crc while the piece is in cache, then write it */
 		for (uint64_t done = 0; done < len; ) {
 			uint64_t n = len - done > (8u << 20) ? (8u << 20) : len - done;
@@ -193,6 +195,7 @@ static int write_run(int fd, int memfd, struct ckpt_run *run, const struct ckpt_
 		if (w)
 			return w;
 		done += n;
+		start_writeback(fd, run->data_off + done);
 	}
 	run->crc = crc;
 	return 0;
@@ -678,7 +681,7 @@ static int write_pages(struct writer *x)
 	for (uint32_t i = 0; i < x->w.nruns && !err; i++) {
 		struct ckpt_run *run = &ckpt_scratch.runs[i];
 		const struct ckpt_vma *v = &ckpt_scratch.vmas[run->vma];
-		int parent = cap_from_parent(run->vma);
+		int parent = cap_from_parent(run->vma), bounce;
 
 		if (!run->data_off)
 			continue;		/* zero pages */
@@ -686,11 +689,12 @@ static int write_pages(struct writer *x)
 			err = gather_run(x->fd, run);	/* many small runs, one pwritev */
 			continue;
 		}
+		bounce = needs_bounce(run, v) || (!cap_zip_active() && cap_touch_slow(run->addr, run->npages));
 		if ((err = flush_gathered(x->fd)) ||
 		    (parent && (err = open_mem(&pmemfd, x->w.parent_pid))) ||
-		    (needs_bounce(run, v) && (err = open_mem(&memfd, 0))))
+		    (bounce && (err = open_mem(&memfd, 0))))
 			break;
-		err = write_run(x->fd, parent ? (int)pmemfd : (int)memfd, run, v);
+		err = write_run(x->fd, parent ? (int)pmemfd : (int)memfd, run, bounce);
 	}
 	if (!err)
 		err = flush_gathered(x->fd);

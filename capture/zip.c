@@ -33,6 +33,7 @@ struct zip_slot {
 	struct ckpt_zip_frame frame;
 	uint8_t *in, *out;
 	const uint8_t *src;		/* a run's pages compressed where they are (cap_zip_run), or 0 */
+	int via_mem;			/* with src: read them into `in` through /proc/self/mem */
 	struct ckpt_run *run;		/* with src: the run whose crc this piece's is part of, */
 	uint64_t after;			/* the run's bytes after the piece, */
 	uint32_t raw_crc;		/* and the piece's own crc, taken by its compressor */
@@ -57,6 +58,7 @@ struct zip_state {
 	struct ckpt_zip_frame *table;	/* frames taken in, in the order written */
 	uint32_t nframes, table_cap;
 	uint64_t arena_len;		/* this struct, the slots, the contexts and stacks */
+	long self_mem;			/* /proc/self/mem, for cap_zip_run's slow case */
 };
 /* The state lives at the start of its own mapping, made after the page walk:
  * the compressors change it while the writer copies the program's memory,
@@ -87,6 +89,8 @@ static void compress_slot(struct zip_worker *me, struct zip_slot *s)
 	size_t n;
 	uint64_t off;
 
+	if (s->via_mem && sys_pread((int)zip->self_mem, s->in, s->len, (int64_t)(uint64_t)s->src) == s->len)
+		in = s->in;			/* (reading in place is slow here: cap_touch_slow) */
 	if (s->run)				/* the first touch of these pages: here, not in the writer */
 		s->raw_crc = ckpt_crc32c(0, in, s->len);
 	n = ZSTD_compressCCtx(me->cctx, s->out, out_bound(), in, s->len, 1);
@@ -143,6 +147,7 @@ static int take_frame(struct zip_slot *s)
 		s->run->crc ^= ckpt_crc32c_shift(s->raw_crc, s->after);
 	s->run = 0;
 	s->src = 0;
+	s->via_mem = 0;
 	if (s->err)
 		return s->err;
 	if (zip->nframes == zip->table_cap) {
@@ -239,6 +244,8 @@ int cap_zip_begin(int fd)
 	zip->nslots = 2 * nworkers;
 	zip->fd = fd;
 	zip->zpos = zip->synced_to = sizeof(struct ckpt_zip_hdr);
+	zip->self_mem = sys_open("/proc/self/mem", O_RDONLY | O_CLOEXEC, 0);	/* before the threads:
+										 * they copy the table */
 	p = (uint8_t *)m + head;
 	for (uint32_t i = 0; i < zip->nslots; i++, p += per_slot) {
 		zip->slot[i].in = p;
@@ -276,7 +283,7 @@ int cap_zip_active(void)
 int cap_zip_run(struct ckpt_run *run, uint64_t len)
 {
 	const uint8_t *addr = (const uint8_t *)run->addr;
-	int err;
+	int via_mem = zip->self_mem >= 0 && cap_touch_slow(run->addr, len / CKPT_PAGE_SIZE), err;
 
 	if ((err = submit()))			/* what was being gathered goes first */
 		return err;
@@ -290,6 +297,7 @@ int cap_zip_run(struct ckpt_run *run, uint64_t len)
 		s->frame.raw_off = run->data_off + done;
 		s->frame.raw_len = (uint32_t)n;
 		s->run = run;
+		s->via_mem = via_mem;
 		s->after = len - done - n;
 		done += n;
 		if ((err = submit()))
@@ -378,6 +386,8 @@ static void release(void)
 {
 	if (zip->table)
 		sys_munmap((uint64_t)zip->table, (uint64_t)zip->table_cap * sizeof(*zip->table));
+	if (zip->self_mem >= 0)
+		sys_close((int)zip->self_mem);
 	sys_munmap((uint64_t)zip, zip->arena_len);
 	zip = 0;
 }
