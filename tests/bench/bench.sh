@@ -299,7 +299,7 @@ END {
 			t("text: checkpoint <= 0.6x write+fsync (raw)", med(c, "ckpt/write"), 0.6, "x", \
 			  sprintf("%.0f ms vs %.0f ms", ms(med(c, "ckpt_ns")), ms(med(c, "write_ns"))))
 		} else {
-			t(cs[1] ": ckpt/write <= 1.05x uncompressed's", med(c, "ckpt/write") / med(u, "ckpt/write"), 1.05, "x", \
+			t(cs[1] ": ckpt/write <= 1.05x uncompressed", med(c, "ckpt/write") / med(u, "ckpt/write"), 1.05, "x", \
 			  sprintf("%.2fx vs %.2fx", med(c, "ckpt/write"), med(u, "ckpt/write")))
 		}
 	}
