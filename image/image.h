@@ -71,8 +71,12 @@ struct img {
  * linker.ld.in leaves the restorer room for CKPT_MAX_TABLES there. */
 int img_open(struct img *img, const char *path, uint64_t table_addr, struct img_err *e);
 /* unpack.c (hosted programs only): a compressed image's file into a memfd
- * holding the image it contains; -1 with e filled */
-int img_unpack(int fd, uint64_t file_size, struct img_err *e);
+ * holding the image it contains (pages 0: without its page data, zeros
+ * there); -1 with e filled.  img_open() unpacks with img_unpack_pages, 1
+ * unless a program that reads no page data says 0 (ckpt info, readckpt,
+ * ckpt dump's report of the new image). */
+int img_unpack(int fd, uint64_t file_size, int pages, struct img_err *e);
+extern int img_unpack_pages;
 const char *img_str(const struct img *img, uint32_t off);	/* "" for 0 */
 const char *img_kind_name(uint32_t kind);
 const char *img_fd_why(const struct ckpt_fd *f);	/* why an UNSUPPORTED descriptor is not restored */

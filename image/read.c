@@ -590,7 +590,7 @@ int img_open(struct img *img, const char *path, uint64_t table_addr, struct img_
 		return -1;
 	if (img->hdr.magic == CKPT_ZIP_MAGIC) {	/* CKPT_COMPRESS */
 #ifdef IMG_UNPACK					/* libckpt and the tools, not the restorer */
-		int raw = img_unpack(img->fd, img->file_size, e);
+		int raw = img_unpack(img->fd, img->file_size, img_unpack_pages, e);
 
 		if (raw < 0)
 			return -1;

@@ -71,10 +71,38 @@ static int check_frames(const struct ckpt_zip_hdr *h, const struct ckpt_zip_fram
 	return 0;
 }
 
-/* every frame into the memfd: 0, or -1 with e filled */
-static int unpack_frames(int fd, int out, const struct ckpt_zip_hdr *h, const struct ckpt_zip_frame *t,
-			 uint8_t *work, struct img_err *e)
+/* Where the image's page data ends, from its header and run table as far as
+ * they are unpacked in out (every frame below data_off is, when the first
+ * frame at or past it comes): pages go from data_off to there, the
+ * descriptors' bytes and the vDSO's after.  0 when the header or the table
+ * make no sense (then nothing is left out: img_open will say what is wrong). */
+static uint64_t pages_end(int out, uint64_t raw_size)
 {
+	struct ckpt_hdr h;
+	struct ckpt_run r;
+	uint64_t end;
+
+	if (read_all(out, &h, sizeof(h), 0) || h.magic != CKPT_MAGIC || h.data_off > raw_size ||
+	    h.runs_off > h.data_off || (uint64_t)h.nruns * sizeof(r) > h.data_off - h.runs_off)
+		return 0;
+	end = h.data_off;
+	for (uint32_t i = 0; i < h.nruns; i++) {
+		if (read_all(out, &r, sizeof(r), h.runs_off + (uint64_t)i * sizeof(r)) || r.npages > raw_size / 4096)
+			return 0;
+		if (r.data_off)
+			end += r.npages * CKPT_PAGE_SIZE;
+	}
+	return end <= raw_size ? end : 0;
+}
+
+/* every frame into the memfd (but those wholly inside the page data when
+ * !pages): 0, or -1 with e filled */
+static int unpack_frames(int fd, int out, const struct ckpt_zip_hdr *h, const struct ckpt_zip_frame *t,
+			 uint8_t *work, int pages, struct img_err *e)
+{
+	uint64_t data_off = 0, end = 0;	/* the page data: [data_off, end), once known */
+	int known = pages;		/* (with pages, nothing is left out) */
+
 	uint64_t in_cap = (ZSTD_compressBound(CKPT_ZIP_FRAME_MAX) + 4095) & ~4095ull;
 	uint8_t *in = work, *raw = work + in_cap;
 	ZSTD_DCtx *dctx = ZSTD_initStaticDCtx(raw + CKPT_ZIP_FRAME_MAX, ZSTD_estimateDCtxSize());
@@ -84,7 +112,22 @@ static int unpack_frames(int fd, int out, const struct ckpt_zip_hdr *h, const st
 	for (uint32_t i = 0; i < h->nframes; i++) {
 		const struct ckpt_zip_frame *f = &t[i];
 		const uint8_t *bytes = in;
-		int err = read_all(fd, in, f->stored_len, f->file_off);
+		int err;
+
+		if (!known && f->raw_off >= CKPT_HDR_SIZE) {	/* the header is in: where do pages go? */
+			struct ckpt_hdr hd;
+
+			known = 1;
+			if (!read_all(out, &hd, sizeof(hd), 0) && hd.magic == CKPT_MAGIC && f->raw_off >= hd.data_off) {
+				data_off = hd.data_off;
+				end = pages_end(out, h->raw_size);
+			} else {
+				known = 0;	/* the tables are not all in yet */
+			}
+		}
+		if (end && f->raw_off >= data_off && f->raw_off + f->raw_len <= end)
+			continue;		/* page data, not asked for */
+		err = read_all(fd, in, f->stored_len, f->file_off);
 
 		if (err)
 			return img_fail(e, "compressed image: read frame %u: %s", i,
@@ -107,8 +150,12 @@ static int unpack_frames(int fd, int out, const struct ckpt_zip_hdr *h, const st
 }
 
 /* fd: a file of file_size bytes that begins with CKPT_ZIP_MAGIC.  Returns a
- * memfd (close-on-exec) holding the image, or -1 with e filled. */
-int img_unpack(int fd, uint64_t file_size, struct img_err *e)
+ * memfd (close-on-exec) holding the image, or -1 with e filled.  pages 0:
+ * the page data is left out (zeros): for a reader of the tables and the
+ * descriptors' bytes only (img_unpack_pages). */
+int img_unpack_pages = 1;
+
+int img_unpack(int fd, uint64_t file_size, int pages, struct img_err *e)
 {
 	struct ckpt_zip_hdr h;
 	uint32_t crc;
@@ -154,7 +201,7 @@ int img_unpack(int fd, uint64_t file_size, struct img_err *e)
 			 sys_failed(out) ? (int)-out : 28);
 		goto out;
 	}
-	if (unpack_frames(fd, (int)out, &h, (void *)tmap, (uint8_t *)wmap, e))
+	if (unpack_frames(fd, (int)out, &h, (void *)tmap, (uint8_t *)wmap, pages, e))
 		goto out;
 	r = (int)out;
 	out = -1;

@@ -563,6 +563,8 @@ int main(int argc, char **argv)
 {
 	const char *path = argc > 1 ? argv[1] : "myckpt";
 
+	img_unpack_pages = 0;		/* a compressed image: its tables and descriptors' bytes */
+
 	if (argc > 2 || (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))) {
 		fprintf(argc > 2 ? stderr : stdout, "usage: readckpt [IMAGE]   (default: myckpt)\n");
 		return argc > 2 ? 2 : 0;

@@ -15,6 +15,7 @@
 #   4  `restorer IMG` refuses it in one line naming `ckpt restore`, exit 2
 #   5  a byte of a frame flipped: `ckpt restore` refuses in one line (frame
 #      checksum), exit 2, the program not started
+#      (readckpt, which unpacks no page data, still shows its tables)
 #   6  the file cut short: refused in one line, exit 2
 #   7  random memory only (32 MiB): frames stored as they are, the file no
 #      bigger than the image + 1%; restored, same checksum
@@ -150,6 +151,14 @@ size=$(stat -c %s "$W/img")
 printf '\377' | dd of="$W/img" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
 cmp -s "$W/img" "$W/img.good" || printf '\000' | dd of="$W/img" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
 refused "a frame's byte changed: refused" "frame [0-9]* checksum mismatch" "$ROOT/ckpt" restore "$W/img"
+# readckpt reads no page data: it unpacks only the tables and the bytes
+# after the pages, and so shows the image whose page frame is damaged
+if "$ROOT/readckpt" "$W/img" >"$W/read" 2>&1 && grep -q "^  compressed  zstd" "$W/read" &&
+   grep -q "^threads 1" "$W/read"; then
+	ok "readckpt unpacks only what it shows: the tables of the damaged image, not its pages"
+else
+	not_ok "readckpt of the image with a damaged page frame: $(head -n 3 "$W/read" | tr '\n' '|')"
+fi
 cp "$W/img.good" "$W/img"
 truncate -s $((size - 100)) "$W/img"
 refused "the file cut short: refused" "compressed image: header out of range" "$ROOT/ckpt" restore "$W/img"
@@ -188,6 +197,6 @@ if [ "$(id -u)" -eq 0 ]; then
 	refused "root, a group-writable compressed image: refused" "writable by group or others" \
 		"$ROOT/ckpt" restore "$W/img"
 else
-	note "11-12: root only (the root pass runs them)"
+	note "12-13: root only (the root pass runs them)"
 fi
 finish

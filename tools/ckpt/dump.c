@@ -884,6 +884,7 @@ static int report_image(const struct dump *d)
 	char member[IMG_PATH_MAX];
 	int r = EX_OK;
 
+	img_unpack_pages = 0;		/* a compressed image: its tables are what is reported */
 	if (!img_job_is(d->path))
 		return report_one(d, d->path, NULL, 0);
 	if (img_job_open(&j, d->path, &err)) {

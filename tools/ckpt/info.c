@@ -360,6 +360,7 @@ int cmd_info(int argc, char **argv)
 		usage_error("one IMAGE only ('%s' is extra)", argv[optind + 1]);
 	if (optind < argc)
 		path = argv[optind];
+	img_unpack_pages = 0;		/* a compressed image: no page data is shown */
 	if (json)
 		return img_job_is(path) ? info_job_json(path) : info_json(path);
 	if (find_helper("readckpt", rdr, sizeof(rdr)))

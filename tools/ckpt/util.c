@@ -331,7 +331,7 @@ const char *restorer_image(const char *path, char *buf, size_t cap)
 		close(fd);
 		return NULL;
 	}
-	raw = img_unpack(fd, (uint64_t)st.st_size, &e);
+	raw = img_unpack(fd, (uint64_t)st.st_size, 1, &e);
 	close(fd);
 	if (raw < 0) {
 		say("%s: %s", path, e.msg);
