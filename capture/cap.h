@@ -50,6 +50,7 @@ struct cap_scratch {
 	 * cap_touch_slow), and the scan's window on pages read another way */
 	int touch;
 	long self_mem;			/* /proc/self/mem while the scan reads through it, or -1 */
+	uint64_t own_rseq;		/* the writing thread's registered rseq area, or 0 (dump.c) */
 	uint8_t pagebuf[CAP_IOBUF];
 	struct cap_job_work {		/* job.c, in the root of a job checkpoint */
 		struct ckpt_job_hdr hdr;

@@ -59,15 +59,17 @@ static int put_zeros(int fd, uint64_t *off, uint32_t *crc, uint64_t len)
  * a deleted file (past the file's end /proc/self/mem answers EIO where a load
  * would raise SIGBUS: those pages are stored as zeros), is shared memory (the
  * fork does not freeze it: the program, or another process, writes it while
- * we do) or holds this very stack, whose lower pages change while we write:
- * the crc is of the bytes written. */
+ * we do), holds this very stack, whose lower pages change while we write, or
+ * holds the rseq area of the thread writing (CKPT_FORK=0: the kernel writes
+ * its CPU number there whenever the thread comes back to user space on
+ * another CPU): the crc is of the bytes written. */
 static int needs_bounce(const struct ckpt_run *run, const struct ckpt_vma *v)
 {
-	uint64_t sp = (uint64_t)__builtin_frame_address(0);
+	uint64_t sp = (uint64_t)__builtin_frame_address(0), rs = ckpt_scratch.own_rseq;
 
 	return !(v->prot & PROT_READ) || v->kind == CKPT_VMA_GONE || (v->flags & (CKPT_MAP_COPIED | CKPT_MAP_SHARED)) ||
 	       cap_from_parent(run->vma) ||
-	       (sp >= v->start && sp < v->end);
+	       (sp >= v->start && sp < v->end) || (rs && rs >= v->start && rs < v->end);
 }
 
 /* Copy one run to the file. */
@@ -675,9 +677,13 @@ static int open_mem(long *memfd, int pid)
 static int write_pages(struct writer *x)
 {
 	long memfd = -1, pmemfd = -1;
+	uint32_t rseq_len;
 	int err = 0;
 
 	ckpt_scratch.synced_to = hdr.data_off;
+	cap_rseq_probe(&ckpt_scratch.own_rseq, &rseq_len);	/* (a forked writer has dropped its own) */
+	if (!rseq_len)
+		ckpt_scratch.own_rseq = 0;
 	for (uint32_t i = 0; i < x->w.nruns && !err; i++) {
 		struct ckpt_run *run = &ckpt_scratch.runs[i];
 		const struct ckpt_vma *v = &ckpt_scratch.vmas[run->vma];
