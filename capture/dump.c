@@ -12,23 +12,9 @@ static const uint8_t zeros[4096];
 
 static int write_at(int fd, const void *buf, uint64_t n, uint64_t off)
 {
-	const uint8_t *p = buf;
-
 	if (cap_zip_active())		/* CKPT_COMPRESS: a frame of the container */
 		return cap_zip_write(buf, n, off);
-
-	while (n) {
-		long r = sys_pwrite(fd, p, n > (1u << 30) ? (1u << 30) : n, off);
-
-		if (r == -4)
-			continue;
-		if (sys_failed(r))
-			return (int)r;
-		if (r == 0)
-			return -5;
-		p += r, off += r, n -= r;
-	}
-	return 0;
+	return img_pwrite_all(fd, buf, n, off);
 }
 
 /* write `len` bytes of table at *off, extend the running crc */

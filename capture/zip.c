@@ -104,18 +104,7 @@ static void compress_slot(struct zip_worker *me, struct zip_slot *s)
 	s->frame.crc = ckpt_crc32c(0, bytes, n);
 	off = __atomic_fetch_add(&zip->zpos, n, __ATOMIC_RELAXED);
 	s->frame.file_off = off;
-	s->err = 0;
-	while (n) {
-		long r = sys_pwrite(zip->fd, bytes, n, off);
-
-		if (r == -4)
-			continue;
-		if (sys_failed(r) || r == 0) {
-			s->err = r ? (int)r : -5;
-			break;
-		}
-		bytes += r, off += r, n -= r;
-	}
+	s->err = img_pwrite_all(zip->fd, bytes, n, off);
 }
 
 /* a compressor: slots index, index + nworkers, ... in turn, until told to quit */
@@ -366,22 +355,6 @@ static void sort_frames(void)
 			}
 }
 
-static int write_all(const void *buf, uint64_t n, uint64_t off)
-{
-	const uint8_t *b = buf;
-
-	while (n) {
-		long r = sys_pwrite(zip->fd, b, n, off);
-
-		if (r == -4)
-			continue;
-		if (sys_failed(r) || r == 0)
-			return r ? (int)r : -5;
-		b += r, off += r, n -= r;
-	}
-	return 0;
-}
-
 static void release(void)
 {
 	if (zip->table)
@@ -416,8 +389,8 @@ int cap_zip_end(uint64_t *raw, uint64_t *stored)
 		h.nframes = zip->nframes;
 		h.index_crc = ckpt_crc32c(0, zip->table, table_len);
 		h.hdr_crc = ckpt_crc32c(0, &h, sizeof(h));
-		if (!(err = write_all(zip->table, table_len, zip->zpos)))
-			err = write_all(&h, sizeof(h), 0);
+		if (!(err = img_pwrite_all(zip->fd, zip->table, table_len, zip->zpos)))
+			err = img_pwrite_all(zip->fd, &h, sizeof(h), 0);
 	}
 	*raw = zip->raw_end;
 	*stored = zip->zpos + table_len;

@@ -32,22 +32,6 @@ static int read_all(int fd, void *buf, uint64_t n, uint64_t off)
 	return 0;
 }
 
-static int write_all(int fd, const void *buf, uint64_t n, uint64_t off)
-{
-	const uint8_t *p = buf;
-
-	while (n) {
-		long r = sys_pwrite(fd, p, n, off);
-
-		if (r == -4)
-			continue;
-		if (sys_failed(r) || r == 0)
-			return r ? (int)r : -28;
-		p += r, off += r, n -= r;
-	}
-	return 0;
-}
-
 /* the frame table: sorted, disjoint, inside the file and the image, the last
  * one ending the image */
 static int check_frames(const struct ckpt_zip_hdr *h, const struct ckpt_zip_frame *t, struct img_err *e)
@@ -142,7 +126,7 @@ static int unpack_frames(int fd, int out, const struct ckpt_zip_hdr *h, const st
 						"image corrupted", i, f->raw_len);
 			bytes = raw;
 		}
-		if ((err = write_all(out, bytes, f->raw_len, f->raw_off)))
+		if ((err = img_pwrite_all(out, bytes, f->raw_len, f->raw_off)))
 			return img_fail(e, "compressed image: no room to unpack it (%lu bytes): errno %d",
 					h->raw_size, -err);
 	}

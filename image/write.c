@@ -8,6 +8,24 @@
 #include "image.h"
 #include "ckpt_sys.h"
 
+/* n bytes at off of fd, through EINTR and short writes: 0, or -errno (a
+ * write of nothing: -EIO).  In pieces of at most 1 GiB. */
+int img_pwrite_all(int fd, const void *buf, uint64_t n, uint64_t off)
+{
+	const uint8_t *p = buf;
+
+	while (n) {
+		long r = sys_pwrite(fd, p, n > (1u << 30) ? (1u << 30) : n, off);
+
+		if (r == -4)
+			continue;
+		if (sys_failed(r) || r == 0)
+			return r ? (int)r : -5;
+		p += r, off += r, n -= r;
+	}
+	return 0;
+}
+
 /* From h->data_off on: each run's pages in run order (a run whose data_off
  * is IMG_NO_DATA stores nothing and gets 0), then each descriptor's bytes,
  * then, when h->vdso_data_off is not 0 on entry (the writer stores them),
