@@ -38,7 +38,7 @@ IMG_SRC  := image/read.c image/chain.c image/job.c image/fmt.c image/crc32c.c
 RST_SRC  := restore/main.c restore/job.c restore/vma.c restore/fds.c restore/locks.c restore/paths.c restore/mem.c image/mem.c $(IMG_SRC)
 RST_ASM  := asm/entry.asm asm/jump.asm asm/spawn.asm asm/syscall.asm
 CAP_SRC  := capture/config.c capture/preload.c capture/dump.c capture/maps.c capture/state.c capture/api.c capture/track.c \
-            capture/signame.c capture/goprog.c capture/threads.c capture/altstack.c capture/inotify.c capture/pty.c capture/procfs.c capture/job.c capture/zip.c $(IMG_SRC) image/write.c image/unpack.c
+            capture/signame.c capture/goprog.c capture/threads.c capture/altstack.c capture/inotify.c capture/pty.c capture/procfs.c capture/job.c capture/zip.c capture/snap.c $(IMG_SRC) image/write.c image/unpack.c
 CAP_ASM  := asm/context.asm asm/spawn.asm asm/syscall.asm
 
 RST_OBJ  := $(RST_SRC:%.c=$(B)/rst/%.o) $(RST_ASM:%.asm=$(B)/%.o)

@@ -24,6 +24,38 @@
 #define CAP_MAX_FD_COPY	(64u << 20)	/* largest deleted file or memfd copied into an image */
 #define CAP_MAX_FD_STORE (1u << 20)	/* largest open file CKPT_COPY_FILES=all stores */
 
+/* snap.c: CKPT_SNAPSHOT=uffd, the program going on while its write-protected
+ * memory is written.  In the scratch: never protected, never in the image. */
+struct cap_walk;
+enum { SNAP_BROKEN_READ = 1, SNAP_BROKEN_REMOVE, SNAP_BROKEN_UNMAP, SNAP_BROKEN_REMAP };
+struct cap_snap {
+	int active;			/* the pages are being written */
+	int uffd, wake, mem;		/* userfaultfd; eventfd: the writer's "stop"; /proc/self/mem */
+	volatile int32_t handler_tid;	/* the fault handler thread, until it exits */
+	volatile int32_t go;		/* 1: the writer may start */
+	int32_t broken;			/* SNAP_BROKEN_*: why the snapshot no longer holds */
+	uint64_t broken_at;
+	uint64_t area, area_len;	/* handler stack | block | vma_base | state | side */
+	uint8_t *block;			/* the handler's read buffer */
+	uint64_t *vma_base;		/* each region's first page in state/side; ~0: not covered */
+	uint8_t *state;			/* per page: PAGE_* (snap.c) */
+	uint8_t *side;			/* per page: its copy, once it has one */
+	uint32_t nvmas;
+	uint64_t hole_start, hole_end;	/* this scratch */
+	uint64_t faults, copied, precopied;
+};
+int cap_snap_possible(void);		/* 0, or -errno: no userfaultfd that waits in the kernel */
+int cap_snap_begin(struct cap_walk *w, const char **why);
+void cap_snap_forget_fds(void);		/* the beginning thread's copies */
+void cap_snap_go(void);			/* the writer may start */
+void cap_snap_wait_go(void);
+int cap_snap_covers(uint32_t vma);
+void cap_snap_claim(uint32_t vma, uint64_t addr, uint8_t *buf, uint64_t n);
+void cap_snap_written(uint32_t vma, uint64_t addr, uint64_t n);
+void cap_snap_gone(uint32_t vma, uint64_t addr);	/* the writer could not read it */
+int cap_snap_end(const char *path);	/* 0, or -EAGAIN: abandoned (said) */
+extern int cap_snap_abandoned;
+
 /* The checkpoint's working storage.  One page-aligned object, so the page scan
  * can leave it out of the image: after a restore its contents do not matter. */
 struct cap_scratch {
@@ -52,6 +84,7 @@ struct cap_scratch {
 	long self_mem;			/* /proc/self/mem while the scan reads through it, or -1 */
 	uint64_t own_rseq;		/* the writing thread's registered rseq area, or 0 (dump.c) */
 	uint8_t pagebuf[CAP_IOBUF];
+	struct cap_snap snap;
 	struct cap_job_work {		/* job.c, in the root of a job checkpoint */
 		struct ckpt_job_hdr hdr;
 		struct ckpt_job_proc procs[CKPT_JOB_MAX_PROCS];
@@ -87,12 +120,15 @@ struct cap_config {
 	int full_every;			/* CKPT_FULL_EVERY: a full image after this many (default 8) */
 	int compress;			/* CKPT_COMPRESS=zstd: a full image of a lone process is
 					 * written as a compressed container (zip.c) */
+	int snapshot;			/* CKPT_SNAPSHOT: CAP_SNAP_*, 0: auto */
 	int secure;			/* AT_SECURE: a privileged program; no CKPT_* is read */
 	/* the sealed memfd "ckpt" naming path and sig for `ckpt dump` (preload.c):
 	 * its number, and its inode (0: none published) to know it is still ours */
 	int settings_fd;
 	uint64_t settings_dev, settings_ino;
 };
+
+enum { CAP_SNAP_AUTO, CAP_SNAP_FORK, CAP_SNAP_UFFD, CAP_SNAP_INPLACE };
 
 /* The state a checkpoint takes besides memory, filled before the page walk. */
 #define CAP_MAX_THREADS	64

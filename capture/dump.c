@@ -48,12 +48,13 @@ static int put_zeros(int fd, uint64_t *off, uint32_t *crc, uint64_t len)
  * we do), holds this very stack, whose lower pages change while we write, or
  * holds the rseq area of the thread writing (CKPT_FORK=0: the kernel writes
  * its CPU number there whenever the thread comes back to user space on
- * another CPU): the crc is of the bytes written. */
+ * another CPU), or is kept by a uffd snapshot (snap.c: a page the program has
+ * written since is taken from its copy): the crc is of the bytes written. */
 static int needs_bounce(const struct ckpt_run *run, const struct ckpt_vma *v)
 {
 	uint64_t sp = (uint64_t)__builtin_frame_address(0), rs = ckpt_scratch.own_rseq;
 
-	return !(v->prot & PROT_READ) || v->kind == CKPT_VMA_GONE || (v->flags & (CKPT_MAP_COPIED | CKPT_MAP_SHARED)) ||
+	return cap_snap_covers(run->vma) || !(v->prot & PROT_READ) || v->kind == CKPT_VMA_GONE || (v->flags & (CKPT_MAP_COPIED | CKPT_MAP_SHARED)) ||
 	       cap_from_parent(run->vma) ||
 	       (sp >= v->start && sp < v->end) || (rs && rs >= v->start && rs < v->end);
 }
@@ -169,6 +170,8 @@ static int write_run(int fd, int memfd, struct ckpt_run *run, int bounce)
 		if (r == -5 || r == 0) {	/* EIO: past the file's end */
 			n = CKPT_PAGE_SIZE;
 			memset(ckpt_scratch.iobuf, 0, n);
+			if (cap_snap_covers(run->vma))	/* (or, protected memory: unmapped) */
+				cap_snap_gone(run->vma, run->addr + done);
 		} else if (sys_failed(r)) {
 			return (int)r;
 		} else {
@@ -178,10 +181,14 @@ static int write_run(int fd, int memfd, struct ckpt_run *run, int bounce)
 				memset(ckpt_scratch.iobuf + r, 0, n - r);
 			}
 		}
+		if (cap_snap_covers(run->vma))
+			cap_snap_claim(run->vma, run->addr + done, (uint8_t *)ckpt_scratch.iobuf, n);
 		crc = ckpt_crc32c(crc, ckpt_scratch.iobuf, n);
 		w = write_at(fd, ckpt_scratch.iobuf, n, run->data_off + done);
 		if (w)
 			return w;
+		if (cap_snap_covers(run->vma))
+			cap_snap_written(run->vma, run->addr + done, n);
 		done += n;
 		start_writeback(fd, run->data_off + done);
 	}
@@ -812,6 +819,7 @@ static int write_tables_and_header(struct writer *x)
 /* A failed image: the temp file goes (an in-memory store is the caller's). */
 static int discard(struct writer *x, int err)
 {
+	cap_snap_end(0);
 	cap_zip_abort();
 	if (x->target_fd >= 0)
 		return err;
@@ -904,7 +912,8 @@ static int write_image(struct cap_walk *wp, struct cap_state *st, const char *pa
 		if ((err = open_output(&x)))
 			return err;
 		if ((err = write_pages(&x)) || (err = write_fd_contents(&x)) || (err = write_vdso(&x)) ||
-		    (cap_zip_active() && (err = cap_zip_drain())))	/* the pages read, the crcs known */
+		    (cap_zip_active() && (err = cap_zip_drain())) ||	/* the pages read, the crcs known */
+		    (err = cap_snap_end(path)))		/* a uffd snapshot's pages are all out */
 			return discard(&x, err);
 		let_program_go_on(&x);
 		if (x.w.quick && !x.refined && (err = refine(&x, &again)))

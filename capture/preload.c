@@ -310,6 +310,35 @@ static void read_compress(const char *v)
 		cap_say("CKPT_COMPRESS: a job's images are written uncompressed (the restorer reads them itself)");
 }
 
+/* CKPT_SNAPSHOT: how a lone process's full image is taken while the program
+ * goes on.  auto (unset) chooses by the process's shape (choose_snapshot). */
+static void read_snapshot(const char *v)
+{
+	int err;
+
+	if (!v || !*v || !strcmp(v, "auto"))
+		return;
+	if (!strcmp(v, "fork"))
+		ckpt_cfg.snapshot = CAP_SNAP_FORK;
+	else if (!strcmp(v, "inplace"))
+		ckpt_cfg.snapshot = CAP_SNAP_INPLACE;
+	else if (!strcmp(v, "uffd"))
+		ckpt_cfg.snapshot = CAP_SNAP_UFFD;
+	else {
+		cap_say("CKPT_SNAPSHOT=%s: not fork, uffd, inplace or auto: chosen automatically", v);
+		return;
+	}
+	if (!ckpt_cfg.fork_writer)
+		cap_say("CKPT_SNAPSHOT=%s: CKPT_FORK=0 writes every image with the program stopped", v);
+	else if (ckpt_cfg.snapshot == CAP_SNAP_UFFD && (err = cap_snap_possible())) {
+		cap_say("CKPT_SNAPSHOT=uffd: no userfaultfd that also waits on the kernel's writes (errno %d%s): "
+			"images are written by a forked child", -err,
+			err == -1 ? "; an ordinary user needs vm.unprivileged_userfaultfd=1" : "");
+		ckpt_cfg.snapshot = CAP_SNAP_FORK;
+	} else if (ckpt_cfg.snapshot != CAP_SNAP_FORK && (ckpt_cfg.incremental || in_a_job()))
+		cap_say("CKPT_SNAPSHOT=%s: %s images are written by a forked child", v,
+			ckpt_cfg.incremental ? "CKPT_INCREMENTAL's" : "a job's");
+}
 
 __attribute__((constructor)) static void ckpt_init(void)
 {
@@ -396,6 +425,7 @@ __attribute__((constructor)) static void ckpt_init(void)
 								: "comparing page hashes", ckpt_cfg.full_every);
 	}
 	read_compress(cap_env("CKPT_COMPRESS"));
+	read_snapshot(cap_env("CKPT_SNAPSHOT"));
 	keep = cap_env("CKPT_KEEP");
 	if (keep && *keep) {
 		char *end;
@@ -684,16 +714,23 @@ static uint64_t status_kb(const char *text, const char *key)
 	return v ? img_parse_num(&v, 10) : 0;
 }
 
+/* auto: what the last pause of each method cost (its own part, after the
+ * common walk) and the resident data it held, in kB; a method measured
+ * nowhere yet is tried, then the cheaper per kB is taken. */
+static struct { uint64_t ns, kb; } measured[4];
+static uint64_t shape_kb;			/* the data of the checkpoint being taken */
+static int uffd_unusable;			/* auto: none to be had, or a snapshot did not hold */
+
 static int in_place_pays(void)
 {
 	char buf[4096];
-	uint64_t pte, data;
+	uint64_t pte;
 
 	if (cap_read_small("/proc/self/status", buf, sizeof(buf)) <= 0)
 		return 0;
 	pte = status_kb(buf, "VmPTE:");
-	data = status_kb(buf, "RssAnon:") + status_kb(buf, "RssShmem:");
-	return pte >= 1024 && data <= 16 * pte;
+	shape_kb = status_kb(buf, "RssAnon:") + status_kb(buf, "RssShmem:");
+	return pte >= 1024 && shape_kb <= 16 * pte;
 }
 
 static void inplace_writer(void *arg)
@@ -733,6 +770,105 @@ static int write_in_place(struct cap_walk *w)
 	return 0;
 }
 
+/* CKPT_SNAPSHOT=uffd (snap.c): the pages are write-protected in the pause,
+ * this thread writes them while the program runs on. */
+static void snapshot_writer(void *arg)
+{
+	(void)arg;
+	cap_snap_wait_go();
+	inplace.result = cap_finish(&inplace.w, &state, ckpt_cfg.path, -1);
+	cap_snap_end(0);		/* (an image that failed before its pages were out) */
+	SC1(__NR_exit, 0);
+}
+
+/* protect the pages and start the writer: 0, or -errno (said; nothing is
+ * left protected: the caller forks as usual) */
+static int write_snapshot(struct cap_walk *w)
+{
+	long m = sys_mmap(0, INPLACE_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	const char *why = "";
+	long tid;
+	int err;
+
+	if (sys_failed(m))
+		return (int)m;
+	inplace.w = *w;
+	inplace.data_out = 1;			/* the program does not wait */
+	inplace.result = 0;
+	inplace.stack = (uint64_t)m;
+	inplace.stack_len = INPLACE_STACK;
+	memset(ckpt_scratch.remade, 0xff, sizeof(ckpt_scratch.remade));	/* every page is here */
+	if ((err = cap_snap_begin(&inplace.w, &why))) {
+		cap_say("%s: CKPT_SNAPSHOT=uffd: %s: errno %d: this image is written by a forked child",
+			ckpt_cfg.path, why, -err);
+		sys_munmap((uint64_t)m, INPLACE_STACK);
+		inplace.stack = 0;
+		return err;
+	}
+	tid = cap_spawn_helper((uint64_t)m, INPLACE_STACK, &inplace.tid, snapshot_writer, 0);
+	if (sys_failed(tid)) {
+		cap_snap_end(0);
+		sys_munmap((uint64_t)m, INPLACE_STACK);
+		inplace.stack = 0;
+		return (int)tid;
+	}
+	cap_snap_forget_fds();
+	cap_snap_go();
+	return 0;
+}
+
+/* Which way a lone process's full image is taken: CKPT_SNAPSHOT, or by the
+ * process's shape and by measurement.  A sparse process is written in place
+ * (in_place_pays).  Otherwise fork and the uffd snapshot are each tried once
+ * and then the one whose pause cost less per kB of data is used, its figure
+ * taken again each time.  On a machine where page table updates are costly
+ * (a paravirtualized guest) write-protecting a page costs about what forking
+ * it does, and fork keeps the pause; where memory is in huge pages the
+ * snapshot's pause is smaller.  A snapshot abandoned once (the program
+ * unmapped memory meanwhile) is not tried again. */
+static int choose_snapshot(void)
+{
+	if (ckpt_cfg.snapshot)
+		return ckpt_cfg.snapshot;
+	if (in_place_pays())
+		return CAP_SNAP_INPLACE;
+	if (!uffd_unusable && !measured[CAP_SNAP_UFFD].kb && measured[CAP_SNAP_FORK].kb &&
+	    cap_snap_possible())
+		uffd_unusable = 1;		/* (an ordinary user: fork, said nowhere) */
+	if (uffd_unusable || cap_snap_abandoned || !measured[CAP_SNAP_FORK].kb)
+		return CAP_SNAP_FORK;
+	if (!measured[CAP_SNAP_UFFD].kb)
+		return CAP_SNAP_UFFD;
+	return measured[CAP_SNAP_UFFD].ns * measured[CAP_SNAP_FORK].kb <
+	       measured[CAP_SNAP_FORK].ns * measured[CAP_SNAP_UFFD].kb ? CAP_SNAP_UFFD : CAP_SNAP_FORK;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct ksys_timespec t;
+
+	sys_clock_gettime(1, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+/* auto: remember what this pause's method cost (a uffd snapshot that could
+ * not begin is not tried again) */
+static void measure(int method, uint64_t t0, int uffd_failed)
+{
+	if (ckpt_cfg.snapshot || method == CAP_SNAP_INPLACE)
+		return;
+	if (uffd_failed) {
+		uffd_unusable = 1;
+		return;
+	}
+	measured[method].ns = mono_ns() - t0;
+	measured[method].kb = shape_kb ? shape_kb : 1;
+	if (cap_env("CKPT_VERBOSE"))
+		cap_say("%s: snapshot by %s: %lu us for %lu kB", ckpt_cfg.path,
+			method == CAP_SNAP_UFFD ? "uffd write protection" : "fork", measured[method].ns / 1000,
+			measured[method].kb);
+}
+
 /* A forked writer keeps the rseq registration of the thread that forked it,
  * whose area is in that thread's TLS: a page of the image.  The kernel writes
  * the CPU number there each time the writer comes back to user space on
@@ -762,7 +898,8 @@ static int write_now(const char *path, int target_fd, int wait)
 	struct track_state *t = &ckpt_track;
 	int in_job = ckpt_job.role != 0;
 	int chain = ckpt_cfg.incremental && target_fd < 0 && (path == ckpt_cfg.path || (in_job && path == ckpt_job.path));
-	int full, r;
+	int full, r, lone, method;
+	uint64_t t0;
 	long pid;
 
 	if (chain && t->pid && t->pid != (int32_t)sys_getpid())
@@ -781,12 +918,16 @@ static int write_now(const char *path, int target_fd, int wait)
 		return r;			/* the job's checkpoint is cancelled (said) */
 	if (ckpt_job.role)
 		cap_job_drop_shared(&w);	/* the table holds the job's shared memory */
+	lone = full && !chain && !wait && target_fd < 0 && path == ckpt_cfg.path && !in_job;
+	method = lone ? choose_snapshot() : CAP_SNAP_FORK;
+	t0 = mono_ns();
 	if (!ckpt_cfg.fork_writer) {
 		if (ckpt_job.role == CAP_JOB_ROOT)
 			cap_job_release(1);
 		r = finish(&w, path, target_fd);
-	} else if (full && !chain && !wait && target_fd < 0 && path == ckpt_cfg.path && in_place_pays() &&
-		   write_in_place(&w) == 0) {
+	} else if (lone && method == CAP_SNAP_UFFD && !(r = write_snapshot(&w))) {
+		measure(method, t0, 0);		/* the thread finishes it; reap_writer collects it */
+	} else if (lone && method == CAP_SNAP_INPLACE && write_in_place(&w) == 0) {
 		r = 0;				/* the thread finishes it; reap_writer collects it */
 		if (cap_env("CKPT_VERBOSE"))
 			cap_say("%s: written in place by a thread (a sparse process: cheaper than a fork)", path);
@@ -825,6 +966,8 @@ static int write_now(const char *path, int target_fd, int wait)
 			sys_close(gate[0]);
 		}
 		fork_advice(&w, 1);
+		if (lone && !sys_failed(pid))	/* (a snapshot that could not begin: not again) */
+			measure(CAP_SNAP_FORK, t0, method == CAP_SNAP_UFFD);
 		if (ckpt_job.role == CAP_JOB_ROOT && !sys_failed(pid))
 			cap_job_forked();
 		if (sys_failed(pid)) {		/* no child: write it here */
