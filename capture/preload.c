@@ -46,6 +46,8 @@ static struct {
 	volatile int32_t tid;		/* set at clone, cleared (and woken) at its exit */
 	volatile int32_t data_out;	/* 1: the program may go on */
 	int result;
+	int retake;			/* auto: a uffd snapshot did not hold, the writer asked for
+					 * the checkpoint again (a fork this time) */
 	uint64_t stack, stack_len;
 	struct cap_walk w;
 } inplace;
@@ -778,6 +780,10 @@ static void snapshot_writer(void *arg)
 	cap_snap_wait_go();
 	inplace.result = cap_finish(&inplace.w, &state, ckpt_cfg.path, -1);
 	cap_snap_end(0);		/* (an image that failed before its pages were out) */
+	if (cap_snap_abandoned && !ckpt_cfg.snapshot && !inplace.retake) {
+		inplace.retake = 1;	/* (once: a program that unmaps at every checkpoint */
+		SC2(__NR_kill, sys_getpid(), ckpt_cfg.sig);	/* is not asked again and again) */
+	}
 	SC1(__NR_exit, 0);
 }
 
@@ -1048,7 +1054,11 @@ static int ckpt_take(int from_signal, uint64_t program_mask, uint64_t sig_rip, c
 	sys_rt_sigprocmask(SIG_BLOCK, &all, &old_mask);
 	/* at most one checkpoint in flight; a final one waits for it, and so
 	 * does a job's member (its root's last writer waited for its image) */
-	r = reap_writer(!from_signal || from_signal >= 3);
+	r = reap_writer(!from_signal || from_signal >= 3 || inplace.retake == 1);
+	if (inplace.retake == 1) {		/* the writer's own request: it exits now */
+		inplace.retake = 2;
+		r = r == -5 ? 0 : r;
+	}
 	if (r == -5) {
 		cap_say("%s: the previous checkpoint failed (see above); the image before it is kept",
 			path);

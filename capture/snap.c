@@ -462,8 +462,9 @@ int cap_snap_end(const char *path)
 	cap_join_helper(&snap->handler_tid, 1);
 	why = snap->broken;
 	if (path && why)
-		cap_say("%s: checkpoint abandoned: %s at 0x%lx while the uffd snapshot was written "
-			"(CKPT_SNAPSHOT=fork does not mind)", path, broken_what[why], snap->broken_at);
+		cap_say("%s: checkpoint abandoned: %s at 0x%lx while the uffd snapshot was written (%s)", path,
+			broken_what[why], snap->broken_at,
+			ckpt_cfg.snapshot ? "CKPT_SNAPSHOT=fork does not mind" : "it is taken again, by a fork");
 	else if (path && cap_env("CKPT_VERBOSE"))
 		cap_say("%s: uffd snapshot: %lu write faults, %lu pages copied aside, %lu copied in the pause",
 			path, snap->faults, snap->copied, snap->precopied);

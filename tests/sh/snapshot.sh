@@ -23,6 +23,8 @@
 #      the second by uffd write protection (each measured, CKPT_VERBOSE), the
 #      third by whichever cost less per kB; the last image restores right
 #      (ordinary user: by fork each time, uffd not tried)
+#   5b (root) the same, the program unmapping memory during the second (the
+#      uffd snapshot): abandoned, taken again by fork at once, fork after
 #   6  (user) CKPT_SNAPSHOT=uffd: one line at start saying the userfaultfd it
 #      needs is root's (vm.unprivileged_userfaultfd=0) and that a forked
 #      child writes; the image restores right
@@ -59,7 +61,8 @@ int main(int argc, char **argv)
 {
 	size_t n = (size_t)atoi(argv[1]) << 8, bad = 0, xlen = 64 << 20;
 	const char *mode = argv[2], *img = argv[3];
-	int want = !strcmp(mode, "three") ? 3 : 1, unmap = !strcmp(mode, "unmap"), raised = 0, images = 0;
+	int want = !strncmp(mode, "three", 5) ? 3 : 1, raised = 0, images = 0;
+	int unmap_at = !strcmp(mode, "unmap") ? 1 : !strcmp(mode, "three-unmap") ? 2 : 0;
 	uint8_t *m = mmap(0, n * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	uint8_t *extra = mmap(0, xlen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ino_t last = 0;
@@ -84,7 +87,7 @@ int main(int argc, char **argv)
 				raised++;		/* the next waits for this one's image */
 				quiet = 0;
 				raise(SIGUSR2);
-				if (unmap)
+				if (raised == unmap_at)
 					munmap(extra, xlen);
 			}
 			if (ckpt_restore_count()) {	/* restored: the instant of the raise */
@@ -95,7 +98,7 @@ int main(int argc, char **argv)
 						printf("restored: page %zu of %zu holds %lu/%lu, want %lu (at page %zu of sweep %lu)\n",
 						       q, n, pg(m, q)[0], pg(m, q)[1], w, p, gen);
 				}
-				if (memchr(extra, 0, xlen) || extra[0] != 7)
+				if ((!unmap_at || raised < unmap_at) && (memchr(extra, 0, xlen) || extra[0] != 7))
 					printf("restored: the 64 MiB region is not whole\n"), bad++;
 				if (!bad)
 					printf("restored: consistent at page %zu of sweep %s\n", p,
@@ -112,10 +115,10 @@ int main(int argc, char **argv)
 			last = image_ino(img);
 			images++;
 			quiet = 0;
-		} else if (++quiet >= 100 && raised > images && !unmap) {
+		} else if (++quiet >= 100 && raised > images && unmap_at != 1) {
 			raised--;		/* "still being written; skipped": again */
 		}
-		if (raised == want && (images == want || unmap) && ++after == 5) {
+		if (raised == want && (images == want || unmap_at == 1) && ++after == 5) {
 			printf("live: each page as written\n");
 			return 0;
 		}
@@ -202,6 +205,20 @@ else
 	not_ok "auto: exit $rc, '$(oneline "$W/orig.out")', methods '$methods' (want fork $how2 then either); libckpt: $(oneline "$W/orig.err")"
 fi
 restored "the third image, restored" "$wantN"
+
+# 5b: auto, and the program unmaps memory during the uffd snapshot
+if [ $ROOTUSER -eq 1 ]; then
+	sweep three-unmap
+	methods=$(sed -n 's/.*snapshot by \(fork\|uffd\).*/\1/p' "$W/orig.err" | tr '\n' ' ')
+	if [ $rc -eq 0 ] && [ "$(cat "$W/orig.out")" = "live: each page as written" ] && [ "$methods" = "fork uffd fork fork " ] &&
+	   grep -q "checkpoint abandoned: the program unmapped memory at 0x[0-9a-f]* while the uffd snapshot was written (it is taken again, by a fork)$" "$W/orig.err" &&
+	   ! grep -q "failed" "$W/orig.err"; then
+		ok "auto, memory unmapped during the uffd snapshot: taken again by fork, fork from then on ($methods)"
+	else
+		not_ok "auto with an unmap: exit $rc, '$(oneline "$W/orig.out")', methods '$methods' (want fork uffd fork fork); libckpt: $(oneline "$W/orig.err")"
+	fi
+	restored "its last image, restored" "$wantN"
+fi
 
 # 6: the ordinary user asks for uffd
 if [ $ROOTUSER -eq 0 ]; then
