@@ -217,6 +217,7 @@ bench: all
 	$(Q)CC="$(CC)" QUICK="$(QUICK)" sh tests/bench/api.sh
 	$(Q)CC="$(CC)" QUICK="$(QUICK)" sh tests/bench/incr.sh
 	$(Q)CC="$(CC)" QUICK="$(QUICK)" sh tests/bench/jobs.sh
+	$(Q)CC="$(CC)" QUICK="$(QUICK)" sh tests/bench/snap.sh
 	$(Q)mkdir -p bench-out/bin bench-out/tmp && $(CC) -std=gnu11 -O2 -Wall -Wextra -o bench-out/bin/writepath \
 		tests/bench/writepath.c && bench-out/bin/writepath $(if $(filter-out 0,$(QUICK)),256,1024) bench-out/tmp/writepath.bin 3
 

@@ -28,7 +28,9 @@
 # medians), bench.png (gnuplot; skipped with a notice when gnuplot is missing:
 # Debian package `gnuplot-nox`), run1.log (stderr of the runs).
 #
-# Environment: QUICK=1, BENCH_RUNS, BENCH_RUNS_2G, BENCH_BUSY=1 (see work.c),
+# BENCH_HOG=1: a busy loop runs beside every case, on a machine so loaded the
+# fixed costs (thread stops, walks, scheduling) show.
+# Environment: QUICK=1, BENCH_RUNS, BENCH_RUNS_2G, BENCH_BUSY=1 (see work.c), BENCH_HOG=1,
 # BENCH_THREADS (default 16), CC, BENCH_DIR (scratch
 # directory for images; default bench-out/tmp: it must not be tmpfs if the
 # write+fsync figures are to mean anything).
@@ -58,7 +60,9 @@ esac
 [ "$THREADS" -le 64 ] || { echo "bench: BENCH_THREADS=$THREADS: libckpt takes 64 at most" >&2; exit 1; }
 
 RUN1=
+HOG=
 cleanup() {
+	[ -n "$HOG" ] && kill "$HOG" 2>/dev/null
 	if [ -n "$RUN1" ]; then
 		kill "$RUN1" 2>/dev/null	# run1 kills and reaps its own children
 		wait "$RUN1" 2>/dev/null
@@ -90,6 +94,11 @@ echo "bench: $(uname -r), $(nproc) cpus, scratch $TMP ($fs)"
 case $fs in tmpfs*) echo "bench: NOTE: scratch is tmpfs: write+fsync and checkpoint times mean little" ;; esac
 [ "$(id -u)" = 0 ] || echo "bench: not root: the cold read() baseline is skipped"
 
+if [ "${BENCH_HOG:-0}" = 1 ]; then
+	sh -c 'while :; do :; done' &
+	HOG=$!
+	echo "bench: BENCH_HOG=1: a busy loop (pid $HOG) runs beside every case"
+fi
 start=$(date +%s)
 failed=0
 # one_case MODE MIB RUNS [THREADS]; ZIP=1: with CKPT_COMPRESS=zstd
