@@ -805,8 +805,8 @@ static int write_snapshot(struct cap_walk *w)
 	inplace.stack_len = INPLACE_STACK;
 	memset(ckpt_scratch.remade, 0xff, sizeof(ckpt_scratch.remade));	/* every page is here */
 	if ((err = cap_snap_begin(&inplace.w, &why))) {
-		cap_say("%s: CKPT_SNAPSHOT=uffd: %s: errno %d: this image is written by a forked child",
-			ckpt_cfg.path, why, -err);
+		cap_say("%s: the uffd snapshot: %s: errno %d: this image is written by a forked child%s",
+			ckpt_cfg.path, why, -err, ckpt_cfg.snapshot ? "" : ", and the next ones too");
 		sys_munmap((uint64_t)m, INPLACE_STACK);
 		inplace.stack = 0;
 		return err;

@@ -188,8 +188,8 @@ static void on_write_fault(uint64_t addr)
 	protect(start, end - start, 0);
 }
 
-/* Every message waiting: 0 when none is left. */
-static int drain(void)
+/* Every message waiting. */
+static void drain(void)
 {
 	struct uffd_msg_raw m[32];
 	long r;
@@ -213,7 +213,6 @@ static int drain(void)
 			}
 		}
 	}
-	return 0;
 }
 
 /* The handler: waits on the userfaultfd and on the writer's word to stop,

@@ -48,6 +48,7 @@ if [ -z "${QUICK:-}" ] || [ "${QUICK:-}" = 0 ]; then
 fi
 cp "$T/runs" "$OUT/snap-runs.txt"
 
+huge() { if [ "$1" = 1 ]; then echo " huge"; fi; }
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print -1 }'; }
 # per METHOD MIB HUGE EXPR: EXPR (awk, over the line's fields) of each run, their median
 per() {
@@ -69,7 +70,7 @@ printf "  %-19s %9s %9s %10s %11s %11s %11s\n" "method, MiB" pause "fork()" paus
 cases=$(awk '{ print $1, $2, $3 }' "$T/runs" | uniq)
 echo "$cases" | while read -r m s h; do
 	m=${m#method=} s=${s#mib=} h=${h#huge=}
-	name="$m $s$([ "$h" = 1 ] && echo " huge")"
+	name="$m $s$(huge "$h")"
 	if grep -q "^method=$m mib=$s huge=$h .*nouffd=1" "$T/runs"; then
 		printf "  %-19s  not measured: no userfaultfd that waits on the kernel's writes (not root)\n" "$name"
 		continue
@@ -84,8 +85,10 @@ echo "  (longest: the longest stall from the pause to the image in place; throug
 echo "   written per second meanwhile, against before)"
 echo "$cases" | while read -r m s h; do
 	m=${m#method=} s=${s#mib=} h=${h#huge=}
-	name="$m $s MiB$([ "$h" = 1 ] && echo " huge")"
-	grep -q "^method=$m mib=$s huge=$h .*nouffd=1" "$T/runs" && continue
+	name="$m $s MiB$(huge "$h")"
+	if grep -q "^method=$m mib=$s huge=$h .*nouffd=1" "$T/runs"; then
+		continue
+	fi
 	case $m$h in
 	fork0) target "$name: pause / fork" "$(per $m $s $h 'v["pause_ns"] / v["fork_ns"]')" "<=" 1.2 x ;;
 	uffd*)	target "$name: pause / fork" "$(per $m $s $h 'v["pause_ns"] / v["fork_ns"]')" "<=" 0.3 x
