@@ -8,7 +8,9 @@
  * writes the frame there.  Two compressors per slot pair run at once while
  * this thread goes on filling the next slots, and the kernel writes back what
  * they wrote meanwhile.  A frame that does not shrink by 1/32 is stored as it
- * is (random data costs a copy, not a second pass).  cap_zip_end() writes the
+ * is (random data costs a copy, not a second pass), and after ZIP_TRY_AGAIN
+ * such frames in a row only one in ZIP_TRY_EVERY is tried until one shrinks
+ * (random data then costs little more than the copy).  cap_zip_end() writes the
  * frame table, sorted by raw offset, and the header last.
  *
  * The writer is a child forked from a signal handler (or a thread of the
@@ -51,6 +53,8 @@ struct zip_state {
 	uint32_t nworkers, nslots;
 	uint64_t zpos;			/* next free byte of the file (compressors add to it) */
 	uint64_t raw_end;		/* end of the raw image so far */
+	uint32_t frames_seen;		/* frames the compressors took, in all */
+	uint32_t stored_in_a_row;	/* frames tried that did not shrink, since one did */
 	uint64_t synced_to;
 	uint32_t next;			/* the slot being filled */
 	struct zip_slot slot[2 * ZIP_WORKERS_MAX];
@@ -66,6 +70,9 @@ struct zip_state {
  * its checksum and its write.  Only this pointer is libckpt's, set before
  * the first byte goes out and cleared after the last. */
 static struct zip_state *zip;
+
+#define ZIP_TRY_AGAIN	4
+#define ZIP_TRY_EVERY	16
 
 static uint64_t out_bound(void)
 {
@@ -86,19 +93,30 @@ static void futex_wait(int32_t *w, int32_t val)
 static void compress_slot(struct zip_worker *me, struct zip_slot *s)
 {
 	const uint8_t *in = s->src ? s->src : s->in, *bytes = s->out;
+	uint32_t seen;
 	size_t n;
 	uint64_t off;
+	int tried;
 
 	if (s->via_mem && sys_pread((int)zip->self_mem, s->in, s->len, (int64_t)(uint64_t)s->src) == s->len)
 		in = s->in;			/* (reading in place is slow here: cap_touch_slow) */
 	if (s->run)				/* the first touch of these pages: here, not in the writer */
 		s->raw_crc = ckpt_crc32c(0, in, s->len);
-	n = ZSTD_compressCCtx(me->cctx, s->out, out_bound(), in, s->len, 1);
+	/* after ZIP_TRY_AGAIN frames in a row that did not shrink (random data,
+	 * data compressed already), only one frame in ZIP_TRY_EVERY is tried: the
+	 * rest are stored as they are, at the cost of a copy */
+	seen = __atomic_fetch_add(&zip->frames_seen, 1, __ATOMIC_RELAXED);
+	tried = __atomic_load_n(&zip->stored_in_a_row, __ATOMIC_RELAXED) < ZIP_TRY_AGAIN || seen % ZIP_TRY_EVERY == 0;
+	n = tried ? ZSTD_compressCCtx(me->cctx, s->out, out_bound(), in, s->len, 1) : s->len;
 	s->frame.flags = 0;
-	if (ZSTD_isError(n) || n >= s->len - s->len / 32) {
+	if (!tried || ZSTD_isError(n) || n >= s->len - s->len / 32) {
 		bytes = in;			/* incompressible (or zstd refused): as it is */
 		n = s->len;
 		s->frame.flags = CKPT_ZIP_STORED;
+		if (tried)
+			__atomic_fetch_add(&zip->stored_in_a_row, 1, __ATOMIC_RELAXED);
+	} else {
+		__atomic_store_n(&zip->stored_in_a_row, 0, __ATOMIC_RELAXED);
 	}
 	s->frame.stored_len = (uint32_t)n;
 	s->frame.crc = ckpt_crc32c(0, bytes, n);
