@@ -827,11 +827,11 @@ static int write_snapshot(struct cap_walk *w)
  * process's shape and by measurement.  A sparse process is written in place
  * (in_place_pays).  Otherwise fork and the uffd snapshot are each tried once
  * and then the one whose pause cost less per kB of data is used, its figure
- * taken again each time.  On a machine where page table updates are costly
- * (a paravirtualized guest) write-protecting a page costs about what forking
- * it does, and fork keeps the pause; where memory is in huge pages the
- * snapshot's pause is smaller.  A snapshot abandoned once (the program
- * unmapped memory meanwhile) is not tried again. */
+ * taken again each time.  On the paravirtualized test machine, where every
+ * page table update is paid to the hypervisor, write-protecting a page costs
+ * what forking it does and the snapshot's pause adds the page scan: fork
+ * keeps it there (README, "Performance").  A snapshot abandoned once (the
+ * program unmapped memory meanwhile) is not tried again. */
 static int choose_snapshot(void)
 {
 	if (ckpt_cfg.snapshot)
