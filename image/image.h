@@ -123,6 +123,7 @@ static inline uint64_t img_bits_run(const uint64_t *bits, uint64_t i, uint64_t n
 /* write.c (not in the restorer): the steps every image writer shares */
 #define IMG_NO_DATA	(~0ull)		/* a run's data_off before placing: zero pages, nothing stored */
 int img_pwrite_all(int fd, const void *buf, uint64_t n, uint64_t off);
+int img_pread_all(int fd, void *buf, uint64_t n, uint64_t off);	/* its reading twin: an end of file is -EIO */
 void img_place_data(struct ckpt_hdr *h, struct ckpt_run *runs, struct ckpt_fd *fds);
 void img_seal(struct ckpt_hdr *h, uint32_t tables_crc);
 long img_create_beside(const char *path, char *tmp, size_t cap, int pid, uint64_t started);	/* fd or -errno */

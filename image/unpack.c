@@ -16,22 +16,6 @@
 
 #define UNPACK_RAW_MAX	(1ull << 40)	/* an image of more than a TiB is not one of ours */
 
-static int read_all(int fd, void *buf, uint64_t n, uint64_t off)
-{
-	uint8_t *p = buf;
-
-	while (n) {
-		long r = sys_pread(fd, p, n, off);
-
-		if (r == -4)
-			continue;
-		if (sys_failed(r) || r == 0)
-			return r ? (int)r : -5;
-		p += r, off += r, n -= r;
-	}
-	return 0;
-}
-
 /* the frame table: sorted, disjoint, inside the file and the image, the last
  * one ending the image */
 static int check_frames(const struct ckpt_zip_hdr *h, const struct ckpt_zip_frame *t, struct img_err *e)
@@ -66,12 +50,12 @@ static uint64_t pages_end(int out, uint64_t raw_size)
 	struct ckpt_run r;
 	uint64_t end;
 
-	if (read_all(out, &h, sizeof(h), 0) || h.magic != CKPT_MAGIC || h.data_off > raw_size ||
+	if (img_pread_all(out, &h, sizeof(h), 0) || h.magic != CKPT_MAGIC || h.data_off > raw_size ||
 	    h.runs_off > h.data_off || (uint64_t)h.nruns * sizeof(r) > h.data_off - h.runs_off)
 		return 0;
 	end = h.data_off;
 	for (uint32_t i = 0; i < h.nruns; i++) {
-		if (read_all(out, &r, sizeof(r), h.runs_off + (uint64_t)i * sizeof(r)) || r.npages > raw_size / 4096)
+		if (img_pread_all(out, &r, sizeof(r), h.runs_off + (uint64_t)i * sizeof(r)) || r.npages > raw_size / 4096)
 			return 0;
 		if (r.data_off)
 			end += r.npages * CKPT_PAGE_SIZE;
@@ -102,7 +86,7 @@ static int unpack_frames(int fd, int out, const struct ckpt_zip_hdr *h, const st
 			struct ckpt_hdr hd;
 
 			known = 1;
-			if (!read_all(out, &hd, sizeof(hd), 0) && hd.magic == CKPT_MAGIC && f->raw_off >= hd.data_off) {
+			if (!img_pread_all(out, &hd, sizeof(hd), 0) && hd.magic == CKPT_MAGIC && f->raw_off >= hd.data_off) {
 				data_off = hd.data_off;
 				end = pages_end(out, h->raw_size);
 			} else {
@@ -111,7 +95,7 @@ static int unpack_frames(int fd, int out, const struct ckpt_zip_hdr *h, const st
 		}
 		if (end && f->raw_off >= data_off && f->raw_off + f->raw_len <= end)
 			continue;		/* page data, not asked for */
-		err = read_all(fd, in, f->stored_len, f->file_off);
+		err = img_pread_all(fd, in, f->stored_len, f->file_off);
 
 		if (err)
 			return img_fail(e, "compressed image: read frame %u: %s", i,
@@ -147,7 +131,7 @@ int img_unpack(int fd, uint64_t file_size, int pages, struct img_err *e)
 	long tmap = 0, wmap = 0, out = -1;
 	int r = -1;
 
-	if (file_size < sizeof(h) || read_all(fd, &h, sizeof(h), 0))
+	if (file_size < sizeof(h) || img_pread_all(fd, &h, sizeof(h), 0))
 		return img_fail(e, "compressed image: truncated header");
 	crc = h.hdr_crc;
 	h.hdr_crc = 0;
@@ -169,7 +153,7 @@ int img_unpack(int fd, uint64_t file_size, int pages, struct img_err *e)
 		img_fail(e, "compressed image: no memory for its %u frames", h.nframes);
 		goto out;
 	}
-	if (read_all(fd, (void *)tmap, table_len, h.index_off)) {
+	if (img_pread_all(fd, (void *)tmap, table_len, h.index_off)) {
 		img_fail(e, "compressed image: cannot read its frame table");
 		goto out;
 	}

@@ -8,14 +8,13 @@
 #include "image.h"
 #include "ckpt_sys.h"
 
-/* n bytes at off of fd, through EINTR and short writes: 0, or -errno (a
- * write of nothing: -EIO).  In pieces of at most 1 GiB. */
-int img_pwrite_all(int fd, const void *buf, uint64_t n, uint64_t off)
+/* n bytes at off of fd, by pread (nr __NR_pread64) or pwrite, through EINTR
+ * and short counts: 0, or -errno (nothing moved: -EIO).  In pieces of at
+ * most 1 GiB. */
+static int io_all(long nr, int fd, uint8_t *p, uint64_t n, uint64_t off)
 {
-	const uint8_t *p = buf;
-
 	while (n) {
-		long r = sys_pwrite(fd, p, n > (1u << 30) ? (1u << 30) : n, off);
+		long r = SC4(nr, fd, p, n > (1u << 30) ? (1u << 30) : n, off);
 
 		if (r == -4)
 			continue;
@@ -24,6 +23,16 @@ int img_pwrite_all(int fd, const void *buf, uint64_t n, uint64_t off)
 		p += r, off += r, n -= r;
 	}
 	return 0;
+}
+
+int img_pwrite_all(int fd, const void *buf, uint64_t n, uint64_t off)
+{
+	return io_all(__NR_pwrite64, fd, (uint8_t *)buf, n, off);
+}
+
+int img_pread_all(int fd, void *buf, uint64_t n, uint64_t off)
+{
+	return io_all(__NR_pread64, fd, buf, n, off);
 }
 
 /* From h->data_off on: each run's pages in run order (a run whose data_off
