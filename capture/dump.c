@@ -143,6 +143,7 @@ static int write_run(int fd, int memfd, struct ckpt_run *run, int bounce)
 {
 	uint64_t len = run->npages * CKPT_PAGE_SIZE;
 	uint32_t crc = 0;
+	int snapped = cap_snap_covers(run->vma);	/* (then bounce is set) */
 
 	if (!bounce && cap_zip_active())
 		return cap_zip_run(run, len);	/* the compressors read the pages and take the crc */
@@ -170,7 +171,7 @@ static int write_run(int fd, int memfd, struct ckpt_run *run, int bounce)
 		if (r == -5 || r == 0) {	/* EIO: past the file's end */
 			n = CKPT_PAGE_SIZE;
 			memset(ckpt_scratch.iobuf, 0, n);
-			if (cap_snap_covers(run->vma))	/* (or, protected memory: unmapped) */
+			if (snapped)		/* (or, protected memory: unmapped) */
 				cap_snap_gone(run->vma, run->addr + done);
 		} else if (sys_failed(r)) {
 			return (int)r;
@@ -181,13 +182,13 @@ static int write_run(int fd, int memfd, struct ckpt_run *run, int bounce)
 				memset(ckpt_scratch.iobuf + r, 0, n - r);
 			}
 		}
-		if (cap_snap_covers(run->vma))
+		if (snapped)
 			cap_snap_claim(run->vma, run->addr + done, (uint8_t *)ckpt_scratch.iobuf, n);
 		crc = ckpt_crc32c(crc, ckpt_scratch.iobuf, n);
 		w = write_at(fd, ckpt_scratch.iobuf, n, run->data_off + done);
 		if (w)
 			return w;
-		if (cap_snap_covers(run->vma))
+		if (snapped)
 			cap_snap_written(run->vma, run->addr + done, n);
 		done += n;
 		start_writeback(fd, run->data_off + done);
