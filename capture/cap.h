@@ -24,6 +24,14 @@
 #define CAP_MAX_FD_COPY	(64u << 20)	/* largest deleted file or memfd copied into an image */
 #define CAP_MAX_FD_STORE (1u << 20)	/* largest open file CKPT_COPY_FILES=all stores */
 
+/* userfaultfd's ioctls, for track.c and snap.c (raw: no uapi header) */
+#define UFFD_API			0xaaull
+#define UFFDIO_API			0xc018aa3ful	/* _IOWR(0xaa, 0x3f, struct uffdio_api) */
+#define UFFDIO_REGISTER			0xc020aa00ul	/* _IOWR(0xaa, 0x00, struct uffdio_register) */
+#define UFFDIO_WRITEPROTECT		0xc018aa06ul	/* _IOWR(0xaa, 0x06, struct uffdio_writeprotect) */
+#define UFFDIO_REGISTER_MODE_WP		2
+#define UFFDIO_WRITEPROTECT_MODE_WP	1
+
 /* snap.c: CKPT_SNAPSHOT=uffd, the program going on while its write-protected
  * memory is written.  In the scratch: never protected, never in the image. */
 struct cap_walk;

@@ -41,11 +41,6 @@
 #define UFFD_EVENT_REMOVE		0x15
 #define UFFD_EVENT_UNMAP		0x16
 #define UFFD_PAGEFAULT_FLAG_WP		(1u << 1)
-#define SNAP_UFFDIO_API			0xc018aa3ful	/* _IOWR(0xaa, 0x3f, struct uffdio_api) */
-#define SNAP_UFFDIO_REGISTER		0xc020aa00ul
-#define SNAP_UFFDIO_WRITEPROTECT	0xc018aa06ul
-#define SNAP_REGISTER_MODE_WP		2
-#define SNAP_WRITEPROTECT_MODE_WP	1
 
 #define HANDLER_STACK	(256u << 10)
 #define BLOCK_PAGES	16u		/* a fault copies aside up to this many pages around it */
@@ -100,9 +95,9 @@ static int pieces(const struct ckpt_vma *v, uint64_t out[2][2])
 
 static long protect(uint64_t start, uint64_t len, int on)
 {
-	struct { uint64_t start, len, mode; } wp = { start, len, on ? SNAP_WRITEPROTECT_MODE_WP : 0 };
+	struct { uint64_t start, len, mode; } wp = { start, len, on ? UFFDIO_WRITEPROTECT_MODE_WP : 0 };
 
-	return sys_ioctl(snap->uffd, SNAP_UFFDIO_WRITEPROTECT, &wp);
+	return sys_ioctl(snap->uffd, UFFDIO_WRITEPROTECT, &wp);
 }
 
 /* the region holding addr (the table is in address order), or -1 */
@@ -263,13 +258,13 @@ static int fail(const char **why, const char *what, long err)
 static int open_uffd(void)
 {
 	struct { uint64_t api, features, ioctls; } api = {
-		0xaa /* UFFD_API */, UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP, 0
+		UFFD_API, UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP, 0
 	};
 	long fd = SC1(__NR_userfaultfd, O_CLOEXEC | 04000 /* O_NONBLOCK */);
 
 	if (sys_failed(fd))
 		return (int)fd;
-	if (sys_failed(sys_ioctl((int)fd, SNAP_UFFDIO_API, &api))) {
+	if (sys_failed(sys_ioctl((int)fd, UFFDIO_API, &api))) {
 		sys_close((int)fd);
 		return -95;
 	}
@@ -368,9 +363,9 @@ int cap_snap_begin(struct cap_walk *w, const char **why)
 		if (!covered(v) || !registered(v))
 			continue;
 		for (int n = pieces(v, p), k = 0; k < n; k++) {
-			struct { uint64_t start, len, mode, ioctls; } reg = { p[k][0], p[k][1] - p[k][0], SNAP_REGISTER_MODE_WP, 0 };
+			struct { uint64_t start, len, mode, ioctls; } reg = { p[k][0], p[k][1] - p[k][0], UFFDIO_REGISTER_MODE_WP, 0 };
 
-			if (sys_failed(r = sys_ioctl(snap->uffd, SNAP_UFFDIO_REGISTER, &reg)))	/* EBUSY: another */
+			if (sys_failed(r = sys_ioctl(snap->uffd, UFFDIO_REGISTER, &reg)))	/* EBUSY: another */
 				return fail(why, "register with userfaultfd", r);			/* userfaultfd has it */
 		}
 	}

@@ -17,14 +17,8 @@
 
 /* uapi constants newer than Debian 12's 6.1 headers */
 #define UFFD_USER_MODE_ONLY		1
-#define UFFD_API			0xaaull
 #define UFFD_FEATURE_WP_UNPOPULATED	(1ull << 13)
 #define UFFD_FEATURE_WP_ASYNC		(1ull << 15)
-#define UFFDIO_API			0xc018aa3ful	/* _IOWR(0xaa, 0x3f, struct uffdio_api) */
-#define UFFDIO_REGISTER			0xc020aa00ul	/* _IOWR(0xaa, 0x00, struct uffdio_register) */
-#define UFFDIO_WRITEPROTECT		0xc018aa06ul	/* _IOWR(0xaa, 0x06, struct uffdio_writeprotect) */
-#define UFFDIO_REGISTER_MODE_WP		2
-#define UFFDIO_WRITEPROTECT_MODE_WP	1
 
 struct track_state ckpt_track = { .uffd = -1 };
 static int uffd_init(void);
