@@ -90,7 +90,7 @@ struct cap_scratch {
 	 * cap_touch_slow), and the scan's window on pages read another way */
 	int touch;
 	long self_mem;			/* /proc/self/mem while the scan reads through it, or -1 */
-	uint64_t own_rseq;		/* the writing thread's registered rseq area, or 0 (dump.c) */
+	uint8_t moving[CAP_MAX_VMAS / 8];	/* regions written while the writer reads them (dump.c) */
 	uint8_t pagebuf[CAP_IOBUF];
 	struct cap_snap snap;
 	struct cap_job_work {		/* job.c, in the root of a job checkpoint */

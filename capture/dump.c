@@ -45,21 +45,36 @@ static int put_zeros(int fd, uint64_t *off, uint32_t *crc, uint64_t len)
  * a deleted file (past the file's end /proc/self/mem answers EIO where a load
  * would raise SIGBUS: those pages are stored as zeros), is shared memory (the
  * fork does not freeze it: the program, or another process, writes it while
- * we do), holds this very stack, whose lower pages change while we write, or
- * holds the rseq area of the thread writing (CKPT_FORK=0: the kernel writes
- * its CPU number there whenever the thread comes back to user space on
- * another CPU), or is kept by a uffd snapshot (snap.c: a page the program has
- * written since is taken from its copy): the crc is of the bytes written. */
+ * we do), is written meanwhile by a thread of the process or by the kernel on
+ * its behalf (find_moving), or is kept by a uffd snapshot (snap.c: a page the
+ * program has written since is taken from its copy): the crc is of the bytes
+ * written. */
 static int needs_bounce(const struct ckpt_run *run, const struct ckpt_vma *v)
 {
-	uint64_t sp = (uint64_t)__builtin_frame_address(0), rs = ckpt_scratch.own_rseq;
-
-	return cap_snap_covers(run->vma) || !(v->prot & PROT_READ) || v->kind == CKPT_VMA_GONE || (v->flags & (CKPT_MAP_COPIED | CKPT_MAP_SHARED)) ||
-	       cap_from_parent(run->vma) ||
-	       (sp >= v->start && sp < v->end) || (rs && rs >= v->start && rs < v->end);
+	return cap_snap_covers(run->vma) || !(v->prot & PROT_READ) || v->kind == CKPT_VMA_GONE ||
+	       (v->flags & (CKPT_MAP_COPIED | CKPT_MAP_SHARED)) || cap_from_parent(run->vma) ||
+	       (ckpt_scratch.moving[run->vma / 8] & (1u << (run->vma % 8)));
 }
 
-/* Copy one run to the file. */
+/* the regions overlapping [lo, hi) are marked moving */
+static void mark_moving(uint32_t nvmas, uint64_t lo, uint64_t hi)
+{
+	uint32_t first = 0, n = nvmas;
+
+	while (n) {				/* the regions are in address order: the */
+		uint32_t half = n / 2;		/* first one that ends above lo */
+
+		if (ckpt_scratch.vmas[first + half].end <= lo) {
+			first += half + 1;
+			n -= half + 1;
+		} else {
+			n = half;
+		}
+	}
+	for (uint32_t i = first; i < nvmas && ckpt_scratch.vmas[i].start < hi; i++)
+		ckpt_scratch.moving[i / 8] |= (uint8_t)(1u << (i % 8));
+}
+
 /* Page data goes to the file in order: once 8 MiB have been written since the
  * last time, start their writeback, so the disk works while we go on. */
 
@@ -665,19 +680,61 @@ static int open_mem(long *memfd, int pid)
 	return 0;
 }
 
+/* A thread's frames, from its stack pointer: its callees' below, its callers'
+ * above.  A stack restored from an image can be several regions (pieces
+ * mapped from the image file beside anonymous ones), so it is this window
+ * that is marked, not the one region holding the stack pointer. */
+#define FRAMES_BELOW	(256u << 10)
+#define FRAMES_ABOVE	(64u << 10)
+
+static void mark_frames(uint32_t nvmas, uint64_t sp)
+{
+	mark_moving(nvmas, sp > FRAMES_BELOW ? sp - FRAMES_BELOW : 0, sp + FRAMES_ABOVE);
+}
+
+/* The regions whose bytes can change while this writer reads them: its own
+ * stack, and its rseq area, where the kernel writes the CPU number whenever
+ * the thread comes back to user space on another CPU (a forked writer has
+ * dropped its registration).  A writer inside the process itself (in place,
+ * CKPT_FORK=0, a uffd snapshot) shares the memory with the program's threads,
+ * stopped or waiting for the pages: the thread that took the checkpoint
+ * makes system calls on its stack below its saved one (each pushes a return
+ * address), and any of them coming back to user space on another CPU (after
+ * a preemption, a stop and continue) has its rseq area written.  Such a run
+ * read in place could change between its crc and its write: an image the
+ * restorer refuses as corrupted. */
+static void find_moving(const struct writer *x)
+{
+	const struct cap_walk *w = &x->w;
+	uint64_t rseq;
+	uint32_t len;
+
+	memset(ckpt_scratch.moving, 0, (w->nvmas + 7) / 8);
+	mark_frames(w->nvmas, (uint64_t)__builtin_frame_address(0));
+	cap_rseq_probe(&rseq, &len);
+	if (len)
+		mark_moving(w->nvmas, rseq, rseq + len);
+	if ((int)sys_getpid() != w->parent_pid)
+		return;				/* a forked writer: its copy stands still */
+	for (uint32_t i = 0; i < x->st->nthreads; i++) {
+		const struct ckpt_thread *t = x->st->thr[i];
+
+		mark_frames(w->nvmas, t->regs.rsp);
+		if (t->rseq_len)
+			mark_moving(w->nvmas, t->rseq_addr, t->rseq_addr + t->rseq_len);
+	}
+}
+
 /* Every run's pages, in file order: small ones gathered, the others written
  * one by one (through /proc/PID/mem where a run needs a bounce buffer, the
  * parent's for MADV_DONTFORK/WIPEONFORK pages). */
 static int write_pages(struct writer *x)
 {
 	long memfd = -1, pmemfd = -1;
-	uint32_t rseq_len;
 	int err = 0;
 
 	ckpt_scratch.synced_to = hdr.data_off;
-	cap_rseq_probe(&ckpt_scratch.own_rseq, &rseq_len);	/* (a forked writer has dropped its own) */
-	if (!rseq_len)
-		ckpt_scratch.own_rseq = 0;
+	find_moving(x);
 	for (uint32_t i = 0; i < x->w.nruns && !err; i++) {
 		struct ckpt_run *run = &ckpt_scratch.runs[i];
 		const struct ckpt_vma *v = &ckpt_scratch.vmas[run->vma];
