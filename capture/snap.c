@@ -119,11 +119,15 @@ static int32_t region_of(uint64_t addr)
 	return -1;
 }
 
+/* The first reason stays, but an event (unmap, remove, remap) names why a
+ * page could not be read better than the failed read that came before it. */
 static void mark_broken(int why, uint64_t at)
 {
-	int32_t none = 0;
+	int32_t was = 0;
 
-	if (__atomic_compare_exchange_n(&snap->broken, &none, why, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+	if (__atomic_compare_exchange_n(&snap->broken, &was, why, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) ||
+	    (was == SNAP_BROKEN_READ && why != SNAP_BROKEN_READ &&
+	     __atomic_compare_exchange_n(&snap->broken, &was, why, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)))
 		snap->broken_at = at;
 }
 
