@@ -218,6 +218,8 @@ struct cap_walk {
 	int keep_zero;			/* ... unless the image is compressed (an all-zero page costs
 					 * the file nearly nothing, and reading each page twice a lot) */
 	int quick;			/* the layout came from /proc/self/maps: refine it in the writer */
+	int keep_events;		/* an image to restore (not tsetjmp's store): inotify events
+					 * pending are taken into libckpt's keeping (inotify.c) */
 	int parent_pid;			/* the process being saved (the writer is its child) */
 	int chain;			/* CKPT_INCREMENTAL: written as <path>.<id>, linked to <path> */
 	uint8_t image_id[16], parent_id[16];
@@ -304,6 +306,7 @@ const char *cap_field(const char *text, const char *key);	/* "key:" line's value
 long cap_stat_field(const char *path, int n, uint64_t *out);	/* /proc/.../stat field n (1-based) */
 int cap_collect_fds(struct cap_walk *w);
 int cap_describe_inotify(struct cap_walk *w, struct ckpt_fd *f, uint32_t lead);	/* inotify.c */
+void cap_inotify_after_restore(void);
 int cap_describe_fanotify(struct cap_walk *w, struct ckpt_fd *f, uint32_t lead);	/* inotify.c */
 void cap_link_ptys(struct cap_walk *w);	/* pty.c: /dev/ptmx and its slaves as CKPT_FD_PTY */
 /* 1 while a final checkpoint (the process stops after it) is taken: TCP

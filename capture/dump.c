@@ -409,6 +409,7 @@ int cap_prepare(struct cap_walk *w, struct cap_state *st, const char *path, int 
 	}
 	w->parent_pid = (int)sys_getpid();
 	w->quick = quick;
+	w->keep_events = path == ckpt_cfg.path || path == ckpt_job.path;
 	err = cap_walk_maps(w, quick ? WALK_MAPS : WALK_SMAPS);
 	if (!err && incremental && ckpt_track.method == TRACK_UFFD) {	/* it lives in our page tables */
 		err = cap_scan_pages(w);

@@ -22,6 +22,28 @@
  * mount's id, a file system's device) and masks; libckpt keeps the path of
  * each fanotify_mark call, and a mount or file system mark takes a mount
  * point from /proc/self/mountinfo.
+ *
+ * Events pending at a checkpoint.  An instance's queue can be seen only by
+ * reading it, which takes the events.  So the checkpoint takes them into
+ * libckpt's keeping (keep_pending), and libckpt's read() gives them to the
+ * program before anything the kernel queued after them.  They are in the
+ * process's memory: an image holds them and the restored program gets them
+ * the same way.  For poll, select and epoll to see the descriptor readable
+ * while events are kept, libckpt queues one event of its own behind them
+ * (queue_token): the IN_IGNORED of a watch it adds (IN_MASK_CREATE, on a
+ * directory the instance does not watch) and removes at once, under the
+ * number the kernel hands out next; INOTIFY_IOC_SETNEXTWD gives that number
+ * back, so the program's next watch gets the one it would have had.  read()
+ * takes that event out of what it returns; when the program has read the
+ * last kept event and the token is all the kernel holds, read() takes the
+ * token too, so that a blocking descriptor is not left readable for nothing.
+ * This is done for an instance the program made through libc (it reads it
+ * through libc too; a Go program makes and reads its own with raw system
+ * calls) and holds by one descriptor, where the kernel has
+ * INOTIFY_IOC_SETNEXTWD; otherwise the events stay in the kernel, and the
+ * checkpoint names them as not restored.  An event queued between the
+ * taking and the snapshot (the same pause) stays in the kernel: the program
+ * going on reads it, the image does not hold it.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -118,16 +140,344 @@ static void remember(int fd, int wd, const char *path)
 	drop_lock();
 }
 
+/* ---- events kept from a checkpoint (see the top) ---- */
+
+#define NKEPT		16u		/* instances whose events are kept at once */
+#define KEPT_MAX	(1u << 20)	/* bytes kept for one (some 30000 events) */
+#define EVENT_HDR	16u		/* struct inotify_event: wd, mask, cookie, len; then the name */
+#define IN_DELETE_SELF	0x400u
+#define IN_IGNORED	0x8000u
+#define IN_MASK_CREATE	0x10000000u
+
+struct kept {
+	int used;
+	int32_t fd;
+	int32_t busy;			/* a reader, or the checkpoint, is at it */
+	int32_t next;			/* the wd the kernel hands out next, as the checkpoint found it */
+	int32_t token_wd;		/* libckpt's IN_IGNORED is queued under this wd; 0: none */
+	uint8_t *buf;			/* KEPT_MAX bytes of kept_area: events [off, len) not read yet */
+	uint64_t off, len;
+};
+
+/* The kept events' room, mapped (MAP_NORESERVE: pages are taken as they are
+ * written) when the program makes its first instance: a checkpoint walks the
+ * address space before it takes events, so their room must be there before. */
+static uint8_t *kept_area;
+static struct kept kept[NKEPT];
+static int kept_live;			/* slots used: read() looks only then */
+static uint8_t by_libc[NFDS / 8];	/* inotify_init1 made the instance at this number */
+static ssize_t (*libc_read)(int, void *, size_t);
+
+ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
+
+static ssize_t next_read(int fd, void *buf, size_t n)
+{
+	if (!libc_read)
+		libc_read = (ssize_t (*)(int, void *, size_t))dlsym(RTLD_NEXT, "read");
+	return libc_read(fd, buf, n);
+}
+
+static struct kept *kept_of(int fd)
+{
+	for (uint32_t i = 0; i < NKEPT; i++)
+		if (kept[i].used && kept[i].fd == fd)
+			return &kept[i];
+	return 0;
+}
+
+static void hold(struct kept *k)
+{
+	while (__atomic_exchange_n(&k->busy, 1, __ATOMIC_ACQUIRE))
+		SC0(__NR_sched_yield);
+}
+
+static void let_go(struct kept *k)
+{
+	__atomic_store_n(&k->busy, 0, __ATOMIC_RELEASE);
+}
+
+/* the slot is given up: nothing kept, no token queued (or the instance gone) */
+static void drop_kept(struct kept *k)
+{
+	k->off = k->len = 0;
+	k->token_wd = 0;
+	k->used = 0;
+	__atomic_fetch_sub(&kept_live, 1, __ATOMIC_RELEASE);
+}
+
+static void settle(struct kept *k)
+{
+	if (k->off == k->len && !k->token_wd)
+		drop_kept(k);
+}
+
+/* the descriptor is an inotify instance still (the program may have closed
+ * it and opened something else under its number) */
+static int still_inotify(int fd)
+{
+	char link[40], to[32];
+	long n;
+
+	img_fmt(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = sys_readlink(link, to, sizeof(to) - 1);
+	return n == 18 && !memcmp(to, "anon_inode:inotify", 18);
+}
+
+/* the bytes of the whole events at p[0, len) that fit in n */
+static uint64_t whole_events(const uint8_t *p, uint64_t len, uint64_t n)
+{
+	uint64_t got = 0;
+
+	while (got + EVENT_HDR <= len) {
+		uint32_t name;
+		uint64_t size;
+
+		memcpy(&name, p + got + 12, 4);
+		size = EVENT_HDR + name;
+		if (got + size > len || got + size > n)
+			break;
+		got += size;
+	}
+	return got;
+}
+
+/* take the first IN_IGNORED of watch wd out of the events p[0, *len): 1 if found */
+static int take_token(uint8_t *p, uint64_t *len, int32_t wd)
+{
+	for (uint64_t at = 0; at + EVENT_HDR <= *len; ) {
+		int32_t w;
+		uint32_t mask, name;
+
+		memcpy(&w, p + at, 4);
+		memcpy(&mask, p + at + 4, 4);
+		memcpy(&name, p + at + 12, 4);
+		if (w == wd && (mask & IN_IGNORED)) {
+			memmove(p + at, p + at + EVENT_HDR + name, *len - at - EVENT_HDR - name);
+			*len -= EVENT_HDR + name;
+			return 1;
+		}
+		at += EVENT_HDR + name;
+	}
+	return 0;
+}
+
+/* Queue libckpt's event behind the kept ones (see the top): 0, or -errno. */
+static int queue_token(struct kept *k)
+{
+	static const char *const spots[] = { "/", "/dev", "/proc", "/sys", "/tmp" };
+	long t = -17;
+
+	for (uint32_t i = 0; i < sizeof(spots) / sizeof(spots[0]) && t == -17; i++)	/* EEXIST: watched */
+		t = SC3(__NR_inotify_add_watch, k->fd, spots[i], IN_DELETE_SELF | IN_MASK_CREATE);
+	if (sys_failed(t))
+		return (int)t;
+	SC2(__NR_inotify_rm_watch, k->fd, t);
+	sys_ioctl(k->fd, INOTIFY_IOC_SETNEXTWD, (void *)(long)k->next);
+	k->token_wd = (int32_t)t;
+	return 0;
+}
+
+/* Room for more bytes after what is kept: 0, or -E2BIG. */
+static int make_room(struct kept *k, uint64_t more)
+{
+	if (k->len - k->off + more > KEPT_MAX)
+		return -7;
+	if (k->off) {				/* what was read goes */
+		memmove(k->buf, k->buf + k->off, k->len - k->off);
+		k->len -= k->off;
+		k->off = 0;
+	}
+	return 0;
+}
+
+/* another descriptor of the process shares the instance described at lead */
+static int shared(const struct cap_walk *w, uint32_t lead)
+{
+	for (uint32_t j = 0; j < w->nfds; j++)
+		if (j != lead && ckpt_scratch.fds[j].share == lead)
+			return 1;
+	return 0;
+}
+
+/* In the checkpoint, the threads stopped: take the events pending on the
+ * instance fd (the lead of its record, next the wd it hands out next) into
+ * keeping.  Returns the bytes of events left in the kernel (not libckpt's
+ * token): those the image does not hold. */
+static uint64_t keep_pending(const struct cap_walk *w, uint32_t lead, int fd, int32_t next)
+{
+	struct kept *k = kept_of(fd);
+	int pending = 0, fresh_slot = 0;
+	uint64_t n;
+	long r;
+
+	if (sys_ioctl(fd, KSYS_FIONREAD, &pending) || pending <= 0)
+		return 0;
+	if (!w->keep_events || !kept_area || (uint32_t)fd >= NFDS || !(by_libc[fd / 8] & (1u << (fd % 8))) ||
+	    shared(w, lead))
+		return (uint64_t)pending;
+	for (uint32_t i = 0; i < NKEPT && !k; i++)
+		if (!kept[i].used) {
+			k = &kept[i];
+			memset(k, 0, sizeof(*k));
+			k->buf = kept_area + (uint64_t)i * KEPT_MAX;
+			k->fd = fd;
+			k->used = fresh_slot = 1;
+			__atomic_fetch_add(&kept_live, 1, __ATOMIC_RELEASE);
+		}
+	if (!k || __atomic_exchange_n(&k->busy, 1, __ATOMIC_ACQUIRE))
+		return (uint64_t)pending;	/* (busy: a reader stopped in the middle of it) */
+	k->next = next;
+	if (sys_failed(sys_ioctl(fd, INOTIFY_IOC_SETNEXTWD, (void *)(long)next)) || make_room(k, (uint64_t)pending)) {
+		if (fresh_slot)
+			drop_kept(k);
+		let_go(k);
+		return (uint64_t)pending;
+	}
+	r = sys_read(fd, k->buf + k->len, (uint64_t)pending);
+	n = r > 0 ? (uint64_t)r : 0;
+	if (k->token_wd && take_token(k->buf + k->len, &n, k->token_wd))
+		k->token_wd = 0;		/* ours, taken along */
+	k->len += n;
+	pending = 0;				/* (an event queued since: the image misses it) */
+	sys_ioctl(fd, KSYS_FIONREAD, &pending);
+	if (k->len > k->off && !k->token_wd && queue_token(k))
+		cap_say("fd %d: inotify: %lu bytes of events pending are kept for the program's next read(), "
+			"but poll() does not see them: no watch of libckpt's own could be added", fd,
+			k->len - k->off);
+	settle(k);
+	let_go(k);
+	return pending > 0 ? (uint64_t)pending : 0;
+}
+
+/* The kept events, then the kernel's less libckpt's token.  (A signal
+ * handler of the program that reads the same descriptor while the code it
+ * interrupted is in here would wait for it: only while events are kept.) */
+static ssize_t read_kept(struct kept *k, int fd, void *buf, size_t n)
+{
+	uint64_t got;
+	long r;
+
+	hold(k);
+	if (k->used && k->fd == fd && !still_inotify(fd))
+		drop_kept(k);
+	for (;;) {
+		if (!k->used || k->fd != fd) {	/* given up (meanwhile) */
+			let_go(k);
+			return next_read(fd, buf, n);
+		}
+		if (k->off < k->len) {
+			got = whole_events(k->buf + k->off, k->len - k->off, n);
+			if (!got) {
+				let_go(k);
+				errno = EINVAL;		/* as the kernel: the next event does not fit */
+				return -1;
+			}
+			memcpy(buf, k->buf + k->off, got);
+			k->off += got;
+			if (k->off == k->len && k->token_wd) {	/* the token alone is left: take it */
+				int pending = 0;
+				uint8_t ev[EVENT_HDR];
+
+				if (!sys_ioctl(fd, KSYS_FIONREAD, &pending) && pending == EVENT_HDR &&
+				    sys_read(fd, ev, EVENT_HDR) == EVENT_HDR)
+					k->token_wd = 0;
+			}
+			settle(k);
+			let_go(k);
+			return (ssize_t)got;
+		}
+		let_go(k);
+		r = next_read(fd, buf, n);	/* (may wait: the slot is not held) */
+		if (r <= 0)
+			return r;
+		got = (uint64_t)r;
+		hold(k);
+		if (!k->used || k->fd != fd) {
+			let_go(k);
+			return (ssize_t)got;
+		}
+		if (k->token_wd && take_token(buf, &got, k->token_wd))
+			k->token_wd = 0;
+		if (k->off < k->len && got && !make_room(k, got)) {
+			memcpy(k->buf + k->len, buf, got);	/* a checkpoint kept more meanwhile: */
+			k->len += got;				/* these come after them */
+			continue;
+		}
+		settle(k);
+		let_go(k);
+		if (got)
+			return (ssize_t)got;
+		if (sys_fcntl(fd, 3 /* F_GETFL */, 0) & O_NONBLOCK) {
+			errno = EAGAIN;			/* only the token was there */
+			return -1;
+		}
+		hold(k);				/* blocking: wait for the next event */
+	}
+}
+
+CKPT_API ssize_t read(int fd, void *buf, size_t n)
+{
+	struct kept *k;
+
+	if (__atomic_load_n(&kept_live, __ATOMIC_ACQUIRE) && (k = kept_of(fd)))
+		return read_kept(k, fd, buf, n);
+	return next_read(fd, buf, n);
+}
+
+/* read() compiled with _FORTIFY_SOURCE */
+CKPT_API ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
+{
+	static ssize_t (*real)(int, void *, size_t, size_t);
+	struct kept *k;
+
+	if (n <= buflen && __atomic_load_n(&kept_live, __ATOMIC_ACQUIRE) && (k = kept_of(fd)))
+		return read_kept(k, fd, buf, n);
+	if (!real)
+		real = (ssize_t (*)(int, void *, size_t, size_t))dlsym(RTLD_NEXT, "__read_chk");
+	return real(fd, buf, n, buflen);
+}
+
+/* After a restore the instances are new, their queues empty: each with
+ * events kept gets libckpt's token again; a rollback's too (the token of
+ * the moment rolled back to is not known to be there). */
+void cap_inotify_after_restore(void)
+{
+	for (uint32_t i = 0; i < NKEPT; i++) {
+		struct kept *k = &kept[i];
+
+		if (!k->used || k->busy)	/* (a thread stopped in read() holds it: it runs on) */
+			continue;
+		k->token_wd = 0;
+		if (!still_inotify(k->fd))
+			drop_kept(k);
+		else if (k->off < k->len && queue_token(k))
+			cap_say("fd %d: inotify: %lu bytes of events pending at the checkpoint come with the "
+				"next read(), but poll() does not see them: no watch of libckpt's own could be added",
+				k->fd, k->len - k->off);
+		else
+			settle(k);
+	}
+}
+
 /* a new instance at number fd: nothing recorded for that number holds */
 static void fresh(int fd)
 {
+	struct kept *k;
+
 	if (fd < 0)
 		return;
 	take_lock();
 	forget(fd, 0);
-	if ((uint32_t)fd < NFDS)
+	if ((uint32_t)fd < NFDS) {
 		last_wd[fd] = 0;
+		by_libc[fd / 8] &= (uint8_t)~(1u << (fd % 8));
+	}
 	drop_lock();
+	if ((k = kept_of(fd))) {		/* the old instance's events */
+		hold(k);
+		drop_kept(k);
+		let_go(k);
+	}
 }
 
 CKPT_API int inotify_init1(int flags)
@@ -139,6 +489,21 @@ CKPT_API int inotify_init1(int flags)
 		real = (int (*)(int))dlsym(RTLD_NEXT, "inotify_init1");
 	fd = real(flags);
 	fresh(fd);
+	if (fd >= 0 && (uint32_t)fd < NFDS) {
+		int err = errno;
+
+		if (!__atomic_load_n(&kept_area, __ATOMIC_ACQUIRE)) {
+			long m = sys_mmap(0, (uint64_t)NKEPT * KEPT_MAX, PROT_READ | PROT_WRITE,
+					  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+			uint8_t *none = 0;
+
+			if (!sys_failed(m) && !__atomic_compare_exchange_n(&kept_area, &none, (uint8_t *)m, 0,
+									   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+				sys_munmap((uint64_t)m, (uint64_t)NKEPT * KEPT_MAX);	/* another thread's won */
+		}
+		__atomic_fetch_or(&by_libc[fd / 8], (uint8_t)(1u << (fd % 8)), __ATOMIC_RELEASE);
+		errno = err;
+	}
 	return fd;
 }
 
@@ -413,7 +778,6 @@ int cap_describe_inotify(struct cap_walk *w, struct ckpt_fd *f, uint32_t lead)
 	uint64_t room = (CAP_FDBUF - w->fdbuf_used) / sizeof(*out), n = 0;
 	char *text = ckpt_scratch.iobuf, fdinfo[64];
 	int64_t last = recorded_last(w, lead);
-	int pending = 0;
 	long len;
 
 	img_fmt(fdinfo, sizeof(fdinfo), "/proc/self/fdinfo/%d", f->fd);
@@ -469,9 +833,8 @@ int cap_describe_inotify(struct cap_walk *w, struct ckpt_fd *f, uint32_t lead)
 			break;
 		line = end + 1;
 	}
-	sys_ioctl(f->fd, KSYS_FIONREAD, &pending);
 	f->aux[0] = (uint64_t)last;
-	f->aux[1] = pending > 0 ? (uint64_t)pending : 0;
+	f->aux[1] = keep_pending(w, lead, f->fd, last < 0x7fffffff ? (int32_t)last + 1 : 0x7fffffff);
 	f->data_len = n * sizeof(*out);
 	if (n) {
 		f->pos = w->fdbuf_used;		/* where in fdbuf, until write time */

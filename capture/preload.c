@@ -570,6 +570,7 @@ static void after_restore(void)
 	if (resume.magic == CKPT_RESUME_MAGIC) {
 		cap_wait_arrivals();		/* no thread may still be in the restorer's code */
 		sys_munmap(resume.zone_start, resume.zone_end - resume.zone_start);
+		cap_inotify_after_restore();
 		if (resume.flags & CKPT_RESUME_IN_PROCESS)
 			cap_hooks.after_rollback(resume.carry_fd);
 		else {

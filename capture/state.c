@@ -1379,8 +1379,9 @@ void cap_say_not_restored(const char *path, const struct ckpt_proc *p, const str
 				"read without taking them from the program)", path, f->fd,
 				ckpt_scratch.strings + f->path_off, f->aux[2]);
 		if (f->kind == CKPT_FD_INOTIFY && f->share == i && f->aux[1])
-			cap_say("%s: not restored: fd %d (%s): %lu bytes of inotify events pending (they cannot be "
-				"read without taking them from the program)", path, f->fd,
+			cap_say("%s: not restored: fd %d (%s): %lu bytes of inotify events pending that the image "
+				"does not hold (libckpt keeps them only for an instance the program made through "
+				"libc and holds by one descriptor)", path, f->fd,
 				ckpt_scratch.strings + f->path_off, f->aux[1]);
 		if (f->kind == CKPT_FD_SOCKET && (f->aux[4] & CKPT_SO_TCP_REPAIR))
 			cap_say("%s: notice: fd %d (%s): a TCP connection, recorded with TCP_REPAIR: it comes back "

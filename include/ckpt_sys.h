@@ -111,6 +111,7 @@ static inline int sys_failed(long r) { return (unsigned long)r >= -4095UL; }
 #define KSYS_TIOCGWINSZ		0x5413
 #define KSYS_TIOCSWINSZ		0x5414
 #define KSYS_FIONREAD		0x541b		/* bytes waiting to be read: int */
+#define INOTIFY_IOC_SETNEXTWD	0x40044900	/* _IOW('I', 0, int): the next wd to hand out */
 #define KSYS_TIOCPKT		0x5420		/* packet mode on a pty master: int */
 #define KSYS_TIOCGPTN		0x80045430	/* a pty master's number: _IOR('T', 0x30, unsigned int) */
 #define KSYS_TIOCSPTLCK		0x40045431	/* lock (1) or unlock (0) its slave: _IOW('T', 0x31, int) */

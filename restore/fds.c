@@ -30,7 +30,6 @@
 #define MAX_INOTIFY_WATCHES 4096
 #define IN_ONLYDIR	0x01000000u
 #define IN_DONT_FOLLOW	0x02000000u
-#define INOTIFY_IOC_SETNEXTWD 0x40044900	/* _IOW('I', 0, int): the next wd to hand out */
 
 static int stage[CKPT_MAX_FDS];		/* per fd record: staging descriptor, or -1 */
 static uint8_t from_copy[CKPT_MAX_FDS / 8];	/* per fd record: made from its stored content */

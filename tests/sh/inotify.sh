@@ -21,9 +21,16 @@
 #   5a the directory moved and --map-path given: the watches follow it
 #   5b crafted records (a watch numbered past the last handed out, a last
 #      one past INT_MAX) are refused in one line, exit status 2
-#   6  an event pending at the checkpoint is named in one line by libckpt and
-#      by the restorer (it cannot be read without taking it from the program);
-#      the restored program runs on without it
+#   6  an event pending at the checkpoint is kept by libckpt: the program
+#      going on and the restored one (eager, lazy) find the descriptor
+#      readable with poll(), read that event first, then the others, the next
+#      watch is still 5, libckpt's own event (an IN_IGNORED) never shows, and
+#      once all is read poll() finds nothing; nothing is named lost
+#   6a the same with a blocking descriptor: one read() gives the kept event,
+#      and poll() then finds nothing (libckpt took its own event along)
+#   6b a descriptor made by the raw system call (libckpt does not read it for
+#      the program): its pending event is named in one line by libckpt and
+#      by the restorer, and the restored program runs on without it
 #   7  a watch added by the raw system call (libckpt never saw its path): as
 #      root found through its file handle and restored under its number; as
 #      an ordinary user named at checkpoint time and refused at restore
@@ -42,11 +49,14 @@ workdir inotify
 rc=0	# under_libckpt's
 
 cat >"$W/ino.c" <<'EOF2'
-/* ino DIR IMAGE [pending|raw|fan]: the watches of inotify.sh; pending: a
- * file made in DIR/d before the checkpoint, its event left unread; raw: DIR/r
- * watched through the raw system call too; fan: a fanotify descriptor too. */
+/* ino DIR IMAGE [pending|pendblock|pendraw|raw|fan]: the watches of
+ * inotify.sh; pending: a file made in DIR/d before the checkpoint, its event
+ * left unread (pendblock: the descriptor blocking; pendraw: made by the raw
+ * system call); raw: DIR/r watched through the raw system call too; fan: a
+ * fanotify descriptor too. */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -79,14 +89,19 @@ static void touch(const char *path)
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 3 ? argv[3] : "";
-	int fd, wd[6], raw = !strcmp(mode, "raw"), fan = -1;
+	int fd, wd[6], raw = !strcmp(mode, "raw"), fan = -1, pending = !strncmp(mode, "pend", 4);
+	int blocking = !strcmp(mode, "pendblock");
+	struct pollfd pf;
 	char buf[4096] __attribute__((aligned(8)));
 	struct stat st;
 
 	if (!ckpt_restore_count || argc < 3) { puts("usage: ino DIR IMAGE [pending|raw|fan] under libckpt.so"); return 3; }
 	syscall(436, 3, ~0U, 0);		/* close_range: a runner's stray pipe is not ours */
 	snprintf(dir, sizeof dir, "%s", argv[1]);
-	fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (!strcmp(mode, "pendraw"))
+		fd = (int)syscall(SYS_inotify_init1, IN_NONBLOCK | IN_CLOEXEC);
+	else
+		fd = inotify_init1((blocking ? 0 : IN_NONBLOCK) | IN_CLOEXEC);
 	if (fd < 0 || chdir(dir)) { perror("inotify_init1/chdir"); return 3; }
 	wd[0] = inotify_add_watch(fd, in("d"), IN_CREATE | IN_DELETE);
 	wd[1] = inotify_add_watch(fd, "f", IN_MODIFY);
@@ -95,7 +110,7 @@ int main(int argc, char **argv)
 	wd[3] = inotify_add_watch(fd, in("e"), IN_CREATE | IN_ONESHOT);
 	wd[4] = raw ? (int)syscall(SYS_inotify_add_watch, fd, in("r"), IN_CREATE) : 0;
 	if (wd[0] < 0 || wd[1] < 0 || wd[3] < 0 || wd[4] < 0) { perror("inotify_add_watch"); return 3; }
-	if (!strcmp(mode, "pending"))
+	if (pending)
 		touch(in("d/early"));
 	if (!strcmp(mode, "fan") && (fan = fanotify_init(FAN_CLASS_NOTIF | FAN_REPORT_FID, O_RDONLY)) < 0)
 		puts("no fanotify");
@@ -107,6 +122,23 @@ int main(int argc, char **argv)
 			usleep(50000);
 	printf("after the checkpoint: nonblock %d cloexec %d\n", !!(fcntl(fd, F_GETFL) & O_NONBLOCK),
 	       !!(fcntl(fd, F_GETFD) & FD_CLOEXEC));
+	pf.fd = fd;
+	pf.events = POLLIN;
+	if (pending)
+		printf("poll: %s\n", poll(&pf, 1, 2000) == 1 ? "readable" : "nothing");
+	if (blocking) {				/* one read, then is anything left? */
+		ssize_t n = read(fd, buf, sizeof buf);
+
+		for (char *p = buf; n > 0 && p < buf + n; ) {
+			struct inotify_event *ev = (struct inotify_event *)p;
+
+			printf("event wd %d mask 0x%x %s\n", ev->wd, ev->mask, ev->len ? ev->name : "-");
+			p += sizeof(*ev) + ev->len;
+		}
+		printf("then poll: %s\n", poll(&pf, 1, 0) == 1 ? "readable" : "nothing");
+		unlink(in("d/early"));
+		return 0;
+	}
 	touch(in("d/a"));
 	unlink(in("d/a"));
 	touch("f");
@@ -128,6 +160,8 @@ int main(int argc, char **argv)
 			p += sizeof(*ev) + ev->len;
 		}
 	}
+	if (pending)
+		printf("then poll: %s\n", poll(&pf, 1, 0) == 1 ? "readable" : "nothing");
 	unlink(in("e/b"));
 	unlink(in("e/c"));
 	unlink(in("r/s"));
@@ -230,21 +264,63 @@ else
 	note "no tests/bin/imgedit: crafted records not tried"
 fi
 
-# 6: events pending at the checkpoint
+# 6: events pending at the checkpoint, kept by libckpt
 if run pending; then
 	said=$(grep 'not restored' "$W/orig.err")
+	sed 1d "$W/orig.out" >"$W/want"
+	[ "$BRK" = 1 ] && echo "event wd 9 mask 0x100 ghost" >>"$W/want"
+	first=$(grep -m1 '^event' "$W/want")
+	good=1
+	if [ -n "$said" ] || [ "$first" != "event wd 1 mask 0x100 early" ] || ! grep -qx 'poll: readable' "$W/want" ||
+	   ! grep -qx 'new watch 5' "$W/want" || ! grep -qx 'then poll: nothing' "$W/want" || grep -q 'wd 5 mask 0x8000' "$W/want"; then
+		not_ok "pending event, the program going on: libckpt '$said', printed '$(tr '\n' '|' <"$W/want")'"
+		good=0
+	fi
+	for how in eager lazy; do
+		opt=
+		[ $how = lazy ] && opt=--lazy
+		# shellcheck disable=SC2086	# no option or one
+		restore "$I" $opt
+		if [ "$rrc" -ne 0 ] || ! cmp -s "$W/got" "$W/want" || grep -q inotify "$W/restore.err"; then
+			not_ok "pending event, restored ($how), status $rrc: got '$(tr '\n' '|' <"$W/got")', want '$(tr '\n' '|' <"$W/want")'; $(oneline "$W/restore.err")"
+			good=0
+		fi
+	done
+	[ $good = 1 ] && ok "a pending event is kept: readable, read first, no event of libckpt's, next watch 5, live and restored eager and lazy: $(tr '\n' '|' <"$W/got")"
+else
+	not_ok "the program failed (pending): $(oneline "$W/orig.out") $(oneline "$W/orig.err")"
+fi
+
+# 6a: the same, the descriptor blocking
+if run pendblock; then
+	sed 1d "$W/orig.out" >"$W/want"
 	restore "$I"
-	want="libckpt: $I: not restored: fd 3 (anon_inode:inotify): 32 bytes of inotify events pending (they cannot be read without taking them from the program)"
+	want="after the checkpoint: nonblock 0 cloexec 1|poll: readable|event wd 1 mask 0x100 early|then poll: nothing|"
+	if [ "$(tr '\n' '|' <"$W/want")" = "$want" ] && [ "$rrc" -eq 0 ] && cmp -s "$W/got" "$W/want" &&
+	   ! grep -q 'not restored' "$W/orig.err"; then
+		ok "blocking descriptor: the kept event in one read, then nothing readable, live and restored: $want"
+	else
+		not_ok "blocking descriptor: live '$(tr '\n' '|' <"$W/want")', restored (status $rrc) '$(tr '\n' '|' <"$W/got")', want '$want'; $(oneline "$W/orig.err") $(oneline "$W/restore.err")"
+	fi
+else
+	not_ok "the program failed (pendblock): $(oneline "$W/orig.out") $(oneline "$W/orig.err")"
+fi
+
+# 6b: a descriptor libckpt did not see made: its pending event is named
+if run pendraw; then
+	said=$(grep 'not restored' "$W/orig.err")
+	restore "$I"
+	want="libckpt: $I: not restored: fd 3 (anon_inode:inotify): 32 bytes of inotify events pending that the image does not hold (libckpt keeps them only for an instance the program made through libc and holds by one descriptor)"
 	wantr="restorer: notice: fd 3: 32 bytes of inotify events pending at checkpoint are not restored"
 	if [ "$said" = "$want" ] && [ "$rrc" -eq 0 ] && [ "$(grep inotify "$W/restore.err")" = "$wantr" ] &&
 	   grep -q 'event wd 1 mask 0x100 early' "$W/orig.out" && ! grep -q early "$W/got" &&
 	   grep -q 'event wd 2 mask 0x2 -' "$W/got"; then
-		ok "a pending event is named by libckpt and the restorer, and the program runs on"
+		ok "a pending event on a descriptor made by the raw system call is named by libckpt and the restorer, and the program runs on"
 	else
-		not_ok "pending event: libckpt '$said', restorer (status $rrc) '$(oneline "$W/restore.err")', got '$(tr '\n' '|' <"$W/got")'"
+		not_ok "pending event (raw descriptor): libckpt '$said', restorer (status $rrc) '$(oneline "$W/restore.err")', got '$(tr '\n' '|' <"$W/got")'"
 	fi
 else
-	not_ok "the program failed (pending): $(oneline "$W/orig.out") $(oneline "$W/orig.err")"
+	not_ok "the program failed (pendraw): $(oneline "$W/orig.out") $(oneline "$W/orig.err")"
 fi
 
 # 7: a watch libckpt did not see
