@@ -690,19 +690,27 @@ static int other_end_closed(const struct cap_job_fd *f)
 
 /* The queue of the UNIX socket f (the bytes its holders would read next),
  * appended to job.data as records; its length into *len.  0, or -errno
- * (said): an out-of-band byte, descriptors in flight, too much */
+ * (said): an out-of-band byte, descriptors in flight, too much.  The
+ * restorer queues those bytes again from the process that makes the pair:
+ * read with SO_PASSCRED, they come with its credentials (said). */
 static int peek_unix(const char *path, const struct cap_job_fd *f, int type, uint64_t *used, uint64_t *len)
 {
 	long fd = take(f);
 	uint64_t count;
-	int err;
+	uint32_t tl = 4;
+	int err, cred = 0;
 
 	if (sys_failed(fd))
 		return (int)fd;
+	sys_getsockopt((int)fd, KSYS_SOL_SOCKET, KSYS_SO_PASSCRED, &cred, &tl);
 	err = cap_oob_queued((int)fd) ? -95 :
 	      cap_peek_queue((int)fd, 1, type, 0, (char *)ckpt_scratch.job.data + *used, CAP_JOB_PIPE_MAX - *used,
 			     len, &count);
 	sys_close((int)fd);
+	if (!err && cred && count)
+		cap_say("%s: notice: pid %d (%s) fd %d: what is queued on its UNIX connection (SO_PASSCRED) comes "
+			"back with the credentials of the process of the job that makes the connection again, not "
+			"its senders'", path, members[f->proc].pid, members[f->proc].comm, f->fd);
 	if (err)
 		cap_say("%s: no checkpoint: pid %d (%s) fd %d: its UNIX connection to another process of the job "
 			"has %s queued", path, members[f->proc].pid, members[f->proc].comm, f->fd,
@@ -721,7 +729,7 @@ static int unix_pair(const char *path, uint32_t n, uint32_t a, uint32_t nobjs, u
 	struct ckpt_job_obj *o = &J->objs[nobjs];
 	uint64_t peer = 0, back = 0, len0 = 0, len1 = 0, at = *used;
 	uint32_t shut = 0, other = n, others = 0;
-	int type = 0, cred = 0;
+	int type = 0;
 	uint32_t tl = 4;
 	long fd;
 
@@ -743,17 +751,12 @@ static int unix_pair(const char *path, uint32_t n, uint32_t a, uint32_t nobjs, u
 	fd = take(f);
 	if (!sys_failed(fd)) {
 		sys_getsockopt((int)fd, KSYS_SOL_SOCKET, 3 /* SO_TYPE */, &type, &tl);
-		sys_getsockopt((int)fd, KSYS_SOL_SOCKET, KSYS_SO_PASSCRED, &cred, &tl);
 		sys_close((int)fd);
 	}
 	if (type != KSYS_SOCK_STREAM && type != KSYS_SOCK_DGRAM && type != KSYS_SOCK_SEQPACKET)
 		return -1;
-	if (shut || cred || cap_unix_peer_of(peer, &back, &shut) || shut) {
-		cap_say("%s: not restored: pid %d (%s) fd %d: its UNIX connection to another process of the job %s",
-			path, members[f->proc].pid, members[f->proc].comm, f->fd,
-			cred ? "has SO_PASSCRED set" : "is shut down at one end");
-		return -1;
-	}
+	if (cap_unix_peer_of(peer, &back, &shut) || back != f->ino)
+		return -1;		/* (its other end went meanwhile) */
 	if (peek_unix(path, f, type, used, &len0) || peek_unix(path, &J->fds[other], type, used, &len1))
 		return -5;
 	memset(o, 0, sizeof(*o));

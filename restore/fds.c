@@ -409,16 +409,32 @@ static int refill_queue(const struct img *img, const struct ckpt_fd *f, int thro
 	return 0;
 }
 
+/* One end of a UNIX connection (record f): its buffer sizes, SO_PASSCRED,
+ * SO_PEEK_OFF and shutdown as they were: 0, or a refusal in e. */
+static int set_unix_end(int sock, const struct ckpt_fd *f, struct img_err *e)
+{
+	uint32_t rcv = (uint32_t)f->aux[5] / 2, snd = (uint32_t)(f->aux[5] >> 32) / 2;	/* it doubles them */
+	int peek = (int)f->aux[4], shut = (int)(f->aux[2] & (CKPT_UP_SHUT_RD | CKPT_UP_SHUT_WR)) >> 1, one = 1;
+
+	if ((rcv && sys_failed(sys_setsockopt(sock, KSYS_SOL_SOCKET, KSYS_SO_RCVBUF, &rcv, 4))) ||
+	    (snd && sys_failed(sys_setsockopt(sock, KSYS_SOL_SOCKET, KSYS_SO_SNDBUF, &snd, 4))) ||
+	    ((f->aux[2] & CKPT_UP_PASSCRED) && sys_failed(sys_setsockopt(sock, KSYS_SOL_SOCKET, KSYS_SO_PASSCRED, &one, 4))) ||
+	    (peek >= 0 && sys_failed(sys_setsockopt(sock, KSYS_SOL_SOCKET, KSYS_SO_PEEK_OFF, &peek, 4))) ||
+	    (shut && sys_failed(sys_shutdown(sock, shut - 1))))	/* 1, 2, 3 -> SHUT_RD, _WR, _RDWR */
+		return img_fail(e, "fd %d: the options or shutdown of its UNIX socket could not be set", f->fd);
+	return 0;
+}
+
 /* A connected pair of UNIX sockets (a socketpair, or a connection accepted
  * from one of the program's listeners), made again with socketpair: each
  * end's queue refilled through the other while both have all the buffer
- * room allowed, then each end's buffer sizes, SO_PASSCRED, SO_PEEK_OFF and
- * shutdown as they were.  An end whose other end was closed gets one that is
+ * room allowed, then each end's options and shutdown as they were
+ * (set_unix_end).  An end whose other end was closed gets one that is
  * closed once its queue is in. */
 static int make_unix_pair(const struct img *img, uint32_t i, struct img_err *e)
 {
 	const struct ckpt_fd *end[2] = { &img->fds[i], &img->fds[img->fds[i].peer] };
-	int sv[2], most = 1 << 30, one = 1, ends = end[1] == end[0] ? 1 : 2;
+	int sv[2], most = 1 << 30, ends = end[1] == end[0] ? 1 : 2;
 	long r = sys_socketpair(KSYS_AF_UNIX, (int)end[0]->aux[0] | KSYS_SOCK_CLOEXEC | KSYS_SOCK_NONBLOCK, 0, sv);
 
 	if (sys_failed(r))
@@ -429,18 +445,9 @@ static int make_unix_pair(const struct img *img, uint32_t i, struct img_err *e)
 		if (refill_queue(img, end[k], sv[1 - k], e))
 			return -1;
 	for (int k = 0; k < ends; k++) {
-		const struct ckpt_fd *f = end[k];
-		uint32_t rcv = (uint32_t)f->aux[5] / 2, snd = (uint32_t)(f->aux[5] >> 32) / 2;	/* it doubles them */
-		int peek = (int)f->aux[4], shut = (int)(f->aux[2] & (CKPT_UP_SHUT_RD | CKPT_UP_SHUT_WR)) >> 1;
-
-		if ((rcv && sys_failed(sys_setsockopt(sv[k], KSYS_SOL_SOCKET, KSYS_SO_RCVBUF, &rcv, 4))) ||
-		    (snd && sys_failed(sys_setsockopt(sv[k], KSYS_SOL_SOCKET, KSYS_SO_SNDBUF, &snd, 4))) ||
-		    ((f->aux[2] & CKPT_UP_PASSCRED) &&
-		     sys_failed(sys_setsockopt(sv[k], KSYS_SOL_SOCKET, KSYS_SO_PASSCRED, &one, 4))) ||
-		    (peek >= 0 && sys_failed(sys_setsockopt(sv[k], KSYS_SOL_SOCKET, KSYS_SO_PEEK_OFF, &peek, 4))) ||
-		    (shut && sys_failed(sys_shutdown(sv[k], shut - 1))))	/* 1, 2, 3 -> SHUT_RD, _WR, _RDWR */
-			return img_fail(e, "fd %d: the options or shutdown of its UNIX socket could not be set", f->fd);
-		stage[f - img->fds] = sv[k];
+		if (set_unix_end(sv[k], end[k], e))
+			return -1;
+		stage[end[k] - img->fds] = sv[k];
 	}
 	if (ends == 1)
 		sys_close(sv[1]);
@@ -1324,7 +1331,9 @@ int rst_staged_fd(const struct img *img, int32_t fd, int stdio_image)
 /* A job: the descriptor newfd, taken from another process, becomes the
  * image's fd (and every dup of it in the image): its status flags as the
  * image says (they are the shared description's: the same in each holder's
- * image), above every image number */
+ * image), an end of a UNIX connection its options and shutdown as this
+ * image's record of it says (a record with its other end in another
+ * process), above every image number */
 int rst_stage_job_fd(const struct img *img, int32_t fd, int newfd, struct img_err *e)
 {
 	for (uint32_t i = 0; i < img->hdr.nfds; i++) {
@@ -1336,6 +1345,10 @@ int rst_stage_job_fd(const struct img *img, int32_t fd, int newfd, struct img_er
 		if (f->share != i || stage[i] >= 0)
 			break;			/* a dup: its lead's serves */
 		sys_fcntl(newfd, F_SETFL, f->flags & SETFL_MASK);	/* a pipe or connection the job made */
+		if (f->kind == CKPT_FD_UNSUPPORTED && f->aux[0] == CKPT_WHY_UNIX_OUTSIDE && set_unix_end(newfd, f, e)) {
+			sys_close(newfd);	/* (this end's record holds its options: job.c made the pair) */
+			return -1;
+		}
 		moved = sys_fcntl(newfd, F_DUPFD_CLOEXEC, stage_min);
 		if (sys_failed(moved))
 			return img_fail(e, "no descriptor above %d for fd %d (RLIMIT_NOFILE?): errno %d", stage_min, fd,

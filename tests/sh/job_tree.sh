@@ -9,11 +9,15 @@
 #   1  `ckpt dump` of the parent: a job table of 6 processes, two of them
 #      zombies (exit status 7; killed by SIGTERM), the two pipes shared, and a
 #      SOCK_SEQPACKET socketpair whose parent end has the workers' greetings
-#      queued
+#      queued, SO_PASSCRED, its own buffer sizes and is shut down for writing
+#      (libckpt says once that the greetings come back with the credentials
+#      of the process that makes the pair again)
 #   2  restored eagerly: the server carries on where it was (the sum of all
 #      squares is right: no task lost or done twice), wait() in the parent
 #      finds both zombies with their statuses and each worker under the pid
-#      it had before the checkpoint; its pidfd of a worker is that worker's
+#      it had before the checkpoint; its pidfd of a worker is that worker's;
+#      its end of the socketpair has the options it had (SO_PASSCRED,
+#      SO_RCVBUF, SO_SNDBUF) and a send on it still fails with EPIPE
 #   3  the same with --lazy; CKPT_KEEP=2: a second dump keeps the first
 #      table as img.1 with its images, and it restores the same way
 #   4  a stopped child (SIGSTOP): continued for the checkpoint, it stops
@@ -32,6 +36,7 @@ command -v setsid >/dev/null || skip "no setsid"
 workdir jobtree
 
 cat >"$W/tree.c" <<'EOF'
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +48,21 @@ cat >"$W/tree.c" <<'EOF'
 #include <unistd.h>
 
 #define N 2000
+
+/* the parent's end of the socketpair: its options, and what a send gets */
+static void hello_options(int fd)
+{
+	int cred = -1, rcv = -1, snd = -1;
+	socklen_t l = sizeof(int);
+	ssize_t r;
+
+	getsockopt(fd, SOL_SOCKET, SO_PASSCRED, &cred, &l);
+	getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, &l);
+	getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, &l);
+	r = send(fd, "x", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	printf("hello options: passcred %d rcvbuf %d sndbuf %d send %s\n", cred, rcv, snd,
+	       r < 0 && errno == EPIPE ? "EPIPE" : "did not fail with EPIPE");
+}
 
 int main(int argc, char **argv)
 {
@@ -88,6 +108,15 @@ int main(int argc, char **argv)
 	close(tasks[0]);
 	close(results[1]);
 	close(hello[1]);
+	{
+		int one = 1, rcv = 40000, snd = 60000;
+
+		if (setsockopt(hello[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) ||
+		    setsockopt(hello[0], SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv)) ||
+		    setsockopt(hello[0], SOL_SOCKET, SO_SNDBUF, &snd, sizeof(snd)) || shutdown(hello[0], SHUT_WR))
+			return 1;
+		hello_options(hello[0]);
+	}
 	pidfd = syscall(SYS_pidfd_open, w[0], 0);
 	printf("ready workers %d %d\n", (int)w[0], (int)w[1]);
 	for (i = 1; i <= N; i++) {
@@ -118,6 +147,7 @@ int main(int argc, char **argv)
 		hi[n > 0 ? n : 0] = 0;
 		printf("got %s\n", n > 0 ? hi : "nothing");
 	}
+	hello_options(hello[0]);
 	got = waitpid(z1, &st, 0);
 	printf("z1 %s %d\n", got == z1 && WIFEXITED(st) ? "exit" : "?", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 	got = waitpid(z2, &st, 0);
@@ -183,8 +213,9 @@ fi
 workers=$(sed -n 's/^ready workers //p' "$W/prog.out")
 if [ $rc -eq 0 ] && grep -q "^processes 6" "$W/read.out" && grep -q "zombie, exit status 7" "$W/read.out" &&
    grep -q "zombie, killed by signal 15" "$W/read.out" && [ "$(grep -c ' pipe, ' "$W/read.out")" -eq 2 ] &&
-   grep -q "UNIX seqpacket connection, [1-9][0-9]* + 0 bytes queued" "$W/read.out"; then
-	ok "dump of the server: 6 processes, 2 of them zombies with their statuses, 2 shared pipes, a socketpair with its queue"
+   grep -q "UNIX seqpacket connection, [1-9][0-9]* + 0 bytes queued" "$W/read.out" &&
+   [ "$(grep -c "fd [0-9]*: what is queued on its UNIX connection (SO_PASSCRED) comes back with the credentials" "$W/prog.err")" -eq 2 ]; then
+	ok "dump of the server: 6 processes, 2 of them zombies with their statuses, 2 shared pipes, a socketpair with its queue (its SO_PASSCRED named at each dump)"
 else
 	not_ok "dump: rc $rc: $(oneline "$W/dump.err"); readckpt: $(sed -n '5,18p' "$W/read.out" | tr '\n' '|')"
 fi
@@ -192,15 +223,20 @@ fi
 want=$((2000 * 2001 * 4001 / 6))
 [ "$BRK" -eq 1 ] && want=$((want + 1))
 set -- $workers
+hello=$(grep -m1 '^hello options' "$W/prog.out")
+case $hello in
+"hello options: passcred 1 rcvbuf "*" send EPIPE") ;;
+*) not_ok "the program's socketpair end before the checkpoint: '$hello'" ;;
+esac
 restore() {
 	(cd "$W" && timeout 60 "$ROOT/restorer" $1 "$W/img" >"$W/rst.out" 2>"$W/rst.err" </dev/null)
 	rc=$?
 	w0=$2 w1=$3
-	if [ $rc -eq 0 ] && grep -qx "sum $want" "$W/rst.out" && grep -qx "z1 exit 7" "$W/rst.out" &&
+	if [ $rc -eq 0 ] && grep -qx "sum $want" "$W/rst.out" && grep -qx "$hello" "$W/rst.out" && grep -qx "z1 exit 7" "$W/rst.out" &&
 	   grep -qx "z2 signal 15" "$W/rst.out" && grep -qx "worker $w0 status 0" "$W/rst.out" &&
 	   grep -qx "worker $w1 status 0" "$W/rst.out" && grep -qx "pidfd of $w0" "$W/rst.out" &&
 	   grep -qx "got hello 1" "$W/rst.out" && grep -qx "got hello 2" "$W/rst.out"; then
-		ok "restored ${1:-eagerly}: every task done once (sum $want), both zombies reaped with their statuses, workers $w0 and $w1 waited for by pid, the pidfd of $w0 is its, the workers' two messages queued on a socketpair are there"
+		ok "restored ${1:-eagerly}: every task done once (sum $want), both zombies reaped with their statuses, workers $w0 and $w1 waited for by pid, the pidfd of $w0 is its, the workers' two messages queued on a socketpair are there, its end as it was ($hello)"
 	else
 		not_ok "restored ${1:-eagerly}: rc $rc: $(oneline "$W/rst.out"); stderr $(oneline "$W/rst.err")"
 	fi
