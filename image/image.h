@@ -77,6 +77,10 @@ int img_open(struct img *img, const char *path, uint64_t table_addr, struct img_
  * ckpt dump's report of the new image). */
 int img_unpack(int fd, uint64_t file_size, int pages, struct img_err *e);
 extern int img_unpack_pages;
+#define IMG_UNPACK_THREADS_MAX	16
+extern int img_unpack_threads;		/* unpackers at once when the page data is wanted (1: the
+					 * caller's thread only, as libckpt has it; `ckpt restore`:
+					 * one per CPU) */
 const char *img_str(const struct img *img, uint32_t off);	/* "" for 0 */
 const char *img_kind_name(uint32_t kind);
 const char *img_fd_why(const struct ckpt_fd *f);	/* why an UNSUPPORTED descriptor is not restored */

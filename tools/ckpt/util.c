@@ -318,6 +318,7 @@ const char *restorer_image(const char *path, char *buf, size_t cap)
 	struct stat st;
 	uint32_t magic = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), raw;
+	long cpus;
 
 	if (fd < 0)
 		return path;			/* the restorer says why */
@@ -331,6 +332,8 @@ const char *restorer_image(const char *path, char *buf, size_t cap)
 		close(fd);
 		return NULL;
 	}
+	cpus = sysconf(_SC_NPROCESSORS_ONLN);	/* the frames unpacked side by side */
+	img_unpack_threads = cpus < 1 ? 1 : cpus > IMG_UNPACK_THREADS_MAX ? IMG_UNPACK_THREADS_MAX : (int)cpus;
 	raw = img_unpack(fd, (uint64_t)st.st_size, 1, &e);
 	close(fd);
 	if (raw < 0) {
