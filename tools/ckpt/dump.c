@@ -153,19 +153,22 @@ static int live_child(pid_t pid)
 	}
 }
 
-/* a writer-like child of pid that was not among before (" 12 34 "), or 0 */
+/* a child of pid made as libckpt makes its writer (exit signal 0) that was
+ * not among before (" 12 34 "), or 0.  Dead ones too: a writer killed before
+ * the first poll saw it is still the one whose status says why there is no
+ * image (it stays a zombie until libckpt reaps it at the next checkpoint). */
 static pid_t new_child(pid_t pid, const char *before)
 {
 	char kids[4096], *p, *end, key[24];
 
 	children_of(pid, kids, sizeof(kids));
 	for (p = kids;; p = end) {
-		long c = strtol(p, &end, 10);
+		long c = strtol(p, &end, 10), exit_signal = -1;
 
 		if (end == p)
 			return 0;
 		snprintf(key, sizeof(key), " %ld ", c);
-		if (writer_like(c) && !strstr(before, key))
+		if (proc_state(c, &exit_signal) && exit_signal == 0 && !strstr(before, key))
 			return (pid_t)c;
 	}
 }
