@@ -41,8 +41,7 @@ need_built "$ROOT/libckpt.so" "$ROOT/restorer"
 workdir snapshot
 
 cat >"$W/sweep.c" <<'EOF'
-#define _GNU_SOURCE
-#include <dirent.h>
+#include "writer_busy.h"
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -53,39 +52,11 @@ cat >"$W/sweep.c" <<'EOF'
 #include <unistd.h>
 extern unsigned long ckpt_restore_count(void) __attribute__((weak));
 static uint64_t *pg(uint8_t *m, size_t p) { return (uint64_t *)(m + p * 4096); }
-/* a writer of libckpt's is still at work: a forked child that has not
- * exited, or a thread beside this one (the program has no other); a
- * checkpoint asked for meanwhile would be skipped */
+/* a writer of libckpt's is still at work (the program has no thread of its
+ * own besides main); a checkpoint asked for meanwhile would be skipped */
 static int writer_busy(void)
 {
-	char st[512], path[64];
-	int c, busy = 0, tasks = 0;
-	struct dirent *e;
-	DIR *d = opendir("/proc/self/task");
-	FILE *f;
-
-	while (d && (e = readdir(d)))
-		tasks += e->d_name[0] != '.';
-	if (d)
-		closedir(d);
-	if (tasks > 1)
-		return 1;
-	snprintf(path, sizeof(path), "/proc/self/task/%d/children", getpid());
-	if (!(f = fopen(path, "r")))
-		return 0;
-	while (fscanf(f, "%d", &c) == 1) {
-		FILE *s;
-		char *p;
-
-		snprintf(path, sizeof(path), "/proc/%d/stat", c);
-		if (!(s = fopen(path, "r")))
-			continue;
-		if (fgets(st, sizeof(st), s) && (p = strrchr(st, ')')) && p[2] != 'Z')
-			busy = 1;
-		fclose(s);
-	}
-	fclose(f);
-	return busy;
+	return threads() > 1 || live_child();
 }
 static ino_t image_ino(const char *img)
 {
@@ -165,7 +136,7 @@ int main(int argc, char **argv)
 	return 1;
 }
 EOF
-compile_or_fail "compile the sweeping program" cc -O2 -o "$W/sweep" "$W/sweep.c"
+compile_or_fail "compile the sweeping program" cc -O2 -I"$ROOT/tests/sh" -o "$W/sweep" "$W/sweep.c"
 
 MIB=128
 ROOTUSER=0

@@ -50,7 +50,7 @@ cat >"$W/prog.c" <<'PROG'
 /* prog N [BREAK]: a thread on a stack of ours takes N checkpoints, each kept
  * as img.K; restored, it checks its data and prints "restored K ok". */
 #define _GNU_SOURCE
-#include <dirent.h>
+#include "writer_busy.h"
 #include <dlfcn.h>
 #include <pthread.h>
 #include <signal.h>
@@ -80,45 +80,6 @@ static const char *check(void)
 	return 0;
 }
 
-/* this thread has a child that is not a zombie: libckpt's writer is at work */
-static int writing(void)
-{
-	char path[64], st[512];
-	int c, busy = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/children", gettid());
-	if (!(f = fopen(path, "r")))
-		return 0;
-	while (fscanf(f, "%d", &c) == 1) {
-		FILE *s;
-		char *p;
-
-		snprintf(path, sizeof(path), "/proc/%d/stat", c);
-		if (!(s = fopen(path, "r")))
-			continue;
-		if (fgets(st, sizeof(st), s) && (p = strrchr(st, ')')) && p[2] != 'Z')
-			busy = 1;
-		fclose(s);
-	}
-	fclose(f);
-	return busy;
-}
-
-/* more than this thread and main: libckpt's in-place writer is at work */
-static int helper_threads(void)
-{
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *e;
-	int n = 0;
-
-	while (d && (e = readdir(d)))
-		n += e->d_name[0] != '.';
-	if (d)
-		closedir(d);
-	return n > 2;
-}
-
 static void *taker(void *arg)
 {
 	char img[64];
@@ -136,7 +97,7 @@ static void *taker(void *arg)
 			fflush(stdout);
 			_exit(why ? 1 : 0);
 		}
-		for (int t = 0; (stat("img", &st) || writing() || helper_threads()) && t < 3000; t++)
+		for (int t = 0; (stat("img", &st) || live_child() || threads() > 2) && t < 3000; t++)
 			usleep(10000);			/* img is linked, the writer gone */
 		snprintf(img, sizeof(img), "img.%d", k);
 		if (rename("img", img)) { printf("no image %d\n", k); return 0; }
@@ -258,7 +219,7 @@ int main(int argc, char **argv)
 	return 0;
 }
 PROG
-compile_or_fail "cannot build the program" cc -O2 -pthread -o "$W/prog" "$W/prog.c" -ldl
+compile_or_fail "cannot build the program" cc -O2 -pthread -I"$ROOT/tests/sh" -o "$W/prog" "$W/prog.c" -ldl
 compile_or_fail "cannot build the mover" cc -O2 -o "$W/mover" "$W/mover.c"
 
 # take WHAT ENV...: the program takes N images under ENV while the mover
