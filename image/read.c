@@ -40,7 +40,8 @@ const char *img_fd_why(const struct ckpt_fd *f)
 		[CKPT_WHY_IO_URING] = "io_uring: its rings and requests in flight are kernel state",
 		[CKPT_WHY_BPF] = "a bpf object: kernel state",
 		[CKPT_WHY_PERF] = "a perf event: kernel state",
-		[CKPT_WHY_USERFAULTFD] = "the program's own userfaultfd",
+		[CKPT_WHY_USERFAULTFD] = "one of several userfaultfd instances of the program, whose "
+					  "registrations cannot be told apart (ckpt restores one)",
 	};
 
 	return f->aux[0] < CKPT_WHY_MAX ? why[f->aux[0]] : why[CKPT_WHY_KIND];
@@ -293,6 +294,10 @@ static int check_vmas(struct img *img, uint64_t *data_end, struct img_err *e)
 					v->pgoff);
 		if ((v->flags & CKPT_MAP_SHARED) && (v->flags & CKPT_MAP_GROWSDOWN))
 			return img_fail(e, "vma %u at 0x%lx: a shared region cannot grow down", i, v->start);
+		if ((v->flags & CKPT_MAP_UFFD) && v->kind != CKPT_VMA_ANON && v->kind != CKPT_VMA_HEAP &&
+		    v->kind != CKPT_VMA_STACK && v->kind != CKPT_VMA_SHMEM)
+			return img_fail(e, "vma %u at 0x%lx: a %s mapping registered with a userfaultfd", i, v->start,
+					img_kind_name(v->kind));
 		if (v->kind == CKPT_VMA_FILE && (v->flags & CKPT_MAP_SHARED) && (v->prot & PROT_WRITE) &&
 		    !(v->flags & CKPT_MAP_MAYWRITE))
 			return img_fail(e, "vma %u at 0x%lx: shared writable mapping of a file not open for writing",
@@ -458,6 +463,7 @@ static int check_fds(struct img *img, uint64_t data_at, struct img_err *e)
 {
 	const struct ckpt_hdr *h = &img->hdr;
 	int32_t prev = -1;
+	uint32_t uffds = 0;		/* userfaultfd instances: one at most */
 
 	for (uint32_t i = 0; i < h->nfds; i++) {
 		const struct ckpt_fd *f = &img->fds[i];
@@ -498,6 +504,13 @@ static int check_fds(struct img *img, uint64_t data_at, struct img_err *e)
 						    f->aux[0] > 0xffffffffu || f->aux[1] > 0xffffffffu ||
 						    f->aux[2] > 0xffffffffu))
 			return img_fail(e, "fd %d: fanotify record out of range", f->fd);
+		if (f->kind == CKPT_FD_USERFAULTFD && (f->data_len % sizeof(struct ckpt_uffd_range) ||
+						       f->data_len > CKPT_UFFD_RANGES_MAX * sizeof(struct ckpt_uffd_range) ||
+						       (f->aux[0] & ~(uint64_t)CKPT_UFFD_FEATURES) ||
+						       (f->aux[0] && !(f->aux[0] >> 31)) ||
+						       f->aux[1] > CKPT_UFFD_USER_MODE || f->aux[2] > 1 ||
+						       (f->share == i && uffds++)))
+			return img_fail(e, "fd %d: userfaultfd record out of range", f->fd);
 		if (f->kind == CKPT_FD_INOTIFY && (f->data_len % sizeof(struct ckpt_inotify_watch) ||
 						   f->aux[0] > 0x7fffffff || f->aux[1] > 0xffffffff))
 			return img_fail(e, "fd %d: inotify record out of range", f->fd);
@@ -516,6 +529,10 @@ static int check_fds(struct img *img, uint64_t data_at, struct img_err *e)
 		}
 		prev = f->fd;
 	}
+	for (uint32_t i = 0; i < h->nvmas; i++)
+		if ((img->vmas[i].flags & CKPT_MAP_UFFD) && !uffds)
+			return img_fail(e, "vma %u at 0x%lx: registered with a userfaultfd the image does not hold", i,
+					img->vmas[i].start);
 	if (h->vdso_data_off) {			/* the [vdso] bytes, last */
 		if (h->vdso_data_off != data_at || !h->vdso_size || h->vdso_size > h->file_size - data_at)
 			return img_fail(e, "stored vDSO bytes at %lu+%lu, expected at %lu", h->vdso_data_off,

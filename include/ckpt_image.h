@@ -142,6 +142,13 @@ enum ckpt_vma_kind {
 					 * from these pages, anonymous */
 #define CKPT_MAP_JOB_SHARED	0x0080u	/* memory of a job's that its processes share: no pages
 					 * here, the job table's CKPT_JOB_SHM object has them */
+#define CKPT_MAP_UFFD_MISSING	0x0100u	/* VmFlags um: registered with the program's userfaultfd
+					 * (the image's one CKPT_FD_USERFAULTFD) for missing
+					 * pages; every page it had, zero pages too, is stored */
+#define CKPT_MAP_UFFD_WP	0x0200u	/* VmFlags uw of the program's userfaultfd (not
+					 * libckpt's tracking): registered for write protection;
+					 * its pages stored as for UFFD_MISSING */
+#define CKPT_MAP_UFFD		(CKPT_MAP_UFFD_MISSING | CKPT_MAP_UFFD_WP)
 
 /* ckpt_vma.advice: VmFlags that madvise() and friends set, applied again */
 #define CKPT_ADV_DONTFORK	0x0001u	/* dc */
@@ -391,6 +398,17 @@ enum ckpt_fd_kind {
 				 * restored, named then); stored bytes: struct
 				 * ckpt_fanotify_mark[].  One with a mark whose path is
 				 * not known is CKPT_FD_UNSUPPORTED, CKPT_WHY_FANOTIFY */
+	CKPT_FD_USERFAULTFD,	/* the program's userfaultfd (one instance an image): made
+				 * again with the features it gave UFFDIO_API: aux[0] as
+				 * fdinfo shows them, bit 31 set once UFFDIO_API was
+				 * called (0: not yet); aux[1] = CKPT_UFFD_USER_MODE
+				 * when it could only be one that handles user-mode faults;
+				 * aux[2] = 1 when events were pending at checkpoint (an
+				 * unmap, remap, fork or remove: not restored, named then;
+				 * faults come again).  Once memory is back, the regions
+				 * with CKPT_MAP_UFFD_* are registered with it, then the
+				 * pages in its stored bytes, struct ckpt_uffd_range[],
+				 * write-protected again */
 	CKPT_FD_KIND_MAX
 };
 
@@ -415,7 +433,7 @@ enum ckpt_fd_why {
 	CKPT_WHY_IO_URING,	/* io_uring */
 	CKPT_WHY_BPF,		/* a bpf map, program or link */
 	CKPT_WHY_PERF,		/* a perf event */
-	CKPT_WHY_USERFAULTFD,	/* the program's own userfaultfd */
+	CKPT_WHY_USERFAULTFD,	/* one of several userfaultfd instances of the program */
 	CKPT_WHY_MAX
 };
 
@@ -571,6 +589,16 @@ _Static_assert(sizeof(struct ckpt_fanotify_mark) == 48, "ckpt_fanotify_mark");
 					 * ONLYDIR 0x8, IGNORED_SURV_MODIFY 0x40,
 					 * EVICTABLE 0x200, IGNORE 0x400 */
 #define CKPT_FANOTIFY_MARKS_MAX	1024u	/* per image */
+
+/* A range of write-protected pages of the program's userfaultfd
+ * (CKPT_FD_USERFAULTFD's stored bytes), ascending, page-aligned. */
+struct ckpt_uffd_range {
+	uint64_t start, end;
+};
+_Static_assert(sizeof(struct ckpt_uffd_range) == 16, "ckpt_uffd_range");
+#define CKPT_UFFD_RANGES_MAX	4096u	/* per image */
+#define CKPT_UFFD_USER_MODE	1u	/* CKPT_FD_USERFAULTFD aux[1] */
+#define CKPT_UFFD_FEATURES	0xffffffffu	/* what aux[0] may hold: the kernel's features word */
 
 #define CKPT_INOTIFY_MASK	0x87000fffu	/* what mask may hold: IN_ALL_EVENTS, IN_ONLYDIR,
 					 * IN_DONT_FOLLOW, IN_EXCL_UNLINK, IN_ONESHOT */

@@ -112,6 +112,16 @@ static inline int sys_failed(long r) { return (unsigned long)r >= -4095UL; }
 #define KSYS_TIOCSWINSZ		0x5414
 #define KSYS_FIONREAD		0x541b		/* bytes waiting to be read: int */
 #define INOTIFY_IOC_SETNEXTWD	0x40044900	/* _IOW('I', 0, int): the next wd to hand out */
+/* userfaultfd's, for libckpt's tracking and snapshot and the program's own
+ * (raw: no uapi header) */
+#define UFFD_API			0xaaull
+#define UFFD_USER_MODE_ONLY		1	/* userfaultfd(2) flag */
+#define UFFDIO_API			0xc018aa3ful	/* _IOWR(0xaa, 0x3f, struct uffdio_api) */
+#define UFFDIO_REGISTER			0xc020aa00ul	/* _IOWR(0xaa, 0x00, struct uffdio_register) */
+#define UFFDIO_WRITEPROTECT		0xc018aa06ul	/* _IOWR(0xaa, 0x06, struct uffdio_writeprotect) */
+#define UFFDIO_REGISTER_MODE_MISSING	1
+#define UFFDIO_REGISTER_MODE_WP		2
+#define UFFDIO_WRITEPROTECT_MODE_WP	1
 #define KSYS_TIOCPKT		0x5420		/* packet mode on a pty master: int */
 #define KSYS_TIOCGPTN		0x80045430	/* a pty master's number: _IOR('T', 0x30, unsigned int) */
 #define KSYS_TIOCSPTLCK		0x40045431	/* lock (1) or unlock (0) its slave: _IOW('T', 0x31, int) */

@@ -40,6 +40,8 @@ static uint32_t nwatches;
 static struct ckpt_inotify_watch inotify_watches[MAX_INOTIFY_WATCHES];	/* every instance's, in record order */
 static struct ckpt_fanotify_mark fanotify_marks[CKPT_FANOTIFY_MARKS_MAX];	/* every fanotify's, likewise */
 static uint32_t nfanotify_marks;
+static struct ckpt_uffd_range uffd_ranges[CKPT_UFFD_RANGES_MAX];	/* the program's userfaultfd's */
+static uint32_t nuffd_ranges;
 static uint32_t ninotify_watches;
 static int stage_min;			/* staging numbers start here */
 #define MAX_TTYS 16
@@ -1043,6 +1045,41 @@ static long make_fanotify(const struct img *img, const struct ckpt_fd *f, int nb
 	return fd;
 }
 
+/* The program's userfaultfd (CKPT_FD_USERFAULTFD), made again: of user mode
+ * only when the program's could only be that, else one that also takes
+ * faults met inside the kernel where this user may make one (else one of
+ * user mode, in a notice), with the features the program gave UFFDIO_API.
+ * Its write-protected ranges are read now; the regions are registered and
+ * the ranges protected once memory and descriptors are back
+ * (register_userfaultfd). */
+static long make_userfaultfd(const struct img *img, const struct ckpt_fd *f, int nb, struct img_err *e)
+{
+	struct { uint64_t api, features, ioctls; } api = { UFFD_API, f->aux[0] & ~(1ull << 31), 0 };
+	int flags = O_CLOEXEC | nb;
+	long fd, r;
+
+	if (read_stored(img, f, uffd_ranges, "write-protected ranges", e))
+		return -1;
+	nuffd_ranges = (uint32_t)(f->data_len / sizeof(struct ckpt_uffd_range));
+	fd = SC1(__NR_userfaultfd, flags | (f->aux[1] & CKPT_UFFD_USER_MODE ? UFFD_USER_MODE_ONLY : 0));
+	if (fd == -1 && !(f->aux[1] & CKPT_UFFD_USER_MODE)) {	/* EPERM: user mode only, here */
+		fd = SC1(__NR_userfaultfd, flags | UFFD_USER_MODE_ONLY);
+		if (!sys_failed(fd))
+			img_say(2, "restorer: notice: fd %d: the program's userfaultfd comes back of user mode only "
+				"(this user may not make one that takes faults inside the kernel): a system call "
+				"that meets a missing page now fails with EFAULT\n", f->fd);
+	}
+	if (sys_failed(fd))
+		return img_fail(e, "fd %d: userfaultfd: errno %d", f->fd, (int)-fd);
+	if ((f->aux[0] & (1ull << 31)) && sys_failed(r = sys_ioctl((int)fd, UFFDIO_API, &api))) {
+		sys_close((int)fd);
+		return img_fail(e, "fd %d: a userfaultfd with features 0x%lx cannot be made here (UFFDIO_API errno %d%s)",
+				f->fd, api.features, (int)-r,
+				r == -1 && (api.features & 2) ? ": UFFD_FEATURE_EVENT_FORK needs CAP_SYS_PTRACE" : "");
+	}
+	return fd;
+}
+
 /* Record i is of the program's controlling terminal (a CKPT_FD_CHR record's
  * stored mode says so; read_terminals read them) */
 static int of_ctty(uint32_t i)
@@ -1171,6 +1208,8 @@ static long make_one(const struct img *img, uint32_t i, int close_unsupported, i
 		return make_inotify(img, f, nb, e);
 	case CKPT_FD_FANOTIFY:
 		return make_fanotify(img, f, nb, e);
+	case CKPT_FD_USERFAULTFD:
+		return make_userfaultfd(img, f, nb, e);
 	default:				/* CKPT_FD_UNSUPPORTED */
 		if (!close_unsupported)
 			return img_fail(e, "fd %d (%s: %s) cannot be restored (--close-unsupported restores it closed)",
@@ -1452,6 +1491,46 @@ static void add_inotify_watches(const struct img *img)
 	}
 }
 
+/* Memory is back and the program's userfaultfd has its number: each region
+ * it had registered is registered again, missing pages and write protection
+ * as each was, then its write-protected pages protected again (what fails
+ * now is a notice; the kernel checked nothing of it before). */
+static void register_userfaultfd(const struct img *img)
+{
+	int32_t fd = -1;
+
+	for (uint32_t i = 0; i < img->hdr.nfds && fd < 0; i++)
+		if (img->fds[i].kind == CKPT_FD_USERFAULTFD && stage[i] >= 0) {
+			fd = img->fds[i].fd;
+			if (img->fds[i].aux[2])
+				img_say(2, "restorer: notice: fd %d: userfaultfd events the program had not read at "
+					"checkpoint (a fork, remap, remove or unmap) are not restored\n", fd);
+		}
+	for (uint32_t i = 0; fd >= 0 && i < img->hdr.nvmas; i++) {
+		const struct ckpt_vma *v = &img->vmas[i];
+		struct { uint64_t start, len, mode, ioctls; } reg = {
+			v->start, v->end - v->start,
+			(v->flags & CKPT_MAP_UFFD_MISSING ? UFFDIO_REGISTER_MODE_MISSING : 0) |
+			(v->flags & CKPT_MAP_UFFD_WP ? UFFDIO_REGISTER_MODE_WP : 0), 0
+		};
+		long r;
+
+		if (reg.mode && sys_failed(r = sys_ioctl(fd, UFFDIO_REGISTER, &reg)))
+			img_say(2, "restorer: notice: fd %d: region 0x%lx is not registered with the userfaultfd again: "
+				"errno %d\n", fd, v->start, (int)-r);
+	}
+	for (uint32_t k = 0; fd >= 0 && k < nuffd_ranges; k++) {
+		struct { uint64_t start, len, mode; } wp = {
+			uffd_ranges[k].start, uffd_ranges[k].end - uffd_ranges[k].start, UFFDIO_WRITEPROTECT_MODE_WP
+		};
+		long r = sys_ioctl(fd, UFFDIO_WRITEPROTECT, &wp);
+
+		if (sys_failed(r))
+			img_say(2, "restorer: notice: fd %d: pages 0x%lx+0x%lx are not write-protected again: errno %d\n",
+				fd, wp.start, wp.len, (int)-r);
+	}
+}
+
 /* Each fanotify instance's marks, checked by make_fanotify, added now that the
  * image is closed; one that fails here is named in a notice. */
 static void add_fanotify_marks(const struct img *img)
@@ -1600,5 +1679,6 @@ void rst_install_fds(const struct img *img, int stdio_image)
 	add_epoll_watches(img);
 	add_inotify_watches(img);
 	add_fanotify_marks(img);
+	register_userfaultfd(img);
 	set_terminals(img, stdio_image);
 }

@@ -997,6 +997,12 @@ static __attribute__((noinline)) const char *check_image(const char *path, struc
 	for (uint32_t i = 0; bail && i + 1 < nchain; i++)
 		if (rst_verify_runs(chain[i], err))
 			return chain[i]->path;
+	for (uint32_t i = 0; bail && i < img.hdr.nvmas; i++)
+		if (img.vmas[i].flags & CKPT_MAP_UFFD) {
+			img_fail(err, "region 0x%lx is registered with the program's userfaultfd: a roll-back "
+				 "does not rebuild such memory", img.vmas[i].start);
+			return path;
+		}
 	if (bail ? rst_verify_runs(&img, err)	/* a roll-back: the program must survive a bad image */
 		 : rst_alloc_pkeys(&img, err) ||
 		   rst_prepare_fds(&img, stdio_image, close_unsupported, verbose, job_later(), err))

@@ -683,7 +683,7 @@ static void map_vma(const struct img *img, const struct ckpt_vma *v, int fd, int
 		return;				/* filled from the whole chain, sealed after */
 
 	for (uint32_t i = v->run_first; i < v->run_first + v->run_count; i++) {
-		if (lazy)
+		if (lazy && !(v->flags & CKPT_MAP_UFFD))	/* (registered: anonymous memory) */
 			map_run_lazily(img, &img->runs[i], at - v->start, tmp_prot);
 		else
 			fill_run(img, &img->runs[i], at - v->start);

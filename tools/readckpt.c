@@ -306,7 +306,7 @@ static void print_fd(const struct img *img, uint32_t i)
 		[CKPT_FD_UNSUPPORTED] = "UNSUPPORTED", [CKPT_FD_EPOLL] = "epoll", [CKPT_FD_SOCKET] = "socket",
 		[CKPT_FD_UNIX_PAIR] = "unix-pair", [CKPT_FD_INOTIFY] = "inotify", [CKPT_FD_PIDFD] = "pidfd",
 		[CKPT_FD_NETLINK] = "netlink", [CKPT_FD_PTY] = "pty",
-		[CKPT_FD_FANOTIFY] = "fanotify",
+		[CKPT_FD_FANOTIFY] = "fanotify", [CKPT_FD_USERFAULTFD] = "userfaultfd",
 	};
 	const struct ckpt_fd *f = &img->fds[i];
 
@@ -384,6 +384,19 @@ static void print_fd(const struct img *img, uint32_t i)
 		       m.type <= CKPT_FAN_FS ? types[m.type] : "?", m.mask, m.ignored_mask, m.flags,
 		       m.path_off < img->hdr.strings_size ? esc(img_str(img, m.path_off)) : "(path out of range)");
 	}
+	if (f->kind == CKPT_FD_USERFAULTFD && f->share == i)
+		printf("         features 0x%lx%s%s, %lu write-protected ranges%s\n", f->aux[0] & ~(1ul << 31),
+		       f->aux[0] ? "" : " (UFFDIO_API not called)",
+		       f->aux[1] & CKPT_UFFD_USER_MODE ? ", user mode only" : "",
+		       f->data_len / sizeof(struct ckpt_uffd_range),
+		       f->aux[2] ? ", events pending at checkpoint (not restored)" : "");
+	for (uint64_t k = 0; f->kind == CKPT_FD_USERFAULTFD && k < f->data_len / sizeof(struct ckpt_uffd_range); k++) {
+		struct ckpt_uffd_range r;
+
+		if (pread(img->fd, &r, sizeof(r), (off_t)(f->data_off + k * sizeof(r))) != sizeof(r))
+			break;
+		printf("         write-protected 0x%lx-0x%lx\n", r.start, r.end);
+	}
 	if (f->kind == CKPT_FD_SOCKET && (f->aux[4] & CKPT_SO_TCP_REPAIR)) {	/* validated by img_open */
 		struct ckpt_tcp_repair r;
 		uint64_t at = f->data_off + (f->aux[0] == 2 ? 32 : 56);
@@ -456,12 +469,14 @@ static void print_regions(const struct img *img)
 		char pm[5];
 
 		perms(v->prot, v->flags, pm);
-		printf("  %016lx-%016lx %s%c%-11s %9luK %7luK  %s%s%s%s%s\n", v->start, v->end, pm,
+		printf("  %016lx-%016lx %s%c%-11s %9luK %7luK  %s%s%s%s%s%s%s\n", v->start, v->end, pm,
 		       v->flags & CKPT_MAP_FRESH ? '*' : ' ',
 		       img_kind_name(v->kind), (v->end - v->start) >> 10, v->pages_stored * 4,
 		       esc(img_str(img, v->path_off)), v->name_off ? "[anon:" : "",
 		       esc(img_str(img, v->name_off)), v->name_off ? "]" : "",
-		       v->flags & CKPT_MAP_JOB_SHARED ? "  (the job's shared memory: its pages in the job table's)" : "");
+		       v->flags & CKPT_MAP_JOB_SHARED ? "  (the job's shared memory: its pages in the job table's)" : "",
+		       v->flags & CKPT_MAP_UFFD_MISSING ? "  (userfaultfd: missing)" : "",
+		       v->flags & CKPT_MAP_UFFD_WP ? "  (userfaultfd: write-protect)" : "");
 	}
 }
 

@@ -171,7 +171,7 @@ static void json_fds(FILE *f, const struct img *img)
 		[CKPT_FD_UNSUPPORTED] = "unsupported", [CKPT_FD_EPOLL] = "epoll", [CKPT_FD_SOCKET] = "socket",
 		[CKPT_FD_UNIX_PAIR] = "unix-pair", [CKPT_FD_INOTIFY] = "inotify", [CKPT_FD_PIDFD] = "pidfd",
 		[CKPT_FD_NETLINK] = "netlink", [CKPT_FD_PTY] = "pty",
-		[CKPT_FD_FANOTIFY] = "fanotify",
+		[CKPT_FD_FANOTIFY] = "fanotify", [CKPT_FD_USERFAULTFD] = "userfaultfd",
 	};
 	struct ckpt_tty t;
 
