@@ -24,13 +24,6 @@
 #define CAP_MAX_FD_COPY	(64u << 20)	/* largest deleted file or memfd copied into an image */
 #define CAP_MAX_FD_STORE (1u << 20)	/* largest open file CKPT_COPY_FILES=all stores */
 
-/* userfaultfd's ioctls, for track.c and snap.c (raw: no uapi header) */
-#define UFFD_API			0xaaull
-#define UFFDIO_API			0xc018aa3ful	/* _IOWR(0xaa, 0x3f, struct uffdio_api) */
-#define UFFDIO_REGISTER			0xc020aa00ul	/* _IOWR(0xaa, 0x00, struct uffdio_register) */
-#define UFFDIO_WRITEPROTECT		0xc018aa06ul	/* _IOWR(0xaa, 0x06, struct uffdio_writeprotect) */
-#define UFFDIO_REGISTER_MODE_WP		2
-#define UFFDIO_WRITEPROTECT_MODE_WP	1
 
 /* snap.c: CKPT_SNAPSHOT=uffd, the program going on while its write-protected
  * memory is written.  In the scratch: never protected, never in the image. */
@@ -205,7 +198,7 @@ long cap_spawn_helper(uint64_t stack, uint64_t len, volatile int32_t *tid, void 
 int cap_join_helper(volatile int32_t *tid, int wait);	/* 1: it has exited */
 
 /* maps.c: walk /proc/self/smaps into scratch vmas, then the page tables into runs */
-#define CAP_VMFLAGS_NLOST 5
+#define CAP_VMFLAGS_NLOST 6
 struct cap_walk {
 	uint32_t nvmas;
 	uint32_t nruns;
@@ -220,6 +213,9 @@ struct cap_walk {
 	int quick;			/* the layout came from /proc/self/maps: refine it in the writer */
 	int keep_events;		/* an image to restore (not tsetjmp's store): inotify events
 					 * pending are taken into libckpt's keeping (inotify.c) */
+	uint32_t program_uffd;		/* the program's one userfaultfd: its fd record + 1 (0: none) */
+	int no_fork;			/* written without a fork (the program's userfaultfd takes forks) */
+	uint64_t uffd_wp_dropped;	/* its write-protected pages past the ranges an image holds */
 	int parent_pid;			/* the process being saved (the writer is its child) */
 	int chain;			/* CKPT_INCREMENTAL: written as <path>.<id>, linked to <path> */
 	uint8_t image_id[16], parent_id[16];
@@ -251,6 +247,7 @@ int cap_rescan_from_parent(struct cap_walk *w);
 int cap_refine_start(struct cap_walk *w, void **handle);	/* the smaps read, in a helper thread */
 int cap_refine_finish(struct cap_walk *w, void *handle);
 int cap_scan_pages(struct cap_walk *w);
+int cap_collect_uffd_wp(struct cap_walk *w);	/* the program's userfaultfd's protected pages */
 
 /* threads.c: the other threads, stopped in a handler while the image is taken */
 struct cap_thread_slot {

@@ -224,7 +224,7 @@ static int write_fd_data(int fd, struct ckpt_fd *f)
 		return 0;
 	switch (f->kind) {		/* bytes the capture put in fdbuf: where */
 	case CKPT_FD_SOCKET: case CKPT_FD_NETLINK: case CKPT_FD_INOTIFY: case CKPT_FD_CHR: case CKPT_FD_PTY:
-	case CKPT_FD_FANOTIFY: {
+	case CKPT_FD_FANOTIFY: case CKPT_FD_USERFAULTFD: {
 		const char *bytes = ckpt_scratch.fdbuf + f->pos;
 
 		f->pos = 0;			/* (it held the place in fdbuf) */
@@ -408,20 +408,27 @@ int cap_prepare(struct cap_walk *w, struct cap_state *st, const char *path, int 
 		return -16;
 	}
 	w->parent_pid = (int)sys_getpid();
-	w->quick = quick;
 	w->keep_events = path == ckpt_cfg.path || path == ckpt_job.path;
-	err = cap_walk_maps(w, quick ? WALK_MAPS : WALK_SMAPS);
-	if (!err && incremental && ckpt_track.method == TRACK_UFFD) {	/* it lives in our page tables */
-		err = cap_scan_pages(w);
-		w->scanned = 1;
-	}
-	if (!err)
-		err = cap_collect_signals(w);
+	w->strings_used = 1;			/* offset 0 is "" */
+	ckpt_scratch.strings[0] = 0;
+	/* the kernel's state first, then memory: the program's userfaultfd, if
+	 * it has one, says how VmFlags read (and that they are read now, not in
+	 * the writer) */
+	err = cap_collect_signals(w);
 	if (!err)
 		err = cap_collect_timers(w);
 	read_clocks(w);
 	if (!err)
 		err = cap_collect_fds(w);
+	w->quick = quick && !w->program_uffd;
+	if (!err)
+		err = cap_walk_maps(w, w->quick ? WALK_MAPS : WALK_SMAPS);
+	if (!err && w->program_uffd)
+		err = cap_collect_uffd_wp(w);
+	if (!err && incremental && ckpt_track.method == TRACK_UFFD) {	/* it lives in our page tables */
+		err = cap_scan_pages(w);
+		w->scanned = 1;
+	}
 	if (path == ckpt_cfg.path)	/* an image to restore: not tsetjmp's, which keeps the children */
 		cap_collect_children(w);
 	if (err) {

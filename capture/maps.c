@@ -160,7 +160,35 @@ static int parse_header(struct cap_walk *w, const char *p, const char *eol)
 
 /* VmFlags a program can set that the restorer does not set again: named at
  * checkpoint time (cap_say_not_restored), once per flag */
-const char cap_vmflags_lost[CAP_VMFLAGS_NLOST][3] = { "gu", "ss", "ht", "um", "sf" };
+const char cap_vmflags_lost[CAP_VMFLAGS_NLOST][3] = { "gu", "ss", "ht", "um", "sf", "ui" };
+#define LOST_UFFD	3		/* "um" (uffd_registration) */
+
+static void lose(struct cap_walk *w, const struct ckpt_vma *v, int i)
+{
+	if (!(w->vmflags_lost & (1u << i))) {
+		w->vmflags_lost |= 1u << i;
+		w->vmflags_lost_at[i] = v->start;
+		w->lost |= CKPT_PROC_VMFLAGS_LOST;
+	}
+}
+
+/* VmFlags um (missing pages) and uw (write protection): a registration with
+ * a userfaultfd.  libckpt's own (the tracking of track.c, the snapshot of
+ * snap.c) register for write protection alone, and only when the program
+ * holds no userfaultfd of its own, or (tracking) beside it, which is named
+ * (cap_say_not_restored).  A region registered for missing pages is the
+ * program's; it is restored with the program's one userfaultfd
+ * (w->program_uffd), and named when there is none (several instances, or
+ * one that another process holds). */
+static void uffd_registration(struct cap_walk *w, struct ckpt_vma *v, int um, int uw)
+{
+	if (um && !w->program_uffd)
+		lose(w, v, LOST_UFFD);
+	else if (w->program_uffd && (um || (uw && ckpt_track.uffd < 0)))
+		v->flags |= (um ? CKPT_MAP_UFFD_MISSING : 0) | (uw ? CKPT_MAP_UFFD_WP : 0);
+	else if (uw)
+		v->flags |= CKPT_MAP_TRACKED;
+}
 
 /* "VmFlags: rd wr mr mw me ac sd" -> mapping flags and advice */
 static void parse_vmflags(struct cap_walk *w, struct ckpt_vma *v, const char *p, const char *eol)
@@ -171,7 +199,7 @@ static void parse_vmflags(struct cap_walk *w, struct ckpt_vma *v, const char *p,
 		{ "sr", CKPT_ADV_SEQUENTIAL }, { "rr", CKPT_ADV_RANDOM }, { "lo", CKPT_ADV_LOCKED },
 		{ "lf", CKPT_ADV_LOCKONFAULT }, { "sl", CKPT_ADV_SEALED }, { "gu", CKPT_ADV_GUARD },
 	};
-	int account = 0;
+	int account = 0, um = 0, uw = 0;
 
 	for (; p + 1 < eol; p++) {
 		if (p[0] == ' ' || p[1] == ' ')
@@ -185,19 +213,18 @@ static void parse_vmflags(struct cap_walk *w, struct ckpt_vma *v, const char *p,
 		else if (p[0] == 'n' && p[1] == 'r')
 			v->flags |= CKPT_MAP_NORESERVE;
 		else if (p[0] == 'u' && p[1] == 'w')
-			v->flags |= CKPT_MAP_TRACKED;
+			uw = 1;
+		else if (p[0] == 'u' && p[1] == 'm')
+			um = 1;
 		for (size_t i = 0; i < sizeof(advs) / sizeof(advs[0]); i++)
 			if (p[0] == advs[i].name[0] && p[1] == advs[i].name[1])
 				v->advice |= advs[i].adv;
 		for (int i = 0; i < CAP_VMFLAGS_NLOST; i++)
-			if (p[0] == cap_vmflags_lost[i][0] && p[1] == cap_vmflags_lost[i][1] &&
-			    !(w->vmflags_lost & (1u << i))) {
-				w->vmflags_lost |= 1u << i;
-				w->vmflags_lost_at[i] = v->start;
-				w->lost |= CKPT_PROC_VMFLAGS_LOST;
-			}
+			if (i != LOST_UFFD && p[0] == cap_vmflags_lost[i][0] && p[1] == cap_vmflags_lost[i][1])
+				lose(w, v, i);
 		p++;
 	}
+	uffd_registration(w, v, um, uw);
 	/* private writable memory is accounted unless mapped MAP_NORESERVE */
 	if (!account && !(v->flags & CKPT_MAP_SHARED) && (v->prot & PROT_WRITE) &&
 	    (v->kind == CKPT_VMA_ANON || v->kind == CKPT_VMA_HEAP))
@@ -264,11 +291,9 @@ static int walk(struct cap_walk *w, int mode, const struct walk_space *sp)
 	fd = sys_open(file, O_RDONLY | O_CLOEXEC, 0);
 
 	memset(sp->from_parent, 0, CAP_MAX_VMAS / 8);
-	if (mode != WALK_REFINE) {
+	if (mode != WALK_REFINE) {		/* (the strings begun by cap_prepare) */
 		memset(ckpt_scratch.remade, 0, sizeof(ckpt_scratch.remade));
 		w->nvmas = 0;
-		w->strings_used = 1;		/* offset 0 is "" */
-		ckpt_scratch.strings[0] = 0;
 	}
 	if (sys_failed(fd)) {
 		w->fail_what = mode == WALK_REFINE ? "open the process's smaps" : "open /proc/self/smaps";
@@ -585,11 +610,14 @@ static int scan_ioctl(struct cap_walk *w, int pm, uint32_t vi, uint64_t exclude_
 	 * SIGSEGV; a kernel before 6.14 refuses the bit (and has no guard pages,
 	 * but for 6.13) */
 	uint64_t guard = ckpt_cfg.pagemap_scan_no_guard ? 0 : PAGE_IS_GUARD;
+	/* the shared zero page, left out, would be a missing page at restore:
+	 * in a region of the program's userfaultfd, one its handler sees again */
+	uint64_t zero = v->flags & CKPT_MAP_UFFD ? 0 : PAGE_IS_PFNZERO;
 	struct cap_pm_scan_arg a = {
 		.size = sizeof(a), .start = v->start, .end = v->end,
 		.vec = (uint64_t)reg, .vec_len = sizeof(ckpt_scratch.regions) / 24,
-		.category_inverted = PAGE_IS_PFNZERO | exclude_file | guard,
-		.category_mask = PAGE_IS_PFNZERO | exclude_file | guard,
+		.category_inverted = zero | exclude_file | guard,
+		.category_mask = zero | exclude_file | guard,
 		.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
 		.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
 	};
@@ -628,6 +656,59 @@ static int scan_pagemap(struct cap_walk *w, int pm, uint32_t vi, int exclude_fil
 		}
 		a += n * CKPT_PAGE_SIZE;
 	}
+	return 0;
+}
+
+/* In the pause, once the regions are known: the pages the program's
+ * userfaultfd write-protects (pagemap bit 57: a present page's, or with
+ * UFFD_FEATURE_WP_UNPOPULATED a marker on one not there yet), as ranges in
+ * fdbuf, the userfaultfd's stored bytes.  Read here, not in a forked writer:
+ * the fork clears the bit where the child's region is not registered.
+ * Ranges past CKPT_UFFD_RANGES_MAX are counted in w->uffd_wp_dropped. */
+int cap_collect_uffd_wp(struct cap_walk *w)
+{
+	struct ckpt_fd *f = &ckpt_scratch.fds[w->program_uffd - 1];
+	struct ckpt_uffd_range *out = (struct ckpt_uffd_range *)(ckpt_scratch.fdbuf + w->fdbuf_used);
+	uint64_t room = (CAP_FDBUF - w->fdbuf_used) / sizeof(*out), n = 0;
+	uint64_t *words = (uint64_t *)ckpt_scratch.iobuf, per = CAP_IOBUF / 8;
+	long pm = sys_open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
+
+	if (room > CKPT_UFFD_RANGES_MAX)
+		room = CKPT_UFFD_RANGES_MAX;
+	w->uffd_wp_dropped = 0;
+	if (sys_failed(pm)) {
+		w->fail_what = "open /proc/self/pagemap";
+		return (int)pm;
+	}
+	for (uint32_t i = 0; i < w->nvmas; i++) {
+		const struct ckpt_vma *v = &ckpt_scratch.vmas[i];
+
+		for (uint64_t a = v->start; (v->flags & CKPT_MAP_UFFD_WP) && a < v->end; ) {
+			uint64_t k = (v->end - a) / CKPT_PAGE_SIZE > per ? per : (v->end - a) / CKPT_PAGE_SIZE;
+			long r = sys_pread((int)pm, words, k * 8, (int64_t)(a / CKPT_PAGE_SIZE * 8));
+
+			if (r <= 0) {
+				sys_close((int)pm);
+				w->fail_what = "read /proc/self/pagemap";
+				w->fail_addr = a;
+				return r ? (int)r : -5;
+			}
+			for (uint64_t j = 0; j < (uint64_t)r / 8; j++, a += CKPT_PAGE_SIZE) {
+				if (!(words[j] >> 57 & 1))
+					continue;
+				if (n && out[n - 1].end == a)
+					out[n - 1].end = a + CKPT_PAGE_SIZE;
+				else if (n < room)
+					out[n++] = (struct ckpt_uffd_range){ a, a + CKPT_PAGE_SIZE };
+				else
+					w->uffd_wp_dropped++;
+			}
+		}
+	}
+	sys_close((int)pm);
+	f->pos = w->fdbuf_used;			/* where in fdbuf, until write time */
+	f->data_len = n * sizeof(*out);
+	w->fdbuf_used += f->data_len;
 	return 0;
 }
 
@@ -847,12 +928,15 @@ int cap_from_parent(uint32_t i)
  * that is readable and whose pages are the writer's own, and only when the
  * writer scans (a scan before the fork would read them in the program's
  * pause).  Not a private file mapping (its copied page differs from the
- * file even if all zero), not shared memory (the object keeps what it has). */
+ * file even if all zero), not shared memory (the object keeps what it has),
+ * not a region of the program's userfaultfd (a page left out is a missing
+ * page at restore, which its handler would see). */
 static int drop_zero(const struct cap_walk *w, uint32_t vi)
 {
 	const struct ckpt_vma *v = &ckpt_scratch.vmas[vi];
 
-	return w->in_writer && !w->keep_zero && !(v->flags & CKPT_MAP_SHARED) && (v->prot & PROT_READ) && !cap_from_parent(vi) &&
+	return w->in_writer && !w->keep_zero && !(v->flags & (CKPT_MAP_SHARED | CKPT_MAP_UFFD)) &&
+	       (v->prot & PROT_READ) && !cap_from_parent(vi) &&
 	       (v->kind == CKPT_VMA_ANON || v->kind == CKPT_VMA_HEAP || v->kind == CKPT_VMA_STACK);
 }
 

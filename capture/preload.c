@@ -927,8 +927,10 @@ static int write_now(const char *path, int target_fd, int wait)
 		cap_job_drop_shared(&w);	/* the table holds the job's shared memory */
 	lone = full && !chain && !wait && target_fd < 0 && path == ckpt_cfg.path && !in_job;
 	method = lone ? choose_snapshot() : CAP_SNAP_FORK;
+	if (method == CAP_SNAP_UFFD && w.program_uffd)
+		method = CAP_SNAP_FORK;		/* the program's regions cannot be registered twice */
 	t0 = mono_ns();
-	if (!ckpt_cfg.fork_writer) {
+	if (!ckpt_cfg.fork_writer || w.no_fork) {
 		if (ckpt_job.role == CAP_JOB_ROOT)
 			cap_job_release(1);
 		r = finish(&w, path, target_fd);

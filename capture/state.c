@@ -700,6 +700,48 @@ static void describe_pidfd(struct ckpt_fd *f, const char *info)
 	}
 }
 
+/* Could this process make a userfaultfd that also takes faults met inside
+ * the kernel (the system call without UFFD_USER_MODE_ONLY, or
+ * /dev/userfaultfd)?  If not, the program's own is one of user mode only. */
+static int full_uffd_allowed(void)
+{
+	long dev;
+
+	if (!cap_snap_possible())
+		return 1;
+	dev = sys_open("/dev/userfaultfd", O_RDWR | O_CLOEXEC, 0);
+	if (sys_failed(dev))
+		return 0;
+	sys_close((int)dev);
+	return 1;
+}
+
+/* The program's own userfaultfd (libckpt's are not listed): the features
+ * UFFDIO_API took (fdinfo "API:\taa:FEATURES:IOCTLS", FEATURES with bit 31
+ * once it was called), whether it can only be of user mode, and whether
+ * events wait in it.  Every thread of the program is stopped in libckpt's
+ * handler now, and a signal takes a faulting thread out of its wait (it
+ * faults again on its way back): a readable descriptor holds events of
+ * another sort (fork, remap, remove, unmap), which are not restored.  Its
+ * registrations are regions' VmFlags (parse_vmflags), its write-protected
+ * pages read once the regions are known (cap_collect_uffd_wp). */
+static void describe_userfaultfd(struct ckpt_fd *f, int fd, const char *info)
+{
+	struct { int32_t fd; int16_t events, revents; } pfd = { fd, 1 /* POLLIN */, 0 };
+	struct ksys_timespec now = { 0, 0 };
+	const char *v = cap_field(info, "API:");
+	uint64_t features = 0;
+
+	f->kind = CKPT_FD_USERFAULTFD;
+	if (v && num(&v, 16) == 0xaa && *v == ':') {
+		v++;
+		features = num(&v, 16);
+	}
+	f->aux[0] = features & (1u << 31) ? features & CKPT_UFFD_FEATURES : 0;	/* (bit 31 kept) */
+	f->aux[1] = full_uffd_allowed() ? 0 : CKPT_UFFD_USER_MODE;
+	f->aux[2] = SC4(__NR_ppoll, &pfd, 1, &now, 0) == 1 && (pfd.revents & 1);
+}
+
 /* Descriptors of kernel objects that ckpt refuses: why, from the link's
  * name (0: none of these: CKPT_WHY_KIND) */
 static uint32_t anon_inode_why(const char *link)
@@ -708,7 +750,6 @@ static uint32_t anon_inode_why(const char *link)
 		{ "anon_inode:[io_uring]", CKPT_WHY_IO_URING },
 		{ "anon_inode:bpf", CKPT_WHY_BPF },	/* bpf-map, bpf-prog, bpf_link, bpf_iter ... */
 		{ "anon_inode:[perf_event]", CKPT_WHY_PERF },
-		{ "anon_inode:[userfaultfd]", CKPT_WHY_USERFAULTFD },	/* libckpt's own is left out */
 	};
 
 	for (uint32_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
@@ -889,6 +930,8 @@ static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
 			f->kind = CKPT_FD_INOTIFY;	/* its watches: cap_describe_inotify() */
 		} else if (!strcmp(link, "anon_inode:[fanotify]")) {
 			f->kind = CKPT_FD_FANOTIFY;	/* its marks: cap_describe_fanotify() */
+		} else if (!strcmp(link, "anon_inode:[userfaultfd]")) {
+			describe_userfaultfd(f, fd, info);
 		} else {
 			f->kind = CKPT_FD_UNSUPPORTED;	/* by its name: anon_inode_why */
 			f->aux[0] = anon_inode_why(link);
@@ -998,6 +1041,39 @@ static int list_fds(struct cap_walk *w, int32_t *nums, uint32_t *n)
 	return 0;
 }
 
+/* The program's userfaultfd instances: one is restored (w->program_uffd,
+ * its record + 1) with the regions registered with it.  Of several, which
+ * instance registered which region cannot be read: all are refused.  One
+ * that reports forks (UFFD_FEATURE_EVENT_FORK) would hold a fork of the
+ * process until the program read the event, and the program waits for the
+ * checkpoint: its image is written without a fork (w->no_fork). */
+static void one_userfaultfd(struct cap_walk *w)
+{
+	uint32_t leads = 0;
+
+	w->program_uffd = 0;
+	w->no_fork = 0;
+	for (uint32_t i = 0; i < w->nfds; i++)
+		if (ckpt_scratch.fds[i].kind == CKPT_FD_USERFAULTFD && ckpt_scratch.fds[i].share == i) {
+			leads++;
+			w->program_uffd = i + 1;
+			w->no_fork = (ckpt_scratch.fds[i].aux[0] & 2 /* UFFD_FEATURE_EVENT_FORK */) != 0;
+		}
+	if (leads < 2)
+		return;
+	w->program_uffd = 0;
+	w->no_fork = 0;
+	for (uint32_t i = 0; i < w->nfds; i++) {
+		struct ckpt_fd *f = &ckpt_scratch.fds[i];
+
+		if (f->kind == CKPT_FD_USERFAULTFD) {
+			f->kind = CKPT_FD_UNSUPPORTED;
+			f->aux[0] = CKPT_WHY_USERFAULTFD;
+			f->aux[1] = f->aux[2] = 0;
+		}
+	}
+}
+
 int cap_collect_fds(struct cap_walk *w)
 {
 	int32_t nums[CAP_MAX_FDS];
@@ -1037,6 +1113,7 @@ int cap_collect_fds(struct cap_walk *w)
 		}
 		w->nfds++;
 	}
+	one_userfaultfd(w);
 	/* pipes: the buffered bytes, read through a read end */
 	for (uint32_t i = 0; i < w->nfds; i++) {
 		struct ckpt_fd *f = &ckpt_scratch.fds[i];
@@ -1378,6 +1455,16 @@ void cap_say_not_restored(const char *path, const struct ckpt_proc *p, const str
 			cap_say("%s: not restored: fd %d (%s): %lu bytes of fanotify events pending (they cannot be "
 				"read without taking them from the program)", path, f->fd,
 				ckpt_scratch.strings + f->path_off, f->aux[2]);
+		if (f->kind == CKPT_FD_USERFAULTFD && f->share == i && f->aux[2])
+			cap_say("%s: not restored: fd %d (%s): events the program had not read (a fork, remap, remove "
+				"or unmap; faults come again)", path, f->fd, ckpt_scratch.strings + f->path_off);
+		if (f->kind == CKPT_FD_USERFAULTFD && f->share == i && w->uffd_wp_dropped)
+			cap_say("%s: not restored: fd %d (%s): write protection of %lu pages past the first %u ranges",
+				path, f->fd, ckpt_scratch.strings + f->path_off, w->uffd_wp_dropped, CKPT_UFFD_RANGES_MAX);
+		if (f->kind == CKPT_FD_USERFAULTFD && f->share == i && ckpt_track.uffd >= 0)
+			cap_say("%s: not restored: fd %d (%s): registrations for write protection alone, beside "
+				"CKPT_INCREMENTAL's tracking (they cannot be told from libckpt's own)", path, f->fd,
+				ckpt_scratch.strings + f->path_off);
 		if (f->kind == CKPT_FD_INOTIFY && f->share == i && f->aux[1])
 			cap_say("%s: not restored: fd %d (%s): %lu bytes of inotify events pending that the image "
 				"does not hold (libckpt keeps them only for an instance the program made through "
@@ -1400,7 +1487,8 @@ void cap_say_vmflags_lost(const char *path, const struct cap_walk *w)
 	for (int i = 0; i < CAP_VMFLAGS_NLOST; i++) {
 		static const char *const what[CAP_VMFLAGS_NLOST] = {
 			"guard pages (MADV_GUARD_INSTALL)", "a shadow stack", "hugetlb pages (MAP_HUGETLB)",
-			"a userfaultfd registration", "MAP_SYNC",
+			"a registration with a userfaultfd the process does not hold alone", "MAP_SYNC",
+			"a userfaultfd registration for minor faults",
 		};
 
 		if (w->vmflags_lost & (1u << i))

@@ -16,7 +16,6 @@
 #include "cap.h"
 
 /* uapi constants newer than Debian 12's 6.1 headers */
-#define UFFD_USER_MODE_ONLY		1
 #define UFFD_FEATURE_WP_UNPOPULATED	(1ull << 13)
 #define UFFD_FEATURE_WP_ASYNC		(1ull << 15)
 
@@ -288,10 +287,11 @@ void cap_track_restart(void)
 	cap_track_init();
 }
 
-/* Regions whose writes can be tracked: private anonymous memory. */
+/* Regions whose writes can be tracked: private anonymous memory, not
+ * registered with the program's userfaultfd (a region takes one). */
 int cap_trackable(const struct ckpt_vma *v)
 {
-	return !(v->flags & CKPT_MAP_SHARED) && (v->prot & PROT_WRITE) &&
+	return !(v->flags & (CKPT_MAP_SHARED | CKPT_MAP_UFFD)) && (v->prot & PROT_WRITE) &&
 	       (v->kind == CKPT_VMA_ANON || v->kind == CKPT_VMA_HEAP || v->kind == CKPT_VMA_STACK);
 }
 
