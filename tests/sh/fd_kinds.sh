@@ -1,8 +1,8 @@
 #!/bin/sh
 # timeout: 150
 # fd_kinds.sh -- pidfds, O_PATH descriptors and netlink sockets come back;
-# io_uring, bpf, perf, userfaultfd, other processes' pidfds and
-# packet sockets are named at checkpoint time and refused (issue 17).
+# io_uring, bpf, perf, other processes' pidfds and packet sockets are named
+# at checkpoint time and refused (issue 17).
 #
 # Simulates a daemon (a C program compiled here) that holds a pidfd of itself
 # (PIDFD_NONBLOCK), O_PATH descriptors of a regular file, a directory, a
@@ -25,14 +25,15 @@
 #      queued bytes in one line; it comes back empty; its record with
 #      protocol 5 (NETLINK_NFLOG, gone from kernels) is refused in one line
 #      naming it, with protocol 40 refused as a bad image
-#   4  each refused kind (io_uring, a bpf map, a perf event, the program's
-#      own userfaultfd, a pidfd of a child, a pidfd of a reaped
-#      child, a packet socket) is named at checkpoint time in one line with
-#      its reason; the restorer refuses it in one line with the reason, exit
-#      non-zero; with --close-unsupported the program runs on with it closed
-# (fanotify comes back: fanotify.sh.)  bpf and packet sockets need
-# privilege: the ordinary user's pass notes them, untried; perf too where
-# perf_event_paranoid forbids it.
+#   4  each refused kind (io_uring, a bpf map, a perf event, a pidfd of a
+#      child, a pidfd of a reaped child, a packet socket) is named at
+#      checkpoint time in one line with its reason; the restorer refuses it
+#      in one line with the reason, exit non-zero; with --close-unsupported
+#      the program runs on with it closed
+# (fanotify comes back: fanotify.sh; the program's userfaultfd:
+# userfaultfd.sh.)  bpf and packet sockets need privilege: the ordinary
+# user's pass notes them, untried; perf too where perf_event_paranoid
+# forbids it.
 # Environment (tests/run.sh): ROOT, TMPDIR.  `ok N` / `not ok N`; exit 0, 1, 4.
 # CKPT_TEST_BREAK=1: the restored pidfd's Pid: is expected to be the old pid.
 
@@ -45,7 +46,7 @@ need_built "$ROOT/libckpt.so" "$ROOT/restorer" "$ROOT/readckpt"
 cat >"$W/kinds.c" <<'PROG'
 /* kinds DIR IMAGE MODE: MODE keep holds what comes back and checks it after
  * the checkpoint; queued: a netlink socket with an answer unread; else one
- * kind that is refused (io_uring bpf perf uffd pidfd-child
+ * kind that is refused (io_uring bpf perf pidfd-child
  * pidfd-gone packet), then says whether it is still open. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -68,7 +69,6 @@ cat >"$W/kinds.c" <<'PROG'
 #include <linux/netlink.h>
 #include <linux/perf_event.h>
 #include <linux/rtnetlink.h>
-#include <linux/userfaultfd.h>
 
 extern unsigned long ckpt_restore_count(void) __attribute__((weak));
 static const char *img;
@@ -251,8 +251,6 @@ int main(int argc, char **argv)
 					      .config = PERF_COUNT_SW_TASK_CLOCK, .exclude_kernel = 1, .exclude_hv = 1 };
 
 		fd = syscall(SYS_perf_event_open, &pa, 0, -1, -1, 0);
-	} else if (!strcmp(mode, "uffd")) {
-		fd = syscall(SYS_userfaultfd, UFFD_USER_MODE_ONLY);
 	} else if (!strcmp(mode, "pidfd-child") || !strcmp(mode, "pidfd-gone")) {
 		pid_t c = fork();
 
@@ -426,7 +424,6 @@ done <<'KINDS'
 io_uring;anon_inode:\[io_uring\];io_uring: its rings and requests in flight are kernel state
 bpf;anon_inode:bpf-map;a bpf object: kernel state
 perf;anon_inode:\[perf_event\];a perf event: kernel state
-uffd;anon_inode:\[userfaultfd\];the program's own userfaultfd
 pidfd-child;\(anon_inode:\[pidfd\]\|pidfd:\[[0-9]*\]\);a pidfd of another process
 pidfd-gone;\(anon_inode:\[pidfd\]\|pidfd:\[[0-9]*\]\);a pidfd of another process
 packet;socket:\[[0-9]*\];a socket of a family or type other than IPv4, IPv6 or UNIX stream, datagram, seqpacket, or netlink
