@@ -689,15 +689,41 @@ static int open_mem(long *memfd, int pid)
 }
 
 /* A thread's frames, from its stack pointer: its callees' below, its callers'
- * above.  A stack restored from an image can be several regions (pieces
- * mapped from the image file beside anonymous ones), so it is this window
- * that is marked, not the one region holding the stack pointer. */
+ * above.  A stack restored from an image can be several regions back to back
+ * (pieces mapped from the image file beside anonymous ones), so the window
+ * is marked across adjacent regions, not only the one holding the stack
+ * pointer; but never across a gap or an unreadable region (a guard page),
+ * and not at all from a stack pointer outside every region: a writer
+ * thread's own stack, mapped after the walk (marking its neighbours would
+ * send a sparse region next to it through the bounce buffer page by page). */
 #define FRAMES_BELOW	(256u << 10)
 #define FRAMES_ABOVE	(64u << 10)
 
 static void mark_frames(uint32_t nvmas, uint64_t sp)
 {
-	mark_moving(nvmas, sp > FRAMES_BELOW ? sp - FRAMES_BELOW : 0, sp + FRAMES_ABOVE);
+	const struct ckpt_vma *v = ckpt_scratch.vmas;
+	uint64_t lo = sp > FRAMES_BELOW ? sp - FRAMES_BELOW : 0, hi = sp + FRAMES_ABOVE;
+	uint32_t first = 0, n = nvmas, last;
+
+	while (n) {				/* the regions are in address order: the */
+		uint32_t half = n / 2;		/* first one that ends above sp */
+
+		if (v[first + half].end <= sp) {
+			first += half + 1;
+			n -= half + 1;
+		} else {
+			n = half;
+		}
+	}
+	if (first == nvmas || v[first].start > sp)
+		return;
+	for (last = first; last + 1 < nvmas && v[last + 1].start == v[last].end && v[last + 1].start < hi &&
+			   (v[last + 1].prot & PROT_READ); last++)
+		;
+	for (; first > 0 && v[first - 1].end == v[first].start && v[first - 1].end > lo &&
+	       (v[first - 1].prot & PROT_READ); first--)
+		;
+	mark_moving(nvmas, v[first].start, v[last].end);
 }
 
 /* The regions whose bytes can change while this writer reads them: its own
