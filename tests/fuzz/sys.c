@@ -329,6 +329,7 @@ long ckpt_raw_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long
 		return r;
 	case SYS_eventfd2: case SYS_timerfd_create: case SYS_signalfd4: case SYS_epoll_create1:
 	case SYS_memfd_create: case SYS_inotify_init1: case SYS_fanotify_init:
+	case SYS_userfaultfd:		/* the program's, made again (nothing registered yet) */
 		return mine(ret(syscall(nr, a1, a2, a3, a4)));
 	case SYS_pidfd_open:		/* a pidfd of the restored process itself */
 		if (a1 != getpid())
@@ -392,7 +393,8 @@ long ckpt_raw_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long
 			break;
 		return ret(syscall(nr, a1, a2));
 	case SYS_ioctl:			/* on a descriptor made here: TFD_IOC_SET_TICKS on a timerfd,
-					 * INOTIFY_IOC_SETNEXTWD on an inotify descriptor; on a new
+					 * INOTIFY_IOC_SETNEXTWD on an inotify descriptor, UFFDIO_API
+					 * on a userfaultfd; on a new
 					 * pty master TIOCSPTLCK, TIOCPKT, TCSETS2, TIOCSWINSZ and
 					 * TIOCGPTN, and TIOCGPTPEER, which opens its slave */
 		if (a1 < 0 || a1 >= MAX_FD || !bit(fd_mine, a1))
@@ -400,7 +402,7 @@ long ckpt_raw_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long
 		if (a2 == 0x5441)
 			return mine(ret(syscall(nr, a1, a2, a3)));
 		if (a2 != 0x40085400 && a2 != 0x40044900 && a2 != 0x40045431 && a2 != 0x5420 && a2 != 0x402c542b &&
-		    a2 != 0x5414 && a2 != 0x80045430)
+		    a2 != 0x5414 && a2 != 0x80045430 && a2 != 0xc018aa3f)
 			break;
 		return ret(syscall(nr, a1, a2, a3));
 	}
