@@ -1158,7 +1158,7 @@ static void open_and_check_image(struct rst_opts *o, struct rst_specials *specia
  * mapped files are closed (the image's own in place_descriptors) */
 static void rebuild_memory(const struct rst_specials *specials, int lazy, int verbose)
 {
-	rst_rebuild(chain, nchain, specials, file_fds, lazy, verbose);
+	rst_rebuild(chain, nchain, specials, file_fds, lazy, bail != 0, verbose);
 	for (uint32_t i = 0; i + 1 < nchain; i++)
 		sys_close(chain[i]->fd);
 	for (uint32_t i = 0; i < img.hdr.nvmas; i++)

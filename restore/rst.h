@@ -29,7 +29,7 @@ int rst_verify_runs(const struct img *img, struct img_err *e);
 #define RST_MAX_SHARED_VMAS 256
 int rst_share_vma(uint32_t i, int fd, uint64_t offset);
 void rst_rebuild(const struct img *const *chain, uint32_t nchain, const struct rst_specials *sp,
-		 const int *fds, int lazy, int verbose);
+		 const int *fds, int lazy, int in_process, int verbose);
 
 /* fds.c; rst_pin/rst_reopen open a path the image names (see fds.c) */
 struct ksys_stat;
