@@ -100,6 +100,25 @@ static long protect(uint64_t start, uint64_t len, int on)
 	return sys_ioctl(snap->uffd, UFFDIO_WRITEPROTECT, &wp);
 }
 
+/* The handler lifts the protection of [start, start + len), around the page
+ * at addr the program wrote, and so wakes the thread that wrote it.  The
+ * kernel refuses protection changes (EAGAIN) from the moment the handler has
+ * read an unmap, remap or remove event until the thread that caused it goes
+ * on (the munmap caller, which under load may wait for a CPU): then only the
+ * writing thread is woken, its write faults again, and the handler tries
+ * once more, reading whatever came meanwhile.  A block of which a piece is
+ * no longer registered (unmapped since) is lifted at the page alone. */
+static void lift(uint64_t start, uint64_t len, uint64_t addr)
+{
+	struct { uint64_t start, len; } page = { addr & ~(uint64_t)(CKPT_PAGE_SIZE - 1), CKPT_PAGE_SIZE };
+	long r = protect(start, len, 0);
+
+	if (sys_failed(r) && r != -11)
+		r = protect(page.start, page.len, 0);
+	if (r == -11)
+		sys_ioctl(snap->uffd, UFFDIO_WAKE, &page);
+}
+
 /* the region holding addr (the table is in address order), or -1 */
 static int32_t region_of(uint64_t addr)
 {
@@ -142,7 +161,7 @@ static void on_write_fault(uint64_t addr)
 	uint32_t claimed = 0;		/* bit k: page k of the block is ours to copy */
 
 	if (vi < 0) {
-		protect(addr & ~(uint64_t)(CKPT_PAGE_SIZE - 1), CKPT_PAGE_SIZE, 0);
+		lift(addr & ~(uint64_t)(CKPT_PAGE_SIZE - 1), CKPT_PAGE_SIZE, addr);
 		return;
 	}
 	v = &ckpt_scratch.vmas[vi];
@@ -184,7 +203,7 @@ static void on_write_fault(uint64_t addr)
 		}
 	}
 	snap->faults++;
-	protect(start, end - start, 0);
+	lift(start, end - start, addr);
 }
 
 /* Every message waiting. */

@@ -119,6 +119,7 @@ static inline int sys_failed(long r) { return (unsigned long)r >= -4095UL; }
 #define UFFDIO_API			0xc018aa3ful	/* _IOWR(0xaa, 0x3f, struct uffdio_api) */
 #define UFFDIO_REGISTER			0xc020aa00ul	/* _IOWR(0xaa, 0x00, struct uffdio_register) */
 #define UFFDIO_WRITEPROTECT		0xc018aa06ul	/* _IOWR(0xaa, 0x06, struct uffdio_writeprotect) */
+#define UFFDIO_WAKE			0x8010aa02ul	/* _IOR(0xaa, 0x02, struct uffdio_range) */
 #define UFFDIO_REGISTER_MODE_MISSING	1
 #define UFFDIO_REGISTER_MODE_WP		2
 #define UFFDIO_WRITEPROTECT_MODE_WP	1
