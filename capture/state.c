@@ -705,14 +705,13 @@ static void describe_pidfd(struct ckpt_fd *f, const char *info)
  * /dev/userfaultfd)?  If not, the program's own is one of user mode only. */
 static int full_uffd_allowed(void)
 {
-	long dev;
+	long fd = SC1(__NR_userfaultfd, O_CLOEXEC);
 
-	if (!cap_snap_possible())
-		return 1;
-	dev = sys_open("/dev/userfaultfd", O_RDWR | O_CLOEXEC, 0);
-	if (sys_failed(dev))
+	if (sys_failed(fd))
+		fd = sys_open("/dev/userfaultfd", O_RDWR | O_CLOEXEC, 0);
+	if (sys_failed(fd))
 		return 0;
-	sys_close((int)dev);
+	sys_close((int)fd);
 	return 1;
 }
 
