@@ -132,16 +132,25 @@ long cap_spawn_helper(uint64_t stack, uint64_t len, volatile int32_t *tid, void 
 	return sys_clone3_on_stack(&ca, sizeof(ca), fn, arg);
 }
 
-/* 1 once that helper has exited; 0 if it still runs and wait is 0 */
+/* 1 once that helper has exited; 0 if it still runs and wait is 0.  The
+ * kernel clears *tid early in the thread's exit, and the thread stays in the
+ * process (in /proc/self/task, a target for signals) until its exit is
+ * done, which on a loaded machine may wait for a CPU: one that waits, waits
+ * for that too (up to a second), so that a checkpoint taken next does not
+ * count it, signal it and wait for it to stop. */
 int cap_join_helper(volatile int32_t *tid, int wait)
 {
-	int32_t t;
+	int32_t t, last = 0;
+	struct ksys_timespec nap = { 0, 1000000 };	/* 1 ms */
 
 	while ((t = __atomic_load_n(tid, __ATOMIC_ACQUIRE)) != 0) {
 		if (!wait)
 			return 0;
+		last = t;
 		SC4(__NR_futex, tid, 0 /* FUTEX_WAIT: the kernel's wake at exit is shared */, t, 0);
 	}
+	for (int i = 0; last && i < 1000 && SC3(__NR_tgkill, sys_getpid(), last, 0) == 0; i++)
+		SC2(__NR_nanosleep, &nap, 0);
 	return 1;
 }
 
