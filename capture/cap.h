@@ -242,7 +242,7 @@ enum { WALK_SMAPS, WALK_MAPS, WALK_REFINE };
 extern const char cap_vmflags_lost[CAP_VMFLAGS_NLOST][3];
 int cap_walk_maps(struct cap_walk *w, int mode);
 int cap_from_parent(uint32_t vma_index);
-int cap_take_dontfork(struct cap_walk *w);	/* in the writer, before the process goes on */
+int cap_take_dontfork(struct cap_walk *w, int may_copy);	/* in the writer, before the process goes on */
 int cap_rescan_from_parent(struct cap_walk *w);
 int cap_refine_start(struct cap_walk *w, void **handle);	/* the smaps read, in a helper thread */
 int cap_refine_finish(struct cap_walk *w, void *handle);

@@ -784,8 +784,10 @@ static int scan_resident(struct cap_walk *w, uint32_t vi)
  * on, they would no longer match the rest of the snapshot.  They are the
  * process's regions missing from the writer's own /proc/self/maps.  Pages
  * the process has (present or swapped, not the zero page) are copied; the
- * page scan then finds them in the writer like any other. */
-int cap_take_dontfork(struct cap_walk *w)
+ * page scan then finds them in the writer like any other.  may_copy 0: the
+ * process was let go on (its count of mapped pages said the fork left
+ * nothing out), and a region missing here fails the checkpoint instead. */
+int cap_take_dontfork(struct cap_walk *w, int may_copy)
 {
 	char *buf = ckpt_scratch.iobuf, path[64];
 	uint64_t used = (w->fdbuf_used + 15) & ~15ull;	/* past the descriptors' bytes */
@@ -830,6 +832,10 @@ int cap_take_dontfork(struct cap_walk *w)
 		    (v->kind != CKPT_VMA_ANON && v->kind != CKPT_VMA_HEAP && v->kind != CKPT_VMA_FILE &&
 		     v->kind != CKPT_VMA_STACK))
 			continue;		/* the fork kept it (or it is not ours to make) */
+		if (!may_copy) {
+			err = -11;		/* EAGAIN: its pages are no longer the snapshot's */
+			break;
+		}
 		r = sys_mmap(v->start, v->end - v->start, PROT_READ | PROT_WRITE,
 			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | 0x100000 /* MAP_FIXED_NOREPLACE */, -1, 0);
 		if (sys_failed(r) || (uint64_t)r != v->start) {
@@ -863,9 +869,9 @@ int cap_take_dontfork(struct cap_walk *w)
 		sys_close((int)pm);
 	if (mem >= 0)
 		sys_close((int)mem);
-	if (err) {
-		w->fail_what = "copying the MADV_DONTFORK regions";
-	}
+	if (err)
+		w->fail_what = may_copy ? "copying the MADV_DONTFORK regions" :
+					  "a region the fork left out, found after the process went on";
 	return err;
 }
 

@@ -876,6 +876,22 @@ static void measure(int method, uint64_t t0, int uffd_failed)
 			measured[method].kb);
 }
 
+/* Pages mapped in process pid (0: this one): the first field of
+ * /proc/PID/statm, the kernel's total_vm; 0 when it cannot be read. */
+static uint64_t mapped_pages(long pid)
+{
+	char path[40], buf[128];
+	const char *s = buf;
+
+	if (pid)
+		img_fmt(path, sizeof(path), "/proc/%d/statm", (int)pid);
+	else
+		img_fmt(path, sizeof(path), "/proc/self/statm");
+	if (cap_read_small(path, buf, sizeof(buf)) <= 0)
+		return 0;
+	return img_parse_num(&s, 10);
+}
+
 /* A forked writer keeps the rseq registration of the thread that forked it,
  * whose area is in that thread's TLS: a page of the image.  The kernel writes
  * the CPU number there each time the writer comes back to user space on
@@ -889,6 +905,16 @@ static void writer_drop_rseq(void)
 	cap_rseq_probe(&area, &len);
 	if (len)
 		sys_rseq(area, len, CKPT_RSEQ_UNREGISTER, CKPT_RSEQ_SIG);
+}
+
+/* The writer is a batch job (SCHED_BATCH, the same share of the CPU): woken
+ * by the process, by the verdict below or by a pipe it writes into, it does
+ * not take the CPU from the process, which may still be in its pause. */
+static void writer_batch(void)
+{
+	static const int32_t no_priority;
+
+	SC3(__NR_sched_setscheduler, 0, 3 /* SCHED_BATCH */, &no_priority);
 }
 
 /* phase 2 (dump.c), and in a job (job.c) the writer's last word */
@@ -941,13 +967,25 @@ static int write_now(const char *path, int target_fd, int wait)
 		if (cap_env("CKPT_VERBOSE"))
 			cap_say("%s: written in place by a thread (a sparse process: cheaper than a fork)", path);
 	} else {
-		/* without smaps (quick) the process waits at this gate until the
-		 * writer has its MADV_DONTFORK regions: until it closes its end */
-		int gate[2] = { -1, -1 };
-		char dummy;
+		/* Without smaps (quick) this process does not know which regions
+		 * have MADV_DONTFORK.  The fork leaves those out of the writer,
+		 * which must then copy them from here while the process still
+		 * waits.  The kernel's count of mapped pages tells (statm): the
+		 * writer's is this process's less what the fork left out.  Equal,
+		 * the process goes on at once (verdict 'g'); otherwise ('w') it
+		 * waits at the gate until the writer has them: until it closes
+		 * its end.  The writer reads the verdict before it maps anything. */
+		int gate[2] = { -1, -1 }, verdict[2] = { -1, -1 };
+		uint64_t mapped = 0;
+		char said = 0;
 
-		if (w.quick && sys_failed(sys_pipe2(gate, O_CLOEXEC)))
+		if (w.quick && !sys_failed(sys_pipe2(gate, O_CLOEXEC)) && sys_failed(sys_pipe2(verdict, O_CLOEXEC))) {
+			sys_close(gate[0]);
+			sys_close(gate[1]);
 			gate[0] = gate[1] = -1;
+		}
+		if (gate[0] >= 0)
+			mapped = mapped_pages(0);
 		if (ckpt_job.role == CAP_JOB_ROOT)	/* the job is read: its other processes fork */
 			cap_job_release(1);		/* their writers while this one forks its own */
 		fork_advice(&w, 0);
@@ -956,11 +994,16 @@ static int write_now(const char *path, int target_fd, int wait)
 			int bad = 0;
 
 			writer_drop_rseq();
+			writer_batch();
 			if (ckpt_job.role)	/* a job's processes are still forking theirs: they go first */
 				SC3(__NR_setpriority, 0 /* PRIO_PROCESS */, 0, 10);
 			if (gate[0] >= 0) {
 				sys_close(gate[0]);
-				bad = cap_take_dontfork(&w);
+				sys_close(verdict[1]);
+				while (sys_read(verdict[0], &said, 1) == -4)
+					;
+				sys_close(verdict[0]);
+				bad = cap_take_dontfork(&w, said == 'w');
 				sys_close(gate[1]);
 				if (bad)
 					cap_say("%s: checkpoint failed: %s: errno %d", path, w.fail_what, -bad);
@@ -969,9 +1012,17 @@ static int write_now(const char *path, int target_fd, int wait)
 		}
 		if (gate[0] >= 0) {
 			sys_close(gate[1]);
-			if (!sys_failed(pid))
-				while (sys_read(gate[0], &dummy, 1) == -4)
+			sys_close(verdict[0]);
+			if (!sys_failed(pid)) {
+				said = mapped && mapped_pages(pid) == mapped ? 'g' : 'w';
+				if (sys_write(verdict[1], &said, 1) != 1)
+					said = 'w';	/* (the writer then refuses what it cannot copy) */
+				sys_close(verdict[1]);
+				while (said == 'w' && sys_read(gate[0], &said, 1) == -4)
 					;
+			} else {
+				sys_close(verdict[1]);
+			}
 			sys_close(gate[0]);
 		}
 		fork_advice(&w, 1);
