@@ -181,14 +181,6 @@ run() {
 	[ -s "$I" ] && [ "$rc" -eq 0 ]
 }
 
-# restore IMAGE [OPTION...]: its stdout in $W/got, stderr in $W/restore.err, status in rrc
-restore() {
-	rimg=$1
-	shift
-	(cd "$W" && timeout 30 "$ROOT/restorer" "$@" "$rimg") >"$W/got" 2>"$W/restore.err"
-	rrc=$?
-}
-
 # 1-4: the watches come back
 if run plain && grep -q '^fd [0-9]* wds 1 2 4 0 ' "$W/orig.out" && ! grep -q 'not restored' "$W/orig.err"; then
 	ok "the program watched with a hole in its wds and took a checkpoint: $(head -1 "$W/orig.out")"
@@ -212,7 +204,7 @@ for how in eager lazy; do
 	opt=
 	[ $how = lazy ] && opt=--lazy
 	# shellcheck disable=SC2086	# no option or one
-	restore "$I" $opt
+	restore_got "$I" $opt
 	if [ "$rrc" -eq 0 ] && cmp -s "$W/got" "$W/want"; then
 		ok "restored ($how): the same events under the same wds as the run that went on: $(tr '\n' '|' <"$W/got")"
 	else
@@ -222,7 +214,7 @@ done
 
 # 5: a watched path gone
 rmdir "$D/e"
-restore "$I"
+restore_got "$I"
 want="restorer: $I: fd 3: inotify watch 4: $D/e is gone (--map-path $D=NEW maps it)"
 if [ "$rrc" -eq 2 ] && [ "$(cat "$W/restore.err")" = "$want" ] && [ ! -s "$W/got" ]; then
 	ok "a watched directory removed: refused in one line: $want"
@@ -233,7 +225,7 @@ fi
 # 5a: the watch paths go through --map-path: the directory moved, its watches follow
 # (the program's own absolute paths are gone: only f, relative to its mapped cwd, is found)
 mkdir "$D/e" && mv "$D" "$D.moved"
-restore "$I" --map-path "$D=$D.moved"
+restore_got "$I" --map-path "$D=$D.moved"
 want="after the checkpoint: nonblock 1 cloexec 1|new watch -1|event wd 2 mask 0x2 -|"
 if [ "$rrc" -eq 0 ] && [ "$(tr '\n' '|' <"$W/got")" = "$want" ]; then
 	ok "--map-path moves the watches with the directory: $want"
@@ -248,11 +240,11 @@ if [ -x "$ED" ]; then
 	cp "$I" "$W/crafted"
 	rec=$("$ED" "$W/crafted" fds | awk '$2 == 3 { print $1 }')
 	"$ED" "$W/crafted" set-fd "$rec" aux0 1 >/dev/null
-	restore "$W/crafted"
+	restore_got "$W/crafted"
 	e1=$(cat "$W/restore.err")
 	r1=$rrc
 	"$ED" "$W/crafted" set-fd "$rec" aux0 2147483648 >/dev/null
-	restore "$W/crafted"
+	restore_got "$W/crafted"
 	e2=$(cat "$W/restore.err")
 	if [ "$r1" -eq 2 ] && [ "$e1" = "restorer: $W/crafted: fd 3: inotify watch record (wd 2) out of range" ] &&
 	   [ "$rrc" -eq 2 ] && [ "$e2" = "restorer: $W/crafted: fd 3: inotify record out of range" ]; then
@@ -280,7 +272,7 @@ if run pending; then
 		opt=
 		[ $how = lazy ] && opt=--lazy
 		# shellcheck disable=SC2086	# no option or one
-		restore "$I" $opt
+		restore_got "$I" $opt
 		if [ "$rrc" -ne 0 ] || ! cmp -s "$W/got" "$W/want" || grep -q inotify "$W/restore.err"; then
 			not_ok "pending event, restored ($how), status $rrc: got '$(tr '\n' '|' <"$W/got")', want '$(tr '\n' '|' <"$W/want")'; $(oneline "$W/restore.err")"
 			good=0
@@ -294,7 +286,7 @@ fi
 # 6a: the same, the descriptor blocking
 if run pendblock; then
 	sed 1d "$W/orig.out" >"$W/want"
-	restore "$I"
+	restore_got "$I"
 	want="after the checkpoint: nonblock 0 cloexec 1|poll: readable|event wd 1 mask 0x100 early|then poll: nothing|"
 	if [ "$(tr '\n' '|' <"$W/want")" = "$want" ] && [ "$rrc" -eq 0 ] && cmp -s "$W/got" "$W/want" &&
 	   ! grep -q 'not restored' "$W/orig.err"; then
@@ -309,7 +301,7 @@ fi
 # 6b: a descriptor libckpt did not see made: its pending event is named
 if run pendraw; then
 	said=$(grep 'not restored' "$W/orig.err")
-	restore "$I"
+	restore_got "$I"
 	want="libckpt: $I: not restored: fd 3 (anon_inode:inotify): 32 bytes of inotify events pending that the image does not hold (libckpt keeps them only for an instance the program made through libc and holds by one descriptor)"
 	wantr="restorer: notice: fd 3: 32 bytes of inotify events pending at checkpoint are not restored"
 	if [ "$said" = "$want" ] && [ "$rrc" -eq 0 ] && [ "$(grep inotify "$W/restore.err")" = "$wantr" ] &&
@@ -326,7 +318,7 @@ fi
 # 7: a watch libckpt did not see
 if run raw; then
 	said=$(grep 'not restored' "$W/orig.err")
-	restore "$I"
+	restore_got "$I"
 	if [ "$(id -u)" -eq 0 ]; then
 		sed 1d "$W/orig.out" >"$W/want"
 		if [ -z "$said" ] && [ "$rrc" -eq 0 ] && cmp -s "$W/got" "$W/want" && grep -q 'event wd 5 mask 0x100 s' "$W/got"; then

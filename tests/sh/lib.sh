@@ -36,6 +36,9 @@
 #   under_libckpt PROG [ARG...]  run PROG in W under libckpt.so, CKPT_FILE=$W/img,
 #                    60 s at most: stdout to $W/orig.out, stderr to $W/orig.err,
 #                    its exit status in rc
+#   restore_got IMAGE [OPTION...]  run the restorer with OPTIONs on IMAGE
+#                    (cwd W, 30 s, no stdin): stdout to $W/got, stderr to
+#                    $W/restore.err, its exit status in rrc
 #   expect_restore IMAGE WANT DESC  run the restorer on IMAGE (cwd W, 30 s):
 #                    `ok DESC` when its stdout is exactly WANT, else `not_ok`
 #   expect_refused IMAGE TEXT DESC  run the restorer on IMAGE (cwd W, 30 s):
@@ -139,6 +142,13 @@ now_ms() {
 under_libckpt() {
 	(cd "$W" && CKPT_FILE="$W/img" timeout 60 env LD_PRELOAD="$ROOT/libckpt.so" "$@") >"$W/orig.out" 2>"$W/orig.err"
 	rc=$?
+}
+
+restore_got() {
+	lib_img=$1
+	shift
+	(cd "$W" && timeout 30 "$ROOT/restorer" "$@" "$lib_img") >"$W/got" 2>"$W/restore.err" </dev/null
+	rrc=$?
 }
 
 expect_restore() {

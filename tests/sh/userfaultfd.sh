@@ -155,14 +155,6 @@ int main(int argc, char **argv)
 EOF2
 compile_or_fail "cannot build the program" cc -O2 -Wall -pthread -o "$W/uf" "$W/uf.c"
 
-# restore IMAGE [OPTION...]: its stdout in $W/got, stderr in $W/restore.err, status in rrc
-restore() {
-	rimg=$1
-	shift
-	(cd "$W" && timeout 30 "$ROOT/restorer" "$@" "$rimg") >"$W/got" 2>"$W/restore.err"
-	rrc=$?
-}
-
 # 1-4: the plain program
 rm -f "$W/img"
 under_libckpt ./uf "$W/img" plain
@@ -194,7 +186,7 @@ for how in eager lazy; do
 	opt=
 	[ $how = lazy ] && opt=--lazy
 	# shellcheck disable=SC2086	# no option or one
-	restore "$W/img" $opt
+	restore_got "$W/img" $opt
 	if [ "$rrc" -eq 0 ] && cmp -s "$W/got" "$W/want"; then
 		ok "restored ($how): what the run that went on printed: $(tr '\n' '|' <"$W/got")"
 	else
@@ -208,7 +200,7 @@ if [ "$(id -u)" = 0 ]; then
 	under_libckpt ./uf "$W/img" fork
 	sed -n '/^after the checkpoint/,$p' "$W/orig.out" | sed 's/(restore 0)/(restore 1)/' >"$W/want"
 	"$ROOT/readckpt" "$W/img" >"$W/readckpt.out" 2>&1
-	restore "$W/img"
+	restore_got "$W/img"
 	if [ "$rc" -eq 0 ] && [ "$rrc" -eq 0 ] && cmp -s "$W/got" "$W/want" &&
 	   grep -q 'features 0x102, 1 write-protected ranges$' "$W/readckpt.out"; then
 		ok "a userfaultfd that reports forks: written without a fork, restored: $(tr '\n' '|' <"$W/got")"
