@@ -72,9 +72,8 @@ static void __attribute__((noreturn)) refuse(const char *path, const struct img_
 	rst_job_failed();			/* a job's other processes go too */
 	if (!bail)
 		sys_exit_group(2);
-	for (uint32_t i = 0; img.fd >= 0 && i < img.hdr.nvmas && i < CKPT_MAX_VMAS; i++)
-		if (file_fds[i] > 2)
-			sys_close(file_fds[i]);
+	if (img.fd >= 0)
+		rst_close_files(&img, file_fds, 3);
 	if (img.fd > 2)
 		sys_close(img.fd);
 	if (cwd_fd > 2)
@@ -1161,9 +1160,7 @@ static void rebuild_memory(const struct rst_specials *specials, int lazy, int ve
 	rst_rebuild(chain, nchain, specials, file_fds, lazy, bail != 0, verbose);
 	for (uint32_t i = 0; i + 1 < nchain; i++)
 		sys_close(chain[i]->fd);
-	for (uint32_t i = 0; i < img.hdr.nvmas; i++)
-		if (file_fds[i] >= 0)
-			sys_close(file_fds[i]);
+	rst_close_files(&img, file_fds, 0);
 }
 
 /* Step 5: the main thread's and the process's kernel state, now as pid */

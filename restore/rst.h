@@ -23,6 +23,7 @@ struct rst_specials {
 int rst_find_specials(struct rst_specials *sp, struct img_err *e);
 int rst_check_vdso(const struct img *img, struct rst_specials *sp, struct img_err *e);
 int rst_open_files(const struct img *img, int *fds, int verbose, struct img_err *e);
+void rst_close_files(const struct img *img, const int *fds, int lowest);
 int rst_alloc_pkeys(const struct img *img, struct img_err *e);
 int rst_verify_runs(const struct img *img, struct img_err *e);
 /* chain[0] is a full image, chain[nchain - 1] the one to restore */

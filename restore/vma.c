@@ -461,15 +461,28 @@ static uint64_t written_span(const struct img *img, const struct ckpt_vma *v)
 	return span;
 }
 
+/* Regions a and b map the same recorded file (path, identity) the same way:
+ * b takes a's descriptor */
+static int same_file(const struct img *img, const struct ckpt_vma *a, const struct ckpt_vma *b)
+{
+	return rst_streq(img_str(img, a->path_off), img_str(img, b->path_off)) && a->ino == b->ino && a->dev == b->dev && a->fsize == b->fsize &&
+	       a->mtime_sec == b->mtime_sec && a->mtime_nsec == b->mtime_nsec &&
+	       ((a->flags ^ b->flags) & (CKPT_MAP_SHARED | CKPT_MAP_MAYWRITE | CKPT_MAP_COPIED)) == 0;
+}
+
 /* Open every file the image maps and check it is the file that was mapped.
  * Code that changed cannot run where the program expects it: refused.  Data
  * files that changed are mapped as they are now (as the kernel would show a
  * running program), with a notice once every check has passed (a refusal
  * stays one line).  Pages the restorer would write past the end of a file
- * (SIGBUS, or EFAULT to a read) are refused here, not met in step 4. */
+ * (SIGBUS, or EFAULT to a read) are refused here, not met in step 4.
+ * Consecutive regions of one file (a library's segments) share one
+ * descriptor: close them with rst_close_files. */
 int rst_open_files(const struct img *img, int *fds, int verbose, struct img_err *e)
 {
 	static char mapped[RST_PATH_MAX], dir[RST_PATH_MAX];
+	static struct ksys_stat opened_st;	/* the file last opened, as it is now */
+	int32_t opened = -1;			/* its region, whose descriptor the next may share */
 
 	for (uint32_t i = 0; i < img->hdr.nvmas; i++) {
 		const struct ckpt_vma *v = &img->vmas[i];
@@ -484,21 +497,28 @@ int rst_open_files(const struct img *img, int *fds, int verbose, struct img_err 
 			continue;
 		if (!(path = rst_map_path(path, mapped, e)))	/* --map-path */
 			return -1;
-		fd = rst_pin(path, S_IFREG, &st);	/* a FIFO would block the open, a device see it */
-		if (fd == RST_WRONG_TYPE && !(v->flags & CKPT_MAP_COPIED))
-			return img_fail(e, "mapped file %s is now a %s", path, rst_type_name(st.st_mode));
-		if (!sys_failed(fd)) {
-			long pinned = fd;
+		if (opened >= 0 && fds[opened] >= 0 && same_file(img, &img->vmas[opened], v)) {
+			fd = fds[opened];		/* a library's next segment: one open a file */
+			st = opened_st;
+		} else {
+			fd = rst_pin(path, S_IFREG, &st);	/* a FIFO would block the open, a device see it */
+			if (fd == RST_WRONG_TYPE && !(v->flags & CKPT_MAP_COPIED))
+				return img_fail(e, "mapped file %s is now a %s", path, rst_type_name(st.st_mode));
+			if (!sys_failed(fd)) {
+				long pinned = fd;
 
-			fd = rst_reopen((int)pinned, mode);
-			sys_close((int)pinned);
+				fd = rst_reopen((int)pinned, mode);
+				sys_close((int)pinned);
+			}
+			opened = (int32_t)i;
+			opened_st = st;
 		}
 		changed = sys_failed(fd) || st.st_ino != v->ino || ksys_major(st.st_dev) != (v->dev >> 32) ||
 			  ksys_minor(st.st_dev) != (uint32_t)v->dev || st.st_size != v->fsize ||
 			  (int64_t)st.st_mtime_sec != v->mtime_sec || st.st_mtime_nsec != v->mtime_nsec;
 		if (v->flags & CKPT_MAP_COPIED) {	/* the image has every page: the file is optional */
 			if (changed) {
-				if (!sys_failed(fd))
+				if (!sys_failed(fd) && opened == (int32_t)i)
 					sys_close((int)fd);
 				if (verbose)
 					img_say(2, "restorer: notice: %s is gone or changed; mapped from the image's copy\n",
@@ -531,6 +551,16 @@ int rst_open_files(const struct img *img, int *fds, int verbose, struct img_err 
 			changed_file[i / 8] |= (uint8_t)(1u << (i % 8));
 	}
 	return 0;
+}
+
+/* close what rst_open_files opened: each descriptor once, from `lowest` up */
+void rst_close_files(const struct img *img, const int *fds, int lowest)
+{
+	int last = -1;
+
+	for (uint32_t i = 0; i < img->hdr.nvmas && i < CKPT_MAX_VMAS; i++)
+		if (fds[i] >= lowest && fds[i] != last)
+			sys_close(last = fds[i]);
 }
 
 static void __attribute__((noreturn)) die(const struct img *img, int status, const char *what,
