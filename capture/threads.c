@@ -201,12 +201,9 @@ int cap_stop_threads(const char *path)
 			}
 		}
 		sys_close((int)dir);
-		while (stopped < (int32_t)ckpt_nslots && deadline > 0) {
-			int32_t seen = stopped;
-
-			futex_wait(&stopped, seen, 100);
-			deadline -= 100;		/* a wake-up may come early: close enough */
-		}
+		for (int32_t seen; (seen = __atomic_load_n(&stopped, __ATOMIC_ACQUIRE)) < (int32_t)ckpt_nslots &&
+				   deadline > 0; deadline -= 100)	/* (a wake-up may come early: close enough) */
+			futex_wait(&stopped, seen, 100);	/* the value tested, not a later one */
 		if (stopped < (int32_t)ckpt_nslots) {
 			cap_say("%s: %d of %u threads did not stop (stop signal %d and signal %d blocked?): "
 				"checkpoint skipped", path, (int)ckpt_nslots - stopped, ckpt_nslots, ckpt_stop_sig,
@@ -237,8 +234,15 @@ void cap_release_threads(void)
 void cap_wait_arrivals(void)
 {
 	setxid_ours = 0;		/* the image holds glibc's handler for 33 */
-	for (int64_t waited = 0; arrived < (int32_t)ckpt_nslots && waited < 10000; waited += 100)
-		futex_wait(&arrived, arrived, 100);
+	/* one read of the count for the test and the wait: read again for the
+	 * wait, it could be the last thread's, whose wake-up came in between */
+	for (int64_t waited = 0; waited < 10000; waited += 100) {
+		int32_t seen = __atomic_load_n(&arrived, __ATOMIC_ACQUIRE);
+
+		if (seen >= (int32_t)ckpt_nslots)
+			break;
+		futex_wait(&arrived, seen, 100);
+	}
 	if (arrived < (int32_t)ckpt_nslots)
 		cap_say("notice: %d of %u restored threads did not come back", (int)ckpt_nslots - arrived,
 			ckpt_nslots);
