@@ -1194,10 +1194,27 @@ static void write_resume(const char *path, uint32_t pid, int verbose)
 			path, img.hdr.nvmas, img.hdr.data_size, img.proc->pid, pid);
 }
 
+/* libckpt makes its settings memfd again at descriptor 256 or above once the
+ * process runs (capture/preload.c, publish_settings).  Growing the descriptor
+ * table of a process with threads waits for an RCU grace period (5 to 20 ms
+ * here, with the process's other threads already running); grown now, while
+ * the restorer is the process's only thread, it costs an allocation.  The
+ * table keeps its size when the copy is closed; under a limit of 512
+ * descriptors or less it stays as it is. */
+static void grow_descriptor_table(void)
+{
+	long copy = sys_fcntl(img.fd, 1030 /* F_DUPFD_CLOEXEC */, 511);
+
+	if (!sys_failed(copy))
+		sys_close((int)copy);
+}
+
 /* Step 5: the image closed; the descriptors moved from their staging numbers
  * to their own (a roll-back: back to what the program had at tsetjmp) */
 static void place_descriptors(int stdio_image)
 {
+	if (!bail && img.hdr.nthreads > 1)
+		grow_descriptor_table();
 	sys_close(img.fd);
 	if (bail)
 		rst_rewind_fds(&img);
