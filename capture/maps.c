@@ -625,37 +625,81 @@ static int scan_ioctl(struct cap_walk *w, int pm, uint32_t vi, uint64_t exclude_
 	return scan_walk(w, pm, vi, &a, 0, drop_zero);
 }
 
-/* Without PAGEMAP_SCAN (kernels before 6.7): read the pagemap words.  The zero
+/* Each page's pagemap word in [start, end), read from pm a buffer at a time,
+ * to fn with the page's address; a non-zero return from fn stops the walk
+ * and is returned.  0 at the end; -errno for a read that failed (fail_addr
+ * says where). */
+static int each_pagemap_word(struct cap_walk *w, int pm, uint64_t start, uint64_t end,
+			     int (*fn)(struct cap_walk *w, void *arg, uint64_t addr, uint64_t word), void *arg)
+{
+	uint64_t *words = (uint64_t *)ckpt_scratch.iobuf, per = CAP_IOBUF / 8;
+
+	for (uint64_t a = start; a < end; ) {
+		uint64_t n = (end - a) / CKPT_PAGE_SIZE;
+		long r;
+
+		if (n > per)
+			n = per;
+		r = sys_pread(pm, words, n * 8, (int64_t)(a / CKPT_PAGE_SIZE * 8));
+		if (sys_failed(r) || r == 0) {
+			w->fail_addr = a;
+			return r ? (int)r : -5;
+		}
+		for (uint64_t i = 0; i < (uint64_t)r / 8; i++, a += CKPT_PAGE_SIZE) {
+			int stop = fn(w, arg, a, words[i]);
+
+			if (stop)
+				return stop;
+		}
+	}
+	return 0;
+}
+
+struct keep_args {
+	uint32_t vi;
+	int exclude_file, drop_zero;
+};
+
+static int keep_page(struct cap_walk *w, void *arg, uint64_t addr, uint64_t word)
+{
+	const struct keep_args *k = arg;
+	int keep = (word >> 63 & 1) || (word >> 62 & 1);	/* present, swapped */
+
+	if ((k->exclude_file && (word >> 61 & 1)) || (word >> 58 & 1))	/* 61: file, 58: guard page */
+		keep = 0;
+	if (keep && (k->drop_zero ? add_nonzero : add_run)(w, k->vi, addr, addr + CKPT_PAGE_SIZE))
+		return -7;
+	return 0;
+}
+
+/* Without PAGEMAP_SCAN (kernels before 6.7): the pagemap words.  The zero
  * page cannot be told apart there: read-only-touched pages are stored too,
  * unless drop_zero reads them. */
 static int scan_pagemap(struct cap_walk *w, int pm, uint32_t vi, int exclude_file, int drop_zero)
 {
 	const struct ckpt_vma *v = &ckpt_scratch.vmas[vi];
-	uint64_t *words = (uint64_t *)ckpt_scratch.iobuf;
-	uint64_t per = CAP_IOBUF / 8;
+	struct keep_args k = { vi, exclude_file, drop_zero };
 
-	for (uint64_t a = v->start; a < v->end; ) {
-		uint64_t n = (v->end - a) / CKPT_PAGE_SIZE;
-		long r;
+	return each_pagemap_word(w, pm, v->start, v->end, keep_page, &k);
+}
 
-		if (n > per)
-			n = per;
-		r = sys_pread(pm, words, n * 8, (a / CKPT_PAGE_SIZE) * 8);
-		if (sys_failed(r) || r == 0)
-			return r ? (int)r : -5;
-		n = r / 8;
-		for (uint64_t i = 0; i < n; i++) {
-			uint64_t pw = words[i];
-			int keep = (pw >> 63 & 1) || (pw >> 62 & 1);
+struct wp_ranges {
+	struct ckpt_uffd_range *out;
+	uint64_t n, room;
+};
 
-			if ((exclude_file && (pw >> 61 & 1)) || (pw >> 58 & 1))	/* 58: guard page */
-				keep = 0;
-			if (keep && (drop_zero ? add_nonzero : add_run)(w, vi, a + i * CKPT_PAGE_SIZE,
-									  a + (i + 1) * CKPT_PAGE_SIZE))
-				return -7;
-		}
-		a += n * CKPT_PAGE_SIZE;
-	}
+static int note_protected(struct cap_walk *w, void *arg, uint64_t addr, uint64_t word)
+{
+	struct wp_ranges *p = arg;
+
+	if (!(word >> 57 & 1))			/* 57: write-protected by a userfaultfd */
+		return 0;
+	if (p->n && p->out[p->n - 1].end == addr)
+		p->out[p->n - 1].end = addr + CKPT_PAGE_SIZE;
+	else if (p->n < p->room)
+		p->out[p->n++] = (struct ckpt_uffd_range){ addr, addr + CKPT_PAGE_SIZE };
+	else
+		w->uffd_wp_dropped++;
 	return 0;
 }
 
@@ -668,46 +712,31 @@ static int scan_pagemap(struct cap_walk *w, int pm, uint32_t vi, int exclude_fil
 int cap_collect_uffd_wp(struct cap_walk *w)
 {
 	struct ckpt_fd *f = &ckpt_scratch.fds[w->program_uffd - 1];
-	struct ckpt_uffd_range *out = (struct ckpt_uffd_range *)(ckpt_scratch.fdbuf + w->fdbuf_used);
-	uint64_t room = (CAP_FDBUF - w->fdbuf_used) / sizeof(*out), n = 0;
-	uint64_t *words = (uint64_t *)ckpt_scratch.iobuf, per = CAP_IOBUF / 8;
+	struct wp_ranges p = { (struct ckpt_uffd_range *)(ckpt_scratch.fdbuf + w->fdbuf_used), 0,
+			       (CAP_FDBUF - w->fdbuf_used) / sizeof(struct ckpt_uffd_range) };
 	long pm = sys_open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
+	int err = 0;
 
-	if (room > CKPT_UFFD_RANGES_MAX)
-		room = CKPT_UFFD_RANGES_MAX;
+	if (p.room > CKPT_UFFD_RANGES_MAX)
+		p.room = CKPT_UFFD_RANGES_MAX;
 	w->uffd_wp_dropped = 0;
 	if (sys_failed(pm)) {
 		w->fail_what = "open /proc/self/pagemap";
 		return (int)pm;
 	}
-	for (uint32_t i = 0; i < w->nvmas; i++) {
+	for (uint32_t i = 0; i < w->nvmas && !err; i++) {
 		const struct ckpt_vma *v = &ckpt_scratch.vmas[i];
 
-		for (uint64_t a = v->start; (v->flags & CKPT_MAP_UFFD_WP) && a < v->end; ) {
-			uint64_t k = (v->end - a) / CKPT_PAGE_SIZE > per ? per : (v->end - a) / CKPT_PAGE_SIZE;
-			long r = sys_pread((int)pm, words, k * 8, (int64_t)(a / CKPT_PAGE_SIZE * 8));
-
-			if (r <= 0) {
-				sys_close((int)pm);
-				w->fail_what = "read /proc/self/pagemap";
-				w->fail_addr = a;
-				return r ? (int)r : -5;
-			}
-			for (uint64_t j = 0; j < (uint64_t)r / 8; j++, a += CKPT_PAGE_SIZE) {
-				if (!(words[j] >> 57 & 1))
-					continue;
-				if (n && out[n - 1].end == a)
-					out[n - 1].end = a + CKPT_PAGE_SIZE;
-				else if (n < room)
-					out[n++] = (struct ckpt_uffd_range){ a, a + CKPT_PAGE_SIZE };
-				else
-					w->uffd_wp_dropped++;
-			}
-		}
+		if (v->flags & CKPT_MAP_UFFD_WP)
+			err = each_pagemap_word(w, (int)pm, v->start, v->end, note_protected, &p);
 	}
 	sys_close((int)pm);
+	if (err) {
+		w->fail_what = "read /proc/self/pagemap";
+		return err;
+	}
 	f->pos = w->fdbuf_used;			/* where in fdbuf, until write time */
-	f->data_len = n * sizeof(*out);
+	f->data_len = p.n * sizeof(struct ckpt_uffd_range);
 	w->fdbuf_used += f->data_len;
 	return 0;
 }
