@@ -1011,18 +1011,18 @@ static int write_now(const char *path, int target_fd, int wait)
 			sys_exit_group(bad || finish(&w, path, target_fd) ? 1 : 0);
 		}
 		if (gate[0] >= 0) {
+			/* the verdict goes out while this process still holds the
+			 * pipe's read end: a writer already gone raises no SIGPIPE */
 			sys_close(gate[1]);
-			sys_close(verdict[0]);
 			if (!sys_failed(pid)) {
 				said = mapped && mapped_pages(pid) == mapped ? 'g' : 'w';
 				if (sys_write(verdict[1], &said, 1) != 1)
 					said = 'w';	/* (the writer then refuses what it cannot copy) */
-				sys_close(verdict[1]);
-				while (said == 'w' && sys_read(gate[0], &said, 1) == -4)
-					;
-			} else {
-				sys_close(verdict[1]);
 			}
+			sys_close(verdict[1]);
+			sys_close(verdict[0]);
+			while (said == 'w' && sys_read(gate[0], &said, 1) == -4)
+				;
 			sys_close(gate[0]);
 		}
 		fork_advice(&w, 1);
