@@ -52,6 +52,14 @@ static void futex_wait(volatile int32_t *addr, int32_t val, int64_t ms)
 	SC4(__NR_futex, addr, FUTEX_WAIT_PRIVATE, val, ms >= 0 ? &t : 0);
 }
 
+static uint64_t mono_ms(void)
+{
+	struct ksys_timespec t;
+
+	sys_clock_gettime(1 /* CLOCK_MONOTONIC */, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
 static void futex_wake(volatile int32_t *addr)
 {
 	SC3(__NR_futex, addr, FUTEX_WAKE_PRIVATE, 0x7fffffff);
@@ -159,7 +167,7 @@ int cap_stop_threads(const char *path)
 	arrived = 0;
 	for (int round = 0; fresh && round < 8; round++) {
 		long dir = sys_open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-		int64_t deadline = 3000;
+		uint64_t deadline = mono_ms() + 3000;
 
 		fresh = 0;
 		if (sys_failed(dir))
@@ -201,9 +209,15 @@ int cap_stop_threads(const char *path)
 			}
 		}
 		sys_close((int)dir);
-		for (int32_t seen; (seen = __atomic_load_n(&stopped, __ATOMIC_ACQUIRE)) < (int32_t)ckpt_nslots &&
-				   deadline > 0; deadline -= 100)	/* (a wake-up may come early: close enough) */
-			futex_wait(&stopped, seen, 100);	/* the value tested, not a later one */
+		/* by the clock: a wait that returns at once (the count moved
+		 * between the read and the wait) takes nothing off the 3 s */
+		for (int32_t seen; (seen = __atomic_load_n(&stopped, __ATOMIC_ACQUIRE)) < (int32_t)ckpt_nslots; ) {
+			int64_t left = (int64_t)(deadline - mono_ms());
+
+			if (left <= 0)
+				break;
+			futex_wait(&stopped, seen, left < 100 ? left : 100);	/* the value tested */
+		}
 		if (stopped < (int32_t)ckpt_nslots) {
 			cap_say("%s: %d of %u threads did not stop (stop signal %d and signal %d blocked?): "
 				"checkpoint skipped", path, (int)ckpt_nslots - stopped, ckpt_nslots, ckpt_stop_sig,
