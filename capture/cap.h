@@ -196,6 +196,7 @@ void cap_zip_abort(void);
 
 long cap_spawn_helper(uint64_t stack, uint64_t len, volatile int32_t *tid, void (*fn)(void *), void *arg);
 int cap_join_helper(volatile int32_t *tid, int wait);	/* 1: it has exited */
+uint64_t cap_mono_ns(void);	/* CLOCK_MONOTONIC, in ns */
 
 /* maps.c: walk /proc/self/smaps into scratch vmas, then the page tables into runs */
 #define CAP_VMFLAGS_NLOST 6

@@ -132,6 +132,14 @@ long cap_spawn_helper(uint64_t stack, uint64_t len, volatile int32_t *tid, void 
 	return sys_clone3_on_stack(&ca, sizeof(ca), fn, arg);
 }
 
+uint64_t cap_mono_ns(void)
+{
+	struct ksys_timespec t;
+
+	sys_clock_gettime(1 /* CLOCK_MONOTONIC */, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
 /* 1 once that helper has exited; 0 if it still runs and wait is 0.  The
  * kernel clears *tid early in the thread's exit, and the thread stays in the
  * process (in /proc/self/task, a target for signals) until its exit is

@@ -441,7 +441,6 @@ static int gather_ready(const char *path, int64_t deadline_ms)
 
 	for (;;) {
 		uint32_t waiting = 0;
-		struct ksys_timespec now;
 
 		for (uint32_t i = 1; i < nmembers; i++) {
 			struct member *x = &members[i];
@@ -458,8 +457,7 @@ static int gather_ready(const char *path, int64_t deadline_ms)
 		}
 		if (!waiting)
 			return 0;
-		sys_clock_gettime(1, &now);
-		if (now.tv_sec * 1000 + now.tv_nsec / 1000000 > deadline_ms) {
+		if ((int64_t)(cap_mono_ns() / 1000000) > deadline_ms) {
 			for (uint32_t i = 1; i < nmembers; i++)
 				if (!members[i].ready && members[i].state != 'Z' && members[i].state != 'X')
 					cap_say("%s: no checkpoint: pid %d (%s), of the job, did not answer in time "
@@ -489,7 +487,6 @@ static int freeze_all(const char *path)
 {
 	const char *w = cap_env("CKPT_JOB_WAIT");
 	int64_t wait_ms = 10000;
-	struct ksys_timespec now;
 
 	if (w && *w) {
 		const char *p = w;
@@ -498,8 +495,7 @@ static int freeze_all(const char *path)
 		if (!*p && s > 0 && s <= 3600)
 			wait_ms = (int64_t)s * 1000;
 	}
-	sys_clock_gettime(1, &now);
-	wait_ms += now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	wait_ms += (int64_t)(cap_mono_ns() / 1000000);
 	members[0].nown = cap_own_fds(members[0].own, 12);
 	for (int round = 0; round < 8; round++) {
 		uint32_t before = nmembers;

@@ -850,14 +850,6 @@ static int choose_snapshot(void)
 	       measured[CAP_SNAP_FORK].ns * measured[CAP_SNAP_UFFD].kb ? CAP_SNAP_UFFD : CAP_SNAP_FORK;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct ksys_timespec t;
-
-	sys_clock_gettime(1, &t);
-	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
-
 /* auto: remember what this pause's method cost (a uffd snapshot that could
  * not begin is not tried again) */
 static void measure(int method, uint64_t t0, int uffd_failed)
@@ -868,7 +860,7 @@ static void measure(int method, uint64_t t0, int uffd_failed)
 		uffd_unusable = 1;
 		return;
 	}
-	measured[method].ns = mono_ns() - t0;
+	measured[method].ns = cap_mono_ns() - t0;
 	measured[method].kb = shape_kb ? shape_kb : 1;
 	if (cap_env("CKPT_VERBOSE"))
 		cap_say("%s: snapshot by %s: %lu us for %lu kB", ckpt_cfg.path,
@@ -955,7 +947,7 @@ static int write_now(const char *path, int target_fd, int wait)
 	method = lone ? choose_snapshot() : CAP_SNAP_FORK;
 	if (method == CAP_SNAP_UFFD && w.program_uffd)
 		method = CAP_SNAP_FORK;		/* the program's regions cannot be registered twice */
-	t0 = mono_ns();
+	t0 = cap_mono_ns();
 	if (!ckpt_cfg.fork_writer || w.no_fork) {
 		if (ckpt_job.role == CAP_JOB_ROOT)
 			cap_job_release(1);
