@@ -52,17 +52,27 @@ static void futex_wait(volatile int32_t *addr, int32_t val, int64_t ms)
 	SC4(__NR_futex, addr, FUTEX_WAIT_PRIVATE, val, ms >= 0 ? &t : 0);
 }
 
-static uint64_t mono_ms(void)
-{
-	struct ksys_timespec t;
-
-	sys_clock_gettime(1 /* CLOCK_MONOTONIC */, &t);
-	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
-}
-
 static void futex_wake(volatile int32_t *addr)
 {
 	SC3(__NR_futex, addr, FUTEX_WAKE_PRIVATE, 0x7fffffff);
+}
+
+/* Wait until *count reaches n, at most ms by the clock: 1 when it did.  One
+ * read of the count serves the test and the wait (read again for the wait,
+ * it could be the last thread's, whose wake-up came in between), and a wait
+ * that returns at once (the count moved meanwhile) takes nothing off ms. */
+static int wait_for_count(volatile int32_t *count, int32_t n, int64_t ms)
+{
+	uint64_t until = cap_mono_ns() / 1000000 + (uint64_t)ms;
+
+	for (int32_t seen; (seen = __atomic_load_n(count, __ATOMIC_ACQUIRE)) < n; ) {
+		int64_t left = (int64_t)(until - cap_mono_ns() / 1000000);
+
+		if (left <= 0)
+			return 0;
+		futex_wait(count, seen, left < 100 ? left : 100);
+	}
+	return 1;
 }
 
 /* the stop signal's handler, in each thread but the one taking the checkpoint */
@@ -167,7 +177,6 @@ int cap_stop_threads(const char *path)
 	arrived = 0;
 	for (int round = 0; fresh && round < 8; round++) {
 		long dir = sys_open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-		uint64_t deadline = mono_ms() + 3000;
 
 		fresh = 0;
 		if (sys_failed(dir))
@@ -209,16 +218,7 @@ int cap_stop_threads(const char *path)
 			}
 		}
 		sys_close((int)dir);
-		/* by the clock: a wait that returns at once (the count moved
-		 * between the read and the wait) takes nothing off the 3 s */
-		for (int32_t seen; (seen = __atomic_load_n(&stopped, __ATOMIC_ACQUIRE)) < (int32_t)ckpt_nslots; ) {
-			int64_t left = (int64_t)(deadline - mono_ms());
-
-			if (left <= 0)
-				break;
-			futex_wait(&stopped, seen, left < 100 ? left : 100);	/* the value tested */
-		}
-		if (stopped < (int32_t)ckpt_nslots) {
+		if (!wait_for_count(&stopped, (int32_t)ckpt_nslots, 3000)) {
 			cap_say("%s: %d of %u threads did not stop (stop signal %d and signal %d blocked?): "
 				"checkpoint skipped", path, (int)ckpt_nslots - stopped, ckpt_nslots, ckpt_stop_sig,
 				SIG_SETXID);
@@ -248,16 +248,7 @@ void cap_release_threads(void)
 void cap_wait_arrivals(void)
 {
 	setxid_ours = 0;		/* the image holds glibc's handler for 33 */
-	/* one read of the count for the test and the wait: read again for the
-	 * wait, it could be the last thread's, whose wake-up came in between */
-	for (int64_t waited = 0; waited < 10000; waited += 100) {
-		int32_t seen = __atomic_load_n(&arrived, __ATOMIC_ACQUIRE);
-
-		if (seen >= (int32_t)ckpt_nslots)
-			break;
-		futex_wait(&arrived, seen, 100);
-	}
-	if (arrived < (int32_t)ckpt_nslots)
+	if (!wait_for_count(&arrived, (int32_t)ckpt_nslots, 10000))
 		cap_say("notice: %d of %u restored threads did not come back", (int)ckpt_nslots - arrived,
 			ckpt_nslots);
 }
