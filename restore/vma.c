@@ -465,8 +465,9 @@ static uint64_t written_span(const struct img *img, const struct ckpt_vma *v)
  * b takes a's descriptor */
 static int same_file(const struct img *img, const struct ckpt_vma *a, const struct ckpt_vma *b)
 {
-	return rst_streq(img_str(img, a->path_off), img_str(img, b->path_off)) && a->ino == b->ino && a->dev == b->dev && a->fsize == b->fsize &&
-	       a->mtime_sec == b->mtime_sec && a->mtime_nsec == b->mtime_nsec &&
+	return rst_streq(img_str(img, a->path_off), img_str(img, b->path_off)) && a->ino == b->ino &&
+	       a->dev == b->dev && a->fsize == b->fsize && a->mtime_sec == b->mtime_sec &&
+	       a->mtime_nsec == b->mtime_nsec &&
 	       ((a->flags ^ b->flags) & (CKPT_MAP_SHARED | CKPT_MAP_MAYWRITE | CKPT_MAP_COPIED)) == 0;
 }
 
@@ -481,7 +482,7 @@ static int same_file(const struct img *img, const struct ckpt_vma *a, const stru
 int rst_open_files(const struct img *img, int *fds, int verbose, struct img_err *e)
 {
 	static char mapped[RST_PATH_MAX], dir[RST_PATH_MAX];
-	static struct ksys_stat opened_st;	/* the file last opened, as it is now */
+	struct ksys_stat opened_st = { 0 };	/* the file last opened, as it is now */
 	int32_t opened = -1;			/* its region, whose descriptor the next may share */
 
 	for (uint32_t i = 0; i < img->hdr.nvmas; i++) {
@@ -518,7 +519,7 @@ int rst_open_files(const struct img *img, int *fds, int verbose, struct img_err 
 			  (int64_t)st.st_mtime_sec != v->mtime_sec || st.st_mtime_nsec != v->mtime_nsec;
 		if (v->flags & CKPT_MAP_COPIED) {	/* the image has every page: the file is optional */
 			if (changed) {
-				if (!sys_failed(fd) && opened == (int32_t)i)
+				if (!sys_failed(fd))	/* (its own: a shared one is never changed) */
 					sys_close((int)fd);
 				if (verbose)
 					img_say(2, "restorer: notice: %s is gone or changed; mapped from the image's copy\n",
