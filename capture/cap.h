@@ -262,6 +262,7 @@ int cap_stop_threads(const char *path);		/* 0, or -errno with all released */
 void cap_release_threads(void);
 void cap_wait_arrivals(void);			/* after a restore, in the trigger thread */
 void cap_fill_thread(struct ckpt_thread *t, uint64_t program_mask);
+void cap_mark_affinity(struct cap_state *st);	/* the writer: threads whose CPUs are the cgroup's lose the flag */
 extern int ckpt_stop_sig;
 void cap_altstack_init(void);			/* altstack.c: the main thread's, and pthread_create's */
 int cap_on_take_stack(void (*fn)(void *), void *arg);	/* 0 ran there, -16 (EBUSY) not */

@@ -449,7 +449,10 @@ int cap_prepare(struct cap_walk *w, struct cap_state *st, const char *path, int 
 int cap_finish(struct cap_walk *w, struct cap_state *st, const char *path, int target_fd)
 {
 	uint32_t pkru = pkru_open_all();
-	int err = write_image(w, st, path, target_fd);
+	int err;
+
+	cap_mark_affinity(st);
+	err = write_image(w, st, path, target_fd);
 
 	pkru_set(pkru);
 	if (!err)

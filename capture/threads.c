@@ -296,10 +296,31 @@ static void granted_cpus(uint8_t *mask)
 		cpu_list(list, mask);
 }
 
-/* The calling thread's scheduling, where it differs from a new process's */
-static void fill_sched(struct ckpt_sched *s)
+/* Phase 2 (the writer): which threads chose their CPUs.  Each thread's
+ * affinity was read in the pause (fill_sched); the granted set, which takes
+ * two to four file reads, is read here once for them all, by the writer,
+ * which is in the process's cgroup.  An affinity equal to it is dropped. */
+void cap_mark_affinity(struct cap_state *st)
 {
 	uint8_t granted[128] = { 0 };
+
+	granted_cpus(granted);
+	for (uint32_t i = 0; i < st->nthreads; i++) {
+		struct ckpt_sched *s = &st->thr[i]->sched;
+
+		if (!(s->flags & CKPT_SCHED_AFFINITY))
+			continue;
+		if (!memcmp(s->cpus, granted, sizeof(granted))) {
+			s->flags &= ~CKPT_SCHED_AFFINITY;
+			memset(s->cpus, 0, sizeof(s->cpus));
+		}
+	}
+}
+
+/* The calling thread's scheduling, where it differs from a new process's
+ * (the affinity: as cap_mark_affinity finds) */
+static void fill_sched(struct ckpt_sched *s)
+{
 	long r;
 
 	if (!sys_failed(sys_sched_getattr(0, &s->attr, sizeof(s->attr))) &&
@@ -307,8 +328,7 @@ static void fill_sched(struct ckpt_sched *s)
 		s->flags |= CKPT_SCHED_ATTR;
 	s->attr.size = sizeof(s->attr);
 	r = sys_sched_getaffinity(0, sizeof(s->cpus), s->cpus);
-	granted_cpus(granted);
-	if (!sys_failed(r) && memcmp(s->cpus, granted, sizeof(granted)))
+	if (!sys_failed(r))
 		s->flags |= CKPT_SCHED_AFFINITY;
 	r = sys_ioprio_get(CKPT_IOPRIO_WHO_PROCESS, 0);
 	if (!sys_failed(r) && r) {
