@@ -1171,11 +1171,13 @@ int cap_collect_signals(struct cap_walk *w)
 {
 	char status[4096];
 	const char *v;
-	uint64_t shared = 0, all = ~0ull & ~((1ull << 8) | (1ull << 18));	/* not KILL, STOP */
+	uint64_t shared = 0, pending, all = ~0ull & ~((1ull << 8) | (1ull << 18));	/* not KILL, STOP */
 	struct ksys_timespec zero = { 0, 0 };
 	int pid = (int)sys_getpid(), tid = (int)sys_gettid();
 
 	w->nsigs = 0;
+	if (!sys_failed(SC2(__NR_rt_sigpending, &pending, 8)) && !(pending & all))
+		return 0;			/* none pending, to this thread or the process */
 	if (cap_read_small("/proc/self/status", status, sizeof(status)) > 0 &&
 	    (v = cap_field(status, "ShdPnd:")))
 		shared = num(&v, 16);
