@@ -325,6 +325,8 @@ int cap_peek_queue(int fd, int unix_, int type, int with_from, char *out, uint64
 		   uint64_t *count);
 int cap_oob_queued(int fd);
 void cap_collect_limits(struct ckpt_proc *p);
+void cap_collect_inherited(const char *path, struct ckpt_proc *p);	/* what a fork keeps: the writer reads it */
+const char *cap_said_path(const char *path);
 void cap_say_not_restored(const char *path, const struct ckpt_proc *p, const struct cap_walk *w);
 void cap_say_vmflags_lost(const char *path, const struct cap_walk *w);
 

@@ -517,6 +517,22 @@ static int fill_mm(struct ckpt_proc *p)
 	return 0;
 }
 
+/* The process's state that a fork's child holds as it was at the fork, read
+ * where the image is written: by the forked writer, out of the pause, or in
+ * the pause when a thread of the process writes it (or no fork is made).
+ * 0, or -errno (said). */
+static int fill_inherited(const char *path)
+{
+	int r = fill_mm(&state.proc);
+
+	if (r) {
+		cap_say("%s: cannot read the mm fields: errno %d", cap_said_path(path), -r);
+		return r;
+	}
+	cap_collect_inherited(path, &state.proc);
+	return 0;
+}
+
 /* /proc/self/exe names the restorer after a restore; point it at the program
  * again.  PR_SET_MM_MAP with exe_fd needs CAP_CHECKPOINT_RESTORE, the older
  * PR_SET_MM_EXE_FILE needs CAP_SYS_RESOURCE; without either it stays, with a
@@ -912,7 +928,10 @@ static void writer_batch(void)
 /* phase 2 (dump.c), and in a job (job.c) the writer's last word */
 static int finish(struct cap_walk *w, const char *path, int target_fd)
 {
-	int r = cap_finish(w, &state, path, target_fd);
+	int r = fill_inherited(path);
+
+	if (!r)
+		r = cap_finish(w, &state, path, target_fd);
 
 	return ckpt_job.role ? cap_job_done(r) : r;
 }
@@ -947,6 +966,8 @@ static int write_now(const char *path, int target_fd, int wait)
 	method = lone ? choose_snapshot() : CAP_SNAP_FORK;
 	if (method == CAP_SNAP_UFFD && w.program_uffd)
 		method = CAP_SNAP_FORK;		/* the program's regions cannot be registered twice */
+	if (method != CAP_SNAP_FORK && ckpt_cfg.fork_writer && !w.no_fork && (r = fill_inherited(path)))
+		return r;			/* (lone: no job waits for it) */
 	t0 = cap_mono_ns();
 	if (!ckpt_cfg.fork_writer || w.no_fork) {
 		if (ckpt_job.role == CAP_JOB_ROOT)
@@ -1133,11 +1154,6 @@ static int ckpt_take(int from_signal, uint64_t program_mask, uint64_t sig_rip, c
 	state.thread.sig_rip = sig_rip;
 	if (!cap_is_settings_fd(ckpt_cfg.settings_fd))
 		ckpt_cfg.settings_ino = 0;	/* the program closed it: a restore does not bring it back */
-	r = fill_mm(&state.proc);
-	if (r) {
-		cap_say("%s: cannot read the mm fields: errno %d", path, -r);
-		goto out;
-	}
 	r = cap_stop_threads(path);
 	if (r)
 		goto out;

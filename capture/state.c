@@ -1301,8 +1301,6 @@ void cap_collect_children(struct cap_walk *w)
  * supplementary groups */
 void cap_collect_limits(struct ckpt_proc *p)
 {
-	char adj[16], status[4096];
-	const char *seccomp;
 	int flag = 0;			/* what PR_GET_CHILD_SUBREAPER, PR_GET_PDEATHSIG write */
 	long r;
 
@@ -1317,14 +1315,6 @@ void cap_collect_limits(struct ckpt_proc *p)
 	r = sys_prctl(CKPT_PR_GET_THP_DISABLE, 0, 0, 0, 0);
 	if (!sys_failed(r) && r)
 		p->attrs |= CKPT_PROC_THP_DISABLE | (r & 2 ? CKPT_PROC_THP_EXCEPT_ADVISED : 0);
-	if (cap_read_small("/proc/self/oom_score_adj", adj, sizeof(adj)) > 0) {	/* -1000 .. 1000 */
-		const char *v = adj + (adj[0] == '-');
-
-		p->oom_score_adj = (int32_t)num(&v, 10);
-		if (adj[0] == '-')
-			p->oom_score_adj = -p->oom_score_adj;
-		p->attrs |= CKPT_PROC_OOM_SCORE_ADJ;
-	}
 	if (!sys_prctl(CKPT_PR_GET_CHILD_SUBREAPER, (uint64_t)&flag, 0, 0, 0) && flag)
 		p->attrs |= CKPT_PROC_SUBREAPER;
 	flag = 0;
@@ -1333,15 +1323,6 @@ void cap_collect_limits(struct ckpt_proc *p)
 	r = sys_prctl(CKPT_PR_GET_MDWE, 0, 0, 0, 0);
 	if (!sys_failed(r))
 		p->mdwe = (uint32_t)r;
-	if (cap_read_small("/proc/self/status", status, sizeof(status)) > 0 && (seccomp = cap_field(status, "Seccomp:")) &&
-	    *seccomp == '2')			/* filter mode (1, strict mode, would not let libckpt run) */
-		p->attrs |= CKPT_PROC_SECCOMP_LOST;
-	/* what the process set of itself that a new one does not have */
-	if (cap_read_small("/proc/self/coredump_filter", adj, sizeof(adj)) > 0) {
-		const char *hex = adj;
-
-		p->coredump_filter = (uint32_t)num(&hex, 16);
-	}
 	r = sys_prctl(CKPT_PR_GET_SECUREBITS, 0, 0, 0, 0);
 	p->securebits = sys_failed(r) ? 0 : (uint32_t)r;
 	for (uint32_t k = 0; k < 3; k++) {	/* PR_SPEC_STORE_BYPASS 0, INDIRECT_BRANCH 1, L1D_FLUSH 2 */
@@ -1376,16 +1357,53 @@ void cap_collect_limits(struct ckpt_proc *p)
 	}
 }
 
+/* What a fork's child shares with its parent as it was at the fork, and
+ * costs a file read each: read by the forked writer, out of the pause (an
+ * in-process writer reads it in the pause; preload.c's fill_inherited). */
+void cap_collect_inherited(const char *path, struct ckpt_proc *p)
+{
+	char adj[16], status[4096];
+	const char *seccomp;
+
+	if (cap_read_small("/proc/self/oom_score_adj", adj, sizeof(adj)) > 0) {	/* -1000 .. 1000 */
+		const char *v = adj + (adj[0] == '-');
+
+		p->oom_score_adj = (int32_t)num(&v, 10);
+		if (adj[0] == '-')
+			p->oom_score_adj = -p->oom_score_adj;
+		p->attrs |= CKPT_PROC_OOM_SCORE_ADJ;
+	}
+	if (cap_read_small("/proc/self/status", status, sizeof(status)) > 0 && (seccomp = cap_field(status, "Seccomp:")) &&
+	    *seccomp == '2') {			/* filter mode (1, strict mode, would not let libckpt run) */
+		p->attrs |= CKPT_PROC_SECCOMP_LOST;
+		cap_say("%s: not restored: seccomp filters (/proc/self/status Seccomp: 2): the restored process "
+			"runs under the restorer's own filters, if any", cap_said_path(path));
+	}
+	/* what the process set of itself that a new one does not have */
+	if (cap_read_small("/proc/self/coredump_filter", adj, sizeof(adj)) > 0) {
+		const char *hex = adj;
+
+		p->coredump_filter = (uint32_t)num(&hex, 16);
+	}
+}
+
 /* one line on stderr for each state the image records as not restored */
-void cap_say_not_restored(const char *path, const struct ckpt_proc *p, const struct cap_walk *w)
+/* path as messages name it: a job's image by its table and the process */
+const char *cap_said_path(const char *path)
 {
 	static char in_job[4200];
+
+	if (path != ckpt_job.path)
+		return path;
+	img_fmt(in_job, sizeof(in_job), "%S (pid %d of its job)", ckpt_job.table, (int)sys_getpid());
+	return in_job;
+}
+
+void cap_say_not_restored(const char *path, const struct ckpt_proc *p, const struct cap_walk *w)
+{
 	int to_restore = path == ckpt_cfg.path || path == ckpt_job.path;
 
-	if (path == ckpt_job.path) {		/* a job's: its table, and which process */
-		img_fmt(in_job, sizeof(in_job), "%S (pid %d of its job)", ckpt_job.table, (int)sys_getpid());
-		path = in_job;
-	}
+	path = cap_said_path(path);
 	if (p->attrs & CKPT_PROC_GROUPS_LOST)
 		cap_say("%s: not restored: supplementary groups (more than %d)", path, CKPT_MAX_GROUPS);
 	for (int i = 1; i <= 4; i++)		/* the locks and leases */
@@ -1395,9 +1413,6 @@ void cap_say_not_restored(const char *path, const struct ckpt_proc *p, const str
 		cap_say("%s: not restored: Linux AIO contexts (io_setup; a ring at 0x%lx): io_submit and "
 			"io_getevents on them fail with EINVAL after a restore", path, w->aio_ring);
 	cap_say_vmflags_lost(path, w);
-	if (p->attrs & CKPT_PROC_SECCOMP_LOST)
-		cap_say("%s: not restored: seccomp filters (/proc/self/status Seccomp: 2): the restored process "
-			"runs under the restorer's own filters, if any", path);
 	if (p->attrs & CKPT_PROC_CHILDREN_LOST) {
 		char list[256];
 		size_t at = 0;
