@@ -1297,8 +1297,8 @@ void cap_collect_children(struct cap_walk *w)
 		w->lost |= CKPT_PROC_CHILDREN_LOST;
 }
 
-/* resource limits, interval timers, personality, prctl flags, oom_score_adj,
- * supplementary groups */
+/* resource limits, interval timers, personality, prctl flags, supplementary
+ * groups (oom_score_adj and the rest a fork keeps: cap_collect_inherited) */
 void cap_collect_limits(struct ckpt_proc *p)
 {
 	int flag = 0;			/* what PR_GET_CHILD_SUBREAPER, PR_GET_PDEATHSIG write */
