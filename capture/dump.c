@@ -401,12 +401,6 @@ int cap_prepare(struct cap_walk *w, struct cap_state *st, const char *path, int 
 
 	memset(w, 0, sizeof(*w));
 	w->incremental = incremental;
-	err = cap_count_threads();
-	if (err > 0 && (uint32_t)err != st->nthreads) {	/* one appeared or went meanwhile */
-		cap_say("%s: the process has %d threads, %u of them stopped: checkpoint skipped", path, err,
-			st->nthreads);
-		return -16;
-	}
 	w->parent_pid = (int)sys_getpid();
 	w->keep_events = path == ckpt_cfg.path || path == ckpt_job.path;
 	w->strings_used = 1;			/* offset 0 is "" */

@@ -226,6 +226,14 @@ int cap_stop_threads(const char *path)
 			return -16;
 		}
 	}
+	/* A round that found no thread it had not stopped ends the loop: every
+	 * thread is then stopped, and none can make another. */
+	if (fresh) {
+		cap_say("%s: threads kept appearing through %d rounds of stopping them: checkpoint skipped",
+			path, 8);
+		cap_release_threads();
+		return -16;
+	}
 	return 0;
 }
 
