@@ -430,8 +430,6 @@ int cap_prepare(struct cap_walk *w, struct cap_state *st, const char *path, int 
 			w->fail_addr, -err);
 		return err;
 	}
-	st->proc.cwd_off = cap_add_string(w, st->cwd);
-	st->proc.exe_off = cap_add_string(w, st->exe);
 	st->proc.attrs |= w->lost;
 	cap_say_not_restored(path, &st->proc, w);
 	return 0;

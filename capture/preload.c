@@ -461,11 +461,6 @@ static void fill_state(uint64_t program_mask)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			sys_rt_sigaction(sig, 0, &p->sigact[sig - 1]);
 	cap_collect_limits(p);
-	r = SC2(__NR_getcwd, state.cwd, sizeof(state.cwd));
-	if (sys_failed(r))
-		state.cwd[0] = 0;
-	r = sys_readlink("/proc/self/exe", state.exe, sizeof(state.exe) - 1);
-	state.exe[sys_failed(r) ? 0 : r] = 0;
 }
 
 /* /proc/self/stat fields 26-28 and 45-51, brk, auxv: the PR_SET_MM_MAP set */
@@ -521,15 +516,28 @@ static int fill_mm(struct ckpt_proc *p)
  * where the image is written: by the forked writer, out of the pause, or in
  * the pause when a thread of the process writes it (or no fork is made).
  * 0, or -errno (said). */
-static int fill_inherited(const char *path)
-{
-	int r = fill_mm(&state.proc);
+static int inherited_read;			/* this checkpoint's, by fill_inherited */
 
+static int fill_inherited(struct cap_walk *w, const char *path)
+{
+	long r;
+
+	if (inherited_read)			/* in the pause, for a snapshot that then */
+		return 0;			/* could not begin and forked after all */
+	r = fill_mm(&state.proc);
 	if (r) {
-		cap_say("%s: cannot read the mm fields: errno %d", cap_said_path(path), -r);
-		return r;
+		cap_say("%s: cannot read the mm fields: errno %d", cap_said_path(path), (int)-r);
+		return (int)r;
 	}
 	cap_collect_inherited(path, &state.proc);
+	r = SC2(__NR_getcwd, state.cwd, sizeof(state.cwd));
+	if (sys_failed(r))
+		state.cwd[0] = 0;
+	r = sys_readlink("/proc/self/exe", state.exe, sizeof(state.exe) - 1);
+	state.exe[sys_failed(r) ? 0 : r] = 0;
+	state.proc.cwd_off = cap_add_string(w, state.cwd);
+	state.proc.exe_off = cap_add_string(w, state.exe);
+	inherited_read = 1;
 	return 0;
 }
 
@@ -928,7 +936,7 @@ static void writer_batch(void)
 /* phase 2 (dump.c), and in a job (job.c) the writer's last word */
 static int finish(struct cap_walk *w, const char *path, int target_fd)
 {
-	int r = fill_inherited(path);
+	int r = fill_inherited(w, path);
 
 	if (!r)
 		r = cap_finish(w, &state, path, target_fd);
@@ -952,6 +960,7 @@ static int write_now(const char *path, int target_fd, int wait)
 		cap_track_check();
 	full = !chain || t->method == TRACK_NONE || !t->valid || t->in_job != in_job ||
 	       t->since_full + 1 >= (uint32_t)ckpt_cfg.full_every;
+	inherited_read = 0;
 	/* a writer that forks reads the costly smaps itself (WALK_REFINE) */
 	r = cap_prepare(&w, &state, path, !full, ckpt_cfg.fork_writer && full);
 	if (r)
@@ -966,7 +975,7 @@ static int write_now(const char *path, int target_fd, int wait)
 	method = lone ? choose_snapshot() : CAP_SNAP_FORK;
 	if (method == CAP_SNAP_UFFD && w.program_uffd)
 		method = CAP_SNAP_FORK;		/* the program's regions cannot be registered twice */
-	if (method != CAP_SNAP_FORK && ckpt_cfg.fork_writer && !w.no_fork && (r = fill_inherited(path)))
+	if (method != CAP_SNAP_FORK && ckpt_cfg.fork_writer && !w.no_fork && (r = fill_inherited(&w, path)))
 		return r;			/* (lone: no job waits for it) */
 	t0 = cap_mono_ns();
 	if (!ckpt_cfg.fork_writer || w.no_fork) {
