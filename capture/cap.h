@@ -212,6 +212,7 @@ struct cap_walk {
 	int keep_zero;			/* ... unless the image is compressed (an all-zero page costs
 					 * the file nearly nothing, and reading each page twice a lot) */
 	int quick;			/* the layout came from /proc/self/maps: refine it in the writer */
+	int maps_later;			/* quick, and even that is left to the forked writer (cap_walk_late) */
 	int keep_events;		/* an image to restore (not tsetjmp's store): inotify events
 					 * pending are taken into libckpt's keeping (inotify.c) */
 	uint32_t program_uffd;		/* the program's one userfaultfd: its fd record + 1 (0: none) */
@@ -239,7 +240,8 @@ struct cap_walk {
 	int64_t real_ns, mono_ns, boot_ns;	/* CLOCK_REALTIME, _MONOTONIC, _BOOTTIME when the
 						 * timers were read: the checkpoint instant */
 };
-enum { WALK_SMAPS, WALK_MAPS, WALK_REFINE };
+enum { WALK_SMAPS, WALK_MAPS, WALK_REFINE, WALK_PARENT_MAPS };	/* the last: WALK_MAPS of w->parent_pid */
+int cap_walk_late(struct cap_walk *w, const char *path, int of_parent);	/* dump.c: a quick walk left to the writer */
 extern const char cap_vmflags_lost[CAP_VMFLAGS_NLOST][3];
 int cap_walk_maps(struct cap_walk *w, int mode);
 int cap_from_parent(uint32_t vma_index);
@@ -328,6 +330,7 @@ void cap_collect_limits(struct ckpt_proc *p);
 void cap_collect_inherited(const char *path, struct ckpt_proc *p);	/* what a fork keeps: the writer reads it */
 const char *cap_said_path(const char *path);
 void cap_say_not_restored(const char *path, const struct ckpt_proc *p, const struct cap_walk *w);
+void cap_say_aio_lost(const char *path, const struct cap_walk *w);
 void cap_say_vmflags_lost(const char *path, const struct cap_walk *w);
 
 /* dump.c: phase 1 in the process, phase 2 there or in a forked child */

@@ -394,7 +394,10 @@ static void pkru_set(uint32_t v)
 /* Phase 1, in the process itself: the address space layout, what a forked
  * child would not inherit (pending signals, POSIX timers), and the
  * descriptors: their offsets, pipe bytes and counters are shared with the
- * child but move on as soon as the program does. */
+ * child but move on as soon as the program does.  quick 0: the layout from
+ * smaps; 1: from maps, the writer reads the smaps; 2: the forked writer
+ * reads the maps too (cap_walk_late), which are its own, the process's at
+ * the fork. */
 int cap_prepare(struct cap_walk *w, struct cap_state *st, const char *path, int incremental, int quick)
 {
 	int err;
@@ -415,7 +418,8 @@ int cap_prepare(struct cap_walk *w, struct cap_state *st, const char *path, int 
 	if (!err)
 		err = cap_collect_fds(w);
 	w->quick = quick && !w->program_uffd;
-	if (!err)
+	w->maps_later = w->quick && quick == 2;
+	if (!err && !w->maps_later)
 		err = cap_walk_maps(w, w->quick ? WALK_MAPS : WALK_SMAPS);
 	if (!err && w->program_uffd)
 		err = cap_collect_uffd_wp(w);
@@ -433,6 +437,24 @@ int cap_prepare(struct cap_walk *w, struct cap_state *st, const char *path, int 
 	st->proc.attrs |= w->lost;
 	cap_say_not_restored(path, &st->proc, w);
 	return 0;
+}
+
+/* The layout a quick cap_prepare left to the forked writer (maps_later):
+ * from the writer's own /proc/self/maps, which are the process's as they
+ * were at the fork, or of_parent from the process's, while it still waits
+ * because the fork left regions out (MADV_DONTFORK; cap_take_dontfork then
+ * copies them).  No-op without maps_later.  0, or -errno with w->fail_what. */
+int cap_walk_late(struct cap_walk *w, const char *path, int of_parent)
+{
+	int err;
+
+	if (!w->maps_later)
+		return 0;
+	w->maps_later = 0;
+	err = cap_walk_maps(w, of_parent ? WALK_PARENT_MAPS : WALK_MAPS);
+	if (!err && (w->lost & CKPT_PROC_AIO_LOST))
+		cap_say_aio_lost(cap_said_path(path), w);
+	return err;
 }
 
 /* Phase 2, in the process or in a child forked right after phase 1 (its

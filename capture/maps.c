@@ -284,8 +284,8 @@ static int walk(struct cap_walk *w, int mode, const struct walk_space *sp)
 	int in_vma = 0, err = 0;
 	uint32_t hint = 0, cur = 0;
 
-	if (mode == WALK_REFINE)
-		img_fmt(file, sizeof(file), "/proc/%d/smaps", w->parent_pid);
+	if (mode == WALK_REFINE || mode == WALK_PARENT_MAPS)
+		img_fmt(file, sizeof(file), "/proc/%d/%s", w->parent_pid, mode == WALK_REFINE ? "smaps" : "maps");
 	else
 		img_fmt(file, sizeof(file), "/proc/self/%s", mode == WALK_MAPS ? "maps" : "smaps");
 	fd = sys_open(file, O_RDONLY | O_CLOEXEC, 0);

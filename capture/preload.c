@@ -936,11 +936,14 @@ static void writer_batch(void)
 /* phase 2 (dump.c), and in a job (job.c) the writer's last word */
 static int finish(struct cap_walk *w, const char *path, int target_fd)
 {
-	int r = fill_inherited(w, path);
+	int r = cap_walk_late(w, path, 0);	/* (a fork that failed: the layout here) */
 
+	if (r)
+		cap_say("%s: checkpoint failed: %s: errno %d", path, w->fail_what, -r);
+	if (!r)
+		r = fill_inherited(w, path);
 	if (!r)
 		r = cap_finish(w, &state, path, target_fd);
-
 	return ckpt_job.role ? cap_job_done(r) : r;
 }
 
@@ -961,8 +964,13 @@ static int write_now(const char *path, int target_fd, int wait)
 	full = !chain || t->method == TRACK_NONE || !t->valid || t->in_job != in_job ||
 	       t->since_full + 1 >= (uint32_t)ckpt_cfg.full_every;
 	inherited_read = 0;
-	/* a writer that forks reads the costly smaps itself (WALK_REFINE) */
-	r = cap_prepare(&w, &state, path, !full, ckpt_cfg.fork_writer && full);
+	lone = full && !chain && !wait && target_fd < 0 && path == ckpt_cfg.path && !in_job;
+	method = lone ? choose_snapshot() : CAP_SNAP_FORK;
+	/* a writer that forks reads the costly smaps itself (WALK_REFINE), and
+	 * the maps too where nothing in this process needs them after the fork:
+	 * out of a job, and out of a chain (cap_track_arm arms the regions) */
+	r = cap_prepare(&w, &state, path, !full,
+			ckpt_cfg.fork_writer && full ? (method == CAP_SNAP_FORK && !in_job && !chain ? 2 : 1) : 0);
 	if (r)
 		return r;
 	if (chain)
@@ -971,8 +979,6 @@ static int write_now(const char *path, int target_fd, int wait)
 		return r;			/* the job's checkpoint is cancelled (said) */
 	if (ckpt_job.role)
 		cap_job_drop_shared(&w);	/* the table holds the job's shared memory */
-	lone = full && !chain && !wait && target_fd < 0 && path == ckpt_cfg.path && !in_job;
-	method = lone ? choose_snapshot() : CAP_SNAP_FORK;
 	if (method == CAP_SNAP_UFFD && w.program_uffd)
 		method = CAP_SNAP_FORK;		/* the program's regions cannot be registered twice */
 	if (method != CAP_SNAP_FORK && ckpt_cfg.fork_writer && !w.no_fork && (r = fill_inherited(&w, path)))
@@ -996,7 +1002,9 @@ static int write_now(const char *path, int target_fd, int wait)
 		 * writer's is this process's less what the fork left out.  Equal,
 		 * the process goes on at once (verdict 'g'); otherwise ('w') it
 		 * waits at the gate until the writer has them: until it closes
-		 * its end.  The writer reads the verdict before it maps anything. */
+		 * its end.  The writer reads the verdict before it maps anything,
+		 * and then the layout (maps_later): its own maps after a 'g', the
+		 * process's after a 'w'. */
 		int gate[2] = { -1, -1 }, verdict[2] = { -1, -1 };
 		uint64_t mapped = 0;
 		char said = 0;
@@ -1008,12 +1016,16 @@ static int write_now(const char *path, int target_fd, int wait)
 		}
 		if (gate[0] >= 0)
 			mapped = mapped_pages(0);
+		else if ((r = cap_walk_late(&w, path, 0))) {	/* no verdict to tell the writer */
+			cap_say("%s: %s: errno %d", path, w.fail_what, -r);
+			return r;			/* (maps_later: not in a job) */
+		}
 		if (ckpt_job.role == CAP_JOB_ROOT)	/* the job is read: its other processes fork */
 			cap_job_release(1);		/* their writers while this one forks its own */
 		fork_advice(&w, 0);
 		pid = SC5(__NR_clone, 0, 0, 0, 0, 0);	/* exit signal 0 */
 		if (pid == 0) {
-			int bad = 0;
+			int bad = 0, late = w.maps_later;
 
 			writer_drop_rseq();
 			writer_batch();
@@ -1025,7 +1037,11 @@ static int write_now(const char *path, int target_fd, int wait)
 				while (sys_read(verdict[0], &said, 1) == -4)
 					;
 				sys_close(verdict[0]);
-				bad = cap_take_dontfork(&w, said == 'w');
+				/* the layout: this writer's own when the fork left
+				 * nothing out, else the process's, which waits */
+				bad = cap_walk_late(&w, path, said == 'w');
+				if (!bad && !(late && said == 'g'))
+					bad = cap_take_dontfork(&w, said == 'w');
 				sys_close(gate[1]);
 				if (bad)
 					cap_say("%s: checkpoint failed: %s: errno %d", path, w.fail_what, -bad);

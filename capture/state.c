@@ -1399,6 +1399,12 @@ const char *cap_said_path(const char *path)
 	return in_job;
 }
 
+void cap_say_aio_lost(const char *path, const struct cap_walk *w)
+{
+	cap_say("%s: not restored: Linux AIO contexts (io_setup; a ring at 0x%lx): io_submit and "
+		"io_getevents on them fail with EINVAL after a restore", path, w->aio_ring);
+}
+
 void cap_say_not_restored(const char *path, const struct ckpt_proc *p, const struct cap_walk *w)
 {
 	int to_restore = path == ckpt_cfg.path || path == ckpt_job.path;
@@ -1410,8 +1416,7 @@ void cap_say_not_restored(const char *path, const struct ckpt_proc *p, const str
 		if (p->attrs & (CKPT_PROC_GROUPS_LOST << i))
 			cap_say("%s: not restored: %s (held through fd %d)", path, img_lost_names[i], w->lost_fd[i]);
 	if (p->attrs & CKPT_PROC_AIO_LOST)
-		cap_say("%s: not restored: Linux AIO contexts (io_setup; a ring at 0x%lx): io_submit and "
-			"io_getevents on them fail with EINVAL after a restore", path, w->aio_ring);
+		cap_say_aio_lost(path, w);
 	cap_say_vmflags_lost(path, w);
 	if (p->attrs & CKPT_PROC_CHILDREN_LOST) {
 		char list[256];
