@@ -263,6 +263,7 @@ extern uint32_t ckpt_nslots;
 int cap_stop_threads(const char *path);		/* 0, or -errno with all released */
 void cap_release_threads(void);
 void cap_wait_arrivals(void);			/* after a restore, in the trigger thread */
+void cap_program_setxid(struct ckpt_sigaction sigact[CKPT_NSIG]);	/* 33 as the program set it, while the threads stop */
 void cap_fill_thread(struct ckpt_thread *t, uint64_t program_mask);
 void cap_mark_affinity(struct cap_state *st);	/* the writer: threads whose CPUs are the cgroup's lose the flag */
 extern int ckpt_stop_sig;

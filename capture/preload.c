@@ -442,24 +442,16 @@ __attribute__((constructor)) static void ckpt_init(void)
 
 /* ---- taking a checkpoint ---- */
 
-
-
+/* The calling thread, and what a fork's child would not hold as the process
+ * has it now (cap_collect_limits): read in the pause */
 static void fill_state(uint64_t program_mask)
 {
 	struct ckpt_proc *p = &state.proc;
-	long r;
 
 	cap_fill_thread(&state.thread, program_mask);
 	memset(p, 0, sizeof(*p));
 	p->pid = (uint32_t)sys_getpid();
-	r = sys_umask(022);
-	sys_umask((int)r);
-	p->umask = (uint32_t)r;
-	sys_prctl(PR_GET_NAME, (uint64_t)p->comm, 0, 0, 0);
 	p->resume_addr = (uint64_t)&resume;
-	for (int sig = 1; sig <= CKPT_NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			sys_rt_sigaction(sig, 0, &p->sigact[sig - 1]);
 	cap_collect_limits(p);
 }
 
@@ -520,16 +512,25 @@ static int inherited_read;			/* this checkpoint's, by fill_inherited */
 
 static int fill_inherited(struct cap_walk *w, const char *path)
 {
+	struct ckpt_proc *p = &state.proc;
 	long r;
 
 	if (inherited_read)			/* in the pause, for a snapshot that then */
 		return 0;			/* could not begin and forked after all */
-	r = fill_mm(&state.proc);
+	r = fill_mm(p);
 	if (r) {
 		cap_say("%s: cannot read the mm fields: errno %d", cap_said_path(path), (int)-r);
 		return (int)r;
 	}
-	cap_collect_inherited(path, &state.proc);
+	cap_collect_inherited(path, p);
+	r = sys_umask(022);
+	sys_umask((int)r);
+	p->umask = (uint32_t)r;
+	sys_prctl(PR_GET_NAME, (uint64_t)p->comm, 0, 0, 0);	/* the calling thread's, as the fork copied it */
+	for (int sig = 1; sig <= CKPT_NSIG; sig++)		/* the fork copied the dispositions */
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sys_rt_sigaction(sig, 0, &p->sigact[sig - 1]);
+	cap_program_setxid(p->sigact);				/* (threads.c's, while they stop) */
 	r = SC2(__NR_getcwd, state.cwd, sizeof(state.cwd));
 	if (sys_failed(r))
 		state.cwd[0] = 0;

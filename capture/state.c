@@ -1297,21 +1297,17 @@ void cap_collect_children(struct cap_walk *w)
 		w->lost |= CKPT_PROC_CHILDREN_LOST;
 }
 
-/* resource limits, interval timers, personality, prctl flags, supplementary
- * groups (oom_score_adj and the rest a fork keeps: cap_collect_inherited) */
+/* What a fork's child does not have as the process had it (interval timers,
+ * the subreaper flag, the parent-death signal, membarrier registrations) and
+ * the prctl flags of the task and its mm; the rest, which a fork keeps, is
+ * cap_collect_inherited's */
 void cap_collect_limits(struct ckpt_proc *p)
 {
 	int flag = 0;			/* what PR_GET_CHILD_SUBREAPER, PR_GET_PDEATHSIG write */
 	long r;
 
-	for (int r = 0; r < 16; r++)
-		if (sys_failed(sys_prlimit(r, 0, &p->rlimit[r])))
-			p->rlimit[r].cur = p->rlimit[r].max = ~0ull;
 	for (int i = 0; i < 3; i++)
 		sys_getitimer(i, &p->itimer[i]);
-	p->personality = (uint32_t)sys_personality(0xffffffffu);
-	if (sys_prctl(CKPT_PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1)
-		p->attrs |= CKPT_PROC_NO_NEW_PRIVS;
 	r = sys_prctl(CKPT_PR_GET_THP_DISABLE, 0, 0, 0, 0);
 	if (!sys_failed(r) && r)
 		p->attrs |= CKPT_PROC_THP_DISABLE | (r & 2 ? CKPT_PROC_THP_EXCEPT_ADVISED : 0);
@@ -1323,8 +1319,6 @@ void cap_collect_limits(struct ckpt_proc *p)
 	r = sys_prctl(CKPT_PR_GET_MDWE, 0, 0, 0, 0);
 	if (!sys_failed(r))
 		p->mdwe = (uint32_t)r;
-	r = sys_prctl(CKPT_PR_GET_SECUREBITS, 0, 0, 0, 0);
-	p->securebits = sys_failed(r) ? 0 : (uint32_t)r;
 	for (uint32_t k = 0; k < 3; k++) {	/* PR_SPEC_STORE_BYPASS 0, INDIRECT_BRANCH 1, L1D_FLUSH 2 */
 		r = sys_prctl(CKPT_PR_GET_SPECULATION_CTRL, k, 0, 0, 0);
 		p->spec[k] = sys_failed(r) ? 0 : (uint32_t)r;
@@ -1333,11 +1327,6 @@ void cap_collect_limits(struct ckpt_proc *p)
 	if (!sys_prctl(CKPT_PR_GET_TSC, (uint64_t)&flag, 0, 0, 0))
 		p->tsc = (uint32_t)flag;
 	p->attrs |= CKPT_PROC_MORE;
-	/* the bounding set (PR_CAPBSET_READ: 1 or 0, EINVAL past the last
-	 * capability the kernel knows) */
-	for (int c = 0; (r = sys_prctl(CKPT_PR_CAPBSET_READ, (uint64_t)c, 0, 0, 0)) >= 0 && c < 64; c++)
-		p->capbset |= (uint64_t)r << c;
-	p->attrs |= CKPT_PROC_CAPBSET;
 	/* membarrier: what the process registered for, in the kernel's words
 	 * (Linux 6.3); before it, each private expedited barrier fails with EPERM
 	 * unless registered for (GLOBAL_EXPEDITED's registration does not show) */
@@ -1348,13 +1337,6 @@ void cap_collect_limits(struct ckpt_proc *p)
 		for (uint32_t cmd = CKPT_MEMBARRIER_CMD_PRIVATE_EXPEDITED; cmd <= 0x80; cmd <<= 2)
 			if (sys_membarrier((int)cmd, 0) == 0)	/* 0x8, 0x20, 0x80: registered as 0x10, 0x40, 0x100 */
 				p->membarrier |= cmd << 1;
-	r = SC2(__NR_getgroups, CKPT_MAX_GROUPS, p->groups);
-	if (!sys_failed(r)) {
-		p->ngroups = (uint32_t)r;
-		p->attrs |= CKPT_PROC_GROUPS;
-	} else {
-		p->attrs |= CKPT_PROC_GROUPS_LOST;	/* EINVAL: more than fit */
-	}
 }
 
 /* What a fork's child shares with its parent as it was at the fork, and
@@ -1364,6 +1346,29 @@ void cap_collect_inherited(const char *path, struct ckpt_proc *p)
 {
 	char adj[16], status[4096];
 	const char *seccomp;
+	long r;
+
+	/* the credentials and the signal struct's limits: a fork copies both */
+	for (int r = 0; r < 16; r++)
+		if (sys_failed(sys_prlimit(r, 0, &p->rlimit[r])))
+			p->rlimit[r].cur = p->rlimit[r].max = ~0ull;
+	p->personality = (uint32_t)sys_personality(0xffffffffu);
+	if (sys_prctl(CKPT_PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1)
+		p->attrs |= CKPT_PROC_NO_NEW_PRIVS;
+	r = sys_prctl(CKPT_PR_GET_SECUREBITS, 0, 0, 0, 0);
+	p->securebits = sys_failed(r) ? 0 : (uint32_t)r;
+	/* the bounding set (PR_CAPBSET_READ: 1 or 0, EINVAL past the last
+	 * capability the kernel knows) */
+	for (int c = 0; (r = sys_prctl(CKPT_PR_CAPBSET_READ, (uint64_t)c, 0, 0, 0)) >= 0 && c < 64; c++)
+		p->capbset |= (uint64_t)r << c;
+	p->attrs |= CKPT_PROC_CAPBSET;
+	r = SC2(__NR_getgroups, CKPT_MAX_GROUPS, p->groups);
+	if (!sys_failed(r)) {
+		p->ngroups = (uint32_t)r;
+		p->attrs |= CKPT_PROC_GROUPS;
+	} else {
+		p->attrs |= CKPT_PROC_GROUPS_LOST;	/* EINVAL: more than fit */
+	}
 
 	if (cap_read_small("/proc/self/oom_score_adj", adj, sizeof(adj)) > 0) {	/* -1000 .. 1000 */
 		const char *v = adj + (adj[0] == '-');

@@ -252,6 +252,14 @@ void cap_release_threads(void)
 	futex_wake(&release);
 }
 
+/* The disposition of 33 as the program has it: glibc's while ours is in for
+ * the stop (a writer forked in the pause reads the dispositions it copied). */
+void cap_program_setxid(struct ckpt_sigaction sigact[CKPT_NSIG])
+{
+	if (setxid_ours)
+		sigact[SIG_SETXID - 1] = setxid_prog;
+}
+
 /* after a restore: every restored thread has left the restorer's code */
 void cap_wait_arrivals(void)
 {

@@ -7,10 +7,14 @@
  * alternate signal stack.  After restore every disposition (handler, flags,
  * restorer, mask, all 64 signals, read with rt_sigaction) must be what it was, the
  * mask must be the same, sigaltstack the same, and the handlers must still run:
- * SIGHUP on the alternate stack, SIGTERM with its siginfo.
+ * SIGHUP on the alternate stack, SIGTERM with its siginfo.  A second thread
+ * blocks every signal glibc lets it block, so libckpt stops it through
+ * glibc's signal 33 with its own handler in for the while: the image must
+ * still hold glibc's (its writer reads the dispositions after the stop).
  */
 #include "lib.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -44,6 +48,17 @@ static void on_term(int sig, siginfo_t *si, void *uc)
 	term_code = si->si_code;
 }
 
+static void *blocker(void *arg)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);	/* glibc keeps 32 and 33 open */
+	for (;;)
+		pause();
+	return arg;
+}
+
 static void snapshot(struct ksigaction *k)
 {
 	for (int s = 1; s <= 64; s++)
@@ -74,6 +89,7 @@ static int subject(void)
 	stack_t ss = { 0 }, ss1 = { 0 };
 	char *alt = malloc(ALTSZ);
 	int same = 1;
+	pthread_t other;
 
 	if (!alt)
 		t_fatal("malloc");
@@ -91,6 +107,8 @@ static int subject(void)
 	sigaddset(&block, SIGWINCH);
 	sigprocmask(SIG_BLOCK, &block, NULL);
 	sigprocmask(SIG_BLOCK, NULL, &mask0);
+	if (pthread_create(&other, NULL, blocker, NULL))
+		t_fatal("pthread_create");
 	snapshot(before);
 
 	t_wait();
