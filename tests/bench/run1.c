@@ -14,7 +14,8 @@
  *
  * Prints one line of key=value on stdout (times in ns, sizes in bytes):
  *   mode bytes threads           the arguments
- *   from work (its own memory): fill_ns sum_ns fork_ns memcpy_ns written
+ *   from work (its own memory): fill_ns sum_ns fork_ns fork_cold_ns memcpy_ns
+ *                                written
  *   pause_ns other_gap_ns        the program's pause (see work.c)
  *   thr_pause_ns                 the longest pause of its other threads
  *   ckpt_ns                      SIGUSR2 sent -> new image renamed into place
