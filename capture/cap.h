@@ -320,6 +320,7 @@ int cap_collect_signals(struct cap_walk *w);
 int cap_collect_timers(struct cap_walk *w);
 int cap_count_threads(void);
 void cap_collect_children(struct cap_walk *w);
+int cap_childless(void);			/* no child of any thread (one waitid): job.c too */
 uint32_t cap_own_fds(int32_t *out, uint32_t max);	/* libckpt's descriptors now open */
 /* a UNIX socket's peer inode and shutdown (sock_diag); a queue read without
  * taking it (records of a uint32_t length then the bytes); an OOB byte queued */

@@ -24,7 +24,6 @@
  * image/.  Runs in signal handlers: raw system calls only, state in
  * ckpt_scratch.job (left out of images) and ckpt_job (config.c).
  */
-#include <linux/wait.h>
 #include "cap.h"
 #include "signame.h"
 
@@ -301,18 +300,6 @@ void cap_job_end(void)
 	ckpt_job.role = 0;
 }
 
-/* 1 when the process has no child at all, of any thread, running or not
- * yet waited for: waitid that waits for nothing and reaps nothing (WNOHANG,
- * WNOWAIT) fails with ECHILD only then.  One system call in the pause instead
- * of reading /proc for a job of one. */
-static int childless(void)
-{
-	uint8_t info[128];			/* siginfo_t: unused */
-
-	return SC5(__NR_waitid, P_ALL, 0, info,
-		   WEXITED | WSTOPPED | WCONTINUED | WNOHANG | WNOWAIT | __WALL, 0) == -10;	/* ECHILD */
-}
-
 /* The root, at the trigger: 0 this process alone (no descendant, or
  * CKPT_JOB=0), 1 a job checkpoint begun (its members told; ckpt_job.path is
  * this process's image in it), -errno refused (said; nothing changed). */
@@ -325,7 +312,7 @@ int cap_job_begin(const char *path, int final)
 		return 0;
 	nmembers = 1;
 	order.nstopped = 0;
-	if (childless())
+	if (cap_childless())
 		return 0;
 	if (read_stat((int32_t)sys_getpid(), &members[0], &exit_signal))
 		return 0;

@@ -2,6 +2,7 @@
  * registers: descriptors, pending signals, POSIX and interval timers, resource
  * limits, personality.  Runs in the signal handler: raw syscalls, static storage.
  */
+#include <linux/wait.h>
 #include "cap.h"
 
 #define F_GETFD		1
@@ -1260,6 +1261,18 @@ int cap_count_threads(void)
 	return v ? (int)num(&v, 10) : 1;
 }
 
+/* 1 when no thread of the process has a child, running or a zombie not
+ * yet waited for: waitid that waits for nothing and reaps nothing (WNOHANG,
+ * WNOWAIT) fails with ECHILD only then.  One system call in the pause instead
+ * of reading /proc. */
+int cap_childless(void)
+{
+	uint8_t info[128];			/* siginfo_t: unused */
+
+	return SC5(__NR_waitid, P_ALL, 0, info,
+		   WEXITED | WSTOPPED | WCONTINUED | WNOHANG | WNOWAIT | __WALL, 0) == -10;	/* ECHILD */
+}
+
 /* The process's children, whichever thread made them (each thread's
  * /proc/self/task/TID/children).  They are not in the image: a restored
  * program has none, so its wait() gives ECHILD and its kill() of a kept pid
@@ -1268,9 +1281,12 @@ void cap_collect_children(struct cap_walk *w)
 {
 	static char dents[4096];
 	char path[64], kids[1024];
-	long dir = sys_open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0), len;
+	long dir, len;
 
 	w->nchildren = 0;
+	if (cap_childless())
+		return;
+	dir = sys_open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	while (!sys_failed(dir) && (len = sys_getdents64((int)dir, dents, sizeof(dents))) > 0)
 		for (long at = 0; at < len; ) {
 			const char *name = dents + at + 19;	/* d_ino 8, d_off 8, d_reclen 2, d_type 1 */
