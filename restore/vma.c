@@ -571,35 +571,32 @@ static void __attribute__((noreturn)) die(const struct img *img, int status, con
 	sys_exit_group(status);
 }
 
-/* ---- the checker: page checksums on another CPU ----
- * Filling a region is a read() into fresh memory and a CRC-32C of what was
- * read; the checksum is about a sixth of an eager restore.  With two CPUs or
- * more, a thread of the restorer's own (the checker) sums the pieces the
- * main thread has read while it reads the next ones.  The main thread posts
- * each piece in file order (a run in pieces of at most 1 MiB) into a ring;
- * the checker keeps one running crc and compares it at a run's last piece:
- * a mismatch is fill_run's own line and exit status.  What it has yet to
- * read stays where it is and readable: the main thread waits for it
- * (check_drain) before it moves a region built apart and before it takes
- * read access away (a protection without PROT_READ, a protection key the
- * checker's PKRU may deny), and joins it at the end of step 4, before any
- * other thread exists.  Not for a chain (a newer image's run may overwrite
- * a piece not summed yet), nor for lazy regions (nothing is read). */
-#define CHECK_SLOTS	256u
-#define CHECK_STACK	16384u
-#define CHECK_MIN	(16u << 20)	/* less page data: summed inline, no thread */
+/* ---- the populator: pages made present on another CPU ----
+ * Filling a region is making its pages present (MADV_POPULATE_WRITE: the
+ * kernel zeroes each one) and a read() over them, with a CRC-32C of what
+ * was read.  Here the first part costs more than the other two together.
+ * With two CPUs or more, a thread of the restorer's own (the populator)
+ * makes a long run's pages present a few MiB ahead of the main thread,
+ * which reads and sums each piece once the populator is past it.  The main
+ * thread posts the pieces (a run in pieces of at most 1 MiB) into a ring;
+ * it has waited for every piece it posted by the time fill_run returns, so
+ * the populator never touches a region the main thread goes on to move or
+ * protect, and it is joined at the end of step 4, before any other thread
+ * exists.  Not for a chain, a roll-back, lazy regions (nothing is read
+ * there), nor a run shorter than AHEAD_MIN (made present inline). */
+#define AHEAD_SLOTS	64u
+#define AHEAD_PIECES	8u		/* pieces posted ahead of the one being read */
+#define AHEAD_MIN	(4u << 20)
+#define AHEAD_STACK	16384u
+#define POPULATE_MIN	(16u << 20)	/* less page data: no thread */
 
-enum { PIECE, LAST_PIECE, STOP };		/* STOP: nothing more comes, exit */
 static struct {
-	uint64_t addr, len;		/* a piece, where it is now */
-	const struct ckpt_run *run;	/* its run; the crc is compared at its last piece */
-	const struct img *img;
-	int what;			/* PIECE, LAST_PIECE, STOP */
-} check_ring[CHECK_SLOTS];
-static volatile uint32_t check_posted, check_done;	/* entries posted, entries taken */
-static volatile int32_t checker_tid;	/* cleared by the kernel when the checker exits */
-static int checking;			/* the checker runs */
-static uint8_t checker_stack[CHECK_STACK] __attribute__((aligned(16)));
+	uint64_t addr, len;		/* pages to make present; len 0: stop, exit */
+} ahead_ring[AHEAD_SLOTS];
+static volatile uint32_t ahead_posted, ahead_done;	/* entries posted, entries done */
+static volatile int32_t populator_tid;	/* cleared by the kernel when the populator exits */
+static int populating;			/* the populator runs */
+static uint8_t populator_stack[AHEAD_STACK] __attribute__((aligned(16)));
 
 static void futex_wait(volatile void *word, uint32_t was)
 {
@@ -611,29 +608,20 @@ static void futex_wake(volatile void *word)
 	SC6(__NR_futex, word, 1 /* FUTEX_WAKE */, 1, 0, 0, 0);
 }
 
-static void __attribute__((noreturn)) checker_main(void *arg)
+static void __attribute__((noreturn)) populator_main(void *arg)
 {
-	uint32_t crc = 0;
-
 	(void)arg;
 	for (uint32_t next = 0;; next++) {
-		while (__atomic_load_n(&check_posted, __ATOMIC_ACQUIRE) == next)
-			futex_wait(&check_posted, next);
-		const __typeof__(check_ring[0]) *p = &check_ring[next % CHECK_SLOTS];
+		while (__atomic_load_n(&ahead_posted, __ATOMIC_ACQUIRE) == next)
+			futex_wait(&ahead_posted, next);
+		const __typeof__(ahead_ring[0]) *p = &ahead_ring[next % AHEAD_SLOTS];
 
-		if (p->what == STOP)
+		if (!p->len)
 			SC1(__NR_exit, 0);	/* this thread only */
-		crc = ckpt_crc32c(crc, (const void *)p->addr, p->len);
-		if (p->what == LAST_PIECE) {
-			if (crc != p->run->crc) {
-				img_say(2, "restorer: %s: page data checksum mismatch at 0x%lx: image corrupted\n",
-					p->img->path, p->run->addr);
-				sys_exit_group(2);
-			}
-			crc = 0;
-		}
-		__atomic_store_n(&check_done, next + 1, __ATOMIC_RELEASE);
-		futex_wake(&check_done);
+		/* (a failure: the main thread's read faults the pages in) */
+		sys_madvise(p->addr, p->len, 23 /* MADV_POPULATE_WRITE */);
+		__atomic_store_n(&ahead_done, next + 1, __ATOMIC_RELEASE);
+		futex_wake(&ahead_done);
 	}
 }
 
@@ -649,95 +637,98 @@ static uint32_t cpus(void)
 	return count;
 }
 
-/* Start the checker where it pays: two CPUs, eager, one image, enough
- * data; not in a roll-back (its pages were summed before the teardown, by
- * rst_verify_runs, and the program's process gets no thread of ours). */
-static void start_checker(const struct img *img, int lazy, int chained, int in_process, int verbose)
+/* Start the populator where it pays: two CPUs, eager, one image, enough
+ * data; not in a roll-back (the program's process gets no thread of ours). */
+static void start_populator(const struct img *img, int lazy, int chained, int in_process, int verbose)
 {
 	struct ksys_clone_args ca = {
 		.flags = KSYS_CLONE_THREAD | 0x200000 /* CLONE_CHILD_CLEARTID */,
-		.child_tid = (uint64_t)&checker_tid, .stack = (uint64_t)checker_stack, .stack_size = CHECK_STACK,
+		.child_tid = (uint64_t)&populator_tid, .stack = (uint64_t)populator_stack,
+		.stack_size = AHEAD_STACK,
 	};
 	long tid;
 
-	if (lazy || chained || in_process || img->hdr.data_size < CHECK_MIN)
+	if (lazy || chained || in_process || img->hdr.data_size < POPULATE_MIN)
 		return;
 	if (cpus() >= 2) {
-		checker_tid = 1;
-		tid = sys_clone3_on_stack(&ca, sizeof(ca), checker_main, 0);
-		checking = !sys_failed(tid);	/* (else: summed inline, as on one CPU) */
+		populator_tid = 1;
+		tid = sys_clone3_on_stack(&ca, sizeof(ca), populator_main, 0);
+		populating = !sys_failed(tid);	/* (else: made present inline, as on one CPU) */
 	}
 	if (verbose)
-		img_say(2, "restorer: %s: page checksums %s\n", img->path,
-			checking ? "taken by a second thread" : "taken inline: one CPU, or no second thread");
+		img_say(2, "restorer: %s: pages made present %s\n", img->path,
+			populating ? "ahead by a second thread" : "inline: one CPU, or no second thread");
 }
 
-/* wait until the checker has taken every entry posted */
-static void check_drain(void)
+/* hand the populator len bytes at addr (waiting while the ring is full);
+ * len 0: nothing more comes */
+static void post(uint64_t addr, uint64_t len)
+{
+	uint32_t n = ahead_posted, done;
+
+	while (n - (done = __atomic_load_n(&ahead_done, __ATOMIC_ACQUIRE)) >= AHEAD_SLOTS)
+		futex_wait(&ahead_done, done);
+	ahead_ring[n % AHEAD_SLOTS].addr = addr;
+	ahead_ring[n % AHEAD_SLOTS].len = len;
+	__atomic_store_n(&ahead_posted, n + 1, __ATOMIC_RELEASE);
+	futex_wake(&ahead_posted);
+}
+
+/* wait until the populator has done entry n */
+static void wait_done(uint32_t n)
 {
 	uint32_t done;
 
-	while (checking && (done = __atomic_load_n(&check_done, __ATOMIC_ACQUIRE)) != check_posted)
-		futex_wait(&check_done, done);
+	while ((int32_t)((done = __atomic_load_n(&ahead_done, __ATOMIC_ACQUIRE)) - n) <= 0)
+		futex_wait(&ahead_done, done);
 }
 
-/* hand the checker an entry: a piece just read (waiting while the ring is full) */
-static void post(const struct img *img, const struct ckpt_run *run, uint64_t addr, uint64_t len, int what)
-{
-	uint32_t n = check_posted, done;
-
-	while (n - (done = __atomic_load_n(&check_done, __ATOMIC_ACQUIRE)) >= CHECK_SLOTS)
-		futex_wait(&check_done, done);
-	check_ring[n % CHECK_SLOTS].addr = addr;
-	check_ring[n % CHECK_SLOTS].len = len;
-	check_ring[n % CHECK_SLOTS].run = run;
-	check_ring[n % CHECK_SLOTS].img = img;
-	check_ring[n % CHECK_SLOTS].what = what;
-	__atomic_store_n(&check_posted, n + 1, __ATOMIC_RELEASE);
-	futex_wake(&check_posted);
-}
-
-/* the pieces all summed, the checker gone: the restorer is one thread again */
-static void stop_checker(void)
+/* the populator gone: the restorer is one thread again */
+static void stop_populator(void)
 {
 	int32_t tid;
 
-	if (!checking)
+	if (!populating)
 		return;
-	post(0, 0, 0, 0, STOP);
-	while ((tid = checker_tid) != 0)
-		futex_wait(&checker_tid, (uint32_t)tid);
-	checking = 0;
+	post(0, 0);
+	while ((tid = populator_tid) != 0)
+		futex_wait(&populator_tid, (uint32_t)tid);
+	populating = 0;
 }
 
 /* read one run's pages into place (its region built `delta` bytes away from
- * its address) and check them against the run's crc: here, or by the
- * checker */
+ * its address) and check them against the run's crc; a long one with the
+ * populator making its pieces present ahead */
 static void fill_run(const struct img *img, const struct ckpt_run *run, uint64_t delta)
 {
-	uint64_t len = run->npages * CKPT_PAGE_SIZE, done = 0, to = run->addr + delta;
-	uint32_t crc = 0;
+	uint64_t len = run->npages * CKPT_PAGE_SIZE, done = 0, posted = 0, to = run->addr + delta;
+	uint32_t crc = 0, first = ahead_posted;	/* the ring entry of the run's first piece */
+	int ahead = populating && len >= AHEAD_MIN;
 
-	/* the run's pages made present first, in one call (Linux 5.14; before,
-	 * EINVAL, and the reads below fault them in one by one): a page fault
-	 * costs far more than the kernel's loop, most of all in a virtual machine */
-	sys_madvise(to, len, 23 /* MADV_POPULATE_WRITE */);
+	/* made present first, in one call (Linux 5.14; before, EINVAL, and the
+	 * reads below fault them in one by one): a page fault costs far more
+	 * than the kernel's loop, most of all in a virtual machine */
+	if (!ahead)
+		sys_madvise(to, len, 23 /* MADV_POPULATE_WRITE */);
 	/* 1 MiB at a time: the crc reads each piece while it is still in cache */
 	while (done < len) {
 		uint64_t n = len - done > (1u << 20) ? (1u << 20) : len - done;
-		long r = sys_pread(img->fd, (void *)(to + done), n, run->data_off + done);
+		long r;
 
+		if (ahead) {		/* piece k is entry first + k */
+			for (; posted < len && posted < done + AHEAD_PIECES * (1u << 20); posted += 1u << 20)
+				post(to + posted, len - posted > (1u << 20) ? (1u << 20) : len - posted);
+			wait_done(first + (uint32_t)(done >> 20));
+		}
+		r = sys_pread(img->fd, (void *)(to + done), n, run->data_off + done);
 		if (r == -4)
 			continue;
 		if (r <= 0)
 			die(img, 127, "read pages", run->addr + done, n, r ? r : -5);
-		if (checking)
-			post(img, run, to + done, (uint64_t)r, done + (uint64_t)r == len ? LAST_PIECE : PIECE);
-		else
-			crc = ckpt_crc32c(crc, (const void *)(to + done), r);
+		crc = ckpt_crc32c(crc, (const void *)(to + done), r);
 		done += r;
 	}
-	if (!checking && crc != run->crc) {
+	if (crc != run->crc) {
 		img_say(2, "restorer: %s: page data checksum mismatch at 0x%lx: image corrupted\n",
 			img->path, run->addr);
 		sys_exit_group(2);
@@ -863,7 +854,6 @@ static void map_vma(const struct img *img, const struct ckpt_vma *v, int fd, int
 			fill_run(img, &img->runs[i], at - v->start);
 	}
 	if (apart) {
-		check_drain();			/* (it reads the pages where they are now) */
 		if (!v->run_count) {		/* no page yet: make the anon_vma exist */
 			*(volatile char *)at = 0;
 			sys_madvise(at, CKPT_PAGE_SIZE, 4);	/* MADV_DONTNEED */
@@ -884,8 +874,6 @@ static void seal_vma(const struct img *img, const struct ckpt_vma *v, int tmp_pr
 	int prot = v->prot;
 	long r;
 
-	if (v->pkey || !(prot & PROT_READ))
-		check_drain();			/* (the checker reads them still) */
 	if (v->pkey)
 		r = sys_pkey_mprotect(v->start, len, prot, v->pkey);
 	else
@@ -1143,9 +1131,9 @@ void rst_rebuild(const struct img *const *chain, uint32_t nchain, const struct r
 	else if (verbose)
 		img_say(2, "restorer: %s: vDSO: this kernel's, as in the image\n", img->path);
 
-	/* 4. every other region, in address order, their pages summed by the
-	 * checker where there is one */
-	start_checker(img, lazy, chained, in_process, verbose);
+	/* 4. every other region, in address order, their pages made present by
+	 * the populator where there is one */
+	start_populator(img, lazy, chained, in_process, verbose);
 	for (uint32_t i = 0; i < img->hdr.nvmas; i++) {
 		const struct ckpt_vma *v = &img->vmas[i];
 
@@ -1159,7 +1147,7 @@ void rst_rebuild(const struct img *const *chain, uint32_t nchain, const struct r
 		if (!is_special(v) && !map_shared(img, i, verbose))
 			map_vma(img, v, fds[i], apart, lazy_here, chained, verbose);
 	}
-	stop_checker();
+	stop_populator();
 	for (uint32_t k = 0; k < nshared; k++)	/* (one fd may serve several regions) */
 		sys_close(shared[k].fd);
 	if (!chained)

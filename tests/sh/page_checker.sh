@@ -1,24 +1,27 @@
 #!/bin/sh
 # timeout: 150
-# page_checker.sh -- an eager restore takes its page checksums on a second
-# CPU, and still refuses a corrupted page (issue 20: eager restore against
-# read()).
+# page_checker.sh -- an eager restore has its pages made present on a second
+# CPU while it reads and sums them, and still refuses a corrupted page
+# (issue 20: eager restore against read()).
 #
 # The restorer reads each region's pages into place; where the process may
 # run on two CPUs or more and the image holds 16 MiB of pages or more, a
-# thread of its own takes their CRC-32C while it reads the next ones, and the
-# main thread waits for it before moving a region built apart (mremap) or
-# taking read access away.  Simulates a program (a C program compiled here)
-# with 48 MiB of data in three shapes: one plain region, two twin regions
-# (adjacent, alike: built apart and moved in), and a region made PROT_NONE
-# after it was filled.  It checkpoints itself (raise(SIGUSR2)) and, restored,
-# sums each one and prints the sums; the run that went on prints them too.
+# thread of its own makes a long run's pages present (MADV_POPULATE_WRITE)
+# a few MiB ahead of the main thread, which reads each piece once that
+# thread is past it and takes its CRC-32C; the main thread has waited for
+# every piece by the end of the run, before it moves a region built apart
+# (mremap) or takes read access away.  Simulates a program (a C program
+# compiled here) with 48 MiB of data in three shapes: one plain region, two
+# twin regions (adjacent, alike: built apart and moved in), and a region
+# made PROT_NONE after it was filled.  It checkpoints itself
+# (raise(SIGUSR2)) and, restored, sums each one and prints the sums; the
+# run that went on prints them too.
 # Checks:
 #   1  the program ran and took a checkpoint
-#   2  restored with -v: the restorer says the checksums were taken by a
-#      second thread (where nproc says 2 or more; else noted), and the
-#      program prints the sums of the run that went on
-#   3  the same pinned to one CPU (taskset): taken inline, same sums
+#   2  restored with -v: the restorer says the pages were made present
+#      ahead by a second thread (where nproc says 2 or more; else noted),
+#      and the program prints the sums of the run that went on
+#   3  the same pinned to one CPU (taskset): made present inline, same sums
 #   4  one bit flipped in a page of the first region, of the last piece of
 #      the twins, of the PROT_NONE region: each refused, exit status 2, one
 #      line "page data checksum mismatch at 0x...: image corrupted" naming
@@ -114,19 +117,19 @@ restore() {
 
 ncpu=$(nproc)
 restore "$W/img" -v
-if [ "$ncpu" -ge 2 ]; then said="page checksums taken by a second thread"; else said="page checksums taken inline"; fi
+if [ "$ncpu" -ge 2 ]; then said="pages made present ahead by a second thread"; else said="pages made present inline"; fi
 if [ "$rrc" -eq 0 ] && [ "$(cat "$W/got")" = "$want" ] && grep -q "^restorer: $W/img: $said" "$W/rst.err"; then
 	ok "restored ($ncpu CPUs): $said; the sums of the run that went on: $want"
 else
-	not_ok "restored ($ncpu CPUs): status $rrc, got '$(oneline "$W/got")', want '$want'; $(grep 'checksums' "$W/rst.err")"
+	not_ok "restored ($ncpu CPUs): status $rrc, got '$(oneline "$W/got")', want '$want'; $(grep 'made present' "$W/rst.err")"
 fi
 [ "$ncpu" -ge 2 ] || note "one CPU here: the second thread is not tried"
 restore one "$W/img" -v
 if [ "$rrc" -eq 0 ] && [ "$(cat "$W/got")" = "$want" ] &&
-   grep -q "^restorer: $W/img: page checksums taken inline: one CPU" "$W/rst.err"; then
-	ok "restored on one CPU: taken inline, the same sums"
+   grep -q "^restorer: $W/img: pages made present inline: one CPU" "$W/rst.err"; then
+	ok "restored on one CPU: made present inline, the same sums"
 else
-	not_ok "restored on one CPU: status $rrc, got '$(oneline "$W/got")', want '$want'; $(grep 'checksums' "$W/rst.err")"
+	not_ok "restored on one CPU: status $rrc, got '$(oneline "$W/got")', want '$want'; $(grep 'made present' "$W/rst.err")"
 fi
 
 # 4: a bit flipped in a page of each shape; the run holding it is named.
