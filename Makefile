@@ -125,7 +125,7 @@ restorer: $(RST_OBJ) $(B)/linker.ld
 
 libckpt.so: $(CAP_OBJ)
 	@echo "  LD      $@"
-	$(Q)$(CC) -shared -Wl,-z,noexecstack -Wl,-soname,libckpt.so -o $@ $(CAP_OBJ) $(ZSTD_LIB)
+	$(Q)$(CC) -shared -Wl,-z,noexecstack -Wl,-z,now -Wl,-soname,libckpt.so -o $@ $(CAP_OBJ) $(ZSTD_LIB)
 
 $(B)/tools/readckpt.o: tools/readckpt.c $(HDRS)
 	@mkdir -p $(dir $@)
