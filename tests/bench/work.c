@@ -340,61 +340,31 @@ static int cmp64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* fork() of this process: median of 3, call to return in the parent */
+/* one fork() of this process, call to return in the parent; the child exits
+ * at once and is reaped */
+static uint64_t fork_once(void)
+{
+	uint64_t t0 = now_ns(), t;
+	pid_t p = fork();
+
+	t = now_ns() - t0;
+	if (p < 0)
+		die("fork");
+	if (p == 0)
+		_exit(0);
+	while (waitpid(p, NULL, 0) < 0 && errno == EINTR)
+		;
+	return t;
+}
+
+/* fork() of this process: median of 3, back to back */
 static uint64_t time_fork(void)
 {
 	uint64_t t[3];
 
-	for (int i = 0; i < 3; i++) {
-		uint64_t t0 = now_ns();
-		pid_t p = fork();
-
-		t[i] = now_ns() - t0;
-		if (p < 0)
-			die("fork");
-		if (p == 0)
-			_exit(0);
-		while (waitpid(p, NULL, 0) < 0 && errno == EINTR)
-			;
-	}
+	for (int i = 0; i < 3; i++)
+		t[i] = fork_once();
 	qsort(t, 3, sizeof t[0], cmp64);
-	return t[1];
-}
-
-/* One fork() in the state the checkpoint meets: after the memcpy baseline
- * (n bytes through the caches) and 2 ms of the spin, as run1 sends its
- * signal then.  Back-to-back forks (time_fork) find the page tables and the
- * pages' counts in the cache the fork before left them in; this one does
- * not, nor does the checkpoint's.  Each of the 3 is preceded by a memcpy,
- * and one more follows the last, so that the checkpoint too comes after a
- * memcpy; *memcpy_ns: the median of the 4.  Median of the 3 forks. */
-static uint64_t time_memcpy(const uint8_t *src, size_t n);
-
-static uint64_t time_fork_cold(const uint8_t *src, size_t n, uint64_t *memcpy_ns)
-{
-	uint64_t t[3], m[4];
-
-	for (int i = 0; i < 3; i++) {
-		uint64_t t0;
-		pid_t p;
-
-		m[i] = time_memcpy(src, n);
-		for (t0 = now_ns(); now_ns() - t0 < 2000000; )
-			;
-		t0 = now_ns();
-		p = fork();
-		t[i] = now_ns() - t0;
-		if (p < 0)
-			die("fork");
-		if (p == 0)
-			_exit(0);
-		while (waitpid(p, NULL, 0) < 0 && errno == EINTR)
-			;
-	}
-	m[3] = time_memcpy(src, n);
-	qsort(t, 3, sizeof t[0], cmp64);
-	qsort(m, 4, sizeof m[0], cmp64);
-	*memcpy_ns = (m[1] + m[2]) / 2;
 	return t[1];
 }
 
@@ -412,6 +382,30 @@ static uint64_t time_memcpy(const uint8_t *src, size_t n)
 	__asm__ volatile("" : : "r"(dst) : "memory");
 	munmap(dst, n);
 	return t;
+}
+
+/* One fork() in the state the checkpoint meets: after the memcpy baseline
+ * (n bytes through the caches) and 2 ms of the spin, as run1 sends its
+ * signal then.  Back-to-back forks (time_fork) find the page tables and the
+ * pages' counts in the cache the fork before left them in; this one does
+ * not, nor does the checkpoint's.  Each of the 3 is preceded by a memcpy,
+ * and one more follows the last, so that the checkpoint too comes after a
+ * memcpy; *memcpy_ns: the median of the 4.  Median of the 3 forks. */
+static uint64_t time_fork_cold(const uint8_t *src, size_t n, uint64_t *memcpy_ns)
+{
+	uint64_t t[3], m[4];
+
+	for (int i = 0; i < 3; i++) {
+		m[i] = time_memcpy(src, n);
+		for (uint64_t t0 = now_ns(); now_ns() - t0 < 2000000; )
+			;
+		t[i] = fork_once();
+	}
+	m[3] = time_memcpy(src, n);
+	qsort(t, 3, sizeof t[0], cmp64);
+	qsort(m, 4, sizeof m[0], cmp64);
+	*memcpy_ns = (m[1] + m[2]) / 2;
+	return t[1];
 }
 
 int main(int argc, char **argv)
