@@ -443,7 +443,8 @@ int cap_prepare(struct cap_walk *w, struct cap_state *st, const char *path, int 
  * from the writer's own /proc/self/maps, which are the process's as they
  * were at the fork, or of_parent from the process's, while it still waits
  * because the fork left regions out (MADV_DONTFORK; cap_take_dontfork then
- * copies them).  No-op without maps_later.  0, or -errno with w->fail_what. */
+ * copies them).  No-op without maps_later.  0, or -errno (said, as
+ * cap_prepare says its own walk's failure). */
 int cap_walk_late(struct cap_walk *w, const char *path, int of_parent)
 {
 	int err;
@@ -452,7 +453,10 @@ int cap_walk_late(struct cap_walk *w, const char *path, int of_parent)
 		return 0;
 	w->maps_later = 0;
 	err = cap_walk_maps(w, of_parent ? WALK_PARENT_MAPS : WALK_MAPS);
-	if (!err && (w->lost & CKPT_PROC_AIO_LOST))
+	if (err)
+		cap_say("%s: checkpoint failed: %s at 0x%lx: errno %d", path,
+			w->fail_what ? w->fail_what : "address space walk", w->fail_addr, -err);
+	else if (w->lost & CKPT_PROC_AIO_LOST)
 		cap_say_aio_lost(cap_said_path(path), w);
 	return err;
 }

@@ -952,8 +952,6 @@ static int finish(struct cap_walk *w, const char *path, int target_fd)
 {
 	int r = cap_walk_late(w, path, 0);	/* (a fork that failed: the layout here) */
 
-	if (r)
-		cap_say("%s: checkpoint failed: %s: errno %d", path, w->fail_what, -r);
 	if (!r)
 		r = fill_inherited(w, path);
 	if (!r)
@@ -1030,16 +1028,14 @@ static int write_now(const char *path, int target_fd, int wait)
 		}
 		if (gate[0] >= 0)
 			mapped = mapped_pages(0);
-		else if ((r = cap_walk_late(&w, path, 0))) {	/* no verdict to tell the writer */
-			cap_say("%s: %s: errno %d", path, w.fail_what, -r);
-			return r;			/* (maps_later: not in a job) */
-		}
+		else if ((r = cap_walk_late(&w, path, 0)))	/* no verdict to tell the writer */
+			return r;			/* (said; maps_later: not in a job) */
 		if (ckpt_job.role == CAP_JOB_ROOT)	/* the job is read: its other processes fork */
 			cap_job_release(1);		/* their writers while this one forks its own */
 		fork_advice(&w, 0);
 		pid = SC5(__NR_clone, 0, 0, 0, 0, 0);	/* exit signal 0 */
 		if (pid == 0) {
-			int bad = 0, late = w.maps_later;
+			int bad = 0, copy = 0, late = w.maps_later;
 
 			writer_drop_rseq();
 			writer_batch();
@@ -1053,12 +1049,13 @@ static int write_now(const char *path, int target_fd, int wait)
 				sys_close(verdict[0]);
 				/* the layout: this writer's own when the fork left
 				 * nothing out, else the process's, which waits */
-				bad = cap_walk_late(&w, path, said == 'w');
+				bad = cap_walk_late(&w, path, said == 'w');	/* (said) */
 				if (!bad && !(late && said == 'g'))
-					bad = cap_take_dontfork(&w, said == 'w');
-				sys_close(gate[1]);
-				if (bad)
-					cap_say("%s: checkpoint failed: %s: errno %d", path, w.fail_what, -bad);
+					copy = cap_take_dontfork(&w, said == 'w');
+				sys_close(gate[1]);	/* the process goes on */
+				if (copy)
+					cap_say("%s: checkpoint failed: %s: errno %d", path, w.fail_what, -copy);
+				bad = bad || copy;
 			}
 			sys_exit_group(bad || finish(&w, path, target_fd) ? 1 : 0);
 		}
