@@ -584,6 +584,7 @@ static void __attribute__((noreturn)) die(const struct img *img, int status, con
  * protect, and it is joined at the end of step 4, before any other thread
  * exists.  Not for a chain, a roll-back, lazy regions (nothing is read
  * there), nor a run shorter than AHEAD_MIN (made present inline). */
+#define FILL_PIECE	(1u << 20)	/* read, summed and made present in pieces of 1 MiB */
 #define AHEAD_SLOTS	64u
 #define AHEAD_PIECES	8u		/* pieces posted ahead of the one being read */
 #define AHEAD_MIN	(4u << 20)
@@ -710,15 +711,15 @@ static void fill_run(const struct img *img, const struct ckpt_run *run, uint64_t
 	 * than the kernel's loop, most of all in a virtual machine */
 	if (!ahead)
 		sys_madvise(to, len, 23 /* MADV_POPULATE_WRITE */);
-	/* 1 MiB at a time: the crc reads each piece while it is still in cache */
+	/* a piece at a time: the crc reads each while it is still in cache */
 	while (done < len) {
-		uint64_t n = len - done > (1u << 20) ? (1u << 20) : len - done;
+		uint64_t n = len - done > FILL_PIECE ? FILL_PIECE : len - done;
 		long r;
 
 		if (ahead) {		/* piece k is entry first + k */
-			for (; posted < len && posted < done + AHEAD_PIECES * (1u << 20); posted += 1u << 20)
-				post(to + posted, len - posted > (1u << 20) ? (1u << 20) : len - posted);
-			wait_done(first + (uint32_t)(done >> 20));
+			for (; posted < len && posted < done + AHEAD_PIECES * FILL_PIECE; posted += FILL_PIECE)
+				post(to + posted, len - posted > FILL_PIECE ? FILL_PIECE : len - posted);
+			wait_done(first + (uint32_t)(done / FILL_PIECE));
 		}
 		r = sys_pread(img->fd, (void *)(to + done), n, run->data_off + done);
 		if (r == -4)
