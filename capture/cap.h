@@ -69,6 +69,7 @@ struct cap_scratch {
 	uint8_t from_parent[CAP_MAX_VMAS / 8];	/* pages read from the process, not the writer */
 	uint8_t remade[CAP_MAX_VMAS / 8];	/* MADV_DONTFORK regions the writer made and filled */
 	struct ckpt_fd fds[CAP_MAX_FDS];
+	uint64_t fd_later[CAP_MAX_FDS / 64];	/* records the writer finishes (cap_describe_fds_late) */
 	struct ckpt_siginfo sigs[CAP_MAX_SIGS];
 	struct ckpt_timer timers[CAP_MAX_TIMERS];
 	struct ckpt_lock locks[CAP_MAX_LOCKS];
@@ -229,6 +230,7 @@ struct cap_walk {
 	const char *fail_what;		/* which step failed, for the message */
 	uint64_t fail_addr;
 	int fd_has_locks;		/* the descriptor described last shows "lock:" lines */
+	uint32_t fds_later;		/* records left to the writer (ckpt_scratch.fd_later) */
 	int64_t tty_nr;			/* /proc/self/stat's tty_nr, read at the first terminal; -1 before */
 	uint32_t lost;			/* CKPT_PROC_*_LOST: held, and not restored */
 	int32_t lost_fd[CKPT_PROC_NLOST];	/* the descriptor a lock or lease not recorded is held through */
@@ -306,7 +308,8 @@ void cap_track_arm(const struct cap_walk *w, int full);
 long cap_read_small(const char *path, char *buf, size_t cap);	/* a small /proc file, 0-terminated */
 const char *cap_field(const char *text, const char *key);	/* "key:" line's value, or 0 */
 long cap_stat_field(const char *path, int n, uint64_t *out);	/* /proc/.../stat field n (1-based) */
-int cap_collect_fds(struct cap_walk *w);
+int cap_collect_fds(struct cap_walk *w, int later);
+int cap_describe_fds_late(struct cap_walk *w, const char *path);	/* in the writer: what cap_collect_fds(w, 1) left */
 int cap_describe_inotify(struct cap_walk *w, struct ckpt_fd *f, uint32_t lead);	/* inotify.c */
 void cap_inotify_after_restore(void);
 int cap_describe_fanotify(struct cap_walk *w, struct ckpt_fd *f, uint32_t lead);	/* inotify.c */

@@ -397,7 +397,8 @@ static void pkru_set(uint32_t v)
  * child but move on as soon as the program does.  quick 0: the layout from
  * smaps; 1: from maps, the writer reads the smaps; 2: the forked writer
  * reads the maps too (cap_walk_late), which are its own, the process's at
- * the fork. */
+ * the fork, and finishes the records of the quiet descriptors
+ * (cap_describe_fds_late). */
 int cap_prepare(struct cap_walk *w, struct cap_state *st, const char *path, int incremental, int quick)
 {
 	int err;
@@ -416,7 +417,7 @@ int cap_prepare(struct cap_walk *w, struct cap_state *st, const char *path, int 
 		err = cap_collect_timers(w);
 	read_clocks(w);
 	if (!err)
-		err = cap_collect_fds(w);
+		err = cap_collect_fds(w, quick == 2);
 	w->quick = quick && !w->program_uffd;
 	w->maps_later = w->quick && quick == 2;
 	if (!err && !w->maps_later)

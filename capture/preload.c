@@ -950,8 +950,10 @@ static void writer_batch(void)
 /* phase 2 (dump.c), and in a job (job.c) the writer's last word */
 static int finish(struct cap_walk *w, const char *path, int target_fd)
 {
-	int r = cap_walk_late(w, path, 0);	/* (a fork that failed: the layout here) */
+	int r = cap_describe_fds_late(w, path);
 
+	if (!r)
+		r = cap_walk_late(w, path, 0);	/* (a fork that failed: the layout here) */
 	if (!r)
 		r = fill_inherited(w, path);
 	if (!r)

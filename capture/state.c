@@ -814,10 +814,30 @@ static void describe_tty(struct cap_walk *w, struct ckpt_fd *f, int fd, const st
 	w->fdbuf_used += sizeof(*t);
 }
 
-/* one descriptor -> its record; stored bytes for pipes go to fdbuf */
-static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
+/* A descriptor whose record a forked writer can finish from its own copy of
+ * the table, the process's at the fork (cap_describe_fds_late): a regular
+ * file that is no pidfd, a directory, a memory device (/dev/null, /dev/zero
+ * and the like, major 1), not O_PATH, with no lock.  What of it moves once
+ * the program runs on (offset and status flags) is in its fdinfo, read in
+ * the pause; its name, close-on-exec flag and kind are the writer's to read. */
+static int quiet_fd(const struct ksys_stat *st, uint32_t flags, const char *info, int has_locks)
 {
-	char path[64], link[4096], info[1024];
+	uint32_t type = st->st_mode & S_IFMT;
+
+	if (has_locks || (flags & O_PATH) || cap_field(info, "Pid:"))
+		return 0;
+	return type == S_IFREG || type == S_IFDIR || (type == S_IFCHR && ksys_major(st->st_rdev) == 1);
+}
+
+static int describe_kind(struct cap_walk *w, struct ckpt_fd *f, struct ksys_stat *st, const char *fdinfo,
+			 char *info, size_t info_size);
+
+/* one descriptor -> its record; stored bytes for pipes go to fdbuf.  later:
+ * a quiet_fd gets only what moves, its index set in ckpt_scratch.fd_later
+ * (cap_describe_fds_late finishes it in the writer). */
+static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd, int later)
+{
+	char path[64], info[1024];
 	struct ksys_stat st;
 	const char *v;
 	long n;
@@ -832,12 +852,6 @@ static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
 	f->size = st.st_size;
 	f->mtime_sec = st.st_mtime_sec;
 	f->mtime_nsec = (uint32_t)st.st_mtime_nsec;
-	if (sys_fcntl(fd, F_GETFD, 0) & 1)
-		f->fd_flags = CKPT_FD_CLOEXEC;
-	img_fmt(path, sizeof(path), "/proc/self/fd/%d", fd);
-	n = sys_readlink(path, link, sizeof(link) - 1);
-	link[n > 0 ? n : 0] = 0;
-	f->path_off = cap_add_string(w, link);
 	img_fmt(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
 	if ((n = cap_read_small(path, info, sizeof(info))) <= 0)
 		return -5;
@@ -846,8 +860,37 @@ static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
 		f->pos = num(&v, 10);
 	if ((v = cap_field(info, "flags:")))
 		f->flags = (uint32_t)num(&v, 8);
+	if (later && quiet_fd(&st, f->flags, info, w->fd_has_locks)) {
+		uint32_t type = st.st_mode & S_IFMT;
+
+		/* the kind for now (a regular file may turn out deleted or a memfd) */
+		f->kind = type == S_IFREG ? CKPT_FD_REG : type == S_IFDIR ? CKPT_FD_DIR : CKPT_FD_CHR;
+		ckpt_scratch.fd_later[w->nfds / 64] |= 1ull << (w->nfds % 64);
+		w->fds_later++;
+		return 0;
+	}
+	return describe_kind(w, f, &st, path, info, sizeof(info));
+}
+
+/* The rest of a record, from fstat's st and the fdinfo text read into info
+ * (from the file fdinfo names): its name, close-on-exec flag and kind, and
+ * what that kind holds.  0, or -errno. */
+static int describe_kind(struct cap_walk *w, struct ckpt_fd *f, struct ksys_stat *st, const char *fdinfo,
+			 char *info, size_t info_size)
+{
+	int fd = f->fd;
+	char path[64], link[4096];
+	const char *v;
+	long n;
+
+	if (sys_fcntl(fd, F_GETFD, 0) & 1)
+		f->fd_flags = CKPT_FD_CLOEXEC;
+	img_fmt(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = sys_readlink(path, link, sizeof(link) - 1);
+	link[n > 0 ? n : 0] = 0;
+	f->path_off = cap_add_string(w, link);
 	if (f->flags & O_PATH) {
-		describe_path_fd(f, &st, link);
+		describe_path_fd(f, st, link);
 		return 0;
 	}
 	if (!strcmp(link, "anon_inode:[pidfd]") || !strncmp(link, "pidfd:", 6)) {
@@ -855,7 +898,7 @@ static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
 		return 0;
 	}
 
-	switch (st.st_mode & S_IFMT) {
+	switch (st->st_mode & S_IFMT) {
 	case S_IFREG: {
 		struct ksys_stat now;
 
@@ -863,7 +906,7 @@ static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
 			f->kind = CKPT_FD_MEMFD;
 			f->aux[0] = (uint64_t)sys_fcntl(fd, F_GET_SEALS, 0);
 		} else if (ends_with(link, " (deleted)") || sys_failed(sys_stat(link, &now)) ||
-			   now.st_ino != st.st_ino || now.st_dev != st.st_dev) {
+			   now.st_ino != st->st_ino || now.st_dev != st->st_dev) {
 			f->kind = CKPT_FD_DELETED;
 		} else {
 			f->kind = CKPT_FD_REG;
@@ -871,21 +914,21 @@ static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
 		if (f->kind == CKPT_FD_REG && ckpt_cfg.copy_files == 2 && fd > 2 && strncmp(link, "/proc/", 6)) {
 			/* CKPT_COPY_FILES=all; not 0, 1, 2 (the caller's at restore, as a
 			 * rule) nor /proc's files (the restorer opens the new process's) */
-			if (st.st_size > (int64_t)CAP_MAX_FD_STORE) {
+			if (st->st_size > (int64_t)CAP_MAX_FD_STORE) {
 				cap_say("notice: fd %d (%s): %ld bytes exceed the %u-byte limit of CKPT_COPY_FILES=all: "
-					"not stored, the image needs the file", fd, link, st.st_size, CAP_MAX_FD_STORE);
+					"not stored, the image needs the file", fd, link, st->st_size, CAP_MAX_FD_STORE);
 			} else {
 				f->fd_flags |= CKPT_FD_STORED;
-				f->data_len = st.st_size;	/* copied at write time */
+				f->data_len = st->st_size;	/* copied at write time */
 			}
 		} else if (f->kind != CKPT_FD_REG) {
-			if (st.st_size > (int64_t)CAP_MAX_FD_COPY) {
+			if (st->st_size > (int64_t)CAP_MAX_FD_COPY) {
 				cap_say("fd %d (%s): %ld bytes exceed the %u-byte copy limit: recorded as "
-					"not restorable", fd, link, st.st_size, CAP_MAX_FD_COPY);
+					"not restorable", fd, link, st->st_size, CAP_MAX_FD_COPY);
 				f->kind = CKPT_FD_UNSUPPORTED;
 				f->aux[0] = CKPT_WHY_TOO_BIG;
 			} else {
-				f->data_len = st.st_size;	/* copied at write time */
+				f->data_len = st->st_size;	/* copied at write time */
 			}
 		}
 		break;
@@ -895,8 +938,8 @@ static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
 		break;
 	case S_IFCHR:
 		f->kind = CKPT_FD_CHR;
-		f->aux[0] = st.st_rdev;		/* the restorer opens only this device again */
-		describe_tty(w, f, fd, &st);
+		f->aux[0] = st->st_rdev;		/* the restorer opens only this device again */
+		describe_tty(w, f, fd, st);
 		break;
 	case S_IFIFO:
 		f->kind = strncmp(link, "pipe:[", 6) ? CKPT_FD_FIFO : CKPT_FD_PIPE;
@@ -919,7 +962,7 @@ static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd)
 			f->kind = CKPT_FD_TIMERFD;
 			if ((v = cap_field(info, "clockid:")))
 				f->aux[0] = num(&v, 10);
-			describe_timerfd(f, path, info, sizeof(info));
+			describe_timerfd(f, fdinfo, info, info_size);
 		} else if (!strcmp(link, "anon_inode:[signalfd]")) {
 			f->kind = CKPT_FD_SIGNALFD;
 			if ((v = cap_field(info, "sigmask:")))
@@ -1074,7 +1117,7 @@ static void one_userfaultfd(struct cap_walk *w)
 	}
 }
 
-int cap_collect_fds(struct cap_walk *w)
+int cap_collect_fds(struct cap_walk *w, int later)
 {
 	int32_t nums[CAP_MAX_FDS];
 	uint32_t n;
@@ -1084,12 +1127,14 @@ int cap_collect_fds(struct cap_walk *w)
 	w->nlocks = 0;
 	w->fdbuf_used = 0;
 	w->tty_nr = -1;
+	w->fds_later = 0;
+	memset(ckpt_scratch.fd_later, 0, sizeof(ckpt_scratch.fd_later));
 	if ((err = list_fds(w, nums, &n)))
 		return err;
 	for (uint32_t i = 0; i < n; i++) {
 		struct ckpt_fd *f = &ckpt_scratch.fds[w->nfds];
 
-		if (describe_fd(w, f, nums[i]))
+		if (describe_fd(w, f, nums[i], later))
 			continue;		/* closed meanwhile */
 		f->share = w->nfds;
 		f->peer = w->nfds;
@@ -1162,6 +1207,41 @@ int cap_collect_fds(struct cap_walk *w)
 			f->kind = CKPT_FD_UNSUPPORTED;
 			f->aux[0] = CKPT_WHY_PIPE_OUTSIDE;
 		}
+	}
+	return 0;
+}
+
+/* In a forked writer: the records cap_collect_fds(w, 1) left to it
+ * (quiet_fd), finished from this process's copy of the descriptor table,
+ * which is the program's as it was at the fork.  What is not restored is
+ * named here, as cap_say_not_restored names it in the pause for the rest.
+ * No-op when none was left.  0, or -errno (said). */
+int cap_describe_fds_late(struct cap_walk *w, const char *path)
+{
+	int to_restore = path == ckpt_cfg.path || path == ckpt_job.path;
+	char info[1] = "";
+
+	for (uint32_t i = 0; w->fds_later && i < w->nfds; i++) {
+		struct ckpt_fd *f = &ckpt_scratch.fds[i];
+		struct ksys_stat st;
+
+		if (!(ckpt_scratch.fd_later[i / 64] & (1ull << (i % 64))))
+			continue;
+		ckpt_scratch.fd_later[i / 64] &= ~(1ull << (i % 64));
+		w->fds_later--;
+		if (sys_failed(sys_fstat(f->fd, &st)) || st.st_ino != f->ino) {
+			cap_say("%s: checkpoint failed: fd %d is not the writer's copy of the program's", path, f->fd);
+			return -9;
+		}
+		st.st_size = f->size;		/* as the pause saw it */
+		describe_kind(w, f, &st, "", info, sizeof(info));
+		if (f->share != i && (f->fd_flags & CKPT_FD_STORED)) {
+			f->fd_flags &= ~CKPT_FD_STORED;	/* a dup: its lead's copy serves */
+			f->data_len = 0;
+		}
+		if (to_restore && f->kind == CKPT_FD_UNSUPPORTED && f->fd > 2)
+			cap_say("%s: not restored: fd %d (%s): %s", cap_said_path(path), f->fd,
+				ckpt_scratch.strings + f->path_off, img_fd_why(f));
 	}
 	return 0;
 }
