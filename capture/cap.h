@@ -48,6 +48,7 @@ struct cap_snap {
 int cap_snap_possible(void);		/* 0, or -errno: no userfaultfd that waits in the kernel */
 int cap_snap_begin(struct cap_walk *w, const char **why);
 void cap_snap_forget_fds(void);		/* the beginning thread's copies */
+void cap_snap_forget(void);		/* in the child of a fork(): none runs there */
 void cap_snap_go(void);			/* the writer may start */
 void cap_snap_wait_go(void);
 int cap_snap_covers(uint32_t vma);

@@ -664,12 +664,14 @@ __attribute__((destructor)) static void writer_at_exit(void)
 		cap_say("%s: the last checkpoint failed (see above)", writer_path);
 }
 
-/* in the child of a fork() (the program's): that thread is not in it */
+/* in the child of a fork() (the program's): that thread is not in it, nor
+ * a uffd snapshot's handler */
 static void forget_writer_thread(void)
 {
 	if (inplace.stack)
 		sys_munmap(inplace.stack, inplace.stack_len);
 	memset(&inplace, 0, sizeof(inplace));
+	cap_snap_forget();
 }
 
 /* MADV_DONTFORK regions would be missing in the writer, MADV_WIPEONFORK ones
@@ -729,8 +731,12 @@ static void plan_chain(struct cap_walk *w, const char *path, int full)
 
 /* VmPTE (page tables) and the anonymous and shared memory resident, in kB,
  * from /proc/self/status: does writing in place cost less than a fork?
- * Forking copies about 8 ms of page tables per MiB of VmPTE here; writing
- * costs about 0.5 ms per MiB of data.  Only for large page tables.
+ * This rule was set when forking copied about 8 ms of page tables per MiB
+ * of VmPTE here and writing cost about 0.5 ms per MiB of data; the same
+ * guest now forks a GiB of the zero page (2 MiB of VmPTE) in 4.5 to 5 ms
+ * and writes 10 MiB in place in a 6 to 8 ms pause, but the forked writer
+ * then takes 25 to 45 ms for its image against 15 to 20 ms in place (it
+ * reads every page anew).  Only for large page tables.
  * Every resident page counts, all-zero ones too: the writer leaves them out
  * of the image but must read each one through to know (a kernel without the
  * shared zero page, pvm_no_zero_page=1, makes a GiB read through resident:
@@ -815,7 +821,10 @@ static int write_in_place(struct cap_walk *w)
  * this thread writes them while the program runs on. */
 static void snapshot_writer(void *arg)
 {
+	static const int32_t no_priority;
+
 	(void)arg;
+	SC3(__NR_sched_setscheduler, 0, 3 /* SCHED_BATCH */, &no_priority);
 	cap_snap_wait_go();
 	inplace.result = cap_finish(&inplace.w, &state, ckpt_cfg.path, -1);
 	cap_snap_end(0);		/* (an image that failed before its pages were out) */
@@ -864,7 +873,11 @@ static int write_snapshot(struct cap_walk *w)
 
 /* Which way a lone process's full image is taken: CKPT_SNAPSHOT, or by the
  * process's shape and by measurement.  A sparse process is written in place
- * (in_place_pays).  Otherwise fork and the uffd snapshot are each tried once
+ * (in_place_pays): the uffd snapshot would protect only its few MiB of data
+ * (snap.c, protect_runs), for a shorter pause, but its writer, its smaps
+ * read and the program then share the CPUs, and the image took about twice
+ * the time of one written in place (README, "Performance").  Otherwise fork
+ * and the uffd snapshot are each tried once
  * and then the one whose pause cost less per kB of data is used, its figure
  * taken again each time.  On the paravirtualized test machine, where every
  * page table update is paid to the hypervisor, write-protecting a page costs

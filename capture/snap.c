@@ -1,8 +1,9 @@
 /* snap.c -- CKPT_SNAPSHOT=uffd: a snapshot by write protection.
  *
- * Instead of forking, the checkpoint write-protects the process's private
- * anonymous memory with a userfaultfd (sync mode, as QEMU's background
- * snapshot does) and lets the program go on at once.  A thread of libckpt's
+ * Instead of forking, the checkpoint write-protects the pages of the
+ * process's private anonymous memory that the image takes with a
+ * userfaultfd (sync mode, as QEMU's background snapshot does) and lets the
+ * program go on at once.  A thread of libckpt's
  * writes the pages out from the process itself.  When the program writes a
  * page before the writer has it, the write faults to a second thread, the
  * handler, which copies the page aside and lifts the protection; the writer
@@ -61,6 +62,22 @@ static int registered(const struct ckpt_vma *v)
 {
 	return (v->kind == CKPT_VMA_ANON || v->kind == CKPT_VMA_HEAP || v->kind == CKPT_VMA_STACK) &&
 	       !(v->flags & (CKPT_MAP_SHARED | CKPT_MAP_JOB_SHARED));
+}
+
+/* The regions the pause itself writes in after the protection is on: the
+ * stack it runs on, the signal's alternate stack and libckpt's own
+ * variables (the region of this file's).  Each write there would wait for a
+ * round trip through the handler, inside the pause; their pages are copied
+ * aside in the pause instead, as an unregistered region's are, and left
+ * unprotected. */
+static uint64_t pause_writes[3];
+
+static int written_by_pause(const struct ckpt_vma *v)
+{
+	for (int i = 0; i < 3; i++)
+		if (pause_writes[i] >= v->start && pause_writes[i] < v->end)
+			return 1;
+	return 0;
 }
 
 /* a region whose stored pages the snapshot keeps: private ones */
@@ -304,6 +321,58 @@ int cap_snap_possible(void)
 	return 0;
 }
 
+/* Protect [from, to) of registered region v, less libckpt's scratch: 0, or
+ * -errno. */
+static long protect_range(const struct ckpt_vma *v, uint64_t from, uint64_t to)
+{
+	uint64_t p[2][2];
+	long r;
+
+	for (int n = pieces(v, p), k = 0; k < n; k++) {
+		uint64_t start = from > p[k][0] ? from : p[k][0], end = to < p[k][1] ? to : p[k][1];
+
+		if (start < end && sys_failed(r = protect(start, end - start, 1)))
+			return r;
+	}
+	return 0;
+}
+
+/* Protect the pages the image takes from the registered regions: its runs
+ * with data, each joined to the next of its region when at most JOIN_GAP
+ * lies between them (one call for both costs less than two).  The rest of a
+ * region holds nothing the image takes (pages never written, the shared
+ * zero page): the writer never reads them, so the program may write them
+ * unhindered.  Protecting a page table entry costs what forking it does, so
+ * a sparse process (a GiB of the zero page, a few MiB of data) pays for its
+ * data, not for its address space.  0, or -errno. */
+#define JOIN_GAP	(64u * CKPT_PAGE_SIZE)
+
+static long protect_runs(const struct cap_walk *w)
+{
+	uint64_t from = 0, to = 0;
+	int64_t in = -1;			/* the region of [from, to), -1: none yet */
+	long r;
+
+	for (uint32_t k = 0; k < w->nruns; k++) {
+		const struct ckpt_run *run = &ckpt_scratch.runs[k];
+		const struct ckpt_vma *v = &ckpt_scratch.vmas[run->vma];
+		uint64_t end = run->addr + run->npages * CKPT_PAGE_SIZE;
+
+		if (run->data_off == IMG_NO_DATA || !covered(v) || !registered(v) || written_by_pause(v))
+			continue;
+		if (in == (int64_t)run->vma && run->addr >= to && run->addr - to <= JOIN_GAP) {
+			to = end;
+			continue;
+		}
+		if (in >= 0 && (r = protect_range(&ckpt_scratch.vmas[in], from, to)))
+			return r;
+		in = run->vma;
+		from = run->addr;
+		to = end;
+	}
+	return in >= 0 ? protect_range(&ckpt_scratch.vmas[in], from, to) : 0;
+}
+
 /* In the pause: scan which pages the image holds, copy aside what cannot be
  * protected, protect the rest, start the handler.  The writer may start once
  * this returns 0; on an error nothing is left protected and *why says what
@@ -311,11 +380,15 @@ int cap_snap_possible(void)
 int cap_snap_begin(struct cap_walk *w, const char **why)
 {
 	uint64_t npages = 0, tables, side_at, off;
+	struct ksys_stack alt;
 	long r;
 	int err;
 
 	memset(snap, 0, sizeof(*snap));
 	snap->uffd = snap->wake = snap->mem = -1;
+	pause_writes[0] = (uint64_t)__builtin_frame_address(0);
+	pause_writes[1] = sys_failed(sys_sigaltstack(0, &alt)) ? 0 : alt.ss_sp;
+	pause_writes[2] = (uint64_t)&cap_snap_abandoned;
 	if ((err = cap_scan_pages(w))) {	/* every page present: the snapshot's */
 		*why = "page scan";
 		return err;
@@ -367,7 +440,7 @@ int cap_snap_begin(struct cap_walk *w, const char **why)
 		uint64_t i = snap->vma_base[run->vma] + (run->addr - v->start) / CKPT_PAGE_SIZE;
 		uint64_t len = run->npages * CKPT_PAGE_SIZE;
 
-		if (run->data_off == IMG_NO_DATA || !covered(v) || registered(v))
+		if (run->data_off == IMG_NO_DATA || !covered(v) || (registered(v) && !written_by_pause(v)))
 			continue;
 		for (uint64_t done = 0; done < len; ) {
 			r = sys_pread(snap->mem, snap->side + i * CKPT_PAGE_SIZE + done, len - done,
@@ -396,18 +469,10 @@ int cap_snap_begin(struct cap_walk *w, const char **why)
 	if (sys_failed(r))
 		return fail(why, "start the fault handler", r);
 	snap->active = 1;
-	for (uint32_t i = 0; i < w->nvmas; i++) {
-		const struct ckpt_vma *v = &ckpt_scratch.vmas[i];
-		uint64_t p[2][2];
-
-		if (!covered(v) || !registered(v))
-			continue;
-		for (int n = pieces(v, p), k = 0; k < n; k++)
-			if (sys_failed(r = protect(p[k][0], p[k][1] - p[k][0], 1))) {
-				cap_snap_end(0);
-				*why = "write-protect";
-				return (int)r;
-			}
+	if ((r = protect_runs(w))) {
+		cap_snap_end(0);
+		*why = "write-protect";
+		return (int)r;
 	}
 	return 0;
 }
@@ -500,6 +565,19 @@ void cap_snap_forget_fds(void)
 	sys_close(snap->uffd);
 	sys_close(snap->wake);
 	sys_close(snap->mem);
+}
+
+/* In the child of the program's fork() while a snapshot is written: the
+ * handler and the writer are threads of the parent, the descriptors were
+ * closed before the fork, and the copies are the parent's business.  The
+ * child's copy of the area goes, and its next checkpoint starts afresh (it
+ * waited for a handler that is not there). */
+void cap_snap_forget(void)
+{
+	if (snap->area)
+		sys_munmap(snap->area, snap->area_len);
+	memset(snap, 0, sizeof(*snap));
+	snap->uffd = snap->wake = snap->mem = -1;
 }
 
 void cap_snap_go(void)

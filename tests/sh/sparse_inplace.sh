@@ -17,12 +17,18 @@
 #   A  SIGUSR2 with CKPT_VERBOSE=1: libckpt says the image was written in
 #      place; the image restores, with both threads; the restored program
 #      finds its 8 MiB and zeros elsewhere.
-#   B  the program raises SIGUSR2 itself and returns from main at once: the
-#      image is complete all the same (exit waits for the writer thread) and
-#      restores.
+#   B  the program raises SIGUSR2 itself, then at once changes a byte of
+#      each piece and writes into the pages after it and before the next,
+#      which held nothing, and returns from main: the image is complete all
+#      the same (exit waits for the writer thread) and restores as it was at
+#      the checkpoint.
 #   C  the program raises SIGUSR2 and forks at once; the child (which has no
 #      writer thread, though its copy of libckpt's memory says one runs) takes
 #      a tsetjmp() image and exits; the parent's image is complete.
+#   D  (root: a userfaultfd) B and C again with CKPT_SNAPSHOT=uffd, which
+#      write-protects only the pages with data: what B writes after the
+#      checkpoint is not in the image, with data or without; C's child has
+#      no fault handler either, and does not wait for one.
 # Environment (tests/run.sh): ROOT, TMPDIR.  `ok N` / `not ok N`; exit 0, 1, 4.
 # CKPT_TEST_BREAK=1: the program (its environment is saved with it) is told
 # to expect a wrong byte after restore.
@@ -57,6 +63,7 @@ cat >"$W/sp.c" <<'EOF2'
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -160,15 +167,24 @@ int main(int argc, char **argv)
 		if (getpid() != pid0)
 			return 0;		/* (restored: not asked for here) */
 		kid = fork();
-		if (kid == 0)
+		if (kid == 0) {		/* (gone with its parent, should timeout end a hang) */
+			if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != pid0)
+				_exit(3);
 			_exit(tsj && tsj() >= 0 ? 0 : 3);
+		}
 		waitpid(kid, &st, 0);
 		printf("child %s\n", WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "ok" : "failed");
 		return 0;
-	} else if (argc > 1) {			/* B: checkpoint, and leave at once */
+	} else if (argc > 1) {			/* B: checkpoint, write, and leave at once */
 		raise(SIGUSR2);
-		if (getpid() == pid0)
+		if (getpid() == pid0) {
+			for (size_t k = 0; k < PIECES; k++) {
+				mem[k * step] ^= 0xff;		/* a page of data */
+				mem[k * step + PIECE] = 0xee;	/* pages that held nothing */
+				mem[k * step + step - 1] = 0xee;
+			}
 			return 0;
+		}
 	} else {
 		puts("ready");
 		fflush(stdout);
@@ -246,5 +262,29 @@ if [ $rc -eq 0 ] && grep -qx "child ok" "$W/c0.out" && [ -s "$W/c.img" ]; then
 	ok "fork right after the checkpoint: the child's tsetjmp() works (no wait for a thread it lacks), the image is complete"
 else
 	not_ok "fork right after the checkpoint: exit $rc: $(tr '\n' '|' <"$W/c0.out") $(tr '\n' '|' <"$W/c0.err")"
+fi
+
+# D
+if [ "$(id -u)" != 0 ]; then
+	note "D skipped: CKPT_SNAPSHOT=uffd needs a userfaultfd that waits in the kernel (root here)"
+	finish
+fi
+(cd "$W" && exec env ${brk:+BRK=1} ${sparse:+SPARSE_FILE=$sparse} LD_PRELOAD="$ROOT/libckpt.so" CKPT_FILE="$W/d.img" \
+	CKPT_SNAPSHOT=uffd CKPT_VERBOSE=1 timeout -k 1 30 ./sp now) >"$W/d0.out" 2>"$W/d0.err" </dev/null
+rc=$?
+if [ $rc -eq 0 ] && [ -s "$W/d.img" ] && grep -q "uffd snapshot: [0-9]* write faults" "$W/d0.err"; then
+	ok "CKPT_SNAPSHOT=uffd, writes right after the checkpoint: $(grep -m1 -o 'uffd snapshot: .*' "$W/d0.err")"
+else
+	not_ok "CKPT_SNAPSHOT=uffd, writes right after the checkpoint: exit $rc, image $(stat -c %s "$W/d.img" 2>/dev/null): $(tr '\n' '|' <"$W/d0.err")"
+fi
+check_restore d "CKPT_SNAPSHOT=uffd: the image is the checkpoint's, without what was written after it"
+mkdir -p "$W/store.d"
+(cd "$W" && exec env ${sparse:+SPARSE_FILE=$sparse} LD_PRELOAD="$ROOT/libckpt.so" CKPT_FILE="$W/e.img" CKPT_DIR="$W/store.d" \
+	CKPT_SNAPSHOT=uffd timeout -k 1 30 ./sp fork) >"$W/e0.out" 2>"$W/e0.err" </dev/null
+rc=$?
+if [ $rc -eq 0 ] && grep -qx "child ok" "$W/e0.out" && [ -s "$W/e.img" ]; then
+	ok "CKPT_SNAPSHOT=uffd, fork right after the checkpoint: the child's tsetjmp() does not wait for the parent's fault handler"
+else
+	not_ok "CKPT_SNAPSHOT=uffd, fork right after the checkpoint: exit $rc: $(tr '\n' '|' <"$W/e0.out") $(tr '\n' '|' <"$W/e0.err")"
 fi
 finish
