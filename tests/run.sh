@@ -3,7 +3,8 @@
 # LD_PRELOAD=libckpt.so, and every tests/sh/*.sh.
 #
 # Each test gets a fresh private temp dir as its cwd and TMPDIR, CKPT_FILE=$dir/img,
-# ROOT=the built tree, and a timeout.  A test exits 0 (pass), 1 (fail) or 4 (skip)
+# ROOT=the built tree, and a timeout; what it leaves running there (a process
+# whose working directory is in that dir) is killed after it, in a `#` line.  A test exits 0 (pass), 1 (fail) or 4 (skip)
 # and prints `ok N ...` / `not ok N ...` / `# ...` lines; they are shown for a
 # failure (always) and for everything with -v.
 #
@@ -61,6 +62,24 @@ show() {
 	sed 's/^/    /' "$1"
 }
 
+# kill_leftovers DIR: the processes a test left running (their working
+# directory in its temp dir DIR), killed and named, so that none runs on
+# into the next test or a benchmark (a hung child once kept a CPU busy)
+kill_leftovers() {
+	left=
+	for p in /proc/[0-9]*; do
+		c=$(readlink "$p/cwd" 2>/dev/null) || continue
+		case $c in
+		"$1" | "$1"/*) left="$left ${p#/proc/}($(cat "$p/comm" 2>/dev/null))" ;;
+		esac
+	done
+	[ -n "$left" ] || return 0
+	for p in $left; do
+		kill -9 "${p%%(*}" 2>/dev/null
+	done
+	echo "    # $name left running, killed:$left"
+}
+
 # run_one NAME KIND CMD... -- KIND is c (LD_PRELOAD) or sh
 run_one() {
 	name=$1
@@ -84,6 +103,7 @@ run_one() {
 			timeout -k 5 "$limit" "$@") </dev/null >"$out" 2>&1
 	fi
 	rc=$?
+	kill_leftovers "$dir"
 	case $rc in
 	0) res=pass why= ;;
 	4) res=skip why=$(sed -n 's/^.*# SKIP *//p' "$out" | head -n 1) ;;
