@@ -71,7 +71,9 @@ fi
 kill -KILL "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
 pid=
-(cd "$W" && timeout 30 "$ROOT/restorer" --close-unsupported "$W/img" >"$W/rst.out" 2>"$W/rst.err" </dev/null) &
+# the restored script is this pid (exec): killed below, loop and all (under
+# a timeout it was the timeout's child, and ran on after the kill)
+(cd "$W" && exec "$ROOT/restorer" --close-unsupported "$W/img" >"$W/rst.out" 2>"$W/rst.err" </dev/null) &
 rpid=$!
 wait_for 10 grep -q "not restored: child processes" "$W/rst.err"
 kill -KILL "$rpid" 2>/dev/null
