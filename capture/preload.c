@@ -817,14 +817,24 @@ static int write_in_place(struct cap_walk *w)
 	return 0;
 }
 
+/* A writer (the forked one, or the uffd snapshot's thread: the calling
+ * thread only) is a batch job (SCHED_BATCH, the same share of the CPU):
+ * woken by the process, by the fork's verdict or by a pipe it writes into,
+ * it does not take the CPU from the program, which may still be in its
+ * pause or waiting for the snapshot's fault handler. */
+static void writer_batch(void)
+{
+	static const int32_t no_priority;
+
+	SC3(__NR_sched_setscheduler, 0, 3 /* SCHED_BATCH */, &no_priority);
+}
+
 /* CKPT_SNAPSHOT=uffd (snap.c): the pages are write-protected in the pause,
  * this thread writes them while the program runs on. */
 static void snapshot_writer(void *arg)
 {
-	static const int32_t no_priority;
-
 	(void)arg;
-	SC3(__NR_sched_setscheduler, 0, 3 /* SCHED_BATCH */, &no_priority);
+	writer_batch();
 	cap_snap_wait_go();
 	inplace.result = cap_finish(&inplace.w, &state, ckpt_cfg.path, -1);
 	cap_snap_end(0);		/* (an image that failed before its pages were out) */
@@ -948,16 +958,6 @@ static void writer_drop_rseq(void)
 	cap_rseq_probe(&area, &len);
 	if (len)
 		sys_rseq(area, len, CKPT_RSEQ_UNREGISTER, CKPT_RSEQ_SIG);
-}
-
-/* The writer is a batch job (SCHED_BATCH, the same share of the CPU): woken
- * by the process, by the verdict below or by a pipe it writes into, it does
- * not take the CPU from the process, which may still be in its pause. */
-static void writer_batch(void)
-{
-	static const int32_t no_priority;
-
-	SC3(__NR_sched_setscheduler, 0, 3 /* SCHED_BATCH */, &no_priority);
 }
 
 /* phase 2 (dump.c), and in a job (job.c) the writer's last word */
