@@ -1211,6 +1211,29 @@ int cap_collect_fds(struct cap_walk *w, int later)
 	return 0;
 }
 
+/* an image to restore (CKPT_FILE's, a job's): not a tsetjmp store, for
+ * tlongjmp, which leaves the process its descriptors and children */
+static int to_be_restored(const char *path)
+{
+	return path == ckpt_cfg.path || path == ckpt_job.path;
+}
+
+/* One line for a descriptor recorded as not restorable (not 0, 1, 2: the
+ * restorer's); path as cap_said_path gives it. */
+static void say_fd_unsupported(const char *path, const struct ckpt_fd *f)
+{
+	if (f->kind != CKPT_FD_UNSUPPORTED || f->fd <= 2)
+		return;
+	if (f->aux[0] == CKPT_WHY_INOTIFY_PATH && f->aux[1])
+		cap_say("%s: not restored: fd %d (%s): %s: watch %lu, inode %lu on device %lu:%lu (added "
+			"before libckpt was loaded or by a raw system call, or renamed since)", path, f->fd,
+			ckpt_scratch.strings + f->path_off, img_fd_why(f), f->aux[1], f->aux[3],
+			f->aux[2] >> 32, f->aux[2] & 0xffffffff);
+	else
+		cap_say("%s: not restored: fd %d (%s): %s", path, f->fd, ckpt_scratch.strings + f->path_off,
+			img_fd_why(f));
+}
+
 /* In a forked writer: the records cap_collect_fds(w, 1) left to it
  * (quiet_fd), finished from this process's copy of the descriptor table,
  * which is the program's as it was at the fork.  What is not restored is
@@ -1218,7 +1241,7 @@ int cap_collect_fds(struct cap_walk *w, int later)
  * No-op when none was left.  0, or -errno (said). */
 int cap_describe_fds_late(struct cap_walk *w, const char *path)
 {
-	int to_restore = path == ckpt_cfg.path || path == ckpt_job.path;
+	int to_restore = to_be_restored(path);
 	char info[1] = "";
 
 	for (uint32_t i = 0; w->fds_later && i < w->nfds; i++) {
@@ -1239,9 +1262,8 @@ int cap_describe_fds_late(struct cap_walk *w, const char *path)
 			f->fd_flags &= ~CKPT_FD_STORED;	/* a dup: its lead's copy serves */
 			f->data_len = 0;
 		}
-		if (to_restore && f->kind == CKPT_FD_UNSUPPORTED && f->fd > 2)
-			cap_say("%s: not restored: fd %d (%s): %s", cap_said_path(path), f->fd,
-				ckpt_scratch.strings + f->path_off, img_fd_why(f));
+		if (to_restore)
+			say_fd_unsupported(cap_said_path(path), f);
 	}
 	return 0;
 }
@@ -1508,7 +1530,7 @@ void cap_say_aio_lost(const char *path, const struct cap_walk *w)
 
 void cap_say_not_restored(const char *path, const struct ckpt_proc *p, const struct cap_walk *w)
 {
-	int to_restore = path == ckpt_cfg.path || path == ckpt_job.path;
+	int to_restore = to_be_restored(path);
 
 	path = cap_said_path(path);
 	if (p->attrs & CKPT_PROC_GROUPS_LOST)
@@ -1550,14 +1572,7 @@ void cap_say_not_restored(const char *path, const struct ckpt_proc *p, const str
 		     f->aux[0] == CKPT_WHY_UNIX_OUTSIDE))
 			continue;		/* in a job: the root names those the job does not hold */
 
-		if (f->kind == CKPT_FD_UNSUPPORTED && f->fd > 2 && f->aux[0] == CKPT_WHY_INOTIFY_PATH && f->aux[1])
-			cap_say("%s: not restored: fd %d (%s): %s: watch %lu, inode %lu on device %lu:%lu (added "
-				"before libckpt was loaded or by a raw system call, or renamed since)", path, f->fd,
-				ckpt_scratch.strings + f->path_off, img_fd_why(f), f->aux[1], f->aux[3],
-				f->aux[2] >> 32, f->aux[2] & 0xffffffff);
-		else if (f->kind == CKPT_FD_UNSUPPORTED && f->fd > 2)
-			cap_say("%s: not restored: fd %d (%s): %s", path, f->fd, ckpt_scratch.strings + f->path_off,
-				img_fd_why(f));
+		say_fd_unsupported(path, f);
 		if (f->kind == CKPT_FD_NETLINK && f->size)
 			cap_say("%s: not restored: fd %d (%s): %ld bytes of netlink messages queued for reading "
 				"(the socket comes back empty)", path, f->fd, ckpt_scratch.strings + f->path_off,
