@@ -80,6 +80,13 @@ static int written_by_pause(const struct ckpt_vma *v)
 	return 0;
 }
 
+/* a region whose pages with data are write-protected (the rest of the
+ * covered ones are copied aside in the pause) */
+static int protected_region(const struct ckpt_vma *v)
+{
+	return registered(v) && !written_by_pause(v);
+}
+
 /* a region whose stored pages the snapshot keeps: private ones */
 static int covered(const struct ckpt_vma *v)
 {
@@ -358,7 +365,7 @@ static long protect_runs(const struct cap_walk *w)
 		const struct ckpt_vma *v = &ckpt_scratch.vmas[run->vma];
 		uint64_t end = run->addr + run->npages * CKPT_PAGE_SIZE;
 
-		if (run->data_off == IMG_NO_DATA || !covered(v) || !registered(v) || written_by_pause(v))
+		if (run->data_off == IMG_NO_DATA || !covered(v) || !protected_region(v))
 			continue;
 		if (in == (int64_t)run->vma && run->addr >= to && run->addr - to <= JOIN_GAP) {
 			to = end;
@@ -440,7 +447,7 @@ int cap_snap_begin(struct cap_walk *w, const char **why)
 		uint64_t i = snap->vma_base[run->vma] + (run->addr - v->start) / CKPT_PAGE_SIZE;
 		uint64_t len = run->npages * CKPT_PAGE_SIZE;
 
-		if (run->data_off == IMG_NO_DATA || !covered(v) || (registered(v) && !written_by_pause(v)))
+		if (run->data_off == IMG_NO_DATA || !covered(v) || protected_region(v))
 			continue;
 		for (uint64_t done = 0; done < len; ) {
 			r = sys_pread(snap->mem, snap->side + i * CKPT_PAGE_SIZE + done, len - done,
