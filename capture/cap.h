@@ -231,7 +231,6 @@ struct cap_walk {
 	const char *fail_what;		/* which step failed, for the message */
 	uint64_t fail_addr;
 	int fd_has_locks;		/* the descriptor described last shows "lock:" lines */
-	uint32_t fds_later;		/* records left to the writer (ckpt_scratch.fd_later) */
 	int64_t tty_nr;			/* /proc/self/stat's tty_nr, read at the first terminal; -1 before */
 	uint32_t lost;			/* CKPT_PROC_*_LOST: held, and not restored */
 	int32_t lost_fd[CKPT_PROC_NLOST];	/* the descriptor a lock or lease not recorded is held through */

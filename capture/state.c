@@ -866,7 +866,6 @@ static int describe_fd(struct cap_walk *w, struct ckpt_fd *f, int fd, int later)
 		/* the kind for now (a regular file may turn out deleted or a memfd) */
 		f->kind = type == S_IFREG ? CKPT_FD_REG : type == S_IFDIR ? CKPT_FD_DIR : CKPT_FD_CHR;
 		ckpt_scratch.fd_later[w->nfds / 64] |= 1ull << (w->nfds % 64);
-		w->fds_later++;
 		return 0;
 	}
 	return describe_kind(w, f, &st, path, info, sizeof(info));
@@ -1127,7 +1126,6 @@ int cap_collect_fds(struct cap_walk *w, int later)
 	w->nlocks = 0;
 	w->fdbuf_used = 0;
 	w->tty_nr = -1;
-	w->fds_later = 0;
 	memset(ckpt_scratch.fd_later, 0, sizeof(ckpt_scratch.fd_later));
 	if ((err = list_fds(w, nums, &n)))
 		return err;
@@ -1244,14 +1242,13 @@ int cap_describe_fds_late(struct cap_walk *w, const char *path)
 	int to_restore = to_be_restored(path);
 	char info[1] = "";
 
-	for (uint32_t i = 0; w->fds_later && i < w->nfds; i++) {
+	for (uint32_t i = 0; i < w->nfds; i++) {
 		struct ckpt_fd *f = &ckpt_scratch.fds[i];
 		struct ksys_stat st;
 
 		if (!(ckpt_scratch.fd_later[i / 64] & (1ull << (i % 64))))
 			continue;
 		ckpt_scratch.fd_later[i / 64] &= ~(1ull << (i % 64));
-		w->fds_later--;
 		if (sys_failed(sys_fstat(f->fd, &st)) || st.st_ino != f->ino) {
 			cap_say("%s: checkpoint failed: fd %d is not the writer's copy of the program's", path, f->fd);
 			return -9;
