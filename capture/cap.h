@@ -36,11 +36,17 @@ struct cap_snap {
 	volatile int32_t go;		/* 1: the writer may start */
 	int32_t broken;			/* SNAP_BROKEN_*: why the snapshot no longer holds */
 	uint64_t broken_at;
-	uint64_t area, area_len;	/* handler stack | block | vma_base | state | side */
-	uint8_t *block;			/* the handler's read buffer */
+	uint64_t area, area_len;	/* handler stack | vma_base | state | shares | side */
 	uint64_t *vma_base;		/* each region's first page in state/side; ~0: not covered */
 	uint8_t *state;			/* per page: PAGE_* (snap.c) */
 	uint8_t *side;			/* per page: its copy, once it has one */
+	uint64_t (*shares)[2];		/* the pause's protection: [start, end) each, share_len at most */
+	uint64_t share_len;
+	uint32_t nshares;
+	uint32_t next_share;		/* the next one to take (the pausing thread and the handler) */
+	int32_t sharing;		/* the handler is protecting one (futex) */
+	int32_t protect_err;		/* the first -errno of a protection */
+	uint64_t block, block_end;	/* the handler's last copy: its length, where it ended */
 	uint32_t nvmas;
 	uint64_t hole_start, hole_end;	/* this scratch */
 	uint64_t faults, copied, precopied;
@@ -57,6 +63,7 @@ void cap_snap_written(uint32_t vma, uint64_t addr, uint64_t n);
 void cap_snap_gone(uint32_t vma, uint64_t addr);	/* the writer could not read it */
 int cap_snap_end(const char *path);	/* 0, or -EAGAIN: abandoned (said) */
 extern int cap_snap_abandoned;
+extern uint64_t cap_signal_sp;		/* the stack pointer the trigger interrupted; 0: none */
 
 /* The checkpoint's working storage.  One page-aligned object, so the page scan
  * can leave it out of the image: after a restore its contents do not matter. */

@@ -1273,9 +1273,11 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 	}
 	/* on altstack.c's take stack: the stack we are on may be a program's small one */
 	cap_final_take = a.from == 3;
+	cap_signal_sp = (uint64_t)uc->uc_mcontext.gregs[REG_RSP];
 	if (cap_on_take_stack(take_from_signal, &a))
 		take_from_signal(&a);
 	cap_final_take = 0;
+	cap_signal_sp = 0;
 	if (a.from == 4) {
 		int final = ckpt_job.final, stopped = ckpt_job.stop_again;
 

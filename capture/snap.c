@@ -44,7 +44,8 @@
 #define UFFD_PAGEFAULT_FLAG_WP		(1u << 1)
 
 #define HANDLER_STACK	(256u << 10)
-#define BLOCK_PAGES	16u		/* a fault copies aside up to this many pages around it */
+#define BLOCK_PAGES	16u		/* a fault copies aside this many pages around it, */
+#define BLOCK_MAX_PAGES	512u		/* and up to this many after others just before it */
 
 enum { PAGE_UNTOUCHED, PAGE_COPYING, PAGE_READ, PAGE_COPIED };
 
@@ -69,7 +70,15 @@ static int registered(const struct ckpt_vma *v)
  * variables (the region of this file's).  Each write there would wait for a
  * round trip through the handler, inside the pause; their pages are copied
  * aside in the pause instead, as an unregistered region's are, and left
- * unprotected. */
+ * unprotected.  So are those of the stack the trigger interrupted, which the
+ * program writes first when the pause returns (each of its first faults
+ * waited 0.1-2 ms for the handler here, with the writer just started beside
+ * it), when that stack is a region of its own (at most STACK_REGION: the main
+ * thread's, or a thread's mapping; one inside a larger region is protected
+ * as the rest of it). */
+#define STACK_REGION	(16u << 20)
+
+uint64_t cap_signal_sp;
 static uint64_t pause_writes[3];
 
 static int written_by_pause(const struct ckpt_vma *v)
@@ -77,7 +86,7 @@ static int written_by_pause(const struct ckpt_vma *v)
 	for (int i = 0; i < 3; i++)
 		if (pause_writes[i] >= v->start && pause_writes[i] < v->end)
 			return 1;
-	return 0;
+	return cap_signal_sp >= v->start && cap_signal_sp < v->end && v->end - v->start <= STACK_REGION;
 }
 
 /* a region whose pages with data are write-protected (the rest of the
@@ -174,15 +183,38 @@ static void mark_broken(int why, uint64_t at)
 		snap->broken_at = at;
 }
 
+/* Read the pages [start, end) of region v into their copies' places and
+ * mark them copied; a page that cannot be read (unmapped since) breaks the
+ * snapshot. */
+static void copy_aside(const struct ckpt_vma *v, uint64_t start, uint64_t end)
+{
+	uint64_t i = snap->vma_base[v - ckpt_scratch.vmas] + (start - v->start) / CKPT_PAGE_SIZE;
+	uint8_t *to = snap->side + i * CKPT_PAGE_SIZE;
+	long r = sys_pread(snap->mem, to, end - start, (int64_t)start);
+
+	if ((uint64_t)r != end - start) {
+		mark_broken(SNAP_BROKEN_READ, start);
+		memset(to, 0, end - start);
+	}
+	for (uint64_t n = (end - start) / CKPT_PAGE_SIZE; n--; i++) {
+		__atomic_store_n(&snap->state[i], PAGE_COPIED, __ATOMIC_RELEASE);
+		snap->copied++;
+	}
+}
+
 /* The program wrote the page at addr: copy aside the untouched pages of its
  * block (within the region and outside the scratch), then lift the block's
- * protection, which also wakes the writing thread. */
+ * protection, which also wakes the writing thread.  Each fault costs a round
+ * trip through this thread (50-150 us here, far more than the copy of a few
+ * pages), so a program that writes on where the last block ended gets a
+ * block twice as large each time, up to BLOCK_MAX_PAGES (as readahead grows
+ * its window); elsewhere the block is BLOCK_PAGES again. */
 static void on_write_fault(uint64_t addr)
 {
+	uint64_t block = snap->block;
 	int32_t vi = region_of(addr);
 	const struct ckpt_vma *v;
-	uint64_t start, end, base;
-	uint32_t claimed = 0;		/* bit k: page k of the block is ours to copy */
+	uint64_t start, end, base, run = 0;	/* run: the first of the pages claimed so far, 0: none */
 
 	if (vi < 0) {
 		lift(addr & ~(uint64_t)(CKPT_PAGE_SIZE - 1), CKPT_PAGE_SIZE, addr);
@@ -190,8 +222,13 @@ static void on_write_fault(uint64_t addr)
 	}
 	v = &ckpt_scratch.vmas[vi];
 	base = snap->vma_base[vi];
-	start = addr & ~(uint64_t)(BLOCK_PAGES * CKPT_PAGE_SIZE - 1);
-	end = start + BLOCK_PAGES * CKPT_PAGE_SIZE;
+	if (addr >= snap->block_end && addr < snap->block_end + block && block < BLOCK_MAX_PAGES * CKPT_PAGE_SIZE)
+		block *= 2;
+	else if (addr < snap->block_end || addr >= snap->block_end + block)
+		block = BLOCK_PAGES * CKPT_PAGE_SIZE;
+	snap->block = block;
+	start = addr & ~(block - 1);
+	end = start + block;
 	if (start < v->start)
 		start = v->start;
 	if (end > v->end)
@@ -200,31 +237,19 @@ static void on_write_fault(uint64_t addr)
 		start = addr & ~(uint64_t)(CKPT_PAGE_SIZE - 1);
 		end = start + CKPT_PAGE_SIZE;
 	}
-	if (base != ~0ull) {
-		for (uint64_t a = start, k = 0; a < end; a += CKPT_PAGE_SIZE, k++) {
-			uint8_t s = PAGE_UNTOUCHED;
+	snap->block_end = end;
+	for (uint64_t a = start; base != ~0ull && a <= end; a += CKPT_PAGE_SIZE) {
+		uint8_t s = PAGE_UNTOUCHED;
 
-			if (__atomic_compare_exchange_n(&snap->state[base + (a - v->start) / CKPT_PAGE_SIZE], &s,
-							PAGE_COPYING, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-				claimed |= 1u << k;
+		if (a < end && __atomic_compare_exchange_n(&snap->state[base + (a - v->start) / CKPT_PAGE_SIZE], &s,
+							   PAGE_COPYING, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+			if (!run)
+				run = a;
+			continue;
 		}
-	}
-	if (claimed) {
-		long r = sys_pread(snap->mem, snap->block, end - start, (int64_t)start);
-
-		if ((uint64_t)r != end - start) {
-			mark_broken(SNAP_BROKEN_READ, start);
-			memset(snap->block, 0, end - start);
-		}
-		for (uint64_t a = start, k = 0; a < end; a += CKPT_PAGE_SIZE, k++) {
-			uint64_t i = base + (a - v->start) / CKPT_PAGE_SIZE;
-
-			if (!(claimed & (1u << k)))
-				continue;
-			memcpy(snap->side + i * CKPT_PAGE_SIZE, snap->block + k * CKPT_PAGE_SIZE, CKPT_PAGE_SIZE);
-			__atomic_store_n(&snap->state[i], PAGE_COPIED, __ATOMIC_RELEASE);
-			snap->copied++;
-		}
+		if (run)
+			copy_aside(v, run, a);
+		run = 0;
 	}
 	snap->faults++;
 	lift(start, end - start, addr);
@@ -257,6 +282,130 @@ static void drain(void)
 	}
 }
 
+/* The protection is shared out.  Write-protecting a page table entry costs
+ * what forking it does (about 40 ns here), so a GiB of data takes about 10 ms
+ * from one thread: the pausing thread and the fault handler, which has
+ * nothing to handle until the pause ends, each take shares from one list
+ * until none is left (each protection holds the address space's lock for
+ * reading only, and two ranges' page tables are their own).  The shares are
+ * a sixteenth of the whole, 8 MiB at least: each protection ends in a TLB
+ * flush that interrupts the other CPU, which costs more than it saves on
+ * smaller ones (at 1 GiB, shares of 8 MiB took 6-10 ms, of 64 MiB 5.4-7.8).
+ * A busy machine that leaves the handler no CPU costs nothing: the pausing
+ * thread then takes every share. */
+#define PROTECT_SHARE_MIN	(8u << 20)
+#define PROTECT_SHARES		16u
+
+static void add_share(uint64_t start, uint64_t end)
+{
+	while (start < end) {
+		uint64_t to = end - start > snap->share_len ? start + snap->share_len : end;
+
+		snap->shares[snap->nshares][0] = start;
+		snap->shares[snap->nshares++][1] = to;
+		start = to;
+	}
+}
+
+/* [from, to) of registered region v, less libckpt's scratch */
+static void share_range(const struct ckpt_vma *v, uint64_t from, uint64_t to)
+{
+	uint64_t p[2][2];
+
+	for (int n = pieces(v, p), k = 0; k < n; k++) {
+		uint64_t start = from > p[k][0] ? from : p[k][0], end = to < p[k][1] ? to : p[k][1];
+
+		if (start < end)
+			add_share(start, end);
+	}
+}
+
+/* Most shares the list can hold: two pieces of each run at most, and one more
+ * for each PROTECT_SHARE_MIN of the pages. */
+static uint64_t shares_at_most(const struct cap_walk *w, uint64_t npages)
+{
+	return 2ull * w->nruns + npages / (PROTECT_SHARE_MIN / CKPT_PAGE_SIZE) + 1;
+}
+
+/* List the pages the image takes from the registered regions: its runs
+ * with data, each joined to the next of its region when at most JOIN_GAP
+ * lies between them (one call for both costs less than two).  The rest of a
+ * region holds nothing the image takes (pages never written, the shared
+ * zero page): the writer never reads them, so the program may write them
+ * unhindered.  A sparse process (a GiB of the zero page, a few MiB of data)
+ * pays for its data, not for its address space. */
+#define JOIN_GAP	(64u * CKPT_PAGE_SIZE)
+
+static void list_protection(const struct cap_walk *w)
+{
+	uint64_t from = 0, to = 0, data = 0;
+	int64_t in = -1;			/* the region of [from, to), -1: none yet */
+
+	for (uint32_t k = 0; k < w->nruns; k++)
+		if (ckpt_scratch.runs[k].data_off != IMG_NO_DATA)
+			data += ckpt_scratch.runs[k].npages * CKPT_PAGE_SIZE;
+	snap->share_len = data / PROTECT_SHARES > PROTECT_SHARE_MIN ?
+			  (data / PROTECT_SHARES + CKPT_PAGE_SIZE - 1) & ~(uint64_t)(CKPT_PAGE_SIZE - 1) : PROTECT_SHARE_MIN;
+	snap->nshares = 0;
+	for (uint32_t k = 0; k < w->nruns; k++) {
+		const struct ckpt_run *run = &ckpt_scratch.runs[k];
+		const struct ckpt_vma *v = &ckpt_scratch.vmas[run->vma];
+		uint64_t end = run->addr + run->npages * CKPT_PAGE_SIZE;
+
+		if (run->data_off == IMG_NO_DATA || !covered(v) || !protected_region(v))
+			continue;
+		if (in == (int64_t)run->vma && run->addr >= to && run->addr - to <= JOIN_GAP) {
+			to = end;
+			continue;
+		}
+		if (in >= 0)
+			share_range(&ckpt_scratch.vmas[in], from, to);
+		in = run->vma;
+		from = run->addr;
+		to = end;
+	}
+	if (in >= 0)
+		share_range(&ckpt_scratch.vmas[in], from, to);
+}
+
+/* Take shares until none is left; after a failure the rest are not taken. */
+static void protect_shares(void)
+{
+	uint32_t i;
+
+	while ((i = __atomic_fetch_add(&snap->next_share, 1, __ATOMIC_SEQ_CST)) < snap->nshares) {
+		long r = protect(snap->shares[i][0], snap->shares[i][1] - snap->shares[i][0], 1);
+
+		if (sys_failed(r)) {
+			int32_t none = 0;
+
+			__atomic_compare_exchange_n(&snap->protect_err, &none, (int32_t)r, 0, __ATOMIC_SEQ_CST,
+						    __ATOMIC_SEQ_CST);
+			__atomic_store_n(&snap->next_share, snap->nshares, __ATOMIC_SEQ_CST);
+		}
+	}
+}
+
+/* The handler's part, as it starts.  It says it is sharing before it takes
+ * a share, so the pausing thread, once it found none left, sees it busy
+ * with any it took. */
+static void help_protect(void)
+{
+	__atomic_store_n(&snap->sharing, 1, __ATOMIC_SEQ_CST);
+	protect_shares();
+	__atomic_store_n(&snap->sharing, 0, __ATOMIC_SEQ_CST);
+	SC3(__NR_futex, &snap->sharing, 129 /* FUTEX_WAKE_PRIVATE */, 1);
+}
+
+/* The pausing thread's part: 0 once every share is protected, or -errno. */
+static long protect_listed(void)
+{
+	protect_shares();
+	while (__atomic_load_n(&snap->sharing, __ATOMIC_SEQ_CST))
+		SC4(__NR_futex, &snap->sharing, 128 /* FUTEX_WAIT_PRIVATE */, 1, 0);
+	return __atomic_load_n(&snap->protect_err, __ATOMIC_SEQ_CST);
+}
+
 /* The handler: waits on the userfaultfd and on the writer's word to stop,
  * then drains what is left and exits.  It writes only libckpt's scratch and
  * its own mapping. */
@@ -267,6 +416,7 @@ static void handler(void *arg)
 	};
 
 	(void)arg;
+	help_protect();
 	for (;;) {
 		pf[0].revents = pf[1].revents = 0;
 		if (SC3(__NR_poll, pf, 2, -1) < 0)
@@ -328,65 +478,13 @@ int cap_snap_possible(void)
 	return 0;
 }
 
-/* Protect [from, to) of registered region v, less libckpt's scratch: 0, or
- * -errno. */
-static long protect_range(const struct ckpt_vma *v, uint64_t from, uint64_t to)
-{
-	uint64_t p[2][2];
-	long r;
-
-	for (int n = pieces(v, p), k = 0; k < n; k++) {
-		uint64_t start = from > p[k][0] ? from : p[k][0], end = to < p[k][1] ? to : p[k][1];
-
-		if (start < end && sys_failed(r = protect(start, end - start, 1)))
-			return r;
-	}
-	return 0;
-}
-
-/* Protect the pages the image takes from the registered regions: its runs
- * with data, each joined to the next of its region when at most JOIN_GAP
- * lies between them (one call for both costs less than two).  The rest of a
- * region holds nothing the image takes (pages never written, the shared
- * zero page): the writer never reads them, so the program may write them
- * unhindered.  Protecting a page table entry costs what forking it does, so
- * a sparse process (a GiB of the zero page, a few MiB of data) pays for its
- * data, not for its address space.  0, or -errno. */
-#define JOIN_GAP	(64u * CKPT_PAGE_SIZE)
-
-static long protect_runs(const struct cap_walk *w)
-{
-	uint64_t from = 0, to = 0;
-	int64_t in = -1;			/* the region of [from, to), -1: none yet */
-	long r;
-
-	for (uint32_t k = 0; k < w->nruns; k++) {
-		const struct ckpt_run *run = &ckpt_scratch.runs[k];
-		const struct ckpt_vma *v = &ckpt_scratch.vmas[run->vma];
-		uint64_t end = run->addr + run->npages * CKPT_PAGE_SIZE;
-
-		if (run->data_off == IMG_NO_DATA || !covered(v) || !protected_region(v))
-			continue;
-		if (in == (int64_t)run->vma && run->addr >= to && run->addr - to <= JOIN_GAP) {
-			to = end;
-			continue;
-		}
-		if (in >= 0 && (r = protect_range(&ckpt_scratch.vmas[in], from, to)))
-			return r;
-		in = run->vma;
-		from = run->addr;
-		to = end;
-	}
-	return in >= 0 ? protect_range(&ckpt_scratch.vmas[in], from, to) : 0;
-}
-
 /* In the pause: scan which pages the image holds, copy aside what cannot be
  * protected, protect the rest, start the handler.  The writer may start once
  * this returns 0; on an error nothing is left protected and *why says what
  * failed. */
 int cap_snap_begin(struct cap_walk *w, const char **why)
 {
-	uint64_t npages = 0, tables, side_at, off;
+	uint64_t npages = 0, tables, shares_at, side_at, off;
 	struct ksys_stack alt;
 	long r;
 	int err;
@@ -409,18 +507,21 @@ int cap_snap_begin(struct cap_walk *w, const char **why)
 	}
 	if (npages > (1ull << 32))		/* 16 TiB of copies' address space */
 		return fail(why, "address space too large", -27);
-	tables = ((uint64_t)w->nvmas * 8 + npages + CKPT_PAGE_SIZE - 1) & ~(uint64_t)(CKPT_PAGE_SIZE - 1);
-	side_at = HANDLER_STACK + BLOCK_PAGES * CKPT_PAGE_SIZE + tables;
+	tables = ((uint64_t)w->nvmas * 8 + npages + 15) & ~15ull;
+	shares_at = tables;
+	tables = (tables + shares_at_most(w, npages) * 16 + CKPT_PAGE_SIZE - 1) & ~(uint64_t)(CKPT_PAGE_SIZE - 1);
+	side_at = HANDLER_STACK + tables;
 	snap->area_len = side_at + npages * CKPT_PAGE_SIZE;
 	r = sys_mmap(0, snap->area_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (sys_failed(r))
 		return fail(why, "mmap of the copies' area", r);
 	snap->area = (uint64_t)r;
-	snap->block = (uint8_t *)(snap->area + HANDLER_STACK);
-	snap->vma_base = (uint64_t *)(snap->area + HANDLER_STACK + BLOCK_PAGES * CKPT_PAGE_SIZE);
+	snap->vma_base = (uint64_t *)(snap->area + HANDLER_STACK);
 	snap->state = (uint8_t *)(snap->vma_base + w->nvmas);
 	snap->side = (uint8_t *)(snap->area + side_at);
+	snap->shares = (uint64_t (*)[2])(snap->area + HANDLER_STACK + shares_at);
 	snap->nvmas = w->nvmas;
+	snap->block = BLOCK_PAGES * CKPT_PAGE_SIZE;
 	snap->hole_start = (uint64_t)&ckpt_scratch;
 	snap->hole_end = snap->hole_start + sizeof(ckpt_scratch);
 	off = 0;
@@ -472,11 +573,12 @@ int cap_snap_begin(struct cap_walk *w, const char **why)
 				return fail(why, "register with userfaultfd", r);			/* userfaultfd has it */
 		}
 	}
+	list_protection(w);
 	r = cap_spawn_helper(snap->area, HANDLER_STACK, &snap->handler_tid, handler, 0);
 	if (sys_failed(r))
 		return fail(why, "start the fault handler", r);
 	snap->active = 1;
-	if ((r = protect_runs(w))) {
+	if ((r = protect_listed())) {
 		cap_snap_end(0);
 		*why = "write-protect";
 		return (int)r;
