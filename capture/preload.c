@@ -889,10 +889,10 @@ static int write_snapshot(struct cap_walk *w)
  * the time of one written in place (README, "Performance").  Otherwise fork
  * and the uffd snapshot are each tried once
  * and then the one whose pause cost less per kB of data is used, its figure
- * taken again each time.  On the paravirtualized test machine, where every
- * page table update is paid to the hypervisor, write-protecting a page costs
- * what forking it does and the snapshot's pause adds the page scan: fork
- * keeps it there (README, "Performance").  A snapshot abandoned once (the
+ * taken again each time.  On the test machine write-protecting a page costs
+ * what forking it does; the snapshot's pause shares that work between two
+ * CPUs but adds the page scan, and the two come out close at a GiB (README,
+ * "Performance"): the measurement decides.  A snapshot abandoned once (the
  * program unmapped memory meanwhile) is not tried again. */
 static int choose_snapshot(void)
 {
