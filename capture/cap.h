@@ -41,8 +41,9 @@ struct cap_snap {
 	uint8_t *state;			/* per page: PAGE_* (snap.c) */
 	uint8_t *side;			/* per page: its copy, once it has one */
 	uint64_t (*shares)[2];		/* the pause's protection: [start, end) each, share_len at most */
+	uint64_t (*gaps)[2];		/* protected between two runs, never written: [start, end) each */
 	uint64_t share_len;
-	uint32_t nshares;
+	uint32_t nshares, ngaps;
 	uint32_t next_share;		/* the next one to take (the pausing thread and the handler) */
 	int32_t sharing;		/* the handler is protecting one (futex) */
 	int32_t protect_err;		/* the first -errno of a protection */

@@ -837,7 +837,8 @@ static void snapshot_writer(void *arg)
 	writer_batch();
 	cap_snap_wait_go();
 	inplace.result = cap_finish(&inplace.w, &state, ckpt_cfg.path, -1);
-	cap_snap_end(0);		/* (an image that failed before its pages were out) */
+	cap_snap_end(0);		/* (an image that failed before its pages were out, or */
+					/* one in place: the release put off until then) */
 	if (cap_snap_abandoned && !ckpt_cfg.snapshot && !inplace.retake) {
 		inplace.retake = 1;	/* (once: a program that unmaps at every checkpoint */
 		SC2(__NR_kill, sys_getpid(), ckpt_cfg.sig);	/* is not asked again and again) */

@@ -346,7 +346,7 @@ static void list_protection(const struct cap_walk *w)
 			data += ckpt_scratch.runs[k].npages * CKPT_PAGE_SIZE;
 	snap->share_len = data / PROTECT_SHARES > PROTECT_SHARE_MIN ?
 			  (data / PROTECT_SHARES + CKPT_PAGE_SIZE - 1) & ~(uint64_t)(CKPT_PAGE_SIZE - 1) : PROTECT_SHARE_MIN;
-	snap->nshares = 0;
+	snap->nshares = snap->ngaps = 0;
 	for (uint32_t k = 0; k < w->nruns; k++) {
 		const struct ckpt_run *run = &ckpt_scratch.runs[k];
 		const struct ckpt_vma *v = &ckpt_scratch.vmas[run->vma];
@@ -355,6 +355,10 @@ static void list_protection(const struct cap_walk *w)
 		if (run->data_off == IMG_NO_DATA || !covered(v) || !protected_region(v))
 			continue;
 		if (in == (int64_t)run->vma && run->addr >= to && run->addr - to <= JOIN_GAP) {
+			if (run->addr > to) {	/* protected, but never written: lifted at the end */
+				snap->gaps[snap->ngaps][0] = to;
+				snap->gaps[snap->ngaps++][1] = run->addr;
+			}
 			to = end;
 			continue;
 		}
@@ -509,7 +513,7 @@ int cap_snap_begin(struct cap_walk *w, const char **why)
 		return fail(why, "address space too large", -27);
 	tables = ((uint64_t)w->nvmas * 8 + npages + 15) & ~15ull;
 	shares_at = tables;
-	tables = (tables + shares_at_most(w, npages) * 16 + CKPT_PAGE_SIZE - 1) & ~(uint64_t)(CKPT_PAGE_SIZE - 1);
+	tables = (tables + (shares_at_most(w, npages) + w->nruns) * 16 + CKPT_PAGE_SIZE - 1) & ~(uint64_t)(CKPT_PAGE_SIZE - 1);
 	side_at = HANDLER_STACK + tables;
 	snap->area_len = side_at + npages * CKPT_PAGE_SIZE;
 	r = sys_mmap(0, snap->area_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -520,6 +524,7 @@ int cap_snap_begin(struct cap_walk *w, const char **why)
 	snap->state = (uint8_t *)(snap->vma_base + w->nvmas);
 	snap->side = (uint8_t *)(snap->area + side_at);
 	snap->shares = (uint64_t (*)[2])(snap->area + HANDLER_STACK + shares_at);
+	snap->gaps = snap->shares + shares_at_most(w, npages);
 	snap->nvmas = w->nvmas;
 	snap->block = BLOCK_PAGES * CKPT_PAGE_SIZE;
 	snap->hole_start = (uint64_t)&ckpt_scratch;
@@ -639,16 +644,35 @@ static const char *const broken_what[] = {
 	[SNAP_BROKEN_REMAP] = "the program moved memory (mremap)",
 };
 
+/* Every page protected that the writer did not write (gaps between runs
+ * protected as one) is lifted: 0, or -errno. */
+static long lift_gaps(void)
+{
+	long r = 0;
+
+	for (uint32_t i = 0; i < snap->ngaps && !r; i++)
+		r = protect(snap->gaps[i][0], snap->gaps[i][1] - snap->gaps[i][0], 0);
+	return sys_failed(r) ? r : 0;
+}
+
 /* The pages are out (or the image failed): stop the handler, drop the
  * protection.  0, or -EAGAIN when the snapshot did not hold (said, naming
- * path).  Nothing to do when no snapshot runs. */
+ * path).  Closing the userfaultfd makes the kernel walk every page table
+ * entry of the registered regions (about 7 ms for a GiB of the zero page
+ * here) and unmapping the copies frees them: after an image whose pages are
+ * all out (path set), once nothing is left protected, both are put off
+ * until it is in place; the writer's cap_snap_end(0) then does them.
+ * Nothing to do when no snapshot runs. */
 int cap_snap_end(const char *path)
 {
 	uint64_t one = 1;
 	int why;
 
-	if (!snap->active)
+	if (!snap->active) {
+		if (snap->area)
+			undo();		/* put off until the image was in place */
 		return 0;
+	}
 	sys_write(snap->wake, &one, sizeof(one));
 	cap_join_helper(&snap->handler_tid, 1);
 	why = snap->broken;
@@ -660,7 +684,8 @@ int cap_snap_end(const char *path)
 		cap_say("%s: uffd snapshot: %lu write faults, %lu pages copied aside, %lu copied in the pause",
 			path, snap->faults, snap->copied, snap->precopied);
 	snap->active = 0;
-	undo();
+	if (!path || why || lift_gaps())
+		undo();
 	if (why)
 		cap_snap_abandoned = 1;
 	return why ? -11 : 0;
