@@ -222,10 +222,10 @@ static void on_write_fault(uint64_t addr)
 	}
 	v = &ckpt_scratch.vmas[vi];
 	base = snap->vma_base[vi];
-	if (addr >= snap->block_end && addr < snap->block_end + block && block < BLOCK_MAX_PAGES * CKPT_PAGE_SIZE)
-		block *= 2;
-	else if (addr < snap->block_end || addr >= snap->block_end + block)
+	if (!(addr >= snap->block_end && addr < snap->block_end + block))	/* not on from the last */
 		block = BLOCK_PAGES * CKPT_PAGE_SIZE;
+	else if (block < BLOCK_MAX_PAGES * CKPT_PAGE_SIZE)
+		block *= 2;
 	snap->block = block;
 	start = addr & ~(block - 1);
 	end = start + block;
@@ -433,6 +433,13 @@ static void handler(void *arg)
 	SC1(__NR_exit, 0);
 }
 
+/* the state of no snapshot: nothing held, no descriptor */
+static void no_snapshot(void)
+{
+	memset(snap, 0, sizeof(*snap));
+	snap->uffd = snap->wake = snap->mem = -1;
+}
+
 static void undo(void)
 {
 	if (snap->uffd >= 0)
@@ -441,10 +448,7 @@ static void undo(void)
 		sys_close(snap->wake);
 	if (snap->mem >= 0)
 		sys_close(snap->mem);
-	if (snap->area)
-		sys_munmap(snap->area, snap->area_len);
-	memset(snap, 0, sizeof(*snap));
-	snap->uffd = snap->wake = snap->mem = -1;
+	cap_snap_forget();
 }
 
 static int fail(const char **why, const char *what, long err)
@@ -493,8 +497,7 @@ int cap_snap_begin(struct cap_walk *w, const char **why)
 	long r;
 	int err;
 
-	memset(snap, 0, sizeof(*snap));
-	snap->uffd = snap->wake = snap->mem = -1;
+	no_snapshot();
 	pause_writes[0] = (uint64_t)__builtin_frame_address(0);
 	pause_writes[1] = sys_failed(sys_sigaltstack(0, &alt)) ? 0 : alt.ss_sp;
 	pause_writes[2] = (uint64_t)&cap_snap_abandoned;
@@ -701,17 +704,18 @@ void cap_snap_forget_fds(void)
 	sys_close(snap->mem);
 }
 
-/* In the child of the program's fork() while a snapshot is written: the
- * handler and the writer are threads of the parent, the descriptors were
- * closed before the fork, and the copies are the parent's business.  The
- * child's copy of the area goes, and its next checkpoint starts afresh (it
- * waited for a handler that is not there). */
+/* The area unmapped, nothing else held: undo's last step once the
+ * descriptors are closed, and all there is to do in the child of the
+ * program's fork() while a snapshot is written (the handler and the writer
+ * are threads of the parent, the descriptors were closed before the fork,
+ * and the copies are the parent's business): the child's copy of the area
+ * goes, and its next checkpoint starts afresh (it waited for a handler that
+ * is not there). */
 void cap_snap_forget(void)
 {
 	if (snap->area)
 		sys_munmap(snap->area, snap->area_len);
-	memset(snap, 0, sizeof(*snap));
-	snap->uffd = snap->wake = snap->mem = -1;
+	no_snapshot();
 }
 
 void cap_snap_go(void)
