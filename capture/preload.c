@@ -885,9 +885,9 @@ static int write_snapshot(struct cap_walk *w)
 /* Which way a lone process's full image is taken: CKPT_SNAPSHOT, or by the
  * process's shape and by measurement.  A sparse process is written in place
  * (in_place_pays): the uffd snapshot would protect only its few MiB of data
- * (snap.c, protect_runs), for a shorter pause, but its writer, its smaps
- * read and the program then share the CPUs, and the image took about twice
- * the time of one written in place (README, "Performance").  Otherwise fork
+ * (snap.c, list_protection), for a shorter pause, but its writer, its smaps
+ * read and the program then share the CPUs, and the image took longer than
+ * one written in place (17 ms against 13.5, README, "Performance").  Otherwise fork
  * and the uffd snapshot are each tried once
  * and then the one whose pause cost less per kB of data is used, its figure
  * taken again each time.  On the test machine write-protecting a page costs
