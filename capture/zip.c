@@ -136,6 +136,7 @@ static void compress_slot(struct zip_worker *me, struct zip_slot *s)
 		__atomic_store_n(&zip->stored_in_a_row, 0, __ATOMIC_RELAXED);
 	}
 	s->frame.stored_len = (uint32_t)n;
+	/* a run's piece stored as it is: its crc, taken above, is the frame's */
 	s->frame.crc = s->run && bytes == in ? s->raw_crc : ckpt_crc32c(0, bytes, n);
 	off = __atomic_fetch_add(&zip->zpos, n, __ATOMIC_RELAXED);
 	s->frame.file_off = off;
