@@ -607,6 +607,7 @@ static void after_restore(void)
 	if (trigger_owned && ckpt_cfg.settings_ino)	/* it was there at the checkpoint; not */
 		publish_settings(ckpt_cfg.settings_fd);	/* in the image: made anew, same number */
 	resume.magic = 0;
+	cap_release_threads();			/* the process is whole again: the others go on */
 }
 
 #define WNOHANG		1

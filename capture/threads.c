@@ -22,8 +22,12 @@
  * ours is gone.  The image keeps glibc's disposition (read before the stop).
  *
  * After a restore each of them resumes here, in its handler, counts itself
- * in and returns to where it was; the first thread waits for all of them
- * before it unmaps the restorer, whose code they ran last.
+ * in and waits again, as it did at the checkpoint: the first thread waits
+ * for all of them before it unmaps the restorer, whose code they ran last,
+ * and points /proc/self/exe at the program again, and only then lets them
+ * go.  So no thread runs the program's code while the restorer is still
+ * mapped or named as the executable (a thread's brk() could also race with
+ * the first thread's PR_SET_MM_MAP, which sets the brk it read).
  */
 #include <stddef.h>
 #include <signal.h>
@@ -37,7 +41,7 @@ struct cap_thread_slot ckpt_slots[CAP_MAX_THREADS - 1];
 uint32_t ckpt_nslots;
 int ckpt_stop_sig = 63;
 static volatile int32_t stopped;	/* threads that saved themselves */
-static volatile int32_t release;	/* bumped to let them go */
+static volatile int32_t release;	/* bumped to let them go (after a restore too) */
 static volatile int32_t arrived;	/* after a restore: threads back in the program */
 
 #define SIG_SETXID	33		/* glibc's, never blocked through libc */
@@ -97,12 +101,13 @@ void cap_on_stop(int sig, void *si, void *ucv)
 		if (__atomic_add_fetch(&stopped, 1, __ATOMIC_SEQ_CST) >=
 		    (int32_t)__atomic_load_n(&ckpt_nslots, __ATOMIC_SEQ_CST))
 			futex_wake(&stopped);
-		while (__atomic_load_n(&release, __ATOMIC_SEQ_CST) == gen)
-			futex_wait(&release, gen, -1);
-	} else {				/* restored: back in the program */
-		if (__atomic_add_fetch(&arrived, 1, __ATOMIC_SEQ_CST) >= (int32_t)ckpt_nslots)
-			futex_wake(&arrived);
+	} else if (__atomic_add_fetch(&arrived, 1, __ATOMIC_SEQ_CST) >= (int32_t)ckpt_nslots) {
+		futex_wake(&arrived);		/* restored: out of the restorer's code */
 	}
+	/* until the snapshot exists, or after a restore until the process is
+	 * whole again (gen, on this stack, came back with it) */
+	while (__atomic_load_n(&release, __ATOMIC_SEQ_CST) == gen)
+		futex_wait(&release, gen, -1);
 	(void)sig;
 	(void)si;
 }
@@ -274,7 +279,8 @@ void cap_program_setxid(struct ckpt_sigaction sigact[CKPT_NSIG])
 		sigact[SIG_SETXID - 1] = setxid_prog;
 }
 
-/* after a restore: every restored thread has left the restorer's code */
+/* after a restore: every restored thread has left the restorer's code (they
+ * then wait until cap_release_threads lets them go) */
 void cap_wait_arrivals(void)
 {
 	setxid_ours = 0;		/* the image holds glibc's handler for 33 */
