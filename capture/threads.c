@@ -42,7 +42,7 @@ uint32_t ckpt_nslots;
 int ckpt_stop_sig = 63;
 static volatile int32_t stopped;	/* threads that saved themselves */
 static volatile int32_t release;	/* bumped to let them go (after a restore too) */
-static volatile int32_t arrived;	/* after a restore: threads back in the program */
+static volatile int32_t arrived;	/* after a restore: threads out of the restorer's code */
 
 #define SIG_SETXID	33		/* glibc's, never blocked through libc */
 #define STOP_COOKIE	0x636b7074u	/* "ckpt" in si_value */
