@@ -80,7 +80,9 @@ void t_fatal(const char *fmt, ...)
 void *volatile t_target;
 void *volatile t_exit;
 volatile uint64_t t_seq;
+volatile uint64_t t_seq_tag;
 uint64_t t_seq_next;
+uint64_t t_seq_tag_next;
 volatile int t_go = -1;
 
 static int t_value;		/* the last go value */
@@ -112,10 +114,16 @@ int t_wait(void)
 		"	lea	2f(%%rip), %%rax\n"
 		"	mov	%%rax, t_exit(%%rip)\n"
 		"	movl	$-1, t_go(%%rip)\n"
-		"	lock incq t_seq(%%rip)\n"	/* not T_READY_ASM: red zone */
+		"	mov	t_seq(%%rip), %%rax\n"	/* not T_READY_ASM: red zone */
+		"	inc	%%rax\n"
+		"	mov	%%rax, %%rdx\n"
+		"	xor	$" T_STR(T_SEQ_XOR) ", %%rdx\n"
+		"	not	%%rdx\n"
+		"	mov	%%rdx, t_seq_tag(%%rip)\n"
+		"	mov	%%rax, t_seq(%%rip)\n"
 		"1:	jmp	*t_target(%%rip)\n"
 		"2:\n"
-		::: "rax", "memory", "cc");
+		::: "rax", "rdx", "memory", "cc");
 	return t_after_spin();
 }
 
@@ -449,22 +457,26 @@ static int t_reap(pid_t pid, int timeout_ms)
 	}
 }
 
-/* Wait until the subject pid has started waiting for the seq-th time (t_seq). */
+/* Wait until the subject pid has started waiting for the seq-th time (t_seq).
+ * A restored subject is the restorer for a while, with its own memory at
+ * t_seq's address (once it read 0x020000002c000000 there): only a count whose
+ * tag matches is the subject's. */
 static void t_wait_ready(pid_t pid, uint64_t seq, const char *who)
 {
 	for (int waited = 0; waited < T_TIMEOUT_MS; waited += 2) {
-		uint64_t v = 0;
-		struct iovec l = { &v, sizeof v }, r = { (void *)&t_seq, sizeof v };
+		uint64_t tag = 0, v = 0;
+		struct iovec l[2] = { { &tag, sizeof tag }, { &v, sizeof v } };
+		struct iovec r[2] = { { (void *)&t_seq_tag, sizeof tag }, { (void *)&t_seq, sizeof v } };
 		int st = t_reap(pid, 0);
 
 		if (st != -2)
 			t_fatal("%s ended before it was ready to be checkpointed: %s", who,
 				t_status_str(st, pid));
-		/* EFAULT: still the restorer, t_seq not mapped yet */
-		if (process_vm_readv(pid, &l, 1, &r, 1, 0) != sizeof v && errno != EFAULT)
+		/* EFAULT: still the restorer, nothing mapped there yet */
+		if (process_vm_readv(pid, l, 2, r, 2, 0) != sizeof tag + sizeof v && errno != EFAULT)
 			t_fatal("harness: process_vm_readv %s (pid %d): %s", who, pid,
 				strerror(errno));
-		if (v >= seq)
+		if (v >= seq && tag == T_SEQ_TAG(v))
 			return;
 		t_sleep_ms(2);
 	}

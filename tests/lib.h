@@ -6,8 +6,8 @@
  *   parent (the test program)                 subject (forked child)
  *   -------------------------                 ----------------------
  *   fork ----------------------------------->  set up the state under test
- *                                              t_wait(): t_seq++, spin
- *   sees t_seq move (process_vm_readv)
+ *                                              t_wait(): t_seq++ (tagged), spin
+ *   sees t_seq move, tag and all (vm_readv)
  *   kill(SIGUSR2) -------------------------->  libckpt writes the image
  *   waits for a NEW file at CKPT_FILE
  *   sigqueue(SIGUSR1, gen 0) --------------->  spin ends: self-check (gen 0)
@@ -32,7 +32,7 @@
  *
  *	T_ARM_ASM("1f", "2f")		t_target = 1f, t_exit = 2f, t_go = -1 (uses rax)
  *	... load the patterns ...
- *	T_READY_ASM			t_seq++ (push/pop: no register, no flag)
+ *	T_READY_ASM			t_seq++, its tag (push/pop: no register, no flag)
  *	T_SPIN_ASM("1")			1: jmp *t_target(%rip)
  *  2:	... store the registers, rip-relative only ...
  *
@@ -68,12 +68,22 @@ int t_main(int (*subject)(void), const struct t_opts *opts);
 extern void *volatile t_target;		/* the spin jumps here */
 extern void *volatile t_exit;		/* SIGUSR1 stores this into t_target */
 extern volatile uint64_t t_seq;		/* bumped each time the subject starts waiting */
+extern volatile uint64_t t_seq_tag;	/* T_SEQ_TAG(t_seq), written just before t_seq */
 extern uint64_t t_seq_next;		/* t_seq + 1, set by T_ARM_ASM */
+extern uint64_t t_seq_tag_next;		/* T_SEQ_TAG(t_seq_next), set by T_ARM_ASM */
+
+/* The parent reads t_seq at the subject's address before the restored process is
+ * the program again: the restorer may hold anything there.  A count counts only
+ * with its tag beside it.  (The xor is an imm32, sign-extended, for the asm.) */
+#define T_SEQ_XOR	0x5c3a96e1
+#define T_SEQ_TAG(seq)	(~((uint64_t)(seq) ^ (uint64_t)(int64_t)(int32_t)T_SEQ_XOR))
+#define T_STR_(x)	#x
+#define T_STR(x)	T_STR_(x)
 extern volatile int t_go;		/* the SIGUSR1 value, -1 while waiting */
 
 /* Pieces of the spin, for top-level (basic) asm: one "%" per register.
  * T_ARM_ASM(spin, exit) clobbers rax and flags, so it comes before the patterns.
- * T_READY_ASM stores t_seq + 1 into t_seq with push/pop (memory to memory): no
+ * T_READY_ASM stores t_seq + 1 and its tag with push/pop (memory to memory): no
  * register, no flag; it writes 8 bytes below rsp, so never from a red-zone leaf. */
 #define T_ARM_ASM(spin, exit) \
 	"	lea	" spin "(%rip), %rax\n" \
@@ -83,8 +93,13 @@ extern volatile int t_go;		/* the SIGUSR1 value, -1 while waiting */
 	"	movl	$-1, t_go(%rip)\n" \
 	"	mov	t_seq(%rip), %rax\n" \
 	"	inc	%rax\n" \
-	"	mov	%rax, t_seq_next(%rip)\n"
+	"	mov	%rax, t_seq_next(%rip)\n" \
+	"	xor	$" T_STR(T_SEQ_XOR) ", %rax\n" \
+	"	not	%rax\n" \
+	"	mov	%rax, t_seq_tag_next(%rip)\n"
 #define T_READY_ASM \
+	"	pushq	t_seq_tag_next(%rip)\n" \
+	"	popq	t_seq_tag(%rip)\n" \
 	"	pushq	t_seq_next(%rip)\n" \
 	"	popq	t_seq(%rip)\n"
 #define T_SPIN_ASM(spin) spin ":	jmp	*t_target(%rip)\n"
