@@ -123,9 +123,9 @@ restorer: $(RST_OBJ) $(B)/linker.ld
 	$(Q)$(CC) $(RST_CFLAGS) -T $(B)/linker.ld -Wl,--build-id=none -Wl,-z,noexecstack -o $@ $(RST_OBJ)
 	$(Q)if readelf -rW $@ | grep -q 'Relocation section'; then echo "restorer: has relocations"; rm -f $@; exit 1; fi
 
-libckpt.so: $(CAP_OBJ)
+libckpt.so: $(CAP_OBJ) capture/libckpt.ld
 	@echo "  LD      $@"
-	$(Q)$(CC) -shared -Wl,-z,noexecstack -Wl,-z,now -Wl,-soname,libckpt.so -o $@ $(CAP_OBJ) $(ZSTD_LIB)
+	$(Q)$(CC) -shared -Wl,-z,noexecstack -Wl,-z,now -Wl,-soname,libckpt.so -o $@ $(CAP_OBJ) capture/libckpt.ld $(ZSTD_LIB)
 
 $(B)/tools/readckpt.o: tools/readckpt.c $(HDRS)
 	@mkdir -p $(dir $@)

@@ -30,6 +30,7 @@
 
 #define ALT_GUARD	4096u			/* below it: an overflow faults */
 #define ALT_SIZE	(128u << 10)		/* a CKPT_FORK=0 checkpoint takes ~45 KiB */
+#define ALT_WARM	(32u << 10)		/* a pause's depth, made present (cap_warm) */
 #define KSS_ONSTACK	1
 #define KSS_DISABLE	2
 
@@ -89,11 +90,14 @@ void cap_altstack_init(void)
 	if (!sys_failed(m)) {
 		sys_mprotect((uint64_t)m, ALT_GUARD, PROT_NONE);
 		take_top = (uint64_t)m + ALT_GUARD + ALT_SIZE;
+		cap_warm_range((void *)(take_top - ALT_WARM), ALT_WARM);
 	}
 	if (pthread_key_create(&alt_key, drop_altstack))
 		return;				/* then no thread but this one gets one */
 	altstacks_on = 1;
-	give_altstack();			/* the main thread's lives as long as the process */
+	m = (long)give_altstack();		/* the main thread's lives as long as the process; */
+	if (m)					/* the trigger's handler starts on it */
+		cap_warm_range((void *)(m + ALT_GUARD + ALT_SIZE - ALT_WARM), ALT_WARM);
 }
 
 /* fn(arg) on the take stack: 0; -16 (EBUSY) when there is none or it is in

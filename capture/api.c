@@ -56,12 +56,13 @@ struct registry {
 };
 
 static struct registry reg;
-static char store_dir[4096];
+static char store_dir[4096] CAP_COLD;
 static int store_memory;
 static struct ckpt_bail bail;
-static uint8_t bail_fpu[CKPT_XSAVE_MAX] __attribute__((aligned(64)));
+static uint8_t bail_fpu[CKPT_XSAVE_MAX] CAP_COLD __attribute__((aligned(64)));
 static uint64_t fake_stack[64] __attribute__((aligned(16)));
-static char arg_in[64], arg_path[4200];
+static char arg_in[64];
+static char arg_path[4200] CAP_COLD;
 
 static void reg_init(void)
 {
@@ -177,7 +178,7 @@ static int store_init(void)
  * started the program, and with it memory the kernel keeps from them. */
 static int cap_private_image(char *out, size_t cap)
 {
-	static char dir[4096];
+	static char dir[4096] CAP_COLD;
 	static int told;
 	char comm[17] = { 0 };
 
@@ -380,7 +381,7 @@ fail:
  * back to) is skipped rather than faulted on: what is there stays. */
 static void copy_persisted(int carry, int to_carry)
 {
-	static char buf[1 << 16];
+	static char buf[1 << 16] CAP_COLD;
 	uint64_t base = sizeof(struct registry);
 	long mem = sys_open("/proc/self/mem", (to_carry ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0);
 

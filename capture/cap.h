@@ -66,6 +66,11 @@ int cap_snap_end(const char *path);	/* 0, or -EAGAIN: abandoned (said) */
 extern int cap_snap_abandoned;
 extern uint64_t cap_signal_sp;		/* the stack pointer the trigger interrupted; 0: none */
 
+/* A large buffer of libckpt's that a pause writes at most a page of: in
+ * .lbss, which the linker puts after .bss, so that the variables a pause
+ * writes share a few pages (config.c, cap_warm).  Zero-initialised only. */
+#define CAP_COLD __attribute__((section(".lbss")))
+
 /* The checkpoint's working storage.  One page-aligned object, so the page scan
  * can leave it out of the image: after a restore its contents do not matter. */
 struct cap_scratch {
@@ -157,6 +162,8 @@ struct cap_state {
 
 extern struct cap_config ckpt_cfg;
 extern struct cap_scratch ckpt_scratch;
+void cap_warm(void);			/* the pages a pause writes: present now */
+void cap_warm_range(const void *from, uint64_t len);	/* every page of it */
 
 /* A job checkpoint in progress in this process (job.c; config.c holds it so
  * that the readers below job.c can ask).  role 0: this process alone. */

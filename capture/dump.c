@@ -7,7 +7,7 @@
  */
 #include "cap.h"
 
-static struct ckpt_hdr hdr;
+static struct ckpt_hdr hdr CAP_COLD;
 static const uint8_t zeros[4096];
 
 static int write_at(int fd, const void *buf, uint64_t n, uint64_t off)
@@ -516,7 +516,7 @@ static int take_num(const char **s, unsigned base, char end, uint64_t *v)
  * AT_SYMLINK_NOFOLLOW, unlinkat), never through a symlink. */
 static void remove_stale_temps(const char *path, const char *name)
 {
-	static char dents[16384];
+	static char dents[16384] CAP_COLD;
 	char dir[4096];
 	size_t nl = strlen(name), dl = (size_t)(name - path);
 	uint32_t me = (uint32_t)SC0(__NR_geteuid);

@@ -69,11 +69,11 @@ struct record {
 	int live;			/* set last (release): the fields above are whole */
 };
 
-static struct record records[NRECORDS];
+static struct record records[NRECORDS] CAP_COLD;
 static uint32_t nrecords;
-static char arena[ARENA];
+static char arena[ARENA] CAP_COLD;
 static uint32_t arena_used;
-static int32_t last_wd[NFDS];		/* per inotify descriptor: the highest wd handed out */
+static int32_t last_wd[NFDS] CAP_COLD;		/* per inotify descriptor: the highest wd handed out */
 static int lock;			/* between threads of the program, never in the handler */
 
 static void take_lock(void)
@@ -163,7 +163,7 @@ struct kept {
  * written) when the program makes its first instance: a checkpoint walks the
  * address space before it takes events, so their room must be there before. */
 static uint8_t *kept_area;
-static struct kept kept[NKEPT];
+static struct kept kept[NKEPT] CAP_COLD;
 static int kept_live;			/* slots used: read() looks only then */
 static uint8_t by_libc[NFDS / 8];	/* inotify_init1 made the instance at this number */
 static ssize_t (*libc_read)(int, void *, size_t);
@@ -719,7 +719,7 @@ static int mount_point(int64_t id, uint64_t dev, char *out, size_t size)
 static int path_by_handle(const char *line, uint64_t dev, char *out, size_t size)
 {
 	struct { uint32_t bytes; int32_t type; uint8_t h[128]; } fh;
-	static char point[4096];
+	static char point[4096] CAP_COLD;
 	char link[64];
 	const char *v;
 	long mnt, fd, n;
@@ -792,7 +792,7 @@ int cap_describe_inotify(struct cap_walk *w, struct ckpt_fd *f, uint32_t lead)
 		int64_t mask = hex_after(line, "mask:"), bits = -1;
 		uint64_t dev = (uint64_t)sdev >> 20 << 32 | ((uint64_t)sdev & 0xfffff);	/* the kernel's MKDEV */
 		const char *path;
-		static char found[4096];
+		static char found[4096] CAP_COLD;
 
 		if (end)
 			*end = 0;
@@ -870,7 +870,7 @@ int cap_describe_fanotify(struct cap_walk *w, struct ckpt_fd *f, uint32_t lead)
 		char *end = strchr(line + 1, '\n'), *kind = line + 10;
 		int64_t sdev = hex_after(kind, "sdev:"), ino = hex_after(kind, "ino:"), bits = 0;
 		uint64_t dev = (uint64_t)sdev >> 20 << 32 | ((uint64_t)sdev & 0xfffff);	/* the kernel's MKDEV */
-		static char found[4096];
+		static char found[4096] CAP_COLD;
 		const char *path = 0;
 
 		if (end)

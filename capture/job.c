@@ -43,7 +43,7 @@ struct job_order {			/* the memfd's content */
 	int32_t stopped[64];		/* processes that were stopped: continued for the
 					 * checkpoint, they stop again after it (and after a restore) */
 };
-static struct job_order order;
+static struct job_order order CAP_COLD;
 
 struct job_msg {			/* on ctl: one write each, atomic (< PIPE_BUF) */
 	int32_t pid;
@@ -62,10 +62,10 @@ static struct member {
 	uint32_t nown;
 	int32_t own[12];
 	char comm[16];
-} members[CKPT_JOB_MAX_PROCS];
+} members[CKPT_JOB_MAX_PROCS] CAP_COLD;
 static uint32_t nmembers;
 static int ctl_pipe[2] = { -1, -1 }, go_pipe[2] = { -1, -1 };
-static char table_path[4096];
+static char table_path[4096] CAP_COLD;
 static char name_prefix[88];
 static int released;			/* the root told the members to go on */		/* ".NAME.JOBID.": a member's image name is this and its pid */
 
@@ -169,7 +169,7 @@ static const char *cannot_take_part(struct member *m)
  * the job's.  The list stays in tree order: a parent before its children. */
 static int list_descendants(uint32_t from, const char *path)
 {
-	static char dents[4096];
+	static char dents[4096] CAP_COLD;
 	char where[64], kids[2048];
 
 	for (uint32_t i = from; i < nmembers; i++) {
@@ -355,7 +355,7 @@ int cap_job_begin(const char *path, int final)
  * hearing nothing, cancels the checkpoint). */
 int cap_job_join(int32_t root, int order_fd)
 {
-	static struct job_order o;
+	static struct job_order o CAP_COLD;
 	char p[64];
 	long fd, ctl, go;
 
@@ -538,7 +538,7 @@ static int is_own(const struct member *m, int32_t fd)
 /* every descriptor of every live member into job.fds, by process then fd */
 static int list_job_fds(const char *path, uint32_t *n)
 {
-	static char dents[16384];
+	static char dents[16384] CAP_COLD;
 	struct cap_job_work *J = &ckpt_scratch.job;
 
 	*n = 0;
@@ -942,13 +942,13 @@ static struct shm_piece {
 	int memfd;			/* a memfd's mapping ("/memfd:") */
 	int sysv;			/* a SysV segment ("/SYSV"): ino is its shmid, not an inode's */
 	uint64_t ino, start, end, offset;
-} pieces[MAX_SHM_PIECES];
+} pieces[MAX_SHM_PIECES] CAP_COLD;
 static uint32_t npieces;
 static struct shadow {			/* an object's content, copied while the job is stopped */
 	uint64_t copy, size;		/* a private mapping of the root's (0: none) */
 	uint64_t *has;			/* a bit per page copied (a mapping of size / 4096 bits) */
 	uint32_t obj;
-} shadows[MAX_SHM_OBJS];
+} shadows[MAX_SHM_OBJS] CAP_COLD;
 static uint32_t nshadows;
 
 static uint64_t has_bytes(uint64_t size)		/* the bitmap's, in whole pages */
@@ -1011,7 +1011,7 @@ static int same_object(const struct shm_piece *a, const struct shm_piece *b)
 
 static int list_shared_memory(const char *path)
 {
-	static char buf[65536];
+	static char buf[65536] CAP_COLD;
 
 	npieces = 0;
 	for (uint32_t i = 0; i < nmembers; i++) {
@@ -1084,7 +1084,7 @@ static int copy_range(long mem, const struct shm_piece *q, uint64_t at, uint64_t
  * make it a page, and a large sparse mapping would cost its whole size */
 static int copy_piece(const struct shm_piece *q, struct shadow *sh, int dense)
 {
-	static uint64_t ent[512];
+	static uint64_t ent[512] CAP_COLD;
 	char where[48];
 	long mem, pm = -1;
 	int r = 0;
@@ -1170,7 +1170,7 @@ struct piece_list {
 
 static void publish_pieces(void)
 {
-	static struct piece_list l;
+	static struct piece_list l CAP_COLD;
 
 	l.magic = PIECES_MAGIC;
 	l.n = 0;
@@ -1189,7 +1189,7 @@ static void publish_pieces(void)
  * object has the pages, of the moment the job stopped) and is marked so. */
 void cap_job_drop_shared(struct cap_walk *w)
 {
-	static struct piece_list l;
+	static struct piece_list l CAP_COLD;
 	int32_t me = (int32_t)sys_getpid();
 	uint32_t out = 0;
 
@@ -1438,7 +1438,7 @@ static const char *pid_of(const char *name)
  * has that pid, its own chain removes it when no kept image needs it. */
 static void drop_members(char (*drop)[88], uint32_t ndrop, int keep)
 {
-	static char kept[CKPT_JOB_MAX_PROCS][88];
+	static char kept[CKPT_JOB_MAX_PROCS][88] CAP_COLD;
 	static uint8_t still[CKPT_JOB_MAX_PROCS];
 	char t[4200];
 
@@ -1516,7 +1516,7 @@ static int write_shared_memory(void)
  * the older tables move up, path.1 ...) */
 static int write_table(void)
 {
-	static char olds[CKPT_JOB_MAX_PROCS][88];
+	static char olds[CKPT_JOB_MAX_PROCS][88] CAP_COLD;
 	struct cap_job_work *J = &ckpt_scratch.job;
 	struct ckpt_job_hdr *h = &J->hdr;
 	uint64_t data_len = h->data_off;

@@ -409,6 +409,7 @@ __attribute__((constructor)) static void ckpt_init(void)
 	trigger_owned = 1;
 	publish_settings(256);
 	install_stop_handler();
+	cap_warm();
 	if (!in_a_job())			/* (else the root's timer checkpoints the whole job) */
 		start_interval(cap_env("CKPT_INTERVAL"));
 	if (cap_env("CKPT_INCREMENTAL") && !strcmp(cap_env("CKPT_INCREMENTAL"), "1")) {

@@ -40,7 +40,7 @@ static const char *after(const char *text, const char *key)
  * as its stored bytes, like a pipe's). */
 static int epoll_watches(struct cap_walk *w, struct ckpt_fd *f)
 {
-	static char text[1 << 16];
+	static char text[1 << 16] CAP_COLD;
 	char fdinfo[64];
 	struct ckpt_epoll_watch *out = (struct ckpt_epoll_watch *)(ckpt_scratch.fdbuf + w->fdbuf_used);
 	uint64_t room = (CAP_FDBUF - w->fdbuf_used) / sizeof(*out), n = 0;
@@ -346,7 +346,7 @@ int cap_unix_peer_of(uint64_t ino, uint64_t *peer, uint32_t *shut)
 		uint32_t states, ino, show, cookie[2];
 	} req = { sizeof(req), 20 /* SOCK_DIAG_BY_FAMILY */, 1 /* NLM_F_REQUEST */, 1, 0, KSYS_AF_UNIX, 0, 0,
 		  ~0u, (uint32_t)ino, 4 /* UDIAG_SHOW_PEER */, { ~0u, ~0u } /* no cookie */ };
-	static uint8_t answer[4096];
+	static uint8_t answer[4096] CAP_COLD;
 	long nl = sys_socket(16 /* AF_NETLINK */, KSYS_SOCK_DGRAM | KSYS_SOCK_CLOEXEC, 4 /* NETLINK_SOCK_DIAG */), n;
 	uint32_t got_ino, len;
 	uint16_t type;
@@ -1038,7 +1038,7 @@ uint32_t cap_own_fds(int32_t *out, uint32_t max)
  * w->fail_what. */
 static int list_fds(struct cap_walk *w, int32_t *nums, uint32_t *n)
 {
-	static char dents[32768];
+	static char dents[32768] CAP_COLD;
 	long dir = sys_open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 
 	*n = 0;
@@ -1378,7 +1378,7 @@ int cap_childless(void)
  * reaches nobody or somebody else.  Named, never dropped in silence. */
 void cap_collect_children(struct cap_walk *w)
 {
-	static char dents[4096];
+	static char dents[4096] CAP_COLD;
 	char path[64], kids[1024];
 	long dir, len;
 
@@ -1511,7 +1511,7 @@ void cap_collect_inherited(const char *path, struct ckpt_proc *p)
 /* path as messages name it: a job's image by its table and the process */
 const char *cap_said_path(const char *path)
 {
-	static char in_job[4200];
+	static char in_job[4200] CAP_COLD;
 
 	if (path != ckpt_job.path)
 		return path;

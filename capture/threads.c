@@ -37,7 +37,7 @@
 #define FUTEX_WAIT_PRIVATE	128
 #define FUTEX_WAKE_PRIVATE	129
 
-struct cap_thread_slot ckpt_slots[CAP_MAX_THREADS - 1];
+struct cap_thread_slot ckpt_slots[CAP_MAX_THREADS - 1] CAP_COLD;
 uint32_t ckpt_nslots;
 int ckpt_stop_sig = 63;
 static volatile int32_t stopped;	/* threads that saved themselves */
@@ -185,7 +185,7 @@ static int only_thread(void)
  * until a round finds none.  0, or -errno with every stopped thread let go. */
 int cap_stop_threads(const char *path)
 {
-	static char dents[16384];
+	static char dents[16384] CAP_COLD;
 	int32_t self = (int32_t)sys_gettid(), pid = (int32_t)sys_getpid();
 	int fresh = 1;
 
