@@ -71,6 +71,7 @@ extern volatile uint64_t t_seq;		/* bumped each time the subject starts waiting 
 extern volatile uint64_t t_seq_tag;	/* T_SEQ_TAG(t_seq), written just before t_seq */
 extern uint64_t t_seq_next;		/* t_seq + 1, set by T_ARM_ASM */
 extern uint64_t t_seq_tag_next;		/* T_SEQ_TAG(t_seq_next), set by T_ARM_ASM */
+extern volatile int t_go;		/* the SIGUSR1 value, -1 while waiting */
 
 /* The parent reads t_seq at the subject's address before the restored process is
  * the program again: the restorer may hold anything there.  A count counts only
@@ -79,7 +80,6 @@ extern uint64_t t_seq_tag_next;		/* T_SEQ_TAG(t_seq_next), set by T_ARM_ASM */
 #define T_SEQ_TAG(seq)	(~((uint64_t)(seq) ^ (uint64_t)(int64_t)(int32_t)T_SEQ_XOR))
 #define T_STR_(x)	#x
 #define T_STR(x)	T_STR_(x)
-extern volatile int t_go;		/* the SIGUSR1 value, -1 while waiting */
 
 /* Pieces of the spin, for top-level (basic) asm: one "%" per register.
  * T_ARM_ASM(spin, exit) clobbers rax and flags, so it comes before the patterns.
